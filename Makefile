@@ -1,0 +1,41 @@
+# Qazaq CRM: the two commands are `make run` and `make test`; everything else supports them.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PACKAGES := shared contracts $(wildcard services/*) gateway cli
+PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
+
+.PHONY: install run test test-unit test-integration test-e2e bench lint proto clean
+
+$(STAMP): $(PYPROJECTS) requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements-dev.txt $(addprefix -e ,$(PACKAGES))
+	touch $@
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/crm up --seed
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-unit: install
+	$(BIN)/python -m pytest -m "not integration and not e2e" $(PYTEST_ARGS)
+
+test-e2e: install
+	$(BIN)/python -m pytest -m e2e $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python -m bench.run_all
+
+lint: install
+	cd contracts && ../$(BIN)/buf lint
+
+proto: install
+	$(BIN)/python contracts/generate.py
+
+clean:
+	rm -rf var .pytest_cache

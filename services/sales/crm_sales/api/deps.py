@@ -1,0 +1,19 @@
+"""Request dependencies every sales router uses: the verified caller and a unit of work."""
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_shared.app import runtime_of
+from crm_shared.auth import Principal, principal_dependency
+
+CurrentPrincipal = Annotated[Principal, principal_dependency(lambda request: request.app.state.settings.internal_token_secret)]
+
+
+async def _unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
+    async with runtime_of(request).db.unit_of_work() as session:
+        yield session
+
+
+Session = Annotated[AsyncSession, Depends(_unit_of_work)]

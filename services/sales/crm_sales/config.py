@@ -1,0 +1,11 @@
+from crm_shared.settings import ServiceSettings, service_config
+
+
+class SalesSettings(ServiceSettings):
+    """Environment prefix CRM_SALES_ (e.g. CRM_SALES_DATABASE_URL, CRM_SALES_KAFKA_BOOTSTRAP_SERVERS)."""
+
+    model_config = service_config("SALES")
+
+    service_name: str = "sales"
+    http_port: int = 8101
+    grpc_port: int = 50101

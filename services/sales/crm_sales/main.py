@@ -1,0 +1,34 @@
+"""The sales service process: REST API, gRPC server, outbox relay and Kafka consumers."""
+from __future__ import annotations
+
+from crm_shared.app import ServiceRuntime, create_service_app
+from crm_shared.consumer import EventConsumer
+from crm_shared.grpc import GrpcServerWorker
+from crm_shared.relay import OutboxRelay
+
+from .api import activities, customers, leads, opportunities, stats
+from .config import SalesSettings
+from .events.consumers import CONSUMERS
+from .grpc.server import register_servicers
+
+
+def workers(runtime: ServiceRuntime):
+    settings = runtime.settings
+    if settings.relay_enabled:
+        yield OutboxRelay(runtime.db, settings)
+    if settings.consumers_enabled:
+        for spec in CONSUMERS:
+            yield EventConsumer(spec.name, runtime.db, settings, spec.topics, spec.handler)
+    yield GrpcServerWorker(settings, lambda server: register_servicers(server, runtime))
+
+
+def create_app(settings: SalesSettings | None = None, runtime: ServiceRuntime | None = None):
+    settings = settings or SalesSettings()
+    return create_service_app(
+        settings,
+        title="Qazaq CRM sales service",
+        description="Customers, contacts, leads, opportunities, activities, audit history.",
+        routers=[customers.router, leads.router, opportunities.router, activities.router, stats.router],
+        workers=workers,
+        runtime=runtime,
+    )

@@ -1,0 +1,1 @@
+"""Qazaq CRM platform library: the mechanisms every service uses, written once."""

@@ -1,0 +1,172 @@
+"""The service application factory: every service's FastAPI app is built here, so that
+errors, metrics, tracing, health, request ids and body limits are the same everywhere.
+
+Background workers (outbox relay, Kafka consumers, the gRPC server) implement ``Worker``
+and are started and stopped with the app's lifespan.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from typing import Protocol
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from .db import Database
+from .errors import PROBLEM_JSON, Problem, install_problem_handlers
+from .logging import configure_logging
+from .metrics import install_metrics
+from .settings import ServiceSettings
+from .telemetry import instrument_engine, instrument_fastapi, setup_tracing, shutdown_tracing
+
+log = logging.getLogger("crm.app")
+REQUEST_ID_HEADER = "x-request-id"
+
+
+class Worker(Protocol):
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    @property
+    def ready(self) -> bool: ...
+
+
+class ServiceRuntime:
+    """What a running service holds: its settings, its database and its background workers."""
+
+    def __init__(self, settings: ServiceSettings, db: Database | None = None) -> None:
+        self.settings = settings
+        self.db = db or Database(settings.resolved_database_url)
+        self.workers: list[Worker] = []
+
+
+WorkersFactory = Callable[[ServiceRuntime], Iterable[Worker]]
+
+
+class BodyLimitMiddleware:
+    """Refuses request bodies above ``max_bytes`` with a 413 problem, before the app reads them."""
+
+    def __init__(self, app, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            return await self._too_large(scope, send)
+        received = 0
+
+        async def limited_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _BodyTooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _BodyTooLarge:
+            await self._too_large(scope, send)
+
+    async def _too_large(self, scope, send):
+        problem = Problem(413, "Payload too large", f"request body exceeds {self.max_bytes} bytes")
+        response = JSONResponse(problem.body(scope.get("path")), status_code=413, media_type=PROBLEM_JSON)
+        await response(scope, None, send)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+def install_request_ids(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def _request_id(request: Request, call_next):
+        request_id = request.headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex
+        request.state.request_id = request_id
+        response = await call_next(request)
+        response.headers[REQUEST_ID_HEADER] = request_id
+        return response
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    routers: Iterable[APIRouter],
+    workers: WorkersFactory | None = None,
+    runtime: ServiceRuntime | None = None,
+    on_startup: Callable[[ServiceRuntime], Awaitable[None]] | None = None,
+    description: str = "",
+) -> FastAPI:
+    runtime = runtime or ServiceRuntime(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        setup_tracing(settings.service_name, trace_file=settings.trace_file, otlp_endpoint=settings.otlp_endpoint)
+        instrument_engine(runtime.db.engine)
+        if on_startup:
+            await on_startup(runtime)
+        runtime.workers = list(workers(runtime)) if workers else []
+        started: list[Worker] = []
+        try:
+            for worker in runtime.workers:
+                await worker.start()
+                started.append(worker)
+                log.info("started %s", worker.name)
+            yield
+        finally:
+            for worker in reversed(started):
+                try:
+                    await worker.stop()
+                except Exception:
+                    log.exception("stopping %s failed", worker.name)
+            await runtime.db.dispose()
+            shutdown_tracing()
+
+    configure_logging(settings.service_name, settings.log_level, settings.log_json)
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan,
+                  openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
+    app.state.runtime = runtime
+    app.state.settings = settings
+    install_problem_handlers(app)
+    install_metrics(app, settings.service_name)
+    install_request_ids(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz():
+        return {"status": "ok", "service": settings.service_name}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz():
+        checks: dict[str, str] = {}
+        try:
+            await runtime.db.ping()
+            checks["database"] = "ok"
+        except Exception as exc:  # readiness reports, it does not raise
+            checks["database"] = f"down: {exc.__class__.__name__}"
+        for worker in runtime.workers:
+            checks[worker.name] = "ok" if worker.ready else "starting"
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks},
+                            status_code=200 if ok else 503)
+
+    for router in routers:
+        app.include_router(router)
+    instrument_fastapi(app)
+    return app
+
+
+def runtime_of(request: Request) -> ServiceRuntime:
+    return request.app.state.runtime

@@ -1,0 +1,60 @@
+"""Audit history: every change to a record, who made it, and old -> new values."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .auth import Principal
+from .models import AuditEntry
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    """Fields whose value changed, as {field: [old, new]}."""
+    return {k: [before.get(k), after.get(k)] for k in after if before.get(k) != after.get(k)}
+
+
+def record_change(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    entity_type: str,
+    entity_id: str,
+    action: str,
+    changes: dict[str, list[Any]] | None = None,
+    operation_id: str | None = None,
+) -> AuditEntry:
+    entry = AuditEntry(
+        entity_type=entity_type,
+        entity_id=entity_id,
+        action=action,
+        actor_id=principal.subject,
+        actor_name=principal.username,
+        changes=_jsonable(changes or {}),
+        operation_id=operation_id,
+    )
+    session.add(entry)
+    return entry
+
+
+async def history(session: AsyncSession, entity_type: str, entity_id: str, limit: int = 200) -> list[AuditEntry]:
+    rows = await session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.entity_type == entity_type, AuditEntry.entity_id == entity_id)
+        .order_by(AuditEntry.id)
+        .limit(limit)
+    )
+    return list(rows)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)

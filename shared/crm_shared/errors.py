@@ -1,0 +1,133 @@
+"""RFC 9457 problem details for every error a service or the gateway returns.
+
+A 4xx names the field and the reason; a 5xx never carries a stack trace.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://qazaq-crm.example/problems/"
+log = logging.getLogger("crm.errors")
+
+
+class Problem(Exception):
+    """Raise anywhere in a request to answer with a problem-details body."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        *,
+        type_: str | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
+        super().__init__(detail or title)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.type = type_ or PROBLEM_BASE + title.lower().replace(" ", "-")
+        self.errors = errors
+        self.headers = headers
+        self.extensions = extensions
+
+    def body(self, instance: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"type": self.type, "title": self.title, "status": self.status}
+        if self.detail:
+            body["detail"] = self.detail
+        if instance:
+            body["instance"] = instance
+        if self.errors:
+            body["errors"] = self.errors
+        body.update(self.extensions)
+        return body
+
+
+def field_problem(field: str, message: str, status: int = 422) -> Problem:
+    return Problem(
+        status,
+        "Validation failed",
+        f"{field}: {message}",
+        type_=PROBLEM_BASE + "validation",
+        errors=[{"field": field, "message": message}],
+    )
+
+
+def not_found(what: str, ident: str) -> Problem:
+    return Problem(404, "Not found", f"{what} {ident} does not exist or is not visible to you")
+
+
+def forbidden(detail: str) -> Problem:
+    return Problem(403, "Forbidden", detail)
+
+
+def conflict(detail: str, **extensions: Any) -> Problem:
+    return Problem(409, "Conflict", detail, **extensions)
+
+
+def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:
+    return JSONResponse(
+        problem.body(str(request.url.path) if request else None),
+        status_code=problem.status,
+        media_type=PROBLEM_JSON,
+        headers=problem.headers,
+    )
+
+
+def _field_name(loc: tuple | list) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form", "cookie")]
+    # pydantic puts the union member tag in the location (e.g. body.individual.iin); keep it short
+    return ".".join(parts) or ".".join(str(p) for p in loc)
+
+
+def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    errors = []
+    for err in exc.errors():
+        loc = list(err.get("loc", ()))
+        if len(loc) > 1 and loc[0] == "body" and isinstance(loc[1], str) and loc[1] in ("individual", "business"):
+            loc = [loc[0]] + loc[2:]
+        message = err.get("msg", "invalid")
+        if err.get("type") == "extra_forbidden":
+            message = "unknown field"
+        errors.append({"field": _field_name(loc), "message": message, "type": err.get("type")})
+    return errors
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem):
+        return problem_response(exc, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError):
+        errors = validation_errors(exc)
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+        return problem_response(
+            Problem(422, "Validation failed", detail, type_=PROBLEM_BASE + "validation", errors=errors),
+            request,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        titles = {401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
+                  409: "Conflict", 413: "Payload too large", 415: "Unsupported media type", 429: "Too many requests"}
+        title = titles.get(exc.status_code, "Error")
+        return problem_response(
+            Problem(exc.status_code, title, str(exc.detail) if exc.detail else None,
+                    headers=getattr(exc, "headers", None)),
+            request,
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(Problem(500, "Internal error", "an unexpected error occurred; it has been logged"), request)

@@ -1,0 +1,91 @@
+"""OpenTelemetry setup: one tracer provider per process, spans exported to a JSON-lines
+file (the dev default, so a test can follow one trace across processes) and/or to an
+OTLP/HTTP collector (production)."""
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+
+import orjson
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+_configured = False
+
+
+class JsonLinesSpanExporter(SpanExporter):
+    """Appends one JSON object per finished span to a file (several processes may share it)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        lines = []
+        for span in spans:
+            ctx = span.get_span_context()
+            lines.append(orjson.dumps({
+                "trace_id": format(ctx.trace_id, "032x"),
+                "span_id": format(ctx.span_id, "016x"),
+                "parent_id": format(span.parent.span_id, "016x") if span.parent else None,
+                "name": span.name,
+                "kind": span.kind.name,
+                "service": span.resource.attributes.get("service.name"),
+                "start": span.start_time,
+                "end": span.end_time,
+                "attributes": {k: v if isinstance(v, (str, int, float, bool)) else str(v)
+                               for k, v in (span.attributes or {}).items()},
+                "links": [format(link.context.span_id, "016x") for link in span.links],
+            }))
+        with self._lock, open(self.path, "ab") as fh:
+            fh.write(b"\n".join(lines) + b"\n")
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        return None
+
+
+def setup_tracing(service_name: str, *, trace_file: str = "", otlp_endpoint: str = "") -> TracerProvider:
+    """Install the global tracer provider once per process."""
+    global _configured
+    provider = trace.get_tracer_provider()
+    if _configured and isinstance(provider, TracerProvider):
+        return provider
+    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    if trace_file:
+        provider.add_span_processor(BatchSpanProcessor(JsonLinesSpanExporter(trace_file), schedule_delay_millis=500))
+    if otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint.rstrip("/") + "/v1/traces")))
+    trace.set_tracer_provider(provider)
+    _configured = True
+    return provider
+
+
+def instrument_fastapi(app) -> None:
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+
+
+def instrument_engine(engine) -> None:
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+    SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine)
+
+
+def instrument_httpx_client(client) -> None:
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+    HTTPXClientInstrumentor.instrument_client(client)
+
+
+def shutdown_tracing() -> None:
+    provider = trace.get_tracer_provider()
+    if isinstance(provider, TracerProvider):
+        provider.force_flush()
