@@ -1,5 +1,10 @@
-"""Event contracts: the topic catalogue (catalogue.yaml) and one JSON Schema per event type
-(schemas/<type>.json, draft 2020-12). Every event a service emits must validate here."""
+"""Event contracts: the topic catalogue (topics/<topic>.yaml, one file per topic) and one JSON
+Schema per event type (schemas/<type>.json, draft 2020-12). Every event a service emits must
+validate here.
+
+A topic file holds: name (crm.<svc>.<aggregate>.v<N>), owner (service), key (what the record
+key is), partitions, description, and events: a list of {type, description}; the schema of
+each type is schemas/<type>.json."""
 from __future__ import annotations
 
 import json
@@ -14,13 +19,16 @@ HERE = Path(__file__).parent
 SCHEMAS = HERE / "schemas"
 
 
+TOPICS = HERE / "topics"
+
+
 @cache
-def catalogue() -> dict[str, Any]:
-    return yaml.safe_load((HERE / "catalogue.yaml").read_text())
+def _load_topics() -> tuple[dict[str, Any], ...]:
+    return tuple(yaml.safe_load(p.read_text()) for p in sorted(TOPICS.glob("*.yaml")))
 
 
 def topics() -> list[dict[str, Any]]:
-    return catalogue()["topics"]
+    return list(_load_topics())
 
 
 def topic_of(type_: str) -> str:

@@ -1,4 +1,4 @@
-from crm_sales.db import models  # noqa: F401  (registers every table on SalesBase.metadata)
+from crm_sales.db import models, pipeline_models  # noqa: F401  (register every table on SalesBase.metadata)
 from crm_sales.db.base import SalesBase
 from crm_shared.db import PlatformBase
 from crm_shared.migrations import run_env

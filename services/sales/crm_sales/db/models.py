@@ -1,0 +1,1 @@
+"""Customers and their contacts, phones and addresses (tables on SalesBase)."""

@@ -1,0 +1,1 @@
+"""Leads, opportunities and activities (tables on SalesBase)."""
