@@ -1,1 +1,115 @@
 """Customers and their contacts, phones and addresses (tables on SalesBase)."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crm_shared.db import UTCDateTime, new_id, utcnow
+
+from .base import SalesBase
+
+
+class Customer(SalesBase):
+    """An individual (by IIN) or a business (by BIN) served by one branch and owned by one user."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(16))
+    tax_id: Mapped[str] = mapped_column(String(12), unique=True)  # IIN or BIN
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    last_name: Mapped[str | None] = mapped_column(String(100))
+    middle_name: Mapped[str | None] = mapped_column(String(100))
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    legal_name: Mapped[str | None] = mapped_column(String(300))
+    legal_form: Mapped[str | None] = mapped_column(String(50))
+    name_key: Mapped[str] = mapped_column(String(400))  # domain.customers.name_key, for prefix search
+    primary_phone: Mapped[str | None] = mapped_column(String(16))
+    email: Mapped[str | None] = mapped_column(String(254))
+    language: Mapped[str] = mapped_column(String(2), default="kk")
+    marketing_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    marketing_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    data_processing_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    data_processing_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    merged_into_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("customers.id"))
+    owner_id: Mapped[str] = mapped_column(String(200))
+    owner_name: Mapped[str] = mapped_column(String(200))
+    branch_code: Mapped[str] = mapped_column(String(32))
+    region_code: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    phones: Mapped[list[CustomerPhone]] = relationship(
+        back_populates="customer", cascade="all, delete-orphan", order_by="CustomerPhone.created_at, CustomerPhone.id",
+        lazy="selectin")
+    contacts: Mapped[list[Contact]] = relationship(
+        back_populates="customer", cascade="all, delete-orphan", order_by="Contact.created_at, Contact.id",
+        lazy="selectin")
+    addresses: Mapped[list[Address]] = relationship(
+        back_populates="customer", cascade="all, delete-orphan", order_by="Address.created_at, Address.id",
+        lazy="selectin")
+
+    # UPDATE ... WHERE version = :old: a concurrent writer that slipped past the If-Match check fails.
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        # LIKE 'prefix%' uses this index whatever the database collation is.
+        Index("ix_customers_name_key_prefix", "name_key", postgresql_ops={"name_key": "varchar_pattern_ops"}),
+        # Listing order (name_key, id) within each visibility scope.
+        Index("ix_customers_branch_name", "branch_code", "name_key", "id"),
+        Index("ix_customers_region_name", "region_code", "name_key", "id"),
+        Index("ix_customers_name_id", "name_key", "id"),
+        Index("ix_customers_owner", "owner_id"),
+    )
+
+
+class CustomerPhone(SalesBase):
+    """Every number a customer can be reached on, in E.164; the one a caller ID search hits."""
+
+    __tablename__ = "customer_phones"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    customer_id: Mapped[str] = mapped_column(String(36), ForeignKey("customers.id", ondelete="CASCADE"))
+    e164: Mapped[str] = mapped_column(String(16), index=True)
+    label: Mapped[str | None] = mapped_column(String(32))  # mobile, home, work ...
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    customer: Mapped[Customer] = relationship(back_populates="phones")
+
+    __table_args__ = (UniqueConstraint("customer_id", "e164"),)
+
+
+class Contact(SalesBase):
+    """A contact person of a business customer."""
+
+    __tablename__ = "customer_contacts"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    customer_id: Mapped[str] = mapped_column(String(36), ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    position: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(16))
+    email: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    customer: Mapped[Customer] = relationship(back_populates="contacts")
+
+
+class Address(SalesBase):
+    __tablename__ = "customer_addresses"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    customer_id: Mapped[str] = mapped_column(String(36), ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # registration / service / billing
+    region_code: Mapped[str] = mapped_column(String(16))
+    city: Mapped[str] = mapped_column(String(100))
+    street: Mapped[str] = mapped_column(String(200))
+    building: Mapped[str] = mapped_column(String(20))
+    apartment: Mapped[str | None] = mapped_column(String(20))
+    postal_code: Mapped[str | None] = mapped_column(String(6))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    customer: Mapped[Customer] = relationship(back_populates="addresses")
