@@ -54,10 +54,13 @@ def wait_for_port(host: str, port: int, timeout_s: float = 15.0, proc: subproces
 class EmbeddedBroker:
     """Starts Tansu on host:port; use as a context manager or call start()/stop()."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 9092, log_path: str | os.PathLike | None = None) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 9092, log_path: str | os.PathLike | None = None,
+                 *, new_session: bool = False) -> None:
         self.host = host
         self.port = port
         self.log_path = log_path
+        # new_session: keep a terminal's Ctrl-C away from the broker, so its owner can stop it last.
+        self.new_session = new_session
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -74,7 +77,8 @@ class EmbeddedBroker:
             raise RuntimeError(f"{self.host}:{self.port} is already in use; is a broker already running?")
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         self.proc = subprocess.Popen(self.command(), stdout=out, stderr=subprocess.STDOUT,
-                                     env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")})
+                                     env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
+                                     start_new_session=self.new_session)
         wait_for_port(self.host, self.port, proc=self.proc)
         return self
 

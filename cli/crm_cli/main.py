@@ -1,0 +1,215 @@
+"""The `crm` command: start the whole suite, migrate, seed, serve one service, replay the
+outbox, list and create the topics."""
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from sqlalchemy.engine import make_url
+
+from crm_shared.settings import project_root
+
+from . import services as registry
+from .output import LinePrefixer
+from .plan import BROKER_PORT_ENV, DEFAULT_BROKER_PORT, DEFAULT_HOST, PlanError, build_plan, database_url
+from .services import NotAvailable, ServiceSpec, UnknownService
+from .timeparse import parse_since
+from .topics import catalogue, create_topics, partitions_of, render_table, topic_rows
+
+app = typer.Typer(help="Qazaq CRM: run and operate the suite.", no_args_is_help=True, add_completion=False)
+outbox_app = typer.Typer(help="The transactional outbox of a service.", no_args_is_help=True)
+app.add_typer(outbox_app, name="outbox")
+
+VarDirOption = Annotated[Optional[Path], typer.Option(
+    "--var-dir", envvar="CRM_VAR_DIR", help="Where the SQLite files, traces and the dev secret go (default <repo>/var).",
+    file_okay=False)]
+
+
+def default_var_dir() -> Path:
+    return project_root() / "var"
+
+
+def exit_with(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def selected(service: str | None) -> list[ServiceSpec]:
+    if service is None:
+        return registry.start_order()
+    try:
+        return [registry.get_service(service)]
+    except UnknownService as exc:
+        raise typer.BadParameter(str(exc), param_hint="SERVICE") from None
+
+
+def shown_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@app.command()
+def up(
+    seed: Annotated[bool, typer.Option("--seed", help="Load the demo data (users, customers, pipeline).")] = False,
+    host: Annotated[str, typer.Option(help="Interface every process listens on.")] = DEFAULT_HOST,
+    gateway_port: Annotated[Optional[int], typer.Option(
+        envvar="CRM_GATEWAY_HTTP_PORT", help="The gateway's HTTP port (default 8000).")] = None,
+    broker_port: Annotated[Optional[int], typer.Option(
+        envvar=BROKER_PORT_ENV, help=f"The embedded broker's port (default {DEFAULT_BROKER_PORT}).")] = None,
+    kafka: Annotated[Optional[str], typer.Option(
+        metavar="BOOTSTRAP", help="Use this Kafka (host:port,...) instead of starting the embedded broker.")] = None,
+    var_dir: VarDirOption = None,
+    ready_timeout: Annotated[float, typer.Option(help="Seconds to wait for every /readyz.")] = 180.0,
+) -> None:
+    """Start the broker, every service and the gateway; Ctrl-C stops them all.
+
+    Service ports: CRM_<SERVICE>_HTTP_PORT and CRM_<SERVICE>_GRPC_PORT (e.g. CRM_SALES_HTTP_PORT).
+    Databases: CRM_<SERVICE>_DATABASE_URL, else an SQLite file per service in the var directory.
+    """
+    from .up import SuiteRunner
+
+    try:
+        plan = build_plan(env=os.environ, var_dir=var_dir or default_var_dir(), host=host,
+                          gateway_port=gateway_port, broker_port=broker_port, external_kafka=kafka)
+    except PlanError as exc:
+        raise exit_with(str(exc), 2) from None
+    printer = LinePrefixer(names=["crm", "seed", *(p.name for p in plan.processes)])
+    code = SuiteRunner(plan, seed=seed, ready_timeout_s=ready_timeout, printer=printer).run()
+    raise typer.Exit(code)
+
+
+@app.command()
+def migrate(
+    service: Annotated[Optional[str], typer.Argument(help="One service (default: all).")] = None,
+    var_dir: VarDirOption = None,
+) -> None:
+    """Upgrade each service's database to the newest migration (CRM_<SERVICE>_DATABASE_URL or var/)."""
+    from crm_shared.migrations import upgrade
+
+    var = var_dir or default_var_dir()
+    for spec in selected(service):
+        url = database_url(spec, var, os.environ)
+        if url.startswith("sqlite"):
+            var.mkdir(parents=True, exist_ok=True)
+        if not (spec.migrations_path() / "env.py").is_file():
+            raise exit_with(f"{spec.name} has no migrations yet ({spec.migrations_dir}/env.py is missing)")
+        try:
+            upgrade(spec.migrations_path(), url)
+        except Exception as exc:
+            raise exit_with(f"migrating {spec.name} failed: {exc.__class__.__name__}: {exc}") from None
+        typer.echo(f"{spec.name}: {shown_url(url)} is at the newest migration")
+
+
+@app.command()
+def seed(
+    service: Annotated[Optional[str], typer.Argument(help="One service (default: all).")] = None,
+    var_dir: VarDirOption = None,
+) -> None:
+    """Load the demo data (idempotent); migrates first."""
+    from crm_shared.db import Database
+
+    specs = selected(service)
+    migrate(service, var_dir)
+    var = var_dir or default_var_dir()
+
+    async def run() -> None:
+        for spec in specs:
+            if not spec.seed:
+                typer.echo(f"{spec.name}: no demo data")
+                continue
+            url = database_url(spec, var, os.environ)
+            db = Database(url)
+            try:
+                await registry.run_seed(spec, db, registry.settings_for(spec, database_url=url))
+            finally:
+                await db.dispose()
+            typer.echo(f"{spec.name}: demo data is in place")
+
+    try:
+        asyncio.run(run())
+    except NotAvailable as exc:
+        raise exit_with(str(exc)) from None
+
+
+@app.command()
+def serve(
+    service: Annotated[str, typer.Argument(envvar="CRM_SERVICE", help="The service to run (or CRM_SERVICE).")],
+    host: Annotated[Optional[str], typer.Option(help="Default: CRM_<SERVICE>_HTTP_HOST.")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Default: CRM_<SERVICE>_HTTP_PORT.")] = None,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
+) -> None:
+    """Run one service (or the gateway) in the foreground with uvicorn: what a container runs."""
+    spec = selected(service)[0]
+    try:
+        settings = registry.settings_for(spec)  # refuses bad production settings before uvicorn starts
+    except NotAvailable as exc:
+        raise exit_with(str(exc)) from None
+    except ValueError as exc:
+        raise exit_with(f"{spec.name} settings are not valid: {exc}") from None
+    argv = [sys.executable, "-m", "uvicorn", spec.app_factory, "--factory",
+            "--host", host or settings.http_host, "--port", str(port or settings.http_port),
+            "--workers", str(workers), "--no-access-log", "--proxy-headers"]
+    os.execv(sys.executable, argv)
+
+
+@outbox_app.command("replay")
+def outbox_replay(
+    service: Annotated[str, typer.Option("--service", help="Whose outbox.")],
+    since: Annotated[str, typer.Option(help="ISO time (UTC unless it has an offset) or an age like 2h, 30m, 1d.")],
+    topic: Annotated[Optional[str], typer.Option(help="Only this topic.")] = None,
+    var_dir: VarDirOption = None,
+) -> None:
+    """Mark the events created since a moment unsent, so the running relay publishes them again
+    (consumers apply each event once, by its id)."""
+    spec = selected(service)[0]
+    try:
+        moment = parse_since(since)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--since") from None
+    try:
+        from crm_shared.relay import replay
+    except ImportError:
+        raise exit_with("the outbox relay (crm_shared.relay.replay) is not available yet") from None
+    from crm_shared.db import Database
+
+    url = database_url(spec, var_dir or default_var_dir(), os.environ)
+
+    async def run() -> int:
+        db = Database(url)
+        try:
+            return await replay(db, moment, topic)
+        finally:
+            await db.dispose()
+
+    count = asyncio.run(run())
+    scope = f" on {topic}" if topic else ""
+    typer.echo(f"{spec.name}: {count} events{scope} created since {moment.isoformat()} "
+               "will be published again by the service's relay")
+
+
+@app.command()
+def topics(
+    create: Annotated[bool, typer.Option("--create", help="Create the topics on the broker (existing ones are kept).")] = False,
+    kafka: Annotated[Optional[str], typer.Option(
+        metavar="BOOTSTRAP", help="Bootstrap servers (default 127.0.0.1:$CRM_BROKER_PORT, or :9092).")] = None,
+) -> None:
+    """List the topic catalogue: topic, owning service, record key, event types."""
+    listed = catalogue()
+    if not listed:
+        typer.echo("the topic catalogue (crm_contracts/events/topics/) is empty")
+    else:
+        typer.echo(render_table(("TOPIC", "OWNER", "KEY", "EVENTS"), topic_rows(listed)))
+    if create:
+        bootstrap = kafka or f"{DEFAULT_HOST}:{os.environ.get(BROKER_PORT_ENV) or DEFAULT_BROKER_PORT}"
+        try:
+            asyncio.run(create_topics(bootstrap, partitions_of(listed)))
+        except Exception as exc:
+            raise exit_with(f"creating the topics on {bootstrap} failed: {exc.__class__.__name__}: {exc}") from None
+        typer.echo(f"{len(listed)} topics are on {bootstrap}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,187 @@
+"""What `crm up` will start, worked out before anything starts: ports, URLs, and the
+environment each process gets. Pure (reads only the environment mapping it is given)."""
+from __future__ import annotations
+
+import secrets
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import services as registry
+from .services import ServiceSpec
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_BROKER_PORT = 9092
+BROKER_PORT_ENV = "CRM_BROKER_PORT"
+SECRET_FILE = "internal-token.secret"
+TRACE_FILE = "traces.jsonl"
+BROKER_LOG = "broker.log"
+WILDCARD_HOSTS = {"0.0.0.0", "::", ""}
+
+
+class PlanError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class PortClaim:
+    port: int
+    owner: str  # e.g. "sales HTTP", "broker"
+
+
+@dataclass
+class ProcessPlan:
+    spec: ServiceSpec
+    http_port: int
+    grpc_port: int | None
+    database_url: str
+    argv: list[str]
+    env: dict[str, str]
+    ready_url: str
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+@dataclass
+class SuitePlan:
+    host: str
+    var_dir: Path
+    kafka_bootstrap: str
+    broker_port: int | None  # None: an external Kafka is used, no embedded broker
+    internal_token_secret: str
+    processes: list[ProcessPlan] = field(default_factory=list)
+
+    @property
+    def connect_host(self) -> str:
+        return connect_host(self.host)
+
+    @property
+    def gateway(self) -> ProcessPlan:
+        return next(p for p in self.processes if p.spec.is_gateway)
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{self.connect_host}:{self.gateway.http_port}"
+
+    @property
+    def trace_file(self) -> Path:
+        return self.var_dir / TRACE_FILE
+
+    @property
+    def broker_log(self) -> Path:
+        return self.var_dir / BROKER_LOG
+
+    def port_claims(self) -> list[PortClaim]:
+        claims = []
+        if self.broker_port is not None:
+            claims.append(PortClaim(self.broker_port, "broker (Kafka protocol)"))
+        for process in self.processes:
+            claims.append(PortClaim(process.http_port, f"{process.name} HTTP"))
+            if process.grpc_port is not None:
+                claims.append(PortClaim(process.grpc_port, f"{process.name} gRPC"))
+        return claims
+
+
+def connect_host(bind_host: str) -> str:
+    """Where to reach a process bound to ``bind_host`` from this machine."""
+    return DEFAULT_HOST if bind_host in WILDCARD_HOSTS else bind_host
+
+
+def _port_from_env(env: Mapping[str, str], name: str, default: int | None) -> int | None:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        port = int(raw)
+    except ValueError:
+        raise PlanError(f"{name}={raw!r} is not a port number") from None
+    check_port(port, name)
+    return port
+
+
+def check_port(port: int, label: str) -> int:
+    if not 1 <= port <= 65535:
+        raise PlanError(f"{label}: {port} is not a valid port (1-65535)")
+    return port
+
+
+def database_url(spec: ServiceSpec, var_dir: Path, env: Mapping[str, str]) -> str:
+    """CRM_<SVC>_DATABASE_URL when set, else the service's own on-disk SQLite file in var_dir."""
+    return env.get(spec.env_name("database_url")) or f"sqlite+aiosqlite:///{var_dir.resolve() / (spec.name + '.db')}"
+
+
+def new_internal_token_secret() -> str:
+    return secrets.token_urlsafe(48)
+
+
+def build_plan(
+    *,
+    env: Mapping[str, str],
+    var_dir: Path,
+    host: str = DEFAULT_HOST,
+    gateway_port: int | None = None,
+    broker_port: int | None = None,
+    external_kafka: str | None = None,
+    internal_token_secret: str | None = None,
+    python: str = sys.executable,
+) -> SuitePlan:
+    """Ports come from the options, else CRM_<SVC>_HTTP_PORT / CRM_<SVC>_GRPC_PORT /
+    CRM_BROKER_PORT, else the registry's defaults."""
+    var_dir = var_dir.resolve()
+    if external_kafka:
+        bootstrap, embedded_broker_port = external_kafka, None
+    else:
+        embedded_broker_port = broker_port if broker_port is not None else _port_from_env(
+            env, BROKER_PORT_ENV, DEFAULT_BROKER_PORT)
+        check_port(embedded_broker_port, "--broker-port")
+        bootstrap = f"{connect_host(host)}:{embedded_broker_port}"
+    secret = internal_token_secret or new_internal_token_secret()
+    plan = SuitePlan(host=host, var_dir=var_dir, kafka_bootstrap=bootstrap, broker_port=embedded_broker_port,
+                     internal_token_secret=secret)
+
+    ports: dict[str, tuple[int, int | None]] = {}
+    for spec in registry.SERVICES:
+        http = _port_from_env(env, spec.env_name("http_port"), spec.http_port)
+        if spec.is_gateway and gateway_port is not None:
+            http = check_port(gateway_port, "--gateway-port")
+        grpc = _port_from_env(env, spec.env_name("grpc_port"), spec.grpc_port) if spec.grpc_port else None
+        ports[spec.name] = (http, grpc)
+
+    for spec in registry.start_order():
+        http, grpc = ports[spec.name]
+        child_env = {
+            spec.env_name("database_url"): database_url(spec, var_dir, env),
+            spec.env_name("kafka_bootstrap_servers"): bootstrap,
+            spec.env_name("internal_token_secret"): secret,
+            spec.env_name("trace_file"): str(plan.trace_file),
+            spec.env_name("http_host"): host,
+            spec.env_name("http_port"): str(http),
+        }
+        if grpc is not None:
+            child_env[spec.env_name("grpc_host")] = host
+            child_env[spec.env_name("grpc_port")] = str(grpc)
+        if spec.is_gateway:
+            for other in registry.SERVICES:
+                if not other.is_gateway:
+                    child_env[spec.env_name(other.gateway_url_setting)] = (
+                        f"http://{connect_host(host)}:{ports[other.name][0]}")
+        argv = [python, "-m", "uvicorn", spec.app_factory, "--factory", "--host", host, "--port", str(http),
+                "--no-access-log"]
+        plan.processes.append(ProcessPlan(
+            spec=spec, http_port=http, grpc_port=grpc, database_url=child_env[spec.env_name("database_url")],
+            argv=argv, env=child_env, ready_url=spec.readiness_url(connect_host(host), http)))
+
+    duplicates = _duplicate_ports(plan.port_claims())
+    if duplicates:
+        raise PlanError("the same port is given to several processes: " + "; ".join(duplicates))
+    return plan
+
+
+def _duplicate_ports(claims: list[PortClaim]) -> list[str]:
+    by_port: dict[int, list[str]] = {}
+    for claim in claims:
+        by_port.setdefault(claim.port, []).append(claim.owner)
+    return [f"{port}: {', '.join(owners)}" for port, owners in by_port.items() if len(owners) > 1]

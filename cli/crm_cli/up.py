@@ -1,0 +1,250 @@
+"""`crm up`: the whole suite on one machine, in the order that lets each part find the others.
+
+broker -> topics -> migrations -> services and gateway (in parallel) -> /readyz -> seed -> banner.
+Stopping (Ctrl-C, SIGTERM, or a process dying) goes the other way: gateway, services, broker.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import os
+import signal
+import time
+from pathlib import Path
+
+from crm_shared.broker import EmbeddedBroker
+from crm_shared.db import Database
+from crm_shared.migrations import upgrade
+
+from .output import LinePrefixer
+from .plan import SECRET_FILE, SuitePlan
+from .services import NotAvailable, missing_parts, module_available, run_seed, settings_for
+from .supervisor import ChildSpec, Interrupted, StartupFailed, Supervisor, port_in_use
+from .topics import catalogue, create_topics, partitions_of
+
+READY_LINE = "Qazaq CRM is up"
+DEMO_PASSWORD = "demo"
+# The gateway's demo users (crm_gateway.seed); shown after --seed so people know how to sign in.
+DEMO_USERS = (
+    ("admin", "admin, national"),
+    ("almaty.agent", "branch agent, ALA-01"),
+    ("almaty.manager", "branch manager, ALA-01"),
+    ("karaganda.agent", "branch agent, KAR-01"),
+    ("karaganda.manager", "branch manager, KAR-01"),
+    ("karaganda.regional", "regional manager, KZ-35"),
+    ("callcenter", "call-centre agent"),
+    ("analyst", "head-office analyst"),
+)
+
+
+class StopRequest:
+    """Set by SIGINT/SIGTERM; a second signal asks to stop without waiting."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.forced = False
+
+    def __call__(self, signum, _frame) -> None:
+        if self.requested:
+            self.forced = True
+        self.requested = True
+
+    def install(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self)
+
+
+class _LineWriter(io.TextIOBase):
+    """A text stream that forwards each complete line to the prefixer (for seed output)."""
+
+    def __init__(self, printer: LinePrefixer, name: str) -> None:
+        self.printer, self.name, self.buffer_ = printer, name, ""
+
+    def write(self, text: str) -> int:
+        self.buffer_ += text
+        while "\n" in self.buffer_:
+            line, self.buffer_ = self.buffer_.split("\n", 1)
+            self.printer.emit(self.name, line)
+        return len(text)
+
+    def flush(self) -> None:
+        if self.buffer_:
+            self.printer.emit(self.name, self.buffer_)
+            self.buffer_ = ""
+
+
+class SuiteRunner:
+    def __init__(self, plan: SuitePlan, *, seed: bool, ready_timeout_s: float, printer: LinePrefixer) -> None:
+        self.plan = plan
+        self.seed = seed
+        self.ready_timeout_s = ready_timeout_s
+        self.printer = printer
+        self.stop = StopRequest()
+        self.supervisor = Supervisor(printer, stop_requested=lambda: self.stop.requested)
+        self.broker: EmbeddedBroker | None = None
+
+    def say(self, message: str) -> None:
+        self.printer.emit("crm", message)
+
+    def fail(self, message: str, last_lines: list[str] = ()) -> int:
+        self.say(f"error: {message}")
+        for line in last_lines:
+            self.say(f"  {line}")
+        return 1
+
+    # -- checks that run before anything starts -------------------------------------------
+    def preflight(self) -> str | None:
+        taken = [claim for claim in self.plan.port_claims() if port_in_use(self.plan.host, claim.port)]
+        if taken:
+            return "; ".join(f"port {c.port} ({c.owner}) on {self.plan.host} is already in use" for c in taken) + (
+                ". Stop what holds it, or choose other ports (--gateway-port, --broker-port, "
+                "CRM_<SERVICE>_HTTP_PORT, CRM_<SERVICE>_GRPC_PORT).")
+        missing = {p.name: missing_parts(p.spec) for p in self.plan.processes}
+        missing = {name: parts for name, parts in missing.items() if parts}
+        if missing:
+            return "; ".join(f"{name} is not there yet (missing {', '.join(parts)})" for name, parts in missing.items())
+        return None
+
+    # -- the run ------------------------------------------------------------------------------
+    def run(self) -> int:
+        self.stop.install()
+        problem = self.preflight()
+        if problem:
+            return self.fail(problem)
+        try:
+            return self._start_and_wait()
+        except StartupFailed as failure:
+            return self.fail(f"{failure.name} {failure.reason}; its last lines:", failure.last_lines)
+        except Interrupted:
+            return 0
+        finally:
+            self.shutdown()
+
+    def _start_and_wait(self) -> int:
+        plan = self.plan
+        plan.var_dir.mkdir(parents=True, exist_ok=True)
+        self._write_secret()
+        self.migrate()
+        if self.stop.requested:
+            return 0
+        if plan.broker_port is not None:
+            self.say(f"starting the Kafka-protocol broker (Tansu) on {plan.kafka_bootstrap}, log {plan.broker_log}")
+            self.broker = EmbeddedBroker(plan.connect_host, plan.broker_port, log_path=plan.broker_log,
+                                         new_session=True)
+            try:
+                self.broker.start()
+            except (RuntimeError, TimeoutError, FileNotFoundError) as exc:
+                return self.fail(f"the broker did not start: {exc}", _tail_of_file(plan.broker_log))
+        else:
+            self.say(f"using the external Kafka at {plan.kafka_bootstrap}")
+        topics = catalogue()
+        asyncio.run(create_topics(plan.kafka_bootstrap, partitions_of(topics)))
+        self.say(f"{len(topics)} topics of the catalogue are on the broker")
+
+        for process in plan.processes:
+            self.say(f"starting {process.name} on http://{plan.connect_host}:{process.http_port}"
+                     + (f" (gRPC {process.grpc_port})" if process.grpc_port else ""))
+            self.supervisor.start(ChildSpec(process.name, process.argv, process.env, process.ready_url))
+        self.supervisor.wait_ready(self.ready_timeout_s)
+        self.say("every process answers its readiness check")
+
+        if self.seed:
+            self.seed_demo_data()
+        if self.stop.requested:
+            return 0
+        self.banner()
+        return self.watch()
+
+    def _write_secret(self) -> None:
+        path = self.plan.var_dir / SECRET_FILE
+        path.touch(mode=0o600, exist_ok=True)
+        path.chmod(0o600)
+        path.write_text(self.plan.internal_token_secret + "\n")
+
+    def migrate(self) -> None:
+        for process in self.plan.processes:
+            self.say(f"migrating {process.name}")
+            try:
+                upgrade(process.spec.migrations_path(), process.database_url)
+            except Exception as exc:
+                raise StartupFailed(process.name, f"migrations failed: {exc.__class__.__name__}: {exc}", []) from exc
+
+    def seed_demo_data(self) -> None:
+        async def seed_all() -> None:
+            for process in self.plan.processes:
+                spec = process.spec
+                if not spec.seed or not module_available(spec.seed):
+                    self.say(f"{spec.name} has no demo data yet ({spec.seed} is not there); skipped")
+                    continue
+                db = Database(process.database_url)
+                try:
+                    settings = settings_for(spec, database_url=process.database_url,
+                                            internal_token_secret=self.plan.internal_token_secret,
+                                            kafka_bootstrap_servers=self.plan.kafka_bootstrap)
+                    await run_seed(spec, db, settings)
+                finally:
+                    await db.dispose()
+                self.say(f"{spec.name} demo data is in place")
+
+        writer = _LineWriter(self.printer, "seed")
+        try:
+            with contextlib.redirect_stdout(writer):
+                asyncio.run(seed_all())
+        except NotAvailable as exc:
+            raise StartupFailed("seed", str(exc), []) from exc
+        except Exception as exc:
+            raise StartupFailed("seed", f"failed: {exc.__class__.__name__}: {exc}", self.printer.tail("seed")) from exc
+        finally:
+            writer.flush()
+
+    def banner(self) -> None:
+        plan = self.plan
+        lines = [
+            "",
+            f"Open the web console and API at  {plan.gateway_url}",
+            f"API documentation (Swagger UI)   {plan.gateway_url}/docs",
+        ]
+        for process in plan.processes:
+            if not process.spec.is_gateway:
+                grpc = f", gRPC {plan.connect_host}:{process.grpc_port}" if process.grpc_port else ""
+                lines.append(f"{process.name:<32} http://{plan.connect_host}:{process.http_port}{grpc}")
+        lines.append(f"{'Kafka bootstrap':<32} {plan.kafka_bootstrap}")
+        lines.append(f"{'traces (all processes)':<32} {plan.trace_file}")
+        if self.seed:
+            lines.append(f'Demo users (password "{DEMO_PASSWORD}"):')
+            lines.extend(f"  {user:<20} {what}" for user, what in DEMO_USERS)
+        lines += ["Press Ctrl-C to stop.", READY_LINE]
+        for line in lines:
+            self.say(line)
+
+    def watch(self) -> int:
+        while not self.stop.requested:
+            child = self.supervisor.first_exited()
+            if child is not None:
+                child.pump.join(timeout=2)
+                return self.fail(f"{child.name} exited with code {child.popen.returncode}; stopping the suite. "
+                                 "Its last lines:", self.printer.tail(child.name)[-15:])
+            if self.broker is not None and self.broker.proc is not None and self.broker.proc.poll() is not None:
+                return self.fail(f"the broker exited with code {self.broker.proc.returncode}; stopping the suite",
+                                 _tail_of_file(self.plan.broker_log))
+            time.sleep(0.2)
+        return 0
+
+    def shutdown(self) -> None:
+        if self.supervisor.children:
+            self.say("stopping " + ", ".join(c.name for c in reversed(self.supervisor.children)))
+            codes = self.supervisor.stop_all(force=lambda: self.stop.forced)
+            self.say("stopped: " + ", ".join(f"{name} ({code})" for name, code in codes.items()))
+        if self.broker is not None:
+            self.broker.stop()
+            self.say("broker stopped")
+
+
+def _tail_of_file(path: Path, lines: int = 15) -> list[str]:
+    try:
+        return path.read_text(errors="replace").splitlines()[-lines:]
+    except OSError:
+        return []
+
+

@@ -1,0 +1,127 @@
+"""The services registry: one consistent row per process of the suite."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from crm_cli import services as registry
+from crm_cli.plan import build_plan
+from crm_cli.services import SERVICES, ServiceSpec, UnknownService
+
+
+def test_names_and_ports_are_unique():
+    names = [s.name for s in SERVICES]
+    assert len(names) == len(set(names))
+    ports = [p for s in SERVICES for p in (s.http_port, s.grpc_port) if p is not None]
+    assert len(ports) == len(set(ports))
+
+
+def test_exactly_one_gateway_and_it_starts_last():
+    gateways = [s for s in SERVICES if s.is_gateway]
+    assert [g.name for g in gateways] == ["gateway"]
+    order = registry.start_order()
+    assert order[-1].is_gateway and {s.name for s in order} == set(registry.service_names())
+
+
+def test_todays_services_have_the_documented_ports():
+    assert (registry.get_service("sales").http_port, registry.get_service("sales").grpc_port) == (8101, 50101)
+    assert (registry.gateway().http_port, registry.gateway().grpc_port) == (8000, None)
+
+
+@pytest.mark.parametrize("spec", registry.backend_services(), ids=lambda s: s.name)
+def test_service_ports_follow_the_810N_5010N_convention(spec: ServiceSpec):
+    assert 8101 <= spec.http_port <= 8199
+    assert spec.grpc_port == 50000 + spec.http_port - 8000
+
+
+@pytest.mark.parametrize("spec", SERVICES, ids=lambda s: s.name)
+def test_each_entry_points_at_its_own_package(spec: ServiceSpec):
+    package = f"crm_{spec.name}"
+    for path in (spec.app_factory, spec.settings_class, spec.seed):
+        assert path.startswith(package + ".") and ":" in path
+    assert spec.migrations_path().parent.name == spec.name
+    assert spec.database_name == f"crm_{spec.name}"
+
+
+@pytest.mark.parametrize("spec", SERVICES, ids=lambda s: s.name)
+def test_settings_class_agrees_with_the_registry(spec: ServiceSpec, monkeypatch):
+    module = spec.settings_class.split(":")[0]
+    if importlib.util.find_spec(module.split(".")[0]) is None or not registry.module_available(spec.settings_class):
+        pytest.skip(f"{spec.settings_class} is not there yet")
+    for var in ("HTTP_PORT", "GRPC_PORT", "SERVICE_NAME"):
+        monkeypatch.delenv(spec.env_name(var), raising=False)
+    settings = registry.settings_for(spec)
+    assert settings.service_name == spec.name
+    assert settings.http_port == spec.http_port
+    if spec.grpc_port is not None:
+        assert settings.grpc_port == spec.grpc_port
+    assert type(settings).model_config["env_prefix"] == spec.env_prefix
+    if not spec.is_gateway:
+        gateway_settings = registry.settings_for(registry.gateway())
+        assert hasattr(gateway_settings, spec.gateway_url_setting), (
+            f"GatewaySettings needs {spec.gateway_url_setting} to route to {spec.name}")
+
+
+@pytest.mark.parametrize("spec", SERVICES, ids=lambda s: s.name)
+def test_migrations_folder_exists(spec: ServiceSpec):
+    assert (spec.migrations_path() / "env.py").is_file()
+
+
+def test_env_names_and_urls():
+    sales = registry.get_service("sales")
+    assert sales.env_name("database_url") == "CRM_SALES_DATABASE_URL"
+    assert sales.readiness_url("127.0.0.1") == "http://127.0.0.1:8101/readyz"
+    assert sales.readiness_url("127.0.0.1", 9000) == "http://127.0.0.1:9000/readyz"
+    assert sales.gateway_url_setting == "sales_url"
+
+
+def test_unknown_service_names_the_known_ones():
+    with pytest.raises(UnknownService) as err:
+        registry.get_service("billing")
+    assert "billing" in str(err.value) and "sales" in str(err.value) and "gateway" in str(err.value)
+
+
+def test_missing_code_is_reported_by_name(tmp_path, monkeypatch):
+    ghost = ServiceSpec(name="ghost", app_factory="crm_ghost.main:create_app",
+                        settings_class="crm_ghost.config:GhostSettings", migrations_dir="services/ghost/migrations",
+                        seed="crm_ghost.seed:seed_demo", http_port=8109, grpc_port=50109)
+    missing = registry.missing_parts(ghost, need_seed=True)
+    assert missing == ["app factory crm_ghost.main:create_app", "settings crm_ghost.config:GhostSettings",
+                       "migrations services/ghost/migrations/env.py", "seed crm_ghost.seed:seed_demo"]
+    with pytest.raises(registry.NotAvailable, match="crm_ghost"):
+        registry.load(ghost.seed)
+
+
+def test_a_new_service_is_one_entry(monkeypatch, tmp_path: Path):
+    orders = ServiceSpec(name="orders", app_factory="crm_orders.main:create_app",
+                         settings_class="crm_orders.config:OrdersSettings", migrations_dir="services/orders/migrations",
+                         seed="crm_orders.seed:seed_demo", http_port=8105, grpc_port=50105)
+    monkeypatch.setattr(registry, "SERVICES", (*registry.SERVICES, orders))
+    plan = build_plan(env={}, var_dir=tmp_path)
+    started = [p.name for p in plan.processes]
+    assert started.index("orders") < started.index("gateway")
+    process = next(p for p in plan.processes if p.name == "orders")
+    assert process.argv[3:5] == ["crm_orders.main:create_app", "--factory"]
+    assert process.env["CRM_ORDERS_GRPC_PORT"] == "50105"
+    assert process.env["CRM_ORDERS_DATABASE_URL"].endswith("/orders.db")
+    assert plan.gateway.env["CRM_GATEWAY_ORDERS_URL"] == "http://127.0.0.1:8105"
+    assert {c.port for c in plan.port_claims()} >= {8105, 50105}
+
+
+async def test_seed_is_called_with_settings_only_when_it_takes_them(monkeypatch):
+    calls = []
+
+    async def seed_db_only(db):
+        calls.append(("db", db))
+
+    async def seed_with_settings(db, settings):
+        calls.append(("db+settings", db, settings))
+
+    loaded = {"m:db_only": seed_db_only, "m:with_settings": seed_with_settings}
+    monkeypatch.setattr(registry, "load", loaded.__getitem__)
+    base = dict(app_factory="m:f", settings_class="m:S", migrations_dir="x", http_port=1)
+    await registry.run_seed(ServiceSpec(name="a", seed="m:db_only", **base), "DB", "SETTINGS")
+    await registry.run_seed(ServiceSpec(name="b", seed="m:with_settings", **base), "DB", "SETTINGS")
+    assert calls == [("db", "DB"), ("db+settings", "DB", "SETTINGS")]
