@@ -28,9 +28,14 @@ async def test_worker_is_ready_only_while_running_and_serves_health():
         assert worker.ready and worker.port
         channel = await open_channel(worker.address)
         async with channel:
-            reply = await health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(service="crm.sales.v1.CustomerService"))
+            health = health_pb2_grpc.HealthStub(channel)
+            reply = await health.Check(health_pb2.HealthCheckRequest(service="crm.sales.v1.CustomerService"))
             assert reply.status == health_pb2.HealthCheckResponse.SERVING
+            # a streaming method (Watch writes with context.write) passes the interceptors too
+            watch = health.Watch(health_pb2.HealthCheckRequest(service=""))
+            first = await watch.read()
+            assert first.status == health_pb2.HealthCheckResponse.SERVING
+            watch.cancel()
     finally:
         await worker.stop()
     assert not worker.ready
