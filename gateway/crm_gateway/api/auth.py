@@ -1,0 +1,72 @@
+"""Sign-in (OAuth2 password form -> Bearer access token) and the caller's own identity."""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel
+from sqlalchemy import select, update
+
+from ..authn import unauthorized
+from ..db.models import User
+from ..passwords import burn_verification, hash_secret, needs_rehash, verify_secret
+from ..state import gateway_of
+from .deps import CurrentCaller, client_address, too_many_requests
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+
+
+class MeOut(BaseModel):
+    kind: Literal["user", "api_key"]
+    id: str
+    username: str
+    full_name: str | None
+    role: str
+    region: str | None
+    branch: str | None
+    scopes: list[str]
+    language: str | None
+
+
+@router.post("/token", response_model=TokenOut, summary="Sign in with username and password",
+             responses={401: {"description": "Wrong username or password"}})
+async def issue_token(request: Request, response: Response,
+                      form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> TokenOut:
+    gateway = gateway_of(request)
+    address = client_address(request)
+    throttle = await gateway.auth_failures_allowed(address)
+    if not throttle.allowed:
+        raise too_many_requests(throttle, "too many failed sign-in attempts from this address")
+    async with gateway.db.read_only() as session:
+        user = await session.scalar(select(User).where(User.username == form.username.strip().lower()))
+    if user is None:
+        await burn_verification(form.password)
+        verified = False
+    else:
+        verified = await verify_secret(user.password_hash, form.password)
+    if not verified or not user.active:
+        await gateway.record_auth_failure(address)
+        # One answer for an unknown user, a wrong password and a deactivated account.
+        raise unauthorized("wrong username or password")
+    if needs_rehash(user.password_hash):
+        new_hash = await hash_secret(form.password)
+        async with gateway.db.unit_of_work() as session:
+            await session.execute(update(User).where(User.id == user.id).values(password_hash=new_hash))
+    token, expires_in = gateway.authenticator.issue_access_token(user)
+    response.headers["Cache-Control"] = "no-store"
+    return TokenOut(access_token=token, expires_in=expires_in)
+
+
+@router.get("/me", response_model=MeOut, summary="The authenticated caller")
+async def me(caller: CurrentCaller) -> MeOut:
+    principal = caller.principal
+    return MeOut(kind=caller.kind, id=principal.subject, username=principal.username, full_name=caller.full_name,
+                 role=principal.role.value, region=principal.region, branch=principal.branch,
+                 scopes=list(principal.scopes), language=caller.language)

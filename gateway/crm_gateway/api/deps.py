@@ -1,0 +1,65 @@
+"""Request dependencies of the gateway's routers: the authenticated (and rate-limited) caller."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from crm_shared.auth import Role
+from crm_shared.errors import Problem
+
+from ..authn import Caller, unauthorized
+from ..ratelimit import Decision
+from ..state import gateway_of
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def too_many_requests(decision: Decision, detail: str) -> Problem:
+    return Problem(429, "Too many requests", detail, headers={"Retry-After": str(decision.retry_after_s)},
+                   retry_after_s=decision.retry_after_s)
+
+
+async def current_caller(request: Request) -> Caller:
+    """Authenticate (Bearer access token or API key), then apply the caller's rate limit."""
+    gateway = gateway_of(request)
+    authenticator = gateway.authenticator
+    credentials = authenticator.credentials(request)
+    if credentials is None:
+        raise unauthorized("authentication required: 'Authorization: Bearer <access token>', "
+                           "'Authorization: ApiKey <key>' or 'X-API-Key: <key>'")
+    kind, value = credentials
+    if kind == "bearer":
+        caller = await authenticator.authenticate_bearer(value)
+    else:
+        caller = authenticator.cached_api_key(value)
+        if caller is None:
+            address = client_address(request)
+            throttle = await gateway.auth_failures_allowed(address)
+            if not throttle.allowed:
+                raise too_many_requests(throttle, "too many failed authentication attempts from this address")
+            caller = await authenticator.verify_api_key(value)
+            if caller is None:
+                await gateway.record_auth_failure(address)
+                raise unauthorized("the API key is not valid or has been revoked")
+    decision = await gateway.admit(caller)
+    if not decision.allowed:
+        raise too_many_requests(decision, f"rate limit of {gateway.settings.rate_limit_per_minute:g} requests "
+                                          "per minute exceeded")
+    request.state.principal = caller.principal
+    return caller
+
+
+CurrentCaller = Annotated[Caller, Depends(current_caller)]
+
+
+async def admin_caller(caller: CurrentCaller) -> Caller:
+    if caller.kind != "user" or caller.principal.role is not Role.ADMIN:
+        raise Problem(403, "Forbidden", "only administrators may manage users and API keys")
+    return caller
+
+
+AdminCaller = Annotated[Caller, Depends(admin_caller)]
+

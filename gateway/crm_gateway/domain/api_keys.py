@@ -1,0 +1,55 @@
+"""API keys of external systems: ``crm_<prefix>_<secret>``, scopes ``<service>:read|write``."""
+from __future__ import annotations
+
+import re
+import secrets
+import string
+from collections.abc import Iterable
+
+from crm_shared.errors import field_problem
+
+KEY_PREFIX = "crm"
+PREFIX_LENGTH = 8
+PREFIX_ALPHABET = string.ascii_lowercase + string.digits
+SCOPE_PATTERN = re.compile(r"^([a-z][a-z0-9-]*):(read|write)$")
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def new_key() -> tuple[str, str, str]:
+    """(prefix, secret, full key). The prefix is shown in lists; the secret only once."""
+    prefix = "".join(secrets.choice(PREFIX_ALPHABET) for _ in range(PREFIX_LENGTH))
+    secret = secrets.token_urlsafe(32)
+    return prefix, secret, format_key(prefix, secret)
+
+
+def format_key(prefix: str, secret: str) -> str:
+    return f"{KEY_PREFIX}_{prefix}_{secret}"
+
+
+def parse_key(key: str) -> tuple[str, str] | None:
+    """(prefix, secret) of a well-formed key, else None. The secret may itself contain '_'."""
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != KEY_PREFIX or not parts[1] or not parts[2]:
+        return None
+    return parts[1], parts[2]
+
+
+def validate_scopes(scopes: Iterable[str], services: Iterable[str]) -> list[str]:
+    known = set(services)
+    result: list[str] = []
+    for index, scope in enumerate(scopes):
+        match = SCOPE_PATTERN.match(scope)
+        if not match:
+            raise field_problem(f"scopes.{index}", "expected <service>:read or <service>:write")
+        if match.group(1) not in known:
+            raise field_problem(f"scopes.{index}", f"unknown service {match.group(1)!r}; known: {', '.join(sorted(known))}")
+        if scope not in result:
+            result.append(scope)
+    if not result:
+        raise field_problem("scopes", "at least one scope is required")
+    return result
+
+
+def required_scope(service: str, method: str) -> str:
+    """Reads need <service>:read, everything else <service>:write."""
+    return f"{service}:{'read' if method.upper() in READ_METHODS else 'write'}"

@@ -1,0 +1,45 @@
+"""The API gateway process: authentication, rate limits, routing, merged OpenAPI, reference data."""
+from __future__ import annotations
+
+from crm_shared.app import ServiceRuntime, create_service_app
+
+from .api import admin, auth, meta, reference
+from .api.proxy import proxy_router
+from .config import GatewaySettings
+from .docs import docs_router, mount_docs_assets
+from .state import Gateway
+
+# create_service_app's generic versions of these; the gateway serves its own (below).
+REPLACED_PATHS = {"/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+
+
+def workers(gateway: Gateway):
+    def make(runtime: ServiceRuntime):
+        yield gateway.upstreams
+        if runtime.settings.relay_enabled:
+            from crm_shared.relay import OutboxRelay
+
+            yield OutboxRelay(runtime.db, runtime.settings)
+
+    return make
+
+
+def create_app(settings: GatewaySettings | None = None, runtime: ServiceRuntime | None = None):
+    settings = settings or GatewaySettings()
+    runtime = runtime or ServiceRuntime(settings)
+    gateway = Gateway(settings, runtime)
+    app = create_service_app(
+        settings,
+        title="Qazaq CRM gateway",
+        description="Sign-in, users and API keys, reference data; /api/v1/<service>/... is routed to the services.",
+        routers=[],
+        workers=workers(gateway),
+        runtime=runtime,
+    )
+    app.state.gateway = gateway
+    app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) not in REPLACED_PATHS]
+    for router in (meta.router, docs_router(), auth.router, admin.router, reference.router,
+                   proxy_router(list(settings.upstreams))):
+        app.include_router(router)
+    mount_docs_assets(app)
+    return app

@@ -1,0 +1,77 @@
+"""One OpenAPI document for the public API: the gateway's own routes plus every routed service's.
+
+Service paths already carry /api/v1/<service>/...; their components are renamed
+``<service>.<name>`` (and every $ref with them) so that two services' ``Customer`` cannot clash.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+SECURITY_SCHEMES = {
+    "OAuth2Password": {
+        "type": "oauth2",
+        "description": "Staff sign-in: username and password give a Bearer access token.",
+        "flows": {"password": {"tokenUrl": "/api/v1/auth/token", "scopes": {}}},
+    },
+    "BearerToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+    "ApiKeyHeader": {
+        "type": "apiKey", "in": "header", "name": "X-API-Key",
+        "description": "An external system's key, crm_<prefix>_<secret> (also accepted as 'Authorization: ApiKey <key>').",
+    },
+}
+DEFAULT_SECURITY = [{"OAuth2Password": []}, {"BearerToken": []}, {"ApiKeyHeader": []}]
+PUBLIC_OPERATIONS = {("/api/v1/auth/token", "post")}
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+def _rename_refs(node: Any, renames: dict[str, str]) -> Any:
+    if isinstance(node, dict):
+        return {key: (renames.get(value, value) if key == "$ref" and isinstance(value, str)
+                      else _rename_refs(value, renames))
+                for key, value in node.items()}
+    if isinstance(node, list):
+        return [_rename_refs(item, renames) for item in node]
+    return node
+
+
+def namespace_service(service: str, document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(paths, components) of one service, restricted to /api/v1/<service>/ and namespaced."""
+    prefix = f"/api/v1/{service}/"
+    components = document.get("components") or {}
+    renames: dict[str, str] = {}
+    for section, entries in components.items():
+        if section == "securitySchemes":
+            continue
+        for name in entries:
+            renames[f"#/components/{section}/{name}"] = f"#/components/{section}/{service}.{name}"
+    paths = {path: _rename_refs(item, renames)
+             for path, item in (document.get("paths") or {}).items() if path.startswith(prefix)}
+    namespaced = {section: {f"{service}.{name}": _rename_refs(value, renames) for name, value in entries.items()}
+                  for section, entries in components.items() if section != "securitySchemes"}
+    return paths, namespaced
+
+
+def merge_openapi(gateway_document: dict[str, Any], services: dict[str, dict[str, Any] | None]) -> dict[str, Any]:
+    merged = copy.deepcopy(gateway_document)
+    merged["info"] = {**merged.get("info", {}), "title": "Qazaq CRM public API"}
+    paths = merged.setdefault("paths", {})
+    components = merged.setdefault("components", {})
+    unavailable = []
+    for service, document in services.items():
+        if document is None:
+            unavailable.append(service)
+            continue
+        service_paths, service_components = namespace_service(service, document)
+        paths.update(service_paths)
+        for section, entries in service_components.items():
+            components.setdefault(section, {}).update(entries)
+    components["securitySchemes"] = {**components.get("securitySchemes", {}), **SECURITY_SCHEMES}
+    merged["security"] = DEFAULT_SECURITY
+    for path, method in PUBLIC_OPERATIONS:
+        operation = paths.get(path, {}).get(method)
+        if operation is not None:
+            operation["security"] = []
+    if unavailable:
+        merged["x-unavailable-services"] = sorted(unavailable)
+    return merged

@@ -1,0 +1,89 @@
+"""Demo data for the dev profile: staff users (password "demo") and an external billing system's
+API key. Idempotent; refused outside the dev profile. The sales demo data uses these user ids
+as record owners."""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from crm_shared.db import Database, utcnow
+from crm_shared.outbox import EventWriter
+
+from .config import GatewaySettings
+from .db.models import ApiKey, User
+from .domain.api_keys import format_key
+from .domain.users import user_event_data
+from .passwords import hash_secret_sync
+
+DEMO_PASSWORD = "demo"
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    id: str
+    username: str
+    full_name: str
+    role: str
+    region_code: str | None = None
+    branch_code: str | None = None
+    language: str = "ru"
+
+
+DEMO_USERS: tuple[DemoUser, ...] = (
+    DemoUser("user-admin", "admin", "Aliya Seitkali (administrator)", "admin", language="en"),
+    DemoUser("user-almaty-agent", "almaty.agent", "Dana Nurlanovna", "branch_agent", "KZ-75", "ALA-01", "kk"),
+    DemoUser("user-almaty-manager", "almaty.manager", "Yerlan Abenov", "branch_manager", "KZ-75", "ALA-01"),
+    DemoUser("user-karaganda-agent", "karaganda.agent", "Irina Kim", "branch_agent", "KZ-35", "KAR-01"),
+    DemoUser("user-karaganda-manager", "karaganda.manager", "Serik Zhumabekov", "branch_manager", "KZ-35", "KAR-01"),
+    DemoUser("user-karaganda-regional", "karaganda.regional", "Gulnara Tokhtarova", "regional_manager", "KZ-35"),
+    DemoUser("user-callcenter", "callcenter", "Aigerim Bekova", "call_center_agent", language="kk"),
+    DemoUser("user-analyst", "analyst", "Timur Sadykov", "hq_analyst", language="en"),
+)
+
+# A fixed, publicly known key: it only exists in dev databases (the seed refuses production).
+DEMO_API_KEY_ID = "apikey-demo-billing"
+DEMO_API_KEY_PREFIX = "demobill"
+DEMO_API_KEY_SECRET = "dev-only-billing-secret-not-for-production"
+DEMO_API_KEY = format_key(DEMO_API_KEY_PREFIX, DEMO_API_KEY_SECRET)
+DEMO_API_KEY_SCOPES = ["sales:read"]
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    users_created: list[str]
+    api_key_created: bool
+    api_key: str
+
+
+async def seed_demo(db: Database, settings: GatewaySettings) -> SeedResult:
+    if settings.profile != "dev":
+        raise RuntimeError(f"demo data is for the dev profile only (profile is {settings.profile!r})")
+    events = EventWriter("gateway")
+    password_hash = await asyncio.to_thread(hash_secret_sync, DEMO_PASSWORD)
+    created: list[str] = []
+    async with db.unit_of_work() as session:
+        existing = set(await session.scalars(select(User.id)))
+        taken_names = set(await session.scalars(select(User.username)))
+        for demo in DEMO_USERS:
+            if demo.id in existing or demo.username in taken_names:
+                continue
+            now = utcnow()
+            user = User(id=demo.id, username=demo.username, full_name=demo.full_name, password_hash=password_hash,
+                        role=demo.role, region_code=demo.region_code, branch_code=demo.branch_code,
+                        language=demo.language, active=True, version=1, tokens_valid_after=0,
+                        created_at=now, updated_at=now)
+            session.add(user)
+            await events.add(session, aggregate="user", action="created", subject=user.id,
+                             data=user_event_data(user), region=user.region_code, branch=user.branch_code)
+            created.append(demo.username)
+        key_exists = await session.get(ApiKey, DEMO_API_KEY_ID) is not None
+        if not key_exists:
+            session.add(ApiKey(id=DEMO_API_KEY_ID, name="Demo billing system", prefix=DEMO_API_KEY_PREFIX,
+                               secret_hash=await asyncio.to_thread(hash_secret_sync, DEMO_API_KEY_SECRET),
+                               scopes=DEMO_API_KEY_SCOPES, active=True, created_by="seed", created_at=utcnow()))
+    result = SeedResult(users_created=created, api_key_created=not key_exists, api_key=DEMO_API_KEY)
+    print(f"gateway demo data: {len(created)} users created (password {DEMO_PASSWORD!r}); "
+          f"billing API key ({', '.join(DEMO_API_KEY_SCOPES)}): {DEMO_API_KEY}")
+    return result
