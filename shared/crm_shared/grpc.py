@@ -263,7 +263,9 @@ def _traced(handler_call_details) -> bool:
 class GrpcServerWorker:
     """A service's gRPC server as a Worker (started and stopped with the app's lifespan).
 
-    ``register(server)`` adds the service's servicers; the worker adds the health service
+    ``register(server)`` adds the service's servicers (with the generated
+    ``add_*Servicer_to_server``); it receives a thin proxy of the grpc.aio server that notes
+    the service names, and may also return extra names. The worker adds the health service
     (SERVING for "" and every registered service while running), reflection, OpenTelemetry
     server spans and the caller-authentication interceptor.
     """
