@@ -38,13 +38,14 @@ def record_change(
     return entry
 
 
-async def history(session: AsyncSession, entity_type: str, entity_id: str, limit: int = 200) -> list[AuditEntry]:
-    rows = await session.scalars(
-        select(AuditEntry)
-        .where(AuditEntry.entity_type == entity_type, AuditEntry.entity_id == entity_id)
-        .order_by(AuditEntry.id)
-        .limit(limit)
-    )
+async def history(
+    session: AsyncSession, entity_type: str, entity_id: str, limit: int = 200, after_id: int | None = None
+) -> list[AuditEntry]:
+    """The entries of one record, oldest first; ``after_id`` continues after an entry (pagination)."""
+    stmt = select(AuditEntry).where(AuditEntry.entity_type == entity_type, AuditEntry.entity_id == entity_id)
+    if after_id is not None:
+        stmt = stmt.where(AuditEntry.id > after_id)
+    rows = await session.scalars(stmt.order_by(AuditEntry.id).limit(limit))
     return list(rows)
 
 

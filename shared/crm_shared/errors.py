@@ -96,6 +96,9 @@ def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
         if len(loc) > 1 and loc[0] == "body" and isinstance(loc[1], str) and loc[1] in ("individual", "business"):
             loc = [loc[0]] + loc[2:]
         message = err.get("msg", "invalid")
+        discriminator = str((err.get("ctx") or {}).get("discriminator", "")).strip("'")
+        if err.get("type") in ("union_tag_not_found", "union_tag_invalid") and discriminator:
+            loc = loc + [discriminator]  # name the tag field (e.g. "kind"), not the whole body
         if err.get("type") == "extra_forbidden":
             message = "unknown field"
         errors.append({"field": _field_name(loc), "message": message, "type": err.get("type")})

@@ -9,3 +9,4 @@ class SalesSettings(ServiceSettings):
     service_name: str = "sales"
     http_port: int = 8101
     grpc_port: int = 50101
+    grpc_enabled: bool = True

@@ -2,9 +2,6 @@
 from __future__ import annotations
 
 from crm_shared.app import ServiceRuntime, create_service_app
-from crm_shared.consumer import EventConsumer
-from crm_shared.grpc import GrpcServerWorker
-from crm_shared.relay import OutboxRelay
 
 from .api import activities, customers, leads, opportunities, stats
 from .config import SalesSettings
@@ -13,13 +10,21 @@ from .grpc.server import register_servicers
 
 
 def workers(runtime: ServiceRuntime):
+    # Imported only when switched on: a process (or a test) without a broker never loads Kafka code.
     settings = runtime.settings
     if settings.relay_enabled:
+        from crm_shared.relay import OutboxRelay
+
         yield OutboxRelay(runtime.db, settings)
     if settings.consumers_enabled:
+        from crm_shared.consumer import EventConsumer
+
         for spec in CONSUMERS:
             yield EventConsumer(spec.name, runtime.db, settings, spec.topics, spec.handler)
-    yield GrpcServerWorker(settings, lambda server: register_servicers(server, runtime))
+    if settings.grpc_enabled:
+        from crm_shared.grpc import GrpcServerWorker
+
+        yield GrpcServerWorker(settings, lambda server: register_servicers(server, runtime))
 
 
 def create_app(settings: SalesSettings | None = None, runtime: ServiceRuntime | None = None):

@@ -16,4 +16,7 @@ async def _unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-Session = Annotated[AsyncSession, Depends(_unit_of_work)]
+# scope="function": the unit of work commits when the endpoint returns, before the response is
+# sent, so a client never sees a success for a transaction that then fails to commit, and its
+# next request always reads what it just wrote.
+Session = Annotated[AsyncSession, Depends(_unit_of_work, scope="function")]

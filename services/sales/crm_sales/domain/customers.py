@@ -95,17 +95,17 @@ def search_key(text: str) -> str:
 def name_key(kind: CustomerKind | str, *, first_name: str | None = None, last_name: str | None = None,
              middle_name: str | None = None, legal_name: str | None = None) -> str:
     """The search key: "last first middle" for a person, the legal name for a business."""
-    if kind == CustomerKind.BUSINESS:
-        return search_key(legal_name or "")
-    return search_key(" ".join(part for part in (last_name, first_name, middle_name) if part))
+    return search_key(display_name(kind, first_name=first_name, last_name=last_name, middle_name=middle_name,
+                                   legal_name=legal_name))
 
 
 def display_name(kind: CustomerKind | str, *, first_name: str | None = None, last_name: str | None = None,
                  middle_name: str | None = None, legal_name: str | None = None) -> str:
-    """How a customer is shown: "First Middle Last" for a person, the legal name for a business."""
+    """How a customer is shown: "Last First Middle" (the formal order) for a person, the legal
+    name for a business. The search key is this, case-folded."""
     if kind == CustomerKind.BUSINESS:
         return legal_name or ""
-    return " ".join(part for part in (first_name, middle_name, last_name) if part)
+    return " ".join(part for part in (last_name, first_name, middle_name) if part)
 
 
 def escape_like(prefix: str) -> str:

@@ -100,3 +100,15 @@ def complete_with_check_digit(first_eleven: str) -> str | None:
     """Appends the check digit, or returns None when these eleven digits admit none (for generators)."""
     digit = check_digit(first_eleven)
     return None if digit is None else first_eleven + str(digit)
+
+
+def make_iin(birth_date: date, female: bool, serial: int) -> str | None:
+    """A valid IIN for a person born on ``birth_date`` (serial 0..9999), or None for the few
+    serials the check-digit rule excludes; demo data and tests generate IINs with this."""
+    century = {1800: 1, 1900: 3, 2000: 5}[birth_date.year // 100 * 100] + (1 if female else 0)
+    return complete_with_check_digit(f"{birth_date:%y%m%d}{century}{serial:04d}")
+
+
+def make_bin(registered: date, entity_digit: int, serial: int) -> str | None:
+    """A valid BIN registered in ``registered``'s month (entity digit 4/5/6, serial 0..99999), or None."""
+    return complete_with_check_digit(f"{registered:%y%m}{entity_digit}0{serial:05d}")

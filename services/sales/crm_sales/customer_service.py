@@ -1,0 +1,550 @@
+"""Customer use cases, shared by the REST API, the gRPC server, the demo seed and the pipeline
+(lead conversion creates customers through ``create_customer``).
+
+Every function works inside the caller's unit of work: it changes rows, writes the audit entry
+and the outbox event, and leaves the commit to the caller.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, bindparam, select, tuple_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_shared.audit import diff, record_change
+from crm_shared.auth import (
+    Principal,
+    can_see,
+    can_write,
+    mask_identifier,
+    require_personal_data_access,
+    require_writer,
+    visibility_clause,
+)
+from crm_shared.db import new_id, utcnow
+from crm_shared.errors import Problem, conflict, field_problem, forbidden, not_found
+from crm_shared.reference import region_of_branch
+
+from .api.customer_schemas import (
+    AddressIn,
+    BusinessCreate,
+    ContactIn,
+    CustomerUpdate,
+    IndividualCreate,
+    PhoneIn,
+)
+from .db.models import Address, Contact, Customer, CustomerPhone
+from .domain.customers import CustomerKind, CustomerStatus, escape_like, name_key, search_key
+from .domain.identifiers import parse_iin
+from .domain.phones import is_mobile
+from .events.customer_events import address_state, contact_state, customer_state, phone_state, record_customer_event
+
+ENTITY = "customer"
+CUSTOMERS_PATH = "/api/v1/sales/customers"
+# What an external system (Role.SYSTEM, API key) needs among its scopes; staff roles need none.
+READ_SCOPE = "customers:read"
+WRITE_SCOPE = "customers:write"
+MAX_MERGE_HOPS = 10
+
+
+def customer_url(customer_id: str) -> str:
+    return f"{CUSTOMERS_PATH}/{customer_id}"
+
+
+# --- who may do what ---------------------------------------------------------------------------
+
+def require_reader(principal: Principal) -> None:
+    """Personal records are for roles with a scope (analysts get aggregates only: 403)."""
+    require_personal_data_access(principal)
+    if not principal.has_scope(READ_SCOPE):
+        raise forbidden(f"this API key lacks the {READ_SCOPE} scope")
+
+
+def require_customer_writer(principal: Principal) -> None:
+    require_reader(principal)
+    require_writer(principal)
+    if not principal.has_scope(WRITE_SCOPE):
+        raise forbidden(f"this API key lacks the {WRITE_SCOPE} scope")
+
+
+async def get_visible_customer(session: AsyncSession, principal: Principal, customer_id: str) -> Customer:
+    """The customer if the caller may see it; otherwise 404, the same answer as for a missing id."""
+    require_reader(principal)
+    customer = await session.scalar(
+        select(Customer).where(Customer.id == customer_id, visibility_clause(principal, Customer))
+    )
+    if customer is None:
+        raise not_found("customer", customer_id[:64])
+    return customer
+
+
+async def get_writable_customer(session: AsyncSession, principal: Principal, customer_id: str) -> Customer:
+    """The customer if the caller may change it: 403 for roles that never write, 404 when it is
+    not visible, 409 when it was merged away (changes go to the survivor)."""
+    require_customer_writer(principal)
+    customer = await get_visible_customer(session, principal, customer_id)
+    if not can_write(principal, customer.region_code, customer.branch_code):
+        raise not_found("customer", customer_id)
+    if customer.status == CustomerStatus.MERGED:
+        raise conflict(f"customer {customer.id} was merged into {customer.merged_into_id}; change that customer instead",
+                       merged_into_id=customer.merged_into_id, merged_into_url=customer_url(customer.merged_into_id))
+    return customer
+
+
+def check_version(customer: Customer, expected: int | None) -> None:
+    if expected is not None and expected != customer.version:
+        raise Problem(412, "Precondition failed",
+                      f"version {expected} is stale: the customer is at version {customer.version}; read it again",
+                      current_version=customer.version)
+
+
+# --- views -------------------------------------------------------------------------------------
+
+def customer_view(customer: Customer, principal: Principal) -> dict[str, Any]:
+    """The customer as the caller may see it (IIN/BIN masked for roles that must not see them)."""
+    view = customer_state(customer)
+    masked = principal.masks_identifiers
+    view["identifiers_masked"] = masked
+    if masked:
+        view["iin"] = mask_identifier(view["iin"])
+        view["bin"] = mask_identifier(view["bin"])
+    return view
+
+
+IDENTIFIER_FIELDS = ("iin", "bin", "tax_id")
+
+
+def history_view(changes: dict[str, Any], principal: Principal) -> dict[str, Any]:
+    if not principal.masks_identifiers:
+        return changes
+    return {field: [mask_identifier(v) if isinstance(v, str) else v for v in values]
+            if field in IDENTIFIER_FIELDS and isinstance(values, list) else values
+            for field, values in changes.items()}
+
+
+# --- duplicates --------------------------------------------------------------------------------
+
+async def _survivor_of(session: AsyncSession, customer: Customer) -> Customer:
+    """Follows merged_into_id so that a duplicate report points at the record still in use."""
+    for _ in range(MAX_MERGE_HOPS):
+        if customer.status != CustomerStatus.MERGED or not customer.merged_into_id:
+            break
+        survivor = await session.get(Customer, customer.merged_into_id)
+        if survivor is None:
+            break
+        customer = survivor
+    return customer
+
+
+async def find_duplicate(
+    session: AsyncSession, *, tax_id: str | None = None, phones: list[str] = (), excluding: str | None = None
+) -> Customer | None:
+    """An existing customer with this IIN/BIN (any status), or an active one with one of these phones."""
+    if tax_id:
+        existing = await session.scalar(select(Customer).where(Customer.tax_id == tax_id))
+        if existing is not None and existing.id != excluding:
+            return existing
+    for phone in phones:
+        stmt = (select(Customer).join(CustomerPhone, CustomerPhone.customer_id == Customer.id)
+                .where(CustomerPhone.e164 == phone, Customer.status == CustomerStatus.ACTIVE))
+        if excluding:
+            stmt = stmt.where(Customer.id != excluding)
+        existing = await session.scalar(stmt.order_by(Customer.created_at, Customer.id).limit(1))
+        if existing is not None:
+            return existing
+    return None
+
+
+async def duplicate_problem(session: AsyncSession, principal: Principal, existing: Customer, field: str) -> Problem:
+    """409 pointing at the existing customer, or, when the caller may not see it, only saying
+    that one exists elsewhere (no id, no data)."""
+    existing = await _survivor_of(session, existing)
+    if can_see(principal, existing.region_code, existing.branch_code) and principal.sees_personal_data:
+        return conflict(f"{field}: a customer with this {field} already exists ({existing.id})",
+                        existing_customer_id=existing.id, existing_customer_url=customer_url(existing.id),
+                        matched_field=field, errors=[{"field": field, "message": "matches an existing customer"}])
+    return conflict(f"{field}: a customer with this {field} already exists in another branch",
+                    matched_field=field, errors=[{"field": field, "message": "matches a customer in another branch"}])
+
+
+async def _reject_duplicate(session: AsyncSession, principal: Principal, *, tax_field: str | None = None,
+                            tax_id: str | None = None, phone_field: str = "phone", phones: list[str] = (),
+                            excluding: str | None = None) -> None:
+    if tax_id:
+        existing = await find_duplicate(session, tax_id=tax_id, excluding=excluding)
+        if existing is not None:
+            raise await duplicate_problem(session, principal, existing, tax_field or "tax_id")
+    if phones:
+        existing = await find_duplicate(session, phones=list(phones), excluding=excluding)
+        if existing is not None:
+            raise await duplicate_problem(session, principal, existing, phone_field)
+
+
+async def flush_or_conflict(session: AsyncSession) -> None:
+    """Flushes now, so that a unique key another transaction took meanwhile is a 409, not a 500."""
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        message = str(exc.orig)
+        if "uq_customers_tax_id" in message or "customers.tax_id" in message:
+            raise conflict("a customer with this IIN/BIN was registered at the same moment; search for it",
+                           matched_field="tax_id") from None
+        if "idempotency_records" in message:
+            raise conflict("a request with this Idempotency-Key is already being processed; retry it shortly") from None
+        raise
+
+
+# --- create ------------------------------------------------------------------------------------
+
+def _placement(principal: Principal, requested_branch: str | None) -> tuple[str, str]:
+    branch_code = requested_branch or principal.branch
+    if not branch_code:
+        raise field_problem("branch_code", "required: you have no branch of your own to default to")
+    region_code = region_of_branch(branch_code)
+    if region_code is None:
+        raise field_problem("branch_code", f"unknown branch {branch_code!r}")
+    if not can_write(principal, region_code, branch_code):
+        raise Problem(403, "Forbidden", f"branch_code: you may not create customers in branch {branch_code}",
+                      errors=[{"field": "branch_code", "message": "outside the branches you may write to"}])
+    return branch_code, region_code
+
+
+def _new_phone(e164: str, label: str | None = None) -> CustomerPhone:
+    return CustomerPhone(id=new_id(), e164=e164, label=label or ("mobile" if is_mobile(e164) else None),
+                         created_at=utcnow())
+
+
+def _new_address(data: AddressIn, default_region: str) -> Address:
+    return Address(id=new_id(), kind=data.kind, region_code=data.region_code or default_region, city=data.city,
+                   street=data.street, building=data.building, apartment=data.apartment,
+                   postal_code=data.postal_code, created_at=utcnow())
+
+
+def _new_contact(data: ContactIn) -> Contact:
+    return Contact(id=new_id(), name=data.name, position=data.position, phone=data.phone, email=data.email,
+                   created_at=utcnow())
+
+
+def _summary(customer: Customer) -> dict[str, Any]:
+    """The fields an audit entry and an update diff compare."""
+    return {
+        "first_name": customer.first_name, "last_name": customer.last_name, "middle_name": customer.middle_name,
+        "legal_name": customer.legal_name, "legal_form": customer.legal_form, "email": customer.email,
+        "language": customer.language, "marketing_consent": customer.marketing_consent,
+        "data_processing_consent": customer.data_processing_consent, "primary_phone": customer.primary_phone,
+        "status": customer.status,
+    }
+
+
+async def create_customer(
+    session: AsyncSession, principal: Principal, request: IndividualCreate | BusinessCreate
+) -> Customer:
+    """Registers a customer owned by the caller, in the requested branch (default: the caller's)."""
+    require_customer_writer(principal)
+    branch_code, region_code = _placement(principal, request.branch_code)
+    individual = isinstance(request, IndividualCreate)
+    tax_field, tax_id = ("iin", request.iin) if individual else ("bin", request.bin)
+    await _reject_duplicate(session, principal, tax_field=tax_field, tax_id=tax_id, phones=[request.phone])
+
+    now = utcnow()
+    customer = Customer(
+        id=new_id(),
+        kind=CustomerKind.INDIVIDUAL if individual else CustomerKind.BUSINESS,
+        tax_id=tax_id,
+        first_name=request.first_name if individual else None,
+        last_name=request.last_name if individual else None,
+        middle_name=request.middle_name if individual else None,
+        birth_date=parse_iin(tax_id).birth_date if individual else None,
+        legal_name=None if individual else request.legal_name,
+        legal_form=None if individual else request.legal_form,
+        primary_phone=request.phone,
+        email=request.email,
+        language=request.language,
+        marketing_consent=request.marketing_consent,
+        marketing_consent_at=now if request.marketing_consent else None,
+        data_processing_consent=request.data_processing_consent,
+        data_processing_consent_at=now if request.data_processing_consent else None,
+        status=CustomerStatus.ACTIVE,
+        owner_id=principal.subject,
+        owner_name=principal.username,
+        branch_code=branch_code,
+        region_code=region_code,
+        created_at=now,
+        updated_at=now,
+    )
+    _refresh_name_key(customer)
+    customer.phones = [_new_phone(request.phone)]
+    customer.addresses = [_new_address(a, region_code) for a in request.addresses]
+    customer.contacts = [] if individual else [_new_contact(c) for c in request.contacts]
+    session.add(customer)
+    await flush_or_conflict(session)
+
+    created = {"kind": customer.kind, "tax_id": tax_id, **_summary(customer), "owner_id": customer.owner_id,
+               "branch_code": branch_code, "region_code": region_code}
+    record_change(session, principal, entity_type=ENTITY, entity_id=customer.id, action="created",
+                  changes={k: [None, v] for k, v in created.items() if v is not None})
+    await record_customer_event(session, "created", customer)
+    return customer
+
+
+def _refresh_name_key(customer: Customer) -> None:
+    customer.name_key = name_key(customer.kind, first_name=customer.first_name, last_name=customer.last_name,
+                                 middle_name=customer.middle_name, legal_name=customer.legal_name)
+
+
+# --- update ------------------------------------------------------------------------------------
+
+NOT_NULL_FIELDS = ("first_name", "last_name", "legal_name", "language", "marketing_consent",
+                   "data_processing_consent", "primary_phone", "status")
+INDIVIDUAL_ONLY = ("first_name", "last_name", "middle_name")
+BUSINESS_ONLY = ("legal_name", "legal_form")
+
+
+async def update_customer(
+    session: AsyncSession, principal: Principal, customer: Customer, patch: CustomerUpdate, expected_version: int
+) -> dict[str, list[Any]]:
+    """Applies the fields sent; returns {field: [old, new]} (empty when nothing changed)."""
+    check_version(customer, expected_version)
+    sent = patch.model_fields_set - {"version"}
+    for field in sorted(sent):
+        value = getattr(patch, field)
+        if value is None and field in NOT_NULL_FIELDS:
+            raise field_problem(field, "must not be null")
+        if customer.kind == CustomerKind.INDIVIDUAL and field in BUSINESS_ONLY:
+            raise field_problem(field, "only business customers have this field")
+        if customer.kind == CustomerKind.BUSINESS and field in INDIVIDUAL_ONLY:
+            raise field_problem(field, "only individual customers have this field")
+
+    before = _summary(customer)
+    now = utcnow()
+    for field in ("first_name", "last_name", "middle_name", "legal_name", "legal_form", "email", "language", "status"):
+        if field in sent:
+            setattr(customer, field, getattr(patch, field))
+    for consent in ("marketing_consent", "data_processing_consent"):
+        if consent in sent and getattr(patch, consent) != getattr(customer, consent):
+            given = getattr(patch, consent)
+            setattr(customer, consent, given)
+            setattr(customer, f"{consent}_at", now if given else None)
+    if "primary_phone" in sent and patch.primary_phone != customer.primary_phone:
+        if patch.primary_phone not in {p.e164 for p in customer.phones}:
+            await _reject_duplicate(session, principal, phone_field="primary_phone", phones=[patch.primary_phone],
+                                    excluding=customer.id)
+            customer.phones.append(_new_phone(patch.primary_phone))
+        customer.primary_phone = patch.primary_phone
+    _refresh_name_key(customer)
+
+    changes = diff(before, _summary(customer))
+    if not changes:
+        return {}
+    customer.updated_at = now
+    record_change(session, principal, entity_type=ENTITY, entity_id=customer.id, action="updated", changes=changes)
+    await record_customer_event(session, "updated", customer, changes=changes)
+    return changes
+
+
+# --- phones, contacts, addresses ---------------------------------------------------------------
+
+async def add_phone(session: AsyncSession, principal: Principal, customer: Customer, request: PhoneIn) -> CustomerPhone:
+    if request.phone in {p.e164 for p in customer.phones}:
+        raise conflict(f"phone: {request.phone} is already a phone of this customer",
+                       errors=[{"field": "phone", "message": "already on this customer"}])
+    await _reject_duplicate(session, principal, phones=[request.phone], excluding=customer.id)
+    phone = _new_phone(request.phone, request.label)
+    customer.phones.append(phone)
+    await _sub_resource_changed(session, principal, customer, "phone_added", {"phones": [None, phone.e164]},
+                                phone=phone)
+    return phone
+
+
+async def remove_phone(session: AsyncSession, principal: Principal, customer: Customer, phone_id: str) -> None:
+    phone = next((p for p in customer.phones if p.id == phone_id), None)
+    if phone is None:
+        raise not_found("phone", phone_id[:64])
+    if phone.e164 == customer.primary_phone:
+        raise conflict("phone: the primary phone cannot be removed; make another phone primary first",
+                       errors=[{"field": "phone", "message": "is the primary phone"}])
+    state = phone_state(phone)
+    customer.phones.remove(phone)
+    await _sub_resource_changed(session, principal, customer, "phone_removed", {"phones": [phone.e164, None]},
+                                phone=state)
+
+
+async def add_contact(session: AsyncSession, principal: Principal, customer: Customer, request: ContactIn) -> Contact:
+    if customer.kind != CustomerKind.BUSINESS:
+        raise conflict("contacts: only business customers have contact persons")
+    contact = _new_contact(request)
+    customer.contacts.append(contact)
+    await _sub_resource_changed(session, principal, customer, "contact_added", {"contacts": [None, contact.name]},
+                                contact=contact)
+    return contact
+
+
+async def remove_contact(session: AsyncSession, principal: Principal, customer: Customer, contact_id: str) -> None:
+    contact = next((c for c in customer.contacts if c.id == contact_id), None)
+    if contact is None:
+        raise not_found("contact", contact_id[:64])
+    state = contact_state(contact)
+    customer.contacts.remove(contact)
+    await _sub_resource_changed(session, principal, customer, "contact_removed", {"contacts": [contact.name, None]},
+                                contact=state)
+
+
+def _address_label(address: Address) -> str:
+    return f"{address.kind}: {address.city}, {address.street} {address.building}" + (
+        f", {address.apartment}" if address.apartment else "")
+
+
+async def add_address(session: AsyncSession, principal: Principal, customer: Customer, request: AddressIn) -> Address:
+    address = _new_address(request, customer.region_code)
+    customer.addresses.append(address)
+    await _sub_resource_changed(session, principal, customer, "address_added",
+                                {"addresses": [None, _address_label(address)]}, address=address)
+    return address
+
+
+async def remove_address(session: AsyncSession, principal: Principal, customer: Customer, address_id: str) -> None:
+    address = next((a for a in customer.addresses if a.id == address_id), None)
+    if address is None:
+        raise not_found("address", address_id[:64])
+    state = address_state(address)
+    customer.addresses.remove(address)
+    await _sub_resource_changed(session, principal, customer, "address_removed",
+                                {"addresses": [_address_label(address), None]}, address=state)
+
+
+async def _sub_resource_changed(session: AsyncSession, principal: Principal, customer: Customer, action: str,
+                                changes: dict[str, list[Any]], **item: Any) -> None:
+    customer.updated_at = utcnow()  # bumps the version: the customer's state changed
+    await session.flush()
+    record_change(session, principal, entity_type=ENTITY, entity_id=customer.id, action=action, changes=changes)
+    payload = {name: value if isinstance(value, dict) else _item_state(value) for name, value in item.items()}
+    await record_customer_event(session, action, customer, **payload)
+
+
+def _item_state(item: CustomerPhone | Contact | Address) -> dict[str, Any]:
+    if isinstance(item, CustomerPhone):
+        return phone_state(item)
+    if isinstance(item, Contact):
+        return contact_state(item)
+    return address_state(item)
+
+
+# --- merge -------------------------------------------------------------------------------------
+
+MERGE_FILLED_FIELDS = ("email", "middle_name", "legal_form")
+
+
+async def merge_customers(
+    session: AsyncSession, principal: Principal, survivor: Customer, duplicate_id: str,
+    expected_version: int | None = None,
+) -> Customer:
+    """Folds ``duplicate_id`` into ``survivor``: its phones, contacts and addresses move over, it
+    becomes status=merged with merged_into_id=survivor. Both records are audited; one
+    crm.sales.customer.merged event (keyed by the survivor) tells other aggregates to move too."""
+    check_version(survivor, expected_version)
+    if duplicate_id == survivor.id:
+        raise field_problem("duplicate_id", "a customer cannot be merged into itself")
+    duplicate = await session.scalar(
+        select(Customer).where(Customer.id == duplicate_id, visibility_clause(principal, Customer)))
+    if duplicate is None or not can_write(principal, duplicate.region_code, duplicate.branch_code):
+        problem = not_found("customer", duplicate_id[:64])
+        problem.errors = [{"field": "duplicate_id", "message": "does not exist or is not visible to you"}]
+        raise problem
+    if duplicate.status == CustomerStatus.MERGED:
+        raise conflict(f"duplicate_id: customer {duplicate.id} was already merged into {duplicate.merged_into_id}",
+                       errors=[{"field": "duplicate_id", "message": "already merged"}])
+    if duplicate.kind != survivor.kind:
+        raise conflict(f"duplicate_id: a {duplicate.kind} customer cannot be merged into a {survivor.kind} customer",
+                       errors=[{"field": "duplicate_id", "message": "different kind of customer"}])
+
+    survivor_before = {"phones": sorted(p.e164 for p in survivor.phones), "contacts": len(survivor.contacts),
+                       "addresses": len(survivor.addresses), **{f: getattr(survivor, f) for f in MERGE_FILLED_FIELDS}}
+    survivor_numbers = {p.e164 for p in survivor.phones}
+    for phone in list(duplicate.phones):
+        duplicate.phones.remove(phone)
+        if phone.e164 not in survivor_numbers:
+            survivor.phones.append(phone)
+    for contact in list(duplicate.contacts):
+        duplicate.contacts.remove(contact)
+        survivor.contacts.append(contact)
+    for address in list(duplicate.addresses):
+        duplicate.addresses.remove(address)
+        survivor.addresses.append(address)
+    for field in MERGE_FILLED_FIELDS:
+        if getattr(survivor, field) is None and getattr(duplicate, field) is not None:
+            setattr(survivor, field, getattr(duplicate, field))
+    _refresh_name_key(survivor)
+
+    now = utcnow()
+    duplicate_before = {"status": duplicate.status, "merged_into_id": None, "primary_phone": duplicate.primary_phone}
+    duplicate.status = CustomerStatus.MERGED
+    duplicate.merged_into_id = survivor.id
+    duplicate.primary_phone = None
+    duplicate.updated_at = now
+    survivor.updated_at = now
+    await session.flush()
+
+    survivor_after = {"phones": sorted(p.e164 for p in survivor.phones), "contacts": len(survivor.contacts),
+                      "addresses": len(survivor.addresses), **{f: getattr(survivor, f) for f in MERGE_FILLED_FIELDS}}
+    record_change(session, principal, entity_type=ENTITY, entity_id=survivor.id, action="merged",
+                  changes={"merged_from": [None, duplicate.id], **diff(survivor_before, survivor_after)})
+    record_change(session, principal, entity_type=ENTITY, entity_id=duplicate.id, action="merged_into",
+                  changes=diff(duplicate_before, {"status": duplicate.status, "merged_into_id": survivor.id,
+                                                  "primary_phone": None}))
+    await record_customer_event(session, "merged", survivor, duplicate_id=duplicate.id,
+                                duplicate=customer_state(duplicate))
+    return survivor
+
+
+# --- search ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CustomerQuery:
+    """Filters of a customer search; all given ones must match. ``status`` None means any status."""
+
+    phone: str | None = None  # E.164
+    tax_id: str | None = None
+    name_prefix: str | None = None
+    branch_code: str | None = None
+    owner_id: str | None = None
+    kind: str | None = None
+    status: str | None = CustomerStatus.ACTIVE
+
+
+def search_statement(principal: Principal, query: CustomerQuery) -> Select:
+    stmt = select(Customer).where(visibility_clause(principal, Customer))
+    if query.phone:
+        stmt = stmt.where(Customer.id.in_(select(CustomerPhone.customer_id).where(CustomerPhone.e164 == query.phone)))
+    if query.tax_id:
+        stmt = stmt.where(Customer.tax_id == query.tax_id)
+    if query.name_prefix:
+        # Rendered as a literal: the planner can then use the varchar_pattern_ops index for LIKE 'x%'.
+        pattern = escape_like(search_key(query.name_prefix)) + "%"
+        stmt = stmt.where(Customer.name_key.like(bindparam("name_pattern", pattern, literal_execute=True), escape="\\"))
+    if query.branch_code:
+        stmt = stmt.where(Customer.branch_code == query.branch_code)
+    if query.owner_id:
+        stmt = stmt.where(Customer.owner_id == query.owner_id)
+    if query.kind:
+        stmt = stmt.where(Customer.kind == query.kind)
+    if query.status:
+        stmt = stmt.where(Customer.status == query.status)
+    return stmt
+
+
+async def search_customers(
+    session: AsyncSession, principal: Principal, query: CustomerQuery, *, limit: int,
+    after: tuple[str, str] | None = None,
+) -> tuple[list[Customer], tuple[str, str] | None]:
+    """One page in (name_key, id) order, and the sort key to continue after (None on the last page)."""
+    require_reader(principal)
+    stmt = search_statement(principal, query)
+    if after is not None:
+        stmt = stmt.where(tuple_(Customer.name_key, Customer.id) > tuple_(*after))
+    rows = list(await session.scalars(stmt.order_by(Customer.name_key, Customer.id).limit(limit + 1)))
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        return rows[:limit], (last.name_key, last.id)
+    return rows, None
