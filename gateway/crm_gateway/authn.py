@@ -78,7 +78,7 @@ class Caller:
 class _UserState:
     caller: Caller
     active: bool
-    tokens_valid_after: int
+    token_generation: int
 
 
 def unauthorized(detail: str) -> Problem:
@@ -101,8 +101,9 @@ class Authenticator:
     def __init__(self, settings: GatewaySettings, db: Database, clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self.db = db
-        self._users: TtlCache[str, _UserState | None] = TtlCache(settings.credential_cache_s, clock)
-        self._api_keys: TtlCache[str, Caller] = TtlCache(settings.credential_cache_s, clock)
+        self.clock = clock  # of the credential caches (replaceable in tests)
+        self._users: TtlCache[str, _UserState | None] = TtlCache(settings.credential_cache_s, lambda: self.clock())
+        self._api_keys: TtlCache[str, Caller] = TtlCache(settings.credential_cache_s, lambda: self.clock())
 
     # --- access tokens -----------------------------------------------------------------
 
@@ -110,7 +111,7 @@ class Authenticator:
         now = int(time.time())
         ttl = self.settings.access_token_ttl_s
         claims = {"sub": user.id, "name": user.username, "role": user.role, "region": user.region_code,
-                  "branch": user.branch_code, "iat": now, "exp": now + ttl}
+                  "branch": user.branch_code, "gen": user.token_generation, "iat": now, "exp": now + ttl}
         return jwt.encode(claims, self.settings.jwt_secret, algorithm="HS256"), ttl
 
     # --- request authentication --------------------------------------------------------
@@ -134,7 +135,7 @@ class Authenticator:
     async def authenticate_bearer(self, token: str) -> Caller:
         try:
             claims = jwt.decode(token, self.settings.jwt_secret, algorithms=["HS256"],
-                                options={"require": ["sub", "iat", "exp"]})
+                                options={"require": ["sub", "iat", "exp", "gen"]})
         except jwt.ExpiredSignatureError:
             raise unauthorized("the access token has expired; request a new one") from None
         except jwt.PyJWTError:
@@ -142,7 +143,7 @@ class Authenticator:
         state = await self._user_state(str(claims["sub"]))
         if state is None or not state.active:
             raise unauthorized("the account is not active")
-        if int(claims["iat"]) < state.tokens_valid_after:
+        if claims["gen"] != state.token_generation:
             raise unauthorized("the access token was issued before a password change; sign in again")
         return state.caller
 
@@ -152,7 +153,7 @@ class Authenticator:
             return state
         async with self.db.read_only() as session:
             user = await session.get(User, user_id)
-        state = _UserState(user_caller(user), user.active, user.tokens_valid_after) if user else None
+        state = _UserState(user_caller(user), user.active, user.token_generation) if user else None
         self._users.put(user_id, state)
         return state
 

@@ -72,7 +72,7 @@ async def seed_demo(db: Database, settings: GatewaySettings) -> SeedResult:
             now = utcnow()
             user = User(id=demo.id, username=demo.username, full_name=demo.full_name, password_hash=password_hash,
                         role=demo.role, region_code=demo.region_code, branch_code=demo.branch_code,
-                        language=demo.language, active=True, version=1, tokens_valid_after=0,
+                        language=demo.language, active=True, version=1, token_generation=1,
                         created_at=now, updated_at=now)
             session.add(user)
             await events.add(session, aggregate="user", action="created", subject=user.id,

@@ -5,7 +5,6 @@ User changes are written with their crm.gateway.user.* event in one transaction 
 from __future__ import annotations
 
 import re
-import time
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -169,7 +168,7 @@ async def create_user(
             now = utcnow()
             user = User(id=new_id(), username=username, full_name=body.full_name.strip(), password_hash=password_hash,
                         role=role.value, region_code=region, branch_code=branch, language=body.language,
-                        active=True, version=1, tokens_valid_after=0, created_at=now, updated_at=now)
+                        active=True, version=1, token_generation=1, created_at=now, updated_at=now)
             session.add(user)
             await session.flush()
             data = user_event_data(user)
@@ -252,7 +251,7 @@ async def reset_password(user_id: str, body: PasswordReset, request: Request, ca
     async with gateway.db.unit_of_work() as session:
         user = await _user_or_404(session, user_id)
         user.password_hash = password_hash
-        user.tokens_valid_after = int(time.time())
+        user.token_generation += 1
         user.updated_at = utcnow()
         record_change(session, caller.principal, entity_type="user", entity_id=user.id, action="password_reset")
     gateway.authenticator.forget_user(user_id)

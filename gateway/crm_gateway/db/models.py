@@ -26,8 +26,8 @@ class User(GatewayBase):
     language: Mapped[str] = mapped_column(String(2), default="ru")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
-    # Access tokens issued before this moment (epoch seconds) are refused: set by a password reset.
-    tokens_valid_after: Mapped[int] = mapped_column(Integer, default=0)
+    # Carried in access tokens; a password reset increments it, so older tokens stop working.
+    token_generation: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

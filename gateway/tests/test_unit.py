@@ -1,0 +1,162 @@
+"""Gateway logic without infrastructure."""
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from crm_gateway.authn import TtlCache
+from crm_gateway.config import GatewaySettings
+from crm_gateway.domain.api_keys import format_key, new_key, parse_key, required_scope, validate_scopes
+from crm_gateway.domain.users import normalise_username, staff_role, user_placement
+from crm_gateway.openapi import merge_openapi
+from crm_gateway.upstream import InternalTokens
+from crm_shared.auth import Principal, Role, verify_internal_token
+from crm_shared.errors import Problem
+from crm_shared.settings import DEV_JWT_SECRET
+
+STRONG = "x" * 48
+
+
+def test_production_refuses_the_default_jwt_secret():
+    with pytest.raises(ValidationError, match="jwt_secret"):
+        GatewaySettings(profile="production", database_url="postgresql+asyncpg://db/gw",
+                        internal_token_secret=STRONG)
+
+
+def test_production_starts_with_explicit_secrets():
+    settings = GatewaySettings(profile="production", database_url="postgresql+asyncpg://db/gw",
+                               internal_token_secret=STRONG, jwt_secret="y" * 48)
+    assert settings.jwt_secret == "y" * 48
+    assert "jwt_secret" in GatewaySettings.secret_fields()
+
+
+def test_dev_profile_may_keep_the_development_secret():
+    assert GatewaySettings().jwt_secret == DEV_JWT_SECRET
+
+
+def test_settings_come_from_the_gateway_prefix(monkeypatch):
+    monkeypatch.setenv("CRM_GATEWAY_SALES_URL", "http://sales.internal:9000/")
+    monkeypatch.setenv("CRM_GATEWAY_RATE_LIMIT_PER_MINUTE", "30")
+    settings = GatewaySettings()
+    assert settings.upstreams == {"sales": "http://sales.internal:9000/"}
+    assert settings.rate_limit_per_minute == 30
+    assert settings.http_port == 8000
+
+
+def test_api_key_format_round_trips_and_keeps_underscores_in_the_secret():
+    prefix, secret, key = new_key()
+    assert key == f"crm_{prefix}_{secret}"
+    assert parse_key(key) == (prefix, secret)
+    assert parse_key(format_key("abc", "s_e_c")) == ("abc", "s_e_c")
+    for malformed in ("", "crm_", "crm_abc", "crm__secret", "xyz_abc_secret", "crm_abc_"):
+        assert parse_key(malformed) is None
+
+
+def test_two_new_keys_differ():
+    assert new_key() != new_key()
+
+
+def test_scopes_are_checked_against_the_routed_services():
+    assert validate_scopes(["sales:read", "sales:write", "sales:read"], ["sales"]) == ["sales:read", "sales:write"]
+    with pytest.raises(Problem) as unknown:
+        validate_scopes(["billing:read"], ["sales"])
+    assert unknown.value.errors[0]["field"] == "scopes.0"
+    with pytest.raises(Problem) as malformed:
+        validate_scopes(["sales:read", "sales:admin"], ["sales"])
+    assert malformed.value.errors[0]["field"] == "scopes.1"
+
+
+@pytest.mark.parametrize("method,scope", [("GET", "sales:read"), ("HEAD", "sales:read"), ("POST", "sales:write"),
+                                          ("PATCH", "sales:write"), ("DELETE", "sales:write")])
+def test_reads_need_read_scope_and_everything_else_write(method, scope):
+    assert required_scope("sales", method) == scope
+
+
+def test_branch_roles_need_a_branch_and_get_its_region():
+    assert user_placement(Role.BRANCH_AGENT, None, "KAR-01") == ("KZ-35", "KAR-01")
+    with pytest.raises(Problem) as missing:
+        user_placement(Role.BRANCH_MANAGER, "KZ-35", None)
+    assert missing.value.errors == [{"field": "branch_code", "message": "required for role branch_manager"}]
+    with pytest.raises(Problem) as mismatch:
+        user_placement(Role.BRANCH_AGENT, "KZ-75", "KAR-01")
+    assert mismatch.value.errors[0]["field"] == "region_code"
+
+
+def test_regional_roles_need_a_known_region_and_national_roles_need_nothing():
+    assert user_placement(Role.REGIONAL_MANAGER, "KZ-35", None) == ("KZ-35", None)
+    with pytest.raises(Problem) as unknown:
+        user_placement(Role.REGIONAL_MANAGER, "KZ-99", None)
+    assert unknown.value.errors[0]["field"] == "region_code"
+    assert user_placement(Role.CALL_CENTER_AGENT, None, None) == (None, None)
+
+
+def test_system_role_and_bad_usernames_are_refused_for_staff():
+    with pytest.raises(Problem):
+        staff_role("system")
+    with pytest.raises(Problem):
+        staff_role("superuser")
+    assert normalise_username("  Almaty.Agent ") == "almaty.agent"
+    with pytest.raises(Problem):
+        normalise_username("has space")
+
+
+def test_cache_entries_expire_after_the_window():
+    now = [100.0]
+    cache: TtlCache[str, str] = TtlCache(15.0, clock=lambda: now[0])
+    cache.put("k", "v")
+    now[0] += 14.9
+    assert cache.get("k") == (True, "v")
+    now[0] += 0.1
+    assert cache.get("k") == (False, None)
+
+
+def test_internal_token_is_reused_and_verifies_as_the_principal():
+    tokens = InternalTokens("s" * 40)
+    principal = Principal("key-1", "Billing", Role.SYSTEM, scopes=("sales:read",))
+    first = tokens.token_for(principal)
+    assert tokens.token_for(principal) == first
+    assert verify_internal_token(first, "s" * 40) == principal
+    other = Principal("user-1", "u", Role.ADMIN)
+    assert tokens.token_for(other) != first
+
+
+def _service_document():
+    return {
+        "openapi": "3.1.0",
+        "paths": {
+            "/api/v1/sales/customers": {"post": {
+                "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/CustomerCreate"}}}},
+                "responses": {"201": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Customer"}}}}},
+            }},
+            "/metrics": {"get": {"responses": {"200": {}}}},
+        },
+        "components": {"schemas": {
+            "Customer": {"type": "object", "properties": {"phones": {"type": "array", "items": {"$ref": "#/components/schemas/Phone"}}}},
+            "CustomerCreate": {"type": "object"},
+            "Phone": {"type": "object"},
+            "HTTPValidationError": {"type": "object"},
+        }},
+    }
+
+
+def test_merged_openapi_namespaces_each_services_components():
+    gateway_doc = {"openapi": "3.1.0", "info": {"title": "gw", "version": "1"},
+                   "paths": {"/api/v1/auth/token": {"post": {"responses": {}}}, "/api/v1/auth/me": {"get": {}}},
+                   "components": {"schemas": {"HTTPValidationError": {"type": "object", "title": "gateway's"}}}}
+    merged = merge_openapi(gateway_doc, {"sales": _service_document()})
+    assert set(merged["paths"]) == {"/api/v1/auth/token", "/api/v1/auth/me", "/api/v1/sales/customers"}
+    schemas = merged["components"]["schemas"]
+    assert schemas["HTTPValidationError"]["title"] == "gateway's"
+    assert {"sales.Customer", "sales.CustomerCreate", "sales.Phone", "sales.HTTPValidationError"} <= set(schemas)
+    assert schemas["sales.Customer"]["properties"]["phones"]["items"]["$ref"] == "#/components/schemas/sales.Phone"
+    post = merged["paths"]["/api/v1/sales/customers"]["post"]
+    assert post["requestBody"]["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/sales.CustomerCreate"
+    assert set(merged["components"]["securitySchemes"]) == {"OAuth2Password", "BearerToken", "ApiKeyHeader"}
+    assert merged["paths"]["/api/v1/auth/token"]["post"]["security"] == []
+    assert "security" not in merged["paths"]["/api/v1/auth/me"]["get"]  # the document-wide default applies
+    assert "x-unavailable-services" not in merged
+
+
+def test_merged_openapi_names_a_service_that_gave_no_document():
+    merged = merge_openapi({"openapi": "3.1.0", "info": {}, "paths": {}}, {"sales": None})
+    assert merged["x-unavailable-services"] == ["sales"]
