@@ -43,9 +43,10 @@ from .events.customer_events import address_state, contact_state, customer_state
 
 ENTITY = "customer"
 CUSTOMERS_PATH = "/api/v1/sales/customers"
-# What an external system (Role.SYSTEM, API key) needs among its scopes; staff roles need none.
-READ_SCOPE = "customers:read"
-WRITE_SCOPE = "customers:write"
+# What an external system (Role.SYSTEM, API key) needs among its scopes (the gateway's
+# "<service>:read|write"); write implies read. Staff roles need none.
+READ_SCOPE = "sales:read"
+WRITE_SCOPE = "sales:write"
 MAX_MERGE_HOPS = 10
 
 
@@ -58,7 +59,7 @@ def customer_url(customer_id: str) -> str:
 def require_reader(principal: Principal) -> None:
     """Personal records are for roles with a scope (analysts get aggregates only: 403)."""
     require_personal_data_access(principal)
-    if not principal.has_scope(READ_SCOPE):
+    if not (principal.has_scope(READ_SCOPE) or principal.has_scope(WRITE_SCOPE)):
         raise forbidden(f"this API key lacks the {READ_SCOPE} scope")
 
 
@@ -502,7 +503,7 @@ async def merge_customers(
 
 @dataclass(frozen=True)
 class CustomerQuery:
-    """Filters of a customer search; all given ones must match. ``status`` None means any status."""
+    """Filters of a customer search; all given ones must match. ``statuses`` None means any status."""
 
     phone: str | None = None  # E.164
     tax_id: str | None = None
@@ -510,7 +511,7 @@ class CustomerQuery:
     branch_code: str | None = None
     owner_id: str | None = None
     kind: str | None = None
-    status: str | None = CustomerStatus.ACTIVE
+    statuses: tuple[str, ...] | None = (CustomerStatus.ACTIVE,)
 
 
 def search_statement(principal: Principal, query: CustomerQuery) -> Select:
@@ -529,8 +530,8 @@ def search_statement(principal: Principal, query: CustomerQuery) -> Select:
         stmt = stmt.where(Customer.owner_id == query.owner_id)
     if query.kind:
         stmt = stmt.where(Customer.kind == query.kind)
-    if query.status:
-        stmt = stmt.where(Customer.status == query.status)
+    if query.statuses:
+        stmt = stmt.where(Customer.status.in_(query.statuses))
     return stmt
 
 

@@ -166,7 +166,7 @@ async def list_customers(
     service.require_reader(principal)
     query = service.CustomerQuery(
         phone=_phone_filter(phone), tax_id=_tax_id_filter(iin, bin), name_prefix=_name_filter(q),
-        branch_code=branch_code, owner_id=owner_id, kind=kind, status=None if status == "any" else status,
+        branch_code=branch_code, owner_id=owner_id, kind=kind, statuses=None if status == "any" else (status,),
     )
     customers, last = await service.search_customers(session, principal, query, limit=limit, after=_after(cursor))
     return {"items": [service.customer_view(c, principal) for c in customers],

@@ -1,2 +1,157 @@
-def register_servicers(server, runtime) -> None:
-    """Adds the sales gRPC servicers to ``server`` (filled in with crm.sales.v1.CustomerService)."""
+"""crm.sales.v1.CustomerService: customer lookups for other services, with the same visibility
+and masking as the REST API, applied to the caller named in the call metadata."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from sqlalchemy import select
+
+from crm_contracts.grpc.crm.sales.v1 import customer_service_pb2 as pb
+from crm_contracts.grpc.crm.sales.v1 import customer_service_pb2_grpc as pb_grpc
+from crm_shared.app import ServiceRuntime
+from crm_shared.auth import mask_identifier, visibility_clause
+from crm_shared.errors import Problem, field_problem
+from crm_shared.grpc import current_principal
+from crm_shared.pagination import decode_cursor, encode_cursor
+
+from .. import customer_service as service
+from ..db.models import Customer
+from ..domain.customers import CustomerKind, CustomerStatus, display_name, search_key
+from ..domain.identifiers import BIN_ENTITY_TYPES, IdentifierError, parse_bin, parse_iin
+from ..domain.phones import PhoneError, normalize_phone
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+MAX_BATCH = 100
+MIN_NAME_PREFIX = 2
+KINDS = {CustomerKind.INDIVIDUAL: pb.CUSTOMER_KIND_INDIVIDUAL, CustomerKind.BUSINESS: pb.CUSTOMER_KIND_BUSINESS}
+# Search answers what is in use: merged duplicates are left out (their data lives in the survivor).
+SEARCHED_STATUSES = (CustomerStatus.ACTIVE, CustomerStatus.INACTIVE)
+
+
+def _timestamp(value: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+def to_message(customer: Customer, masks_identifiers: bool) -> pb.Customer:
+    iin_bin = customer.tax_id
+    return pb.Customer(
+        id=customer.id,
+        kind=KINDS.get(customer.kind, pb.CUSTOMER_KIND_UNSPECIFIED),
+        display_name=display_name(customer.kind, first_name=customer.first_name, last_name=customer.last_name,
+                                  middle_name=customer.middle_name, legal_name=customer.legal_name),
+        iin_bin=mask_identifier(iin_bin) if masks_identifiers else iin_bin,
+        iin_bin_masked=masks_identifiers,
+        first_name=customer.first_name or "",
+        last_name=customer.last_name or "",
+        legal_name=customer.legal_name or "",
+        phones=[p.e164 for p in customer.phones],
+        primary_phone=customer.primary_phone or "",
+        email=customer.email or "",
+        language=customer.language,
+        branch_code=customer.branch_code,
+        region_code=customer.region_code,
+        owner_id=customer.owner_id,
+        status=customer.status,
+        version=customer.version,
+        marketing_consent=customer.marketing_consent,
+        data_processing_consent=customer.data_processing_consent,
+        created_at=_timestamp(customer.created_at),
+        updated_at=_timestamp(customer.updated_at),
+    )
+
+
+def _tax_id(value: str) -> str:
+    """An IIN or a BIN: the fifth digit tells them apart (4-6 only occur there in BINs)."""
+    digits = value.strip()
+    try:
+        if len(digits) == 12 and digits[4].isdigit() and int(digits[4]) in BIN_ENTITY_TYPES:
+            return parse_bin(digits).value
+        return parse_iin(digits).value
+    except IdentifierError as exc:
+        raise field_problem("query.iin_bin", str(exc)) from None
+
+
+def search_query(request: pb.SearchCustomersRequest) -> service.CustomerQuery:
+    criterion = request.WhichOneof("query")
+    if criterion is None:
+        raise field_problem("query", "exactly one of phone, iin_bin or name_prefix is required")
+    if criterion == "phone":
+        try:
+            return service.CustomerQuery(phone=normalize_phone(request.phone), statuses=SEARCHED_STATUSES)
+        except PhoneError as exc:
+            raise field_problem("query.phone", str(exc)) from None
+    if criterion == "iin_bin":
+        return service.CustomerQuery(tax_id=_tax_id(request.iin_bin), statuses=SEARCHED_STATUSES)
+    if len(search_key(request.name_prefix)) < MIN_NAME_PREFIX:
+        raise field_problem("query.name_prefix", f"must have at least {MIN_NAME_PREFIX} characters")
+    return service.CustomerQuery(name_prefix=request.name_prefix, statuses=SEARCHED_STATUSES)
+
+
+def _page_size(requested: int) -> int:
+    if requested == 0:
+        return DEFAULT_PAGE_SIZE
+    if not 1 <= requested <= MAX_PAGE_SIZE:
+        raise field_problem("page_size", f"must be between 1 and {MAX_PAGE_SIZE} (0 for the default {DEFAULT_PAGE_SIZE})")
+    return requested
+
+
+def _after(page_token: str) -> tuple[str, str] | None:
+    if not page_token:
+        return None
+    try:
+        values = decode_cursor(page_token)
+    except Problem:
+        values = None
+    if not values or len(values) != 2 or not all(isinstance(v, str) for v in values):
+        raise field_problem("page_token", "malformed; pass next_page_token of the previous response unchanged")
+    return values[0], values[1]
+
+
+class CustomerServicer(pb_grpc.CustomerServiceServicer):
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self.runtime = runtime
+
+    async def GetCustomer(self, request: pb.GetCustomerRequest, context) -> pb.GetCustomerResponse:
+        principal = current_principal()
+        if not request.id:
+            raise field_problem("id", "required")
+        async with self.runtime.db.read_only() as session:
+            customer = await service.get_visible_customer(session, principal, request.id)
+            return pb.GetCustomerResponse(customer=to_message(customer, principal.masks_identifiers))
+
+    async def BatchGetCustomers(self, request: pb.BatchGetCustomersRequest, context) -> pb.BatchGetCustomersResponse:
+        principal = current_principal()
+        service.require_reader(principal)
+        ids = list(dict.fromkeys(request.ids))
+        if len(ids) > MAX_BATCH:
+            raise field_problem("ids", f"at most {MAX_BATCH} ids per call (got {len(ids)})")
+        async with self.runtime.db.read_only() as session:
+            found = {c.id: c for c in await session.scalars(
+                select(Customer).where(Customer.id.in_(ids), visibility_clause(principal, Customer)))}
+            return pb.BatchGetCustomersResponse(
+                customers=[to_message(found[i], principal.masks_identifiers) for i in ids if i in found],
+                not_found_ids=[i for i in ids if i not in found],
+            )
+
+    async def SearchCustomers(self, request: pb.SearchCustomersRequest, context) -> pb.SearchCustomersResponse:
+        principal = current_principal()
+        service.require_reader(principal)
+        query = search_query(request)
+        limit = _page_size(request.page_size)
+        after = _after(request.page_token)
+        async with self.runtime.db.read_only() as session:
+            customers, last = await service.search_customers(session, principal, query, limit=limit, after=after)
+            return pb.SearchCustomersResponse(
+                customers=[to_message(c, principal.masks_identifiers) for c in customers],
+                next_page_token=encode_cursor(list(last)) if last else "",
+            )
+
+
+def register_servicers(server, runtime: ServiceRuntime) -> list[str]:
+    """Adds crm.sales.v1.CustomerService to ``server``; returns the names of the services added."""
+    pb_grpc.add_CustomerServiceServicer_to_server(CustomerServicer(runtime), server)
+    return [pb.DESCRIPTOR.services_by_name["CustomerService"].full_name]
