@@ -1,0 +1,125 @@
+"""`crm up` as a user runs it: a subprocess on free ports and a temporary var directory."""
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import httpx
+import pytest
+
+from crm_cli import services as registry
+from crm_cli.plan import SECRET_FILE
+from crm_cli.testing import RunningSuite, SuiteFailed, descendants, processes_with_env, running
+from crm_cli.up import READY_LINE
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+NOT_THERE_YET = {spec.name: registry.missing_parts(spec, need_seed=True) for spec in registry.SERVICES}
+needs_every_service = pytest.mark.skipif(
+    any(NOT_THERE_YET.values()),
+    reason="not every service is there yet: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in NOT_THERE_YET.items() if v))
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_a_taken_port_fails_fast_and_starts_nothing(tmp_path: Path):
+    suite = RunningSuite(tmp_path / "var", seed=True)
+    taken = suite.port("sales", "grpc")
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", taken))
+        holder.listen()
+        suite.start()
+        code = suite.wait_exit()
+    assert code == 1
+    assert f"error: port {taken} (sales gRPC) on 127.0.0.1 is already in use" in suite.output
+    assert "Stop what holds it, or choose other ports" in suite.output
+    assert "starting" not in suite.output
+    assert not (tmp_path / "var").exists()  # no database, no secret, no broker
+    assert port_free(suite.broker_port)
+
+
+@needs_every_service
+def test_a_process_dying_at_start_up_stops_the_rest_and_shows_why(tmp_path: Path):
+    var = tmp_path / "var"
+    # The production profile refuses the development JWT secret, so the gateway exits at start-up.
+    suite = RunningSuite(var, env={"CRM_GATEWAY_PROFILE": "production"}).start()
+    with pytest.raises(SuiteFailed):
+        suite.wait_until_up()
+    assert suite.wait_exit() == 1
+    assert "error: gateway exited with code" in suite.output
+    assert "its last lines:" in suite.output and "jwt_secret" in suite.output.split("its last lines:")[1]
+    assert not processes_with_env("CRM_VAR_DIR", str(var))
+    for port in (suite.broker_port, suite.port("sales"), suite.port("sales", "grpc")):
+        assert port_free(port)
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory):
+    if any(NOT_THERE_YET.values()):
+        pytest.skip("not every service is there yet")
+    running_suite = RunningSuite(tmp_path_factory.mktemp("crm-up") / "var", seed=True)
+    with running_suite:
+        yield running_suite
+
+
+@needs_every_service
+def test_the_suite_comes_up_seeded_on_the_given_ports(suite: RunningSuite):
+    lines = suite.output.splitlines()
+    assert lines[-1].endswith(READY_LINE)
+    assert f"http://127.0.0.1:{suite.port('gateway')}/docs" in suite.output
+    assert 'Demo users (password "demo")' in suite.output
+    assert any(line.startswith("sales ") and " | " in line for line in lines)  # prefixed child output
+    secret = (suite.var_dir / SECRET_FILE)
+    assert secret.stat().st_mode & 0o077 == 0 and len(secret.read_text().strip()) >= 32
+    for spec in registry.SERVICES:
+        assert (suite.var_dir / f"{spec.name}.db").is_file()
+
+
+@needs_every_service
+def test_the_gateway_reports_itself_and_the_services_healthy(suite: RunningSuite):
+    response = httpx.get(f"{suite.gateway_url}/healthz", timeout=10)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert "sales" in json.dumps(body)
+
+
+@needs_every_service
+def test_a_demo_user_finds_a_demo_customer_through_the_gateway(suite: RunningSuite):
+    token = httpx.post(f"{suite.gateway_url}/api/v1/auth/token", data={"username": "almaty.agent", "password": "demo"},
+                       timeout=10)
+    assert token.status_code == 200, token.text
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    found = httpx.get(f"{suite.gateway_url}/api/v1/sales/customers", params={"phone": "+77011234567"},
+                      headers=headers, timeout=10)
+    assert found.status_code == 200, found.text
+    assert any("Seitkali" in json.dumps(item, ensure_ascii=False) for item in found.json()["items"])
+
+
+@needs_every_service
+def test_sigterm_stops_every_process_cleanly(suite: RunningSuite):
+    """Last in this module: it stops the module's suite."""
+    children = descendants(suite.proc.pid)
+    names = {open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode() for pid in children}
+    assert len(children) >= len(registry.SERVICES) + 1, names  # every service, the gateway, the broker
+    assert any("tansu" in name for name in names)
+
+    code = suite.stop()
+
+    assert code == 0, suite.output
+    assert not [pid for pid in children if running(pid)]
+    assert not processes_with_env("CRM_VAR_DIR", str(suite.var_dir))
+    for port in (suite.broker_port, *(suite.port(s.name) for s in registry.SERVICES)):
+        assert port_free(port)
+    tail = suite.output.splitlines()[-3:]
+    assert tail[0].endswith("stopping gateway, sales") or "stopping gateway" in tail[0]
+    assert tail[-1].endswith("broker stopped")
+    # One trace followed across processes: a request through the gateway, and the sales span under it.
+    spans = [json.loads(line) for line in (suite.var_dir / "traces.jsonl").read_text().splitlines()]
+    services_by_trace: dict[str, set[str]] = {}
+    for span in spans:
+        services_by_trace.setdefault(span["trace_id"], set()).add(span["service"])
+    assert any({"gateway", "sales"} <= services for services in services_by_trace.values())
