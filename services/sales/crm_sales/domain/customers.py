@@ -92,11 +92,26 @@ def search_key(text: str) -> str:
     return collapse_spaces(unicodedata.normalize("NFC", text).translate(_QUOTES)).casefold()
 
 
+# Legal-form words people write before or after a company's name (Russian, Kazakh, English);
+# the search key leaves them out, so that "алатау" finds 'ТОО "Алатау Сервис"'.
+LEGAL_FORM_WORDS = frozenset({"тоо", "ао", "ип", "оао", "зао", "гкп", "ргп", "жшс", "ақ", "жк", "llp", "jsc", "llc",
+                              "ltd", "ie", "inc"})
+
+
 def name_key(kind: CustomerKind | str, *, first_name: str | None = None, last_name: str | None = None,
              middle_name: str | None = None, legal_name: str | None = None) -> str:
-    """The search key: "last first middle" for a person, the legal name for a business."""
-    return search_key(display_name(kind, first_name=first_name, last_name=last_name, middle_name=middle_name,
-                                   legal_name=legal_name))
+    """The search key: "last first middle" for a person, the legal name without its legal form
+    for a business."""
+    key = search_key(display_name(kind, first_name=first_name, last_name=last_name, middle_name=middle_name,
+                                  legal_name=legal_name))
+    if kind == CustomerKind.BUSINESS:
+        words = key.split(" ")
+        while len(words) > 1 and words[0] in LEGAL_FORM_WORDS:
+            words.pop(0)
+        while len(words) > 1 and words[-1] in LEGAL_FORM_WORDS:
+            words.pop()
+        key = " ".join(words)
+    return key
 
 
 def display_name(kind: CustomerKind | str, *, first_name: str | None = None, last_name: str | None = None,
