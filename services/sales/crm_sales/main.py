@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from crm_shared.app import ServiceRuntime, create_service_app
 
-from .api import activities, customers, leads, opportunities, stats
+from .api import activities, customers, leads, opportunities, reassignments, stats
 from .config import SalesSettings
 from .events.consumers import CONSUMERS
 from .grpc.server import register_servicers
@@ -33,7 +33,7 @@ def create_app(settings: SalesSettings | None = None, runtime: ServiceRuntime | 
         settings,
         title="Qazaq CRM sales service",
         description="Customers, contacts, leads, opportunities, activities, audit history.",
-        routers=[customers.router, leads.router, opportunities.router, activities.router, stats.router],
+        routers=[customers.router, leads.router, opportunities.router, activities.router, reassignments.router, stats.router],
         workers=workers,
         runtime=runtime,
     )

@@ -1,3 +1,405 @@
-from fastapi import APIRouter
+"""Leads (/api/v1/sales/leads): registration, qualification, assignment and conversion into a
+customer plus an opportunity."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, StrictInt, TypeAdapter, ValidationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_shared.audit import diff, record_change
+from crm_shared.auth import Principal, can_write, require_personal_data_access, require_writer, visibility_clause
+from crm_shared.db import new_id, utcnow
+from crm_shared.errors import Problem, conflict, field_problem, not_found
+from crm_shared.idempotency import find_replay, remember
+from crm_shared.outbox import EventWriter
+from crm_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+
+from .. import customer_service
+from ..db.models import Customer
+from ..db.pipeline_models import Lead
+from ..domain.customers import CustomerStatus
+from ..domain.phones import PhoneError, normalize_phone
+from ..domain.pipeline import (
+    LeadSource,
+    LeadStatus,
+    ProductLine,
+    Stage,
+    check_lead_convertible,
+    check_lead_update,
+)
+from .customer_schemas import CustomerCreate, CustomerOut, Email, Phone
+from .customers import PROBLEMS, IdempotencyKey, IfMatch, etag, required_version
+from .deps import CurrentPrincipal, Session
+from .opportunities import OpportunityOut, create_opportunity_record, opportunity_state
+from .pipeline_common import (
+    Strict,
+    check_version,
+    clean_text,
+    iso,
+    newest_first_page,
+    reject_nulls,
+    resolve_owner,
+)
 
 router = APIRouter(prefix="/api/v1/sales", tags=["leads"])
+
+EVENTS = EventWriter("sales")
+ENTITY = "lead"
+LEADS_PATH = "/api/v1/sales/leads"
+MAX_TEXT = 4000
+
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Text = Annotated[str, Field(max_length=MAX_TEXT)]
+Reference = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class LeadCreate(Strict):
+    source: LeadSource
+    name: Name = Field(description="the person (or the company's contact) to talk to")
+    phone: Phone | None = Field(None, description="any Kazakhstan notation; stored as E.164")
+    email: Email | None = None
+    company_name: Annotated[str, Field(min_length=1, max_length=300)] | None = None
+    interest: ProductLine
+    notes: Text | None = None
+    campaign_id: Reference | None = Field(None, description="the campaign the lead answered (source campaign)")
+    partner_id: Reference | None = Field(None, description="the dealer/agent who brought it (source partner)")
+    owner_id: Annotated[str, Field(max_length=200)] | None = Field(
+        None, description="a staff member in your scope; default you. The lead is placed in the owner's branch")
+
+
+class LeadUpdate(Strict):
+    """Only the fields sent change. ``owner_id`` assigns the lead (to a staff member in your scope)."""
+
+    version: StrictInt | None = Field(None, description="the version read; alternative to If-Match")
+    status: LeadStatus | None = None
+    disqualify_reason: Text | None = None
+    name: Name | None = None
+    phone: Phone | None = None
+    email: Email | None = None
+    company_name: Annotated[str, Field(min_length=1, max_length=300)] | None = None
+    interest: ProductLine | None = None
+    notes: Text | None = None
+    owner_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
+class OpportunityDraft(Strict):
+    """The opportunity a conversion opens (all optional: defaults from the lead)."""
+
+    name: Name | None = Field(None, description="default: '<interest> for <customer>'")
+    stage: Stage = Stage.QUALIFICATION
+    amount_tiyn: StrictInt = Field(0, ge=0, description="KZT in tiyn (1 KZT = 100 tiyn), an integer")
+    probability: StrictInt | None = Field(None, ge=0, le=100)
+    expected_close_date: date | None = None
+
+
+class LeadConvert(Strict):
+    """Link an existing customer (customer_id) or register a new one (customer); not both.
+
+    A new customer's phone and e-mail default to the lead's."""
+
+    customer_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    customer: dict[str, Any] | None = Field(None, description="a customer create body (kind individual|business)")
+    opportunity: OpportunityDraft = Field(default_factory=OpportunityDraft)
+
+
+class LeadOut(BaseModel):
+    id: str
+    source: LeadSource
+    status: LeadStatus
+    disqualify_reason: str | None
+    name: str
+    phone: str | None
+    email: str | None
+    company_name: str | None
+    interest: ProductLine
+    notes: str | None
+    campaign_id: str | None
+    partner_id: str | None
+    owner_id: str
+    owner_name: str
+    branch_code: str
+    region_code: str
+    customer_id: str | None
+    opportunity_id: str | None
+    converted_at: datetime | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class ConversionOut(BaseModel):
+    lead: LeadOut
+    customer: CustomerOut
+    customer_created: bool = Field(description="false when an existing customer was linked")
+    opportunity: OpportunityOut
+
+
+def lead_state(lead: Lead) -> dict[str, Any]:
+    """The lead's full state as JSON-ready values: the API response and every event's payload."""
+    return {
+        "id": lead.id, "source": lead.source, "status": lead.status, "disqualify_reason": lead.disqualify_reason,
+        "name": lead.name, "phone": lead.phone, "email": lead.email, "company_name": lead.company_name,
+        "interest": lead.interest, "notes": lead.notes, "campaign_id": lead.campaign_id,
+        "partner_id": lead.partner_id, "owner_id": lead.owner_id, "owner_name": lead.owner_name,
+        "branch_code": lead.branch_code, "region_code": lead.region_code, "customer_id": lead.customer_id,
+        "opportunity_id": lead.opportunity_id, "converted_at": iso(lead.converted_at), "version": lead.version,
+        "created_at": iso(lead.created_at), "updated_at": iso(lead.updated_at),
+    }
+
+
+async def record_lead_event(session: AsyncSession, action: str, lead: Lead, **extra: Any) -> None:
+    await session.flush()
+    await EVENTS.add(session, aggregate=ENTITY, action=action, subject=lead.id, data=lead_state(lead) | extra,
+                     region=lead.region_code, branch=lead.branch_code)
+
+
+def lead_url(lead_id: str) -> str:
+    return f"{LEADS_PATH}/{lead_id}"
+
+
+def _headers(lead: Lead) -> dict[str, str]:
+    return {"ETag": etag(lead.version), "Location": lead_url(lead.id)}
+
+
+async def get_visible_lead(session: AsyncSession, principal: Principal, lead_id: str, *, for_update: bool = False) -> Lead:
+    require_personal_data_access(principal)
+    stmt = select(Lead).where(Lead.id == lead_id, visibility_clause(principal, Lead))
+    lead = await session.scalar(stmt.with_for_update() if for_update else stmt)
+    if lead is None:
+        raise not_found("lead", lead_id[:64])
+    return lead
+
+
+async def get_writable_lead(session: AsyncSession, principal: Principal, lead_id: str) -> Lead:
+    """403 for roles that never write; 404 when not visible; locked for the rest of the transaction."""
+    require_personal_data_access(principal)
+    require_writer(principal)
+    lead = await get_visible_lead(session, principal, lead_id, for_update=True)
+    if not can_write(principal, lead.region_code, lead.branch_code):
+        raise not_found("lead", lead_id[:64])
+    return lead
+
+
+# --- create / read / list ------------------------------------------------------------------------
+
+@router.post("/leads", status_code=201, response_model=LeadOut, responses=PROBLEMS, summary="Register a lead")
+async def create_lead(body: LeadCreate, principal: CurrentPrincipal, session: Session, response: Response,
+                      idempotency_key: IdempotencyKey = None):
+    require_personal_data_access(principal)
+    require_writer(principal)
+    payload = body.model_dump(mode="json")
+    replay = await find_replay(session, principal, idempotency_key, payload)
+    if replay is not None:
+        stored = replay.response
+        return JSONResponse(stored, status_code=replay.status_code,
+                            headers={"ETag": etag(stored["version"]), "Location": lead_url(stored["id"]),
+                                     "Idempotent-Replayed": "true"})
+    name = clean_text(body.name)
+    if not name:
+        raise field_problem("name", "must not be blank")
+    if body.phone is None and body.email is None:
+        raise field_problem("phone", "a lead needs a phone or an e-mail to be contacted")
+    owner = await resolve_owner(session, principal, body.owner_id, field="owner_id")
+    now = utcnow()
+    lead = Lead(
+        id=new_id(), source=body.source, status=LeadStatus.NEW, name=name, phone=body.phone, email=body.email,
+        company_name=clean_text(body.company_name), interest=body.interest, notes=body.notes,
+        campaign_id=body.campaign_id, partner_id=body.partner_id, owner_id=owner.id, owner_name=owner.name,
+        branch_code=owner.branch_code, region_code=owner.region_code, version=1, created_at=now, updated_at=now,
+    )
+    session.add(lead)
+    record_change(session, principal, entity_type=ENTITY, entity_id=lead.id, action="created",
+                  changes={k: [None, v] for k, v in lead_state(lead).items()
+                           if v is not None and k not in ("id", "version", "created_at", "updated_at")})
+    await record_lead_event(session, "created", lead)
+    view = lead_state(lead)
+    remember(session, principal, idempotency_key, payload, 201, view)
+    await customer_service.flush_or_conflict(session)
+    response.headers.update(_headers(lead))
+    return view
+
+
+@router.get("/leads/{lead_id}", response_model=LeadOut, responses=PROBLEMS, summary="One lead")
+async def get_lead(lead_id: str, principal: CurrentPrincipal, session: Session, response: Response):
+    lead = await get_visible_lead(session, principal, lead_id)
+    response.headers["ETag"] = etag(lead.version)
+    return lead_state(lead)
+
+
+def _phone_filter(phone: str | None) -> str | None:
+    if phone is None:
+        return None
+    try:
+        return normalize_phone(phone)
+    except PhoneError as exc:
+        raise field_problem("phone", str(exc)) from None
+
+
+@router.get("/leads", response_model=Page[LeadOut], responses=PROBLEMS, summary="Leads you can see, newest first")
+async def list_leads(
+    principal: CurrentPrincipal,
+    session: Session,
+    status: LeadStatus | None = None,
+    source: LeadSource | None = None,
+    interest: ProductLine | None = None,
+    owner_id: Annotated[str | None, Query(max_length=200)] = None,
+    branch_code: Annotated[str | None, Query(max_length=32)] = None,
+    phone: Annotated[str | None, Query(max_length=40, description="any Kazakhstan notation")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=2000)] = None,
+):
+    require_personal_data_access(principal)
+    stmt = select(Lead).where(visibility_clause(principal, Lead))
+    for column, value in ((Lead.status, status), (Lead.source, source), (Lead.interest, interest),
+                          (Lead.owner_id, owner_id), (Lead.branch_code, branch_code),
+                          (Lead.phone, _phone_filter(phone))):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    rows, next_cursor = await newest_first_page(session, stmt, Lead, limit, cursor)
+    return {"items": [lead_state(lead) for lead in rows], "next_cursor": next_cursor}
+
+
+# --- update / assign -----------------------------------------------------------------------------
+
+UPDATABLE = ("status", "disqualify_reason", "name", "phone", "email", "company_name", "interest", "notes")
+NOT_NULL = ("status", "name", "interest", "owner_id")
+
+
+@router.patch("/leads/{lead_id}", response_model=LeadOut, responses=PROBLEMS,
+              summary="Change a lead's details or status, or assign it to another owner (optimistic concurrency)")
+async def update_lead(lead_id: str, body: LeadUpdate, principal: CurrentPrincipal, session: Session,
+                      response: Response, if_match: IfMatch = None):
+    lead = await get_writable_lead(session, principal, lead_id)
+    check_version("lead", lead.version, required_version(if_match, body.version))
+    sent = body.model_fields_set - {"version"}
+    reject_nulls(body, NOT_NULL)
+    if "name" in sent and not clean_text(body.name):
+        raise field_problem("name", "must not be blank")
+    if "status" in sent:
+        check_lead_update(LeadStatus(lead.status), body.status,
+                          body.disqualify_reason if "disqualify_reason" in sent else lead.disqualify_reason)
+    if lead.status in (LeadStatus.CONVERTED, LeadStatus.DISQUALIFIED) and sent - {"owner_id", "notes", "status"}:
+        raise conflict(f"lead {lead.id} is {lead.status}; only its notes and owner can change",
+                       errors=[{"field": next(iter(sorted(sent - {"owner_id", "notes", "status"}))),
+                                "message": f"the lead is {lead.status}"}])
+    before = lead_state(lead)
+    for field in UPDATABLE:
+        if field in sent:
+            value = getattr(body, field)
+            setattr(lead, field, clean_text(value) if field in ("name", "company_name") else value)
+    if lead.status != LeadStatus.DISQUALIFIED and "disqualify_reason" in sent and body.disqualify_reason:
+        raise field_problem("disqualify_reason", "only a disqualified lead has a disqualify reason")
+    assigned = False
+    if "owner_id" in sent and body.owner_id != lead.owner_id:
+        owner = await resolve_owner(session, principal, body.owner_id, field="owner_id")
+        lead.owner_id, lead.owner_name = owner.id, owner.name
+        lead.branch_code, lead.region_code = owner.branch_code, owner.region_code
+        assigned = True
+    changes = diff(before, lead_state(lead))
+    if changes:
+        lead.updated_at = utcnow()
+        lead.version += 1
+        record_change(session, principal, entity_type=ENTITY, entity_id=lead.id,
+                      action="assigned" if assigned else "updated", changes=changes)
+        await record_lead_event(session, "assigned" if assigned else "updated", lead)
+    response.headers["ETag"] = etag(lead.version)
+    return lead_state(lead)
+
+
+# --- conversion ----------------------------------------------------------------------------------
+
+CUSTOMER_CREATE = TypeAdapter(CustomerCreate)
+
+
+def _customer_request(lead: Lead, raw: dict[str, Any]):
+    """Validates the new customer's body, with the lead's phone, e-mail and branch as defaults;
+    errors name the field under ``customer`` (e.g. customer.iin)."""
+    defaults = {"phone": lead.phone, "email": lead.email, "branch_code": lead.branch_code}
+    body = {k: v for k, v in defaults.items() if v is not None} | raw
+    try:
+        return CUSTOMER_CREATE.validate_python(body)
+    except ValidationError as exc:
+        raise RequestValidationError([_under_customer(err) for err in exc.errors(include_context=False)]) from None
+
+
+def _under_customer(error: dict[str, Any]) -> dict[str, Any]:
+    loc = list(error["loc"])
+    if loc and loc[0] in ("individual", "business"):  # the union member's tag adds nothing for the client
+        loc = loc[1:]
+    return error | {"loc": ("body", "customer", *loc)}
+
+
+async def _linked_customer(session: AsyncSession, principal: Principal, customer_id: str) -> Customer:
+    try:
+        customer = await customer_service.get_visible_customer(session, principal, customer_id)
+    except Problem as problem:
+        problem.errors = [{"field": "customer_id", "message": "does not exist or is not visible to you"}]
+        raise
+    if customer.status == CustomerStatus.MERGED:
+        raise conflict(f"customer_id: customer {customer.id} was merged into {customer.merged_into_id}; link that one",
+                       merged_into_id=customer.merged_into_id,
+                       errors=[{"field": "customer_id", "message": "was merged into another customer"}])
+    return customer
+
+
+@router.post("/leads/{lead_id}/convert", response_model=ConversionOut, responses=PROBLEMS,
+             summary="Convert a qualified lead: create (or link) the customer and open an opportunity, atomically")
+async def convert_lead(lead_id: str, body: LeadConvert, principal: CurrentPrincipal, session: Session,
+                       response: Response, if_match: IfMatch = None, idempotency_key: IdempotencyKey = None):
+    payload = body.model_dump(mode="json") | {"lead_id": lead_id}
+    replay = await find_replay(session, principal, idempotency_key, payload)
+    if replay is not None:
+        return JSONResponse(replay.response, status_code=replay.status_code, headers={"Idempotent-Replayed": "true"})
+    lead = await get_writable_lead(session, principal, lead_id)
+    if if_match is not None:
+        check_version("lead", lead.version, required_version(if_match, None))
+    check_lead_convertible(LeadStatus(lead.status))
+    if (body.customer_id is None) == (body.customer is None):
+        raise field_problem("customer_id", "send either customer_id (link an existing customer) or customer (register one)")
+    if body.customer_id is not None:
+        customer = await _linked_customer(session, principal, body.customer_id)
+        created = False
+    else:
+        customer = await customer_service.create_customer(session, principal, _customer_request(lead, body.customer))
+        created = True
+
+    draft = body.opportunity
+    opportunity = await create_opportunity_record(
+        session, principal, customer=customer, lead_id=lead.id,
+        name=clean_text(draft.name) or f"{ProductLine(lead.interest).name.replace('_', ' ').title()} for {_display_name(customer)}"[:200],
+        product_line=lead.interest, stage=draft.stage, amount_tiyn=draft.amount_tiyn,
+        probability=draft.probability, expected_close_date=draft.expected_close_date,
+        owner_id=lead.owner_id, owner_name=lead.owner_name,
+    )
+    before = lead_state(lead)
+    now = utcnow()
+    lead.status = LeadStatus.CONVERTED
+    lead.customer_id = customer.id
+    lead.opportunity_id = opportunity.id
+    lead.converted_at = now
+    lead.updated_at = now
+    lead.version += 1
+    record_change(session, principal, entity_type=ENTITY, entity_id=lead.id, action="converted",
+                  changes=diff(before, lead_state(lead)))
+    await record_lead_event(session, "converted", lead)
+
+    result = {"lead": lead_state(lead), "customer": customer_service.customer_view(customer, principal),
+              "customer_created": created, "opportunity": opportunity_state(opportunity)}
+    remember(session, principal, idempotency_key, payload, 200, result)
+    await customer_service.flush_or_conflict(session)
+    response.headers["ETag"] = etag(lead.version)
+    return result
+
+
+def _display_name(customer: Customer) -> str:
+    if customer.legal_name:
+        return customer.legal_name
+    return " ".join(p for p in (customer.first_name, customer.last_name) if p) or customer.id
+

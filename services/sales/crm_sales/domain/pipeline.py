@@ -1,7 +1,8 @@
 """The sales pipeline rules: lead statuses, opportunity stages, activities, reassignment scope.
 
-Pure logic (no I/O): the API layer loads records, asks these functions what is allowed, and
-turns a refusal into a problem response.
+Pure logic (no I/O): the API layer loads records and asks these functions what is allowed. A
+refusal is raised as a problem (crm_shared.errors.Problem) naming the field, so it reaches the
+client as is: 409 for a transition that is not allowed (with the allowed ones), 422 for a value.
 """
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from crm_shared.auth import Principal, Role, Scope
+from crm_shared.errors import PROBLEM_BASE, Problem
 
 
 class LeadSource(StrEnum):
@@ -89,25 +91,27 @@ DEFAULT_PROBABILITY: dict[Stage, int] = {
 }
 
 
-class TransitionNotAllowed(Exception):
-    """The requested status/stage cannot follow the current one; ``allowed`` says what can."""
+class TransitionNotAllowed(Problem):
+    """409: the requested status/stage cannot follow the current one; ``allowed`` says what can."""
 
     def __init__(self, field: str, current: str, requested: str, allowed: tuple[str, ...]) -> None:
+        allowed_values = [str(a) for a in allowed]
+        allowed_text = ", ".join(allowed_values) if allowed_values else "none (it is final)"
+        message = f"cannot change from {current} to {requested}; allowed from {current}: {allowed_text}"
+        super().__init__(409, "Conflict", f"{field}: {message}", type_=PROBLEM_BASE + "transition-not-allowed",
+                         errors=[{"field": field, "message": message}], current=str(current), allowed=allowed_values)
         self.field = field
-        self.current = current
-        self.requested = requested
-        self.allowed = [str(a) for a in allowed]
-        allowed_text = ", ".join(self.allowed) if self.allowed else "none (it is final)"
-        super().__init__(f"{field} cannot change from {current} to {requested}; allowed from {current}: {allowed_text}")
+        self.allowed = allowed_values
 
 
-class RuleViolation(Exception):
-    """A field value the pipeline rules refuse (reported as a 422 naming the field)."""
+class RuleViolation(Problem):
+    """422: a field value the pipeline rules refuse; the problem names the field."""
 
     def __init__(self, field: str, message: str) -> None:
+        super().__init__(422, "Validation failed", f"{field}: {message}", type_=PROBLEM_BASE + "validation",
+                         errors=[{"field": field, "message": message}])
         self.field = field
         self.message = message
-        super().__init__(f"{field}: {message}")
 
 
 def check_lead_transition(current: LeadStatus, requested: LeadStatus) -> None:
