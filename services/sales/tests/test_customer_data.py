@@ -1,0 +1,173 @@
+"""Migration 0001 on PostgreSQL and SQLite (schema equal to the models), the customer API on
+the embedded SQLite default, and the demo/bulk seeds."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import MetaData, func, select
+
+from crm_contracts.events import validate
+from crm_sales.config import SalesSettings
+from crm_sales.db import models  # noqa: F401
+from crm_sales.db.base import SalesBase
+from crm_sales.db.models import Customer, CustomerPhone
+from crm_sales.domain.identifiers import parse_bin, parse_iin
+from crm_sales.main import create_app
+from crm_sales.seed import seed_bulk, seed_demo
+from crm_sales.testing import PRINCIPALS, Identities, auth_headers
+from crm_shared import models as platform_models  # noqa: F401
+from crm_shared.db import Database, PlatformBase
+from crm_shared.migrations import upgrade_async
+from crm_shared.models import AuditEntry, OutboxEvent
+
+pytestmark = pytest.mark.integration
+
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
+CUSTOMER_TABLES = ("customers", "customer_phones", "customer_contacts", "customer_addresses")
+DEMO_OWNERS = {"user-almaty-agent", "user-almaty-manager", "user-karaganda-agent", "user-karaganda-manager",
+               "user-admin"}
+
+
+def _customer_and_platform_metadata() -> MetaData:
+    """Migration 0001's tables; the pipeline's tables come with its own revision."""
+    metadata = MetaData()
+    for table in list(PlatformBase.metadata.tables.values()) + [SalesBase.metadata.tables[t] for t in CUSTOMER_TABLES]:
+        table.to_metadata(metadata)
+    return metadata
+
+
+async def _schema_differences(url: str) -> list:
+    db = Database(url)
+    try:
+        async with db.engine.connect() as connection:
+            return await connection.run_sync(lambda sync: compare_metadata(
+                MigrationContext.configure(sync, opts={"compare_type": True}), _customer_and_platform_metadata()))
+    finally:
+        await db.dispose()
+
+
+async def _migrated_to_0001(url: str) -> str:
+    await upgrade_async(MIGRATIONS, url, "0001_customers")
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'sales.db'}"
+
+
+async def test_migration_0001_builds_the_models_schema_on_postgresql(make_database):
+    url = await _migrated_to_0001(await make_database("sales_schema"))
+    differences = [d for d in await _schema_differences(url) if not (d[0] == "remove_table"
+                                                                       and d[1].name not in CUSTOMER_TABLES)]
+    assert differences == []
+
+
+async def test_migration_0001_builds_the_models_schema_on_sqlite(sqlite_url):
+    await _migrated_to_0001(sqlite_url)
+    differences = [d for d in await _schema_differences(sqlite_url) if not (d[0] == "remove_table"
+                                                                              and d[1].name not in CUSTOMER_TABLES)]
+    assert differences == []
+
+
+async def test_the_customer_api_works_on_the_embedded_sqlite_database(sqlite_url):
+    await upgrade_async(MIGRATIONS, sqlite_url)
+    settings = SalesSettings(database_url=sqlite_url, relay_enabled=False, consumers_enabled=False,
+                             grpc_enabled=False, log_json=False, log_level="WARNING")
+    app = create_app(settings)
+    ids = Identities(seed=11)
+    agent = auth_headers(PRINCIPALS["branch_agent"])
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sales") as client:
+            created = await client.post("/api/v1/sales/customers", headers=agent,
+                                        json=ids.individual(last_name="Omarova", phone="8 777 100 20 30"))
+            assert created.status_code == 201, created.text
+            customer_id = created.json()["id"]
+            second = await client.post("/api/v1/sales/customers", headers=agent,
+                                       json=ids.business(legal_name="Omarova_x Trade"))
+            assert second.status_code == 201
+            by_phone = await client.get("/api/v1/sales/customers", params={"phone": "+77771002030"}, headers=agent)
+            assert [c["id"] for c in by_phone.json()["items"]] == [customer_id]
+            # "_" is literal, not a LIKE wildcard, on SQLite too.
+            literal = await client.get("/api/v1/sales/customers", params={"q": "omarova_"}, headers=agent)
+            assert [c["id"] for c in literal.json()["items"]] == [second.json()["id"]]
+            page = await client.get("/api/v1/sales/customers", params={"q": "omar", "limit": 1}, headers=agent)
+            rest = await client.get("/api/v1/sales/customers", params={"q": "omar", "cursor": page.json()["next_cursor"]},
+                                    headers=agent)
+            assert [c["id"] for c in page.json()["items"] + rest.json()["items"]] == [customer_id,
+                                                                                     second.json()["id"]]
+            patched = await client.patch(f"/api/v1/sales/customers/{customer_id}", json={"language": "ru"},
+                                         headers=agent | {"If-Match": '"1"'})
+            assert patched.status_code == 200 and patched.json()["version"] == 2
+            stale = await client.patch(f"/api/v1/sales/customers/{customer_id}", json={"language": "en"},
+                                       headers=agent | {"If-Match": '"1"'})
+            assert stale.status_code == 412
+
+
+async def test_demo_seed_creates_the_documented_customers_once(make_database):
+    url = await make_database("sales_seed")
+    await upgrade_async(MIGRATIONS, url)
+    db = Database(url)
+    try:
+        first = await seed_demo(db)
+        assert first == {"created": 300, "existing": 0, "skipped": 0}
+        second = await seed_demo(db)
+        assert second == {"created": 0, "existing": 300, "skipped": 0}
+
+        async with db.read_only() as session:
+            aigerim = await session.scalar(select(Customer).join(CustomerPhone)
+                                           .where(CustomerPhone.e164 == "+77011234567"))
+            assert (aigerim.first_name, aigerim.middle_name, aigerim.last_name) == ("Aigerim", "Nurlanovna", "Seitkali")
+            assert (aigerim.branch_code, aigerim.owner_id, aigerim.owner_name) == \
+                ("ALA-01", "user-almaty-agent", "almaty.agent")
+            steel = await session.scalar(select(Customer).where(Customer.legal_name == "Karaganda Steel Service"))
+            assert (steel.kind, steel.branch_code, steel.region_code) == ("business", "KAR-01", "KZ-35")
+            assert [c.name for c in steel.contacts] == ["Serik Akhmetov"]
+
+            customers = list(await session.scalars(select(Customer)))
+            assert len(customers) == 300
+            assert {c.owner_id for c in customers} == DEMO_OWNERS
+            assert len({c.branch_code for c in customers}) >= 10
+            assert sum(c.kind == "business" for c in customers) >= 30
+            assert any(not c.last_name.isascii() for c in customers if c.last_name)  # Russian names in Cyrillic
+            for customer in customers:
+                (parse_iin if customer.kind == "individual" else parse_bin)(customer.tax_id)
+                assert customer.primary_phone[:5] in {"+7700", "+7701", "+7702", "+7705", "+7707", "+7708",
+                                                      "+7747", "+7771", "+7775", "+7776", "+7777", "+7778",
+                                                      "+7721", "+7717"}, customer.primary_phone
+                owner_branch = {"user-almaty-agent": "ALA-01", "user-almaty-manager": "ALA-01",
+                                "user-karaganda-agent": "KAR-01", "user-karaganda-manager": "KAR-01"}
+                assert owner_branch.get(customer.owner_id, customer.branch_code) == customer.branch_code
+
+            events = list(await session.scalars(select(OutboxEvent)))
+            assert len(events) == 300 and {e.type for e in events} == {"crm.sales.customer.created"}
+            for event in events:
+                validate(event.type, event.data)
+            audited = await session.scalar(select(func.count()).select_from(AuditEntry)
+                                           .where(AuditEntry.action == "created"))
+            assert audited == 300
+    finally:
+        await db.dispose()
+
+
+async def test_bulk_seed_inserts_rows_without_events(make_database):
+    url = await make_database("sales_bulk")
+    await upgrade_async(MIGRATIONS, url)
+    db = Database(url)
+    try:
+        assert await seed_bulk(db, 2500, seed=3, chunk=1000) == 2500
+        assert await seed_bulk(db, 500, seed=3) == 500  # the same seed again: new, distinct identifiers
+        async with db.read_only() as session:
+            assert await session.scalar(select(func.count(func.distinct(Customer.tax_id)))) == 3000
+            assert await session.scalar(select(func.count()).select_from(CustomerPhone)) == 3000
+            assert await session.scalar(select(func.count()).select_from(OutboxEvent)) == 0
+            sample = list(await session.scalars(select(Customer).limit(50)))
+            for customer in sample:
+                (parse_iin if customer.kind == "individual" else parse_bin)(customer.tax_id)
+                assert customer.name_key and customer.version == 1
+    finally:
+        await db.dispose()
