@@ -11,9 +11,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .db import new_id, utcnow
+from .envelope import CloudEvent
 from .models import OutboxEvent
 
 NOTIFY_CHANNEL = "crm_outbox"
+_NOTIFIED_IN = "crm_outbox_notified_in"  # session.info key: the transaction that already sent NOTIFY
 
 
 def current_trace_headers() -> dict[str, str]:
@@ -52,9 +54,36 @@ async def add_event(
     )
     session.add(event)
     if session.bind is not None and session.bind.dialect.name == "postgresql":
-        # Delivered at commit; wakes the relay without waiting for its next poll.
-        await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+        # Delivered at commit; wakes the relay without waiting for its next poll. Once per
+        # transaction is enough (PostgreSQL would fold repeats anyway), and skipping the repeats
+        # lets a transaction that emits many events insert them in one batch at flush.
+        transaction = _current_transaction(session)
+        if transaction is None or session.info.get(_NOTIFIED_IN) is not transaction:
+            await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+            session.info[_NOTIFIED_IN] = _current_transaction(session)
     return event
+
+
+def _current_transaction(session: AsyncSession):
+    """The innermost transaction (a savepoint rolled back takes its NOTIFY with it)."""
+    return session.get_nested_transaction() or session.get_transaction()
+
+
+def as_cloud_event(event: OutboxEvent, trace_headers: dict[str, str] | None = None) -> CloudEvent:
+    """The CloudEvent an outbox row is published as. ``trace_headers`` are those of the publish
+    span (the row's own stored headers are the parent of that span, not of the consumer)."""
+    return CloudEvent(
+        id=event.event_id,
+        source=event.source,
+        type=event.type,
+        subject=event.subject,
+        data=event.data,
+        time=event.created_at,
+        dataschema=event.dataschema,
+        region=event.region,
+        branch=event.branch,
+        trace_headers=dict(trace_headers if trace_headers is not None else event.trace_headers or {}),
+    )
 
 
 def topic_name(service: str, aggregate: str, version: int = 1) -> str:

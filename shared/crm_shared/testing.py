@@ -6,6 +6,7 @@ once per test session on a free port, or an external one via CRM_TEST_KAFKA_BOOT
 """
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -67,3 +68,80 @@ def kafka_bootstrap(tmp_path_factory) -> str:
 
 def unique_topic(prefix: str = "crm.test") -> str:
     return f"{prefix}.{uuid.uuid4().hex[:8]}.v1"
+
+
+async def eventually(check: Callable[[], Awaitable[object]], *, timeout_s: float = 60.0, interval_s: float = 0.05,
+                     message: str = "condition") -> object:
+    """Polls the async ``check`` until it returns something truthy, and returns that. The timeout
+    only bounds a hung test; it is not an assertion about speed."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        result = await check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{message} still not met after {timeout_s}s (last result: {result!r})")
+        await asyncio.sleep(interval_s)
+
+
+async def read_topic(bootstrap: str, topic: str, until: Callable[[list], bool], *, timeout_s: float = 60.0) -> list:
+    """Reads ``topic`` from the beginning (all partitions, no consumer group) until
+    ``until(records_so_far)`` holds; returns the aiokafka ConsumerRecords read."""
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                auto_offset_reset="earliest")
+    await consumer.start()
+    records: list = []
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while not until(records):
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"{topic}: condition not met after {timeout_s}s with {len(records)} records")
+            batch = await consumer.getmany(timeout_ms=200)
+            for partition_records in batch.values():
+                records.extend(partition_records)
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def group_caught_up(bootstrap: str, group_id: str, topic: str) -> bool:
+    """True when the consumer group has committed offsets at the end of every partition of ``topic``."""
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    # subscribed without a group, the probe is assigned every partition of the topic
+    probe = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await probe.start()
+    await admin.start()
+    try:
+        tps = sorted(probe.assignment())
+        ends = await probe.end_offsets(tps)
+        committed = await admin.list_consumer_group_offsets(group_id, partitions=tps)
+        return bool(tps) and all(
+            ends[tp] == 0 or (tp in committed and committed[tp].offset >= ends[tp]) for tp in tps)
+    finally:
+        await admin.close()
+        await probe.stop()
+
+
+@pytest.fixture(scope="session")
+def span_exporter():
+    """Every span finished in this process from now on, in memory (call ``.clear()`` first).
+    Installs an SDK tracer provider when none is set yet, else adds to the existing one."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+        provider = trace.get_tracer_provider()
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    yield exporter
+    exporter.shutdown()

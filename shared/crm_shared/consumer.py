@@ -1,0 +1,269 @@
+"""The idempotent Kafka consumer every service uses for the events it reacts to.
+
+For each record: decode the CloudEvent (a malformed record is logged, counted and skipped, so
+it never blocks its partition), open the CONSUMER span (``kafka.process_span``), then in ONE
+database transaction insert the inbox row (consumer, event id) and run the handler. When the
+inbox row already exists the event was applied before (a relay re-send, a replay, a redelivery
+after a rebalance): nothing is done. The Kafka offset is committed only after the database
+commit, so a crash in between redelivers the record and the inbox makes that harmless.
+
+A handler error rolls its transaction back and the record is retried after a back-off: the
+partition is rewound to it and paused until the retry is due, while the consumer keeps polling
+(so it stays in its group; aiokafka #848) and other partitions keep flowing.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from aiokafka.structs import ConsumerRecord
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .db import Database, utcnow
+from .envelope import CloudEvent
+from .kafka import make_consumer, process_span
+from .metrics import CONSUMED, CONSUMER_LAG
+from .models import InboxRecord
+from .settings import ServiceSettings
+
+log = logging.getLogger("crm.consumer")
+
+Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
+
+APPLIED, DUPLICATE, MALFORMED, FAILED = "applied", "duplicate", "malformed", "error"
+
+
+def _inbox_insert(dialect: str, consumer: str, event: CloudEvent):
+    """INSERT the inbox row unless it exists; RETURNING tells which happened."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - the platform runs on PostgreSQL and SQLite only
+        raise RuntimeError(f"the inbox does not support the {dialect} dialect")
+    return (insert(InboxRecord)
+            .values(consumer=consumer, event_id=event.id, event_type=event.type, processed_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
+            .returning(InboxRecord.id))
+
+
+async def apply_once(db: Database, consumer: str, event: CloudEvent, handler: Handler) -> str:
+    """Run ``handler`` for ``event`` unless ``consumer`` already applied it; the inbox row and
+    the handler's effect commit together. Returns APPLIED or DUPLICATE; handler errors propagate
+    (and nothing is committed)."""
+    async with db.unit_of_work() as session:
+        inserted = await session.scalar(_inbox_insert(db.engine.dialect.name, consumer, event))
+        if inserted is None:
+            return DUPLICATE
+        await handler(session, event)
+    return APPLIED
+
+
+class _AssignmentTracker(ConsumerRebalanceListener):
+    def __init__(self, worker: "EventConsumer") -> None:
+        self.worker = worker
+
+    async def on_partitions_revoked(self, revoked) -> None:
+        self.worker._forget_partitions(revoked)
+
+    async def on_partitions_assigned(self, assigned) -> None:
+        self.worker._forget_partitions(assigned)
+        self.worker._joined = True
+        log.info("consumer %s assigned %s", self.worker.name, sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned))
+
+
+class EventConsumer:
+    """A Worker that feeds the events of ``topics`` to ``handler(session, event)``, once each.
+
+    ``name`` identifies the consumer in the inbox (keep it stable: renaming it re-applies every
+    retained event); the Kafka group id defaults to ``<service>.<name>``."""
+
+    def __init__(
+        self,
+        name: str,
+        db: Database,
+        settings: ServiceSettings,
+        topics: Sequence[str],
+        handler: Handler,
+        *,
+        group_id: str | None = None,
+        max_records: int = 100,
+        retry_initial_s: float = 0.5,
+        retry_max_s: float = 30.0,
+        consumer_options: dict[str, Any] | None = None,
+    ) -> None:
+        if not topics:
+            raise ValueError(f"consumer {name} has no topics")
+        self.name = name
+        self.db = db
+        self.settings = settings
+        self.topics = list(topics)
+        self.handler = handler
+        self.group_id = group_id or f"{settings.service_name}.{name}"
+        self.max_records = max_records
+        self.retry_initial_s = retry_initial_s
+        self.retry_max_s = retry_max_s
+        self.consumer_options = consumer_options or {}
+        self._consumer: AIOKafkaConsumer | None = None
+        self._joined = False
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._polling = False
+        self._retry_at: dict[TopicPartition, float] = {}
+        self._failures: dict[TopicPartition, int] = {}
+
+    @property
+    def ready(self) -> bool:
+        """Running and a member of its group (partitions assigned)."""
+        return self._joined and self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        self._stopping.clear()
+        self._task = asyncio.create_task(self._run(), name=f"consumer-{self.name}")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._task is not None:
+            if self._polling:  # nothing in hand: no need to wait for the poll to time out
+                self._task.cancel()
+            _done, pending = await asyncio.wait({self._task}, timeout=10)
+            if pending:  # a handler that does not finish: abandon it (its transaction rolls back)
+                self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        await self._close_consumer()
+
+    async def _run(self) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                consumer = await self._ensure_consumer()
+                self._resume_due_partitions()
+                self._polling = True
+                try:
+                    batch = await consumer.getmany(timeout_ms=self._poll_timeout_ms(), max_records=self.max_records)
+                finally:
+                    self._polling = False
+                for tp, records in batch.items():
+                    if self._stopping.is_set():
+                        break
+                    await self._process_partition(tp, records)
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                delay = self._backoff(failures)
+                log.warning("consumer %s: restarting its Kafka client in %.1fs: %s", self.name, delay, exc)
+                await self._close_consumer()
+                await self._sleep(delay)
+
+    async def _ensure_consumer(self) -> AIOKafkaConsumer:
+        if self._consumer is not None:
+            return self._consumer
+        consumer = make_consumer(self.settings, group_id=self.group_id, **self.consumer_options)
+        consumer.subscribe(self.topics, listener=_AssignmentTracker(self))
+        try:
+            await consumer.start()
+        except BaseException:
+            await consumer.stop()
+            raise
+        self._consumer = consumer
+        return consumer
+
+    async def _close_consumer(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        self._joined = False
+        self._retry_at.clear()
+        self._failures.clear()
+        if consumer is not None:
+            try:
+                await consumer.stop()
+            except Exception as exc:
+                log.warning("consumer %s: stopping the Kafka client failed: %s", self.name, exc)
+
+    async def _process_partition(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
+        next_offset: int | None = None
+        for record in records:
+            if self._stopping.is_set() or tp not in self._consumer.assignment():
+                break
+            if not await self._handle(record):
+                self._schedule_retry(tp, record.offset)
+                break
+            self._failures.pop(tp, None)
+            next_offset = record.offset + 1
+        if next_offset is not None:
+            await self._commit(tp, next_offset)
+            self._record_lag(tp, next_offset)
+
+    async def _handle(self, record: ConsumerRecord) -> bool:
+        """True when the record is done with (applied, duplicate or malformed), False to retry it."""
+        try:
+            event = CloudEvent.from_kafka(list(record.headers or ()), record.value)
+        except Exception as exc:
+            CONSUMED.labels(self.settings.service_name, self.name, MALFORMED).inc()
+            log.error("consumer %s: skipping malformed record %s[%s]@%s: %s", self.name, record.topic,
+                      record.partition, record.offset, exc, extra={"topic": record.topic})
+            return True
+        try:
+            with process_span(record, message_id=event.id, consumer_group=self.group_id):
+                outcome = await apply_once(self.db, self.name, event, self.handler)
+        except Exception:
+            CONSUMED.labels(self.settings.service_name, self.name, FAILED).inc()
+            log.exception("consumer %s: handling %s %s failed; it will be retried", self.name, event.type,
+                          event.id, extra={"event_id": event.id, "topic": record.topic})
+            return False
+        CONSUMED.labels(self.settings.service_name, self.name, outcome).inc()
+        return True
+
+    def _schedule_retry(self, tp: TopicPartition, offset: int) -> None:
+        if tp not in self._consumer.assignment():
+            return  # revoked meanwhile: the new owner starts from the committed offset
+        failures = self._failures[tp] = self._failures.get(tp, 0) + 1
+        self._consumer.seek(tp, offset)
+        self._consumer.pause(tp)
+        self._retry_at[tp] = asyncio.get_running_loop().time() + self._backoff(failures)
+        self._record_lag(tp, offset)
+
+    def _resume_due_partitions(self) -> None:
+        now = asyncio.get_running_loop().time()
+        for tp, due in list(self._retry_at.items()):
+            if due <= now:
+                del self._retry_at[tp]
+                if tp in self._consumer.assignment():
+                    self._consumer.resume(tp)
+
+    def _poll_timeout_ms(self) -> int:
+        if not self._retry_at:
+            return 1000
+        until_next_retry = min(self._retry_at.values()) - asyncio.get_running_loop().time()
+        return max(0, min(1000, int(until_next_retry * 1000)))
+
+    def _backoff(self, failures: int) -> float:
+        return min(self.retry_max_s, self.retry_initial_s * 2 ** (failures - 1))
+
+    async def _commit(self, tp: TopicPartition, next_offset: int) -> None:
+        try:
+            await self._consumer.commit({tp: next_offset})
+        except (CommitFailedError, IllegalStateError, KafkaError) as exc:
+            # After a rebalance the new owner re-reads these records; the inbox skips them.
+            log.info("consumer %s: offset commit for %s[%s] not accepted: %s", self.name, tp.topic, tp.partition, exc)
+
+    def _record_lag(self, tp: TopicPartition, next_offset: int) -> None:
+        highwater = self._consumer.highwater(tp)
+        if highwater is not None:
+            CONSUMER_LAG.labels(self.settings.service_name, self.name, tp.topic, str(tp.partition)).set(
+                max(highwater - next_offset, 0))
+
+    def _forget_partitions(self, partitions) -> None:
+        for tp in partitions:
+            self._retry_at.pop(tp, None)
+            self._failures.pop(tp, None)
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        except TimeoutError:
+            pass

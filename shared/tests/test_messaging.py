@@ -1,0 +1,487 @@
+"""Outbox → relay → broker → idempotent consumer, on the real PostgreSQL and on the on-disk
+SQLite mode, with the real Kafka-protocol broker (Tansu)."""
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Sequence
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import pytest_asyncio
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+from sqlalchemy import JSON, String, func, select, update
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from crm_shared.consumer import EventConsumer
+from crm_shared.db import Database, PlatformBase, new_metadata, utcnow
+from crm_shared.envelope import CloudEvent
+from crm_shared.kafka import ensure_topics, make_producer
+from crm_shared.metrics import REGISTRY
+from crm_shared.models import BigIntPK, InboxRecord, OutboxEvent
+from crm_shared.outbox import add_event
+from crm_shared.relay import OutboxPublishError, OutboxRelay, publish_batch, purge_sent, replay
+from crm_shared.settings import ServiceSettings
+from crm_shared.testing import eventually, group_caught_up, read_topic, unique_topic
+
+pytestmark = pytest.mark.integration
+
+RELAY_SCRIPT = Path(__file__).with_name("relay_process.py")
+# Tansu holds a group join for half the session timeout; a short one keeps the tests quick.
+QUICK_GROUP_JOIN = {"session_timeout_ms": 2000, "heartbeat_interval_ms": 500}
+EVENT_TYPE = "crm.test.account.changed"
+
+
+class EffectsBase(DeclarativeBase):
+    metadata = new_metadata()
+
+
+class AppliedEffect(EffectsBase):
+    """One row per time a consumer's handler ran and committed: duplicates would show up here."""
+
+    __tablename__ = "test_applied_effects"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    consumer: Mapped[str] = mapped_column(String(200), index=True)
+    event_id: Mapped[str] = mapped_column(String(36))
+    subject: Mapped[str] = mapped_column(String(200))
+    position: Mapped[int | None]
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON)
+    span_id: Mapped[str | None] = mapped_column(String(16))
+
+
+@pytest_asyncio.fixture(scope="module", params=["postgresql", "sqlite"])
+async def db(request, make_database, tmp_path_factory):
+    if request.param == "postgresql":
+        url = await make_database("messaging")
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('messaging') / 'service.db'}"
+    database = Database(url)
+    async with database.engine.begin() as conn:
+        await conn.run_sync(PlatformBase.metadata.create_all)
+        await conn.run_sync(EffectsBase.metadata.create_all)
+    yield database
+    await database.dispose()
+
+
+@pytest_asyncio.fixture
+async def topic(kafka_bootstrap) -> str:
+    name = unique_topic()
+    await ensure_topics(kafka_bootstrap, [(name, 3)])
+    return name
+
+
+def service_settings(db: Database, bootstrap: str, **overrides) -> ServiceSettings:
+    values = dict(service_name="msgtest", database_url=db.url, kafka_bootstrap_servers=bootstrap,
+                  outbox_poll_interval_s=0.05)
+    values.update(overrides)
+    return ServiceSettings(**values)
+
+
+def new_relay(db: Database, settings: ServiceSettings, **options) -> OutboxRelay:
+    options = {"backoff_initial_s": 0.1, "standby_retry_s": 0.1, "listen_fallback_poll_s": 1.0, **options}
+    return OutboxRelay(db, settings, **options)
+
+
+def recording_handler(consumer_name: str):
+    async def handle(session, event: CloudEvent) -> None:
+        current = trace.get_current_span().get_span_context()
+        session.add(AppliedEffect(
+            consumer=consumer_name, event_id=event.id, subject=event.subject, position=event.data.get("n"),
+            attributes=event.as_dict(), span_id=format(current.span_id, "016x") if current.is_valid else None))
+    return handle
+
+
+def new_consumer(db: Database, settings: ServiceSettings, topic: str, handler=None, **options) -> EventConsumer:
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    return EventConsumer(name, db, settings, [topic], handler or recording_handler(name),
+                         **{"retry_initial_s": 0.05, "consumer_options": QUICK_GROUP_JOIN, **options})
+
+
+@asynccontextmanager
+async def running(*workers):
+    started = []
+    try:
+        for worker in workers:
+            await worker.start()
+            started.append(worker)
+        yield workers
+    finally:
+        for worker in reversed(started):
+            await worker.stop()
+
+
+async def write_events(db: Database, topic: str, events: Sequence[tuple[str, dict]], *, per_transaction: int = 50,
+                       **attributes) -> list[OutboxEvent]:
+    written: list[OutboxEvent] = []
+    for start in range(0, len(events), per_transaction):
+        async with db.unit_of_work() as session:
+            for subject, data in events[start:start + per_transaction]:
+                written.append(await add_event(session, topic=topic, type=EVENT_TYPE, source="/crm/test",
+                                               subject=subject, data=data, **attributes))
+    return written
+
+
+async def effects_of(db: Database, consumer: str) -> list[AppliedEffect]:
+    async with db.read_only() as session:
+        stmt = select(AppliedEffect).where(AppliedEffect.consumer == consumer).order_by(AppliedEffect.id)
+        return list((await session.scalars(stmt)).all())
+
+
+async def outbox_rows(db: Database, topic: str) -> list[OutboxEvent]:
+    async with db.read_only() as session:
+        stmt = select(OutboxEvent).where(OutboxEvent.topic == topic).order_by(OutboxEvent.seq)
+        return list((await session.scalars(stmt)).all())
+
+
+async def sent_count(db: Database, topic: str) -> int:
+    async with db.read_only() as session:
+        stmt = select(func.count()).where(OutboxEvent.topic == topic, OutboxEvent.sent_at.is_not(None))
+        return await session.scalar(stmt)
+
+
+def header(record, name: str) -> str | None:
+    value = dict(record.headers).get(name)
+    return value.decode() if value is not None else None
+
+
+def metric(name: str, **labels) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def test_round_trip_from_outbox_to_an_idempotent_consumer(db, kafka_bootstrap, topic):
+    settings = service_settings(db, kafka_bootstrap)
+    written = await write_events(db, topic, [(f"acct-{i}", {"n": i, "name": f"Account {i}", "balance_tiyn": 1000 * i})
+                                             for i in range(3)],
+                                 region="ALM", branch="ALM-01", dataschema=f"urn:qazaq-crm:schema:{EVENT_TYPE}:1")
+    consumer = new_consumer(db, settings, topic)
+    async with running(new_relay(db, settings), consumer):
+        await eventually(lambda: _true(consumer.ready), message="partitions assigned")
+        applied = await eventually(lambda: _at_least(effects_of(db, consumer.name), 3), message="3 events applied")
+
+    records = await read_topic(kafka_bootstrap, topic, until=lambda got: len(got) >= 3)
+    by_id = {header(record, "ce_id"): record for record in records}
+    assert set(by_id) == {event.event_id for event in written}
+    for event in written:
+        record = by_id[event.event_id]
+        assert record.key == event.subject.encode()
+        assert orjson.loads(record.value) == event.data
+        assert header(record, "ce_specversion") == "1.0"
+        assert header(record, "content-type") == "application/json"
+        assert (header(record, "ce_type"), header(record, "ce_source"), header(record, "ce_subject")) == (
+            EVENT_TYPE, "/crm/test", event.subject)
+        assert header(record, "ce_dataschema") == f"urn:qazaq-crm:schema:{EVENT_TYPE}:1"
+        assert (header(record, "ce_region"), header(record, "ce_branch")) == ("ALM", "ALM-01")
+        assert header(record, "ce_time") == event.created_at.isoformat().replace("+00:00", "Z")
+
+    by_event = {effect.event_id: effect for effect in applied}
+    for event in written:
+        seen = by_event[event.event_id].attributes
+        assert seen["data"] == event.data and seen["subject"] == event.subject and seen["type"] == EVENT_TYPE
+        assert (seen["region"], seen["branch"], seen["source"]) == ("ALM", "ALM-01", "/crm/test")
+    rows = await outbox_rows(db, topic)
+    assert all(row.sent_at is not None and row.attempts == 1 and row.last_error is None for row in rows)
+    lags = [metric("crm_consumer_lag", service="msgtest", consumer=consumer.name, topic=topic, partition=str(p))
+            for p in {record.partition for record in records}]
+    assert lags and all(lag == 0 for lag in lags)
+
+
+async def test_each_key_keeps_its_order_over_hundreds_of_events(db, kafka_bootstrap, topic):
+    subjects = [f"acct-{k}" for k in range(10)]
+    events = [(subjects[i % 10], {"n": i // 10}) for i in range(200)]
+    settings = service_settings(db, kafka_bootstrap, outbox_batch_size=25)
+    await write_events(db, topic, events, per_transaction=20)
+    consumer = new_consumer(db, settings, topic, max_records=40)
+    async with running(new_relay(db, settings), consumer):
+        applied = await eventually(lambda: _at_least(effects_of(db, consumer.name), 200), message="200 applied")
+
+    for subject in subjects:
+        positions = [effect.position for effect in applied if effect.subject == subject]
+        assert positions == list(range(20)), subject
+    records = await read_topic(kafka_bootstrap, topic, until=lambda got: len(got) >= 200)
+    partitions_of = {}
+    for record in records:
+        partitions_of.setdefault(record.key, set()).add(record.partition)
+    assert all(len(partitions) == 1 for partitions in partitions_of.values())
+    assert len({record.partition for record in records}) > 1
+
+
+async def test_the_same_event_delivered_twice_is_applied_once(db, kafka_bootstrap, topic):
+    settings = service_settings(db, kafka_bootstrap)
+    event = CloudEvent(id=str(uuid.uuid4()), source="/crm/test", type=EVENT_TYPE, subject="acct-dup", data={"n": 1})
+    sentinel = CloudEvent(id=str(uuid.uuid4()), source="/crm/test", type=EVENT_TYPE, subject="acct-dup", data={"n": 2})
+    producer = make_producer(settings)
+    await producer.start()
+    try:
+        for message in (event, event, sentinel):  # one key: one partition, this order
+            await producer.send_and_wait(topic, message.kafka_value(), key=message.kafka_key(),
+                                         headers=message.kafka_headers())
+    finally:
+        await producer.stop()
+    consumer = new_consumer(db, settings, topic)
+    duplicates_before = metric("crm_consumer_events_total", service="msgtest", consumer=consumer.name,
+                               outcome="duplicate")
+    async with running(consumer):
+        applied = await eventually(lambda: _at_least(effects_of(db, consumer.name), 2), message="sentinel applied")
+
+    assert [effect.event_id for effect in applied] == [event.id, sentinel.id]
+    async with db.read_only() as session:
+        inbox = (await session.scalars(select(InboxRecord.event_id).where(InboxRecord.consumer == consumer.name))).all()
+    assert sorted(inbox) == sorted([event.id, sentinel.id])
+    assert metric("crm_consumer_events_total", service="msgtest", consumer=consumer.name,
+                  outcome="duplicate") == duplicates_before + 1
+
+
+async def test_replay_republishes_and_consumers_do_not_reapply(db, kafka_bootstrap, topic):
+    settings = service_settings(db, kafka_bootstrap)
+    early = await write_events(db, topic, [("acct-replay", {"n": i}) for i in range(3)])
+    since = utcnow()
+    late = await write_events(db, topic, [("acct-replay", {"n": i}) for i in range(3, 5)])
+    consumer = new_consumer(db, settings, topic)
+    async with running(new_relay(db, settings), consumer):
+        await eventually(lambda: _at_least(effects_of(db, consumer.name), 5), message="5 applied")
+
+        assert await replay(db, since, topic=topic) == 2
+        assert await replay(db, since, topic="crm.test.some-other-topic.v1") == 0
+        records = await read_topic(kafka_bootstrap, topic, until=lambda got: len(got) >= 7)
+        sentinel = await write_events(db, topic, [("acct-replay", {"n": 5})])
+        applied = await eventually(lambda: _at_least(effects_of(db, consumer.name), 6), message="sentinel applied")
+
+    published = [header(record, "ce_id") for record in records]
+    assert sorted(published) == sorted([e.event_id for e in early] + [e.event_id for e in late] * 2)
+    assert [effect.event_id for effect in applied] == [e.event_id for e in early + late + sentinel]
+    assert all(row.sent_at is not None for row in await outbox_rows(db, topic))
+    with pytest.raises(ValueError):
+        await replay(db, since.replace(tzinfo=None))
+
+
+async def test_handler_errors_are_retried_in_order_and_malformed_records_skipped(db, kafka_bootstrap, topic):
+    settings = service_settings(db, kafka_bootstrap)
+    producer = make_producer(settings)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, b"not json and no ce_ headers", key=b"acct-flaky")
+    finally:
+        await producer.stop()
+    flaky, after = await write_events(db, topic, [("acct-flaky", {"n": 1}), ("acct-flaky", {"n": 2})])
+    attempts: dict[str, int] = {}
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    record = recording_handler(name)
+
+    async def fails_twice(session, event: CloudEvent) -> None:
+        attempts[event.id] = attempts.get(event.id, 0) + 1
+        await record(session, event)  # written, then rolled back by the failure below
+        if event.id == flaky.event_id and attempts[event.id] <= 2:
+            raise RuntimeError("downstream projection not ready")
+
+    consumer = EventConsumer(name, db, settings, [topic], fails_twice, retry_initial_s=0.05,
+                             consumer_options=QUICK_GROUP_JOIN)
+    malformed_before = metric("crm_consumer_events_total", service="msgtest", consumer=name, outcome="malformed")
+    async with running(new_relay(db, settings), consumer):
+        applied = await eventually(lambda: _at_least(effects_of(db, name), 2), message="both applied")
+
+    assert [effect.event_id for effect in applied] == [flaky.event_id, after.event_id]
+    assert attempts == {flaky.event_id: 3, after.event_id: 1}
+    assert metric("crm_consumer_events_total", service="msgtest", consumer=name, outcome="error") == 2
+    assert metric("crm_consumer_events_total", service="msgtest", consumer=name,
+                  outcome="malformed") == malformed_before + 1
+
+
+async def test_trace_runs_from_the_writer_through_publish_to_the_consumer(db, kafka_bootstrap, topic, span_exporter):
+    span_exporter.clear()
+    settings = service_settings(db, kafka_bootstrap)
+    with trace.get_tracer("test").start_as_current_span("POST /api/v1/accounts") as request_span:
+        (event,) = await write_events(db, topic, [("acct-traced", {"n": 1})])
+    assert event.trace_headers["traceparent"].split("-")[2] == format(request_span.get_span_context().span_id, "016x")
+    consumer = new_consumer(db, settings, topic)
+    async with running(new_relay(db, settings), consumer):
+        (applied,) = await eventually(lambda: _at_least(effects_of(db, consumer.name), 1), message="applied")
+
+    spans = span_exporter.get_finished_spans()
+    (publish,) = [s for s in spans if s.name == f"publish {topic}"]
+    (process,) = [s for s in spans if s.name == f"process {topic}"]
+    request = request_span.get_span_context()
+    assert publish.kind == SpanKind.PRODUCER and process.kind == SpanKind.CONSUMER
+    assert publish.parent.span_id == request.span_id
+    assert process.parent.span_id == publish.context.span_id
+    assert publish.context.trace_id == process.context.trace_id == request.trace_id
+    assert applied.span_id == format(process.context.span_id, "016x")  # attached while the handler ran
+    for span in (publish, process):
+        assert span.attributes["messaging.system"] == "kafka"
+        assert span.attributes["messaging.destination.name"] == topic
+        assert span.attributes["messaging.message.id"] == event.event_id
+        assert span.attributes["messaging.destination.partition.id"] == process.attributes[
+            "messaging.destination.partition.id"]
+        assert span.attributes["messaging.kafka.offset"] == process.attributes["messaging.kafka.offset"]
+    assert process.attributes["messaging.consumer.group.name"] == consumer.group_id
+
+
+async def test_a_publish_pass_stops_at_the_first_failure_and_marks_only_what_was_acknowledged(
+        db, kafka_bootstrap, topic):
+    settings = service_settings(db, kafka_bootstrap)
+    service = f"msgtest-{uuid.uuid4().hex[:6]}"
+    written = await write_events(db, topic, [("acct-big", {"n": 0}), ("acct-big", {"n": 1}),
+                                             ("acct-big", {"n": 2, "blob": "x" * 20_000}), ("acct-big", {"n": 3})])
+    producer = make_producer(settings, max_request_size=10_000)
+    await producer.start()
+    try:
+        with pytest.raises(OutboxPublishError) as failure:
+            await publish_batch(db, producer, service, batch_size=100)
+        assert failure.value.published == 2 and failure.value.event_id == written[2].event_id
+        rows = await outbox_rows(db, topic)
+        assert [row.sent_at is not None for row in rows] == [True, True, False, False]
+        assert [row.attempts for row in rows] == [1, 1, 1, 0]
+        assert "MessageSizeTooLarge" in rows[2].last_error
+
+        async with db.unit_of_work() as session:  # an operator trims the oversized payload
+            await session.execute(update(OutboxEvent).where(OutboxEvent.event_id == written[2].event_id)
+                                  .values(data={"n": 2, "blob": "trimmed"}))
+        assert await publish_batch(db, producer, service, batch_size=100) == 2
+    finally:
+        await producer.stop()
+    records = await read_topic(kafka_bootstrap, topic, until=lambda got: len(got) >= 4)
+    assert [orjson.loads(record.value)["n"] for record in records] == [0, 1, 2, 3]
+    assert metric("crm_outbox_published_total", service=service) == 4
+    assert metric("crm_outbox_publish_failures_total", service=service) == 1
+
+
+async def test_one_active_relay_per_database_and_a_standby_takes_over(db, kafka_bootstrap, topic):
+    if not db.is_postgres:
+        pytest.skip("the advisory lock exists on PostgreSQL only; SQLite runs one process")
+    settings = service_settings(db, kafka_bootstrap)
+    first, second = new_relay(db, settings), new_relay(db, settings)
+    async with running(first):
+        await eventually(lambda: _true(first.role == "active"), message="first relay active")
+        async with running(second):
+            await eventually(lambda: _true(second.role == "standby"), message="second relay standby")
+            assert second.ready  # a standby is healthy
+            await write_events(db, topic, [("acct-ha", {"n": 0})])
+            await eventually(lambda: _equal(sent_count(db, topic), 1), message="published by the first")
+            await first.stop()
+            await eventually(lambda: _true(second.role == "active"), message="standby took over")
+            await write_events(db, topic, [("acct-ha", {"n": 1})])
+            await eventually(lambda: _equal(sent_count(db, topic), 2), message="published by the second")
+    records = await read_topic(kafka_bootstrap, topic, until=lambda got: len(got) >= 2)
+    assert [orjson.loads(record.value)["n"] for record in records] == [0, 1]
+
+
+async def test_the_relay_is_woken_by_the_writers_notify(db, kafka_bootstrap, topic):
+    if not db.is_postgres:
+        pytest.skip("LISTEN/NOTIFY exists on PostgreSQL only; SQLite polls")
+    settings = service_settings(db, kafka_bootstrap)
+    relay = new_relay(db, settings, listen_fallback_poll_s=3600)  # so only a NOTIFY can wake it in time
+    async with running(relay):
+        await eventually(lambda: _true(relay.role == "active"), message="relay active")
+        await eventually(lambda: _equal(_backlog(db), 0), message="idle relay")
+        await write_events(db, topic, [("acct-notify", {"n": 0}), ("acct-notify", {"n": 1})])
+        await eventually(lambda: _equal(sent_count(db, topic), 2), timeout_s=30, message="woken and published")
+        await write_events(db, topic, [("acct-notify", {"n": 2})])
+        await eventually(lambda: _equal(sent_count(db, topic), 3), timeout_s=30, message="woken again")
+
+
+async def _backlog(db: Database) -> int:
+    async with db.read_only() as session:
+        return await session.scalar(select(func.count()).where(OutboxEvent.sent_at.is_(None)))
+
+
+async def test_retention_purges_only_events_published_long_ago(db, kafka_bootstrap, topic):
+    settings = service_settings(db, kafka_bootstrap, service_name=f"msgtest-{uuid.uuid4().hex[:6]}",
+                                outbox_retention_days=7)
+    old, recent, unsent = await write_events(db, topic, [("acct-old", {"n": 0}), ("acct-recent", {"n": 1}),
+                                                         ("acct-unsent", {"n": 2})])
+    long_ago = utcnow() - timedelta(days=10)
+    async with db.unit_of_work() as session:
+        await session.execute(update(OutboxEvent).where(OutboxEvent.event_id == old.event_id)
+                              .values(created_at=long_ago, sent_at=long_ago))
+        await session.execute(update(OutboxEvent).where(OutboxEvent.event_id == recent.event_id)
+                              .values(sent_at=utcnow()))
+        await session.execute(update(OutboxEvent).where(OutboxEvent.event_id == unsent.event_id)
+                              .values(created_at=long_ago))
+    assert await purge_sent(db, utcnow() - timedelta(days=30)) == 0
+
+    async def purged_and_published() -> bool:
+        rows = await outbox_rows(db, topic)
+        return [row.event_id for row in rows] == [recent.event_id, unsent.event_id] and all(r.sent_at for r in rows)
+
+    async with running(new_relay(db, settings)):
+        await eventually(purged_and_published, message="old row purged, unsent row published")
+        await eventually(lambda: _equal_sync(lambda: metric("crm_outbox_backlog", service=settings.service_name), 0),
+                         message="backlog gauge refreshed")
+    remaining = {row.event_id for row in await outbox_rows(db, topic)}
+    assert remaining == {recent.event_id, unsent.event_id}
+
+
+async def test_relay_killed_mid_batch_loses_nothing_and_effects_apply_once(db, kafka_bootstrap, topic, tmp_path):
+    total = 240
+    settings = service_settings(db, kafka_bootstrap)
+    written = await write_events(db, topic, [(f"acct-{i % 20}", {"n": i // 20}) for i in range(total)],
+                                 per_transaction=60)
+    expected_ids = {event.event_id for event in written}
+    consumer = new_consumer(db, settings, topic, max_records=200)
+    async with running(consumer):
+        relay = start_relay_process(db, kafka_bootstrap, tmp_path / "relay-1.log", batch_size=3)
+        try:
+            await eventually(lambda: _at_least_count(sent_count(db, topic), 15), interval_s=0.01,
+                             message="the first relay got going")
+        finally:
+            relay.send_signal(signal.SIGKILL)
+            relay.wait(10)
+        assert relay.returncode == -signal.SIGKILL
+        assert await sent_count(db, topic) < total, "the relay was killed with a backlog left"
+
+        relay = start_relay_process(db, kafka_bootstrap, tmp_path / "relay-2.log", batch_size=50)
+        try:
+            await eventually(lambda: _equal(sent_count(db, topic), total), message="the second relay caught up")
+        finally:
+            relay.send_signal(signal.SIGTERM)
+            relay.wait(15)
+
+        records = await read_topic(kafka_bootstrap, topic,
+                                   until=lambda got: expected_ids <= {header(r, "ce_id") for r in got})
+        await eventually(lambda: group_caught_up(kafka_bootstrap, consumer.group_id, topic), interval_s=0.5,
+                         message="consumer group at the end of the topic")
+    published_ids = [header(record, "ce_id") for record in records]
+    assert set(published_ids) == expected_ids  # every event at least once (some maybe twice)
+    applied = await effects_of(db, consumer.name)
+    assert sorted(effect.event_id for effect in applied) == sorted(expected_ids)  # exactly once each
+    for subject in {f"acct-{k}" for k in range(20)}:
+        assert [e.position for e in applied if e.subject == subject] == list(range(total // 20))
+
+
+def start_relay_process(db: Database, bootstrap: str, log_path: Path, *, batch_size: int) -> subprocess.Popen:
+    log = open(log_path, "ab")
+    try:
+        return subprocess.Popen(
+            [sys.executable, str(RELAY_SCRIPT), "--database-url", db.url, "--bootstrap", bootstrap,
+             "--batch-size", str(batch_size)],
+            stdout=log, stderr=subprocess.STDOUT)
+    finally:
+        log.close()
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def _at_least(rows_awaitable, count: int):
+    rows = await rows_awaitable
+    return rows if len(rows) >= count else None
+
+
+async def _at_least_count(count_awaitable, minimum: int) -> bool:
+    return await count_awaitable >= minimum
+
+
+async def _equal(value_awaitable, expected) -> bool:
+    return await value_awaitable == expected
+
+
+async def _equal_sync(read, expected) -> bool:
+    return read() == expected

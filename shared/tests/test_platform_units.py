@@ -1,0 +1,173 @@
+"""Unit tests of the platform library's pure logic: no database, no broker."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+import orjson
+import pytest
+from fastapi import FastAPI
+from pydantic import BaseModel, ValidationError
+
+from crm_shared.envelope import CloudEvent
+from crm_shared.errors import PROBLEM_JSON, Problem, field_problem, install_problem_handlers
+from crm_shared.models import OutboxEvent
+from crm_shared.outbox import as_cloud_event
+from crm_shared.pagination import decode_cursor, encode_cursor
+from crm_shared.settings import DEV_INTERNAL_TOKEN_SECRET, ServiceSettings
+
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def sample_event(**overrides) -> CloudEvent:
+    values = dict(
+        id="6f1c2a9e-1d3b-4a57-9b4e-0d7f5b2c8e11",
+        source="/crm/sales",
+        type="crm.sales.customer.created",
+        subject="cust-42",
+        data={"name": "Айгерім Сәрсенова", "amount_tiyn": 1_250_000, "tags": ["b2c"]},
+        time=datetime(2025, 3, 1, 9, 30, 15, 123456, tzinfo=UTC),
+        dataschema="urn:qazaq-crm:schema:crm.sales.customer.created:1",
+        region="ALM",
+        branch="ALM-01",
+        trace_headers={"traceparent": TRACEPARENT},
+    )
+    values.update(overrides)
+    return CloudEvent(**values)
+
+
+class TestEnvelope:
+    def test_binary_mode_round_trip_keeps_every_attribute(self):
+        event = sample_event()
+        headers = event.kafka_headers()
+        decoded = CloudEvent.from_kafka(headers, event.kafka_value())
+        assert decoded == event
+        as_dict = dict(headers)
+        assert as_dict["ce_specversion"] == b"1.0"
+        assert as_dict["content-type"] == b"application/json"
+        assert as_dict["ce_time"] == b"2025-03-01T09:30:15.123456Z"
+        assert as_dict["ce_region"] == b"ALM"
+        assert as_dict["traceparent"] == TRACEPARENT.encode()
+        assert orjson.loads(event.kafka_value()) == event.data
+        assert event.kafka_key() == b"cust-42"
+
+    def test_optional_attributes_are_left_out_and_come_back_as_none(self):
+        event = sample_event(dataschema=None, region=None, branch=None, trace_headers={})
+        header_names = [name for name, _ in event.kafka_headers()]
+        assert "ce_region" not in header_names and "ce_dataschema" not in header_names
+        assert "traceparent" not in header_names
+        decoded = CloudEvent.from_kafka(event.kafka_headers(), event.kafka_value())
+        assert (decoded.region, decoded.branch, decoded.dataschema, decoded.trace_headers) == (None, None, None, {})
+
+    def test_a_record_without_cloudevent_headers_is_refused_naming_what_is_missing(self):
+        with pytest.raises(ValueError, match="ce_id|id"):
+            CloudEvent.from_kafka([("ce_source", b"/crm/sales")], b"{}")
+
+    def test_outbox_row_becomes_the_cloudevent_with_the_publish_span_headers(self):
+        row = OutboxEvent(event_id="e-1", topic="crm.sales.customer.v1", key="cust-1", type="crm.sales.customer.created",
+                          source="/crm/sales", subject="cust-1", dataschema=None, region="AST", branch=None,
+                          data={"id": "cust-1"}, trace_headers={"traceparent": "stored"},
+                          created_at=datetime(2025, 1, 2, tzinfo=UTC))
+        published = as_cloud_event(row, trace_headers={"traceparent": TRACEPARENT})
+        assert (published.id, published.subject, published.region, published.time) == (
+            "e-1", "cust-1", "AST", datetime(2025, 1, 2, tzinfo=UTC))
+        assert published.trace_headers == {"traceparent": TRACEPARENT}
+        assert as_cloud_event(row).trace_headers == {"traceparent": "stored"}
+
+
+class TestCursor:
+    def test_round_trip_of_sort_keys(self):
+        values = ["2025-03-01T09:30:15Z", "c0ffee", 17]
+        cursor = encode_cursor(values)
+        assert "=" not in cursor
+        assert decode_cursor(cursor) == values
+
+    def test_missing_cursor_means_first_page(self):
+        assert decode_cursor(None) is None
+        assert decode_cursor("") is None
+
+    @pytest.mark.parametrize("garbage", ["%%%", "bm90LWpzb24", "not a cursor!"])
+    def test_malformed_cursor_is_a_400_naming_the_field(self, garbage):
+        with pytest.raises(Problem) as caught:
+            decode_cursor(garbage)
+        assert caught.value.status == 400
+        assert caught.value.errors[0]["field"] == "cursor"
+
+    def test_a_cursor_that_is_json_but_not_a_list_is_refused(self):
+        with pytest.raises(Problem):
+            decode_cursor(encode_cursor({"a": 1}))  # type: ignore[arg-type]
+
+
+class TestSettings:
+    def test_dev_profile_accepts_the_development_secret(self):
+        settings = ServiceSettings(profile="dev", internal_token_secret=DEV_INTERNAL_TOKEN_SECRET)
+        assert settings.internal_token_secret == DEV_INTERNAL_TOKEN_SECRET
+
+    def test_production_refuses_the_development_secret(self):
+        with pytest.raises(ValidationError, match="internal_token_secret"):
+            ServiceSettings(profile="production", database_url="postgresql+asyncpg://db/crm",
+                            internal_token_secret=DEV_INTERNAL_TOKEN_SECRET)
+
+    def test_production_refuses_an_empty_secret_and_a_missing_database(self):
+        with pytest.raises(ValidationError, match="internal_token_secret"):
+            ServiceSettings(profile="production", database_url="postgresql+asyncpg://db/crm", internal_token_secret="")
+        with pytest.raises(ValidationError, match="database_url"):
+            ServiceSettings(profile="production", internal_token_secret="s3cret-" + "x" * 32)
+
+    def test_production_with_real_secrets_starts(self):
+        settings = ServiceSettings(profile="production", database_url="postgresql+asyncpg://db/crm",
+                                   internal_token_secret="s3cret-" + "x" * 32)
+        assert not settings.is_sqlite
+
+
+class _Customer(BaseModel):
+    iin: str
+    age: int
+
+
+def problem_app() -> FastAPI:
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.post("/customers")
+    async def create(customer: _Customer):
+        if not customer.iin.isdigit():
+            raise field_problem("iin", "must be 12 digits")
+        return customer
+
+    @app.get("/boom")
+    async def boom():
+        raise RuntimeError("database password is hunter2")
+
+    return app
+
+
+class TestProblems:
+    def test_field_problem_body(self):
+        body = field_problem("iin", "check digit does not match").body("/api/v1/customers")
+        assert body == {
+            "type": "https://qazaq-crm.example/problems/validation",
+            "title": "Validation failed",
+            "status": 422,
+            "detail": "iin: check digit does not match",
+            "instance": "/api/v1/customers",
+            "errors": [{"field": "iin", "message": "check digit does not match"}],
+        }
+
+    def test_extensions_are_part_of_the_body(self):
+        body = Problem(409, "Conflict", "version changed", current_version=4).body()
+        assert body["current_version"] == 4 and body["status"] == 409 and "instance" not in body
+
+    async def test_requests_get_problem_json_naming_the_field_and_never_a_stack_trace(self):
+        transport = httpx.ASGITransport(app=problem_app(), raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            invalid = await client.post("/customers", json={"iin": "123", "age": "old"})
+            domain = await client.post("/customers", json={"iin": "abc", "age": 30})
+            crashed = await client.get("/boom")
+        assert invalid.status_code == 422
+        assert invalid.headers["content-type"] == PROBLEM_JSON
+        assert [e["field"] for e in invalid.json()["errors"]] == ["age"]
+        assert domain.status_code == 422 and domain.json()["errors"] == [{"field": "iin", "message": "must be 12 digits"}]
+        assert crashed.status_code == 500
+        assert "hunter2" not in crashed.text and "Traceback" not in crashed.text
+        assert crashed.json()["title"] == "Internal error"
