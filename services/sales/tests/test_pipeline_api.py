@@ -11,6 +11,7 @@ import pytest_asyncio
 from sqlalchemy import select
 
 from crm_contracts import events as contracts
+from crm_sales.api.reassignments import move_customer_records
 from crm_sales.events.consumers import apply_user_event
 from crm_sales.testing import PRINCIPALS, auth_headers
 from crm_shared.auth import Principal, Role
@@ -489,3 +490,32 @@ async def test_completing_a_task_is_announced(client, db, ids):
     assert done.status_code == 200
     assert [e.type for e in await events_about(db, task["id"])] == ["crm.sales.activity.created",
                                                                      "crm.sales.activity.completed"]
+
+
+async def test_after_a_merge_the_pipeline_records_follow_the_survivor(client, db, ids):
+    survivor, duplicate = await new_customer(client, ids), await new_customer(client, ids)
+    opportunity = await new_opportunity(client, duplicate["id"])
+    activity = (await client.post("/api/v1/sales/activities", headers=h(AGENT), json={
+        "kind": "note", "related_type": "customer", "related_id": duplicate["id"], "subject": "Prefers e-mail"})).json()
+    lead = await qualified_lead(client)
+    converted = await client.post(f"/api/v1/sales/leads/{lead['id']}/convert", headers=h(AGENT),
+                                  json={"customer_id": duplicate["id"]})
+    merged = await client.post(f"/api/v1/sales/customers/{survivor['id']}/merge", headers=h(AGENT),
+                               json={"duplicate_id": duplicate["id"]})
+    assert converted.status_code == merged.status_code == 200
+
+    async with db.unit_of_work() as session:
+        moved = await move_customer_records(session, AGENT, duplicate["id"], survivor["id"])
+    assert moved == {"lead": 1, "opportunity": 2, "activity": 1}  # one opened here, one by the conversion
+
+    for path in (f"/api/v1/sales/opportunities/{opportunity['id']}", f"/api/v1/sales/leads/{lead['id']}"):
+        record = (await client.get(path, headers=h(AGENT))).json()
+        assert record["customer_id"] == survivor["id"]
+    timeline = await client.get("/api/v1/sales/activities", headers=h(AGENT),
+                                params={"related_type": "customer", "related_id": survivor["id"]})
+    assert [a["id"] for a in timeline.json()["items"]] == [activity["id"]]
+    last = (await events_about(db, opportunity["id"]))[-1]
+    assert last.type == "crm.sales.opportunity.updated" and last.data["customer_id"] == survivor["id"]
+    assert_contract(last)
+    assert (await audit_of(db, "activity", activity["id"]))[-1].changes == {
+        "related_id": [duplicate["id"], survivor["id"]]}

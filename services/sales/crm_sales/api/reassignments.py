@@ -196,6 +196,41 @@ async def reassign(session: AsyncSession, principal: Principal, body: Reassignme
     return operation
 
 
+async def move_customer_records(session: AsyncSession, principal: Principal, duplicate_id: str,
+                                survivor_id: str) -> dict[str, int]:
+    """After a customer merge: the leads, opportunities and activities that pointed at the
+    duplicate point at the survivor, each audited and announced (``updated``). Meant to run in
+    the merge's own transaction; returns how many records of each kind moved."""
+    now = utcnow()
+    leads = await _locked(session, select(Lead).where(Lead.customer_id == duplicate_id).order_by(Lead.id))
+    opportunities = await _locked(session, select(Opportunity).where(Opportunity.customer_id == duplicate_id)
+                                  .order_by(Opportunity.id))
+    activities = await _locked(session, select(Activity).where(
+        Activity.related_type == "customer", Activity.related_id == duplicate_id).order_by(Activity.id))
+    change = {"customer_id": [duplicate_id, survivor_id]}
+    for lead in leads:
+        lead.customer_id, lead.updated_at, lead.version = survivor_id, now, lead.version + 1
+        record_change(session, principal, entity_type="lead", entity_id=lead.id, action="customer_merged",
+                      changes=change)
+        await record_lead_event(session, "updated", lead)
+    for opportunity in opportunities:
+        opportunity.customer_id, opportunity.updated_at = survivor_id, now
+        opportunity.version += 1
+        record_change(session, principal, entity_type="opportunity", entity_id=opportunity.id,
+                      action="customer_merged", changes=change)
+        await record_opportunity_event(session, "updated", opportunity)
+    if activities:
+        survivor = await session.get(Customer, survivor_id)
+        placement = (survivor.region_code, survivor.branch_code)
+        for activity in activities:
+            activity.related_id, activity.updated_at = survivor_id, now
+            activity.version += 1
+            record_change(session, principal, entity_type="activity", entity_id=activity.id,
+                          action="customer_merged", changes={"related_id": [duplicate_id, survivor_id]})
+            await record_activity_event(session, "updated", activity, placement)
+    return {"lead": len(leads), "opportunity": len(opportunities), "activity": len(activities)}
+
+
 async def operation_view(session: AsyncSession, operation: Reassignment) -> dict[str, Any]:
     entries = await session.scalars(
         select(AuditEntry).where(AuditEntry.operation_id == operation.id, AuditEntry.entity_type != ENTITY)
