@@ -191,7 +191,11 @@ class RelayLeadership:
             self._conn = await asyncpg.connect(postgres_dsn(self.db))
         self._held = bool(await self._conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK_KEY))
         if self._held and self.on_notify is not None:
-            await self._conn.add_listener(NOTIFY_CHANNEL, self._notified)
+            try:
+                await self._conn.add_listener(NOTIFY_CHANNEL, self._notified)
+            except BaseException:
+                await self.release()
+                raise
         return self._held
 
     def _notified(self, *_args) -> None:
@@ -259,6 +263,11 @@ class OutboxRelay:
     @property
     def active(self) -> bool:
         return self.ready and self.leadership.held
+
+    @property
+    def consecutive_failures(self) -> int:
+        """Failed passes since the last good one (broker or database unreachable, event refused)."""
+        return self._consecutive_failures
 
     @property
     def role(self) -> str:

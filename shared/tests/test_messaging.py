@@ -20,6 +20,7 @@ from opentelemetry.trace import SpanKind
 from sqlalchemy import JSON, String, func, select, update
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from crm_shared.broker import EmbeddedBroker, free_port
 from crm_shared.consumer import EventConsumer
 from crm_shared.db import Database, PlatformBase, new_metadata, utcnow
 from crm_shared.envelope import CloudEvent
@@ -389,6 +390,23 @@ async def test_the_relay_is_woken_by_the_writers_notify(db, kafka_bootstrap, top
 async def _backlog(db: Database) -> int:
     async with db.read_only() as session:
         return await session.scalar(select(func.count()).where(OutboxEvent.sent_at.is_(None)))
+
+
+async def test_the_relay_waits_for_an_unreachable_broker_and_publishes_once_it_is_up(db, tmp_path):
+    port = free_port()
+    settings = service_settings(db, f"127.0.0.1:{port}")
+    topic = unique_topic()
+    written = await write_events(db, topic, [("acct-late", {"n": 0}), ("acct-late", {"n": 1})])
+    relay = new_relay(db, settings, backoff_max_s=0.5)
+    async with running(relay):
+        await eventually(lambda: _true(relay.consecutive_failures >= 2), message="relay retried")
+        assert not relay.ready and relay.role == "starting"
+        assert await sent_count(db, topic) == 0
+        with EmbeddedBroker(port=port, log_path=tmp_path / "late-broker.log") as broker:
+            await eventually(lambda: _equal(sent_count(db, topic), 2), message="published after the broker came up")
+            assert relay.ready and relay.role == "active"
+            records = await read_topic(broker.bootstrap_servers, topic, until=lambda got: len(got) >= 2)
+    assert [header(record, "ce_id") for record in records] == [event.event_id for event in written]
 
 
 async def test_retention_purges_only_events_published_long_ago(db, kafka_bootstrap, topic):
