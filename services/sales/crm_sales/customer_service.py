@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Select, bindparam, select, tuple_
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_shared.audit import diff, record_change
@@ -184,9 +185,13 @@ async def _reject_duplicate(session: AsyncSession, principal: Principal, *, tax_
 
 
 async def flush_or_conflict(session: AsyncSession) -> None:
-    """Flushes now, so that a unique key another transaction took meanwhile is a 409, not a 500."""
+    """Flushes now, so that a unique key another transaction took meanwhile is a 409, and a
+    customer another transaction changed since it was read (its version moved) a 412, not a 500."""
     try:
         await session.flush()
+    except StaleDataError:
+        raise Problem(412, "Precondition failed",
+                      "the customer was changed by someone else at the same moment; read it again") from None
     except IntegrityError as exc:
         message = str(exc.orig)
         if "uq_customers_tax_id" in message or "customers.tax_id" in message:
@@ -340,6 +345,7 @@ async def update_customer(
     if not changes:
         return {}
     customer.updated_at = now
+    await flush_or_conflict(session)
     record_change(session, principal, entity_type=ENTITY, entity_id=customer.id, action="updated", changes=changes)
     await record_customer_event(session, "updated", customer, changes=changes)
     return changes
@@ -418,7 +424,7 @@ async def remove_address(session: AsyncSession, principal: Principal, customer: 
 async def _sub_resource_changed(session: AsyncSession, principal: Principal, customer: Customer, action: str,
                                 changes: dict[str, list[Any]], **item: Any) -> None:
     customer.updated_at = utcnow()  # bumps the version: the customer's state changed
-    await session.flush()
+    await flush_or_conflict(session)
     record_change(session, principal, entity_type=ENTITY, entity_id=customer.id, action=action, changes=changes)
     payload = {name: value if isinstance(value, dict) else _item_state(value) for name, value in item.items()}
     await record_customer_event(session, action, customer, **payload)
@@ -485,7 +491,7 @@ async def merge_customers(
     duplicate.primary_phone = None
     duplicate.updated_at = now
     survivor.updated_at = now
-    await session.flush()
+    await flush_or_conflict(session)
 
     survivor_after = {"phones": sorted(p.e164 for p in survivor.phones), "contacts": len(survivor.contacts),
                       "addresses": len(survivor.addresses), **{f: getattr(survivor, f) for f in MERGE_FILLED_FIELDS}}

@@ -2,11 +2,17 @@
 sub-resources, merge, history, duplicates, idempotency, events and bad input."""
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import func, select
 
 from crm_contracts.events import topic_of, validate
+from crm_sales import customer_service
+from crm_sales.api.customer_schemas import CustomerUpdate
+from crm_sales.db.models import Customer, CustomerPhone
 from crm_sales.testing import PRINCIPALS, auth_headers
+from crm_shared.errors import Problem
 from crm_shared.models import OutboxEvent
 
 pytestmark = pytest.mark.integration
@@ -564,10 +570,40 @@ async def test_ids_of_any_shape_are_a_plain_404(client):
         assert response.headers["content-type"] == "application/problem+json"
 
 
+async def test_concurrent_updates_of_one_version_let_exactly_one_through(client, ids):
+    customer = await create(client, ids.individual())
+    url = f"{BASE}/{customer['id']}"
+    manager = auth_headers(PRINCIPALS["branch_manager"])
+    responses = await asyncio.gather(*(
+        client.patch(url, json={"email": f"writer{i}@example.kz"}, headers=(AGENT if i % 2 else manager) |
+                     {"If-Match": '"1"'}) for i in range(4)))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200, 412, 412, 412], [r.text for r in responses]
+    winner = next(r for r in responses if r.status_code == 200).json()
+    current = (await client.get(url, headers=AGENT)).json()
+    assert current["version"] == 2 and current["email"] == winner["email"]
+    history = (await client.get(f"{url}/history", headers=AGENT)).json()["items"]
+    assert [e["action"] for e in history] == ["created", "updated"]
+
+
+async def test_a_change_committed_between_read_and_write_is_a_412_not_a_500(client, ids, sales_app):
+    customer = await create(client, ids.individual())
+    db, agent = sales_app.state.runtime.db, PRINCIPALS["branch_agent"]
+    async with db.read_only() as slow:
+        read_early = await customer_service.get_writable_customer(slow, agent, customer["id"])
+        async with db.unit_of_work() as fast:
+            current = await customer_service.get_writable_customer(fast, agent, customer["id"])
+            await customer_service.update_customer(fast, agent, current, CustomerUpdate(email="fast@example.kz"), 1)
+        with pytest.raises(Problem) as stale:
+            await customer_service.update_customer(slow, agent, read_early, CustomerUpdate(email="slow@example.kz"), 1)
+        assert stale.value.status == 412
+        await slow.rollback()
+    after = (await client.get(f"{BASE}/{customer['id']}", headers=AGENT)).json()
+    assert after["email"] == "fast@example.kz" and after["version"] == 2
+
+
 async def test_nothing_above_left_a_half_written_customer(sales_app):
     async with sales_app.state.runtime.db.read_only() as session:
-        from crm_sales.db.models import Customer, CustomerPhone
-
         without_phone = await session.scalar(
             select(func.count()).select_from(Customer).where(
                 Customer.status != "merged", ~Customer.id.in_(select(CustomerPhone.customer_id))))
