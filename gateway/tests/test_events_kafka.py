@@ -1,0 +1,54 @@
+"""User events leave the gateway's outbox for Kafka through the shared relay (real broker)."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from aiokafka import TopicPartition
+
+from crm_contracts.events import validate
+from crm_shared.envelope import CloudEvent
+from crm_shared.kafka import ensure_topics, make_consumer
+
+from .conftest import running_gateway
+
+pytestmark = pytest.mark.integration
+USER_TOPIC = "crm.gateway.user.v1"
+
+
+async def test_a_created_user_is_published_as_a_cloud_event(gateway_database, kafka_bootstrap):
+    await ensure_topics(kafka_bootstrap, [(USER_TOPIC, 3)])
+    async with running_gateway(gateway_database, seed=True, relay_enabled=True,
+                               kafka_bootstrap_servers=kafka_bootstrap) as gw:
+        admin = await gw.login("admin")
+        created = await gw.client.post("/api/v1/admin/users", headers=admin, json={
+            "username": "kafka.agent", "full_name": "Kafka Agent", "password": "long-enough-1",
+            "role": "branch_agent", "branch_code": "AST-01"})
+        assert created.status_code == 201
+        user_id = created.json()["id"]
+
+        # No consumer group (no rebalance to wait for): read every partition from the start.
+        consumer = make_consumer(gw.settings, group_id=None)
+        await consumer.start()
+        consumer.assign([TopicPartition(USER_TOPIC, partition) for partition in range(3)])
+        try:
+            seen: dict[str, CloudEvent] = {}
+
+            async def read_until_found() -> None:
+                async for record in consumer:
+                    event = CloudEvent.from_kafka(record.headers, record.value)
+                    seen[event.subject] = event
+                    if user_id in seen and "user-admin" in seen:
+                        return
+
+            await asyncio.wait_for(read_until_found(), timeout=60)
+        finally:
+            await consumer.stop()
+
+    event = seen[user_id]
+    assert (event.type, event.source, event.dataschema) == (
+        "crm.gateway.user.created", "/crm/gateway", "urn:qazaq-crm:schema:crm.gateway.user.created:1")
+    assert event.data == {"id": user_id, "username": "kafka.agent", "full_name": "Kafka Agent",
+                          "role": "branch_agent", "region_code": "KZ-71", "branch_code": "AST-01", "active": True}
+    validate(event.type, event.data)
+    assert seen["user-admin"].data["role"] == "admin"  # the demo seed's events travel the same way
