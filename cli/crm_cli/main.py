@@ -195,6 +195,7 @@ def topics(
     create: Annotated[bool, typer.Option("--create", help="Create the topics on the broker (existing ones are kept).")] = False,
     kafka: Annotated[Optional[str], typer.Option(
         metavar="BOOTSTRAP", help="Bootstrap servers (default 127.0.0.1:$CRM_BROKER_PORT, or :9092).")] = None,
+    replication_factor: Annotated[int, typer.Option(min=1, help="Replicas of each new topic.")] = 1,
 ) -> None:
     """List the topic catalogue: topic, owning service, record key, event types."""
     listed = catalogue()
@@ -205,10 +206,10 @@ def topics(
     if create:
         bootstrap = kafka or f"{DEFAULT_HOST}:{os.environ.get(BROKER_PORT_ENV) or DEFAULT_BROKER_PORT}"
         try:
-            asyncio.run(create_topics(bootstrap, partitions_of(listed)))
+            created = asyncio.run(create_topics(bootstrap, partitions_of(listed), replication_factor))
         except Exception as exc:
             raise exit_with(f"creating the topics on {bootstrap} failed: {exc.__class__.__name__}: {exc}") from None
-        typer.echo(f"{len(listed)} topics are on {bootstrap}")
+        typer.echo(f"{len(listed)} topics are on {bootstrap} ({len(created)} created now)")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ class ServiceSpec:
     app_factory: str  # "module:function", run with `uvicorn --factory`
     settings_class: str  # "module:Class", a crm_shared.settings.ServiceSettings subclass
     migrations_dir: str  # relative to the repository root
-    seed: str | None  # "module:function": async seed_demo(db) or seed_demo(db, settings)
+    seed: str | None  # "module:function": async seed_demo(db, ...) or seed_demo(db, settings, ...)
     http_port: int
     grpc_port: int | None = None
     readiness_path: str = "/readyz"
@@ -156,10 +156,10 @@ def settings_for(spec: ServiceSpec, **overrides: Any):
 
 
 async def run_seed(spec: ServiceSpec, db, settings) -> Any:
-    """Seed functions take (db) or (db, settings); call whichever this one is."""
+    """Seed functions take (db) or (db, settings); settings go only to one that names them."""
     if not spec.seed:
         return None
     seed = load(spec.seed)
-    if len(inspect.signature(seed).parameters) >= 2:
-        return await seed(db, settings)
+    if "settings" in inspect.signature(seed).parameters:
+        return await seed(db, settings=settings)
     return await seed(db)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from crm_contracts.events import topics as catalogue_topics
+from crm_shared.kafka import ensure_topics
 
 DEFAULT_PARTITIONS = 3
 
@@ -28,30 +29,6 @@ def partitions_of(topics: list[dict[str, Any]]) -> list[tuple[str, int]]:
     return [(t["name"], int(t.get("partitions") or DEFAULT_PARTITIONS)) for t in topics]
 
 
-async def create_topics(bootstrap: str, topics: list[tuple[str, int]]) -> None:
+async def create_topics(bootstrap: str, topics: list[tuple[str, int]], replication_factor: int = 1) -> list[str]:
     """Creates what is missing; topics that already exist are left as they are."""
-    if not topics:
-        return
-    try:
-        from crm_shared.kafka import ensure_topics
-    except ImportError:
-        ensure_topics = _ensure_topics_with_admin_client
-    await ensure_topics(bootstrap, topics)
-
-
-async def _ensure_topics_with_admin_client(bootstrap: str, topics: list[tuple[str, int]]) -> None:
-    """Used only until crm_shared.kafka.ensure_topics exists."""
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="crm-cli")
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        missing = [NewTopic(name, partitions, 1) for name, partitions in topics if name not in existing]
-        if missing:
-            response = await admin.create_topics(missing)
-            failed = [(name, code) for name, code, *_ in response.topic_errors if code not in (0, 36)]
-            if failed:
-                raise RuntimeError(f"creating topics failed: {failed}")
-    finally:
-        await admin.close()
+    return await ensure_topics(bootstrap, topics, replication_factor=replication_factor)

@@ -1,6 +1,9 @@
 """`crm up`: the whole suite on one machine, in the order that lets each part find the others.
 
-broker -> topics -> migrations -> services and gateway (in parallel) -> /readyz -> seed -> banner.
+migrations -> seed -> broker -> topics -> services and gateway (in parallel) -> /readyz -> banner.
+The demo data is written before the services start (on SQLite a second writer beside a running
+service would meet "database is locked"); its events wait in each outbox until the service's relay
+publishes them, and consumers read their topics from the earliest offset.
 Stopping (Ctrl-C, SIGTERM, or a process dying) goes the other way: gateway, services, broker.
 """
 from __future__ import annotations
@@ -18,24 +21,28 @@ from crm_shared.db import Database
 from crm_shared.migrations import upgrade
 
 from .output import LinePrefixer
-from .plan import SECRET_FILE, SuitePlan
-from .services import NotAvailable, missing_parts, module_available, run_seed, settings_for
+from .plan import SECRET_FILE, ProcessPlan, SuitePlan
+from .services import NotAvailable, gateway, load, missing_parts, module_available, run_seed, settings_for
 from .supervisor import ChildSpec, Interrupted, StartupFailed, Supervisor, port_in_use
 from .topics import catalogue, create_topics, partitions_of
 
 READY_LINE = "Qazaq CRM is up"
-DEMO_PASSWORD = "demo"
-# The gateway's demo users (crm_gateway.seed); shown after --seed so people know how to sign in.
-DEMO_USERS = (
-    ("admin", "admin, national"),
-    ("almaty.agent", "branch agent, ALA-01"),
-    ("almaty.manager", "branch manager, ALA-01"),
-    ("karaganda.agent", "branch agent, KAR-01"),
-    ("karaganda.manager", "branch manager, KAR-01"),
-    ("karaganda.regional", "regional manager, KZ-35"),
-    ("callcenter", "call-centre agent"),
-    ("analyst", "head-office analyst"),
-)
+
+
+def demo_users() -> tuple[str, list[tuple[str, str]]]:
+    """The gateway's demo users (its seed module's DEMO_USERS) and their password, for the banner."""
+    module = (gateway().seed or "").split(":")[0]
+    try:
+        users = load(f"{module}:DEMO_USERS")
+        password = load(f"{module}:DEMO_PASSWORD")
+    except NotAvailable:
+        return "", []
+    described = []
+    for user in users:
+        where = getattr(user, "branch_code", None) or getattr(user, "region_code", None)
+        role = str(getattr(user, "role", "")).replace("_", " ")
+        described.append((user.username, f"{role}, {where}" if where else role))
+    return password, described
 
 
 class StopRequest:
@@ -126,6 +133,8 @@ class SuiteRunner:
         plan.var_dir.mkdir(parents=True, exist_ok=True)
         self._write_secret()
         self.migrate()
+        if self.seed:
+            self.seed_demo_data()
         if self.stop.requested:
             return 0
         if plan.broker_port is not None:
@@ -148,11 +157,6 @@ class SuiteRunner:
             self.supervisor.start(ChildSpec(process.name, process.argv, process.env, process.ready_url))
         self.supervisor.wait_ready(self.ready_timeout_s)
         self.say("every process answers its readiness check")
-
-        if self.seed:
-            self.seed_demo_data()
-        if self.stop.requested:
-            return 0
         self.banner()
         return self.watch()
 
@@ -171,21 +175,24 @@ class SuiteRunner:
                 raise StartupFailed(process.name, f"migrations failed: {exc.__class__.__name__}: {exc}", []) from exc
 
     def seed_demo_data(self) -> None:
-        async def seed_all() -> None:
-            for process in self.plan.processes:
-                spec = process.spec
-                if not spec.seed or not module_available(spec.seed):
-                    self.say(f"{spec.name} has no demo data yet ({spec.seed} is not there); skipped")
-                    continue
-                db = Database(process.database_url)
-                try:
-                    settings = settings_for(spec, database_url=process.database_url,
-                                            internal_token_secret=self.plan.internal_token_secret,
-                                            kafka_bootstrap_servers=self.plan.kafka_bootstrap)
-                    await run_seed(spec, db, settings)
-                finally:
-                    await db.dispose()
-                self.say(f"{spec.name} demo data is in place")
+        async def seed_one(process: ProcessPlan) -> None:
+            spec = process.spec
+            if not spec.seed or not module_available(spec.seed):
+                self.say(f"{spec.name} has no demo data yet ({spec.seed} is not there); skipped")
+                return
+            db = Database(process.database_url)
+            try:
+                settings = settings_for(spec, database_url=process.database_url,
+                                        internal_token_secret=self.plan.internal_token_secret,
+                                        kafka_bootstrap_servers=self.plan.kafka_bootstrap)
+                result = await run_seed(spec, db, settings)
+            finally:
+                await db.dispose()
+            summary = ", ".join(f"{k} {v}" for k, v in result.items()) if isinstance(result, dict) else ""
+            self.say(f"{spec.name} demo data is in place" + (f" ({summary})" if summary else ""))
+
+        async def seed_all() -> None:  # each service has its own database: seed them side by side
+            await asyncio.gather(*(seed_one(process) for process in self.plan.processes))
 
         writer = _LineWriter(self.printer, "seed")
         try:
@@ -211,9 +218,10 @@ class SuiteRunner:
                 lines.append(f"{process.name:<32} http://{plan.connect_host}:{process.http_port}{grpc}")
         lines.append(f"{'Kafka bootstrap':<32} {plan.kafka_bootstrap}")
         lines.append(f"{'traces (all processes)':<32} {plan.trace_file}")
-        if self.seed:
-            lines.append(f'Demo users (password "{DEMO_PASSWORD}"):')
-            lines.extend(f"  {user:<20} {what}" for user, what in DEMO_USERS)
+        password, users = demo_users() if self.seed else ("", [])
+        if users:
+            lines.append(f'Demo users (password "{password}"):')
+            lines.extend(f"  {user:<20} {what}" for user, what in users)
         lines += ["Press Ctrl-C to stop.", READY_LINE]
         for line in lines:
             self.say(line)

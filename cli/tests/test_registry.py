@@ -113,8 +113,8 @@ def test_a_new_service_is_one_entry(monkeypatch, tmp_path: Path):
 async def test_seed_is_called_with_settings_only_when_it_takes_them(monkeypatch):
     calls = []
 
-    async def seed_db_only(db):
-        calls.append(("db", db))
+    async def seed_db_only(db, count=300):  # a second parameter that is not the settings
+        calls.append(("db", db, count))
 
     async def seed_with_settings(db, settings):
         calls.append(("db+settings", db, settings))
@@ -124,4 +124,4 @@ async def test_seed_is_called_with_settings_only_when_it_takes_them(monkeypatch)
     base = dict(app_factory="m:f", settings_class="m:S", migrations_dir="x", http_port=1)
     await registry.run_seed(ServiceSpec(name="a", seed="m:db_only", **base), "DB", "SETTINGS")
     await registry.run_seed(ServiceSpec(name="b", seed="m:with_settings", **base), "DB", "SETTINGS")
-    assert calls == [("db", "DB"), ("db+settings", "DB", "SETTINGS")]
+    assert calls == [("db", "DB", 300), ("db+settings", "DB", "SETTINGS")]

@@ -114,9 +114,12 @@ def test_sigterm_stops_every_process_cleanly(suite: RunningSuite):
     assert not processes_with_env("CRM_VAR_DIR", str(suite.var_dir))
     for port in (suite.broker_port, *(suite.port(s.name) for s in registry.SERVICES)):
         assert port_free(port)
-    tail = suite.output.splitlines()[-3:]
-    assert tail[0].endswith("stopping gateway, sales") or "stopping gateway" in tail[0]
-    assert tail[-1].endswith("broker stopped")
+    own_lines = [line.split("| ", 1)[1] for line in suite.output.splitlines() if line.startswith("crm ")]
+    stop_order = ", ".join(spec.name for spec in reversed(registry.start_order()))
+    after_up = own_lines[own_lines.index(READY_LINE) + 1:]
+    assert after_up[0] == f"stopping {stop_order}"  # the gateway first, then the services
+    assert after_up[1].startswith(f"stopped: {registry.gateway().name} (")
+    assert after_up[-1] == "broker stopped"
     # One trace followed across processes: a request through the gateway, and the sales span under it.
     spans = [json.loads(line) for line in (suite.var_dir / "traces.jsonl").read_text().splitlines()]
     services_by_trace: dict[str, set[str]] = {}
