@@ -221,9 +221,10 @@ def demo_customers(count: int = DEMO_CUSTOMER_COUNT) -> list[tuple[DemoOwner, In
     return list(FIXED) + [generator.demo_customer() for _ in range(max(count - len(FIXED), 0))]
 
 
-async def seed_demo(db: Database, count: int = DEMO_CUSTOMER_COUNT) -> dict[str, int]:
-    """Creates the demo customers that do not exist yet (by IIN/BIN); returns what it did."""
-    wanted = demo_customers(count)
+async def seed_demo(db: Database) -> dict[str, int]:
+    """Creates the demo customers that do not exist yet (by IIN/BIN); returns what it did.
+    (One parameter only: `crm seed` passes the settings too when a seed takes two.)"""
+    wanted = demo_customers(DEMO_CUSTOMER_COUNT)
     tax_ids = [r.iin if r.kind == "individual" else r.bin for _, r in wanted]
     async with db.read_only() as session:
         existing = set(await session.scalars(select(Customer.tax_id).where(Customer.tax_id.in_(tax_ids))))
