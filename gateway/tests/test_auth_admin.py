@@ -382,3 +382,17 @@ async def test_other_processes_refuse_a_revoked_key_and_a_deactivated_user_withi
         clock[0] += other.settings.credential_cache_s
         assert (await other.client.get("/api/v1/auth/me", headers=key_headers)).status_code == 401
         assert (await other.client.get("/api/v1/auth/me", headers=user_headers)).status_code == 401
+
+
+async def test_without_its_database_the_gateway_answers_503_not_500(gateway_database):
+    missing = gateway_database.rsplit("/", 1)[0] + "/crm_test_no_such_database"
+    async with running_gateway(missing) as broken:
+        now = int(time.time())
+        token = jwt.encode({"sub": "user-admin", "gen": 1, "iat": now, "exp": now + 60}, broken.settings.jwt_secret,
+                           algorithm="HS256")
+        for headers in ({"Authorization": f"Bearer {token}"}, {"X-API-Key": DEMO_API_KEY}):
+            response = await broken.client.get("/api/v1/auth/me", headers=headers)
+            assert response.status_code == 503, response.text
+            assert response.headers["retry-after"] == "5"
+        health = await broken.client.get("/healthz")
+        assert health.status_code == 503 and health.json()["checks"]["database"].startswith("down")

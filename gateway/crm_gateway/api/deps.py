@@ -1,9 +1,11 @@
 """Request dependencies of the gateway's routers: the authenticated (and rate-limited) caller."""
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.exc import SQLAlchemyError
 
 from crm_shared.auth import Role
 from crm_shared.errors import Problem
@@ -11,6 +13,8 @@ from crm_shared.errors import Problem
 from ..authn import Caller, unauthorized
 from ..ratelimit import Decision
 from ..state import gateway_of
+
+log = logging.getLogger("crm.gateway.auth")
 
 
 def client_address(request: Request) -> str:
@@ -24,6 +28,16 @@ def too_many_requests(decision: Decision, detail: str) -> Problem:
 
 async def current_caller(request: Request) -> Caller:
     """Authenticate (Bearer access token or API key), then apply the caller's rate limit."""
+    try:
+        return await _authenticate_and_admit(request)
+    except (SQLAlchemyError, OSError) as exc:
+        # Credentials not in the cache, and the rate limits, need the gateway database.
+        log.warning("gateway database unavailable while authenticating: %r", exc)
+        raise Problem(503, "Service unavailable", "the gateway cannot check credentials right now; retry shortly",
+                      headers={"Retry-After": "5"}) from None
+
+
+async def _authenticate_and_admit(request: Request) -> Caller:
     gateway = gateway_of(request)
     authenticator = gateway.authenticator
     credentials = authenticator.credentials(request)
