@@ -31,7 +31,9 @@ def create_app(settings: GatewaySettings | None = None, runtime: ServiceRuntime 
     app = create_service_app(
         settings,
         title="Qazaq CRM gateway",
-        description="Sign-in, users and API keys, reference data; /api/v1/<service>/... is routed to the services.",
+        description="The Qazaq CRM public API. Staff sign in with `POST /api/v1/auth/token` (or **Authorize** "
+                    "here) and send `Authorization: Bearer <token>`; external systems send `X-API-Key`. "
+                    "`/api/v1/{service}/...` is routed to that service.",
         routers=[],
         workers=workers(gateway),
         runtime=runtime,
