@@ -6,6 +6,7 @@ and the outbox event, and leaves the commit to the caller.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,7 +142,7 @@ async def _survivor_of(session: AsyncSession, customer: Customer) -> Customer:
 
 
 async def find_duplicate(
-    session: AsyncSession, *, tax_id: str | None = None, phones: list[str] = (), excluding: str | None = None
+    session: AsyncSession, *, tax_id: str | None = None, phones: Sequence[str] = (), excluding: str | None = None
 ) -> Customer | None:
     """An existing customer with this IIN/BIN (any status), or an active one with one of these phones."""
     if tax_id:
@@ -172,7 +173,7 @@ async def duplicate_problem(session: AsyncSession, principal: Principal, existin
 
 
 async def _reject_duplicate(session: AsyncSession, principal: Principal, *, tax_field: str | None = None,
-                            tax_id: str | None = None, phone_field: str = "phone", phones: list[str] = (),
+                            tax_id: str | None = None, phone_field: str = "phone", phones: Sequence[str] = (),
                             excluding: str | None = None) -> None:
     if tax_id:
         existing = await find_duplicate(session, tax_id=tax_id, excluding=excluding)
@@ -502,6 +503,9 @@ async def merge_customers(
                                                   "primary_phone": None}))
     await record_customer_event(session, "merged", survivor, duplicate_id=duplicate.id,
                                 duplicate=customer_state(duplicate))
+    from .api.reassignments import move_customer_records  # (imported here: that module imports this one)
+
+    await move_customer_records(session, principal, duplicate.id, survivor.id)  # leads, deals, activities follow
     return survivor
 
 
