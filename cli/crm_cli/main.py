@@ -111,6 +111,8 @@ def seed(
     """Load the demo data (idempotent); migrates first."""
     from crm_shared.db import Database
 
+    from .up import seed_summary
+
     specs = selected(service)
     migrate(service, var_dir)
     var = var_dir or default_var_dir()
@@ -123,15 +125,17 @@ def seed(
             url = database_url(spec, var, os.environ)
             db = Database(url)
             try:
-                await registry.run_seed(spec, db, registry.settings_for(spec, database_url=url))
+                result = await registry.run_seed(spec, db, registry.settings_for(spec, database_url=url))
             finally:
                 await db.dispose()
-            typer.echo(f"{spec.name}: demo data is in place")
+            typer.echo(f"{spec.name}: demo data is in place{seed_summary(result)}")
 
     try:
         asyncio.run(run())
     except NotAvailable as exc:
         raise exit_with(str(exc)) from None
+    except Exception as exc:
+        raise exit_with(f"seeding failed: {exc.__class__.__name__}: {exc}") from None
 
 
 @app.command()

@@ -29,6 +29,13 @@ from .topics import catalogue, create_topics, partitions_of
 READY_LINE = "Qazaq CRM is up"
 
 
+def seed_summary(result: object) -> str:
+    """A seed function's report, when it returns one as a mapping (e.g. {"created": 300})."""
+    if isinstance(result, dict) and result:
+        return " (" + ", ".join(f"{key} {value}" for key, value in result.items()) + ")"
+    return ""
+
+
 def demo_users() -> tuple[str, list[tuple[str, str]]]:
     """The gateway's demo users (its seed module's DEMO_USERS) and their password, for the banner."""
     module = (gateway().seed or "").split(":")[0]
@@ -105,8 +112,8 @@ class SuiteRunner:
         taken = [claim for claim in self.plan.port_claims() if port_in_use(self.plan.host, claim.port)]
         if taken:
             return "; ".join(f"port {c.port} ({c.owner}) on {self.plan.host} is already in use" for c in taken) + (
-                ". Stop what holds it, or choose other ports (--gateway-port, --broker-port, "
-                "CRM_<SERVICE>_HTTP_PORT, CRM_<SERVICE>_GRPC_PORT).")
+                f". Stop what holds {'it' if len(taken) == 1 else 'them'}, or choose other ports (--gateway-port, "
+                "--broker-port, CRM_<SERVICE>_HTTP_PORT, CRM_<SERVICE>_GRPC_PORT).")
         missing = {p.name: missing_parts(p.spec) for p in self.plan.processes}
         missing = {name: parts for name, parts in missing.items() if parts}
         if missing:
@@ -188,8 +195,7 @@ class SuiteRunner:
                 result = await run_seed(spec, db, settings)
             finally:
                 await db.dispose()
-            summary = ", ".join(f"{k} {v}" for k, v in result.items()) if isinstance(result, dict) else ""
-            self.say(f"{spec.name} demo data is in place" + (f" ({summary})" if summary else ""))
+            self.say(f"{spec.name} demo data is in place{seed_summary(result)}")
 
         async def seed_all() -> None:  # each service has its own database: seed them side by side
             await asyncio.gather(*(seed_one(process) for process in self.plan.processes))

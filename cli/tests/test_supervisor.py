@@ -136,3 +136,27 @@ def test_children_die_with_crm_if_it_is_killed():
     parent.wait()
     while alive(child_pid):  # the kernel delivers SIGTERM to the orphan; pytest-timeout guards a hang
         time.sleep(0.05)
+
+
+def test_a_process_dying_after_start_up_stops_the_suite(tmp_path):
+    from crm_cli.plan import build_plan
+    from crm_cli.up import SuiteRunner
+
+    out = io.StringIO()
+    runner = SuiteRunner(build_plan(env={}, var_dir=tmp_path), seed=False, ready_timeout_s=60,
+                         printer=LinePrefixer(out, colour=False, names=["crm", "sales", "gateway"]))
+    port = free_port()
+    runner.supervisor.start(ChildSpec("gateway", http_child(port), {}, f"http://127.0.0.1:{port}/readyz"))
+    runner.supervisor.start(ChildSpec("sales", python("""
+        import sys, time
+        time.sleep(1)
+        print("lost the database", flush=True)
+        sys.exit(4)
+    """), {}, None))
+    runner.supervisor.wait_ready(timeout_s=60)
+    assert runner.watch() == 1
+    runner.shutdown()
+    text = out.getvalue()
+    assert "crm     | error: sales exited with code 4; stopping the suite. Its last lines:" in text
+    assert "crm     |   lost the database" in text
+    assert "crm     | stopped: sales (4), gateway (-15)" in text
