@@ -252,8 +252,6 @@ async def test_customers_are_created_and_found_through_the_gateway_as_the_caller
     assert refused.json()["required_scope"] == "sales:write"  # refused by the gateway itself
 
 
-@pytest.mark.xfail(strict=False, reason="the sales service asks API keys for customers:read, while keys carry "
-                                        "<service>:read scopes (sales:read); awaiting alignment")
 async def test_the_billing_api_key_reads_customers_through_the_gateway(sales_gateway, identities):
     gw = sales_gateway
     agent = await gw.login("almaty.agent")
