@@ -129,7 +129,8 @@ class SuiteRunner:
         try:
             return self._start_and_wait()
         except StartupFailed as failure:
-            return self.fail(f"{failure.name} {failure.reason}; its last lines:", failure.last_lines)
+            suffix = "; its last lines:" if failure.last_lines else ""
+            return self.fail(f"{failure.name} {failure.reason}{suffix}", failure.last_lines)
         except Interrupted:
             return 0
         finally:
@@ -155,7 +156,11 @@ class SuiteRunner:
         else:
             self.say(f"using the external Kafka at {plan.kafka_bootstrap}")
         topics = catalogue()
-        asyncio.run(create_topics(plan.kafka_bootstrap, partitions_of(topics)))
+        try:
+            asyncio.run(create_topics(plan.kafka_bootstrap, partitions_of(topics)))
+        except Exception as exc:
+            raise StartupFailed("kafka", f"at {plan.kafka_bootstrap}: the topics could not be created "
+                                         f"({exc.__class__.__name__}: {exc})", []) from exc
         self.say(f"{len(topics)} topics of the catalogue are on the broker")
 
         for process in plan.processes:
