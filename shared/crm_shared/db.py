@@ -74,6 +74,7 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "begin", _sqlite_begin_immediate)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -110,6 +111,8 @@ class Database:
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # The driver's own implicit BEGIN is switched off: _sqlite_begin_immediate begins instead.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -117,3 +120,10 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
+
+
+def _sqlite_begin_immediate(connection) -> None:
+    """Take SQLite's write lock when a transaction begins. A deferred transaction that reads and
+    then writes fails at once with "database is locked" when another process (the relay, a
+    consumer, a seed) writes meanwhile; an immediate one waits for busy_timeout instead."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
