@@ -15,6 +15,7 @@ REPLACED_PATHS = {"/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect",
 
 def workers(gateway: Gateway):
     def make(runtime: ServiceRuntime):
+        yield gateway.limiter
         yield gateway.upstreams
         if runtime.settings.relay_enabled:
             from crm_shared.relay import OutboxRelay

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
+import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -30,7 +31,7 @@ async def current_caller(request: Request) -> Caller:
     """Authenticate (Bearer access token or API key), then apply the caller's rate limit."""
     try:
         return await _authenticate_and_admit(request)
-    except (SQLAlchemyError, OSError) as exc:
+    except (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
         # Credentials not in the cache, and the rate limits, need the gateway database.
         log.warning("gateway database unavailable while authenticating: %r", exc)
         raise Problem(503, "Service unavailable", "the gateway cannot check credentials right now; retry shortly",
