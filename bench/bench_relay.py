@@ -1,0 +1,263 @@
+"""Outbox relay benchmark: events/s from a service database's outbox to the broker, next to a
+raw aiokafka produce loop of the same records to the same broker in the same run.
+
+- the relay: N ``crm.sales.customer.created`` events (a realistic customer payload, built with
+  the service's own ``customer_state``) are written into a fresh sales database's outbox with
+  ``EventWriter``, then drained the way ``OutboxRelay`` does it: ``publish_batch`` in a loop
+  under ``RelayLeadership``, batch size ``outbox_batch_size``, a producer from ``make_producer``,
+  tracing installed as in a service started by `crm up` (spans to a JSON-lines file). Timed from
+  the first pass to the last event marked sent.
+- the baseline: the same N records (same keys, values and headers) sent with ``producer.send``
+  in a loop by a producer with the same options, then every acknowledgement awaited.
+
+PostgreSQL always; SQLite (the embedded default) as an extra line. The broker is the embedded
+Tansu on a free port.
+
+    .venv/bin/python -m bench.bench_relay [--events 20000] [--no-sqlite]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from crm_cli import services as registry
+from crm_sales.config import SalesSettings
+from crm_sales.db.models import Address, Contact, Customer, CustomerPhone
+from crm_sales.domain.identifiers import make_iin
+from crm_sales.events.customer_events import AGGREGATE, EVENTS, TOPIC, customer_state
+from crm_shared.broker import EmbeddedBroker, free_port
+from crm_shared.db import Database, new_id, utcnow
+from crm_shared.kafka import ensure_topics, make_producer
+from crm_shared.migrations import upgrade_async
+from crm_shared.models import OutboxEvent
+from crm_shared.outbox import as_cloud_event
+from crm_shared.relay import RelayLeadership, publish_batch
+from crm_shared.telemetry import setup_tracing, shutdown_tracing
+
+from .common import SummaryRow, render_summary, temporary_databases
+
+RELAY_TARGET = 0.5
+PARTITIONS = 3  # as the topic catalogue gives crm.sales.customer.v1
+WRITE_BATCH = 1000
+
+
+@dataclass
+class RelayOptions:
+    events: int = 20_000
+    sqlite: bool = True
+
+
+@dataclass
+class Throughput:
+    label: str
+    events: int
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+    def line(self) -> str:
+        return f"{self.label:<58} {self.events:>7} events {self.seconds:>7.2f} s {self.per_second:>9.0f} events/s"
+
+
+class Payloads:
+    """Customer states as the sales service publishes them on crm.sales.customer.created: a pool
+    of distinct customers built with the service's ``customer_state``, each event one of them
+    under a new customer id."""
+
+    POOL = 500
+
+    def __init__(self, seed: int = 11) -> None:
+        self.rng = random.Random(seed)
+        self.pool = [customer_state(self._customer()) for _ in range(self.POOL)]
+
+    def _customer(self) -> Customer:
+        rng, now = self.rng, utcnow()
+        born = date(1950, 1, 1) + timedelta(days=rng.randrange(365 * 55))
+        iin = make_iin(born, rng.random() < 0.5, rng.randrange(10000)) or "900515412345"
+        phone = f"+7701{rng.randrange(10_000_000):07d}"
+        customer = Customer(
+            id=new_id(), kind="individual", tax_id=iin, first_name="Aigerim", last_name="Seitkali",
+            middle_name="Nurlanovna", birth_date=born, legal_name=None, legal_form=None, name_key="seitkali aigerim",
+            primary_phone=phone, email=f"client{rng.randrange(10**6)}@example.kz", language="kk",
+            marketing_consent=True, marketing_consent_at=now, data_processing_consent=True,
+            data_processing_consent_at=now, status="active", merged_into_id=None, owner_id="user-almaty-agent",
+            owner_name="almaty.agent", branch_code="ALA-01", region_code="KZ-75", version=1, created_at=now,
+            updated_at=now)
+        customer.phones = [CustomerPhone(id=new_id(), customer_id=customer.id, e164=phone, label="mobile",
+                                         created_at=now)]
+        customer.contacts = [Contact(id=new_id(), customer_id=customer.id, name="Serik Akhmetov",
+                                     position="Chief engineer", phone="+77017654321",
+                                     email="s.akhmetov@example.kz", created_at=now)] if rng.random() < 0.3 else []
+        customer.addresses = [Address(id=new_id(), customer_id=customer.id, kind="registration", region_code="KZ-75",
+                                      city="Almaty", street="Abay Ave", building=str(rng.randrange(1, 250)),
+                                      apartment=str(rng.randrange(1, 180)), postal_code="050000", created_at=now)]
+        return customer
+
+    def next(self) -> dict:
+        return self.rng.choice(self.pool) | {"id": new_id()}
+
+
+async def write_events(db: Database, count: int) -> None:
+    """``count`` customer-created events in the outbox, written with the service's EventWriter."""
+    payloads = Payloads()
+    for start in range(0, count, WRITE_BATCH):
+        async with db.unit_of_work() as session:
+            for _ in range(min(WRITE_BATCH, count - start)):
+                state = payloads.next()
+                await EVENTS.add(session, aggregate=AGGREGATE, action="created", subject=state["id"], data=state,
+                                 region=state["region_code"], branch=state["branch_code"])
+
+
+async def unsent_records(db: Database) -> list[tuple[str, bytes, bytes, list[tuple[str, bytes]]]]:
+    """(topic, key, value, headers) of every unsent event, as the relay would send them."""
+    async with db.read_only() as session:
+        events = (await session.scalars(
+            select(OutboxEvent).where(OutboxEvent.sent_at.is_(None)).order_by(OutboxEvent.seq))).all()
+    records = []
+    for event in events:
+        cloud_event = as_cloud_event(event)
+        records.append((event.topic, event.key.encode(), cloud_event.kafka_value(), cloud_event.kafka_headers()))
+    return records
+
+
+async def drain_with_relay(db: Database, settings: SalesSettings) -> tuple[int, float]:
+    """publish_batch in a loop under RelayLeadership until the outbox is empty: (events, seconds)."""
+    producer = make_producer(settings)
+    await producer.start()
+    leadership = RelayLeadership(db)
+    try:
+        if not await leadership.try_acquire():
+            raise RuntimeError("another relay holds this database's outbox")
+        published = 0
+        started = time.perf_counter()
+        while True:
+            sent = await publish_batch(db, producer, settings.service_name, settings.outbox_batch_size)
+            if not sent:
+                break
+            published += sent
+        elapsed = time.perf_counter() - started
+    finally:
+        await leadership.release()
+        await producer.stop()
+    async with db.read_only() as session:
+        unsent = await session.scalar(select(func.count()).where(OutboxEvent.sent_at.is_(None)))
+    if unsent:
+        raise RuntimeError(f"the relay stopped with {unsent} events unsent")
+    return published, elapsed
+
+
+async def raw_produce(settings: SalesSettings, topic: str,
+                      records: list[tuple[str, bytes, bytes, list[tuple[str, bytes]]]]) -> float:
+    """The same records, sent straight to ``topic`` by a producer with the relay's options."""
+    producer = make_producer(settings)
+    await producer.start()
+    try:
+        started = time.perf_counter()
+        acks = [await producer.send(topic, value=value, key=key, headers=headers) for _, key, value, headers in records]
+        await asyncio.gather(*acks)
+        return time.perf_counter() - started
+    finally:
+        await producer.stop()
+
+
+async def relay_run(label: str, url: str, settings_kwargs: dict, events: int, raw_topic: str
+                    ) -> tuple[Throughput, list[Throughput], str]:
+    """A fresh outbox of ``events`` events at ``url``, drained by the relay, with a raw produce
+    of the same records just before and just after it (the broker's pace drifts as it fills)."""
+    await upgrade_async(registry.get_service("sales").migrations_path(), url)
+    db = Database(url)
+    try:
+        await write_events(db, events)
+        records = await unsent_records(db)
+        settings = SalesSettings(database_url=url, **settings_kwargs)
+        raws = [Throughput("raw aiokafka produce loop, before", len(records),
+                           await raw_produce(settings, raw_topic, records))]
+        published, seconds = await drain_with_relay(db, settings)
+        raws.append(Throughput("raw aiokafka produce loop, after", len(records),
+                               await raw_produce(settings, raw_topic, records)))
+    finally:
+        await db.dispose()
+    return Throughput(label, published, seconds), raws, describe_records(records)
+
+
+def describe_records(records) -> str:
+    sizes = sorted(len(value) for _, _, value, _ in records)
+    return (f"record values {sizes[0]}-{sizes[-1]} bytes (median {sizes[len(sizes) // 2]}), "
+            f"{len(records[0][3])} headers each")
+
+
+async def run(options: RelayOptions) -> list[SummaryRow]:
+    def say(message: str) -> None:
+        print(f"[relay] {message}", flush=True)
+
+    lines: list[tuple[Throughput, float]] = []  # (relay, raw baseline of the same run)
+    with tempfile.TemporaryDirectory(prefix="crm-bench-relay-") as tmp:
+        broker = EmbeddedBroker(port=free_port(), log_path=Path(tmp) / "broker.log")
+        await asyncio.to_thread(broker.start)
+        try:
+            raw_topic = "crm.bench.raw.v1"
+            await ensure_topics(broker.bootstrap_servers, [(TOPIC, PARTITIONS), (raw_topic, PARTITIONS)])
+            settings_kwargs = {"kafka_bootstrap_servers": broker.bootstrap_servers,
+                               "trace_file": str(Path(tmp) / "traces.jsonl")}
+            setup_tracing("sales", trace_file=settings_kwargs["trace_file"])
+            say(f"{options.events} crm.sales.customer.created events per outbox; relay batch size {SalesSettings().outbox_batch_size} (outbox_batch_size); both sides use a "
+                "producer from make_producer (acks=all, linger_ms=5, not idempotent)")
+            targets = []
+            async with temporary_databases() as databases:
+                targets.append(("outbox relay, PostgreSQL", await databases.create("relay")))
+                if options.sqlite:
+                    targets.append(("outbox relay, SQLite (embedded default)",
+                                    f"sqlite+aiosqlite:///{Path(tmp) / 'relay.db'}"))
+                for label, url in targets:
+                    started = time.perf_counter()
+                    relay, raws, records = await relay_run(label, url, settings_kwargs, options.events, raw_topic)
+                    say(f"{label}: {records}; written, relayed and produced raw twice in "
+                        f"{time.perf_counter() - started:.1f} s")
+                    for line in (raws[0], relay, raws[1]):
+                        print(line.line(), flush=True)
+                    lines.append((relay, sum(r.per_second for r in raws) / len(raws)))
+        finally:
+            shutdown_tracing()
+            broker.stop()
+
+    rows = []
+    for relay, raw in lines:
+        value = relay.per_second / raw
+        postgres = "PostgreSQL" in relay.label
+        rows.append(SummaryRow(relay.label, f"{relay.per_second:.0f} events/s", f"{raw:.0f} events/s raw produce",
+                               value, f">= {RELAY_TARGET:.2f}" if postgres else "",
+                               value >= RELAY_TARGET if postgres else None,
+                               note="raw baseline: mean of the produce loops just before and after the relay"
+                               if postgres else ""))
+    return rows
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--events", type=int, default=RelayOptions.events, help="events written and relayed")
+    parser.add_argument("--no-sqlite", dest="sqlite", action="store_false", help="skip the SQLite line")
+
+
+def options_from(args: argparse.Namespace) -> RelayOptions:
+    return RelayOptions(events=args.events, sqlite=args.sqlite)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_arguments(parser)
+    rows = asyncio.run(run(options_from(parser.parse_args())))
+    print()
+    print(render_summary(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""Runs every benchmark and prints one summary table (`make bench`).
+
+    .venv/bin/python -m bench.run_all [--only api|relay] [--customers 100000] [--requests 3000]
+        [--concurrency 8] [--max-seconds 20] [--events 20000] [--no-sqlite]
+
+Figures, never pass/fail: each is printed next to a baseline measured in the same run, and
+the ratio is what to compare between machines and commits (see bench/README.md).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import time
+
+from . import bench_api, bench_relay
+from .common import SummaryRow, render_summary
+
+
+def machine() -> str:
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    return f"{os.cpu_count()} CPUs, Python {platform.python_version()}, load average {load}"
+
+
+async def run_all(args: argparse.Namespace) -> list[SummaryRow]:
+    rows: list[SummaryRow] = []
+    if args.only in (None, "api"):
+        rows += await bench_api.run(bench_api.options_from(args))
+    if args.only in (None, "relay"):
+        rows += await bench_relay.run(bench_relay.options_from(args))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", choices=("api", "relay"), help="run one benchmark only")
+    bench_api.add_arguments(parser)
+    bench_relay.add_arguments(parser)
+    args = parser.parse_args()
+    print(f"machine: {machine()}", flush=True)
+    started = time.perf_counter()
+    rows = asyncio.run(run_all(args))
+    print()
+    print(f"Summary ({time.perf_counter() - started:.0f} s; machine at the end: {machine()})")
+    print(render_summary(rows))
+
+
+if __name__ == "__main__":
+    main()
