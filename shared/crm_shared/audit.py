@@ -15,6 +15,15 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
     return {k: [before.get(k), after.get(k)] for k in after if before.get(k) != after.get(k)}
 
 
+# Bookkeeping fields a creation entry leaves out: the entry itself says when, and which record.
+BOOKKEEPING_FIELDS = ("id", "version", "created_at", "updated_at")
+
+
+def creation_changes(state: dict[str, Any], leave_out: tuple[str, ...] = BOOKKEEPING_FIELDS) -> dict[str, list[Any]]:
+    """What the audit entry of a new record shows: {field: [None, value]} for every field set."""
+    return {k: [None, v] for k, v in state.items() if v is not None and k not in leave_out}
+
+
 def record_change(
     session: AsyncSession,
     principal: Principal,

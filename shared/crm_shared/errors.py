@@ -62,8 +62,11 @@ def field_problem(field: str, message: str, status: int = 422) -> Problem:
     )
 
 
-def not_found(what: str, ident: str) -> Problem:
-    return Problem(404, "Not found", f"{what} {ident} does not exist or is not visible to you")
+def not_found(what: str, ident: str, field: str | None = None) -> Problem:
+    """404 for a record that is absent or hidden from the caller (the same answer for both);
+    ``field`` names the request field that carried the id, when it came in a body."""
+    errors = [{"field": field, "message": "does not exist or is not visible to you"}] if field else None
+    return Problem(404, "Not found", f"{what} {ident} does not exist or is not visible to you", errors=errors)
 
 
 def forbidden(detail: str) -> Problem:
@@ -72,6 +75,23 @@ def forbidden(detail: str) -> Problem:
 
 def conflict(detail: str, **extensions: Any) -> Problem:
     return Problem(409, "Conflict", detail, **extensions)
+
+
+PROBLEM_DESCRIPTIONS = {
+    400: "malformed header or cursor (problem names it)", 401: "no or invalid caller identity",
+    403: "the caller's role may not do this", 404: "absent or not visible", 409: "duplicate or conflicting state",
+    412: "stale version", 422: "invalid field (problem names it)", 428: "neither If-Match nor version sent",
+}
+
+
+def openapi_problems(*statuses: int) -> dict[int, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries saying that these statuses answer with problem details."""
+    return {status: {"model": None, "content": {PROBLEM_JSON: {}}, "description": PROBLEM_DESCRIPTIONS[status]}
+            for status in statuses}
+
+
+# What a REST endpoint of a service documents by default.
+OPENAPI_PROBLEMS = openapi_problems(401, 403, 404, 409, 412, 422)
 
 
 def problem_response(problem: Problem, request: Request | None = None) -> JSONResponse:

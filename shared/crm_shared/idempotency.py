@@ -6,9 +6,12 @@ return someone else's record.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
 import orjson
+from fastapi import Header, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +20,9 @@ from .errors import Problem
 from .models import IdempotencyRecord
 
 MAX_KEY_LENGTH = 200
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", description="makes a retried create safe")]
 
 
 def request_hash(payload: Any) -> str:
@@ -52,3 +58,36 @@ def remember(
         return
     session.add(IdempotencyRecord(principal=principal.subject, key=key, request_hash=request_hash(payload),
                                   status_code=status_code, response=response))
+
+
+async def create_once(
+    session: AsyncSession, principal: Principal, key: str | None, payload: Any, response: Response, *,
+    create: Callable[[], Awaitable[Any]], headers: Callable[[Any], dict[str, str]],
+    flush: Callable[[], Awaitable[None]], status_code: int = 201,
+) -> Any:
+    """A create endpoint's answer, made safe to retry with ``key``: a repeated key gets the first
+    answer again (``replay_response``); a new one gets ``create()``'s JSON-ready body, remembered in
+    the same transaction. ``flush`` runs after that (crm_shared.concurrency.flush_or_conflict), so
+    that a concurrent request with the same key fails here, as a 409, and not at the commit after a
+    success. ``headers(body)`` are the answer's headers (ETag, Location), the same for a replay."""
+    replay = await find_replay(session, principal, key, payload)
+    if replay is not None:
+        return replay_response(replay, headers(replay.response))
+    body = await create()
+    remember(session, principal, key, payload, status_code, body)
+    await flush()
+    response.status_code = status_code
+    response.headers.update(headers(body))
+    return body
+
+
+def replay_response(record: IdempotencyRecord, headers: dict[str, str] | None = None) -> JSONResponse:
+    """The stored answer again, marked as a replay; ``headers`` are the ones the first answer had
+    besides its body (ETag, Location)."""
+    return JSONResponse(record.response, status_code=record.status_code,
+                        headers=(headers or {}) | {REPLAYED_HEADER: "true"})
+
+
+def is_key_in_flight(database_message: str) -> bool:
+    """Whether a unique violation is this table's: a concurrent request with the same key won."""
+    return IdempotencyRecord.__tablename__ in database_message

@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, bindparam, select, tuple_
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_shared import concurrency
 from crm_shared.audit import diff, record_change
 from crm_shared.auth import (
     Principal,
@@ -25,8 +24,10 @@ from crm_shared.auth import (
     require_writer,
     visibility_clause,
 )
+from crm_shared.concurrency import check_version
 from crm_shared.db import new_id, utcnow
 from crm_shared.errors import Problem, conflict, field_problem, forbidden, not_found
+from crm_shared.records import get_visible, get_writable
 from crm_shared.reference import region_of_branch
 
 from .api.customer_schemas import (
@@ -72,35 +73,25 @@ def require_customer_writer(principal: Principal) -> None:
         raise forbidden(f"this API key lacks the {WRITE_SCOPE} scope")
 
 
-async def get_visible_customer(session: AsyncSession, principal: Principal, customer_id: str) -> Customer:
-    """The customer if the caller may see it; otherwise 404, the same answer as for a missing id."""
+async def get_visible_customer(session: AsyncSession, principal: Principal, customer_id: str, *,
+                               field: str | None = None) -> Customer:
+    """The customer if the caller may see it; otherwise 404, the same answer as for a missing id
+    (naming ``field`` when the id came in a request body)."""
     require_reader(principal)
-    customer = await session.scalar(
-        select(Customer).where(Customer.id == customer_id, visibility_clause(principal, Customer))
-    )
-    if customer is None:
-        raise not_found("customer", customer_id[:64])
-    return customer
+    return await get_visible(session, principal, Customer, customer_id, what=ENTITY, field=field)
 
 
 async def get_writable_customer(session: AsyncSession, principal: Principal, customer_id: str) -> Customer:
     """The customer if the caller may change it: 403 for roles that never write, 404 when it is
     not visible, 409 when it was merged away (changes go to the survivor)."""
     require_customer_writer(principal)
-    customer = await get_visible_customer(session, principal, customer_id)
-    if not can_write(principal, customer.region_code, customer.branch_code):
-        raise not_found("customer", customer_id)
+    # Not locked: customers count their versions in the UPDATE itself (version_id_col), so a
+    # writer that lost the race gets a 412 at flush (flush_or_conflict) instead of waiting.
+    customer = await get_writable(session, principal, Customer, customer_id, what=ENTITY, for_update=False)
     if customer.status == CustomerStatus.MERGED:
         raise conflict(f"customer {customer.id} was merged into {customer.merged_into_id}; change that customer instead",
                        merged_into_id=customer.merged_into_id, merged_into_url=customer_url(customer.merged_into_id))
     return customer
-
-
-def check_version(customer: Customer, expected: int | None) -> None:
-    if expected is not None and expected != customer.version:
-        raise Problem(412, "Precondition failed",
-                      f"version {expected} is stale: the customer is at version {customer.version}; read it again",
-                      current_version=customer.version)
 
 
 # --- views -------------------------------------------------------------------------------------
@@ -185,22 +176,17 @@ async def _reject_duplicate(session: AsyncSession, principal: Principal, *, tax_
             raise await duplicate_problem(session, principal, existing, phone_field)
 
 
+def _tax_id_taken(database_message: str) -> Problem | None:
+    if "uq_customers_tax_id" in database_message or "customers.tax_id" in database_message:
+        return conflict("a customer with this IIN/BIN was registered at the same moment; search for it",
+                        matched_field="tax_id")
+    return None
+
+
 async def flush_or_conflict(session: AsyncSession) -> None:
-    """Flushes now, so that a unique key another transaction took meanwhile is a 409, and a
+    """Flushes now, so that an IIN/BIN another transaction registered meanwhile is a 409, and a
     customer another transaction changed since it was read (its version moved) a 412, not a 500."""
-    try:
-        await session.flush()
-    except StaleDataError:
-        raise Problem(412, "Precondition failed",
-                      "the customer was changed by someone else at the same moment; read it again") from None
-    except IntegrityError as exc:
-        message = str(exc.orig)
-        if "uq_customers_tax_id" in message or "customers.tax_id" in message:
-            raise conflict("a customer with this IIN/BIN was registered at the same moment; search for it",
-                           matched_field="tax_id") from None
-        if "idempotency_records" in message:
-            raise conflict("a request with this Idempotency-Key is already being processed; retry it shortly") from None
-        raise
+    await concurrency.flush_or_conflict(session, ENTITY, _tax_id_taken)
 
 
 # --- create ------------------------------------------------------------------------------------
@@ -246,9 +232,13 @@ def _summary(customer: Customer) -> dict[str, Any]:
 
 
 async def create_customer(
-    session: AsyncSession, principal: Principal, request: IndividualCreate | BusinessCreate
+    session: AsyncSession, principal: Principal, request: IndividualCreate | BusinessCreate, *,
+    owner_id: str | None = None, owner_name: str | None = None,
 ) -> Customer:
-    """Registers a customer owned by the caller, in the requested branch (default: the caller's)."""
+    """Registers a customer in the requested branch (default: the caller's), owned by the caller
+    or by ``owner_id``/``owner_name`` (a lead's conversion gives the customer the lead's owner)."""
+    if (owner_id is None) != (owner_name is None):
+        raise ValueError("owner_id and owner_name go together")
     require_customer_writer(principal)
     branch_code, region_code = _placement(principal, request.branch_code)
     individual = isinstance(request, IndividualCreate)
@@ -274,8 +264,8 @@ async def create_customer(
         data_processing_consent=request.data_processing_consent,
         data_processing_consent_at=now if request.data_processing_consent else None,
         status=CustomerStatus.ACTIVE,
-        owner_id=principal.subject,
-        owner_name=principal.username,
+        owner_id=owner_id or principal.subject,
+        owner_name=owner_name or principal.username,
         branch_code=branch_code,
         region_code=region_code,
         created_at=now,
@@ -313,7 +303,7 @@ async def update_customer(
     session: AsyncSession, principal: Principal, customer: Customer, patch: CustomerUpdate, expected_version: int
 ) -> dict[str, list[Any]]:
     """Applies the fields sent; returns {field: [old, new]} (empty when nothing changed)."""
-    check_version(customer, expected_version)
+    check_version(ENTITY, customer.version, expected_version)
     sent = patch.model_fields_set - {"version"}
     for field in sorted(sent):
         value = getattr(patch, field)
@@ -354,6 +344,14 @@ async def update_customer(
 
 # --- phones, contacts, addresses ---------------------------------------------------------------
 
+def _item(items: Sequence[Any], item_id: str, what: str) -> Any:
+    """One of the customer's phones, contacts or addresses, by id (404 when it has none such)."""
+    item = next((i for i in items if i.id == item_id), None)
+    if item is None:
+        raise not_found(what, item_id[:64])
+    return item
+
+
 async def add_phone(session: AsyncSession, principal: Principal, customer: Customer, request: PhoneIn) -> CustomerPhone:
     if request.phone in {p.e164 for p in customer.phones}:
         raise conflict(f"phone: {request.phone} is already a phone of this customer",
@@ -367,9 +365,7 @@ async def add_phone(session: AsyncSession, principal: Principal, customer: Custo
 
 
 async def remove_phone(session: AsyncSession, principal: Principal, customer: Customer, phone_id: str) -> None:
-    phone = next((p for p in customer.phones if p.id == phone_id), None)
-    if phone is None:
-        raise not_found("phone", phone_id[:64])
+    phone = _item(customer.phones, phone_id, "phone")
     if phone.e164 == customer.primary_phone:
         raise conflict("phone: the primary phone cannot be removed; make another phone primary first",
                        errors=[{"field": "phone", "message": "is the primary phone"}])
@@ -390,9 +386,7 @@ async def add_contact(session: AsyncSession, principal: Principal, customer: Cus
 
 
 async def remove_contact(session: AsyncSession, principal: Principal, customer: Customer, contact_id: str) -> None:
-    contact = next((c for c in customer.contacts if c.id == contact_id), None)
-    if contact is None:
-        raise not_found("contact", contact_id[:64])
+    contact = _item(customer.contacts, contact_id, "contact")
     state = contact_state(contact)
     customer.contacts.remove(contact)
     await _sub_resource_changed(session, principal, customer, "contact_removed", {"contacts": [contact.name, None]},
@@ -413,9 +407,7 @@ async def add_address(session: AsyncSession, principal: Principal, customer: Cus
 
 
 async def remove_address(session: AsyncSession, principal: Principal, customer: Customer, address_id: str) -> None:
-    address = next((a for a in customer.addresses if a.id == address_id), None)
-    if address is None:
-        raise not_found("address", address_id[:64])
+    address = _item(customer.addresses, address_id, "address")
     state = address_state(address)
     customer.addresses.remove(address)
     await _sub_resource_changed(session, principal, customer, "address_removed",
@@ -451,15 +443,11 @@ async def merge_customers(
     """Folds ``duplicate_id`` into ``survivor``: its phones, contacts and addresses move over, it
     becomes status=merged with merged_into_id=survivor. Both records are audited; one
     crm.sales.customer.merged event (keyed by the survivor) tells other aggregates to move too."""
-    check_version(survivor, expected_version)
+    check_version(ENTITY, survivor.version, expected_version)
     if duplicate_id == survivor.id:
         raise field_problem("duplicate_id", "a customer cannot be merged into itself")
-    duplicate = await session.scalar(
-        select(Customer).where(Customer.id == duplicate_id, visibility_clause(principal, Customer)))
-    if duplicate is None or not can_write(principal, duplicate.region_code, duplicate.branch_code):
-        problem = not_found("customer", duplicate_id[:64])
-        problem.errors = [{"field": "duplicate_id", "message": "does not exist or is not visible to you"}]
-        raise problem
+    duplicate = await get_writable(session, principal, Customer, duplicate_id, what=ENTITY, for_update=False,
+                                   field="duplicate_id")
     if duplicate.status == CustomerStatus.MERGED:
         raise conflict(f"duplicate_id: customer {duplicate.id} was already merged into {duplicate.merged_into_id}",
                        errors=[{"field": "duplicate_id", "message": "already merged"}])

@@ -275,6 +275,27 @@ async def test_converting_a_lead_creates_the_customer_and_the_opportunity_in_one
     assert twice.status_code == 409
 
 
+async def test_a_customer_registered_by_a_conversion_belongs_to_the_leads_owner(client, db, ids):
+    lead = await qualified_lead(client, name="Saule Omarova", phone=ids.mobile())  # owned by the agent
+    body = {"customer": {"kind": "individual", "iin": ids.iin(), "first_name": "Saule", "last_name": "Omarova"}}
+    key = {"Idempotency-Key": f"convert-{uuid.uuid4()}"}
+    response = await client.post(f"/api/v1/sales/leads/{lead['id']}/convert", json=body, headers=h(MANAGER, **key))
+    assert response.status_code == 200, response.text
+    customer, opportunity = response.json()["customer"], response.json()["opportunity"]
+    assert (customer["owner_id"], customer["owner_name"]) == (lead["owner_id"], lead["owner_name"]) == \
+        (AGENT.subject, AGENT.username)
+    assert (opportunity["owner_id"], opportunity["owner_name"]) == (AGENT.subject, AGENT.username)
+    created = (await audit_of(db, "customer", customer["id"]))[0]
+    assert (created.action, created.actor_id, created.changes["owner_id"]) == \
+        ("created", MANAGER.subject, [None, AGENT.subject])  # the manager did it, for the agent
+    event = (await events_about(db, customer["id"]))[0]
+    assert event.type == "crm.sales.customer.created" and event.data["owner_id"] == AGENT.subject
+
+    again = await client.post(f"/api/v1/sales/leads/{lead['id']}/convert", json=body, headers=h(MANAGER, **key))
+    assert again.status_code == 200 and again.json() == response.json()
+    assert again.headers["Idempotent-Replayed"] == "true" and again.headers["ETag"] == response.headers["ETag"]
+
+
 async def test_conversion_can_link_an_existing_customer(client, db, ids):
     customer = await new_customer(client, ids)
     lead = await qualified_lead(client)

@@ -7,30 +7,35 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
-from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, Field, StrictInt
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_shared.audit import diff, record_change
+from crm_shared.audit import creation_changes, diff, record_change
 from crm_shared.auth import Principal, Role, Scope, can_write, require_personal_data_access, visibility_clause
+from crm_shared.concurrency import (
+    IfMatch,
+    check_version,
+    etag,
+    flush_or_conflict,
+    required_version,
+    version_headers,
+)
 from crm_shared.db import new_id, utcnow
-from crm_shared.errors import Problem, conflict, field_problem, forbidden, not_found
-from crm_shared.idempotency import find_replay, remember
+from crm_shared.errors import OPENAPI_PROBLEMS, openapi_problems, conflict, field_problem, forbidden
+from crm_shared.idempotency import IdempotencyKey, create_once
 from crm_shared.outbox import EventWriter
 from crm_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from crm_shared.records import get_visible, mark_changed
 
-from .. import customer_service
 from ..db.models import Customer
 from ..db.pipeline_models import Activity, Lead, Opportunity
 from ..domain.customers import CustomerStatus
 from ..domain.pipeline import ActivityKind, RelatedType, RuleViolation
-from .customers import PROBLEMS, IdempotencyKey, IfMatch, etag, required_version
+from .customer_schemas import Strict
 from .deps import CurrentPrincipal, Session
 from .pipeline_common import (
-    Strict,
     active_staff,
-    check_version,
     clean_text,
     iso,
     newest_first_page,
@@ -119,6 +124,10 @@ def activity_url(activity_id: str) -> str:
     return f"{ACTIVITIES_PATH}/{activity_id}"
 
 
+def _headers(view: dict[str, Any]) -> dict[str, str]:
+    return version_headers(view["version"], activity_url(view["id"]))
+
+
 # --- visibility through the related record -------------------------------------------------------
 
 def activity_visibility_clause(principal: Principal) -> ColumnElement[bool]:
@@ -154,12 +163,8 @@ async def placements_of(session: AsyncSession, activities: list[Activity]) -> di
 
 async def related_record(session: AsyncSession, principal: Principal, related_type: str, related_id: str):
     """The record an activity is about, if the caller sees it; 404 naming related_id otherwise."""
-    model = RELATED_MODELS[related_type]
-    record = await session.scalar(select(model).where(model.id == related_id, visibility_clause(principal, model)))
-    if record is None:
-        raise Problem(404, "Not found", f"{related_type} {related_id[:64]} does not exist or is not visible to you",
-                      errors=[{"field": "related_id", "message": "does not exist or is not visible to you"}])
-    return record
+    return await get_visible(session, principal, RELATED_MODELS[related_type], related_id, what=related_type,
+                             field="related_id")
 
 
 def may_log_on(principal: Principal, related_type: str, record: Any) -> bool:
@@ -177,28 +182,15 @@ def require_activity_writer(principal: Principal) -> None:
 
 async def get_visible_activity(session: AsyncSession, principal: Principal, activity_id: str, *,
                                for_update: bool = False) -> Activity:
-    require_personal_data_access(principal)
-    stmt = select(Activity).where(Activity.id == activity_id, activity_visibility_clause(principal))
-    activity = await session.scalar(stmt.with_for_update() if for_update else stmt)
-    if activity is None:
-        raise not_found("activity", activity_id[:64])
-    return activity
+    return await get_visible(session, principal, Activity, activity_id, what=ENTITY, for_update=for_update,
+                             visibility=activity_visibility_clause(principal))
 
 
-# --- endpoints -----------------------------------------------------------------------------------
-
-@router.post("/activities", status_code=201, response_model=ActivityOut, responses=PROBLEMS,
-             summary="Log a call, meeting, task or note on a customer, lead or opportunity")
-async def create_activity(body: ActivityCreate, principal: CurrentPrincipal, session: Session, response: Response,
-                          idempotency_key: IdempotencyKey = None):
+async def log_activity(session: AsyncSession, principal: Principal,
+                       body: ActivityCreate) -> tuple[Activity, Placement]:
+    """A new activity on a record the caller may log on, audited, with its event; returns it and
+    where its record is."""
     require_activity_writer(principal)
-    payload = body.model_dump(mode="json")
-    replay = await find_replay(session, principal, idempotency_key, payload)
-    if replay is not None:
-        stored = replay.response
-        return JSONResponse(stored, status_code=replay.status_code,
-                            headers={"ETag": etag(stored["version"]), "Location": activity_url(stored["id"]),
-                                     "Idempotent-Replayed": "true"})
     subject = clean_text(body.subject)
     if not subject:
         raise field_problem("subject", "must not be blank")
@@ -226,24 +218,35 @@ async def create_activity(body: ActivityCreate, principal: CurrentPrincipal, ses
     session.add(activity)
     placement = (record.region_code, record.branch_code)
     record_change(session, principal, entity_type=ENTITY, entity_id=activity.id, action="created",
-                  changes={k: [None, v] for k, v in activity_state(activity, placement).items()
-                           if v is not None and k not in ("id", "version", "created_at", "updated_at")})
+                  changes=creation_changes(activity_state(activity, placement)))
     await record_activity_event(session, "created", activity, placement)
-    view = activity_state(activity, placement)
-    remember(session, principal, idempotency_key, payload, 201, view)
-    await customer_service.flush_or_conflict(session)
-    response.headers.update({"ETag": etag(activity.version), "Location": activity_url(activity.id)})
-    return view
+    return activity, placement
 
 
-@router.get("/activities/{activity_id}", response_model=ActivityOut, responses=PROBLEMS, summary="One activity")
+# --- endpoints -----------------------------------------------------------------------------------
+
+@router.post("/activities", status_code=201, response_model=ActivityOut, responses=OPENAPI_PROBLEMS,
+             summary="Log a call, meeting, task or note on a customer, lead or opportunity")
+async def create_activity(body: ActivityCreate, principal: CurrentPrincipal, session: Session, response: Response,
+                          idempotency_key: IdempotencyKey = None):
+    require_activity_writer(principal)
+
+    async def create() -> dict:
+        return activity_state(*await log_activity(session, principal, body))
+
+    return await create_once(session, principal, idempotency_key, body.model_dump(mode="json"), response,
+                             create=create, headers=_headers, flush=lambda: flush_or_conflict(session, ENTITY))
+
+
+@router.get("/activities/{activity_id}", response_model=ActivityOut, responses=OPENAPI_PROBLEMS,
+            summary="One activity")
 async def get_activity(activity_id: str, principal: CurrentPrincipal, session: Session, response: Response):
     activity = await get_visible_activity(session, principal, activity_id)
     response.headers["ETag"] = etag(activity.version)
     return activity_state(activity, await placement_of(session, activity.related_type, activity.related_id))
 
 
-@router.get("/activities", response_model=Page[ActivityOut], responses=PROBLEMS,
+@router.get("/activities", response_model=Page[ActivityOut], responses=OPENAPI_PROBLEMS,
             summary="Activities on records you can see, newest first (e.g. one customer's timeline)")
 async def list_activities(
     principal: CurrentPrincipal,
@@ -279,7 +282,8 @@ async def list_activities(
 UPDATABLE = ("subject", "body", "due_at", "done_at", "outcome")
 
 
-@router.patch("/activities/{activity_id}", response_model=ActivityOut, responses=PROBLEMS,
+@router.patch("/activities/{activity_id}", response_model=ActivityOut,
+              responses=OPENAPI_PROBLEMS | openapi_problems(428),
               summary="Change an activity or mark it done (optimistic concurrency)")
 async def update_activity(activity_id: str, body: ActivityUpdate, principal: CurrentPrincipal, session: Session,
                           response: Response, if_match: IfMatch = None):
@@ -289,7 +293,7 @@ async def update_activity(activity_id: str, body: ActivityUpdate, principal: Cur
     own_interaction = principal.role is Role.CALL_CENTER_AGENT and activity.owner_id == principal.subject
     if not can_write(principal, record.region_code, record.branch_code) and not own_interaction:
         raise forbidden("you may change only the activities you logged on this record")
-    check_version("activity", activity.version, required_version(if_match, body.version))
+    check_version(ENTITY, activity.version, required_version(if_match, body.version, ENTITY))
     reject_nulls(body, ("subject",))
     sent = body.model_fields_set - {"version"}
     if "subject" in sent and not clean_text(body.subject):
@@ -304,8 +308,7 @@ async def update_activity(activity_id: str, body: ActivityUpdate, principal: Cur
     changes = diff(before, activity_state(activity, placement))
     if changes:
         action = "completed" if was_open and activity.done_at is not None else "updated"
-        activity.updated_at = utcnow()
-        activity.version += 1
+        mark_changed(activity)
         record_change(session, principal, entity_type=ENTITY, entity_id=activity.id, action=action, changes=changes)
         await record_activity_event(session, action, activity, placement)
     response.headers["ETag"] = etag(activity.version)

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 from pydantic_core import PydanticCustomError
 
+from crm_shared.errors import field_problem
 from crm_shared.reference import REGIONS_BY_CODE
 
 from ..domain import customers as rules
@@ -72,7 +73,19 @@ Position = Annotated[str, _rule(_short_text(200), "position")]
 
 
 class Strict(BaseModel):
+    """A request body: unknown fields are refused (422 naming them), not ignored."""
+
     model_config = ConfigDict(extra="forbid")
+
+
+def phone_filter(phone: str | None, field: str = "phone") -> str | None:
+    """A phone query parameter in any Kazakhstan notation, as E.164 (422 naming ``field``)."""
+    if phone is None:
+        return None
+    try:
+        return normalize_phone(phone)
+    except PhoneError as exc:
+        raise field_problem(field, str(exc)) from None
 
 
 class AddressIn(Strict):

@@ -7,24 +7,31 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StrictInt, TypeAdapter, ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_shared.audit import diff, record_change
-from crm_shared.auth import Principal, can_write, require_personal_data_access, require_writer, visibility_clause
+from crm_shared.audit import creation_changes, diff, record_change
+from crm_shared.auth import Principal, require_personal_data_access, require_writer, visibility_clause
+from crm_shared.concurrency import (
+    IfMatch,
+    check_version,
+    etag,
+    flush_or_conflict,
+    required_version,
+    version_headers,
+)
 from crm_shared.db import new_id, utcnow
-from crm_shared.errors import Problem, conflict, field_problem, not_found
-from crm_shared.idempotency import find_replay, remember
+from crm_shared.errors import OPENAPI_PROBLEMS, openapi_problems, conflict, field_problem
+from crm_shared.idempotency import IdempotencyKey, create_once
 from crm_shared.outbox import EventWriter
 from crm_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from crm_shared.records import get_visible, get_writable, mark_changed
 
 from .. import customer_service
 from ..db.models import Customer
-from ..db.pipeline_models import Lead
+from ..db.pipeline_models import Lead, Opportunity
 from ..domain.customers import CustomerStatus
-from ..domain.phones import PhoneError, normalize_phone
 from ..domain.pipeline import (
     LeadSource,
     LeadStatus,
@@ -33,13 +40,10 @@ from ..domain.pipeline import (
     check_lead_convertible,
     check_lead_update,
 )
-from .customer_schemas import CustomerCreate, CustomerOut, Email, Phone
-from .customers import PROBLEMS, IdempotencyKey, IfMatch, etag, required_version
+from .customer_schemas import CustomerCreate, CustomerOut, Email, Phone, Strict, phone_filter
 from .deps import CurrentPrincipal, Session
 from .opportunities import OpportunityOut, create_opportunity_record, opportunity_state
 from .pipeline_common import (
-    Strict,
-    check_version,
     clean_text,
     iso,
     newest_first_page,
@@ -164,43 +168,17 @@ def lead_url(lead_id: str) -> str:
     return f"{LEADS_PATH}/{lead_id}"
 
 
-def _headers(lead: Lead) -> dict[str, str]:
-    return {"ETag": etag(lead.version), "Location": lead_url(lead.id)}
-
-
-async def get_visible_lead(session: AsyncSession, principal: Principal, lead_id: str, *, for_update: bool = False) -> Lead:
-    require_personal_data_access(principal)
-    stmt = select(Lead).where(Lead.id == lead_id, visibility_clause(principal, Lead))
-    lead = await session.scalar(stmt.with_for_update() if for_update else stmt)
-    if lead is None:
-        raise not_found("lead", lead_id[:64])
-    return lead
-
-
-async def get_writable_lead(session: AsyncSession, principal: Principal, lead_id: str) -> Lead:
-    """403 for roles that never write; 404 when not visible; locked for the rest of the transaction."""
-    require_personal_data_access(principal)
-    require_writer(principal)
-    lead = await get_visible_lead(session, principal, lead_id, for_update=True)
-    if not can_write(principal, lead.region_code, lead.branch_code):
-        raise not_found("lead", lead_id[:64])
-    return lead
+def _headers(view: dict[str, Any]) -> dict[str, str]:
+    return version_headers(view["version"], lead_url(view["id"]))
 
 
 # --- create / read / list ------------------------------------------------------------------------
 
-@router.post("/leads", status_code=201, response_model=LeadOut, responses=PROBLEMS, summary="Register a lead")
-async def create_lead(body: LeadCreate, principal: CurrentPrincipal, session: Session, response: Response,
-                      idempotency_key: IdempotencyKey = None):
+async def register_lead(session: AsyncSession, principal: Principal, body: LeadCreate) -> Lead:
+    """A new lead in the owner's branch, audited, with its crm.sales.lead.created event; the
+    caller's transaction commits it."""
     require_personal_data_access(principal)
     require_writer(principal)
-    payload = body.model_dump(mode="json")
-    replay = await find_replay(session, principal, idempotency_key, payload)
-    if replay is not None:
-        stored = replay.response
-        return JSONResponse(stored, status_code=replay.status_code,
-                            headers={"ETag": etag(stored["version"]), "Location": lead_url(stored["id"]),
-                                     "Idempotent-Replayed": "true"})
     name = clean_text(body.name)
     if not name:
         raise field_problem("name", "must not be blank")
@@ -216,33 +194,34 @@ async def create_lead(body: LeadCreate, principal: CurrentPrincipal, session: Se
     )
     session.add(lead)
     record_change(session, principal, entity_type=ENTITY, entity_id=lead.id, action="created",
-                  changes={k: [None, v] for k, v in lead_state(lead).items()
-                           if v is not None and k not in ("id", "version", "created_at", "updated_at")})
+                  changes=creation_changes(lead_state(lead)))
     await record_lead_event(session, "created", lead)
-    view = lead_state(lead)
-    remember(session, principal, idempotency_key, payload, 201, view)
-    await customer_service.flush_or_conflict(session)
-    response.headers.update(_headers(lead))
-    return view
+    return lead
 
 
-@router.get("/leads/{lead_id}", response_model=LeadOut, responses=PROBLEMS, summary="One lead")
+@router.post("/leads", status_code=201, response_model=LeadOut, responses=OPENAPI_PROBLEMS,
+             summary="Register a lead")
+async def create_lead(body: LeadCreate, principal: CurrentPrincipal, session: Session, response: Response,
+                      idempotency_key: IdempotencyKey = None):
+    require_personal_data_access(principal)
+    require_writer(principal)
+
+    async def create() -> dict:
+        return lead_state(await register_lead(session, principal, body))
+
+    return await create_once(session, principal, idempotency_key, body.model_dump(mode="json"), response,
+                             create=create, headers=_headers, flush=lambda: flush_or_conflict(session, ENTITY))
+
+
+@router.get("/leads/{lead_id}", response_model=LeadOut, responses=OPENAPI_PROBLEMS, summary="One lead")
 async def get_lead(lead_id: str, principal: CurrentPrincipal, session: Session, response: Response):
-    lead = await get_visible_lead(session, principal, lead_id)
+    lead = await get_visible(session, principal, Lead, lead_id, what=ENTITY)
     response.headers["ETag"] = etag(lead.version)
     return lead_state(lead)
 
 
-def _phone_filter(phone: str | None) -> str | None:
-    if phone is None:
-        return None
-    try:
-        return normalize_phone(phone)
-    except PhoneError as exc:
-        raise field_problem("phone", str(exc)) from None
-
-
-@router.get("/leads", response_model=Page[LeadOut], responses=PROBLEMS, summary="Leads you can see, newest first")
+@router.get("/leads", response_model=Page[LeadOut], responses=OPENAPI_PROBLEMS,
+            summary="Leads you can see, newest first")
 async def list_leads(
     principal: CurrentPrincipal,
     session: Session,
@@ -259,7 +238,7 @@ async def list_leads(
     stmt = select(Lead).where(visibility_clause(principal, Lead))
     for column, value in ((Lead.status, status), (Lead.source, source), (Lead.interest, interest),
                           (Lead.owner_id, owner_id), (Lead.branch_code, branch_code),
-                          (Lead.phone, _phone_filter(phone))):
+                          (Lead.phone, phone_filter(phone))):
         if value is not None:
             stmt = stmt.where(column == value)
     rows, next_cursor = await newest_first_page(session, stmt, Lead, limit, cursor)
@@ -272,12 +251,9 @@ UPDATABLE = ("status", "disqualify_reason", "name", "phone", "email", "company_n
 NOT_NULL = ("status", "name", "interest", "owner_id")
 
 
-@router.patch("/leads/{lead_id}", response_model=LeadOut, responses=PROBLEMS,
-              summary="Change a lead's details or status, or assign it to another owner (optimistic concurrency)")
-async def update_lead(lead_id: str, body: LeadUpdate, principal: CurrentPrincipal, session: Session,
-                      response: Response, if_match: IfMatch = None):
-    lead = await get_writable_lead(session, principal, lead_id)
-    check_version("lead", lead.version, required_version(if_match, body.version))
+async def change_lead(session: AsyncSession, principal: Principal, lead: Lead, body: LeadUpdate) -> Lead:
+    """Applies the fields sent to a writable lead (its version already checked), audited, with
+    its crm.sales.lead.updated (or .assigned) event when anything changed."""
     sent = body.model_fields_set - {"version"}
     reject_nulls(body, NOT_NULL)
     if "name" in sent and not clean_text(body.name):
@@ -304,11 +280,21 @@ async def update_lead(lead_id: str, body: LeadUpdate, principal: CurrentPrincipa
         assigned = True
     changes = diff(before, lead_state(lead))
     if changes:
-        lead.updated_at = utcnow()
-        lead.version += 1
+        mark_changed(lead)
         record_change(session, principal, entity_type=ENTITY, entity_id=lead.id,
                       action="assigned" if assigned else "updated", changes=changes)
         await record_lead_event(session, "assigned" if assigned else "updated", lead)
+    return lead
+
+
+@router.patch("/leads/{lead_id}", response_model=LeadOut,
+              responses=OPENAPI_PROBLEMS | openapi_problems(428),
+              summary="Change a lead's details or status, or assign it to another owner (optimistic concurrency)")
+async def update_lead(lead_id: str, body: LeadUpdate, principal: CurrentPrincipal, session: Session,
+                      response: Response, if_match: IfMatch = None):
+    lead = await get_writable(session, principal, Lead, lead_id, what=ENTITY)
+    check_version(ENTITY, lead.version, required_version(if_match, body.version, ENTITY))
+    await change_lead(session, principal, lead, body)
     response.headers["ETag"] = etag(lead.version)
     return lead_state(lead)
 
@@ -337,11 +323,7 @@ def _under_customer(error: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _linked_customer(session: AsyncSession, principal: Principal, customer_id: str) -> Customer:
-    try:
-        customer = await customer_service.get_visible_customer(session, principal, customer_id)
-    except Problem as problem:
-        problem.errors = [{"field": "customer_id", "message": "does not exist or is not visible to you"}]
-        raise
+    customer = await customer_service.get_visible_customer(session, principal, customer_id, field="customer_id")
     if customer.status == CustomerStatus.MERGED:
         raise conflict(f"customer_id: customer {customer.id} was merged into {customer.merged_into_id}; link that one",
                        merged_into_id=customer.merged_into_id,
@@ -349,17 +331,11 @@ async def _linked_customer(session: AsyncSession, principal: Principal, customer
     return customer
 
 
-@router.post("/leads/{lead_id}/convert", response_model=ConversionOut, responses=PROBLEMS,
-             summary="Convert a qualified lead: create (or link) the customer and open an opportunity, atomically")
-async def convert_lead(lead_id: str, body: LeadConvert, principal: CurrentPrincipal, session: Session,
-                       response: Response, if_match: IfMatch = None, idempotency_key: IdempotencyKey = None):
-    payload = body.model_dump(mode="json") | {"lead_id": lead_id}
-    replay = await find_replay(session, principal, idempotency_key, payload)
-    if replay is not None:
-        return JSONResponse(replay.response, status_code=replay.status_code, headers={"Idempotent-Replayed": "true"})
-    lead = await get_writable_lead(session, principal, lead_id)
-    if if_match is not None:
-        check_version("lead", lead.version, required_version(if_match, None))
+async def convert(session: AsyncSession, principal: Principal, lead: Lead,
+                  body: LeadConvert) -> tuple[Customer, bool, Opportunity]:
+    """Converts a writable lead: links or registers the customer (a new one belongs to the lead's
+    owner, as the opportunity does) and opens the opportunity, each audited with its events.
+    Returns the customer, whether it was created, and the opportunity."""
     check_lead_convertible(LeadStatus(lead.status))
     if (body.customer_id is None) == (body.customer is None):
         raise field_problem("customer_id", "send either customer_id (link an existing customer) or customer (register one)")
@@ -367,7 +343,8 @@ async def convert_lead(lead_id: str, body: LeadConvert, principal: CurrentPrinci
         customer = await _linked_customer(session, principal, body.customer_id)
         created = False
     else:
-        customer = await customer_service.create_customer(session, principal, _customer_request(lead, body.customer))
+        customer = await customer_service.create_customer(session, principal, _customer_request(lead, body.customer),
+                                                          owner_id=lead.owner_id, owner_name=lead.owner_name)
         created = True
 
     draft = body.opportunity
@@ -384,18 +361,28 @@ async def convert_lead(lead_id: str, body: LeadConvert, principal: CurrentPrinci
     lead.customer_id = customer.id
     lead.opportunity_id = opportunity.id
     lead.converted_at = now
-    lead.updated_at = now
-    lead.version += 1
+    mark_changed(lead, now)
     record_change(session, principal, entity_type=ENTITY, entity_id=lead.id, action="converted",
                   changes=diff(before, lead_state(lead)))
     await record_lead_event(session, "converted", lead)
+    return customer, created, opportunity
 
-    result = {"lead": lead_state(lead), "customer": customer_service.customer_view(customer, principal),
-              "customer_created": created, "opportunity": opportunity_state(opportunity)}
-    remember(session, principal, idempotency_key, payload, 200, result)
-    await customer_service.flush_or_conflict(session)
-    response.headers["ETag"] = etag(lead.version)
-    return result
+
+@router.post("/leads/{lead_id}/convert", response_model=ConversionOut, responses=OPENAPI_PROBLEMS,
+             summary="Convert a qualified lead: create (or link) the customer and open an opportunity, atomically")
+async def convert_lead(lead_id: str, body: LeadConvert, principal: CurrentPrincipal, session: Session,
+                       response: Response, if_match: IfMatch = None, idempotency_key: IdempotencyKey = None):
+    async def create() -> dict:
+        lead = await get_writable(session, principal, Lead, lead_id, what=ENTITY)
+        if if_match is not None:
+            check_version(ENTITY, lead.version, required_version(if_match, None, ENTITY))
+        customer, created, opportunity = await convert(session, principal, lead, body)
+        return {"lead": lead_state(lead), "customer": customer_service.customer_view(customer, principal),
+                "customer_created": created, "opportunity": opportunity_state(opportunity)}
+
+    return await create_once(session, principal, idempotency_key, body.model_dump(mode="json") | {"lead_id": lead_id},
+                             response, create=create, headers=lambda result: {"ETag": etag(result["lead"]["version"])},
+                             flush=lambda: customer_service.flush_or_conflict(session), status_code=200)
 
 
 def _display_name(customer: Customer) -> str:

@@ -7,19 +7,27 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, Field, StrictInt
 from pydantic_core import PydanticCustomError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_shared.audit import diff, record_change
+from crm_shared.audit import BOOKKEEPING_FIELDS, creation_changes, diff, record_change
 from crm_shared.auth import Principal, can_write, require_personal_data_access, require_writer, visibility_clause
+from crm_shared.concurrency import (
+    IfMatch,
+    check_version,
+    etag,
+    flush_or_conflict,
+    required_version,
+    version_headers,
+)
 from crm_shared.db import new_id, utcnow
-from crm_shared.errors import Problem, conflict, field_problem, not_found
-from crm_shared.idempotency import find_replay, remember
+from crm_shared.errors import OPENAPI_PROBLEMS, openapi_problems, Problem, conflict, field_problem
+from crm_shared.idempotency import IdempotencyKey, create_once
 from crm_shared.outbox import EventWriter
 from crm_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from crm_shared.records import get_visible, get_writable, mark_changed
 
 from .. import customer_service
 from ..db.models import Customer
@@ -35,12 +43,10 @@ from ..domain.pipeline import (
     check_stage_transition,
     probability_for,
 )
-from .customers import PROBLEMS, IdempotencyKey, IfMatch, etag, required_version
+from .customer_schemas import Strict
 from .deps import CurrentPrincipal, Session
 from .pipeline_common import (
-    Strict,
     active_staff,
-    check_version,
     clean_text,
     iso,
     newest_first_page,
@@ -157,23 +163,8 @@ def opportunity_url(opportunity_id: str) -> str:
     return f"{OPPORTUNITIES_PATH}/{opportunity_id}"
 
 
-async def get_visible_opportunity(session: AsyncSession, principal: Principal, opportunity_id: str, *,
-                                  for_update: bool = False) -> Opportunity:
-    require_personal_data_access(principal)
-    stmt = select(Opportunity).where(Opportunity.id == opportunity_id, visibility_clause(principal, Opportunity))
-    opportunity = await session.scalar(stmt.with_for_update() if for_update else stmt)
-    if opportunity is None:
-        raise not_found("opportunity", opportunity_id[:64])
-    return opportunity
-
-
-async def get_writable_opportunity(session: AsyncSession, principal: Principal, opportunity_id: str) -> Opportunity:
-    require_personal_data_access(principal)
-    require_writer(principal)
-    opportunity = await get_visible_opportunity(session, principal, opportunity_id, for_update=True)
-    if not can_write(principal, opportunity.region_code, opportunity.branch_code):
-        raise not_found("opportunity", opportunity_id[:64])
-    return opportunity
+def _headers(view: dict[str, Any]) -> dict[str, str]:
+    return version_headers(view["version"], opportunity_url(view["id"]))
 
 
 async def create_opportunity_record(
@@ -196,19 +187,13 @@ async def create_opportunity_record(
     )
     session.add(opportunity)
     record_change(session, principal, entity_type=ENTITY, entity_id=opportunity.id, action="created",
-                  changes={k: [None, v] for k, v in opportunity_state(opportunity).items()
-                           if v is not None and k not in ("id", "version", "created_at", "updated_at", "currency")})
+                  changes=creation_changes(opportunity_state(opportunity), (*BOOKKEEPING_FIELDS, "currency")))
     await record_opportunity_event(session, "created", opportunity)
     return opportunity
 
 
 async def _opportunity_customer(session: AsyncSession, principal: Principal, customer_id: str) -> Customer:
-    try:
-        customer = await customer_service.get_visible_customer(session, principal, customer_id)
-    except Problem as problem:
-        if problem.status == 404:
-            problem.errors = [{"field": "customer_id", "message": "does not exist or is not visible to you"}]
-        raise
+    customer = await customer_service.get_visible_customer(session, principal, customer_id, field="customer_id")
     if customer.status == CustomerStatus.MERGED:
         raise conflict(f"customer_id: customer {customer.id} was merged into {customer.merged_into_id}",
                        merged_into_id=customer.merged_into_id,
@@ -230,83 +215,34 @@ async def _owner_for(session: AsyncSession, principal: Principal, owner_id: str 
     return member
 
 
-# --- endpoints -----------------------------------------------------------------------------------
-
-@router.post("/opportunities", status_code=201, response_model=OpportunityOut, responses=PROBLEMS,
-             summary="Open an opportunity with a customer you can see")
-async def create_opportunity(body: OpportunityCreate, principal: CurrentPrincipal, session: Session,
-                             response: Response, idempotency_key: IdempotencyKey = None):
+async def open_opportunity(session: AsyncSession, principal: Principal, body: OpportunityCreate) -> Opportunity:
+    """A new opportunity with a customer the caller may change, owned by the caller or by a staff
+    member in the caller's scope who sees the customer; audited, with its event."""
     require_personal_data_access(principal)
     require_writer(principal)
-    payload = body.model_dump(mode="json")
-    replay = await find_replay(session, principal, idempotency_key, payload)
-    if replay is not None:
-        stored = replay.response
-        return JSONResponse(stored, status_code=replay.status_code,
-                            headers={"ETag": etag(stored["version"]), "Location": opportunity_url(stored["id"]),
-                                     "Idempotent-Replayed": "true"})
     name = clean_text(body.name)
     if not name:
         raise field_problem("name", "must not be blank")
     customer = await _opportunity_customer(session, principal, body.customer_id)
     owner = await _owner_for(session, principal, body.owner_id, customer)
-    opportunity = await create_opportunity_record(
+    return await create_opportunity_record(
         session, principal, customer=customer, name=name, stage=body.stage, amount_tiyn=body.amount_tiyn,
         probability=body.probability, expected_close_date=body.expected_close_date,
         product_line=body.product_line,
         owner_id=owner.id if owner else principal.subject,
         owner_name=(owner.full_name or owner.username) if owner else principal.username,
     )
-    view = opportunity_state(opportunity)
-    remember(session, principal, idempotency_key, payload, 201, view)
-    await customer_service.flush_or_conflict(session)
-    response.headers.update({"ETag": etag(opportunity.version), "Location": opportunity_url(opportunity.id)})
-    return view
-
-
-@router.get("/opportunities/{opportunity_id}", response_model=OpportunityOut, responses=PROBLEMS,
-            summary="One opportunity")
-async def get_opportunity(opportunity_id: str, principal: CurrentPrincipal, session: Session, response: Response):
-    opportunity = await get_visible_opportunity(session, principal, opportunity_id)
-    response.headers["ETag"] = etag(opportunity.version)
-    return opportunity_state(opportunity)
-
-
-@router.get("/opportunities", response_model=Page[OpportunityOut], responses=PROBLEMS,
-            summary="Opportunities you can see, newest first")
-async def list_opportunities(
-    principal: CurrentPrincipal,
-    session: Session,
-    stage: Stage | None = None,
-    state: Annotated[Literal["open", "closed"] | None, Query(description="open or closed stages only")] = None,
-    customer_id: Annotated[str | None, Query(max_length=64)] = None,
-    owner_id: Annotated[str | None, Query(max_length=200)] = None,
-    branch_code: Annotated[str | None, Query(max_length=32)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Query(max_length=2000)] = None,
-):
-    require_personal_data_access(principal)
-    stmt = select(Opportunity).where(visibility_clause(principal, Opportunity))
-    for column, value in ((Opportunity.stage, stage), (Opportunity.customer_id, customer_id),
-                          (Opportunity.owner_id, owner_id), (Opportunity.branch_code, branch_code)):
-        if value is not None:
-            stmt = stmt.where(column == value)
-    if state is not None:
-        stmt = stmt.where(Opportunity.stage.in_([str(s) for s in (OPEN_STAGES if state == "open" else CLOSED_STAGES)]))
-    rows, next_cursor = await newest_first_page(session, stmt, Opportunity, limit, cursor)
-    return {"items": [opportunity_state(o) for o in rows], "next_cursor": next_cursor}
 
 
 UPDATABLE = ("name", "product_line", "amount_tiyn", "expected_close_date")
 NOT_NULL = ("name", "stage", "amount_tiyn")
 
 
-@router.patch("/opportunities/{opportunity_id}", response_model=OpportunityOut, responses=PROBLEMS,
-              summary="Move an opportunity through the stages, win or lose it, or change its details")
-async def update_opportunity(opportunity_id: str, body: OpportunityUpdate, principal: CurrentPrincipal,
-                             session: Session, response: Response, if_match: IfMatch = None):
-    opportunity = await get_writable_opportunity(session, principal, opportunity_id)
-    check_version("opportunity", opportunity.version, required_version(if_match, body.version))
+async def change_opportunity(session: AsyncSession, principal: Principal, opportunity: Opportunity,
+                             body: OpportunityUpdate) -> Opportunity:
+    """Applies the fields sent to a writable opportunity (its version already checked): a stage
+    move, a win or a loss (with its reason), or details; audited, with its event when anything
+    changed (crm.sales.opportunity.won, .lost or .updated)."""
     reject_nulls(body, NOT_NULL)
     sent = body.model_fields_set - {"version"}
     current = Stage(opportunity.stage)
@@ -340,10 +276,69 @@ async def update_opportunity(opportunity_id: str, body: OpportunityUpdate, princ
     if changes:
         action = {Stage.CLOSED_WON: "won", Stage.CLOSED_LOST: "lost"}.get(target, "updated") \
             if target != current else "updated"
-        opportunity.updated_at = now
-        opportunity.version += 1
+        mark_changed(opportunity, now)
         record_change(session, principal, entity_type=ENTITY, entity_id=opportunity.id, action=action,
                       changes=changes)
         await record_opportunity_event(session, action, opportunity)
+    return opportunity
+
+
+# --- endpoints -----------------------------------------------------------------------------------
+
+@router.post("/opportunities", status_code=201, response_model=OpportunityOut, responses=OPENAPI_PROBLEMS,
+             summary="Open an opportunity with a customer you can see")
+async def create_opportunity(body: OpportunityCreate, principal: CurrentPrincipal, session: Session,
+                             response: Response, idempotency_key: IdempotencyKey = None):
+    require_personal_data_access(principal)
+    require_writer(principal)
+
+    async def create() -> dict:
+        return opportunity_state(await open_opportunity(session, principal, body))
+
+    return await create_once(session, principal, idempotency_key, body.model_dump(mode="json"), response,
+                             create=create, headers=_headers, flush=lambda: flush_or_conflict(session, ENTITY))
+
+
+@router.get("/opportunities/{opportunity_id}", response_model=OpportunityOut, responses=OPENAPI_PROBLEMS,
+            summary="One opportunity")
+async def get_opportunity(opportunity_id: str, principal: CurrentPrincipal, session: Session, response: Response):
+    opportunity = await get_visible(session, principal, Opportunity, opportunity_id, what=ENTITY)
+    response.headers["ETag"] = etag(opportunity.version)
+    return opportunity_state(opportunity)
+
+
+@router.get("/opportunities", response_model=Page[OpportunityOut], responses=OPENAPI_PROBLEMS,
+            summary="Opportunities you can see, newest first")
+async def list_opportunities(
+    principal: CurrentPrincipal,
+    session: Session,
+    stage: Stage | None = None,
+    state: Annotated[Literal["open", "closed"] | None, Query(description="open or closed stages only")] = None,
+    customer_id: Annotated[str | None, Query(max_length=64)] = None,
+    owner_id: Annotated[str | None, Query(max_length=200)] = None,
+    branch_code: Annotated[str | None, Query(max_length=32)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=2000)] = None,
+):
+    require_personal_data_access(principal)
+    stmt = select(Opportunity).where(visibility_clause(principal, Opportunity))
+    for column, value in ((Opportunity.stage, stage), (Opportunity.customer_id, customer_id),
+                          (Opportunity.owner_id, owner_id), (Opportunity.branch_code, branch_code)):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if state is not None:
+        stmt = stmt.where(Opportunity.stage.in_([str(s) for s in (OPEN_STAGES if state == "open" else CLOSED_STAGES)]))
+    rows, next_cursor = await newest_first_page(session, stmt, Opportunity, limit, cursor)
+    return {"items": [opportunity_state(o) for o in rows], "next_cursor": next_cursor}
+
+
+@router.patch("/opportunities/{opportunity_id}", response_model=OpportunityOut,
+              responses=OPENAPI_PROBLEMS | openapi_problems(428),
+              summary="Move an opportunity through the stages, win or lose it, or change its details")
+async def update_opportunity(opportunity_id: str, body: OpportunityUpdate, principal: CurrentPrincipal,
+                             session: Session, response: Response, if_match: IfMatch = None):
+    opportunity = await get_writable(session, principal, Opportunity, opportunity_id, what=ENTITY)
+    check_version(ENTITY, opportunity.version, required_version(if_match, body.version, ENTITY))
+    await change_opportunity(session, principal, opportunity, body)
     response.headers["ETag"] = etag(opportunity.version)
     return opportunity_state(opportunity)

@@ -1,27 +1,24 @@
-"""What the pipeline routers (leads, opportunities, activities, reassignments) share: strict
-request bodies, version checks, newest-first cursor pages, and who may own a record (the staff
-directory, kept by the staff-directory consumer)."""
+"""What the pipeline routers (leads, opportunities, activities, reassignments) share: text
+clean-up, PATCH null checks, newest-first cursor pages, and who may own a record (the staff
+directory, kept by the staff-directory consumer). Versions, If-Match, Idempotency-Key and record
+visibility are the platform's (crm_shared.concurrency, .idempotency, .records)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 from sqlalchemy import Select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_shared.auth import Principal, Role, can_see
-from crm_shared.errors import Problem, field_problem
+from crm_shared.errors import field_problem
 from crm_shared.pagination import decode_cursor, encode_cursor
 
 from ..db.pipeline_models import StaffMember
 from ..domain.customers import collapse_spaces
 from ..domain.pipeline import RuleViolation, StaffView, check_new_owner
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 def iso(value: datetime | None) -> str | None:
@@ -32,13 +29,6 @@ def iso(value: datetime | None) -> str | None:
 def clean_text(value: str | None) -> str | None:
     """Single spaces, trimmed; None for None or blank."""
     return (collapse_spaces(value) or None) if value is not None else None
-
-
-def check_version(kind: str, current: int, expected: int | None) -> None:
-    if expected is not None and expected != current:
-        raise Problem(412, "Precondition failed",
-                      f"version {expected} is stale: the {kind} is at version {current}; read it again",
-                      current_version=current)
 
 
 def reject_nulls(body: BaseModel, fields: tuple[str, ...]) -> None:

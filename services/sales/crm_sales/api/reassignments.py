@@ -12,30 +12,30 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_shared.audit import record_change
+from crm_shared.audit import diff, record_change
 from crm_shared.auth import REASSIGNER_ROLES, Principal, Role, Scope, can_see, visibility_clause
 from crm_shared.db import new_id, utcnow
-from crm_shared.errors import Problem, field_problem, forbidden
-from crm_shared.idempotency import find_replay, remember
+from crm_shared.concurrency import flush_or_conflict
+from crm_shared.errors import OPENAPI_PROBLEMS, field_problem, forbidden, not_found
+from crm_shared.idempotency import IdempotencyKey, create_once
 from crm_shared.models import AuditEntry
+from crm_shared.records import mark_changed
 
-from .. import customer_service
 from ..db.models import Customer
 from ..db.pipeline_models import Activity, Lead, Opportunity, Reassignment
 from ..domain.customers import CustomerStatus
 from ..domain.pipeline import OPEN_STAGES
 from ..events.customer_events import record_customer_event
 from .activities import activity_visibility_clause, placements_of, record_activity_event
-from .customers import PROBLEMS, IdempotencyKey
 from .deps import CurrentPrincipal, Session
 from .leads import record_lead_event
 from .opportunities import record_opportunity_event
-from .pipeline_common import Strict, active_staff, clean_text, iso
+from .customer_schemas import Strict
+from .pipeline_common import active_staff, clean_text, iso
 
 router = APIRouter(prefix="/api/v1/sales", tags=["reassignments"])
 
@@ -96,10 +96,6 @@ def _ownership(record: Any) -> dict[str, Any]:
             "branch_code": record.branch_code, "region_code": record.region_code}
 
 
-def _changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
-    return {k: [before[k], after[k]] for k in after if before.get(k) != after[k]}
-
-
 async def _locked(session: AsyncSession, stmt) -> list[Any]:
     return list(await session.scalars(stmt.with_for_update()))
 
@@ -137,44 +133,26 @@ async def reassign(session: AsyncSession, principal: Principal, body: Reassignme
     audit = dict(operation_id=operation_id, action="reassigned")
     extra = {"operation_id": operation_id, "previous_owner_id": source, "reason": reason}
 
-    for customer in customers:
-        before = _ownership(customer)
-        for field, value in target.items():
-            setattr(customer, field, value)
-        customer.updated_at = now  # the version moves on at flush (Customer's version_id_col)
-        record_change(session, principal, entity_type="customer", entity_id=customer.id,
-                      changes=_changes(before, target), **audit)
-        await record_customer_event(session, "reassigned", customer, **extra)
-
-    for lead in leads:
-        before = _ownership(lead)
-        for field, value in target.items():
-            setattr(lead, field, value)
-        lead.updated_at = now
-        lead.version += 1
-        record_change(session, principal, entity_type="lead", entity_id=lead.id,
-                      changes=_changes(before, target), **audit)
-        await record_lead_event(session, "reassigned", lead, **extra)
-
-    for opportunity in opportunities:
-        before = _ownership(opportunity)
-        for field, value in target.items():
-            setattr(opportunity, field, value)
-        opportunity.updated_at = now
-        opportunity.version += 1
-        record_change(session, principal, entity_type="opportunity", entity_id=opportunity.id,
-                      changes=_changes(before, target), **audit)
-        await record_opportunity_event(session, "reassigned", opportunity, **extra)
+    for entity_type, records, record_event in (("customer", customers, record_customer_event),
+                                               ("lead", leads, record_lead_event),
+                                               ("opportunity", opportunities, record_opportunity_event)):
+        for record in records:
+            before = _ownership(record)
+            for field, value in target.items():
+                setattr(record, field, value)
+            mark_changed(record, now)
+            record_change(session, principal, entity_type=entity_type, entity_id=record.id,
+                          changes=diff(before, target), **audit)
+            await record_event(session, "reassigned", record, **extra)
 
     await session.flush()
     placements = await placements_of(session, activities)  # after the records they are about moved
     for activity in activities:
         before = {"owner_id": activity.owner_id, "owner_name": activity.owner_name}
         activity.owner_id, activity.owner_name = target["owner_id"], target["owner_name"]
-        activity.updated_at = now
-        activity.version += 1
+        mark_changed(activity, now)
         record_change(session, principal, entity_type="activity", entity_id=activity.id,
-                      changes=_changes(before, {"owner_id": activity.owner_id, "owner_name": activity.owner_name}),
+                      changes=diff(before, {"owner_id": activity.owner_id, "owner_name": activity.owner_name}),
                       **audit)
         await record_activity_event(session, "reassigned", activity,
                                     placements.get((activity.related_type, activity.related_id), ("", "")), **extra)
@@ -208,23 +186,20 @@ async def move_customer_records(session: AsyncSession, principal: Principal, dup
     activities = await _locked(session, select(Activity).where(
         Activity.related_type == "customer", Activity.related_id == duplicate_id).order_by(Activity.id))
     change = {"customer_id": [duplicate_id, survivor_id]}
-    for lead in leads:
-        lead.customer_id, lead.updated_at, lead.version = survivor_id, now, lead.version + 1
-        record_change(session, principal, entity_type="lead", entity_id=lead.id, action="customer_merged",
-                      changes=change)
-        await record_lead_event(session, "updated", lead)
-    for opportunity in opportunities:
-        opportunity.customer_id, opportunity.updated_at = survivor_id, now
-        opportunity.version += 1
-        record_change(session, principal, entity_type="opportunity", entity_id=opportunity.id,
-                      action="customer_merged", changes=change)
-        await record_opportunity_event(session, "updated", opportunity)
+    for entity_type, records, record_event in (("lead", leads, record_lead_event),
+                                               ("opportunity", opportunities, record_opportunity_event)):
+        for record in records:
+            record.customer_id = survivor_id
+            mark_changed(record, now)
+            record_change(session, principal, entity_type=entity_type, entity_id=record.id,
+                          action="customer_merged", changes=change)
+            await record_event(session, "updated", record)
     if activities:
         survivor = await session.get(Customer, survivor_id)
         placement = (survivor.region_code, survivor.branch_code)
         for activity in activities:
-            activity.related_id, activity.updated_at = survivor_id, now
-            activity.version += 1
+            activity.related_id = survivor_id
+            mark_changed(activity, now)
             record_change(session, principal, entity_type="activity", entity_id=activity.id,
                           action="customer_merged", changes={"related_id": [duplicate_id, survivor_id]})
             await record_activity_event(session, "updated", activity, placement)
@@ -245,27 +220,21 @@ async def operation_view(session: AsyncSession, operation: Reassignment) -> dict
     }
 
 
-@router.post("/reassignments", status_code=201, response_model=ReassignmentOut, responses=PROBLEMS,
+@router.post("/reassignments", status_code=201, response_model=ReassignmentOut, responses=OPENAPI_PROBLEMS,
              summary="Move everything a person owns in your scope to a new owner (one transaction, one operation)")
 async def create_reassignment(body: ReassignmentCreate, principal: CurrentPrincipal, session: Session,
                               response: Response, idempotency_key: IdempotencyKey = None):
     require_reassigner(principal)
-    payload = body.model_dump(mode="json")
-    replay = await find_replay(session, principal, idempotency_key, payload)
-    if replay is not None:
-        stored = replay.response
-        return JSONResponse(stored, status_code=replay.status_code,
-                            headers={"Location": f"{REASSIGNMENTS_PATH}/{stored['id']}",
-                                     "Idempotent-Replayed": "true"})
-    operation = await reassign(session, principal, body)
-    view = await operation_view(session, operation)
-    remember(session, principal, idempotency_key, payload, 201, view)
-    await customer_service.flush_or_conflict(session)
-    response.headers["Location"] = f"{REASSIGNMENTS_PATH}/{operation.id}"
-    return view
+
+    async def create() -> dict:
+        return await operation_view(session, await reassign(session, principal, body))
+
+    return await create_once(session, principal, idempotency_key, body.model_dump(mode="json"), response,
+                             create=create, headers=lambda view: {"Location": f"{REASSIGNMENTS_PATH}/{view['id']}"},
+                             flush=lambda: flush_or_conflict(session, ENTITY))
 
 
-@router.get("/reassignments/{operation_id}", response_model=ReassignmentOut, responses=PROBLEMS,
+@router.get("/reassignments/{operation_id}", response_model=ReassignmentOut, responses=OPENAPI_PROBLEMS,
             summary="A reassignment and every record it moved")
 async def get_reassignment(operation_id: str, principal: CurrentPrincipal, session: Session):
     require_reassigner(principal)
@@ -275,5 +244,5 @@ async def get_reassignment(operation_id: str, principal: CurrentPrincipal, sessi
         or principal.role is Role.ADMIN
         or can_see(principal, operation.to_region_code, operation.to_branch_code)
     ):
-        raise Problem(404, "Not found", f"reassignment {operation_id[:64]} does not exist or is not visible to you")
+        raise not_found(ENTITY, operation_id[:64])
     return await operation_view(session, operation)

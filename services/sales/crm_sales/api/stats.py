@@ -12,10 +12,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from crm_shared.auth import Principal, Role
-from crm_shared.errors import forbidden
+from crm_shared.errors import OPENAPI_PROBLEMS, forbidden
 
 from ..db.pipeline_models import CustomerCount
-from .customers import PROBLEMS
 from .deps import CurrentPrincipal, Session
 
 router = APIRouter(prefix="/api/v1/sales", tags=["stats"])
@@ -40,7 +39,7 @@ def require_stats_reader(principal: Principal) -> None:
         raise forbidden(f"role {principal.role.value} may not read statistics")
 
 
-@router.get("/stats/customers", response_model=CustomerCountsOut, responses=PROBLEMS,
+@router.get("/stats/customers", response_model=CustomerCountsOut, responses=OPENAPI_PROBLEMS,
             summary="Active customers per region, branch and kind (managers see their own branch/region)")
 async def customer_counts(
     principal: CurrentPrincipal,
