@@ -110,7 +110,8 @@ class Upstreams:
         headers[REQUEST_ID_HEADER] = request.state.request_id
         if request.client is not None:
             headers["x-forwarded-for"] = request.client.host
-        body = await request.body()
+        has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
+        body = await request.body() if has_body else b""
         try:
             upstream = await self._client().request(
                 request.method, url, content=body or None, headers=headers)
@@ -126,8 +127,12 @@ class Upstreams:
             log.warning("upstream %s failed: %r", service, exc)
             raise Problem(502, "Bad gateway", f"the {service} service broke off the response",
                           service=service) from None
-        response_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in DROPPED_RESPONSE_HEADERS}
-        return Response(upstream.content, status_code=upstream.status_code, headers=response_headers)
+        response = Response(upstream.content, status_code=upstream.status_code)
+        # multi_items: repeated headers (Set-Cookie, Link) stay separate lines
+        response.raw_headers.extend((name.encode("latin-1"), value.encode("latin-1"))
+                                    for name, value in upstream.headers.multi_items()
+                                    if name.lower() not in DROPPED_RESPONSE_HEADERS)
+        return response
 
     async def readiness(self, service: str) -> str:
         """"ok", or why the service is not ready."""

@@ -46,7 +46,8 @@ async def echo_upstream(scope, receive, send):
                           "body": body.decode()}).encode()
     await send({"type": "http.response.start", "status": status, "headers": [
         (b"content-type", b"application/json"), (b"etag", b'"5"'), (b"location", b"/api/v1/sales/things/1"),
-        (b"x-upstream", b"echo"), (b"x-request-id", b"upstream-made-this-up")]})
+        (b"x-upstream", b"echo"), (b"x-request-id", b"upstream-made-this-up"),
+        (b"link", b'</api/v1/sales/things?page=2>; rel="next"'), (b"link", b'</api/v1/sales/things>; rel="first"')]})
     await send({"type": "http.response.body", "body": payload})
 
 
@@ -131,6 +132,10 @@ async def test_the_upstream_answer_comes_back_unchanged(echo_gateway):
     assert response.headers["etag"] == '"5"'
     assert response.headers["location"] == "/api/v1/sales/things/1"
     assert response.headers["x-upstream"] == "echo"
+    assert response.headers.get_list("link") == ['</api/v1/sales/things?page=2>; rel="next"',
+                                                 '</api/v1/sales/things>; rel="first"']
+    assert response.headers.get_list("x-request-id") == [response.headers["x-request-id"]]
+    assert response.headers["x-request-id"] != "upstream-made-this-up"
     assert response.json()["body"] == '{"a":1}'
 
 
