@@ -6,6 +6,7 @@ changed role takes effect in this process at once and in every other within that
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections.abc import Callable
@@ -104,6 +105,7 @@ class Authenticator:
         self.clock = clock  # of the credential caches (replaceable in tests)
         self._users: TtlCache[str, _UserState | None] = TtlCache(settings.credential_cache_s, lambda: self.clock())
         self._api_keys: TtlCache[str, Caller] = TtlCache(settings.credential_cache_s, lambda: self.clock())
+        self._verifying: dict[str, asyncio.Future[Caller | None]] = {}
 
     # --- access tokens -----------------------------------------------------------------
 
@@ -166,7 +168,18 @@ class Authenticator:
         return self._api_keys.get(self._digest(key))[1]
 
     async def verify_api_key(self, key: str) -> Caller | None:
-        """Verify a key against the database; the caller, or None when unknown, revoked or wrong."""
+        """Verify a key against the database; the caller, or None when unknown, revoked or wrong.
+        Concurrent requests with the same key share one verification (one argon2 run, not one
+        per request, when the cache entry of a busy key expires)."""
+        digest = self._digest(key)
+        pending = self._verifying.get(digest)
+        if pending is None:
+            pending = asyncio.ensure_future(self._verify_api_key(key, digest))
+            self._verifying[digest] = pending
+            pending.add_done_callback(lambda _: self._verifying.pop(digest, None))
+        return await asyncio.shield(pending)
+
+    async def _verify_api_key(self, key: str, digest: str) -> Caller | None:
         parsed = parse_key(key)
         if parsed is None:
             return None
@@ -176,7 +189,7 @@ class Authenticator:
         if record is None or not record.active or not await verify_secret(record.secret_hash, secret):
             return None
         caller = api_key_caller(record)
-        self._api_keys.put(self._digest(key), caller)
+        self._api_keys.put(digest, caller)
         # Once per cache window per process, not per request.
         async with self.db.unit_of_work() as session:
             await session.execute(update(ApiKey).where(ApiKey.id == record.id).values(last_used_at=utcnow()))

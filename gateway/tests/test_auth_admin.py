@@ -1,6 +1,7 @@
 """Sign-in, the caller's identity, user and API key administration, against real PostgreSQL."""
 from __future__ import annotations
 
+import asyncio
 import time
 
 import jwt
@@ -396,3 +397,22 @@ async def test_without_its_database_the_gateway_answers_503_not_500(gateway_data
             assert response.headers["retry-after"] == "5"
         health = await broken.client.get("/healthz")
         assert health.status_code == 503 and health.json()["checks"]["database"].startswith("down")
+
+
+async def test_concurrent_requests_with_one_new_key_share_one_verification(gw, admin, monkeypatch):
+    import crm_gateway.authn as authn
+
+    created = (await gw.client.post("/api/v1/admin/api-keys", headers=admin,
+                                    json={"name": "Busy system", "scopes": ["sales:read"]})).json()
+    verifications = []
+    real_verify = authn.verify_secret
+
+    async def counting_verify(secret_hash, secret):
+        verifications.append(secret_hash)
+        return await real_verify(secret_hash, secret)
+
+    monkeypatch.setattr(authn, "verify_secret", counting_verify)
+    answers = await asyncio.gather(*(gw.client.get("/api/v1/auth/me", headers={"X-API-Key": created["key"]})
+                                     for _ in range(6)))
+    assert [a.status_code for a in answers] == [200] * 6
+    assert len(verifications) == 1
