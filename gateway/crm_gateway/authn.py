@@ -24,7 +24,7 @@ from crm_shared.errors import Problem
 from .config import GatewaySettings
 from .db.models import ApiKey, User
 from .domain.api_keys import parse_key
-from .passwords import verify_secret
+from .passwords import Passwords
 
 API_KEY_HEADER = "x-api-key"
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="qazaq-crm"'}
@@ -99,9 +99,11 @@ def api_key_caller(key: ApiKey) -> Caller:
 
 
 class Authenticator:
-    def __init__(self, settings: GatewaySettings, db: Database, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, settings: GatewaySettings, db: Database, passwords: Passwords,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self.db = db
+        self.passwords = passwords
         self.clock = clock  # of the credential caches (replaceable in tests)
         self._users: TtlCache[str, _UserState | None] = TtlCache(settings.credential_cache_s, lambda: self.clock())
         self._api_keys: TtlCache[str, Caller] = TtlCache(settings.credential_cache_s, lambda: self.clock())
@@ -186,7 +188,7 @@ class Authenticator:
         prefix, secret = parsed
         async with self.db.read_only() as session:
             record = await session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
-        if record is None or not record.active or not await verify_secret(record.secret_hash, secret):
+        if record is None or not record.active or not await self.passwords.verify(record.secret_hash, secret):
             return None
         caller = api_key_caller(record)
         self._api_keys.put(digest, caller)

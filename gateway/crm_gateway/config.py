@@ -32,6 +32,10 @@ class GatewaySettings(ServiceSettings):
     # asked again: a revoked key or deactivated user stops working within this window.
     credential_cache_s: float = Field(15.0, ge=0)
 
+    # Argon2id cost of password and API-key hashes (argon2-cffi's defaults; lower only for tests).
+    password_hash_time_cost: int = Field(3, ge=1)
+    password_hash_memory_kib: int = Field(65536, ge=1024)
+
     @classmethod
     def secret_fields(cls) -> tuple[str, ...]:
         return (*super().secret_fields(), "jwt_secret")

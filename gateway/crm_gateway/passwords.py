@@ -2,42 +2,43 @@
 from __future__ import annotations
 
 import asyncio
-from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-_hasher = PasswordHasher()
+from .config import GatewaySettings
 
 
-def hash_secret_sync(secret: str) -> str:
-    return _hasher.hash(secret)
+class Passwords:
+    def __init__(self, time_cost: int = 3, memory_kib: int = 65536) -> None:
+        self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
+        self._decoy: str | None = None
 
+    @classmethod
+    def for_settings(cls, settings: GatewaySettings) -> "Passwords":
+        return cls(settings.password_hash_time_cost, settings.password_hash_memory_kib)
 
-def verify_secret_sync(secret_hash: str, secret: str) -> bool:
-    try:
-        return _hasher.verify(secret_hash, secret)
-    except (VerificationError, InvalidHashError):
-        return False
+    def hash_sync(self, secret: str) -> str:
+        return self._hasher.hash(secret)
 
+    def _verify_sync(self, secret_hash: str, secret: str) -> bool:
+        try:
+            return self._hasher.verify(secret_hash, secret)
+        except (VerificationError, InvalidHashError):
+            return False
 
-async def hash_secret(secret: str) -> str:
-    return await asyncio.to_thread(hash_secret_sync, secret)
+    async def hash(self, secret: str) -> str:
+        return await asyncio.to_thread(self.hash_sync, secret)
 
+    async def verify(self, secret_hash: str, secret: str) -> bool:
+        return await asyncio.to_thread(self._verify_sync, secret_hash, secret)
 
-async def verify_secret(secret_hash: str, secret: str) -> bool:
-    return await asyncio.to_thread(verify_secret_sync, secret_hash, secret)
+    def needs_rehash(self, secret_hash: str) -> bool:
+        """True for hashes made with other parameters than the current ones."""
+        return self._hasher.check_needs_rehash(secret_hash)
 
-
-def needs_rehash(secret_hash: str) -> bool:
-    return _hasher.check_needs_rehash(secret_hash)
-
-
-@cache
-def _decoy_hash() -> str:
-    return hash_secret_sync("decoy password for unknown users")
-
-
-async def burn_verification(secret: str) -> None:
-    """Spend what a real verification costs, so an unknown user answers like a wrong password."""
-    await verify_secret(await asyncio.to_thread(_decoy_hash), secret)
+    async def burn_verification(self, secret: str) -> None:
+        """Spend what a real verification costs, so an unknown user answers like a wrong password."""
+        if self._decoy is None:
+            self._decoy = await self.hash("decoy password for unknown users")
+        await self.verify(self._decoy, secret)

@@ -3,7 +3,6 @@ API key. Idempotent; refused outside the dev profile. The sales demo data uses t
 as record owners."""
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -15,7 +14,7 @@ from .config import GatewaySettings
 from .db.models import ApiKey, User
 from .domain.api_keys import format_key
 from .domain.users import user_event_data
-from .passwords import hash_secret_sync
+from .passwords import Passwords
 
 DEMO_PASSWORD = "demo"
 
@@ -61,7 +60,8 @@ async def seed_demo(db: Database, settings: GatewaySettings) -> SeedResult:
     if settings.profile != "dev":
         raise RuntimeError(f"demo data is for the dev profile only (profile is {settings.profile!r})")
     events = EventWriter("gateway")
-    password_hash = await asyncio.to_thread(hash_secret_sync, DEMO_PASSWORD)
+    passwords = Passwords.for_settings(settings)
+    password_hash = await passwords.hash(DEMO_PASSWORD)
     created: list[str] = []
     async with db.unit_of_work() as session:
         existing = set(await session.scalars(select(User.id)))
@@ -81,7 +81,7 @@ async def seed_demo(db: Database, settings: GatewaySettings) -> SeedResult:
         key_exists = await session.get(ApiKey, DEMO_API_KEY_ID) is not None
         if not key_exists:
             session.add(ApiKey(id=DEMO_API_KEY_ID, name="Demo billing system", prefix=DEMO_API_KEY_PREFIX,
-                               secret_hash=await asyncio.to_thread(hash_secret_sync, DEMO_API_KEY_SECRET),
+                               secret_hash=await passwords.hash(DEMO_API_KEY_SECRET),
                                scopes=DEMO_API_KEY_SCOPES, active=True, created_by="seed", created_at=utcnow()))
     result = SeedResult(users_created=created, api_key_created=not key_exists, api_key=DEMO_API_KEY)
     print(f"gateway demo data: {len(created)} users created (password {DEMO_PASSWORD!r}); "

@@ -7,6 +7,7 @@ from crm_shared.app import ServiceRuntime
 
 from .authn import Authenticator, Caller
 from .config import GatewaySettings
+from .passwords import Passwords
 from .ratelimit import Decision, RateLimiter
 from .upstream import Upstreams
 
@@ -16,7 +17,8 @@ class Gateway:
         self.settings = settings
         self.runtime = runtime
         self.db = runtime.db
-        self.authenticator = Authenticator(settings, runtime.db)
+        self.passwords = Passwords.for_settings(settings)
+        self.authenticator = Authenticator(settings, runtime.db, self.passwords)
         self.limiter = RateLimiter(runtime.db)
         self.upstreams = Upstreams(settings)
 

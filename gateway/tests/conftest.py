@@ -17,6 +17,8 @@ from crm_shared.broker import free_port
 from crm_shared.migrations import upgrade_async
 
 DEAD_URL_HOST = "127.0.0.1"
+# Argon2 at its cheapest: the tests check what is hashed and verified, not how hard it is to crack.
+CHEAP_HASHES = {"password_hash_time_cost": 1, "password_hash_memory_kib": 1024}
 
 
 def dead_upstream_url() -> str:
@@ -44,7 +46,7 @@ class RunningGateway:
 async def running_gateway(database_url: str, *, seed: bool = False, client_host: str = "127.0.0.1",
                           **overrides) -> AsyncIterator[RunningGateway]:
     settings = GatewaySettings(database_url=database_url, log_json=False,
-                               **({"relay_enabled": False, "sales_url": dead_upstream_url()} | overrides))
+                               **({"relay_enabled": False, "sales_url": dead_upstream_url()} | CHEAP_HASHES | overrides))
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         if seed:

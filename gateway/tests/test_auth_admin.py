@@ -400,19 +400,32 @@ async def test_without_its_database_the_gateway_answers_503_not_500(gateway_data
 
 
 async def test_concurrent_requests_with_one_new_key_share_one_verification(gw, admin, monkeypatch):
-    import crm_gateway.authn as authn
-
     created = (await gw.client.post("/api/v1/admin/api-keys", headers=admin,
                                     json={"name": "Busy system", "scopes": ["sales:read"]})).json()
     verifications = []
-    real_verify = authn.verify_secret
+    passwords = gw.gateway.passwords
+    real_verify = passwords.verify
 
-    async def counting_verify(secret_hash, secret):
+    async def counting_verify(secret_hash, secret):  # the real verification, counted
         verifications.append(secret_hash)
         return await real_verify(secret_hash, secret)
 
-    monkeypatch.setattr(authn, "verify_secret", counting_verify)
+    monkeypatch.setattr(passwords, "verify", counting_verify)
     answers = await asyncio.gather(*(gw.client.get("/api/v1/auth/me", headers={"X-API-Key": created["key"]})
                                      for _ in range(6)))
     assert [a.status_code for a in answers] == [200] * 6
     assert len(verifications) == 1
+
+
+async def test_a_password_hashed_with_other_costs_is_rehashed_at_sign_in(gw, admin):
+    from crm_gateway.db.models import User
+    from crm_gateway.passwords import Passwords
+
+    user = await create_user(gw, admin, username="legacy.agent")
+    async with gw.gateway.db.unit_of_work() as session:
+        (await session.get(User, user["id"])).password_hash = await Passwords(2, 2048).hash("legacy password")
+    await gw.login("legacy.agent", "legacy password")
+    async with gw.gateway.db.read_only() as session:
+        rehashed = (await session.get(User, user["id"])).password_hash
+    assert not gw.gateway.passwords.needs_rehash(rehashed)
+    await gw.login("legacy.agent", "legacy password")

@@ -19,7 +19,7 @@ from crm_shared.db import Database, PlatformBase
 from crm_shared.migrations import upgrade_async
 from crm_shared.models import OutboxEvent
 
-from .conftest import running_gateway
+from .conftest import CHEAP_HASHES, running_gateway
 
 EXTERNAL_URL = re.compile(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", re.IGNORECASE)
 
@@ -64,7 +64,7 @@ async def test_the_migration_creates_exactly_what_the_models_describe(make_datab
 
 
 async def test_seed_is_idempotent_and_emits_each_user_once(sqlite_url, capsys):
-    settings = GatewaySettings(database_url=sqlite_url)
+    settings = GatewaySettings(database_url=sqlite_url, **CHEAP_HASHES)
     db = Database(sqlite_url)
     try:
         first = await seed_demo(db, settings)

@@ -9,6 +9,7 @@ from crm_gateway.config import GatewaySettings
 from crm_gateway.domain.api_keys import format_key, new_key, parse_key, required_scope, validate_scopes
 from crm_gateway.domain.users import normalise_username, staff_role, user_placement
 from crm_gateway.openapi import merge_openapi
+from crm_gateway.passwords import Passwords
 from crm_gateway.upstream import InternalTokens
 from crm_shared.auth import Principal, Role, verify_internal_token
 from crm_shared.errors import Problem
@@ -160,3 +161,13 @@ def test_merged_openapi_namespaces_each_services_components():
 def test_merged_openapi_names_a_service_that_gave_no_document():
     merged = merge_openapi({"openapi": "3.1.0", "info": {}, "paths": {}}, {"sales": None})
     assert merged["x-unavailable-services"] == ["sales"]
+
+
+async def test_hashes_verify_across_cost_settings_and_old_ones_ask_for_a_rehash():
+    cheap, cheaper = Passwords(time_cost=2, memory_kib=2048), Passwords(time_cost=1, memory_kib=1024)
+    stored = await cheap.hash("correct horse")
+    assert stored.startswith("$argon2id$") and "correct horse" not in stored
+    assert await cheaper.verify(stored, "correct horse")
+    assert not await cheaper.verify(stored, "wrong horse")
+    assert not await cheaper.verify("not a hash", "correct horse")
+    assert cheaper.needs_rehash(stored) and not cheap.needs_rehash(stored)

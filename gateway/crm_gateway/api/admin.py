@@ -26,7 +26,6 @@ from ..domain.api_keys import new_key, validate_scopes
 from ..domain.users import (
     check_password, normalise_username, placement, staff_role, user_event_data, user_placement,
 )
-from ..passwords import hash_secret
 from ..state import gateway_of
 from .deps import AdminCaller
 
@@ -155,8 +154,8 @@ async def create_user(
     check_password(body.password)
     # The stored request fingerprint leaves the password out.
     fingerprint = body.model_dump(exclude={"password"})
-    password_hash = await hash_secret(body.password)
     gateway = gateway_of(request)
+    password_hash = await gateway.passwords.hash(body.password)
     try:
         async with gateway.db.unit_of_work() as session:
             replay = await find_replay(session, caller.principal, idempotency_key, fingerprint)
@@ -246,8 +245,8 @@ async def update_user(
              summary="Set a new password; the user's existing access tokens stop working")
 async def reset_password(user_id: str, body: PasswordReset, request: Request, caller: AdminCaller) -> Response:
     check_password(body.password)
-    password_hash = await hash_secret(body.password)
     gateway = gateway_of(request)
+    password_hash = await gateway.passwords.hash(body.password)
     async with gateway.db.unit_of_work() as session:
         user = await _user_or_404(session, user_id)
         user.password_hash = password_hash
@@ -300,7 +299,7 @@ async def create_api_key(body: ApiKeyCreate, request: Request, caller: AdminCall
     scopes = validate_scopes(body.scopes, gateway.settings.upstreams)
     region, branch = placement(body.region_code, body.branch_code)
     prefix, secret, full_key = new_key()
-    secret_hash = await hash_secret(secret)
+    secret_hash = await gateway.passwords.hash(secret)
     async with gateway.db.unit_of_work() as session:
         record = ApiKey(id=new_id(), name=body.name.strip(), prefix=prefix, secret_hash=secret_hash, scopes=scopes,
                         region_code=region, branch_code=branch, active=True, created_by=caller.principal.subject,

@@ -10,7 +10,6 @@ from sqlalchemy import select, update
 
 from ..authn import unauthorized
 from ..db.models import User
-from ..passwords import burn_verification, hash_secret, needs_rehash, verify_secret
 from ..state import gateway_of
 from .deps import CurrentCaller, client_address, too_many_requests
 
@@ -47,16 +46,16 @@ async def issue_token(request: Request, response: Response,
     async with gateway.db.read_only() as session:
         user = await session.scalar(select(User).where(User.username == form.username.strip().lower()))
     if user is None:
-        await burn_verification(form.password)
+        await gateway.passwords.burn_verification(form.password)
         verified = False
     else:
-        verified = await verify_secret(user.password_hash, form.password)
+        verified = await gateway.passwords.verify(user.password_hash, form.password)
     if not verified or not user.active:
         await gateway.record_auth_failure(address)
         # One answer for an unknown user, a wrong password and a deactivated account.
         raise unauthorized("wrong username or password")
-    if needs_rehash(user.password_hash):
-        new_hash = await hash_secret(form.password)
+    if gateway.passwords.needs_rehash(user.password_hash):
+        new_hash = await gateway.passwords.hash(form.password)
         async with gateway.db.unit_of_work() as session:
             await session.execute(update(User).where(User.id == user.id).values(password_hash=new_hash))
     token, expires_in = gateway.authenticator.issue_access_token(user)
