@@ -1,8 +1,9 @@
 """Demo and benchmark data for the sales service.
 
 ``seed_demo(db)`` loads a few hundred realistic customers through the normal create path
-(audit entries and outbox events included), the same ones every time; running it again adds
-nothing. These fixed customers are documented for tests, the README and demos:
+(audit entries and outbox events included), the same ones every time, then a demo pipeline on
+them (``seed_pipeline``: leads, opportunities, activities); running it again adds nothing.
+These fixed customers are documented for tests, the README and demos:
 
 =====================================  ============  ==============  ======  ========================
 customer                               IIN / BIN     primary phone   branch  owner
@@ -20,22 +21,29 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_shared.auth import Principal, Role
 from crm_shared.db import Database, new_id, utcnow
 from crm_shared.errors import Problem
+from crm_shared.idempotency import find_replay, remember
 from crm_shared.reference import BRANCHES_BY_CODE, DEMO_BRANCHES
 
 from . import customer_service
+from .api.activities import ActivityCreate, log_activity
 from .api.customer_schemas import AddressIn, BusinessCreate, ContactIn, IndividualCreate
+from .api.leads import LeadConvert, LeadCreate, LeadUpdate, OpportunityDraft, change_lead, convert, register_lead
+from .api.opportunities import OpportunityCreate, OpportunityUpdate, change_opportunity, open_opportunity
 from .db.models import Customer, CustomerPhone
-from .domain.customers import name_key
+from .domain.customers import CustomerStatus, name_key
 from .domain.identifiers import make_bin, make_iin
+from .domain.pipeline import ActivityKind, LeadStatus, ProductLine, Stage
 
 log = logging.getLogger("crm.sales.seed")
 
@@ -222,7 +230,9 @@ def demo_customers(count: int = DEMO_CUSTOMER_COUNT) -> list[tuple[DemoOwner, In
 
 
 async def seed_demo(db: Database) -> dict[str, int]:
-    """Creates the demo customers that do not exist yet (by IIN/BIN); returns what it did.
+    """Creates the demo customers that do not exist yet (by IIN/BIN), then the demo pipeline on
+    them (``seed_pipeline``); returns what it did: customers ``created`` / ``existing`` /
+    ``skipped``, then the pipeline's counts. Running it again adds nothing.
     (One parameter only: `crm seed` passes the settings too when a seed takes two.)"""
     wanted = demo_customers(DEMO_CUSTOMER_COUNT)
     tax_ids = [r.iin if r.kind == "individual" else r.bin for _, r in wanted]
@@ -241,7 +251,275 @@ async def seed_demo(db: Database) -> dict[str, int]:
                     log.warning("demo customer skipped: %s", problem.detail)
                     skipped += 1
     log.info("demo customers: %d created, %d already there, %d skipped", created, len(existing), skipped)
-    return {"created": created, "existing": len(existing), "skipped": skipped}
+    return {"created": created, "existing": len(existing), "skipped": skipped} | await seed_pipeline(db)
+
+
+# --- the demo pipeline: leads, opportunities, activities -------------------------------------------
+#
+# Each story (one lead's life, one opportunity's, one activity) runs in its own transaction through
+# the same functions as the REST API, so it writes its audit entries and outbox events. It is
+# recorded as an Idempotency-Key of its actor ("demo-seed:<story>") in the same transaction: a
+# second run finds the key and skips the story, and a run that stopped half-way resumes.
+
+CALL_CENTER = DemoOwner("user-callcenter", "callcenter", Role.CALL_CENTER_AGENT)
+KARAGANDA_REGIONAL = DemoOwner("user-karaganda-regional", "karaganda.regional", Role.REGIONAL_MANAGER, "KZ-35")
+STORY_KEY_PREFIX = "demo-seed:"
+# The customer that a lead conversion registers (so it is not one of demo_customers()).
+CONVERTED_CUSTOMER_IIN = "960418422415"
+CONVERTED_CUSTOMER_PHONE = "+77025550199"
+
+
+@dataclass(frozen=True)
+class CustomerRef:
+    """The ``index``-th demo customer of a branch, in demo_customers() order (the fixed ones first)."""
+
+    branch_code: str
+    index: int = 0
+
+
+@dataclass(frozen=True)
+class DemoLead:
+    key: str
+    owner: DemoOwner
+    body: LeadCreate
+    status: LeadStatus  # where the story leaves the lead
+    disqualify_reason: str | None = None
+    link_customer: CustomerRef | None = None  # converted: link this customer...
+    new_customer: dict[str, Any] | None = None  # ...or register this one
+    converted_by: DemoOwner | None = None  # default: the owner
+    opportunity: dict[str, Any] = field(default_factory=dict)  # OpportunityDraft fields
+    close_in_days: int = 30
+
+
+@dataclass(frozen=True)
+class DemoOpportunity:
+    key: str
+    customer: CustomerRef
+    name: str
+    product_line: ProductLine
+    amount_tiyn: int
+    stages: tuple[Stage, ...]  # the opening stage, then each move
+    close_reason: str | None = None
+    close_in_days: int = 30
+    actor: DemoOwner | None = None  # default: the customer's owner
+
+
+@dataclass(frozen=True)
+class DemoActivity:
+    key: str
+    customer: CustomerRef
+    kind: ActivityKind
+    subject: str
+    days_from_now: int  # negative: it happened (done then); positive: it is due then
+    body: str | None = None
+    outcome: str | None = None
+    actor: DemoOwner | None = None  # default: the customer's owner
+
+
+DEMO_LEADS: tuple[DemoLead, ...] = (
+    DemoLead("lead-ala-new", ALMATY_AGENT, LeadCreate(
+        source="web", name="Yerlan Tulegenov", phone="+77015550101", interest="internet",
+        notes="Asked on the website for 500 Mbit/s fibre at home"), LeadStatus.NEW),
+    DemoLead("lead-ala-contacted", ALMATY_MANAGER, LeadCreate(
+        source="call_center", name="Madina Iskakova", phone="+77025550102", email="madina.iskakova@example.kz",
+        interest="mobile"), LeadStatus.CONTACTED),
+    DemoLead("lead-ala-qualified", ALMATY_AGENT, LeadCreate(
+        source="partner", partner_id="partner-almaty-dealer", name="Arman Karimov", company_name="Tulpar Motors",
+        phone="+77275550103", interest="bundle", notes="Office of 40 people: internet, fixed lines, mobile"),
+        LeadStatus.QUALIFIED),
+    DemoLead("lead-ala-disqualified", ALMATY_MANAGER, LeadCreate(
+        source="campaign", campaign_id="campaign-spring-tv", name="Olga Petrova", email="olga.petrova@example.kz",
+        interest="tv"), LeadStatus.DISQUALIFIED, disqualify_reason="Lives outside the area the branch serves"),
+    DemoLead("lead-ala-converted-new", ALMATY_AGENT, LeadCreate(
+        source="branch_walk_in", name="Aruzhan Sadykova", phone=CONVERTED_CUSTOMER_PHONE,
+        email="aruzhan.sadykova@example.kz", interest="bundle"), LeadStatus.CONVERTED,
+        new_customer={"kind": "individual", "iin": CONVERTED_CUSTOMER_IIN, "first_name": "Aruzhan",
+                      "last_name": "Sadykova", "language": "kk", "data_processing_consent": True},
+        converted_by=ALMATY_MANAGER,
+        opportunity={"stage": "proposal", "amount_tiyn": 1_199_000, "name": "Home bundle: fibre 300 and TV"}),
+    DemoLead("lead-ala-converted-existing", ALMATY_AGENT, LeadCreate(
+        source="call_center", name="Aigerim Seitkali", phone="+77011234567", interest="tv"),
+        LeadStatus.CONVERTED, link_customer=CustomerRef("ALA-01", 0),
+        opportunity={"amount_tiyn": 499_000, "name": "TV package for Aigerim Seitkali"}, close_in_days=14),
+    DemoLead("lead-kar-new", KARAGANDA_AGENT, LeadCreate(
+        source="branch_walk_in", name="Serik Nurpeisov", phone="+77215550201", interest="fixed_line"),
+        LeadStatus.NEW),
+    DemoLead("lead-kar-contacted", KARAGANDA_MANAGER, LeadCreate(
+        source="web", name="Irina Smirnova", company_name="Saryarka Logistics", email="irina@saryarka.example.kz",
+        interest="internet"), LeadStatus.CONTACTED),
+    DemoLead("lead-kar-qualified", KARAGANDA_AGENT, LeadCreate(
+        source="campaign", campaign_id="campaign-business-fibre", name="Dauren Zhakupov",
+        company_name="Ulytau Energy", phone="+77215550203", interest="internet"), LeadStatus.QUALIFIED),
+    DemoLead("lead-kar-disqualified", KARAGANDA_AGENT, LeadCreate(
+        source="partner", partner_id="partner-karaganda-agent", name="Test Test", phone="+77215550204",
+        interest="mobile"), LeadStatus.DISQUALIFIED, disqualify_reason="A test entry the partner sent by mistake"),
+    DemoLead("lead-kar-converted", KARAGANDA_MANAGER, LeadCreate(
+        source="branch_walk_in", name="Serik Akhmetov", company_name="Karaganda Steel Service",
+        phone="+77017654321", interest="fixed_line", notes="Second site in Temirtau needs 20 lines"),
+        LeadStatus.CONVERTED, link_customer=CustomerRef("KAR-01", 0),
+        opportunity={"stage": "qualification", "amount_tiyn": 360_000_000}, close_in_days=60),
+)
+
+DEMO_OPPORTUNITIES: tuple[DemoOpportunity, ...] = (
+    DemoOpportunity("opp-ala-prospecting", CustomerRef("ALA-01", 1), "Fibre 300 Mbit/s at home", ProductLine.INTERNET,
+                    899_000, (Stage.PROSPECTING,), close_in_days=45),
+    DemoOpportunity("opp-ala-proposal", CustomerRef("ALA-01", 3), "Family mobile plan, 4 SIMs", ProductLine.MOBILE,
+                    1_596_000, (Stage.QUALIFICATION, Stage.PROPOSAL), close_in_days=20),
+    DemoOpportunity("opp-ala-negotiation", CustomerRef("ALA-01", 4), "Office bundle for 25 seats",
+                    ProductLine.BUNDLE, 87_500_000, (Stage.PROPOSAL, Stage.NEGOTIATION), close_in_days=10),
+    DemoOpportunity("opp-ala-won", CustomerRef("ALA-01", 2), "Fibre 500 and TV Premium", ProductLine.BUNDLE,
+                    1_490_000, (Stage.NEGOTIATION, Stage.CLOSED_WON),
+                    close_reason="Signed a 24-month contract with installation included"),
+    DemoOpportunity("opp-ala02-lost", CustomerRef("ALA-02", 0), "Home internet upgrade", ProductLine.INTERNET,
+                    699_000, (Stage.PROSPECTING, Stage.CLOSED_LOST), close_reason="Moving to Astana next month"),
+    DemoOpportunity("opp-kar-qualification", CustomerRef("KAR-01", 1), "Mobile plan with 50 GB", ProductLine.MOBILE,
+                    449_000, (Stage.PROSPECTING, Stage.QUALIFICATION)),
+    DemoOpportunity("opp-kar-won", CustomerRef("KAR-01", 0), "Dedicated 1 Gbit/s line for the plant",
+                    ProductLine.INTERNET, 540_000_000, (Stage.PROPOSAL, Stage.NEGOTIATION, Stage.CLOSED_WON),
+                    close_reason="Won the tender against two competitors"),
+    DemoOpportunity("opp-kar-lost", CustomerRef("KAR-01", 2), "Fixed lines for the warehouse", ProductLine.FIXED_LINE,
+                    48_000_000, (Stage.QUALIFICATION, Stage.CLOSED_LOST),
+                    close_reason="Chose a competitor's cheaper offer"),
+    DemoOpportunity("opp-kar02-prospecting", CustomerRef("KAR-02", 2), "Internet for the trade house",
+                    ProductLine.INTERNET, 120_000_000, (Stage.PROSPECTING,), actor=KARAGANDA_REGIONAL),
+    DemoOpportunity("opp-ast-proposal", CustomerRef("AST-01", 0), "Cloud PBX and fixed lines",
+                    ProductLine.FIXED_LINE, 210_000_000, (Stage.QUALIFICATION, Stage.PROPOSAL), close_in_days=21),
+    DemoOpportunity("opp-shy-negotiation", CustomerRef("SHY-01", 3), "Fleet mobile plan, 120 SIMs",
+                    ProductLine.MOBILE, 432_000_000, (Stage.PROPOSAL, Stage.NEGOTIATION), close_in_days=7),
+    DemoOpportunity("opp-pav-won", CustomerRef("PAV-01", 0), "Showroom internet and TV", ProductLine.BUNDLE,
+                    36_000_000, (Stage.NEGOTIATION, Stage.CLOSED_WON), close_reason="Accepted the 12-month discount"),
+)
+
+DEMO_ACTIVITIES: tuple[DemoActivity, ...] = (
+    DemoActivity("act-ala-call", CustomerRef("ALA-01", 0), ActivityKind.CALL, "Follow-up on the TV offer", -3,
+                 outcome="Interested; wants the sports channels too"),
+    DemoActivity("act-ala-meeting", CustomerRef("ALA-01", 4), ActivityKind.MEETING, "Site survey at the office", 2,
+                 body="Check the riser for the fibre entry; bring the bundle price list"),
+    DemoActivity("act-ala-note", CustomerRef("ALA-01", 2), ActivityKind.NOTE, "Prefers calls after 18:00", -1),
+    DemoActivity("act-ala02-callcentre", CustomerRef("ALA-02", 0), ActivityKind.CALL, "Slow internet in the evening",
+                 -1, outcome="Restarted the router remotely; speed back to normal", actor=CALL_CENTER),
+    DemoActivity("act-kar-note", CustomerRef("KAR-01", 0), ActivityKind.NOTE, "Tender documents received", -5,
+                 body="Technical requirements: 1 Gbit/s, 99.9% availability, 4-hour repair"),
+    DemoActivity("act-kar-meeting", CustomerRef("KAR-01", 2), ActivityKind.MEETING, "Price negotiation", -10,
+                 outcome="They asked for 15% off; we offered 8%"),
+    DemoActivity("act-kar02-call", CustomerRef("KAR-02", 2), ActivityKind.CALL, "Introduction call", -2,
+                 outcome="Send a commercial offer by Friday", actor=KARAGANDA_REGIONAL),
+    DemoActivity("act-ast-task", CustomerRef("AST-01", 0), ActivityKind.TASK, "Prepare the cloud PBX demo", 7),
+    DemoActivity("act-shy-callcentre", CustomerRef("SHY-01", 3), ActivityKind.CALL, "Asked about roaming prices",
+                 -4, outcome="Sent the roaming tariff by e-mail", actor=CALL_CENTER),
+)
+
+
+class StorySkipped(Exception):
+    """A story's customer is not there (not seeded, or merged away): the story is left out."""
+
+
+class DemoCustomerIndex:
+    """The demo customers the stories refer to (by branch and position), and who owns each."""
+
+    def __init__(self) -> None:
+        self.by_branch: dict[str, list[tuple[DemoOwner, str]]] = defaultdict(list)
+        for owner, request in demo_customers(DEMO_CUSTOMER_COUNT):
+            self.by_branch[request.branch_code].append(
+                (owner, request.iin if request.kind == "individual" else request.bin))
+
+    def owner(self, ref: CustomerRef) -> DemoOwner:
+        return self.by_branch[ref.branch_code][ref.index][0]
+
+    async def get(self, session: AsyncSession, ref: CustomerRef) -> Customer:
+        tax_id = self.by_branch[ref.branch_code][ref.index][1]
+        customer = await session.scalar(select(Customer).where(Customer.tax_id == tax_id))
+        if customer is None or customer.status == CustomerStatus.MERGED:
+            raise StorySkipped(f"customer {tax_id} of {ref.branch_code} is not there")
+        return customer
+
+
+LEAD_PATHS: dict[LeadStatus, tuple[LeadStatus, ...]] = {
+    LeadStatus.NEW: (),
+    LeadStatus.CONTACTED: (LeadStatus.CONTACTED,),
+    LeadStatus.QUALIFIED: (LeadStatus.CONTACTED, LeadStatus.QUALIFIED),
+    LeadStatus.DISQUALIFIED: (LeadStatus.CONTACTED, LeadStatus.DISQUALIFIED),
+    LeadStatus.CONVERTED: (LeadStatus.CONTACTED, LeadStatus.QUALIFIED),  # then the conversion
+}
+
+
+def _close_date(days: int) -> date:
+    return utcnow().date() + timedelta(days=days)
+
+
+async def _lead_story(session: AsyncSession, story: DemoLead, customers: DemoCustomerIndex) -> Counter:
+    owner = story.owner.principal()
+    lead = await register_lead(session, owner, story.body)
+    made = Counter(leads=1)
+    for status in LEAD_PATHS[story.status]:
+        reason = story.disqualify_reason if status == LeadStatus.DISQUALIFIED else None
+        await change_lead(session, owner, lead, LeadUpdate(status=status, disqualify_reason=reason)
+                          if reason else LeadUpdate(status=status))
+    if story.status == LeadStatus.CONVERTED:
+        linked = await customers.get(session, story.link_customer) if story.link_customer else None
+        body = LeadConvert(customer_id=linked.id if linked else None, customer=story.new_customer,
+                           opportunity=OpportunityDraft(**story.opportunity,
+                                                        expected_close_date=_close_date(story.close_in_days)))
+        _, customer_created, _ = await convert(session, (story.converted_by or story.owner).principal(), lead, body)
+        made.update(customers=int(customer_created), opportunities=1)
+    return made
+
+
+async def _opportunity_story(session: AsyncSession, story: DemoOpportunity, customers: DemoCustomerIndex) -> Counter:
+    actor = (story.actor or customers.owner(story.customer)).principal()
+    customer = await customers.get(session, story.customer)
+    opening, *moves = story.stages
+    opportunity = await open_opportunity(session, actor, OpportunityCreate(
+        customer_id=customer.id, name=story.name, product_line=story.product_line, stage=opening,
+        amount_tiyn=story.amount_tiyn, expected_close_date=_close_date(story.close_in_days)))
+    for stage in moves:
+        reason = story.close_reason if stage in (Stage.CLOSED_WON, Stage.CLOSED_LOST) else None
+        await change_opportunity(session, actor, opportunity, OpportunityUpdate(stage=stage, close_reason=reason)
+                                 if reason else OpportunityUpdate(stage=stage))
+    return Counter(opportunities=1)
+
+
+async def _activity_story(session: AsyncSession, story: DemoActivity, customers: DemoCustomerIndex) -> Counter:
+    actor = (story.actor or customers.owner(story.customer)).principal()
+    customer = await customers.get(session, story.customer)
+    when = utcnow() + timedelta(days=story.days_from_now)
+    happened = story.days_from_now < 0
+    await log_activity(session, actor, ActivityCreate(
+        kind=story.kind, related_type="customer", related_id=customer.id, subject=story.subject, body=story.body,
+        outcome=story.outcome, done_at=when if happened else None, due_at=None if happened else when))
+    return Counter(activities=1)
+
+
+async def seed_pipeline(db: Database) -> dict[str, int]:
+    """Leads in every status, opportunities in every stage (some won, some lost, with reasons),
+    calls, meetings, tasks and notes on the demo customers, in several branches and by several
+    owners; each story once. Returns the records this run created, and how many stories were
+    already there (``stories_existing``) or left out (``stories_skipped``)."""
+    customers = DemoCustomerIndex()
+    stories = ([(story, _lead_story, story.owner) for story in DEMO_LEADS]
+               + [(story, _opportunity_story, story.actor or customers.owner(story.customer))
+                  for story in DEMO_OPPORTUNITIES]
+               + [(story, _activity_story, story.actor or customers.owner(story.customer))
+                  for story in DEMO_ACTIVITIES])
+    made: Counter = Counter()
+    existing = skipped = 0
+    for story, tell, actor in stories:
+        key, marker = STORY_KEY_PREFIX + story.key, {"demo_story": story.key}
+        try:
+            async with db.unit_of_work() as session:
+                if await find_replay(session, actor.principal(), key, marker) is not None:
+                    existing += 1
+                    continue
+                told = await tell(session, story, customers)
+                remember(session, actor.principal(), key, marker, 201, dict(told))
+        except (Problem, StorySkipped) as reason:  # e.g. a demo customer merged by hand meanwhile
+            log.warning("demo story %s skipped: %s", story.key, getattr(reason, "detail", None) or reason)
+            skipped += 1
+            continue
+        made += told
+    log.info("demo pipeline: %s created, %d stories already there, %d skipped", dict(made), existing, skipped)
+    return {"leads": made["leads"], "opportunities": made["opportunities"], "activities": made["activities"],
+            "customers_by_conversion": made["customers"], "stories_existing": existing, "stories_skipped": skipped}
 
 
 async def seed_bulk(db: Database, n: int, *, seed: int | None = None, chunk: int = 5000) -> int:

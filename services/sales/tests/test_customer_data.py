@@ -15,9 +15,18 @@ from crm_sales.config import SalesSettings
 from crm_sales.db import models  # noqa: F401
 from crm_sales.db.base import SalesBase
 from crm_sales.db.models import Customer, CustomerPhone
+from crm_sales.db.pipeline_models import Activity, Lead, Opportunity
 from crm_sales.domain.identifiers import parse_bin, parse_iin
+from crm_sales.domain.pipeline import LeadStatus, Stage
 from crm_sales.main import create_app
-from crm_sales.seed import seed_bulk, seed_demo
+from crm_sales.seed import (
+    CONVERTED_CUSTOMER_IIN,
+    DEMO_ACTIVITIES,
+    DEMO_LEADS,
+    DEMO_OPPORTUNITIES,
+    seed_bulk,
+    seed_demo,
+)
 from crm_sales.testing import PRINCIPALS, Identities, auth_headers
 from crm_shared import models as platform_models  # noqa: F401
 from crm_shared.db import Database, PlatformBase
@@ -108,15 +117,21 @@ async def test_the_customer_api_works_on_the_embedded_sqlite_database(sqlite_url
             assert stale.status_code == 412
 
 
-async def test_demo_seed_creates_the_documented_customers_once(make_database):
+async def test_demo_seed_creates_the_documented_customers_and_pipeline_once(make_database):
     url = await make_database("sales_seed")
     await upgrade_async(MIGRATIONS, url)
     db = Database(url)
+    stories = len(DEMO_LEADS) + len(DEMO_OPPORTUNITIES) + len(DEMO_ACTIVITIES)
+    conversions = sum(lead.status == LeadStatus.CONVERTED for lead in DEMO_LEADS)
     try:
         first = await seed_demo(db)
-        assert first == {"created": 300, "existing": 0, "skipped": 0}
+        assert first == {"created": 300, "existing": 0, "skipped": 0, "leads": len(DEMO_LEADS),
+                         "opportunities": len(DEMO_OPPORTUNITIES) + conversions, "activities": len(DEMO_ACTIVITIES),
+                         "customers_by_conversion": 1, "stories_existing": 0, "stories_skipped": 0}
         second = await seed_demo(db)
-        assert second == {"created": 0, "existing": 300, "skipped": 0}
+        assert second == {"created": 0, "existing": 300, "skipped": 0, "leads": 0, "opportunities": 0,
+                          "activities": 0, "customers_by_conversion": 0, "stories_existing": stories,
+                          "stories_skipped": 0}
 
         async with db.read_only() as session:
             aigerim = await session.scalar(select(Customer).join(CustomerPhone)
@@ -128,8 +143,9 @@ async def test_demo_seed_creates_the_documented_customers_once(make_database):
             assert (steel.kind, steel.branch_code, steel.region_code) == ("business", "KAR-01", "KZ-35")
             assert [c.name for c in steel.contacts] == ["Serik Akhmetov"]
 
-            customers = list(await session.scalars(select(Customer)))
-            assert len(customers) == 300
+            everyone = list(await session.scalars(select(Customer)))
+            customers = [c for c in everyone if c.tax_id != CONVERTED_CUSTOMER_IIN]
+            assert len(customers) == 300 and len(everyone) == 301
             assert {c.owner_id for c in customers} == DEMO_OWNERS
             assert len({c.branch_code for c in customers}) >= 10
             assert sum(c.kind == "business" for c in customers) >= 30
@@ -143,13 +159,47 @@ async def test_demo_seed_creates_the_documented_customers_once(make_database):
                                 "user-karaganda-agent": "KAR-01", "user-karaganda-manager": "KAR-01"}
                 assert owner_branch.get(customer.owner_id, customer.branch_code) == customer.branch_code
 
+            # The lead conversion registered a customer for the lead's owner, though her manager converted it.
+            converted = next(c for c in everyone if c.tax_id == CONVERTED_CUSTOMER_IIN)
+            assert (converted.owner_id, converted.branch_code) == ("user-almaty-agent", "ALA-01")
+            registered = await session.scalar(select(AuditEntry).where(AuditEntry.entity_id == converted.id))
+            assert (registered.action, registered.actor_id) == ("created", "user-almaty-manager")
+
+            leads = list(await session.scalars(select(Lead)))
+            opportunities = list(await session.scalars(select(Opportunity)))
+            activities = list(await session.scalars(select(Activity)))
+            assert {lead.status for lead in leads} == set(LeadStatus)
+            assert {o.stage for o in opportunities} == set(Stage)
+            assert {lead.owner_id for lead in leads} == {"user-almaty-agent", "user-almaty-manager",
+                                                         "user-karaganda-agent", "user-karaganda-manager"}
+            assert {"user-admin", "user-karaganda-regional"} <= {o.owner_id for o in opportunities}
+            assert len({o.branch_code for o in opportunities}) >= 6
+            places = {c.id: (c.region_code, c.branch_code) for c in everyone}
+            for opportunity in opportunities:
+                assert (opportunity.region_code, opportunity.branch_code) == places[opportunity.customer_id]
+                assert isinstance(opportunity.amount_tiyn, int) and opportunity.amount_tiyn > 0
+                closed = opportunity.stage in (Stage.CLOSED_WON, Stage.CLOSED_LOST)
+                assert (opportunity.closed_at is not None) == closed == bool(opportunity.close_reason)
+            for lead in leads:
+                converted_lead = lead.status == LeadStatus.CONVERTED
+                assert (lead.customer_id is not None) == (lead.opportunity_id is not None) == converted_lead
+                assert bool(lead.disqualify_reason) == (lead.status == LeadStatus.DISQUALIFIED)
+            assert {"call", "meeting", "note"} <= {a.kind for a in activities}
+            assert {a.related_type for a in activities} == {"customer"}
+            assert {a.related_id for a in activities} <= set(places)
+            assert "user-callcenter" in {a.owner_id for a in activities}
+            assert any(a.done_at is None and a.due_at is not None for a in activities)  # still to come
+
             events = list(await session.scalars(select(OutboxEvent)))
-            assert len(events) == 300 and {e.type for e in events} == {"crm.sales.customer.created"}
             for event in events:
                 validate(event.type, event.data)
-            audited = await session.scalar(select(func.count()).select_from(AuditEntry)
-                                           .where(AuditEntry.action == "created"))
-            assert audited == 300
+            types = {e.type for e in events}
+            assert sum(e.type == "crm.sales.customer.created" for e in events) == 301
+            assert {"crm.sales.lead.created", "crm.sales.lead.updated", "crm.sales.lead.converted",
+                    "crm.sales.opportunity.created", "crm.sales.opportunity.updated", "crm.sales.opportunity.won",
+                    "crm.sales.opportunity.lost", "crm.sales.activity.created"} <= types
+            created = set(await session.scalars(select(AuditEntry.entity_id).where(AuditEntry.action == "created")))
+            assert {r.id for r in [*everyone, *leads, *opportunities, *activities]} <= created
     finally:
         await db.dispose()
 
