@@ -1,0 +1,34 @@
+"""Who may do what with orders, beyond record visibility (crm_shared.auth): the scopes of
+external systems' API keys, and staff roles."""
+from __future__ import annotations
+
+from crm_shared.auth import Principal, Role, require_personal_data_access, require_writer
+from crm_shared.errors import Problem
+
+READ, WRITE, FULFIL, BILLING = "orders:read", "orders:write", "orders:fulfil", "orders:billing"
+
+
+def require_scope(principal: Principal, scope: str) -> None:
+    if not principal.has_scope(scope):
+        raise Problem(403, "Forbidden", f"this API key lacks the scope {scope}", required_scope=scope)
+
+
+def require_reader(principal: Principal) -> None:
+    require_personal_data_access(principal)
+    require_scope(principal, READ)
+
+
+def require_order_writer(principal: Principal) -> None:
+    require_personal_data_access(principal)
+    require_writer(principal)
+    require_scope(principal, WRITE)
+
+
+def require_system_scope(principal: Principal, scope: str, what: str) -> None:
+    """Fulfilment and billing reports come from external systems with their scope (or an admin)."""
+    if principal.role is Role.ADMIN:
+        return
+    if principal.role is not Role.SYSTEM:
+        raise Problem(403, "Forbidden", f"{what} is reported by an external system's API key with the scope {scope}",
+                      required_scope=scope)
+    require_scope(principal, scope)

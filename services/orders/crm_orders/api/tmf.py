@@ -1,0 +1,273 @@
+"""TM Forum facades (TMF622 product ordering, TMF620 product catalogue; TMF630 conventions:
+id, href, @type, offset/limit with X-Total-Count / X-Result-Count, fields selection). They map
+onto the same order and catalogue functions as the REST API."""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+
+from crm_shared.auth import visibility_clause
+from crm_shared.concurrency import flush_or_conflict
+from crm_shared.errors import OPENAPI_PROBLEMS, field_problem, not_found
+from crm_shared.records import get_visible
+
+from .. import order_service as service
+from ..db.models import Offering, Order
+from ..domain.lifecycle import ItemAction
+from .access import require_reader, require_scope, READ
+from .deps import CurrentPrincipal, Customers, Session
+from .orders import ItemIn, OrderCreate, capture, writable_order
+
+ORDERING = "/tmf-api/productOrderingManagement/v4"
+CATALOG = "/tmf-api/productCatalogManagement/v4"
+router = APIRouter(tags=["TM Forum"])
+MAX_LIMIT = 200
+
+
+class Ref(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
+    id: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class RelatedParty(Ref):
+    role: str = "Customer"
+
+
+class TmfOrderItem(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
+    id: Annotated[str, Field(max_length=64)] | None = None
+    action: ItemAction = ItemAction.ADD
+    quantity: int = 1
+    productOffering: Ref | None = None
+    product: Ref | None = None
+
+
+class TmfOrderCreate(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
+    relatedParty: Annotated[list[RelatedParty], Field(min_length=1)]
+    productOrderItem: Annotated[list[TmfOrderItem], Field(min_length=1)]
+
+
+class TmfStatePatch(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
+    state: Literal["acknowledged", "inProgress", "held", "cancelled"]
+    cancellationReason: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class Money(BaseModel):
+    unit: str
+    value: str = Field(description="decimal KZT as a string (never a float), e.g. \"5990.00\"")
+
+
+class Price(BaseModel):
+    taxIncludedAmount: Money
+
+
+class OrderPrice(BaseModel):
+    priceType: Literal["oneTime", "recurring"]
+    recurringChargePeriod: str | None = None
+    price: Price
+
+
+class TmfRef(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    id: str
+    href: str | None = None
+    name: str | None = None
+    role: str | None = None
+    referredType: str | None = Field(None, alias="@referredType")
+
+
+class TmfOrderItemOut(BaseModel):
+    id: str
+    action: str
+    quantity: int
+    state: str | None = None
+    productOffering: TmfRef
+    product: TmfRef | None = None
+    itemPrice: list[OrderPrice]
+    type_: str = Field("ProductOrderItem", alias="@type")
+
+
+class ProductOrder(BaseModel):
+    """TMF622 ProductOrder (subset)."""
+    id: str
+    href: str
+    state: str | None = None
+    creationDate: str | None = None
+    completionDate: str | None = None
+    cancellationReason: str | None = None
+    relatedParty: list[TmfRef] | None = None
+    productOrderItem: list[TmfOrderItemOut] | None = None
+    orderTotalPrice: list[OrderPrice] | None = None
+    type_: str = Field("ProductOrder", alias="@type")
+
+
+class ProductOffering(BaseModel):
+    """TMF620 ProductOffering (subset)."""
+    id: str
+    href: str
+    name: str | None = None
+    description: str | None = None
+    lifecycleStatus: str | None = None
+    version: str | None = None
+    isBundle: bool | None = None
+    productOfferingPrice: list[OrderPrice] | None = None
+    validFor: dict[str, str | None] | None = None
+    place: list[dict[str, str]] | None = None
+    bundledProductOffering: list[TmfRef] | None = None
+    prodSpecCharValueUse: list[dict[str, Any]] | None = None
+    type_: str = Field("ProductOffering", alias="@type")
+
+
+TMF_STATES = {"in_progress": "inProgress", "draft": "draft"}
+FROM_TMF_STATES = {"inProgress": "in_progress"}
+
+
+def _kzt(tiyn: int) -> dict[str, Any]:
+    return {"taxIncludedAmount": {"unit": "KZT", "value": f"{tiyn // 100}.{tiyn % 100:02d}"}}
+
+
+def _prices(one_off: int, recurring: int) -> list[dict[str, Any]]:
+    return [{"priceType": "oneTime", "price": _kzt(one_off)},
+            {"priceType": "recurring", "recurringChargePeriod": "month", "price": _kzt(recurring)}]
+
+
+def tmf_order(order: Order) -> dict[str, Any]:
+    return {
+        "id": order.id, "href": f"{ORDERING}/productOrder/{order.id}", "@type": "ProductOrder",
+        "state": TMF_STATES.get(order.state, order.state), "creationDate": order.created_at.isoformat(),
+        "completionDate": service.iso(order.completed_at),
+        "cancellationReason": order.state_reason if order.state == "cancelled" else None,
+        "relatedParty": [{"id": order.customer_id, "name": order.customer_name, "role": "Customer",
+                          "@referredType": "Customer"}],
+        "productOrderItem": [{
+            "id": str(item.position + 1), "action": item.action, "quantity": item.quantity,
+            "state": TMF_STATES.get(item.state, item.state), "@type": "ProductOrderItem",
+            "productOffering": {"id": item.offering_id, "name": item.offering_name,
+                                "href": f"{CATALOG}/productOffering/{item.offering_id}"},
+            "product": ({"id": item.installed_product_id} if item.installed_product_id
+                        else ({"id": item.result_product_ids[0]} if item.result_product_ids else None)),
+            "itemPrice": _prices(item.quantity * item.one_off_price_tiyn, item.quantity * item.recurring_price_tiyn),
+        } for item in order.items],
+        "orderTotalPrice": _prices(order.one_off_total_tiyn, order.recurring_total_tiyn),
+    }
+
+
+def tmf_offering(offering: Offering) -> dict[str, Any]:
+    return {
+        "id": offering.id, "href": f"{CATALOG}/productOffering/{offering.id}", "@type": "ProductOffering",
+        "name": offering.name, "description": offering.description,
+        "lifecycleStatus": "Active" if offering.status == "active" else "Retired", "version": str(offering.version),
+        "isBundle": offering.product_line == "bundle",
+        "productOfferingPrice": _prices(offering.one_off_price_tiyn, offering.recurring_price_tiyn),
+        "validFor": {"startDateTime": service.iso(offering.valid_from), "endDateTime": service.iso(offering.valid_to)},
+        "place": [{"id": code, "@referredType": "GeographicArea"} for code in offering.region_codes or []],
+        "bundledProductOffering": [{"id": i, "href": f"{CATALOG}/productOffering/{i}"}
+                                   for i in offering.bundled_offering_ids or []],
+        "prodSpecCharValueUse": [{"name": k, "productSpecCharacteristicValue": [{"value": v}]}
+                                 for k, v in (offering.characteristics or {}).items()],
+    }
+
+
+def _select_fields(resource: dict[str, Any], fields: str | None) -> dict[str, Any]:
+    """TMF630 ``fields``: the named first-level attributes, plus id, href and @type always."""
+    if not fields:
+        return {k: v for k, v in resource.items() if v is not None}
+    wanted = {f.strip() for f in fields.split(",") if f.strip()} | {"id", "href", "@type"}
+    return {k: v for k, v in resource.items() if k in wanted and v is not None}
+
+
+def _page(response: Response, total: int, shown: int) -> None:
+    response.headers["X-Total-Count"] = str(total)
+    response.headers["X-Result-Count"] = str(shown)
+
+
+Offset = Annotated[int, Query(ge=0)]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+Fields = Annotated[str | None, Query(max_length=500, description="comma-separated first-level attributes")]
+
+
+@router.post(f"{ORDERING}/productOrder", status_code=201, response_model=ProductOrder,
+             response_model_exclude_none=True, response_model_by_alias=True, responses=OPENAPI_PROBLEMS)
+async def create_product_order(body: TmfOrderCreate, principal: CurrentPrincipal, session: Session,
+                               customers: Customers, response: Response):
+    customer = next((p for p in body.relatedParty if p.role.lower() == "customer"), None)
+    if customer is None:
+        raise field_problem("relatedParty", "one party with role Customer is required")
+    items = []
+    for index, item in enumerate(body.productOrderItem):
+        offering_id = item.productOffering.id if item.productOffering else None
+        if item.action == ItemAction.ADD and not offering_id:
+            raise field_problem(f"productOrderItem[{index}].productOffering.id", "required for action add")
+        items.append(ItemIn(action=item.action, offering_id=offering_id, quantity=item.quantity,
+                            installed_product_id=item.product.id if item.product else None))
+    order = await capture(session, principal, customers,
+                          OrderCreate(customer_id=customer.id, items=items), source="tmf")
+    await flush_or_conflict(session, "order")
+    response.headers["Location"] = f"{ORDERING}/productOrder/{order.id}"
+    return tmf_order(order)
+
+
+@router.get(f"{ORDERING}/productOrder", response_model=list[ProductOrder], response_model_exclude_none=True,
+            response_model_by_alias=True, responses=OPENAPI_PROBLEMS)
+async def list_product_orders(principal: CurrentPrincipal, session: Session, response: Response,
+                              offset: Offset = 0, limit: Limit = 20, fields: Fields = None,
+                              state: Annotated[str | None, Query(max_length=32)] = None,
+                              customer_id: Annotated[str | None, Query(alias="relatedParty.id", max_length=64)] = None):
+    require_reader(principal)
+    stmt = select(Order).where(visibility_clause(principal, Order))
+    if state:
+        stmt = stmt.where(Order.state == FROM_TMF_STATES.get(state, state))
+    if customer_id:
+        stmt = stmt.where(Order.customer_id == customer_id)
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
+    rows = list(await session.scalars(stmt.order_by(Order.created_at.desc(), Order.id).offset(offset).limit(limit)))
+    _page(response, total or 0, len(rows))
+    return [_select_fields(tmf_order(o), fields) for o in rows]
+
+
+@router.get(f"{ORDERING}/productOrder/{{order_id}}", response_model=ProductOrder, response_model_exclude_none=True,
+            response_model_by_alias=True, responses=OPENAPI_PROBLEMS)
+async def get_product_order(order_id: str, principal: CurrentPrincipal, session: Session, fields: Fields = None):
+    require_reader(principal)
+    return _select_fields(tmf_order(await get_visible(session, principal, Order, order_id, what="productOrder")), fields)
+
+
+@router.patch(f"{ORDERING}/productOrder/{{order_id}}", response_model=ProductOrder, response_model_exclude_none=True,
+              response_model_by_alias=True, responses=OPENAPI_PROBLEMS)
+async def patch_product_order(order_id: str, body: TmfStatePatch, principal: CurrentPrincipal, session: Session):
+    """JSON merge patch of ``state`` (and ``cancellationReason`` for cancelled)."""
+    order = await writable_order(session, principal, order_id)
+    await service.request_state(session, principal, order, FROM_TMF_STATES.get(body.state, body.state),
+                                body.cancellationReason)
+    await flush_or_conflict(session, "order")
+    return tmf_order(order)
+
+
+@router.get(f"{CATALOG}/productOffering", response_model=list[ProductOffering], response_model_exclude_none=True,
+            response_model_by_alias=True, responses=OPENAPI_PROBLEMS)
+async def list_product_offerings(principal: CurrentPrincipal, session: Session, response: Response,
+                                 offset: Offset = 0, limit: Limit = 20, fields: Fields = None,
+                                 lifecycleStatus: Annotated[str | None, Query(max_length=16)] = None):
+    require_scope(principal, READ)
+    stmt = select(Offering)
+    if lifecycleStatus:
+        stmt = stmt.where(Offering.status == lifecycleStatus.lower())
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
+    rows = list(await session.scalars(stmt.order_by(Offering.id).offset(offset).limit(limit)))
+    _page(response, total or 0, len(rows))
+    return [_select_fields(tmf_offering(o), fields) for o in rows]
+
+
+@router.get(f"{CATALOG}/productOffering/{{offering_id}}", response_model=ProductOffering,
+            response_model_exclude_none=True, response_model_by_alias=True, responses=OPENAPI_PROBLEMS)
+async def get_product_offering(offering_id: str, principal: CurrentPrincipal, session: Session, fields: Fields = None):
+    require_scope(principal, READ)
+    offering = await session.get(Offering, offering_id)
+    if offering is None:
+        raise not_found("productOffering", offering_id[:64])
+    return _select_fields(tmf_offering(offering), fields)
