@@ -1,0 +1,74 @@
+"""Who may see and change tickets and incidents (docs/development.md, "Visibility"), with the
+tickets-specific rules: call-centre agents see and write every ticket; an OSS system (an API
+key, Role.SYSTEM) sees only the tickets it opened and the incidents it owns."""
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_shared.auth import WRITER_ROLES, Principal, Role, require_personal_data_access, visibility_clause
+from crm_shared.errors import Problem, forbidden
+from crm_shared.records import get_visible
+
+from .db.models import Incident, Ticket
+
+TICKET_WRITERS = WRITER_ROLES | {Role.CALL_CENTER_AGENT}
+INCIDENT_MANAGERS = {Role.ADMIN, Role.REGIONAL_MANAGER, Role.SYSTEM}
+READ_SCOPE, WRITE_SCOPE, INCIDENT_SCOPE = "tickets:read", "tickets:write", "tickets:incidents"
+
+
+def require_scope(principal: Principal, scope: str) -> None:
+    if not principal.has_scope(scope):
+        raise Problem(403, "Forbidden", f"this API key lacks the scope {scope}", required_scope=scope)
+
+
+def require_reader(principal: Principal) -> None:
+    require_personal_data_access(principal)
+    require_scope(principal, READ_SCOPE)
+
+
+def require_ticket_writer(principal: Principal) -> None:
+    require_personal_data_access(principal)
+    if principal.role not in TICKET_WRITERS:
+        raise forbidden(f"role {principal.role.value} may not change tickets")
+    require_scope(principal, WRITE_SCOPE)
+
+
+def require_incident_manager(principal: Principal) -> None:
+    if principal.role not in INCIDENT_MANAGERS:
+        raise forbidden(f"role {principal.role.value} may not manage mass incidents")
+    require_scope(principal, INCIDENT_SCOPE)
+
+
+def ticket_visibility(principal: Principal) -> ColumnElement[bool]:
+    if principal.role is Role.SYSTEM:
+        return Ticket.opened_by == principal.subject
+    return visibility_clause(principal, Ticket)
+
+
+def incident_visibility(principal: Principal) -> ColumnElement[bool]:
+    if principal.role is Role.SYSTEM:
+        return Incident.owner_id == principal.subject
+    return visibility_clause(principal, Incident)
+
+
+async def load_ticket(session: AsyncSession, principal: Principal, ticket_id: str, *, write: bool = False,
+                      field: str | None = None) -> Ticket:
+    """The ticket if the caller sees it (404 otherwise); ``write`` also checks the caller may
+    change tickets (403) and locks the row for the rest of the transaction."""
+    if write:
+        require_ticket_writer(principal)
+    else:
+        require_reader(principal)
+    return await get_visible(session, principal, Ticket, ticket_id, what="ticket", for_update=write, field=field,
+                             visibility=ticket_visibility(principal))
+
+
+async def load_incident(session: AsyncSession, principal: Principal, incident_id: str, *,
+                        write: bool = False) -> Incident:
+    if write:
+        require_incident_manager(principal)
+    else:
+        require_reader(principal)
+    return await get_visible(session, principal, Incident, incident_id, what="incident", for_update=write,
+                             visibility=incident_visibility(principal))

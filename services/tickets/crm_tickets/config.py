@@ -1,0 +1,23 @@
+from pydantic import Field
+
+from crm_shared.settings import ServiceSettings, service_config
+
+
+class TicketsSettings(ServiceSettings):
+    """Environment prefix CRM_TICKETS_ (e.g. CRM_TICKETS_DATABASE_URL, CRM_TICKETS_SALES_GRPC_TARGET)."""
+
+    model_config = service_config("TICKETS")
+
+    service_name: str = "tickets"
+    http_port: int = 8103
+    grpc_port: int = 50103  # reserved for crm.tickets.v1 (not served yet)
+    # crm.sales.v1.CustomerService ("host:port"); `crm up` sets it to the running sales service.
+    sales_grpc_target: str = "127.0.0.1:50101"
+    sales_grpc_timeout_s: float = Field(5.0, gt=0)
+    # The SLA scheduler: how often it scans, how early a ticket counts as "about to breach"
+    # (a fraction of its target), and how many tickets one transaction handles.
+    sla_scheduler_enabled: bool = True
+    sla_scan_interval_s: float = Field(30.0, gt=0)
+    sla_batch_size: int = Field(500, ge=1)
+    # A closed-as-resolved ticket may be reopened for this many days after it was resolved.
+    reopen_window_days: int = Field(14, ge=0)

@@ -1,0 +1,155 @@
+"""The SLA scheduler: finds tickets about to breach and breached ones, escalates them (branch
+manager, then regional manager) and emits events.
+
+Each pass takes the tickets whose ``sla_check_at`` has come, in batches, oldest first, each
+batch in one transaction with ``FOR UPDATE SKIP LOCKED`` (several schedulers share the work;
+a ticket being changed by a request waits for the next pass). A scheduler that fell behind
+simply has more batches; a long-overdue ticket gets every signal due in one go. A signal is
+raised once per ticket, kind and SLA cycle (the unique key of ``sla_signals`` and the ticket's
+own state say it was raised), so a restart never escalates twice.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_shared.auth import Principal, Role
+from crm_shared.db import Database
+from crm_shared.records import mark_changed
+
+from .db.models import SlaSignal, Ticket
+from .domain import sla
+from .domain.workflow import RUNNING_STATUSES
+from .ticket_service import emit, refresh_clock_columns, sla_view
+
+log = logging.getLogger("crm.tickets.sla")
+SCHEDULER = Principal("sla-scheduler", "sla-scheduler", Role.SYSTEM)
+ESCALATION_LEVEL = {"escalated_1": 1, "escalated_2": 2}
+ESCALATED_TO = {"escalated_1": "branch_manager", "escalated_2": "regional_manager"}
+
+
+@dataclass
+class PassResult:
+    tickets: int = 0
+    signals: int = 0
+    batches: int = 0
+
+
+def _insert_signal(dialect: str, values: dict):
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return (insert(SlaSignal).values(**values)
+            .on_conflict_do_nothing(index_elements=["ticket_id", "cycle", "kind"]).returning(SlaSignal.id))
+
+
+async def apply_signals(session: AsyncSession, ticket: Ticket, now: datetime) -> int:
+    raised = 0
+    dialect = session.bind.dialect.name
+    for signal in sla.signals_due(sla_view(ticket), now):
+        inserted = await session.scalar(_insert_signal(dialect, {
+            "ticket_id": ticket.id, "cycle": ticket.sla_cycle, "kind": signal.kind,
+            "escalated_to": ESCALATED_TO.get(signal.kind), "due_at": signal.due_at, "raised_at": now}))
+        _apply(ticket, signal)
+        if inserted is None:
+            continue  # raised before (by a scheduler that stopped before updating the ticket)
+        raised += 1
+        mark_changed(ticket, now)
+        await session.flush()
+        if signal.kind in ESCALATION_LEVEL:
+            await emit(session, ticket, "escalated", {"escalation": {
+                "level": ESCALATION_LEVEL[signal.kind], "escalated_to": ESCALATED_TO[signal.kind],
+                "due_at": signal.due_at.isoformat(), "at": now.isoformat()}})
+        else:
+            action = "sla_breached" if signal.kind.endswith("breached") else "sla_at_risk"
+            await emit(session, ticket, action, {"sla_signal": {
+                "target": signal.target, "kind": signal.kind, "due_at": signal.due_at.isoformat(),
+                "at": now.isoformat()}})
+    refresh_clock_columns(ticket)
+    return raised
+
+
+def _apply(ticket: Ticket, signal: sla.Signal) -> None:
+    if signal.kind in ESCALATION_LEVEL:
+        ticket.escalation_level = max(ticket.escalation_level, ESCALATION_LEVEL[signal.kind])
+    elif signal.target == "response":
+        ticket.response_state = "breached" if signal.kind.endswith("breached") else "at_risk"
+    else:
+        ticket.resolution_state = "breached" if signal.kind.endswith("breached") else "at_risk"
+
+
+async def scan_once(db: Database, now: datetime, *, batch_size: int = 500) -> PassResult:
+    """One pass over every ticket whose check time has come by ``now``."""
+    result = PassResult()
+    while True:
+        async with db.unit_of_work() as session:
+            stmt = (select(Ticket)
+                    .where(Ticket.sla_check_at <= now, Ticket.status.in_([s.value for s in RUNNING_STATUSES]),
+                           Ticket.paused_at.is_(None))
+                    .order_by(Ticket.sla_check_at).limit(batch_size))
+            if db.is_postgres:
+                stmt = stmt.with_for_update(skip_locked=True)
+            tickets = list(await session.scalars(stmt))
+            for ticket in tickets:
+                result.signals += await apply_signals(session, ticket, now)
+        result.tickets += len(tickets)
+        result.batches += 1
+        if len(tickets) < batch_size:
+            return result
+
+
+class SlaScheduler:
+    """The scheduler as a Worker: one pass every ``interval_s`` with the time of ``clock``."""
+
+    name = "sla-scheduler"
+
+    def __init__(self, db: Database, clock: Callable[[], datetime], *, interval_s: float, batch_size: int) -> None:
+        self.db = db
+        self.clock = clock
+        self.interval_s = interval_s
+        self.batch_size = batch_size
+        self.passes = 0
+        self._task: asyncio.Task | None = None
+        self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+
+    @property
+    def ready(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        self._stopping.clear()
+        self._task = asyncio.create_task(self._run(), name="sla-scheduler")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    def wake(self) -> None:
+        """Run a pass now (tests move the clock, then wake the scheduler)."""
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                result = await scan_once(self.db, self.clock(), batch_size=self.batch_size)
+                if result.signals:
+                    log.info("SLA pass: %d tickets, %d signals", result.tickets, result.signals)
+            except Exception:
+                log.exception("SLA pass failed; retrying at the next interval")
+            self.passes += 1
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.interval_s)
+            except TimeoutError:
+                pass
+            self._wake.clear()
