@@ -142,10 +142,9 @@ async def _priced_item(session: AsyncSession, customer_id: str, region_code: str
     if product is not None and request.action == ItemAction.MODIFY and offering.product_line != product.product_line:
         raise field_problem(f"{where}.offering_id",
                             f"a {product.product_line} product cannot become a {offering.product_line} one")
-    characteristics = dict(offering.characteristics or {})
-    if product is not None:
-        characteristics |= dict(product.characteristics or {})
-    characteristics |= request.characteristics
+    # A modified product keeps what was configured on it, except what the new offering defines.
+    characteristics = dict(product.characteristics or {}) if product is not None else {}
+    characteristics |= dict(offering.characteristics or {}) | request.characteristics
     return OrderItem(
         id=new_id(), position=position, action=request.action, state=ItemState.ACKNOWLEDGED,
         offering_id=offering.id, offering_version=offering.version, offering_name=offering.name,
