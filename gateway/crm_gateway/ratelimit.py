@@ -55,6 +55,11 @@ def _take_token_statement(dialect_name: str):
     )
 
 
+async def _nothing_to_reset(connection: asyncpg.Connection) -> None:
+    """The pool's default reset costs a round trip per request (RESET ALL, UNLISTEN, ...); the
+    limiter's connections only ever run one autocommit statement, so there is nothing to undo."""
+
+
 class RateLimiter:
     """A Worker (the app's lifespan starts it). On PostgreSQL it sends the statement through a
     small asyncpg pool of its own: the request path then costs one round trip and little CPU
@@ -79,7 +84,8 @@ class RateLimiter:
         if self.db.is_postgres:
             # min_size=0: connections are made on first use, so a database that is down at start
             # makes requests answer 503 instead of keeping the gateway from starting.
-            self._pool = await asyncpg.create_pool(postgres_dsn(self.db), min_size=0, max_size=self._pool_size)
+            self._pool = await asyncpg.create_pool(postgres_dsn(self.db), min_size=0, max_size=self._pool_size,
+                                                   reset=_nothing_to_reset)
 
     async def stop(self) -> None:
         if self._pool is not None:
