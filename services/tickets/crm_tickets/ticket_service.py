@@ -148,6 +148,7 @@ async def create_ticket(
         sla_cycle=0, created_at=now, updated_at=now, version=1)
     refresh_clock_columns(ticket)
     session.add(ticket)
+    await session.flush()  # the ticket row first: the tables reference it without ORM relationships
     session.add(history_row(ticket, None, "opened", principal, now))
     record_change(session, principal, entity_type="ticket", entity_id=ticket.id, action="created",
                   changes=creation_changes(ticket_state(ticket)))
@@ -310,6 +311,7 @@ async def create_incident(session: AsyncSession, principal: Principal, fields: d
                         expected_resolution_at=fields.get("expected_resolution_at"), created_at=now,
                         updated_at=now, version=1)
     session.add(incident)
+    await session.flush()
     record_change(session, principal, entity_type="incident", entity_id=incident.id, action="created",
                   changes=creation_changes(incident_state(incident)))
     await session.flush()
