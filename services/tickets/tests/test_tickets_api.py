@@ -251,3 +251,17 @@ async def test_authorization_matrix(client, make_customer, role, sees, writes):
         assert listed.status_code == 403
     else:
         assert [t["id"] for t in listed.json()["items"]] == ([ticket["id"]] if sees else [])
+
+
+async def test_every_event_written_matches_its_catalogued_schema(db):
+    import jsonschema
+
+    from crm_contracts import events
+
+    async with db.read_only() as session:
+        written = list(await session.scalars(select(OutboxEvent)))
+    assert {e.type for e in written} >= {"crm.tickets.ticket.created", "crm.tickets.ticket.escalated",
+                                          "crm.tickets.incident.resolved", "crm.tickets.interaction.ended"}
+    for event in written:
+        assert event.topic == events.topic_of(event.type)
+        jsonschema.Draft202012Validator(events.schema_for(event.type)).validate(event.data)
