@@ -174,6 +174,9 @@ class Authenticator:
         Concurrent requests with the same key share one verification (one argon2 run, not one
         per request, when the cache entry of a busy key expires)."""
         digest = self._digest(key)
+        found, caller = self._api_keys.get(digest)
+        if found:  # verified by a concurrent request while this one waited
+            return caller
         pending = self._verifying.get(digest)
         if pending is None:
             pending = asyncio.ensure_future(self._verify_api_key(key, digest))

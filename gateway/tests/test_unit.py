@@ -39,7 +39,7 @@ def test_settings_come_from_the_gateway_prefix(monkeypatch):
     monkeypatch.setenv("CRM_GATEWAY_SALES_URL", "http://sales.internal:9000/")
     monkeypatch.setenv("CRM_GATEWAY_RATE_LIMIT_PER_MINUTE", "30")
     settings = GatewaySettings()
-    assert settings.upstreams == {"sales": "http://sales.internal:9000/"}
+    assert settings.upstreams["sales"] == "http://sales.internal:9000/"
     assert settings.rate_limit_per_minute == 30
     assert settings.http_port == 8000
 
