@@ -163,6 +163,13 @@ def build_plan(
         if grpc is not None:
             child_env[spec.env_name("grpc_host")] = host
             child_env[spec.env_name("grpc_port")] = str(grpc)
+        if not spec.is_gateway:
+            # Every service finds the others' gRPC servers (e.g. CRM_ORDERS_SALES_GRPC_TARGET);
+            # settings it does not declare are ignored.
+            for other in registry.backend_services():
+                if other.name != spec.name and ports[other.name][1] is not None:
+                    child_env[spec.env_name(f"{other.name}_grpc_target")] = (
+                        f"{connect_host(host)}:{ports[other.name][1]}")
         if spec.is_gateway:
             for other in registry.SERVICES:
                 if not other.is_gateway:

@@ -66,6 +66,15 @@ SERVICES: tuple[ServiceSpec, ...] = (
         grpc_port=50101,
     ),
     ServiceSpec(
+        name="orders",
+        app_factory="crm_orders.main:create_app",
+        settings_class="crm_orders.config:OrdersSettings",
+        migrations_dir="services/orders/migrations",
+        seed="crm_orders.seed:seed_demo",
+        http_port=8105,
+        grpc_port=50105,
+    ),
+    ServiceSpec(
         name="gateway",
         app_factory="crm_gateway.main:create_app",
         settings_class="crm_gateway.config:GatewaySettings",

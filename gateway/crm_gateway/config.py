@@ -16,6 +16,7 @@ class GatewaySettings(ServiceSettings):
 
     # Base URLs of the routed services: /api/v1/<name>/... goes to <name>_url.
     sales_url: str = "http://127.0.0.1:8101"
+    orders_url: str = "http://127.0.0.1:8105"
     upstream_timeout_s: float = Field(30.0, gt=0)
     upstream_connect_timeout_s: float = Field(3.0, gt=0)
     upstream_max_connections: int = Field(200, gt=0)
@@ -45,4 +46,14 @@ class GatewaySettings(ServiceSettings):
         """Routed service name -> base URL. A new service is one line here plus its <name>_url field."""
         return {
             "sales": self.sales_url,
+            "orders": self.orders_url,
+        }
+
+    @property
+    def routed_prefixes(self) -> dict[str, str]:
+        """Public path prefixes outside /api/v1/<name>/ -> the routed service that serves them
+        (the TM Forum facades keep their standard paths)."""
+        return {
+            "/tmf-api/productOrderingManagement": "orders",
+            "/tmf-api/productCatalogManagement": "orders",
         }

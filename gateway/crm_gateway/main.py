@@ -42,7 +42,7 @@ def create_app(settings: GatewaySettings | None = None, runtime: ServiceRuntime 
     app.state.gateway = gateway
     app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) not in REPLACED_PATHS]
     for router in (meta.router, docs_router(), auth.router, admin.router, reference.router,
-                   proxy_router(list(settings.upstreams))):
+                   proxy_router(list(settings.upstreams), settings.routed_prefixes)):
         app.include_router(router)
     mount_docs_assets(app)
     return app

@@ -50,6 +50,29 @@ DEMO_API_KEY_SCOPES = ["sales:read"]
 
 
 @dataclass(frozen=True)
+class DemoApiKey:
+    id: str
+    name: str
+    prefix: str
+    secret: str
+    scopes: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        return format_key(self.prefix, self.secret)
+
+
+# The orders service's external systems: billing reads orders and reports invoices and payments;
+# OSS (network provisioning) reports fulfilment.
+DEMO_ORDERS_BILLING_KEY = DemoApiKey("apikey-demo-orders-billing", "Demo billing system (orders)", "demoordb",
+                                     "dev-only-orders-billing-secret-not-for-production",
+                                     ("orders:read", "orders:billing"))
+DEMO_OSS_KEY = DemoApiKey("apikey-demo-oss", "Demo OSS fulfilment system", "demooss",
+                          "dev-only-oss-secret-not-for-production", ("orders:read", "orders:fulfil"))
+DEMO_SYSTEM_KEYS = (DEMO_ORDERS_BILLING_KEY, DEMO_OSS_KEY)
+
+
+@dataclass(frozen=True)
 class SeedResult:
     users_created: list[str]
     api_key_created: bool
@@ -83,7 +106,13 @@ async def seed_demo(db: Database, settings: GatewaySettings) -> SeedResult:
             session.add(ApiKey(id=DEMO_API_KEY_ID, name="Demo billing system", prefix=DEMO_API_KEY_PREFIX,
                                secret_hash=await passwords.hash(DEMO_API_KEY_SECRET),
                                scopes=DEMO_API_KEY_SCOPES, active=True, created_by="seed", created_at=utcnow()))
+        for demo_key in DEMO_SYSTEM_KEYS:
+            if await session.get(ApiKey, demo_key.id) is None:
+                session.add(ApiKey(id=demo_key.id, name=demo_key.name, prefix=demo_key.prefix,
+                                   secret_hash=await passwords.hash(demo_key.secret), scopes=list(demo_key.scopes),
+                                   active=True, created_by="seed", created_at=utcnow()))
     result = SeedResult(users_created=created, api_key_created=not key_exists, api_key=DEMO_API_KEY)
     print(f"gateway demo data: {len(created)} users created (password {DEMO_PASSWORD!r}); "
-          f"billing API key ({', '.join(DEMO_API_KEY_SCOPES)}): {DEMO_API_KEY}")
+          f"billing API key ({', '.join(DEMO_API_KEY_SCOPES)}): {DEMO_API_KEY}; "
+          + "; ".join(f"{k.name} ({', '.join(k.scopes)}): {k.key}" for k in DEMO_SYSTEM_KEYS))
     return result
