@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import random
 import secrets
 import sys
@@ -47,7 +48,7 @@ from crm_shared.db import Database
 from crm_shared.migrations import upgrade_async
 from crm_shared.settings import project_root
 
-from .common import SummaryRow, render_summary, temporary_databases
+from .common import SummaryRow, render_summary, run_benchmark, temporary_databases
 from .loadgen import Client, Request, Response, Result, measure, ratio
 
 HOST = "127.0.0.1"
@@ -62,6 +63,7 @@ SEARCH_P95_TARGET_MS = 20.0
 GATEWAY_THROUGHPUT_TARGET = 0.6
 PHONE_SAMPLE = 5000
 READY_TIMEOUT_S = 180.0
+IDLE_SECONDS = 5.0
 
 
 @dataclass
@@ -171,6 +173,36 @@ async def seed_gateway_users(plan: SuitePlan) -> None:
         await db.dispose()
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process (all its threads) so far, from /proc (Linux)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+class CpuMeter:
+    """CPU spent by the servers and by the load generator during one measured run: on a shared
+    2-core machine a steadier figure than requests/s, and it says which process the time went to."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self._start: dict[str, float] = {}
+
+    def _now(self) -> dict[str, float]:
+        return {name: process_cpu_seconds(pid) for name, pid in self.pids.items()} | {
+            "load generator": time.process_time()}
+
+    def start(self) -> None:
+        self._start = self._now()
+
+    def per_request_ms(self, requests: int) -> dict[str, float]:
+        now = self._now()
+        return {name: (now[name] - self._start[name]) * 1000 / max(requests, 1) for name in now}
+
+
 class Suite:
     """The broker, sales, the gateway and the hello app, started and stopped together."""
 
@@ -181,6 +213,9 @@ class Suite:
         self.supervisor = Supervisor(self.printer, cwd=str(project_root()))
         self.broker = EmbeddedBroker(HOST, plan.broker_port, log_path=plan.broker_log)
         self.hello_port = free_port()
+
+    def pid_of(self, name: str) -> int:
+        return next(child.pid for child in self.supervisor.children if child.name == name)
 
     @property
     def hello_url(self) -> str:
@@ -275,6 +310,18 @@ def throughput_row(name: str, gateway: Result, direct: Result) -> SummaryRow:
                       f">= {GATEWAY_THROUGHPUT_TARGET:.2f}", value >= GATEWAY_THROUGHPUT_TARGET)
 
 
+def cpu_row(kind: str, gateway: Result, direct: Result, hello: Result) -> SummaryRow:
+    """Server CPU per request: gateway + sales when routed, sales alone when direct."""
+    routed = gateway.cpu_ms_per_request
+    servers = routed.get("gateway", 0.0) + routed.get("sales", 0.0)
+    return SummaryRow(f"{kind}: server CPU per request", f"{servers:.2f} ms (gateway {routed.get('gateway', 0):.2f} "
+                      f"+ sales {routed.get('sales', 0):.2f})",
+                      f"{direct.cpu_ms_per_request.get('sales', 0):.2f} ms direct; hello "
+                      f"{hello.cpu_ms_per_request.get('hello', 0):.2f} ms",
+                      ratio(servers, direct.cpu_ms_per_request.get("sales", 0.0)),
+                      note="ratio of CPU: (gateway + sales) / sales direct (lower is better)")
+
+
 async def run(options: ApiOptions) -> list[SummaryRow]:
     def say(message: str) -> None:
         print(f"[api] {message}", flush=True)
@@ -298,13 +345,21 @@ async def run(options: ApiOptions) -> list[SummaryRow]:
             stack.push_async_callback(suite.stop)
             started = time.perf_counter()
             await suite.start()
-            say(f"broker, sales, gateway and hello app up as uvicorn subprocesses ({time.perf_counter() - started:.1f} s)")
+            say(f"broker, sales, gateway and hello app up as uvicorn subprocesses, argv and environment as `crm up` "
+                f"gives them (spans to a JSON-lines file) ({time.perf_counter() - started:.1f} s)")
             say(f"gateway rate limit set to {RATE_LIMIT_PER_MINUTE:.0e}/min, burst {RATE_LIMIT_BURST:.0e}: "
                 "high enough never to throttle; the limiter stays on, so every gateway request still pays "
                 "for its token-bucket upsert")
             say(f"each run: {options.warmup_requests} warm-up requests, then {options.requests} measured (or as "
                 f"many as {options.max_seconds:g} s allow), {options.concurrency} concurrent keep-alive clients; "
                 "every answer checked")
+
+            idle = CpuMeter({name: suite.pid_of(name) for name in ("sales", "gateway", "hello")})
+            idle.start()
+            await asyncio.sleep(IDLE_SECONDS)
+            idle_ms = idle.per_request_ms(1)
+            say(f"CPU while idle (no requests, {IDLE_SECONDS:g} s; background workers only): " + ", ".join(
+                f"{name} {idle_ms[name] / IDLE_SECONDS / 10:.1f}% of a core" for name in ("sales", "gateway", "hello")))
 
             gateway = Client(suite.url_of("gateway"))
             results: dict[str, Result] = {}
@@ -316,21 +371,26 @@ async def run(options: ApiOptions) -> list[SummaryRow]:
                 direct = Client(suite.url_of("sales"), {
                     INTERNAL_TOKEN_HEADER: issue_internal_token(principal, plan.internal_token_secret, ttl_s=3600)})
                 pair = []
-                for label, client in (("direct to sales", direct), ("through the gateway", via_gateway)):
+                for label, client, servers in (("direct to sales", direct, ("sales",)),
+                                               ("through the gateway", via_gateway, ("gateway", "sales"))):
                     make, check = workload()
+                    cpu = CpuMeter({name: suite.pid_of(name) for name in servers})
                     result = await measure(f"{kind} {label}{suffix}", client, make, total=requests,
                                            warmup=options.warmup_requests, concurrency=concurrency,
-                                           max_seconds=options.max_seconds, check=check)
+                                           max_seconds=options.max_seconds, check=check, on_start=cpu.start)
+                    result.cpu_ms_per_request = cpu.per_request_ms(result.requests)
                     print(result.line(), flush=True)
                     if result.errors:
                         print("    first errors: " + "; ".join(result.first_errors), flush=True)
                     pair.append(result)
                 return pair[0], pair[1]
 
+            cpu = CpuMeter({"hello": suite.pid_of("hello")})
             hello = await measure("GET /hello on the bare FastAPI app", Client(suite.hello_url),
                                   lambda i: Request.get("/hello"), total=options.requests,
                                   warmup=options.warmup_requests, concurrency=options.concurrency,
-                                  max_seconds=options.max_seconds)
+                                  max_seconds=options.max_seconds, on_start=cpu.start)
+            hello.cpu_ms_per_request = cpu.per_request_ms(hello.requests)
             print(hello.line(), flush=True)
             results["search_direct"], results["search_gateway"] = await run_pair(
                 "search by phone", SEARCHING_USER, lambda: search_workload(sample),
@@ -364,6 +424,8 @@ async def run(options: ApiOptions) -> list[SummaryRow]:
                    f"{hello.rps:.0f} req/s hello", ratio(create_gateway.rps, hello.rps)),
         SummaryRow("create customer p95", f"{create_gateway.p95:.1f} ms via gateway",
                    f"{create_direct.p95:.1f} ms direct", ratio(create_gateway.p95, create_direct.p95)),
+        cpu_row("search by phone", search_gateway, search_direct, hello),
+        cpu_row("create customer", create_gateway, create_direct, hello),
     ]
     if errors:
         rows.append(SummaryRow("API errors (wrong or failed answers)", str(errors), "0", met=False))
@@ -388,7 +450,7 @@ def options_from(args: argparse.Namespace) -> ApiOptions:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_arguments(parser)
-    rows = asyncio.run(run(options_from(parser.parse_args())))
+    rows = run_benchmark(run(options_from(parser.parse_args())))
     print()
     print(render_summary(rows))
 

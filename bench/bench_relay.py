@@ -42,7 +42,7 @@ from crm_shared.outbox import as_cloud_event
 from crm_shared.relay import RelayLeadership, publish_batch
 from crm_shared.telemetry import setup_tracing, shutdown_tracing
 
-from .common import SummaryRow, render_summary, temporary_databases
+from .common import SummaryRow, render_summary, run_benchmark, temporary_databases
 
 RELAY_TARGET = 0.5
 PARTITIONS = 3  # as the topic catalogue gives crm.sales.customer.v1
@@ -60,13 +60,19 @@ class Throughput:
     label: str
     events: int
     seconds: float
+    cpu_seconds: float  # of this process (the relay or the producer loop), all threads
 
     @property
     def per_second(self) -> float:
         return self.events / self.seconds if self.seconds else 0.0
 
+    @property
+    def cpu_us_per_event(self) -> float:
+        return self.cpu_seconds * 1e6 / self.events if self.events else float("nan")
+
     def line(self) -> str:
-        return f"{self.label:<58} {self.events:>7} events {self.seconds:>7.2f} s {self.per_second:>9.0f} events/s"
+        return (f"{self.label:<40} {self.events:>7} events {self.seconds:>7.2f} s {self.per_second:>7.0f} events/s"
+                f"  CPU {self.cpu_us_per_event:>5.0f} us/event")
 
 
 class Payloads:
@@ -130,8 +136,9 @@ async def unsent_records(db: Database) -> list[tuple[str, bytes, bytes, list[tup
     return records
 
 
-async def drain_with_relay(db: Database, settings: SalesSettings) -> tuple[int, float]:
-    """publish_batch in a loop under RelayLeadership until the outbox is empty: (events, seconds)."""
+async def drain_with_relay(db: Database, settings: SalesSettings) -> tuple[int, float, float]:
+    """publish_batch in a loop under RelayLeadership until the outbox is empty:
+    (events, seconds, CPU seconds of this process)."""
     producer = make_producer(settings)
     await producer.start()
     leadership = RelayLeadership(db)
@@ -139,13 +146,13 @@ async def drain_with_relay(db: Database, settings: SalesSettings) -> tuple[int, 
         if not await leadership.try_acquire():
             raise RuntimeError("another relay holds this database's outbox")
         published = 0
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         while True:
             sent = await publish_batch(db, producer, settings.service_name, settings.outbox_batch_size)
             if not sent:
                 break
             published += sent
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     finally:
         await leadership.release()
         await producer.stop()
@@ -153,19 +160,19 @@ async def drain_with_relay(db: Database, settings: SalesSettings) -> tuple[int, 
         unsent = await session.scalar(select(func.count()).where(OutboxEvent.sent_at.is_(None)))
     if unsent:
         raise RuntimeError(f"the relay stopped with {unsent} events unsent")
-    return published, elapsed
+    return published, elapsed, cpu
 
 
-async def raw_produce(settings: SalesSettings, topic: str,
-                      records: list[tuple[str, bytes, bytes, list[tuple[str, bytes]]]]) -> float:
+async def raw_produce(label: str, settings: SalesSettings, topic: str,
+                      records: list[tuple[str, bytes, bytes, list[tuple[str, bytes]]]]) -> Throughput:
     """The same records, sent straight to ``topic`` by a producer with the relay's options."""
     producer = make_producer(settings)
     await producer.start()
     try:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         acks = [await producer.send(topic, value=value, key=key, headers=headers) for _, key, value, headers in records]
         await asyncio.gather(*acks)
-        return time.perf_counter() - started
+        return Throughput(label, len(records), time.perf_counter() - started, time.process_time() - cpu_started)
     finally:
         await producer.stop()
 
@@ -180,14 +187,12 @@ async def relay_run(label: str, url: str, settings_kwargs: dict, events: int, ra
         await write_events(db, events)
         records = await unsent_records(db)
         settings = SalesSettings(database_url=url, **settings_kwargs)
-        raws = [Throughput("raw aiokafka produce loop, before", len(records),
-                           await raw_produce(settings, raw_topic, records))]
-        published, seconds = await drain_with_relay(db, settings)
-        raws.append(Throughput("raw aiokafka produce loop, after", len(records),
-                               await raw_produce(settings, raw_topic, records)))
+        raws = [await raw_produce("raw aiokafka produce loop, before", settings, raw_topic, records)]
+        published, seconds, cpu = await drain_with_relay(db, settings)
+        raws.append(await raw_produce("raw aiokafka produce loop, after", settings, raw_topic, records))
     finally:
         await db.dispose()
-    return Throughput(label, published, seconds), raws, describe_records(records)
+    return Throughput(label, published, seconds, cpu), raws, describe_records(records)
 
 
 def describe_records(records) -> str:
@@ -200,38 +205,39 @@ async def run(options: RelayOptions) -> list[SummaryRow]:
     def say(message: str) -> None:
         print(f"[relay] {message}", flush=True)
 
-    lines: list[tuple[Throughput, float]] = []  # (relay, raw baseline of the same run)
+    lines: list[tuple[Throughput, float, float]] = []  # relay, raw events/s and CPU us/event of the same run
     with tempfile.TemporaryDirectory(prefix="crm-bench-relay-") as tmp:
         broker = EmbeddedBroker(port=free_port(), log_path=Path(tmp) / "broker.log")
         await asyncio.to_thread(broker.start)
         try:
             raw_topic = "crm.bench.raw.v1"
             await ensure_topics(broker.bootstrap_servers, [(TOPIC, PARTITIONS), (raw_topic, PARTITIONS)])
-            settings_kwargs = {"kafka_bootstrap_servers": broker.bootstrap_servers,
-                               "trace_file": str(Path(tmp) / "traces.jsonl")}
-            setup_tracing("sales", trace_file=settings_kwargs["trace_file"])
-            say(f"{options.events} crm.sales.customer.created events per outbox; relay batch size {SalesSettings().outbox_batch_size} (outbox_batch_size); both sides use a "
-                "producer from make_producer (acks=all, linger_ms=5, not idempotent)")
+            settings_kwargs = {"kafka_bootstrap_servers": broker.bootstrap_servers}
+            # As in a service that `crm up` started: spans exported to a JSON-lines file.
+            setup_tracing("sales", trace_file=str(Path(tmp) / "traces.jsonl"))
+            say(f"{options.events} crm.sales.customer.created events per outbox; relay batch size "
+                f"{SalesSettings().outbox_batch_size} (outbox_batch_size); both sides use a producer from "
+                "make_producer (acks=all, linger_ms=5, not idempotent); tracing on, as in a service")
             targets = []
             async with temporary_databases() as databases:
                 targets.append(("outbox relay, PostgreSQL", await databases.create("relay")))
                 if options.sqlite:
-                    targets.append(("outbox relay, SQLite (embedded default)",
-                                    f"sqlite+aiosqlite:///{Path(tmp) / 'relay.db'}"))
+                    targets.append(("outbox relay, SQLite", f"sqlite+aiosqlite:///{Path(tmp) / 'relay.db'}"))
                 for label, url in targets:
                     started = time.perf_counter()
-                    relay, raws, records = await relay_run(label, url, settings_kwargs, options.events, raw_topic)
-                    say(f"{label}: {records}; written, relayed and produced raw twice in "
+                    relay, raws, described = await relay_run(label, url, settings_kwargs, options.events, raw_topic)
+                    say(f"{label}: {described}; written, relayed and produced raw twice in "
                         f"{time.perf_counter() - started:.1f} s")
                     for line in (raws[0], relay, raws[1]):
                         print(line.line(), flush=True)
-                    lines.append((relay, sum(r.per_second for r in raws) / len(raws)))
+                    lines.append((relay, sum(r.per_second for r in raws) / len(raws),
+                                  sum(r.cpu_us_per_event for r in raws) / len(raws)))
         finally:
             shutdown_tracing()
             broker.stop()
 
     rows = []
-    for relay, raw in lines:
+    for relay, raw, raw_cpu in lines:
         value = relay.per_second / raw
         postgres = "PostgreSQL" in relay.label
         rows.append(SummaryRow(relay.label, f"{relay.per_second:.0f} events/s", f"{raw:.0f} events/s raw produce",
@@ -239,6 +245,10 @@ async def run(options: RelayOptions) -> list[SummaryRow]:
                                value >= RELAY_TARGET if postgres else None,
                                note="raw baseline: mean of the produce loops just before and after the relay"
                                if postgres else ""))
+        rows.append(SummaryRow(f"{relay.label}: CPU per event", f"{relay.cpu_us_per_event:.0f} us",
+                               f"{raw_cpu:.0f} us raw produce", relay.cpu_us_per_event / raw_cpu,
+                               note="CPU of the publishing process only (not PostgreSQL's, not the broker's); "
+                               "ratio relay / raw, lower is better" if postgres else ""))
     return rows
 
 
@@ -254,7 +264,7 @@ def options_from(args: argparse.Namespace) -> RelayOptions:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_arguments(parser)
-    rows = asyncio.run(run(options_from(parser.parse_args())))
+    rows = run_benchmark(run(options_from(parser.parse_args())))
     print()
     print(render_summary(rows))
 

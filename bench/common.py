@@ -1,14 +1,20 @@
 """What the benchmarks share: throw-away PostgreSQL databases, and the summary rows they report."""
 from __future__ import annotations
 
+import asyncio
 import math
 import os
+import signal
+import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import asyncpg
+
+T = TypeVar("T")
 
 # The server's maintenance database; the benchmarks create their own beside it and drop them.
 POSTGRES_URL = os.environ.get("CRM_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -52,6 +58,21 @@ async def temporary_databases() -> AsyncIterator[Databases]:
         yield databases
     finally:
         await databases.drop_all()
+
+
+def run_benchmark(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run``, where SIGTERM (a CI runner's stop, `kill`) unwinds like Ctrl-C: either
+    way the servers are stopped and the databases dropped on the way out, and the exit is quiet."""
+
+    def interrupt(_signum, _frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        return asyncio.run(main)
+    except KeyboardInterrupt:
+        print("interrupted: servers stopped, benchmark databases dropped", file=sys.stderr)
+        raise SystemExit(130) from None
 
 
 @dataclass

@@ -155,6 +155,7 @@ class Result:
     latencies_ms: list[float]
     concurrency: int = 1
     first_errors: list[str] = field(default_factory=list)
+    cpu_ms_per_request: dict[str, float] = field(default_factory=dict)  # process -> CPU ms, when measured
 
     @property
     def rps(self) -> float:
@@ -175,8 +176,12 @@ class Result:
         return self.pct(95)
 
     def line(self) -> str:
-        return (f"{self.label:<46} c={self.concurrency:<3} {self.requests:>6} req {self.rps:>8.1f} req/s"
+        text = (f"{self.label:<46} c={self.concurrency:<3} {self.requests:>6} req {self.rps:>8.1f} req/s"
                 f"  p50 {self.p50:>7.2f} ms  p95 {self.p95:>7.2f} ms  errors {self.errors}")
+        if self.cpu_ms_per_request:
+            text += "\n    CPU per request: " + ", ".join(
+                f"{name} {ms:.2f} ms" for name, ms in self.cpu_ms_per_request.items())
+        return text
 
 
 RequestFactory = Callable[[int], Request]  # i -> the i-th request of the run
@@ -235,16 +240,18 @@ async def run_load(label: str, client: Client, make_request: RequestFactory, *, 
 
 async def measure(label: str, client: Client, make_request: RequestFactory, *, total: int, warmup: int,
                   concurrency: int = 8, max_seconds: float | None = None, expect: tuple[int, ...] = (200, 201),
-                  check: Check | None = None) -> Result:
+                  check: Check | None = None, on_start: Callable[[], None] | None = None) -> Result:
     """A warm-up run (connections opened, caches and code paths warm; not reported; at most a
-    quarter of ``max_seconds``), then the measured run. Requests are numbered on from the
-    warm-up, so the two never repeat one another."""
+    quarter of ``max_seconds``), then the measured run, with ``on_start`` called between the
+    two. Requests are numbered on from the warm-up, so the two never repeat one another."""
     if warmup:
         warm = await run_load(f"{label} (warm-up)", client, make_request, total=warmup, concurrency=concurrency,
                               max_seconds=max_seconds / 4 if max_seconds else None, expect=expect, check=check)
         if warm.errors:
             raise RuntimeError(f"{label}: {warm.errors} of {warm.requests} warm-up requests failed, e.g. "
                                + "; ".join(warm.first_errors))
+    if on_start is not None:
+        on_start()
     return await run_load(label, client, lambda i: make_request(warmup + i), total=total, concurrency=concurrency,
                           max_seconds=max_seconds, expect=expect,
                           check=(lambda i, response: check(warmup + i, response)) if check else None)

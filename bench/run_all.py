@@ -9,13 +9,12 @@ the ratio is what to compare between machines and commits (see bench/README.md).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import platform
 import time
 
 from . import bench_api, bench_relay
-from .common import SummaryRow, render_summary
+from .common import SummaryRow, render_summary, run_benchmark
 
 
 def machine() -> str:
@@ -40,7 +39,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"machine: {machine()}", flush=True)
     started = time.perf_counter()
-    rows = asyncio.run(run_all(args))
+    rows = run_benchmark(run_all(args))
     print()
     print(f"Summary ({time.perf_counter() - started:.0f} s; machine at the end: {machine()})")
     print(render_summary(rows))
