@@ -204,3 +204,24 @@ async def test_billing_reports_invoices_and_payments_and_staff_see_the_balance(c
     bad = await client.post("/api/v1/orders/billing/invoices", json=invoice | {"invoice_id": "x", "amount_tiyn": 1.5},
                             headers=as_(BILLING))
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "amount_tiyn"
+
+
+async def test_every_event_written_matches_its_schema(client, orders_database, customers):
+    import jsonschema
+    from sqlalchemy import select
+
+    from crm_contracts import events
+    from crm_shared.db import Database
+    from crm_shared.models import OutboxEvent
+
+    db = Database(orders_database)
+    try:
+        async with db.read_only() as session:
+            rows = list(await session.scalars(select(OutboxEvent)))
+    finally:
+        await db.dispose()
+    types = {row.type for row in rows}
+    assert {"crm.orders.order.created", "crm.orders.order.completed", "crm.orders.installed_product.created",
+            "crm.orders.installed_product.changed", "crm.orders.installed_product.terminated"} <= types
+    for row in rows:
+        jsonschema.validate(row.data, events.schema_for(row.type))
