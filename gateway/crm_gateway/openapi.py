@@ -35,9 +35,11 @@ def _rename_refs(node: Any, renames: dict[str, str]) -> Any:
     return node
 
 
-def namespace_service(service: str, document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(paths, components) of one service, restricted to /api/v1/<service>/ and namespaced."""
-    prefix = f"/api/v1/{service}/"
+def namespace_service(service: str, document: dict[str, Any],
+                      extra_prefixes: tuple[str, ...] = ()) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(paths, components) of one service, restricted to /api/v1/<service>/ (and the other public
+    prefixes the gateway routes to it, e.g. /tmf-api/...) and namespaced."""
+    prefixes = (f"/api/v1/{service}/", *extra_prefixes)
     components = document.get("components") or {}
     renames: dict[str, str] = {}
     for section, entries in components.items():
@@ -46,13 +48,15 @@ def namespace_service(service: str, document: dict[str, Any]) -> tuple[dict[str,
         for name in entries:
             renames[f"#/components/{section}/{name}"] = f"#/components/{section}/{service}.{name}"
     paths = {path: _rename_refs(item, renames)
-             for path, item in (document.get("paths") or {}).items() if path.startswith(prefix)}
+             for path, item in (document.get("paths") or {}).items() if path.startswith(prefixes)}
     namespaced = {section: {f"{service}.{name}": _rename_refs(value, renames) for name, value in entries.items()}
                   for section, entries in components.items() if section != "securitySchemes"}
     return paths, namespaced
 
 
-def merge_openapi(gateway_document: dict[str, Any], services: dict[str, dict[str, Any] | None]) -> dict[str, Any]:
+def merge_openapi(gateway_document: dict[str, Any], services: dict[str, dict[str, Any] | None],
+                  routed_prefixes: dict[str, str] | None = None) -> dict[str, Any]:
+    """``routed_prefixes``: public prefix -> service (GatewaySettings.routed_prefixes)."""
     merged = copy.deepcopy(gateway_document)
     merged["info"] = {**merged.get("info", {}), "title": "Qazaq CRM public API"}
     paths = merged.setdefault("paths", {})
@@ -62,7 +66,8 @@ def merge_openapi(gateway_document: dict[str, Any], services: dict[str, dict[str
         if document is None:
             unavailable.append(service)
             continue
-        service_paths, service_components = namespace_service(service, document)
+        extra = tuple(prefix.rstrip("/") + "/" for prefix, owner in (routed_prefixes or {}).items() if owner == service)
+        service_paths, service_components = namespace_service(service, document, extra)
         paths.update(service_paths)
         for section, entries in service_components.items():
             components.setdefault(section, {}).update(entries)

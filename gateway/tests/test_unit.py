@@ -171,3 +171,13 @@ async def test_hashes_verify_across_cost_settings_and_old_ones_ask_for_a_rehash(
     assert not await cheaper.verify(stored, "wrong horse")
     assert not await cheaper.verify("not a hash", "correct horse")
     assert cheaper.needs_rehash(stored) and not cheap.needs_rehash(stored)
+
+
+def test_merged_openapi_keeps_the_paths_of_a_routed_public_prefix():
+    document = _service_document()
+    document["paths"]["/tmf-api/productOrderingManagement/v4/productOrder"] = {"get": {"responses": {}}}
+    document["paths"]["/tmf-api/somethingElse/v4/x"] = {"get": {"responses": {}}}
+    merged = merge_openapi({"openapi": "3.1.0", "info": {}, "paths": {}}, {"sales": document},
+                           {"/tmf-api/productOrderingManagement": "sales", "/tmf-api/somethingElse": "orders"})
+    assert "/tmf-api/productOrderingManagement/v4/productOrder" in merged["paths"]
+    assert "/tmf-api/somethingElse/v4/x" not in merged["paths"]  # routed to another service
