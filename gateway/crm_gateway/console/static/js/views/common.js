@@ -1,0 +1,83 @@
+// What each role may do (the same rules the API applies; the API stays the judge) and small
+// pieces shared by the screens.
+import { api } from "../api.js";
+import { h } from "../dom.js";
+import { problemText } from "../forms.js";
+import { t } from "../i18n.js";
+
+const WRITERS = new Set(["admin", "branch_agent", "branch_manager", "regional_manager"]);
+const REASSIGNERS = new Set(["admin", "branch_manager", "regional_manager"]);
+
+export const can = {
+  readCustomers: (me) => me.role !== "hq_analyst",
+  writeCustomers: (me) => WRITERS.has(me.role),
+  logActivity: (me) => WRITERS.has(me.role) || me.role === "call_center_agent",
+  reassign: (me) => REASSIGNERS.has(me.role),
+  administer: (me) => me.role === "admin",
+};
+
+export function problemBox(error) {
+  return h("div", { class: "problem", role: "alert" }, problemText(error));
+}
+
+export function empty(text) {
+  return h("p", { class: "empty" }, text);
+}
+
+export function link(path, text, attrs = {}) {
+  return h("a", { href: `#/${path}`, ...attrs }, text);
+}
+
+let branchesPromise = null;
+
+// Reference branches (names in kk/ru/en), fetched once per page load.
+export function branches() {
+  branchesPromise = branchesPromise || api("reference/branches").then((r) => r.items).catch(() => []);
+  return branchesPromise;
+}
+
+let regionsPromise = null;
+
+export function regions() {
+  regionsPromise = regionsPromise || api("reference/regions").then((r) => r.items).catch(() => []);
+  return regionsPromise;
+}
+
+export function table(columns, rows, { caption } = {}) {
+  return h("table", {},
+    caption ? h("caption", {}, caption) : null,
+    h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c)))),
+    h("tbody", {}, rows));
+}
+
+export function toast(text) {
+  const box = document.getElementById("toast");
+  box.textContent = text;
+  box.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { box.hidden = true; }, 4000);
+}
+
+export function definitionList(pairs) {
+  return h("dl", { class: "facts" }, pairs.filter(([, value]) => value !== null && value !== undefined && value !== "")
+    .map(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]));
+}
+
+// A "Next page" pager over cursor pages; `load(cursor)` renders one page.
+export function pager(load) {
+  const stack = [];
+  let current = null;
+  const previous = h("button", { type: "button", disabled: true }, t("common.previous"));
+  const next = h("button", { type: "button", disabled: true }, t("common.next"));
+  const bar = h("div", { class: "pager" }, previous, next);
+  let nextCursor = null;
+  async function show(cursor) {
+    current = cursor;
+    nextCursor = await load(cursor);
+    previous.disabled = stack.length === 0;
+    next.disabled = !nextCursor;
+  }
+  previous.addEventListener("click", () => show(stack.pop() ?? null));
+  next.addEventListener("click", () => { stack.push(current); show(nextCursor); });
+  return { bar, reset: () => { stack.length = 0; return show(null); } };
+}
