@@ -5,8 +5,12 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select, update
+
+from crm_shared.audit import record_change
+from crm_shared.db import utcnow
+from crm_shared.errors import Problem
 
 from ..authn import unauthorized
 from ..db.models import User
@@ -69,3 +73,28 @@ async def me(caller: CurrentCaller) -> MeOut:
     return MeOut(kind=caller.kind, id=principal.subject, username=principal.username, full_name=caller.full_name,
                  role=principal.role.value, region=principal.region, branch=principal.branch,
                  scopes=list(principal.scopes), language=caller.language)
+
+
+class MePatch(BaseModel):
+    """What a signed-in user may change about themselves: the language of the console."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    language: Literal["kk", "ru", "en"]
+
+
+@router.patch("/me", response_model=MeOut, summary="Change the caller's own preferences (language)")
+async def update_me(body: MePatch, request: Request, caller: CurrentCaller) -> MeOut:
+    if caller.kind != "user":
+        raise Problem(403, "Forbidden", "only staff users have preferences")
+    gateway = gateway_of(request)
+    async with gateway.db.unit_of_work() as session:
+        user = await session.get(User, caller.principal.subject)
+        if user.language != body.language:
+            record_change(session, caller.principal, entity_type="user", entity_id=user.id, action="updated",
+                          changes={"language": [user.language, body.language]})
+            user.language = body.language
+            user.version += 1
+            user.updated_at = utcnow()
+    gateway.authenticator.forget_user(user.id)
+    return (await me(caller)).model_copy(update={"language": body.language})
