@@ -6,6 +6,7 @@ from crm_shared.app import ServiceRuntime, create_service_app
 from .api import admin, auth, meta, reference
 from .api.proxy import proxy_router
 from .config import GatewaySettings
+from .console import mount_console
 from .docs import docs_router, mount_docs_assets
 from .state import Gateway
 
@@ -45,4 +46,5 @@ def create_app(settings: GatewaySettings | None = None, runtime: ServiceRuntime 
                    proxy_router(list(settings.upstreams), settings.routed_prefixes)):
         app.include_router(router)
     mount_docs_assets(app)
+    mount_console(app)
     return app
