@@ -75,6 +75,15 @@ SERVICES: tuple[ServiceSpec, ...] = (
         grpc_port=50105,
     ),
     ServiceSpec(
+        name="tickets",
+        app_factory="crm_tickets.main:create_app",
+        settings_class="crm_tickets.config:TicketsSettings",
+        migrations_dir="services/tickets/migrations",
+        seed="crm_tickets.seed:seed_demo",
+        http_port=8103,
+        grpc_port=50103,
+    ),
+    ServiceSpec(
         name="gateway",
         app_factory="crm_gateway.main:create_app",
         settings_class="crm_gateway.config:GatewaySettings",

@@ -71,7 +71,7 @@ def test_ports_from_the_environment_reach_the_process_and_the_gateway(tmp_path: 
     assert plan.kafka_bootstrap == "127.0.0.1:19092"
     assert {c.port: c.owner for c in plan.port_claims()} == {
         19092: "broker (Kafka protocol)", 18101: "sales HTTP", 15101: "sales gRPC", 18000: "gateway HTTP",
-        8105: "orders HTTP", 50105: "orders gRPC"}
+        8105: "orders HTTP", 50105: "orders gRPC", 8103: "tickets HTTP", 50103: "tickets gRPC"}
 
 
 def test_options_beat_the_environment(tmp_path: Path):
@@ -138,7 +138,7 @@ def test_cli_reports_a_bad_port_in_the_environment(tmp_path):
 def test_cli_names_the_known_services():
     result = runner.invoke(app, ["migrate", "billing"])
     assert result.exit_code == 2
-    assert "unknown service 'billing'; known: sales, orders, gateway" in flat(result)
+    assert "unknown service 'billing'; known: sales, orders, tickets, gateway" in flat(result)
 
 
 def test_cli_replay_requires_service_and_a_readable_since():

@@ -17,6 +17,7 @@ class GatewaySettings(ServiceSettings):
     # Base URLs of the routed services: /api/v1/<name>/... goes to <name>_url.
     sales_url: str = "http://127.0.0.1:8101"
     orders_url: str = "http://127.0.0.1:8105"
+    tickets_url: str = "http://127.0.0.1:8103"
     upstream_timeout_s: float = Field(30.0, gt=0)
     upstream_connect_timeout_s: float = Field(3.0, gt=0)
     upstream_max_connections: int = Field(200, gt=0)
@@ -47,6 +48,7 @@ class GatewaySettings(ServiceSettings):
         return {
             "sales": self.sales_url,
             "orders": self.orders_url,
+            "tickets": self.tickets_url,
         }
 
     @property
@@ -56,4 +58,5 @@ class GatewaySettings(ServiceSettings):
         return {
             "/tmf-api/productOrderingManagement": "orders",
             "/tmf-api/productCatalogManagement": "orders",
+            "/tmf-api/troubleTicket": "tickets",
         }

@@ -69,7 +69,12 @@ DEMO_ORDERS_BILLING_KEY = DemoApiKey("apikey-demo-orders-billing", "Demo billing
                                      ("orders:read", "orders:billing"))
 DEMO_OSS_KEY = DemoApiKey("apikey-demo-oss", "Demo OSS fulfilment system", "demooss",
                           "dev-only-oss-secret-not-for-production", ("orders:read", "orders:fulfil"))
-DEMO_SYSTEM_KEYS = (DEMO_ORDERS_BILLING_KEY, DEMO_OSS_KEY)
+# The network operations (OSS) system of the tickets service: opens trouble tickets and reports
+# mass incidents (outages); sales:read because tickets checks customers with sales as this key.
+DEMO_TICKETS_OSS_KEY = DemoApiKey("apikey-demo-tickets-oss", "Demo OSS network operations (tickets)", "demonoc",
+                                  "dev-only-noc-secret-not-for-production",
+                                  ("tickets:read", "tickets:write", "tickets:incidents", "sales:read"))
+DEMO_SYSTEM_KEYS = (DEMO_ORDERS_BILLING_KEY, DEMO_OSS_KEY, DEMO_TICKETS_OSS_KEY)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from crm_shared.errors import field_problem
 KEY_PREFIX = "crm"
 PREFIX_LENGTH = 8
 PREFIX_ALPHABET = string.ascii_lowercase + string.digits
-SCOPE_PATTERN = re.compile(r"^([a-z][a-z0-9-]*):(read|write|fulfil|billing)$")
+SCOPE_PATTERN = re.compile(r"^([a-z][a-z0-9-]*):(read|write|fulfil|billing|incidents)$")
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 

@@ -10,7 +10,8 @@ class TicketsSettings(ServiceSettings):
 
     service_name: str = "tickets"
     http_port: int = 8103
-    grpc_port: int = 50103  # reserved for crm.tickets.v1 (not served yet)
+    grpc_enabled: bool = True
+    grpc_port: int = 50103  # crm.tickets.v1.TicketService
     # crm.sales.v1.CustomerService ("host:port"); `crm up` sets it to the running sales service.
     sales_grpc_target: str = "127.0.0.1:50101"
     sales_grpc_timeout_s: float = Field(5.0, gt=0)
@@ -19,5 +20,7 @@ class TicketsSettings(ServiceSettings):
     sla_scheduler_enabled: bool = True
     sla_scan_interval_s: float = Field(30.0, gt=0)
     sla_batch_size: int = Field(500, ge=1)
+    # Demo tickets queued by `crm seed` are opened once sales answers (crm_tickets.seed); idle otherwise.
+    demo_stories_enabled: bool = True
     # A closed-as-resolved ticket may be reopened for this many days after it was resolved.
     reopen_window_days: int = Field(14, ge=0)

@@ -1,5 +1,6 @@
-"""The tickets service process: REST API (+ the TMF621 facade), outbox relay, Kafka consumers,
-the SLA scheduler and the client of the sales service."""
+"""The tickets service process: REST API (+ the TMF621 facade), gRPC server
+(crm.tickets.v1.TicketService), outbox relay, Kafka consumers, the SLA scheduler and the client
+of the sales service."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from .api import callcenter, incidents, tickets, tmf
 from .config import TicketsSettings
 from .customers import CustomerDirectory
 from .events.consumers import consumers
+from .grpc.server import register_servicers
 from .sla_scheduler import SlaScheduler
 
 
@@ -20,6 +22,10 @@ def workers(customers: CustomerDirectory, clock: Callable[[], datetime]):
         # Imported only when switched on: a process (or a test) without a broker never loads Kafka code.
         settings = runtime.settings
         yield customers
+        if settings.grpc_enabled:
+            from crm_shared.grpc import GrpcServerWorker
+
+            yield GrpcServerWorker(settings, lambda server: register_servicers(server, runtime))
         if settings.relay_enabled:
             from crm_shared.relay import OutboxRelay
 
@@ -29,6 +35,10 @@ def workers(customers: CustomerDirectory, clock: Callable[[], datetime]):
 
             for spec in consumers():
                 yield EventConsumer(spec.name, runtime.db, settings, spec.topics, spec.handler)
+        if settings.demo_stories_enabled:
+            from .seed import DemoStories
+
+            yield DemoStories(runtime.db, customers, clock)
         if settings.sla_scheduler_enabled:
             yield SlaScheduler(runtime.db, clock, interval_s=settings.sla_scan_interval_s,
                                batch_size=settings.sla_batch_size)

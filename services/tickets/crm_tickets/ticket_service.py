@@ -302,8 +302,8 @@ async def assign(session: AsyncSession, principal: Principal, ticket: Ticket, *,
 # --- incidents -----------------------------------------------------------------------------
 
 async def create_incident(session: AsyncSession, principal: Principal, fields: dict[str, Any], *,
-                          now: datetime) -> tuple[Incident, int]:
-    incident = Incident(id=new_id(), title=fields["title"], description=fields["description"],
+                          now: datetime, incident_id: str | None = None) -> tuple[Incident, int]:
+    incident = Incident(id=incident_id or new_id(), title=fields["title"], description=fields["description"],
                         categories=",".join(fields.get("categories") or ()), region_code=fields["region_code"],
                         branch_code=fields.get("branch_code"), area=fields.get("area"), severity=fields["severity"],
                         status="open", external_reference=fields.get("external_reference"),

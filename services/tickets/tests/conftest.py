@@ -88,7 +88,7 @@ def clock() -> TestClock:
 def tickets_settings(tickets_database, sales_service) -> TicketsSettings:
     """No broker: REST, the database and sales over gRPC. The scheduler is driven by the tests."""
     return TicketsSettings(database_url=tickets_database, relay_enabled=False, consumers_enabled=False,
-                           sla_scheduler_enabled=False, sales_grpc_target=sales_service["grpc"], log_json=False,
+                           sla_scheduler_enabled=False, grpc_port=0, sales_grpc_target=sales_service["grpc"], log_json=False,
                            log_level="WARNING")
 
 

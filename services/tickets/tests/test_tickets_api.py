@@ -12,12 +12,12 @@ from sqlalchemy import func, select
 from crm_sales.testing import PRINCIPALS, auth_headers
 from crm_shared.auth import Principal, Role
 from crm_shared.db import Database
-from crm_shared.envelope import CloudEvent
 from crm_shared.consumer import apply_once
 from crm_shared.models import OutboxEvent
 from crm_tickets.db.models import SlaSignal, Ticket
 from crm_tickets.events.consumers import apply_installed_product_event
 from crm_tickets.sla_scheduler import scan_once
+from crm_tickets.testing import installed_product_data, installed_product_event
 
 pytestmark = pytest.mark.integration
 
@@ -56,11 +56,9 @@ async def move(client, ticket_id: str, status: str, reason: str | None = None, r
 async def test_call_centre_flow(client, make_customer, db, clock):
     customer = await make_customer()
     product_id = "11111111-0000-4000-8000-" + customer["id"][-12:]
-    event = CloudEvent(id=f"evt-{product_id}", source="/crm/orders", type="crm.orders.installed_product.created",
-                       subject=product_id, time=clock.now, data={
-                           "id": product_id, "customer_id": customer["id"], "offering_name": "Home Internet 100",
-                           "product_line": "PRODUCT_LINE_INTERNET", "status": "INSTALLED_PRODUCT_STATUS_ACTIVE",
-                           "service_address": "Almaty, Abai ave 10", "branch_code": "ALA-01", "region_code": "KZ-75"})
+    event = installed_product_event("created", installed_product_data(
+        customer["id"], product_id=product_id, offering_name="Home Internet 100",
+        service_address="Almaty, Abai ave 10", at=clock.now))
     assert await apply_once(db, "installed-products", event, apply_installed_product_event) == "applied"
 
     # the caller's number as they say it; the call-centre agent sees the IIN masked

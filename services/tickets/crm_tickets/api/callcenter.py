@@ -26,7 +26,7 @@ EVENTS = EventWriter("tickets")
 
 
 def product_state(p: InstalledProduct) -> dict:
-    return {"id": p.id, "offering_name": p.offering_name, "product_line": p.product_line, "status": p.status,
+    return {"id": p.id, "offering_id": p.offering_id, "offering_name": p.offering_name, "product_line": p.product_line, "status": p.status,
             "service_address": p.service_address}
 
 

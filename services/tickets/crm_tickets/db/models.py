@@ -201,11 +201,28 @@ class InstalledProduct(TicketsBase):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     customer_id: Mapped[str] = mapped_column(String(36), index=True)
+    offering_id: Mapped[str | None] = mapped_column(String(64))
     offering_name: Mapped[str] = mapped_column(String(300))
     product_line: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(32))
     service_address: Mapped[str | None] = mapped_column(String(500))
     branch_code: Mapped[str | None] = mapped_column(String(32))
     region_code: Mapped[str | None] = mapped_column(String(16))
-    event_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The product's version in orders: a redelivered or late older state never overwrites a newer one.
+    source_version: Mapped[int] = mapped_column(Integer, default=0)
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    terminated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    event_time: Mapped[datetime] = mapped_column(UTCDateTime)  # the state's updated_at in orders
     terminated: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class DemoStory(TicketsBase):
+    """A piece of demo data that needs the running sales service (a ticket of a demo customer):
+    written by the seed, played once by the demo worker (crm_tickets.seed)."""
+
+    __tablename__ = "demo_stories"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(300))
