@@ -71,6 +71,12 @@ class Principal:
 
     @property
     def scope(self) -> Scope:
+        if self.role is Role.SYSTEM:
+            # An external system's API key may be restricted to one branch or one region.
+            if self.branch:
+                return Scope.BRANCH
+            if self.region:
+                return Scope.REGION
         return ROLE_SCOPE[self.role]
 
     @property
