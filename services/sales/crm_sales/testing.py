@@ -24,8 +24,13 @@ PRINCIPALS: dict[str, Principal] = {
 }
 
 
+# Test modules build their headers once at import; a long lifetime keeps them valid however long
+# the whole suite runs (the production lifetime, crm_shared.auth.INTERNAL_TOKEN_TTL_S, is 2 minutes).
+TEST_TOKEN_TTL_S = 24 * 3600
+
+
 def auth_headers(principal: Principal, secret: str = DEV_INTERNAL_TOKEN_SECRET) -> dict[str, str]:
-    return {INTERNAL_TOKEN_HEADER: issue_internal_token(principal, secret)}
+    return {INTERNAL_TOKEN_HEADER: issue_internal_token(principal, secret, ttl_s=TEST_TOKEN_TTL_S)}
 
 
 class Identities:
