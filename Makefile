@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PACKAGES := shared contracts $(wildcard services/*) gateway cli
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
-.PHONY: install run test test-unit test-integration test-e2e bench lint proto clean
+.PHONY: install browser run test test-unit test-integration test-e2e test-browser bench lint proto clean
 
 $(STAMP): $(PYPROJECTS) requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,10 +16,15 @@ $(STAMP): $(PYPROJECTS) requirements-dev.txt
 
 install: $(STAMP)
 
+# The browser tests drive Debian's chromium (Playwright never downloads a browser); root installs it.
+browser:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -q && apt-get install -y -q chromium; } \
+		|| echo "chromium is missing: the browser tests need it (apt-get install chromium)"
+
 run: install
 	$(BIN)/crm up --seed
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-unit: install
@@ -27,6 +32,9 @@ test-unit: install
 
 test-e2e: install
 	$(BIN)/python -m pytest -m e2e $(PYTEST_ARGS)
+
+test-browser: install browser
+	$(BIN)/python -m pytest -m browser $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python -m bench.run_all

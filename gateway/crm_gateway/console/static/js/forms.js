@@ -35,7 +35,7 @@ export function selectInput(options, value, attrs = {}) {
 export function checkbox(name, text, checked = false) {
   const id = `field-${name}-${++sequence}`;
   return h("div", { class: "field check", dataset: { field: name } },
-    h("input", { type: "checkbox", id, name, checked }),
+    h("input", { type: "checkbox", id, name, checked, defaultChecked: checked }),
     h("label", { for: id }, text),
     h("p", { class: "field-error", "data-error-for": name, hidden: true }));
 }

@@ -42,7 +42,7 @@ export function t(key, values = {}) {
 export function label(group, value) {
   if (value === null || value === undefined) return "";
   const key = `${group}.${value}`;
-  return MESSAGES[language][key] ?? MESSAGES.en[key] ?? String(value);
+  return MESSAGES[language][key] ?? MESSAGES.en[key] ?? String(value).replaceAll("_", " ");
 }
 
 export function money(tiyn, currency = "KZT") {

@@ -2,6 +2,7 @@
 // values are "<group>.<value>" (stage.proposal, role.branch_agent). A test checks that every key
 // the screens use is here in all three languages.
 const en = {
+  "ticket.new": "New", "ticket.acknowledged": "Acknowledged", "ticket.in_progress": "In progress", "ticket.pending": "Waiting", "ticket.resolved": "Resolved", "ticket.closed": "Closed", "ticket.cancelled": "Cancelled",
   "order.draft": "Draft", "order.acknowledged": "Acknowledged", "order.in_progress": "In progress", "order.held": "On hold", "order.completed": "Completed", "order.failed": "Failed", "order.partial": "Partly done", "order.cancelled": "Cancelled",
   "nav.label": "Main menu", "nav.search": "Caller search", "nav.customers": "Customers", "nav.leads": "Leads",
   "nav.pipeline": "Pipeline", "nav.reassign": "Reassign records", "nav.users": "Users", "nav.keys": "API keys",
@@ -100,13 +101,14 @@ const en = {
   "product_line.internet": "Internet", "product_line.tv": "TV", "product_line.mobile": "Mobile",
   "product_line.fixed_line": "Fixed line", "product_line.bundle": "Bundle",
   "entity.customer": "Customers", "entity.lead": "Leads", "entity.opportunity": "Opportunities", "entity.activity": "Activities",
-  "balance.no_invoices": "No invoices", "balance.paid_up": "Paid up", "balance.outstanding_status": "Outstanding",
+  "balance.no_invoices": "No invoices", "balance.due": "Payment due",
   "category.internet": "Internet", "category.tv": "TV", "category.mobile": "Mobile", "category.fixed_line": "Fixed line",
   "category.billing": "Billing", "category.relocation": "Relocation", "category.equipment": "Equipment", "category.other": "Other",
   "priority.critical": "Critical", "priority.high": "High", "priority.medium": "Medium", "priority.low": "Low",
 };
 
 const ru = {
+  "ticket.new": "Новая", "ticket.acknowledged": "Принята", "ticket.in_progress": "В работе", "ticket.pending": "Ожидание", "ticket.resolved": "Решена", "ticket.closed": "Закрыта", "ticket.cancelled": "Отменена",
   "order.draft": "Черновик", "order.acknowledged": "Принят", "order.in_progress": "Выполняется", "order.held": "Приостановлен", "order.completed": "Выполнен", "order.failed": "Не выполнен", "order.partial": "Выполнен частично", "order.cancelled": "Отменён",
   "nav.label": "Главное меню", "nav.search": "Поиск абонента", "nav.customers": "Клиенты", "nav.leads": "Лиды",
   "nav.pipeline": "Воронка", "nav.reassign": "Передача записей", "nav.users": "Пользователи", "nav.keys": "API-ключи",
@@ -205,13 +207,14 @@ const ru = {
   "product_line.internet": "Интернет", "product_line.tv": "ТВ", "product_line.mobile": "Мобильная связь",
   "product_line.fixed_line": "Фиксированная связь", "product_line.bundle": "Пакет",
   "entity.customer": "Клиенты", "entity.lead": "Лиды", "entity.opportunity": "Сделки", "entity.activity": "Активности",
-  "balance.no_invoices": "Счетов нет",
+  "balance.no_invoices": "Счетов нет", "balance.due": "Ожидает оплаты",
   "category.internet": "Интернет", "category.tv": "ТВ", "category.mobile": "Мобильная связь", "category.fixed_line": "Фиксированная связь",
   "category.billing": "Счета и оплата", "category.relocation": "Переезд", "category.equipment": "Оборудование", "category.other": "Другое",
   "priority.critical": "Критический", "priority.high": "Высокий", "priority.medium": "Средний", "priority.low": "Низкий",
 };
 
 const kk = {
+  "ticket.new": "Жаңа", "ticket.acknowledged": "Қабылданды", "ticket.in_progress": "Жұмыста", "ticket.pending": "Күтуде", "ticket.resolved": "Шешілді", "ticket.closed": "Жабылды", "ticket.cancelled": "Болдырылмады",
   "order.draft": "Жоба", "order.acknowledged": "Қабылданды", "order.in_progress": "Орындалуда", "order.held": "Тоқтатылды", "order.completed": "Орындалды", "order.failed": "Орындалмады", "order.partial": "Ішінара орындалды", "order.cancelled": "Болдырылмады",
   "nav.label": "Негізгі мәзір", "nav.search": "Абонентті іздеу", "nav.customers": "Клиенттер", "nav.leads": "Лидтер",
   "nav.pipeline": "Воронка", "nav.reassign": "Жазбаларды беру", "nav.users": "Пайдаланушылар", "nav.keys": "API кілттері",
@@ -310,7 +313,7 @@ const kk = {
   "product_line.internet": "Интернет", "product_line.tv": "ТД", "product_line.mobile": "Ұялы байланыс",
   "product_line.fixed_line": "Тұрақты байланыс", "product_line.bundle": "Пакет",
   "entity.customer": "Клиенттер", "entity.lead": "Лидтер", "entity.opportunity": "Мәмілелер", "entity.activity": "Әрекеттер",
-  "balance.no_invoices": "Шоттар жоқ",
+  "balance.no_invoices": "Шоттар жоқ", "balance.due": "Төлем күтілуде",
   "category.internet": "Интернет", "category.tv": "ТД", "category.mobile": "Ұялы байланыс", "category.fixed_line": "Тұрақты байланыс",
   "category.billing": "Шоттар және төлем", "category.relocation": "Көшу", "category.equipment": "Жабдық", "category.other": "Басқа",
   "priority.critical": "Шұғыл", "priority.high": "Жоғары", "priority.medium": "Орташа", "priority.low": "Төмен",
