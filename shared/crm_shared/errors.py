@@ -84,9 +84,24 @@ PROBLEM_DESCRIPTIONS = {
 }
 
 
+# The JSON Schema of Problem.body() (RFC 9457; extension members such as allowed_transitions are allowed).
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem", "type": "object", "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+        "detail": {"type": "string"}, "instance": {"type": "string"},
+        "errors": {"type": "array", "items": {
+            "type": "object", "required": ["field", "message"],
+            "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}},
+    },
+    "additionalProperties": True,
+}
+
+
 def openapi_problems(*statuses: int) -> dict[int, dict[str, Any]]:
     """OpenAPI ``responses=`` entries saying that these statuses answer with problem details."""
-    return {status: {"model": None, "content": {PROBLEM_JSON: {}}, "description": PROBLEM_DESCRIPTIONS[status]}
+    return {status: {"model": None, "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}},
+                     "description": PROBLEM_DESCRIPTIONS[status]}
             for status in statuses}
 
 

@@ -3,6 +3,7 @@ id, href, @type, offset/limit with X-Total-Count / X-Result-Count, fields select
 onto the same order and catalogue functions as the REST API."""
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -11,7 +12,8 @@ from sqlalchemy import func, select
 
 from crm_shared.auth import visibility_clause
 from crm_shared.concurrency import flush_or_conflict
-from crm_shared.errors import OPENAPI_PROBLEMS, field_problem, not_found
+from crm_shared.errors import OPENAPI_PROBLEMS, Problem, field_problem, not_found, openapi_problems
+from crm_shared.idempotency import IdempotencyKey, create_once
 from crm_shared.records import get_visible
 
 from .. import order_service as service
@@ -25,6 +27,7 @@ ORDERING = "/tmf-api/productOrderingManagement/v4"
 CATALOG = "/tmf-api/productCatalogManagement/v4"
 router = APIRouter(tags=["TM Forum"])
 MAX_LIMIT = 200
+TMF_PROBLEMS = OPENAPI_PROBLEMS | openapi_problems(400)
 
 
 class Ref(BaseModel):
@@ -82,6 +85,7 @@ class TmfRef(BaseModel):
 
 
 class TmfOrderItemOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
     id: str
     action: str
     quantity: int
@@ -89,11 +93,12 @@ class TmfOrderItemOut(BaseModel):
     productOffering: TmfRef
     product: TmfRef | None = None
     itemPrice: list[OrderPrice]
-    type_: str = Field("ProductOrderItem", alias="@type")
+    type_: Literal["ProductOrderItem"] = Field(alias="@type")
 
 
 class ProductOrder(BaseModel):
     """TMF622 ProductOrder (subset)."""
+    model_config = ConfigDict(populate_by_name=True)
     id: str
     href: str
     state: str | None = None
@@ -103,11 +108,12 @@ class ProductOrder(BaseModel):
     relatedParty: list[TmfRef] | None = None
     productOrderItem: list[TmfOrderItemOut] | None = None
     orderTotalPrice: list[OrderPrice] | None = None
-    type_: str = Field("ProductOrder", alias="@type")
+    type_: Literal["ProductOrder"] = Field(alias="@type")
 
 
 class ProductOffering(BaseModel):
     """TMF620 ProductOffering (subset)."""
+    model_config = ConfigDict(populate_by_name=True)
     id: str
     href: str
     name: str | None = None
@@ -120,7 +126,7 @@ class ProductOffering(BaseModel):
     place: list[dict[str, str]] | None = None
     bundledProductOffering: list[TmfRef] | None = None
     prodSpecCharValueUse: list[dict[str, Any]] | None = None
-    type_: str = Field("ProductOffering", alias="@type")
+    type_: Literal["ProductOffering"] = Field(alias="@type")
 
 
 TMF_STATES = {"in_progress": "inProgress", "draft": "draft"}
@@ -173,12 +179,45 @@ def tmf_offering(offering: Offering) -> dict[str, Any]:
     }
 
 
-def _select_fields(resource: dict[str, Any], fields: str | None) -> dict[str, Any]:
-    """TMF630 ``fields``: the named first-level attributes, plus id, href and @type always."""
+def _select_fields(resource: dict[str, Any], fields: str | None, model: type[BaseModel] | None = None) -> dict[str, Any]:
+    """TMF630 ``fields``: the named first-level attributes of ``model``, plus id, href and @type
+    always; an attribute the resource does not have is a 400 naming it."""
     if not fields:
         return {k: v for k, v in resource.items() if v is not None}
-    wanted = {f.strip() for f in fields.split(",") if f.strip()} | {"id", "href", "@type"}
+    wanted = {f.strip() for f in fields.split(",") if f.strip()}
+    if model is not None:
+        known = {field.alias or name for name, field in model.model_fields.items()}
+        unknown = sorted(wanted - known)
+        if unknown:
+            raise field_problem("fields", f"{model.__name__} has no attribute {', '.join(unknown)[:200]}", 400)
+    wanted |= {"id", "href", "@type"}
     return {k: v for k, v in resource.items() if k in wanted and v is not None}
+
+
+# Field names of the REST order (order_service) -> their place in a TMF622 ProductOrder.
+_TMF_FIELDS = ((re.compile(r"^items\[(\d+)\]\.offering_id"), r"productOrderItem[\1].productOffering.id"),
+               (re.compile(r"^items\[(\d+)\]\.installed_product_id"), r"productOrderItem[\1].product.id"),
+               (re.compile(r"^items\[(\d+)\]\."), r"productOrderItem[\1]."),
+               (re.compile(r"^items$"), "productOrderItem"),
+               (re.compile(r"^customer_id$"), "relatedParty.id"))
+
+
+def _tmf_field(name: str) -> str:
+    for pattern, replacement in _TMF_FIELDS:
+        renamed, count = pattern.subn(replacement, name)
+        if count:
+            return renamed
+    return name
+
+
+def _in_tmf_terms(problem: Problem) -> Problem:
+    """The same problem, naming the fields as the TMF622 body calls them."""
+    if problem.errors:
+        problem.errors = [error | {"field": _tmf_field(str(error.get("field", "")))} for error in problem.errors]
+        if problem.detail and ":" in problem.detail:
+            field, rest = problem.detail.split(":", 1)
+            problem.detail = _tmf_field(field) + ":" + rest
+    return problem
 
 
 def _page(response: Response, total: int, shown: int) -> None:
@@ -192,9 +231,11 @@ Fields = Annotated[str | None, Query(max_length=500, description="comma-separate
 
 
 @router.post(f"{ORDERING}/productOrder", status_code=201, response_model=ProductOrder,
-             response_model_exclude_none=True, response_model_by_alias=True, responses=OPENAPI_PROBLEMS)
+             response_model_exclude_none=True, response_model_by_alias=True, responses=TMF_PROBLEMS)
 async def create_product_order(body: TmfOrderCreate, principal: CurrentPrincipal, session: Session,
-                               customers: Customers, response: Response):
+                               customers: Customers, response: Response, idempotency_key: IdempotencyKey = None):
+    """A product order for the party with role Customer; ``Idempotency-Key`` makes a retry safe
+    (the first answer is replayed with ``Idempotent-Replayed: true``)."""
     customer = next((p for p in body.relatedParty if p.role.lower() == "customer"), None)
     if customer is None:
         raise field_problem("relatedParty", "one party with role Customer is required")
@@ -205,15 +246,25 @@ async def create_product_order(body: TmfOrderCreate, principal: CurrentPrincipal
             raise field_problem(f"productOrderItem[{index}].productOffering.id", "required for action add")
         items.append(ItemIn(action=item.action, offering_id=offering_id, quantity=item.quantity,
                             installed_product_id=item.product.id if item.product else None))
-    order = await capture(session, principal, customers,
-                          OrderCreate(customer_id=customer.id, items=items), source="tmf")
-    await flush_or_conflict(session, "order")
-    response.headers["Location"] = f"{ORDERING}/productOrder/{order.id}"
-    return tmf_order(order)
+
+    async def create() -> dict[str, Any]:
+        try:
+            order = await capture(session, principal, customers,
+                                  OrderCreate(customer_id=customer.id, items=items), source="tmf")
+        except Problem as problem:
+            raise _in_tmf_terms(problem) from None
+        # exactly what the response model sends, so that a replay is the same body
+        return ProductOrder.model_validate(tmf_order(order)).model_dump(mode="json", by_alias=True, exclude_none=True)
+
+    # The payload is namespaced so that a key used for a REST create is never replayed here.
+    return await create_once(session, principal, idempotency_key,
+                             {"tmf622": body.model_dump(mode="json", by_alias=True)}, response, create=create,
+                             headers=lambda created: {"Location": created["href"]},
+                             flush=lambda: flush_or_conflict(session, "order"))
 
 
 @router.get(f"{ORDERING}/productOrder", response_model=list[ProductOrder], response_model_exclude_none=True,
-            response_model_by_alias=True, responses=OPENAPI_PROBLEMS)
+            response_model_by_alias=True, responses=TMF_PROBLEMS)
 async def list_product_orders(principal: CurrentPrincipal, session: Session, response: Response,
                               offset: Offset = 0, limit: Limit = 20, fields: Fields = None,
                               state: Annotated[str | None, Query(max_length=32)] = None,
@@ -227,18 +278,19 @@ async def list_product_orders(principal: CurrentPrincipal, session: Session, res
     total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
     rows = list(await session.scalars(stmt.order_by(Order.created_at.desc(), Order.id).offset(offset).limit(limit)))
     _page(response, total or 0, len(rows))
-    return [_select_fields(tmf_order(o), fields) for o in rows]
+    return [_select_fields(tmf_order(o), fields, ProductOrder) for o in rows]
 
 
 @router.get(f"{ORDERING}/productOrder/{{order_id}}", response_model=ProductOrder, response_model_exclude_none=True,
-            response_model_by_alias=True, responses=OPENAPI_PROBLEMS)
+            response_model_by_alias=True, responses=TMF_PROBLEMS)
 async def get_product_order(order_id: str, principal: CurrentPrincipal, session: Session, fields: Fields = None):
     require_reader(principal)
-    return _select_fields(tmf_order(await get_visible(session, principal, Order, order_id, what="productOrder")), fields)
+    return _select_fields(tmf_order(await get_visible(session, principal, Order, order_id, what="productOrder")),
+                          fields, ProductOrder)
 
 
 @router.patch(f"{ORDERING}/productOrder/{{order_id}}", response_model=ProductOrder, response_model_exclude_none=True,
-              response_model_by_alias=True, responses=OPENAPI_PROBLEMS)
+              response_model_by_alias=True, responses=TMF_PROBLEMS)
 async def patch_product_order(order_id: str, body: TmfStatePatch, principal: CurrentPrincipal, session: Session):
     """JSON merge patch of ``state`` (and ``cancellationReason`` for cancelled)."""
     order = await writable_order(session, principal, order_id)
@@ -249,7 +301,7 @@ async def patch_product_order(order_id: str, body: TmfStatePatch, principal: Cur
 
 
 @router.get(f"{CATALOG}/productOffering", response_model=list[ProductOffering], response_model_exclude_none=True,
-            response_model_by_alias=True, responses=OPENAPI_PROBLEMS)
+            response_model_by_alias=True, responses=TMF_PROBLEMS)
 async def list_product_offerings(principal: CurrentPrincipal, session: Session, response: Response,
                                  offset: Offset = 0, limit: Limit = 20, fields: Fields = None,
                                  lifecycleStatus: Annotated[str | None, Query(max_length=16)] = None):
@@ -260,14 +312,14 @@ async def list_product_offerings(principal: CurrentPrincipal, session: Session, 
     total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
     rows = list(await session.scalars(stmt.order_by(Offering.id).offset(offset).limit(limit)))
     _page(response, total or 0, len(rows))
-    return [_select_fields(tmf_offering(o), fields) for o in rows]
+    return [_select_fields(tmf_offering(o), fields, ProductOffering) for o in rows]
 
 
 @router.get(f"{CATALOG}/productOffering/{{offering_id}}", response_model=ProductOffering,
-            response_model_exclude_none=True, response_model_by_alias=True, responses=OPENAPI_PROBLEMS)
+            response_model_exclude_none=True, response_model_by_alias=True, responses=TMF_PROBLEMS)
 async def get_product_offering(offering_id: str, principal: CurrentPrincipal, session: Session, fields: Fields = None):
     require_scope(principal, READ)
     offering = await session.get(Offering, offering_id)
     if offering is None:
         raise not_found("productOffering", offering_id[:64])
-    return _select_fields(tmf_offering(offering), fields)
+    return _select_fields(tmf_offering(offering), fields, ProductOffering)
