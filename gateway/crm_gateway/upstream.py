@@ -34,6 +34,8 @@ DROPPED_RESPONSE_HEADERS = frozenset({
     "transfer-encoding", "upgrade", "content-length", "content-encoding", "date", "server", REQUEST_ID_HEADER,
 })
 HEALTH_TIMEOUT_S = 2.0
+# A service builds its OpenAPI document on first request, which takes seconds on a busy machine.
+OPENAPI_TIMEOUT_S = 15.0
 MAX_TOKEN_CACHE_ENTRIES = 10_000
 
 
@@ -154,7 +156,7 @@ class Upstreams:
 
         async def fetch(service: str) -> dict[str, Any] | None:
             try:
-                response = await self._client().get(f"{self.base_urls[service]}/openapi.json", timeout=HEALTH_TIMEOUT_S)
+                response = await self._client().get(f"{self.base_urls[service]}/openapi.json", timeout=OPENAPI_TIMEOUT_S)
                 response.raise_for_status()
                 return response.json()
             except (httpx.HTTPError, ValueError) as exc:
