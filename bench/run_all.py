@@ -1,7 +1,7 @@
 """Runs every benchmark and prints one summary table (`make bench`).
 
-    .venv/bin/python -m bench.run_all [--only api|relay] [--customers 100000] [--requests 3000]
-        [--concurrency 8] [--max-seconds 20] [--events 20000] [--no-sqlite]
+    .venv/bin/python -m bench.run_all [--only api|relay|tickets] [--customers 100000] [--requests 3000]
+        [--concurrency 8] [--max-seconds 20] [--events 20000] [--no-sqlite] [--tickets 200000]
 
 Figures, never pass/fail: each is printed next to a baseline measured in the same run, and
 the ratio is what to compare between machines and commits (see bench/README.md).
@@ -13,7 +13,7 @@ import os
 import platform
 import time
 
-from . import bench_api, bench_relay
+from . import bench_api, bench_relay, bench_tickets
 from .common import SummaryRow, render_summary, run_benchmark
 
 
@@ -28,14 +28,17 @@ async def run_all(args: argparse.Namespace) -> list[SummaryRow]:
         rows += await bench_api.run(bench_api.options_from(args))
     if args.only in (None, "relay"):
         rows += await bench_relay.run(bench_relay.options_from(args))
+    if args.only in (None, "tickets"):
+        rows += await bench_tickets.run(bench_tickets.options_from(args))
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", choices=("api", "relay"), help="run one benchmark only")
+    parser.add_argument("--only", choices=("api", "relay", "tickets"), help="run one benchmark only")
     bench_api.add_arguments(parser)
     bench_relay.add_arguments(parser)
+    bench_tickets.add_arguments(parser, shared=True)
     args = parser.parse_args()
     print(f"machine: {machine()}", flush=True)
     started = time.perf_counter()
