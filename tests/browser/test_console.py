@@ -61,6 +61,9 @@ class Console:
         self.base_url = base_url
         self.errors: list[str] = []
         page.on("pageerror", lambda error: self.errors.append(str(error)))
+        # offline: every request stays with the gateway (no CDN, no font or script from elsewhere)
+        page.on("request", lambda request: None if request.url.startswith((base_url, "data:"))
+                else self.errors.append(f"request outside the suite: {request.url}"))
 
     async def open(self, fragment: str = "") -> None:
         await self.page.goto(f"{self.base_url}/#/{fragment}")
@@ -103,7 +106,8 @@ async def console(browser: Browser, suite: RunningSuite):
     yield open_console
     for context in contexts:
         await context.close()
-    assert not [e for s in sessions for e in s.errors], "JavaScript errors in the console"
+    errors = [e for s in sessions for e in s.errors]
+    assert not errors, f"JavaScript errors or outside requests in the console: {errors}"
 
 
 def fresh_person() -> tuple[str, str]:
