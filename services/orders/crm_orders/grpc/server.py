@@ -11,7 +11,7 @@ from crm_contracts.grpc.crm.orders.v1 import inventory_service_pb2 as pb
 from crm_contracts.grpc.crm.orders.v1 import inventory_service_pb2_grpc as pb_grpc
 from crm_shared.app import ServiceRuntime
 from crm_shared.auth import require_personal_data_access, visibility_clause
-from crm_shared.errors import field_problem
+from crm_shared.errors import Problem, field_problem
 from crm_shared.grpc import current_principal
 from crm_shared.pagination import decode_cursor, encode_cursor
 from crm_shared.records import get_visible
@@ -57,7 +57,10 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         if not 0 <= request.page_size <= MAX_PAGE_SIZE:
             raise field_problem("page_size", f"must be 0..{MAX_PAGE_SIZE}")
         size = request.page_size or DEFAULT_PAGE_SIZE
-        after = decode_cursor(request.page_token)
+        try:
+            after = decode_cursor(request.page_token)
+        except Problem:
+            after = ["malformed"]  # reported below, naming the request's own field
         stmt = select(InstalledProduct).where(InstalledProduct.customer_id == request.customer_id,
                                               visibility_clause(principal, InstalledProduct))
         if after:
