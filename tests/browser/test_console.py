@@ -248,7 +248,7 @@ async def test_language_switch_is_kept_with_the_account(console):
 async def test_each_role_gets_its_screens(console):
     karaganda = await console("karaganda.agent")
     menu = karaganda.page.locator("header nav a")
-    await expect(menu).to_have_count(4)  # search, customers, leads, pipeline: no reassignment, no admin
+    await expect(menu).to_have_count(4)  # search, customers, leads, pipeline: no statistics, reassignment, admin
     await karaganda.open("reassign")
     await expect(karaganda.page.locator("#reassign-title")).to_have_count(0)
 
@@ -260,6 +260,14 @@ async def test_each_role_gets_its_screens(console):
     await manager.open("leads")
     await expect(manager.page.locator("ul.cards > li").first).to_be_visible()
     await manager.screenshot("leads")
+
+    analyst = await console("analyst")  # aggregates only: the statistics, never a customer
+    await expect(analyst.page).to_have_url(re.compile(r"#/stats$"))
+    await expect(analyst.page.locator("header nav a")).to_have_count(1)
+    await expect(analyst.page.locator("table")).to_contain_text("ALA-01")
+    await analyst.screenshot("statistics")
+    await analyst.open("customers")
+    await expect(analyst.page.locator("table")).to_have_count(0)
 
     admin = await console("admin")
     await admin.open("admin/users")

@@ -9,6 +9,7 @@ import { customersView } from "./views/customers.js";
 import { searchView } from "./views/search.js";
 import { leadsView, pipelineView, reassignView } from "./views/pipeline.js";
 import { keysView, usersView } from "./views/admin.js";
+import { statsView } from "./views/stats.js";
 import { can } from "./views/common.js";
 
 const SCREENS = [
@@ -19,6 +20,7 @@ const SCREENS = [
   { path: /^customers\/([^/]+)$/, view: customerView, allowed: (me) => can.readCustomers(me) },
   { path: /^leads$/, view: leadsView, menu: "nav.leads", allowed: (me) => can.writeCustomers(me) },
   { path: /^pipeline$/, view: pipelineView, menu: "nav.pipeline", allowed: (me) => can.writeCustomers(me) },
+  { path: /^stats$/, view: statsView, menu: "nav.stats", allowed: (me) => can.readStats(me) },
   { path: /^reassign$/, view: reassignView, menu: "nav.reassign", allowed: (me) => can.reassign(me) },
   { path: /^admin\/users$/, view: usersView, menu: "nav.users", allowed: (me) => can.administer(me) },
   { path: /^admin\/keys$/, view: keysView, menu: "nav.keys", allowed: (me) => can.administer(me) },
@@ -32,6 +34,7 @@ function currentPath() {
 }
 
 function homeOf(me) {
+  if (me.role === "hq_analyst") return "stats";
   return me.role === "call_center_agent" ? "search" : "customers";
 }
 

@@ -2,6 +2,7 @@
 // values are "<group>.<value>" (stage.proposal, role.branch_agent). A test checks that every key
 // the screens use is here in all three languages.
 const en = {
+  "nav.stats": "Statistics", "stats.title": "Active customers", "stats.total": "In total: {count}", "stats.count": "Customers", "stats.caption": "Active customers by region, branch and kind",
   "ticket.new": "New", "ticket.acknowledged": "Acknowledged", "ticket.in_progress": "In progress", "ticket.pending": "Waiting", "ticket.resolved": "Resolved", "ticket.closed": "Closed", "ticket.cancelled": "Cancelled",
   "order.draft": "Draft", "order.acknowledged": "Acknowledged", "order.in_progress": "In progress", "order.held": "On hold", "order.completed": "Completed", "order.failed": "Failed", "order.partial": "Partly done", "order.cancelled": "Cancelled",
   "nav.label": "Main menu", "nav.search": "Caller search", "nav.customers": "Customers", "nav.leads": "Leads",
@@ -108,6 +109,7 @@ const en = {
 };
 
 const ru = {
+  "nav.stats": "Статистика", "stats.title": "Активные клиенты", "stats.total": "Всего: {count}", "stats.count": "Клиентов", "stats.caption": "Активные клиенты по регионам, филиалам и типам",
   "ticket.new": "Новая", "ticket.acknowledged": "Принята", "ticket.in_progress": "В работе", "ticket.pending": "Ожидание", "ticket.resolved": "Решена", "ticket.closed": "Закрыта", "ticket.cancelled": "Отменена",
   "order.draft": "Черновик", "order.acknowledged": "Принят", "order.in_progress": "Выполняется", "order.held": "Приостановлен", "order.completed": "Выполнен", "order.failed": "Не выполнен", "order.partial": "Выполнен частично", "order.cancelled": "Отменён",
   "nav.label": "Главное меню", "nav.search": "Поиск абонента", "nav.customers": "Клиенты", "nav.leads": "Лиды",
@@ -214,6 +216,7 @@ const ru = {
 };
 
 const kk = {
+  "nav.stats": "Статистика", "stats.title": "Белсенді клиенттер", "stats.total": "Барлығы: {count}", "stats.count": "Клиенттер саны", "stats.caption": "Белсенді клиенттер өңірлер, филиалдар және түрлер бойынша",
   "ticket.new": "Жаңа", "ticket.acknowledged": "Қабылданды", "ticket.in_progress": "Жұмыста", "ticket.pending": "Күтуде", "ticket.resolved": "Шешілді", "ticket.closed": "Жабылды", "ticket.cancelled": "Болдырылмады",
   "order.draft": "Жоба", "order.acknowledged": "Қабылданды", "order.in_progress": "Орындалуда", "order.held": "Тоқтатылды", "order.completed": "Орындалды", "order.failed": "Орындалмады", "order.partial": "Ішінара орындалды", "order.cancelled": "Болдырылмады",
   "nav.label": "Негізгі мәзір", "nav.search": "Абонентті іздеу", "nav.customers": "Клиенттер", "nav.leads": "Лидтер",

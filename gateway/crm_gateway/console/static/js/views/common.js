@@ -13,6 +13,7 @@ export const can = {
   writeCustomers: (me) => WRITERS.has(me.role),
   logActivity: (me) => WRITERS.has(me.role) || me.role === "call_center_agent",
   reassign: (me) => REASSIGNERS.has(me.role),
+  readStats: (me) => REASSIGNERS.has(me.role) || me.role === "hq_analyst",
   administer: (me) => me.role === "admin",
 };
 
