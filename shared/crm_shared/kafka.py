@@ -20,6 +20,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.structs import ConsumerRecord, RecordMetadata
 from opentelemetry import context, propagate, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from .settings import ServiceSettings
 
@@ -98,8 +99,16 @@ async def ensure_topics(bootstrap: str, topics: Sequence[tuple[str, int]], *, re
         await admin.close()
 
 
+# A ProxyTracer until a provider is installed, then it delegates to that provider's tracer:
+# looking the tracer up once per record cost more than the span itself.
+_TRACER = trace.get_tracer(TRACER_NAME)
+# The headers carry W3C trace context only (TRACE_HEADERS), so the publish side uses that
+# propagator directly rather than the global composite one (which also runs baggage).
+_W3C = TraceContextTextMapPropagator()
+
+
 def _tracer() -> trace.Tracer:
-    return trace.get_tracer(TRACER_NAME)
+    return _TRACER
 
 
 def _decoded_headers(headers: Iterable[tuple[str, bytes]] | None) -> dict[str, str]:
@@ -114,8 +123,8 @@ def start_publish_span(topic: str, *, message_id: str, key: str, parent_headers:
     """Start the PRODUCER span of one record, as a child of the context stored with the outbox
     row; returns the span and the W3C headers (of this span) to put on the record.
     The caller ends the span once the broker acknowledged (see ``finish_publish_span``)."""
-    parent = propagate.extract(dict(parent_headers))
-    span = _tracer().start_span(
+    parent = _W3C.extract(parent_headers) if parent_headers else None
+    span = _TRACER.start_span(
         f"publish {topic}",
         context=parent,
         kind=SpanKind.PRODUCER,
@@ -128,8 +137,8 @@ def start_publish_span(topic: str, *, message_id: str, key: str, parent_headers:
         },
     )
     carrier: dict[str, str] = {}
-    propagate.inject(carrier, context=trace.set_span_in_context(span, parent))
-    return span, {k: v for k, v in carrier.items() if k in TRACE_HEADERS}
+    _W3C.inject(carrier, context=trace.set_span_in_context(span, parent))
+    return span, carrier
 
 
 def finish_publish_span(span: Span, result: RecordMetadata | BaseException) -> None:
@@ -137,8 +146,8 @@ def finish_publish_span(span: Span, result: RecordMetadata | BaseException) -> N
         span.record_exception(result)
         span.set_status(Status(StatusCode.ERROR, f"{result.__class__.__name__}: {result}"))
     else:
-        span.set_attribute("messaging.destination.partition.id", str(result.partition))
-        span.set_attribute("messaging.kafka.offset", result.offset)
+        span.set_attributes({"messaging.destination.partition.id": str(result.partition),
+                             "messaging.kafka.offset": result.offset})
     span.end()
 
 
@@ -160,7 +169,7 @@ def process_span(record: ConsumerRecord, *, message_id: str, consumer_group: str
         attributes["messaging.consumer.group.name"] = consumer_group
     if record.key is not None:
         attributes["messaging.kafka.message.key"] = record.key.decode("utf-8", errors="replace")
-    span = _tracer().start_span(f"process {record.topic}", context=parent, kind=SpanKind.CONSUMER,
+    span = _TRACER.start_span(f"process {record.topic}", context=parent, kind=SpanKind.CONSUMER,
                                 attributes=attributes)
     token = context.attach(trace.set_span_in_context(span, parent))
     try:

@@ -16,11 +16,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import zlib
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import Row, Text, cast, delete, func, select, text, update
 
 from .db import Database, utcnow
 from .kafka import finish_publish_span, make_producer, start_publish_span
@@ -47,29 +48,41 @@ class OutboxPublishError(Exception):
         self.cause = cause
 
 
+# What a pass reads of each row: plain rows, no ORM objects. The payload comes back as the JSON
+# text it was stored as and is sent as those bytes (no decode and re-encode per event).
+_UNSENT_COLUMNS = (
+    OutboxEvent.seq, OutboxEvent.event_id, OutboxEvent.topic, OutboxEvent.key, OutboxEvent.type,
+    OutboxEvent.source, OutboxEvent.subject, OutboxEvent.dataschema, OutboxEvent.region, OutboxEvent.branch,
+    cast(OutboxEvent.data, Text).label("data"), OutboxEvent.trace_headers, OutboxEvent.created_at,
+)
+
+
 async def publish_batch(db: Database, producer: AIOKafkaProducer, service: str, batch_size: int) -> int:
     """One pass: publish up to ``batch_size`` unsent events in commit order and mark the
     acknowledged ones sent. Returns how many were published; raises ``OutboxPublishError``
     (after recording the attempt) when the broker refused or did not answer.
 
     Run it from one process at a time per database (``RelayLeadership``), or order suffers."""
-    stmt = (select(OutboxEvent).where(OutboxEvent.sent_at.is_(None))
+    stmt = (select(*_UNSENT_COLUMNS).where(OutboxEvent.sent_at.is_(None))
             .order_by(OutboxEvent.seq).limit(batch_size))
     if db.is_postgres:
         stmt = stmt.with_for_update(skip_locked=True)
-    async with db.unit_of_work() as session:
-        events = list((await session.scalars(stmt)).all())
+    async with db.engine.begin() as conn:
+        events = (await conn.execute(stmt)).all()
         if not events:
             return 0
         acked, failure = await _send_in_order(producer, events)
-        sent_at = utcnow()
-        for event in acked:
-            event.sent_at = sent_at
-            event.attempts = (event.attempts or 0) + 1
+        if acked:
+            # One statement for the whole acknowledged prefix.
+            await conn.execute(
+                update(OutboxEvent).where(OutboxEvent.seq.in_([event.seq for event in acked]))
+                .values(sent_at=utcnow(), attempts=func.coalesce(OutboxEvent.attempts, 0) + 1))
         if failure is not None:
             failed_event, error = failure
-            failed_event.attempts = (failed_event.attempts or 0) + 1
-            failed_event.last_error = f"{error.__class__.__name__}: {error}"[:MAX_ERROR_LENGTH]
+            await conn.execute(
+                update(OutboxEvent).where(OutboxEvent.seq == failed_event.seq)
+                .values(attempts=func.coalesce(OutboxEvent.attempts, 0) + 1,
+                        last_error=f"{error.__class__.__name__}: {error}"[:MAX_ERROR_LENGTH]))
     if acked:
         OUTBOX_PUBLISHED.labels(service).inc(len(acked))
     if failure is not None:
@@ -78,28 +91,25 @@ async def publish_batch(db: Database, producer: AIOKafkaProducer, service: str, 
     return len(acked)
 
 
-async def _send_in_order(
-    producer: AIOKafkaProducer, events: list[OutboxEvent]
-) -> tuple[list[OutboxEvent], tuple[OutboxEvent, BaseException] | None]:
+async def _send_in_order(producer: AIOKafkaProducer, events: Sequence[Row]) -> tuple[list[Row], tuple[Row, BaseException] | None]:
     """Send every event, then wait for all acks. Returns the acknowledged prefix (in seq order)
     and the first event that failed with its error, if any."""
-    in_flight: list[tuple[OutboxEvent, object, asyncio.Future]] = []
-    send_failure: tuple[OutboxEvent, BaseException] | None = None
+    in_flight: list[tuple[Row, object, asyncio.Future]] = []
+    send_failure: tuple[Row, BaseException] | None = None
     for event in events:
         span, headers = start_publish_span(event.topic, message_id=event.event_id, key=event.key,
                                            parent_headers=event.trace_headers or {})
-        cloud_event = as_cloud_event(event, trace_headers=headers)
         try:
-            ack = await producer.send(event.topic, value=cloud_event.kafka_value(), key=event.key.encode(),
-                                      headers=cloud_event.kafka_headers())
+            ack = await producer.send(event.topic, value=event.data.encode(), key=event.key.encode(),
+                                      headers=as_cloud_event(event, trace_headers=headers).kafka_headers())
         except Exception as exc:
             finish_publish_span(span, exc)
             send_failure = (event, exc)
             break
         in_flight.append((event, span, ack))
     results = await asyncio.gather(*(ack for _, _, ack in in_flight), return_exceptions=True)
-    acked: list[OutboxEvent] = []
-    failure: tuple[OutboxEvent, BaseException] | None = None
+    acked: list[Row] = []
+    failure: tuple[Row, BaseException] | None = None
     for (event, span, _), result in zip(in_flight, results):
         finish_publish_span(span, result)
         if failure is None and isinstance(result, BaseException):
