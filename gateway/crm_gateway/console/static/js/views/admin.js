@@ -132,7 +132,10 @@ export async function keysView(root) {
     replace(secret, h("div", { class: "card secret-box", role: "status" },
       h("h2", {}, t("keys.shown_once")),
       h("label", { for: "new-key-value" }, t("keys.key_for", { name: created.name })), value,
-      h("button", { type: "button", onclick: async () => { await navigator.clipboard?.writeText(created.key); toast(t("keys.copied")); } }, t("keys.copy"))));
+      h("button", { type: "button", onclick: async () => {
+        value.select();  // without the clipboard API (plain http), the key is selected for Ctrl+C
+        if (navigator.clipboard) { await navigator.clipboard.writeText(created.key); toast(t("keys.copied")); }
+      } }, t("keys.copy"))));
     value.focus();
     value.select();
     refresh();
