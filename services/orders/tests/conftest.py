@@ -37,9 +37,10 @@ async def orders_database(make_database) -> str:
     return url
 
 
-@pytest_asyncio.fixture(scope="module")
+@pytest_asyncio.fixture(scope="session")
 async def sales_process(make_database, tmp_path_factory):
-    """The sales service started the way `crm serve` starts it (no broker)."""
+    """The sales service started the way `crm serve` starts it (no broker); one for every test
+    module of this service (each module makes its own customers in it)."""
     url = await make_database("sales")
     await upgrade_async(SALES_MIGRATIONS, url)
     http_port, grpc_port = free_port(), free_port()
