@@ -19,7 +19,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from crm_cli import services as registry
-from crm_cli.testing import RunningSuite
+from crm_cli.testing import RunningSuite, descendants, processes_with_env
 from crm_gateway.seed import DEMO_ORDERS_BILLING_KEY, DEMO_OSS_KEY
 from crm_shared.testing import eventually
 
@@ -51,6 +51,10 @@ def api_key(key) -> dict[str, str]:
 
 
 async def test_the_suite_routes_and_documents_the_orders_service(suite: RunningSuite):
+    # the orders process was given the sales gRPC server `crm up` started (and it is one of the suite's)
+    sales_target = f"127.0.0.1:{suite.port('sales', 'grpc')}"
+    orders_processes = processes_with_env("CRM_ORDERS_SALES_GRPC_TARGET", sales_target)
+    assert orders_processes and orders_processes <= descendants(suite.proc.pid)
     async with httpx.AsyncClient(base_url=suite.gateway_url, timeout=30) as client:
         health = (await client.get("/healthz")).json()
         assert health["status"] == "ok" and health["services"]["orders"] == "ok", health
