@@ -220,6 +220,11 @@ async def test_a_won_opportunity_starts_one_draft_order_however_often_it_arrives
     draft = mine[0]
     assert (draft.state, draft.source, draft.customer_id) == ("draft", "opportunity", customers["almaty"])
     assert (draft.branch_code, draft.region_code, draft.owner_id) == ("ALA-01", "KZ-75", "user-almaty-agent")
+    async with db.read_only() as session:
+        written = list(await session.scalars(select(OutboxEvent).where(OutboxEvent.subject == draft.id)))
+    assert [(e.type, e.data["state"], e.data["source"]) for e in written] == [
+        ("crm.orders.order.created", "draft", "opportunity")]
+    catalogue.validate(written[0].type, written[0].data)
 
 
 async def _at_most(count_awaitable, limit: int) -> bool:
