@@ -89,14 +89,42 @@ class _BodyTooLarge(Exception):
     pass
 
 
+class RequestIdMiddleware:
+    """Takes the caller's ``x-request-id`` (or makes one), keeps it in ``request.state.request_id``
+    and echoes it on the response. Plain ASGI: no extra task per request."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        request_id = None
+        for name, value in scope["headers"]:
+            if name == _REQUEST_ID_HEADER_BYTES:
+                request_id = value.decode("latin-1")
+                break
+        if not request_id:
+            request_id = uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        encoded = request_id.encode("latin-1")
+
+        async def send_with_request_id(message):
+            if message["type"] == "http.response.start":
+                headers = [(name, value) for name, value in message.get("headers", ())
+                           if name.lower() != _REQUEST_ID_HEADER_BYTES]
+                headers.append((_REQUEST_ID_HEADER_BYTES, encoded))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_request_id)
+
+
+_REQUEST_ID_HEADER_BYTES = REQUEST_ID_HEADER.encode()
+
+
 def install_request_ids(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def _request_id(request: Request, call_next):
-        request_id = request.headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex
-        request.state.request_id = request_id
-        response = await call_next(request)
-        response.headers[REQUEST_ID_HEADER] = request_id
-        return response
+    app.add_middleware(RequestIdMiddleware)
 
 
 def create_service_app(
@@ -114,7 +142,8 @@ def create_service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         setup_tracing(settings.service_name, trace_file=settings.trace_file, otlp_endpoint=settings.otlp_endpoint)
-        instrument_engine(runtime.db.engine)
+        if settings.trace_database_queries:
+            instrument_engine(runtime.db.engine)
         if on_startup:
             await on_startup(runtime)
         runtime.workers = list(workers(runtime)) if workers else []

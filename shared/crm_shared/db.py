@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, MetaData, event, text
+from sqlalchemy import DateTime, MetaData, event, exc, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -61,6 +61,9 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+POOL_RECYCLE_S = 1800
+
+
 class Database:
     """One per service process: the engine plus a session factory."""
 
@@ -70,12 +73,22 @@ class Database:
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"timeout": 30}
         else:
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+            # No pool_pre_ping: it cost a round trip on every checkout. A connection the server
+            # closed (restart, idle timeout, terminated backend) is noticed by the driver and
+            # replaced at checkout for free (_replace_closed_connection); pool_recycle retires
+            # connections before a firewall or proxy silently drops them.
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=POOL_RECYCLE_S)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin_immediate)
+            self._reads_engine = self.engine
+        else:
+            event.listen(self.engine.sync_engine.pool, "checkout", _replace_closed_connection)
+            # The same pool; statements run without BEGIN/COMMIT (see ``reads``).
+            self._reads_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._reads_sessionmaker = async_sessionmaker(self._reads_engine, expire_on_commit=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -101,6 +114,14 @@ class Database:
         async with self.sessionmaker() as session:
             yield session
 
+    @asynccontextmanager
+    async def reads(self) -> AsyncIterator[AsyncSession]:
+        """A session for work that only reads (a GET request). On PostgreSQL its statements run
+        in autocommit mode: no BEGIN and COMMIT round trips, and each statement reads the latest
+        committed data. Never write through it: nothing would roll a write back."""
+        async with self._reads_sessionmaker() as session:
+            yield session
+
     async def ping(self) -> bool:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
@@ -108,6 +129,13 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _replace_closed_connection(dbapi_connection, _record, _proxy) -> None:
+    """A pooled connection whose socket the server closed is discarded and another one checked
+    out (the pool retries on DisconnectionError), without a round trip to find out."""
+    if dbapi_connection.driver_connection.is_closed():
+        raise exc.DisconnectionError("the server closed this pooled connection")
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -25,15 +25,36 @@ CONSUMED = Counter("crm_consumer_events_total", "Events handled by consumers", [
                    registry=REGISTRY)
 
 
-def install_metrics(app: FastAPI, service: str) -> None:
-    @app.middleware("http")
-    async def _observe(request: Request, call_next):
+class RequestMetricsMiddleware:
+    """Observes every HTTP request's latency by method, route template and status. Plain ASGI:
+    no extra task per request (what ``@app.middleware("http")`` costs)."""
+
+    def __init__(self, app, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
         start = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        HTTP_LATENCY.labels(service, request.method, getattr(route, "path", "unmatched"),
-                            str(response.status_code)).observe(time.perf_counter() - start)
-        return response
+        status = 500
+
+        async def send_observing_status(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_observing_status)
+        finally:
+            route = scope.get("route")
+            HTTP_LATENCY.labels(self.service, scope["method"], getattr(route, "path", "unmatched"),
+                                str(status)).observe(time.perf_counter() - start)
+
+
+def install_metrics(app: FastAPI, service: str) -> None:
+    app.add_middleware(RequestMetricsMiddleware, service=service)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

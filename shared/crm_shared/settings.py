@@ -49,6 +49,8 @@ class ServiceSettings(BaseSettings):
     # Tracing: spans go to a JSON-lines file (dev) and/or an OTLP/HTTP collector.
     trace_file: str = ""
     otlp_endpoint: str = ""
+    # A span per SQL statement too (off by default: it costs about as much as the query's own CPU).
+    trace_database_queries: bool = False
     outbox_poll_interval_s: float = 0.2
     outbox_batch_size: int = 200
     outbox_retention_days: int = 7
