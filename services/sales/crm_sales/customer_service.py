@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Select, bindparam, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from crm_shared import concurrency
 from crm_shared.audit import diff, record_change
@@ -542,7 +543,14 @@ async def search_customers(
     stmt = search_statement(principal, query)
     if after is not None:
         stmt = stmt.where(tuple_(Customer.name_key, Customer.id) > tuple_(*after))
-    rows = list(await session.scalars(stmt.order_by(Customer.name_key, Customer.id).limit(limit + 1)))
+    if query.phone or query.tax_id:
+        # A lookup by phone or IIN/BIN matches one customer or a few: their phones, contacts and
+        # addresses come in the same query. Pages of many customers keep one query per
+        # collection (lazy="selectin"), where joining all three would multiply the rows.
+        stmt = stmt.options(joinedload(Customer.phones), joinedload(Customer.contacts),
+                            joinedload(Customer.addresses))
+    result = await session.scalars(stmt.order_by(Customer.name_key, Customer.id).limit(limit + 1))
+    rows = list(result.unique())
     if len(rows) > limit:
         last = rows[limit - 1]
         return rows[:limit], (last.name_key, last.id)

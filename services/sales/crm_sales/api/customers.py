@@ -32,7 +32,7 @@ from .customer_schemas import (
     PhoneOut,
     phone_filter,
 )
-from .deps import CurrentPrincipal, Session
+from .deps import CurrentPrincipal, ReadSession, Session
 
 router = APIRouter(prefix="/api/v1/sales", tags=["customers"])
 
@@ -72,7 +72,7 @@ async def create_customer(
 
 @router.get("/customers/{customer_id}", response_model=CustomerOut, responses=OPENAPI_PROBLEMS,
             summary="One customer (404 when absent or not visible to the caller)")
-async def get_customer(customer_id: str, principal: CurrentPrincipal, session: Session, response: Response):
+async def get_customer(customer_id: str, principal: CurrentPrincipal, session: ReadSession, response: Response):
     customer = await service.get_visible_customer(session, principal, customer_id)
     response.headers["ETag"] = etag(customer.version)
     return service.customer_view(customer, principal)
@@ -112,7 +112,7 @@ def _after(cursor: str | None) -> tuple[str, str] | None:
             summary="Find customers by phone (any notation), IIN/BIN, name prefix, branch or owner")
 async def list_customers(
     principal: CurrentPrincipal,
-    session: Session,
+    session: ReadSession,
     phone: Annotated[str | None, Query(max_length=MAX_QUERY_LENGTH, description="any Kazakhstan notation")] = None,
     iin: Annotated[str | None, Query(max_length=MAX_QUERY_LENGTH)] = None,
     bin: Annotated[str | None, Query(max_length=MAX_QUERY_LENGTH)] = None,
@@ -167,7 +167,7 @@ async def merge_customer(
             responses=OPENAPI_PROBLEMS,
             summary="Audit history of the customer: who changed what, when, old -> new")
 async def customer_history(
-    customer_id: str, principal: CurrentPrincipal, session: Session,
+    customer_id: str, principal: CurrentPrincipal, session: ReadSession,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = MAX_LIMIT,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ):

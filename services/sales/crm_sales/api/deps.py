@@ -1,4 +1,5 @@
-"""Request dependencies every sales router uses: the verified caller and a unit of work."""
+"""Request dependencies every sales router uses: the verified caller, a unit of work, and a
+session for requests that only read."""
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -20,3 +21,12 @@ async def _unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
 # sent, so a client never sees a success for a transaction that then fails to commit, and its
 # next request always reads what it just wrote.
 Session = Annotated[AsyncSession, Depends(_unit_of_work, scope="function")]
+
+
+async def _reads(request: Request) -> AsyncIterator[AsyncSession]:
+    async with runtime_of(request).db.reads() as session:
+        yield session
+
+
+# For GET endpoints that only read: no transaction to begin and commit (Database.reads).
+ReadSession = Annotated[AsyncSession, Depends(_reads)]
