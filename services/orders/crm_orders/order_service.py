@@ -37,6 +37,8 @@ from .domain.lifecycle import (
 
 EVENTS = EventWriter("orders")
 MAX_ITEMS = 50
+# Each unit of an added item becomes an installed product when the order completes.
+MAX_QUANTITY = 100
 
 
 def iso(value: datetime | date | None) -> str | None:
@@ -113,6 +115,8 @@ async def _priced_item(session: AsyncSession, customer_id: str, region_code: str
     where = f"items[{position}]"
     if request.quantity <= 0:
         raise field_problem(f"{where}.quantity", "must be at least 1")
+    if request.quantity > MAX_QUANTITY:
+        raise field_problem(f"{where}.quantity", f"must be at most {MAX_QUANTITY}")
     product: InstalledProduct | None = None
     if request.action in (ItemAction.MODIFY, ItemAction.DELETE):
         if not request.installed_product_id:

@@ -18,6 +18,7 @@ from crm_sales.testing import PRINCIPALS, auth_headers
 from crm_shared.auth import Principal, Role
 from crm_shared.broker import free_port, wait_for_port
 from crm_shared.grpc import field_violations, open_channel, principal_metadata
+from crm_shared.pagination import encode_cursor
 from crm_shared.settings import DEV_INTERNAL_TOKEN_SECRET
 
 pytestmark = pytest.mark.integration
@@ -163,6 +164,7 @@ async def test_visibility_follows_the_callers_scope(inventory, customers, produc
     ({"customer_id": "c", "page_size": 101}, "page_size"),
     ({"customer_id": "c", "page_size": -1}, "page_size"),
     ({"customer_id": "c", "page_token": "not-a-token"}, "page_token"),
+    ({"customer_id": "c", "page_token": encode_cursor(["not-a-time", "x"])}, "page_token"),
 ])
 async def test_malformed_requests_are_invalid_arguments_naming_the_field(inventory, request_fields, field):
     with pytest.raises(grpc.aio.AioRpcError) as error:

@@ -7,6 +7,7 @@ import pytest
 
 from crm_sales.testing import PRINCIPALS, auth_headers
 from crm_shared.auth import Principal, Role
+from crm_shared.pagination import encode_cursor
 
 pytestmark = pytest.mark.integration
 
@@ -120,6 +121,7 @@ async def test_hold_resume_and_cancel_with_reason(client, customers):
     ([{"offering_id": "inet-adsl-8"}], {}, 422, "items[0].offering_id"),
     ([{"offering_id": "tv-base"}, {"offering_id": "tv-base", "quantity": 0}], {}, 422, "items[1].quantity"),
     ([{"offering_id": "tv-base"}], {"currency": "USD"}, 422, "currency"),
+    ([{"offering_id": "mob-start", "quantity": 10**10}], {}, 422, "items[0].quantity"),
     ([{"action": "modify", "offering_id": "tv-max"}], {}, 422, "items[0].installed_product_id"),
     ([{"action": "delete", "installed_product_id": "00000000-0000-0000-0000-000000000000"}], {}, 404,
      "items[0].installed_product_id"),
@@ -225,3 +227,9 @@ async def test_every_event_written_matches_its_schema(client, orders_database, c
             "crm.orders.installed_product.changed", "crm.orders.installed_product.terminated"} <= types
     for row in rows:
         jsonschema.validate(row.data, events.schema_for(row.type))
+
+
+@pytest.mark.parametrize("cursor", ["%%%", encode_cursor(["not-a-time", "x"]), encode_cursor([1, 2]), encode_cursor(["x"])])
+async def test_a_malformed_cursor_is_a_400_naming_it(client, cursor):
+    response = await client.get(ORDERS, params={"cursor": cursor}, headers=as_("admin"))
+    assert response.status_code == 400 and response.json()["errors"][0]["field"] == "cursor"

@@ -156,6 +156,7 @@ async def test_create_get_list_and_patch_a_product_order(client, customers, open
     ("unknown-offering", 404, "productOrderItem[0].productOffering.id"),
     ("retired-offering", 422, "productOrderItem[0].productOffering.id"),
     ("zero-quantity", 422, "productOrderItem[0].quantity"),
+    ("huge-quantity", 422, "productOrderItem[0].quantity"),
     ("no-offering", 422, "productOrderItem[0].productOffering.id"),
     ("modify-unknown-product", 404, "productOrderItem[0].product.id"),
     ("hidden-customer", 404, "relatedParty.id"),
@@ -167,6 +168,8 @@ async def test_bad_product_orders_are_problems_naming_the_tmf_field(client, cust
         "retired-offering": order_body(almaty, "inet-adsl-8"),
         "zero-quantity": order_body(almaty, "tv-base") | {"productOrderItem": [
             {"action": "add", "quantity": 0, "productOffering": {"id": "tv-base"}}]},
+        "huge-quantity": order_body(almaty, "tv-base") | {"productOrderItem": [
+            {"action": "add", "quantity": 10**10, "productOffering": {"id": "tv-base"}}]},
         "no-offering": order_body(almaty) | {"productOrderItem": [{"action": "add"}]},
         "modify-unknown-product": order_body(almaty) | {"productOrderItem": [
             {"action": "modify", "product": {"id": "00000000-0000-0000-0000-000000000000"},
@@ -187,6 +190,8 @@ async def test_bad_queries_and_access_are_problems(client, customers, openapi):
     unknown_field = await client.get(ORDERS, params={"fields": "state,secret"}, headers=as_("admin"))
     assert unknown_field.status_code == 400
     assert openapi.check(unknown_field, path)["errors"][0]["field"] == "fields"
+    huge_offset = await client.get(ORDERS, params={"offset": 10**19}, headers=as_("admin"))
+    assert huge_offset.status_code == 422 and openapi.check(huge_offset, path)["errors"][0]["field"] == "offset"
     bad_limit = await client.get(ORDERS, params={"limit": 0}, headers=as_("admin"))
     assert bad_limit.status_code == 422 and openapi.check(bad_limit, path)["errors"][0]["field"] == "limit"
     missing = await client.get(f"{ORDERS}/00000000-0000-0000-0000-000000000000", headers=as_("admin"))

@@ -34,7 +34,7 @@ class Strict(BaseModel):
 class ItemIn(Strict):
     action: ItemAction = ItemAction.ADD
     offering_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
-    quantity: StrictInt = Field(1, description="at least 1; 1 for modify and delete")
+    quantity: StrictInt = Field(1, description="1 to 100; 1 for modify and delete")
     installed_product_id: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
         None, description="the customer's installed product a modify or delete item works on")
     characteristics: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=200)]] = {}
@@ -105,6 +105,15 @@ class OrderOut(BaseModel):
     completed_at: datetime | None
 
 
+def _cursor_time(after: list) -> datetime:
+    try:
+        if len(after) == 2 and all(isinstance(v, str) for v in after):
+            return datetime.fromisoformat(after[0])
+    except ValueError:
+        pass
+    raise field_problem("cursor", "malformed cursor; pass next_cursor from the previous page unchanged", 400)
+
+
 def order_url(order_id: str) -> str:
     return f"{ORDERS_PATH}/{order_id}"
 
@@ -154,9 +163,7 @@ async def list_orders(principal: CurrentPrincipal, session: Session,
         stmt = stmt.where(Order.state == state)
     after = decode_cursor(cursor)
     if after:
-        if len(after) != 2 or not all(isinstance(v, str) for v in after):
-            raise field_problem("cursor", "malformed cursor; pass next_cursor from the previous page unchanged", 400)
-        created = datetime.fromisoformat(after[0])
+        created = _cursor_time(after)
         stmt = stmt.where(or_(Order.created_at < created, and_(Order.created_at == created, Order.id < after[1])))
     rows = list(await session.scalars(stmt.order_by(Order.created_at.desc(), Order.id.desc()).limit(limit + 1)))
     next_cursor = None

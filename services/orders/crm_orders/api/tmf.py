@@ -225,7 +225,7 @@ def _page(response: Response, total: int, shown: int) -> None:
     response.headers["X-Result-Count"] = str(shown)
 
 
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 Fields = Annotated[str | None, Query(max_length=500, description="comma-separated first-level attributes")]
 

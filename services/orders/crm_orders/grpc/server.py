@@ -64,9 +64,12 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         stmt = select(InstalledProduct).where(InstalledProduct.customer_id == request.customer_id,
                                               visibility_clause(principal, InstalledProduct))
         if after:
-            if len(after) != 2 or not all(isinstance(v, str) for v in after):
-                raise field_problem("page_token", "malformed; pass next_page_token unchanged")
-            activated = datetime.fromisoformat(after[0])
+            try:
+                if len(after) != 2 or not all(isinstance(v, str) for v in after):
+                    raise ValueError
+                activated = datetime.fromisoformat(after[0])
+            except ValueError:
+                raise field_problem("page_token", "malformed; pass next_page_token unchanged") from None
             stmt = stmt.where(or_(InstalledProduct.activated_at < activated,
                                   and_(InstalledProduct.activated_at == activated, InstalledProduct.id > after[1])))
         async with self.runtime.db.read_only() as session:
