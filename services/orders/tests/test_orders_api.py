@@ -233,3 +233,9 @@ async def test_every_event_written_matches_its_schema(client, orders_database, c
 async def test_a_malformed_cursor_is_a_400_naming_it(client, cursor):
     response = await client.get(ORDERS, params={"cursor": cursor}, headers=as_("admin"))
     assert response.status_code == 400 and response.json()["errors"][0]["field"] == "cursor"
+
+
+@pytest.mark.parametrize("version", ["0", "99999999999"])
+async def test_an_offering_version_out_of_range_is_a_422(client, version):
+    response = await client.get(f"/api/v1/orders/offerings/tv-base/versions/{version}", headers=as_("admin"))
+    assert response.status_code == 422 and response.json()["errors"][0]["field"] == "version"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field, StrictInt
 from sqlalchemy import select
 
@@ -86,7 +86,8 @@ async def get_offering(offering_id: str, principal: CurrentPrincipal, session: S
 
 
 @router.get("/offerings/{offering_id}/versions/{version}", responses=OPENAPI_PROBLEMS)
-async def get_offering_version(offering_id: str, version: int, principal: CurrentPrincipal, session: Session):
+async def get_offering_version(offering_id: str, version: Annotated[int, Path(ge=1, le=2**31 - 1)],
+                               principal: CurrentPrincipal, session: Session):
     """An offering as it was in one version (what an order item was priced at)."""
     _require_catalogue_reader(principal)
     row = await session.get(OfferingVersion, (offering_id, version))
