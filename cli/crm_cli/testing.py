@@ -168,3 +168,16 @@ class RunningSuite:
     def __exit__(self, *exc) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.stop()
+
+
+async def sign_in(client, username: str, password: str = "demo") -> dict[str, str]:
+    """Bearer headers of a demo user, signed in through the gateway (``client``: an httpx.AsyncClient
+    whose base_url is the gateway)."""
+    response = await client.post("/api/v1/auth/token", data={"username": username, "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def api_key(key) -> dict[str, str]:
+    """Headers of a demo API key (crm_gateway.seed's DEMO_* keys)."""
+    return {"X-API-Key": key.key}

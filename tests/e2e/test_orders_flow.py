@@ -9,7 +9,6 @@ order's completed event exactly once.
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from datetime import UTC, datetime, timedelta
@@ -18,8 +17,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from crm_cli import services as registry
-from crm_cli.testing import RunningSuite, descendants, processes_with_env
+from crm_cli.testing import RunningSuite, api_key, descendants, processes_with_env, sign_in
 from crm_gateway.seed import DEMO_ORDERS_BILLING_KEY, DEMO_OSS_KEY
 from crm_shared.testing import eventually
 
@@ -28,26 +26,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 ORDERS = "/api/v1/orders/orders"
 TMF_ORDER = "/tmf-api/productOrderingManagement/v4/productOrder"
 ORDER_TOPIC = "crm.orders.order.v1"
-
-
-@pytest.fixture(scope="module")
-async def suite(tmp_path_factory, make_database):
-    env = {spec.env_name("database_url"): await make_database(f"e2e_orders_{spec.name}")
-           for spec in registry.SERVICES}
-    running = RunningSuite(tmp_path_factory.mktemp("orders-suite-var"), seed=True, env=env)
-    await asyncio.to_thread(running.__enter__)
-    yield running
-    await asyncio.to_thread(running.stop)
-
-
-async def sign_in(client: httpx.AsyncClient, username: str) -> dict[str, str]:
-    response = await client.post("/api/v1/auth/token", data={"username": username, "password": "demo"})
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
-def api_key(key) -> dict[str, str]:
-    return {"X-API-Key": key.key}
 
 
 async def test_the_suite_routes_and_documents_the_orders_service(suite: RunningSuite):

@@ -17,28 +17,10 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from crm_cli.testing import RunningSuite
+from crm_cli.testing import RunningSuite, sign_in
 from crm_sales.domain.identifiers import make_iin
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
-
-
-@pytest.fixture(scope="module")
-async def suite(tmp_path_factory, make_database):
-    env = {
-        "CRM_SALES_DATABASE_URL": await make_database("e2e_sales"),
-        "CRM_GATEWAY_DATABASE_URL": await make_database("e2e_gateway"),
-    }
-    running = RunningSuite(tmp_path_factory.mktemp("suite-var"), seed=True, env=env)
-    await asyncio.to_thread(running.__enter__)
-    yield running
-    await asyncio.to_thread(running.stop)
-
-
-async def sign_in(client: httpx.AsyncClient, username: str) -> dict[str, str]:
-    response = await client.post("/api/v1/auth/token", data={"username": username, "password": "demo"})
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
 def fresh_identity() -> tuple[str, str, str]:

@@ -10,13 +10,11 @@ the outage, and resolving the incident resolves the linked tickets.
 """
 from __future__ import annotations
 
-import asyncio
 
 import httpx
 import pytest
 
-from crm_cli import services as registry
-from crm_cli.testing import RunningSuite
+from crm_cli.testing import RunningSuite, api_key, sign_in
 from crm_gateway.seed import DEMO_OSS_KEY, DEMO_TICKETS_OSS_KEY
 from crm_shared.testing import eventually
 
@@ -26,26 +24,6 @@ T = "/api/v1/tickets"
 TMF_TICKET = "/tmf-api/troubleTicket/v4/troubleTicket"
 AIGERIM_PHONE_TYPED = "8 (701) 123-45-67"  # +77011234567, ALA-01 (crm_sales.seed)
 DANIYAR_PHONE = "+7 705 111 22 33"  # +77051112233, ALA-02
-
-
-@pytest.fixture(scope="module")
-async def suite(tmp_path_factory, make_database):
-    env = {spec.env_name("database_url"): await make_database(f"e2e_tickets_{spec.name}")
-           for spec in registry.SERVICES}
-    running = RunningSuite(tmp_path_factory.mktemp("tickets-suite-var"), seed=True, env=env)
-    await asyncio.to_thread(running.__enter__)
-    yield running
-    await asyncio.to_thread(running.stop)
-
-
-async def sign_in(client: httpx.AsyncClient, username: str) -> dict[str, str]:
-    response = await client.post("/api/v1/auth/token", data={"username": username, "password": "demo"})
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
-def api_key(key) -> dict[str, str]:
-    return {"X-API-Key": key.key}
 
 
 async def caller_card(client, headers, phone: str) -> dict:

@@ -1,0 +1,21 @@
+"""One running suite for every end-to-end test: `crm up --seed` as `make run` starts it, with a
+PostgreSQL database for each service in the registry. Tests make their own fresh records, so they
+can share it; starting it once saves a minute per test module."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from crm_cli import services as registry
+from crm_cli.testing import RunningSuite
+
+
+@pytest.fixture(scope="session")
+async def suite(tmp_path_factory, make_database):
+    env = {spec.env_name("database_url"): await make_database(f"e2e_{spec.name}") for spec in registry.SERVICES}
+    running = RunningSuite(tmp_path_factory.mktemp("e2e-suite-var"), seed=True, env=env)
+    await asyncio.to_thread(running.__enter__)
+    yield running
+    await asyncio.to_thread(running.stop)
+
