@@ -5,6 +5,7 @@ In-memory only, no idempotent producer, no transactions: durability comes from t
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -34,7 +35,29 @@ def port_open(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = open("/proc/sys/net/ipv4/ip_local_port_range").read().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
+    """A port free now, chosen BELOW the kernel's ephemeral range: a port the kernel hands out
+    (bind to 0) can be taken again as the local port of any outgoing connection before the
+    process meant to listen on it binds it (seen as "address already in use" in CI)."""
+    low, _ = _ephemeral_range()
+    start, end = (10000, low - 1) if low > 12000 else (low + 20000, 65000)
+    for _ in range(200):
+        port = random.randint(start, end)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        if not port_open("127.0.0.1", port):
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
