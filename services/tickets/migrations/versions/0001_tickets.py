@@ -6,6 +6,8 @@ Revision ID: 0001_tickets
 Revises:
 """
 from alembic import op
+
+from crm_shared.platform_schema import create_platform_tables_v1, drop_platform_tables_v1
 import sqlalchemy as sa
 
 # Types spelled out here rather than imported from the application, so that this file keeps
@@ -190,73 +192,11 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ticket_status_changes'))
     )
     op.create_index(op.f('ix_ticket_status_changes_ticket_id'), 'ticket_status_changes', ['ticket_id'], unique=False)
-    op.create_table('audit_entries',
-    sa.Column('id', BIGINT_PK, autoincrement=True, nullable=False),
-    sa.Column('entity_type', sa.String(length=64), nullable=False),
-    sa.Column('entity_id', sa.String(length=64), nullable=False),
-    sa.Column('action', sa.String(length=64), nullable=False),
-    sa.Column('actor_id', sa.String(length=200), nullable=False),
-    sa.Column('actor_name', sa.String(length=200), nullable=False),
-    sa.Column('at', UTC_DATETIME, nullable=False),
-    sa.Column('changes', sa.JSON(), nullable=False),
-    sa.Column('operation_id', sa.String(length=36), nullable=True),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_entries'))
-    )
-    op.create_index('ix_audit_entries_entity', 'audit_entries', ['entity_type', 'entity_id', 'id'], unique=False)
-    op.create_index(op.f('ix_audit_entries_operation_id'), 'audit_entries', ['operation_id'], unique=False)
-    op.create_table('idempotency_records',
-    sa.Column('id', BIGINT_PK, autoincrement=True, nullable=False),
-    sa.Column('principal', sa.String(length=200), nullable=False),
-    sa.Column('key', sa.String(length=200), nullable=False),
-    sa.Column('request_hash', sa.String(length=64), nullable=False),
-    sa.Column('status_code', sa.Integer(), nullable=False),
-    sa.Column('response', sa.JSON(), nullable=False),
-    sa.Column('created_at', UTC_DATETIME, nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_idempotency_records')),
-    sa.UniqueConstraint('principal', 'key', name=op.f('uq_idempotency_records_principal_key'))
-    )
-    op.create_table('inbox_records',
-    sa.Column('id', BIGINT_PK, autoincrement=True, nullable=False),
-    sa.Column('consumer', sa.String(length=200), nullable=False),
-    sa.Column('event_id', sa.String(length=200), nullable=False),
-    sa.Column('event_type', sa.String(length=200), nullable=False),
-    sa.Column('processed_at', UTC_DATETIME, nullable=False),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_inbox_records')),
-    sa.UniqueConstraint('consumer', 'event_id', name=op.f('uq_inbox_records_consumer_event_id'))
-    )
-    op.create_table('outbox_events',
-    sa.Column('seq', BIGINT_PK, autoincrement=True, nullable=False),
-    sa.Column('event_id', sa.String(length=36), nullable=False),
-    sa.Column('topic', sa.String(length=200), nullable=False),
-    sa.Column('key', sa.String(length=200), nullable=False),
-    sa.Column('type', sa.String(length=200), nullable=False),
-    sa.Column('source', sa.String(length=200), nullable=False),
-    sa.Column('subject', sa.String(length=200), nullable=False),
-    sa.Column('dataschema', sa.String(length=300), nullable=True),
-    sa.Column('region', sa.String(length=16), nullable=True),
-    sa.Column('branch', sa.String(length=32), nullable=True),
-    sa.Column('data', sa.JSON(), nullable=False),
-    sa.Column('trace_headers', sa.JSON(), nullable=False),
-    sa.Column('created_at', UTC_DATETIME, nullable=False),
-    sa.Column('sent_at', UTC_DATETIME, nullable=True),
-    sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('last_error', sa.Text(), nullable=True),
-    sa.PrimaryKeyConstraint('seq', name=op.f('pk_outbox_events')),
-    sa.UniqueConstraint('event_id', name=op.f('uq_outbox_events_event_id'))
-    )
-    op.create_index(op.f('ix_outbox_events_sent_at'), 'outbox_events', ['sent_at'], unique=False)
-    op.create_index('ix_outbox_events_unsent', 'outbox_events', ['sent_at', 'seq'], unique=False)
+    create_platform_tables_v1()
 
 
 def downgrade() -> None:
-    op.drop_index('ix_outbox_events_unsent', table_name='outbox_events')
-    op.drop_index(op.f('ix_outbox_events_sent_at'), table_name='outbox_events')
-    op.drop_table('outbox_events')
-    op.drop_table('inbox_records')
-    op.drop_table('idempotency_records')
-    op.drop_index(op.f('ix_audit_entries_operation_id'), table_name='audit_entries')
-    op.drop_index('ix_audit_entries_entity', table_name='audit_entries')
-    op.drop_table('audit_entries')
+    drop_platform_tables_v1()
     op.drop_index(op.f('ix_ticket_status_changes_ticket_id'), table_name='ticket_status_changes')
     op.drop_table('ticket_status_changes')
     op.drop_index(op.f('ix_ticket_relations_ticket_id'), table_name='ticket_relations')
