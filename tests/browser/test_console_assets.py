@@ -13,29 +13,44 @@ GATEWAY = Path(console.__file__).resolve().parents[2]
 SCRIPTS = sorted((STATIC / "js").rglob("*.js"))
 
 
-def language_keys(messages: str, language: str) -> set[str]:
-    block = re.search(rf"^const {language} = \{{(.*?)^\}};", messages, re.S | re.M)
-    assert block, f"no message block for {language}"
-    return set(re.findall(r'"([\w.]+)":\s*"', block.group(1)))
+MESSAGE_PARTS = sorted((STATIC / "js" / "messages").glob("*.js"))
+
+
+def part_keys(part: Path, language: str) -> list[str]:
+    block = re.search(rf"^export const {language} = \{{(.*?)^\}};", part.read_text(), re.S | re.M)
+    assert block, f"no message block for {language} in {part.name}"
+    return re.findall(r'"([\w.]+)":\s*"', block.group(1))
+
+
+def language_keys(language: str) -> set[str]:
+    return {key for part in MESSAGE_PARTS for key in part_keys(part, language)}
 
 
 def test_every_word_the_screens_use_exists_in_each_language():
-    messages = (STATIC / "js" / "messages.js").read_text()
     used = set()
     for script in SCRIPTS:
         used |= set(re.findall(r'\bt\("([\w.]+)"', script.read_text()))
     used |= {f"nav.{name}" for name in re.findall(r'menu: "nav\.(\w+)"', (STATIC / "js" / "app.js").read_text())}
     assert len(used) > 150
     for language in ("kk", "ru", "en"):
-        missing = used - language_keys(messages, language)
+        missing = used - language_keys(language)
         assert not missing, f"{language} lacks {sorted(missing)}"
 
 
 def test_the_languages_have_the_same_words():
-    messages = (STATIC / "js" / "messages.js").read_text()
-    english = language_keys(messages, "en")
+    english = language_keys("en")
     for language in ("kk", "ru"):
-        assert language_keys(messages, language) == english, language
+        assert language_keys(language) == english, language
+
+
+def test_no_word_is_defined_twice():
+    every_part = (STATIC / "js" / "messages.js").read_text()
+    for part in MESSAGE_PARTS:
+        assert f'from "./messages/{part.name}"' in every_part, f"messages.js does not merge {part.name}"
+    for language in ("kk", "ru", "en"):
+        keys = [key for part in MESSAGE_PARTS for key in part_keys(part, language)]
+        twice = sorted({key for key in keys if keys.count(key) > 1})
+        assert not twice, f"{language} defines {twice} more than once"
 
 
 def test_nothing_is_loaded_from_outside_the_project():
