@@ -1,5 +1,8 @@
 """Pytest fixtures shared by every service's tests (registered in the root conftest.py).
 
+Callers of every role (``PRINCIPALS``) and their signed identity header (``auth_headers``) are
+here too: every service's API tests call it as these users.
+
 Integration tests use the real PostgreSQL (CRM_TEST_POSTGRES_URL, default the local server)
 with a fresh database per test module, and the real Kafka-protocol broker (Tansu started
 once per test session on a free port, or an external one via CRM_TEST_KAFKA_BOOTSTRAP).
@@ -15,7 +18,29 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
+from .auth import INTERNAL_TOKEN_HEADER, Principal, Role, issue_internal_token
 from .broker import EmbeddedBroker, free_port
+from .settings import DEV_INTERNAL_TOKEN_SECRET
+
+# One caller per role, placed in Almaty (KZ-75, branch ALA-01) where a place matters.
+PRINCIPALS: dict[str, Principal] = {
+    "admin": Principal("t-admin", "admin", Role.ADMIN),
+    "branch_agent": Principal("t-agent", "agent.ala01", Role.BRANCH_AGENT, region="KZ-75", branch="ALA-01"),
+    "branch_manager": Principal("t-manager", "manager.ala01", Role.BRANCH_MANAGER, region="KZ-75", branch="ALA-01"),
+    "regional_manager": Principal("t-regional", "regional.kz75", Role.REGIONAL_MANAGER, region="KZ-75",
+                                  branch="ALA-02"),
+    "call_center_agent": Principal("t-callcenter", "callcenter", Role.CALL_CENTER_AGENT),
+    "hq_analyst": Principal("t-analyst", "analyst", Role.HQ_ANALYST),
+}
+
+# Test modules build their headers once at import; a long lifetime keeps them valid however long
+# the whole suite runs (the production lifetime, crm_shared.auth.INTERNAL_TOKEN_TTL_S, is 2 minutes).
+TEST_TOKEN_TTL_S = 24 * 3600
+
+
+def auth_headers(principal: Principal, secret: str = DEV_INTERNAL_TOKEN_SECRET) -> dict[str, str]:
+    return {INTERNAL_TOKEN_HEADER: issue_internal_token(principal, secret, ttl_s=TEST_TOKEN_TTL_S)}
+
 
 POSTGRES_URL = os.environ.get("CRM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 

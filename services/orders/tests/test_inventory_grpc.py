@@ -14,7 +14,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from crm_contracts.grpc.crm.orders.v1 import inventory_service_pb2 as pb
 from crm_contracts.grpc.crm.orders.v1 import inventory_service_pb2_grpc as pb_grpc
-from crm_sales.testing import PRINCIPALS, auth_headers
+from crm_shared.testing import PRINCIPALS, auth_headers
 from crm_shared.auth import Principal, Role
 from crm_shared.broker import free_port, wait_for_port
 from crm_shared.grpc import field_violations, open_channel, principal_metadata

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from crm_contracts import events as catalogue
 from crm_orders.db.models import Order
 from crm_orders.events.consumers import CONSUMERS, OPPORTUNITY_TOPIC
-from crm_sales.testing import PRINCIPALS, auth_headers
+from crm_shared.testing import PRINCIPALS, auth_headers
 from crm_shared.auth import Principal, Role
 from crm_shared.consumer import EventConsumer
 from crm_shared.db import Database

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from crm_sales.testing import PRINCIPALS, auth_headers
+from crm_shared.testing import PRINCIPALS, auth_headers
 from crm_shared.auth import Principal, Role
 from crm_shared.pagination import encode_cursor
 

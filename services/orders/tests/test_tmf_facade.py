@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 from referencing import Registry, Resource
 
-from crm_sales.testing import PRINCIPALS, auth_headers
+from crm_shared.testing import PRINCIPALS, auth_headers
 from crm_shared.auth import Principal, Role
 
 pytestmark = pytest.mark.integration

@@ -1,5 +1,6 @@
-"""Helpers for tests that drive the sales service (this service's, the gateway's, end-to-end):
-callers of every role and customer bodies with fresh, valid identifiers."""
+"""Helpers for tests that create customers in the sales service (this service's, the other
+services', the gateway's, end-to-end): customer bodies with fresh, valid identifiers. Callers of
+every role are crm_shared.testing.PRINCIPALS."""
 from __future__ import annotations
 
 import itertools
@@ -7,30 +8,7 @@ import random
 from datetime import date, timedelta
 from typing import Any
 
-from crm_shared.auth import INTERNAL_TOKEN_HEADER, Principal, Role, issue_internal_token
-from crm_shared.settings import DEV_INTERNAL_TOKEN_SECRET
-
 from .domain.identifiers import make_bin, make_iin
-
-# One caller per role, placed in Almaty (KZ-75, branch ALA-01) where a place matters.
-PRINCIPALS: dict[str, Principal] = {
-    "admin": Principal("t-admin", "admin", Role.ADMIN),
-    "branch_agent": Principal("t-agent", "agent.ala01", Role.BRANCH_AGENT, region="KZ-75", branch="ALA-01"),
-    "branch_manager": Principal("t-manager", "manager.ala01", Role.BRANCH_MANAGER, region="KZ-75", branch="ALA-01"),
-    "regional_manager": Principal("t-regional", "regional.kz75", Role.REGIONAL_MANAGER, region="KZ-75",
-                                  branch="ALA-02"),
-    "call_center_agent": Principal("t-callcenter", "callcenter", Role.CALL_CENTER_AGENT),
-    "hq_analyst": Principal("t-analyst", "analyst", Role.HQ_ANALYST),
-}
-
-
-# Test modules build their headers once at import; a long lifetime keeps them valid however long
-# the whole suite runs (the production lifetime, crm_shared.auth.INTERNAL_TOKEN_TTL_S, is 2 minutes).
-TEST_TOKEN_TTL_S = 24 * 3600
-
-
-def auth_headers(principal: Principal, secret: str = DEV_INTERNAL_TOKEN_SECRET) -> dict[str, str]:
-    return {INTERNAL_TOKEN_HEADER: issue_internal_token(principal, secret, ttl_s=TEST_TOKEN_TTL_S)}
 
 
 class Identities:

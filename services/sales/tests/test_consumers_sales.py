@@ -15,7 +15,7 @@ from crm_contracts import events as contracts
 from crm_sales.config import SalesSettings
 from crm_sales.db.pipeline_models import StaffMember
 from crm_sales.events.consumers import CONSUMERS, apply_customer_event, apply_user_event
-from crm_sales.testing import PRINCIPALS, auth_headers
+from crm_shared.testing import PRINCIPALS, auth_headers
 from crm_shared.auth import Principal, Role
 from crm_shared.consumer import EventConsumer
 from crm_shared.envelope import CloudEvent

@@ -8,12 +8,12 @@ import uuid
 import pytest
 import pytest_asyncio
 
-from crm_sales.testing import PRINCIPALS, auth_headers
+from crm_shared.testing import PRINCIPALS, auth_headers
 
 pytestmark = pytest.mark.integration
 
 BASE = "/api/v1/sales/customers"
-# The callers of crm_sales.testing.PRINCIPALS are placed in ALA-01 (branch roles) or KZ-75
+# The callers of crm_shared.testing.PRINCIPALS are placed in ALA-01 (branch roles) or KZ-75
 # (regional manager); the records are in ALA-01, ALA-02 (same region KZ-75) and KAR-01 (KZ-35).
 PLACES = {"own_branch": "ALA-01", "same_region": "ALA-02", "other_region": "KAR-01"}
 OK, HIDDEN, FORBIDDEN = 200, 404, 403

@@ -27,7 +27,8 @@ from crm_sales.seed import (
     seed_bulk,
     seed_demo,
 )
-from crm_sales.testing import PRINCIPALS, Identities, auth_headers
+from crm_shared.testing import PRINCIPALS, auth_headers
+from crm_sales.testing import Identities
 from crm_shared import models as platform_models  # noqa: F401
 from crm_shared.db import Database, PlatformBase
 from crm_shared.migrations import upgrade_async

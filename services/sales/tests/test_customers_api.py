@@ -11,7 +11,7 @@ from crm_contracts.events import topic_of, validate
 from crm_sales import customer_service
 from crm_sales.api.customer_schemas import CustomerUpdate
 from crm_sales.db.models import Customer, CustomerPhone
-from crm_sales.testing import PRINCIPALS, auth_headers
+from crm_shared.testing import PRINCIPALS, auth_headers
 from crm_shared.errors import Problem
 from crm_shared.models import OutboxEvent
 

@@ -13,7 +13,7 @@ import pytest_asyncio
 
 from crm_contracts.grpc.crm.sales.v1 import customer_service_pb2 as pb
 from crm_contracts.grpc.crm.sales.v1 import customer_service_pb2_grpc as pb_grpc
-from crm_sales.testing import PRINCIPALS, auth_headers
+from crm_shared.testing import PRINCIPALS, auth_headers
 from crm_shared.broker import free_port, wait_for_port
 from crm_shared.grpc import field_violations, open_channel, principal_metadata
 from crm_shared.settings import DEV_INTERNAL_TOKEN_SECRET

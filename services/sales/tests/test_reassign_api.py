@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from crm_contracts import events as contracts
 from crm_sales.events.consumers import apply_user_event
-from crm_sales.testing import PRINCIPALS, auth_headers
+from crm_shared.testing import PRINCIPALS, auth_headers
 from crm_shared.auth import Principal, Role
 from crm_shared.envelope import CloudEvent
 from crm_shared.models import AuditEntry, OutboxEvent

@@ -13,7 +13,8 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from crm_sales.testing import PRINCIPALS, Identities, auth_headers
+from crm_shared.testing import PRINCIPALS, auth_headers
+from crm_sales.testing import Identities
 from crm_shared.broker import free_port, wait_for_port
 from crm_shared.migrations import upgrade_async
 from crm_shared.testing import eventually

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from crm_contracts.grpc.crm.tickets.v1 import ticket_service_pb2 as pb
 from crm_contracts.grpc.crm.tickets.v1 import ticket_service_pb2_grpc as pb_grpc
-from crm_sales.testing import PRINCIPALS, auth_headers
+from crm_shared.testing import PRINCIPALS, auth_headers
 from crm_shared.grpc import open_channel, principal_metadata
 from crm_shared.kafka import ensure_topics, make_producer
 from crm_shared.settings import DEV_INTERNAL_TOKEN_SECRET

@@ -6,7 +6,7 @@ import jsonschema
 import pytest
 from referencing import Registry, Resource
 
-from crm_sales.testing import PRINCIPALS, auth_headers
+from crm_shared.testing import PRINCIPALS, auth_headers
 
 pytestmark = pytest.mark.integration
 BASE = "/tmf-api/troubleTicket/v4/troubleTicket"
