@@ -2,6 +2,7 @@
 Kazakhstan's public holidays. SLA targets in business hours are counted on this calendar."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -18,6 +19,7 @@ KURBAN_AIT = {2024: date(2024, 6, 16), 2025: date(2025, 6, 6), 2026: date(2026, 
               2028: date(2028, 5, 5)}
 
 
+@functools.lru_cache(maxsize=32)
 def kazakhstan_holidays(year: int) -> frozenset[date]:
     days: set[date] = set()
     for month, day in FIXED_HOLIDAYS:
@@ -65,6 +67,26 @@ class BusinessCalendar:
             local = datetime.combine(day, time(0), self.timezone)
         raise ValueError("business time target out of range")
 
+    def subtract(self, end: datetime, seconds: float) -> datetime:
+        """The earliest moment with ``seconds`` of working time from it to ``end`` (UTC): the
+        inverse of ``add``; when that moment falls on a window's opening, the close of the
+        working window before it (the time between does not count)."""
+        remaining = timedelta(seconds=max(seconds, 0))
+        local = end.astimezone(self.timezone)
+        day = local.date()
+        for _ in range(3660):
+            if self.is_working_day(day):
+                opens, closes = self._window(day)
+                finish = min(local, closes)
+                if finish > opens:
+                    available = finish - opens
+                    if remaining < available:
+                        return (finish - remaining).astimezone(UTC)
+                    remaining -= available
+            day -= timedelta(days=1)
+            local = datetime.combine(day, time(23, 59, 59, 999999), self.timezone)
+        raise ValueError("business time target out of range")
+
     def between(self, start: datetime, end: datetime) -> float:
         """Seconds of working time from ``start`` to ``end`` (0 when end is not after start)."""
         if end <= start:
@@ -87,6 +109,9 @@ class RoundTheClock:
 
     def add(self, start: datetime, seconds: float) -> datetime:
         return start + timedelta(seconds=max(seconds, 0))
+
+    def subtract(self, end: datetime, seconds: float) -> datetime:
+        return end - timedelta(seconds=max(seconds, 0))
 
     def between(self, start: datetime, end: datetime) -> float:
         return max((end - start).total_seconds(), 0.0)

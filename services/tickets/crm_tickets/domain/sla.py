@@ -74,17 +74,8 @@ def resume(policy: SlaPolicy, due: datetime, paused_at: datetime, resumed_at: da
 
 
 def _subtract(policy: SlaPolicy, moment: datetime, seconds: float) -> datetime:
-    """The moment ``seconds`` of clock time before ``moment`` (binary search on the calendar)."""
-    if policy.round_the_clock:
-        return moment - timedelta(seconds=seconds)
-    low, high = moment - timedelta(seconds=seconds) - timedelta(days=60), moment
-    for _ in range(60):
-        middle = low + (high - low) / 2
-        if policy.clock.between(middle, moment) > seconds:
-            low = middle
-        else:
-            high = middle
-    return high.replace(microsecond=0) if (high - low) < timedelta(seconds=1) else high
+    """The moment ``seconds`` of clock time before ``moment``."""
+    return policy.clock.subtract(moment, seconds)
 
 
 @dataclass(frozen=True)
