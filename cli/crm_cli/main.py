@@ -153,9 +153,8 @@ def serve(
         raise exit_with(str(exc)) from None
     except ValueError as exc:
         raise exit_with(f"{spec.name} settings are not valid: {exc}") from None
-    argv = [sys.executable, "-m", "uvicorn", spec.app_factory, "--factory",
-            "--host", host or settings.http_host, "--port", str(port or settings.http_port),
-            "--workers", str(workers), "--no-access-log", "--proxy-headers"]
+    argv = spec.uvicorn_argv(sys.executable, host or settings.http_host, port or settings.http_port,
+                             "--workers", str(workers), "--proxy-headers")
     os.execv(sys.executable, argv)
 
 

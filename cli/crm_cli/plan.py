@@ -175,8 +175,7 @@ def build_plan(
                 if not other.is_gateway:
                     child_env[spec.env_name(other.gateway_url_setting)] = (
                         f"http://{connect_host(host)}:{ports[other.name][0]}")
-        argv = [python, "-m", "uvicorn", spec.app_factory, "--factory", "--host", host, "--port", str(http),
-                "--no-access-log"]
+        argv = spec.uvicorn_argv(python, host, http)
         plan.processes.append(ProcessPlan(
             spec=spec, http_port=http, grpc_port=grpc, database_url=child_env[spec.env_name("database_url")],
             argv=argv, env=child_env, ready_url=spec.readiness_url(connect_host(host), http)))

@@ -45,7 +45,7 @@ def test_plan_defaults_to_the_documented_ports_and_var_files(tmp_path: Path):
     assert sales.env["CRM_SALES_TRACE_FILE"] == str(tmp_path.resolve() / "traces.jsonl")
     assert sales.ready_url == "http://127.0.0.1:8101/readyz"
     assert sales.argv[1:] == ["-m", "uvicorn", "crm_sales.main:create_app", "--factory", "--host", "127.0.0.1",
-                              "--port", "8101", "--no-access-log"]
+                              "--port", "8101", "--http", "httptools", "--loop", "asyncio", "--no-access-log"]
     assert plan.gateway.http_port == 8000 and plan.gateway_url == "http://127.0.0.1:8000"
     assert plan.gateway.env["CRM_GATEWAY_SALES_URL"] == "http://127.0.0.1:8101"
     assert [p.name for p in plan.processes][-1] == "gateway"
@@ -65,7 +65,7 @@ def test_ports_from_the_environment_reach_the_process_and_the_gateway(tmp_path: 
            "CRM_BROKER_PORT": "19092"}
     plan = build_plan(env=env, var_dir=tmp_path)
     sales = next(p for p in plan.processes if p.name == "sales")
-    assert sales.argv[-2] == "18101" and sales.env["CRM_SALES_GRPC_PORT"] == "15101"
+    assert sales.argv[sales.argv.index("--port") + 1] == "18101" and sales.env["CRM_SALES_GRPC_PORT"] == "15101"
     assert plan.gateway.http_port == 18000
     assert plan.gateway.env["CRM_GATEWAY_SALES_URL"] == "http://127.0.0.1:18101"
     assert plan.kafka_bootstrap == "127.0.0.1:19092"
