@@ -197,9 +197,15 @@ async def change_state(order_id: str, body: StateChange, principal: CurrentPrinc
 
 
 @router.post("/orders/{order_id}/items", status_code=201, response_model=OrderOut, responses=OPENAPI_PROBLEMS)
-async def add_item(order_id: str, body: ItemIn, principal: CurrentPrincipal, session: Session, response: Response):
-    """Add an item to a draft order (one started by a won opportunity)."""
+async def add_item(order_id: str, body: ItemIn, principal: CurrentPrincipal, session: Session, customers: Customers,
+                   response: Response):
+    """Add an item to a draft order (one started by a won opportunity). Asks sales (gRPC) for the
+    customer: it must still be there and visible, and the draft, started from an event that
+    carries no customer name, gets the customer's name."""
     order = await writable_order(session, principal, order_id)
+    customer = await customers.visible_customer(principal, order.customer_id, field="customer_id")
+    if not order.customer_name:
+        order.customer_name = customer.display_name
     await service.add_draft_item(session, principal, order, body.request())
     await flush_or_conflict(session, "order")
     response.headers.update(version_headers(order.version))

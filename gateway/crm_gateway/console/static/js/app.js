@@ -4,12 +4,14 @@ import { ApiError, api, session, signIn, signOut } from "./api.js";
 import { h, replace } from "./dom.js";
 import { field, formAlert, onSubmit, submitButton, textInput } from "./forms.js";
 import { LANGUAGES, currentLanguage, label, setLanguage, t } from "./i18n.js";
-import { customerFormView, customerView } from "./views/customer.js";
+import { customerFormView, customerHistoryView, customerView } from "./views/customer.js";
 import { customersView } from "./views/customers.js";
 import { searchView } from "./views/search.js";
 import { leadsView, pipelineView, reassignView } from "./views/pipeline.js";
 import { keysView, usersView } from "./views/admin.js";
 import { statsView } from "./views/stats.js";
+import { incidentView, incidentsView, ticketView, ticketsView } from "./views/tickets.js";
+import { newOrderView, orderView, ordersView } from "./views/orders.js";
 import { can } from "./views/common.js";
 
 const SCREENS = [
@@ -18,8 +20,16 @@ const SCREENS = [
   { path: /^customers\/new$/, view: customerFormView, allowed: (me) => can.writeCustomers(me) },
   { path: /^customers\/([^/]+)\/edit$/, view: customerFormView, allowed: (me) => can.writeCustomers(me) },
   { path: /^customers\/([^/]+)$/, view: customerView, allowed: (me) => can.readCustomers(me) },
+  { path: /^customers\/([^/]+)\/history$/, view: customerHistoryView, allowed: (me) => can.readCustomers(me) },
+  { path: /^customers\/([^/]+)\/orders\/new$/, view: newOrderView, allowed: (me) => can.writeOrders(me) },
+  { path: /^orders$/, view: ordersView, menu: "nav.orders", allowed: (me) => can.readOrders(me) },
+  { path: /^orders\/([^/]+)$/, view: orderView, allowed: (me) => can.readOrders(me) },
   { path: /^leads$/, view: leadsView, menu: "nav.leads", allowed: (me) => can.writeCustomers(me) },
   { path: /^pipeline$/, view: pipelineView, menu: "nav.pipeline", allowed: (me) => can.writeCustomers(me) },
+  { path: /^tickets$/, view: ticketsView, menu: "nav.tickets", allowed: (me) => can.readTickets(me) },
+  { path: /^tickets\/([^/]+)$/, view: ticketView, allowed: (me) => can.readTickets(me) },
+  { path: /^incidents$/, view: incidentsView, menu: "nav.incidents", allowed: (me) => can.readTickets(me) },
+  { path: /^incidents\/([^/]+)$/, view: incidentView, allowed: (me) => can.readTickets(me) },
   { path: /^stats$/, view: statsView, menu: "nav.stats", allowed: (me) => can.readStats(me) },
   { path: /^reassign$/, view: reassignView, menu: "nav.reassign", allowed: (me) => can.reassign(me) },
   { path: /^admin\/users$/, view: usersView, menu: "nav.users", allowed: (me) => can.administer(me) },
@@ -55,10 +65,14 @@ async function render() {
     replace(main, h("h1", {}, t("error.no_screen")), h("p", {}, h("a", { href: `#/${homeOf(session.me)}` }, t("nav.home"))));
     return;
   }
-  replace(main, h("p", { class: "loading" }, t("common.loading")));
+  // Each screen draws into a container of its own: a screen still loading when the user moves
+  // on finishes into its detached container instead of over the screen shown now.
+  const container = h("div", { class: "screen" }, h("p", { class: "loading" }, t("common.loading")));
+  replace(main, container);
   const params = path.match(screen.path).slice(1);
-  await screen.view(main, ...params);
-  const heading = main.querySelector("h1");
+  await screen.view(container, ...params);
+  if (!container.isConnected) return;
+  const heading = container.querySelector("h1");
   document.title = `${heading ? heading.textContent + " · " : ""}Qazaq CRM`;
 }
 
@@ -88,7 +102,7 @@ function renderHeader(path = "") {
     h("a", { class: "brand", href: "#/" }, "Qazaq CRM"),
     menu.length ? h("nav", { "aria-label": t("nav.label") }, h("ul", {}, menu.map((screen) => {
       const target = screen.path.source.replace(/^\^|\$$/g, "").replace(/\\\//g, "/");
-      const active = path === target || (target === "customers" && path.startsWith("customers/"));
+      const active = path === target || (["customers", "tickets", "incidents"].includes(target) && path.startsWith(`${target}/`));
       return h("li", {}, h("a", { href: `#/${target}`, "aria-current": active ? "page" : null }, t(screen.menu)));
     }))) : null,
     h("div", { class: "session" },

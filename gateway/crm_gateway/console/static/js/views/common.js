@@ -1,7 +1,7 @@
 // What each role may do (the same rules the API applies; the API stays the judge) and small
 // pieces shared by the screens.
 import { api } from "../api.js";
-import { h } from "../dom.js";
+import { h, replace } from "../dom.js";
 import { problemText } from "../forms.js";
 import { t } from "../i18n.js";
 
@@ -12,13 +12,34 @@ export const can = {
   readCustomers: (me) => me.role !== "hq_analyst",
   writeCustomers: (me) => WRITERS.has(me.role),
   logActivity: (me) => WRITERS.has(me.role) || me.role === "call_center_agent",
+  // crm_orders.api.access: readers see personal records; writers are the staff writer roles
+  readOrders: (me) => me.role !== "hq_analyst",
+  writeOrders: (me) => WRITERS.has(me.role),
   reassign: (me) => REASSIGNERS.has(me.role),
   readStats: (me) => REASSIGNERS.has(me.role) || me.role === "hq_analyst",
   administer: (me) => me.role === "admin",
+  // crm_tickets.access: every role with personal data reads tickets (in its branch, region or the
+  // whole country); the writer roles and the call centre work them; admins and regional managers
+  // manage mass incidents
+  readTickets: (me) => me.role !== "hq_analyst",
+  workTickets: (me) => WRITERS.has(me.role) || me.role === "call_center_agent",
+  manageIncidents: (me) => me.role === "admin" || me.role === "regional_manager",
 };
 
 export function problemBox(error) {
   return h("div", { class: "problem", role: "alert" }, problemText(error));
+}
+
+// The record a screen shows, or null once the screen says why there is none. A 404 means "not
+// there, or not yours to see": the API does not tell the two apart, and neither does the page.
+export async function loadRecord(root, path, title, notFound, back) {
+  try {
+    return await api(path);
+  } catch (error) {
+    replace(root, h("h1", {}, title),
+      error.status === 404 ? h("p", { class: "problem", role: "alert" }, notFound) : problemBox(error), h("p", {}, back));
+    return null;
+  }
 }
 
 export function empty(text) {

@@ -2,10 +2,11 @@
 // orders, installed products, balance and tickets when those services answer), and the
 // create / edit form with the API's messages at their fields.
 import { api, idempotencyKey, session } from "../api.js";
-import { h, replace } from "../dom.js";
-import { checkbox, field, formAlert, onSubmit, selectInput, submitButton, textInput } from "../forms.js";
-import { LANGUAGES, branchName, date, dateTime, label, money, phone, t } from "../i18n.js";
-import { branches, can, definitionList, empty, link, problemBox, table, toast } from "./common.js";
+import { arrowNavigation, debounce, h, replace } from "../dom.js";
+import { checkbox, field, formAlert, onSubmit, problemText, selectInput, submitButton, textInput } from "../forms.js";
+import { LANGUAGES, branchName, currentLanguage, date, dateTime, label, money, phone, t } from "../i18n.js";
+import { branches, can, definitionList, empty, link, loadRecord, pager, problemBox, regions, table, toast } from "./common.js";
+import { searchQuery } from "./search.js";
 
 const ACTIVITY_KINDS = ["call", "meeting", "task", "note"];
 const TICKET_CATEGORIES = ["internet", "tv", "mobile", "fixed_line", "billing", "relocation", "equipment", "other"];
@@ -27,27 +28,206 @@ function yesNo(value) {
   return h("span", { class: value ? "flag yes" : "flag no" }, value ? t("common.yes") : t("common.no"));
 }
 
-function profile(customer) {
-  const address = (a) => [a.postal_code, a.city, a.street, a.building, a.apartment && `${t("customer.apartment")} ${a.apartment}`]
+function addressText(a) {
+  return [a.postal_code, a.city, a.street, a.building, a.apartment && `${t("customer.apartment")} ${a.apartment}`]
     .filter(Boolean).join(", ");
-  return panel("profile", t("customer.profile"),
-    definitionList([
-      [t("customer.kind"), label("kind", customer.kind)],
-      [customer.kind === "individual" ? t("customer.iin") : t("customer.bin"), customer.iin || customer.bin],
-      [t("customer.birth_date"), date(customer.birth_date)],
-      [t("customer.legal_form"), customer.legal_form],
-      [t("customer.status"), label("status", customer.status)],
-      [t("customer.phones"), h("ul", { class: "plain" }, customer.phones.map((p) =>
-        h("li", {}, h("a", { href: `tel:${p.e164}` }, phone(p.e164)), p.label ? ` (${p.label})` : "",
-          p.e164 === customer.primary_phone ? ` · ${t("customer.primary")}` : "")))],
-      [t("customer.email"), customer.email],
-      [t("customer.language"), label("language", customer.language)],
-      [t("customer.branch"), customer.branch_code],
-      [t("customer.owner"), customer.owner_name],
-      [t("customer.addresses"), customer.addresses.length ? h("ul", { class: "plain" }, customer.addresses.map((a) =>
-        h("li", {}, `${label("address", a.kind)}: ${address(a)}`))) : null],
-      [t("customer.since"), date(customer.created_at)],
-    ]));
+}
+
+function taxIdName(customer) {
+  return customer.kind === "individual" ? t("customer.iin") : t("customer.bin");
+}
+
+// --- upkeep: phones, addresses, contact persons ---------------------------------------------
+
+// The customer on the page, read again after each change so that every panel follows it (and
+// the next change starts from the current version).
+function liveCustomer(customer) {
+  const renders = [];
+  return {
+    current: customer,
+    show(render) {
+      renders.push(render);
+      render(this.current);
+    },
+    async reload() {
+      this.current = await api(`sales/customers/${encodeURIComponent(this.current.id)}`);
+      for (const render of renders) render(this.current);
+    },
+  };
+}
+
+function maintainable(customer) {
+  return can.writeCustomers(session.me) && customer.status !== "merged";
+}
+
+function customerPath(customer, ...rest) {
+  return ["sales/customers", encodeURIComponent(customer.id), ...rest.map(encodeURIComponent)].join("/");
+}
+
+function disclosure(summary, ...content) {
+  return h("details", { class: "upkeep" }, h("summary", {}, summary), content);
+}
+
+function panelAlert() {
+  return h("div", { class: "problem", role: "alert", hidden: true });
+}
+
+// A small button for one phone, address or contact: runs `action` and then `done`; a refusal
+// by the API (its detail) shows in the panel's alert.
+function itemButton(text, name, alert, action, done) {
+  const button = h("button", { type: "button", class: "small", "aria-label": name }, text);
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    alert.hidden = true;
+    try {
+      await action();
+      await done();
+    } catch (error) {
+      if (error.status === undefined) throw error;
+      button.disabled = false;
+      alert.hidden = false;
+      replace(alert, problemText(error));
+    }
+  });
+  return button;
+}
+
+// After a change the panel is drawn again; the keyboard continues from its heading.
+async function changed(live, section, message) {
+  await live.reload();
+  toast(message);
+  const heading = section.querySelector("h2");
+  heading.tabIndex = -1;
+  heading.focus();
+}
+
+function phoneList(customer, live, section, alert) {
+  return h("ul", { class: "plain" }, customer.phones.map((p) => {
+    const primary = p.e164 === customer.primary_phone;
+    const shown = phone(p.e164);
+    return h("li", {}, h("a", { href: `tel:${p.e164}` }, shown), p.label ? ` (${p.label})` : "",
+      primary ? ` · ${t("customer.primary")}` : "",
+      maintainable(customer) && !primary ? h("span", { class: "item-actions" },
+        itemButton(t("upkeep.set_primary"), t("upkeep.set_primary_named", { name: shown }), alert,
+          () => api(customerPath(customer), { method: "PATCH", body: { version: customer.version, primary_phone: p.e164 } }),
+          () => changed(live, section, t("upkeep.primary_set"))),
+        itemButton(t("upkeep.remove"), t("upkeep.remove_named", { name: shown }), alert,
+          () => api(customerPath(customer, "phones", p.id), { method: "DELETE" }),
+          () => changed(live, section, t("upkeep.phone_removed")))) : null);
+  }));
+}
+
+function addressList(customer, live, section, alert) {
+  if (!customer.addresses.length) return null;
+  return h("ul", { class: "plain" }, customer.addresses.map((a) => {
+    const text = `${label("address", a.kind)}: ${addressText(a)}`;
+    return h("li", {}, text, maintainable(customer) ? h("span", { class: "item-actions" },
+      itemButton(t("upkeep.remove"), t("upkeep.remove_named", { name: text }), alert,
+        () => api(customerPath(customer, "addresses", a.id), { method: "DELETE" }),
+        () => changed(live, section, t("upkeep.address_removed")))) : null);
+  }));
+}
+
+function addPhoneForm(live) {
+  const form = h("form", { class: "inline-form", "aria-label": t("upkeep.add_phone") },
+    formAlert(),
+    h("div", { class: "row" },
+      field("phone", t("customer.phone"), textInput({ type: "tel", inputmode: "tel" }), { required: true, hint: t("customer.phone_hint") }),
+      field("label", t("upkeep.phone_label"), textInput(), { hint: t("upkeep.phone_label_hint") })),
+    checkbox("primary", t("upkeep.make_primary")),
+    submitButton(t("upkeep.add_phone")));
+  onSubmit(form, async (values) => {
+    const added = await api(customerPath(live.current, "phones"), { method: "POST",
+      body: { phone: values.phone || "", label: values.label } });
+    await live.reload();
+    if (values.primary) {
+      await api(customerPath(live.current), { method: "PATCH", body: { version: live.current.version, primary_phone: added.e164 } });
+      await live.reload();
+    }
+    form.reset();
+    toast(t("upkeep.phone_added"));
+  });
+  return disclosure(t("upkeep.add_phone"), form);
+}
+
+const ADDRESS_KINDS = ["registration", "service", "billing"];
+
+// form.reset() returns a select to its default option: make that the one chosen here.
+function resettable(select) {
+  for (const option of select.options) option.defaultSelected = option.selected;
+  return select;
+}
+
+function addAddressForm(live, regionList) {
+  const language = currentLanguage();
+  const regionOptions = regionList.map((r) => [r.code, r.name[language] || r.name.en]);
+  const form = h("form", { class: "inline-form", "aria-label": t("upkeep.add_address") },
+    formAlert(),
+    h("div", { class: "row" },
+      field("kind", t("upkeep.address_kind"), resettable(selectInput(ADDRESS_KINDS.map((k) => [k, label("address", k)]), "service"))),
+      regionOptions.length
+        ? field("region_code", t("upkeep.region"), resettable(selectInput(regionOptions, live.current.region_code))) : null),
+    h("div", { class: "row" },
+      field("city", t("upkeep.city"), textInput(), { required: true }),
+      field("street", t("upkeep.street"), textInput(), { required: true })),
+    h("div", { class: "row" },
+      field("building", t("upkeep.building"), textInput(), { required: true }),
+      field("apartment", t("upkeep.apartment"), textInput()),
+      field("postal_code", t("upkeep.postal_code"), textInput({ maxlength: 10 }), { hint: t("upkeep.postal_code_hint") })),
+    submitButton(t("upkeep.add_address")));
+  onSubmit(form, async (values) => {
+    const body = { kind: values.kind, city: values.city || "", street: values.street || "", building: values.building || "" };
+    for (const name of ["region_code", "apartment", "postal_code"]) if (values[name]) body[name] = values[name];
+    await api(customerPath(live.current, "addresses"), { method: "POST", body });
+    await live.reload();
+    form.reset();
+    toast(t("upkeep.address_added"));
+  });
+  return disclosure(t("upkeep.add_address"), form);
+}
+
+function addContactForm(live) {
+  const form = h("form", { class: "inline-form", "aria-label": t("upkeep.add_contact") },
+    formAlert(),
+    h("div", { class: "row" },
+      field("name", t("upkeep.contact_name"), textInput(), { required: true }),
+      field("position", t("customer.position"), textInput())),
+    h("div", { class: "row" },
+      field("phone", t("customer.phone"), textInput({ type: "tel", inputmode: "tel" }), { hint: t("customer.phone_hint") }),
+      field("email", t("customer.email"), textInput({ type: "email" }))),
+    submitButton(t("upkeep.add_contact")));
+  onSubmit(form, async (values) => {
+    const body = { name: values.name || "" };
+    for (const name of ["position", "phone", "email"]) if (values[name]) body[name] = values[name];
+    await api(customerPath(live.current, "contacts"), { method: "POST", body });
+    await live.reload();
+    form.reset();
+    toast(t("upkeep.contact_added"));
+  });
+  return disclosure(t("upkeep.add_contact"), form);
+}
+
+function profile(live, regionList) {
+  const facts = h("div");
+  const alert = panelAlert();
+  const customer = live.current;
+  const section = panel("profile", t("customer.profile"), alert, facts,
+    maintainable(customer) ? [addPhoneForm(live), addAddressForm(live, regionList)] : null);
+  live.show((current) => replace(facts, definitionList([
+    [t("customer.kind"), label("kind", current.kind)],
+    [taxIdName(current), current.iin || current.bin],
+    [t("customer.birth_date"), date(current.birth_date)],
+    [t("customer.legal_form"), current.legal_form],
+    [t("customer.status"), label("status", current.status)],
+    [t("customer.phones"), phoneList(current, live, section, alert)],
+    [t("customer.email"), current.email],
+    [t("customer.language"), label("language", current.language)],
+    [t("customer.branch"), current.branch_code],
+    [t("customer.owner"), current.owner_name],
+    [t("customer.addresses"), addressList(current, live, section, alert)],
+    [t("customer.since"), date(current.created_at)],
+  ])));
+  return section;
 }
 
 function consents(customer) {
@@ -59,13 +239,135 @@ function consents(customer) {
   ]));
 }
 
-function contacts(customer) {
-  if (customer.kind !== "business") return null;
-  return panel("contacts", t("customer.contacts"), customer.contacts.length
-    ? table([t("common.name"), t("customer.position"), t("customer.phone"), t("customer.email")],
-      customer.contacts.map((c) => h("tr", {}, h("td", {}, c.name), h("td", {}, c.position || ""),
-        h("td", {}, phone(c.phone)), h("td", {}, c.email || ""))))
-    : empty(t("common.none")));
+function contactRow(contact, removal) {
+  return h("tr", {}, h("td", {}, contact.name), h("td", {}, contact.position || ""),
+    h("td", {}, phone(contact.phone)), h("td", {}, contact.email || ""),
+    removal ? h("td", {}, removal(contact)) : null);
+}
+
+function contacts(live) {
+  if (live.current.kind !== "business") return null;
+  const list = h("div");
+  const alert = panelAlert();
+  const writable = maintainable(live.current);
+  const section = panel("contacts", t("customer.contacts"), alert, list, writable ? addContactForm(live) : null);
+  live.show((customer) => {
+    const removal = writable && ((c) => itemButton(t("upkeep.remove"), t("upkeep.remove_named", { name: c.name }), alert,
+      () => api(customerPath(customer, "contacts", c.id), { method: "DELETE" }),
+      () => changed(live, section, t("upkeep.contact_removed"))));
+    replace(list, customer.contacts.length
+      ? table([t("common.name"), t("customer.position"), t("customer.phone"), t("customer.email"),
+        writable ? t("upkeep.actions") : null].filter(Boolean),
+      customer.contacts.map((c) => contactRow(c, removal)))
+      : empty(t("common.none")));
+  });
+  return section;
+}
+
+// --- merging a duplicate -------------------------------------------------------------------
+
+function comparison(kept, duplicate) {
+  const phones = (c) => c.phones.map((p) => phone(p.e164)).join(", ");
+  const addresses = (c) => c.addresses.map((a) => `${label("address", a.kind)}: ${addressText(a)}`).join("; ");
+  const rows = [
+    [t("common.name"), (c) => c.display_name],
+    [taxIdName(kept), (c) => c.iin || c.bin],
+    [t("customer.phones"), phones],
+    [t("customer.email"), (c) => c.email || ""],
+    [t("customer.addresses"), addresses],
+    kept.kind === "business" ? [t("customer.contacts"), (c) => c.contacts.map((p) => p.name).join(", ")] : null,
+    [t("customer.branch"), (c) => c.branch_code],
+    [t("customer.owner"), (c) => c.owner_name],
+    [t("customer.status"), (c) => label("status", c.status)],
+    [t("customer.since"), (c) => date(c.created_at)],
+  ].filter(Boolean);
+  return table([t("merge.field"), t("merge.kept"), t("merge.duplicate")],
+    rows.map(([name, value]) => h("tr", {}, h("th", { scope: "row" }, name), h("td", {}, value(kept)), h("td", {}, value(duplicate)))),
+    { caption: t("merge.compare") });
+}
+
+function mergeConfirmation(live, duplicate, onMerged, onCancel) {
+  const cancel = h("button", { type: "button", onclick: onCancel }, t("common.cancel"));
+  const form = h("form", { class: "merge-confirm", "aria-label": t("merge.confirm") },
+    formAlert(),
+    h("div", { class: "compare" }, comparison(live.current, duplicate)),
+    h("p", { class: "hint" }, t("merge.what_happens")),
+    h("div", { class: "actions" }, submitButton(t("merge.confirm")), cancel));
+  onSubmit(form, async () => {
+    const survivor = live.current;
+    await api(customerPath(survivor, "merge"), { method: "POST", body: { duplicate_id: duplicate.id },
+      headers: { "If-Match": `"${survivor.version}"` } });
+    toast(t("merge.done", { name: duplicate.display_name }));
+    await onMerged(survivor);
+  });
+  return form;
+}
+
+function mergeCandidate(customer, choose) {
+  return h("button", { type: "button", class: "result", onclick: () => choose(customer) },
+    h("span", { class: "name" }, customer.display_name),
+    h("span", { class: "meta" }, [customer.iin || customer.bin, phone(customer.primary_phone), customer.branch_code,
+      customer.status !== "active" ? label("status", customer.status) : null].filter(Boolean).join(" · ")));
+}
+
+// Finds the duplicate with the call centre's search, shows both records side by side, and
+// merges it into this customer once confirmed; `onMerged(survivor)` shows the survivor.
+function mergeDuplicate(live, onMerged) {
+  const kept = live.current;
+  const box = h("input", { type: "search", id: "merge-search", autocomplete: "off", spellcheck: false,
+    "aria-describedby": "merge-search-hint", "aria-controls": "merge-results" });
+  const status = h("p", { class: "hint", id: "merge-search-hint", role: "status", "aria-live": "polite" }, t("merge.hint"));
+  const results = h("div", { id: "merge-results", class: "results", "aria-label": t("merge.candidates") });
+  const confirmation = h("div");
+  let asked = 0;
+
+  const cancel = () => { replace(confirmation); box.focus(); };
+  const choose = (duplicate) => {
+    replace(confirmation, mergeConfirmation(live, duplicate, onMerged, cancel));
+    confirmation.querySelector("button[type=submit]").focus();
+  };
+  const run = debounce(async () => {
+    const query = searchQuery(box.value);
+    const ticket = ++asked;
+    replace(confirmation);
+    if (!query) {
+      replace(results);
+      status.textContent = box.value.trim() ? t("search.keep_typing") : t("merge.hint");
+      return;
+    }
+    status.textContent = t("common.loading");
+    try {
+      const page = await api("sales/customers", { query: { ...query, kind: kept.kind, status: "any", limit: 20 } });
+      if (ticket !== asked) return;  // a newer query has been typed meanwhile
+      const candidates = page.items.filter((c) => c.id !== kept.id && c.status !== "merged");
+      replace(results, candidates.length ? h("ul", {}, candidates.map((c) => h("li", {}, mergeCandidate(c, choose))))
+        : empty(t("merge.nothing")));
+      status.textContent = candidates.length ? t("search.found", { count: candidates.length }) : t("merge.nothing");
+    } catch (error) {
+      if (ticket !== asked) return;
+      replace(results);
+      status.textContent = error.fieldErrors && Object.values(error.fieldErrors)[0] || problemText(error);
+    }
+  }, 250);
+
+  box.addEventListener("input", run);
+  arrowNavigation(results, "button.result", { fromInput: box });
+  return h("details", { class: "upkeep card", id: "merge" },
+    h("summary", {}, t("merge.title")),
+    h("label", { for: "merge-search" }, t("merge.search")),
+    box, status, results, confirmation);
+}
+
+async function mergedNotice(customer) {
+  let survivor = null;
+  try {
+    survivor = await api(`sales/customers/${encodeURIComponent(customer.merged_into_id)}`);
+  } catch {
+    // not visible to the caller, or the service is busy: the link still leads there
+  }
+  return h("p", { class: "notice", role: "status" }, t("merge.merged_into"), " ",
+    link(`customers/${customer.merged_into_id}`, survivor ? survivor.display_name : t("merge.open_survivor"),
+      { class: "survivor" }));
 }
 
 function activityList(items) {
@@ -122,11 +424,16 @@ function opportunities(customer) {
 function orders(customer) {
   return optionalPanel("orders", t("customer.orders"), async () => {
     const page = await api("orders/orders", { query: { customer_id: customer.id, limit: 20 } });
-    if (!page.items.length) return empty(t("common.none"));
-    return table([t("order.created"), t("order.state"), t("order.one_off"), t("order.monthly")],
-      page.items.map((o) => h("tr", {}, h("td", {}, dateTime(o.created_at)), h("td", {}, label("order", o.state)),
+    // the API takes orders from writers for a customer they may change (not merged)
+    const newOrder = can.writeOrders(session.me) && customer.status !== "merged"
+      ? h("p", {}, link(`customers/${customer.id}/orders/new`, t("orders.new"), { class: "button primary" })) : null;
+    const more = page.next_cursor ? h("p", {}, link(`orders?customer=${customer.id}`, t("orders.all_of_customer"))) : null;
+    if (!page.items.length) return h("div", {}, newOrder, empty(t("common.none")));
+    return h("div", {}, newOrder, table([t("order.created"), t("order.state"), t("order.one_off"), t("order.monthly")],
+      page.items.map((o) => h("tr", { "data-order": o.id }, h("td", {}, link(`orders/${o.id}`, dateTime(o.created_at))),
+        h("td", {}, label("order", o.state)),
         h("td", { class: "num" }, money(o.one_off_total_tiyn, o.currency)),
-        h("td", { class: "num" }, money(o.recurring_total_tiyn, o.currency)))));
+        h("td", { class: "num" }, money(o.recurring_total_tiyn, o.currency))))), more);
   });
 }
 
@@ -159,7 +466,7 @@ function tickets(customer) {
     const refresh = async () => {
       const page = await api("tickets/tickets", { query: { customer_id: customer.id, limit: 20 } });
       replace(list, page.items.length ? table([t("ticket.opened"), t("common.name"), t("ticket.status"), t("ticket.priority")],
-        page.items.map((k) => h("tr", {}, h("td", {}, dateTime(k.created_at)), h("td", {}, k.name),
+        page.items.map((k) => h("tr", {}, h("td", {}, dateTime(k.created_at)), h("td", {}, link(`tickets/${k.id}`, k.name)),
           h("td", {}, label("ticket", k.status)), h("td", {}, label("priority", k.priority)))))
         : empty(t("common.none")));
     };
@@ -173,38 +480,99 @@ function tickets(customer) {
         field("category", t("ticket.category"), selectInput(TICKET_CATEGORIES.map((c) => [c, label("category", c)]), "internet"))),
       field("description", t("ticket.description"), h("textarea", { rows: 2 }), { required: true }),
       submitButton(t("ticket.open")));
+    // the ticket just opened stays one click away (and a known outage in the area is said at once)
+    const opened = h("div", { class: "opened-ticket", role: "status", hidden: true });
     onSubmit(form, async (values) => {
-      await api("tickets/tickets", { method: "POST", headers: { "Idempotency-Key": idempotencyKey() },
+      const ticket = await api("tickets/tickets", { method: "POST", headers: { "Idempotency-Key": idempotencyKey() },
         body: { customer_id: customer.id, name: values.name || "", description: values.description || "", category: values.category } });
       form.reset();
       toast(t("ticket.opened_toast"));
+      replace(opened, h("p", {}, t("ticket.opened_toast"), " ", link(`tickets/${ticket.id}`, t("ticket.go_to", { name: ticket.name }), { id: "opened-ticket-link" })),
+        ticket.known_outage ? h("p", { class: "hint" }, t("ticket.known_outage", { title: ticket.known_outage.title }), " ",
+          link(`incidents/${ticket.known_outage.incident_id}`, t("ticket.see_incident"))) : null);
+      opened.hidden = false;
       await refresh();
     });
-    return h("div", {}, form, list);
+    return h("div", {}, form, opened, list);
   });
 }
 
+// The customer a screen is about, or null once the screen says it is not there (or not visible).
+export function loadCustomer(root, customerId) {
+  return loadRecord(root, `sales/customers/${encodeURIComponent(customerId)}`, t("customer.not_found_title"),
+    t("customer.not_found"), link("search", t("search.back")));
+}
+
 export async function customerView(root, customerId) {
-  let customer;
-  try {
-    customer = await api(`sales/customers/${encodeURIComponent(customerId)}`);
-  } catch (error) {
-    replace(root, h("h1", {}, t("customer.not_found_title")),
-      error.status === 404 ? h("p", { class: "problem", role: "alert" }, t("customer.not_found")) : problemBox(error),
-      h("p", {}, link("search", t("search.back"))));
-    return;
-  }
+  const customer = await loadCustomer(root, customerId);
+  if (!customer) return;
+  const live = liveCustomer(customer);
+  const regionList = maintainable(customer) ? await regions() : [];
+  const showSurvivor = (survivor) => customerView(root, survivor.id);
   replace(root,
     h("div", { class: "title-row" },
       h("h1", {}, customer.display_name),
       customer.status !== "active" ? h("span", { class: "badge" }, label("status", customer.status)) : null,
+      link(`customers/${customer.id}/history`, t("history.link"), { class: "button" }),
       can.writeCustomers(session.me) && customer.status !== "merged"
         ? link(`customers/${customer.id}/edit`, t("customer.edit"), { class: "button" }) : null),
+    customer.status === "merged" && customer.merged_into_id ? await mergedNotice(customer) : null,
+    maintainable(customer) ? mergeDuplicate(live, showSurvivor) : null,
     h("div", { class: "grid-360" },
-      h("div", { class: "column" }, profile(customer), consents(customer), contacts(customer), balance(customer)),
+      h("div", { class: "column" }, profile(live, regionList), consents(customer), contacts(live), balance(customer)),
       h("div", { class: "column" }, activities(customer), tickets(customer), opportunities(customer), orders(customer),
         installedProducts(customer))));
   root.querySelector("h1").focus?.();
+}
+
+// --- history -------------------------------------------------------------------------------
+
+const LABELLED_VALUES = { kind: "kind", status: "status", language: "language" };
+
+function changeValue(fieldName, value) {
+  if (value === null || value === undefined || value === "") return "—";
+  if (typeof value === "boolean") return value ? t("common.yes") : t("common.no");
+  if (Array.isArray(value)) return value.map((v) => changeValue(fieldName, v)).join(", ");
+  if (typeof value === "string" && /^\+7\d{10}$/.test(value)) return phone(value);
+  if (fieldName in LABELLED_VALUES) return label(LABELLED_VALUES[fieldName], value);
+  return String(value);
+}
+
+function changeList(changes) {
+  return h("ul", { class: "plain changes" }, Object.entries(changes).map(([fieldName, values]) => {
+    const [before, after] = Array.isArray(values) && values.length === 2 ? values : [null, values];
+    const name = h("span", { class: "field-name" }, label("field", fieldName));
+    if (before === null || before === undefined) return h("li", {}, name, ": ", h("ins", {}, changeValue(fieldName, after)));
+    return h("li", {}, name, ": ", h("del", {}, changeValue(fieldName, before)), " → ", h("ins", {}, changeValue(fieldName, after)));
+  }));
+}
+
+function historyTable(entries) {
+  return table([t("history.when"), t("history.who"), t("history.what"), t("history.changes")],
+    entries.map((e) => h("tr", {}, h("td", {}, dateTime(e.at)), h("td", {}, e.actor_name),
+      h("td", {}, label("audit", e.action)), h("td", {}, changeList(e.changes)))),
+    { caption: t("history.caption") });
+}
+
+export async function customerHistoryView(root, customerId) {
+  const customer = await loadCustomer(root, customerId);
+  if (!customer) return;
+  const list = h("div", { id: "history" });
+  const pages = pager(async (cursor) => {
+    try {
+      const page = await api(customerPath(customer, "history"), { query: { limit: 50, cursor } });
+      replace(list, page.items.length ? historyTable(page.items) : empty(t("history.none")));
+      return page.next_cursor;
+    } catch (error) {
+      replace(list, problemBox(error));
+      return null;
+    }
+  });
+  replace(root,
+    h("h1", {}, t("history.title", { name: customer.display_name })),
+    h("p", {}, link(`customers/${customer.id}`, t("history.back"))),
+    list, pages.bar);
+  await pages.reset();
 }
 
 // --- create / edit -------------------------------------------------------------------------

@@ -229,16 +229,15 @@ export async function pipelineView(root) {
 
 // --- reassignment --------------------------------------------------------------------------
 
+// [id, "Full Name (username)"] of the colleagues in the caller's reach, by full name; the
+// departing employee may already be deactivated, so those are offered too.
 async function staffInScope() {
-  const owners = new Map();
-  const sources = await Promise.allSettled([
-    api("sales/customers", { query: { limit: 100 } }), api("sales/leads", { query: { limit: 100 } }),
-    api("sales/opportunities", { query: { limit: 100 } })]);
-  for (const source of sources) {
-    if (source.status !== "fulfilled") continue;
-    for (const item of source.value.items) owners.set(item.owner_id, item.owner_name);
+  try {
+    const staff = await allPages("staff", { include_inactive: true });
+    return staff.map((s) => [s.id, `${s.full_name} (${s.username})${s.active ? "" : ` · ${t("users.inactive")}`}`]);
+  } catch {
+    return [];  // the ids can still be typed
   }
-  return [...owners].sort((a, b) => a[1].localeCompare(b[1]));
 }
 
 export async function reassignView(root) {
@@ -249,7 +248,7 @@ export async function reassignView(root) {
     h("h1", { id: "reassign-title" }, t("reassign.title")),
     h("p", { class: "hint" }, t("reassign.hint")),
     formAlert(), options,
-    field("from_owner_id", t("reassign.from"), textInput({ list: "staff-options" }), { required: true, hint: t("reassign.id_hint") }),
+    field("from_owner_id", t("reassign.from"), textInput({ list: "staff-options" }), { required: true, hint: t("reassign.staff_hint") }),
     field("to_owner_id", t("reassign.to"), textInput({ list: "staff-options" }), { required: true }),
     field("reason", t("reassign.reason"), textInput(), { required: true }),
     submitButton(t("reassign.submit")));
