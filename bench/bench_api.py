@@ -11,6 +11,9 @@ Measured with one closed-loop load generator (``bench.loadgen``), same concurren
 first; every answer is checked (the right customer found, the customer created as sent):
 - create customer (valid, unique IINs/BINs and phones) through the gateway vs directly to sales;
 - search by phone (phones of seeded customers, in varied notations), gateway vs direct;
+- the console's branch customer list: pages 0, 10, 50 and 200 (of 25, by cursor) of a branch
+  agent's active customers by name, gateway vs direct (keyset paging: a deep page costs what the
+  first one does);
 - GET /hello on the bare app: the floor of this machine for one uvicorn worker.
 
     .venv/bin/python -m bench.bench_api [--customers 100000] [--requests 3000] [--concurrency 8]
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import random
 import secrets
@@ -287,6 +291,42 @@ def search_workload(sample: list[tuple[str, str]]):
     return make, check
 
 
+LIST_PAGE_SIZE = 25
+LIST_DEPTHS = (0, 10, 50, 200)  # pages into the branch's list, by cursor
+
+
+def list_path(cursor: str | None) -> str:
+    """The console's branch customer list, as it asks for a page (active customers by name)."""
+    return f"/api/v1/sales/customers?status=active&limit={LIST_PAGE_SIZE}" + (
+        f"&cursor={quote(cursor, safe='')}" if cursor else "")
+
+
+async def list_cursors(client: Client) -> list[str | None]:
+    """Cursors of pages at LIST_DEPTHS of the caller's list (as far as the list goes), found by
+    walking it once: the list workload then asks for shallow and deep pages alike."""
+    cursors, cursor = [], None
+    for page in range(max(LIST_DEPTHS) + 1):
+        if page in LIST_DEPTHS:
+            cursors.append(cursor)
+        cursor = json.loads((await client.send(Request.get(list_path(cursor)))).body)["next_cursor"]
+        if cursor is None:
+            break
+    return cursors
+
+
+def list_workload(cursors: list[str | None]):
+    def make(i: int) -> Request:
+        return Request.get(list_path(cursors[i % len(cursors)]))
+
+    def check(i: int, response: Response) -> str | None:
+        items = response.json()["items"]
+        if len(items) != LIST_PAGE_SIZE:
+            return f"expected a full page of {LIST_PAGE_SIZE}, got {len(items)}"
+        return None
+
+    return make, check
+
+
 def create_workload(customers: NewCustomers):
     sent: dict[int, dict] = {}
 
@@ -399,6 +439,13 @@ async def run(options: ApiOptions) -> list[SummaryRow]:
             results["search_direct"], results["search_gateway"] = await run_pair(
                 "search by phone", SEARCHING_USER, lambda: search_workload(sample),
                 requests=options.requests, concurrency=options.concurrency)
+            token, principal = await sign_in(gateway, CREATING_USER)
+            cursors = await list_cursors(Client(suite.url_of("gateway"), {"authorization": f"Bearer {token}"}))
+            say(f"branch list of {CREATING_USER}: pages {', '.join(str(d) for d in LIST_DEPTHS[:len(cursors)])} "
+                f"of {LIST_PAGE_SIZE} customers, by cursor")
+            results["list_direct"], results["list_gateway"] = await run_pair(
+                "branch customer list page", CREATING_USER, lambda: list_workload(cursors),
+                requests=options.requests, concurrency=options.concurrency)
             customers = NewCustomers(taken)
             results["create_direct"], results["create_gateway"] = await run_pair(
                 "create customer", CREATING_USER, lambda: create_workload(customers),
@@ -410,7 +457,8 @@ async def run(options: ApiOptions) -> list[SummaryRow]:
     search_direct, search_gateway = results["search_direct"], results["search_gateway"]
     create_direct, create_gateway = results["create_direct"], results["create_gateway"]
     errors = sum(r.errors for r in (hello, search_direct, search_gateway, create_direct, create_gateway,
-                                    search_direct_1, search_gateway_1))
+                                    search_direct_1, search_gateway_1, results["list_direct"],
+                                    results["list_gateway"]))
     c = options.concurrency
     rows = [
         SummaryRow(f"search by phone p95, c={c}", f"{search_gateway.p95:.1f} ms via gateway",
@@ -422,6 +470,12 @@ async def run(options: ApiOptions) -> list[SummaryRow]:
                    f"< {SEARCH_P95_TARGET_MS:.0f} ms", search_gateway_1.p95 < SEARCH_P95_TARGET_MS),
         throughput_row(f"search by phone throughput, c={c}", search_gateway, search_direct),
         throughput_row(f"create customer throughput, c={c}", create_gateway, create_direct),
+        SummaryRow(f"branch list page (pages 0-{max(LIST_DEPTHS)} by cursor) p95, c={c}",
+                   f"{results['list_gateway'].p95:.1f} ms via gateway", f"{results['list_direct'].p95:.1f} ms direct",
+                   ratio(results["list_gateway"].p95, results["list_direct"].p95)),
+        SummaryRow(f"branch list page throughput, c={c}", f"{results['list_gateway'].rps:.0f} req/s via gateway",
+                   f"{results['list_direct'].rps:.0f} req/s direct",
+                   ratio(results["list_gateway"].rps, results["list_direct"].rps)),
         SummaryRow("search via gateway vs hello floor", f"{search_gateway.rps:.0f} req/s",
                    f"{hello.rps:.0f} req/s hello", ratio(search_gateway.rps, hello.rps)),
         SummaryRow("create via gateway vs hello floor", f"{create_gateway.rps:.0f} req/s",
