@@ -4,7 +4,6 @@ User changes are written with their crm.gateway.user.* event in one transaction 
 """
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -15,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from crm_shared.audit import diff, record_change
+from crm_shared.concurrency import check_version, required_version, version_headers
 from crm_shared.db import new_id, utcnow
 from crm_shared.errors import Problem, conflict, not_found
 from crm_shared.idempotency import find_replay, remember
@@ -84,26 +84,9 @@ class PasswordReset(BaseModel):
     password: str = Field(min_length=1, max_length=1024)
 
 
-def _etag(version: int) -> str:
-    return f'"{version}"'
-
-
 def _user_response(user: User, status_code: int = 200) -> JSONResponse:
     return JSONResponse(UserOut.model_validate(user).model_dump(mode="json"), status_code=status_code,
-                        headers={"ETag": _etag(user.version)})
-
-
-def _expected_version(if_match: str | None, body_version: int | None) -> int:
-    if if_match is not None:
-        match = re.fullmatch(r'\s*(?:W/)?"?(\d+)"?\s*', if_match)
-        if not match:
-            raise Problem(400, "Bad request", 'If-Match must be the ETag of the user, e.g. "3"',
-                          errors=[{"field": "If-Match", "message": "not a version ETag"}])
-        return int(match.group(1))
-    if body_version is not None:
-        return body_version
-    raise Problem(428, "Precondition required", "send If-Match with the user's ETag (or a version field)",
-                  errors=[{"field": "If-Match", "message": "required"}])
+                        headers=version_headers(user.version))
 
 
 async def _user_or_404(session, user_id: str) -> User:
@@ -161,7 +144,7 @@ async def create_user(
             replay = await find_replay(session, caller.principal, idempotency_key, fingerprint)
             if replay is not None:
                 return JSONResponse(replay.response, status_code=replay.status_code,
-                                    headers={"ETag": _etag(replay.response.get("version", 1))})
+                                    headers=version_headers(replay.response.get("version", 1)))
             if await session.scalar(select(User.id).where(User.username == username)):
                 raise _username_taken(username)
             now = utcnow()
@@ -195,7 +178,7 @@ async def update_user(
     user_id: str, body: UserPatch, request: Request, caller: AdminCaller,
     if_match: Annotated[str | None, Header(alias="If-Match")] = None,
 ) -> JSONResponse:
-    expected = _expected_version(if_match, body.version)
+    expected = required_version(if_match, body.version, "user")
     given = body.model_fields_set - {"version"}
     for name in ("full_name", "role", "active", "language"):
         if name in given and getattr(body, name) is None:
@@ -204,9 +187,7 @@ async def update_user(
     gateway = gateway_of(request)
     async with gateway.db.unit_of_work() as session:
         user = await _user_or_404(session, user_id)
-        if user.version != expected:
-            raise Problem(412, "Precondition failed", f"the user has changed (version {user.version}); "
-                          "read it again and retry", current_version=user.version)
+        check_version("user", user.version, expected)
         if user.id == caller.principal.subject and (
                 ("active" in given and body.active is False) or ("role" in given and body.role != user.role)):
             raise conflict("administrators may not deactivate or re-role their own account; ask another admin")
