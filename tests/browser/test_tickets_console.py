@@ -1,7 +1,8 @@
 """The ticket screens in headless Chromium against the suite started as `make run` starts it.
 
 The call centre opens a ticket from a customer's 360 view and follows the link to it; the agent
-of the customer's branch finds it in the work queue, takes it, moves it through the workflow
+of the customer's branch finds it in the work queue (and in its team's queue, filtered by the API:
+unassigned only, not when asking for critical ones), takes it, moves it through the workflow
 (acknowledge, start, resolve with a resolution text), adds an internal and a customer-visible
 note, sees the API's message at the field a move needs, sees a stale page refused (If-Match)
 and reloads; an agent of another branch cannot open it by its URL; the mass incidents list and
@@ -72,6 +73,21 @@ async def test_the_branch_agent_works_a_ticket_the_call_centre_opened(console):
     await expect(row).to_have_count(1)
     await expect(row.locator(".badge[class*=sla-]")).to_be_visible()  # its SLA state is marked
     await agent.screenshot("ticket-queue")
+
+    # one team's queue: the API filters and pages it (nobody has taken the new ticket yet)
+    filters = page.locator("form[role=search]")
+    await filters.locator("select[name=team]").select_option("technical")
+    await filters.locator("input[name=unassigned]").check()
+    async with page.expect_response(re.compile(r"/api/v1/tickets/queues/ALA-01\.technical/tickets\?.*unassigned=true")) as asked:
+        await filters.locator("button[type=submit]").click()
+    assert (await asked.value).ok
+    await expect(row).to_have_count(1)
+    await filters.locator("select[name=priority]").select_option("critical")  # it was opened with the medium priority
+    await filters.locator("button[type=submit]").click()
+    await expect(row).to_have_count(0)
+    await expect(page.locator("#ticket-results .empty")).to_be_visible()
+    await filters.locator("select[name=priority]").select_option("")
+    await filters.locator("button[type=submit]").click()
     await row.get_by_role("link", name=summary).click()
     await expect(page).to_have_url(re.compile(f"#/{ticket_fragment}$"))
 
@@ -157,9 +173,14 @@ async def test_assigned_to_me_lists_what_the_agent_took(console):
     await page.locator("#take-ticket").click()
     await expect(page.locator("#ticket-assignment dl")).to_contain_text("Yerlan Abenov")
 
-    await agent.open("tickets?view=mine")
+    # every queue the manager sees, most urgent first: the API's list of what is assigned to him
+    mine = re.compile(r"/api/v1/tickets/tickets\?(?=.*assignee_id=)(?=.*sort=urgency)")
+    async with page.expect_response(mine) as asked:
+        await agent.open("tickets?view=mine")
+    assert (await asked.value).ok
     await expect(page.locator("select[name=view]")).to_have_value("mine")
     await expect(page.locator("#ticket-results tr", has_text=summary)).to_have_count(1)
+    await expect(page.locator("input[name=unassigned]")).to_have_count(0)  # mine are assigned by definition
     await page.locator("select[name=category]").select_option("billing")  # none of mine is about billing
     await page.locator("form[role=search] button[type=submit]").click()
     await expect(page.locator("#ticket-results tr", has_text=summary)).to_have_count(0)

@@ -107,5 +107,6 @@ class InteractionEnd(Strict):
 
 
 class TicketPage(BaseModel):
-    items: list[dict[str, Any]]
-    next_cursor: str | None = None
+    items: list[dict[str, Any]] = Field(description="the tickets of this page, in the list's order")
+    next_cursor: str | None = Field(None, description=(
+        "pass as `cursor` (with the same filters and sort) for the next page; null on the last page"))

@@ -3,13 +3,14 @@ attachments, assignment, relations, history) and the queue views."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy import and_, or_, select
+from fastapi import Path as PathParam
+from sqlalchemy import and_, literal, or_, select, tuple_
 
 from crm_shared.concurrency import IfMatch, check_version, flush_or_conflict, required_version, version_headers
-from crm_shared.errors import OPENAPI_PROBLEMS, conflict, field_problem
+from crm_shared.errors import OPENAPI_PROBLEMS, conflict, field_problem, openapi_problems
 from crm_shared.idempotency import IdempotencyKey, create_once
 from crm_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
 from crm_shared.records import mark_changed
@@ -19,8 +20,8 @@ from ..access import load_ticket, require_reader, require_ticket_writer, ticket_
 from ..db.models import Attachment, Incident, Interaction, Note, Relation, StatusChange, Ticket
 from ..domain.workflow import OPEN_STATUSES, Status, allowed_next
 from .deps import CurrentPrincipal, Customers, Now, Session, settings_of
-from .schemas import (AssignmentRequest, AttachmentCreate, NoteCreate, RelationCreate, TicketCreate, TicketPage,
-                      TicketUpdate, TransitionRequest)
+from .schemas import (AssignmentRequest, AttachmentCreate, Category, NoteCreate, Priority, RelationCreate, TicketCreate,
+                      TicketPage, TicketUpdate, TransitionRequest)
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"], responses=OPENAPI_PROBLEMS)
 BASE = "/api/v1/tickets/tickets"
@@ -64,47 +65,192 @@ async def create_ticket(body: TicketCreate, request: Request, response: Response
                              flush=lambda: flush_or_conflict(session, "ticket"))
 
 
-@router.get("/tickets", response_model=TicketPage, summary="Tickets the caller sees, newest first")
-async def list_tickets(principal: CurrentPrincipal, session: Session,
-                       status: list[str] | None = Query(None), customer_id: str | None = None,
-                       queue: str | None = None, incident_id: str | None = None, branch_code: str | None = None,
-                       limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT), cursor: str | None = None):
+# --- lists: filters, the two orders and their keyset cursors -------------------------------------
+
+OPEN_VALUES = tuple(s.value for s in OPEN_STATUSES)
+STATUS_VALUES = tuple(s.value for s in Status)
+PRIORITY_VALUES, CATEGORY_VALUES = get_args(Priority), get_args(Category)
+
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"page size, 1 to {MAX_LIMIT}")]
+Cursor = Annotated[str | None, Query(max_length=500, description=(
+    "`next_cursor` of the previous page, unchanged, with the same filters and sort (a malformed one is a 400 "
+    "naming `cursor`)"))]
+PriorityFilter = Annotated[list[str] | None, Query(description=(
+    f"only these priorities; repeat for several (`priority=critical&priority=high`): {', '.join(PRIORITY_VALUES)}"))]
+CategoryFilter = Annotated[list[str] | None, Query(description=(
+    f"only these categories; repeat for several: {', '.join(CATEGORY_VALUES)}"))]
+OpenStatusFilter = Annotated[list[str] | None, Query(description=(
+    f"only these open statuses; repeat for several (default: every open one): {', '.join(OPEN_VALUES)}; "
+    "a finished status is a 422 naming `status`"))]
+AssigneeFilter = Annotated[str | None, Query(max_length=200, description="only the tickets assigned to this user id")]
+UnassignedFilter = Annotated[bool, Query(description=(
+    "true: only the tickets nobody is assigned to (not together with `assignee_id`)"))]
+
+
+def one_of(field: str, values: list[str] | None, allowed: tuple[str, ...], what: str) -> list[str]:
+    """A repeatable filter's values, or a 422 naming ``field`` at the first one not allowed."""
+    for value in values or ():
+        if value not in allowed:
+            raise field_problem(field, f"{what} {value!r}; one of {', '.join(allowed)}")
+    return values or []
+
+
+def open_only():
+    # Written into the SQL rather than bound, so that PostgreSQL can prove the partial indexes'
+    # predicate (status IN the open statuses) in a prepared, generic plan too.
+    return Ticket.status.in_([literal(s, literal_execute=True) for s in OPEN_VALUES])
+
+
+def work_filters(*, priority: list[str] | None, category: list[str] | None, assignee_id: str | None,
+                 unassigned: bool) -> list[Any]:
+    if unassigned and assignee_id is not None:
+        raise field_problem("unassigned", "either assignee_id or unassigned=true, not both")
+    clauses = []
+    if priority := one_of("priority", priority, PRIORITY_VALUES, "unknown priority"):
+        clauses.append(Ticket.priority.in_(priority))
+    if category := one_of("category", category, CATEGORY_VALUES, "unknown category"):
+        clauses.append(Ticket.category.in_(category))
+    if assignee_id is not None:
+        clauses.append(Ticket.assignee_id == assignee_id)
+    if unassigned:
+        clauses.append(Ticket.assignee_id.is_(None))
+    return clauses
+
+
+def open_status_filter(status: list[str] | None) -> list[Any]:
+    wanted = one_of("status", status, OPEN_VALUES, "not an open status:")
+    return [open_only()] + ([Ticket.status.in_(wanted)] if wanted else [])
+
+
+def parsed_cursor(cursor: str | None, parse) -> list[Any] | None:
+    """The sort key a cursor carries, or a 400 naming ``cursor`` (also for a cursor of the other order)."""
+    values = decode_cursor(cursor)
+    if values is None:
+        return None
+    try:
+        return parse(*values)
+    except (ValueError, TypeError):
+        raise field_problem("cursor", "malformed cursor; pass next_cursor from the previous page unchanged",
+                            400) from None
+
+
+def newest_after(cursor: str | None) -> list[Any] | None:
+    return parsed_cursor(cursor, lambda created, last_id: [moment(created), identifier(last_id)])
+
+
+def urgency_after(cursor: str | None) -> list[Any] | None:
+    return parsed_cursor(cursor, lambda urgency, created, last_id: [
+        None if urgency is None else moment(urgency), moment(created), identifier(last_id)])
+
+
+def moment(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise ValueError("a cursor's times are UTC")
+    return value
+
+
+def identifier(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError("a ticket id is a string")
+    return value
+
+
+def page_of(rows: list[Ticket], limit: int, key) -> TicketPage:
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return TicketPage(items=[ticket_body(t) for t in rows], next_cursor=encode_cursor(key(rows[-1])) if more else None)
+
+
+def urgency_key(ticket: Ticket) -> list[Any]:
+    return [ticket.urgency_at.isoformat() if ticket.urgency_at else None, ticket.created_at.isoformat(), ticket.id]
+
+
+async def newest_first(session, stmt, after: list[Any] | None, limit: int) -> TicketPage:
+    if after:
+        stmt = stmt.where(tuple_(Ticket.created_at, Ticket.id) < tuple(after))
+    rows = list(await session.scalars(stmt.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit + 1)))
+    return page_of(rows, limit, lambda t: [t.created_at.isoformat(), t.id])
+
+
+async def most_urgent_first(session, stmt, after: list[Any] | None, limit: int) -> TicketPage:
+    """urgency_at ascending with the tickets without a deadline last, then created_at, id: the
+    order of the indexes on (..., urgency_at, created_at, id), each page read as one range of one.
+    A row comparison drops the nulls (and "or urgency_at is null" would cost the range), so a page
+    after a ticket with a deadline that runs out of them goes on with a second range, the nulls."""
+    async def read(query, room: int) -> list[Ticket]:
+        # the whole index order even among the nulls: without urgency_at in it, PostgreSQL may
+        # misjudge how few open tickets lack a deadline and walk another index instead
+        order = (Ticket.urgency_at.asc().nulls_last(), Ticket.created_at, Ticket.id)
+        return list(await session.scalars(query.order_by(*order).limit(room)))
+
+    undated = stmt.where(Ticket.urgency_at.is_(None))
+    if after is None:
+        rows = await read(stmt, limit + 1)
+    elif after[0] is None:
+        rows = await read(undated.where(tuple_(Ticket.created_at, Ticket.id) > tuple(after[1:])), limit + 1)
+    else:
+        rows = await read(stmt.where(tuple_(Ticket.urgency_at, Ticket.created_at, Ticket.id) > tuple(after)), limit + 1)
+        if len(rows) <= limit:
+            rows += await read(undated, limit + 1 - len(rows))
+    return page_of(rows, limit, urgency_key)
+
+
+@router.get("/tickets", response_model=TicketPage, summary="Tickets the caller sees, newest first or most urgent first",
+            responses=openapi_problems(400),
+            description=("Every ticket in the caller's reach (branch, region or country), filtered; `sort=newest` "
+                         "(the default) lists every status by creation, newest first; `sort=urgency` lists the open "
+                         "tickets only, most urgent SLA deadline first like a queue (the ones without a deadline "
+                         "last). Page on with `cursor` = the previous page's `next_cursor`. The caller's own work "
+                         "across every queue: `assignee_id=<my id>&sort=urgency`."))
+async def list_tickets(
+    principal: CurrentPrincipal, session: Session,
+    status: Annotated[list[str] | None, Query(description=(
+        f"only these statuses; repeat for several: {', '.join(STATUS_VALUES)} (with `sort=urgency` only the open "
+        f"ones: {', '.join(OPEN_VALUES)})"))] = None,
+    customer_id: Annotated[str | None, Query(max_length=36, description="only this customer's tickets")] = None,
+    queue: Annotated[str | None, Query(max_length=64, description="only this queue, `<branch>.<team>`")] = None,
+    incident_id: Annotated[str | None, Query(max_length=36, description="only the tickets linked to this mass incident")] = None,
+    branch_code: Annotated[str | None, Query(max_length=32, description="only this branch's tickets (e.g. ALA-01)")] = None,
+    assignee_id: AssigneeFilter = None, unassigned: UnassignedFilter = False,
+    priority: PriorityFilter = None, category: CategoryFilter = None,
+    sort: Annotated[Literal["newest", "urgency"], Query(description=(
+        "newest: every status, newest first; urgency: open tickets only, the nearest SLA deadline first"))] = "newest",
+    limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None,
+):
     require_reader(principal)
-    stmt = select(Ticket).where(ticket_visibility(principal))
-    if status:
-        unknown = [s for s in status if s not in {x.value for x in Status}]
-        if unknown:
-            raise field_problem("status", f"unknown status {unknown[0]!r}")
-        stmt = stmt.where(Ticket.status.in_(status))
+    stmt = select(Ticket).where(ticket_visibility(principal), *work_filters(
+        priority=priority, category=category, assignee_id=assignee_id, unassigned=unassigned))
     for column, value in ((Ticket.customer_id, customer_id), (Ticket.queue, queue),
                           (Ticket.incident_id, incident_id), (Ticket.branch_code, branch_code)):
         if value is not None:
             stmt = stmt.where(column == value)
-    after = decode_cursor(cursor)
-    if after:
-        try:
-            created, last_id = datetime.fromisoformat(after[0]), str(after[1])
-        except (ValueError, IndexError, TypeError):
-            raise field_problem("cursor", "malformed cursor", 400) from None
-        stmt = stmt.where(or_(Ticket.created_at < created, and_(Ticket.created_at == created, Ticket.id < last_id)))
-    rows = list(await session.scalars(stmt.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = encode_cursor([rows[-1].created_at.isoformat(), rows[-1].id]) if more else None
-    return TicketPage(items=[ticket_body(t) for t in rows], next_cursor=next_cursor)
+    if sort == "urgency":
+        return await most_urgent_first(session, stmt.where(*open_status_filter(status)), urgency_after(cursor),
+                                       limit)
+    if status := one_of("status", status, STATUS_VALUES, "unknown status"):
+        stmt = stmt.where(Ticket.status.in_(status))
+    return await newest_first(session, stmt, newest_after(cursor), limit)
 
 
 @router.get("/queues/{queue}/tickets", response_model=TicketPage,
-            summary="A queue's open tickets, most urgent SLA deadline first")
-async def queue_view(queue: str, principal: CurrentPrincipal, session: Session,
-                     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT), assignee_id: str | None = None):
+            summary="A queue's open tickets, most urgent SLA deadline first", responses=openapi_problems(400),
+            description=("The open tickets of one queue in the caller's reach, ordered by their next SLA deadline "
+                         "(the response target until the first response, then the resolution target; the ones "
+                         "without a deadline last), then by creation. Page on with `cursor` = the previous page's "
+                         "`next_cursor`."))
+async def queue_view(
+    queue: Annotated[str, PathParam(max_length=64, description="the queue, `<branch>.<team>` (e.g. ALA-01.technical)")],
+    principal: CurrentPrincipal, session: Session,
+    status: OpenStatusFilter = None, priority: PriorityFilter = None, category: CategoryFilter = None,
+    assignee_id: AssigneeFilter = None, unassigned: UnassignedFilter = False,
+    limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None,
+):
     require_reader(principal)
-    stmt = (select(Ticket).where(ticket_visibility(principal), Ticket.queue == queue,
-                                 Ticket.status.in_([s.value for s in OPEN_STATUSES])))
-    if assignee_id is not None:
-        stmt = stmt.where(Ticket.assignee_id == assignee_id)
-    rows = await session.scalars(stmt.order_by(Ticket.urgency_at.asc().nulls_last(), Ticket.created_at).limit(limit))
-    return TicketPage(items=[ticket_body(t) for t in rows])
+    stmt = select(Ticket).where(ticket_visibility(principal), Ticket.queue == queue, *open_status_filter(status),
+                                *work_filters(priority=priority, category=category, assignee_id=assignee_id,
+                                              unassigned=unassigned))
+    return await most_urgent_first(session, stmt, urgency_after(cursor), limit)
 
 
 @router.get("/tickets/{ticket_id}", summary="One ticket, with its notes, attachments and relations")

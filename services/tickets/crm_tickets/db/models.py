@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_shared.db import UTCDateTime, new_id, utcnow
@@ -14,6 +14,8 @@ from .base import TicketsBase
 MAX_DESCRIPTION = 4000
 MAX_NOTE = 4000
 MAX_NAME = 200
+# The partial indexes' predicate: the open statuses (domain/workflow.py OPEN_STATUSES).
+OPEN_TICKET = text("status IN ('new', 'acknowledged', 'in_progress', 'pending')")
 
 
 class Ticket(TicketsBase):
@@ -63,7 +65,18 @@ class Ticket(TicketsBase):
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
-        Index("ix_tickets_queue_urgency", "queue", "status", "urgency_at"),
+        # The work-queue orders (api/tickets.py): most urgent first within a queue, an assignee's,
+        # a branch's or a region's open tickets, each page one range of its index (open tickets
+        # only: a small part of a table of mostly finished ones).
+        Index("ix_tickets_open_queue_urgency", "queue", "urgency_at", "created_at", "id",
+              postgresql_where=OPEN_TICKET, sqlite_where=OPEN_TICKET),
+        Index("ix_tickets_open_assignee_urgency", "assignee_id", "urgency_at", "created_at", "id",
+              postgresql_where=OPEN_TICKET, sqlite_where=OPEN_TICKET),
+        Index("ix_tickets_open_branch_urgency", "branch_code", "urgency_at", "created_at", "id",
+              postgresql_where=OPEN_TICKET, sqlite_where=OPEN_TICKET),
+        Index("ix_tickets_open_region_urgency", "region_code", "urgency_at", "created_at", "id",
+              postgresql_where=OPEN_TICKET, sqlite_where=OPEN_TICKET),
+        Index("ix_tickets_assignee_created", "assignee_id", "created_at", "id"),
         Index("ix_tickets_branch_created", "branch_code", "created_at"),
         Index("ix_tickets_sla_check_at", "sla_check_at"),
         Index("ix_tickets_customer_status", "customer_id", "status"),

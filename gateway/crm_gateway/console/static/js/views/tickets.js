@@ -3,7 +3,7 @@
 // notes and status history, and the mass incidents (outages) the tickets are linked to.
 import { allPages, api, session } from "../api.js";
 import { h, replace } from "../dom.js";
-import { field, formAlert, formValues, onSubmit, selectInput, showErrors, submitButton, textInput } from "../forms.js";
+import { checkbox, field, formAlert, formValues, onSubmit, selectInput, showErrors, submitButton, textInput } from "../forms.js";
 import { branchName, dateTime, label, number, t } from "../i18n.js";
 import { branches, can, definitionList, empty, link, loadRecord, pager, problemBox, table, toast } from "./common.js";
 
@@ -15,7 +15,6 @@ const CATEGORIES = ["internet", "tv", "mobile", "fixed_line", "billing", "reloca
 const TEAMS = ["technical", "billing", "field", "general"];  // a queue is "<branch>.<team>" (domain/routing.py)
 const VIEWS = ["mine", "queues", "all"];
 const PAGE_SIZE = 25;
-const QUEUE_LIMIT = 200;  // the queue API's largest answer: that many of its most urgent tickets
 
 // --- shared pieces -------------------------------------------------------------------------
 
@@ -72,10 +71,6 @@ function priorityBadge(priority) {
   return h("span", { class: `badge priority-${priority}` }, label("priority", priority));
 }
 
-function byDeadline(a, b) {
-  return (currentDeadline(a) || "9999").localeCompare(currentDeadline(b) || "9999") || a.created_at.localeCompare(b.created_at);
-}
-
 function deadlineCell(ticket) {
   const state = currentSlaState(ticket);
   const due = currentDeadline(ticket);
@@ -113,47 +108,51 @@ async function branchesInReach(me) {
 // The filters as the URL keeps them (#/tickets?view=mine&team=technical), completed for the role.
 function settledFilters(me, reach, wanted) {
   const values = { view: VIEWS.includes(wanted.view) ? wanted.view : "queues", branch: wanted.branch || "",
-    team: wanted.team || "", status: wanted.status || "", priority: wanted.priority || "", category: wanted.category || "" };
+    team: wanted.team || "", status: wanted.status || "", priority: wanted.priority || "", category: wanted.category || "",
+    unassigned: wanted.unassigned === true || wanted.unassigned === "true" ? "true" : "" };
   if (me.branch) values.branch = me.branch;
-  // a national caller's queues are those of one branch at a time; a region's are few enough to show together
-  else if (values.view !== "all" && !me.region && !values.branch) values.branch = reach[0]?.code || "";
+  // a national caller's team queues are those of one branch at a time
+  else if (values.view === "queues" && !me.region && !values.branch) values.branch = reach[0]?.code || "";
+  if (!values.branch) values.team = "";  // a team's queue is "<branch>.<team>"
   if (values.view !== "all" && values.status && !OPEN_STATUSES.includes(values.status)) values.status = "";
+  if (values.view !== "queues") values.unassigned = "";
   return values;
 }
 
 function filterFields(me, reach, values) {
   const queueViews = values.view !== "all";
-  const everyBranch = !queueViews || me.region ? [["", t("tickets.every_branch")]] : [];
+  const everyBranch = values.view !== "queues" || me.region ? [["", t("tickets.every_branch")]] : [];
   const choose = (name, text, options, emptyText) =>
     field(name, text, selectInput([["", emptyText], ...options], values[name]));
+  const hint = { mine: t("tickets.mine_hint"), queues: t("tickets.queue_hint"), all: t("tickets.all_hint") }[values.view];
   return [
     formAlert(),
     h("div", { class: "row" },
       field("view", t("tickets.view"), selectInput(VIEWS.map((v) => [v, label("ticket_view", v)]), values.view)),
       me.branch ? null : field("branch", t("customer.branch"),
         selectInput([...everyBranch, ...reach.map((b) => [b.code, `${b.code} · ${branchName(b)}`])], values.branch)),
-      me.branch || values.branch || queueViews
-        ? choose("team", t("tickets.team"), TEAMS.map((x) => [x, label("team", x)]), t("tickets.every_team")) : null,
+      values.branch ? choose("team", t("tickets.team"), TEAMS.map((x) => [x, label("team", x)]), t("tickets.every_team")) : null,
       choose("status", t("ticket.status"), (queueViews ? OPEN_STATUSES : STATUSES).map((s) => [s, label("ticket", s)]),
         queueViews ? t("tickets.any_open") : t("tickets.any_status")),
-      queueViews ? choose("priority", t("ticket.priority"), PRIORITIES.map((p) => [p, label("priority", p)]), t("common.all")) : null,
-      queueViews ? choose("category", t("ticket.category"), CATEGORIES.map((c) => [c, label("category", c)]), t("common.all")) : null),
-    h("div", { class: "actions" }, submitButton(t("common.apply")),
-      h("p", { class: "hint" }, queueViews ? t("tickets.queue_hint") : t("tickets.all_hint"))),
+      choose("priority", t("ticket.priority"), PRIORITIES.map((p) => [p, label("priority", p)]), t("common.all")),
+      choose("category", t("ticket.category"), CATEGORIES.map((c) => [c, label("category", c)]), t("common.all")),
+      values.view === "queues" ? checkbox("unassigned", t("tickets.unassigned_only"), Boolean(values.unassigned)) : null),
+    h("div", { class: "actions" }, submitButton(t("common.apply")), h("p", { class: "hint" }, hint)),
   ];
 }
 
-// Every open ticket of the chosen queues (the queue API orders each by deadline; merged here).
-async function queueTickets(values, reach, me) {
-  const branchCodes = values.branch ? [values.branch] : reach.map((b) => b.code);
-  const queues = branchCodes.flatMap((code) => (values.team ? [values.team] : TEAMS).map((team) => `${code}.${team}`));
-  const pages = await Promise.all(queues.map((queue) => api(`tickets/queues/${encodeURIComponent(queue)}/tickets`,
-    { query: { limit: QUEUE_LIMIT, assignee_id: values.view === "mine" ? me.id : null } })));
-  const items = pages.flatMap((page) => page.items)
-    .filter((k) => (!values.status || k.status === values.status) && (!values.priority || k.priority === values.priority)
-      && (!values.category || k.category === values.category))
-    .sort(byDeadline);
-  return { items, cut: pages.some((page) => page.items.length >= QUEUE_LIMIT) };
+// The API call of a view: one team's queue has its own endpoint; every team of a branch, every
+// branch in reach and "assigned to me" (across every queue) are the ticket list by urgency.
+function ticketsRequest(values, me) {
+  const filters = { status: values.status, priority: values.priority, category: values.category, limit: PAGE_SIZE };
+  const queue = values.branch && values.team ? `${values.branch}.${values.team}` : null;
+  const unassigned = values.unassigned ? "true" : null;
+  if (values.view === "all") return ["tickets/tickets", { ...filters, branch_code: values.branch, queue }];
+  if (values.view === "mine") {
+    return ["tickets/tickets", { ...filters, assignee_id: me.id, branch_code: values.branch, queue, sort: "urgency" }];
+  }
+  if (queue) return [`tickets/queues/${encodeURIComponent(queue)}/tickets`, { ...filters, unassigned }];
+  return ["tickets/tickets", { ...filters, branch_code: values.branch, unassigned, sort: "urgency" }];
 }
 
 function remember(values) {
@@ -171,23 +170,14 @@ export async function ticketsView(root) {
     replace(filters, filterFields(me, reach, values));
     if (focusName) filters.elements.namedItem(focusName)?.focus();
   };
-  let merged = null;
   const paging = pager(async (cursor) => {
     try {
-      if (values.view === "all") {
-        const page = await api("tickets/tickets", { query: { status: values.status, branch_code: values.branch,
-          queue: values.branch && values.team ? `${values.branch}.${values.team}` : null, limit: PAGE_SIZE, cursor } });
-        replace(results, page.items.length ? ticketTable(page.items, t("tickets.caption_all")) : empty(t("tickets.nothing")));
-        return page.next_cursor;
-      }
-      if (cursor === null || merged === null) merged = await queueTickets(values, reach, me);
-      const offset = cursor || 0;
-      const shown = merged.items.slice(offset, offset + PAGE_SIZE);
-      replace(results,
-        merged.cut ? h("p", { class: "hint" }, t("tickets.cut", { count: QUEUE_LIMIT })) : null,
-        shown.length ? ticketTable(shown, t("tickets.caption_queue", { count: number(merged.items.length) }))
-          : empty(values.view === "mine" ? t("tickets.nothing_mine") : t("tickets.nothing")));
-      return offset + PAGE_SIZE < merged.items.length ? offset + PAGE_SIZE : null;
+      const [path, query] = ticketsRequest(values, me);
+      const page = await api(path, { query: { ...query, cursor } });
+      replace(results, page.items.length
+        ? ticketTable(page.items, values.view === "all" ? t("tickets.caption_all") : t("tickets.caption_queue"))
+        : empty(values.view === "mine" ? t("tickets.nothing_mine") : t("tickets.nothing")));
+      return page.next_cursor;
     } catch (error) {
       showErrors(filters, error);
       replace(results);
