@@ -437,14 +437,27 @@ function orders(customer) {
   });
 }
 
+// Installed products, the running ones first; writers get a tariff change and a disconnection for
+// each running one, as lines prefilled in the order capture.
 function installedProducts(customer) {
   return optionalPanel("products", t("customer.products"), async () => {
-    const items = await api("orders/installed-products", { query: { customer_id: customer.id } });
-    const list = Array.isArray(items) ? items : items.items || [];
+    const list = await api("orders/installed-products", { query: { customer_id: customer.id, include_terminated: true } });
     if (!list.length) return empty(t("common.none"));
-    return h("ul", { class: "plain" }, list.map((p) => h("li", {},
-      h("strong", {}, p.name || p.offering_name || p.offering_id), " · ", label("product", p.status),
-      p.recurring_price_tiyn !== undefined ? ` · ${money(p.recurring_price_tiyn)}` : "")));
+    const running = (p) => p.status !== "terminated";
+    // the API takes orders from writers for a customer they may change (not merged)
+    const changeable = can.writeOrders(session.me) && customer.status !== "merged";
+    const capture = `customers/${customer.id}/orders/new`;
+    return h("ul", { class: "plain products" }, [...list.filter(running), ...list.filter((p) => !running(p))].map((p) =>
+      h("li", { "data-product": p.id, "data-status": p.status },
+        h("strong", {}, p.offering_name), " · ", label("product", p.status), " · ",
+        t("orders.per_month", { amount: money(p.recurring_price_tiyn) }),
+        p.service_address ? h("div", { class: "note" }, p.service_address) : null,
+        changeable && running(p) ? h("div", { class: "actions" },
+          link(`${capture}?change=${encodeURIComponent(p.id)}`, t("orders.change_tariff"),
+            { class: "button", "data-action": "modify", "aria-label": t("orders.change_tariff_of", { name: p.offering_name }) }),
+          link(`${capture}?disconnect=${encodeURIComponent(p.id)}`, t("orders.disconnect"),
+            { class: "button", "data-action": "delete", "aria-label": t("orders.disconnect_product", { name: p.offering_name }) }))
+          : null)));
   });
 }
 

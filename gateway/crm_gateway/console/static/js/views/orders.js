@@ -1,7 +1,8 @@
 // Order screens (orders service): the orders in the caller's scope with filters and cursor
-// paging, order capture for one customer (the catalogue, the lines, running totals) and one
-// order with its items' fulfilment and the state changes the API allows from where it is.
-import { api, idempotencyKey, session } from "../api.js";
+// paging, order capture for one customer (new products from the catalogue, tariff changes and
+// disconnections of installed products, running totals) and one order with its items'
+// fulfilment and the state changes the API allows from where it is.
+import { ApiError, allPages, api, idempotencyKey, session } from "../api.js";
 import { h, replace } from "../dom.js";
 import { field, formAlert, formValues, onSubmit, selectInput, showErrors, submitButton, textInput } from "../forms.js";
 import { branchName, dateTime, label, money, phone, t } from "../i18n.js";
@@ -31,9 +32,14 @@ function stateBadge(order) {
   return h("span", { class: `badge order-state ${order.state}`, "data-state": order.state }, label("order", order.state));
 }
 
+function itemSummary(item) {
+  if (item.action !== "add") return `${label("order_action", item.action)}: ${item.offering_name}`;
+  return item.quantity > 1 ? `${item.offering_name} × ${item.quantity}` : item.offering_name;
+}
+
 function itemsSummary(order) {
   if (!order.items.length) return h("span", { class: "empty" }, t("orders.no_items"));
-  return order.items.map((i) => (i.quantity > 1 ? `${i.offering_name} × ${i.quantity}` : i.offering_name)).join(", ");
+  return order.items.map(itemSummary).join(", ");
 }
 
 function customerLink(order) {
@@ -122,13 +128,30 @@ function serviceAddressOf(customer) {
     address.apartment && `${t("customer.apartment")} ${address.apartment}`].filter(Boolean).join(", ");
 }
 
-function offeringSelect(offerings, value) {
+function offeringSelect(offerings, value, placeholder = t("orders.choose_offering")) {
   const lines = PRODUCT_LINES.filter((line) => offerings.some((o) => o.product_line === line));
   return h("select", {},
-    h("option", { value: "", selected: !value }, t("orders.choose_offering")),
+    h("option", { value: "", selected: !value }, placeholder),
     lines.map((line) => h("optgroup", { label: label("product_line", line) },
       offerings.filter((o) => o.product_line === line).map((o) => h("option", { value: o.id, selected: o.id === value },
         `${o.name} · ${money(o.one_off_price_tiyn, o.currency)} + ${t("orders.per_month", { amount: money(o.recurring_price_tiyn, o.currency) })}`)))));
+}
+
+function productText(product) {
+  return `${product.offering_name} · ${t("orders.per_month", { amount: money(product.recurring_price_tiyn) })}`;
+}
+
+function productSelect(products, value) {
+  return h("select", {}, products.map((p) => h("option", { value: p.id, selected: p.id === value },
+    p.service_address ? `${productText(p)} · ${p.service_address}` : productText(p))));
+}
+
+// The offerings a product may change to: the API takes one of the same product line that is
+// sold in the customer's region today; its own offering would change nothing.
+function changeChoices(product, offerings) {
+  const today = new Date().toISOString().slice(0, 10);
+  return offerings.filter((o) => o.product_line === product.product_line && o.id !== product.offering_id
+    && (!o.valid_from || o.valid_from <= today) && (!o.valid_to || today <= o.valid_to));
 }
 
 // A typed quantity as the API wants it (an integer); anything else is sent as typed, so that
@@ -138,12 +161,15 @@ function quantityValue(text) {
   return /^-?\d+$/.test(trimmed) ? Number(trimmed) : trimmed;
 }
 
+// What the API charges: a new product its quantity times the offering's prices, a change the
+// new offering's prices once, a disconnection nothing.
 function lineTotals(lines, offerings) {
   let oneOff = 0;
   let monthly = 0;
   for (const line of lines) {
+    if (line.action === "delete") continue;
     const offering = offerings.find((o) => o.id === line.offering_id);
-    const quantity = quantityValue(line.quantity);
+    const quantity = line.action === "modify" ? 1 : quantityValue(line.quantity);
     if (!offering || !Number.isInteger(quantity) || quantity < 1) continue;
     oneOff += quantity * offering.one_off_price_tiyn;
     monthly += quantity * offering.recurring_price_tiyn;
@@ -152,6 +178,10 @@ function lineTotals(lines, offerings) {
 }
 
 function itemBody(line) {
+  if (line.action === "delete") return { action: "delete", installed_product_id: line.installed_product_id, quantity: 1 };
+  if (line.action === "modify") {
+    return { action: "modify", installed_product_id: line.installed_product_id, offering_id: line.offering_id, quantity: 1 };
+  }
   return { action: "add", offering_id: line.offering_id || null, quantity: quantityValue(line.quantity),
     service_address: line.service_address.trim() };
 }
@@ -183,8 +213,67 @@ function lineFields(prefix, line, offerings, changed) {
   ];
 }
 
+function signedMoney(tiyn) {
+  return tiyn > 0 ? `+${money(tiyn)}` : money(tiyn);
+}
+
+// The installed product a change or a disconnection works on; the same input carries the API's
+// message about it (disconnected meanwhile, not this customer's).
+function productField(prefix, line, products, onChange) {
+  const select = productSelect(products, line.installed_product_id);
+  select.addEventListener("change", () => { line.installed_product_id = select.value; onChange(); });
+  return field(`${prefix}installed_product_id`, t("orders.product"), select, { required: true });
+}
+
+function productNow(product) {
+  if (!product) return [];
+  return [t("orders.line_now", { name: product.offering_name, monthly: money(product.recurring_price_tiyn) }),
+    product.service_address ? [h("br"), t("orders.service_address"), ": ", product.service_address] : null];
+}
+
+// A tariff change: the product as it is now, and the new offering among those it may become.
+function changeFields(prefix, line, products, offerings, changed) {
+  const choice = h("div");
+  const details = h("p", { class: "line-details" });
+  const product = () => products.find((p) => p.id === line.installed_product_id);
+  const describe = () => {
+    const now = product();
+    const offering = offerings.find((o) => o.id === line.offering_id);
+    replace(details, productNow(now), offering && now ? [h("br"), t("orders.line_change", {
+      one_off: money(offering.one_off_price_tiyn), monthly: money(offering.recurring_price_tiyn),
+      difference: signedMoney(offering.recurring_price_tiyn - now.recurring_price_tiyn) })] : null);
+  };
+  const offerChoices = () => {
+    const choices = product() ? changeChoices(product(), offerings) : [];
+    if (!choices.some((o) => o.id === line.offering_id)) line.offering_id = "";
+    const select = offeringSelect(choices, line.offering_id, t("orders.choose_new_offering"));
+    select.addEventListener("change", () => { line.offering_id = select.value; describe(); changed(); });
+    replace(choice, field(`${prefix}offering_id`, t("orders.new_offering"), select,
+      { required: true, hint: choices.length ? null : t("orders.no_change_choices") }));
+  };
+  offerChoices();
+  describe();
+  return [productField(prefix, line, products, () => { offerChoices(); describe(); changed(); }), choice, details];
+}
+
+// A disconnection: the product that stops, at no charge.
+function disconnectFields(prefix, line, products, changed) {
+  const details = h("p", { class: "line-details" });
+  const describe = () => {
+    const product = products.find((p) => p.id === line.installed_product_id);
+    replace(details, productNow(product),
+      product ? [h("br"), t("orders.line_disconnect", { monthly: money(product.recurring_price_tiyn) })] : null);
+  };
+  describe();
+  return [productField(prefix, line, products, () => { describe(); changed(); }), details];
+}
+
 function newLine(offeringId, customer) {
-  return { offering_id: offeringId || "", quantity: "1", service_address: serviceAddressOf(customer) };
+  return { action: "add", offering_id: offeringId || "", quantity: "1", service_address: serviceAddressOf(customer) };
+}
+
+function productLine(action, productId) {
+  return { action, installed_product_id: productId, offering_id: "", quantity: "1", service_address: "" };
 }
 
 function totalsList(totals) {
@@ -222,6 +311,30 @@ function catalogue(offerings, choose) {
     body);
 }
 
+// The customer's installed products, each with the lines it may get: a tariff change or a
+// disconnection. `installed` is { products } or { error } when inventory did not answer.
+function installedPanel(installed, choose) {
+  const { products = [], error } = installed;
+  let content;
+  if (error) content = problemBox(error);
+  else if (!products.length) content = empty(t("orders.products_none"));
+  else {
+    content = table([t("orders.product"), t("order.monthly"), ""], products.map((p) => h("tr", { "data-product": p.id },
+      h("td", {}, h("strong", {}, p.offering_name), " ", h("span", { class: "badge" }, label("product_line", p.product_line)),
+        p.status !== "active" ? [" ", h("span", { class: "badge" }, label("product", p.status))] : null,
+        p.service_address ? h("div", { class: "note" }, p.service_address) : null),
+      h("td", { class: "num" }, money(p.recurring_price_tiyn)),
+      h("td", { class: "product-actions" },
+        h("button", { type: "button", dataset: { action: "modify" }, onclick: () => choose("modify", p.id),
+          "aria-label": t("orders.change_tariff_of", { name: p.offering_name }) }, t("orders.change_tariff")),
+        h("button", { type: "button", dataset: { action: "delete" }, onclick: () => choose("delete", p.id),
+          "aria-label": t("orders.disconnect_product", { name: p.offering_name }) }, t("orders.disconnect"))))),
+    { caption: t("orders.products_caption") });
+  }
+  return h("section", { class: "panel", id: "order-products", "aria-labelledby": "order-products-title" },
+    h("h2", { id: "order-products-title" }, t("customer.products")), content);
+}
+
 function customerCard(customer, branchList) {
   const branch = branchList.find((b) => b.code === customer.branch_code);
   return h("section", { class: "panel", id: "order-customer", "aria-labelledby": "order-customer-title" },
@@ -233,27 +346,59 @@ function customerCard(customer, branchList) {
     ]));
 }
 
-function captureForm(customer, offerings) {
-  const lines = [newLine("", customer)];
+// The API takes a change without a new offering (it would keep the product as it is); here a
+// change is a tariff change, so the line must name the new one.
+function unchosenChange(lines) {
+  const index = lines.findIndex((l) => l.action === "modify" && !l.offering_id);
+  if (index < 0) return null;
+  return new ApiError(422, { detail: t("form.fix_fields"),
+    errors: [{ field: `items.${index}.offering_id`, message: t("orders.choose_new_offering_error") }] });
+}
+
+function captureForm(customer, offerings, products, firstLine) {
+  const lines = [firstLine || newLine("", customer)];
   const list = h("ol", { class: "order-lines" });
   const totals = h("div", { class: "order-totals", "aria-live": "polite" });
   const addButton = h("button", { type: "button", onclick: () => addLine("") }, t("orders.add_line"));
   const updateTotals = () => replace(totals, totalsList(lineTotals(lines, offerings)));
+  const fieldsOf = (line, index) => {
+    const prefix = `items.${index}.`;
+    if (line.action === "modify") return changeFields(prefix, line, products, offerings, updateTotals);
+    if (line.action === "delete") return disconnectFields(prefix, line, products, updateTotals);
+    return lineFields(prefix, line, offerings, updateTotals);
+  };
   const renderLines = () => {
-    replace(list, lines.map((line, index) => h("li", { class: "order-line card", "data-line": index },
-      h("div", { class: "title-row" }, h("h3", {}, t("orders.line", { n: index + 1 })),
+    replace(list, lines.map((line, index) => h("li", { class: `order-line card ${line.action}`, "data-line": index, "data-action": line.action },
+      h("div", { class: "title-row" }, h("h3", {}, t("orders.line", { n: index + 1 }), " ",
+        h("span", { class: `badge order-action ${line.action}` }, label("order_action", line.action))),
         lines.length > 1 ? h("button", { type: "button", class: "remove-line",
           "aria-label": t("orders.remove_line_n", { n: index + 1 }), onclick: () => removeLine(index) }, t("orders.remove_line")) : null),
-      lineFields(`items.${index}.`, line, offerings, updateTotals))));
+      fieldsOf(line, index))));
     updateTotals();
   };
-  // An empty line takes the offering chosen in the catalogue; otherwise a new line is added.
+  const focusLine = (index) => {
+    const line = list.querySelector(`[data-line="${index}"]`);
+    (line.querySelector("select[name$='offering_id']") || line.querySelector("select")).focus();
+  };
+  const blankLine = () => lines.findIndex((l) => l.action === "add" && !l.offering_id);
+  // An empty new-product line takes the offering chosen in the catalogue; otherwise a line is added.
   function addLine(offeringId) {
-    const blank = offeringId ? lines.findIndex((l) => !l.offering_id) : -1;
+    const blank = offeringId ? blankLine() : -1;
     const index = blank >= 0 ? blank : lines.push(newLine(offeringId, customer)) - 1;
     lines[index].offering_id = offeringId || lines[index].offering_id;
     renderLines();
-    list.querySelector(`[data-line="${index}"] select`).focus();
+    focusLine(index);
+  }
+  // A product already on a line gets the action asked for there (one item per product, as the
+  // API wants); otherwise it takes an empty new-product line, or a line of its own.
+  function addProductLine(action, productId) {
+    let index = lines.findIndex((l) => l.installed_product_id === productId);
+    if (index < 0) index = blankLine();
+    if (index < 0) index = lines.push(null) - 1;
+    const line = lines[index];
+    if (!line || line.action !== action || line.installed_product_id !== productId) lines[index] = productLine(action, productId);
+    renderLines();
+    focusLine(index);
   }
   function removeLine(index) {
     lines.splice(index, 1);
@@ -270,6 +415,8 @@ function captureForm(customer, offerings) {
     h("div", { class: "actions" }, submitButton(t("orders.place")), link(`customers/${customer.id}`, t("common.cancel"))));
   let key = idempotencyKey();
   onSubmit(form, async () => {
+    const unchosen = unchosenChange(lines);
+    if (unchosen) throw unchosen;
     const body = { customer_id: customer.id, items: lines.map(itemBody) };
     let created;
     try {
@@ -281,7 +428,27 @@ function captureForm(customer, offerings) {
     toast(t("orders.created"));
     location.hash = `#/orders/${created.id}`;
   });
-  return { form, addLine };
+  return { form, addLine, addProductLine, focus: () => focusLine(0) };
+}
+
+// The customer's installed products that may still change (the API leaves out terminated ones).
+async function installedProductsOf(customer) {
+  try {
+    return { products: await api("orders/installed-products", { query: { customer_id: customer.id } }) };
+  } catch (error) {
+    return { error };
+  }
+}
+
+// The line the capture starts with: ?change=<product> or ?disconnect=<product> (from the 360
+// view's installed products), or an empty new-product line.
+function requestedLine(products) {
+  const wanted = fragmentQuery();
+  const [action, productId] = wanted.has("change") ? ["modify", wanted.get("change")]
+    : wanted.has("disconnect") ? ["delete", wanted.get("disconnect")] : [null, null];
+  if (!action) return { line: null, missing: false };
+  const found = products.some((p) => p.id === productId);
+  return { line: found ? productLine(action, productId) : null, missing: !found };
 }
 
 export async function newOrderView(root, customerId) {
@@ -295,26 +462,74 @@ export async function newOrderView(root, customerId) {
     return;
   }
   let offerings;
+  let installed;
   try {
-    offerings = await api("orders/offerings", { query: { status: "active", region_code: customer.region_code } });
+    [offerings, installed] = await Promise.all([
+      api("orders/offerings", { query: { status: "active", region_code: customer.region_code } }),
+      installedProductsOf(customer)]);
   } catch (error) {
     replace(root, title, customerCard(customer, branchList), problemBox(error));
     return;
   }
-  const capture = captureForm(customer, offerings);
+  const products = installed.products || [];
+  const requested = requestedLine(products);
+  const capture = captureForm(customer, offerings, products, requested.line);
   replace(root, title, customerCard(customer, branchList),
-    h("div", { class: "grid-order" }, capture.form, catalogue(offerings, capture.addLine)));
-  capture.form.querySelector("select")?.focus();
+    requested.missing ? h("p", { class: "problem", role: "alert" }, t("orders.product_not_available")) : null,
+    h("div", { class: "grid-order" }, capture.form,
+      h("div", { class: "column" }, installedPanel(installed, capture.addProductLine), catalogue(offerings, capture.addLine))));
+  capture.focus();
 }
 
 // --- one order -------------------------------------------------------------------------------
 
-function itemRows(order) {
-  return order.items.map((item) => h("tr", { "data-item": item.id, "data-item-state": item.state },
+// The offering each change item moves a product from (item id -> name), as far as it can be told:
+// an item names only the new offering. Until the order changes the product, the product's own
+// offering is the old one; once it has, the old one is what the customer's previous order that
+// touched the product left on it.
+async function changedFrom(order) {
+  const changes = order.items.filter((i) => i.action === "modify" && i.installed_product_id);
+  const from = {};
+  if (!changes.length) return from;
+  let history = null;
+  const earlierOrders = async () => {
+    history = history || allPages("orders/orders", { customer_id: order.customer_id }, 200);
+    return (await history).filter((o) => Date.parse(o.created_at) < Date.parse(order.created_at));
+  };
+  await Promise.all(changes.map(async (item) => {
+    try {
+      const product = await api(`orders/installed-products/${encodeURIComponent(item.installed_product_id)}`);
+      if (product.order_id !== order.id) {
+        from[item.id] = product.offering_name;
+        return;
+      }
+      for (const earlier of await earlierOrders()) {  // newest first
+        const before = earlier.items.find((i) => i.state === "completed" && (i.result_product_ids || []).includes(product.id));
+        if (before) {
+          from[item.id] = before.offering_name;
+          return;
+        }
+      }
+    } catch {
+      // the order itself is still shown; only where the change comes from stays untold
+    }
+  }));
+  return from;
+}
+
+function offeringCell(item, from) {
+  const line = h("span", { class: "badge" }, label("product_line", item.product_line));
+  const note = h("div", { class: "note" }, characteristicsText(item.characteristics));
+  if (item.action !== "modify") return [h("strong", {}, item.offering_name), " ", line, note];
+  return [h("span", { class: "change" }, from ? [h("span", { class: "from" }, from), " → "] : null,
+    h("strong", { class: "to" }, item.offering_name)), " ", line, note];
+}
+
+function itemRows(order, from) {
+  return order.items.map((item) => h("tr", { "data-item": item.id, "data-item-state": item.state, "data-item-action": item.action },
     h("td", {}, item.position + 1),
-    h("td", {}, h("strong", {}, item.offering_name), " ", h("span", { class: "badge" }, label("product_line", item.product_line)),
-      h("div", { class: "note" }, characteristicsText(item.characteristics))),
-    h("td", {}, label("order_action", item.action)),
+    h("td", {}, offeringCell(item, from[item.id])),
+    h("td", {}, h("span", { class: `badge order-action ${item.action}` }, label("order_action", item.action))),
     h("td", { class: "num" }, item.quantity),
     h("td", {}, item.service_address),
     h("td", { class: "num" }, money(item.quantity * item.one_off_price_tiyn, order.currency)),
@@ -323,13 +538,13 @@ function itemRows(order) {
       item.state_reason ? h("div", { class: "note" }, item.state_reason) : null)));
 }
 
-function itemsPanel(order) {
+function itemsPanel(order, from) {
   const done = order.items.filter((i) => FINAL_ITEM_STATES.includes(i.state)).length;
   const content = order.items.length ? [
     h("p", { class: "progress" }, h("label", { for: "order-progress" }, t("orders.progress", { done, total: order.items.length })),
       " ", h("progress", { id: "order-progress", max: order.items.length, value: done })),
     table([t("orders.position"), t("orders.offering"), t("orders.action"), t("orders.quantity"), t("orders.service_address"),
-      t("order.one_off"), t("order.monthly"), t("orders.fulfilment")], itemRows(order), { caption: t("orders.items_caption") }),
+      t("order.one_off"), t("order.monthly"), t("orders.fulfilment")], itemRows(order, from), { caption: t("orders.items_caption") }),
   ] : empty(t("orders.no_items"));
   return h("section", { class: "panel", id: "order-items", "aria-labelledby": "order-items-title" },
     h("h2", { id: "order-items-title" }, t("orders.items")), content,
@@ -433,11 +648,12 @@ export async function orderView(root, orderId) {
     } catch (error) {
       actions = problemBox(error);
     }
+    const from = await changedFrom(current);
     replace(root,
       h("div", { class: "title-row" }, h("h1", {}, t("orders.order_title", { number: orderNumber(current) })),
         stateBadge(current), refresh),
       h("div", { class: "grid-360" }, summaryPanel(current), actions),
-      itemsPanel(current));
+      itemsPanel(current, from));
     if (message) {
       toast(message);
       refresh.focus();
