@@ -34,6 +34,9 @@ class OutboxEvent(PlatformBase):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Set when the broker refused the event for good (crm_shared.relay): the relay goes on
+    # without it; `crm outbox replay` sends it again once the cause is fixed.
+    parked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_outbox_events_unsent", "sent_at", "seq"),)
 

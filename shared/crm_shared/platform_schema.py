@@ -81,3 +81,13 @@ def create_platform_tables_v1() -> None:
 def drop_platform_tables_v1() -> None:
     for table in ("audit_entries", "idempotency_records", "inbox_records", "outbox_events"):
         op.drop_table(table)  # their indexes go with them
+
+
+def add_outbox_parking_v2() -> None:
+    """outbox_events.parked_at: an event the broker refused for good (see crm_shared.relay)."""
+    op.add_column("outbox_events", sa.Column("parked_at", UTCDateTime()))
+
+
+def drop_outbox_parking_v2() -> None:
+    with op.batch_alter_table("outbox_events") as batch:
+        batch.drop_column("parked_at")

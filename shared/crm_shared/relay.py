@@ -10,6 +10,12 @@ the broker's acknowledgements and marks as sent the acknowledged prefix only: ev
 the first failure on stays unsent and is sent again, in order, after a back-off. A relay killed
 between the broker's ack and the database commit publishes those events a second time;
 consumers dedupe by event id (``consumer.py``), so delivery is at least once, effects once.
+
+An event the broker refuses for good (a non-retriable error such as a payload over the size
+limit, ``PARK_AFTER_ATTEMPTS`` times) is parked: ``parked_at`` is set, it is logged, counted in
+``crm_outbox_parked_events``, and the relay goes on with the events after it instead of holding
+back every later event of the service. Nothing is dropped: ``crm outbox replay`` sends parked
+events again once the cause is fixed. Retriable errors (the broker away) are retried forever.
 """
 from __future__ import annotations
 
@@ -21,17 +27,21 @@ from datetime import datetime, timedelta
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import Row, Text, cast, delete, func, select, text, update
+from sqlalchemy import Row, Text, cast, delete, func, or_, select, text, update
 
 from .db import Database, utcnow
 from .kafka import finish_publish_span, make_producer, start_publish_span
-from .metrics import OUTBOX_BACKLOG, OUTBOX_FAILURES, OUTBOX_OLDEST_AGE, OUTBOX_PUBLISHED
+from .metrics import (OUTBOX_BACKLOG, OUTBOX_FAILURES, OUTBOX_OLDEST_AGE, OUTBOX_PARKED, OUTBOX_PARKED_NOW,
+                      OUTBOX_PUBLISHED)
 from .models import OutboxEvent
 from .outbox import NOTIFY_CHANNEL, as_cloud_event
 from .settings import ServiceSettings
 
 log = logging.getLogger("crm.relay")
 
+# Refusals of one event by a non-retriable error before it is parked (once could be a broker's
+# passing misconfiguration; three in a row, with the back-off between them, is the event).
+PARK_AFTER_ATTEMPTS = 3
 # Advisory locks are per database, and each service has its own database: one constant key.
 RELAY_LOCK_KEY = zlib.crc32(b"crm_shared.relay.OutboxRelay")
 MAX_ERROR_LENGTH = 2000
@@ -54,7 +64,14 @@ _UNSENT_COLUMNS = (
     OutboxEvent.seq, OutboxEvent.event_id, OutboxEvent.topic, OutboxEvent.key, OutboxEvent.type,
     OutboxEvent.source, OutboxEvent.subject, OutboxEvent.dataschema, OutboxEvent.region, OutboxEvent.branch,
     cast(OutboxEvent.data, Text).label("data"), OutboxEvent.trace_headers, OutboxEvent.created_at,
+    OutboxEvent.attempts,
 )
+_UNSENT = (OutboxEvent.sent_at.is_(None), OutboxEvent.parked_at.is_(None))
+
+
+def refused_for_good(error: BaseException) -> bool:
+    """aiokafka marks the errors worth retrying; anything else it raised will not go away."""
+    return getattr(error, "retriable", None) is False
 
 
 async def publish_batch(db: Database, producer: AIOKafkaProducer, service: str, batch_size: int) -> int:
@@ -63,8 +80,7 @@ async def publish_batch(db: Database, producer: AIOKafkaProducer, service: str, 
     (after recording the attempt) when the broker refused or did not answer.
 
     Run it from one process at a time per database (``RelayLeadership``), or order suffers."""
-    stmt = (select(*_UNSENT_COLUMNS).where(OutboxEvent.sent_at.is_(None))
-            .order_by(OutboxEvent.seq).limit(batch_size))
+    stmt = select(*_UNSENT_COLUMNS).where(*_UNSENT).order_by(OutboxEvent.seq).limit(batch_size)
     if db.is_postgres:
         stmt = stmt.with_for_update(skip_locked=True)
     async with db.engine.begin() as conn:
@@ -77,16 +93,25 @@ async def publish_batch(db: Database, producer: AIOKafkaProducer, service: str, 
             await conn.execute(
                 update(OutboxEvent).where(OutboxEvent.seq.in_([event.seq for event in acked]))
                 .values(sent_at=utcnow(), attempts=func.coalesce(OutboxEvent.attempts, 0) + 1))
+        parked = False
         if failure is not None:
             failed_event, error = failure
+            parked = refused_for_good(error) and (failed_event.attempts or 0) + 1 >= PARK_AFTER_ATTEMPTS
             await conn.execute(
                 update(OutboxEvent).where(OutboxEvent.seq == failed_event.seq)
                 .values(attempts=func.coalesce(OutboxEvent.attempts, 0) + 1,
-                        last_error=f"{error.__class__.__name__}: {error}"[:MAX_ERROR_LENGTH]))
+                        last_error=f"{error.__class__.__name__}: {error}"[:MAX_ERROR_LENGTH],
+                        parked_at=utcnow() if parked else None))
     if acked:
         OUTBOX_PUBLISHED.labels(service).inc(len(acked))
     if failure is not None:
         OUTBOX_FAILURES.labels(service).inc()
+        if parked:
+            OUTBOX_PARKED.labels(service).inc()
+            log.error("outbox of %s: event %s (%s, key %s) parked after %d refusals: %s; later events go on, "
+                      "`crm outbox replay` sends it again", service, failure[0].event_id, failure[0].type,
+                      failure[0].key, (failure[0].attempts or 0) + 1, failure[1])
+            return len(acked)
         raise OutboxPublishError(failure[0].event_id, len(acked), failure[1])
     return len(acked)
 
@@ -121,13 +146,15 @@ async def _send_in_order(producer: AIOKafkaProducer, events: Sequence[Row]) -> t
 
 async def replay(db: Database, since: datetime, topic: str | None = None) -> int:
     """Mark the events created at or after ``since`` (optionally of one topic) unsent, so the
-    relay publishes them again, in their original order. Consumers skip the ones they already
-    applied. Only events still within the retention window can be replayed. Returns the count."""
+    relay publishes them again, in their original order, and unpark the parked ones among them.
+    Consumers skip the ones they already applied. Only events still within the retention window
+    can be replayed. Returns the count."""
     if since.tzinfo is None:
         raise ValueError("since must be timezone-aware (UTC)")
     stmt = (update(OutboxEvent)
-            .where(OutboxEvent.created_at >= since, OutboxEvent.sent_at.is_not(None))
-            .values(sent_at=None)
+            .where(OutboxEvent.created_at >= since,
+                   or_(OutboxEvent.sent_at.is_not(None), OutboxEvent.parked_at.is_not(None)))
+            .values(sent_at=None, parked_at=None, attempts=0)
             .execution_options(synchronize_session=False))
     if topic:
         stmt = stmt.where(OutboxEvent.topic == topic)
@@ -152,15 +179,22 @@ async def purge_sent(db: Database, older_than: datetime) -> int:
 
 
 async def outbox_backlog(db: Database) -> tuple[int, datetime | None]:
-    """How many events are unsent, and when the oldest of them was written."""
-    stmt = select(func.count(), func.min(OutboxEvent.created_at)).where(OutboxEvent.sent_at.is_(None))
+    """How many events are waiting to be sent, and when the oldest of them was written."""
+    stmt = select(func.count(), func.min(OutboxEvent.created_at)).where(*_UNSENT)
     async with db.read_only() as session:
         count, oldest = (await session.execute(stmt)).one()
     return count, oldest
 
 
+async def parked_events(db: Database) -> int:
+    stmt = select(func.count()).where(OutboxEvent.sent_at.is_(None), OutboxEvent.parked_at.is_not(None))
+    async with db.read_only() as session:
+        return await session.scalar(stmt)
+
+
 async def refresh_backlog_metrics(db: Database, service: str) -> int:
     count, oldest = await outbox_backlog(db)
+    OUTBOX_PARKED_NOW.labels(service).set(await parked_events(db))
     OUTBOX_BACKLOG.labels(service).set(count)
     OUTBOX_OLDEST_AGE.labels(service).set((utcnow() - oldest).total_seconds() if oldest else 0.0)
     return count
