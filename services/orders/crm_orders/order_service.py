@@ -56,6 +56,9 @@ def item_state(item: OrderItem) -> dict[str, Any]:
         "one_off_price_tiyn": item.one_off_price_tiyn, "recurring_price_tiyn": item.recurring_price_tiyn,
         "characteristics": dict(item.characteristics or {}), "service_address": item.service_address,
         "installed_product_id": item.installed_product_id, "result_product_ids": list(item.result_product_ids or []),
+        "replaced_offering_id": item.replaced_offering_id,
+        "replaced_offering_version": item.replaced_offering_version,
+        "replaced_offering_name": item.replaced_offering_name,
     }
 
 
@@ -110,6 +113,15 @@ class ItemRequest:
     service_address: str = ""
 
 
+async def _installed_offering_version(session: AsyncSession, product: InstalledProduct) -> int | None:
+    """The offering version ``product`` is on: the one of the completed item that last made it
+    what it is (product.order_id names that order). None when no such item is found."""
+    items = await session.scalars(select(OrderItem).where(
+        OrderItem.order_id == product.order_id, OrderItem.offering_id == product.offering_id,
+        OrderItem.action.in_([ItemAction.ADD, ItemAction.MODIFY]), OrderItem.state == ItemState.COMPLETED))
+    return next((i.offering_version for i in items if product.id in (i.result_product_ids or [])), None)
+
+
 async def _priced_item(session: AsyncSession, customer_id: str, region_code: str, request: ItemRequest,
                        position: int, today: date) -> OrderItem:
     where = f"items[{position}]"
@@ -158,6 +170,10 @@ async def _priced_item(session: AsyncSession, customer_id: str, region_code: str
         characteristics=characteristics,
         service_address=request.service_address or (product.service_address if product else ""),
         installed_product_id=product.id if product else None, result_product_ids=[],
+        # what the product is now: the offering a change replaces, or the one a disconnection ends
+        replaced_offering_id=product.offering_id if product else None,
+        replaced_offering_version=await _installed_offering_version(session, product) if product else None,
+        replaced_offering_name=product.offering_name if product else None,
     )
 
 

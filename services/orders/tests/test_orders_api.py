@@ -74,6 +74,89 @@ async def test_an_order_is_priced_fulfilled_and_creates_installed_products(clien
     assert ended["status"] == "terminated" and ended["terminated_at"]
 
 
+REPLACED = ("replaced_offering_id", "replaced_offering_version", "replaced_offering_name")
+
+
+def replaced(item) -> tuple:
+    return tuple(item[key] for key in REPLACED)
+
+
+async def order_events(orders_database, order_id) -> list:
+    from sqlalchemy import select
+
+    from crm_shared.db import Database
+    from crm_shared.models import OutboxEvent
+
+    db = Database(orders_database)
+    try:
+        async with db.read_only() as session:
+            return list(await session.scalars(select(OutboxEvent).where(OutboxEvent.subject == order_id)))
+    finally:
+        await db.dispose()
+
+
+async def test_a_change_and_a_disconnection_keep_what_the_product_was_when_taken(client, customers, orders_database):
+    from crm_contracts import events
+
+    customer = customers["almaty2"]
+    installed = await take(client, customer, [{"offering_id": "inet-gpon-100"}, {"offering_id": "tv-base"}])
+    assert installed.status_code == 201, installed.text
+    installed = installed.json()
+    assert [replaced(i) for i in installed["items"]] == [(None, None, None)] * 2  # add items replace nothing
+    for position in range(2):
+        installed = await fulfil(client, installed, position, "completed")
+    fibre_add, tv_add = installed["items"]
+    fibre_id, tv_id = fibre_add["result_product_ids"][0], tv_add["result_product_ids"][0]
+    fibre_100 = ("inet-gpon-100", fibre_add["offering_version"], fibre_add["offering_name"])
+    tv_base = ("tv-base", tv_add["offering_version"], tv_add["offering_name"])
+
+    # a change that never happens: cancelled
+    dropped = (await take(client, customer, [{"action": "modify", "installed_product_id": fibre_id,
+                                              "offering_id": "inet-gpon-1000"}])).json()
+    assert replaced(dropped["items"][0]) == fibre_100
+    cancelled = await client.patch(f"{ORDERS}/{dropped['id']}/state", json={"state": "cancelled", "reason": "too dear"},
+                                   headers=as_("branch_agent") | {"If-Match": '"1"'})
+    assert cancelled.status_code == 200, cancelled.text
+
+    # fibre 100 -> 300 and the TV disconnected, completed
+    change = await take(client, customer, [{"action": "modify", "installed_product_id": fibre_id,
+                                            "offering_id": "inet-gpon-300"},
+                                           {"action": "delete", "installed_product_id": tv_id}])
+    assert change.status_code == 201, change.text
+    change = change.json()
+    assert [replaced(i) for i in change["items"]] == [fibre_100, tv_base]
+    for position in range(2):
+        change = await fulfil(client, change, position, "completed")
+    assert change["state"] == "completed"
+    assert [replaced(i) for i in change["items"]] == [fibre_100, tv_base]
+
+    # then fibre 300 -> 500: this change replaces what the previous one left on the product
+    later = (await take(client, customer, [{"action": "modify", "installed_product_id": fibre_id,
+                                            "offering_id": "inet-gpon-500"}])).json()
+    fibre_300 = ("inet-gpon-300", change["items"][0]["offering_version"], change["items"][0]["offering_name"])
+    assert replaced(later["items"][0]) == fibre_300
+    later = await fulfil(client, later, 0, "completed")
+    product = (await client.get(f"/api/v1/orders/installed-products/{fibre_id}", headers=as_("admin"))).json()
+    assert product["offering_id"] == "inet-gpon-500"
+
+    # read afterwards, each order still tells what it replaced, whatever happened to the product since
+    for order, expected in ((dropped, [fibre_100]), (change, [fibre_100, tv_base]), (later, [fibre_300])):
+        again = (await client.get(f"{ORDERS}/{order['id']}", headers=as_("branch_agent"))).json()
+        assert [replaced(i) for i in again["items"]] == expected, order["id"]
+    listed = (await client.get(ORDERS, params={"customer_id": customer}, headers=as_("admin"))).json()["items"]
+    assert [replaced(i) for i in next(o for o in listed if o["id"] == change["id"])["items"]] == [fibre_100, tv_base]
+
+    # the order events carry it too, and match their schemas
+    written = await order_events(orders_database, change["id"])
+    assert {e.type for e in written} == {"crm.orders.order.created", "crm.orders.order.state_changed",
+                                         "crm.orders.order.completed"}
+    for event in written:
+        events.validate(event.type, event.data)
+        assert [replaced(i) for i in event.data["items"]] == [fibre_100, tv_base], event.type
+    [created] = [e for e in await order_events(orders_database, installed["id"]) if e.type == "crm.orders.order.created"]
+    assert [replaced(i) for i in created.data["items"]] == [(None, None, None)] * 2
+
+
 async def test_partial_fulfilment_and_illegal_transitions(client, customers):
     order = (await take(client, customers["almaty"], [{"offering_id": "tv-base"}, {"offering_id": "fix-home"}])).json()
     order = await fulfil(client, order, 0, "completed")
@@ -227,6 +310,13 @@ async def test_every_event_written_matches_its_schema(client, orders_database, c
             "crm.orders.installed_product.changed", "crm.orders.installed_product.terminated"} <= types
     for row in rows:
         jsonschema.validate(row.data, events.schema_for(row.type))
+    # among them, items that name what they replace (modify) or disconnect (delete), and add items
+    # that name nothing
+    items = [item for row in rows if row.type.startswith("crm.orders.order.") for item in row.data["items"]]
+    for action in ("modify", "delete"):
+        assert any(i["action"] == action and i["replaced_offering_id"] and i["replaced_offering_version"]
+                   and i["replaced_offering_name"] for i in items), action
+    assert all(i["replaced_offering_id"] is None for i in items if i["action"] == "add")
 
 
 @pytest.mark.parametrize("cursor", ["%%%", encode_cursor(["not-a-time", "x"]), encode_cursor([1, 2]), encode_cursor(["x"])])

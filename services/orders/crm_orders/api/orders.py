@@ -80,6 +80,12 @@ class ItemOut(BaseModel):
     service_address: str
     installed_product_id: str | None
     result_product_ids: list[str]
+    # modify / delete: what the installed product was when the order was taken; None for add items
+    # (and for items taken before this was recorded)
+    replaced_offering_id: str | None = Field(
+        description="the offering a tariff change replaces, or the one a disconnection ends")
+    replaced_offering_version: int | None = Field(description="the version of that offering the product was on")
+    replaced_offering_name: str | None = Field(description="that offering's name as the product had it")
 
 
 class OrderOut(BaseModel):

@@ -97,6 +97,11 @@ class OrderItem(OrdersBase):
     characteristics: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     service_address: Mapped[str] = mapped_column(String(500), default="")
     installed_product_id: Mapped[str | None] = mapped_column(String(36))  # the target of modify / delete
+    # What the target was when the order was taken (modify / delete; None for add): the offering
+    # a tariff change replaces, or the one a disconnection ends.
+    replaced_offering_id: Mapped[str | None] = mapped_column(String(64))
+    replaced_offering_version: Mapped[int | None] = mapped_column(Integer)
+    replaced_offering_name: Mapped[str | None] = mapped_column(String(200))
     result_product_ids: Mapped[list[str]] = mapped_column(JSON, default=list)  # what completion created/changed
 
     order: Mapped[Order] = relationship(back_populates="items")

@@ -2,7 +2,7 @@
 // paging, order capture for one customer (new products from the catalogue, tariff changes and
 // disconnections of installed products, running totals) and one order with its items'
 // fulfilment and the state changes the API allows from where it is.
-import { ApiError, allPages, api, idempotencyKey, session } from "../api.js";
+import { ApiError, api, idempotencyKey, session } from "../api.js";
 import { h, replace } from "../dom.js";
 import { field, formAlert, formValues, onSubmit, selectInput, showErrors, submitButton, textInput } from "../forms.js";
 import { branchName, dateTime, label, money, phone, t } from "../i18n.js";
@@ -483,52 +483,24 @@ export async function newOrderView(root, customerId) {
 
 // --- one order -------------------------------------------------------------------------------
 
-// The offering each change item moves a product from (item id -> name), as far as it can be told:
-// an item names only the new offering. Until the order changes the product, the product's own
-// offering is the old one; once it has, the old one is what the customer's previous order that
-// touched the product left on it.
-async function changedFrom(order) {
-  const changes = order.items.filter((i) => i.action === "modify" && i.installed_product_id);
-  const from = {};
-  if (!changes.length) return from;
-  let history = null;
-  const earlierOrders = async () => {
-    history = history || allPages("orders/orders", { customer_id: order.customer_id }, 200);
-    return (await history).filter((o) => Date.parse(o.created_at) < Date.parse(order.created_at));
-  };
-  await Promise.all(changes.map(async (item) => {
-    try {
-      const product = await api(`orders/installed-products/${encodeURIComponent(item.installed_product_id)}`);
-      if (product.order_id !== order.id) {
-        from[item.id] = product.offering_name;
-        return;
-      }
-      for (const earlier of await earlierOrders()) {  // newest first
-        const before = earlier.items.find((i) => i.state === "completed" && (i.result_product_ids || []).includes(product.id));
-        if (before) {
-          from[item.id] = before.offering_name;
-          return;
-        }
-      }
-    } catch {
-      // the order itself is still shown; only where the change comes from stays untold
-    }
-  }));
-  return from;
-}
-
-function offeringCell(item, from) {
+// An item as the order page shows it. A change names the offering it moves the product from and
+// a disconnection the one it ends: what the product was when the order was taken, as the order
+// keeps it (replaced_offering_name). An item taken before orders kept that has none: a change then
+// shows only its new offering, a disconnection the offering it names.
+function offeringCell(item) {
   const line = h("span", { class: "badge" }, label("product_line", item.product_line));
   const note = h("div", { class: "note" }, characteristicsText(item.characteristics));
+  const from = item.replaced_offering_name;
+  if (item.action === "delete") return [h("strong", {}, from || item.offering_name), " ", line, note];
   if (item.action !== "modify") return [h("strong", {}, item.offering_name), " ", line, note];
   return [h("span", { class: "change" }, from ? [h("span", { class: "from" }, from), " → "] : null,
     h("strong", { class: "to" }, item.offering_name)), " ", line, note];
 }
 
-function itemRows(order, from) {
+function itemRows(order) {
   return order.items.map((item) => h("tr", { "data-item": item.id, "data-item-state": item.state, "data-item-action": item.action },
     h("td", {}, item.position + 1),
-    h("td", {}, offeringCell(item, from[item.id])),
+    h("td", {}, offeringCell(item)),
     h("td", {}, h("span", { class: `badge order-action ${item.action}` }, label("order_action", item.action))),
     h("td", { class: "num" }, item.quantity),
     h("td", {}, item.service_address),
@@ -538,13 +510,13 @@ function itemRows(order, from) {
       item.state_reason ? h("div", { class: "note" }, item.state_reason) : null)));
 }
 
-function itemsPanel(order, from) {
+function itemsPanel(order) {
   const done = order.items.filter((i) => FINAL_ITEM_STATES.includes(i.state)).length;
   const content = order.items.length ? [
     h("p", { class: "progress" }, h("label", { for: "order-progress" }, t("orders.progress", { done, total: order.items.length })),
       " ", h("progress", { id: "order-progress", max: order.items.length, value: done })),
     table([t("orders.position"), t("orders.offering"), t("orders.action"), t("orders.quantity"), t("orders.service_address"),
-      t("order.one_off"), t("order.monthly"), t("orders.fulfilment")], itemRows(order, from), { caption: t("orders.items_caption") }),
+      t("order.one_off"), t("order.monthly"), t("orders.fulfilment")], itemRows(order), { caption: t("orders.items_caption") }),
   ] : empty(t("orders.no_items"));
   return h("section", { class: "panel", id: "order-items", "aria-labelledby": "order-items-title" },
     h("h2", { id: "order-items-title" }, t("orders.items")), content,
@@ -648,12 +620,11 @@ export async function orderView(root, orderId) {
     } catch (error) {
       actions = problemBox(error);
     }
-    const from = await changedFrom(current);
     replace(root,
       h("div", { class: "title-row" }, h("h1", {}, t("orders.order_title", { number: orderNumber(current) })),
         stateBadge(current), refresh),
       h("div", { class: "grid-360" }, summaryPanel(current), actions),
-      itemsPanel(current, from));
+      itemsPanel(current));
     if (message) {
       toast(message);
       refresh.focus();
