@@ -6,15 +6,19 @@ unassigned only, not when asking for critical ones), takes it, moves it through 
 (acknowledge, start, resolve with a resolution text), adds an internal and a customer-visible
 note, sees the API's message at the field a move needs, sees a stale page refused (If-Match)
 and reloads; an agent of another branch cannot open it by its URL; the mass incidents list and
-page, with resolving offered only to the roles that may. Fixtures are in conftest.py.
+page, with resolving offered only to the roles that may; a call logged by the telephony
+integration shows in the 360 view's calls and visits. Fixtures are in conftest.py.
 """
 from __future__ import annotations
 
 import re
 import uuid
 
+import httpx
 import pytest
 from playwright.async_api import expect
+
+from crm_cli.testing import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.integration]
 
@@ -214,3 +218,24 @@ async def test_incidents_are_listed_and_resolving_is_offered_to_the_roles_that_m
     await almaty.open(incident_fragment)
     await expect(almaty.page.locator(".problem")).to_be_visible()
     await expect(almaty.page.locator("body")).not_to_contain_text(KARAGANDA_OUTAGE)
+
+
+async def test_a_logged_call_shows_in_the_360_views_contact_history(console, suite):
+    marker = uuid.uuid4().hex[:8]
+    async with httpx.AsyncClient(base_url=suite.gateway_url, timeout=30) as http:  # the telephony integration
+        headers = await sign_in(http, "callcenter")
+        customer = (await http.get("/api/v1/sales/customers", params={"phone": "87011234567"},
+                                   headers=headers)).json()["items"][0]
+        call = await http.post("/api/v1/tickets/interactions", headers=headers, json={
+            "customer_id": customer["id"], "summary": f"Asked when the technician comes ({marker})"})
+        assert call.status_code == 201, call.text
+        ended = await http.post(f"/api/v1/tickets/interactions/{call.json()['id']}/end", headers=headers,
+                                json={"outcome": "callback_needed"})
+        assert ended.status_code == 200, ended.text
+
+    agent = await signed_in(console, "callcenter")
+    await agent.open(f"customers/{customer['id']}")
+    logged = agent.page.locator(f"#contact-history li[data-interaction='{call.json()['id']}']")
+    await expect(logged).to_contain_text(marker)
+    await expect(logged.locator("strong")).not_to_be_empty()  # the outcome, in the user's language
+    await expect(logged).to_contain_text("callcenter")

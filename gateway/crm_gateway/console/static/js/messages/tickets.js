@@ -2,6 +2,11 @@
 // (The ticket statuses "ticket.<status>", "priority.*", "category.*" and the 360 view's
 // "ticket.*" words are in core.js.)
 export const en = {
+  "interaction.title": "Calls and visits", "interaction.ticket": "the ticket", "interaction.ongoing": "in progress",
+  "direction.inbound": "inbound", "direction.outbound": "outbound",
+  "outcome.resolved_on_call": "Resolved on the call", "outcome.ticket_opened": "Ticket opened",
+  "outcome.note_added": "Note added", "outcome.callback_needed": "Call back needed", "outcome.no_answer": "No answer",
+  "outcome.other": "Other",
   "nav.tickets": "Tickets", "nav.incidents": "Outages",
   "tickets.title": "Tickets", "tickets.filters": "Ticket filters", "tickets.view": "Show", "tickets.team": "Team queue",
   "tickets.every_branch": "All branches in my reach", "tickets.every_team": "All teams",
@@ -70,6 +75,11 @@ export const en = {
 };
 
 export const ru = {
+  "interaction.title": "Звонки и визиты", "interaction.ticket": "заявка", "interaction.ongoing": "идёт",
+  "direction.inbound": "входящий", "direction.outbound": "исходящий",
+  "outcome.resolved_on_call": "Решено во время звонка", "outcome.ticket_opened": "Открыта заявка",
+  "outcome.note_added": "Добавлена заметка", "outcome.callback_needed": "Нужно перезвонить", "outcome.no_answer": "Нет ответа",
+  "outcome.other": "Другое",
   "nav.tickets": "Заявки", "nav.incidents": "Аварии",
   "tickets.title": "Заявки", "tickets.filters": "Фильтры заявок", "tickets.view": "Показать", "tickets.team": "Очередь группы",
   "tickets.every_branch": "Все доступные мне филиалы", "tickets.every_team": "Все группы",
@@ -138,6 +148,11 @@ export const ru = {
 };
 
 export const kk = {
+  "interaction.title": "Қоңыраулар мен келулер", "interaction.ticket": "өтінім", "interaction.ongoing": "жүріп жатыр",
+  "direction.inbound": "кіріс", "direction.outbound": "шығыс",
+  "outcome.resolved_on_call": "Қоңырау кезінде шешілді", "outcome.ticket_opened": "Өтінім ашылды",
+  "outcome.note_added": "Жазба қосылды", "outcome.callback_needed": "Қайта қоңырау шалу керек", "outcome.no_answer": "Жауап жоқ",
+  "outcome.other": "Басқа",
   "nav.tickets": "Өтінімдер", "nav.incidents": "Ақаулар",
   "tickets.title": "Өтінімдер", "tickets.filters": "Өтінім сүзгілері", "tickets.view": "Көрсету", "tickets.team": "Топ кезегі",
   "tickets.every_branch": "Маған қолжетімді барлық филиалдар", "tickets.every_team": "Барлық топтар",

@@ -473,6 +473,22 @@ function balance(customer) {
   });
 }
 
+// Calls and branch visits logged by the call-centre flow (the tickets service's interactions),
+// newest first, with what came of each.
+function contactHistory(customer) {
+  return optionalPanel("contact-history", t("interaction.title"), async () => {
+    const { items } = await api("tickets/interactions", { query: { customer_id: customer.id, limit: 20 } });
+    if (!items.length) return empty(t("common.none"));
+    return h("ul", { class: "timeline" }, items.map((i) => h("li", { dataset: { interaction: i.id } },
+      h("span", { class: "badge" }, label("channel", i.channel)), " ", label("direction", i.direction), " · ",
+      dateTime(i.started_at), i.agent_name ? ` · ${i.agent_name}` : "",
+      i.outcome ? h("div", {}, h("strong", {}, label("outcome", i.outcome)),
+        i.ticket_id ? [" · ", link(`tickets/${i.ticket_id}`, t("interaction.ticket"))] : null)
+        : h("span", { class: "badge open" }, t("interaction.ongoing")),
+      i.summary ? h("div", { class: "note" }, i.summary) : null)));
+  });
+}
+
 function tickets(customer) {
   return optionalPanel("tickets", t("customer.tickets"), async () => {
     const list = h("div");
@@ -533,7 +549,7 @@ export async function customerView(root, customerId) {
     maintainable(customer) ? mergeDuplicate(live, showSurvivor) : null,
     h("div", { class: "grid-360" },
       h("div", { class: "column" }, profile(live, regionList), consents(customer), contacts(live), balance(customer)),
-      h("div", { class: "column" }, activities(customer), tickets(customer), opportunities(customer), orders(customer),
+      h("div", { class: "column" }, activities(customer), contactHistory(customer), tickets(customer), opportunities(customer), orders(customer),
         installedProducts(customer))));
   root.querySelector("h1").focus?.();
 }
