@@ -170,3 +170,27 @@ def span_exporter():
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     yield exporter
     exporter.shutdown()
+
+
+async def schema_differences(url: str, service_base) -> list:
+    """What the migrated database at ``url`` lacks or has beyond the models (the service's
+    ``service_base`` tables and the platform's), as Alembic's autogenerate compares them; [] when
+    the migrations build exactly the models' schema."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import MetaData
+
+    from . import models as platform_models  # noqa: F401  (the platform tables on PlatformBase)
+    from .db import Database, PlatformBase
+
+    metadata = MetaData()
+    for table in [*PlatformBase.metadata.tables.values(), *service_base.metadata.tables.values()]:
+        table.to_metadata(metadata)
+    db = Database(url)
+    try:
+        async with db.engine.connect() as connection:
+            return await connection.run_sync(lambda sync: compare_metadata(
+                MigrationContext.configure(sync, opts={"compare_type": True}), metadata))
+    finally:
+        await db.dispose()
+

@@ -7,37 +7,18 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy import MetaData, inspect
+from sqlalchemy import inspect
 
 from crm_orders.db import models  # noqa: F401  (every table on OrdersBase.metadata)
 from crm_orders.db.base import OrdersBase
-from crm_shared import models as platform_models  # noqa: F401
-from crm_shared.db import Database, PlatformBase
+from crm_shared.db import Database
 from crm_shared.migrations import alembic_config, upgrade_async
+from crm_shared.testing import schema_differences
 
 pytestmark = pytest.mark.integration
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 REPLACED = {"replaced_offering_id", "replaced_offering_version", "replaced_offering_name"}
-
-
-def _models_metadata() -> MetaData:
-    metadata = MetaData()
-    for table in list(PlatformBase.metadata.tables.values()) + list(OrdersBase.metadata.tables.values()):
-        table.to_metadata(metadata)
-    return metadata
-
-
-async def _schema_differences(url: str) -> list:
-    db = Database(url)
-    try:
-        async with db.engine.connect() as connection:
-            return await connection.run_sync(lambda sync: compare_metadata(
-                MigrationContext.configure(sync, opts={"compare_type": True}), _models_metadata()))
-    finally:
-        await db.dispose()
 
 
 async def _order_item_columns(url: str) -> set[str]:
@@ -63,10 +44,10 @@ async def database_url(request, make_database, tmp_path) -> str:
 
 async def test_the_migrations_build_the_models_schema_and_the_newest_goes_down_and_up(database_url):
     await upgrade_async(MIGRATIONS, database_url)
-    assert await _schema_differences(database_url) == []
+    assert await schema_differences(database_url, OrdersBase) == []
     assert REPLACED <= await _order_item_columns(database_url)
 
     await _downgrade(database_url, "0002_outbox_parking")
     assert not REPLACED & await _order_item_columns(database_url)
     await upgrade_async(MIGRATIONS, database_url)
-    assert await _schema_differences(database_url) == []
+    assert await schema_differences(database_url, OrdersBase) == []

@@ -6,9 +6,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy import MetaData, func, select
+from sqlalchemy import func, select
 
 from crm_contracts.events import validate
 from crm_sales.config import SalesSettings
@@ -27,10 +25,9 @@ from crm_sales.seed import (
     seed_bulk,
     seed_demo,
 )
-from crm_shared.testing import PRINCIPALS, auth_headers
+from crm_shared.testing import PRINCIPALS, auth_headers, schema_differences
 from crm_sales.testing import Identities
-from crm_shared import models as platform_models  # noqa: F401
-from crm_shared.db import Database, PlatformBase
+from crm_shared.db import Database
 from crm_shared.migrations import upgrade_async
 from crm_shared.models import AuditEntry, OutboxEvent
 
@@ -39,24 +36,6 @@ pytestmark = pytest.mark.integration
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 DEMO_OWNERS = {"user-almaty-agent", "user-almaty-manager", "user-karaganda-agent", "user-karaganda-manager",
                "user-admin"}
-
-
-def _models_metadata() -> MetaData:
-    """Every table of the sales database as the models describe it (the service's and the platform's)."""
-    metadata = MetaData()
-    for table in list(PlatformBase.metadata.tables.values()) + list(SalesBase.metadata.tables.values()):
-        table.to_metadata(metadata)
-    return metadata
-
-
-async def _schema_differences(url: str) -> list:
-    db = Database(url)
-    try:
-        async with db.engine.connect() as connection:
-            return await connection.run_sync(lambda sync: compare_metadata(
-                MigrationContext.configure(sync, opts={"compare_type": True}), _models_metadata()))
-    finally:
-        await db.dispose()
 
 
 async def _migrated(url: str) -> str:
@@ -71,12 +50,12 @@ def sqlite_url(tmp_path) -> str:
 
 async def test_the_migrations_build_the_models_schema_on_postgresql(make_database):
     url = await _migrated(await make_database("sales_schema"))
-    assert await _schema_differences(url) == []
+    assert await schema_differences(url, SalesBase) == []
 
 
 async def test_the_migrations_build_the_models_schema_on_sqlite(sqlite_url):
     await _migrated(sqlite_url)
-    assert await _schema_differences(sqlite_url) == []
+    assert await schema_differences(sqlite_url, SalesBase) == []
 
 
 async def test_the_customer_api_works_on_the_embedded_sqlite_database(sqlite_url):
