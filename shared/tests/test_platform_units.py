@@ -1,6 +1,7 @@
 """Unit tests of the platform library's pure logic: no database, no broker."""
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import httpx
@@ -9,6 +10,8 @@ import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel, ValidationError
 
+from crm_shared import auth
+from crm_shared.auth import Principal, Role, issue_internal_token, verify_internal_token
 from crm_shared.envelope import CloudEvent
 from crm_shared.errors import PROBLEM_JSON, Problem, field_problem, install_problem_handlers
 from crm_shared.models import OutboxEvent
@@ -171,3 +174,33 @@ class TestProblems:
         assert crashed.status_code == 500
         assert "hunter2" not in crashed.text and "Traceback" not in crashed.text
         assert crashed.json()["title"] == "Internal error"
+
+
+class TestInternalToken:
+    """The caller identity every service verifies; a verified token is remembered until it expires."""
+
+    PRINCIPAL = Principal("user-1", "agent.ala01", Role.BRANCH_AGENT, region="KZ-75", branch="ALA-01")
+
+    def test_a_token_is_verified_and_answered_from_memory_the_second_time(self, monkeypatch):
+        token = issue_internal_token(self.PRINCIPAL, "secret-a" * 4, ttl_s=60)
+        assert verify_internal_token(token, "secret-a" * 4) == self.PRINCIPAL
+        monkeypatch.setattr(auth.jwt, "decode", lambda *a, **k: pytest.fail("decoded a remembered token again"))
+        assert verify_internal_token(token, "secret-a" * 4) == self.PRINCIPAL
+
+    def test_another_secret_or_an_expired_token_is_refused_even_when_remembered(self):
+        token = issue_internal_token(self.PRINCIPAL, "secret-b" * 4, ttl_s=1)
+        verify_internal_token(token, "secret-b" * 4)
+        with pytest.raises(Problem) as wrong_secret:
+            verify_internal_token(token, "secret-c" * 4)
+        assert wrong_secret.value.status == 401
+        time.sleep(2.1)  # past its expiry (whole seconds)
+        with pytest.raises(Problem) as expired:
+            verify_internal_token(token, "secret-b" * 4)
+        assert expired.value.status == 401 and "expired" in expired.value.detail
+
+    def test_a_token_without_an_expiry_is_refused(self):
+        unbounded = auth.jwt.encode(self.PRINCIPAL.claims() | {"aud": auth.INTERNAL_AUDIENCE, "iss": auth.INTERNAL_ISSUER},
+                                    "secret-d" * 4, algorithm="HS256")
+        with pytest.raises(Problem) as refused:
+            verify_internal_token(unbounded, "secret-d" * 4)
+        assert refused.value.status == 401
