@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from crm_shared.app import ServiceRuntime, create_service_app
 
-from .api import admin, auth, meta, reference, staff
+from .api import admin, auth, branches, meta, reference, staff
 from .api.proxy import proxy_router
 from .config import GatewaySettings
 from .console import mount_console
@@ -42,7 +42,7 @@ def create_app(settings: GatewaySettings | None = None, runtime: ServiceRuntime 
     )
     app.state.gateway = gateway
     app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) not in REPLACED_PATHS]
-    for router in (meta.router, docs_router(), auth.router, admin.router, reference.router, staff.router,
+    for router in (meta.router, docs_router(), auth.router, admin.router, branches.router, reference.router, staff.router,
                    proxy_router(list(settings.upstreams), settings.routed_prefixes)):
         app.include_router(router)
     mount_docs_assets(app)

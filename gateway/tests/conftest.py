@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import httpx
 import pytest_asyncio
+from sqlalchemy import select
 
 from crm_gateway.config import GatewaySettings
 from crm_gateway.db import MIGRATIONS_DIR
@@ -15,6 +16,7 @@ from crm_gateway.seed import seed_demo
 from crm_gateway.state import Gateway
 from crm_shared.broker import free_port
 from crm_shared.migrations import upgrade_async
+from crm_shared.models import OutboxEvent
 
 DEAD_URL_HOST = "127.0.0.1"
 # Argon2 at its cheapest: the tests check what is hashed and verified, not how hard it is to crack.
@@ -62,3 +64,22 @@ async def gateway_database(make_database) -> str:
     url = await make_database("gateway")
     await upgrade_async(MIGRATIONS_DIR, url)
     return url
+
+
+@pytest_asyncio.fixture(scope="module")
+async def gw(gateway_database):
+    """A gateway with the demo users, one per test module."""
+    async with running_gateway(gateway_database, seed=True) as running:
+        yield running
+
+
+@pytest_asyncio.fixture(scope="module")
+async def admin(gw):
+    return await gw.login("admin")
+
+
+async def outbox_events(gw: RunningGateway, subject: str) -> list[OutboxEvent]:
+    """The events the gateway recorded about one subject (a user id, a branch code), oldest first."""
+    async with gw.gateway.db.read_only() as session:
+        return list(await session.scalars(select(OutboxEvent).where(OutboxEvent.subject == subject)
+                                          .order_by(OutboxEvent.seq)))

@@ -6,35 +6,17 @@ import time
 
 import jwt
 import pytest
-import pytest_asyncio
 from sqlalchemy import select
 
 from crm_contracts.events import topic_of, validate
 from crm_gateway.db.models import ApiKey
 from crm_gateway.seed import DEMO_API_KEY
-from crm_shared.models import AuditEntry, OutboxEvent
+from crm_shared.models import AuditEntry
 
-from .conftest import running_gateway
+from .conftest import outbox_events, running_gateway
 
 pytestmark = pytest.mark.integration
 USER_EVENT_KEYS = {"id", "username", "full_name", "role", "region_code", "branch_code", "active"}
-
-
-@pytest_asyncio.fixture(scope="module")
-async def gw(gateway_database):
-    async with running_gateway(gateway_database, seed=True) as running:
-        yield running
-
-
-@pytest_asyncio.fixture(scope="module")
-async def admin(gw):
-    return await gw.login("admin")
-
-
-async def outbox_events(gw, subject: str) -> list[OutboxEvent]:
-    async with gw.gateway.db.read_only() as session:
-        return list(await session.scalars(select(OutboxEvent).where(OutboxEvent.subject == subject)
-                                          .order_by(OutboxEvent.seq)))
 
 
 async def create_user(gw, admin, **fields) -> dict:

@@ -7,7 +7,7 @@ from pydantic import ValidationError
 from crm_gateway.authn import TtlCache
 from crm_gateway.config import GatewaySettings
 from crm_gateway.domain.api_keys import format_key, new_key, parse_key, required_scope, validate_scopes
-from crm_gateway.domain.users import normalise_username, staff_role, user_placement
+from crm_gateway.domain.users import normalise_username, staff_role
 from crm_gateway.openapi import merge_openapi
 from crm_gateway.passwords import Passwords
 from crm_gateway.upstream import InternalTokens
@@ -71,24 +71,6 @@ def test_scopes_are_checked_against_the_routed_services():
                                           ("PATCH", "sales:write"), ("DELETE", "sales:write")])
 def test_reads_need_read_scope_and_everything_else_write(method, scope):
     assert required_scope("sales", method) == scope
-
-
-def test_branch_roles_need_a_branch_and_get_its_region():
-    assert user_placement(Role.BRANCH_AGENT, None, "KAR-01") == ("KZ-35", "KAR-01")
-    with pytest.raises(Problem) as missing:
-        user_placement(Role.BRANCH_MANAGER, "KZ-35", None)
-    assert missing.value.errors == [{"field": "branch_code", "message": "required for role branch_manager"}]
-    with pytest.raises(Problem) as mismatch:
-        user_placement(Role.BRANCH_AGENT, "KZ-75", "KAR-01")
-    assert mismatch.value.errors[0]["field"] == "region_code"
-
-
-def test_regional_roles_need_a_known_region_and_national_roles_need_nothing():
-    assert user_placement(Role.REGIONAL_MANAGER, "KZ-35", None) == ("KZ-35", None)
-    with pytest.raises(Problem) as unknown:
-        user_placement(Role.REGIONAL_MANAGER, "KZ-99", None)
-    assert unknown.value.errors[0]["field"] == "region_code"
-    assert user_placement(Role.CALL_CENTER_AGENT, None, None) == (None, None)
 
 
 def test_system_role_and_bad_usernames_are_refused_for_staff():

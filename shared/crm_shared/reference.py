@@ -1,9 +1,13 @@
 """Reference data every service shares: Kazakhstan's 17 regions and 3 cities of republican
 significance (ISO 3166-2:KZ codes as revised in 2022, names in kk/ru/en), and the branches.
 
-Branch codes are stable identifiers (``<CITY>-<NN>``); each branch belongs to one region.
-The demo branch set is what the dev profile seeds; production loads branches from its own
-reference feed into the gateway, which is the system of record for users and branches.
+Branch codes are stable identifiers (``<CITY>-<NN>``); each branch belongs to one region for
+good. The gateway is the system of record for branches: administrators open, rename and close
+them there (``/api/v1/admin/branches``) and every change is a ``crm.gateway.branch.*`` event.
+``INITIAL_BRANCHES`` is the network at go-live: the gateway's and the sales service's branch
+directories start from it (each side's migration installs it), so neither waits for the other
+to start. Code running in a service reads its branch directory, never this list; and the list is
+frozen (migrations that have run installed it): the network changes through the admin API.
 """
 from __future__ import annotations
 
@@ -57,7 +61,7 @@ class Branch:
     name_en: str
 
 
-DEMO_BRANCHES: tuple[Branch, ...] = (
+INITIAL_BRANCHES: tuple[Branch, ...] = (
     Branch("ALA-01", "KZ-75", "Almaty", "Алматы, Медеу филиалы", "Алматы, филиал Медеу", "Almaty Medeu branch"),
     Branch("ALA-02", "KZ-75", "Almaty", "Алматы, Бостандық филиалы", "Алматы, филиал Бостандык", "Almaty Bostandyk branch"),
     Branch("AST-01", "KZ-71", "Astana", "Астана, Есіл филиалы", "Астана, филиал Есиль", "Astana Yesil branch"),
@@ -71,9 +75,5 @@ DEMO_BRANCHES: tuple[Branch, ...] = (
     Branch("SEM-01", "KZ-10", "Semey", "Семей филиалы", "Семейский филиал", "Semey branch"),
     Branch("KOS-01", "KZ-39", "Kostanay", "Қостанай филиалы", "Костанайский филиал", "Kostanay branch"),
 )
-BRANCHES_BY_CODE = {b.code: b for b in DEMO_BRANCHES}
-
-
-def region_of_branch(branch_code: str) -> str | None:
-    branch = BRANCHES_BY_CODE.get(branch_code)
-    return branch.region_code if branch else None
+INITIAL_BRANCHES_BY_CODE = {b.code: b for b in INITIAL_BRANCHES}
+BRANCH_CODE_PATTERN = r"^[A-Z]{3}-[0-9]{2}$"

@@ -13,6 +13,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 import asyncpg
 import pytest
@@ -150,6 +151,38 @@ async def group_caught_up(bootstrap: str, group_id: str, topic: str) -> bool:
     finally:
         await admin.close()
         await probe.stop()
+
+
+async def publish_events(settings, topic: str, events) -> None:
+    """Sends CloudEvents to ``topic`` in order, as a service's relay would (``settings``: a
+    ServiceSettings naming the broker)."""
+    from .kafka import make_producer
+
+    producer = make_producer(settings)
+    await producer.start()
+    try:
+        for event in events:
+            await producer.send_and_wait(topic, event.kafka_value(), key=event.kafka_key(),
+                                         headers=event.kafka_headers())
+    finally:
+        await producer.stop()
+
+
+@asynccontextmanager
+async def running_consumer(name: str, db, settings, topic: str, handler) -> AsyncIterator[object]:
+    """Runs consumer ``name`` (an EventConsumer, as a service's main builds it, in a fresh group)
+    on ``topic`` and yields it once the group has read everything published so far."""
+    from .consumer import EventConsumer
+
+    group_id = f"test.{name}.{uuid.uuid4().hex[:8]}"
+    consumer = EventConsumer(name, db, settings, [topic], handler, group_id=group_id, retry_initial_s=0.05)
+    await consumer.start()
+    try:
+        await eventually(lambda: group_caught_up(settings.kafka_bootstrap_servers, group_id, topic),
+                         message=f"{name} caught up with {topic}")
+        yield consumer
+    finally:
+        await consumer.stop()
 
 
 @pytest.fixture(scope="session")

@@ -133,7 +133,6 @@ async def create_user(
 ) -> JSONResponse:
     username = normalise_username(body.username)
     role = staff_role(body.role)
-    region, branch = user_placement(role, body.region_code, body.branch_code)
     check_password(body.password)
     # The stored request fingerprint leaves the password out.
     fingerprint = body.model_dump(exclude={"password"})
@@ -147,6 +146,7 @@ async def create_user(
                                     headers=version_headers(replay.response.get("version", 1)))
             if await session.scalar(select(User.id).where(User.username == username)):
                 raise _username_taken(username)
+            region, branch = await user_placement(session, role, body.region_code, body.branch_code)
             now = utcnow()
             user = User(id=new_id(), username=username, full_name=body.full_name.strip(), password_hash=password_hash,
                         role=role.value, region_code=region, branch_code=branch, language=body.language,
@@ -197,7 +197,9 @@ async def update_user(
         branch = body.branch_code if "branch_code" in given else user.branch_code
         if "branch_code" in given and body.branch_code is not None and "region_code" not in given:
             region = None  # a new branch brings its own region
-        region, branch = user_placement(role, region, branch)
+        reactivated = "active" in given and body.active and not user.active
+        region, branch = await user_placement(session, role, region, branch,
+                                              kept_branch=None if reactivated else user.branch_code)
         user.role, user.region_code, user.branch_code = role.value, region, branch
         if "full_name" in given:
             user.full_name = body.full_name.strip()
@@ -278,10 +280,10 @@ class ApiKeyList(BaseModel):
 async def create_api_key(body: ApiKeyCreate, request: Request, caller: AdminCaller) -> JSONResponse:
     gateway = gateway_of(request)
     scopes = validate_scopes(body.scopes, gateway.settings.upstreams)
-    region, branch = placement(body.region_code, body.branch_code)
     prefix, secret, full_key = new_key()
     secret_hash = await gateway.passwords.hash(secret)
     async with gateway.db.unit_of_work() as session:
+        region, branch = await placement(session, body.region_code, body.branch_code)
         record = ApiKey(id=new_id(), name=body.name.strip(), prefix=prefix, secret_hash=secret_hash, scopes=scopes,
                         region_code=region, branch_code=branch, active=True, created_by=caller.principal.subject,
                         created_at=utcnow())

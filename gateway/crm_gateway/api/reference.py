@@ -1,12 +1,17 @@
-"""Reference data for every authenticated caller: regions and cities, branches."""
+"""Reference data for every authenticated caller: regions and cities (ISO 3166-2:KZ, fixed), and
+the branch network (the gateway's branches table, which administrators change)."""
 from __future__ import annotations
 
 from typing import Generic, TypeVar
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel
+from sqlalchemy import select
 
-from crm_shared.reference import DEMO_BRANCHES, REGIONS
+from crm_shared.reference import REGIONS
+
+from ..db.models import Branch
+from ..state import gateway_of
 
 from .deps import CurrentCaller
 
@@ -31,6 +36,7 @@ class BranchOut(BaseModel):
     region_code: str
     city: str
     name: Names
+    active: bool
 
 
 class Items(BaseModel, Generic[T]):
@@ -45,10 +51,16 @@ async def regions(caller: CurrentCaller) -> Items[RegionOut]:
     ])
 
 
-@router.get("/branches", response_model=Items[BranchOut], summary="Branches and the region each belongs to")
-async def branches(caller: CurrentCaller, region_code: str | None = None) -> Items[BranchOut]:
+@router.get("/branches", response_model=Items[BranchOut],
+            summary="Branches and the region each belongs to (closed ones too: active is false)")
+async def branches(request: Request, caller: CurrentCaller, region_code: str | None = None) -> Items[BranchOut]:
+    query = select(Branch).order_by(Branch.code)
+    if region_code is not None:
+        query = query.where(Branch.region_code == region_code)
+    async with gateway_of(request).db.read_only() as session:
+        rows = list(await session.scalars(query))
     return Items[BranchOut](items=[
-        BranchOut(code=b.code, region_code=b.region_code, city=b.city,
+        BranchOut(code=b.code, region_code=b.region_code, city=b.city, active=b.active,
                   name=Names(kk=b.name_kk, ru=b.name_ru, en=b.name_en))
-        for b in DEMO_BRANCHES if region_code is None or b.region_code == region_code
+        for b in rows
     ])

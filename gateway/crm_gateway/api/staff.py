@@ -16,10 +16,10 @@ from sqlalchemy import ColumnElement, and_, false, or_, select, true
 from crm_shared.auth import Role
 from crm_shared.errors import Problem, field_problem, openapi_problems
 from crm_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
-from crm_shared.reference import BRANCHES_BY_CODE, DEMO_BRANCHES, REGIONS_BY_CODE
+from crm_shared.reference import REGIONS_BY_CODE
 
 from ..authn import Caller
-from ..db.models import User
+from ..db.models import Branch, User
 from ..domain.users import staff_role
 from ..state import gateway_of
 from .deps import CurrentCaller
@@ -57,7 +57,7 @@ def visible_staff(caller: Caller) -> ColumnElement[bool]:
     if role in (Role.ADMIN, Role.CALL_CENTER_AGENT):
         return true()
     if role is Role.REGIONAL_MANAGER and principal.region:
-        branches = [b.code for b in DEMO_BRANCHES if b.region_code == principal.region]
+        branches = select(Branch.code).where(Branch.region_code == principal.region)
         return or_(User.region_code == principal.region, User.branch_code.in_(branches))
     if role in (Role.BRANCH_MANAGER, Role.BRANCH_AGENT) and principal.branch:
         return User.branch_code == principal.branch
@@ -78,8 +78,6 @@ def _filters(q: str | None, role: str | None, branch_code: str | None,
     if role is not None:
         filters.append(User.role == staff_role(role).value)
     if branch_code is not None:
-        if branch_code not in BRANCHES_BY_CODE:
-            raise field_problem("branch_code", f"unknown branch {branch_code!r}")
         filters.append(User.branch_code == branch_code)
     if region_code is not None:
         if region_code not in REGIONS_BY_CODE:
@@ -119,6 +117,8 @@ async def list_staff(
         query = query.where(or_(User.full_name > name, and_(User.full_name == name, User.id > user_id)))
     query = query.order_by(User.full_name, User.id).limit(limit + 1)
     async with gateway_of(request).db.read_only() as session:
+        if branch_code is not None and await session.get(Branch, branch_code) is None:
+            raise field_problem("branch_code", f"unknown branch {branch_code!r}")
         users = list(await session.scalars(query))
     next_cursor = encode_cursor([users[limit - 1].full_name, users[limit - 1].id]) if len(users) > limit else None
     return Page[StaffOut](items=[StaffOut.model_validate(u) for u in users[:limit]], next_cursor=next_cursor)

@@ -1,4 +1,4 @@
-"""The gateway's own tables: staff users, API keys of external systems, rate-limit buckets."""
+"""The gateway's own tables: staff users, the branch network, API keys of external systems, rate-limit buckets."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -28,6 +28,24 @@ class User(GatewayBase):
     version: Mapped[int] = mapped_column(Integer, default=1)
     # Carried in access tokens; a password reset increments it, so older tokens stop working.
     token_generation: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Branch(GatewayBase):
+    """A branch of the network; the gateway is the system of record. A branch never changes region
+    (records placed in it carry that region for visibility); a closed one takes no new placements."""
+
+    __tablename__ = "branches"
+
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    region_code: Mapped[str] = mapped_column(String(16), index=True)
+    city: Mapped[str] = mapped_column(String(100))
+    name_kk: Mapped[str] = mapped_column(String(200))
+    name_ru: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -29,7 +29,6 @@ from crm_shared.concurrency import check_version
 from crm_shared.db import new_id, utcnow
 from crm_shared.errors import Problem, conflict, field_problem, forbidden, not_found
 from crm_shared.records import get_visible, get_writable
-from crm_shared.reference import region_of_branch
 
 from .api.customer_schemas import (
     AddressIn,
@@ -39,6 +38,7 @@ from .api.customer_schemas import (
     IndividualCreate,
     PhoneIn,
 )
+from .branch_directory import region_of_open_branch
 from .db.models import Address, Contact, Customer, CustomerPhone
 from .domain.customers import CustomerKind, CustomerStatus, escape_like, name_key, search_key
 from .domain.identifiers import parse_iin
@@ -192,13 +192,12 @@ async def flush_or_conflict(session: AsyncSession) -> None:
 
 # --- create ------------------------------------------------------------------------------------
 
-def _placement(principal: Principal, requested_branch: str | None) -> tuple[str, str]:
+async def _placement(session: AsyncSession, principal: Principal, requested_branch: str | None) -> tuple[str, str]:
+    """The branch and region of a new customer: an open branch of the directory the caller may write to."""
     branch_code = requested_branch or principal.branch
     if not branch_code:
         raise field_problem("branch_code", "required: you have no branch of your own to default to")
-    region_code = region_of_branch(branch_code)
-    if region_code is None:
-        raise field_problem("branch_code", f"unknown branch {branch_code!r}")
+    region_code = await region_of_open_branch(session, branch_code)
     if not can_write(principal, region_code, branch_code):
         raise Problem(403, "Forbidden", f"branch_code: you may not create customers in branch {branch_code}",
                       errors=[{"field": "branch_code", "message": "outside the branches you may write to"}])
@@ -241,7 +240,7 @@ async def create_customer(
     if (owner_id is None) != (owner_name is None):
         raise ValueError("owner_id and owner_name go together")
     require_customer_writer(principal)
-    branch_code, region_code = _placement(principal, request.branch_code)
+    branch_code, region_code = await _placement(session, principal, request.branch_code)
     individual = isinstance(request, IndividualCreate)
     tax_field, tax_id = ("iin", request.iin) if individual else ("bin", request.bin)
     await _reject_duplicate(session, principal, tax_field=tax_field, tax_id=tax_id, phones=[request.phone])

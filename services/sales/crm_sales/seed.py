@@ -33,7 +33,7 @@ from crm_shared.auth import Principal, Role
 from crm_shared.db import Database, new_id, utcnow
 from crm_shared.errors import Problem
 from crm_shared.idempotency import find_replay, remember
-from crm_shared.reference import BRANCHES_BY_CODE, DEMO_BRANCHES
+from crm_shared.reference import INITIAL_BRANCHES, INITIAL_BRANCHES_BY_CODE
 
 from . import customer_service
 from .api.activities import ActivityCreate, log_activity
@@ -72,7 +72,7 @@ KARAGANDA_AGENT = DemoOwner("user-karaganda-agent", "karaganda.agent", Role.BRAN
 KARAGANDA_MANAGER = DemoOwner("user-karaganda-manager", "karaganda.manager", Role.BRANCH_MANAGER, "KZ-35", "KAR-01")
 OWNERS_BY_BRANCH = {"ALA-01": (ALMATY_AGENT, ALMATY_MANAGER), "KAR-01": (KARAGANDA_AGENT, KARAGANDA_MANAGER)}
 # Share of the generated customers each branch gets (the two staffed branches get more).
-BRANCH_WEIGHTS = {b.code: 1 for b in DEMO_BRANCHES} | {"ALA-01": 5, "KAR-01": 4}
+BRANCH_WEIGHTS = {b.code: 1 for b in INITIAL_BRANCHES} | {"ALA-01": 5, "KAR-01": 4}
 
 FIXED: tuple[tuple[DemoOwner, IndividualCreate | BusinessCreate], ...] = (
     (ALMATY_AGENT, IndividualCreate(
@@ -191,7 +191,7 @@ class _Generator:
         return self.rng.choice(OWNERS_BY_BRANCH.get(branch_code, (ADMIN,)))
 
     def address(self, branch_code: str) -> AddressIn:
-        city = BRANCHES_BY_CODE[branch_code].city
+        city = INITIAL_BRANCHES_BY_CODE[branch_code].city
         return AddressIn(kind=self.rng.choice(("registration", "service", "service", "billing")), city=city,
                          street=self.rng.choice(STREETS), building=str(self.rng.randrange(1, 250)),
                          apartment=str(self.rng.randrange(1, 180)) if self.rng.random() < 0.6 else None,
@@ -554,7 +554,7 @@ async def seed_bulk(db: Database, n: int, *, seed: int | None = None, chunk: int
                 "marketing_consent": False, "marketing_consent_at": None,
                 "data_processing_consent": True, "data_processing_consent_at": now,
                 "status": "active", "merged_into_id": None, "owner_id": owner.id, "owner_name": owner.username,
-                "branch_code": branch_code, "region_code": BRANCHES_BY_CODE[branch_code].region_code,
+                "branch_code": branch_code, "region_code": INITIAL_BRANCHES_BY_CODE[branch_code].region_code,
                 "version": 1, "created_at": now, "updated_at": now,
             })
             phones.append({"id": new_id(), "customer_id": customer_id, "e164": phone, "label": "mobile",

@@ -1,5 +1,6 @@
 """Fixtures for the sales service's integration tests: one migrated PostgreSQL database and one
-running app (lifespan included) per test module, and an HTTP client bound to it."""
+running app (lifespan included) per test module, an HTTP client bound to it, and for the consumer
+tests the broker settings and a fresh one-partition topic."""
 from __future__ import annotations
 
 import zlib
@@ -12,7 +13,9 @@ import pytest_asyncio
 from crm_sales.config import SalesSettings
 from crm_sales.main import create_app
 from crm_sales.testing import Identities
+from crm_shared.kafka import ensure_topics
 from crm_shared.migrations import upgrade_async
+from crm_shared.testing import unique_topic
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
@@ -49,3 +52,21 @@ async def client(sales_app):
 def ids(request) -> Identities:
     """Fresh valid IINs/BINs/phones, different in every module."""
     return Identities(seed=zlib.crc32(request.module.__name__.encode()))
+
+
+@pytest.fixture(scope="module")
+def db(sales_app):
+    return sales_app.state.runtime.db
+
+
+@pytest.fixture(scope="module")
+def broker_settings(sales_database, kafka_bootstrap) -> SalesSettings:
+    return SalesSettings(database_url=sales_database, kafka_bootstrap_servers=kafka_bootstrap,
+                         log_json=False, log_level="WARNING")
+
+
+@pytest_asyncio.fixture
+async def topic(kafka_bootstrap) -> str:
+    name = unique_topic("crm.salestest")
+    await ensure_topics(kafka_bootstrap, [(name, 1)])  # one partition: the order sent is the order seen
+    return name

@@ -4,25 +4,20 @@ the customer events, applied once per event however often an event is delivered.
 from __future__ import annotations
 
 import uuid
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import pytest_asyncio
 from sqlalchemy import func, select
 
 from crm_contracts import events as contracts
-from crm_sales.config import SalesSettings
 from crm_sales.db.pipeline_models import StaffMember
 from crm_sales.events.consumers import CONSUMERS, apply_customer_event, apply_user_event
 from crm_shared.testing import PRINCIPALS, auth_headers
 from crm_shared.auth import Principal, Role
-from crm_shared.consumer import EventConsumer
 from crm_shared.envelope import CloudEvent
-from crm_shared.kafka import ensure_topics, make_producer
 from crm_shared.models import InboxRecord, OutboxEvent
 from crm_shared.outbox import as_cloud_event
-from crm_shared.testing import eventually, group_caught_up, unique_topic
+from crm_shared.testing import publish_events, running_consumer
 
 pytestmark = pytest.mark.integration
 
@@ -38,54 +33,14 @@ def h(principal: Principal, **extra: str) -> dict[str, str]:
     return auth_headers(principal) | extra
 
 
-@pytest.fixture(scope="module")
-def db(sales_app):
-    return sales_app.state.runtime.db
-
-
-@pytest.fixture(scope="module")
-def broker_settings(sales_database, kafka_bootstrap) -> SalesSettings:
-    return SalesSettings(database_url=sales_database, kafka_bootstrap_servers=kafka_bootstrap,
-                         log_json=False, log_level="WARNING")
-
-
-@pytest_asyncio.fixture
-async def topic(kafka_bootstrap) -> str:
-    name = unique_topic("crm.salestest")
-    await ensure_topics(kafka_bootstrap, [(name, 1)])  # one partition: the order sent is the order seen
-    return name
-
-
-async def publish(settings: SalesSettings, topic: str, events: list[CloudEvent]) -> None:
-    producer = make_producer(settings)
-    await producer.start()
-    try:
-        for event in events:
-            await producer.send_and_wait(topic, event.kafka_value(), key=event.kafka_key(),
-                                         headers=event.kafka_headers())
-    finally:
-        await producer.stop()
-
-
-@asynccontextmanager
-async def consuming(settings: SalesSettings, db, name: str, topic: str, handler):
-    """Runs the named consumer (as main.py builds it) on ``topic`` until it has read everything."""
-    group_id = f"salestest.{name}.{uuid.uuid4().hex[:8]}"
-    consumer = EventConsumer(name, db, settings, [topic], handler, group_id=group_id, retry_initial_s=0.05)
-    await consumer.start()
-    try:
-        await eventually(lambda: group_caught_up(settings.kafka_bootstrap_servers, group_id, topic),
-                         message=f"{name} caught up with {topic}")
-        yield consumer
-    finally:
-        await consumer.stop()
-
-
-def test_the_service_runs_both_consumers_on_their_topics():
+def test_the_service_runs_its_consumers_on_their_topics():
     assert {spec.name: spec.topics for spec in CONSUMERS} == {
-        "staff-directory": ["crm.gateway.user.v1"], "branch-stats": ["crm.sales.customer.v1"]}
+        "staff-directory": ["crm.gateway.user.v1"], "branch-directory": ["crm.gateway.branch.v1"],
+        "branch-stats": ["crm.sales.customer.v1"]}
     for type_ in ("crm.gateway.user.created", "crm.gateway.user.updated", "crm.gateway.user.deactivated"):
         assert contracts.topic_of(type_) == "crm.gateway.user.v1"
+    for type_ in ("crm.gateway.branch.opened", "crm.gateway.branch.updated", "crm.gateway.branch.closed"):
+        assert contracts.topic_of(type_) == "crm.gateway.branch.v1"
 
 
 # --- staff directory -----------------------------------------------------------------------------
@@ -104,7 +59,7 @@ async def test_the_staff_directory_follows_the_gateways_user_events(client, db, 
     stays_v2 = stays_v1 | {"full_name": "Dana Moved", "region_code": "KZ-75", "branch_code": "ALA-01"}
     leaves_v1 = {"id": leaves, "username": "erlan", "full_name": "Erlan Leaves", "role": "branch_agent",
                  "region_code": "KZ-75", "branch_code": "ALA-01", "active": True}
-    await publish(broker_settings, topic, [
+    await publish_events(broker_settings, topic, [
         user_event("crm.gateway.user.created", stays_v1, time=start),
         user_event("crm.gateway.user.created", leaves_v1, time=start),
         user_event("crm.gateway.user.updated", stays_v2, time=start + timedelta(seconds=1)),
@@ -112,7 +67,7 @@ async def test_the_staff_directory_follows_the_gateways_user_events(client, db, 
         # a stale update (older than the deactivation) arriving late must not reactivate
         user_event("crm.gateway.user.updated", leaves_v1 | {"full_name": "Erlan Old"}, time=start + timedelta(seconds=1)),
     ])
-    async with consuming(broker_settings, db, "staff-directory", topic, apply_user_event):
+    async with running_consumer("staff-directory", db, broker_settings, topic, apply_user_event):
         pass
 
     async with db.read_only() as session:
@@ -173,8 +128,8 @@ async def test_branch_stats_count_each_customer_event_once(client, db, broker_se
     assert [e.type.rsplit(".", 1)[1] for e in written] == ["created"] * 5 + ["merged", "reassigned"]
     first_created, merge = written[0], written[5]
     # at-least-once delivery: a relay re-send and a redelivery after a rebalance
-    await publish(broker_settings, topic, written[:1] + [first_created] + written[1:6] + [merge] + written[6:])
-    async with consuming(broker_settings, db, "branch-stats", topic, apply_customer_event):
+    await publish_events(broker_settings, topic, written[:1] + [first_created] + written[1:6] + [merge] + written[6:])
+    async with running_consumer("branch-stats", db, broker_settings, topic, apply_customer_event):
         pass
 
     async with db.read_only() as session:

@@ -13,9 +13,9 @@ from crm_contracts.grpc.crm.tickets.v1 import ticket_service_pb2 as pb
 from crm_contracts.grpc.crm.tickets.v1 import ticket_service_pb2_grpc as pb_grpc
 from crm_shared.testing import PRINCIPALS, auth_headers
 from crm_shared.grpc import open_channel, principal_metadata
-from crm_shared.kafka import ensure_topics, make_producer
+from crm_shared.kafka import ensure_topics
 from crm_shared.settings import DEV_INTERNAL_TOKEN_SECRET
-from crm_shared.testing import eventually, group_caught_up
+from crm_shared.testing import eventually, group_caught_up, publish_events
 from crm_tickets.db.models import InstalledProduct
 from crm_tickets.events.consumers import INSTALLED_PRODUCT_TOPIC, consumers
 from crm_tickets.main import create_app
@@ -51,14 +51,7 @@ async def http(consuming_app):
 
 
 async def publish(settings, events) -> None:
-    producer = make_producer(settings)
-    await producer.start()
-    try:
-        for event in events:
-            await producer.send_and_wait(INSTALLED_PRODUCT_TOPIC, event.kafka_value(), key=event.kafka_key(),
-                                         headers=event.kafka_headers())
-    finally:
-        await producer.stop()
+    await publish_events(settings, INSTALLED_PRODUCT_TOPIC, events)
 
 
 async def caught_up(settings) -> None:

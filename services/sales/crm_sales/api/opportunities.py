@@ -30,6 +30,7 @@ from crm_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from crm_shared.records import get_visible, get_writable, mark_changed
 
 from .. import customer_service
+from ..branch_directory import region_of_open_branch
 from ..db.models import Customer
 from ..db.pipeline_models import Opportunity, StaffMember
 from ..domain.customers import CustomerStatus
@@ -177,6 +178,8 @@ async def create_opportunity_record(
     stage = Stage(stage)
     if stage in CLOSED_STAGES:
         raise RuleViolation("stage", f"an opportunity opens in an open stage ({', '.join(OPEN_STAGES)})")
+    await region_of_open_branch(session, customer.branch_code, field="customer_id",
+                                whose="no opportunity can be opened in this customer's branch")
     now = utcnow()
     opportunity = Opportunity(
         id=new_id(), customer_id=customer.id, lead_id=lead_id, name=name, product_line=product_line,

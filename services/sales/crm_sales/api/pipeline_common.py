@@ -1,7 +1,8 @@
 """What the pipeline routers (leads, opportunities, activities, reassignments) share: text
 clean-up, PATCH null checks, newest-first cursor pages, and who may own a record (the staff
 directory, kept by the staff-directory consumer). Versions, If-Match, Idempotency-Key and record
-visibility are the platform's (crm_shared.concurrency, .idempotency, .records)."""
+visibility are the platform's (crm_shared.concurrency, .idempotency, .records); whether a branch
+takes new records is the branch directory's (crm_sales.branch_directory)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from crm_shared.auth import Principal, Role, can_see
 from crm_shared.errors import field_problem
 from crm_shared.pagination import decode_cursor, encode_cursor
 
+from ..branch_directory import region_of_open_branch
 from ..db.pipeline_models import StaffMember
 from ..domain.customers import collapse_spaces
 from ..domain.pipeline import RuleViolation, StaffView, check_new_owner
@@ -101,10 +103,21 @@ async def active_staff(session: AsyncSession, principal: Principal, staff_id: st
 
 async def resolve_owner(session: AsyncSession, principal: Principal, owner_id: str | None, *,
                         field: str = "owner_id") -> Owner:
-    """The owner a record gets: the caller by default, or a staff member in the caller's scope."""
+    """The owner a record gets, whose branch it is placed in: the caller by default, or a staff
+    member in the caller's scope; the branch must be open."""
     if owner_id is None or owner_id == principal.subject:
         if not principal.branch or not principal.region:
             raise RuleViolation(field, "required: you have no branch of your own, so name the owner")
-        return Owner(principal.subject, principal.username, principal.branch, principal.region)
-    member = await active_staff(session, principal, owner_id, field=field)
-    return Owner(member.id, member.full_name or member.username, member.branch_code, member.region_code)
+        owner = Owner(principal.subject, principal.username, principal.branch, principal.region)
+    else:
+        member = await active_staff(session, principal, owner_id, field=field)
+        owner = Owner(member.id, member.full_name or member.username, member.branch_code, member.region_code)
+    await check_owner_branch_open(session, owner.branch_code, field=field)
+    return owner
+
+
+async def check_owner_branch_open(session: AsyncSession, branch_code: str, *, field: str) -> None:
+    """Records follow their owner into the owner's branch: 422 naming ``field`` (the owner) when
+    that branch is unknown to the branch directory or closed."""
+    await region_of_open_branch(session, branch_code, field=field,
+                                whose="records cannot be placed in this owner's branch")

@@ -35,7 +35,7 @@ from .deps import CurrentPrincipal, Session
 from .leads import record_lead_event
 from .opportunities import record_opportunity_event
 from .customer_schemas import Strict
-from .pipeline_common import active_staff, clean_text, iso
+from .pipeline_common import active_staff, check_owner_branch_open, clean_text, iso
 
 router = APIRouter(prefix="/api/v1/sales", tags=["reassignments"])
 
@@ -110,6 +110,7 @@ async def reassign(session: AsyncSession, principal: Principal, body: Reassignme
     if not reason:
         raise field_problem("reason", "must not be blank")
     new_owner = await active_staff(session, principal, body.to_owner_id, field="to_owner_id")
+    await check_owner_branch_open(session, new_owner.branch_code, field="to_owner_id")
     target = {"owner_id": new_owner.id, "owner_name": new_owner.full_name or new_owner.username,
               "branch_code": new_owner.branch_code, "region_code": new_owner.region_code}
     operation_id = new_id()

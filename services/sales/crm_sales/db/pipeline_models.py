@@ -1,6 +1,6 @@
 """Leads, opportunities and activities (tables on SalesBase), plus the projections the sales
-consumers keep: the staff directory and per-branch customer counts, and the record of each
-bulk reassignment."""
+consumers keep: the staff directory, the branch directory and per-branch customer counts, and the
+record of each bulk reassignment."""
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -133,6 +133,20 @@ class StaffMember(SalesBase):
     role: Mapped[str] = mapped_column(String(32))
     region_code: Mapped[str | None] = mapped_column(String(16))
     branch_code: Mapped[str | None] = mapped_column(String(32))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Time of the last applied event: an older event arriving late does not overwrite a newer one.
+    event_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BranchDirectoryEntry(SalesBase):
+    """The branch directory projection, kept from the gateway's branch events (the migration
+    installs the network at go-live): where a record may be placed, and in which region."""
+
+    __tablename__ = "branch_directory"
+
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    region_code: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Time of the last applied event: an older event arriving late does not overwrite a newer one.
     event_time: Mapped[datetime] = mapped_column(UTCDateTime)

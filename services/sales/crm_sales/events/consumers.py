@@ -15,9 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_shared.db import utcnow
 from crm_shared.envelope import CloudEvent
 
-from ..db.pipeline_models import CustomerCount, CustomerCountMember, StaffMember
+from ..db.pipeline_models import BranchDirectoryEntry, CustomerCount, CustomerCountMember, StaffMember
 
 USER_TOPIC = "crm.gateway.user.v1"
+BRANCH_TOPIC = "crm.gateway.branch.v1"
 CUSTOMER_TOPIC = "crm.sales.customer.v1"
 
 
@@ -53,6 +54,30 @@ async def apply_user_event(session: AsyncSession, event: CloudEvent) -> None:
     member.active = event.type != "crm.gateway.user.deactivated" and bool(data.get("active", True))
     member.event_time = event.time
     member.updated_at = utcnow()
+
+
+# --- branch directory: crm.gateway.branch.v1 ---------------------------------------------------
+
+BRANCH_EVENT_TYPES = ("crm.gateway.branch.opened", "crm.gateway.branch.updated", "crm.gateway.branch.closed")
+
+
+async def apply_branch_event(session: AsyncSession, event: CloudEvent) -> None:
+    """Keeps branch_directory equal to the gateway's latest state of each branch."""
+    if event.type not in BRANCH_EVENT_TYPES:
+        return
+    data = event.data
+    code = str(data.get("code") or event.subject)
+    branch = await session.get(BranchDirectoryEntry, code, with_for_update=True)
+    if branch is not None and branch.event_time > event.time:
+        return  # a late, older event must not overwrite what a newer one set
+    if branch is None:
+        branch = BranchDirectoryEntry(code=code, region_code="")
+        session.add(branch)
+    if data.get("region_code"):
+        branch.region_code = str(data["region_code"])
+    branch.active = event.type != "crm.gateway.branch.closed" and bool(data.get("active", True))
+    branch.event_time = event.time
+    branch.updated_at = utcnow()
 
 
 # --- branch stats: crm.sales.customer.v1 -------------------------------------------------------
@@ -146,5 +171,6 @@ async def _add_to_count(session: AsyncSession, bucket: tuple[str, str, str], del
 
 CONSUMERS: list[ConsumerSpec] = [
     ConsumerSpec("staff-directory", [USER_TOPIC], apply_user_event),
+    ConsumerSpec("branch-directory", [BRANCH_TOPIC], apply_branch_event),
     ConsumerSpec("branch-stats", [CUSTOMER_TOPIC], apply_customer_event),
 ]

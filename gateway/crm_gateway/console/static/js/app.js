@@ -8,7 +8,7 @@ import { customerFormView, customerHistoryView, customerView } from "./views/cus
 import { customersView } from "./views/customers.js";
 import { searchView } from "./views/search.js";
 import { leadsView, pipelineView, reassignView } from "./views/pipeline.js";
-import { keysView, usersView } from "./views/admin.js";
+import { branchesView, keysView, usersView } from "./views/admin.js";
 import { statsView } from "./views/stats.js";
 import { incidentView, incidentsView, ticketView, ticketsView } from "./views/tickets.js";
 import { newOrderView, orderView, ordersView } from "./views/orders.js";
@@ -33,6 +33,7 @@ const SCREENS = [
   { path: /^stats$/, view: statsView, menu: "nav.stats", allowed: (me) => can.readStats(me) },
   { path: /^reassign$/, view: reassignView, menu: "nav.reassign", allowed: (me) => can.reassign(me) },
   { path: /^admin\/users$/, view: usersView, menu: "nav.users", allowed: (me) => can.administer(me) },
+  { path: /^admin\/branches$/, view: branchesView, menu: "nav.branches", allowed: (me) => can.administer(me) },
   { path: /^admin\/keys$/, view: keysView, menu: "nav.keys", allowed: (me) => can.administer(me) },
 ];
 

@@ -1,18 +1,24 @@
-// Administration: staff users (role, branch/region, language, active) and API keys of external
-// systems (the secret is shown once, when the key is made).
+// Administration: staff users (role, branch/region, language, active), API keys of external
+// systems (the secret is shown once, when the key is made) and the branch network (open, rename,
+// close, reopen).
 import { api, idempotencyKey, session } from "../api.js";
 import { h, replace } from "../dom.js";
-import { checkbox, field, formAlert, onSubmit, selectInput, submitButton, textInput } from "../forms.js";
-import { LANGUAGES, branchName, dateTime, label, t } from "../i18n.js";
-import { branches, empty, pager, problemBox, regions, table, toast } from "./common.js";
+import { checkbox, field, formAlert, formValues, onSubmit, problemText, selectInput, submitButton, textInput } from "../forms.js";
+import { LANGUAGES, currentLanguage, dateTime, label, number, t } from "../i18n.js";
+import { branchOption, branches, empty, invalidateBranches, pager, placeableBranches, problemBox, regions, table, toast } from "./common.js";
 
 const ROLES = ["admin", "branch_agent", "branch_manager", "regional_manager", "call_center_agent", "hq_analyst"];
 
+function regionName(region) {
+  return region ? region.name[currentLanguage()] || region.name.en : "";
+}
+
+// Staff and keys are placed in an open branch; a user's own branch stays on offer after it closed.
 function placementFields(branchList, regionList, user = null) {
   return [
-    field("branch_code", t("customer.branch"), selectInput([["", "—"], ...branchList.map((b) => [b.code, `${b.code} · ${branchName(b)}`])],
+    field("branch_code", t("customer.branch"), selectInput([["", "—"], ...placeableBranches(branchList, user?.branch_code).map(branchOption)],
       user?.branch_code || ""), { hint: t("users.branch_hint") }),
-    field("region_code", t("users.region"), selectInput([["", "—"], ...regionList.map((r) => [r.code, `${r.code} · ${r.name[document.documentElement.lang] || r.name.en}`])],
+    field("region_code", t("users.region"), selectInput([["", "—"], ...regionList.map((r) => [r.code, `${r.code} · ${regionName(r)}`])],
       user?.region_code || ""), { hint: t("users.region_hint") }),
   ];
 }
@@ -141,5 +147,152 @@ export async function keysView(root) {
     refresh();
   });
   replace(root, h("h1", {}, t("keys.title")), secret, create, list);
+  await refresh();
+}
+
+// --- #/admin/branches: the branch network -----------------------------------------------------
+
+const NAME_LABELS = { name_kk: "branches.name_kk", name_ru: "branches.name_ru", name_en: "branches.name_en" };
+
+function branchNameIn(branch, language = currentLanguage()) {
+  return branch[`name_${language}`] || branch.name_en;
+}
+
+function nameFields(branch = null) {
+  return Object.entries(NAME_LABELS).map(([name, key]) =>
+    field(name, t(key), textInput({ value: branch?.[name] || "", lang: name.slice(-2) }), { required: true }));
+}
+
+// City and names of one branch (its code and region never change), sent with its version.
+function branchEditor(branch, done) {
+  const form = h("form", { class: "inline-form", "aria-label": t("branches.edit_title", { code: branch.code }) },
+    formAlert(),
+    h("div", { class: "row" }, field("city", t("branches.city"), textInput({ value: branch.city }), { required: true }),
+      nameFields(branch)),
+    h("div", { class: "actions" }, submitButton(t("common.save")),
+      h("button", { type: "button", onclick: () => done(null) }, t("common.cancel"))));
+  onSubmit(form, async (values) => {
+    const changes = {};
+    for (const name of ["city", ...Object.keys(NAME_LABELS)]) {
+      const value = values[name] ?? "";  // a cleared name is sent empty: the API says what it needs
+      if (value !== branch[name]) changes[name] = value;
+    }
+    if (Object.keys(changes).length === 0) return done(null);
+    await api(`admin/branches/${encodeURIComponent(branch.code)}`, { method: "PATCH", body: { ...changes, version: branch.version } });
+    done(t("branches.saved", { code: branch.code }));
+  });
+  return form;
+}
+
+export async function branchesView(root) {
+  const regionList = await regions();
+  const regionsByCode = new Map(regionList.map((r) => [r.code, r]));
+  const regionOptions = regionList.map((r) => [r.code, `${r.code} · ${regionName(r)}`]);
+  const filters = h("form", { class: "filters card", role: "search", "aria-label": t("branches.filters") },
+    formAlert(),
+    h("div", { class: "row" },
+      field("region_code", t("branches.region"), selectInput([["", t("branches.every_region")], ...regionOptions], "")),
+      field("active", t("branches.state"), selectInput([["", t("common.all")], ["true", t("branches.open_ones")],
+        ["false", t("branches.closed_ones")]], ""))));
+  const list = h("div", { id: "branch-list", "aria-live": "polite" });
+
+  // After a change: every screen's branch choices are fetched anew, the list shows the new state
+  // and the keyboard stays on the branch it was working on.
+  async function changed(message, code = null, focus = "") {
+    invalidateBranches();
+    toast(message);
+    await refresh();
+    if (code) list.querySelector(`tr[data-code="${CSS.escape(code)}"] ${focus}`)?.focus();
+  }
+
+  function branchRows(branch) {
+    const detail = h("td", { colspan: 7 });
+    const detailRow = h("tr", { class: "branch-detail", "data-detail-of": branch.code, hidden: true }, detail);
+    const showDetail = (...children) => { replace(detail, ...children); detailRow.hidden = children.length === 0; };
+
+    const editButton = h("button", { type: "button", class: "small edit-branch", "aria-expanded": "false" }, t("branches.edit"));
+    editButton.addEventListener("click", () => {
+      if (editButton.getAttribute("aria-expanded") === "true") {
+        editButton.setAttribute("aria-expanded", "false");
+        showDetail();
+        return;
+      }
+      editButton.setAttribute("aria-expanded", "true");
+      const editor = branchEditor(branch, (message) => {
+        if (message) return changed(message, branch.code, ".edit-branch");
+        editButton.setAttribute("aria-expanded", "false");
+        showDetail();
+        editButton.focus();
+      });
+      showDetail(editor);
+      editor.querySelector("input")?.focus();
+    });
+
+    const stateButton = h("button", { type: "button", class: `small state-action${branch.active ? " danger" : ""}` },
+      branch.active ? t("branches.close") : t("branches.reopen"));
+    stateButton.addEventListener("click", async () => {
+      const active = !branch.active;
+      if (!active && !confirm(t("branches.close_confirm", { code: branch.code, name: branchNameIn(branch) }))) return;
+      stateButton.disabled = true;
+      try {
+        await api(`admin/branches/${encodeURIComponent(branch.code)}`, { method: "PATCH", body: { active, version: branch.version } });
+      } catch (error) {
+        if (error.status === undefined) throw error;
+        stateButton.disabled = false;
+        // closing a branch where staff still work is refused (409): the API's words, and where to act on them
+        const staffRemain = error.status === 409 && "active" in error.fieldErrors;
+        showDetail(h("p", { class: "problem", role: "alert" }, problemText(error),
+          staffRemain ? [" ", h("a", { href: "#/admin/users" }, t("branches.to_users"))] : null));
+        return;
+      }
+      await changed(t(active ? "branches.reopened" : "branches.closed_toast", { code: branch.code }), branch.code, ".state-action");
+    });
+
+    const row = h("tr", { "data-code": branch.code, class: branch.active ? "" : "closed" },
+      h("th", { scope: "row" }, h("code", {}, branch.code)),
+      h("td", {}, branchNameIn(branch)),
+      h("td", {}, branch.city),
+      h("td", {}, regionName(regionsByCode.get(branch.region_code)) || branch.region_code),
+      h("td", { class: "num" }, number(branch.active_users)),
+      h("td", {}, h("span", { class: `badge branch-state ${branch.active ? "open" : "closed"}` },
+        branch.active ? t("branches.open") : t("branches.closed"))),
+      h("td", { class: "nowrap" }, h("div", { class: "actions" }, editButton, stateButton)));
+    return [row, detailRow];
+  }
+
+  async function refresh() {
+    const values = formValues(filters);
+    try {
+      const items = (await api("admin/branches", { query: { region_code: values.region_code, active: values.active } })).items;
+      replace(list, items.length ? table([t("branches.code"), t("branches.name"), t("branches.city"), t("branches.region"),
+        t("branches.staff"), t("branches.state"), t("branches.actions")], items.map(branchRows), { caption: t("branches.caption") })
+        : empty(t("branches.nothing")));
+    } catch (error) {
+      replace(list, problemBox(error));
+    }
+  }
+  filters.addEventListener("change", () => refresh());
+  filters.addEventListener("submit", (event) => { event.preventDefault(); refresh(); });
+
+  const create = h("form", { class: "inline-form", id: "new-branch", "aria-labelledby": "new-branch-title" },
+    h("h2", { id: "new-branch-title" }, t("branches.new")),
+    formAlert(),
+    h("div", { class: "row" },
+      field("code", t("branches.code"), textInput({ autocapitalize: "characters", spellcheck: "false" }),
+        { required: true, hint: t("branches.code_hint") }),
+      field("region_code", t("branches.region"), selectInput([["", "—"], ...regionOptions], ""),
+        { required: true, hint: t("branches.region_hint") }),
+      field("city", t("branches.city"), textInput(), { required: true })),
+    h("div", { class: "row" }, nameFields()),
+    submitButton(t("branches.create")));
+  onSubmit(create, async (values) => {
+    const body = { code: "", region_code: "", city: "", name_kk: "", name_ru: "", name_en: "", ...values };
+    const created = await api("admin/branches", { method: "POST", body, headers: { "Idempotency-Key": idempotencyKey() } });
+    create.reset();
+    await changed(t("branches.created", { code: created.code }));
+  });
+
+  replace(root, h("h1", {}, t("branches.title")),
+    h("details", { class: "card" }, h("summary", {}, t("branches.new")), create), filters, list);
   await refresh();
 }

@@ -3,7 +3,7 @@
 import { api } from "../api.js";
 import { h, replace } from "../dom.js";
 import { problemText } from "../forms.js";
-import { t } from "../i18n.js";
+import { branchName, t } from "../i18n.js";
 
 const WRITERS = new Set(["admin", "branch_agent", "branch_manager", "regional_manager"]);
 const REASSIGNERS = new Set(["admin", "branch_manager", "regional_manager"]);
@@ -52,10 +52,28 @@ export function link(path, text, attrs = {}) {
 
 let branchesPromise = null;
 
-// Reference branches (names in kk/ru/en), fetched once per page load.
+// Reference branches (names in kk/ru/en; closed ones too, with `active: false`), fetched once per
+// page load and again after invalidateBranches().
 export function branches() {
   branchesPromise = branchesPromise || api("reference/branches").then((r) => r.items).catch(() => []);
   return branchesPromise;
+}
+
+// After an administrator opens, renames, closes or reopens a branch: the next screen fetches anew.
+export function invalidateBranches() {
+  branchesPromise = null;
+}
+
+// The branches something may be placed in: the open ones, and the record's own (`current`) even
+// if it has closed since, so that editing the record does not silently move it.
+export function placeableBranches(branchList, current = null) {
+  return branchList.filter((b) => b.active !== false || b.code === current);
+}
+
+// A select option for a branch: "ALA-01 · name", marked when closed.
+export function branchOption(branch) {
+  const closed = branch.active === false ? ` (${t("branches.closed_mark")})` : "";
+  return [branch.code, `${branch.code} · ${branchName(branch)}${closed}`];
 }
 
 let regionsPromise = null;

@@ -5,7 +5,7 @@ import { api, idempotencyKey, session } from "../api.js";
 import { arrowNavigation, debounce, h, replace } from "../dom.js";
 import { checkbox, field, formAlert, onSubmit, problemText, selectInput, submitButton, textInput } from "../forms.js";
 import { LANGUAGES, branchName, currentLanguage, date, dateTime, label, money, phone, t } from "../i18n.js";
-import { branches, can, definitionList, empty, link, loadRecord, pager, problemBox, regions, table, toast } from "./common.js";
+import { branches, can, definitionList, empty, link, loadRecord, pager, placeableBranches, problemBox, regions, table, toast } from "./common.js";
 import { searchQuery } from "./search.js";
 
 const ACTIVITY_KINDS = ["call", "meeting", "task", "note"];
@@ -635,7 +635,8 @@ export async function customerFormView(root, customerId) {
   }
   const me = session.me;
   const branchList = await branches();
-  const visibleBranches = branchList.filter((b) => me.role === "admin" || me.role === "call_center_agent"
+  // a new customer is registered in an open branch (the form offers no branch when editing one)
+  const visibleBranches = placeableBranches(branchList).filter((b) => me.role === "admin" || me.role === "call_center_agent"
     || (me.branch ? b.code === me.branch : b.region_code === me.region));
   const kindSelect = selectInput([["individual", label("kind", "individual")], ["business", label("kind", "business")]], "individual");
   const kindBox = h("div", { class: "kind-fields" }, kindFields(customer ? customer.kind : "individual", customer));
