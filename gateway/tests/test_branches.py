@@ -206,3 +206,10 @@ async def test_regional_roles_need_a_known_region_and_national_roles_need_nothin
             await user_placement(session, Role.REGIONAL_MANAGER, "KZ-99", None)
         assert unknown.value.errors[0]["field"] == "region_code"
         assert await user_placement(session, Role.CALL_CENTER_AGENT, None, None) == (None, None)
+
+
+async def test_a_null_in_a_patch_is_refused_naming_the_field(gw, admin):
+    response = await gw.client.patch("/api/v1/admin/branches/ALA-01", json={"city": None, "version": 1},
+                                     headers=admin)
+    assert response.status_code == 422
+    assert response.json()["errors"] == [{"field": "city", "message": "may not be null"}]

@@ -6,10 +6,11 @@ in ``If-Match`` (or a ``version`` body field) and gets 412 when the record has m
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Callable, Iterable
+from typing import Annotated, Any
 
 from fastapi import Header
+from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -57,6 +58,15 @@ def required_version(if_match: str | None, body_version: int | None, what: str) 
                       f'send If-Match: "<version>" (the ETag of the {what} you read) or "version" in the body',
                       errors=[{"field": "If-Match", "message": "required (or version in the body)"}])
     return version
+
+
+def patch_changes(body: BaseModel, not_null: Iterable[str]) -> dict[str, Any]:
+    """The fields a PATCH body sets (``version`` aside); 422 naming a field of ``not_null`` sent as null."""
+    changes = body.model_dump(exclude_unset=True, exclude={"version"})
+    for name in not_null:
+        if name in changes and changes[name] is None:
+            raise field_problem(name, "may not be null")
+    return changes
 
 
 def check_version(what: str, current: int, expected: int | None) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from crm_shared.audit import diff, record_change
-from crm_shared.concurrency import check_version, required_version, version_headers
+from crm_shared.concurrency import check_version, patch_changes, required_version, version_headers
 from crm_shared.db import new_id, utcnow
 from crm_shared.errors import Problem, conflict, not_found
 from crm_shared.idempotency import find_replay, remember
@@ -179,11 +179,7 @@ async def update_user(
     if_match: Annotated[str | None, Header(alias="If-Match")] = None,
 ) -> JSONResponse:
     expected = required_version(if_match, body.version, "user")
-    given = body.model_fields_set - {"version"}
-    for name in ("full_name", "role", "active", "language"):
-        if name in given and getattr(body, name) is None:
-            raise Problem(422, "Validation failed", f"{name}: may not be null",
-                          errors=[{"field": name, "message": "may not be null"}])
+    given = patch_changes(body, ("full_name", "role", "active", "language")).keys()
     gateway = gateway_of(request)
     async with gateway.db.unit_of_work() as session:
         user = await _user_or_404(session, user_id)

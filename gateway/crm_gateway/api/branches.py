@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from crm_shared.audit import diff, record_change
-from crm_shared.concurrency import check_version, required_version, version_headers
+from crm_shared.concurrency import check_version, patch_changes, required_version, version_headers
 from crm_shared.db import utcnow
 from crm_shared.errors import Problem, conflict, not_found, openapi_problems
 from crm_shared.outbox import EventWriter
@@ -154,16 +154,8 @@ async def update_branch(
     if_match: Annotated[str | None, Header(alias="If-Match")] = None,
 ) -> JSONResponse:
     expected = required_version(if_match, body.version, "branch")
-    given = body.model_fields_set - {"version"}
-    changes_asked = {}
-    for name in ("city", *NAME_FIELDS, "active"):
-        if name not in given:
-            continue
-        value = getattr(body, name)
-        if value is None:
-            raise Problem(422, "Validation failed", f"{name}: may not be null",
-                          errors=[{"field": name, "message": "may not be null"}])
-        changes_asked[name] = required_text(name, value) if isinstance(value, str) else value
+    changes_asked = {name: required_text(name, value) if isinstance(value, str) else value
+                     for name, value in patch_changes(body, ("city", *NAME_FIELDS, "active")).items()}
     async with gateway_of(request).db.unit_of_work() as session:
         branch = await _branch_or_404(session, code)
         check_version("branch", branch.version, expected)

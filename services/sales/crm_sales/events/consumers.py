@@ -29,6 +29,19 @@ class ConsumerSpec:
     handler: Callable[[AsyncSession, CloudEvent], Awaitable[None]]
 
 
+async def _projection_row(session: AsyncSession, event: CloudEvent, model: type, **new_row):
+    """The row of a latest-state projection that ``event`` overwrites (made from ``new_row`` when
+    missing, keyed by its first field), or None when a newer event already set it: a late, older
+    event must not overwrite what a newer one set."""
+    row = await session.get(model, next(iter(new_row.values())), with_for_update=True)
+    if row is None:
+        row = model(**new_row)
+        session.add(row)
+    elif row.event_time > event.time:
+        return None
+    return row
+
+
 # --- staff directory: crm.gateway.user.v1 ------------------------------------------------------
 
 USER_EVENT_TYPES = ("crm.gateway.user.created", "crm.gateway.user.updated", "crm.gateway.user.deactivated")
@@ -40,12 +53,9 @@ async def apply_user_event(session: AsyncSession, event: CloudEvent) -> None:
         return
     data = event.data
     user_id = str(data.get("id") or event.subject)
-    member = await session.get(StaffMember, user_id, with_for_update=True)
-    if member is not None and member.event_time > event.time:
-        return  # a late, older event must not overwrite what a newer one set
+    member = await _projection_row(session, event, StaffMember, id=user_id)
     if member is None:
-        member = StaffMember(id=user_id)
-        session.add(member)
+        return
     member.username = str(data.get("username") or "")
     member.full_name = str(data.get("full_name") or data.get("username") or "")
     member.role = str(data.get("role") or "")
@@ -67,12 +77,9 @@ async def apply_branch_event(session: AsyncSession, event: CloudEvent) -> None:
         return
     data = event.data
     code = str(data.get("code") or event.subject)
-    branch = await session.get(BranchDirectoryEntry, code, with_for_update=True)
-    if branch is not None and branch.event_time > event.time:
-        return  # a late, older event must not overwrite what a newer one set
+    branch = await _projection_row(session, event, BranchDirectoryEntry, code=code, region_code="")
     if branch is None:
-        branch = BranchDirectoryEntry(code=code, region_code="")
-        session.add(branch)
+        return
     if data.get("region_code"):
         branch.region_code = str(data["region_code"])
     branch.active = event.type != "crm.gateway.branch.closed" and bool(data.get("active", True))

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as PathParam
 from sqlalchemy import and_, literal, or_, select, tuple_
 
-from crm_shared.concurrency import IfMatch, check_version, flush_or_conflict, required_version, version_headers
+from crm_shared.concurrency import (IfMatch, check_version, flush_or_conflict, patch_changes, required_version,
+                                    version_headers)
 from crm_shared.errors import OPENAPI_PROBLEMS, conflict, field_problem, openapi_problems
 from crm_shared.idempotency import IdempotencyKey, create_once
 from crm_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
@@ -285,10 +286,7 @@ async def update_ticket(ticket_id: str, body: TicketUpdate, response: Response, 
     expected = required_version(if_match, body.version, "ticket")
     ticket = await load_ticket(session, principal, ticket_id, write=True)
     check_version("ticket", ticket.version, expected)
-    changes = body.model_dump(exclude_unset=True, exclude={"version"})
-    for name in ("name", "description", "category", "priority", "severity"):
-        if name in changes and changes[name] is None:
-            raise field_problem(name, "may not be null")
+    changes = patch_changes(body, ("name", "description", "category", "priority", "severity"))
     await service.update_fields(session, principal, ticket, changes, now=now)
     await flush_or_conflict(session, "ticket")
     response.headers.update(version_headers(ticket.version))
