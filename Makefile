@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PACKAGES := shared contracts $(wildcard services/*) gateway cli
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 
-.PHONY: install browser run test test-unit test-integration test-e2e test-browser bench lint proto clean
+.PHONY: install browser run test format test-unit test-integration test-e2e test-browser bench lint proto clean
 
 $(STAMP): $(PYPROJECTS) requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,7 +24,7 @@ browser:
 run: install
 	$(BIN)/crm up --seed
 
-test: install browser
+test: install browser lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-unit: install
@@ -39,8 +39,16 @@ test-browser: install browser
 bench: install
 	$(BIN)/python -m bench.run_all
 
+# The habits every commit keeps (CI runs this first, through make test): ruff lint and format,
+# import contracts (.importlinter), buf lint of the protos.
 lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	cd contracts && ../$(BIN)/buf lint
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 proto: install
 	$(BIN)/python contracts/generate.py

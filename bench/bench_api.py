@@ -18,6 +18,7 @@ first; every answer is checked (the right customer found, the customer created a
 
     .venv/bin/python -m bench.bench_api [--customers 100000] [--requests 3000] [--concurrency 8]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -87,8 +88,9 @@ class ApiOptions:
 
 # --- the phone notations people type -----------------------------------------------------------
 
+
 def phone_notations(e164: str) -> list[str]:
-    """"+77011234567" as callers and agents write it (the service normalises every one)."""
+    """ "+77011234567" as callers and agents write it (the service normalises every one)."""
     n = e164[2:]  # ten national digits
     return [
         e164,
@@ -120,8 +122,12 @@ class NewCustomers:
                 return value
 
     def _phone(self) -> str:
-        return self._fresh(lambda: f"+77{self.rng.choice(('00', '01', '02', '05', '07', '47', '71', '77'))}"
-                                   f"{self.rng.randrange(10_000_000):07d}")
+        return self._fresh(
+            lambda: (
+                f"+77{self.rng.choice(('00', '01', '02', '05', '07', '47', '71', '77'))}"
+                f"{self.rng.randrange(10_000_000):07d}"
+            )
+        )
 
     def body(self) -> dict:
         rng = self.rng
@@ -132,22 +138,42 @@ class NewCustomers:
             "language": rng.choice(("kk", "ru", "en")),
             "data_processing_consent": True,
             "marketing_consent": rng.random() < 0.4,
-            "addresses": [{"kind": "registration", "city": "Almaty", "street": rng.choice(self.STREETS),
-                           "building": str(rng.randrange(1, 250)), "apartment": str(rng.randrange(1, 180)),
-                           "postal_code": "050000"}],
+            "addresses": [
+                {
+                    "kind": "registration",
+                    "city": "Almaty",
+                    "street": rng.choice(self.STREETS),
+                    "building": str(rng.randrange(1, 250)),
+                    "apartment": str(rng.randrange(1, 180)),
+                    "postal_code": "050000",
+                }
+            ],
         }
         if rng.random() < 0.8:
             born = date(1950, 1, 1) + timedelta(days=rng.randrange(365 * 55))
             iin = self._fresh(lambda: make_iin(born, rng.random() < 0.5, rng.randrange(10000)))
-            return {"kind": "individual", "iin": iin, "first_name": rng.choice(self.FIRST),
-                    "last_name": rng.choice(self.LAST), "middle_name": "Serikovich", **common}
+            return {
+                "kind": "individual",
+                "iin": iin,
+                "first_name": rng.choice(self.FIRST),
+                "last_name": rng.choice(self.LAST),
+                "middle_name": "Serikovich",
+                **common,
+            }
         registered = date(1995, 1, 1) + timedelta(days=rng.randrange(365 * 29))
         bin_ = self._fresh(lambda: make_bin(registered, 4, rng.randrange(100000)))
-        return {"kind": "business", "bin": bin_, "legal_name": "Steppe Logistics", "legal_form": "LLP",
-                "contacts": [{"name": "Serik Akhmetov", "position": "Director", "phone": self._phone()}], **common}
+        return {
+            "kind": "business",
+            "bin": bin_,
+            "legal_name": "Steppe Logistics",
+            "legal_form": "LLP",
+            "contacts": [{"name": "Serik Akhmetov", "position": "Director", "phone": self._phone()}],
+            **common,
+        }
 
 
 # --- set-up --------------------------------------------------------------------------------------
+
 
 async def seed_sales(url: str, customers: int) -> tuple[list[tuple[str, str]], set[str]]:
     """``customers`` customers via seed_bulk; returns a sample of (customer id, phone) and every
@@ -156,8 +182,12 @@ async def seed_sales(url: str, customers: int) -> tuple[list[tuple[str, str]], s
     try:
         await seed_bulk(db, customers, seed=20250101)
         async with db.read_only() as session:
-            sample = [tuple(row) for row in await session.execute(
-                select(CustomerPhone.customer_id, CustomerPhone.e164).order_by(func.random()).limit(PHONE_SAMPLE))]
+            sample = [
+                tuple(row)
+                for row in await session.execute(
+                    select(CustomerPhone.customer_id, CustomerPhone.e164).order_by(func.random()).limit(PHONE_SAMPLE)
+                )
+            ]
             taken = set(await session.scalars(select(Customer.tax_id)))
             taken |= set(await session.scalars(select(CustomerPhone.e164)))
     finally:
@@ -169,9 +199,12 @@ async def seed_gateway_users(plan: SuitePlan) -> None:
     process = plan.gateway
     db = Database(process.database_url)
     try:
-        settings = registry.settings_for(process.spec, database_url=process.database_url,
-                                         internal_token_secret=plan.internal_token_secret,
-                                         kafka_bootstrap_servers=plan.kafka_bootstrap)
+        settings = registry.settings_for(
+            process.spec,
+            database_url=process.database_url,
+            internal_token_secret=plan.internal_token_secret,
+            kafka_bootstrap_servers=plan.kafka_bootstrap,
+        )
         with contextlib.redirect_stdout(sys.stderr):  # its banner line is not a figure
             await registry.run_seed(process.spec, db, settings)
     finally:
@@ -198,7 +231,8 @@ class CpuMeter:
 
     def _now(self) -> dict[str, float]:
         return {name: process_cpu_seconds(pid) for name, pid in self.pids.items()} | {
-            "load generator": time.process_time()}
+            "load generator": time.process_time()
+        }
 
     def start(self) -> None:
         self._start = self._now()
@@ -240,9 +274,25 @@ class Suite:
                 env[process.spec.env_name("rate_limit_per_minute")] = str(RATE_LIMIT_PER_MINUTE)
                 env[process.spec.env_name("rate_limit_burst")] = str(RATE_LIMIT_BURST)
             self.supervisor.start(ChildSpec(process.name, process.argv, env, process.ready_url))
-        self.supervisor.start(ChildSpec(
-            "hello", [sys.executable, "-m", "uvicorn", "bench.hello_app:create_app", "--factory", "--host", HOST,
-                      "--port", str(self.hello_port), "--no-access-log"], {}, f"{self.hello_url}/hello"))
+        self.supervisor.start(
+            ChildSpec(
+                "hello",
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "bench.hello_app:create_app",
+                    "--factory",
+                    "--host",
+                    HOST,
+                    "--port",
+                    str(self.hello_port),
+                    "--no-access-log",
+                ],
+                {},
+                f"{self.hello_url}/hello",
+            )
+        )
         try:
             await asyncio.to_thread(self.supervisor.wait_ready, READY_TIMEOUT_S)
         except StartupFailed as failure:
@@ -259,27 +309,37 @@ class Suite:
 async def sign_in(gateway: Client, username: str) -> tuple[str, Principal]:
     """The user's access token, and the principal the gateway forwards for them (from /auth/me)."""
     form = urlencode({"username": username, "password": DEMO_PASSWORD}).encode()
-    answer = await gateway.send(Request("POST", "/api/v1/auth/token", form,
-                                        (("content-type", "application/x-www-form-urlencoded"),)))
+    answer = await gateway.send(
+        Request("POST", "/api/v1/auth/token", form, (("content-type", "application/x-www-form-urlencoded"),))
+    )
     if answer.status != 200:
         raise RuntimeError(f"signing in as {username} failed: HTTP {answer.status} {answer.body[:300]!r}")
     token = answer.json()["access_token"]
     me = await Client(f"http://{gateway.host}:{gateway.port}", {"authorization": f"Bearer {token}"}).send(
-        Request.get("/api/v1/auth/me"))
+        Request.get("/api/v1/auth/me")
+    )
     claims = me.json()
-    principal = Principal(subject=claims["id"], username=claims["username"], role=Role(claims["role"]),
-                          region=claims["region"], branch=claims["branch"], scopes=tuple(claims["scopes"]))
+    principal = Principal(
+        subject=claims["id"],
+        username=claims["username"],
+        role=Role(claims["role"]),
+        region=claims["region"],
+        branch=claims["branch"],
+        scopes=tuple(claims["scopes"]),
+    )
     return token, principal
 
 
 # --- the workloads -------------------------------------------------------------------------------
 
+
 def search_workload(sample: list[tuple[str, str]]):
     def make(i: int) -> Request:
         _, e164 = sample[i % len(sample)]
         notations = phone_notations(e164)
-        return Request.get("/api/v1/sales/customers?phone=" + quote(notations[(i // len(sample) + i) % len(notations)],
-                                                                     safe=""))
+        return Request.get(
+            "/api/v1/sales/customers?phone=" + quote(notations[(i // len(sample) + i) % len(notations)], safe="")
+        )
 
     def check(i: int, response: Response) -> str | None:
         expected_id, _ = sample[i % len(sample)]
@@ -298,7 +358,8 @@ LIST_DEPTHS = (0, 10, 50, 200)  # pages into the branch's list, by cursor
 def list_path(cursor: str | None) -> str:
     """The console's branch customer list, as it asks for a page (active customers by name)."""
     return f"/api/v1/sales/customers?status=active&limit={LIST_PAGE_SIZE}" + (
-        f"&cursor={quote(cursor, safe='')}" if cursor else "")
+        f"&cursor={quote(cursor, safe='')}" if cursor else ""
+    )
 
 
 async def list_cursors(client: Client) -> list[str | None]:
@@ -347,20 +408,28 @@ def create_workload(customers: NewCustomers):
 
 def throughput_row(name: str, gateway: Result, direct: Result) -> SummaryRow:
     value = ratio(gateway.rps, direct.rps)
-    return SummaryRow(name, f"{gateway.rps:.0f} req/s via gateway", f"{direct.rps:.0f} req/s direct", value,
-                      f">= {GATEWAY_THROUGHPUT_TARGET:.2f}", value >= GATEWAY_THROUGHPUT_TARGET)
+    return SummaryRow(
+        name,
+        f"{gateway.rps:.0f} req/s via gateway",
+        f"{direct.rps:.0f} req/s direct",
+        value,
+        f">= {GATEWAY_THROUGHPUT_TARGET:.2f}",
+        value >= GATEWAY_THROUGHPUT_TARGET,
+    )
 
 
 def cpu_row(kind: str, gateway: Result, direct: Result, hello: Result) -> SummaryRow:
     """Server CPU per request: gateway + sales when routed, sales alone when direct."""
     routed = gateway.cpu_ms_per_request
     servers = routed.get("gateway", 0.0) + routed.get("sales", 0.0)
-    return SummaryRow(f"{kind}: server CPU per request", f"{servers:.2f} ms (gateway {routed.get('gateway', 0):.2f} "
-                      f"+ sales {routed.get('sales', 0):.2f})",
-                      f"{direct.cpu_ms_per_request.get('sales', 0):.2f} ms direct; hello "
-                      f"{hello.cpu_ms_per_request.get('hello', 0):.2f} ms",
-                      ratio(servers, direct.cpu_ms_per_request.get("sales", 0.0)),
-                      note="ratio of CPU: (gateway + sales) / sales direct (lower is better)")
+    return SummaryRow(
+        f"{kind}: server CPU per request",
+        f"{servers:.2f} ms (gateway {routed.get('gateway', 0):.2f} + sales {routed.get('sales', 0):.2f})",
+        f"{direct.cpu_ms_per_request.get('sales', 0):.2f} ms direct; hello "
+        f"{hello.cpu_ms_per_request.get('hello', 0):.2f} ms",
+        ratio(servers, direct.cpu_ms_per_request.get("sales", 0.0)),
+        note="ratio of CPU: (gateway + sales) / sales direct (lower is better)",
+    )
 
 
 async def run(options: ApiOptions) -> list[SummaryRow]:
@@ -382,46 +451,72 @@ async def run(options: ApiOptions) -> list[SummaryRow]:
             sales = next(p for p in plan.processes if p.name == "sales")
             sample, taken = await seed_sales(sales.database_url, options.customers)
             await seed_gateway_users(plan)
-            say(f"PostgreSQL databases migrated; {options.customers} customers seeded (seed_bulk), gateway demo "
-                f"users seeded ({time.perf_counter() - started:.1f} s)")
+            say(
+                f"PostgreSQL databases migrated; {options.customers} customers seeded (seed_bulk), gateway demo "
+                f"users seeded ({time.perf_counter() - started:.1f} s)"
+            )
 
             suite = Suite(plan, Path(tmp) / "processes.log")
             stack.push_async_callback(suite.stop)
             started = time.perf_counter()
             await suite.start()
-            say(f"broker, sales, gateway and hello app up as uvicorn subprocesses, argv and environment as `crm up` "
-                f"gives them (spans to a JSON-lines file) ({time.perf_counter() - started:.1f} s)")
-            say(f"gateway rate limit set to {RATE_LIMIT_PER_MINUTE:.0e}/min, burst {RATE_LIMIT_BURST:.0e}: "
+            say(
+                f"broker, sales, gateway and hello app up as uvicorn subprocesses, argv and environment as `crm up` "
+                f"gives them (spans to a JSON-lines file) ({time.perf_counter() - started:.1f} s)"
+            )
+            say(
+                f"gateway rate limit set to {RATE_LIMIT_PER_MINUTE:.0e}/min, burst {RATE_LIMIT_BURST:.0e}: "
                 "high enough never to throttle; the limiter stays on, so every gateway request still pays "
-                "for its token-bucket upsert")
-            say(f"each run: {options.warmup_requests} warm-up requests, then {options.requests} measured (or as "
+                "for its token-bucket upsert"
+            )
+            say(
+                f"each run: {options.warmup_requests} warm-up requests, then {options.requests} measured (or as "
                 f"many as {options.max_seconds:g} s allow), {options.concurrency} concurrent keep-alive clients; "
-                "every answer checked")
+                "every answer checked"
+            )
 
             idle = CpuMeter({name: suite.pid_of(name) for name in ("sales", "gateway", "hello")})
             idle.start()
             await asyncio.sleep(IDLE_SECONDS)
             idle_ms = idle.per_request_ms(1)
-            say(f"CPU while idle (no requests, {IDLE_SECONDS:g} s; background workers only): " + ", ".join(
-                f"{name} {idle_ms[name] / IDLE_SECONDS / 10:.1f}% of a core" for name in ("sales", "gateway", "hello")))
+            say(
+                f"CPU while idle (no requests, {IDLE_SECONDS:g} s; background workers only): "
+                + ", ".join(
+                    f"{name} {idle_ms[name] / IDLE_SECONDS / 10:.1f}% of a core"
+                    for name in ("sales", "gateway", "hello")
+                )
+            )
 
             gateway = Client(suite.url_of("gateway"))
             results: dict[str, Result] = {}
 
-            async def run_pair(kind: str, username: str, workload, *, requests: int, concurrency: int,
-                               suffix: str = "") -> tuple[Result, Result]:
+            async def run_pair(
+                kind: str, username: str, workload, *, requests: int, concurrency: int, suffix: str = ""
+            ) -> tuple[Result, Result]:
                 token, principal = await sign_in(gateway, username)
                 via_gateway = Client(suite.url_of("gateway"), {"authorization": f"Bearer {token}"})
-                direct = Client(suite.url_of("sales"), {
-                    INTERNAL_TOKEN_HEADER: issue_internal_token(principal, plan.internal_token_secret, ttl_s=3600)})
+                direct = Client(
+                    suite.url_of("sales"),
+                    {INTERNAL_TOKEN_HEADER: issue_internal_token(principal, plan.internal_token_secret, ttl_s=3600)},
+                )
                 pair = []
-                for label, client, servers in (("direct to sales", direct, ("sales",)),
-                                               ("through the gateway", via_gateway, ("gateway", "sales"))):
+                for label, client, servers in (
+                    ("direct to sales", direct, ("sales",)),
+                    ("through the gateway", via_gateway, ("gateway", "sales")),
+                ):
                     make, check = workload()
                     cpu = CpuMeter({name: suite.pid_of(name) for name in servers})
-                    result = await measure(f"{kind} {label}{suffix}", client, make, total=requests,
-                                           warmup=options.warmup_requests, concurrency=concurrency,
-                                           max_seconds=options.max_seconds, check=check, on_start=cpu.start)
+                    result = await measure(
+                        f"{kind} {label}{suffix}",
+                        client,
+                        make,
+                        total=requests,
+                        warmup=options.warmup_requests,
+                        concurrency=concurrency,
+                        max_seconds=options.max_seconds,
+                        check=check,
+                        on_start=cpu.start,
+                    )
                     result.cpu_ms_per_request = cpu.per_request_ms(result.requests)
                     print(result.line(), flush=True)
                     if result.errors:
@@ -430,58 +525,122 @@ async def run(options: ApiOptions) -> list[SummaryRow]:
                 return pair[0], pair[1]
 
             cpu = CpuMeter({"hello": suite.pid_of("hello")})
-            hello = await measure("GET /hello on the bare FastAPI app", Client(suite.hello_url),
-                                  lambda i: Request.get("/hello"), total=options.requests,
-                                  warmup=options.warmup_requests, concurrency=options.concurrency,
-                                  max_seconds=options.max_seconds, on_start=cpu.start)
+            hello = await measure(
+                "GET /hello on the bare FastAPI app",
+                Client(suite.hello_url),
+                lambda i: Request.get("/hello"),
+                total=options.requests,
+                warmup=options.warmup_requests,
+                concurrency=options.concurrency,
+                max_seconds=options.max_seconds,
+                on_start=cpu.start,
+            )
             hello.cpu_ms_per_request = cpu.per_request_ms(hello.requests)
             print(hello.line(), flush=True)
             results["search_direct"], results["search_gateway"] = await run_pair(
-                "search by phone", SEARCHING_USER, lambda: search_workload(sample),
-                requests=options.requests, concurrency=options.concurrency)
+                "search by phone",
+                SEARCHING_USER,
+                lambda: search_workload(sample),
+                requests=options.requests,
+                concurrency=options.concurrency,
+            )
             token, principal = await sign_in(gateway, CREATING_USER)
             cursors = await list_cursors(Client(suite.url_of("gateway"), {"authorization": f"Bearer {token}"}))
-            say(f"branch list of {CREATING_USER}: pages {', '.join(str(d) for d in LIST_DEPTHS[:len(cursors)])} "
-                f"of {LIST_PAGE_SIZE} customers, by cursor")
+            say(
+                f"branch list of {CREATING_USER}: pages {', '.join(str(d) for d in LIST_DEPTHS[: len(cursors)])} "
+                f"of {LIST_PAGE_SIZE} customers, by cursor"
+            )
             results["list_direct"], results["list_gateway"] = await run_pair(
-                "branch customer list page", CREATING_USER, lambda: list_workload(cursors),
-                requests=options.requests, concurrency=options.concurrency)
+                "branch customer list page",
+                CREATING_USER,
+                lambda: list_workload(cursors),
+                requests=options.requests,
+                concurrency=options.concurrency,
+            )
             customers = NewCustomers(taken)
             results["create_direct"], results["create_gateway"] = await run_pair(
-                "create customer", CREATING_USER, lambda: create_workload(customers),
-                requests=options.requests, concurrency=options.concurrency)
+                "create customer",
+                CREATING_USER,
+                lambda: create_workload(customers),
+                requests=options.requests,
+                concurrency=options.concurrency,
+            )
             search_direct_1, search_gateway_1 = await run_pair(
-                "search by phone", SEARCHING_USER, lambda: search_workload(sample),
-                requests=options.unloaded_requests, concurrency=1, suffix=" (unloaded)")
+                "search by phone",
+                SEARCHING_USER,
+                lambda: search_workload(sample),
+                requests=options.unloaded_requests,
+                concurrency=1,
+                suffix=" (unloaded)",
+            )
 
     search_direct, search_gateway = results["search_direct"], results["search_gateway"]
     create_direct, create_gateway = results["create_direct"], results["create_gateway"]
-    errors = sum(r.errors for r in (hello, search_direct, search_gateway, create_direct, create_gateway,
-                                    search_direct_1, search_gateway_1, results["list_direct"],
-                                    results["list_gateway"]))
+    errors = sum(
+        r.errors
+        for r in (
+            hello,
+            search_direct,
+            search_gateway,
+            create_direct,
+            create_gateway,
+            search_direct_1,
+            search_gateway_1,
+            results["list_direct"],
+            results["list_gateway"],
+        )
+    )
     c = options.concurrency
     rows = [
-        SummaryRow(f"search by phone p95, c={c}", f"{search_gateway.p95:.1f} ms via gateway",
-                   f"{search_direct.p95:.1f} ms direct", ratio(search_gateway.p95, search_direct.p95),
-                   f"< {SEARCH_P95_TARGET_MS:.0f} ms", search_gateway.p95 < SEARCH_P95_TARGET_MS,
-                   note="ratio of latencies: gateway p95 / direct p95 (lower is better)"),
-        SummaryRow("search by phone p95, c=1", f"{search_gateway_1.p95:.1f} ms via gateway",
-                   f"{search_direct_1.p95:.1f} ms direct", ratio(search_gateway_1.p95, search_direct_1.p95),
-                   f"< {SEARCH_P95_TARGET_MS:.0f} ms", search_gateway_1.p95 < SEARCH_P95_TARGET_MS),
+        SummaryRow(
+            f"search by phone p95, c={c}",
+            f"{search_gateway.p95:.1f} ms via gateway",
+            f"{search_direct.p95:.1f} ms direct",
+            ratio(search_gateway.p95, search_direct.p95),
+            f"< {SEARCH_P95_TARGET_MS:.0f} ms",
+            search_gateway.p95 < SEARCH_P95_TARGET_MS,
+            note="ratio of latencies: gateway p95 / direct p95 (lower is better)",
+        ),
+        SummaryRow(
+            "search by phone p95, c=1",
+            f"{search_gateway_1.p95:.1f} ms via gateway",
+            f"{search_direct_1.p95:.1f} ms direct",
+            ratio(search_gateway_1.p95, search_direct_1.p95),
+            f"< {SEARCH_P95_TARGET_MS:.0f} ms",
+            search_gateway_1.p95 < SEARCH_P95_TARGET_MS,
+        ),
         throughput_row(f"search by phone throughput, c={c}", search_gateway, search_direct),
         throughput_row(f"create customer throughput, c={c}", create_gateway, create_direct),
-        SummaryRow(f"branch list page (pages 0-{max(LIST_DEPTHS)} by cursor) p95, c={c}",
-                   f"{results['list_gateway'].p95:.1f} ms via gateway", f"{results['list_direct'].p95:.1f} ms direct",
-                   ratio(results["list_gateway"].p95, results["list_direct"].p95)),
-        SummaryRow(f"branch list page throughput, c={c}", f"{results['list_gateway'].rps:.0f} req/s via gateway",
-                   f"{results['list_direct'].rps:.0f} req/s direct",
-                   ratio(results["list_gateway"].rps, results["list_direct"].rps)),
-        SummaryRow("search via gateway vs hello floor", f"{search_gateway.rps:.0f} req/s",
-                   f"{hello.rps:.0f} req/s hello", ratio(search_gateway.rps, hello.rps)),
-        SummaryRow("create via gateway vs hello floor", f"{create_gateway.rps:.0f} req/s",
-                   f"{hello.rps:.0f} req/s hello", ratio(create_gateway.rps, hello.rps)),
-        SummaryRow("create customer p95", f"{create_gateway.p95:.1f} ms via gateway",
-                   f"{create_direct.p95:.1f} ms direct", ratio(create_gateway.p95, create_direct.p95)),
+        SummaryRow(
+            f"branch list page (pages 0-{max(LIST_DEPTHS)} by cursor) p95, c={c}",
+            f"{results['list_gateway'].p95:.1f} ms via gateway",
+            f"{results['list_direct'].p95:.1f} ms direct",
+            ratio(results["list_gateway"].p95, results["list_direct"].p95),
+        ),
+        SummaryRow(
+            f"branch list page throughput, c={c}",
+            f"{results['list_gateway'].rps:.0f} req/s via gateway",
+            f"{results['list_direct'].rps:.0f} req/s direct",
+            ratio(results["list_gateway"].rps, results["list_direct"].rps),
+        ),
+        SummaryRow(
+            "search via gateway vs hello floor",
+            f"{search_gateway.rps:.0f} req/s",
+            f"{hello.rps:.0f} req/s hello",
+            ratio(search_gateway.rps, hello.rps),
+        ),
+        SummaryRow(
+            "create via gateway vs hello floor",
+            f"{create_gateway.rps:.0f} req/s",
+            f"{hello.rps:.0f} req/s hello",
+            ratio(create_gateway.rps, hello.rps),
+        ),
+        SummaryRow(
+            "create customer p95",
+            f"{create_gateway.p95:.1f} ms via gateway",
+            f"{create_direct.p95:.1f} ms direct",
+            ratio(create_gateway.p95, create_direct.p95),
+        ),
         cpu_row("search by phone", search_gateway, search_direct, hello),
         cpu_row("create customer", create_gateway, create_direct, hello),
     ]
@@ -495,14 +654,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--customers", type=int, default=defaults.customers, help="customers seeded in sales")
     parser.add_argument("--requests", type=int, default=defaults.requests, help="measured requests per run")
     parser.add_argument("--concurrency", type=int, default=defaults.concurrency, help="concurrent clients")
-    parser.add_argument("--max-seconds", type=float, default=defaults.max_seconds,
-                        help="time cap of each measured run (the warm-up gets a quarter of it)")
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=defaults.max_seconds,
+        help="time cap of each measured run (the warm-up gets a quarter of it)",
+    )
     parser.add_argument("--warmup", type=int, default=None, help="warm-up requests per run (default requests/10)")
 
 
 def options_from(args: argparse.Namespace) -> ApiOptions:
-    return ApiOptions(customers=args.customers, requests=args.requests, concurrency=args.concurrency,
-                      max_seconds=args.max_seconds, warmup=args.warmup)
+    return ApiOptions(
+        customers=args.customers,
+        requests=args.requests,
+        concurrency=args.concurrency,
+        max_seconds=args.max_seconds,
+        warmup=args.warmup,
+    )
 
 
 def main() -> None:

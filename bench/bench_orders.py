@@ -24,6 +24,7 @@ publishes the outbox), and the bare hello app (``bench.bench_api.Suite``).
     .venv/bin/python -m bench.bench_orders [--customers 10000] [--offerings 200] [--orders 2000]
         [--completions 400] [--concurrency 8] [--max-seconds 20]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -88,28 +89,39 @@ class OrdersOptions:
 
 # --- set-up --------------------------------------------------------------------------------------
 
+
 def generated_catalogue(total: int, seed: int = 5) -> list[DemoOffering]:
     """The demo catalogue plus generated offerings up to ``total``: every product line, a few
     retired, some sold in a few regions only."""
     rng = random.Random(seed)
     lines = {
-        "internet": lambda n: {"download_speed_mbps": str(rng.choice((50, 100, 200, 300, 500, 1000))),
-                               "technology": rng.choice(("gpon", "lte", "vdsl"))},
+        "internet": lambda n: {
+            "download_speed_mbps": str(rng.choice((50, 100, 200, 300, 500, 1000))),
+            "technology": rng.choice(("gpon", "lte", "vdsl")),
+        },
         "tv": lambda n: {"channels": str(rng.randrange(40, 260)), "hd_channels": str(rng.randrange(5, 90))},
-        "mobile": lambda n: {"data_allowance_gb": str(rng.choice((5, 10, 20, 30, 50, 100))),
-                             "minutes": str(rng.choice((200, 400, 800)))},
+        "mobile": lambda n: {
+            "data_allowance_gb": str(rng.choice((5, 10, 20, 30, 50, 100))),
+            "minutes": str(rng.choice((200, 400, 800))),
+        },
         "fixed_line": lambda n: {"local_minutes": "unlimited", "lines": str(rng.randrange(1, 4))},
     }
     regions = ("KZ-75", "KZ-71", "KZ-79", "KZ-35", "KZ-55", "KZ-43")
     offerings = list(DEMO_CATALOGUE)
     for n in range(total - len(offerings)):
         line = rng.choice(list(lines))
-        offerings.append(DemoOffering(
-            id=f"bench-{line}-{n:03d}", name=f"{line.replace('_', ' ').title()} plan {n}", product_line=line,
-            one_off_kzt=rng.choice((0, 500, 3000, 10000)), monthly_kzt=rng.randrange(990, 19990, 100),
-            characteristics=lines[line](n),
-            region_codes=tuple(rng.sample(regions, 2)) if rng.random() < 0.2 else (),
-            status="retired" if rng.random() < 0.05 else "active"))
+        offerings.append(
+            DemoOffering(
+                id=f"bench-{line}-{n:03d}",
+                name=f"{line.replace('_', ' ').title()} plan {n}",
+                product_line=line,
+                one_off_kzt=rng.choice((0, 500, 3000, 10000)),
+                monthly_kzt=rng.randrange(990, 19990, 100),
+                characteristics=lines[line](n),
+                region_codes=tuple(rng.sample(regions, 2)) if rng.random() < 0.2 else (),
+                status="retired" if rng.random() < 0.05 else "active",
+            )
+        )
     return offerings
 
 
@@ -138,6 +150,7 @@ async def seed_catalogue(url: str, offerings: list[DemoOffering]) -> int:
 
 # --- the workloads -------------------------------------------------------------------------------
 
+
 class OrderBodies:
     def __init__(self, customers: list[str], offerings: list[DemoOffering], seed: int = 3) -> None:
         self.rng = random.Random(seed)
@@ -147,8 +160,10 @@ class OrderBodies:
 
     def body(self, items: int) -> dict:
         chosen = self.rng.sample(self.offerings, items)
-        return {"customer_id": self.rng.choice(self.customers),
-                "items": [{"offering_id": o.id, "service_address": "Almaty, Abay Ave 10"} for o in chosen]}
+        return {
+            "customer_id": self.rng.choice(self.customers),
+            "items": [{"offering_id": o.id, "service_address": "Almaty, Abay Ave 10"} for o in chosen],
+        }
 
     def expected_one_off_tiyn(self, body: dict) -> int:
         by_id = {o.id: o for o in self.offerings}
@@ -162,9 +177,12 @@ class OrderBodies:
 
         def check(i: int, response: Response) -> str | None:
             body, order = self.sent.pop(i), response.json()
-            if (order.get("state") != "acknowledged" or order.get("customer_id") != body["customer_id"]
-                    or len(order.get("items", ())) != len(body["items"])
-                    or order.get("one_off_total_tiyn") != self.expected_one_off_tiyn(body)):
+            if (
+                order.get("state") != "acknowledged"
+                or order.get("customer_id") != body["customer_id"]
+                or len(order.get("items", ())) != len(body["items"])
+                or order.get("one_off_total_tiyn") != self.expected_one_off_tiyn(body)
+            ):
                 return f"taken as {order.get('state')} for {order.get('customer_id')}, sent {body}"
             return None
 
@@ -176,9 +194,14 @@ class BillingConsumer:
     when each completed event arrives (wall clock) and the order's completed_at."""
 
     def __init__(self, bootstrap: str, topic: str = ORDER_TOPIC) -> None:
-        self.consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
-                                         enable_auto_commit=False, auto_offset_reset="latest",
-                                         fetch_max_wait_ms=FETCH_MAX_WAIT_MS)
+        self.consumer = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="latest",
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+        )
         self.latencies_ms: dict[str, float] = {}  # order id -> receipt - completed_at
         self.sample: tuple[bytes, list[tuple[str, bytes]]] | None = None
         self._task: asyncio.Task | None = None
@@ -210,14 +233,21 @@ class BillingConsumer:
         await self.consumer.stop()
 
 
-async def raw_loop_latencies(bootstrap: str, value: bytes, headers: list[tuple[str, bytes]], count: int,
-                             interval_s: float) -> list[float]:
+async def raw_loop_latencies(
+    bootstrap: str, value: bytes, headers: list[tuple[str, bytes]], count: int, interval_s: float
+) -> list[float]:
     """Same records produced at the same pace to a fresh topic on the same broker, consumed by a
     consumer with the same options: milliseconds from send to receipt."""
     topic = f"bench.raw.orders.{uuid.uuid4().hex[:8]}.v1"
     await ensure_topics(bootstrap, [(topic, 3)])
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                auto_offset_reset="earliest", fetch_max_wait_ms=FETCH_MAX_WAIT_MS)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+    )
     producer = make_producer(OrdersSettings(kafka_bootstrap_servers=bootstrap))
     await consumer.start()
     await producer.start()
@@ -258,6 +288,7 @@ def percentile(values: list[float], q: float) -> float:
 
 # --- the run -------------------------------------------------------------------------------------
 
+
 async def run(options: OrdersOptions) -> list[SummaryRow]:
     def say(message: str) -> None:
         print(f"[orders] {message}", flush=True)
@@ -278,40 +309,62 @@ async def run(options: OrdersOptions) -> list[SummaryRow]:
             await seed_catalogue(url["orders"], catalogue)
             await seed_gateway_users(plan)
             sellable = sellable_here(catalogue)
-            say(f"PostgreSQL databases migrated; {options.customers} customers ({len(almaty_customers)} in "
+            say(
+                f"PostgreSQL databases migrated; {options.customers} customers ({len(almaty_customers)} in "
                 f"{BRANCH}), {len(catalogue)} offerings ({len(sellable)} sold in {REGION}), gateway demo users and "
-                f"keys seeded ({time.perf_counter() - started:.1f} s)")
+                f"keys seeded ({time.perf_counter() - started:.1f} s)"
+            )
 
             suite = Suite(plan, Path(tmp) / "processes.log")
             stack.push_async_callback(suite.stop)
             started = time.perf_counter()
             await suite.start()
-            say(f"broker, sales, orders, gateway and hello app up as `crm up` starts them "
+            say(
+                f"broker, sales, orders, gateway and hello app up as `crm up` starts them "
                 f"({time.perf_counter() - started:.1f} s); each run: {options.warmup_requests} warm-up requests, then "
-                f"{options.orders} measured (or {options.max_seconds:g} s), {options.concurrency} clients")
+                f"{options.orders} measured (or {options.max_seconds:g} s), {options.concurrency} clients"
+            )
 
             gateway_url, orders_url = suite.url_of("gateway"), suite.url_of("orders")
             token, principal = await sign_in(Client(gateway_url), TAKING_USER)
             via_gateway = Client(gateway_url, {"authorization": f"Bearer {token}"})
-            direct = Client(orders_url, {
-                INTERNAL_TOKEN_HEADER: issue_internal_token(principal, plan.internal_token_secret, ttl_s=3600)})
+            direct = Client(
+                orders_url,
+                {INTERNAL_TOKEN_HEADER: issue_internal_token(principal, plan.internal_token_secret, ttl_s=3600)},
+            )
 
             cpu = CpuMeter({"hello": suite.pid_of("hello")})
-            hello = await measure("GET /hello on the bare FastAPI app", Client(suite.hello_url),
-                                  lambda i: Request.get("/hello"), total=options.orders,
-                                  warmup=options.warmup_requests, concurrency=options.concurrency,
-                                  max_seconds=options.max_seconds, on_start=cpu.start)
+            hello = await measure(
+                "GET /hello on the bare FastAPI app",
+                Client(suite.hello_url),
+                lambda i: Request.get("/hello"),
+                total=options.orders,
+                warmup=options.warmup_requests,
+                concurrency=options.concurrency,
+                max_seconds=options.max_seconds,
+                on_start=cpu.start,
+            )
             hello.cpu_ms_per_request = cpu.per_request_ms(hello.requests)
             print(hello.line(), flush=True)
 
             takes: dict[str, Result] = {}
-            for label, client, servers in (("direct to orders", direct, ("orders", "sales")),
-                                           ("through the gateway", via_gateway, ("gateway", "orders", "sales"))):
+            for label, client, servers in (
+                ("direct to orders", direct, ("orders", "sales")),
+                ("through the gateway", via_gateway, ("gateway", "orders", "sales")),
+            ):
                 make, check = OrderBodies(almaty_customers, sellable, seed=len(takes)).workload()
                 cpu = CpuMeter({name: suite.pid_of(name) for name in servers})
-                result = await measure(f"take order {label}", client, make, total=options.orders,
-                                       warmup=options.warmup_requests, concurrency=options.concurrency,
-                                       max_seconds=options.max_seconds, check=check, on_start=cpu.start)
+                result = await measure(
+                    f"take order {label}",
+                    client,
+                    make,
+                    total=options.orders,
+                    warmup=options.warmup_requests,
+                    concurrency=options.concurrency,
+                    max_seconds=options.max_seconds,
+                    check=check,
+                    on_start=cpu.start,
+                )
                 result.cpu_ms_per_request = cpu.per_request_ms(result.requests)
                 print(result.line(), flush=True)
                 if result.errors:
@@ -328,8 +381,14 @@ async def run(options: OrdersOptions) -> list[SummaryRow]:
             def keep(i: int, response: Response) -> None:
                 to_complete.append(response.json())
 
-            prepared = await run_load("orders to complete", direct, one_item, total=options.completions,
-                                      concurrency=options.concurrency, check=keep)
+            prepared = await run_load(
+                "orders to complete",
+                direct,
+                one_item,
+                total=options.completions,
+                concurrency=options.concurrency,
+                check=keep,
+            )
             if prepared.errors:
                 raise RuntimeError("taking the orders to complete failed: " + "; ".join(prepared.first_errors))
 
@@ -340,8 +399,9 @@ async def run(options: OrdersOptions) -> list[SummaryRow]:
 
             def fulfil(i: int) -> Request:
                 order = to_complete[i]
-                return Request.post_json(f"{ORDERS_PATH}/{order['id']}/items/{order['items'][0]['id']}/fulfilment",
-                                         {"state": "completed"})
+                return Request.post_json(
+                    f"{ORDERS_PATH}/{order['id']}/items/{order['items'][0]['id']}/fulfilment", {"state": "completed"}
+                )
 
             def completed(i: int, response: Response) -> str | None:
                 state = response.json().get("state")
@@ -349,9 +409,14 @@ async def run(options: OrdersOptions) -> list[SummaryRow]:
 
             cpu = CpuMeter({name: suite.pid_of(name) for name in ("gateway", "orders")})
             cpu.start()
-            fulfilments = await run_load("fulfil (completes the order) via gateway", oss, fulfil,
-                                         total=len(to_complete), concurrency=max(1, options.concurrency // 2),
-                                         check=completed)
+            fulfilments = await run_load(
+                "fulfil (completes the order) via gateway",
+                oss,
+                fulfil,
+                total=len(to_complete),
+                concurrency=max(1, options.concurrency // 2),
+                check=completed,
+            )
             fulfilments.cpu_ms_per_request = cpu.per_request_ms(fulfilments.requests)
             print(fulfilments.line(), flush=True)
             wanted = {order["id"] for order in to_complete}
@@ -360,40 +425,65 @@ async def run(options: OrdersOptions) -> list[SummaryRow]:
                 await asyncio.sleep(0.2)
             relay_latencies = [billing.latencies_ms[i] for i in wanted if i in billing.latencies_ms]
             missing = len(wanted) - len(relay_latencies)
-            say(f"order completed -> billing consumer: {len(relay_latencies)} of {len(wanted)} received, "
-                f"p50 {percentile(relay_latencies, 50):.1f} ms, p95 {percentile(relay_latencies, 95):.1f} ms")
+            say(
+                f"order completed -> billing consumer: {len(relay_latencies)} of {len(wanted)} received, "
+                f"p50 {percentile(relay_latencies, 50):.1f} ms, p95 {percentile(relay_latencies, 95):.1f} ms"
+            )
             if billing.sample is None:
                 raise RuntimeError("the billing consumer received no completed event")
             value, headers = billing.sample
-            raw = await raw_loop_latencies(plan.kafka_bootstrap, value, headers, len(wanted),
-                                           fulfilments.seconds / max(1, fulfilments.requests))
-            say(f"raw produce -> consume, same records and pace: {len(raw)} records, "
-                f"p50 {percentile(raw, 50):.1f} ms, p95 {percentile(raw, 95):.1f} ms")
+            raw = await raw_loop_latencies(
+                plan.kafka_bootstrap, value, headers, len(wanted), fulfilments.seconds / max(1, fulfilments.requests)
+            )
+            say(
+                f"raw produce -> consume, same records and pace: {len(raw)} records, "
+                f"p50 {percentile(raw, 50):.1f} ms, p95 {percentile(raw, 95):.1f} ms"
+            )
 
     direct_result, gateway_result = takes["direct to orders"], takes["through the gateway"]
     c = options.concurrency
     routed = gateway_result.cpu_ms_per_request
     rows = [
-        SummaryRow(f"take order throughput, c={c}", f"{gateway_result.rps:.0f} orders/s via gateway",
-                   f"{direct_result.rps:.0f} orders/s direct", ratio(gateway_result.rps, direct_result.rps)),
-        SummaryRow("take order via gateway vs hello floor", f"{gateway_result.rps:.0f} req/s",
-                   f"{hello.rps:.0f} req/s hello", ratio(gateway_result.rps, hello.rps)),
-        SummaryRow(f"take order p95, c={c}", f"{gateway_result.p95:.1f} ms via gateway",
-                   f"{direct_result.p95:.1f} ms direct", ratio(gateway_result.p95, direct_result.p95),
-                   note="ratio of latencies: gateway p95 / direct p95 (lower is better)"),
-        SummaryRow("take order: server CPU per order",
-                   f"{sum(routed.get(n, 0) for n in ('gateway', 'orders', 'sales')):.2f} ms (gateway "
-                   f"{routed.get('gateway', 0):.2f} + orders {routed.get('orders', 0):.2f} + sales "
-                   f"{routed.get('sales', 0):.2f})",
-                   f"{direct_result.cpu_ms_per_request.get('orders', 0) + direct_result.cpu_ms_per_request.get('sales', 0):.2f}"
-                   " ms direct (orders + sales)"),
-        SummaryRow("order completed -> billing consumer p50", f"{percentile(relay_latencies, 50):.1f} ms",
-                   f"{percentile(raw, 50):.1f} ms raw produce->consume",
-                   ratio(percentile(relay_latencies, 50), percentile(raw, 50)),
-                   note="ratio of latencies: outbox path / raw Kafka path (lower is better)"),
-        SummaryRow("order completed -> billing consumer p95", f"{percentile(relay_latencies, 95):.1f} ms",
-                   f"{percentile(raw, 95):.1f} ms raw produce->consume",
-                   ratio(percentile(relay_latencies, 95), percentile(raw, 95))),
+        SummaryRow(
+            f"take order throughput, c={c}",
+            f"{gateway_result.rps:.0f} orders/s via gateway",
+            f"{direct_result.rps:.0f} orders/s direct",
+            ratio(gateway_result.rps, direct_result.rps),
+        ),
+        SummaryRow(
+            "take order via gateway vs hello floor",
+            f"{gateway_result.rps:.0f} req/s",
+            f"{hello.rps:.0f} req/s hello",
+            ratio(gateway_result.rps, hello.rps),
+        ),
+        SummaryRow(
+            f"take order p95, c={c}",
+            f"{gateway_result.p95:.1f} ms via gateway",
+            f"{direct_result.p95:.1f} ms direct",
+            ratio(gateway_result.p95, direct_result.p95),
+            note="ratio of latencies: gateway p95 / direct p95 (lower is better)",
+        ),
+        SummaryRow(
+            "take order: server CPU per order",
+            f"{sum(routed.get(n, 0) for n in ('gateway', 'orders', 'sales')):.2f} ms (gateway "
+            f"{routed.get('gateway', 0):.2f} + orders {routed.get('orders', 0):.2f} + sales "
+            f"{routed.get('sales', 0):.2f})",
+            f"{direct_result.cpu_ms_per_request.get('orders', 0) + direct_result.cpu_ms_per_request.get('sales', 0):.2f}"
+            " ms direct (orders + sales)",
+        ),
+        SummaryRow(
+            "order completed -> billing consumer p50",
+            f"{percentile(relay_latencies, 50):.1f} ms",
+            f"{percentile(raw, 50):.1f} ms raw produce->consume",
+            ratio(percentile(relay_latencies, 50), percentile(raw, 50)),
+            note="ratio of latencies: outbox path / raw Kafka path (lower is better)",
+        ),
+        SummaryRow(
+            "order completed -> billing consumer p95",
+            f"{percentile(relay_latencies, 95):.1f} ms",
+            f"{percentile(raw, 95):.1f} ms raw produce->consume",
+            ratio(percentile(relay_latencies, 95), percentile(raw, 95)),
+        ),
     ]
     errors = sum(r.errors for r in (hello, direct_result, gateway_result, fulfilments)) + missing
     if errors:
@@ -404,21 +494,36 @@ async def run(options: OrdersOptions) -> list[SummaryRow]:
 def add_arguments(parser: argparse.ArgumentParser, *, shared: bool = False) -> None:
     """``shared``: --concurrency and --max-seconds already come from bench_api (run_all)."""
     defaults = OrdersOptions()
-    parser.add_argument("--order-customers", type=int, default=defaults.customers,
-                        help="customers seeded in sales for the orders benchmark")
+    parser.add_argument(
+        "--order-customers",
+        type=int,
+        default=defaults.customers,
+        help="customers seeded in sales for the orders benchmark",
+    )
     parser.add_argument("--offerings", type=int, default=defaults.offerings, help="offerings in the catalogue")
     parser.add_argument("--orders", type=int, default=defaults.orders, help="measured orders taken per run")
-    parser.add_argument("--completions", type=int, default=defaults.completions,
-                        help="orders completed for the completed -> billing latency")
+    parser.add_argument(
+        "--completions",
+        type=int,
+        default=defaults.completions,
+        help="orders completed for the completed -> billing latency",
+    )
     if not shared:
         parser.add_argument("--concurrency", type=int, default=defaults.concurrency, help="concurrent clients")
-        parser.add_argument("--max-seconds", type=float, default=defaults.max_seconds,
-                            help="time cap of each measured run")
+        parser.add_argument(
+            "--max-seconds", type=float, default=defaults.max_seconds, help="time cap of each measured run"
+        )
 
 
 def options_from(args: argparse.Namespace) -> OrdersOptions:
-    return OrdersOptions(customers=args.order_customers, offerings=args.offerings, orders=args.orders,
-                         completions=args.completions, concurrency=args.concurrency, max_seconds=args.max_seconds)
+    return OrdersOptions(
+        customers=args.order_customers,
+        offerings=args.offerings,
+        orders=args.orders,
+        completions=args.completions,
+        concurrency=args.concurrency,
+        max_seconds=args.max_seconds,
+    )
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ Tansu on a free port.
 
     .venv/bin/python -m bench.bench_relay [--events 20000] [--no-sqlite]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -71,8 +72,10 @@ class Throughput:
         return self.cpu_seconds * 1e6 / self.events if self.events else float("nan")
 
     def line(self) -> str:
-        return (f"{self.label:<40} {self.events:>7} events {self.seconds:>7.2f} s {self.per_second:>7.0f} events/s"
-                f"  CPU {self.cpu_us_per_event:>5.0f} us/event")
+        return (
+            f"{self.label:<40} {self.events:>7} events {self.seconds:>7.2f} s {self.per_second:>7.0f} events/s"
+            f"  CPU {self.cpu_us_per_event:>5.0f} us/event"
+        )
 
 
 class Payloads:
@@ -92,21 +95,65 @@ class Payloads:
         iin = make_iin(born, rng.random() < 0.5, rng.randrange(10000)) or "900515412345"
         phone = f"+7701{rng.randrange(10_000_000):07d}"
         customer = Customer(
-            id=new_id(), kind="individual", tax_id=iin, first_name="Aigerim", last_name="Seitkali",
-            middle_name="Nurlanovna", birth_date=born, legal_name=None, legal_form=None, name_key="seitkali aigerim",
-            primary_phone=phone, email=f"client{rng.randrange(10**6)}@example.kz", language="kk",
-            marketing_consent=True, marketing_consent_at=now, data_processing_consent=True,
-            data_processing_consent_at=now, status="active", merged_into_id=None, owner_id="user-almaty-agent",
-            owner_name="almaty.agent", branch_code="ALA-01", region_code="KZ-75", version=1, created_at=now,
-            updated_at=now)
-        customer.phones = [CustomerPhone(id=new_id(), customer_id=customer.id, e164=phone, label="mobile",
-                                         created_at=now)]
-        customer.contacts = [Contact(id=new_id(), customer_id=customer.id, name="Serik Akhmetov",
-                                     position="Chief engineer", phone="+77017654321",
-                                     email="s.akhmetov@example.kz", created_at=now)] if rng.random() < 0.3 else []
-        customer.addresses = [Address(id=new_id(), customer_id=customer.id, kind="registration", region_code="KZ-75",
-                                      city="Almaty", street="Abay Ave", building=str(rng.randrange(1, 250)),
-                                      apartment=str(rng.randrange(1, 180)), postal_code="050000", created_at=now)]
+            id=new_id(),
+            kind="individual",
+            tax_id=iin,
+            first_name="Aigerim",
+            last_name="Seitkali",
+            middle_name="Nurlanovna",
+            birth_date=born,
+            legal_name=None,
+            legal_form=None,
+            name_key="seitkali aigerim",
+            primary_phone=phone,
+            email=f"client{rng.randrange(10**6)}@example.kz",
+            language="kk",
+            marketing_consent=True,
+            marketing_consent_at=now,
+            data_processing_consent=True,
+            data_processing_consent_at=now,
+            status="active",
+            merged_into_id=None,
+            owner_id="user-almaty-agent",
+            owner_name="almaty.agent",
+            branch_code="ALA-01",
+            region_code="KZ-75",
+            version=1,
+            created_at=now,
+            updated_at=now,
+        )
+        customer.phones = [
+            CustomerPhone(id=new_id(), customer_id=customer.id, e164=phone, label="mobile", created_at=now)
+        ]
+        customer.contacts = (
+            [
+                Contact(
+                    id=new_id(),
+                    customer_id=customer.id,
+                    name="Serik Akhmetov",
+                    position="Chief engineer",
+                    phone="+77017654321",
+                    email="s.akhmetov@example.kz",
+                    created_at=now,
+                )
+            ]
+            if rng.random() < 0.3
+            else []
+        )
+        customer.addresses = [
+            Address(
+                id=new_id(),
+                customer_id=customer.id,
+                kind="registration",
+                region_code="KZ-75",
+                city="Almaty",
+                street="Abay Ave",
+                building=str(rng.randrange(1, 250)),
+                apartment=str(rng.randrange(1, 180)),
+                postal_code="050000",
+                created_at=now,
+            )
+        ]
         return customer
 
     def next(self) -> dict:
@@ -120,15 +167,23 @@ async def write_events(db: Database, count: int) -> None:
         async with db.unit_of_work() as session:
             for _ in range(min(WRITE_BATCH, count - start)):
                 state = payloads.next()
-                await EVENTS.add(session, aggregate=AGGREGATE, action="created", subject=state["id"], data=state,
-                                 region=state["region_code"], branch=state["branch_code"])
+                await EVENTS.add(
+                    session,
+                    aggregate=AGGREGATE,
+                    action="created",
+                    subject=state["id"],
+                    data=state,
+                    region=state["region_code"],
+                    branch=state["branch_code"],
+                )
 
 
 async def unsent_records(db: Database) -> list[tuple[str, bytes, bytes, list[tuple[str, bytes]]]]:
     """(topic, key, value, headers) of every unsent event, as the relay would send them."""
     async with db.read_only() as session:
-        events = (await session.scalars(
-            select(OutboxEvent).where(OutboxEvent.sent_at.is_(None)).order_by(OutboxEvent.seq))).all()
+        events = (
+            await session.scalars(select(OutboxEvent).where(OutboxEvent.sent_at.is_(None)).order_by(OutboxEvent.seq))
+        ).all()
     records = []
     for event in events:
         cloud_event = as_cloud_event(event)
@@ -163,8 +218,9 @@ async def drain_with_relay(db: Database, settings: SalesSettings) -> tuple[int, 
     return published, elapsed, cpu
 
 
-async def raw_produce(label: str, settings: SalesSettings, topic: str,
-                      records: list[tuple[str, bytes, bytes, list[tuple[str, bytes]]]]) -> Throughput:
+async def raw_produce(
+    label: str, settings: SalesSettings, topic: str, records: list[tuple[str, bytes, bytes, list[tuple[str, bytes]]]]
+) -> Throughput:
     """The same records, sent straight to ``topic`` by a producer with the relay's options."""
     producer = make_producer(settings)
     await producer.start()
@@ -177,8 +233,9 @@ async def raw_produce(label: str, settings: SalesSettings, topic: str,
         await producer.stop()
 
 
-async def relay_run(label: str, url: str, settings_kwargs: dict, events: int, raw_topic: str
-                    ) -> tuple[Throughput, list[Throughput], str]:
+async def relay_run(
+    label: str, url: str, settings_kwargs: dict, events: int, raw_topic: str
+) -> tuple[Throughput, list[Throughput], str]:
     """A fresh outbox of ``events`` events at ``url``, drained by the relay, with a raw produce
     of the same records just before and just after it (the broker's pace drifts as it fills)."""
     await upgrade_async(registry.get_service("sales").migrations_path(), url)
@@ -197,8 +254,10 @@ async def relay_run(label: str, url: str, settings_kwargs: dict, events: int, ra
 
 def describe_records(records) -> str:
     sizes = sorted(len(value) for _, _, value, _ in records)
-    return (f"record values {sizes[0]}-{sizes[-1]} bytes (median {sizes[len(sizes) // 2]}), "
-            f"{len(records[0][3])} headers each")
+    return (
+        f"record values {sizes[0]}-{sizes[-1]} bytes (median {sizes[len(sizes) // 2]}), "
+        f"{len(records[0][3])} headers each"
+    )
 
 
 async def run(options: RelayOptions) -> list[SummaryRow]:
@@ -215,9 +274,11 @@ async def run(options: RelayOptions) -> list[SummaryRow]:
             settings_kwargs = {"kafka_bootstrap_servers": broker.bootstrap_servers}
             # As in a service that `crm up` started: spans exported to a JSON-lines file.
             setup_tracing("sales", trace_file=str(Path(tmp) / "traces.jsonl"))
-            say(f"{options.events} crm.sales.customer.created events per outbox; relay batch size "
+            say(
+                f"{options.events} crm.sales.customer.created events per outbox; relay batch size "
                 f"{SalesSettings().outbox_batch_size} (outbox_batch_size); both sides use a producer from "
-                "make_producer (acks=all, linger_ms=5, not idempotent); tracing on, as in a service")
+                "make_producer (acks=all, linger_ms=5, not idempotent); tracing on, as in a service"
+            )
             targets = []
             async with temporary_databases() as databases:
                 targets.append(("outbox relay, PostgreSQL", await databases.create("relay")))
@@ -226,12 +287,19 @@ async def run(options: RelayOptions) -> list[SummaryRow]:
                 for label, url in targets:
                     started = time.perf_counter()
                     relay, raws, described = await relay_run(label, url, settings_kwargs, options.events, raw_topic)
-                    say(f"{label}: {described}; written, relayed and produced raw twice in "
-                        f"{time.perf_counter() - started:.1f} s")
+                    say(
+                        f"{label}: {described}; written, relayed and produced raw twice in "
+                        f"{time.perf_counter() - started:.1f} s"
+                    )
                     for line in (raws[0], relay, raws[1]):
                         print(line.line(), flush=True)
-                    lines.append((relay, sum(r.per_second for r in raws) / len(raws),
-                                  sum(r.cpu_us_per_event for r in raws) / len(raws)))
+                    lines.append(
+                        (
+                            relay,
+                            sum(r.per_second for r in raws) / len(raws),
+                            sum(r.cpu_us_per_event for r in raws) / len(raws),
+                        )
+                    )
         finally:
             shutdown_tracing()
             broker.stop()
@@ -240,15 +308,29 @@ async def run(options: RelayOptions) -> list[SummaryRow]:
     for relay, raw, raw_cpu in lines:
         value = relay.per_second / raw
         postgres = "PostgreSQL" in relay.label
-        rows.append(SummaryRow(relay.label, f"{relay.per_second:.0f} events/s", f"{raw:.0f} events/s raw produce",
-                               value, f">= {RELAY_TARGET:.2f}" if postgres else "",
-                               value >= RELAY_TARGET if postgres else None,
-                               note="raw baseline: mean of the produce loops just before and after the relay"
-                               if postgres else ""))
-        rows.append(SummaryRow(f"{relay.label}: CPU per event", f"{relay.cpu_us_per_event:.0f} us",
-                               f"{raw_cpu:.0f} us raw produce", relay.cpu_us_per_event / raw_cpu,
-                               note="CPU of the publishing process only (not PostgreSQL's, not the broker's); "
-                               "ratio relay / raw, lower is better" if postgres else ""))
+        rows.append(
+            SummaryRow(
+                relay.label,
+                f"{relay.per_second:.0f} events/s",
+                f"{raw:.0f} events/s raw produce",
+                value,
+                f">= {RELAY_TARGET:.2f}" if postgres else "",
+                value >= RELAY_TARGET if postgres else None,
+                note="raw baseline: mean of the produce loops just before and after the relay" if postgres else "",
+            )
+        )
+        rows.append(
+            SummaryRow(
+                f"{relay.label}: CPU per event",
+                f"{relay.cpu_us_per_event:.0f} us",
+                f"{raw_cpu:.0f} us raw produce",
+                relay.cpu_us_per_event / raw_cpu,
+                note="CPU of the publishing process only (not PostgreSQL's, not the broker's); "
+                "ratio relay / raw, lower is better"
+                if postgres
+                else "",
+            )
+        )
     return rows
 
 

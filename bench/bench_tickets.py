@@ -21,10 +21,10 @@ broker, sales, tickets and the gateway as uvicorn subprocesses with the argv and
     .venv/bin/python -m bench.bench_tickets [--customers 20000] [--tickets 200000] [--requests 1500]
     .venv/bin/python -m bench.bench_tickets --customers 100000 --tickets 1000000   # the full sizes
 """
+
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import functools
 import random
@@ -60,17 +60,58 @@ CREATING_USER = "callcenter"
 QUEUE_USER = "almaty.agent"
 BUSY_QUEUE = "ALA-01.technical"
 CUSTOMER_SAMPLE = 5000
-CATEGORIES = ("internet", "internet", "internet", "tv", "tv", "mobile", "fixed_line", "billing", "relocation",
-              "equipment", "other")
+CATEGORIES = (
+    "internet",
+    "internet",
+    "internet",
+    "tv",
+    "tv",
+    "mobile",
+    "fixed_line",
+    "billing",
+    "relocation",
+    "equipment",
+    "other",
+)
 PRIORITIES = ("critical", "high", "high", "medium", "medium", "medium", "low", "low")
 COPY_BATCH = 50_000
 # The moment the SLA pass runs: a Tuesday, 11:00 in Almaty (a working hour).
 SCAN_AT = datetime(2026, 3, 3, 6, 0, tzinfo=UTC)
-COLUMNS = ("id", "customer_id", "customer_name", "customer_segment", "name", "description", "category", "priority",
-           "severity", "channel", "location", "status", "queue", "branch_code", "region_code", "opened_by",
-           "opened_by_name", "sla_policy", "response_due_at", "resolution_due_at", "first_response_at", "paused_at",
-           "response_state", "resolution_state", "escalation_level", "sla_cycle", "sla_check_at", "urgency_at",
-           "resolved_at", "closed_at", "created_at", "updated_at", "version")
+COLUMNS = (
+    "id",
+    "customer_id",
+    "customer_name",
+    "customer_segment",
+    "name",
+    "description",
+    "category",
+    "priority",
+    "severity",
+    "channel",
+    "location",
+    "status",
+    "queue",
+    "branch_code",
+    "region_code",
+    "opened_by",
+    "opened_by_name",
+    "sla_policy",
+    "response_due_at",
+    "resolution_due_at",
+    "first_response_at",
+    "paused_at",
+    "response_state",
+    "resolution_state",
+    "escalation_level",
+    "sla_cycle",
+    "sla_check_at",
+    "urgency_at",
+    "resolved_at",
+    "closed_at",
+    "created_at",
+    "updated_at",
+    "version",
+)
 
 
 @dataclass
@@ -89,7 +130,8 @@ class TicketsOptions:
 
 # --- historical tickets ----------------------------------------------------------------------------
 
-@functools.lru_cache(maxsize=None)
+
+@functools.cache
 def _clock_of(policy_name: str, created: datetime, responded: bool) -> tuple[datetime, datetime, datetime | None]:
     """(response due, resolution due, next SLA check) of a ticket opened at ``created`` (cached: the
     generator rounds creation times to the minute, so the calendar is asked a few thousand times)."""
@@ -131,14 +173,44 @@ def ticket_rows(customers: list[tuple], count: int, seed: int = 11):
             first_response = created + timedelta(minutes=30)
             resolved = created + timedelta(hours=rng.randrange(1, 60)) if status != "cancelled" else None
             closed = resolved + timedelta(days=2) if status == "closed" else None
-        created = created.replace(second=0, microsecond=0) if status in ("new", "acknowledged", "in_progress") \
-            else created
-        yield (str(uuid.UUID(int=rng.getrandbits(128), version=4)), customer_id, name, segment,
-               f"{category} problem #{n}", "Historical ticket (benchmark data)", category, priority, "minor", "phone",
-               None, status, queue_for(branch, category), branch, region, "user-callcenter", "callcenter",
-               policy.name, response_due, resolution_due, first_response, paused, "met" if first_response else "ok",
-               "met" if resolved else "ok", 0, 0, check, urgency, resolved, closed, created, closed or resolved or created,
-               1)
+        created = (
+            created.replace(second=0, microsecond=0) if status in ("new", "acknowledged", "in_progress") else created
+        )
+        yield (
+            str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            customer_id,
+            name,
+            segment,
+            f"{category} problem #{n}",
+            "Historical ticket (benchmark data)",
+            category,
+            priority,
+            "minor",
+            "phone",
+            None,
+            status,
+            queue_for(branch, category),
+            branch,
+            region,
+            "user-callcenter",
+            "callcenter",
+            policy.name,
+            response_due,
+            resolution_due,
+            first_response,
+            paused,
+            "met" if first_response else "ok",
+            "met" if resolved else "ok",
+            0,
+            0,
+            check,
+            urgency,
+            resolved,
+            closed,
+            created,
+            closed or resolved or created,
+            1,
+        )
 
 
 async def customers_of(sales_url: str) -> list[tuple]:
@@ -146,10 +218,22 @@ async def customers_of(sales_url: str) -> list[tuple]:
     try:
         async with db.read_only() as session:
             rows = await session.execute(
-                select(Customer.id, Customer.kind, Customer.first_name, Customer.last_name, Customer.legal_name,
-                       Customer.branch_code, Customer.region_code).order_by(func.random()).limit(CUSTOMER_SAMPLE))
-            return [(r.id, r.legal_name or f"{r.last_name} {r.first_name}", r.kind, r.branch_code, r.region_code)
-                    for r in rows]
+                select(
+                    Customer.id,
+                    Customer.kind,
+                    Customer.first_name,
+                    Customer.last_name,
+                    Customer.legal_name,
+                    Customer.branch_code,
+                    Customer.region_code,
+                )
+                .order_by(func.random())
+                .limit(CUSTOMER_SAMPLE)
+            )
+            return [
+                (r.id, r.legal_name or f"{r.last_name} {r.first_name}", r.kind, r.branch_code, r.region_code)
+                for r in rows
+            ]
     finally:
         await db.dispose()
 
@@ -170,6 +254,7 @@ async def copy_tickets(tickets_url: str, customers: list[tuple], count: int) -> 
 
 # --- the workloads -------------------------------------------------------------------------------
 
+
 def create_workload(customers: list[tuple]):
     rng = random.Random(5)
     sent: dict[int, str] = {}
@@ -177,9 +262,16 @@ def create_workload(customers: list[tuple]):
     def make(i: int) -> Request:
         customer_id = rng.choice(customers)[0]
         sent[i] = customer_id
-        return Request.post_json("/api/v1/tickets/tickets", {
-            "customer_id": customer_id, "name": "No internet", "description": "Router shows a red light",
-            "category": rng.choice(CATEGORIES), "priority": rng.choice(PRIORITIES)})
+        return Request.post_json(
+            "/api/v1/tickets/tickets",
+            {
+                "customer_id": customer_id,
+                "name": "No internet",
+                "description": "Router shows a red light",
+                "category": rng.choice(CATEGORIES),
+                "priority": rng.choice(PRIORITIES),
+            },
+        )
 
     def check(i: int, response: Response) -> str | None:
         body, expected = response.json(), sent.pop(i)
@@ -196,8 +288,10 @@ def queue_workload():
 
     def check(i: int, response: Response) -> str | None:
         items = response.json()["items"]
-        urgency = [t["sla"]["response_due_at"] if t["sla"]["first_response_at"] is None
-                   else t["sla"]["resolution_due_at"] for t in items]
+        urgency = [
+            t["sla"]["response_due_at"] if t["sla"]["first_response_at"] is None else t["sla"]["resolution_due_at"]
+            for t in items
+        ]
         if len(items) != 50 or any(t["queue"] != BUSY_QUEUE for t in items) or urgency != sorted(urgency):
             return f"expected 50 tickets of {BUSY_QUEUE} most urgent first, got {len(items)}"
         return None
@@ -208,8 +302,10 @@ def queue_workload():
 async def sla_pass(tickets_url: str) -> list[SummaryRow]:
     db = Database(tickets_url)
     try:
-        due = text("SELECT * FROM tickets WHERE sla_check_at <= :now AND paused_at IS NULL AND status IN "
-                   "('new', 'acknowledged', 'in_progress') ORDER BY sla_check_at")
+        due = text(
+            "SELECT * FROM tickets WHERE sla_check_at <= :now AND paused_at IS NULL AND status IN "
+            "('new', 'acknowledged', 'in_progress') ORDER BY sla_check_at"
+        )
         async with db.read_only() as session:
             total = await session.scalar(text("SELECT count(*) FROM tickets"))
             started = time.perf_counter()
@@ -227,16 +323,27 @@ async def sla_pass(tickets_url: str) -> list[SummaryRow]:
             plain_idle = time.perf_counter() - started
     finally:
         await db.dispose()
-    print(f"[tickets] SLA pass over {total} tickets: {result.tickets} due tickets, {result.signals} signals "
-          f"in {scan:.2f} s ({result.tickets / scan:.0f} tickets/s); plain SELECT of the {due_rows} due rows "
-          f"{plain:.3f} s; idle pass {idle_s * 1000:.1f} ms ({idle.tickets} tickets)", flush=True)
+    print(
+        f"[tickets] SLA pass over {total} tickets: {result.tickets} due tickets, {result.signals} signals "
+        f"in {scan:.2f} s ({result.tickets / scan:.0f} tickets/s); plain SELECT of the {due_rows} due rows "
+        f"{plain:.3f} s; idle pass {idle_s * 1000:.1f} ms ({idle.tickets} tickets)",
+        flush=True,
+    )
     return [
-        SummaryRow(f"SLA pass over {total} tickets ({result.tickets} due)", f"{scan:.2f} s per pass",
-                   f"{plain:.3f} s plain SELECT of the due rows", ratio(scan, plain),
-                   note="ratio of times: scheduler pass / plain read of the same rows (the cost of signals, "
-                        "events and escalations per due ticket)"),
-        SummaryRow("SLA pass with nothing due", f"{idle_s * 1000:.1f} ms per pass",
-                   f"{plain_idle * 1000:.1f} ms plain SELECT", ratio(idle_s, plain_idle)),
+        SummaryRow(
+            f"SLA pass over {total} tickets ({result.tickets} due)",
+            f"{scan:.2f} s per pass",
+            f"{plain:.3f} s plain SELECT of the due rows",
+            ratio(scan, plain),
+            note="ratio of times: scheduler pass / plain read of the same rows (the cost of signals, "
+            "events and escalations per due ticket)",
+        ),
+        SummaryRow(
+            "SLA pass with nothing due",
+            f"{idle_s * 1000:.1f} ms per pass",
+            f"{plain_idle * 1000:.1f} ms plain SELECT",
+            ratio(idle_s, plain_idle),
+        ),
     ]
 
 
@@ -264,8 +371,10 @@ async def run(options: TicketsOptions) -> list[SummaryRow]:
                 await sales_db.dispose()
             customers = await customers_of(sales_url)
             await seed_gateway_users(plan)
-            say(f"databases migrated; {options.customers} customers in sales, gateway demo users "
-                f"({time.perf_counter() - started:.1f} s)")
+            say(
+                f"databases migrated; {options.customers} customers in sales, gateway demo users "
+                f"({time.perf_counter() - started:.1f} s)"
+            )
             started = time.perf_counter()
             await copy_tickets(tickets_process.database_url, customers, options.tickets)
             say(f"{options.tickets} historical tickets COPY'd ({time.perf_counter() - started:.1f} s)")
@@ -273,24 +382,38 @@ async def run(options: TicketsOptions) -> list[SummaryRow]:
             suite = Suite(plan, Path(tmp) / "processes.log")
             stack.push_async_callback(suite.stop)
             await suite.start()
-            say("broker, sales, tickets and gateway up as `crm up` starts them; "
+            say(
+                "broker, sales, tickets and gateway up as `crm up` starts them; "
                 f"each run: {options.warmup_requests} warm-up, then {options.requests} measured requests "
-                f"(or {options.max_seconds:g} s), {options.concurrency} concurrent clients; every answer checked")
+                f"(or {options.max_seconds:g} s), {options.concurrency} concurrent clients; every answer checked"
+            )
             gateway = Client(suite.url_of("gateway"))
 
             async def run_pair(kind: str, username: str, workload) -> tuple[Result, Result]:
                 token, principal = await sign_in(gateway, username)
                 via_gateway = Client(suite.url_of("gateway"), {"authorization": f"Bearer {token}"})
-                direct = Client(suite.url_of("tickets"), {
-                    INTERNAL_TOKEN_HEADER: issue_internal_token(principal, plan.internal_token_secret, ttl_s=3600)})
+                direct = Client(
+                    suite.url_of("tickets"),
+                    {INTERNAL_TOKEN_HEADER: issue_internal_token(principal, plan.internal_token_secret, ttl_s=3600)},
+                )
                 pair = []
-                for label, client, servers in (("direct to tickets", direct, ("tickets", "sales")),
-                                               ("through the gateway", via_gateway, ("gateway", "tickets", "sales"))):
+                for label, client, servers in (
+                    ("direct to tickets", direct, ("tickets", "sales")),
+                    ("through the gateway", via_gateway, ("gateway", "tickets", "sales")),
+                ):
                     make, check = workload()
                     cpu = CpuMeter({name: suite.pid_of(name) for name in servers})
-                    result = await measure(f"{kind} {label}", client, make, total=options.requests,
-                                           warmup=options.warmup_requests, concurrency=options.concurrency,
-                                           max_seconds=options.max_seconds, check=check, on_start=cpu.start)
+                    result = await measure(
+                        f"{kind} {label}",
+                        client,
+                        make,
+                        total=options.requests,
+                        warmup=options.warmup_requests,
+                        concurrency=options.concurrency,
+                        max_seconds=options.max_seconds,
+                        check=check,
+                        on_start=cpu.start,
+                    )
                     result.cpu_ms_per_request = cpu.per_request_ms(result.requests)
                     print(result.line(), flush=True)
                     if result.errors:
@@ -298,8 +421,9 @@ async def run(options: TicketsOptions) -> list[SummaryRow]:
                     pair.append(result)
                 return pair[0], pair[1]
 
-            create_direct, create_gateway = await run_pair("create ticket", CREATING_USER,
-                                                           lambda: create_workload(customers))
+            create_direct, create_gateway = await run_pair(
+                "create ticket", CREATING_USER, lambda: create_workload(customers)
+            )
             queue_direct, queue_gateway = await run_pair(f"queue view {BUSY_QUEUE}", QUEUE_USER, queue_workload)
             await suite.stop()
             stack.pop_all()
@@ -308,15 +432,31 @@ async def run(options: TicketsOptions) -> list[SummaryRow]:
     c = options.concurrency
     errors = sum(r.errors for r in (create_direct, create_gateway, queue_direct, queue_gateway))
     result = [
-        SummaryRow(f"create ticket throughput, c={c}", f"{create_gateway.rps:.0f} req/s via gateway",
-                   f"{create_direct.rps:.0f} req/s direct", ratio(create_gateway.rps, create_direct.rps)),
-        SummaryRow(f"create ticket p95, c={c}", f"{create_gateway.p95:.1f} ms via gateway",
-                   f"{create_direct.p95:.1f} ms direct", ratio(create_gateway.p95, create_direct.p95),
-                   note="ratio of latencies: gateway p95 / direct p95 (lower is better)"),
-        SummaryRow(f"queue view of {BUSY_QUEUE} p95, c={c}", f"{queue_gateway.p95:.1f} ms via gateway",
-                   f"{queue_direct.p95:.1f} ms direct", ratio(queue_gateway.p95, queue_direct.p95)),
-        SummaryRow(f"queue view throughput, c={c}", f"{queue_gateway.rps:.0f} req/s via gateway",
-                   f"{queue_direct.rps:.0f} req/s direct", ratio(queue_gateway.rps, queue_direct.rps)),
+        SummaryRow(
+            f"create ticket throughput, c={c}",
+            f"{create_gateway.rps:.0f} req/s via gateway",
+            f"{create_direct.rps:.0f} req/s direct",
+            ratio(create_gateway.rps, create_direct.rps),
+        ),
+        SummaryRow(
+            f"create ticket p95, c={c}",
+            f"{create_gateway.p95:.1f} ms via gateway",
+            f"{create_direct.p95:.1f} ms direct",
+            ratio(create_gateway.p95, create_direct.p95),
+            note="ratio of latencies: gateway p95 / direct p95 (lower is better)",
+        ),
+        SummaryRow(
+            f"queue view of {BUSY_QUEUE} p95, c={c}",
+            f"{queue_gateway.p95:.1f} ms via gateway",
+            f"{queue_direct.p95:.1f} ms direct",
+            ratio(queue_gateway.p95, queue_direct.p95),
+        ),
+        SummaryRow(
+            f"queue view throughput, c={c}",
+            f"{queue_gateway.rps:.0f} req/s via gateway",
+            f"{queue_direct.rps:.0f} req/s direct",
+            ratio(queue_gateway.rps, queue_direct.rps),
+        ),
         *rows,
     ]
     if errors:
@@ -339,8 +479,14 @@ def add_arguments(parser: argparse.ArgumentParser, *, shared: bool = False) -> N
 
 
 def options_from(args: argparse.Namespace) -> TicketsOptions:
-    return TicketsOptions(customers=args.customers, tickets=args.tickets, requests=args.requests,
-                          concurrency=args.concurrency, max_seconds=args.max_seconds, warmup=args.warmup)
+    return TicketsOptions(
+        customers=args.customers,
+        tickets=args.tickets,
+        requests=args.requests,
+        concurrency=args.concurrency,
+        max_seconds=args.max_seconds,
+        warmup=args.warmup,
+    )
 
 
 def main() -> None:

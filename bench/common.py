@@ -1,4 +1,5 @@
 """What the benchmarks share: throw-away PostgreSQL databases, and the summary rows they report."""
+
 from __future__ import annotations
 
 import asyncio
@@ -91,9 +92,17 @@ class SummaryRow:
 
 def render_summary(rows: list[SummaryRow]) -> str:
     header = ("benchmark", "measured", "baseline (same run)", "ratio", "target", "met")
-    body = [(r.benchmark, r.measured, r.baseline,
-             "" if r.ratio is None or math.isnan(r.ratio) else f"{r.ratio:.2f}", r.target,
-             "" if r.met is None else ("yes" if r.met else "NO")) for r in rows]
+    body = [
+        (
+            r.benchmark,
+            r.measured,
+            r.baseline,
+            "" if r.ratio is None or math.isnan(r.ratio) else f"{r.ratio:.2f}",
+            r.target,
+            "" if r.met is None else ("yes" if r.met else "NO"),
+        )
+        for r in rows
+    ]
     widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
     rule = "  ".join("-" * w for w in widths)
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header, *body]]

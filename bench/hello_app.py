@@ -1,5 +1,6 @@
 """The floor: a bare FastAPI app answering GET /hello, run by uvicorn exactly as the services
 are (same server, same flags), with none of the platform's middleware, database or workers."""
+
 from fastapi import FastAPI
 
 

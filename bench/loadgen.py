@@ -7,6 +7,7 @@ The client is a minimal HTTP/1.1 implementation on asyncio streams rather than h
 per-request cost (several times this one's) would otherwise cap every figure, the floor first.
 It speaks just what our servers answer with: Content-Length or chunked bodies, keep-alive.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -25,11 +26,11 @@ class Request:
     headers: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def get(cls, target: str) -> "Request":
+    def get(cls, target: str) -> Request:
         return cls("GET", target)
 
     @classmethod
-    def post_json(cls, target: str, payload: object) -> "Request":
+    def post_json(cls, target: str, payload: object) -> Request:
         return cls("POST", target, json.dumps(payload).encode(), (("content-type", "application/json"),))
 
 
@@ -53,7 +54,8 @@ class Connection:
     def __init__(self, host: str, port: int, default_headers: dict[str, str]) -> None:
         self.host, self.port = host, port
         head = {"host": f"{host}:{port}", "user-agent": "qazaq-bench", "accept": "*/*"} | {
-            k.lower(): v for k, v in default_headers.items()}
+            k.lower(): v for k, v in default_headers.items()
+        }
         self._default_head = "".join(f"{k}: {v}\r\n" for k, v in head.items())
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
@@ -176,11 +178,14 @@ class Result:
         return self.pct(95)
 
     def line(self) -> str:
-        text = (f"{self.label:<46} c={self.concurrency:<3} {self.requests:>6} req {self.rps:>8.1f} req/s"
-                f"  p50 {self.p50:>7.2f} ms  p95 {self.p95:>7.2f} ms  errors {self.errors}")
+        text = (
+            f"{self.label:<46} c={self.concurrency:<3} {self.requests:>6} req {self.rps:>8.1f} req/s"
+            f"  p50 {self.p50:>7.2f} ms  p95 {self.p95:>7.2f} ms  errors {self.errors}"
+        )
         if self.cpu_ms_per_request:
             text += "\n    CPU per request: " + ", ".join(
-                f"{name} {ms:.2f} ms" for name, ms in self.cpu_ms_per_request.items())
+                f"{name} {ms:.2f} ms" for name, ms in self.cpu_ms_per_request.items()
+            )
         return text
 
 
@@ -191,9 +196,17 @@ Check = Callable[[int, Response], str | None]
 MAX_ERRORS_KEPT = 5
 
 
-async def run_load(label: str, client: Client, make_request: RequestFactory, *, total: int, concurrency: int = 8,
-                   max_seconds: float | None = None, expect: tuple[int, ...] = (200, 201),
-                   check: Check | None = None) -> Result:
+async def run_load(
+    label: str,
+    client: Client,
+    make_request: RequestFactory,
+    *,
+    total: int,
+    concurrency: int = 8,
+    max_seconds: float | None = None,
+    expect: tuple[int, ...] = (200, 201),
+    check: Check | None = None,
+) -> Result:
     """Sends ``total`` requests from ``concurrency`` closed-loop clients, or fewer when
     ``max_seconds`` run out first (no request is started after that; the result says how many
     were sent). A request answered with a status outside ``expect``, or that ``check`` finds
@@ -238,23 +251,50 @@ async def run_load(label: str, client: Client, make_request: RequestFactory, *, 
     return Result(label, len(latencies), errors, elapsed, latencies, concurrency, problems)
 
 
-async def measure(label: str, client: Client, make_request: RequestFactory, *, total: int, warmup: int,
-                  concurrency: int = 8, max_seconds: float | None = None, expect: tuple[int, ...] = (200, 201),
-                  check: Check | None = None, on_start: Callable[[], None] | None = None) -> Result:
+async def measure(
+    label: str,
+    client: Client,
+    make_request: RequestFactory,
+    *,
+    total: int,
+    warmup: int,
+    concurrency: int = 8,
+    max_seconds: float | None = None,
+    expect: tuple[int, ...] = (200, 201),
+    check: Check | None = None,
+    on_start: Callable[[], None] | None = None,
+) -> Result:
     """A warm-up run (connections opened, caches and code paths warm; not reported; at most a
     quarter of ``max_seconds``), then the measured run, with ``on_start`` called between the
     two. Requests are numbered on from the warm-up, so the two never repeat one another."""
     if warmup:
-        warm = await run_load(f"{label} (warm-up)", client, make_request, total=warmup, concurrency=concurrency,
-                              max_seconds=max_seconds / 4 if max_seconds else None, expect=expect, check=check)
+        warm = await run_load(
+            f"{label} (warm-up)",
+            client,
+            make_request,
+            total=warmup,
+            concurrency=concurrency,
+            max_seconds=max_seconds / 4 if max_seconds else None,
+            expect=expect,
+            check=check,
+        )
         if warm.errors:
-            raise RuntimeError(f"{label}: {warm.errors} of {warm.requests} warm-up requests failed, e.g. "
-                               + "; ".join(warm.first_errors))
+            raise RuntimeError(
+                f"{label}: {warm.errors} of {warm.requests} warm-up requests failed, e.g. "
+                + "; ".join(warm.first_errors)
+            )
     if on_start is not None:
         on_start()
-    return await run_load(label, client, lambda i: make_request(warmup + i), total=total, concurrency=concurrency,
-                          max_seconds=max_seconds, expect=expect,
-                          check=(lambda i, response: check(warmup + i, response)) if check else None)
+    return await run_load(
+        label,
+        client,
+        lambda i: make_request(warmup + i),
+        total=total,
+        concurrency=concurrency,
+        max_seconds=max_seconds,
+        expect=expect,
+        check=(lambda i, response: check(warmup + i, response)) if check else None,
+    )
 
 
 def ratio(a: float, b: float) -> float:

@@ -7,6 +7,7 @@
 Figures, never pass/fail: each is printed next to a baseline measured in the same run, and
 the ratio is what to compare between machines and commits (see bench/README.md).
 """
+
 from __future__ import annotations
 
 import argparse

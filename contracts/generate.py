@@ -6,6 +6,7 @@
 protoc names generated modules after the proto path (``crm.sales.v1``); the imports are
 rewritten so that the stubs load as ``crm_contracts.grpc.crm.sales.v1``.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -1,12 +1,13 @@
 """The `crm` command: start the whole suite, migrate, seed, serve one service, replay the
 outbox, list and create the topics."""
+
 from __future__ import annotations
 
 import asyncio
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from sqlalchemy.engine import make_url
@@ -24,9 +25,15 @@ app = typer.Typer(help="Qazaq CRM: run and operate the suite.", no_args_is_help=
 outbox_app = typer.Typer(help="The transactional outbox of a service.", no_args_is_help=True)
 app.add_typer(outbox_app, name="outbox")
 
-VarDirOption = Annotated[Optional[Path], typer.Option(
-    "--var-dir", envvar="CRM_VAR_DIR", help="Where the SQLite files, traces and the dev secret go (default <repo>/var).",
-    file_okay=False)]
+VarDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--var-dir",
+        envvar="CRM_VAR_DIR",
+        help="Where the SQLite files, traces and the dev secret go (default <repo>/var).",
+        file_okay=False,
+    ),
+]
 
 
 def default_var_dir() -> Path:
@@ -55,12 +62,19 @@ def shown_url(url: str) -> str:
 def up(
     seed: Annotated[bool, typer.Option("--seed", help="Load the demo data (users, customers, pipeline).")] = False,
     host: Annotated[str, typer.Option(help="Interface every process listens on.")] = DEFAULT_HOST,
-    gateway_port: Annotated[Optional[int], typer.Option(
-        envvar="CRM_GATEWAY_HTTP_PORT", help="The gateway's HTTP port (default 8000).")] = None,
-    broker_port: Annotated[Optional[int], typer.Option(
-        envvar=BROKER_PORT_ENV, help=f"The embedded broker's port (default {DEFAULT_BROKER_PORT}).")] = None,
-    kafka: Annotated[Optional[str], typer.Option(
-        metavar="BOOTSTRAP", help="Use this Kafka (host:port,...) instead of starting the embedded broker.")] = None,
+    gateway_port: Annotated[
+        int | None, typer.Option(envvar="CRM_GATEWAY_HTTP_PORT", help="The gateway's HTTP port (default 8000).")
+    ] = None,
+    broker_port: Annotated[
+        int | None,
+        typer.Option(envvar=BROKER_PORT_ENV, help=f"The embedded broker's port (default {DEFAULT_BROKER_PORT})."),
+    ] = None,
+    kafka: Annotated[
+        str | None,
+        typer.Option(
+            metavar="BOOTSTRAP", help="Use this Kafka (host:port,...) instead of starting the embedded broker."
+        ),
+    ] = None,
     var_dir: VarDirOption = None,
     ready_timeout: Annotated[float, typer.Option(help="Seconds to wait for every /readyz.")] = 180.0,
 ) -> None:
@@ -72,8 +86,14 @@ def up(
     from .up import SuiteRunner
 
     try:
-        plan = build_plan(env=os.environ, var_dir=var_dir or default_var_dir(), host=host,
-                          gateway_port=gateway_port, broker_port=broker_port, external_kafka=kafka)
+        plan = build_plan(
+            env=os.environ,
+            var_dir=var_dir or default_var_dir(),
+            host=host,
+            gateway_port=gateway_port,
+            broker_port=broker_port,
+            external_kafka=kafka,
+        )
     except PlanError as exc:
         raise exit_with(str(exc), 2) from None
     printer = LinePrefixer(names=["crm", "seed", *(p.name for p in plan.processes)])
@@ -83,7 +103,7 @@ def up(
 
 @app.command()
 def migrate(
-    service: Annotated[Optional[str], typer.Argument(help="One service (default: all).")] = None,
+    service: Annotated[str | None, typer.Argument(help="One service (default: all).")] = None,
     var_dir: VarDirOption = None,
 ) -> None:
     """Upgrade each service's database to the newest migration (CRM_<SERVICE>_DATABASE_URL or var/)."""
@@ -105,7 +125,7 @@ def migrate(
 
 @app.command()
 def seed(
-    service: Annotated[Optional[str], typer.Argument(help="One service (default: all).")] = None,
+    service: Annotated[str | None, typer.Argument(help="One service (default: all).")] = None,
     var_dir: VarDirOption = None,
 ) -> None:
     """Load the demo data (idempotent); migrates first."""
@@ -141,8 +161,8 @@ def seed(
 @app.command()
 def serve(
     service: Annotated[str, typer.Argument(envvar="CRM_SERVICE", help="The service to run (or CRM_SERVICE).")],
-    host: Annotated[Optional[str], typer.Option(help="Default: CRM_<SERVICE>_HTTP_HOST.")] = None,
-    port: Annotated[Optional[int], typer.Option(help="Default: CRM_<SERVICE>_HTTP_PORT.")] = None,
+    host: Annotated[str | None, typer.Option(help="Default: CRM_<SERVICE>_HTTP_HOST.")] = None,
+    port: Annotated[int | None, typer.Option(help="Default: CRM_<SERVICE>_HTTP_PORT.")] = None,
     workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
 ) -> None:
     """Run one service (or the gateway) in the foreground with uvicorn: what a container runs."""
@@ -153,8 +173,14 @@ def serve(
         raise exit_with(str(exc)) from None
     except ValueError as exc:
         raise exit_with(f"{spec.name} settings are not valid: {exc}") from None
-    argv = spec.uvicorn_argv(sys.executable, host or settings.http_host, port or settings.http_port,
-                             "--workers", str(workers), "--proxy-headers")
+    argv = spec.uvicorn_argv(
+        sys.executable,
+        host or settings.http_host,
+        port or settings.http_port,
+        "--workers",
+        str(workers),
+        "--proxy-headers",
+    )
     os.execv(sys.executable, argv)
 
 
@@ -162,7 +188,7 @@ def serve(
 def outbox_replay(
     service: Annotated[str, typer.Option("--service", help="Whose outbox.")],
     since: Annotated[str, typer.Option(help="ISO time (UTC unless it has an offset) or an age like 2h, 30m, 1d.")],
-    topic: Annotated[Optional[str], typer.Option(help="Only this topic.")] = None,
+    topic: Annotated[str | None, typer.Option(help="Only this topic.")] = None,
     var_dir: VarDirOption = None,
 ) -> None:
     """Mark the events created since a moment unsent, so the running relay publishes them again
@@ -189,15 +215,21 @@ def outbox_replay(
 
     count = asyncio.run(run())
     scope = f" on {topic}" if topic else ""
-    typer.echo(f"{spec.name}: {count} events{scope} created since {moment.isoformat()} "
-               "will be published again by the service's relay")
+    typer.echo(
+        f"{spec.name}: {count} events{scope} created since {moment.isoformat()} "
+        "will be published again by the service's relay"
+    )
 
 
 @app.command()
 def topics(
-    create: Annotated[bool, typer.Option("--create", help="Create the topics on the broker (existing ones are kept).")] = False,
-    kafka: Annotated[Optional[str], typer.Option(
-        metavar="BOOTSTRAP", help="Bootstrap servers (default 127.0.0.1:$CRM_BROKER_PORT, or :9092).")] = None,
+    create: Annotated[
+        bool, typer.Option("--create", help="Create the topics on the broker (existing ones are kept).")
+    ] = False,
+    kafka: Annotated[
+        str | None,
+        typer.Option(metavar="BOOTSTRAP", help="Bootstrap servers (default 127.0.0.1:$CRM_BROKER_PORT, or :9092)."),
+    ] = None,
     replication_factor: Annotated[int, typer.Option(min=1, help="Replicas of each new topic.")] = 1,
 ) -> None:
     """List the topic catalogue: topic, owning service, record key, event types."""

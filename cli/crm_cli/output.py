@@ -1,5 +1,6 @@
 """Interleaved output of several processes, each line prefixed with its process name
 (coloured when writing to a terminal)."""
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,14 @@ def colour_wanted(stream: IO[str], env: dict[str, str] | os._Environ = os.enviro
 class LinePrefixer:
     """Writes ``name | line`` for each line; thread-safe, keeps each process's last lines."""
 
-    def __init__(self, stream: IO[str] | None = None, *, colour: bool | None = None,
-                 names: list[str] | tuple[str, ...] = (), tail_lines: int = 40) -> None:
+    def __init__(
+        self,
+        stream: IO[str] | None = None,
+        *,
+        colour: bool | None = None,
+        names: list[str] | tuple[str, ...] = (),
+        tail_lines: int = 40,
+    ) -> None:
         self.stream = stream or sys.stdout
         self.colour = colour_wanted(self.stream) if colour is None else colour
         self.width = max((len(n) for n in names), default=0)

@@ -1,5 +1,6 @@
 """What `crm up` will start, worked out before anything starts: ports, URLs, and the
 environment each process gets. Pure (reads only the environment mapping it is given)."""
+
 from __future__ import annotations
 
 import secrets
@@ -134,13 +135,19 @@ def build_plan(
     if external_kafka:
         bootstrap, embedded_broker_port = external_kafka, None
     else:
-        embedded_broker_port = broker_port if broker_port is not None else _port_from_env(
-            env, BROKER_PORT_ENV, DEFAULT_BROKER_PORT)
+        embedded_broker_port = (
+            broker_port if broker_port is not None else _port_from_env(env, BROKER_PORT_ENV, DEFAULT_BROKER_PORT)
+        )
         check_port(embedded_broker_port, "--broker-port")
         bootstrap = f"{connect_host(host)}:{embedded_broker_port}"
     secret = internal_token_secret or new_internal_token_secret()
-    plan = SuitePlan(host=host, var_dir=var_dir, kafka_bootstrap=bootstrap, broker_port=embedded_broker_port,
-                     internal_token_secret=secret)
+    plan = SuitePlan(
+        host=host,
+        var_dir=var_dir,
+        kafka_bootstrap=bootstrap,
+        broker_port=embedded_broker_port,
+        internal_token_secret=secret,
+    )
 
     ports: dict[str, tuple[int, int | None]] = {}
     for spec in registry.SERVICES:
@@ -169,16 +176,26 @@ def build_plan(
             for other in registry.backend_services():
                 if other.name != spec.name and ports[other.name][1] is not None:
                     child_env[spec.env_name(f"{other.name}_grpc_target")] = (
-                        f"{connect_host(host)}:{ports[other.name][1]}")
+                        f"{connect_host(host)}:{ports[other.name][1]}"
+                    )
         if spec.is_gateway:
             for other in registry.SERVICES:
                 if not other.is_gateway:
                     child_env[spec.env_name(other.gateway_url_setting)] = (
-                        f"http://{connect_host(host)}:{ports[other.name][0]}")
+                        f"http://{connect_host(host)}:{ports[other.name][0]}"
+                    )
         argv = spec.uvicorn_argv(python, host, http)
-        plan.processes.append(ProcessPlan(
-            spec=spec, http_port=http, grpc_port=grpc, database_url=child_env[spec.env_name("database_url")],
-            argv=argv, env=child_env, ready_url=spec.readiness_url(connect_host(host), http)))
+        plan.processes.append(
+            ProcessPlan(
+                spec=spec,
+                http_port=http,
+                grpc_port=grpc,
+                database_url=child_env[spec.env_name("database_url")],
+                argv=argv,
+                env=child_env,
+                ready_url=spec.readiness_url(connect_host(host), http),
+            )
+        )
 
     duplicates = _duplicate_ports(plan.port_claims())
     if duplicates:

@@ -4,6 +4,7 @@
 read this table. Adding a service is one entry here (plus its own blocks in deploy/, which
 tests/deploy/test_manifests.py cross-checks against this table).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -58,8 +59,23 @@ class ServiceSpec:
         """The command that serves this app. The HTTP parser is httptools (C): uvicorn's pure-Python
         h11 cost about a third of the gateway's CPU per forwarded request. The event loop stays
         asyncio's own, which grpc.aio (served in the same loop) supports."""
-        return [python, "-m", "uvicorn", self.app_factory, "--factory", "--host", host, "--port", str(port),
-                "--http", "httptools", "--loop", "asyncio", "--no-access-log", *options]
+        return [
+            python,
+            "-m",
+            "uvicorn",
+            self.app_factory,
+            "--factory",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--http",
+            "httptools",
+            "--loop",
+            "asyncio",
+            "--no-access-log",
+            *options,
+        ]
 
 
 SERVICES: tuple[ServiceSpec, ...] = (

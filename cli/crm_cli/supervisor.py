@@ -1,5 +1,6 @@
 """Child processes of `crm up`: start them, copy their output, wait until they answer
 their readiness URL, and stop them (last started, first stopped)."""
+
 from __future__ import annotations
 
 import ctypes
@@ -88,8 +89,9 @@ def port_in_use(host: str, port: int) -> bool:
 
 
 class Supervisor:
-    def __init__(self, printer: LinePrefixer, *, stop_requested: Callable[[], bool] = lambda: False,
-                 cwd: str | None = None) -> None:
+    def __init__(
+        self, printer: LinePrefixer, *, stop_requested: Callable[[], bool] = lambda: False, cwd: str | None = None
+    ) -> None:
         self.printer = printer
         self.stop_requested = stop_requested
         self.cwd = cwd
@@ -98,14 +100,19 @@ class Supervisor:
     def start(self, spec: ChildSpec) -> Child:
         env = {**os.environ, **spec.env, "PYTHONUNBUFFERED": "1"}
         popen = subprocess.Popen(
-            spec.argv, env=env, cwd=self.cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            spec.argv,
+            env=env,
+            cwd=self.cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             # Own session: a terminal's Ctrl-C reaches only `crm`, which then stops children in order.
             start_new_session=True,
             preexec_fn=_die_with_parent if _prctl is not None else None,
         )
-        pump = threading.Thread(target=self.printer.pump, args=(spec.name, popen.stdout),
-                                name=f"output-{spec.name}", daemon=True)
+        pump = threading.Thread(
+            target=self.printer.pump, args=(spec.name, popen.stdout), name=f"output-{spec.name}", daemon=True
+        )
         pump.start()
         child = Child(spec=spec, popen=popen, pump=pump)
         self.children.append(child)
@@ -147,8 +154,9 @@ class Supervisor:
                     child.last_readiness = f"{response.status_code} {response.text[:300]}"
                 if time.monotonic() > deadline:
                     slow = next(c for c in self.children if not c.ready)
-                    raise self._failure(slow, f"was not ready after {timeout_s:.0f}s "
-                                              f"({slow.spec.ready_url}: {slow.last_readiness})")
+                    raise self._failure(
+                        slow, f"was not ready after {timeout_s:.0f}s ({slow.spec.ready_url}: {slow.last_readiness})"
+                    )
                 time.sleep(poll_s)
 
     def stop_all(self, grace_s: float = 20.0, force: Callable[[], bool] = lambda: False) -> dict[str, int]:

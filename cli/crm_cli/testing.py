@@ -4,6 +4,7 @@ directory, the way a user starts the suite, and stop it with SIGTERM.
     with RunningSuite(tmp_path, seed=True) as suite:
         httpx.get(suite.gateway_url + "/healthz")
 """
+
 from __future__ import annotations
 
 import os
@@ -90,12 +91,12 @@ class RunningSuite:
     """`crm up` in a subprocess. The var directory goes in CRM_VAR_DIR, so every process the
     suite starts carries it in its environment (see processes_with_env)."""
 
-    def __init__(self, var_dir: Path, *, seed: bool = False, env: dict[str, str] | None = None,
-                 args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, var_dir: Path, *, seed: bool = False, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+    ) -> None:
         self.var_dir = Path(var_dir)
         self.ports = suite_ports()
-        self.env = {**os.environ, **self.ports, "CRM_VAR_DIR": str(self.var_dir), "NO_COLOR": "1",
-                    **(env or {})}
+        self.env = {**os.environ, **self.ports, "CRM_VAR_DIR": str(self.var_dir), "NO_COLOR": "1", **(env or {})}
         self.argv = [*crm_command(), "up", *(["--seed"] if seed else []), *args]
         self.lines: list[str] = []
         self._lines: queue.Queue[str | None] = queue.Queue()
@@ -117,9 +118,17 @@ class RunningSuite:
     def output(self) -> str:
         return "\n".join(self.lines)
 
-    def start(self) -> "RunningSuite":
-        self.proc = subprocess.Popen(self.argv, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True, errors="replace", start_new_session=True)
+    def start(self) -> RunningSuite:
+        self.proc = subprocess.Popen(
+            self.argv,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            start_new_session=True,
+        )
         threading.Thread(target=self._read, daemon=True).start()
         return self
 
@@ -156,7 +165,7 @@ class RunningSuite:
             self.proc.send_signal(signal.SIGTERM)
         return self.wait_exit()
 
-    def __enter__(self) -> "RunningSuite":
+    def __enter__(self) -> RunningSuite:
         self.start()
         try:
             self.wait_until_up()

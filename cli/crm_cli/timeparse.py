@@ -1,4 +1,5 @@
 """`--since` values: an ISO time (UTC unless it carries an offset) or a relative age like 2h, 90m, 1d12h."""
+
 from __future__ import annotations
 
 import re
@@ -21,8 +22,9 @@ def parse_since(value: str, now: datetime | None = None) -> datetime:
     try:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise ValueError(f"{value!r} is neither an ISO time (2026-11-01T00:00) "
-                         "nor a relative age (30m, 2h, 1d, 1d12h)") from None
+        raise ValueError(
+            f"{value!r} is neither an ISO time (2026-11-01T00:00) nor a relative age (30m, 2h, 1d, 1d12h)"
+        ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)

@@ -1,4 +1,5 @@
 """The topic catalogue (crm_contracts.events) as a table, and creating its topics on a broker."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -14,14 +15,15 @@ def catalogue() -> list[dict[str, Any]]:
 
 
 def topic_rows(topics: list[dict[str, Any]]) -> list[tuple[str, str, str, str]]:
-    return [(t["name"], str(t.get("owner", "")), str(t.get("key", "")),
-             ", ".join(e["type"] for e in t.get("events", []))) for t in topics]
+    return [
+        (t["name"], str(t.get("owner", "")), str(t.get("key", "")), ", ".join(e["type"] for e in t.get("events", [])))
+        for t in topics
+    ]
 
 
 def render_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip()
-             for row in [header, *rows]]
+    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [header, *rows]]
     return "\n".join(lines)
 
 

@@ -6,12 +6,12 @@ service would meet "database is locked"); its events wait in each outbox until t
 publishes them, and consumers read their topics from the earliest offset.
 Stopping (Ctrl-C, SIGTERM, or a process dying) goes the other way: gateway, services, broker.
 """
+
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import io
-import os
 import signal
 import time
 from pathlib import Path
@@ -113,7 +113,8 @@ class SuiteRunner:
         if taken:
             return "; ".join(f"port {c.port} ({c.owner}) on {self.plan.host} is already in use" for c in taken) + (
                 f". Stop what holds {'it' if len(taken) == 1 else 'them'}, or choose other ports (--gateway-port, "
-                "--broker-port, CRM_<SERVICE>_HTTP_PORT, CRM_<SERVICE>_GRPC_PORT).")
+                "--broker-port, CRM_<SERVICE>_HTTP_PORT, CRM_<SERVICE>_GRPC_PORT)."
+            )
         missing = {p.name: missing_parts(p.spec) for p in self.plan.processes}
         missing = {name: parts for name, parts in missing.items() if parts}
         if missing:
@@ -147,8 +148,9 @@ class SuiteRunner:
             return 0
         if plan.broker_port is not None:
             self.say(f"starting the Kafka-protocol broker (Tansu) on {plan.kafka_bootstrap}, log {plan.broker_log}")
-            self.broker = EmbeddedBroker(plan.connect_host, plan.broker_port, log_path=plan.broker_log,
-                                         new_session=True)
+            self.broker = EmbeddedBroker(
+                plan.connect_host, plan.broker_port, log_path=plan.broker_log, new_session=True
+            )
             try:
                 self.broker.start()
             except (RuntimeError, TimeoutError, FileNotFoundError) as exc:
@@ -159,13 +161,18 @@ class SuiteRunner:
         try:
             asyncio.run(create_topics(plan.kafka_bootstrap, partitions_of(topics)))
         except Exception as exc:
-            raise StartupFailed("kafka", f"at {plan.kafka_bootstrap}: the topics could not be created "
-                                         f"({exc.__class__.__name__}: {exc})", []) from exc
+            raise StartupFailed(
+                "kafka",
+                f"at {plan.kafka_bootstrap}: the topics could not be created ({exc.__class__.__name__}: {exc})",
+                [],
+            ) from exc
         self.say(f"{len(topics)} topics of the catalogue are on the broker")
 
         for process in plan.processes:
-            self.say(f"starting {process.name} on http://{plan.connect_host}:{process.http_port}"
-                     + (f" (gRPC {process.grpc_port})" if process.grpc_port else ""))
+            self.say(
+                f"starting {process.name} on http://{plan.connect_host}:{process.http_port}"
+                + (f" (gRPC {process.grpc_port})" if process.grpc_port else "")
+            )
             self.supervisor.start(ChildSpec(process.name, process.argv, process.env, process.ready_url))
         self.supervisor.wait_ready(self.ready_timeout_s)
         self.say("every process answers its readiness check")
@@ -194,9 +201,12 @@ class SuiteRunner:
                 return
             db = Database(process.database_url)
             try:
-                settings = settings_for(spec, database_url=process.database_url,
-                                        internal_token_secret=self.plan.internal_token_secret,
-                                        kafka_bootstrap_servers=self.plan.kafka_bootstrap)
+                settings = settings_for(
+                    spec,
+                    database_url=process.database_url,
+                    internal_token_secret=self.plan.internal_token_secret,
+                    kafka_bootstrap_servers=self.plan.kafka_bootstrap,
+                )
                 result = await run_seed(spec, db, settings)
             finally:
                 await db.dispose()
@@ -242,11 +252,15 @@ class SuiteRunner:
             child = self.supervisor.first_exited()
             if child is not None:
                 child.pump.join(timeout=2)
-                return self.fail(f"{child.name} exited with code {child.popen.returncode}; stopping the suite. "
-                                 "Its last lines:", self.printer.tail(child.name)[-15:])
+                return self.fail(
+                    f"{child.name} exited with code {child.popen.returncode}; stopping the suite. Its last lines:",
+                    self.printer.tail(child.name)[-15:],
+                )
             if self.broker is not None and self.broker.proc is not None and self.broker.proc.poll() is not None:
-                return self.fail(f"the broker exited with code {self.broker.proc.returncode}; stopping the suite",
-                                 _tail_of_file(self.plan.broker_log))
+                return self.fail(
+                    f"the broker exited with code {self.broker.proc.returncode}; stopping the suite",
+                    _tail_of_file(self.plan.broker_log),
+                )
             time.sleep(0.2)
         return 0
 
@@ -265,5 +279,3 @@ def _tail_of_file(path: Path, lines: int = 15) -> list[str]:
         return path.read_text(errors="replace").splitlines()[-lines:]
     except OSError:
         return []
-
-

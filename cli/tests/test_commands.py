@@ -1,5 +1,6 @@
 """`crm migrate`, `crm seed`, `crm outbox replay` and `crm topics --create` against the real
 PostgreSQL and the real broker, run as a user runs them (a subprocess)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -26,8 +27,9 @@ def needs(*specs):
 
 
 async def crm(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return await asyncio.to_thread(subprocess.run, [*crm_command(), *args], env={**os.environ, **(env or {})},
-                                   capture_output=True, text=True)
+    return await asyncio.to_thread(
+        subprocess.run, [*crm_command(), *args], env={**os.environ, **(env or {})}, capture_output=True, text=True
+    )
 
 
 def plain_dsn(url: str) -> str:
@@ -86,12 +88,25 @@ async def test_outbox_replay_marks_the_recent_events_unsent(databases, seeded_ga
     url = databases[GATEWAY.env_name("database_url")]
     conn = await asyncpg.connect(plain_dsn(url))
     try:
-        total = await conn.fetchval("UPDATE outbox_events SET sent_at = now() - interval '3 hours' "
-                                    "RETURNING (SELECT count(*) FROM outbox_events)")
-        await conn.execute("UPDATE outbox_events SET created_at = now() - interval '3 hours' "
-                           "WHERE seq = (SELECT min(seq) FROM outbox_events)")
-        other_topic = await crm("outbox", "replay", "--service", "gateway", "--since", "1d",
-                                "--topic", "crm.sales.customer.v1", env=databases)
+        total = await conn.fetchval(
+            "UPDATE outbox_events SET sent_at = now() - interval '3 hours' "
+            "RETURNING (SELECT count(*) FROM outbox_events)"
+        )
+        await conn.execute(
+            "UPDATE outbox_events SET created_at = now() - interval '3 hours' "
+            "WHERE seq = (SELECT min(seq) FROM outbox_events)"
+        )
+        other_topic = await crm(
+            "outbox",
+            "replay",
+            "--service",
+            "gateway",
+            "--since",
+            "1d",
+            "--topic",
+            "crm.sales.customer.v1",
+            env=databases,
+        )
         assert other_topic.returncode == 0, other_topic.stderr
         assert "gateway: 0 events on crm.sales.customer.v1" in other_topic.stdout
         result = await crm("outbox", "replay", "--service", "gateway", "--since", "2h", env=databases)

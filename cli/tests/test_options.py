@@ -1,4 +1,5 @@
 """Option and environment handling of `crm`: --since values, ports, the plan of `crm up`."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -14,17 +15,20 @@ from crm_cli.timeparse import parse_since
 NOW = datetime(2026, 11, 5, 12, 0, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("2h", NOW - timedelta(hours=2)),
-    ("30m", NOW - timedelta(minutes=30)),
-    ("1d12h", NOW - timedelta(days=1, hours=12)),
-    ("1w", NOW - timedelta(weeks=1)),
-    ("45s", NOW - timedelta(seconds=45)),
-    ("2026-11-01T00:00", datetime(2026, 11, 1, tzinfo=UTC)),
-    ("2026-11-01", datetime(2026, 11, 1, tzinfo=UTC)),
-    ("2026-11-01T05:00+05:00", datetime(2026, 11, 1, tzinfo=UTC)),
-    ("2026-11-01T00:00:00Z", datetime(2026, 11, 1, tzinfo=UTC)),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2h", NOW - timedelta(hours=2)),
+        ("30m", NOW - timedelta(minutes=30)),
+        ("1d12h", NOW - timedelta(days=1, hours=12)),
+        ("1w", NOW - timedelta(weeks=1)),
+        ("45s", NOW - timedelta(seconds=45)),
+        ("2026-11-01T00:00", datetime(2026, 11, 1, tzinfo=UTC)),
+        ("2026-11-01", datetime(2026, 11, 1, tzinfo=UTC)),
+        ("2026-11-01T05:00+05:00", datetime(2026, 11, 1, tzinfo=UTC)),
+        ("2026-11-01T00:00:00Z", datetime(2026, 11, 1, tzinfo=UTC)),
+    ],
+)
 def test_since_accepts_iso_times_and_relative_ages(text, expected):
     assert parse_since(text, now=NOW) == expected
 
@@ -44,8 +48,21 @@ def test_plan_defaults_to_the_documented_ports_and_var_files(tmp_path: Path):
     assert sales.env["CRM_SALES_KAFKA_BOOTSTRAP_SERVERS"] == "127.0.0.1:9092"
     assert sales.env["CRM_SALES_TRACE_FILE"] == str(tmp_path.resolve() / "traces.jsonl")
     assert sales.ready_url == "http://127.0.0.1:8101/readyz"
-    assert sales.argv[1:] == ["-m", "uvicorn", "crm_sales.main:create_app", "--factory", "--host", "127.0.0.1",
-                              "--port", "8101", "--http", "httptools", "--loop", "asyncio", "--no-access-log"]
+    assert sales.argv[1:] == [
+        "-m",
+        "uvicorn",
+        "crm_sales.main:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "8101",
+        "--http",
+        "httptools",
+        "--loop",
+        "asyncio",
+        "--no-access-log",
+    ]
     assert plan.gateway.http_port == 8000 and plan.gateway_url == "http://127.0.0.1:8000"
     assert plan.gateway.env["CRM_GATEWAY_SALES_URL"] == "http://127.0.0.1:8101"
     assert [p.name for p in plan.processes][-1] == "gateway"
@@ -61,8 +78,12 @@ def test_every_process_gets_the_same_internal_secret_and_trace_file(tmp_path: Pa
 
 
 def test_ports_from_the_environment_reach_the_process_and_the_gateway(tmp_path: Path):
-    env = {"CRM_SALES_HTTP_PORT": "18101", "CRM_SALES_GRPC_PORT": "15101", "CRM_GATEWAY_HTTP_PORT": "18000",
-           "CRM_BROKER_PORT": "19092"}
+    env = {
+        "CRM_SALES_HTTP_PORT": "18101",
+        "CRM_SALES_GRPC_PORT": "15101",
+        "CRM_GATEWAY_HTTP_PORT": "18000",
+        "CRM_BROKER_PORT": "19092",
+    }
     plan = build_plan(env=env, var_dir=tmp_path)
     sales = next(p for p in plan.processes if p.name == "sales")
     assert sales.argv[sales.argv.index("--port") + 1] == "18101" and sales.env["CRM_SALES_GRPC_PORT"] == "15101"
@@ -70,13 +91,24 @@ def test_ports_from_the_environment_reach_the_process_and_the_gateway(tmp_path: 
     assert plan.gateway.env["CRM_GATEWAY_SALES_URL"] == "http://127.0.0.1:18101"
     assert plan.kafka_bootstrap == "127.0.0.1:19092"
     assert {c.port: c.owner for c in plan.port_claims()} == {
-        19092: "broker (Kafka protocol)", 18101: "sales HTTP", 15101: "sales gRPC", 18000: "gateway HTTP",
-        8105: "orders HTTP", 50105: "orders gRPC", 8103: "tickets HTTP", 50103: "tickets gRPC"}
+        19092: "broker (Kafka protocol)",
+        18101: "sales HTTP",
+        15101: "sales gRPC",
+        18000: "gateway HTTP",
+        8105: "orders HTTP",
+        50105: "orders gRPC",
+        8103: "tickets HTTP",
+        50103: "tickets gRPC",
+    }
 
 
 def test_options_beat_the_environment(tmp_path: Path):
-    plan = build_plan(env={"CRM_GATEWAY_HTTP_PORT": "18000", "CRM_BROKER_PORT": "19092"}, var_dir=tmp_path,
-                      gateway_port=28000, broker_port=29092)
+    plan = build_plan(
+        env={"CRM_GATEWAY_HTTP_PORT": "18000", "CRM_BROKER_PORT": "19092"},
+        var_dir=tmp_path,
+        gateway_port=28000,
+        broker_port=29092,
+    )
     assert plan.gateway.http_port == 28000 and plan.broker_port == 29092
 
 
@@ -101,13 +133,16 @@ def test_listening_on_all_interfaces_still_connects_locally(tmp_path: Path):
     assert plan.kafka_bootstrap == "127.0.0.1:9092"
 
 
-@pytest.mark.parametrize(("env", "kwargs", "message"), [
-    ({"CRM_SALES_HTTP_PORT": "eighty"}, {}, "CRM_SALES_HTTP_PORT='eighty' is not a port number"),
-    ({"CRM_SALES_GRPC_PORT": "70000"}, {}, "CRM_SALES_GRPC_PORT: 70000 is not a valid port"),
-    ({}, {"gateway_port": 0}, "--gateway-port: 0 is not a valid port"),
-    ({"CRM_SALES_HTTP_PORT": "8000"}, {}, "8000: sales HTTP, gateway HTTP"),
-    ({}, {"broker_port": 8101}, "8101: broker (Kafka protocol), sales HTTP"),
-])
+@pytest.mark.parametrize(
+    ("env", "kwargs", "message"),
+    [
+        ({"CRM_SALES_HTTP_PORT": "eighty"}, {}, "CRM_SALES_HTTP_PORT='eighty' is not a port number"),
+        ({"CRM_SALES_GRPC_PORT": "70000"}, {}, "CRM_SALES_GRPC_PORT: 70000 is not a valid port"),
+        ({}, {"gateway_port": 0}, "--gateway-port: 0 is not a valid port"),
+        ({"CRM_SALES_HTTP_PORT": "8000"}, {}, "8000: sales HTTP, gateway HTTP"),
+        ({}, {"broker_port": 8101}, "8101: broker (Kafka protocol), sales HTTP"),
+    ],
+)
 def test_bad_ports_are_refused_naming_the_setting(tmp_path, env, kwargs, message):
     with pytest.raises(PlanError) as err:
         build_plan(env=env, var_dir=tmp_path, **kwargs)

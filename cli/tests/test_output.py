@@ -1,4 +1,5 @@
 """The log prefixer: every line of every process, labelled, never torn."""
+
 from __future__ import annotations
 
 import io
@@ -55,7 +56,7 @@ def test_tail_keeps_the_last_lines_of_each_process():
 def test_pump_copies_a_byte_stream_line_by_line_and_survives_bad_utf8():
     out = io.StringIO()
     printer = LinePrefixer(out, colour=False, names=["sales"])
-    source = io.BytesIO("Сәлем\nbad \xff byte\n".encode("utf-8").replace(b"\xc3\xbf", b"\xff") + b"no newline at end")
+    source = io.BytesIO("Сәлем\nbad \xff byte\n".encode().replace(b"\xc3\xbf", b"\xff") + b"no newline at end")
     printer.pump("sales", source)
     assert out.getvalue().splitlines() == ["sales | Сәлем", "sales | bad \ufffd byte", "sales | no newline at end"]
     assert source.closed

@@ -1,4 +1,5 @@
 """The services registry: one consistent row per process of the suite."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -61,7 +62,8 @@ def test_settings_class_agrees_with_the_registry(spec: ServiceSpec, monkeypatch)
     if not spec.is_gateway:
         gateway_settings = registry.settings_for(registry.gateway())
         assert hasattr(gateway_settings, spec.gateway_url_setting), (
-            f"GatewaySettings needs {spec.gateway_url_setting} to route to {spec.name}")
+            f"GatewaySettings needs {spec.gateway_url_setting} to route to {spec.name}"
+        )
 
 
 @pytest.mark.parametrize("spec", SERVICES, ids=lambda s: s.name)
@@ -84,20 +86,36 @@ def test_unknown_service_names_the_known_ones():
 
 
 def test_missing_code_is_reported_by_name(tmp_path, monkeypatch):
-    ghost = ServiceSpec(name="ghost", app_factory="crm_ghost.main:create_app",
-                        settings_class="crm_ghost.config:GhostSettings", migrations_dir="services/ghost/migrations",
-                        seed="crm_ghost.seed:seed_demo", http_port=8109, grpc_port=50109)
+    ghost = ServiceSpec(
+        name="ghost",
+        app_factory="crm_ghost.main:create_app",
+        settings_class="crm_ghost.config:GhostSettings",
+        migrations_dir="services/ghost/migrations",
+        seed="crm_ghost.seed:seed_demo",
+        http_port=8109,
+        grpc_port=50109,
+    )
     missing = registry.missing_parts(ghost, need_seed=True)
-    assert missing == ["app factory crm_ghost.main:create_app", "settings crm_ghost.config:GhostSettings",
-                       "migrations services/ghost/migrations/env.py", "seed crm_ghost.seed:seed_demo"]
+    assert missing == [
+        "app factory crm_ghost.main:create_app",
+        "settings crm_ghost.config:GhostSettings",
+        "migrations services/ghost/migrations/env.py",
+        "seed crm_ghost.seed:seed_demo",
+    ]
     with pytest.raises(registry.NotAvailable, match="crm_ghost"):
         registry.load(ghost.seed)
 
 
 def test_a_new_service_is_one_entry(monkeypatch, tmp_path: Path):
-    orders = ServiceSpec(name="orders", app_factory="crm_orders.main:create_app",
-                         settings_class="crm_orders.config:OrdersSettings", migrations_dir="services/orders/migrations",
-                         seed="crm_orders.seed:seed_demo", http_port=8105, grpc_port=50105)
+    orders = ServiceSpec(
+        name="orders",
+        app_factory="crm_orders.main:create_app",
+        settings_class="crm_orders.config:OrdersSettings",
+        migrations_dir="services/orders/migrations",
+        seed="crm_orders.seed:seed_demo",
+        http_port=8105,
+        grpc_port=50105,
+    )
     monkeypatch.setattr(registry, "SERVICES", (*(s for s in registry.SERVICES if s.name != "orders"), orders))
     plan = build_plan(env={}, var_dir=tmp_path)
     started = [p.name for p in plan.processes]

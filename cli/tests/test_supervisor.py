@@ -1,4 +1,5 @@
 """The process supervisor of `crm up`, with small real child processes."""
+
 from __future__ import annotations
 
 import io
@@ -50,13 +51,20 @@ def printer():
 
 def test_a_child_dying_during_start_up_reports_its_last_lines(printer):
     supervisor = Supervisor(printer)
-    supervisor.start(ChildSpec("dies", python("""
+    supervisor.start(
+        ChildSpec(
+            "dies",
+            python("""
         import sys
         for i in range(50):
             print(f"step {i}")
         print("ImportError: cannot import name 'relay'", file=sys.stderr)
         sys.exit(3)
-    """), {}, "http://127.0.0.1:9/readyz"))
+    """),
+            {},
+            "http://127.0.0.1:9/readyz",
+        )
+    )
     with pytest.raises(StartupFailed) as failure:
         supervisor.wait_ready(timeout_s=60)
     assert failure.value.name == "dies"
@@ -70,8 +78,9 @@ def test_ready_children_are_stopped_last_started_first(printer):
     supervisor = Supervisor(printer)
     first = supervisor.start(ChildSpec("ok", http_child(free_port()), {}, None))
     port = free_port()
-    second = supervisor.start(ChildSpec("stubborn", http_child(port), {"CRM_EXAMPLE": "1"},
-                                        f"http://127.0.0.1:{port}/readyz"))
+    second = supervisor.start(
+        ChildSpec("stubborn", http_child(port), {"CRM_EXAMPLE": "1"}, f"http://127.0.0.1:{port}/readyz")
+    )
     supervisor.wait_ready(timeout_s=60)
     assert first.ready and second.ready
     codes = supervisor.stop_all()
@@ -83,8 +92,9 @@ def test_ready_children_are_stopped_last_started_first(printer):
 def test_a_child_that_ignores_sigterm_is_killed(printer):
     supervisor = Supervisor(printer)
     port = free_port()
-    child = supervisor.start(ChildSpec("stubborn", http_child(port, ignore_sigterm=True), {},
-                                       f"http://127.0.0.1:{port}/readyz"))
+    child = supervisor.start(
+        ChildSpec("stubborn", http_child(port, ignore_sigterm=True), {}, f"http://127.0.0.1:{port}/readyz")
+    )
     supervisor.wait_ready(timeout_s=60)
     assert supervisor.stop_all(grace_s=0.5) == {"stubborn": -9}
     assert not alive(child.pid)
@@ -93,10 +103,17 @@ def test_a_child_that_ignores_sigterm_is_killed(printer):
 
 def test_children_run_in_their_own_session_with_the_given_environment(printer):
     supervisor = Supervisor(printer)
-    child = supervisor.start(ChildSpec("ok", python("""
+    child = supervisor.start(
+        ChildSpec(
+            "ok",
+            python("""
         import os
         print("session", os.getsid(0) == os.getpid(), os.environ["CRM_EXAMPLE"], os.environ["PYTHONUNBUFFERED"])
-    """), {"CRM_EXAMPLE": "from-plan"}, None))
+    """),
+            {"CRM_EXAMPLE": "from-plan"},
+            None,
+        )
+    )
     child.popen.wait()
     child.pump.join()
     assert printer.tail("ok") == ["session True from-plan 1"]
@@ -121,7 +138,8 @@ def test_port_in_use_sees_a_listening_socket():
 @pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="needs Linux /proc")
 def test_children_die_with_crm_if_it_is_killed():
     """PR_SET_PDEATHSIG: even a SIGKILLed `crm` leaves no orphan service behind."""
-    parent = subprocess.Popen(python("""
+    parent = subprocess.Popen(
+        python("""
         import io, time
         from crm_cli.output import LinePrefixer
         from crm_cli.supervisor import ChildSpec, Supervisor
@@ -129,7 +147,10 @@ def test_children_die_with_crm_if_it_is_killed():
         child = supervisor.start(ChildSpec("sleeper", ["sleep", "60"], {}, None))
         print(child.pid, flush=True)
         time.sleep(60)
-    """), stdout=subprocess.PIPE, text=True)
+    """),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     child_pid = int(parent.stdout.readline())
     assert alive(child_pid)
     parent.kill()
@@ -143,16 +164,27 @@ def test_a_process_dying_after_start_up_stops_the_suite(tmp_path):
     from crm_cli.up import SuiteRunner
 
     out = io.StringIO()
-    runner = SuiteRunner(build_plan(env={}, var_dir=tmp_path), seed=False, ready_timeout_s=60,
-                         printer=LinePrefixer(out, colour=False, names=["crm", "sales", "gateway"]))
+    runner = SuiteRunner(
+        build_plan(env={}, var_dir=tmp_path),
+        seed=False,
+        ready_timeout_s=60,
+        printer=LinePrefixer(out, colour=False, names=["crm", "sales", "gateway"]),
+    )
     port = free_port()
     runner.supervisor.start(ChildSpec("gateway", http_child(port), {}, f"http://127.0.0.1:{port}/readyz"))
-    runner.supervisor.start(ChildSpec("sales", python("""
+    runner.supervisor.start(
+        ChildSpec(
+            "sales",
+            python("""
         import sys, time
         time.sleep(1)
         print("lost the database", flush=True)
         sys.exit(4)
-    """), {}, None))
+    """),
+            {},
+            None,
+        )
+    )
     runner.supervisor.wait_ready(timeout_s=60)
     assert runner.watch() == 1
     runner.shutdown()

@@ -1,4 +1,5 @@
 """`crm up` as a user runs it: a subprocess on free ports and a temporary var directory."""
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 NOT_THERE_YET = {spec.name: registry.missing_parts(spec, need_seed=True) for spec in registry.SERVICES}
 needs_every_service = pytest.mark.skipif(
     any(NOT_THERE_YET.values()),
-    reason="not every service is there yet: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in NOT_THERE_YET.items() if v))
+    reason="not every service is there yet: "
+    + "; ".join(f"{k}: {', '.join(v)}" for k, v in NOT_THERE_YET.items() if v),
+)
 
 
 def port_free(port: int) -> bool:
@@ -73,7 +76,7 @@ def test_the_suite_comes_up_seeded_on_the_given_ports(suite: RunningSuite):
     assert f"http://127.0.0.1:{suite.port('gateway')}/docs" in suite.output
     assert 'Demo users (password "demo")' in suite.output
     assert any(line.startswith("sales ") and " | " in line for line in lines)  # prefixed child output
-    secret = (suite.var_dir / SECRET_FILE)
+    secret = suite.var_dir / SECRET_FILE
     assert secret.stat().st_mode & 0o077 == 0 and len(secret.read_text().strip()) >= 32
     for spec in registry.SERVICES:
         assert (suite.var_dir / f"{spec.name}.db").is_file()
@@ -89,8 +92,9 @@ def test_the_gateway_reports_itself_and_the_services_healthy(suite: RunningSuite
 
 
 def signed_in(suite: RunningSuite, username: str = "almaty.agent") -> dict[str, str]:
-    token = httpx.post(f"{suite.gateway_url}/api/v1/auth/token", data={"username": username, "password": "demo"},
-                       timeout=10)
+    token = httpx.post(
+        f"{suite.gateway_url}/api/v1/auth/token", data={"username": username, "password": "demo"}, timeout=10
+    )
     assert token.status_code == 200, token.text
     return {"Authorization": f"Bearer {token.json()['access_token']}"}
 
@@ -98,8 +102,9 @@ def signed_in(suite: RunningSuite, username: str = "almaty.agent") -> dict[str, 
 @needs_every_service
 def test_a_demo_user_finds_a_demo_customer_through_the_gateway(suite: RunningSuite):
     headers = signed_in(suite)
-    found = httpx.get(f"{suite.gateway_url}/api/v1/sales/customers", params={"phone": "+77011234567"},
-                      headers=headers, timeout=10)
+    found = httpx.get(
+        f"{suite.gateway_url}/api/v1/sales/customers", params={"phone": "+77011234567"}, headers=headers, timeout=10
+    )
     assert found.status_code == 200, found.text
     assert any("Seitkali" in json.dumps(item, ensure_ascii=False) for item in found.json()["items"])
 
@@ -107,8 +112,9 @@ def test_a_demo_user_finds_a_demo_customer_through_the_gateway(suite: RunningSui
 @needs_every_service
 def test_sigterm_stops_every_process_cleanly(suite: RunningSuite):
     """Last in this module: it stops the module's suite."""
-    routed = httpx.get(f"{suite.gateway_url}/api/v1/sales/customers", params={"limit": 1}, headers=signed_in(suite),
-                       timeout=10)
+    routed = httpx.get(
+        f"{suite.gateway_url}/api/v1/sales/customers", params={"limit": 1}, headers=signed_in(suite), timeout=10
+    )
     assert routed.status_code == 200, routed.text  # a request whose trace crosses two processes
     children = descendants(suite.proc.pid)
     names = {open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode() for pid in children}
@@ -124,7 +130,7 @@ def test_sigterm_stops_every_process_cleanly(suite: RunningSuite):
         assert port_free(port)
     own_lines = [line.split("| ", 1)[1] for line in suite.output.splitlines() if line.startswith("crm ")]
     stop_order = ", ".join(spec.name for spec in reversed(registry.start_order()))
-    after_up = own_lines[own_lines.index(READY_LINE) + 1:]
+    after_up = own_lines[own_lines.index(READY_LINE) + 1 :]
     assert after_up[0] == f"stopping {stop_order}"  # the gateway first, then the services
     assert after_up[1].startswith(f"stopped: {registry.gateway().name} (")
     assert after_up[-1] == "broker stopped"

@@ -13,6 +13,7 @@ still validate against the new schema. So, within one topic version, a change mu
 Adding optional properties, enum values and descriptions is fine. A real break needs a new
 topic version. Nested objects (properties, items, $defs) are compared recursively.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -51,6 +52,7 @@ def _allowed_values(schema: dict[str, Any]) -> list[Any] | None:
 
 def _closes_extra_properties(old: Any, new: Any) -> bool:
     """additionalProperties: absent/true (anything) > a schema > false (nothing)."""
+
     def openness(value: Any) -> int:
         if value is None or value is True:
             return 2
@@ -93,9 +95,11 @@ def _compare(old: Schema, new: Schema, path: str, changes: list[str]) -> None:
         changes.append(f"{path}.{name}: became required")
 
     if _closes_extra_properties(old.get("additionalProperties"), new.get("additionalProperties")):
-        changes.append(f"{path}: additionalProperties tightened "
-                       f"({_describe_extra(old.get('additionalProperties'))} -> "
-                       f"{_describe_extra(new.get('additionalProperties'))})")
+        changes.append(
+            f"{path}: additionalProperties tightened "
+            f"({_describe_extra(old.get('additionalProperties'))} -> "
+            f"{_describe_extra(new.get('additionalProperties'))})"
+        )
     elif isinstance(old.get("additionalProperties"), dict) and isinstance(new.get("additionalProperties"), dict):
         _compare(old["additionalProperties"], new["additionalProperties"], f"{path}.*", changes)
 

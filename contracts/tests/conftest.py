@@ -1,5 +1,6 @@
 """Fixtures for the contract checks: where the contracts live, the buf CLI, and what the main
 branch holds (tests that compare against main skip when there is no git history)."""
+
 from __future__ import annotations
 
 import shutil

@@ -1,4 +1,5 @@
 """The gRPC contracts pass buf lint (STANDARD) and make no breaking change against main."""
+
 from __future__ import annotations
 
 import shutil
@@ -21,8 +22,9 @@ def test_no_breaking_change_against_main(buf, contracts_dir, repo_root, main_bra
     if show_on_main(contracts_dir / "buf.yaml") is None:
         pytest.skip("main has no contracts/buf.yaml yet")
     subdir = contracts_dir.relative_to(repo_root).as_posix()
-    result = run_buf(buf, "breaking", "--against", f"{repo_root}/.git#branch={main_branch},subdir={subdir}",
-                     cwd=contracts_dir)
+    result = run_buf(
+        buf, "breaking", "--against", f"{repo_root}/.git#branch={main_branch},subdir={subdir}", cwd=contracts_dir
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -33,8 +35,11 @@ def test_breaking_check_catches_a_removed_field(buf, git, contracts_dir, tmp_pat
     shutil.copytree(contracts_dir / "proto", copy / "proto")
     shutil.copy(contracts_dir / "buf.yaml", copy / "buf.yaml")
     repo = copy.parent
-    for args in (("init", "-q", "-b", "main"), ("add", "."),
-                 ("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base")):
+    for args in (
+        ("init", "-q", "-b", "main"),
+        ("add", "."),
+        ("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base"),
+    ):
         assert git(*args, cwd=repo).returncode == 0
     proto = copy / "proto" / "crm" / "sales" / "v1" / "customer_service.proto"
     text = proto.read_text()

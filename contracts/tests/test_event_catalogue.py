@@ -1,6 +1,7 @@
 """The event catalogue: every topic names an owner, a key and its events; every event type has
 a valid draft 2020-12 schema; every schema belongs to a topic; and the checks themselves catch
 each kind of mistake."""
+
 from __future__ import annotations
 
 import json
@@ -72,7 +73,9 @@ def test_topic_must_name_owner_key_and_events(tmp_path, field):
 
 def test_topic_owner_must_match_the_topic_name(tmp_path):
     problems = problems_of(tmp_path, topics={"crm.demo.thing.v1.yaml": TOPIC | {"owner": "sales"}})
-    assert problems == ["topics/crm.demo.thing.v1.yaml: owner 'sales' does not own topic crm.demo.thing.v1 (expected 'demo')"]
+    assert problems == [
+        "topics/crm.demo.thing.v1.yaml: owner 'sales' does not own topic crm.demo.thing.v1 (expected 'demo')"
+    ]
 
 
 def test_topic_file_must_be_named_after_the_topic(tmp_path):
@@ -90,23 +93,31 @@ def test_topic_name_must_follow_the_convention(tmp_path):
 
 def test_event_type_must_belong_to_the_topic_aggregate(tmp_path):
     topic = TOPIC | {"events": TOPIC["events"] + [{"type": "crm.demo.other.created"}]}
-    schemas = {"crm.demo.thing.created.json": SCHEMA,
-               "crm.demo.other.created.json": SCHEMA | {"$id": "urn:qazaq-crm:schema:crm.demo.other.created:1"}}
+    schemas = {
+        "crm.demo.thing.created.json": SCHEMA,
+        "crm.demo.other.created.json": SCHEMA | {"$id": "urn:qazaq-crm:schema:crm.demo.other.created:1"},
+    }
     problems = problems_of(tmp_path, topics={"crm.demo.thing.v1.yaml": topic}, schemas=schemas)
-    assert problems == ["topics/crm.demo.thing.v1.yaml: event type 'crm.demo.other.created' is not crm.demo.thing.<action>"]
+    assert problems == [
+        "topics/crm.demo.thing.v1.yaml: event type 'crm.demo.other.created' is not crm.demo.thing.<action>"
+    ]
 
 
 def test_event_type_listed_twice_is_reported(tmp_path):
     topic = TOPIC | {"events": TOPIC["events"] * 2}
     problems = problems_of(tmp_path, topics={"crm.demo.thing.v1.yaml": topic})
-    assert problems == ["topics/crm.demo.thing.v1.yaml: event type crm.demo.thing.created is already listed in "
-                        "topics/crm.demo.thing.v1.yaml"]
+    assert problems == [
+        "topics/crm.demo.thing.v1.yaml: event type crm.demo.thing.created is already listed in "
+        "topics/crm.demo.thing.v1.yaml"
+    ]
 
 
 def test_event_type_without_schema_is_reported(tmp_path):
     problems = problems_of(tmp_path, schemas={})
-    assert problems == ["topics/crm.demo.thing.v1.yaml: event type crm.demo.thing.created has no schema "
-                        "(expected schemas/crm.demo.thing.created.json)"]
+    assert problems == [
+        "topics/crm.demo.thing.v1.yaml: event type crm.demo.thing.created has no schema "
+        "(expected schemas/crm.demo.thing.created.json)"
+    ]
 
 
 def test_schema_without_topic_is_reported(tmp_path):
@@ -118,23 +129,35 @@ def test_schema_without_topic_is_reported(tmp_path):
 def test_invalid_schema_is_reported_with_its_location(tmp_path):
     broken = SCHEMA | {"properties": {"id": {"type": "text"}}}
     [problem] = problems_of(tmp_path, schemas={"crm.demo.thing.created.json": broken})
-    assert problem.startswith("topics/crm.demo.thing.v1.yaml: schemas/crm.demo.thing.created.json: "
-                              "invalid draft 2020-12 schema at properties/id/type")
+    assert problem.startswith(
+        "topics/crm.demo.thing.v1.yaml: schemas/crm.demo.thing.created.json: "
+        "invalid draft 2020-12 schema at properties/id/type"
+    )
 
 
-@pytest.mark.parametrize(("change", "expected"), [
-    ({"$schema": "http://json-schema.org/draft-07/schema#"}, "$schema must be https://json-schema.org/draft/2020-12/schema"),
-    ({"$id": "urn:qazaq-crm:schema:crm.demo.thing.updated:1"}, "$id must be urn:qazaq-crm:schema:crm.demo.thing.created:<version>"),
-    ({"type": "array"}, "the event data must be a JSON object (type: object)"),
-])
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            {"$schema": "http://json-schema.org/draft-07/schema#"},
+            "$schema must be https://json-schema.org/draft/2020-12/schema",
+        ),
+        (
+            {"$id": "urn:qazaq-crm:schema:crm.demo.thing.updated:1"},
+            "$id must be urn:qazaq-crm:schema:crm.demo.thing.created:<version>",
+        ),
+        ({"type": "array"}, "the event data must be a JSON object (type: object)"),
+    ],
+)
 def test_schema_must_declare_draft_id_and_object(tmp_path, change, expected):
     problems = problems_of(tmp_path, schemas={"crm.demo.thing.created.json": SCHEMA | change})
     assert problems == [f"topics/crm.demo.thing.v1.yaml: schemas/crm.demo.thing.created.json: {expected}"]
 
 
 def test_unparseable_files_are_reported(tmp_path):
-    problems = problems_of(tmp_path, topics={"crm.demo.thing.v1.yaml": "name: [unclosed"},
-                           schemas={"crm.demo.thing.created.json": "{"})
+    problems = problems_of(
+        tmp_path, topics={"crm.demo.thing.v1.yaml": "name: [unclosed"}, schemas={"crm.demo.thing.created.json": "{"}
+    )
     assert problems[0].startswith("topics/crm.demo.thing.v1.yaml: not valid YAML")
     assert problems[1] == "schemas/crm.demo.thing.created.json: no topic file lists event type crm.demo.thing.created"
 

@@ -1,4 +1,5 @@
 """The committed Python stubs are what generate.py makes from the current protos."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -57,12 +58,15 @@ def test_stubs_import_under_the_package_name():
 
 def test_import_rewrite_targets_only_our_own_protos():
     rewrite = load_generator()._rewrite_imports
-    source = ("from crm.common.v1 import money_pb2 as crm_dot_common_dot_v1_dot_money__pb2\n"
-              "from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2\n"
-              "import crm.sales.v1.x_pb2\n"
-              "_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'crm.sales.v1.x_pb2', _globals)\n")
+    source = (
+        "from crm.common.v1 import money_pb2 as crm_dot_common_dot_v1_dot_money__pb2\n"
+        "from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2\n"
+        "import crm.sales.v1.x_pb2\n"
+        "_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'crm.sales.v1.x_pb2', _globals)\n"
+    )
     assert rewrite(source) == (
         "from crm_contracts.grpc.crm.common.v1 import money_pb2 as crm_dot_common_dot_v1_dot_money__pb2\n"
         "from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2\n"
         "import crm_contracts.grpc.crm.sales.v1.x_pb2\n"
-        "_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'crm_contracts.grpc.crm.sales.v1.x_pb2', _globals)\n")
+        "_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'crm_contracts.grpc.crm.sales.v1.x_pb2', _globals)\n"
+    )

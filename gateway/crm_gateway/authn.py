@@ -4,6 +4,7 @@ Verified credentials are kept in memory for ``credential_cache_s`` (argon2 on ev
 would dominate latency, and so would a database read): a revoked key, a deactivated user or a
 changed role takes effect in this process at once and in every other within that window.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -87,20 +88,28 @@ def unauthorized(detail: str) -> Problem:
 
 
 def user_caller(user: User) -> Caller:
-    principal = Principal(subject=user.id, username=user.username, role=Role(user.role),
-                          region=user.region_code, branch=user.branch_code)
+    principal = Principal(
+        subject=user.id, username=user.username, role=Role(user.role), region=user.region_code, branch=user.branch_code
+    )
     return Caller("user", principal, full_name=user.full_name, language=user.language)
 
 
 def api_key_caller(key: ApiKey) -> Caller:
-    principal = Principal(subject=key.id, username=key.name, role=Role.SYSTEM, region=key.region_code,
-                          branch=key.branch_code, scopes=tuple(key.scopes))
+    principal = Principal(
+        subject=key.id,
+        username=key.name,
+        role=Role.SYSTEM,
+        region=key.region_code,
+        branch=key.branch_code,
+        scopes=tuple(key.scopes),
+    )
     return Caller("api_key", principal, full_name=key.name)
 
 
 class Authenticator:
-    def __init__(self, settings: GatewaySettings, db: Database, passwords: Passwords,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, settings: GatewaySettings, db: Database, passwords: Passwords, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.settings = settings
         self.db = db
         self.passwords = passwords
@@ -114,8 +123,16 @@ class Authenticator:
     def issue_access_token(self, user: User) -> tuple[str, int]:
         now = int(time.time())
         ttl = self.settings.access_token_ttl_s
-        claims = {"sub": user.id, "name": user.username, "role": user.role, "region": user.region_code,
-                  "branch": user.branch_code, "gen": user.token_generation, "iat": now, "exp": now + ttl}
+        claims = {
+            "sub": user.id,
+            "name": user.username,
+            "role": user.role,
+            "region": user.region_code,
+            "branch": user.branch_code,
+            "gen": user.token_generation,
+            "iat": now,
+            "exp": now + ttl,
+        }
         return jwt.encode(claims, self.settings.jwt_secret, algorithm="HS256"), ttl
 
     # --- request authentication --------------------------------------------------------
@@ -138,8 +155,9 @@ class Authenticator:
 
     async def authenticate_bearer(self, token: str) -> Caller:
         try:
-            claims = jwt.decode(token, self.settings.jwt_secret, algorithms=["HS256"],
-                                options={"require": ["sub", "iat", "exp", "gen"]})
+            claims = jwt.decode(
+                token, self.settings.jwt_secret, algorithms=["HS256"], options={"require": ["sub", "iat", "exp", "gen"]}
+            )
         except jwt.ExpiredSignatureError:
             raise unauthorized("the access token has expired; request a new one") from None
         except jwt.PyJWTError:

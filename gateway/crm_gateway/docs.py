@@ -1,5 +1,6 @@
 """Swagger UI for the merged OpenAPI document, served from the fastapi-offline package's assets:
 the page works on a machine without internet (no CDN, no external URL)."""
+
 from __future__ import annotations
 
 from importlib import resources

@@ -1,4 +1,5 @@
 """The API gateway process: authentication, rate limits, routing, merged OpenAPI, reference data."""
+
 from __future__ import annotations
 
 from crm_shared.app import ServiceRuntime, create_service_app
@@ -34,16 +35,24 @@ def create_app(settings: GatewaySettings | None = None, runtime: ServiceRuntime 
         settings,
         title="Qazaq CRM gateway",
         description="The Qazaq CRM public API. Staff sign in with `POST /api/v1/auth/token` (or **Authorize** "
-                    "here) and send `Authorization: Bearer <token>`; external systems send `X-API-Key`. "
-                    "`/api/v1/{service}/...` is routed to that service.",
+        "here) and send `Authorization: Bearer <token>`; external systems send `X-API-Key`. "
+        "`/api/v1/{service}/...` is routed to that service.",
         routers=[],
         workers=workers(gateway),
         runtime=runtime,
     )
     app.state.gateway = gateway
     app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) not in REPLACED_PATHS]
-    for router in (meta.router, docs_router(), auth.router, admin.router, branches.router, reference.router, staff.router,
-                   proxy_router(list(settings.upstreams), settings.routed_prefixes)):
+    for router in (
+        meta.router,
+        docs_router(),
+        auth.router,
+        admin.router,
+        branches.router,
+        reference.router,
+        staff.router,
+        proxy_router(list(settings.upstreams), settings.routed_prefixes),
+    ):
         app.include_router(router)
     mount_docs_assets(app)
     mount_console(app)

@@ -3,6 +3,7 @@
 Service paths already carry /api/v1/<service>/...; their components are renamed
 ``<service>.<name>`` (and every $ref with them) so that two services' ``Customer`` cannot clash.
 """
+
 from __future__ import annotations
 
 import copy
@@ -16,7 +17,9 @@ SECURITY_SCHEMES = {
     },
     "BearerToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
     "ApiKeyHeader": {
-        "type": "apiKey", "in": "header", "name": "X-API-Key",
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
         "description": "An external system's key, crm_<prefix>_<secret> (also accepted as 'Authorization: ApiKey <key>').",
     },
 }
@@ -27,16 +30,20 @@ HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "tra
 
 def _rename_refs(node: Any, renames: dict[str, str]) -> Any:
     if isinstance(node, dict):
-        return {key: (renames.get(value, value) if key == "$ref" and isinstance(value, str)
-                      else _rename_refs(value, renames))
-                for key, value in node.items()}
+        return {
+            key: (
+                renames.get(value, value) if key == "$ref" and isinstance(value, str) else _rename_refs(value, renames)
+            )
+            for key, value in node.items()
+        }
     if isinstance(node, list):
         return [_rename_refs(item, renames) for item in node]
     return node
 
 
-def namespace_service(service: str, document: dict[str, Any],
-                      extra_prefixes: tuple[str, ...] = ()) -> tuple[dict[str, Any], dict[str, Any]]:
+def namespace_service(
+    service: str, document: dict[str, Any], extra_prefixes: tuple[str, ...] = ()
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """(paths, components) of one service, restricted to /api/v1/<service>/ (and the other public
     prefixes the gateway routes to it, e.g. /tmf-api/...) and namespaced."""
     prefixes = (f"/api/v1/{service}/", *extra_prefixes)
@@ -47,15 +54,24 @@ def namespace_service(service: str, document: dict[str, Any],
             continue
         for name in entries:
             renames[f"#/components/{section}/{name}"] = f"#/components/{section}/{service}.{name}"
-    paths = {path: _rename_refs(item, renames)
-             for path, item in (document.get("paths") or {}).items() if path.startswith(prefixes)}
-    namespaced = {section: {f"{service}.{name}": _rename_refs(value, renames) for name, value in entries.items()}
-                  for section, entries in components.items() if section != "securitySchemes"}
+    paths = {
+        path: _rename_refs(item, renames)
+        for path, item in (document.get("paths") or {}).items()
+        if path.startswith(prefixes)
+    }
+    namespaced = {
+        section: {f"{service}.{name}": _rename_refs(value, renames) for name, value in entries.items()}
+        for section, entries in components.items()
+        if section != "securitySchemes"
+    }
     return paths, namespaced
 
 
-def merge_openapi(gateway_document: dict[str, Any], services: dict[str, dict[str, Any] | None],
-                  routed_prefixes: dict[str, str] | None = None) -> dict[str, Any]:
+def merge_openapi(
+    gateway_document: dict[str, Any],
+    services: dict[str, dict[str, Any] | None],
+    routed_prefixes: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """``routed_prefixes``: public prefix -> service (GatewaySettings.routed_prefixes)."""
     merged = copy.deepcopy(gateway_document)
     merged["info"] = {**merged.get("info", {}), "title": "Qazaq CRM public API"}

@@ -1,4 +1,5 @@
 """Argon2 hashing of passwords and API-key secrets, off the event loop (it is CPU-heavy by design)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -15,7 +16,7 @@ class Passwords:
         self._decoy: str | None = None
 
     @classmethod
-    def for_settings(cls, settings: GatewaySettings) -> "Passwords":
+    def for_settings(cls, settings: GatewaySettings) -> Passwords:
         return cls(settings.password_hash_time_cost, settings.password_hash_memory_kib)
 
     def hash_sync(self, secret: str) -> str:

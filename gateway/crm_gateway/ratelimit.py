@@ -4,6 +4,7 @@ One atomic upsert per request refills the subject's bucket for the time elapsed,
 when there is one, and returns the outcome (PostgreSQL and SQLite both run it as one statement).
 Time comes from the caller's clock: processes of one deployment share a clock closely enough.
 """
+
 from __future__ import annotations
 
 import math
@@ -84,8 +85,9 @@ class RateLimiter:
         if self.db.is_postgres:
             # min_size=0: connections are made on first use, so a database that is down at start
             # makes requests answer 503 instead of keeping the gateway from starting.
-            self._pool = await asyncpg.create_pool(postgres_dsn(self.db), min_size=0, max_size=self._pool_size,
-                                                   reset=_nothing_to_reset)
+            self._pool = await asyncpg.create_pool(
+                postgres_dsn(self.db), min_size=0, max_size=self._pool_size, reset=_nothing_to_reset
+            )
 
     async def stop(self) -> None:
         if self._pool is not None:
@@ -110,8 +112,9 @@ class RateLimiter:
     async def acquire(self, subject: str, per_minute: float, burst: int) -> Decision:
         """Take one token from the subject's bucket, or say how long until there is one."""
         per_second = per_minute / 60.0
-        tokens, allowed = await self._take_token({"subject": subject, "now": self._clock(), "rate": per_second,
-                                                  "burst": float(burst)})
+        tokens, allowed = await self._take_token(
+            {"subject": subject, "now": self._clock(), "rate": per_second, "burst": float(burst)}
+        )
         if allowed:
             return Decision(True)
         return Decision(False, _retry_after(tokens, per_second))
@@ -121,8 +124,9 @@ class RateLimiter:
         per_second = per_minute / 60.0
         bucket = RateLimitBucket.__table__
         async with self.db.read_only() as session:
-            row = (await session.execute(select(bucket.c.tokens, bucket.c.updated_at)
-                                         .where(bucket.c.subject == subject))).one_or_none()
+            row = (
+                await session.execute(select(bucket.c.tokens, bucket.c.updated_at).where(bucket.c.subject == subject))
+            ).one_or_none()
         if row is None:
             return Decision(True)
         tokens = min(float(burst), row.tokens + max(0.0, self._clock() - row.updated_at) * per_second)

@@ -1,6 +1,7 @@
 """Demo data for the dev profile: staff users (password "demo") and an external billing system's
 API key. Idempotent; refused outside the dev profile. The sales demo data uses these user ids
 as record owners."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -64,16 +65,29 @@ class DemoApiKey:
 
 # The orders service's external systems: billing reads orders and reports invoices and payments;
 # OSS (network provisioning) reports fulfilment.
-DEMO_ORDERS_BILLING_KEY = DemoApiKey("apikey-demo-orders-billing", "Demo billing system (orders)", "demoordb",
-                                     "dev-only-orders-billing-secret-not-for-production",
-                                     ("orders:read", "orders:billing"))
-DEMO_OSS_KEY = DemoApiKey("apikey-demo-oss", "Demo OSS fulfilment system", "demooss",
-                          "dev-only-oss-secret-not-for-production", ("orders:read", "orders:fulfil"))
+DEMO_ORDERS_BILLING_KEY = DemoApiKey(
+    "apikey-demo-orders-billing",
+    "Demo billing system (orders)",
+    "demoordb",
+    "dev-only-orders-billing-secret-not-for-production",
+    ("orders:read", "orders:billing"),
+)
+DEMO_OSS_KEY = DemoApiKey(
+    "apikey-demo-oss",
+    "Demo OSS fulfilment system",
+    "demooss",
+    "dev-only-oss-secret-not-for-production",
+    ("orders:read", "orders:fulfil"),
+)
 # The network operations (OSS) system of the tickets service: opens trouble tickets and reports
 # mass incidents (outages); sales:read because tickets checks customers with sales as this key.
-DEMO_TICKETS_OSS_KEY = DemoApiKey("apikey-demo-tickets-oss", "Demo OSS network operations (tickets)", "demonoc",
-                                  "dev-only-noc-secret-not-for-production",
-                                  ("tickets:read", "tickets:write", "tickets:incidents", "sales:read"))
+DEMO_TICKETS_OSS_KEY = DemoApiKey(
+    "apikey-demo-tickets-oss",
+    "Demo OSS network operations (tickets)",
+    "demonoc",
+    "dev-only-noc-secret-not-for-production",
+    ("tickets:read", "tickets:write", "tickets:incidents", "sales:read"),
+)
 DEMO_SYSTEM_KEYS = (DEMO_ORDERS_BILLING_KEY, DEMO_OSS_KEY, DEMO_TICKETS_OSS_KEY)
 
 
@@ -98,26 +112,64 @@ async def seed_demo(db: Database, settings: GatewaySettings) -> SeedResult:
             if demo.id in existing or demo.username in taken_names:
                 continue
             now = utcnow()
-            user = User(id=demo.id, username=demo.username, full_name=demo.full_name, password_hash=password_hash,
-                        role=demo.role, region_code=demo.region_code, branch_code=demo.branch_code,
-                        language=demo.language, active=True, version=1, token_generation=1,
-                        created_at=now, updated_at=now)
+            user = User(
+                id=demo.id,
+                username=demo.username,
+                full_name=demo.full_name,
+                password_hash=password_hash,
+                role=demo.role,
+                region_code=demo.region_code,
+                branch_code=demo.branch_code,
+                language=demo.language,
+                active=True,
+                version=1,
+                token_generation=1,
+                created_at=now,
+                updated_at=now,
+            )
             session.add(user)
-            await events.add(session, aggregate="user", action="created", subject=user.id,
-                             data=user_event_data(user), region=user.region_code, branch=user.branch_code)
+            await events.add(
+                session,
+                aggregate="user",
+                action="created",
+                subject=user.id,
+                data=user_event_data(user),
+                region=user.region_code,
+                branch=user.branch_code,
+            )
             created.append(demo.username)
         key_exists = await session.get(ApiKey, DEMO_API_KEY_ID) is not None
         if not key_exists:
-            session.add(ApiKey(id=DEMO_API_KEY_ID, name="Demo billing system", prefix=DEMO_API_KEY_PREFIX,
-                               secret_hash=await passwords.hash(DEMO_API_KEY_SECRET),
-                               scopes=DEMO_API_KEY_SCOPES, active=True, created_by="seed", created_at=utcnow()))
+            session.add(
+                ApiKey(
+                    id=DEMO_API_KEY_ID,
+                    name="Demo billing system",
+                    prefix=DEMO_API_KEY_PREFIX,
+                    secret_hash=await passwords.hash(DEMO_API_KEY_SECRET),
+                    scopes=DEMO_API_KEY_SCOPES,
+                    active=True,
+                    created_by="seed",
+                    created_at=utcnow(),
+                )
+            )
         for demo_key in DEMO_SYSTEM_KEYS:
             if await session.get(ApiKey, demo_key.id) is None:
-                session.add(ApiKey(id=demo_key.id, name=demo_key.name, prefix=demo_key.prefix,
-                                   secret_hash=await passwords.hash(demo_key.secret), scopes=list(demo_key.scopes),
-                                   active=True, created_by="seed", created_at=utcnow()))
+                session.add(
+                    ApiKey(
+                        id=demo_key.id,
+                        name=demo_key.name,
+                        prefix=demo_key.prefix,
+                        secret_hash=await passwords.hash(demo_key.secret),
+                        scopes=list(demo_key.scopes),
+                        active=True,
+                        created_by="seed",
+                        created_at=utcnow(),
+                    )
+                )
     result = SeedResult(users_created=created, api_key_created=not key_exists, api_key=DEMO_API_KEY)
-    print(f"gateway demo data: {len(created)} users created (password {DEMO_PASSWORD!r}); "
-          f"billing API key ({', '.join(DEMO_API_KEY_SCOPES)}): {DEMO_API_KEY}; "
-          + "; ".join(f"{k.name} ({', '.join(k.scopes)}): {k.key}" for k in DEMO_SYSTEM_KEYS))
+    print(
+        f"gateway demo data: {len(created)} users created (password {DEMO_PASSWORD!r}); "
+        f"billing API key ({', '.join(DEMO_API_KEY_SCOPES)}): {DEMO_API_KEY}; "
+        + "; ".join(f"{k.name} ({', '.join(k.scopes)}): {k.key}" for k in DEMO_SYSTEM_KEYS)
+    )
     return result

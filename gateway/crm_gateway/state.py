@@ -1,4 +1,5 @@
 """What one gateway process holds besides the shared ServiceRuntime."""
+
 from __future__ import annotations
 
 from fastapi import Request
@@ -26,16 +27,19 @@ class Gateway:
         """The caller's own rate limit (one per user or API key, across all gateway processes)."""
         if not self.settings.rate_limit_enabled:
             return Decision(True)
-        return await self.limiter.acquire(caller.rate_limit_subject, self.settings.rate_limit_per_minute,
-                                          self.settings.rate_limit_burst)
+        return await self.limiter.acquire(
+            caller.rate_limit_subject, self.settings.rate_limit_per_minute, self.settings.rate_limit_burst
+        )
 
     async def auth_failures_allowed(self, client_address: str) -> Decision:
-        return await self.limiter.peek(f"auth-failures:{client_address}", self.settings.auth_failures_per_minute,
-                                       self.settings.auth_failures_burst)
+        return await self.limiter.peek(
+            f"auth-failures:{client_address}", self.settings.auth_failures_per_minute, self.settings.auth_failures_burst
+        )
 
     async def record_auth_failure(self, client_address: str) -> None:
-        await self.limiter.acquire(f"auth-failures:{client_address}", self.settings.auth_failures_per_minute,
-                                   self.settings.auth_failures_burst)
+        await self.limiter.acquire(
+            f"auth-failures:{client_address}", self.settings.auth_failures_per_minute, self.settings.auth_failures_burst
+        )
 
 
 def gateway_of(request: Request) -> Gateway:

@@ -4,6 +4,7 @@ The caller's credentials never leave the gateway: the upstream request carries t
 identity token (``x-crm-principal``) instead, plus the request id and the W3C trace context
 (injected by the httpx instrumentation from the gateway's server span).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -26,13 +27,31 @@ log = logging.getLogger("crm.gateway.upstream")
 # Request headers a client may pass through to a service; everything else stays at the gateway
 # (Authorization, X-API-Key, cookies, and any x-crm-principal the client made up).
 FORWARDED_REQUEST_HEADERS = (
-    "accept", "accept-language", "content-type", "if-match", "if-none-match", "idempotency-key",
+    "accept",
+    "accept-language",
+    "content-type",
+    "if-match",
+    "if-none-match",
+    "idempotency-key",
 )
 # Connection-level headers of the upstream response, and those the gateway sets itself.
-DROPPED_RESPONSE_HEADERS = frozenset({
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-    "transfer-encoding", "upgrade", "content-length", "content-encoding", "date", "server", REQUEST_ID_HEADER,
-})
+DROPPED_RESPONSE_HEADERS = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "content-length",
+        "content-encoding",
+        "date",
+        "server",
+        REQUEST_ID_HEADER,
+    }
+)
 HEALTH_TIMEOUT_S = 2.0
 # A service builds its OpenAPI document on first request, which takes seconds on a busy machine.
 OPENAPI_TIMEOUT_S = 15.0
@@ -60,8 +79,13 @@ class InternalTokens:
 
 
 def service_unavailable(service: str, detail: str) -> Problem:
-    return Problem(503, "Service unavailable", f"the {service} service is not reachable: {detail}",
-                   headers={"Retry-After": "5"}, service=service)
+    return Problem(
+        503,
+        "Service unavailable",
+        f"the {service} service is not reachable: {detail}",
+        headers={"Retry-After": "5"},
+        service=service,
+    )
 
 
 class Upstreams:
@@ -76,9 +100,11 @@ class Upstreams:
         self.client: httpx.AsyncClient | None = None
 
     async def start(self) -> None:
-        limits = httpx.Limits(max_connections=self.settings.upstream_max_connections,
-                              max_keepalive_connections=self.settings.upstream_max_connections,
-                              keepalive_expiry=30)
+        limits = httpx.Limits(
+            max_connections=self.settings.upstream_max_connections,
+            max_keepalive_connections=self.settings.upstream_max_connections,
+            keepalive_expiry=30,
+        )
         self.client = httpx.AsyncClient(
             # retries=1: a new connection is retried once when connecting fails (never a sent request)
             transport=httpx.AsyncHTTPTransport(limits=limits, retries=1),
@@ -115,29 +141,34 @@ class Upstreams:
         has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
         body = await request.body() if has_body else b""
         try:
-            upstream = await self._client().request(
-                request.method, url, content=body or None, headers=headers)
+            upstream = await self._client().request(request.method, url, content=body or None, headers=headers)
         except httpx.ConnectTimeout:
             raise service_unavailable(service, "connecting timed out") from None
         except httpx.TimeoutException:
-            raise Problem(504, "Gateway timeout",
-                          f"the {service} service did not answer within {self.settings.upstream_timeout_s:g} s",
-                          service=service) from None
+            raise Problem(
+                504,
+                "Gateway timeout",
+                f"the {service} service did not answer within {self.settings.upstream_timeout_s:g} s",
+                service=service,
+            ) from None
         except httpx.ConnectError as exc:
             raise service_unavailable(service, exc.__class__.__name__) from None
         except httpx.TransportError as exc:
             log.warning("upstream %s failed: %r", service, exc)
-            raise Problem(502, "Bad gateway", f"the {service} service broke off the response",
-                          service=service) from None
+            raise Problem(
+                502, "Bad gateway", f"the {service} service broke off the response", service=service
+            ) from None
         response = Response(upstream.content, status_code=upstream.status_code)
         # multi_items: repeated headers (Set-Cookie, Link) stay separate lines
-        response.raw_headers.extend((name.encode("latin-1"), value.encode("latin-1"))
-                                    for name, value in upstream.headers.multi_items()
-                                    if name.lower() not in DROPPED_RESPONSE_HEADERS)
+        response.raw_headers.extend(
+            (name.encode("latin-1"), value.encode("latin-1"))
+            for name, value in upstream.headers.multi_items()
+            if name.lower() not in DROPPED_RESPONSE_HEADERS
+        )
         return response
 
     async def readiness(self, service: str) -> str:
-        """"ok", or why the service is not ready."""
+        """ "ok", or why the service is not ready."""
         try:
             response = await self._client().get(f"{self.base_urls[service]}/readyz", timeout=HEALTH_TIMEOUT_S)
         except httpx.HTTPError as exc:
@@ -156,7 +187,9 @@ class Upstreams:
 
         async def fetch(service: str) -> dict[str, Any] | None:
             try:
-                response = await self._client().get(f"{self.base_urls[service]}/openapi.json", timeout=OPENAPI_TIMEOUT_S)
+                response = await self._client().get(
+                    f"{self.base_urls[service]}/openapi.json", timeout=OPENAPI_TIMEOUT_S
+                )
                 response.raise_for_status()
                 return response.json()
             except (httpx.HTTPError, ValueError) as exc:

@@ -1,4 +1,5 @@
 """Gateway test helpers: a migrated gateway database and gateway apps run in-process over ASGI."""
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
@@ -45,10 +46,14 @@ class RunningGateway:
 
 
 @asynccontextmanager
-async def running_gateway(database_url: str, *, seed: bool = False, client_host: str = "127.0.0.1",
-                          **overrides) -> AsyncIterator[RunningGateway]:
-    settings = GatewaySettings(database_url=database_url, log_json=False,
-                               **({"relay_enabled": False, "sales_url": dead_upstream_url()} | CHEAP_HASHES | overrides))
+async def running_gateway(
+    database_url: str, *, seed: bool = False, client_host: str = "127.0.0.1", **overrides
+) -> AsyncIterator[RunningGateway]:
+    settings = GatewaySettings(
+        database_url=database_url,
+        log_json=False,
+        **({"relay_enabled": False, "sales_url": dead_upstream_url()} | CHEAP_HASHES | overrides),
+    )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         if seed:
@@ -81,5 +86,6 @@ async def admin(gw):
 async def outbox_events(gw: RunningGateway, subject: str) -> list[OutboxEvent]:
     """The events the gateway recorded about one subject (a user id, a branch code), oldest first."""
     async with gw.gateway.db.read_only() as session:
-        return list(await session.scalars(select(OutboxEvent).where(OutboxEvent.subject == subject)
-                                          .order_by(OutboxEvent.seq)))
+        return list(
+            await session.scalars(select(OutboxEvent).where(OutboxEvent.subject == subject).order_by(OutboxEvent.seq))
+        )

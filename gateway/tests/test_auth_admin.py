@@ -1,4 +1,5 @@
 """Sign-in, the caller's identity, user and API key administration, against real PostgreSQL."""
+
 from __future__ import annotations
 
 import asyncio
@@ -20,14 +21,19 @@ USER_EVENT_KEYS = {"id", "username", "full_name", "role", "region_code", "branch
 
 
 async def create_user(gw, admin, **fields) -> dict:
-    body = {"full_name": "Test User", "password": "correct horse 1", "role": "branch_agent",
-            "branch_code": "ALA-02"} | fields
+    body = {
+        "full_name": "Test User",
+        "password": "correct horse 1",
+        "role": "branch_agent",
+        "branch_code": "ALA-02",
+    } | fields
     response = await gw.client.post("/api/v1/admin/users", json=body, headers=admin)
     assert response.status_code == 201, response.text
     return response.json()
 
 
 # --- sign-in -----------------------------------------------------------------------------
+
 
 async def test_token_is_an_hs256_jwt_with_the_users_identity(gw):
     response = await gw.client.post("/api/v1/auth/token", data={"username": "almaty.agent", "password": "demo"})
@@ -38,8 +44,12 @@ async def test_token_is_an_hs256_jwt_with_the_users_identity(gw):
     assert response.headers["cache-control"] == "no-store"
     claims = jwt.decode(body["access_token"], gw.settings.jwt_secret, algorithms=["HS256"])
     assert {k: claims[k] for k in ("sub", "name", "role", "region", "branch")} == {
-        "sub": "user-almaty-agent", "name": "almaty.agent", "role": "branch_agent",
-        "region": "KZ-75", "branch": "ALA-01"}
+        "sub": "user-almaty-agent",
+        "name": "almaty.agent",
+        "role": "branch_agent",
+        "region": "KZ-75",
+        "branch": "ALA-01",
+    }
     assert claims["exp"] - claims["iat"] == gw.settings.access_token_ttl_s
 
 
@@ -50,12 +60,16 @@ async def test_username_is_case_insensitive(gw):
 
 async def test_unknown_user_wrong_password_and_deactivated_account_answer_alike(gw, admin):
     retired = await create_user(gw, admin, username="retired.agent")
-    patched = await gw.client.patch(f"/api/v1/admin/users/{retired['id']}", json={"active": False},
-                                    headers=admin | {"If-Match": '"1"'})
+    patched = await gw.client.patch(
+        f"/api/v1/admin/users/{retired['id']}", json={"active": False}, headers=admin | {"If-Match": '"1"'}
+    )
     assert patched.status_code == 200
     answers = []
-    for username, password in (("nobody.here", "demo"), ("almaty.agent", "wrong"),
-                               ("retired.agent", "correct horse 1")):
+    for username, password in (
+        ("nobody.here", "demo"),
+        ("almaty.agent", "wrong"),
+        ("retired.agent", "correct horse 1"),
+    ):
         response = await gw.client.post("/api/v1/auth/token", data={"username": username, "password": password})
         assert response.status_code == 401
         assert response.headers["content-type"] == "application/problem+json"
@@ -73,12 +87,21 @@ async def test_missing_form_field_is_a_problem_naming_it(gw):
 
 # --- who is calling ----------------------------------------------------------------------
 
+
 async def test_me_describes_a_user(gw):
     headers = await gw.login("karaganda.regional")
     me = (await gw.client.get("/api/v1/auth/me", headers=headers)).json()
-    assert me == {"kind": "user", "id": "user-karaganda-regional", "username": "karaganda.regional",
-                  "full_name": me["full_name"], "role": "regional_manager", "region": "KZ-35", "branch": None,
-                  "scopes": [], "language": "ru"}
+    assert me == {
+        "kind": "user",
+        "id": "user-karaganda-regional",
+        "username": "karaganda.regional",
+        "full_name": me["full_name"],
+        "role": "regional_manager",
+        "region": "KZ-35",
+        "branch": None,
+        "scopes": [],
+        "language": "ru",
+    }
 
 
 @pytest.mark.parametrize("header", ["X-API-Key", "Authorization"])
@@ -87,21 +110,32 @@ async def test_me_describes_an_api_key(gw, header):
     response = await gw.client.get("/api/v1/auth/me", headers={header: value})
     assert response.status_code == 200
     me = response.json()
-    assert (me["kind"], me["id"], me["role"], me["scopes"]) == ("api_key", "apikey-demo-billing", "system",
-                                                                ["sales:read"])
+    assert (me["kind"], me["id"], me["role"], me["scopes"]) == (
+        "api_key",
+        "apikey-demo-billing",
+        "system",
+        ["sales:read"],
+    )
 
 
 async def test_requests_without_valid_credentials_are_refused(gw):
     now = int(time.time())
-    expired = jwt.encode({"sub": "user-admin", "gen": 1, "iat": now - 7200, "exp": now - 3600},
-                         gw.settings.jwt_secret, algorithm="HS256")
-    forged = jwt.encode({"sub": "user-admin", "gen": 1, "iat": now, "exp": now + 60}, "not-the-secret" * 4,
-                        algorithm="HS256")
-    for headers in ({}, {"Authorization": "Bearer not-a-jwt"}, {"Authorization": f"Bearer {expired}"},
-                    {"Authorization": f"Bearer {forged}"}, {"Authorization": "Basic YWRtaW46ZGVtbw=="},
-                    {"X-API-Key": "crm_nosuchkey_secret"}, {"X-API-Key": "garbage"}):
-        for path in ("/api/v1/auth/me", "/api/v1/reference/regions", "/api/v1/admin/users",
-                     "/api/v1/sales/customers"):
+    expired = jwt.encode(
+        {"sub": "user-admin", "gen": 1, "iat": now - 7200, "exp": now - 3600}, gw.settings.jwt_secret, algorithm="HS256"
+    )
+    forged = jwt.encode(
+        {"sub": "user-admin", "gen": 1, "iat": now, "exp": now + 60}, "not-the-secret" * 4, algorithm="HS256"
+    )
+    for headers in (
+        {},
+        {"Authorization": "Bearer not-a-jwt"},
+        {"Authorization": f"Bearer {expired}"},
+        {"Authorization": f"Bearer {forged}"},
+        {"Authorization": "Basic YWRtaW46ZGVtbw=="},
+        {"X-API-Key": "crm_nosuchkey_secret"},
+        {"X-API-Key": "garbage"},
+    ):
+        for path in ("/api/v1/auth/me", "/api/v1/reference/regions", "/api/v1/admin/users", "/api/v1/sales/customers"):
             response = await gw.client.get(path, headers=headers)
             assert response.status_code == 401, (headers, path, response.text)
             assert response.json()["title"] == "Unauthorized"
@@ -111,6 +145,7 @@ async def test_requests_without_valid_credentials_are_refused(gw):
 
 # --- reference data ----------------------------------------------------------------------
 
+
 async def test_regions_and_branches(gw):
     headers = await gw.login("callcenter")
     regions = (await gw.client.get("/api/v1/reference/regions", headers=headers)).json()["items"]
@@ -118,30 +153,56 @@ async def test_regions_and_branches(gw):
     assert sum(r["kind"] == "city" for r in regions) == 3
     karaganda = next(r for r in regions if r["code"] == "KZ-35")
     assert karaganda["name"] == {"kk": "Қарағанды облысы", "ru": "Карагандинская область", "en": "Karaganda Region"}
-    branches = (await gw.client.get("/api/v1/reference/branches", params={"region_code": "KZ-35"},
-                                    headers=headers)).json()["items"]
+    branches = (
+        await gw.client.get("/api/v1/reference/branches", params={"region_code": "KZ-35"}, headers=headers)
+    ).json()["items"]
     assert [b["code"] for b in branches] == ["KAR-01", "KAR-02"]
 
 
 # --- user administration -----------------------------------------------------------------
 
+
 async def test_admin_creates_a_user_and_the_event_is_in_the_same_transaction(gw, admin):
-    response = await gw.client.post("/api/v1/admin/users", headers=admin, json={
-        "username": "Shymkent.Agent", "full_name": "Nurlan Ospanov", "password": "s3cret-pass",
-        "role": "branch_agent", "branch_code": "SHY-01", "language": "kk"})
+    response = await gw.client.post(
+        "/api/v1/admin/users",
+        headers=admin,
+        json={
+            "username": "Shymkent.Agent",
+            "full_name": "Nurlan Ospanov",
+            "password": "s3cret-pass",
+            "role": "branch_agent",
+            "branch_code": "SHY-01",
+            "language": "kk",
+        },
+    )
     assert response.status_code == 201
     user = response.json()
     assert (user["username"], user["region_code"], user["branch_code"], user["version"]) == (
-        "shymkent.agent", "KZ-79", "SHY-01", 1)
+        "shymkent.agent",
+        "KZ-79",
+        "SHY-01",
+        1,
+    )
     assert response.headers["etag"] == '"1"'
     assert response.headers["location"] == f"/api/v1/admin/users/{user['id']}"
     assert "password" not in user and "password_hash" not in user
 
     [event] = await outbox_events(gw, user["id"])
-    assert (event.type, event.topic, event.source) == ("crm.gateway.user.created", "crm.gateway.user.v1", "/crm/gateway")
+    assert (event.type, event.topic, event.source) == (
+        "crm.gateway.user.created",
+        "crm.gateway.user.v1",
+        "/crm/gateway",
+    )
     assert topic_of(event.type) == event.topic
-    assert event.data == {"id": user["id"], "username": "shymkent.agent", "full_name": "Nurlan Ospanov",
-                          "role": "branch_agent", "region_code": "KZ-79", "branch_code": "SHY-01", "active": True}
+    assert event.data == {
+        "id": user["id"],
+        "username": "shymkent.agent",
+        "full_name": "Nurlan Ospanov",
+        "role": "branch_agent",
+        "region_code": "KZ-79",
+        "branch_code": "SHY-01",
+        "active": True,
+    }
     validate(event.type, event.data)
     assert (event.region, event.branch) == ("KZ-79", "SHY-01")
 
@@ -166,27 +227,36 @@ async def test_create_with_an_idempotency_key_replays_instead_of_duplicating(gw,
     assert different.json()["errors"][0]["field"] == "Idempotency-Key"
 
 
-@pytest.mark.parametrize("body,status,field", [
-    ({"username": "admin"}, 409, "username"),
-    ({"branch_code": "XXX-99"}, 422, "branch_code"),
-    ({"branch_code": None}, 422, "branch_code"),
-    ({"role": "system"}, 422, "role"),
-    ({"role": "regional_manager", "branch_code": None, "region_code": "KZ-00"}, 422, "region_code"),
-    ({"password": "short"}, 422, "password"),
-    ({"language": "de"}, 422, "language"),
-    ({"is_superuser": True}, 422, "is_superuser"),
-])
+@pytest.mark.parametrize(
+    "body,status,field",
+    [
+        ({"username": "admin"}, 409, "username"),
+        ({"branch_code": "XXX-99"}, 422, "branch_code"),
+        ({"branch_code": None}, 422, "branch_code"),
+        ({"role": "system"}, 422, "role"),
+        ({"role": "regional_manager", "branch_code": None, "region_code": "KZ-00"}, 422, "region_code"),
+        ({"password": "short"}, 422, "password"),
+        ({"language": "de"}, 422, "language"),
+        ({"is_superuser": True}, 422, "is_superuser"),
+    ],
+)
 async def test_bad_user_input_is_a_problem_naming_the_field(gw, admin, body, status, field):
-    payload = {"username": "new.person", "full_name": "New Person", "password": "long-enough-1",
-               "role": "branch_agent", "branch_code": "ALA-01"} | body
+    payload = {
+        "username": "new.person",
+        "full_name": "New Person",
+        "password": "long-enough-1",
+        "role": "branch_agent",
+        "branch_code": "ALA-01",
+    } | body
     response = await gw.client.post("/api/v1/admin/users", json=payload, headers=admin)
     assert response.status_code == status, response.text
     assert field in [e["field"] for e in response.json()["errors"]]
 
 
 async def test_malformed_json_is_a_422_problem(gw, admin):
-    response = await gw.client.post("/api/v1/admin/users", content=b"{not json",
-                                    headers=admin | {"Content-Type": "application/json"})
+    response = await gw.client.post(
+        "/api/v1/admin/users", content=b"{not json", headers=admin | {"Content-Type": "application/json"}
+    )
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
 
@@ -205,11 +275,15 @@ async def test_patch_needs_the_current_version_and_emits_updated_then_deactivate
     assert (moved.json()["branch_code"], moved.json()["region_code"], moved.json()["version"]) == ("KAR-02", "KZ-35", 2)
     assert moved.headers["etag"] == '"2"'
 
-    promoted = await gw.client.patch(url, json={"role": "regional_manager", "branch_code": None, "version": 2},
-                                     headers=admin)
+    promoted = await gw.client.patch(
+        url, json={"role": "regional_manager", "branch_code": None, "version": 2}, headers=admin
+    )
     assert promoted.status_code == 200
     assert (promoted.json()["role"], promoted.json()["region_code"], promoted.json()["branch_code"]) == (
-        "regional_manager", "KZ-35", None)
+        "regional_manager",
+        "KZ-35",
+        None,
+    )
 
     language_only = await gw.client.patch(url, json={"language": "en"}, headers=admin | {"If-Match": '"3"'})
     assert language_only.json()["version"] == 4  # a change, but not one the user events describe
@@ -218,11 +292,18 @@ async def test_patch_needs_the_current_version_and_emits_updated_then_deactivate
     assert deactivated.json()["active"] is False
 
     events = await outbox_events(gw, user["id"])
-    assert [e.type for e in events] == ["crm.gateway.user.created", "crm.gateway.user.updated",
-                                        "crm.gateway.user.updated", "crm.gateway.user.deactivated"]
+    assert [e.type for e in events] == [
+        "crm.gateway.user.created",
+        "crm.gateway.user.updated",
+        "crm.gateway.user.updated",
+        "crm.gateway.user.deactivated",
+    ]
     assert [(e.data["role"], e.data["branch_code"], e.data["active"]) for e in events] == [
-        ("branch_agent", "ALA-02", True), ("branch_agent", "KAR-02", True),
-        ("regional_manager", None, True), ("regional_manager", None, False)]
+        ("branch_agent", "ALA-02", True),
+        ("branch_agent", "KAR-02", True),
+        ("regional_manager", None, True),
+        ("regional_manager", None, False),
+    ]
     for event in events:
         assert set(event.data) == USER_EVENT_KEYS
         validate(event.type, event.data)
@@ -232,8 +313,9 @@ async def test_a_deactivated_users_token_stops_working_at_once(gw, admin):
     user = await create_user(gw, admin, username="leaving.agent")
     headers = await gw.login("leaving.agent", "correct horse 1")
     assert (await gw.client.get("/api/v1/auth/me", headers=headers)).status_code == 200
-    await gw.client.patch(f"/api/v1/admin/users/{user['id']}", json={"active": False},
-                          headers=admin | {"If-Match": '"1"'})
+    await gw.client.patch(
+        f"/api/v1/admin/users/{user['id']}", json={"active": False}, headers=admin | {"If-Match": '"1"'}
+    )
     assert (await gw.client.get("/api/v1/auth/me", headers=headers)).status_code == 401
 
 
@@ -241,26 +323,30 @@ async def test_role_change_reaches_the_callers_identity_without_a_new_token(gw, 
     user = await create_user(gw, admin, username="promoted.agent")
     headers = await gw.login("promoted.agent", "correct horse 1")
     assert (await gw.client.get("/api/v1/auth/me", headers=headers)).json()["role"] == "branch_agent"
-    await gw.client.patch(f"/api/v1/admin/users/{user['id']}", json={"role": "branch_manager"},
-                          headers=admin | {"If-Match": '"1"'})
+    await gw.client.patch(
+        f"/api/v1/admin/users/{user['id']}", json={"role": "branch_manager"}, headers=admin | {"If-Match": '"1"'}
+    )
     assert (await gw.client.get("/api/v1/auth/me", headers=headers)).json()["role"] == "branch_manager"
 
 
 async def test_admins_cannot_lock_themselves_out(gw, admin):
-    response = await gw.client.patch("/api/v1/admin/users/user-admin", json={"active": False},
-                                     headers=admin | {"If-Match": '"1"'})
+    response = await gw.client.patch(
+        "/api/v1/admin/users/user-admin", json={"active": False}, headers=admin | {"If-Match": '"1"'}
+    )
     assert response.status_code == 409
 
 
 async def test_password_reset_replaces_the_password_and_old_tokens(gw, admin):
     user = await create_user(gw, admin, username="forgetful.agent")
     old_headers = await gw.login("forgetful.agent", "correct horse 1")
-    reset = await gw.client.post(f"/api/v1/admin/users/{user['id']}/password", json={"password": "brand-new-pass"},
-                                 headers=admin)
+    reset = await gw.client.post(
+        f"/api/v1/admin/users/{user['id']}/password", json={"password": "brand-new-pass"}, headers=admin
+    )
     assert reset.status_code == 204
     assert (await gw.client.get("/api/v1/auth/me", headers=old_headers)).status_code == 401
-    refused = await gw.client.post("/api/v1/auth/token", data={"username": "forgetful.agent",
-                                                               "password": "correct horse 1"})
+    refused = await gw.client.post(
+        "/api/v1/auth/token", data={"username": "forgetful.agent", "password": "correct horse 1"}
+    )
     assert refused.status_code == 401
     new_headers = await gw.login("forgetful.agent", "brand-new-pass")
     assert (await gw.client.get("/api/v1/auth/me", headers=new_headers)).status_code == 200
@@ -291,17 +377,22 @@ async def test_users_are_listed_page_by_page_in_username_order(gw, admin):
 async def test_only_admins_reach_the_admin_api(gw):
     manager = await gw.login("almaty.manager")
     for headers in (manager, {"X-API-Key": DEMO_API_KEY}):
-        for method, path in (("GET", "/api/v1/admin/users"), ("POST", "/api/v1/admin/api-keys"),
-                             ("GET", "/api/v1/admin/api-keys")):
+        for method, path in (
+            ("GET", "/api/v1/admin/users"),
+            ("POST", "/api/v1/admin/api-keys"),
+            ("GET", "/api/v1/admin/api-keys"),
+        ):
             response = await gw.client.request(method, path, headers=headers, json={})
             assert response.status_code == 403, (method, path)
 
 
 # --- API keys ----------------------------------------------------------------------------
 
+
 async def test_api_key_is_shown_once_and_its_scopes_decide_what_it_may_do(gw, admin):
-    created = await gw.client.post("/api/v1/admin/api-keys", headers=admin,
-                                   json={"name": "OSS monitoring", "scopes": ["sales:read"]})
+    created = await gw.client.post(
+        "/api/v1/admin/api-keys", headers=admin, json={"name": "OSS monitoring", "scopes": ["sales:read"]}
+    )
     assert created.status_code == 201
     key = created.json()["key"]
     assert key.startswith(f"crm_{created.json()['prefix']}_")
@@ -325,18 +416,23 @@ async def test_api_key_is_shown_once_and_its_scopes_decide_what_it_may_do(gw, ad
 
 
 async def test_bad_api_key_input_is_a_problem_naming_the_field(gw, admin):
-    for body, field in (({"name": "x", "scopes": ["billing:read"]}, "scopes.0"),
-                        ({"name": "x", "scopes": []}, "scopes"),
-                        ({"name": "x", "scopes": ["sales:read"], "branch_code": "NOPE"}, "branch_code"),
-                        ({"scopes": ["sales:read"]}, "name")):
+    for body, field in (
+        ({"name": "x", "scopes": ["billing:read"]}, "scopes.0"),
+        ({"name": "x", "scopes": []}, "scopes"),
+        ({"name": "x", "scopes": ["sales:read"], "branch_code": "NOPE"}, "branch_code"),
+        ({"scopes": ["sales:read"]}, "name"),
+    ):
         response = await gw.client.post("/api/v1/admin/api-keys", json=body, headers=admin)
         assert response.status_code == 422, body
         assert field in [e["field"] for e in response.json()["errors"]]
 
 
 async def test_revoked_key_is_refused_by_this_process_at_once(gw, admin):
-    created = (await gw.client.post("/api/v1/admin/api-keys", headers=admin,
-                                    json={"name": "Temporary", "scopes": ["sales:read", "sales:write"]})).json()
+    created = (
+        await gw.client.post(
+            "/api/v1/admin/api-keys", headers=admin, json={"name": "Temporary", "scopes": ["sales:read", "sales:write"]}
+        )
+    ).json()
     headers = {"X-API-Key": created["key"]}
     assert (await gw.client.get("/api/v1/auth/me", headers=headers)).status_code == 200
     assert (await gw.client.delete(f"/api/v1/admin/api-keys/{created['id']}", headers=admin)).status_code == 204
@@ -347,9 +443,11 @@ async def test_revoked_key_is_refused_by_this_process_at_once(gw, admin):
 
 
 async def test_other_processes_refuse_a_revoked_key_and_a_deactivated_user_within_the_cache_window(
-        gw, admin, gateway_database):
-    key = (await gw.client.post("/api/v1/admin/api-keys", headers=admin,
-                                json={"name": "Shared", "scopes": ["sales:read"]})).json()
+    gw, admin, gateway_database
+):
+    key = (
+        await gw.client.post("/api/v1/admin/api-keys", headers=admin, json={"name": "Shared", "scopes": ["sales:read"]})
+    ).json()
     user = await create_user(gw, admin, username="shared.agent")
     user_headers = await gw.login("shared.agent", "correct horse 1")
     async with running_gateway(gateway_database) as other:
@@ -360,8 +458,9 @@ async def test_other_processes_refuse_a_revoked_key_and_a_deactivated_user_withi
         assert (await other.client.get("/api/v1/auth/me", headers=user_headers)).status_code == 200
 
         await gw.client.delete(f"/api/v1/admin/api-keys/{key['id']}", headers=admin)
-        await gw.client.patch(f"/api/v1/admin/users/{user['id']}", json={"active": False},
-                              headers=admin | {"If-Match": '"1"'})
+        await gw.client.patch(
+            f"/api/v1/admin/users/{user['id']}", json={"active": False}, headers=admin | {"If-Match": '"1"'}
+        )
         clock[0] += other.settings.credential_cache_s
         assert (await other.client.get("/api/v1/auth/me", headers=key_headers)).status_code == 401
         assert (await other.client.get("/api/v1/auth/me", headers=user_headers)).status_code == 401
@@ -371,8 +470,9 @@ async def test_without_its_database_the_gateway_answers_503_not_500(gateway_data
     missing = gateway_database.rsplit("/", 1)[0] + "/crm_test_no_such_database"
     async with running_gateway(missing) as broken:
         now = int(time.time())
-        token = jwt.encode({"sub": "user-admin", "gen": 1, "iat": now, "exp": now + 60}, broken.settings.jwt_secret,
-                           algorithm="HS256")
+        token = jwt.encode(
+            {"sub": "user-admin", "gen": 1, "iat": now, "exp": now + 60}, broken.settings.jwt_secret, algorithm="HS256"
+        )
         for headers in ({"Authorization": f"Bearer {token}"}, {"X-API-Key": DEMO_API_KEY}):
             response = await broken.client.get("/api/v1/auth/me", headers=headers)
             assert response.status_code == 503, response.text
@@ -382,8 +482,11 @@ async def test_without_its_database_the_gateway_answers_503_not_500(gateway_data
 
 
 async def test_concurrent_requests_with_one_new_key_share_one_verification(gw, admin, monkeypatch):
-    created = (await gw.client.post("/api/v1/admin/api-keys", headers=admin,
-                                    json={"name": "Busy system", "scopes": ["sales:read"]})).json()
+    created = (
+        await gw.client.post(
+            "/api/v1/admin/api-keys", headers=admin, json={"name": "Busy system", "scopes": ["sales:read"]}
+        )
+    ).json()
     verifications = []
     passwords = gw.gateway.passwords
     real_verify = passwords.verify
@@ -393,8 +496,9 @@ async def test_concurrent_requests_with_one_new_key_share_one_verification(gw, a
         return await real_verify(secret_hash, secret)
 
     monkeypatch.setattr(passwords, "verify", counting_verify)
-    answers = await asyncio.gather(*(gw.client.get("/api/v1/auth/me", headers={"X-API-Key": created["key"]})
-                                     for _ in range(6)))
+    answers = await asyncio.gather(
+        *(gw.client.get("/api/v1/auth/me", headers={"X-API-Key": created["key"]}) for _ in range(6))
+    )
     assert [a.status_code for a in answers] == [200] * 6
     assert len(verifications) == 1
 

@@ -1,4 +1,5 @@
 """The offline Swagger UI, the migration history against the models, and the demo seed."""
+
 from __future__ import annotations
 
 import re
@@ -66,8 +67,16 @@ async def test_seed_is_idempotent_and_emits_each_user_once(sqlite_url, capsys):
             users = {u.id: u for u in await session.scalars(select(User))}
             events = list(await session.scalars(select(OutboxEvent)))
             key = await session.get(ApiKey, "apikey-demo-billing")
-        assert set(users) == {"user-admin", "user-almaty-agent", "user-almaty-manager", "user-karaganda-agent",
-                              "user-karaganda-manager", "user-karaganda-regional", "user-callcenter", "user-analyst"}
+        assert set(users) == {
+            "user-admin",
+            "user-almaty-agent",
+            "user-almaty-manager",
+            "user-karaganda-agent",
+            "user-karaganda-manager",
+            "user-karaganda-regional",
+            "user-callcenter",
+            "user-analyst",
+        }
         placed = {u.username: (u.role, u.region_code, u.branch_code) for u in users.values()}
         assert placed["almaty.manager"] == ("branch_manager", "KZ-75", "ALA-01")
         assert placed["karaganda.agent"] == ("branch_agent", "KZ-35", "KAR-01")
@@ -81,8 +90,9 @@ async def test_seed_is_idempotent_and_emits_each_user_once(sqlite_url, capsys):
 
 
 async def test_seed_refuses_the_production_profile(sqlite_url):
-    settings = GatewaySettings(profile="production", database_url=sqlite_url, jwt_secret="j" * 48,
-                               internal_token_secret="i" * 48)
+    settings = GatewaySettings(
+        profile="production", database_url=sqlite_url, jwt_secret="j" * 48, internal_token_secret="i" * 48
+    )
     db = Database(sqlite_url)
     try:
         with pytest.raises(RuntimeError, match="dev profile"):

@@ -1,4 +1,5 @@
 """Swagger UI renders the merged document in headless Chromium without reaching outside the machine."""
+
 from __future__ import annotations
 
 import asyncio
@@ -15,8 +16,14 @@ from crm_shared.migrations import upgrade_async
 
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium")
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
@@ -25,8 +32,11 @@ async def test_swagger_ui_renders_every_gateway_operation_offline(tmp_path):
 
     url = f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
     await upgrade_async(MIGRATIONS_DIR, url)
-    app = create_app(GatewaySettings(database_url=url, relay_enabled=False, sales_url=f"http://127.0.0.1:{free_port()}",
-                                     log_json=False))
+    app = create_app(
+        GatewaySettings(
+            database_url=url, relay_enabled=False, sales_url=f"http://127.0.0.1:{free_port()}", log_json=False
+        )
+    )
     port = free_port()
     origin = f"http://127.0.0.1:{port}"
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -50,6 +60,10 @@ async def test_swagger_ui_renders_every_gateway_operation_offline(tmp_path):
         server.should_exit = True
         await serving
     assert elsewhere == []
-    assert {p.replace("\u200b", "") for p in paths} >= {"/api/v1/auth/token", "/api/v1/auth/me", "/api/v1/admin/users",
-                                                       "/api/v1/reference/regions"}
+    assert {p.replace("\u200b", "") for p in paths} >= {
+        "/api/v1/auth/token",
+        "/api/v1/auth/me",
+        "/api/v1/admin/users",
+        "/api/v1/reference/regions",
+    }
     assert authorize == 1

@@ -1,4 +1,5 @@
 """User events leave the gateway's outbox for Kafka through the shared relay (real broker)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -18,12 +19,21 @@ USER_TOPIC = "crm.gateway.user.v1"
 
 async def test_a_created_user_is_published_as_a_cloud_event(gateway_database, kafka_bootstrap):
     await ensure_topics(kafka_bootstrap, [(USER_TOPIC, 3)])
-    async with running_gateway(gateway_database, seed=True, relay_enabled=True,
-                               kafka_bootstrap_servers=kafka_bootstrap) as gw:
+    async with running_gateway(
+        gateway_database, seed=True, relay_enabled=True, kafka_bootstrap_servers=kafka_bootstrap
+    ) as gw:
         admin = await gw.login("admin")
-        created = await gw.client.post("/api/v1/admin/users", headers=admin, json={
-            "username": "kafka.agent", "full_name": "Kafka Agent", "password": "long-enough-1",
-            "role": "branch_agent", "branch_code": "AST-01"})
+        created = await gw.client.post(
+            "/api/v1/admin/users",
+            headers=admin,
+            json={
+                "username": "kafka.agent",
+                "full_name": "Kafka Agent",
+                "password": "long-enough-1",
+                "role": "branch_agent",
+                "branch_code": "AST-01",
+            },
+        )
         assert created.status_code == 201
         user_id = created.json()["id"]
 
@@ -47,8 +57,18 @@ async def test_a_created_user_is_published_as_a_cloud_event(gateway_database, ka
 
     event = seen[user_id]
     assert (event.type, event.source, event.dataschema) == (
-        "crm.gateway.user.created", "/crm/gateway", "urn:qazaq-crm:schema:crm.gateway.user.created:1")
-    assert event.data == {"id": user_id, "username": "kafka.agent", "full_name": "Kafka Agent",
-                          "role": "branch_agent", "region_code": "KZ-71", "branch_code": "AST-01", "active": True}
+        "crm.gateway.user.created",
+        "/crm/gateway",
+        "urn:qazaq-crm:schema:crm.gateway.user.created:1",
+    )
+    assert event.data == {
+        "id": user_id,
+        "username": "kafka.agent",
+        "full_name": "Kafka Agent",
+        "role": "branch_agent",
+        "region_code": "KZ-71",
+        "branch_code": "AST-01",
+        "active": True,
+    }
     validate(event.type, event.data)
     assert seen["user-admin"].data["role"] == "admin"  # the demo seed's events travel the same way

@@ -1,4 +1,5 @@
 """Rate limits hold across gateway processes because the buckets live in the gateway database."""
+
 from __future__ import annotations
 
 import asyncio
@@ -20,8 +21,10 @@ LIMITS = {"rate_limit_per_minute": 1, "rate_limit_burst": 3}
 
 @pytest_asyncio.fixture(scope="module")
 async def two_gateways(gateway_database):
-    async with running_gateway(gateway_database, seed=True, **LIMITS) as first, \
-            running_gateway(gateway_database, **LIMITS) as second:
+    async with (
+        running_gateway(gateway_database, seed=True, **LIMITS) as first,
+        running_gateway(gateway_database, **LIMITS) as second,
+    ):
         yield first, second
 
 
@@ -29,8 +32,7 @@ async def two_gateways(gateway_database):
 async def test_a_users_limit_is_shared_by_two_gateway_instances(two_gateways):
     first, second = two_gateways
     headers = await first.login("almaty.agent")
-    answers = [await gateway.client.get("/api/v1/auth/me", headers=headers)
-               for gateway in (first, second, first)]
+    answers = [await gateway.client.get("/api/v1/auth/me", headers=headers) for gateway in (first, second, first)]
     assert [a.status_code for a in answers] == [200, 200, 200]
     refused = await second.client.get("/api/v1/auth/me", headers=headers)
     assert refused.status_code == 429
@@ -50,17 +52,21 @@ async def test_a_users_limit_is_shared_by_two_gateway_instances(two_gateways):
 async def test_an_api_keys_limit_is_shared_and_counted_under_concurrency(two_gateways):
     first, second = two_gateways
     headers = {"X-API-Key": DEMO_API_KEY}
-    answers = await asyncio.gather(*(gateway.client.get("/api/v1/auth/me", headers=headers)
-                                     for gateway in (first, second) * 4))
+    answers = await asyncio.gather(
+        *(gateway.client.get("/api/v1/auth/me", headers=headers) for gateway in (first, second) * 4)
+    )
     assert sorted(a.status_code for a in answers) == [200] * 3 + [429] * 5
 
 
 @pytest.mark.integration
 async def test_repeated_wrong_api_keys_from_one_address_are_throttled(gateway_database):
-    async with running_gateway(gateway_database, client_host="10.9.8.7", auth_failures_per_minute=1,
-                               auth_failures_burst=2) as gw:
-        codes = [(await gw.client.get("/api/v1/auth/me", headers={"X-API-Key": "crm_demobill_wrong"})).status_code
-                 for _ in range(3)]
+    async with running_gateway(
+        gateway_database, client_host="10.9.8.7", auth_failures_per_minute=1, auth_failures_burst=2
+    ) as gw:
+        codes = [
+            (await gw.client.get("/api/v1/auth/me", headers={"X-API-Key": "crm_demobill_wrong"})).status_code
+            for _ in range(3)
+        ]
         assert codes == [401, 401, 429]
         # Sign-in attempts from that address share the throttle.
         login = await gw.client.post("/api/v1/auth/token", data={"username": "admin", "password": "demo"})

@@ -1,5 +1,6 @@
 """Routing to services: what is forwarded (and what is not), upstream failures, and the real
 sales service started as its own process."""
+
 from __future__ import annotations
 
 import asyncio
@@ -29,6 +30,7 @@ SALES_MIGRATIONS = project_root() / "services" / "sales" / "migrations"
 
 # --- a minimal upstream that answers with what it received ---------------------------------
 
+
 async def echo_upstream(scope, receive, send):
     if scope["type"] != "http":
         return
@@ -39,23 +41,44 @@ async def echo_upstream(scope, receive, send):
         if not message.get("more_body"):
             break
     headers = {k.decode(): v.decode() for k, v in scope["headers"]}
-    status = int(dict(pair.split("=", 1) for pair in scope["query_string"].decode().split("&") if "=" in pair)
-                 .get("status", "200"))
-    payload = json.dumps({"method": scope["method"], "raw_path": scope["raw_path"].decode(),
-                          "query": scope["query_string"].decode(), "headers": headers,
-                          "body": body.decode()}).encode()
-    await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", b"application/json"), (b"etag", b'"5"'), (b"location", b"/api/v1/sales/things/1"),
-        (b"x-upstream", b"echo"), (b"x-request-id", b"upstream-made-this-up"),
-        (b"link", b'</api/v1/sales/things?page=2>; rel="next"'), (b"link", b'</api/v1/sales/things>; rel="first"')]})
+    status = int(
+        dict(pair.split("=", 1) for pair in scope["query_string"].decode().split("&") if "=" in pair).get(
+            "status", "200"
+        )
+    )
+    payload = json.dumps(
+        {
+            "method": scope["method"],
+            "raw_path": scope["raw_path"].decode(),
+            "query": scope["query_string"].decode(),
+            "headers": headers,
+            "body": body.decode(),
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"etag", b'"5"'),
+                (b"location", b"/api/v1/sales/things/1"),
+                (b"x-upstream", b"echo"),
+                (b"x-request-id", b"upstream-made-this-up"),
+                (b"link", b'</api/v1/sales/things?page=2>; rel="next"'),
+                (b"link", b'</api/v1/sales/things>; rel="first"'),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": payload})
 
 
 @pytest_asyncio.fixture(scope="module")
 async def echo_url():
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(echo_upstream, host="127.0.0.1", port=port, lifespan="off",
-                                           log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(echo_upstream, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.01)
@@ -66,27 +89,38 @@ async def echo_url():
 
 @pytest_asyncio.fixture(scope="module")
 async def echo_gateway(gateway_database, echo_url):
-    async with running_gateway(gateway_database, seed=True, sales_url=echo_url,
-                               internal_token_secret=INTERNAL_SECRET) as gw:
+    async with running_gateway(
+        gateway_database, seed=True, sales_url=echo_url, internal_token_secret=INTERNAL_SECRET
+    ) as gw:
         yield gw
 
 
 async def test_the_caller_is_replaced_by_the_internal_identity(echo_gateway):
     gw = echo_gateway
     user = await gw.login("almaty.agent")
-    response = await gw.client.get("/api/v1/sales/customers", headers=user | {
-        INTERNAL_TOKEN_HEADER: "forged-by-the-client", "Cookie": "session=abc", "X-API-Key": "crm_x_y"})
+    response = await gw.client.get(
+        "/api/v1/sales/customers",
+        headers=user | {INTERNAL_TOKEN_HEADER: "forged-by-the-client", "Cookie": "session=abc", "X-API-Key": "crm_x_y"},
+    )
     assert response.status_code == 200
     received = response.json()["headers"]
     assert "authorization" not in received and "cookie" not in received and "x-api-key" not in received
     principal = verify_internal_token(received[INTERNAL_TOKEN_HEADER], INTERNAL_SECRET)
     assert (principal.subject, principal.username, principal.role, principal.region, principal.branch) == (
-        "user-almaty-agent", "almaty.agent", Role.BRANCH_AGENT, "KZ-75", "ALA-01")
+        "user-almaty-agent",
+        "almaty.agent",
+        Role.BRANCH_AGENT,
+        "KZ-75",
+        "ALA-01",
+    )
 
     as_key = await gw.client.get("/api/v1/sales/customers", headers={"Authorization": f"ApiKey {DEMO_API_KEY}"})
     key_principal = verify_internal_token(as_key.json()["headers"][INTERNAL_TOKEN_HEADER], INTERNAL_SECRET)
     assert (key_principal.subject, key_principal.role, key_principal.scopes) == (
-        "apikey-demo-billing", Role.SYSTEM, ("sales:read",))
+        "apikey-demo-billing",
+        Role.SYSTEM,
+        ("sales:read",),
+    )
     assert "authorization" not in as_key.json()["headers"]
 
 
@@ -95,10 +129,18 @@ async def test_method_path_query_body_and_request_headers_are_forwarded(echo_gat
     user = await gw.login("almaty.manager")
     body = '{"first_name": "Әсел"}'.encode()
     response = await gw.client.patch(
-        "/api/v1/sales/customers/a%2Fb%20c?phone=%2B77011234567&tag=x&tag=y", content=body,
-        headers=user | {"Content-Type": "application/json; charset=utf-8", "If-Match": '"4"',
-                        "Idempotency-Key": "op-17", "Accept-Language": "kk", "X-Request-Id": "req-from-client",
-                        "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"})
+        "/api/v1/sales/customers/a%2Fb%20c?phone=%2B77011234567&tag=x&tag=y",
+        content=body,
+        headers=user
+        | {
+            "Content-Type": "application/json; charset=utf-8",
+            "If-Match": '"4"',
+            "Idempotency-Key": "op-17",
+            "Accept-Language": "kk",
+            "X-Request-Id": "req-from-client",
+            "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        },
+    )
     echoed = response.json()
     assert echoed["method"] == "PATCH"
     assert echoed["raw_path"] == "/api/v1/sales/customers/a%2Fb%20c"
@@ -126,14 +168,17 @@ async def test_a_request_id_is_made_when_absent_and_given_to_both_sides(echo_gat
 
 async def test_the_upstream_answer_comes_back_unchanged(echo_gateway):
     gw = echo_gateway
-    response = await gw.client.post("/api/v1/sales/things?status=412", json={"a": 1},
-                                    headers=await gw.login("almaty.agent"))
+    response = await gw.client.post(
+        "/api/v1/sales/things?status=412", json={"a": 1}, headers=await gw.login("almaty.agent")
+    )
     assert response.status_code == 412
     assert response.headers["etag"] == '"5"'
     assert response.headers["location"] == "/api/v1/sales/things/1"
     assert response.headers["x-upstream"] == "echo"
-    assert response.headers.get_list("link") == ['</api/v1/sales/things?page=2>; rel="next"',
-                                                 '</api/v1/sales/things>; rel="first"']
+    assert response.headers.get_list("link") == [
+        '</api/v1/sales/things?page=2>; rel="next"',
+        '</api/v1/sales/things>; rel="first"',
+    ]
     assert response.headers.get_list("x-request-id") == [response.headers["x-request-id"]]
     assert response.headers["x-request-id"] != "upstream-made-this-up"
     assert response.json()["body"] == '{"a":1}'
@@ -157,8 +202,9 @@ async def test_a_service_that_does_not_answer_is_a_504_problem(gateway_database)
     server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     try:
-        async with running_gateway(gateway_database, sales_url=f"http://127.0.0.1:{port}",
-                                   upstream_timeout_s=0.3) as gw:
+        async with running_gateway(
+            gateway_database, sales_url=f"http://127.0.0.1:{port}", upstream_timeout_s=0.3
+        ) as gw:
             response = await gw.client.get("/api/v1/sales/customers", headers=await gw.login("admin"))
             assert response.status_code == 504
             assert response.json()["title"] == "Gateway timeout"
@@ -175,6 +221,7 @@ async def test_unrouted_paths_are_not_forwarded(echo_gateway):
 
 # --- the real sales service --------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def sales_log(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("sales") / "sales.log"
@@ -186,14 +233,31 @@ async def sales_url(make_database, sales_log):
     await upgrade_async(SALES_MIGRATIONS, database_url)
     port = free_port()
     env = os.environ | {
-        "CRM_SALES_DATABASE_URL": database_url, "CRM_SALES_RELAY_ENABLED": "false",
-        "CRM_SALES_CONSUMERS_ENABLED": "false", "CRM_SALES_GRPC_PORT": str(free_port()),
-        "CRM_SALES_INTERNAL_TOKEN_SECRET": INTERNAL_SECRET, "CRM_SALES_LOG_JSON": "false",
+        "CRM_SALES_DATABASE_URL": database_url,
+        "CRM_SALES_RELAY_ENABLED": "false",
+        "CRM_SALES_CONSUMERS_ENABLED": "false",
+        "CRM_SALES_GRPC_PORT": str(free_port()),
+        "CRM_SALES_INTERNAL_TOKEN_SECRET": INTERNAL_SECRET,
+        "CRM_SALES_LOG_JSON": "false",
     }
     with open(sales_log, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "crm_sales.main:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=project_root())
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "crm_sales.main:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=project_root(),
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         await asyncio.to_thread(wait_for_port, "127.0.0.1", port, 60.0, process)
@@ -211,8 +275,9 @@ async def sales_url(make_database, sales_log):
 
 @pytest_asyncio.fixture(scope="module")
 async def sales_gateway(gateway_database, sales_url):
-    async with running_gateway(gateway_database, seed=True, sales_url=sales_url,
-                               internal_token_secret=INTERNAL_SECRET) as gw:
+    async with running_gateway(
+        gateway_database, seed=True, sales_url=sales_url, internal_token_secret=INTERNAL_SECRET
+    ) as gw:
         yield gw
 
 
@@ -227,16 +292,21 @@ async def test_customers_are_created_and_found_through_the_gateway_as_the_caller
     gw = sales_gateway
     agent = await gw.login("almaty.agent")
     body = identities.individual(first_name="Dinara", last_name="Kassymova")
-    created = await gw.client.post("/api/v1/sales/customers", json=body,
-                                   headers=agent | {"Idempotency-Key": "gw-create-1"})
+    created = await gw.client.post(
+        "/api/v1/sales/customers", json=body, headers=agent | {"Idempotency-Key": "gw-create-1"}
+    )
     assert created.status_code == 201, created.text
     customer = created.json()
     assert (customer["owner_id"], customer["branch_code"], customer["region_code"]) == (
-        "user-almaty-agent", "ALA-01", "KZ-75")
+        "user-almaty-agent",
+        "ALA-01",
+        "KZ-75",
+    )
     assert created.headers["etag"] == f'"{customer["version"]}"'
 
-    replayed = await gw.client.post("/api/v1/sales/customers", json=body,
-                                    headers=agent | {"Idempotency-Key": "gw-create-1"})
+    replayed = await gw.client.post(
+        "/api/v1/sales/customers", json=body, headers=agent | {"Idempotency-Key": "gw-create-1"}
+    )
     assert replayed.json()["id"] == customer["id"]
 
     phone = customer["primary_phone"]
@@ -244,15 +314,18 @@ async def test_customers_are_created_and_found_through_the_gateway_as_the_caller
     assert [c["id"] for c in found.json()["items"]] == [customer["id"]]
 
     # The service applies visibility to the identity the gateway forwarded.
-    other_branch = await gw.client.get("/api/v1/sales/customers", params={"phone": phone},
-                                       headers=await gw.login("karaganda.agent"))
+    other_branch = await gw.client.get(
+        "/api/v1/sales/customers", params={"phone": phone}, headers=await gw.login("karaganda.agent")
+    )
     assert other_branch.status_code == 200 and other_branch.json()["items"] == []
-    call_centre = await gw.client.get("/api/v1/sales/customers", params={"phone": phone},
-                                      headers=await gw.login("callcenter"))
+    call_centre = await gw.client.get(
+        "/api/v1/sales/customers", params={"phone": phone}, headers=await gw.login("callcenter")
+    )
     assert [c["id"] for c in call_centre.json()["items"]] == [customer["id"]]
 
-    refused = await gw.client.post("/api/v1/sales/customers", json=identities.individual(),
-                                   headers={"X-API-Key": DEMO_API_KEY})
+    refused = await gw.client.post(
+        "/api/v1/sales/customers", json=identities.individual(), headers={"X-API-Key": DEMO_API_KEY}
+    )
     assert refused.status_code == 403
     assert refused.json()["required_scope"] == "sales:write"  # refused by the gateway itself
 
@@ -261,8 +334,9 @@ async def test_the_billing_api_key_reads_customers_through_the_gateway(sales_gat
     gw = sales_gateway
     agent = await gw.login("almaty.agent")
     customer = (await gw.client.post("/api/v1/sales/customers", json=identities.individual(), headers=agent)).json()
-    by_key = await gw.client.get("/api/v1/sales/customers", params={"phone": customer["primary_phone"]},
-                                 headers={"X-API-Key": DEMO_API_KEY})
+    by_key = await gw.client.get(
+        "/api/v1/sales/customers", params={"phone": customer["primary_phone"]}, headers={"X-API-Key": DEMO_API_KEY}
+    )
     assert by_key.status_code == 200, by_key.text
     assert [c["id"] for c in by_key.json()["items"]] == [customer["id"]]
 
@@ -274,8 +348,11 @@ async def test_service_problems_pass_through(sales_gateway, identities):
     assert invalid.status_code == 422
     assert "iin" in [e["field"] for e in invalid.json()["errors"]]
     customer = (await gw.client.post("/api/v1/sales/customers", json=identities.individual(), headers=agent)).json()
-    stale = await gw.client.patch(f"/api/v1/sales/customers/{customer['id']}", json={"first_name": "Ainur"},
-                                  headers=agent | {"If-Match": f'"{customer["version"] + 5}"'})
+    stale = await gw.client.patch(
+        f"/api/v1/sales/customers/{customer['id']}",
+        json={"first_name": "Ainur"},
+        headers=agent | {"If-Match": f'"{customer["version"] + 5}"'},
+    )
     assert stale.status_code == 412
 
 

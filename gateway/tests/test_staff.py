@@ -1,5 +1,6 @@
 """GET /api/v1/staff, the staff directory, against real PostgreSQL: who sees whom, the name
 filter, cursor paging, and the refusals (no token, analysts, API keys, bad parameters)."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,9 +16,11 @@ ALMATY_BRANCH = {"almaty.agent", "almaty.manager"}
 KARAGANDA_BRANCH = {"karaganda.agent", "karaganda.manager"}
 DEMO_STAFF = ALMATY_BRANCH | KARAGANDA_BRANCH | {"admin", "karaganda.regional", "callcenter", "analyst"}
 # Added by the module's fixture: another Karaganda-region branch, another region, a retired agent.
-EXTRA_STAFF = {"temirtau.agent": {"full_name": "Olga Temirtau", "branch_code": "KAR-02"},
-               "pavlodar.agent": {"full_name": "Nurlan Pavlodar", "branch_code": "PAV-01"},
-               "retired.almaty": {"full_name": "Asel Retired", "branch_code": "ALA-01"}}
+EXTRA_STAFF = {
+    "temirtau.agent": {"full_name": "Olga Temirtau", "branch_code": "KAR-02"},
+    "pavlodar.agent": {"full_name": "Nurlan Pavlodar", "branch_code": "PAV-01"},
+    "retired.almaty": {"full_name": "Asel Retired", "branch_code": "ALA-01"},
+}
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -25,14 +28,21 @@ async def gw(gateway_database):
     async with running_gateway(gateway_database, seed=True) as running:
         admin = await running.login("admin")
         for username, fields in EXTRA_STAFF.items():
-            created = await running.client.post("/api/v1/admin/users", headers=admin, json={
-                "username": username, "password": "correct horse 1", "role": "branch_agent", **fields})
+            created = await running.client.post(
+                "/api/v1/admin/users",
+                headers=admin,
+                json={"username": username, "password": "correct horse 1", "role": "branch_agent", **fields},
+            )
             assert created.status_code == 201, created.text
-        retired = (await running.client.get("/api/v1/admin/users", headers=admin, params={"role": "branch_agent",
-                                                                                       "branch_code": "ALA-01"})).json()
+        retired = (
+            await running.client.get(
+                "/api/v1/admin/users", headers=admin, params={"role": "branch_agent", "branch_code": "ALA-01"}
+            )
+        ).json()
         retired_id = next(u["id"] for u in retired["items"] if u["username"] == "retired.almaty")
-        patched = await running.client.patch(f"/api/v1/admin/users/{retired_id}", json={"active": False},
-                                             headers=admin | {"If-Match": '"1"'})
+        patched = await running.client.patch(
+            f"/api/v1/admin/users/{retired_id}", json={"active": False}, headers=admin | {"If-Match": '"1"'}
+        )
         assert patched.status_code == 200, patched.text
         yield running
 
@@ -42,7 +52,9 @@ async def staff(gw, username: str, **params) -> list[dict]:
     headers = await gw.login(username)
     items, cursor = [], None
     while True:
-        response = await gw.client.get("/api/v1/staff", headers=headers, params=params | ({"cursor": cursor} if cursor else {}))
+        response = await gw.client.get(
+            "/api/v1/staff", headers=headers, params=params | ({"cursor": cursor} if cursor else {})
+        )
         assert response.status_code == 200, response.text
         page = response.json()
         items += page["items"]
@@ -106,8 +118,11 @@ async def test_cursor_pages_walk_the_directory_by_full_name_once(gw):
     headers = await gw.login("admin")
     pages, cursor = [], None
     while True:
-        response = await gw.client.get("/api/v1/staff", headers=headers,
-                                       params={"limit": 3, "include_inactive": "true"} | ({"cursor": cursor} if cursor else {}))
+        response = await gw.client.get(
+            "/api/v1/staff",
+            headers=headers,
+            params={"limit": 3, "include_inactive": "true"} | ({"cursor": cursor} if cursor else {}),
+        )
         assert response.status_code == 200, response.text
         body = response.json()
         assert len(body["items"]) <= 3
@@ -134,19 +149,22 @@ async def test_analysts_and_api_keys_403(gw):
     assert system.status_code == 403 and "API keys" in system.json()["detail"]
 
 
-@pytest.mark.parametrize(("params", "status", "field"), [
-    ({"limit": 0}, 422, "limit"),
-    ({"limit": 100000}, 422, "limit"),
-    ({"limit": "many"}, 422, "limit"),
-    ({"include_inactive": "perhaps"}, 422, "include_inactive"),
-    ({"role": "wizard"}, 422, "role"),
-    ({"role": "system"}, 422, "role"),
-    ({"branch_code": "NOPE-01"}, 422, "branch_code"),
-    ({"region_code": "KZ-00"}, 422, "region_code"),
-    ({"q": "x" * 101}, 422, "q"),
-    ({"cursor": "not a cursor"}, 400, "cursor"),
-    ({"cursor": "WzFd"}, 400, "cursor"),  # [1]: a list, but not a (full_name, id) pair
-])
+@pytest.mark.parametrize(
+    ("params", "status", "field"),
+    [
+        ({"limit": 0}, 422, "limit"),
+        ({"limit": 100000}, 422, "limit"),
+        ({"limit": "many"}, 422, "limit"),
+        ({"include_inactive": "perhaps"}, 422, "include_inactive"),
+        ({"role": "wizard"}, 422, "role"),
+        ({"role": "system"}, 422, "role"),
+        ({"branch_code": "NOPE-01"}, 422, "branch_code"),
+        ({"region_code": "KZ-00"}, 422, "region_code"),
+        ({"q": "x" * 101}, 422, "q"),
+        ({"cursor": "not a cursor"}, 400, "cursor"),
+        ({"cursor": "WzFd"}, 400, "cursor"),  # [1]: a list, but not a (full_name, id) pair
+    ],
+)
 async def test_bad_parameters_are_problems_naming_the_field(gw, params, status, field):
     response = await gw.client.get("/api/v1/staff", headers=await gw.login("admin"), params=params)
     assert response.status_code == status, response.text
@@ -157,8 +175,15 @@ async def test_bad_parameters_are_problems_naming_the_field(gw, params, status, 
 async def test_the_directory_is_in_the_public_openapi_document(gw):
     document = (await gw.client.get("/openapi.json")).json()
     operation = document["paths"]["/api/v1/staff"]["get"]
-    assert {p["name"] for p in operation["parameters"]} == {"q", "role", "branch_code", "region_code",
-                                                            "include_inactive", "limit", "cursor"}
+    assert {p["name"] for p in operation["parameters"]} == {
+        "q",
+        "role",
+        "branch_code",
+        "region_code",
+        "include_inactive",
+        "limit",
+        "cursor",
+    }
     assert {"200", "401", "403", "422"} <= set(operation["responses"])
     schema = document["components"]["schemas"]["StaffOut"]
     assert set(schema["properties"]) == STAFF_KEYS

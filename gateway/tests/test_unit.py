@@ -1,4 +1,5 @@
 """Gateway logic without infrastructure."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,13 +21,16 @@ STRONG = "x" * 48
 
 def test_production_refuses_the_default_jwt_secret():
     with pytest.raises(ValidationError, match="jwt_secret"):
-        GatewaySettings(profile="production", database_url="postgresql+asyncpg://db/gw",
-                        internal_token_secret=STRONG)
+        GatewaySettings(profile="production", database_url="postgresql+asyncpg://db/gw", internal_token_secret=STRONG)
 
 
 def test_production_starts_with_explicit_secrets():
-    settings = GatewaySettings(profile="production", database_url="postgresql+asyncpg://db/gw",
-                               internal_token_secret=STRONG, jwt_secret="y" * 48)
+    settings = GatewaySettings(
+        profile="production",
+        database_url="postgresql+asyncpg://db/gw",
+        internal_token_secret=STRONG,
+        jwt_secret="y" * 48,
+    )
     assert settings.jwt_secret == "y" * 48
     assert "jwt_secret" in GatewaySettings.secret_fields()
 
@@ -67,8 +71,16 @@ def test_scopes_are_checked_against_the_routed_services():
     assert malformed.value.errors[0]["field"] == "scopes.1"
 
 
-@pytest.mark.parametrize("method,scope", [("GET", "sales:read"), ("HEAD", "sales:read"), ("POST", "sales:write"),
-                                          ("PATCH", "sales:write"), ("DELETE", "sales:write")])
+@pytest.mark.parametrize(
+    "method,scope",
+    [
+        ("GET", "sales:read"),
+        ("HEAD", "sales:read"),
+        ("POST", "sales:write"),
+        ("PATCH", "sales:write"),
+        ("DELETE", "sales:write"),
+    ],
+)
 def test_reads_need_read_scope_and_everything_else_write(method, scope):
     assert required_scope("sales", method) == scope
 
@@ -107,25 +119,39 @@ def _service_document():
     return {
         "openapi": "3.1.0",
         "paths": {
-            "/api/v1/sales/customers": {"post": {
-                "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/CustomerCreate"}}}},
-                "responses": {"201": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Customer"}}}}},
-            }},
+            "/api/v1/sales/customers": {
+                "post": {
+                    "requestBody": {
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CustomerCreate"}}}
+                    },
+                    "responses": {
+                        "201": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Customer"}}}}
+                    },
+                }
+            },
             "/metrics": {"get": {"responses": {"200": {}}}},
         },
-        "components": {"schemas": {
-            "Customer": {"type": "object", "properties": {"phones": {"type": "array", "items": {"$ref": "#/components/schemas/Phone"}}}},
-            "CustomerCreate": {"type": "object"},
-            "Phone": {"type": "object"},
-            "HTTPValidationError": {"type": "object"},
-        }},
+        "components": {
+            "schemas": {
+                "Customer": {
+                    "type": "object",
+                    "properties": {"phones": {"type": "array", "items": {"$ref": "#/components/schemas/Phone"}}},
+                },
+                "CustomerCreate": {"type": "object"},
+                "Phone": {"type": "object"},
+                "HTTPValidationError": {"type": "object"},
+            }
+        },
     }
 
 
 def test_merged_openapi_namespaces_each_services_components():
-    gateway_doc = {"openapi": "3.1.0", "info": {"title": "gw", "version": "1"},
-                   "paths": {"/api/v1/auth/token": {"post": {"responses": {}}}, "/api/v1/auth/me": {"get": {}}},
-                   "components": {"schemas": {"HTTPValidationError": {"type": "object", "title": "gateway's"}}}}
+    gateway_doc = {
+        "openapi": "3.1.0",
+        "info": {"title": "gw", "version": "1"},
+        "paths": {"/api/v1/auth/token": {"post": {"responses": {}}}, "/api/v1/auth/me": {"get": {}}},
+        "components": {"schemas": {"HTTPValidationError": {"type": "object", "title": "gateway's"}}},
+    }
     merged = merge_openapi(gateway_doc, {"sales": _service_document()})
     assert set(merged["paths"]) == {"/api/v1/auth/token", "/api/v1/auth/me", "/api/v1/sales/customers"}
     schemas = merged["components"]["schemas"]
@@ -133,7 +159,10 @@ def test_merged_openapi_namespaces_each_services_components():
     assert {"sales.Customer", "sales.CustomerCreate", "sales.Phone", "sales.HTTPValidationError"} <= set(schemas)
     assert schemas["sales.Customer"]["properties"]["phones"]["items"]["$ref"] == "#/components/schemas/sales.Phone"
     post = merged["paths"]["/api/v1/sales/customers"]["post"]
-    assert post["requestBody"]["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/sales.CustomerCreate"
+    assert (
+        post["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        == "#/components/schemas/sales.CustomerCreate"
+    )
     assert set(merged["components"]["securitySchemes"]) == {"OAuth2Password", "BearerToken", "ApiKeyHeader"}
     assert merged["paths"]["/api/v1/auth/token"]["post"]["security"] == []
     assert "security" not in merged["paths"]["/api/v1/auth/me"]["get"]  # the document-wide default applies
@@ -159,7 +188,10 @@ def test_merged_openapi_keeps_the_paths_of_a_routed_public_prefix():
     document = _service_document()
     document["paths"]["/tmf-api/productOrderingManagement/v4/productOrder"] = {"get": {"responses": {}}}
     document["paths"]["/tmf-api/somethingElse/v4/x"] = {"get": {"responses": {}}}
-    merged = merge_openapi({"openapi": "3.1.0", "info": {}, "paths": {}}, {"sales": document},
-                           {"/tmf-api/productOrderingManagement": "sales", "/tmf-api/somethingElse": "orders"})
+    merged = merge_openapi(
+        {"openapi": "3.1.0", "info": {}, "paths": {}},
+        {"sales": document},
+        {"/tmf-api/productOrderingManagement": "sales", "/tmf-api/somethingElse": "orders"},
+    )
     assert "/tmf-api/productOrderingManagement/v4/productOrder" in merged["paths"]
     assert "/tmf-api/somethingElse/v4/x" not in merged["paths"]  # routed to another service

@@ -4,6 +4,7 @@ errors, metrics, tracing, health, request ids and body limits are the same every
 Background workers (outbox relay, Kafka consumers, the gRPC server) implement ``Worker``
 and are started and stopped with the app's lifespan.
 """
+
 from __future__ import annotations
 
 import logging
@@ -111,8 +112,11 @@ class RequestIdMiddleware:
 
         async def send_with_request_id(message):
             if message["type"] == "http.response.start":
-                headers = [(name, value) for name, value in message.get("headers", ())
-                           if name.lower() != _REQUEST_ID_HEADER_BYTES]
+                headers = [
+                    (name, value)
+                    for name, value in message.get("headers", ())
+                    if name.lower() != _REQUEST_ID_HEADER_BYTES
+                ]
                 headers.append((_REQUEST_ID_HEADER_BYTES, encoded))
                 message = {**message, "headers": headers}
             await send(message)
@@ -164,8 +168,15 @@ def create_service_app(
             shutdown_tracing()
 
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan,
-                  openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
     app.state.runtime = runtime
     app.state.settings = settings
     install_problem_handlers(app)
@@ -188,8 +199,9 @@ def create_service_app(
         for worker in runtime.workers:
             checks[worker.name] = "ok" if worker.ready else "starting"
         ok = all(v == "ok" for v in checks.values())
-        return JSONResponse({"status": "ready" if ok else "not ready", "checks": checks},
-                            status_code=200 if ok else 503)
+        return JSONResponse(
+            {"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503
+        )
 
     for router in routers:
         app.include_router(router)

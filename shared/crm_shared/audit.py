@@ -1,4 +1,5 @@
 """Audit history: every change to a record, who made it, and old -> new values."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -4,6 +4,7 @@ The gateway authenticates users (JWT) and external systems (API keys), then forw
 request with a short-lived internal token that it signs. Every service verifies that token
 itself and applies visibility itself: services never trust a caller's claims unsigned.
 """
+
 from __future__ import annotations
 
 import time
@@ -103,7 +104,7 @@ class Principal:
         }
 
     @classmethod
-    def from_claims(cls, claims: dict[str, Any]) -> "Principal":
+    def from_claims(cls, claims: dict[str, Any]) -> Principal:
         return cls(
             subject=claims["sub"],
             username=claims.get("name") or claims["sub"],
@@ -133,12 +134,19 @@ def verify_internal_token(token: str, secret: str) -> Principal:
     if known is not None and time.time() < known[1]:
         return known[0]
     try:
-        claims = jwt.decode(token, secret, algorithms=["HS256"], audience=INTERNAL_AUDIENCE, issuer=INTERNAL_ISSUER,
-                            options={"require": ["exp", "aud", "iss", "sub"]})
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=["HS256"],
+            audience=INTERNAL_AUDIENCE,
+            issuer=INTERNAL_ISSUER,
+            options={"require": ["exp", "aud", "iss", "sub"]},
+        )
         principal = Principal.from_claims(claims)
     except (jwt.PyJWTError, KeyError, ValueError) as exc:
-        raise Problem(401, "Unauthorized", f"invalid caller identity token: {exc}",
-                      headers={"WWW-Authenticate": "Bearer"}) from exc
+        raise Problem(
+            401, "Unauthorized", f"invalid caller identity token: {exc}", headers={"WWW-Authenticate": "Bearer"}
+        ) from exc
     if len(_VERIFIED) >= MAX_VERIFIED_TOKENS:
         _VERIFIED.clear()
     _VERIFIED[(token, secret)] = (principal, float(claims["exp"]))
@@ -154,8 +162,12 @@ def principal_dependency(secret_getter):
     async def current_principal(request: Request) -> Principal:
         token = request.headers.get(INTERNAL_TOKEN_HEADER)
         if not token:
-            raise Problem(401, "Unauthorized", "missing caller identity; call through the gateway",
-                          headers={"WWW-Authenticate": "Bearer"})
+            raise Problem(
+                401,
+                "Unauthorized",
+                "missing caller identity; call through the gateway",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         principal = verify_internal_token(token, secret_getter(request))
         request.state.principal = principal
         return principal
@@ -164,6 +176,7 @@ def principal_dependency(secret_getter):
 
 
 # --- record visibility -------------------------------------------------------------------
+
 
 def visibility_clause(principal: Principal, model) -> ColumnElement[bool]:
     """A WHERE clause limiting ``model`` (with region_code/branch_code columns) to what the caller sees."""

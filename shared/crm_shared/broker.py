@@ -2,6 +2,7 @@
 
 In-memory only, no idempotent producer, no transactions: durability comes from the outbox.
 """
+
 from __future__ import annotations
 
 import os
@@ -77,8 +78,14 @@ def wait_for_port(host: str, port: int, timeout_s: float = 15.0, proc: subproces
 class EmbeddedBroker:
     """Starts Tansu on host:port; use as a context manager or call start()/stop()."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 9092, log_path: str | os.PathLike | None = None,
-                 *, new_session: bool = False) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 9092,
+        log_path: str | os.PathLike | None = None,
+        *,
+        new_session: bool = False,
+    ) -> None:
         self.host = host
         self.port = port
         self.log_path = log_path
@@ -92,16 +99,28 @@ class EmbeddedBroker:
 
     def command(self) -> list[str]:
         url = f"tcp://{self.host}:{self.port}"
-        return [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
-                "--storage-engine", "memory://tansu/"]
+        return [
+            str(tansu_binary()),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ]
 
-    def start(self) -> "EmbeddedBroker":
+    def start(self) -> EmbeddedBroker:
         if port_open(self.host, self.port):
             raise RuntimeError(f"{self.host}:{self.port} is already in use; is a broker already running?")
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        self.proc = subprocess.Popen(self.command(), stdout=out, stderr=subprocess.STDOUT,
-                                     env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
-                                     start_new_session=self.new_session)
+        self.proc = subprocess.Popen(
+            self.command(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
+            start_new_session=self.new_session,
+        )
         wait_for_port(self.host, self.port, proc=self.proc)
         return self
 
@@ -114,7 +133,7 @@ class EmbeddedBroker:
                 self.proc.kill()
         self.proc = None
 
-    def __enter__(self) -> "EmbeddedBroker":
+    def __enter__(self) -> EmbeddedBroker:
         return self.start()
 
     def __exit__(self, *exc) -> None:

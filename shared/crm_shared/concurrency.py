@@ -4,6 +4,7 @@ in ``If-Match`` (or a ``version`` body field) and gets 412 when the record has m
 
 ``what`` is the record type as the client knows it ("lead", "customer"): messages name it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
@@ -42,8 +43,12 @@ def parse_if_match(if_match: str | None, what: str) -> int | None:
         raw = raw[2:]
     raw = raw.strip('"')
     if not raw.isdigit():
-        raise Problem(400, "Bad request", f'If-Match: must be the ETag of the {what}, e.g. "3"',
-                      errors=[{"field": "If-Match", "message": 'must be a version ETag such as "3"'}])
+        raise Problem(
+            400,
+            "Bad request",
+            f'If-Match: must be the ETag of the {what}, e.g. "3"',
+            errors=[{"field": "If-Match", "message": 'must be a version ETag such as "3"'}],
+        )
     return int(raw)
 
 
@@ -54,9 +59,12 @@ def required_version(if_match: str | None, body_version: int | None, what: str) 
         raise field_problem("version", f"differs from If-Match ({header_version}); send one of them")
     version = header_version if header_version is not None else body_version
     if version is None:
-        raise Problem(428, "Precondition required",
-                      f'send If-Match: "<version>" (the ETag of the {what} you read) or "version" in the body',
-                      errors=[{"field": "If-Match", "message": "required (or version in the body)"}])
+        raise Problem(
+            428,
+            "Precondition required",
+            f'send If-Match: "<version>" (the ETag of the {what} you read) or "version" in the body',
+            errors=[{"field": "If-Match", "message": "required (or version in the body)"}],
+        )
     return version
 
 
@@ -72,13 +80,17 @@ def patch_changes(body: BaseModel, not_null: Iterable[str]) -> dict[str, Any]:
 def check_version(what: str, current: int, expected: int | None) -> None:
     """412 when the caller's version is not the record's; ``expected`` None means unconditional."""
     if expected is not None and expected != current:
-        raise Problem(412, "Precondition failed",
-                      f"version {expected} is stale: the {what} is at version {current}; read it again",
-                      current_version=current)
+        raise Problem(
+            412,
+            "Precondition failed",
+            f"version {expected} is stale: the {what} is at version {current}; read it again",
+            current_version=current,
+        )
 
 
-async def flush_or_conflict(session: AsyncSession, what: str = "record",
-                            unique_violation: Callable[[str], Problem | None] | None = None) -> None:
+async def flush_or_conflict(
+    session: AsyncSession, what: str = "record", unique_violation: Callable[[str], Problem | None] | None = None
+) -> None:
     """Flushes now, so that what another transaction did meanwhile is a problem and not a 500:
     a record whose version moved after it was read (a mapper with ``version_id_col``) is a 412,
     the same Idempotency-Key still in flight a 409. ``unique_violation(database message)`` may
@@ -86,8 +98,9 @@ async def flush_or_conflict(session: AsyncSession, what: str = "record",
     try:
         await session.flush()
     except StaleDataError:
-        raise Problem(412, "Precondition failed",
-                      f"the {what} was changed by someone else at the same moment; read it again") from None
+        raise Problem(
+            412, "Precondition failed", f"the {what} was changed by someone else at the same moment; read it again"
+        ) from None
     except IntegrityError as exc:
         message = str(exc.orig)
         problem = unique_violation(message) if unique_violation is not None else None

@@ -11,6 +11,7 @@ A handler error rolls its transaction back and the record is retried after a bac
 partition is rewound to it and paused until the retry is due, while the consumer keeps polling
 (so it stays in its group; aiokafka #848) and other partitions keep flowing.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -45,10 +46,12 @@ def _inbox_insert(dialect: str, consumer: str, event: CloudEvent):
         from sqlalchemy.dialects.sqlite import insert
     else:  # pragma: no cover - the platform runs on PostgreSQL and SQLite only
         raise RuntimeError(f"the inbox does not support the {dialect} dialect")
-    return (insert(InboxRecord)
-            .values(consumer=consumer, event_id=event.id, event_type=event.type, processed_at=utcnow())
-            .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
-            .returning(InboxRecord.id))
+    return (
+        insert(InboxRecord)
+        .values(consumer=consumer, event_id=event.id, event_type=event.type, processed_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
+        .returning(InboxRecord.id)
+    )
 
 
 async def apply_once(db: Database, consumer: str, event: CloudEvent, handler: Handler) -> str:
@@ -64,7 +67,7 @@ async def apply_once(db: Database, consumer: str, event: CloudEvent, handler: Ha
 
 
 class _AssignmentTracker(ConsumerRebalanceListener):
-    def __init__(self, worker: "EventConsumer") -> None:
+    def __init__(self, worker: EventConsumer) -> None:
         self.worker = worker
 
     async def on_partitions_revoked(self, revoked) -> None:
@@ -204,16 +207,28 @@ class EventConsumer:
             event = CloudEvent.from_kafka(list(record.headers or ()), record.value)
         except Exception as exc:
             CONSUMED.labels(self.settings.service_name, self.name, MALFORMED).inc()
-            log.error("consumer %s: skipping malformed record %s[%s]@%s: %s", self.name, record.topic,
-                      record.partition, record.offset, exc, extra={"topic": record.topic})
+            log.error(
+                "consumer %s: skipping malformed record %s[%s]@%s: %s",
+                self.name,
+                record.topic,
+                record.partition,
+                record.offset,
+                exc,
+                extra={"topic": record.topic},
+            )
             return True
         try:
             with process_span(record, message_id=event.id, consumer_group=self.group_id):
                 outcome = await apply_once(self.db, self.name, event, self.handler)
         except Exception:
             CONSUMED.labels(self.settings.service_name, self.name, FAILED).inc()
-            log.exception("consumer %s: handling %s %s failed; it will be retried", self.name, event.type,
-                          event.id, extra={"event_id": event.id, "topic": record.topic})
+            log.exception(
+                "consumer %s: handling %s %s failed; it will be retried",
+                self.name,
+                event.type,
+                event.id,
+                extra={"event_id": event.id, "topic": record.topic},
+            )
             return False
         CONSUMED.labels(self.settings.service_name, self.name, outcome).inc()
         return True
@@ -255,7 +270,8 @@ class EventConsumer:
         highwater = self._consumer.highwater(tp)
         if highwater is not None:
             CONSUMER_LAG.labels(self.settings.service_name, self.name, tp.topic, str(tp.partition)).set(
-                max(highwater - next_offset, 0))
+                max(highwater - next_offset, 0)
+            )
 
     def _forget_partitions(self, partitions) -> None:
         for tp in partitions:

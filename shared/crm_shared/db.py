@@ -2,6 +2,7 @@
 
 Works on PostgreSQL (asyncpg) and on the embedded on-disk SQLite default (aiosqlite).
 """
+
 from __future__ import annotations
 
 import uuid
@@ -147,7 +148,6 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
-
 
 
 def _sqlite_begin_immediate(connection) -> None:

@@ -5,6 +5,7 @@ next to ``ce_region``/``ce_branch`` extensions and the W3C ``traceparent``/``tra
 The record key is the aggregate id (the CloudEvents ``subject``), so each entity's events stay
 in order on one partition.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -50,7 +51,7 @@ class CloudEvent:
         return self.subject.encode()
 
     @classmethod
-    def from_kafka(cls, headers: list[tuple[str, bytes]] | None, value: bytes | None) -> "CloudEvent":
+    def from_kafka(cls, headers: list[tuple[str, bytes]] | None, value: bytes | None) -> CloudEvent:
         h = {k: v.decode() for k, v in (headers or [])}
         missing = [a for a in ("id", "source", "type", "subject") if f"ce_{a}" not in h]
         if missing:

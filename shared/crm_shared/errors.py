@@ -2,6 +2,7 @@
 
 A 4xx names the field and the reason; a 5xx never carries a stack trace.
 """
+
 from __future__ import annotations
 
 import logging
@@ -78,21 +79,36 @@ def conflict(detail: str, **extensions: Any) -> Problem:
 
 
 PROBLEM_DESCRIPTIONS = {
-    400: "malformed header or cursor (problem names it)", 401: "no or invalid caller identity",
-    403: "the caller's role may not do this", 404: "absent or not visible", 409: "duplicate or conflicting state",
-    412: "stale version", 422: "invalid field (problem names it)", 428: "neither If-Match nor version sent",
+    400: "malformed header or cursor (problem names it)",
+    401: "no or invalid caller identity",
+    403: "the caller's role may not do this",
+    404: "absent or not visible",
+    409: "duplicate or conflicting state",
+    412: "stale version",
+    422: "invalid field (problem names it)",
+    428: "neither If-Match nor version sent",
 }
 
 
 # The JSON Schema of Problem.body() (RFC 9457; extension members such as allowed_transitions are allowed).
 PROBLEM_SCHEMA: dict[str, Any] = {
-    "title": "Problem", "type": "object", "required": ["type", "title", "status"],
+    "title": "Problem",
+    "type": "object",
+    "required": ["type", "title", "status"],
     "properties": {
-        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-        "detail": {"type": "string"}, "instance": {"type": "string"},
-        "errors": {"type": "array", "items": {
-            "type": "object", "required": ["field", "message"],
-            "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}},
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
     },
     "additionalProperties": True,
 }
@@ -100,9 +116,14 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 
 def openapi_problems(*statuses: int) -> dict[int, dict[str, Any]]:
     """OpenAPI ``responses=`` entries saying that these statuses answer with problem details."""
-    return {status: {"model": None, "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}},
-                     "description": PROBLEM_DESCRIPTIONS[status]}
-            for status in statuses}
+    return {
+        status: {
+            "model": None,
+            "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}},
+            "description": PROBLEM_DESCRIPTIONS[status],
+        }
+        for status in statuses
+    }
 
 
 # What a REST endpoint of a service documents by default.
@@ -156,16 +177,27 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
-        titles = {401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
-                  409: "Conflict", 413: "Payload too large", 415: "Unsupported media type", 429: "Too many requests"}
+        titles = {
+            401: "Unauthorized",
+            403: "Forbidden",
+            404: "Not found",
+            405: "Method not allowed",
+            409: "Conflict",
+            413: "Payload too large",
+            415: "Unsupported media type",
+            429: "Too many requests",
+        }
         title = titles.get(exc.status_code, "Error")
         return problem_response(
-            Problem(exc.status_code, title, str(exc.detail) if exc.detail else None,
-                    headers=getattr(exc, "headers", None)),
+            Problem(
+                exc.status_code, title, str(exc.detail) if exc.detail else None, headers=getattr(exc, "headers", None)
+            ),
             request,
         )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(Problem(500, "Internal error", "an unexpected error occurred; it has been logged"), request)
+        return problem_response(
+            Problem(500, "Internal error", "an unexpected error occurred; it has been logged"), request
+        )

@@ -19,6 +19,7 @@ Client side (inside the running event loop, see grpc #32480)::
     stub = CustomerServiceStub(channel)
     reply = await stub.GetCustomer(request, metadata=principal_metadata(principal, secret))
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -85,10 +86,12 @@ def status_code_for(problem: Problem) -> grpc.StatusCode:
 
 
 def _status_details(code: grpc.StatusCode, message: str, violations: Sequence[tuple[str, str]]) -> bytes:
-    bad_request = error_details_pb2.BadRequest(field_violations=[
-        error_details_pb2.BadRequest.FieldViolation(field=field, description=description)
-        for field, description in violations
-    ])
+    bad_request = error_details_pb2.BadRequest(
+        field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(field=field, description=description)
+            for field, description in violations
+        ]
+    )
     status = status_pb2.Status(code=code.value[0], message=message)
     status.details.add().Pack(bad_request)
     return status.SerializeToString()
@@ -126,6 +129,7 @@ def field_violations(error: grpc.aio.AioRpcError) -> list[dict[str, str]]:
 
 # --- the server side -----------------------------------------------------------------------
 
+
 def _token_of(context: grpc.aio.ServicerContext) -> str | None:
     for key, value in context.invocation_metadata() or ():
         if key == PRINCIPAL_METADATA_KEY:
@@ -147,8 +151,10 @@ class _CallGuard:
             return None
         token = _token_of(context)
         if not token:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED,
-                                f"missing caller identity: send the internal token in metadata {PRINCIPAL_METADATA_KEY!r}")
+            await context.abort(
+                grpc.StatusCode.UNAUTHENTICATED,
+                f"missing caller identity: send the internal token in metadata {PRINCIPAL_METADATA_KEY!r}",
+            )
         try:
             principal = verify_internal_token(token, self.secret)
         except Problem as problem:
@@ -294,7 +300,10 @@ class GrpcServerWorker:
         from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
         server = grpc.aio.server(
-            interceptors=[aio_server_interceptor(filter_=_traced), AuthInterceptor(self.settings.internal_token_secret)],
+            interceptors=[
+                aio_server_interceptor(filter_=_traced),
+                AuthInterceptor(self.settings.internal_token_secret),
+            ],
             # without this a second process could bind the same port and silently take half the calls
             options=[("grpc.so_reuseport", 0)],
         )
@@ -320,7 +329,9 @@ class GrpcServerWorker:
         for service in ("", *names):
             await self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
         self._ready = True
-        log.info("gRPC server listening on %s:%s with %s", self.settings.grpc_host, port, ", ".join(names) or "no services")
+        log.info(
+            "gRPC server listening on %s:%s with %s", self.settings.grpc_host, port, ", ".join(names) or "no services"
+        )
 
     async def stop(self) -> None:
         self._ready = False
@@ -333,6 +344,7 @@ class GrpcServerWorker:
 
 
 # --- the client side -----------------------------------------------------------------------
+
 
 async def open_channel(target: str, *, options: Sequence[tuple[str, Any]] = ()) -> grpc.aio.Channel:
     """An insecure channel to ``target`` ("host:port") with OpenTelemetry client spans (the

@@ -3,6 +3,7 @@
 The same key with a different request body is a 422, so a client bug cannot silently
 return someone else's record.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -36,17 +37,22 @@ async def find_replay(
     if key is None:
         return None
     if not key or len(key) > MAX_KEY_LENGTH:
-        raise Problem(400, "Bad request", f"Idempotency-Key must be 1..{MAX_KEY_LENGTH} characters",
-                      errors=[{"field": "Idempotency-Key", "message": "invalid length"}])
-    record = await session.scalar(
-        select(IdempotencyRecord).where(
-            IdempotencyRecord.principal == principal.subject, IdempotencyRecord.key == key
+        raise Problem(
+            400,
+            "Bad request",
+            f"Idempotency-Key must be 1..{MAX_KEY_LENGTH} characters",
+            errors=[{"field": "Idempotency-Key", "message": "invalid length"}],
         )
+    record = await session.scalar(
+        select(IdempotencyRecord).where(IdempotencyRecord.principal == principal.subject, IdempotencyRecord.key == key)
     )
     if record is not None and record.request_hash != request_hash(payload):
-        raise Problem(422, "Idempotency key reused",
-                      "this Idempotency-Key was already used with a different request body",
-                      errors=[{"field": "Idempotency-Key", "message": "reused with a different body"}])
+        raise Problem(
+            422,
+            "Idempotency key reused",
+            "this Idempotency-Key was already used with a different request body",
+            errors=[{"field": "Idempotency-Key", "message": "reused with a different body"}],
+        )
     return record
 
 
@@ -56,14 +62,28 @@ def remember(
     """Store the response in the same transaction as the create (a unique key guards races)."""
     if key is None:
         return
-    session.add(IdempotencyRecord(principal=principal.subject, key=key, request_hash=request_hash(payload),
-                                  status_code=status_code, response=response))
+    session.add(
+        IdempotencyRecord(
+            principal=principal.subject,
+            key=key,
+            request_hash=request_hash(payload),
+            status_code=status_code,
+            response=response,
+        )
+    )
 
 
 async def create_once(
-    session: AsyncSession, principal: Principal, key: str | None, payload: Any, response: Response, *,
-    create: Callable[[], Awaitable[Any]], headers: Callable[[Any], dict[str, str]],
-    flush: Callable[[], Awaitable[None]], status_code: int = 201,
+    session: AsyncSession,
+    principal: Principal,
+    key: str | None,
+    payload: Any,
+    response: Response,
+    *,
+    create: Callable[[], Awaitable[Any]],
+    headers: Callable[[Any], dict[str, str]],
+    flush: Callable[[], Awaitable[None]],
+    status_code: int = 201,
 ) -> Any:
     """A create endpoint's answer, made safe to retry with ``key``: a repeated key gets the first
     answer again (``replay_response``); a new one gets ``create()``'s JSON-ready body, remembered in
@@ -84,8 +104,9 @@ async def create_once(
 def replay_response(record: IdempotencyRecord, headers: dict[str, str] | None = None) -> JSONResponse:
     """The stored answer again, marked as a replay; ``headers`` are the ones the first answer had
     besides its body (ETag, Location)."""
-    return JSONResponse(record.response, status_code=record.status_code,
-                        headers=(headers or {}) | {REPLAYED_HEADER: "true"})
+    return JSONResponse(
+        record.response, status_code=record.status_code, headers=(headers or {}) | {REPLAYED_HEADER: "true"}
+    )
 
 
 def is_key_in_flight(database_message: str) -> bool:

@@ -7,6 +7,7 @@ opens a CONSUMER span "process <topic>" as a child of the publish span and attac
 current context while the handler runs (``async for msg in consumer`` would not do that for
 us: opentelemetry-python-contrib #3465).
 """
+
 from __future__ import annotations
 
 import logging
@@ -119,7 +120,9 @@ def _decoded_headers(headers: Iterable[tuple[str, bytes]] | None) -> dict[str, s
     return out
 
 
-def start_publish_span(topic: str, *, message_id: str, key: str, parent_headers: Mapping[str, str]) -> tuple[Span, dict[str, str]]:
+def start_publish_span(
+    topic: str, *, message_id: str, key: str, parent_headers: Mapping[str, str]
+) -> tuple[Span, dict[str, str]]:
     """Start the PRODUCER span of one record, as a child of the context stored with the outbox
     row; returns the span and the W3C headers (of this span) to put on the record.
     The caller ends the span once the broker acknowledged (see ``finish_publish_span``)."""
@@ -146,8 +149,9 @@ def finish_publish_span(span: Span, result: RecordMetadata | BaseException) -> N
         span.record_exception(result)
         span.set_status(Status(StatusCode.ERROR, f"{result.__class__.__name__}: {result}"))
     else:
-        span.set_attributes({"messaging.destination.partition.id": str(result.partition),
-                             "messaging.kafka.offset": result.offset})
+        span.set_attributes(
+            {"messaging.destination.partition.id": str(result.partition), "messaging.kafka.offset": result.offset}
+        )
     span.end()
 
 
@@ -169,8 +173,7 @@ def process_span(record: ConsumerRecord, *, message_id: str, consumer_group: str
         attributes["messaging.consumer.group.name"] = consumer_group
     if record.key is not None:
         attributes["messaging.kafka.message.key"] = record.key.decode("utf-8", errors="replace")
-    span = _TRACER.start_span(f"process {record.topic}", context=parent, kind=SpanKind.CONSUMER,
-                                attributes=attributes)
+    span = _TRACER.start_span(f"process {record.topic}", context=parent, kind=SpanKind.CONSUMER, attributes=attributes)
     token = context.attach(trace.set_span_in_context(span, parent))
     try:
         yield span

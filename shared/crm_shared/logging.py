@@ -1,4 +1,5 @@
 """Structured JSON logs with the current trace and span ids."""
+
 from __future__ import annotations
 
 import logging

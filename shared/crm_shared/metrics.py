@@ -1,4 +1,5 @@
 """Prometheus metrics: request latency, outbox backlog and age, consumer lag."""
+
 from __future__ import annotations
 
 import time
@@ -9,24 +10,37 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 HTTP_LATENCY = Histogram(
-    "crm_http_request_duration_seconds", "HTTP request latency", ["service", "method", "route", "status"],
-    registry=REGISTRY, buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+    "crm_http_request_duration_seconds",
+    "HTTP request latency",
+    ["service", "method", "route", "status"],
+    registry=REGISTRY,
+    buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
 OUTBOX_BACKLOG = Gauge("crm_outbox_backlog", "Unsent outbox events", ["service"], registry=REGISTRY)
-OUTBOX_OLDEST_AGE = Gauge("crm_outbox_oldest_unsent_age_seconds", "Age of the oldest unsent event",
-                          ["service"], registry=REGISTRY)
-OUTBOX_PUBLISHED = Counter("crm_outbox_published_total", "Events published by the relay", ["service"],
-                           registry=REGISTRY)
-OUTBOX_FAILURES = Counter("crm_outbox_publish_failures_total", "Failed publish attempts", ["service"],
-                          registry=REGISTRY)
-OUTBOX_PARKED = Counter("crm_outbox_parked_total", "Events parked after the broker refused them for good",
-                        ["service"], registry=REGISTRY)
-OUTBOX_PARKED_NOW = Gauge("crm_outbox_parked_events", "Parked events waiting for `crm outbox replay`",
-                          ["service"], registry=REGISTRY)
-CONSUMER_LAG = Gauge("crm_consumer_lag", "Messages behind the partition end", ["service", "consumer", "topic",
-                     "partition"], registry=REGISTRY)
-CONSUMED = Counter("crm_consumer_events_total", "Events handled by consumers", ["service", "consumer", "outcome"],
-                   registry=REGISTRY)
+OUTBOX_OLDEST_AGE = Gauge(
+    "crm_outbox_oldest_unsent_age_seconds", "Age of the oldest unsent event", ["service"], registry=REGISTRY
+)
+OUTBOX_PUBLISHED = Counter(
+    "crm_outbox_published_total", "Events published by the relay", ["service"], registry=REGISTRY
+)
+OUTBOX_FAILURES = Counter(
+    "crm_outbox_publish_failures_total", "Failed publish attempts", ["service"], registry=REGISTRY
+)
+OUTBOX_PARKED = Counter(
+    "crm_outbox_parked_total", "Events parked after the broker refused them for good", ["service"], registry=REGISTRY
+)
+OUTBOX_PARKED_NOW = Gauge(
+    "crm_outbox_parked_events", "Parked events waiting for `crm outbox replay`", ["service"], registry=REGISTRY
+)
+CONSUMER_LAG = Gauge(
+    "crm_consumer_lag",
+    "Messages behind the partition end",
+    ["service", "consumer", "topic", "partition"],
+    registry=REGISTRY,
+)
+CONSUMED = Counter(
+    "crm_consumer_events_total", "Events handled by consumers", ["service", "consumer", "outcome"], registry=REGISTRY
+)
 
 
 class RequestMetricsMiddleware:
@@ -53,8 +67,9 @@ class RequestMetricsMiddleware:
             await self.app(scope, receive, send_observing_status)
         finally:
             route = scope.get("route")
-            HTTP_LATENCY.labels(self.service, scope["method"], getattr(route, "path", "unmatched"),
-                                str(status)).observe(time.perf_counter() - start)
+            HTTP_LATENCY.labels(
+                self.service, scope["method"], getattr(route, "path", "unmatched"), str(status)
+            ).observe(time.perf_counter() - start)
 
 
 def install_metrics(app: FastAPI, service: str) -> None:

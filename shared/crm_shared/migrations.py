@@ -1,5 +1,6 @@
 """Alembic, one history per service database. Each service's ``migrations/env.py`` calls
 ``run_env(target_metadata)``; tools and tests call ``upgrade(migrations_dir, url)``."""
+
 from __future__ import annotations
 
 import asyncio
@@ -31,21 +32,27 @@ def run_env(target_metadata) -> None:
     """The body of every service's migrations/env.py."""
     config = context.config
     if context.is_offline_mode():
-        context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata,
-                          literal_binds=True, render_as_batch=True)
+        context.configure(
+            url=config.get_main_option("sqlalchemy.url"),
+            target_metadata=target_metadata,
+            literal_binds=True,
+            render_as_batch=True,
+        )
         with context.begin_transaction():
             context.run_migrations()
         return
 
     def do_run(connection) -> None:
-        context.configure(connection=connection, target_metadata=target_metadata,
-                          render_as_batch=connection.dialect.name == "sqlite")
+        context.configure(
+            connection=connection, target_metadata=target_metadata, render_as_batch=connection.dialect.name == "sqlite"
+        )
         with context.begin_transaction():
             context.run_migrations()
 
     async def run_async() -> None:
-        engine = async_engine_from_config(config.get_section(config.config_ini_section, {}),
-                                          prefix="sqlalchemy.", poolclass=pool.NullPool)
+        engine = async_engine_from_config(
+            config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.", poolclass=pool.NullPool
+        )
         async with engine.connect() as connection:
             await connection.run_sync(do_run)
         await engine.dispose()

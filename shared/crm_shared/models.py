@@ -1,4 +1,5 @@
 """Platform tables held in every service database: outbox, inbox, idempotency keys, audit log."""
+
 from __future__ import annotations
 
 from datetime import datetime

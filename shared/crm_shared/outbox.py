@@ -2,6 +2,7 @@
 
 The relay (``relay.py``) publishes them to Kafka after commit, in commit order.
 """
+
 from __future__ import annotations
 
 from typing import Any

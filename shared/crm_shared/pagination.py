@@ -1,4 +1,5 @@
 """Cursor pagination: an opaque cursor encodes the sort key of the last item returned."""
+
 from __future__ import annotations
 
 import base64

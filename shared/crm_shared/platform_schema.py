@@ -2,6 +2,7 @@
 service's first migration. This is their schema at version 1: later changes to the platform
 tables get new functions here (create_platform_tables_v2 ...) called from new migrations, so a
 migration that has run keeps meaning what it meant."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa

@@ -5,6 +5,7 @@ would confirm it exists; a role that never writes gets 403 before anything is re
 Records carry ``id``, ``region_code`` and ``branch_code``; ``what`` is the record type as the
 client knows it ("lead"), and names it in the problem.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -22,8 +23,15 @@ MAX_ID_IN_MESSAGE = 64
 
 
 async def get_visible(
-    session: AsyncSession, principal: Principal, model: type[Record], record_id: str, *, what: str,
-    for_update: bool = False, field: str | None = None, visibility: ColumnElement[bool] | None = None,
+    session: AsyncSession,
+    principal: Principal,
+    model: type[Record],
+    record_id: str,
+    *,
+    what: str,
+    for_update: bool = False,
+    field: str | None = None,
+    visibility: ColumnElement[bool] | None = None,
 ) -> Record:
     """The record if the caller sees it, otherwise 404 (naming ``field`` when the id came in a
     body). ``for_update`` locks the row for the rest of the transaction; ``visibility`` replaces
@@ -38,8 +46,14 @@ async def get_visible(
 
 
 async def get_writable(
-    session: AsyncSession, principal: Principal, model: type[Record], record_id: str, *, what: str,
-    for_update: bool = True, field: str | None = None,
+    session: AsyncSession,
+    principal: Principal,
+    model: type[Record],
+    record_id: str,
+    *,
+    what: str,
+    for_update: bool = True,
+    field: str | None = None,
 ) -> Record:
     """The record if the caller may change it: 403 for roles that never write, 404 when it is not
     visible or outside the caller's writing scope; locked (``for_update``) for the rest of the

@@ -9,6 +9,7 @@ directories start from it (each side's migration installs it), so neither waits 
 to start. Code running in a service reads its branch directory, never this list; and the list is
 frozen (migrations that have run installed it): the network changes through the admin API.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -63,7 +64,9 @@ class Branch:
 
 INITIAL_BRANCHES: tuple[Branch, ...] = (
     Branch("ALA-01", "KZ-75", "Almaty", "Алматы, Медеу филиалы", "Алматы, филиал Медеу", "Almaty Medeu branch"),
-    Branch("ALA-02", "KZ-75", "Almaty", "Алматы, Бостандық филиалы", "Алматы, филиал Бостандык", "Almaty Bostandyk branch"),
+    Branch(
+        "ALA-02", "KZ-75", "Almaty", "Алматы, Бостандық филиалы", "Алматы, филиал Бостандык", "Almaty Bostandyk branch"
+    ),
     Branch("AST-01", "KZ-71", "Astana", "Астана, Есіл филиалы", "Астана, филиал Есиль", "Astana Yesil branch"),
     Branch("SHY-01", "KZ-79", "Shymkent", "Шымкент филиалы", "Шымкентский филиал", "Shymkent branch"),
     Branch("KAR-01", "KZ-35", "Karaganda", "Қарағанды филиалы", "Карагандинский филиал", "Karaganda branch"),

@@ -17,6 +17,7 @@ limit, ``PARK_AFTER_ATTEMPTS`` times) is parked: ``parked_at`` is set, it is log
 back every later event of the service. Nothing is dropped: ``crm outbox replay`` sends parked
 events again once the cause is fixed. Retriable errors (the broker away) are retried forever.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -31,8 +32,14 @@ from sqlalchemy import Row, Text, cast, delete, func, or_, select, text, update
 
 from .db import Database, utcnow
 from .kafka import finish_publish_span, make_producer, start_publish_span
-from .metrics import (OUTBOX_BACKLOG, OUTBOX_FAILURES, OUTBOX_OLDEST_AGE, OUTBOX_PARKED, OUTBOX_PARKED_NOW,
-                      OUTBOX_PUBLISHED)
+from .metrics import (
+    OUTBOX_BACKLOG,
+    OUTBOX_FAILURES,
+    OUTBOX_OLDEST_AGE,
+    OUTBOX_PARKED,
+    OUTBOX_PARKED_NOW,
+    OUTBOX_PUBLISHED,
+)
 from .models import OutboxEvent
 from .outbox import NOTIFY_CHANNEL, as_cloud_event
 from .settings import ServiceSettings
@@ -51,8 +58,9 @@ class OutboxPublishError(Exception):
     """A pass stopped at an event the broker did not accept; ``published`` were sent before it."""
 
     def __init__(self, event_id: str, published: int, cause: BaseException) -> None:
-        super().__init__(f"publishing event {event_id} failed after {published} sent: "
-                         f"{cause.__class__.__name__}: {cause}")
+        super().__init__(
+            f"publishing event {event_id} failed after {published} sent: {cause.__class__.__name__}: {cause}"
+        )
         self.event_id = event_id
         self.published = published
         self.cause = cause
@@ -61,9 +69,19 @@ class OutboxPublishError(Exception):
 # What a pass reads of each row: plain rows, no ORM objects. The payload comes back as the JSON
 # text it was stored as and is sent as those bytes (no decode and re-encode per event).
 _UNSENT_COLUMNS = (
-    OutboxEvent.seq, OutboxEvent.event_id, OutboxEvent.topic, OutboxEvent.key, OutboxEvent.type,
-    OutboxEvent.source, OutboxEvent.subject, OutboxEvent.dataschema, OutboxEvent.region, OutboxEvent.branch,
-    cast(OutboxEvent.data, Text).label("data"), OutboxEvent.trace_headers, OutboxEvent.created_at,
+    OutboxEvent.seq,
+    OutboxEvent.event_id,
+    OutboxEvent.topic,
+    OutboxEvent.key,
+    OutboxEvent.type,
+    OutboxEvent.source,
+    OutboxEvent.subject,
+    OutboxEvent.dataschema,
+    OutboxEvent.region,
+    OutboxEvent.branch,
+    cast(OutboxEvent.data, Text).label("data"),
+    OutboxEvent.trace_headers,
+    OutboxEvent.created_at,
     OutboxEvent.attempts,
 )
 _UNSENT = (OutboxEvent.sent_at.is_(None), OutboxEvent.parked_at.is_(None))
@@ -91,42 +109,62 @@ async def publish_batch(db: Database, producer: AIOKafkaProducer, service: str, 
         if acked:
             # One statement for the whole acknowledged prefix.
             await conn.execute(
-                update(OutboxEvent).where(OutboxEvent.seq.in_([event.seq for event in acked]))
-                .values(sent_at=utcnow(), attempts=func.coalesce(OutboxEvent.attempts, 0) + 1))
+                update(OutboxEvent)
+                .where(OutboxEvent.seq.in_([event.seq for event in acked]))
+                .values(sent_at=utcnow(), attempts=func.coalesce(OutboxEvent.attempts, 0) + 1)
+            )
         parked = False
         if failure is not None:
             failed_event, error = failure
             parked = refused_for_good(error) and (failed_event.attempts or 0) + 1 >= PARK_AFTER_ATTEMPTS
             await conn.execute(
-                update(OutboxEvent).where(OutboxEvent.seq == failed_event.seq)
-                .values(attempts=func.coalesce(OutboxEvent.attempts, 0) + 1,
-                        last_error=f"{error.__class__.__name__}: {error}"[:MAX_ERROR_LENGTH],
-                        parked_at=utcnow() if parked else None))
+                update(OutboxEvent)
+                .where(OutboxEvent.seq == failed_event.seq)
+                .values(
+                    attempts=func.coalesce(OutboxEvent.attempts, 0) + 1,
+                    last_error=f"{error.__class__.__name__}: {error}"[:MAX_ERROR_LENGTH],
+                    parked_at=utcnow() if parked else None,
+                )
+            )
     if acked:
         OUTBOX_PUBLISHED.labels(service).inc(len(acked))
     if failure is not None:
         OUTBOX_FAILURES.labels(service).inc()
         if parked:
             OUTBOX_PARKED.labels(service).inc()
-            log.error("outbox of %s: event %s (%s, key %s) parked after %d refusals: %s; later events go on, "
-                      "`crm outbox replay` sends it again", service, failure[0].event_id, failure[0].type,
-                      failure[0].key, (failure[0].attempts or 0) + 1, failure[1])
+            log.error(
+                "outbox of %s: event %s (%s, key %s) parked after %d refusals: %s; later events go on, "
+                "`crm outbox replay` sends it again",
+                service,
+                failure[0].event_id,
+                failure[0].type,
+                failure[0].key,
+                (failure[0].attempts or 0) + 1,
+                failure[1],
+            )
             return len(acked)
         raise OutboxPublishError(failure[0].event_id, len(acked), failure[1])
     return len(acked)
 
 
-async def _send_in_order(producer: AIOKafkaProducer, events: Sequence[Row]) -> tuple[list[Row], tuple[Row, BaseException] | None]:
+async def _send_in_order(
+    producer: AIOKafkaProducer, events: Sequence[Row]
+) -> tuple[list[Row], tuple[Row, BaseException] | None]:
     """Send every event, then wait for all acks. Returns the acknowledged prefix (in seq order)
     and the first event that failed with its error, if any."""
     in_flight: list[tuple[Row, object, asyncio.Future]] = []
     send_failure: tuple[Row, BaseException] | None = None
     for event in events:
-        span, headers = start_publish_span(event.topic, message_id=event.event_id, key=event.key,
-                                           parent_headers=event.trace_headers or {})
+        span, headers = start_publish_span(
+            event.topic, message_id=event.event_id, key=event.key, parent_headers=event.trace_headers or {}
+        )
         try:
-            ack = await producer.send(event.topic, value=event.data.encode(), key=event.key.encode(),
-                                      headers=as_cloud_event(event, trace_headers=headers).kafka_headers())
+            ack = await producer.send(
+                event.topic,
+                value=event.data.encode(),
+                key=event.key.encode(),
+                headers=as_cloud_event(event, trace_headers=headers).kafka_headers(),
+            )
         except Exception as exc:
             finish_publish_span(span, exc)
             send_failure = (event, exc)
@@ -151,11 +189,14 @@ async def replay(db: Database, since: datetime, topic: str | None = None) -> int
     can be replayed. Returns the count."""
     if since.tzinfo is None:
         raise ValueError("since must be timezone-aware (UTC)")
-    stmt = (update(OutboxEvent)
-            .where(OutboxEvent.created_at >= since,
-                   or_(OutboxEvent.sent_at.is_not(None), OutboxEvent.parked_at.is_not(None)))
-            .values(sent_at=None, parked_at=None, attempts=0)
-            .execution_options(synchronize_session=False))
+    stmt = (
+        update(OutboxEvent)
+        .where(
+            OutboxEvent.created_at >= since, or_(OutboxEvent.sent_at.is_not(None), OutboxEvent.parked_at.is_not(None))
+        )
+        .values(sent_at=None, parked_at=None, attempts=0)
+        .execution_options(synchronize_session=False)
+    )
     if topic:
         stmt = stmt.where(OutboxEvent.topic == topic)
     async with db.unit_of_work() as session:
@@ -170,9 +211,11 @@ async def purge_sent(db: Database, older_than: datetime) -> int:
     event counts from its latest publication). Returns the count."""
     if older_than.tzinfo is None:
         raise ValueError("older_than must be timezone-aware (UTC)")
-    stmt = (delete(OutboxEvent)
-            .where(OutboxEvent.sent_at.is_not(None), OutboxEvent.sent_at < older_than)
-            .execution_options(synchronize_session=False))
+    stmt = (
+        delete(OutboxEvent)
+        .where(OutboxEvent.sent_at.is_not(None), OutboxEvent.sent_at < older_than)
+        .execution_options(synchronize_session=False)
+    )
     async with db.unit_of_work() as session:
         result = await session.execute(stmt)
     return result.rowcount
@@ -315,7 +358,7 @@ class OutboxRelay:
 
     @property
     def role(self) -> str:
-        """"starting" (no broker yet), "standby" (another relay holds the lock), "active" or "stopped"."""
+        """ "starting" (no broker yet), "standby" (another relay holds the lock), "active" or "stopped"."""
         return self._role
 
     async def start(self) -> None:
@@ -364,8 +407,12 @@ class OutboxRelay:
                     self._role = "standby"
                 self._consecutive_failures += 1
                 delay = min(self.backoff_max_s, self.backoff_initial_s * 2 ** (self._consecutive_failures - 1))
-                log.warning("outbox relay pass failed (%s consecutive), retrying in %.1fs: %s",
-                            self._consecutive_failures, delay, exc)
+                log.warning(
+                    "outbox relay pass failed (%s consecutive), retrying in %.1fs: %s",
+                    self._consecutive_failures,
+                    delay,
+                    exc,
+                )
                 await self._refresh_metrics_safely(force=True)
                 await self._sleep(delay)
 

@@ -3,6 +3,7 @@
 The ``dev`` profile (the default for a one-machine run) may use the development
 secrets below; any other profile refuses to start while a secret keeps its default.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -59,7 +60,7 @@ class ServiceSettings(BaseSettings):
     consumers_enabled: bool = True
 
     @model_validator(mode="after")
-    def _refuse_default_secrets_outside_dev(self) -> "ServiceSettings":
+    def _refuse_default_secrets_outside_dev(self) -> ServiceSettings:
         if self.profile != "dev":
             for name in self.secret_fields():
                 if getattr(self, name) in DEV_SECRETS:

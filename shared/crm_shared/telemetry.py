@@ -1,6 +1,7 @@
 """OpenTelemetry setup: one tracer provider per process, spans exported to a JSON-lines
 file (the dev default, so a test can follow one trace across processes) and/or to an
 OTLP/HTTP collector (production)."""
+
 from __future__ import annotations
 
 import os
@@ -28,19 +29,25 @@ class JsonLinesSpanExporter(SpanExporter):
         lines = []
         for span in spans:
             ctx = span.get_span_context()
-            lines.append(orjson.dumps({
-                "trace_id": format(ctx.trace_id, "032x"),
-                "span_id": format(ctx.span_id, "016x"),
-                "parent_id": format(span.parent.span_id, "016x") if span.parent else None,
-                "name": span.name,
-                "kind": span.kind.name,
-                "service": span.resource.attributes.get("service.name"),
-                "start": span.start_time,
-                "end": span.end_time,
-                "attributes": {k: v if isinstance(v, (str, int, float, bool)) else str(v)
-                               for k, v in (span.attributes or {}).items()},
-                "links": [format(link.context.span_id, "016x") for link in span.links],
-            }))
+            lines.append(
+                orjson.dumps(
+                    {
+                        "trace_id": format(ctx.trace_id, "032x"),
+                        "span_id": format(ctx.span_id, "016x"),
+                        "parent_id": format(span.parent.span_id, "016x") if span.parent else None,
+                        "name": span.name,
+                        "kind": span.kind.name,
+                        "service": span.resource.attributes.get("service.name"),
+                        "start": span.start_time,
+                        "end": span.end_time,
+                        "attributes": {
+                            k: v if isinstance(v, (str, int, float, bool)) else str(v)
+                            for k, v in (span.attributes or {}).items()
+                        },
+                        "links": [format(link.context.span_id, "016x") for link in span.links],
+                    }
+                )
+            )
         with self._lock, open(self.path, "ab") as fh:
             fh.write(b"\n".join(lines) + b"\n")
         return SpanExportResult.SUCCESS
@@ -61,7 +68,9 @@ def setup_tracing(service_name: str, *, trace_file: str = "", otlp_endpoint: str
     if otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint.rstrip("/") + "/v1/traces")))
+        provider.add_span_processor(
+            BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint.rstrip("/") + "/v1/traces"))
+        )
     trace.set_tracer_provider(provider)
     _configured = True
     return provider

@@ -7,6 +7,7 @@ Integration tests use the real PostgreSQL (CRM_TEST_POSTGRES_URL, default the lo
 with a fresh database per test module, and the real Kafka-protocol broker (Tansu started
 once per test session on a free port, or an external one via CRM_TEST_KAFKA_BOOTSTRAP).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -28,8 +29,9 @@ PRINCIPALS: dict[str, Principal] = {
     "admin": Principal("t-admin", "admin", Role.ADMIN),
     "branch_agent": Principal("t-agent", "agent.ala01", Role.BRANCH_AGENT, region="KZ-75", branch="ALA-01"),
     "branch_manager": Principal("t-manager", "manager.ala01", Role.BRANCH_MANAGER, region="KZ-75", branch="ALA-01"),
-    "regional_manager": Principal("t-regional", "regional.kz75", Role.REGIONAL_MANAGER, region="KZ-75",
-                                  branch="ALA-02"),
+    "regional_manager": Principal(
+        "t-regional", "regional.kz75", Role.REGIONAL_MANAGER, region="KZ-75", branch="ALA-02"
+    ),
     "call_center_agent": Principal("t-callcenter", "callcenter", Role.CALL_CENTER_AGENT),
     "hq_analyst": Principal("t-analyst", "analyst", Role.HQ_ANALYST),
 }
@@ -96,8 +98,13 @@ def unique_topic(prefix: str = "crm.test") -> str:
     return f"{prefix}.{uuid.uuid4().hex[:8]}.v1"
 
 
-async def eventually(check: Callable[[], Awaitable[object]], *, timeout_s: float = 60.0, interval_s: float = 0.05,
-                     message: str = "condition") -> object:
+async def eventually(
+    check: Callable[[], Awaitable[object]],
+    *,
+    timeout_s: float = 60.0,
+    interval_s: float = 0.05,
+    message: str = "condition",
+) -> object:
     """Polls the async ``check`` until it returns something truthy, and returns that. The timeout
     only bounds a hung test; it is not an assertion about speed."""
     deadline = asyncio.get_running_loop().time() + timeout_s
@@ -115,8 +122,9 @@ async def read_topic(bootstrap: str, topic: str, until: Callable[[list], bool], 
     ``until(records_so_far)`` holds; returns the aiokafka ConsumerRecords read."""
     from aiokafka import AIOKafkaConsumer
 
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
     await consumer.start()
     records: list = []
     try:
@@ -146,8 +154,7 @@ async def group_caught_up(bootstrap: str, group_id: str, topic: str) -> bool:
         tps = sorted(probe.assignment())
         ends = await probe.end_offsets(tps)
         committed = await admin.list_consumer_group_offsets(group_id, partitions=tps)
-        return bool(tps) and all(
-            ends[tp] == 0 or (tp in committed and committed[tp].offset >= ends[tp]) for tp in tps)
+        return bool(tps) and all(ends[tp] == 0 or (tp in committed and committed[tp].offset >= ends[tp]) for tp in tps)
     finally:
         await admin.close()
         await probe.stop()
@@ -162,8 +169,9 @@ async def publish_events(settings, topic: str, events) -> None:
     await producer.start()
     try:
         for event in events:
-            await producer.send_and_wait(topic, event.kafka_value(), key=event.kafka_key(),
-                                         headers=event.kafka_headers())
+            await producer.send_and_wait(
+                topic, event.kafka_value(), key=event.kafka_key(), headers=event.kafka_headers()
+            )
     finally:
         await producer.stop()
 
@@ -178,8 +186,10 @@ async def running_consumer(name: str, db, settings, topic: str, handler) -> Asyn
     consumer = EventConsumer(name, db, settings, [topic], handler, group_id=group_id, retry_initial_s=0.05)
     await consumer.start()
     try:
-        await eventually(lambda: group_caught_up(settings.kafka_bootstrap_servers, group_id, topic),
-                         message=f"{name} caught up with {topic}")
+        await eventually(
+            lambda: group_caught_up(settings.kafka_bootstrap_servers, group_id, topic),
+            message=f"{name} caught up with {topic}",
+        )
         yield consumer
     finally:
         await consumer.stop()
@@ -222,8 +232,8 @@ async def schema_differences(url: str, service_base) -> list:
     db = Database(url)
     try:
         async with db.engine.connect() as connection:
-            return await connection.run_sync(lambda sync: compare_metadata(
-                MigrationContext.configure(sync, opts={"compare_type": True}), metadata))
+            return await connection.run_sync(
+                lambda sync: compare_metadata(MigrationContext.configure(sync, opts={"compare_type": True}), metadata)
+            )
     finally:
         await db.dispose()
-

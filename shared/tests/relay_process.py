@@ -1,7 +1,8 @@
 """Runs one OutboxRelay until SIGTERM/SIGINT (or SIGKILL), for tests that kill the relay.
 
-    python relay_process.py --database-url URL --bootstrap HOST:PORT [--batch-size N]
+python relay_process.py --database-url URL --bootstrap HOST:PORT [--batch-size N]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,9 +16,13 @@ from crm_shared.settings import ServiceSettings
 
 
 async def run(database_url: str, bootstrap: str, batch_size: int) -> None:
-    settings = ServiceSettings(service_name="relay-under-test", database_url=database_url,
-                               kafka_bootstrap_servers=bootstrap, outbox_batch_size=batch_size,
-                               outbox_poll_interval_s=0.05)
+    settings = ServiceSettings(
+        service_name="relay-under-test",
+        database_url=database_url,
+        kafka_bootstrap_servers=bootstrap,
+        outbox_batch_size=batch_size,
+        outbox_poll_interval_s=0.05,
+    )
     db = Database(database_url)
     relay = OutboxRelay(db, settings, backoff_initial_s=0.1, standby_retry_s=0.1, listen_fallback_poll_s=0.5)
     stop = asyncio.Event()

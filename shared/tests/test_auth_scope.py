@@ -1,4 +1,5 @@
 """Record scope of principals, including API keys restricted to a branch or region."""
+
 from crm_shared.auth import Principal, Role, Scope, can_see
 
 

@@ -1,12 +1,13 @@
 """GrpcServerWorker in this process: readiness, service names, refusing a taken port, and the
 Problem → status-code mapping."""
+
 from __future__ import annotations
 
 import grpc
 import pytest
-from crm_contracts.grpc.crm.sales.v1 import customer_service_pb2_grpc as sales_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from crm_contracts.grpc.crm.sales.v1 import customer_service_pb2_grpc as sales_grpc
 from crm_shared.errors import Problem, conflict, field_problem, forbidden, not_found
 from crm_shared.grpc import GrpcServerWorker, current_principal, open_channel, status_code_for
 from crm_shared.settings import ServiceSettings
@@ -52,7 +53,9 @@ async def test_service_names_returned_by_register_are_served_too():
     try:
         assert worker.service_names == ["crm.sales.v1.CustomerService", "crm.sales.v1.Extra"]
         async with await open_channel(worker.address) as channel:
-            reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service="crm.sales.v1.Extra"))
+            reply = await health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service="crm.sales.v1.Extra")
+            )
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
     finally:
         await worker.stop()
@@ -75,17 +78,20 @@ def test_current_principal_outside_a_call_is_an_error():
         current_principal()
 
 
-@pytest.mark.parametrize(("problem", "code"), [
-    (not_found("customer", "c-1"), grpc.StatusCode.NOT_FOUND),
-    (field_problem("page_size", "must be at most 100"), grpc.StatusCode.INVALID_ARGUMENT),
-    (field_problem("page_token", "malformed", 400), grpc.StatusCode.INVALID_ARGUMENT),
-    (forbidden("aggregates only"), grpc.StatusCode.PERMISSION_DENIED),
-    (Problem(401, "Unauthorized"), grpc.StatusCode.UNAUTHENTICATED),
-    (conflict("version changed"), grpc.StatusCode.ABORTED),
-    (Problem(412, "Precondition failed"), grpc.StatusCode.FAILED_PRECONDITION),
-    (Problem(429, "Too many requests"), grpc.StatusCode.RESOURCE_EXHAUSTED),
-    (Problem(418, "Teapot"), grpc.StatusCode.INVALID_ARGUMENT),
-    (Problem(500, "Internal error"), grpc.StatusCode.INTERNAL),
-])
+@pytest.mark.parametrize(
+    ("problem", "code"),
+    [
+        (not_found("customer", "c-1"), grpc.StatusCode.NOT_FOUND),
+        (field_problem("page_size", "must be at most 100"), grpc.StatusCode.INVALID_ARGUMENT),
+        (field_problem("page_token", "malformed", 400), grpc.StatusCode.INVALID_ARGUMENT),
+        (forbidden("aggregates only"), grpc.StatusCode.PERMISSION_DENIED),
+        (Problem(401, "Unauthorized"), grpc.StatusCode.UNAUTHENTICATED),
+        (conflict("version changed"), grpc.StatusCode.ABORTED),
+        (Problem(412, "Precondition failed"), grpc.StatusCode.FAILED_PRECONDITION),
+        (Problem(429, "Too many requests"), grpc.StatusCode.RESOURCE_EXHAUSTED),
+        (Problem(418, "Teapot"), grpc.StatusCode.INVALID_ARGUMENT),
+        (Problem(500, "Internal error"), grpc.StatusCode.INTERNAL),
+    ],
+)
 def test_problem_status_maps_to_a_grpc_code(problem, code):
     assert status_code_for(problem) is code

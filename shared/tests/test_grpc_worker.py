@@ -4,6 +4,7 @@ the principal reaching the servicer, errors as status codes, and trace context p
 Run as a script (``python test_grpc_worker.py serve PORT_FILE TRACE_FILE``) this file is the
 server: a worker with a sales CustomerService that answers from the caller's principal.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -15,12 +16,12 @@ from pathlib import Path
 
 import grpc
 import pytest
-from crm_contracts.grpc.crm.sales.v1 import customer_service_pb2 as sales_pb2
-from crm_contracts.grpc.crm.sales.v1 import customer_service_pb2_grpc as sales_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from opentelemetry import trace
 
+from crm_contracts.grpc.crm.sales.v1 import customer_service_pb2 as sales_pb2
+from crm_contracts.grpc.crm.sales.v1 import customer_service_pb2_grpc as sales_grpc
 from crm_shared.auth import Principal, Role
 from crm_shared.errors import field_problem, not_found
 from crm_shared.grpc import (
@@ -42,6 +43,7 @@ PARENT_SPAN_KEY = "x-test-parent-span-id"
 
 # --- the server process --------------------------------------------------------------------
 
+
 class FixedCustomerServicer(sales_grpc.CustomerServiceServicer):
     """Answers with a customer built from the caller, and reports the trace it ran in."""
 
@@ -52,22 +54,27 @@ class FixedCustomerServicer(sales_grpc.CustomerServiceServicer):
             raise ValueError("secret internal detail")
         principal = current_principal()
         span = trace.get_current_span().get_span_context()
-        context.set_trailing_metadata((
-            (TRACE_ID_KEY, format(span.trace_id, "032x")),
-            (PARENT_SPAN_KEY, format(span.span_id, "016x")),
-        ))
-        return sales_pb2.GetCustomerResponse(customer=sales_pb2.Customer(
-            id=request.id,
-            kind=sales_pb2.CUSTOMER_KIND_INDIVIDUAL,
-            display_name=principal.username,
-            owner_id=principal.subject,
-            branch_code=principal.branch or "",
-            region_code=principal.region or "",
-            status=principal.role.value,
-        ))
+        context.set_trailing_metadata(
+            (
+                (TRACE_ID_KEY, format(span.trace_id, "032x")),
+                (PARENT_SPAN_KEY, format(span.span_id, "016x")),
+            )
+        )
+        return sales_pb2.GetCustomerResponse(
+            customer=sales_pb2.Customer(
+                id=request.id,
+                kind=sales_pb2.CUSTOMER_KIND_INDIVIDUAL,
+                display_name=principal.username,
+                owner_id=principal.subject,
+                branch_code=principal.branch or "",
+                region_code=principal.region or "",
+                status=principal.role.value,
+            )
+        )
 
     async def SearchCustomers(self, request, context):
         raise field_problem("query.phone", "not a Kazakhstan phone number")
+
     # BatchGetCustomers stays the generated UNIMPLEMENTED stub.
 
 
@@ -94,6 +101,7 @@ async def serve(port_file: Path, trace_file: Path) -> None:
 
 
 # --- the tests -----------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
@@ -201,8 +209,11 @@ async def test_trace_context_crosses_the_call(channel, server, client_spans):
     assert server_span["trace_id"] == client_trace_id
     assert server_span["service"] == "grpc-test-server"
     # caller -> client span (this process) -> server span (the server process)
-    client_span = next(s for s in client_spans.get_finished_spans()
-                       if s.kind is trace.SpanKind.CLIENT and s.context.trace_id == caller.get_span_context().trace_id)
+    client_span = next(
+        s
+        for s in client_spans.get_finished_spans()
+        if s.kind is trace.SpanKind.CLIENT and s.context.trace_id == caller.get_span_context().trace_id
+    )
     assert client_span.parent.span_id == caller.get_span_context().span_id
     assert server_span["parent_id"] == format(client_span.context.span_id, "016x")
 
@@ -224,7 +235,9 @@ async def test_problem_not_found_becomes_not_found(channel):
 async def test_field_problem_becomes_invalid_argument_naming_the_field(channel):
     stub = sales_grpc.CustomerServiceStub(channel)
     with pytest.raises(grpc.aio.AioRpcError) as error:
-        await stub.SearchCustomers(sales_pb2.SearchCustomersRequest(phone="12"), metadata=principal_metadata(AGENT, SECRET))
+        await stub.SearchCustomers(
+            sales_pb2.SearchCustomersRequest(phone="12"), metadata=principal_metadata(AGENT, SECRET)
+        )
     assert error.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert error.value.details().startswith("query.phone: ")
     assert field_violations(error.value) == [{"field": "query.phone", "message": "not a Kazakhstan phone number"}]
@@ -241,7 +254,9 @@ async def test_unexpected_error_is_internal_without_details(channel):
 async def test_unimplemented_method_stays_unimplemented(channel):
     stub = sales_grpc.CustomerServiceStub(channel)
     with pytest.raises(grpc.aio.AioRpcError) as error:
-        await stub.BatchGetCustomers(sales_pb2.BatchGetCustomersRequest(ids=["c-1"]), metadata=principal_metadata(AGENT, SECRET))
+        await stub.BatchGetCustomers(
+            sales_pb2.BatchGetCustomersRequest(ids=["c-1"]), metadata=principal_metadata(AGENT, SECRET)
+        )
     assert error.value.code() is grpc.StatusCode.UNIMPLEMENTED
 
 

@@ -1,5 +1,6 @@
 """The cheaper request path: plain-ASGI request ids and metrics, read sessions without a
 transaction, and a pool that replaces connections the server closed without pinging."""
+
 from __future__ import annotations
 
 import asyncpg
@@ -41,10 +42,13 @@ async def test_request_latency_is_observed_by_route_template_and_status():
         await client.get("/things/x")
         await client.get("/nowhere")
         exposed = (await client.get("/metrics")).text
-    assert ('crm_http_request_duration_seconds_count{method="GET",route="/things/{thing_id}",'
-            'service="hot-path-test",status="200"}') in exposed
-    assert ('crm_http_request_duration_seconds_count{method="GET",route="unmatched",'
-            'service="hot-path-test",status="404"}') in exposed
+    assert (
+        'crm_http_request_duration_seconds_count{method="GET",route="/things/{thing_id}",'
+        'service="hot-path-test",status="200"}'
+    ) in exposed
+    assert (
+        'crm_http_request_duration_seconds_count{method="GET",route="unmatched",service="hot-path-test",status="404"}'
+    ) in exposed
 
 
 @pytest_asyncio.fixture(scope="module")

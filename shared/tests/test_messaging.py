@@ -1,5 +1,6 @@
 """Outbox → relay → broker → idempotent consumer, on the real PostgreSQL and on the on-disk
 SQLite mode, with the real Kafka-protocol broker (Tansu)."""
+
 from __future__ import annotations
 
 import signal
@@ -28,8 +29,15 @@ from crm_shared.kafka import ensure_topics, make_producer
 from crm_shared.metrics import REGISTRY
 from crm_shared.models import BigIntPK, InboxRecord, OutboxEvent
 from crm_shared.outbox import add_event
-from crm_shared.relay import (PARK_AFTER_ATTEMPTS, OutboxPublishError, OutboxRelay, publish_batch, purge_sent,
-                              refresh_backlog_metrics, replay)
+from crm_shared.relay import (
+    PARK_AFTER_ATTEMPTS,
+    OutboxPublishError,
+    OutboxRelay,
+    publish_batch,
+    purge_sent,
+    refresh_backlog_metrics,
+    replay,
+)
 from crm_shared.settings import ServiceSettings
 from crm_shared.testing import eventually, group_caught_up, read_topic, unique_topic
 
@@ -81,8 +89,9 @@ async def topic(kafka_bootstrap) -> str:
 
 
 def service_settings(db: Database, bootstrap: str, **overrides) -> ServiceSettings:
-    values = dict(service_name="msgtest", database_url=db.url, kafka_bootstrap_servers=bootstrap,
-                  outbox_poll_interval_s=0.05)
+    values = dict(
+        service_name="msgtest", database_url=db.url, kafka_bootstrap_servers=bootstrap, outbox_poll_interval_s=0.05
+    )
     values.update(overrides)
     return ServiceSettings(**values)
 
@@ -95,16 +104,30 @@ def new_relay(db: Database, settings: ServiceSettings, **options) -> OutboxRelay
 def recording_handler(consumer_name: str):
     async def handle(session, event: CloudEvent) -> None:
         current = trace.get_current_span().get_span_context()
-        session.add(AppliedEffect(
-            consumer=consumer_name, event_id=event.id, subject=event.subject, position=event.data.get("n"),
-            attributes=event.as_dict(), span_id=format(current.span_id, "016x") if current.is_valid else None))
+        session.add(
+            AppliedEffect(
+                consumer=consumer_name,
+                event_id=event.id,
+                subject=event.subject,
+                position=event.data.get("n"),
+                attributes=event.as_dict(),
+                span_id=format(current.span_id, "016x") if current.is_valid else None,
+            )
+        )
+
     return handle
 
 
 def new_consumer(db: Database, settings: ServiceSettings, topic: str, handler=None, **options) -> EventConsumer:
     name = f"test-{uuid.uuid4().hex[:8]}"
-    return EventConsumer(name, db, settings, [topic], handler or recording_handler(name),
-                         **{"retry_initial_s": 0.05, "consumer_options": QUICK_GROUP_JOIN, **options})
+    return EventConsumer(
+        name,
+        db,
+        settings,
+        [topic],
+        handler or recording_handler(name),
+        **{"retry_initial_s": 0.05, "consumer_options": QUICK_GROUP_JOIN, **options},
+    )
 
 
 @asynccontextmanager
@@ -120,14 +143,24 @@ async def running(*workers):
             await worker.stop()
 
 
-async def write_events(db: Database, topic: str, events: Sequence[tuple[str, dict]], *, per_transaction: int = 50,
-                       **attributes) -> list[OutboxEvent]:
+async def write_events(
+    db: Database, topic: str, events: Sequence[tuple[str, dict]], *, per_transaction: int = 50, **attributes
+) -> list[OutboxEvent]:
     written: list[OutboxEvent] = []
     for start in range(0, len(events), per_transaction):
         async with db.unit_of_work() as session:
-            for subject, data in events[start:start + per_transaction]:
-                written.append(await add_event(session, topic=topic, type=EVENT_TYPE, source="/crm/test",
-                                               subject=subject, data=data, **attributes))
+            for subject, data in events[start : start + per_transaction]:
+                written.append(
+                    await add_event(
+                        session,
+                        topic=topic,
+                        type=EVENT_TYPE,
+                        source="/crm/test",
+                        subject=subject,
+                        data=data,
+                        **attributes,
+                    )
+                )
     return written
 
 
@@ -160,9 +193,14 @@ def metric(name: str, **labels) -> float:
 
 async def test_round_trip_from_outbox_to_an_idempotent_consumer(db, kafka_bootstrap, topic):
     settings = service_settings(db, kafka_bootstrap)
-    written = await write_events(db, topic, [(f"acct-{i}", {"n": i, "name": f"Account {i}", "balance_tiyn": 1000 * i})
-                                             for i in range(3)],
-                                 region="ALM", branch="ALM-01", dataschema=f"urn:qazaq-crm:schema:{EVENT_TYPE}:1")
+    written = await write_events(
+        db,
+        topic,
+        [(f"acct-{i}", {"n": i, "name": f"Account {i}", "balance_tiyn": 1000 * i}) for i in range(3)],
+        region="ALM",
+        branch="ALM-01",
+        dataschema=f"urn:qazaq-crm:schema:{EVENT_TYPE}:1",
+    )
     consumer = new_consumer(db, settings, topic)
     async with running(new_relay(db, settings), consumer):
         await eventually(lambda: _true(consumer.ready), message="partitions assigned")
@@ -178,7 +216,10 @@ async def test_round_trip_from_outbox_to_an_idempotent_consumer(db, kafka_bootst
         assert header(record, "ce_specversion") == "1.0"
         assert header(record, "content-type") == "application/json"
         assert (header(record, "ce_type"), header(record, "ce_source"), header(record, "ce_subject")) == (
-            EVENT_TYPE, "/crm/test", event.subject)
+            EVENT_TYPE,
+            "/crm/test",
+            event.subject,
+        )
         assert header(record, "ce_dataschema") == f"urn:qazaq-crm:schema:{EVENT_TYPE}:1"
         assert (header(record, "ce_region"), header(record, "ce_branch")) == ("ALM", "ALM-01")
         assert header(record, "ce_time") == event.created_at.isoformat().replace("+00:00", "Z")
@@ -190,8 +231,10 @@ async def test_round_trip_from_outbox_to_an_idempotent_consumer(db, kafka_bootst
         assert (seen["region"], seen["branch"], seen["source"]) == ("ALM", "ALM-01", "/crm/test")
     rows = await outbox_rows(db, topic)
     assert all(row.sent_at is not None and row.attempts == 1 and row.last_error is None for row in rows)
-    lags = [metric("crm_consumer_lag", service="msgtest", consumer=consumer.name, topic=topic, partition=str(p))
-            for p in {record.partition for record in records}]
+    lags = [
+        metric("crm_consumer_lag", service="msgtest", consumer=consumer.name, topic=topic, partition=str(p))
+        for p in {record.partition for record in records}
+    ]
     assert lags and all(lag == 0 for lag in lags)
 
 
@@ -223,13 +266,15 @@ async def test_the_same_event_delivered_twice_is_applied_once(db, kafka_bootstra
     await producer.start()
     try:
         for message in (event, event, sentinel):  # one key: one partition, this order
-            await producer.send_and_wait(topic, message.kafka_value(), key=message.kafka_key(),
-                                         headers=message.kafka_headers())
+            await producer.send_and_wait(
+                topic, message.kafka_value(), key=message.kafka_key(), headers=message.kafka_headers()
+            )
     finally:
         await producer.stop()
     consumer = new_consumer(db, settings, topic)
-    duplicates_before = metric("crm_consumer_events_total", service="msgtest", consumer=consumer.name,
-                               outcome="duplicate")
+    duplicates_before = metric(
+        "crm_consumer_events_total", service="msgtest", consumer=consumer.name, outcome="duplicate"
+    )
     async with running(consumer):
         applied = await eventually(lambda: _at_least(effects_of(db, consumer.name), 2), message="sentinel applied")
 
@@ -237,8 +282,10 @@ async def test_the_same_event_delivered_twice_is_applied_once(db, kafka_bootstra
     async with db.read_only() as session:
         inbox = (await session.scalars(select(InboxRecord.event_id).where(InboxRecord.consumer == consumer.name))).all()
     assert sorted(inbox) == sorted([event.id, sentinel.id])
-    assert metric("crm_consumer_events_total", service="msgtest", consumer=consumer.name,
-                  outcome="duplicate") == duplicates_before + 1
+    assert (
+        metric("crm_consumer_events_total", service="msgtest", consumer=consumer.name, outcome="duplicate")
+        == duplicates_before + 1
+    )
 
 
 async def test_replay_republishes_and_consumers_do_not_reapply(db, kafka_bootstrap, topic):
@@ -283,8 +330,9 @@ async def test_handler_errors_are_retried_in_order_and_malformed_records_skipped
         if event.id == flaky.event_id and attempts[event.id] <= 2:
             raise RuntimeError("downstream projection not ready")
 
-    consumer = EventConsumer(name, db, settings, [topic], fails_twice, retry_initial_s=0.05,
-                             consumer_options=QUICK_GROUP_JOIN)
+    consumer = EventConsumer(
+        name, db, settings, [topic], fails_twice, retry_initial_s=0.05, consumer_options=QUICK_GROUP_JOIN
+    )
     malformed_before = metric("crm_consumer_events_total", service="msgtest", consumer=name, outcome="malformed")
     async with running(new_relay(db, settings), consumer):
         applied = await eventually(lambda: _at_least(effects_of(db, name), 2), message="both applied")
@@ -292,8 +340,10 @@ async def test_handler_errors_are_retried_in_order_and_malformed_records_skipped
     assert [effect.event_id for effect in applied] == [flaky.event_id, after.event_id]
     assert attempts == {flaky.event_id: 3, after.event_id: 1}
     assert metric("crm_consumer_events_total", service="msgtest", consumer=name, outcome="error") == 2
-    assert metric("crm_consumer_events_total", service="msgtest", consumer=name,
-                  outcome="malformed") == malformed_before + 1
+    assert (
+        metric("crm_consumer_events_total", service="msgtest", consumer=name, outcome="malformed")
+        == malformed_before + 1
+    )
 
 
 async def test_trace_runs_from_the_writer_through_publish_to_the_consumer(db, kafka_bootstrap, topic, span_exporter):
@@ -319,18 +369,29 @@ async def test_trace_runs_from_the_writer_through_publish_to_the_consumer(db, ka
         assert span.attributes["messaging.system"] == "kafka"
         assert span.attributes["messaging.destination.name"] == topic
         assert span.attributes["messaging.message.id"] == event.event_id
-        assert span.attributes["messaging.destination.partition.id"] == process.attributes[
-            "messaging.destination.partition.id"]
+        assert (
+            span.attributes["messaging.destination.partition.id"]
+            == process.attributes["messaging.destination.partition.id"]
+        )
         assert span.attributes["messaging.kafka.offset"] == process.attributes["messaging.kafka.offset"]
     assert process.attributes["messaging.consumer.group.name"] == consumer.group_id
 
 
 async def test_a_publish_pass_stops_at_the_first_failure_and_marks_only_what_was_acknowledged(
-        db, kafka_bootstrap, topic):
+    db, kafka_bootstrap, topic
+):
     settings = service_settings(db, kafka_bootstrap)
     service = f"msgtest-{uuid.uuid4().hex[:6]}"
-    written = await write_events(db, topic, [("acct-big", {"n": 0}), ("acct-big", {"n": 1}),
-                                             ("acct-big", {"n": 2, "blob": "x" * 20_000}), ("acct-big", {"n": 3})])
+    written = await write_events(
+        db,
+        topic,
+        [
+            ("acct-big", {"n": 0}),
+            ("acct-big", {"n": 1}),
+            ("acct-big", {"n": 2, "blob": "x" * 20_000}),
+            ("acct-big", {"n": 3}),
+        ],
+    )
     producer = make_producer(settings, max_request_size=10_000)
     await producer.start()
     try:
@@ -343,8 +404,11 @@ async def test_a_publish_pass_stops_at_the_first_failure_and_marks_only_what_was
         assert "MessageSizeTooLarge" in rows[2].last_error
 
         async with db.unit_of_work() as session:  # an operator trims the oversized payload
-            await session.execute(update(OutboxEvent).where(OutboxEvent.event_id == written[2].event_id)
-                                  .values(data={"n": 2, "blob": "trimmed"}))
+            await session.execute(
+                update(OutboxEvent)
+                .where(OutboxEvent.event_id == written[2].event_id)
+                .values(data={"n": 2, "blob": "trimmed"})
+            )
         assert await publish_batch(db, producer, service, batch_size=100) == 2
     finally:
         await producer.stop()
@@ -354,13 +418,13 @@ async def test_a_publish_pass_stops_at_the_first_failure_and_marks_only_what_was
     assert metric("crm_outbox_publish_failures_total", service=service) == 1
 
 
-async def test_an_event_refused_for_good_is_parked_and_the_rest_go_on_until_it_is_replayed(
-        db, kafka_bootstrap, topic):
+async def test_an_event_refused_for_good_is_parked_and_the_rest_go_on_until_it_is_replayed(db, kafka_bootstrap, topic):
     settings = service_settings(db, kafka_bootstrap)
     service = f"msgtest-{uuid.uuid4().hex[:6]}"
     started = utcnow()
-    written = await write_events(db, topic, [("acct-a", {"n": 0}), ("acct-b", {"n": 1, "blob": "x" * 20_000}),
-                                             ("acct-c", {"n": 2})])
+    written = await write_events(
+        db, topic, [("acct-a", {"n": 0}), ("acct-b", {"n": 1, "blob": "x" * 20_000}), ("acct-c", {"n": 2})]
+    )
     producer = make_producer(settings, max_request_size=10_000)
     await producer.start()
     try:
@@ -373,7 +437,10 @@ async def test_an_event_refused_for_good_is_parked_and_the_rest_go_on_until_it_i
         assert await publish_batch(db, producer, service, batch_size=100) == 1
         rows = await outbox_rows(db, topic)
         assert [(row.sent_at is not None, row.parked_at is not None) for row in rows] == [
-            (True, False), (False, True), (True, False)]
+            (True, False),
+            (False, True),
+            (True, False),
+        ]
         assert rows[1].attempts == PARK_AFTER_ATTEMPTS and "MessageSizeTooLarge" in rows[1].last_error
         assert metric("crm_outbox_parked_total", service=service) == 1
         await refresh_backlog_metrics(db, service)
@@ -381,8 +448,11 @@ async def test_an_event_refused_for_good_is_parked_and_the_rest_go_on_until_it_i
         assert metric("crm_outbox_backlog", service=service) == 0  # parked is not waiting
 
         async with db.unit_of_work() as session:  # an operator trims the payload, then replays
-            await session.execute(update(OutboxEvent).where(OutboxEvent.event_id == written[1].event_id)
-                                  .values(data={"n": 1, "blob": "trimmed"}))
+            await session.execute(
+                update(OutboxEvent)
+                .where(OutboxEvent.event_id == written[1].event_id)
+                .values(data={"n": 1, "blob": "trimmed"})
+            )
         assert await replay(db, started, topic=topic) == 3
         assert await publish_batch(db, producer, service, batch_size=100) == 3
     finally:
@@ -449,18 +519,25 @@ async def test_the_relay_waits_for_an_unreachable_broker_and_publishes_once_it_i
 
 
 async def test_retention_purges_only_events_published_long_ago(db, kafka_bootstrap, topic):
-    settings = service_settings(db, kafka_bootstrap, service_name=f"msgtest-{uuid.uuid4().hex[:6]}",
-                                outbox_retention_days=7)
-    old, recent, unsent = await write_events(db, topic, [("acct-old", {"n": 0}), ("acct-recent", {"n": 1}),
-                                                         ("acct-unsent", {"n": 2})])
+    settings = service_settings(
+        db, kafka_bootstrap, service_name=f"msgtest-{uuid.uuid4().hex[:6]}", outbox_retention_days=7
+    )
+    old, recent, unsent = await write_events(
+        db, topic, [("acct-old", {"n": 0}), ("acct-recent", {"n": 1}), ("acct-unsent", {"n": 2})]
+    )
     long_ago = utcnow() - timedelta(days=10)
     async with db.unit_of_work() as session:
-        await session.execute(update(OutboxEvent).where(OutboxEvent.event_id == old.event_id)
-                              .values(created_at=long_ago, sent_at=long_ago))
-        await session.execute(update(OutboxEvent).where(OutboxEvent.event_id == recent.event_id)
-                              .values(sent_at=utcnow()))
-        await session.execute(update(OutboxEvent).where(OutboxEvent.event_id == unsent.event_id)
-                              .values(created_at=long_ago))
+        await session.execute(
+            update(OutboxEvent)
+            .where(OutboxEvent.event_id == old.event_id)
+            .values(created_at=long_ago, sent_at=long_ago)
+        )
+        await session.execute(
+            update(OutboxEvent).where(OutboxEvent.event_id == recent.event_id).values(sent_at=utcnow())
+        )
+        await session.execute(
+            update(OutboxEvent).where(OutboxEvent.event_id == unsent.event_id).values(created_at=long_ago)
+        )
     assert await purge_sent(db, utcnow() - timedelta(days=30)) == 0
 
     async def purged_and_published() -> bool:
@@ -469,8 +546,10 @@ async def test_retention_purges_only_events_published_long_ago(db, kafka_bootstr
 
     async with running(new_relay(db, settings)):
         await eventually(purged_and_published, message="old row purged, unsent row published")
-        await eventually(lambda: _equal_sync(lambda: metric("crm_outbox_backlog", service=settings.service_name), 0),
-                         message="backlog gauge refreshed")
+        await eventually(
+            lambda: _equal_sync(lambda: metric("crm_outbox_backlog", service=settings.service_name), 0),
+            message="backlog gauge refreshed",
+        )
     remaining = {row.event_id for row in await outbox_rows(db, topic)}
     assert remaining == {recent.event_id, unsent.event_id}
 
@@ -478,15 +557,17 @@ async def test_retention_purges_only_events_published_long_ago(db, kafka_bootstr
 async def test_relay_killed_mid_batch_loses_nothing_and_effects_apply_once(db, kafka_bootstrap, topic, tmp_path):
     total = 600  # 200 passes of 3 for the first relay: time to kill it mid-way even on a loaded machine
     settings = service_settings(db, kafka_bootstrap)
-    written = await write_events(db, topic, [(f"acct-{i % 20}", {"n": i // 20}) for i in range(total)],
-                                 per_transaction=60)
+    written = await write_events(
+        db, topic, [(f"acct-{i % 20}", {"n": i // 20}) for i in range(total)], per_transaction=60
+    )
     expected_ids = {event.event_id for event in written}
     consumer = new_consumer(db, settings, topic, max_records=200)
     async with running(consumer):
         relay = start_relay_process(db, kafka_bootstrap, tmp_path / "relay-1.log", batch_size=3)
         try:
-            await eventually(lambda: _at_least_count(sent_count(db, topic), 6), interval_s=0.01,
-                             message="the first relay got going")
+            await eventually(
+                lambda: _at_least_count(sent_count(db, topic), 6), interval_s=0.01, message="the first relay got going"
+            )
         finally:
             relay.send_signal(signal.SIGKILL)
             relay.wait(10)
@@ -500,10 +581,14 @@ async def test_relay_killed_mid_batch_loses_nothing_and_effects_apply_once(db, k
             relay.send_signal(signal.SIGTERM)
             relay.wait(15)
 
-        records = await read_topic(kafka_bootstrap, topic,
-                                   until=lambda got: expected_ids <= {header(r, "ce_id") for r in got})
-        await eventually(lambda: group_caught_up(kafka_bootstrap, consumer.group_id, topic), interval_s=0.5,
-                         message="consumer group at the end of the topic")
+        records = await read_topic(
+            kafka_bootstrap, topic, until=lambda got: expected_ids <= {header(r, "ce_id") for r in got}
+        )
+        await eventually(
+            lambda: group_caught_up(kafka_bootstrap, consumer.group_id, topic),
+            interval_s=0.5,
+            message="consumer group at the end of the topic",
+        )
     published_ids = [header(record, "ce_id") for record in records]
     assert set(published_ids) == expected_ids  # every event at least once (some maybe twice)
     applied = await effects_of(db, consumer.name)
@@ -516,9 +601,19 @@ def start_relay_process(db: Database, bootstrap: str, log_path: Path, *, batch_s
     log = open(log_path, "ab")
     try:
         return subprocess.Popen(
-            [sys.executable, str(RELAY_SCRIPT), "--database-url", db.url, "--bootstrap", bootstrap,
-             "--batch-size", str(batch_size)],
-            stdout=log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                str(RELAY_SCRIPT),
+                "--database-url",
+                db.url,
+                "--bootstrap",
+                bootstrap,
+                "--batch-size",
+                str(batch_size),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     finally:
         log.close()
 

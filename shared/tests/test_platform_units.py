@@ -1,4 +1,5 @@
 """Unit tests of the platform library's pure logic: no database, no broker."""
+
 from __future__ import annotations
 
 import time
@@ -67,13 +68,27 @@ class TestEnvelope:
             CloudEvent.from_kafka([("ce_source", b"/crm/sales")], b"{}")
 
     def test_outbox_row_becomes_the_cloudevent_with_the_publish_span_headers(self):
-        row = OutboxEvent(event_id="e-1", topic="crm.sales.customer.v1", key="cust-1", type="crm.sales.customer.created",
-                          source="/crm/sales", subject="cust-1", dataschema=None, region="AST", branch=None,
-                          data={"id": "cust-1"}, trace_headers={"traceparent": "stored"},
-                          created_at=datetime(2025, 1, 2, tzinfo=UTC))
+        row = OutboxEvent(
+            event_id="e-1",
+            topic="crm.sales.customer.v1",
+            key="cust-1",
+            type="crm.sales.customer.created",
+            source="/crm/sales",
+            subject="cust-1",
+            dataschema=None,
+            region="AST",
+            branch=None,
+            data={"id": "cust-1"},
+            trace_headers={"traceparent": "stored"},
+            created_at=datetime(2025, 1, 2, tzinfo=UTC),
+        )
         published = as_cloud_event(row, trace_headers={"traceparent": TRACEPARENT})
         assert (published.id, published.subject, published.region, published.time) == (
-            "e-1", "cust-1", "AST", datetime(2025, 1, 2, tzinfo=UTC))
+            "e-1",
+            "cust-1",
+            "AST",
+            datetime(2025, 1, 2, tzinfo=UTC),
+        )
         assert published.trace_headers == {"traceparent": TRACEPARENT}
         assert as_cloud_event(row).trace_headers == {"traceparent": "stored"}
 
@@ -108,8 +123,11 @@ class TestSettings:
 
     def test_production_refuses_the_development_secret(self):
         with pytest.raises(ValidationError, match="internal_token_secret"):
-            ServiceSettings(profile="production", database_url="postgresql+asyncpg://db/crm",
-                            internal_token_secret=DEV_INTERNAL_TOKEN_SECRET)
+            ServiceSettings(
+                profile="production",
+                database_url="postgresql+asyncpg://db/crm",
+                internal_token_secret=DEV_INTERNAL_TOKEN_SECRET,
+            )
 
     def test_production_refuses_an_empty_secret_and_a_missing_database(self):
         with pytest.raises(ValidationError, match="internal_token_secret"):
@@ -118,8 +136,9 @@ class TestSettings:
             ServiceSettings(profile="production", internal_token_secret="s3cret-" + "x" * 32)
 
     def test_production_with_real_secrets_starts(self):
-        settings = ServiceSettings(profile="production", database_url="postgresql+asyncpg://db/crm",
-                                   internal_token_secret="s3cret-" + "x" * 32)
+        settings = ServiceSettings(
+            profile="production", database_url="postgresql+asyncpg://db/crm", internal_token_secret="s3cret-" + "x" * 32
+        )
         assert not settings.is_sqlite
 
 
@@ -170,7 +189,9 @@ class TestProblems:
         assert invalid.status_code == 422
         assert invalid.headers["content-type"] == PROBLEM_JSON
         assert [e["field"] for e in invalid.json()["errors"]] == ["age"]
-        assert domain.status_code == 422 and domain.json()["errors"] == [{"field": "iin", "message": "must be 12 digits"}]
+        assert domain.status_code == 422 and domain.json()["errors"] == [
+            {"field": "iin", "message": "must be 12 digits"}
+        ]
         assert crashed.status_code == 500
         assert "hunter2" not in crashed.text and "Traceback" not in crashed.text
         assert crashed.json()["title"] == "Internal error"
@@ -199,8 +220,11 @@ class TestInternalToken:
         assert expired.value.status == 401 and "expired" in expired.value.detail
 
     def test_a_token_without_an_expiry_is_refused(self):
-        unbounded = auth.jwt.encode(self.PRINCIPAL.claims() | {"aud": auth.INTERNAL_AUDIENCE, "iss": auth.INTERNAL_ISSUER},
-                                    "secret-d" * 4, algorithm="HS256")
+        unbounded = auth.jwt.encode(
+            self.PRINCIPAL.claims() | {"aud": auth.INTERNAL_AUDIENCE, "iss": auth.INTERNAL_ISSUER},
+            "secret-d" * 4,
+            algorithm="HS256",
+        )
         with pytest.raises(Problem) as refused:
             verify_internal_token(unbounded, "secret-d" * 4)
         assert refused.value.status == 401

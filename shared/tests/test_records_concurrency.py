@@ -3,6 +3,7 @@
 
 Unit tests for the header rules; integration tests on a real PostgreSQL table for visibility,
 roles, the row lock of a write and the idempotent create."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -70,6 +71,7 @@ ANALYST = Principal("u-analyst", "analyst", Role.HQ_ANALYST)
 
 # --- If-Match and versions (no infrastructure) ---------------------------------------------------
 
+
 def test_if_match_accepts_strong_and_weak_etags_and_names_the_record_type_when_malformed():
     assert parse_if_match(None, "lead") is None
     assert parse_if_match(etag(7), "lead") == 7
@@ -107,6 +109,7 @@ def test_a_stale_version_is_a_412_that_names_the_record_type_and_the_current_ver
 
 
 # --- records on PostgreSQL ------------------------------------------------------------------------
+
 
 @pytest_asyncio.fixture(scope="module")
 async def db(make_database):
@@ -212,16 +215,32 @@ async def test_create_once_answers_a_retried_key_with_the_first_answer_and_creat
     for _ in range(2):
         async with db.unit_of_work() as session:
             response = Response()
-            answers.append(await create_once(session, ALMATY_AGENT, "ticket-key-1", {"title": "router down"},
-                                             response, create=lambda: create_ticket(session), headers=headers,
-                                             flush=lambda: flush_or_conflict(session, "ticket")))
+            answers.append(
+                await create_once(
+                    session,
+                    ALMATY_AGENT,
+                    "ticket-key-1",
+                    {"title": "router down"},
+                    response,
+                    create=lambda: create_ticket(session),
+                    headers=headers,
+                    flush=lambda: flush_or_conflict(session, "ticket"),
+                )
+            )
     first, replay = answers
     assert len(made) == 1 and first == {"id": made[0], "version": 1}
     assert replay.status_code == 201 and replay.headers[REPLAYED_HEADER] == "true"
     assert replay.headers["Location"] == f"/tickets/{made[0]}" and replay.headers["ETag"] == '"1"'
     async with db.unit_of_work() as session:
         with pytest.raises(Problem) as reused:
-            await create_once(session, ALMATY_AGENT, "ticket-key-1", {"title": "another"}, Response(),
-                              create=lambda: create_ticket(session), headers=headers,
-                              flush=lambda: flush_or_conflict(session, "ticket"))
+            await create_once(
+                session,
+                ALMATY_AGENT,
+                "ticket-key-1",
+                {"title": "another"},
+                Response(),
+                create=lambda: create_ticket(session),
+                headers=headers,
+                flush=lambda: flush_or_conflict(session, "ticket"),
+            )
     assert reused.value.status == 422 and len(made) == 1

@@ -2,6 +2,7 @@
 once for every browser test module, headless Debian chromium driven by Playwright (no browser is
 downloaded), and a signed-in `Console` per user. Screenshots go to test-artifacts/screenshots/.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -14,8 +15,15 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from crm_cli.testing import RunningSuite
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 # Generous waits for a loaded 2-core CI machine; an assertion still fails when the page is wrong.
 WAIT_MS = 30_000
 
@@ -23,8 +31,11 @@ WAIT_MS = 30_000
 @pytest.fixture(scope="session")
 async def suite(tmp_path_factory):
     # as `make run` starts it, with the cheapest password hashes (each sign-in verifies one)
-    running = RunningSuite(tmp_path_factory.mktemp("console-var"), seed=True,
-                           env={"CRM_GATEWAY_PASSWORD_HASH_TIME_COST": "1", "CRM_GATEWAY_PASSWORD_HASH_MEMORY_KIB": "1024"})
+    running = RunningSuite(
+        tmp_path_factory.mktemp("console-var"),
+        seed=True,
+        env={"CRM_GATEWAY_PASSWORD_HASH_TIME_COST": "1", "CRM_GATEWAY_PASSWORD_HASH_MEMORY_KIB": "1024"},
+    )
     await asyncio.to_thread(running.__enter__)
     yield running
     await asyncio.to_thread(running.stop)
@@ -50,8 +61,14 @@ class Console:
         self.errors: list[str] = []
         page.on("pageerror", lambda error: self.errors.append(str(error)))
         # offline: every request stays with the gateway (no CDN, no font or script from elsewhere)
-        page.on("request", lambda request: None if request.url.startswith((base_url, "data:"))
-                else self.errors.append(f"request outside the suite: {request.url}"))
+        page.on(
+            "request",
+            lambda request: (
+                None
+                if request.url.startswith((base_url, "data:"))
+                else self.errors.append(f"request outside the suite: {request.url}")
+            ),
+        )
 
     async def open(self, fragment: str = "") -> None:
         await self.page.goto(f"{self.base_url}/#/{fragment}")

@@ -5,6 +5,7 @@ closes it (then it is marked closed and no longer offered for placing anyone or 
 it, and is refused closing ALA-01, where staff still work. Each run opens a branch code nobody has
 yet and leaves the seeded network as it was. Fixtures are in conftest.py.
 """
+
 from __future__ import annotations
 
 import re
@@ -109,7 +110,9 @@ async def test_admin_opens_renames_closes_and_reopens_a_branch(console, suite):
 
     # offered in a user's branch select without reloading the page
     await go_by_menu(page, "admin/users")
-    agent = page.locator("ul.cards details", has=page.locator("summary strong", has_text=re.compile(r"^almaty\.agent$")))
+    agent = page.locator(
+        "ul.cards details", has=page.locator("summary strong", has_text=re.compile(r"^almaty\.agent$"))
+    )
     await agent.locator("summary").click()
     await expect(agent.locator(f"select[name=branch_code] option[value={code}]")).to_have_count(1)
 
@@ -129,7 +132,9 @@ async def test_admin_opens_renames_closes_and_reopens_a_branch(console, suite):
     await agent.locator("summary").click()
     await expect(agent.locator(f"select[name=branch_code] option[value={STAFFED_BRANCH}]")).to_have_count(1)
     await expect(agent.locator(f"select[name=branch_code] option[value={code}]")).to_have_count(0)
-    await expect(page.locator(f"form[aria-labelledby=new-user-title] select[name=branch_code] option[value={code}]")).to_have_count(0)
+    await expect(
+        page.locator(f"form[aria-labelledby=new-user-title] select[name=branch_code] option[value={code}]")
+    ).to_have_count(0)
     await go_by_menu(page, "customers")
     await page.locator("a[href='#/customers/new']").click()
     branch_select = page.locator("form.customer-form select[name=branch_code]")

@@ -7,6 +7,7 @@ and saves; an agent of another region cannot open that customer by its URL; a us
 the language and keeps it; every main screen renders for its role. The fixtures (suite,
 browser, signed-in consoles, screenshots) are in conftest.py.
 """
+
 from __future__ import annotations
 
 import random

@@ -1,5 +1,6 @@
 """The console's assets without a browser: every word the screens use exists in kk, ru and en,
 nothing is fetched from outside the project, and the package ships every asset."""
+
 from __future__ import annotations
 
 import re
@@ -56,15 +57,20 @@ def test_no_word_is_defined_twice():
 def test_nothing_is_loaded_from_outside_the_project():
     for path in [STATIC / "index.html", STATIC / "console.css", *SCRIPTS]:
         text = path.read_text()
-        assert not re.search(r"(src|href)=[\"']https?://|url\(\s*[\"']?https?://|import .* from [\"']https?://|"
-                             r"fetch\([\"'`]https?://", text), path
+        assert not re.search(
+            r"(src|href)=[\"']https?://|url\(\s*[\"']?https?://|import .* from [\"']https?://|"
+            r"fetch\([\"'`]https?://",
+            text,
+        ), path
     for script in SCRIPTS:
         for target in re.findall(r'from "(\.[^"]+)"', script.read_text()):
             assert (script.parent / target).resolve().exists(), f"{script.name} imports missing {target}"
 
 
 def test_the_package_ships_every_asset():
-    patterns = tomllib.loads((GATEWAY / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["crm_gateway"]
+    patterns = tomllib.loads((GATEWAY / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"][
+        "crm_gateway"
+    ]
     package = STATIC.parents[1]
     shipped = {path for pattern in patterns for path in package.glob(pattern)}
     assets = {path for path in STATIC.rglob("*") if path.is_file()}

@@ -1,5 +1,6 @@
 """The gateway's side of the console, in process over ASGI: the page and its assets, and the one
 endpoint the console added to the public API, PATCH /api/v1/auth/me (the user's own language)."""
+
 from __future__ import annotations
 
 import httpx
@@ -19,9 +20,14 @@ DEMO_BILLING_KEY = "crm_demobill_dev-only-billing-secret-not-for-production"
 async def client(tmp_path_factory):
     url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('console-gateway') / 'gateway.db'}"
     await upgrade_async(MIGRATIONS_DIR, url)
-    settings = GatewaySettings(database_url=url, relay_enabled=False, log_json=False,
-                               sales_url=f"http://127.0.0.1:{free_port()}",
-                               password_hash_time_cost=1, password_hash_memory_kib=1024)
+    settings = GatewaySettings(
+        database_url=url,
+        relay_enabled=False,
+        log_json=False,
+        sales_url=f"http://127.0.0.1:{free_port()}",
+        password_hash_time_cost=1,
+        password_hash_memory_kib=1024,
+    )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         await seed_demo(app.state.runtime.db, settings)
@@ -63,8 +69,9 @@ async def test_a_user_stores_their_own_language(client):
     assert (await client.get("/api/v1/auth/me", headers=colleague)).json() == colleague_before
 
 
-@pytest.mark.parametrize("body, field", [({"language": "de"}, "language"), ({}, "language"),
-                                          ({"language": "kk", "role": "admin"}, "role")])
+@pytest.mark.parametrize(
+    "body, field", [({"language": "de"}, "language"), ({}, "language"), ({"language": "kk", "role": "admin"}, "role")]
+)
 async def test_bad_preferences_are_refused_naming_the_field(client, body, field):
     user = await bearer(client, "karaganda.agent")
     answer = await client.patch("/api/v1/auth/me", headers=user, json=body)

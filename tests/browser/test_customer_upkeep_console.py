@@ -4,6 +4,7 @@ message at the phone field, adds and removes an address, adds a business custome
 person and reads the change history; a branch manager merges a duplicate into a customer, and
 the duplicate's page then says so and links to the survivor. Fixtures are in conftest.py.
 """
+
 from __future__ import annotations
 
 import random
@@ -66,14 +67,16 @@ async def create_customer(suite, username: str, **fields) -> dict:
 
 
 async def person(suite, username: str, last_name: str, first_name: str, **fields) -> dict:
-    return await create_customer(suite, username, kind="individual", iin=fresh_iin(),
-                                 last_name=last_name, first_name=first_name, **fields)
+    return await create_customer(
+        suite, username, kind="individual", iin=fresh_iin(), last_name=last_name, first_name=first_name, **fields
+    )
 
 
 async def test_an_agent_keeps_phones_addresses_and_contacts_up_to_date(console, suite):
     customer = await person(suite, "almaty.agent", "Zhaksybekova", "Madina")
-    company = await create_customer(suite, "almaty.agent", kind="business", bin=fresh_bin(),
-                                    legal_name="Medeu Print Service", legal_form="LLP")
+    company = await create_customer(
+        suite, "almaty.agent", kind="business", bin=fresh_bin(), legal_name="Medeu Print Service", legal_form="LLP"
+    )
     agent = await console("almaty.agent")
     page = agent.page
     language = await agent.language()
@@ -154,8 +157,9 @@ async def test_an_agent_keeps_phones_addresses_and_contacts_up_to_date(console, 
 async def test_a_manager_merges_a_duplicate_and_the_duplicate_points_at_the_survivor(console, suite):
     survivor = await person(suite, "almaty.manager", "Abenov", "Arman")
     duplicate_phone = fresh_phone()
-    duplicate = await person(suite, "almaty.manager", "Abenov", "Arman", phone=duplicate_phone,
-                             email="arman.abenov@example.kz")
+    duplicate = await person(
+        suite, "almaty.manager", "Abenov", "Arman", phone=duplicate_phone, email="arman.abenov@example.kz"
+    )
     manager = await console("almaty.manager")
     page = manager.page
     duplicate_shown = shown(duplicate_phone, await manager.language())

@@ -14,6 +14,7 @@ shows from → to, before and after fulfilment) and disconnects another product;
 refuses (an offering withdrawn from sale meanwhile) gets its message at that line's offering.
 The fixtures (suite, browser, signed-in consoles, screenshots) are in conftest.py.
 """
+
 from __future__ import annotations
 
 import re
@@ -80,7 +81,9 @@ async def capture_order(agent) -> tuple[str, str]:
     form = page.locator("#order-form")
     await expect(form.locator("select[name='items.0.offering_id']")).to_have_value("inet-gpon-100")
     # the service address comes from the customer's registered address
-    await expect(form.locator("input[name='items.0.service_address']")).to_have_value(re.compile(r"Almaty, Abay Ave, 150"))
+    await expect(form.locator("input[name='items.0.service_address']")).to_have_value(
+        re.compile(r"Almaty, Abay Ave, 150")
+    )
     await catalogue.locator("select[name=product_line]").select_option("tv")
     await catalogue.locator("tr[data-offering=tv-base] button").click()
     await expect(form.locator("select[name='items.1.offering_id']")).to_have_value("tv-base")
@@ -223,13 +226,15 @@ async def test_a_draft_from_a_won_opportunity_gets_its_items_and_is_submitted(co
 
 # --- tariff changes and disconnections ------------------------------------------------------------
 
+
 async def fulfil(client: httpx.AsyncClient, order_id: str) -> dict:
     """Every item of the order reported completed by the demo OSS key; returns the completed order."""
     oss = api_key(DEMO_OSS_KEY)
     order = (await client.get(f"{ORDERS}/{order_id}", headers=oss)).json()
     for item in order["items"]:
-        reported = await client.post(f"{ORDERS}/{order_id}/items/{item['id']}/fulfilment", headers=oss,
-                                     json={"state": "completed"})
+        reported = await client.post(
+            f"{ORDERS}/{order_id}/items/{item['id']}/fulfilment", headers=oss, json={"state": "completed"}
+        )
         assert reported.status_code == 200, reported.text
         order = reported.json()
     assert order["state"] == "completed", order
@@ -249,8 +254,14 @@ async def installed_for_aigerim(suite, *offerings: str) -> tuple[str, list[str]]
         found = await client.get("/api/v1/sales/customers", headers=agent, params={"phone": AIGERIM["typed_phone"]})
         assert found.status_code == 200, found.text
         customer_id = found.json()["items"][0]["id"]
-        taken = await client.post(ORDERS, headers=agent, json={"customer_id": customer_id, "items": [
-            {"offering_id": offering, "service_address": SERVICE_ADDRESS} for offering in offerings]})
+        taken = await client.post(
+            ORDERS,
+            headers=agent,
+            json={
+                "customer_id": customer_id,
+                "items": [{"offering_id": offering, "service_address": SERVICE_ADDRESS} for offering in offerings],
+            },
+        )
         assert taken.status_code == 201, taken.text
         completed = await fulfil(client, taken.json()["id"])
     return customer_id, [item["result_product_ids"][0] for item in completed["items"]]
@@ -268,7 +279,9 @@ async def withdrawn_from_sale(suite, offering_id: str):
         try:
             yield
         finally:
-            again = await client.patch(path, headers=admin, json={"version": retired.json()["version"], "status": "active"})
+            again = await client.patch(
+                path, headers=admin, json={"version": retired.json()["version"], "status": "active"}
+            )
             assert again.status_code == 200, again.text
 
 
@@ -305,7 +318,9 @@ async def test_a_branch_agent_changes_a_tariff_and_disconnects_a_product(console
     await expect(offering.locator("option[value=tv-base]")).to_have_count(0)
     await expect(offering.locator("option[value=inet-adsl-8]")).to_have_count(0)  # retired
     await offering.select_option("inet-gpon-300")
-    await expect(line.locator(".line-details")).to_contain_text(re.compile(r"\+" + tenge("3 000").pattern))  # 9 990 - 6 990
+    await expect(line.locator(".line-details")).to_contain_text(
+        re.compile(r"\+" + tenge("3 000").pattern)
+    )  # 9 990 - 6 990
     # what the API counts for a change: the new offering's one-off and monthly prices
     await expect(form.locator(".total-one-off")).to_have_text(tenge("10 000"))
     await expect(form.locator(".total-monthly")).to_have_text(tenge("9 990"))
@@ -356,7 +371,9 @@ async def test_a_branch_agent_changes_a_tariff_and_disconnects_a_product(console
     # the call centre sees the products, and no change it could not make
     callcenter = await signed_in(console, "callcenter")
     await callcenter.open(customer)
-    await expect(callcenter.page.locator(f"#products li[data-product='{fibre_id}']")).to_contain_text("Fibre 300 Mbit/s")
+    await expect(callcenter.page.locator(f"#products li[data-product='{fibre_id}']")).to_contain_text(
+        "Fibre 300 Mbit/s"
+    )
     await expect(callcenter.page.locator("#products a[data-action]")).to_have_count(0)
 
 

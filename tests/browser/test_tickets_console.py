@@ -9,6 +9,7 @@ and reloads; an agent of another branch cannot open it by its URL; the mass inci
 page, with resolving offered only to the roles that may; a call logged by the telephony
 integration shows in the 360 view's calls and visits. Fixtures are in conftest.py.
 """
+
 from __future__ import annotations
 
 import re
@@ -47,13 +48,17 @@ async def open_ticket_from_the_360_view(console, summary: str) -> str:
     form = page.locator("#tickets form")
     await form.locator("input[name=name]").fill(summary)
     await form.locator("select[name=category]").select_option("internet")
-    await form.locator("textarea[name=description]").fill("The router's light blinks red; no internet since the morning.")
+    await form.locator("textarea[name=description]").fill(
+        "The router's light blinks red; no internet since the morning."
+    )
     await form.locator("button[type=submit]").click()
     opened = page.locator("#opened-ticket-link")
     await expect(opened).to_contain_text(summary)
     ticket_fragment = (await opened.get_attribute("href")).removeprefix("#/")
     assert re.fullmatch(r"tickets/[0-9a-f-]{36}", ticket_fragment)
-    await expect(page.locator(f"#tickets table a[href='#/{ticket_fragment}']")).to_have_text(summary)  # its row links too
+    await expect(page.locator(f"#tickets table a[href='#/{ticket_fragment}']")).to_have_text(
+        summary
+    )  # its row links too
 
     await opened.click()
     await expect(page).to_have_url(re.compile(f"#/{ticket_fragment}$"))
@@ -82,7 +87,9 @@ async def test_the_branch_agent_works_a_ticket_the_call_centre_opened(console):
     filters = page.locator("form[role=search]")
     await filters.locator("select[name=team]").select_option("technical")
     await filters.locator("input[name=unassigned]").check()
-    async with page.expect_response(re.compile(r"/api/v1/tickets/queues/ALA-01\.technical/tickets\?.*unassigned=true")) as asked:
+    async with page.expect_response(
+        re.compile(r"/api/v1/tickets/queues/ALA-01\.technical/tickets\?.*unassigned=true")
+    ) as asked:
         await filters.locator("button[type=submit]").click()
     assert (await asked.value).ok
     await expect(row).to_have_count(1)
@@ -123,7 +130,9 @@ async def test_the_branch_agent_works_a_ticket_the_call_centre_opened(console):
     await notes.locator("select[name=visibility]").select_option("internal")
     await notes.locator("button[type=submit]").click()
     await expect(notes.locator("li.note-internal", has_text="distribution box")).to_have_count(1)
-    await notes.locator("textarea[name=text]").fill("A technician replaced the faulty equipment; please restart your router.")
+    await notes.locator("textarea[name=text]").fill(
+        "A technician replaced the faulty equipment; please restart your router."
+    )
     await notes.locator("select[name=visibility]").select_option("customer")
     await notes.locator("button[type=submit]").click()
     await expect(notes.locator("li.note-customer", has_text="restart your router")).to_have_count(1)
@@ -142,12 +151,15 @@ async def test_the_branch_agent_works_a_ticket_the_call_centre_opened(console):
     await agent.screenshot("ticket-detail")
 
     # someone else changes the ticket meanwhile: this page's version is stale, the API refuses (412)
-    changed = await page.evaluate("""async (path) => {
+    changed = await page.evaluate(
+        """async (path) => {
         const answer = await fetch(`/api/v1/tickets/${path}/notes`, { method: "POST",
           headers: { Authorization: `Bearer ${sessionStorage.getItem("crm.console.token")}`, "Content-Type": "application/json" },
           body: JSON.stringify({ text: "Customer called back: works now.", visibility: "internal" }) });
         return answer.status;
-    }""", ticket_fragment)
+    }""",
+        ticket_fragment,
+    )
     assert changed == 201
     close = workflow.locator("form", has=page.locator("button[data-transition=closed]"))
     await close.locator("button[type=submit]").click()
@@ -224,13 +236,20 @@ async def test_a_logged_call_shows_in_the_360_views_contact_history(console, sui
     marker = uuid.uuid4().hex[:8]
     async with httpx.AsyncClient(base_url=suite.gateway_url, timeout=30) as http:  # the telephony integration
         headers = await sign_in(http, "callcenter")
-        customer = (await http.get("/api/v1/sales/customers", params={"phone": "87011234567"},
-                                   headers=headers)).json()["items"][0]
-        call = await http.post("/api/v1/tickets/interactions", headers=headers, json={
-            "customer_id": customer["id"], "summary": f"Asked when the technician comes ({marker})"})
+        customer = (await http.get("/api/v1/sales/customers", params={"phone": "87011234567"}, headers=headers)).json()[
+            "items"
+        ][0]
+        call = await http.post(
+            "/api/v1/tickets/interactions",
+            headers=headers,
+            json={"customer_id": customer["id"], "summary": f"Asked when the technician comes ({marker})"},
+        )
         assert call.status_code == 201, call.text
-        ended = await http.post(f"/api/v1/tickets/interactions/{call.json()['id']}/end", headers=headers,
-                                json={"outcome": "callback_needed"})
+        ended = await http.post(
+            f"/api/v1/tickets/interactions/{call.json()['id']}/end",
+            headers=headers,
+            json={"outcome": "callback_needed"},
+        )
         assert ended.status_code == 200, ended.text
 
     agent = await signed_in(console, "callcenter")

@@ -1,6 +1,7 @@
 """Static checks of the deployment files (no Docker engine here): docker-compose.yml,
 deploy/k8s/*.yaml and deploy/Dockerfile agree with the services registry, give every service
 its own database, keep secrets out of the repository and run the production profile."""
+
 from __future__ import annotations
 
 import re
@@ -25,8 +26,10 @@ SECRET_WORDS = ("SECRET", "PASSWORD", "DATABASE_URL", "API_KEY", "TOKEN")
 INTERPOLATION = re.compile(r"^\$\{[A-Z][A-Z0-9_]*(:?[?-][^}]*)?\}$")
 REQUIRED_VARIABLE = re.compile(r"\$\{([A-Z][A-Z0-9_]*):\?[^}]*\}")
 
-DATABASE_URL = re.compile(r"^(?P<scheme>[a-z0-9+]+)://(?P<user>[^:@/]+):(?P<password>\$\{[^}]*\}|[^@]*)"
-                          r"@(?P<host>[^:/]+):(?P<port>\d+)/(?P<database>[A-Za-z0-9_]+)$")
+DATABASE_URL = re.compile(
+    r"^(?P<scheme>[a-z0-9+]+)://(?P<user>[^:@/]+):(?P<password>\$\{[^}]*\}|[^@]*)"
+    r"@(?P<host>[^:/]+):(?P<port>\d+)/(?P<database>[A-Za-z0-9_]+)$"
+)
 
 ids = [spec.name for spec in SERVICES]
 
@@ -73,6 +76,7 @@ def config_map(k8s: list[dict]) -> dict[str, str]:
 
 
 # -- docker-compose.yml -----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("spec", SERVICES, ids=ids)
 def test_compose_runs_every_service_and_its_migration_job(compose, spec: ServiceSpec):
@@ -192,8 +196,11 @@ def test_compose_holds_no_secret_values(compose):
 
 
 def test_every_required_variable_is_documented_in_env_example(compose):
-    example = dict(line.split("=", 1) for line in (DEPLOY / "env.example").read_text().splitlines()
-                   if line and not line.startswith("#"))
+    example = dict(
+        line.split("=", 1)
+        for line in (DEPLOY / "env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
     required = set(REQUIRED_VARIABLE.findall(COMPOSE_FILE.read_text()))
     assert required and required <= set(example)
     assert all(example[name] == "" for name in required), "env.example names the secrets, without values"
@@ -213,6 +220,7 @@ def test_no_development_secret_appears_in_the_deploy_files():
 
 
 # -- deploy/k8s ---------------------------------------------------------------------------------
+
 
 def test_every_manifest_is_listed_in_the_kustomization_and_namespaced(k8s):
     kustomization = next(d for d in k8s if d.get("kind") == "Kustomization")
@@ -248,7 +256,9 @@ def test_k8s_ports_match_the_registry(k8s, spec: ServiceSpec):
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     expected = {"http": spec.http_port, **({"grpc": spec.grpc_port} if spec.grpc_port else {})}
     assert ports == expected
-    service_ports = {p["name"]: (p["port"], p["targetPort"]) for p in k8s_object(k8s, "Service", spec.name)["spec"]["ports"]}
+    service_ports = {
+        p["name"]: (p["port"], p["targetPort"]) for p in k8s_object(k8s, "Service", spec.name)["spec"]["ports"]
+    }
     assert service_ports == {name: (port, name) for name, port in expected.items()}
     settings = config_map(k8s)
     assert int(settings[spec.env_name("http_port")]) == spec.http_port
@@ -346,10 +356,14 @@ def test_k8s_pods_run_as_non_root(k8s):
 
 # -- deploy/Dockerfile ----------------------------------------------------------------------------
 
+
 def dockerfile_instructions() -> list[tuple[str, str]]:
     text = (DEPLOY / "Dockerfile").read_text().replace("\\\n", " ")
-    return [tuple(line.strip().split(None, 1)) for line in text.splitlines()
-            if line.strip() and not line.strip().startswith("#")]
+    return [
+        tuple(line.strip().split(None, 1))
+        for line in text.splitlines()
+        if line.strip() and not line.strip().startswith("#")
+    ]
 
 
 def test_dockerfile_builds_one_service_on_python_slim_as_non_root():
@@ -391,8 +405,14 @@ def test_crm_serve_refuses_development_secrets_in_production():
 
     from crm_cli import main
 
-    result = CliRunner().invoke(main.app, ["serve", "gateway"], env={
-        "CRM_GATEWAY_PROFILE": "production", "CRM_GATEWAY_DATABASE_URL": "postgresql+asyncpg://u:p@db/crm_gateway"})
+    result = CliRunner().invoke(
+        main.app,
+        ["serve", "gateway"],
+        env={
+            "CRM_GATEWAY_PROFILE": "production",
+            "CRM_GATEWAY_DATABASE_URL": "postgresql+asyncpg://u:p@db/crm_gateway",
+        },
+    )
     assert result.exit_code == 1
     assert "gateway settings are not valid" in result.output and "internal_token_secret" in result.output
 

@@ -1,6 +1,7 @@
 """One running suite for every end-to-end test: `crm up --seed` as `make run` starts it, with a
 PostgreSQL database for each service in the registry. Tests make their own fresh records, so they
 can share it; starting it once saves a minute per test module."""
+
 from __future__ import annotations
 
 import asyncio
@@ -18,4 +19,3 @@ async def suite(tmp_path_factory, make_database):
     await asyncio.to_thread(running.__enter__)
     yield running
     await asyncio.to_thread(running.stop)
-

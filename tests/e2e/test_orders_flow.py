@@ -7,6 +7,7 @@ products appear; the billing demo key reads the completed order through the TM F
 reports an invoice and a payment; staff see the balance paid; a plain Kafka consumer sees the
 order's completed event exactly once.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,9 +38,13 @@ async def test_the_suite_routes_and_documents_the_orders_service(suite: RunningS
         health = (await client.get("/healthz")).json()
         assert health["status"] == "ok" and health["services"]["orders"] == "ok", health
         paths = (await client.get("/openapi.json")).json()["paths"]
-    assert {f"{ORDERS}", f"{ORDERS}/{{order_id}}/items/{{item_id}}/fulfilment",
-            "/api/v1/orders/billing/invoices", TMF_ORDER,
-            "/tmf-api/productCatalogManagement/v4/productOffering"} <= set(paths)
+    assert {
+        f"{ORDERS}",
+        f"{ORDERS}/{{order_id}}/items/{{item_id}}/fulfilment",
+        "/api/v1/orders/billing/invoices",
+        TMF_ORDER,
+        "/tmf-api/productCatalogManagement/v4/productOffering",
+    } <= set(paths)
 
 
 async def test_an_order_is_taken_fulfilled_and_billed_through_the_gateway(suite: RunningSuite):
@@ -49,10 +54,17 @@ async def test_an_order_is_taken_fulfilled_and_billed_through_the_gateway(suite:
         assert seeded.status_code == 200, seeded.text
         customer = seeded.json()["items"][0]
 
-        taken = await client.post(ORDERS, headers=agent | {"Idempotency-Key": "e2e-order-1"}, json={
-            "customer_id": customer["id"],
-            "items": [{"offering_id": "inet-gpon-100", "service_address": "Almaty, Dostyk 5"},
-                      {"offering_id": "tv-base"}]})
+        taken = await client.post(
+            ORDERS,
+            headers=agent | {"Idempotency-Key": "e2e-order-1"},
+            json={
+                "customer_id": customer["id"],
+                "items": [
+                    {"offering_id": "inet-gpon-100", "service_address": "Almaty, Dostyk 5"},
+                    {"offering_id": "tv-base"},
+                ],
+            },
+        )
         assert taken.status_code == 201, taken.text
         order = taken.json()
         assert order["state"] == "acknowledged" and order["customer_name"] == customer["display_name"]
@@ -67,14 +79,16 @@ async def test_an_order_is_taken_fulfilled_and_billed_through_the_gateway(suite:
 
         oss = api_key(DEMO_OSS_KEY)
         for item in order["items"]:
-            reported = await client.post(f"{ORDERS}/{order['id']}/items/{item['id']}/fulfilment", headers=oss,
-                                         json={"state": "completed"})
+            reported = await client.post(
+                f"{ORDERS}/{order['id']}/items/{item['id']}/fulfilment", headers=oss, json={"state": "completed"}
+            )
             assert reported.status_code == 200, reported.text
         completed = (await client.get(f"{ORDERS}/{order['id']}", headers=agent)).json()
         assert completed["state"] == "completed" and completed["completed_at"]
 
-        products = (await client.get("/api/v1/orders/installed-products", headers=agent,
-                                     params={"customer_id": customer["id"]})).json()
+        products = (
+            await client.get("/api/v1/orders/installed-products", headers=agent, params={"customer_id": customer["id"]})
+        ).json()
         ours = sorted((p["offering_id"], p["status"]) for p in products if p["order_id"] == order["id"])
         assert ours == [("inet-gpon-100", "active"), ("tv-base", "active")]
 
@@ -85,31 +99,49 @@ async def test_an_order_is_taken_fulfilled_and_billed_through_the_gateway(suite:
         assert product_order["state"] == "completed" and product_order["@type"] == "ProductOrder"
         assert product_order["href"] == f"{TMF_ORDER}/{order['id']}"
         assert product_order["relatedParty"][0]["id"] == customer["id"]
-        first_bill = sum(int(price["price"]["taxIncludedAmount"]["value"].replace(".", ""))
-                         for price in product_order["orderTotalPrice"])
+        first_bill = sum(
+            int(price["price"]["taxIncludedAmount"]["value"].replace(".", ""))
+            for price in product_order["orderTotalPrice"]
+        )
         assert first_bill == 10000_00 + 9980_00
 
         today = datetime.now(UTC).date()
         invoice_id, payment_id = f"INV-e2e-{order['id'][:8]}", f"PAY-e2e-{order['id'][:8]}"
-        invoice = await client.post("/api/v1/orders/billing/invoices", headers=billing, json={
-            "invoice_id": invoice_id, "customer_id": customer["id"], "order_id": order["id"],
-            "amount_tiyn": first_bill, "issued_on": today.isoformat(),
-            "due_on": (today + timedelta(days=14)).isoformat()})
+        invoice = await client.post(
+            "/api/v1/orders/billing/invoices",
+            headers=billing,
+            json={
+                "invoice_id": invoice_id,
+                "customer_id": customer["id"],
+                "order_id": order["id"],
+                "amount_tiyn": first_bill,
+                "issued_on": today.isoformat(),
+                "due_on": (today + timedelta(days=14)).isoformat(),
+            },
+        )
         assert invoice.status_code == 201, invoice.text
         balance_path = f"/api/v1/orders/billing/customers/{customer['id']}/balance"
         due = (await client.get(balance_path, headers=agent)).json()
         assert due["status"] == "due" and due["outstanding_tiyn"] == first_bill, due
 
-        payment = await client.post("/api/v1/orders/billing/payments", headers=billing, json={
-            "payment_id": payment_id, "invoice_id": invoice_id, "amount_tiyn": first_bill,
-            "paid_at": datetime.now(UTC).isoformat()})
+        payment = await client.post(
+            "/api/v1/orders/billing/payments",
+            headers=billing,
+            json={
+                "payment_id": payment_id,
+                "invoice_id": invoice_id,
+                "amount_tiyn": first_bill,
+                "paid_at": datetime.now(UTC).isoformat(),
+            },
+        )
         assert payment.status_code == 201, payment.text
         callcenter = await sign_in(client, "callcenter")
         paid = (await client.get(balance_path, headers=callcenter)).json()
         assert paid["status"] == "paid" and paid["paid_tiyn"] == first_bill and paid["outstanding_tiyn"] == 0
         # the billing key only reports; it never takes orders
-        refused = await client.post(ORDERS, headers=billing, json={"customer_id": customer["id"],
-                                                                    "items": [{"offering_id": "tv-base"}]})
+        refused = await client.post(
+            ORDERS, headers=billing, json={"customer_id": customer["id"], "items": [{"offering_id": "tv-base"}]}
+        )
         assert refused.status_code == 403
 
     events = await completed_events(suite, order["id"])
@@ -133,9 +165,13 @@ async def test_won_opportunities_of_the_demo_pipeline_become_draft_orders(suite:
 
 async def completed_events(suite: RunningSuite, order_id: str) -> list[dict]:
     """Every crm.orders.order.completed event of the order on the topic, read to its end."""
-    consumer = AIOKafkaConsumer(ORDER_TOPIC, bootstrap_servers=f"127.0.0.1:{suite.broker_port}",
-                                group_id=None, auto_offset_reset="earliest",
-                                enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        ORDER_TOPIC,
+        bootstrap_servers=f"127.0.0.1:{suite.broker_port}",
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     await consumer.start()
     found: list[dict] = []
     try:

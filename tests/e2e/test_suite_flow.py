@@ -5,6 +5,7 @@ almaty.agent creates a customer; callcenter finds it by a phone typed another wa
 masked); karaganda.agent cannot see it; a plain Kafka consumer reads its event; one trace
 runs from the gateway request through the sales service and Kafka to the consumer.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -40,9 +41,11 @@ async def test_customer_flow_across_roles_kafka_and_tracing(suite: RunningSuite)
 
         # branch staff register a customer; the branch defaults to the agent's
         agent = await sign_in(client, "almaty.agent")
-        created = await client.post("/api/v1/sales/customers", headers=agent, json={
-            "kind": "individual", "iin": iin, "first_name": "Dana", "last_name": "Omarova",
-            "phone": typed_phone})
+        created = await client.post(
+            "/api/v1/sales/customers",
+            headers=agent,
+            json={"kind": "individual", "iin": iin, "first_name": "Dana", "last_name": "Omarova", "phone": typed_phone},
+        )
         assert created.status_code == 201, created.text
         customer = created.json()
         customer_id = customer["id"]
@@ -51,8 +54,9 @@ async def test_customer_flow_across_roles_kafka_and_tracing(suite: RunningSuite)
 
         # the call centre finds the caller by the number typed differently; IIN masked
         callcenter = await sign_in(client, "callcenter")
-        found = await client.get("/api/v1/sales/customers", headers=callcenter,
-                                 params={"phone": f"+7 701 {e164[5:8]} {e164[8:]}"})
+        found = await client.get(
+            "/api/v1/sales/customers", headers=callcenter, params={"phone": f"+7 701 {e164[5:8]} {e164[8:]}"}
+        )
         assert found.status_code == 200, found.text
         items = found.json()["items"]
         assert [c["id"] for c in items] == [customer_id]
@@ -80,15 +84,20 @@ async def test_customer_flow_across_roles_kafka_and_tracing(suite: RunningSuite)
     names = [span["name"] for span in trace]
     assert any(n.startswith("publish crm.sales.customer.v1") for n in names), names
     assert any(n.startswith("process crm.sales.customer.v1") for n in names), names
-    assert any(span["service"] == "gateway" and span["parent_id"] is None for span in trace), \
+    assert any(span["service"] == "gateway" and span["parent_id"] is None for span in trace), (
         "the trace starts at the gateway request"
+    )
     assert trace_request_id
 
 
 async def read_customer_event(suite: RunningSuite, customer_id: str) -> dict:
-    consumer = AIOKafkaConsumer("crm.sales.customer.v1", bootstrap_servers=f"127.0.0.1:{suite.broker_port}",
-                                group_id=f"e2e-{customer_id}", auto_offset_reset="earliest",
-                                enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        "crm.sales.customer.v1",
+        bootstrap_servers=f"127.0.0.1:{suite.broker_port}",
+        group_id=f"e2e-{customer_id}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     await consumer.start()
     try:
         deadline = time.monotonic() + 30

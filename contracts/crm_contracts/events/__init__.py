@@ -8,6 +8,7 @@ each type is schemas/<type>.json, whose $id is the event's dataschema
 (urn:qazaq-crm:schema:<type>:<schema version>).
 
 ``catalogue_problems()`` checks that all of this holds (contracts/tests run it)."""
+
 from __future__ import annotations
 
 import json
@@ -26,7 +27,9 @@ TOPICS = HERE / "topics"
 
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 TOPIC_NAME = re.compile(r"^crm\.(?P<owner>[a-z][a-z0-9_]*)\.(?P<aggregate>[a-z][a-z0-9_]*)\.v(?P<version>[1-9][0-9]*)$")
-EVENT_TYPE = re.compile(r"^crm\.(?P<owner>[a-z][a-z0-9_]*)\.(?P<aggregate>[a-z][a-z0-9_]*)\.(?P<action>[a-z][a-z0-9_]*)$")
+EVENT_TYPE = re.compile(
+    r"^crm\.(?P<owner>[a-z][a-z0-9_]*)\.(?P<aggregate>[a-z][a-z0-9_]*)\.(?P<action>[a-z][a-z0-9_]*)$"
+)
 REQUIRED_TOPIC_FIELDS = ("name", "owner", "key", "events")
 
 
@@ -73,6 +76,7 @@ def validate(type_: str, data: dict[str, Any]) -> None:
 
 
 # --- checks of the catalogue itself ---------------------------------------------------------
+
 
 def catalogue_problems(topics_dir: Path = TOPICS, schemas_dir: Path = SCHEMAS) -> list[str]:
     """Everything wrong with the catalogue, one line each (empty when it is sound):

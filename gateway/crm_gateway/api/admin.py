@@ -2,6 +2,7 @@
 
 User changes are written with their crm.gateway.user.* event in one transaction (outbox).
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -24,7 +25,12 @@ from crm_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor,
 from ..db.models import ApiKey, User
 from ..domain.api_keys import new_key, validate_scopes
 from ..domain.users import (
-    check_password, normalise_username, placement, staff_role, user_event_data, user_placement,
+    check_password,
+    normalise_username,
+    placement,
+    staff_role,
+    user_event_data,
+    user_placement,
 )
 from ..state import gateway_of
 from .deps import AdminCaller
@@ -35,6 +41,7 @@ Language = Literal["kk", "ru", "en"]
 
 
 # --- users -------------------------------------------------------------------------------
+
 
 class UserOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -85,8 +92,11 @@ class PasswordReset(BaseModel):
 
 
 def _user_response(user: User, status_code: int = 200) -> JSONResponse:
-    return JSONResponse(UserOut.model_validate(user).model_dump(mode="json"), status_code=status_code,
-                        headers=version_headers(user.version))
+    return JSONResponse(
+        UserOut.model_validate(user).model_dump(mode="json"),
+        status_code=status_code,
+        headers=version_headers(user.version),
+    )
 
 
 async def _user_or_404(session, user_id: str) -> User:
@@ -98,7 +108,8 @@ async def _user_or_404(session, user_id: str) -> User:
 
 @router.get("/users", response_model=Page[UserOut], summary="List staff users (by username)")
 async def list_users(
-    request: Request, caller: AdminCaller,
+    request: Request,
+    caller: AdminCaller,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: str | None = None,
     active: bool | None = None,
@@ -110,8 +121,12 @@ async def list_users(
     after = decode_cursor(cursor)
     if after:
         query = query.where(User.username > str(after[0]))
-    for column, value in ((User.active, active), (User.role, role), (User.branch_code, branch_code),
-                          (User.region_code, region_code)):
+    for column, value in (
+        (User.active, active),
+        (User.role, role),
+        (User.branch_code, branch_code),
+        (User.region_code, region_code),
+    ):
         if value is not None:
             query = query.where(column == value)
     async with gateway_of(request).db.read_only() as session:
@@ -128,7 +143,9 @@ async def get_user(user_id: str, request: Request, caller: AdminCaller) -> JSONR
 
 @router.post("/users", response_model=UserOut, status_code=201, summary="Create a staff user")
 async def create_user(
-    body: UserCreate, request: Request, caller: AdminCaller,
+    body: UserCreate,
+    request: Request,
+    caller: AdminCaller,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
     username = normalise_username(body.username)
@@ -142,25 +159,53 @@ async def create_user(
         async with gateway.db.unit_of_work() as session:
             replay = await find_replay(session, caller.principal, idempotency_key, fingerprint)
             if replay is not None:
-                return JSONResponse(replay.response, status_code=replay.status_code,
-                                    headers=version_headers(replay.response.get("version", 1)))
+                return JSONResponse(
+                    replay.response,
+                    status_code=replay.status_code,
+                    headers=version_headers(replay.response.get("version", 1)),
+                )
             if await session.scalar(select(User.id).where(User.username == username)):
                 raise _username_taken(username)
             region, branch = await user_placement(session, role, body.region_code, body.branch_code)
             now = utcnow()
-            user = User(id=new_id(), username=username, full_name=body.full_name.strip(), password_hash=password_hash,
-                        role=role.value, region_code=region, branch_code=branch, language=body.language,
-                        active=True, version=1, token_generation=1, created_at=now, updated_at=now)
+            user = User(
+                id=new_id(),
+                username=username,
+                full_name=body.full_name.strip(),
+                password_hash=password_hash,
+                role=role.value,
+                region_code=region,
+                branch_code=branch,
+                language=body.language,
+                active=True,
+                version=1,
+                token_generation=1,
+                created_at=now,
+                updated_at=now,
+            )
             session.add(user)
             await session.flush()
             data = user_event_data(user)
-            await events.add(session, aggregate="user", action="created", subject=user.id, data=data,
-                             region=region, branch=branch)
-            record_change(session, caller.principal, entity_type="user", entity_id=user.id, action="created",
-                          changes=diff({}, data))
+            await events.add(
+                session, aggregate="user", action="created", subject=user.id, data=data, region=region, branch=branch
+            )
+            record_change(
+                session,
+                caller.principal,
+                entity_type="user",
+                entity_id=user.id,
+                action="created",
+                changes=diff({}, data),
+            )
             response = _user_response(user, 201)
-            remember(session, caller.principal, idempotency_key, fingerprint, 201,
-                     UserOut.model_validate(user).model_dump(mode="json"))
+            remember(
+                session,
+                caller.principal,
+                idempotency_key,
+                fingerprint,
+                201,
+                UserOut.model_validate(user).model_dump(mode="json"),
+            )
     except IntegrityError:
         raise _username_taken(username) from None
     response.headers["Location"] = f"/api/v1/admin/users/{user.id}"
@@ -168,14 +213,21 @@ async def create_user(
 
 
 def _username_taken(username: str) -> Problem:
-    return conflict(f"username {username!r} is already taken",
-                    errors=[{"field": "username", "message": "already taken"}])
+    return conflict(
+        f"username {username!r} is already taken", errors=[{"field": "username", "message": "already taken"}]
+    )
 
 
-@router.patch("/users/{user_id}", response_model=UserOut,
-              summary="Change a user's role, region/branch, name, language or active flag (If-Match)")
+@router.patch(
+    "/users/{user_id}",
+    response_model=UserOut,
+    summary="Change a user's role, region/branch, name, language or active flag (If-Match)",
+)
 async def update_user(
-    user_id: str, body: UserPatch, request: Request, caller: AdminCaller,
+    user_id: str,
+    body: UserPatch,
+    request: Request,
+    caller: AdminCaller,
     if_match: Annotated[str | None, Header(alias="If-Match")] = None,
 ) -> JSONResponse:
     expected = required_version(if_match, body.version, "user")
@@ -185,7 +237,8 @@ async def update_user(
         user = await _user_or_404(session, user_id)
         check_version("user", user.version, expected)
         if user.id == caller.principal.subject and (
-                ("active" in given and body.active is False) or ("role" in given and body.role != user.role)):
+            ("active" in given and body.active is False) or ("role" in given and body.role != user.role)
+        ):
             raise conflict("administrators may not deactivate or re-role their own account; ask another admin")
         before = user_event_data(user) | {"language": user.language}
         role = staff_role(body.role) if "role" in given else staff_role(user.role)
@@ -194,8 +247,9 @@ async def update_user(
         if "branch_code" in given and body.branch_code is not None and "region_code" not in given:
             region = None  # a new branch brings its own region
         reactivated = "active" in given and body.active and not user.active
-        region, branch = await user_placement(session, role, region, branch,
-                                              kept_branch=None if reactivated else user.branch_code)
+        region, branch = await user_placement(
+            session, role, region, branch, kept_branch=None if reactivated else user.branch_code
+        )
         user.role, user.region_code, user.branch_code = role.value, region, branch
         if "full_name" in given:
             user.full_name = body.full_name.strip()
@@ -211,17 +265,28 @@ async def update_user(
             data = user_event_data(user)
             if data != {k: before[k] for k in data}:
                 action = "deactivated" if before["active"] and not user.active else "updated"
-                await events.add(session, aggregate="user", action=action, subject=user.id, data=data,
-                                 region=user.region_code, branch=user.branch_code)
-            record_change(session, caller.principal, entity_type="user", entity_id=user.id, action="updated",
-                          changes=changes)
+                await events.add(
+                    session,
+                    aggregate="user",
+                    action=action,
+                    subject=user.id,
+                    data=data,
+                    region=user.region_code,
+                    branch=user.branch_code,
+                )
+            record_change(
+                session, caller.principal, entity_type="user", entity_id=user.id, action="updated", changes=changes
+            )
         response = _user_response(user)
     gateway.authenticator.forget_user(user_id)
     return response
 
 
-@router.post("/users/{user_id}/password", status_code=204,
-             summary="Set a new password; the user's existing access tokens stop working")
+@router.post(
+    "/users/{user_id}/password",
+    status_code=204,
+    summary="Set a new password; the user's existing access tokens stop working",
+)
 async def reset_password(user_id: str, body: PasswordReset, request: Request, caller: AdminCaller) -> Response:
     check_password(body.password)
     gateway = gateway_of(request)
@@ -237,6 +302,7 @@ async def reset_password(user_id: str, body: PasswordReset, request: Request, ca
 
 
 # --- API keys ----------------------------------------------------------------------------
+
 
 class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -271,8 +337,12 @@ class ApiKeyList(BaseModel):
     items: list[ApiKeyOut]
 
 
-@router.post("/api-keys", response_model=ApiKeyCreated, status_code=201,
-             summary="Create an API key for an external system (the secret is shown once)")
+@router.post(
+    "/api-keys",
+    response_model=ApiKeyCreated,
+    status_code=201,
+    summary="Create an API key for an external system (the secret is shown once)",
+)
 async def create_api_key(body: ApiKeyCreate, request: Request, caller: AdminCaller) -> JSONResponse:
     gateway = gateway_of(request)
     scopes = validate_scopes(body.scopes, gateway.settings.upstreams)
@@ -280,16 +350,34 @@ async def create_api_key(body: ApiKeyCreate, request: Request, caller: AdminCall
     secret_hash = await gateway.passwords.hash(secret)
     async with gateway.db.unit_of_work() as session:
         region, branch = await placement(session, body.region_code, body.branch_code)
-        record = ApiKey(id=new_id(), name=body.name.strip(), prefix=prefix, secret_hash=secret_hash, scopes=scopes,
-                        region_code=region, branch_code=branch, active=True, created_by=caller.principal.subject,
-                        created_at=utcnow())
+        record = ApiKey(
+            id=new_id(),
+            name=body.name.strip(),
+            prefix=prefix,
+            secret_hash=secret_hash,
+            scopes=scopes,
+            region_code=region,
+            branch_code=branch,
+            active=True,
+            created_by=caller.principal.subject,
+            created_at=utcnow(),
+        )
         session.add(record)
         await session.flush()
-        record_change(session, caller.principal, entity_type="api_key", entity_id=record.id, action="created",
-                      changes={"name": [None, record.name], "scopes": [None, scopes]})
+        record_change(
+            session,
+            caller.principal,
+            entity_type="api_key",
+            entity_id=record.id,
+            action="created",
+            changes={"name": [None, record.name], "scopes": [None, scopes]},
+        )
     payload: dict[str, Any] = ApiKeyOut.model_validate(record).model_dump(mode="json") | {"key": full_key}
-    return JSONResponse(payload, status_code=201, headers={"Location": f"/api/v1/admin/api-keys/{record.id}",
-                                                          "Cache-Control": "no-store"})
+    return JSONResponse(
+        payload,
+        status_code=201,
+        headers={"Location": f"/api/v1/admin/api-keys/{record.id}", "Cache-Control": "no-store"},
+    )
 
 
 @router.get("/api-keys", response_model=ApiKeyList, summary="API keys (without their secrets)")
@@ -302,8 +390,11 @@ async def list_api_keys(request: Request, caller: AdminCaller, include_revoked: 
     return ApiKeyList(items=[ApiKeyOut.model_validate(k) for k in keys])
 
 
-@router.delete("/api-keys/{key_id}", status_code=204,
-               summary="Revoke an API key (every gateway process refuses it within the credential cache window)")
+@router.delete(
+    "/api-keys/{key_id}",
+    status_code=204,
+    summary="Revoke an API key (every gateway process refuses it within the credential cache window)",
+)
 async def revoke_api_key(key_id: str, request: Request, caller: AdminCaller) -> Response:
     gateway = gateway_of(request)
     async with gateway.db.unit_of_work() as session:

@@ -1,4 +1,5 @@
 """Sign-in (OAuth2 password form -> Bearer access token) and the caller's own identity."""
+
 from __future__ import annotations
 
 from typing import Annotated, Literal
@@ -38,10 +39,15 @@ class MeOut(BaseModel):
     language: str | None
 
 
-@router.post("/token", response_model=TokenOut, summary="Sign in with username and password",
-             responses={401: {"description": "Wrong username or password"}})
-async def issue_token(request: Request, response: Response,
-                      form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> TokenOut:
+@router.post(
+    "/token",
+    response_model=TokenOut,
+    summary="Sign in with username and password",
+    responses={401: {"description": "Wrong username or password"}},
+)
+async def issue_token(
+    request: Request, response: Response, form: Annotated[OAuth2PasswordRequestForm, Depends()]
+) -> TokenOut:
     gateway = gateway_of(request)
     address = client_address(request)
     throttle = await gateway.auth_failures_allowed(address)
@@ -70,9 +76,17 @@ async def issue_token(request: Request, response: Response,
 @router.get("/me", response_model=MeOut, summary="The authenticated caller")
 async def me(caller: CurrentCaller) -> MeOut:
     principal = caller.principal
-    return MeOut(kind=caller.kind, id=principal.subject, username=principal.username, full_name=caller.full_name,
-                 role=principal.role.value, region=principal.region, branch=principal.branch,
-                 scopes=list(principal.scopes), language=caller.language)
+    return MeOut(
+        kind=caller.kind,
+        id=principal.subject,
+        username=principal.username,
+        full_name=caller.full_name,
+        role=principal.role.value,
+        region=principal.region,
+        branch=principal.branch,
+        scopes=list(principal.scopes),
+        language=caller.language,
+    )
 
 
 class MePatch(BaseModel):
@@ -91,8 +105,14 @@ async def update_me(body: MePatch, request: Request, caller: CurrentCaller) -> M
     async with gateway.db.unit_of_work() as session:
         user = await session.get(User, caller.principal.subject)
         if user.language != body.language:
-            record_change(session, caller.principal, entity_type="user", entity_id=user.id, action="updated",
-                          changes={"language": [user.language, body.language]})
+            record_change(
+                session,
+                caller.principal,
+                entity_type="user",
+                entity_id=user.id,
+                action="updated",
+                changes={"language": [user.language, body.language]},
+            )
             user.language = body.language
             user.version += 1
             user.updated_at = utcnow()

@@ -5,6 +5,7 @@ service keeps its branch directory from those events. A branch never moves to an
 every record placed in it carries that region for visibility, so a move would silently change
 who sees them. Open a new branch and reassign instead.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -24,7 +25,11 @@ from crm_shared.outbox import EventWriter
 
 from ..db.models import Branch, User
 from ..domain.branches import (
-    active_staff_count, branch_event_data, known_region, normalise_code, required_text,
+    active_staff_count,
+    branch_event_data,
+    known_region,
+    normalise_code,
+    required_text,
 )
 from ..state import gateway_of
 from .deps import AdminCaller
@@ -80,7 +85,9 @@ class BranchPatch(BaseModel):
 
 
 def _out(branch: Branch, active_users: int) -> dict:
-    return BranchAdminOut.model_validate(branch).model_copy(update={"active_users": active_users}).model_dump(mode="json")
+    return (
+        BranchAdminOut.model_validate(branch).model_copy(update={"active_users": active_users}).model_dump(mode="json")
+    )
 
 
 async def _branch_or_404(session, code: str) -> Branch:
@@ -90,14 +97,26 @@ async def _branch_or_404(session, code: str) -> Branch:
     return branch
 
 
-@router.get("", response_model=BranchAdminList, responses=openapi_problems(401, 403),
-            summary="The branch network, closed branches included (by code)")
-async def list_branches(request: Request, caller: AdminCaller, region_code: str | None = None,
-                        active: bool | None = None) -> BranchAdminList:
-    staff = (select(User.branch_code, func.count().label("n")).where(User.active.is_(True))
-             .group_by(User.branch_code).subquery())
-    query = (select(Branch, func.coalesce(staff.c.n, 0)).outerjoin(staff, staff.c.branch_code == Branch.code)
-             .order_by(Branch.code))
+@router.get(
+    "",
+    response_model=BranchAdminList,
+    responses=openapi_problems(401, 403),
+    summary="The branch network, closed branches included (by code)",
+)
+async def list_branches(
+    request: Request, caller: AdminCaller, region_code: str | None = None, active: bool | None = None
+) -> BranchAdminList:
+    staff = (
+        select(User.branch_code, func.count().label("n"))
+        .where(User.active.is_(True))
+        .group_by(User.branch_code)
+        .subquery()
+    )
+    query = (
+        select(Branch, func.coalesce(staff.c.n, 0))
+        .outerjoin(staff, staff.c.branch_code == Branch.code)
+        .order_by(Branch.code)
+    )
     if region_code is not None:
         query = query.where(Branch.region_code == region_code)
     if active is not None:
@@ -107,8 +126,12 @@ async def list_branches(request: Request, caller: AdminCaller, region_code: str 
     return BranchAdminList(items=[BranchAdminOut.model_validate(_out(branch, n)) for branch, n in rows])
 
 
-@router.get("/{code}", response_model=BranchAdminOut, responses=openapi_problems(401, 403, 404),
-            summary="One branch (with its ETag)")
+@router.get(
+    "/{code}",
+    response_model=BranchAdminOut,
+    responses=openapi_problems(401, 403, 404),
+    summary="One branch (with its ETag)",
+)
 async def get_branch(code: str, request: Request, caller: AdminCaller) -> JSONResponse:
     async with gateway_of(request).db.read_only() as session:
         branch = await _branch_or_404(session, code)
@@ -116,27 +139,41 @@ async def get_branch(code: str, request: Request, caller: AdminCaller) -> JSONRe
     return JSONResponse(_out(branch, staff), headers=version_headers(branch.version))
 
 
-@router.post("", response_model=BranchAdminOut, status_code=201, responses=openapi_problems(401, 403, 409, 422),
-             summary="Open a branch")
+@router.post(
+    "",
+    response_model=BranchAdminOut,
+    status_code=201,
+    responses=openapi_problems(401, 403, 409, 422),
+    summary="Open a branch",
+)
 async def open_branch(body: BranchCreate, request: Request, caller: AdminCaller) -> JSONResponse:
     code = normalise_code(body.code)
     region = known_region(body.region_code.strip().upper())
     fields = {"city": required_text("city", body.city)} | {
-        name: required_text(name, getattr(body, name)) for name in NAME_FIELDS}
+        name: required_text(name, getattr(body, name)) for name in NAME_FIELDS
+    }
     try:
         async with gateway_of(request).db.unit_of_work() as session:
             if await session.get(Branch, code) is not None:
                 raise _code_taken(code)
             now = utcnow()
-            branch = Branch(code=code, region_code=region, active=True, version=1, created_at=now, updated_at=now,
-                            **fields)
+            branch = Branch(
+                code=code, region_code=region, active=True, version=1, created_at=now, updated_at=now, **fields
+            )
             session.add(branch)
             await session.flush()
             data = branch_event_data(branch)
-            await events.add(session, aggregate="branch", action="opened", subject=code, data=data,
-                             region=region, branch=code)
-            record_change(session, caller.principal, entity_type="branch", entity_id=code, action="created",
-                          changes=diff({}, data))
+            await events.add(
+                session, aggregate="branch", action="opened", subject=code, data=data, region=region, branch=code
+            )
+            record_change(
+                session,
+                caller.principal,
+                entity_type="branch",
+                entity_id=code,
+                action="created",
+                changes=diff({}, data),
+            )
             payload = _out(branch, 0)
     except IntegrityError:
         raise _code_taken(code) from None
@@ -147,22 +184,33 @@ def _code_taken(code: str) -> Problem:
     return conflict(f"branch {code} already exists", errors=[{"field": "code", "message": "already exists"}])
 
 
-@router.patch("/{code}", response_model=BranchAdminOut, responses=openapi_problems(400, 401, 403, 404, 409, 412, 422),
-              summary="Rename a branch, or close (active: false) / reopen it (If-Match)")
+@router.patch(
+    "/{code}",
+    response_model=BranchAdminOut,
+    responses=openapi_problems(400, 401, 403, 404, 409, 412, 422),
+    summary="Rename a branch, or close (active: false) / reopen it (If-Match)",
+)
 async def update_branch(
-    code: str, body: BranchPatch, request: Request, caller: AdminCaller,
+    code: str,
+    body: BranchPatch,
+    request: Request,
+    caller: AdminCaller,
     if_match: Annotated[str | None, Header(alias="If-Match")] = None,
 ) -> JSONResponse:
     expected = required_version(if_match, body.version, "branch")
-    changes_asked = {name: required_text(name, value) if isinstance(value, str) else value
-                     for name, value in patch_changes(body, ("city", *NAME_FIELDS, "active")).items()}
+    changes_asked = {
+        name: required_text(name, value) if isinstance(value, str) else value
+        for name, value in patch_changes(body, ("city", *NAME_FIELDS, "active")).items()
+    }
     async with gateway_of(request).db.unit_of_work() as session:
         branch = await _branch_or_404(session, code)
         check_version("branch", branch.version, expected)
         staff = await active_staff_count(session, branch.code)
         if changes_asked.get("active") is False and branch.active and staff:
-            raise conflict(f"{staff} active staff still work in branch {branch.code}: move or deactivate them first",
-                           errors=[{"field": "active", "message": f"{staff} active staff still work here"}])
+            raise conflict(
+                f"{staff} active staff still work in branch {branch.code}: move or deactivate them first",
+                errors=[{"field": "active", "message": f"{staff} active staff still work here"}],
+            )
         before = branch_event_data(branch)
         for name, value in changes_asked.items():
             setattr(branch, name, value)
@@ -172,9 +220,17 @@ async def update_branch(
             branch.version += 1
             branch.updated_at = utcnow()
             action = "closed" if before["active"] and not branch.active else "updated"
-            await events.add(session, aggregate="branch", action=action, subject=branch.code, data=after,
-                             region=branch.region_code, branch=branch.code)
-            record_change(session, caller.principal, entity_type="branch", entity_id=branch.code,
-                          action=action, changes=changes)
+            await events.add(
+                session,
+                aggregate="branch",
+                action=action,
+                subject=branch.code,
+                data=after,
+                region=branch.region_code,
+                branch=branch.code,
+            )
+            record_change(
+                session, caller.principal, entity_type="branch", entity_id=branch.code, action=action, changes=changes
+            )
         payload = _out(branch, staff)
     return JSONResponse(payload, headers=version_headers(branch.version))

@@ -1,4 +1,5 @@
 """Request dependencies of the gateway's routers: the authenticated (and rate-limited) caller."""
+
 from __future__ import annotations
 
 import logging
@@ -23,8 +24,13 @@ def client_address(request: Request) -> str:
 
 
 def too_many_requests(decision: Decision, detail: str) -> Problem:
-    return Problem(429, "Too many requests", detail, headers={"Retry-After": str(decision.retry_after_s)},
-                   retry_after_s=decision.retry_after_s)
+    return Problem(
+        429,
+        "Too many requests",
+        detail,
+        headers={"Retry-After": str(decision.retry_after_s)},
+        retry_after_s=decision.retry_after_s,
+    )
 
 
 async def current_caller(request: Request) -> Caller:
@@ -34,8 +40,12 @@ async def current_caller(request: Request) -> Caller:
     except (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
         # Credentials not in the cache, and the rate limits, need the gateway database.
         log.warning("gateway database unavailable while authenticating: %r", exc)
-        raise Problem(503, "Service unavailable", "the gateway cannot check credentials right now; retry shortly",
-                      headers={"Retry-After": "5"}) from None
+        raise Problem(
+            503,
+            "Service unavailable",
+            "the gateway cannot check credentials right now; retry shortly",
+            headers={"Retry-After": "5"},
+        ) from None
 
 
 async def _authenticate_and_admit(request: Request) -> Caller:
@@ -43,8 +53,10 @@ async def _authenticate_and_admit(request: Request) -> Caller:
     authenticator = gateway.authenticator
     credentials = authenticator.credentials(request)
     if credentials is None:
-        raise unauthorized("authentication required: 'Authorization: Bearer <access token>', "
-                           "'Authorization: ApiKey <key>' or 'X-API-Key: <key>'")
+        raise unauthorized(
+            "authentication required: 'Authorization: Bearer <access token>', "
+            "'Authorization: ApiKey <key>' or 'X-API-Key: <key>'"
+        )
     kind, value = credentials
     if kind == "bearer":
         caller = await authenticator.authenticate_bearer(value)
@@ -61,8 +73,9 @@ async def _authenticate_and_admit(request: Request) -> Caller:
                 raise unauthorized("the API key is not valid or has been revoked")
     decision = await gateway.admit(caller)
     if not decision.allowed:
-        raise too_many_requests(decision, f"rate limit of {gateway.settings.rate_limit_per_minute:g} requests "
-                                          "per minute exceeded")
+        raise too_many_requests(
+            decision, f"rate limit of {gateway.settings.rate_limit_per_minute:g} requests per minute exceeded"
+        )
     request.state.principal = caller.principal
     return caller
 
@@ -77,4 +90,3 @@ async def admin_caller(caller: CurrentCaller) -> Caller:
 
 
 AdminCaller = Annotated[Caller, Depends(admin_caller)]
-

@@ -1,4 +1,5 @@
 """The gateway's health (with every routed service's readiness) and the merged OpenAPI document."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
@@ -23,8 +24,10 @@ async def healthz(request: Request) -> JSONResponse:
     services = await gateway.upstreams.readiness_all()
     healthy = database == "ok"
     status = "ok" if healthy and all(s == "ok" for s in services.values()) else "degraded"
-    return JSONResponse({"status": status, "service": "gateway", "checks": {"database": database},
-                         "services": services}, status_code=200 if healthy else 503)
+    return JSONResponse(
+        {"status": status, "service": "gateway", "checks": {"database": database}, "services": services},
+        status_code=200 if healthy else 503,
+    )
 
 
 @router.get("/openapi.json")

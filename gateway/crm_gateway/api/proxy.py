@@ -1,4 +1,5 @@
 """Routing: /api/v1/<service>/... is forwarded to the service, as the authenticated caller."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
@@ -17,11 +18,16 @@ def proxy_router(services: list[str], prefixes: dict[str, str] | None = None) ->
     """/api/v1/<service>/... for each service, and each of ``prefixes`` (path prefix -> service)."""
     router = APIRouter(include_in_schema=False)  # the services' own documents describe these paths
     for service in services:
-        router.add_api_route(f"/api/v1/{service}/{{path:path}}", _forwarder(service), methods=METHODS,
-                             name=f"proxy_{service}")
+        router.add_api_route(
+            f"/api/v1/{service}/{{path:path}}", _forwarder(service), methods=METHODS, name=f"proxy_{service}"
+        )
     for prefix, service in (prefixes or {}).items():
-        router.add_api_route(f"{prefix.rstrip('/')}/{{path:path}}", _forwarder(service), methods=METHODS,
-                             name=f"proxy_{service}_{prefix.strip('/').replace('/', '_')}")
+        router.add_api_route(
+            f"{prefix.rstrip('/')}/{{path:path}}",
+            _forwarder(service),
+            methods=METHODS,
+            name=f"proxy_{service}_{prefix.strip('/').replace('/', '_')}",
+        )
     return router
 
 
@@ -29,7 +35,8 @@ def _may_write_through(principal, service: str, needed: str) -> bool:
     """A key with a narrower write scope of the service (orders:fulfil, orders:billing) passes the
     gateway for writes; the service checks that scope against the operation itself."""
     return needed.endswith(":write") and any(
-        scope.startswith(f"{service}:") and scope != f"{service}:read" for scope in principal.scopes)
+        scope.startswith(f"{service}:") and scope != f"{service}:read" for scope in principal.scopes
+    )
 
 
 def _forwarder(service: str):

@@ -5,6 +5,7 @@ Visibility follows the caller's reach: admins see everyone, a regional manager t
 region, branch staff their branch, the call centre (which routes tickets nationally) the active
 staff everywhere; analysts see aggregates only, and external systems (API keys) no one.
 """
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -69,8 +70,9 @@ def _contains(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _filters(q: str | None, role: str | None, branch_code: str | None,
-             region_code: str | None) -> list[ColumnElement[bool]]:
+def _filters(
+    q: str | None, role: str | None, branch_code: str | None, region_code: str | None
+) -> list[ColumnElement[bool]]:
     filters = []
     if q is not None and q.strip():
         pattern = _contains(q.strip())
@@ -95,12 +97,18 @@ def _after(cursor: str | None) -> tuple[str, str] | None:
     return values[0], values[1]
 
 
-@router.get("/staff", response_model=Page[StaffOut], responses=openapi_problems(400, 401, 403, 422),
-            summary="Colleagues in the caller's reach, by full name (q: part of the name or username)")
+@router.get(
+    "/staff",
+    response_model=Page[StaffOut],
+    responses=openapi_problems(400, 401, 403, 422),
+    summary="Colleagues in the caller's reach, by full name (q: part of the name or username)",
+)
 async def list_staff(
-    request: Request, caller: StaffReader,
-    q: Annotated[str | None, Query(max_length=MAX_QUERY_LENGTH,
-                                   description="part of the username or full name, any case")] = None,
+    request: Request,
+    caller: StaffReader,
+    q: Annotated[
+        str | None, Query(max_length=MAX_QUERY_LENGTH, description="part of the username or full name, any case")
+    ] = None,
     role: Annotated[str | None, Query(max_length=32)] = None,
     branch_code: Annotated[str | None, Query(max_length=32)] = None,
     region_code: Annotated[str | None, Query(max_length=16)] = None,

@@ -5,6 +5,7 @@ signed-in user's bearer token, so it can show nothing the API would refuse.
 ``/`` is the page; its assets are under ``/console/``. Screens are addressed by the URL
 fragment (``/#/customers/<id>``), so every screen is a link and the server needs one route.
 """
+
 from __future__ import annotations
 
 from importlib import resources
@@ -17,9 +18,13 @@ ASSETS_PATH = "/console"
 STATIC_DIR = resources.files(__package__) / "static"
 
 # The page is small and changes with each release; the browser revalidates it (ETag) every time.
-PAGE_HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
-                "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
-                                           "script-src 'self'; connect-src 'self'; frame-ancestors 'none'"}
+PAGE_HEADERS = {
+    "Cache-Control": "no-cache",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+    "script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
+}
 
 
 class ConsoleAssets(StaticFiles):

@@ -1,4 +1,5 @@
 """The gateway's own tables: staff users, the branch network, API keys of external systems, rate-limit buckets."""
+
 from __future__ import annotations
 
 from datetime import datetime

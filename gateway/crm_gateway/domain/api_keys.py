@@ -1,4 +1,5 @@
 """API keys of external systems: ``crm_<prefix>_<secret>``, scopes ``<service>:read|write``."""
+
 from __future__ import annotations
 
 import re
@@ -42,7 +43,9 @@ def validate_scopes(scopes: Iterable[str], services: Iterable[str]) -> list[str]
         if not match:
             raise field_problem(f"scopes.{index}", "expected <service>:read or <service>:write")
         if match.group(1) not in known:
-            raise field_problem(f"scopes.{index}", f"unknown service {match.group(1)!r}; known: {', '.join(sorted(known))}")
+            raise field_problem(
+                f"scopes.{index}", f"unknown service {match.group(1)!r}; known: {', '.join(sorted(known))}"
+            )
         if scope not in result:
             result.append(scope)
     if not result:

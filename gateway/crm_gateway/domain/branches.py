@@ -1,4 +1,5 @@
 """The branch network: validation of a branch's fields, placement of staff, and the event payload."""
+
 from __future__ import annotations
 
 import re
@@ -46,8 +47,12 @@ async def branch_for_placement(session: AsyncSession, branch_code: str, *, allow
 
 
 async def active_staff_count(session: AsyncSession, branch_code: str) -> int:
-    return int(await session.scalar(
-        select(func.count()).select_from(User).where(User.branch_code == branch_code, User.active.is_(True))) or 0)
+    return int(
+        await session.scalar(
+            select(func.count()).select_from(User).where(User.branch_code == branch_code, User.active.is_(True))
+        )
+        or 0
+    )
 
 
 def branch_event_data(branch: Branch) -> dict[str, Any]:

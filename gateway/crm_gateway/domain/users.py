@@ -1,13 +1,14 @@
 """Staff users: where a role sits in the branch/region structure, and the event payload."""
+
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from crm_shared.auth import ROLE_SCOPE, Role, Scope
-from crm_shared.errors import field_problem
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_shared.auth import ROLE_SCOPE, Role, Scope
+from crm_shared.errors import field_problem
 from crm_shared.reference import REGIONS_BY_CODE
 
 from .branches import branch_for_placement
@@ -40,8 +41,9 @@ def staff_role(value: str) -> Role:
     return role
 
 
-async def placement(session: AsyncSession, region_code: str | None, branch_code: str | None,
-                    kept_branch: str | None = None) -> tuple[str | None, str | None]:
+async def placement(
+    session: AsyncSession, region_code: str | None, branch_code: str | None, kept_branch: str | None = None
+) -> tuple[str | None, str | None]:
     """Validated (region, branch): a branch implies its region, must exist and be open (except
     ``kept_branch``, where the record already sits and which may have closed since)."""
     if branch_code is not None:
@@ -54,8 +56,9 @@ async def placement(session: AsyncSession, region_code: str | None, branch_code:
     return region_code, None
 
 
-async def user_placement(session: AsyncSession, role: Role, region_code: str | None, branch_code: str | None,
-                         kept_branch: str | None = None) -> tuple[str | None, str | None]:
+async def user_placement(
+    session: AsyncSession, role: Role, region_code: str | None, branch_code: str | None, kept_branch: str | None = None
+) -> tuple[str | None, str | None]:
     """A branch role needs a branch and a regional role a region; national roles may have either."""
     region, branch = await placement(session, region_code, branch_code, kept_branch)
     scope = ROLE_SCOPE[role]

@@ -5,7 +5,8 @@ directory also starts from.
 Revision ID: 0003_branches
 Revises: 0002_outbox_parking
 """
-from datetime import datetime, timezone
+
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -18,7 +19,7 @@ down_revision = "0002_outbox_parking"
 branch_labels = None
 depends_on = None
 
-GO_LIVE = datetime(2026, 11, 28, tzinfo=timezone.utc)
+GO_LIVE = datetime(2026, 11, 28, tzinfo=UTC)
 
 
 def upgrade() -> None:
@@ -37,11 +38,24 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("code", name=op.f("pk_branches")),
     )
     op.create_index(op.f("ix_branches_region_code"), "branches", ["region_code"])
-    op.bulk_insert(branches, [
-        {"code": b.code, "region_code": b.region_code, "city": b.city, "name_kk": b.name_kk, "name_ru": b.name_ru,
-         "name_en": b.name_en, "active": True, "version": 1, "created_at": GO_LIVE, "updated_at": GO_LIVE}
-        for b in INITIAL_BRANCHES
-    ])
+    op.bulk_insert(
+        branches,
+        [
+            {
+                "code": b.code,
+                "region_code": b.region_code,
+                "city": b.city,
+                "name_kk": b.name_kk,
+                "name_ru": b.name_ru,
+                "name_en": b.name_en,
+                "active": True,
+                "version": 1,
+                "created_at": GO_LIVE,
+                "updated_at": GO_LIVE,
+            }
+            for b in INITIAL_BRANCHES
+        ],
+    )
 
 
 def downgrade() -> None:

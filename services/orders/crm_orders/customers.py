@@ -1,4 +1,5 @@
 """The sales service, asked over gRPC whether a customer exists and is visible to the caller."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -57,7 +58,8 @@ class SalesCustomers:
             reply = await self.stub.GetCustomer(
                 sales_pb.GetCustomerRequest(id=customer_id),
                 metadata=principal_metadata(principal, self.settings.internal_token_secret),
-                timeout=CALL_TIMEOUT_S)
+                timeout=CALL_TIMEOUT_S,
+            )
         except grpc.aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 raise not_found("customer", customer_id[:64], field) from None
@@ -65,8 +67,14 @@ class SalesCustomers:
                 raise field_problem(field, exc.details() or "invalid customer id") from None
             if exc.code() == grpc.StatusCode.PERMISSION_DENIED:
                 raise Problem(403, "Forbidden", exc.details() or "not allowed to see customers") from None
-            raise Problem(503, "Service unavailable", f"the sales service did not answer ({exc.code().name})",
-                          service="sales") from None
+            raise Problem(
+                503, "Service unavailable", f"the sales service did not answer ({exc.code().name})", service="sales"
+            ) from None
         customer = reply.customer
-        return CustomerRef(id=customer.id, display_name=customer.display_name, status=customer.status,
-                           branch_code=customer.branch_code, region_code=customer.region_code)
+        return CustomerRef(
+            id=customer.id,
+            display_name=customer.display_name,
+            status=customer.status,
+            branch_code=customer.branch_code,
+            region_code=customer.region_code,
+        )

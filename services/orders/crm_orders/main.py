@@ -1,5 +1,6 @@
 """The orders service process: REST API (and the TM Forum facade), gRPC server, outbox relay,
 Kafka consumers, and the gRPC client of the sales service."""
+
 from __future__ import annotations
 
 from crm_shared.app import ServiceRuntime, create_service_app
@@ -40,7 +41,7 @@ def create_app(settings: OrdersSettings | None = None, runtime: ServiceRuntime |
         settings,
         title="Qazaq CRM orders service",
         description="Product catalogue, orders and fulfilment, installed products, billing integration; "
-                    "TM Forum TMF620/622 facades under /tmf-api.",
+        "TM Forum TMF620/622 facades under /tmf-api.",
         routers=[orders.router, catalog.router, inventory.router, billing.router, stats.router, tmf.router],
         workers=workers(sales_customers),
         runtime=runtime,

@@ -1,8 +1,9 @@
 """The demo catalogue: a realistic set of Kazakh telecom offerings (fixed internet, IPTV, mobile,
 fixed line, bundles), one retired and some sold in a few regions only. Idempotent."""
+
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import select
 
@@ -28,41 +29,103 @@ class DemoOffering:
 
 CITIES = ("KZ-75", "KZ-71", "KZ-79")  # Almaty, Astana, Shymkent
 DEMO_CATALOGUE: tuple[DemoOffering, ...] = (
-    DemoOffering("inet-adsl-8", "ADSL 8 Mbit/s", "internet", 5000, 3990, {"download_speed_mbps": "8", "technology": "adsl"},
-                 status="retired", description="Copper broadband, no longer sold"),
-    DemoOffering("inet-gpon-100", "Fibre 100 Mbit/s", "internet", 10000, 6990,
-                 {"download_speed_mbps": "100", "technology": "gpon"}),
-    DemoOffering("inet-gpon-300", "Fibre 300 Mbit/s", "internet", 10000, 9990,
-                 {"download_speed_mbps": "300", "technology": "gpon"}),
-    DemoOffering("inet-gpon-500", "Fibre 500 Mbit/s", "internet", 10000, 12990,
-                 {"download_speed_mbps": "500", "technology": "gpon"}),
-    DemoOffering("inet-gpon-1000", "Fibre 1 Gbit/s", "internet", 15000, 17990,
-                 {"download_speed_mbps": "1000", "technology": "gpon"}, region_codes=CITIES),
-    DemoOffering("inet-lte-home", "Home LTE 50 GB", "internet", 19990, 5990,
-                 {"data_allowance_gb": "50", "technology": "lte"}),
+    DemoOffering(
+        "inet-adsl-8",
+        "ADSL 8 Mbit/s",
+        "internet",
+        5000,
+        3990,
+        {"download_speed_mbps": "8", "technology": "adsl"},
+        status="retired",
+        description="Copper broadband, no longer sold",
+    ),
+    DemoOffering(
+        "inet-gpon-100",
+        "Fibre 100 Mbit/s",
+        "internet",
+        10000,
+        6990,
+        {"download_speed_mbps": "100", "technology": "gpon"},
+    ),
+    DemoOffering(
+        "inet-gpon-300",
+        "Fibre 300 Mbit/s",
+        "internet",
+        10000,
+        9990,
+        {"download_speed_mbps": "300", "technology": "gpon"},
+    ),
+    DemoOffering(
+        "inet-gpon-500",
+        "Fibre 500 Mbit/s",
+        "internet",
+        10000,
+        12990,
+        {"download_speed_mbps": "500", "technology": "gpon"},
+    ),
+    DemoOffering(
+        "inet-gpon-1000",
+        "Fibre 1 Gbit/s",
+        "internet",
+        15000,
+        17990,
+        {"download_speed_mbps": "1000", "technology": "gpon"},
+        region_codes=CITIES,
+    ),
+    DemoOffering(
+        "inet-lte-home", "Home LTE 50 GB", "internet", 19990, 5990, {"data_allowance_gb": "50", "technology": "lte"}
+    ),
     DemoOffering("tv-base", "IPTV Base (120 channels)", "tv", 0, 2990, {"channels": "120", "hd_channels": "30"}),
     DemoOffering("tv-max", "IPTV Max (200 channels)", "tv", 0, 4990, {"channels": "200", "hd_channels": "80"}),
     DemoOffering("tv-kids", "IPTV Kids add-on", "tv", 0, 990, {"channels": "15"}),
     DemoOffering("mob-start", "Mobile Start 10 GB", "mobile", 500, 2490, {"data_allowance_gb": "10", "minutes": "300"}),
     DemoOffering("mob-plus", "Mobile Plus 30 GB", "mobile", 500, 3990, {"data_allowance_gb": "30", "minutes": "600"}),
-    DemoOffering("mob-unlim", "Mobile Unlimited", "mobile", 500, 6990, {"data_allowance_gb": "unlimited", "minutes": "unlimited"}),
+    DemoOffering(
+        "mob-unlim", "Mobile Unlimited", "mobile", 500, 6990, {"data_allowance_gb": "unlimited", "minutes": "unlimited"}
+    ),
     DemoOffering("fix-home", "Home phone line", "fixed_line", 3000, 990, {"local_minutes": "unlimited"}),
-    DemoOffering("fix-business", "Business phone line", "fixed_line", 5000, 2990, {"local_minutes": "unlimited", "lines": "1"}),
-    DemoOffering("bundle-home-duo", "Home Duo: Fibre 100 + IPTV Base", "bundle", 10000, 8490,
-                 {"download_speed_mbps": "100", "channels": "120"}, bundled=("inet-gpon-100", "tv-base")),
-    DemoOffering("bundle-family-trio", "Family Trio: Fibre 300 + IPTV Max + Mobile Plus", "bundle", 10000, 15990,
-                 {"download_speed_mbps": "300", "channels": "200", "data_allowance_gb": "30"},
-                 bundled=("inet-gpon-300", "tv-max", "mob-plus")),
+    DemoOffering(
+        "fix-business", "Business phone line", "fixed_line", 5000, 2990, {"local_minutes": "unlimited", "lines": "1"}
+    ),
+    DemoOffering(
+        "bundle-home-duo",
+        "Home Duo: Fibre 100 + IPTV Base",
+        "bundle",
+        10000,
+        8490,
+        {"download_speed_mbps": "100", "channels": "120"},
+        bundled=("inet-gpon-100", "tv-base"),
+    ),
+    DemoOffering(
+        "bundle-family-trio",
+        "Family Trio: Fibre 300 + IPTV Max + Mobile Plus",
+        "bundle",
+        10000,
+        15990,
+        {"download_speed_mbps": "300", "channels": "200", "data_allowance_gb": "30"},
+        bundled=("inet-gpon-300", "tv-max", "mob-plus"),
+    ),
 )
 
 
 def make_offering(demo: DemoOffering) -> Offering:
     now = utcnow()
-    return Offering(id=demo.id, name=demo.name, description=demo.description, product_line=demo.product_line,
-                    status=demo.status, one_off_price_tiyn=demo.one_off_kzt * 100,
-                    recurring_price_tiyn=demo.monthly_kzt * 100, currency="KZT",
-                    characteristics=dict(demo.characteristics), region_codes=list(demo.region_codes),
-                    bundled_offering_ids=list(demo.bundled), version=1, created_at=now, updated_at=now)
+    return Offering(
+        id=demo.id,
+        name=demo.name,
+        description=demo.description,
+        product_line=demo.product_line,
+        status=demo.status,
+        one_off_price_tiyn=demo.one_off_kzt * 100,
+        recurring_price_tiyn=demo.monthly_kzt * 100,
+        currency="KZT",
+        characteristics=dict(demo.characteristics),
+        region_codes=list(demo.region_codes),
+        bundled_offering_ids=list(demo.bundled),
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
 
 
 async def add_offerings(db: Database, offerings: list[DemoOffering]) -> int:

@@ -1,6 +1,7 @@
 """crm.orders.v1.InventoryService served by the orders app in a real uvicorn subprocess (its
 GrpcServerWorker), called from this process with the tokens of different roles; the installed
 products come from orders taken and fulfilled through the REST API on the same database."""
+
 from __future__ import annotations
 
 import os
@@ -14,12 +15,12 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from crm_contracts.grpc.crm.orders.v1 import inventory_service_pb2 as pb
 from crm_contracts.grpc.crm.orders.v1 import inventory_service_pb2_grpc as pb_grpc
-from crm_shared.testing import PRINCIPALS, auth_headers
 from crm_shared.auth import Principal, Role
 from crm_shared.broker import free_port, wait_for_port
 from crm_shared.grpc import field_violations, open_channel, principal_metadata
 from crm_shared.pagination import encode_cursor
 from crm_shared.settings import DEV_INTERNAL_TOKEN_SECRET
+from crm_shared.testing import PRINCIPALS, auth_headers
 
 pytestmark = pytest.mark.integration
 
@@ -38,15 +39,34 @@ def orders_process(orders_database, sales_process, tmp_path_factory):
     http_port, grpc_port = free_port(), free_port()
     log = tmp_path_factory.mktemp("orders-grpc") / "orders.log"
     env = os.environ | {
-        "CRM_ORDERS_DATABASE_URL": orders_database, "CRM_ORDERS_GRPC_PORT": str(grpc_port),
-        "CRM_ORDERS_HTTP_PORT": str(http_port), "CRM_ORDERS_SALES_GRPC_TARGET": sales_process["grpc"],
-        "CRM_ORDERS_RELAY_ENABLED": "false", "CRM_ORDERS_CONSUMERS_ENABLED": "false",
-        "CRM_ORDERS_LOG_JSON": "false", "CRM_ORDERS_LOG_LEVEL": "WARNING",
+        "CRM_ORDERS_DATABASE_URL": orders_database,
+        "CRM_ORDERS_GRPC_PORT": str(grpc_port),
+        "CRM_ORDERS_HTTP_PORT": str(http_port),
+        "CRM_ORDERS_SALES_GRPC_TARGET": sales_process["grpc"],
+        "CRM_ORDERS_RELAY_ENABLED": "false",
+        "CRM_ORDERS_CONSUMERS_ENABLED": "false",
+        "CRM_ORDERS_LOG_JSON": "false",
+        "CRM_ORDERS_LOG_LEVEL": "WARNING",
     }
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "crm_orders.main:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(http_port), "--log-level", "warning"], env=env, stdout=out, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "crm_orders.main:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(http_port),
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         wait_for_port("127.0.0.1", grpc_port, timeout_s=60, proc=process)
         yield f"127.0.0.1:{grpc_port}"
@@ -72,13 +92,17 @@ def inventory(channel) -> pb_grpc.InventoryServiceStub:
 
 
 async def fulfilled(client, customer_id: str, items: list[dict], who="branch_agent") -> dict:
-    taken = await client.post(ORDERS, json={"customer_id": customer_id, "items": items},
-                              headers=auth_headers(PRINCIPALS[who]))
+    taken = await client.post(
+        ORDERS, json={"customer_id": customer_id, "items": items}, headers=auth_headers(PRINCIPALS[who])
+    )
     assert taken.status_code == 201, taken.text
     order = taken.json()
     for item in order["items"]:
-        response = await client.post(f"{ORDERS}/{order['id']}/items/{item['id']}/fulfilment",
-                                     json={"state": "completed"}, headers=auth_headers(OSS))
+        response = await client.post(
+            f"{ORDERS}/{order['id']}/items/{item['id']}/fulfilment",
+            json={"state": "completed"},
+            headers=auth_headers(OSS),
+        )
         assert response.status_code == 200, response.text
         order = response.json()
     assert order["state"] == "completed"
@@ -88,15 +112,24 @@ async def fulfilled(client, customer_id: str, items: list[dict], who="branch_age
 @pytest_asyncio.fixture(scope="module")
 async def products(client, customers) -> dict[str, list[str]]:
     """Almaty: fibre at an address, two mobile lines, a TV product then terminated. Karaganda: one line."""
-    first = await fulfilled(client, customers["almaty"], [
-        {"offering_id": "inet-gpon-300", "service_address": "Almaty, Abay 10"},
-        {"offering_id": "mob-start", "quantity": 2}, {"offering_id": "tv-base"}])
+    first = await fulfilled(
+        client,
+        customers["almaty"],
+        [
+            {"offering_id": "inet-gpon-300", "service_address": "Almaty, Abay 10"},
+            {"offering_id": "mob-start", "quantity": 2},
+            {"offering_id": "tv-base"},
+        ],
+    )
     tv = first["items"][2]["result_product_ids"][0]
     await fulfilled(client, customers["almaty"], [{"action": "delete", "installed_product_id": tv}])
     karaganda = await fulfilled(client, customers["karaganda"], [{"offering_id": "fix-home"}], who="admin")
-    return {"almaty": [p for i in first["items"] for p in i["result_product_ids"]],
-            "internet": first["items"][0]["result_product_ids"], "tv": [tv],
-            "karaganda": karaganda["items"][0]["result_product_ids"]}
+    return {
+        "almaty": [p for i in first["items"] for p in i["result_product_ids"]],
+        "internet": first["items"][0]["result_product_ids"],
+        "tv": [tv],
+        "karaganda": karaganda["items"][0]["result_product_ids"],
+    }
 
 
 async def test_the_server_reports_serving(channel):
@@ -111,7 +144,8 @@ async def test_list_pages_through_a_customers_products_newest_first(inventory, c
     while True:
         reply = await inventory.ListInstalledProducts(
             pb.ListInstalledProductsRequest(customer_id=customers["almaty"], page_size=2, page_token=token),
-            metadata=meta("branch_agent"))
+            metadata=meta("branch_agent"),
+        )
         assert len(reply.installed_products) <= 2
         seen.extend(reply.installed_products)
         token = reply.next_page_token
@@ -124,7 +158,11 @@ async def test_list_pages_through_a_customers_products_newest_first(inventory, c
     internet = by_id[products["internet"][0]]
     assert internet.product_line == pb.PRODUCT_LINE_INTERNET and internet.status == pb.INSTALLED_PRODUCT_STATUS_ACTIVE
     assert internet.characteristics["download_speed_mbps"] == "300" and internet.service_address == "Almaty, Abay 10"
-    assert (internet.branch_code, internet.region_code, internet.customer_id) == ("ALA-01", "KZ-75", customers["almaty"])
+    assert (internet.branch_code, internet.region_code, internet.customer_id) == (
+        "ALA-01",
+        "KZ-75",
+        customers["almaty"],
+    )
     assert not internet.HasField("terminated_at")
     tv = by_id[products["tv"][0]]
     assert tv.status == pb.INSTALLED_PRODUCT_STATUS_TERMINATED and tv.HasField("terminated_at")
@@ -132,44 +170,54 @@ async def test_list_pages_through_a_customers_products_newest_first(inventory, c
 
 
 async def test_visibility_follows_the_callers_scope(inventory, customers, products):
-    hidden = await inventory.ListInstalledProducts(pb.ListInstalledProductsRequest(customer_id=customers["karaganda"]),
-                                                   metadata=meta("branch_agent"))
+    hidden = await inventory.ListInstalledProducts(
+        pb.ListInstalledProductsRequest(customer_id=customers["karaganda"]), metadata=meta("branch_agent")
+    )
     assert list(hidden.installed_products) == [] and hidden.next_page_token == ""
     national = await inventory.ListInstalledProducts(
-        pb.ListInstalledProductsRequest(customer_id=customers["karaganda"]), metadata=meta("call_center_agent"))
+        pb.ListInstalledProductsRequest(customer_id=customers["karaganda"]), metadata=meta("call_center_agent")
+    )
     assert [p.id for p in national.installed_products] == products["karaganda"]
     for who in ("call_center_agent", TICKETS, "admin"):
-        got = await inventory.GetInstalledProduct(pb.GetInstalledProductRequest(id=products["karaganda"][0]),
-                                                  metadata=meta(who))
+        got = await inventory.GetInstalledProduct(
+            pb.GetInstalledProductRequest(id=products["karaganda"][0]), metadata=meta(who)
+        )
         assert got.installed_product.product_line == pb.PRODUCT_LINE_FIXED_LINE
     with pytest.raises(grpc.aio.AioRpcError) as outside:
-        await inventory.GetInstalledProduct(pb.GetInstalledProductRequest(id=products["karaganda"][0]),
-                                            metadata=meta("branch_agent"))
+        await inventory.GetInstalledProduct(
+            pb.GetInstalledProductRequest(id=products["karaganda"][0]), metadata=meta("branch_agent")
+        )
     assert outside.value.code() == grpc.StatusCode.NOT_FOUND
     with pytest.raises(grpc.aio.AioRpcError) as absent:
-        await inventory.GetInstalledProduct(pb.GetInstalledProductRequest(id="00000000-0000-0000-0000-000000000000"),
-                                            metadata=meta("admin"))
+        await inventory.GetInstalledProduct(
+            pb.GetInstalledProductRequest(id="00000000-0000-0000-0000-000000000000"), metadata=meta("admin")
+        )
     assert absent.value.code() == grpc.StatusCode.NOT_FOUND
     with pytest.raises(grpc.aio.AioRpcError) as analyst:
-        await inventory.ListInstalledProducts(pb.ListInstalledProductsRequest(customer_id=customers["almaty"]),
-                                              metadata=meta("hq_analyst"))
+        await inventory.ListInstalledProducts(
+            pb.ListInstalledProductsRequest(customer_id=customers["almaty"]), metadata=meta("hq_analyst")
+        )
     assert analyst.value.code() == grpc.StatusCode.PERMISSION_DENIED
     with pytest.raises(grpc.aio.AioRpcError) as anonymous:
         await inventory.ListInstalledProducts(pb.ListInstalledProductsRequest(customer_id=customers["almaty"]))
     assert anonymous.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
-@pytest.mark.parametrize(("request_fields", "field"), [
-    ({}, "customer_id"),
-    ({"customer_id": "c", "page_size": 101}, "page_size"),
-    ({"customer_id": "c", "page_size": -1}, "page_size"),
-    ({"customer_id": "c", "page_token": "not-a-token"}, "page_token"),
-    ({"customer_id": "c", "page_token": encode_cursor(["not-a-time", "x"])}, "page_token"),
-])
+@pytest.mark.parametrize(
+    ("request_fields", "field"),
+    [
+        ({}, "customer_id"),
+        ({"customer_id": "c", "page_size": 101}, "page_size"),
+        ({"customer_id": "c", "page_size": -1}, "page_size"),
+        ({"customer_id": "c", "page_token": "not-a-token"}, "page_token"),
+        ({"customer_id": "c", "page_token": encode_cursor(["not-a-time", "x"])}, "page_token"),
+    ],
+)
 async def test_malformed_requests_are_invalid_arguments_naming_the_field(inventory, request_fields, field):
     with pytest.raises(grpc.aio.AioRpcError) as error:
-        await inventory.ListInstalledProducts(pb.ListInstalledProductsRequest(**request_fields),
-                                              metadata=meta("branch_agent"))
+        await inventory.ListInstalledProducts(
+            pb.ListInstalledProductsRequest(**request_fields), metadata=meta("branch_agent")
+        )
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert [v["field"] for v in field_violations(error.value)] == [field]
     assert error.value.details().startswith(field)

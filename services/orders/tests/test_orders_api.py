@@ -1,13 +1,14 @@
 """Order capture (with the real sales gRPC server), the lifecycle with partial fulfilment and a
 cancel, installed products after completion then a modify and a disconnect order, bad input,
 billing reports and the balance status, and the authorization matrix."""
+
 from __future__ import annotations
 
 import pytest
 
-from crm_shared.testing import PRINCIPALS, auth_headers
 from crm_shared.auth import Principal, Role
 from crm_shared.pagination import encode_cursor
+from crm_shared.testing import PRINCIPALS, auth_headers
 
 pytestmark = pytest.mark.integration
 
@@ -27,16 +28,25 @@ async def take(client, customer_id, items, who="branch_agent", **extra):
 
 async def fulfil(client, order, position, state, reason=None):
     item = order["items"][position]
-    response = await client.post(f"{ORDERS}/{order['id']}/items/{item['id']}/fulfilment",
-                                 json={"state": state, "reason": reason}, headers=as_(OSS))
+    response = await client.post(
+        f"{ORDERS}/{order['id']}/items/{item['id']}/fulfilment",
+        json={"state": state, "reason": reason},
+        headers=as_(OSS),
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
 
 async def test_an_order_is_priced_fulfilled_and_creates_installed_products(client, customers):
-    response = await take(client, customers["almaty"], [
-        {"offering_id": "inet-gpon-300", "service_address": "Almaty, Abay 10"},
-        {"offering_id": "tv-max"}, {"offering_id": "mob-plus", "quantity": 2}])
+    response = await take(
+        client,
+        customers["almaty"],
+        [
+            {"offering_id": "inet-gpon-300", "service_address": "Almaty, Abay 10"},
+            {"offering_id": "tv-max"},
+            {"offering_id": "mob-plus", "quantity": 2},
+        ],
+    )
     assert response.status_code == 201, response.text
     order = response.json()
     assert order["state"] == "acknowledged" and order["branch_code"] == "ALA-01" and order["customer_name"]
@@ -49,8 +59,13 @@ async def test_an_order_is_priced_fulfilled_and_creates_installed_products(clien
     for position in range(3):
         order = await fulfil(client, order, position, "completed")
     assert order["state"] == "completed" and order["completed_at"]
-    products = (await client.get("/api/v1/orders/installed-products", params={"customer_id": customers["almaty"]},
-                                 headers=as_("branch_agent"))).json()
+    products = (
+        await client.get(
+            "/api/v1/orders/installed-products",
+            params={"customer_id": customers["almaty"]},
+            headers=as_("branch_agent"),
+        )
+    ).json()
     assert sorted(p["offering_id"] for p in products) == ["inet-gpon-300", "mob-plus", "mob-plus", "tv-max"]
     internet = next(p for p in products if p["product_line"] == "internet")
     assert internet["characteristics"]["download_speed_mbps"] == "300"
@@ -58,9 +73,14 @@ async def test_an_order_is_priced_fulfilled_and_creates_installed_products(clien
 
     # A modify order upgrades the internet product; a delete order terminates the TV one.
     tv = next(p for p in products if p["product_line"] == "tv")
-    response = await take(client, customers["almaty"], [
-        {"action": "modify", "installed_product_id": internet["id"], "offering_id": "inet-gpon-500"},
-        {"action": "delete", "installed_product_id": tv["id"]}])
+    response = await take(
+        client,
+        customers["almaty"],
+        [
+            {"action": "modify", "installed_product_id": internet["id"], "offering_id": "inet-gpon-500"},
+            {"action": "delete", "installed_product_id": tv["id"]},
+        ],
+    )
     assert response.status_code == 201, response.text
     change = response.json()
     assert change["recurring_total_tiyn"] == 12990_00  # a disconnect costs nothing
@@ -111,17 +131,28 @@ async def test_a_change_and_a_disconnection_keep_what_the_product_was_when_taken
     tv_base = ("tv-base", tv_add["offering_version"], tv_add["offering_name"])
 
     # a change that never happens: cancelled
-    dropped = (await take(client, customer, [{"action": "modify", "installed_product_id": fibre_id,
-                                              "offering_id": "inet-gpon-1000"}])).json()
+    dropped = (
+        await take(
+            client, customer, [{"action": "modify", "installed_product_id": fibre_id, "offering_id": "inet-gpon-1000"}]
+        )
+    ).json()
     assert replaced(dropped["items"][0]) == fibre_100
-    cancelled = await client.patch(f"{ORDERS}/{dropped['id']}/state", json={"state": "cancelled", "reason": "too dear"},
-                                   headers=as_("branch_agent") | {"If-Match": '"1"'})
+    cancelled = await client.patch(
+        f"{ORDERS}/{dropped['id']}/state",
+        json={"state": "cancelled", "reason": "too dear"},
+        headers=as_("branch_agent") | {"If-Match": '"1"'},
+    )
     assert cancelled.status_code == 200, cancelled.text
 
     # fibre 100 -> 300 and the TV disconnected, completed
-    change = await take(client, customer, [{"action": "modify", "installed_product_id": fibre_id,
-                                            "offering_id": "inet-gpon-300"},
-                                           {"action": "delete", "installed_product_id": tv_id}])
+    change = await take(
+        client,
+        customer,
+        [
+            {"action": "modify", "installed_product_id": fibre_id, "offering_id": "inet-gpon-300"},
+            {"action": "delete", "installed_product_id": tv_id},
+        ],
+    )
     assert change.status_code == 201, change.text
     change = change.json()
     assert [replaced(i) for i in change["items"]] == [fibre_100, tv_base]
@@ -131,8 +162,11 @@ async def test_a_change_and_a_disconnection_keep_what_the_product_was_when_taken
     assert [replaced(i) for i in change["items"]] == [fibre_100, tv_base]
 
     # then fibre 300 -> 500: this change replaces what the previous one left on the product
-    later = (await take(client, customer, [{"action": "modify", "installed_product_id": fibre_id,
-                                            "offering_id": "inet-gpon-500"}])).json()
+    later = (
+        await take(
+            client, customer, [{"action": "modify", "installed_product_id": fibre_id, "offering_id": "inet-gpon-500"}]
+        )
+    ).json()
     fibre_300 = ("inet-gpon-300", change["items"][0]["offering_version"], change["items"][0]["offering_name"])
     assert replaced(later["items"][0]) == fibre_300
     later = await fulfil(client, later, 0, "completed")
@@ -148,12 +182,17 @@ async def test_a_change_and_a_disconnection_keep_what_the_product_was_when_taken
 
     # the order events carry it too, and match their schemas
     written = await order_events(orders_database, change["id"])
-    assert {e.type for e in written} == {"crm.orders.order.created", "crm.orders.order.state_changed",
-                                         "crm.orders.order.completed"}
+    assert {e.type for e in written} == {
+        "crm.orders.order.created",
+        "crm.orders.order.state_changed",
+        "crm.orders.order.completed",
+    }
     for event in written:
         events.validate(event.type, event.data)
         assert [replaced(i) for i in event.data["items"]] == [fibre_100, tv_base], event.type
-    [created] = [e for e in await order_events(orders_database, installed["id"]) if e.type == "crm.orders.order.created"]
+    [created] = [
+        e for e in await order_events(orders_database, installed["id"]) if e.type == "crm.orders.order.created"
+    ]
     assert [replaced(i) for i in created.data["items"]] == [(None, None, None)] * 2
 
 
@@ -166,8 +205,11 @@ async def test_partial_fulfilment_and_illegal_transitions(client, customers):
     assert order["items"][1]["state_reason"] == "no free port at the exchange"
     assert order["allowed_transitions"] == []
 
-    response = await client.patch(f"{ORDERS}/{order['id']}/state", json={"state": "cancelled", "reason": "x"},
-                                  headers=as_("branch_agent") | {"If-Match": f'"{order["version"]}"'})
+    response = await client.patch(
+        f"{ORDERS}/{order['id']}/state",
+        json={"state": "cancelled", "reason": "x"},
+        headers=as_("branch_agent") | {"If-Match": f'"{order["version"]}"'},
+    )
     assert response.status_code == 409
     assert response.json()["allowed_transitions"] == [] and "partial" in response.json()["detail"]
 
@@ -177,8 +219,9 @@ async def test_hold_resume_and_cancel_with_reason(client, customers):
     path = f"{ORDERS}/{order['id']}/state"
 
     async def move(state, version, reason=None, who="branch_agent"):
-        return await client.patch(path, json={"state": state, "reason": reason},
-                                  headers=as_(who) | {"If-Match": f'"{version}"'})
+        return await client.patch(
+            path, json={"state": state, "reason": reason}, headers=as_(who) | {"If-Match": f'"{version}"'}
+        )
 
     response = await move("completed", 1)
     assert response.status_code == 409
@@ -194,22 +237,30 @@ async def test_hold_resume_and_cancel_with_reason(client, customers):
     cancelled = await move("cancelled", 3, "customer moved abroad")
     assert cancelled.json()["state"] == "cancelled" and cancelled.json()["state_reason"] == "customer moved abroad"
     item = order["items"][0]["id"]
-    late = await client.post(f"{ORDERS}/{order['id']}/items/{item}/fulfilment", json={"state": "completed"},
-                             headers=as_(OSS))
+    late = await client.post(
+        f"{ORDERS}/{order['id']}/items/{item}/fulfilment", json={"state": "completed"}, headers=as_(OSS)
+    )
     assert late.status_code == 409
 
 
-@pytest.mark.parametrize(("items", "extra", "status", "field"), [
-    ([{"offering_id": "no-such-offering"}], {}, 404, "items[0].offering_id"),
-    ([{"offering_id": "inet-adsl-8"}], {}, 422, "items[0].offering_id"),
-    ([{"offering_id": "tv-base"}, {"offering_id": "tv-base", "quantity": 0}], {}, 422, "items[1].quantity"),
-    ([{"offering_id": "tv-base"}], {"currency": "USD"}, 422, "currency"),
-    ([{"offering_id": "mob-start", "quantity": 10**10}], {}, 422, "items[0].quantity"),
-    ([{"action": "modify", "offering_id": "tv-max"}], {}, 422, "items[0].installed_product_id"),
-    ([{"action": "delete", "installed_product_id": "00000000-0000-0000-0000-000000000000"}], {}, 404,
-     "items[0].installed_product_id"),
-    ([{"offering_id": "tv-base", "quantity": 1.5}], {}, 422, "items.0.quantity"),
-])
+@pytest.mark.parametrize(
+    ("items", "extra", "status", "field"),
+    [
+        ([{"offering_id": "no-such-offering"}], {}, 404, "items[0].offering_id"),
+        ([{"offering_id": "inet-adsl-8"}], {}, 422, "items[0].offering_id"),
+        ([{"offering_id": "tv-base"}, {"offering_id": "tv-base", "quantity": 0}], {}, 422, "items[1].quantity"),
+        ([{"offering_id": "tv-base"}], {"currency": "USD"}, 422, "currency"),
+        ([{"offering_id": "mob-start", "quantity": 10**10}], {}, 422, "items[0].quantity"),
+        ([{"action": "modify", "offering_id": "tv-max"}], {}, 422, "items[0].installed_product_id"),
+        (
+            [{"action": "delete", "installed_product_id": "00000000-0000-0000-0000-000000000000"}],
+            {},
+            404,
+            "items[0].installed_product_id",
+        ),
+        ([{"offering_id": "tv-base", "quantity": 1.5}], {}, 422, "items.0.quantity"),
+    ],
+)
 async def test_bad_input_names_the_field_and_creates_nothing(client, customers, items, extra, status, field):
     before = (await client.get(ORDERS, params={"customer_id": customers["almaty2"]}, headers=as_("admin"))).json()
     response = await take(client, customers["almaty2"], items, **extra)
@@ -229,8 +280,11 @@ async def test_offering_not_sold_in_the_customer_region(client, customers):
 async def test_a_catalogue_change_keeps_the_price_an_order_was_taken_at(client, customers):
     taken = (await take(client, customers["almaty2"], [{"offering_id": "tv-kids"}])).json()
     offering = (await client.get("/api/v1/orders/offerings/tv-kids", headers=as_("admin"))).json()
-    response = await client.patch("/api/v1/orders/offerings/tv-kids", json={"recurring_price_tiyn": 1490_00},
-                                  headers=as_("admin") | {"If-Match": f'"{offering["version"]}"'})
+    response = await client.patch(
+        "/api/v1/orders/offerings/tv-kids",
+        json={"recurring_price_tiyn": 1490_00},
+        headers=as_("admin") | {"If-Match": f'"{offering["version"]}"'},
+    )
     assert response.status_code == 200 and response.json()["version"] == offering["version"] + 1
     again = (await client.get(f"{ORDERS}/{taken['id']}", headers=as_("admin"))).json()
     assert again["recurring_total_tiyn"] == 990_00 and again["items"][0]["offering_version"] == offering["version"]
@@ -238,20 +292,41 @@ async def test_a_catalogue_change_keeps_the_price_an_order_was_taken_at(client, 
     assert old.json()["recurring_price_tiyn"] == 990_00
     newer = (await take(client, customers["almaty2"], [{"offering_id": "tv-kids"}])).json()
     assert newer["recurring_total_tiyn"] == 1490_00
-    agent = await client.patch("/api/v1/orders/offerings/tv-kids", json={"recurring_price_tiyn": 1},
-                               headers=as_("branch_agent") | {"If-Match": '"2"'})
+    agent = await client.patch(
+        "/api/v1/orders/offerings/tv-kids",
+        json={"recurring_price_tiyn": 1},
+        headers=as_("branch_agent") | {"If-Match": '"2"'},
+    )
     assert agent.status_code == 403
 
 
 async def test_authorization_matrix(client, customers):
     almaty = (await take(client, customers["almaty"], [{"offering_id": "tv-base"}])).json()
     path = f"{ORDERS}/{almaty['id']}"
-    expected_read = {"admin": 200, "branch_agent": 200, "branch_manager": 200, "regional_manager": 200,
-                     "call_center_agent": 200, "hq_analyst": 403, KARAGANDA: 404, OSS: 200, BILLING: 200}
+    expected_read = {
+        "admin": 200,
+        "branch_agent": 200,
+        "branch_manager": 200,
+        "regional_manager": 200,
+        "call_center_agent": 200,
+        "hq_analyst": 403,
+        KARAGANDA: 404,
+        OSS: 200,
+        BILLING: 200,
+    }
     for who, status in expected_read.items():
         assert (await client.get(path, headers=as_(who))).status_code == status, who
-    expected_take = {"admin": 201, "branch_agent": 201, "branch_manager": 201, "regional_manager": 201,
-                     "call_center_agent": 403, "hq_analyst": 403, KARAGANDA: 404, OSS: 403, BILLING: 403}
+    expected_take = {
+        "admin": 201,
+        "branch_agent": 201,
+        "branch_manager": 201,
+        "regional_manager": 201,
+        "call_center_agent": 403,
+        "hq_analyst": 403,
+        KARAGANDA: 404,
+        OSS: 403,
+        BILLING: 403,
+    }
     for who, status in expected_take.items():
         response = await take(client, customers["almaty"], [{"offering_id": "tv-base"}], who=who)
         assert response.status_code == status, (who, response.text)
@@ -272,22 +347,37 @@ async def test_authorization_matrix(client, customers):
 async def test_billing_reports_invoices_and_payments_and_staff_see_the_balance(client, customers):
     order = (await take(client, customers["almaty2"], [{"offering_id": "fix-business"}])).json()
     balance_path = f"/api/v1/orders/billing/customers/{customers['almaty2']}/balance"
-    invoice = {"invoice_id": "INV-h10-1", "customer_id": customers["almaty2"], "order_id": order["id"],
-               "amount_tiyn": 7990_00, "issued_on": "2024-01-01", "due_on": "2024-01-15"}
-    assert (await client.post("/api/v1/orders/billing/invoices", json=invoice, headers=as_("branch_agent"))).status_code == 403
+    invoice = {
+        "invoice_id": "INV-h10-1",
+        "customer_id": customers["almaty2"],
+        "order_id": order["id"],
+        "amount_tiyn": 7990_00,
+        "issued_on": "2024-01-01",
+        "due_on": "2024-01-15",
+    }
+    assert (
+        await client.post("/api/v1/orders/billing/invoices", json=invoice, headers=as_("branch_agent"))
+    ).status_code == 403
     assert (await client.post("/api/v1/orders/billing/invoices", json=invoice, headers=as_(BILLING))).status_code == 201
     assert (await client.post("/api/v1/orders/billing/invoices", json=invoice, headers=as_(BILLING))).status_code == 200
     balance = (await client.get(balance_path, headers=as_("branch_agent"))).json()
     assert balance["status"] == "overdue" and balance["overdue_tiyn"] == 7990_00
-    payment = {"payment_id": "PAY-h10-1", "invoice_id": "INV-h10-1", "amount_tiyn": 7990_00,
-               "paid_at": "2024-01-20T10:00:00Z"}
+    payment = {
+        "payment_id": "PAY-h10-1",
+        "invoice_id": "INV-h10-1",
+        "amount_tiyn": 7990_00,
+        "paid_at": "2024-01-20T10:00:00Z",
+    }
     for _ in range(2):  # a re-sent payment is counted once
-        assert (await client.post("/api/v1/orders/billing/payments", json=payment, headers=as_(BILLING))).status_code in (200, 201)
+        assert (
+            await client.post("/api/v1/orders/billing/payments", json=payment, headers=as_(BILLING))
+        ).status_code in (200, 201)
     balance = (await client.get(balance_path, headers=as_("call_center_agent"))).json()
     assert balance["status"] == "paid" and balance["paid_tiyn"] == 7990_00 and balance["outstanding_tiyn"] == 0
     assert (await client.get(balance_path, headers=as_(KARAGANDA))).status_code == 404
-    bad = await client.post("/api/v1/orders/billing/invoices", json=invoice | {"invoice_id": "x", "amount_tiyn": 1.5},
-                            headers=as_(BILLING))
+    bad = await client.post(
+        "/api/v1/orders/billing/invoices", json=invoice | {"invoice_id": "x", "amount_tiyn": 1.5}, headers=as_(BILLING)
+    )
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "amount_tiyn"
 
 
@@ -306,20 +396,32 @@ async def test_every_event_written_matches_its_schema(client, orders_database, c
     finally:
         await db.dispose()
     types = {row.type for row in rows}
-    assert {"crm.orders.order.created", "crm.orders.order.completed", "crm.orders.installed_product.created",
-            "crm.orders.installed_product.changed", "crm.orders.installed_product.terminated"} <= types
+    assert {
+        "crm.orders.order.created",
+        "crm.orders.order.completed",
+        "crm.orders.installed_product.created",
+        "crm.orders.installed_product.changed",
+        "crm.orders.installed_product.terminated",
+    } <= types
     for row in rows:
         jsonschema.validate(row.data, events.schema_for(row.type))
     # among them, items that name what they replace (modify) or disconnect (delete), and add items
     # that name nothing
     items = [item for row in rows if row.type.startswith("crm.orders.order.") for item in row.data["items"]]
     for action in ("modify", "delete"):
-        assert any(i["action"] == action and i["replaced_offering_id"] and i["replaced_offering_version"]
-                   and i["replaced_offering_name"] for i in items), action
+        assert any(
+            i["action"] == action
+            and i["replaced_offering_id"]
+            and i["replaced_offering_version"]
+            and i["replaced_offering_name"]
+            for i in items
+        ), action
     assert all(i["replaced_offering_id"] is None for i in items if i["action"] == "add")
 
 
-@pytest.mark.parametrize("cursor", ["%%%", encode_cursor(["not-a-time", "x"]), encode_cursor([1, 2]), encode_cursor(["x"])])
+@pytest.mark.parametrize(
+    "cursor", ["%%%", encode_cursor(["not-a-time", "x"]), encode_cursor([1, 2]), encode_cursor(["x"])]
+)
 async def test_a_malformed_cursor_is_a_400_naming_it(client, cursor):
     response = await client.get(ORDERS, params={"cursor": cursor}, headers=as_("admin"))
     assert response.status_code == 400 and response.json()["errors"][0]["field"] == "cursor"

@@ -1,6 +1,7 @@
 """Where new records may be placed: the branch directory (branch_directory), kept by the
 branch-directory consumer from the gateway's branch events. A closed branch takes no new
 records; what it already holds stays readable and editable."""
+
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,8 +11,9 @@ from crm_shared.errors import field_problem
 from .db.pipeline_models import BranchDirectoryEntry
 
 
-async def region_of_open_branch(session: AsyncSession, branch_code: str, *, field: str = "branch_code",
-                                whose: str | None = None) -> str:
+async def region_of_open_branch(
+    session: AsyncSession, branch_code: str, *, field: str = "branch_code", whose: str | None = None
+) -> str:
     """The region of ``branch_code`` if a new record may be placed there; otherwise 422 naming
     ``field``: the directory does not know the branch, or it is closed. ``whose`` introduces the
     message when ``field`` does not hold the code itself (e.g. the owner's id)."""

@@ -4,6 +4,7 @@
 Every function works inside the caller's unit of work: it changes rows, writes the audit entry
 and the outbox event, and leaves the commit to the caller.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -60,6 +61,7 @@ def customer_url(customer_id: str) -> str:
 
 # --- who may do what ---------------------------------------------------------------------------
 
+
 def require_reader(principal: Principal) -> None:
     """Personal records are for roles with a scope (analysts get aggregates only: 403)."""
     require_personal_data_access(principal)
@@ -74,8 +76,9 @@ def require_customer_writer(principal: Principal) -> None:
         raise forbidden(f"this API key lacks the {WRITE_SCOPE} scope")
 
 
-async def get_visible_customer(session: AsyncSession, principal: Principal, customer_id: str, *,
-                               field: str | None = None) -> Customer:
+async def get_visible_customer(
+    session: AsyncSession, principal: Principal, customer_id: str, *, field: str | None = None
+) -> Customer:
     """The customer if the caller may see it; otherwise 404, the same answer as for a missing id
     (naming ``field`` when the id came in a request body)."""
     require_reader(principal)
@@ -90,12 +93,16 @@ async def get_writable_customer(session: AsyncSession, principal: Principal, cus
     # writer that lost the race gets a 412 at flush (flush_or_conflict) instead of waiting.
     customer = await get_writable(session, principal, Customer, customer_id, what=ENTITY, for_update=False)
     if customer.status == CustomerStatus.MERGED:
-        raise conflict(f"customer {customer.id} was merged into {customer.merged_into_id}; change that customer instead",
-                       merged_into_id=customer.merged_into_id, merged_into_url=customer_url(customer.merged_into_id))
+        raise conflict(
+            f"customer {customer.id} was merged into {customer.merged_into_id}; change that customer instead",
+            merged_into_id=customer.merged_into_id,
+            merged_into_url=customer_url(customer.merged_into_id),
+        )
     return customer
 
 
 # --- views -------------------------------------------------------------------------------------
+
 
 def customer_view(customer: Customer, principal: Principal) -> dict[str, Any]:
     """The customer as the caller may see it (IIN/BIN masked for roles that must not see them)."""
@@ -114,12 +121,16 @@ IDENTIFIER_FIELDS = ("iin", "bin", "tax_id")
 def history_view(changes: dict[str, Any], principal: Principal) -> dict[str, Any]:
     if not principal.masks_identifiers:
         return changes
-    return {field: [mask_identifier(v) if isinstance(v, str) else v for v in values]
-            if field in IDENTIFIER_FIELDS and isinstance(values, list) else values
-            for field, values in changes.items()}
+    return {
+        field: [mask_identifier(v) if isinstance(v, str) else v for v in values]
+        if field in IDENTIFIER_FIELDS and isinstance(values, list)
+        else values
+        for field, values in changes.items()
+    }
 
 
 # --- duplicates --------------------------------------------------------------------------------
+
 
 async def _survivor_of(session: AsyncSession, customer: Customer) -> Customer:
     """Follows merged_into_id so that a duplicate report points at the record still in use."""
@@ -142,8 +153,11 @@ async def find_duplicate(
         if existing is not None and existing.id != excluding:
             return existing
     for phone in phones:
-        stmt = (select(Customer).join(CustomerPhone, CustomerPhone.customer_id == Customer.id)
-                .where(CustomerPhone.e164 == phone, Customer.status == CustomerStatus.ACTIVE))
+        stmt = (
+            select(Customer)
+            .join(CustomerPhone, CustomerPhone.customer_id == Customer.id)
+            .where(CustomerPhone.e164 == phone, Customer.status == CustomerStatus.ACTIVE)
+        )
         if excluding:
             stmt = stmt.where(Customer.id != excluding)
         existing = await session.scalar(stmt.order_by(Customer.created_at, Customer.id).limit(1))
@@ -157,16 +171,30 @@ async def duplicate_problem(session: AsyncSession, principal: Principal, existin
     that one exists elsewhere (no id, no data)."""
     existing = await _survivor_of(session, existing)
     if can_see(principal, existing.region_code, existing.branch_code) and principal.sees_personal_data:
-        return conflict(f"{field}: a customer with this {field} already exists ({existing.id})",
-                        existing_customer_id=existing.id, existing_customer_url=customer_url(existing.id),
-                        matched_field=field, errors=[{"field": field, "message": "matches an existing customer"}])
-    return conflict(f"{field}: a customer with this {field} already exists in another branch",
-                    matched_field=field, errors=[{"field": field, "message": "matches a customer in another branch"}])
+        return conflict(
+            f"{field}: a customer with this {field} already exists ({existing.id})",
+            existing_customer_id=existing.id,
+            existing_customer_url=customer_url(existing.id),
+            matched_field=field,
+            errors=[{"field": field, "message": "matches an existing customer"}],
+        )
+    return conflict(
+        f"{field}: a customer with this {field} already exists in another branch",
+        matched_field=field,
+        errors=[{"field": field, "message": "matches a customer in another branch"}],
+    )
 
 
-async def _reject_duplicate(session: AsyncSession, principal: Principal, *, tax_field: str | None = None,
-                            tax_id: str | None = None, phone_field: str = "phone", phones: Sequence[str] = (),
-                            excluding: str | None = None) -> None:
+async def _reject_duplicate(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    tax_field: str | None = None,
+    tax_id: str | None = None,
+    phone_field: str = "phone",
+    phones: Sequence[str] = (),
+    excluding: str | None = None,
+) -> None:
     if tax_id:
         existing = await find_duplicate(session, tax_id=tax_id, excluding=excluding)
         if existing is not None:
@@ -179,8 +207,9 @@ async def _reject_duplicate(session: AsyncSession, principal: Principal, *, tax_
 
 def _tax_id_taken(database_message: str) -> Problem | None:
     if "uq_customers_tax_id" in database_message or "customers.tax_id" in database_message:
-        return conflict("a customer with this IIN/BIN was registered at the same moment; search for it",
-                        matched_field="tax_id")
+        return conflict(
+            "a customer with this IIN/BIN was registered at the same moment; search for it", matched_field="tax_id"
+        )
     return None
 
 
@@ -192,6 +221,7 @@ async def flush_or_conflict(session: AsyncSession) -> None:
 
 # --- create ------------------------------------------------------------------------------------
 
+
 async def _placement(session: AsyncSession, principal: Principal, requested_branch: str | None) -> tuple[str, str]:
     """The branch and region of a new customer: an open branch of the directory the caller may write to."""
     branch_code = requested_branch or principal.branch
@@ -199,41 +229,65 @@ async def _placement(session: AsyncSession, principal: Principal, requested_bran
         raise field_problem("branch_code", "required: you have no branch of your own to default to")
     region_code = await region_of_open_branch(session, branch_code)
     if not can_write(principal, region_code, branch_code):
-        raise Problem(403, "Forbidden", f"branch_code: you may not create customers in branch {branch_code}",
-                      errors=[{"field": "branch_code", "message": "outside the branches you may write to"}])
+        raise Problem(
+            403,
+            "Forbidden",
+            f"branch_code: you may not create customers in branch {branch_code}",
+            errors=[{"field": "branch_code", "message": "outside the branches you may write to"}],
+        )
     return branch_code, region_code
 
 
 def _new_phone(e164: str, label: str | None = None) -> CustomerPhone:
-    return CustomerPhone(id=new_id(), e164=e164, label=label or ("mobile" if is_mobile(e164) else None),
-                         created_at=utcnow())
+    return CustomerPhone(
+        id=new_id(), e164=e164, label=label or ("mobile" if is_mobile(e164) else None), created_at=utcnow()
+    )
 
 
 def _new_address(data: AddressIn, default_region: str) -> Address:
-    return Address(id=new_id(), kind=data.kind, region_code=data.region_code or default_region, city=data.city,
-                   street=data.street, building=data.building, apartment=data.apartment,
-                   postal_code=data.postal_code, created_at=utcnow())
+    return Address(
+        id=new_id(),
+        kind=data.kind,
+        region_code=data.region_code or default_region,
+        city=data.city,
+        street=data.street,
+        building=data.building,
+        apartment=data.apartment,
+        postal_code=data.postal_code,
+        created_at=utcnow(),
+    )
 
 
 def _new_contact(data: ContactIn) -> Contact:
-    return Contact(id=new_id(), name=data.name, position=data.position, phone=data.phone, email=data.email,
-                   created_at=utcnow())
+    return Contact(
+        id=new_id(), name=data.name, position=data.position, phone=data.phone, email=data.email, created_at=utcnow()
+    )
 
 
 def _summary(customer: Customer) -> dict[str, Any]:
     """The fields an audit entry and an update diff compare."""
     return {
-        "first_name": customer.first_name, "last_name": customer.last_name, "middle_name": customer.middle_name,
-        "legal_name": customer.legal_name, "legal_form": customer.legal_form, "email": customer.email,
-        "language": customer.language, "marketing_consent": customer.marketing_consent,
-        "data_processing_consent": customer.data_processing_consent, "primary_phone": customer.primary_phone,
+        "first_name": customer.first_name,
+        "last_name": customer.last_name,
+        "middle_name": customer.middle_name,
+        "legal_name": customer.legal_name,
+        "legal_form": customer.legal_form,
+        "email": customer.email,
+        "language": customer.language,
+        "marketing_consent": customer.marketing_consent,
+        "data_processing_consent": customer.data_processing_consent,
+        "primary_phone": customer.primary_phone,
         "status": customer.status,
     }
 
 
 async def create_customer(
-    session: AsyncSession, principal: Principal, request: IndividualCreate | BusinessCreate, *,
-    owner_id: str | None = None, owner_name: str | None = None,
+    session: AsyncSession,
+    principal: Principal,
+    request: IndividualCreate | BusinessCreate,
+    *,
+    owner_id: str | None = None,
+    owner_name: str | None = None,
 ) -> Customer:
     """Registers a customer in the requested branch (default: the caller's), owned by the caller
     or by ``owner_id``/``owner_name`` (a lead's conversion gives the customer the lead's owner)."""
@@ -278,23 +332,48 @@ async def create_customer(
     session.add(customer)
     await flush_or_conflict(session)
 
-    created = {"kind": customer.kind, "tax_id": tax_id, **_summary(customer), "owner_id": customer.owner_id,
-               "branch_code": branch_code, "region_code": region_code}
-    record_change(session, principal, entity_type=ENTITY, entity_id=customer.id, action="created",
-                  changes={k: [None, v] for k, v in created.items() if v is not None})
+    created = {
+        "kind": customer.kind,
+        "tax_id": tax_id,
+        **_summary(customer),
+        "owner_id": customer.owner_id,
+        "branch_code": branch_code,
+        "region_code": region_code,
+    }
+    record_change(
+        session,
+        principal,
+        entity_type=ENTITY,
+        entity_id=customer.id,
+        action="created",
+        changes={k: [None, v] for k, v in created.items() if v is not None},
+    )
     await record_customer_event(session, "created", customer)
     return customer
 
 
 def _refresh_name_key(customer: Customer) -> None:
-    customer.name_key = name_key(customer.kind, first_name=customer.first_name, last_name=customer.last_name,
-                                 middle_name=customer.middle_name, legal_name=customer.legal_name)
+    customer.name_key = name_key(
+        customer.kind,
+        first_name=customer.first_name,
+        last_name=customer.last_name,
+        middle_name=customer.middle_name,
+        legal_name=customer.legal_name,
+    )
 
 
 # --- update ------------------------------------------------------------------------------------
 
-NOT_NULL_FIELDS = ("first_name", "last_name", "legal_name", "language", "marketing_consent",
-                   "data_processing_consent", "primary_phone", "status")
+NOT_NULL_FIELDS = (
+    "first_name",
+    "last_name",
+    "legal_name",
+    "language",
+    "marketing_consent",
+    "data_processing_consent",
+    "primary_phone",
+    "status",
+)
 INDIVIDUAL_ONLY = ("first_name", "last_name", "middle_name")
 BUSINESS_ONLY = ("legal_name", "legal_form")
 
@@ -326,8 +405,9 @@ async def update_customer(
             setattr(customer, f"{consent}_at", now if given else None)
     if "primary_phone" in sent and patch.primary_phone != customer.primary_phone:
         if patch.primary_phone not in {p.e164 for p in customer.phones}:
-            await _reject_duplicate(session, principal, phone_field="primary_phone", phones=[patch.primary_phone],
-                                    excluding=customer.id)
+            await _reject_duplicate(
+                session, principal, phone_field="primary_phone", phones=[patch.primary_phone], excluding=customer.id
+            )
             customer.phones.append(_new_phone(patch.primary_phone))
         customer.primary_phone = patch.primary_phone
     _refresh_name_key(customer)
@@ -344,6 +424,7 @@ async def update_customer(
 
 # --- phones, contacts, addresses ---------------------------------------------------------------
 
+
 def _item(items: Sequence[Any], item_id: str, what: str) -> Any:
     """One of the customer's phones, contacts or addresses, by id (404 when it has none such)."""
     item = next((i for i in items if i.id == item_id), None)
@@ -354,25 +435,31 @@ def _item(items: Sequence[Any], item_id: str, what: str) -> Any:
 
 async def add_phone(session: AsyncSession, principal: Principal, customer: Customer, request: PhoneIn) -> CustomerPhone:
     if request.phone in {p.e164 for p in customer.phones}:
-        raise conflict(f"phone: {request.phone} is already a phone of this customer",
-                       errors=[{"field": "phone", "message": "already on this customer"}])
+        raise conflict(
+            f"phone: {request.phone} is already a phone of this customer",
+            errors=[{"field": "phone", "message": "already on this customer"}],
+        )
     await _reject_duplicate(session, principal, phones=[request.phone], excluding=customer.id)
     phone = _new_phone(request.phone, request.label)
     customer.phones.append(phone)
-    await _sub_resource_changed(session, principal, customer, "phone_added", {"phones": [None, phone.e164]},
-                                phone=phone)
+    await _sub_resource_changed(
+        session, principal, customer, "phone_added", {"phones": [None, phone.e164]}, phone=phone
+    )
     return phone
 
 
 async def remove_phone(session: AsyncSession, principal: Principal, customer: Customer, phone_id: str) -> None:
     phone = _item(customer.phones, phone_id, "phone")
     if phone.e164 == customer.primary_phone:
-        raise conflict("phone: the primary phone cannot be removed; make another phone primary first",
-                       errors=[{"field": "phone", "message": "is the primary phone"}])
+        raise conflict(
+            "phone: the primary phone cannot be removed; make another phone primary first",
+            errors=[{"field": "phone", "message": "is the primary phone"}],
+        )
     state = phone_state(phone)
     customer.phones.remove(phone)
-    await _sub_resource_changed(session, principal, customer, "phone_removed", {"phones": [phone.e164, None]},
-                                phone=state)
+    await _sub_resource_changed(
+        session, principal, customer, "phone_removed", {"phones": [phone.e164, None]}, phone=state
+    )
 
 
 async def add_contact(session: AsyncSession, principal: Principal, customer: Customer, request: ContactIn) -> Contact:
@@ -380,8 +467,9 @@ async def add_contact(session: AsyncSession, principal: Principal, customer: Cus
         raise conflict("contacts: only business customers have contact persons")
     contact = _new_contact(request)
     customer.contacts.append(contact)
-    await _sub_resource_changed(session, principal, customer, "contact_added", {"contacts": [None, contact.name]},
-                                contact=contact)
+    await _sub_resource_changed(
+        session, principal, customer, "contact_added", {"contacts": [None, contact.name]}, contact=contact
+    )
     return contact
 
 
@@ -389,20 +477,23 @@ async def remove_contact(session: AsyncSession, principal: Principal, customer: 
     contact = _item(customer.contacts, contact_id, "contact")
     state = contact_state(contact)
     customer.contacts.remove(contact)
-    await _sub_resource_changed(session, principal, customer, "contact_removed", {"contacts": [contact.name, None]},
-                                contact=state)
+    await _sub_resource_changed(
+        session, principal, customer, "contact_removed", {"contacts": [contact.name, None]}, contact=state
+    )
 
 
 def _address_label(address: Address) -> str:
     return f"{address.kind}: {address.city}, {address.street} {address.building}" + (
-        f", {address.apartment}" if address.apartment else "")
+        f", {address.apartment}" if address.apartment else ""
+    )
 
 
 async def add_address(session: AsyncSession, principal: Principal, customer: Customer, request: AddressIn) -> Address:
     address = _new_address(request, customer.region_code)
     customer.addresses.append(address)
-    await _sub_resource_changed(session, principal, customer, "address_added",
-                                {"addresses": [None, _address_label(address)]}, address=address)
+    await _sub_resource_changed(
+        session, principal, customer, "address_added", {"addresses": [None, _address_label(address)]}, address=address
+    )
     return address
 
 
@@ -410,12 +501,19 @@ async def remove_address(session: AsyncSession, principal: Principal, customer: 
     address = _item(customer.addresses, address_id, "address")
     state = address_state(address)
     customer.addresses.remove(address)
-    await _sub_resource_changed(session, principal, customer, "address_removed",
-                                {"addresses": [_address_label(address), None]}, address=state)
+    await _sub_resource_changed(
+        session, principal, customer, "address_removed", {"addresses": [_address_label(address), None]}, address=state
+    )
 
 
-async def _sub_resource_changed(session: AsyncSession, principal: Principal, customer: Customer, action: str,
-                                changes: dict[str, list[Any]], **item: Any) -> None:
+async def _sub_resource_changed(
+    session: AsyncSession,
+    principal: Principal,
+    customer: Customer,
+    action: str,
+    changes: dict[str, list[Any]],
+    **item: Any,
+) -> None:
     customer.updated_at = utcnow()  # bumps the version: the customer's state changed
     await flush_or_conflict(session)
     record_change(session, principal, entity_type=ENTITY, entity_id=customer.id, action=action, changes=changes)
@@ -437,7 +535,10 @@ MERGE_FILLED_FIELDS = ("email", "middle_name", "legal_form")
 
 
 async def merge_customers(
-    session: AsyncSession, principal: Principal, survivor: Customer, duplicate_id: str,
+    session: AsyncSession,
+    principal: Principal,
+    survivor: Customer,
+    duplicate_id: str,
     expected_version: int | None = None,
 ) -> Customer:
     """Folds ``duplicate_id`` into ``survivor``: its phones, contacts and addresses move over, it
@@ -446,17 +547,26 @@ async def merge_customers(
     check_version(ENTITY, survivor.version, expected_version)
     if duplicate_id == survivor.id:
         raise field_problem("duplicate_id", "a customer cannot be merged into itself")
-    duplicate = await get_writable(session, principal, Customer, duplicate_id, what=ENTITY, for_update=False,
-                                   field="duplicate_id")
+    duplicate = await get_writable(
+        session, principal, Customer, duplicate_id, what=ENTITY, for_update=False, field="duplicate_id"
+    )
     if duplicate.status == CustomerStatus.MERGED:
-        raise conflict(f"duplicate_id: customer {duplicate.id} was already merged into {duplicate.merged_into_id}",
-                       errors=[{"field": "duplicate_id", "message": "already merged"}])
+        raise conflict(
+            f"duplicate_id: customer {duplicate.id} was already merged into {duplicate.merged_into_id}",
+            errors=[{"field": "duplicate_id", "message": "already merged"}],
+        )
     if duplicate.kind != survivor.kind:
-        raise conflict(f"duplicate_id: a {duplicate.kind} customer cannot be merged into a {survivor.kind} customer",
-                       errors=[{"field": "duplicate_id", "message": "different kind of customer"}])
+        raise conflict(
+            f"duplicate_id: a {duplicate.kind} customer cannot be merged into a {survivor.kind} customer",
+            errors=[{"field": "duplicate_id", "message": "different kind of customer"}],
+        )
 
-    survivor_before = {"phones": sorted(p.e164 for p in survivor.phones), "contacts": len(survivor.contacts),
-                       "addresses": len(survivor.addresses), **{f: getattr(survivor, f) for f in MERGE_FILLED_FIELDS}}
+    survivor_before = {
+        "phones": sorted(p.e164 for p in survivor.phones),
+        "contacts": len(survivor.contacts),
+        "addresses": len(survivor.addresses),
+        **{f: getattr(survivor, f) for f in MERGE_FILLED_FIELDS},
+    }
     survivor_numbers = {p.e164 for p in survivor.phones}
     for phone in list(duplicate.phones):
         duplicate.phones.remove(phone)
@@ -482,15 +592,33 @@ async def merge_customers(
     survivor.updated_at = now
     await flush_or_conflict(session)
 
-    survivor_after = {"phones": sorted(p.e164 for p in survivor.phones), "contacts": len(survivor.contacts),
-                      "addresses": len(survivor.addresses), **{f: getattr(survivor, f) for f in MERGE_FILLED_FIELDS}}
-    record_change(session, principal, entity_type=ENTITY, entity_id=survivor.id, action="merged",
-                  changes={"merged_from": [None, duplicate.id], **diff(survivor_before, survivor_after)})
-    record_change(session, principal, entity_type=ENTITY, entity_id=duplicate.id, action="merged_into",
-                  changes=diff(duplicate_before, {"status": duplicate.status, "merged_into_id": survivor.id,
-                                                  "primary_phone": None}))
-    await record_customer_event(session, "merged", survivor, duplicate_id=duplicate.id,
-                                duplicate=customer_state(duplicate))
+    survivor_after = {
+        "phones": sorted(p.e164 for p in survivor.phones),
+        "contacts": len(survivor.contacts),
+        "addresses": len(survivor.addresses),
+        **{f: getattr(survivor, f) for f in MERGE_FILLED_FIELDS},
+    }
+    record_change(
+        session,
+        principal,
+        entity_type=ENTITY,
+        entity_id=survivor.id,
+        action="merged",
+        changes={"merged_from": [None, duplicate.id], **diff(survivor_before, survivor_after)},
+    )
+    record_change(
+        session,
+        principal,
+        entity_type=ENTITY,
+        entity_id=duplicate.id,
+        action="merged_into",
+        changes=diff(
+            duplicate_before, {"status": duplicate.status, "merged_into_id": survivor.id, "primary_phone": None}
+        ),
+    )
+    await record_customer_event(
+        session, "merged", survivor, duplicate_id=duplicate.id, duplicate=customer_state(duplicate)
+    )
     from .api.reassignments import move_customer_records  # (imported here: that module imports this one)
 
     await move_customer_records(session, principal, duplicate.id, survivor.id)  # leads, deals, activities follow
@@ -498,6 +626,7 @@ async def merge_customers(
 
 
 # --- search ------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class CustomerQuery:
@@ -534,7 +663,11 @@ def search_statement(principal: Principal, query: CustomerQuery) -> Select:
 
 
 async def search_customers(
-    session: AsyncSession, principal: Principal, query: CustomerQuery, *, limit: int,
+    session: AsyncSession,
+    principal: Principal,
+    query: CustomerQuery,
+    *,
+    limit: int,
     after: tuple[str, str] | None = None,
 ) -> tuple[list[Customer], tuple[str, str] | None]:
     """One page in (name_key, id) order, and the sort key to continue after (None on the last page)."""
@@ -546,8 +679,7 @@ async def search_customers(
         # A lookup by phone or IIN/BIN matches one customer or a few: their phones, contacts and
         # addresses come in the same query. Pages of many customers keep one query per
         # collection (lazy="selectin"), where joining all three would multiply the rows.
-        stmt = stmt.options(joinedload(Customer.phones), joinedload(Customer.contacts),
-                            joinedload(Customer.addresses))
+        stmt = stmt.options(joinedload(Customer.phones), joinedload(Customer.contacts), joinedload(Customer.addresses))
     result = await session.scalars(stmt.order_by(Customer.name_key, Customer.id).limit(limit + 1))
     rows = list(result.unique())
     if len(rows) > limit:

@@ -1,4 +1,5 @@
 """The sales service process: REST API, gRPC server, outbox relay and Kafka consumers."""
+
 from __future__ import annotations
 
 from crm_shared.app import ServiceRuntime, create_service_app
@@ -33,7 +34,14 @@ def create_app(settings: SalesSettings | None = None, runtime: ServiceRuntime | 
         settings,
         title="Qazaq CRM sales service",
         description="Customers, contacts, leads, opportunities, activities, audit history.",
-        routers=[customers.router, leads.router, opportunities.router, activities.router, reassignments.router, stats.router],
+        routers=[
+            customers.router,
+            leads.router,
+            opportunities.router,
+            activities.router,
+            reassignments.router,
+            stats.router,
+        ],
         workers=workers,
         runtime=runtime,
     )

@@ -17,6 +17,7 @@ Astana Digital Solutions (LLP)         150340234562  +77172555000    AST-01  use
 ``seed_bulk(db, n)`` inserts ``n`` customers (one phone each) with multi-row inserts and no
 events, for benchmarks.
 """
+
 from __future__ import annotations
 
 import logging
@@ -75,54 +76,235 @@ OWNERS_BY_BRANCH = {"ALA-01": (ALMATY_AGENT, ALMATY_MANAGER), "KAR-01": (KARAGAN
 BRANCH_WEIGHTS = {b.code: 1 for b in INITIAL_BRANCHES} | {"ALA-01": 5, "KAR-01": 4}
 
 FIXED: tuple[tuple[DemoOwner, IndividualCreate | BusinessCreate], ...] = (
-    (ALMATY_AGENT, IndividualCreate(
-        kind="individual", iin="900515412345", first_name="Aigerim", middle_name="Nurlanovna", last_name="Seitkali",
-        phone="+77011234567", email="aigerim.seitkali@example.kz", language="kk", branch_code="ALA-01",
-        marketing_consent=True, data_processing_consent=True,
-        addresses=[AddressIn(kind="registration", city="Almaty", street="Abay Ave", building="150", apartment="12",
-                             postal_code="050000")])),
-    (ADMIN, IndividualCreate(
-        kind="individual", iin="851103343210", first_name="Daniyar", middle_name="Serikovich", last_name="Bekov",
-        phone="+77051112233", language="ru", branch_code="ALA-02", data_processing_consent=True)),
-    (KARAGANDA_MANAGER, BusinessCreate(
-        kind="business", bin="040540123456", legal_name="Karaganda Steel Service", legal_form="LLP",
-        phone="+77212410000", email="office@ksteel.example.kz", language="ru", branch_code="KAR-01",
-        data_processing_consent=True,
-        contacts=[ContactIn(name="Serik Akhmetov", position="Chief engineer", phone="+77017654321",
-                            email="s.akhmetov@ksteel.example.kz")],
-        addresses=[AddressIn(kind="service", city="Karaganda", street="Bukhar Zhyrau Blvd", building="49",
-                             postal_code="100000")])),
-    (ADMIN, BusinessCreate(
-        kind="business", bin="150340234562", legal_name="Astana Digital Solutions", legal_form="LLP",
-        phone="+77172555000", email="hello@astanadigital.example.kz", language="en", branch_code="AST-01",
-        data_processing_consent=True, marketing_consent=True)),
+    (
+        ALMATY_AGENT,
+        IndividualCreate(
+            kind="individual",
+            iin="900515412345",
+            first_name="Aigerim",
+            middle_name="Nurlanovna",
+            last_name="Seitkali",
+            phone="+77011234567",
+            email="aigerim.seitkali@example.kz",
+            language="kk",
+            branch_code="ALA-01",
+            marketing_consent=True,
+            data_processing_consent=True,
+            addresses=[
+                AddressIn(
+                    kind="registration",
+                    city="Almaty",
+                    street="Abay Ave",
+                    building="150",
+                    apartment="12",
+                    postal_code="050000",
+                )
+            ],
+        ),
+    ),
+    (
+        ADMIN,
+        IndividualCreate(
+            kind="individual",
+            iin="851103343210",
+            first_name="Daniyar",
+            middle_name="Serikovich",
+            last_name="Bekov",
+            phone="+77051112233",
+            language="ru",
+            branch_code="ALA-02",
+            data_processing_consent=True,
+        ),
+    ),
+    (
+        KARAGANDA_MANAGER,
+        BusinessCreate(
+            kind="business",
+            bin="040540123456",
+            legal_name="Karaganda Steel Service",
+            legal_form="LLP",
+            phone="+77212410000",
+            email="office@ksteel.example.kz",
+            language="ru",
+            branch_code="KAR-01",
+            data_processing_consent=True,
+            contacts=[
+                ContactIn(
+                    name="Serik Akhmetov",
+                    position="Chief engineer",
+                    phone="+77017654321",
+                    email="s.akhmetov@ksteel.example.kz",
+                )
+            ],
+            addresses=[
+                AddressIn(
+                    kind="service", city="Karaganda", street="Bukhar Zhyrau Blvd", building="49", postal_code="100000"
+                )
+            ],
+        ),
+    ),
+    (
+        ADMIN,
+        BusinessCreate(
+            kind="business",
+            bin="150340234562",
+            legal_name="Astana Digital Solutions",
+            legal_form="LLP",
+            phone="+77172555000",
+            email="hello@astanadigital.example.kz",
+            language="en",
+            branch_code="AST-01",
+            data_processing_consent=True,
+            marketing_consent=True,
+        ),
+    ),
 )
 
-KAZAKH_MALE = ("Nurlan", "Yerlan", "Daniyar", "Arman", "Askar", "Bauyrzhan", "Serik", "Marat", "Timur", "Aidos",
-               "Yerzhan", "Almas", "Dauren", "Kairat", "Zhandos", "Nursultan", "Olzhas", "Berik")
-KAZAKH_FEMALE = ("Aigerim", "Dana", "Aizhan", "Gulnara", "Saule", "Madina", "Dinara", "Zhanar", "Aruzhan",
-                 "Kamila", "Assel", "Ainur", "Botagoz", "Zarina", "Akbota", "Moldir")
-KAZAKH_SURNAMES = ("Nurlanov", "Abenov", "Zhumabekov", "Tokhtarov", "Sadykov", "Bekov", "Akhmetov", "Omarov",
-                   "Kassymov", "Iskakov", "Suleimenov", "Baimukhanov", "Mukanov", "Nurpeisov", "Tulegenov",
-                   "Yesenov", "Karimov", "Zhakupov")
+KAZAKH_MALE = (
+    "Nurlan",
+    "Yerlan",
+    "Daniyar",
+    "Arman",
+    "Askar",
+    "Bauyrzhan",
+    "Serik",
+    "Marat",
+    "Timur",
+    "Aidos",
+    "Yerzhan",
+    "Almas",
+    "Dauren",
+    "Kairat",
+    "Zhandos",
+    "Nursultan",
+    "Olzhas",
+    "Berik",
+)
+KAZAKH_FEMALE = (
+    "Aigerim",
+    "Dana",
+    "Aizhan",
+    "Gulnara",
+    "Saule",
+    "Madina",
+    "Dinara",
+    "Zhanar",
+    "Aruzhan",
+    "Kamila",
+    "Assel",
+    "Ainur",
+    "Botagoz",
+    "Zarina",
+    "Akbota",
+    "Moldir",
+)
+KAZAKH_SURNAMES = (
+    "Nurlanov",
+    "Abenov",
+    "Zhumabekov",
+    "Tokhtarov",
+    "Sadykov",
+    "Bekov",
+    "Akhmetov",
+    "Omarov",
+    "Kassymov",
+    "Iskakov",
+    "Suleimenov",
+    "Baimukhanov",
+    "Mukanov",
+    "Nurpeisov",
+    "Tulegenov",
+    "Yesenov",
+    "Karimov",
+    "Zhakupov",
+)
 KAZAKH_UNCHANGING_SURNAMES = ("Seitkali", "Kudaibergen", "Amanzhol", "Sarsen")
 RUSSIAN_MALE = ("Иван", "Сергей", "Алексей", "Дмитрий", "Андрей", "Михаил", "Владимир", "Николай", "Павел")
 RUSSIAN_FEMALE = ("Ольга", "Ирина", "Татьяна", "Елена", "Наталья", "Светлана", "Анна", "Юлия")
-RUSSIAN_SURNAMES = ("Иванов", "Петров", "Смирнов", "Кузнецов", "Попов", "Волков", "Федоров", "Морозов", "Ким",
-                    "Пак", "Новиков", "Соколов")
+RUSSIAN_SURNAMES = (
+    "Иванов",
+    "Петров",
+    "Смирнов",
+    "Кузнецов",
+    "Попов",
+    "Волков",
+    "Федоров",
+    "Морозов",
+    "Ким",
+    "Пак",
+    "Новиков",
+    "Соколов",
+)
 RUSSIAN_FATHERS = ("Иван", "Сергей", "Петр", "Николай", "Владимир", "Александр", "Виктор")
-BUSINESS_WORDS = ("Almaty", "Steppe", "Kazakh", "Caspian", "Altyn", "Nomad", "Baiterek", "Tulpar", "Saryarka",
-                  "Zhetysu", "Irbis", "Kokzhiek", "Yessil", "Ulytau", "Khan Tengri", "Samruk", "Shanyraq", "Dala")
-BUSINESS_TRADES = ("Trade House", "Logistics", "Agro Invest", "Oil Service", "Digital", "Construction", "Motors",
-                   "Energy", "Foods", "Security", "Dairy", "Pharm", "Textile", "Telecom Service", "Med Center",
-                   "Auto Parts", "Hotel Group", "Consulting")
+BUSINESS_WORDS = (
+    "Almaty",
+    "Steppe",
+    "Kazakh",
+    "Caspian",
+    "Altyn",
+    "Nomad",
+    "Baiterek",
+    "Tulpar",
+    "Saryarka",
+    "Zhetysu",
+    "Irbis",
+    "Kokzhiek",
+    "Yessil",
+    "Ulytau",
+    "Khan Tengri",
+    "Samruk",
+    "Shanyraq",
+    "Dala",
+)
+BUSINESS_TRADES = (
+    "Trade House",
+    "Logistics",
+    "Agro Invest",
+    "Oil Service",
+    "Digital",
+    "Construction",
+    "Motors",
+    "Energy",
+    "Foods",
+    "Security",
+    "Dairy",
+    "Pharm",
+    "Textile",
+    "Telecom Service",
+    "Med Center",
+    "Auto Parts",
+    "Hotel Group",
+    "Consulting",
+)
 LEGAL_FORMS = ("LLP", "LLP", "LLP", "JSC", "IE")
 MOBILE_PREFIXES = ("700", "701", "702", "705", "707", "708", "747", "771", "775", "776", "777", "778")
-STREETS = ("Abay Ave", "Dostyk Ave", "Tole Bi St", "Satpayev St", "Respublika Ave", "Kabanbay Batyr Ave",
-           "Gogol St", "Zhibek Zholy St", "Bukhar Zhyrau Blvd", "Al-Farabi Ave", "Auezov St", "Lenin St")
-POSTAL_CODES = {"Almaty": "050000", "Astana": "010000", "Shymkent": "160000", "Karaganda": "100000",
-                "Temirtau": "101400", "Pavlodar": "140000", "Aktobe": "030000", "Atyrau": "060000",
-                "Oskemen": "070000", "Semey": "071400", "Kostanay": "110000"}
+STREETS = (
+    "Abay Ave",
+    "Dostyk Ave",
+    "Tole Bi St",
+    "Satpayev St",
+    "Respublika Ave",
+    "Kabanbay Batyr Ave",
+    "Gogol St",
+    "Zhibek Zholy St",
+    "Bukhar Zhyrau Blvd",
+    "Al-Farabi Ave",
+    "Auezov St",
+    "Lenin St",
+)
+POSTAL_CODES = {
+    "Almaty": "050000",
+    "Astana": "010000",
+    "Shymkent": "160000",
+    "Karaganda": "100000",
+    "Temirtau": "101400",
+    "Pavlodar": "140000",
+    "Aktobe": "030000",
+    "Atyrau": "060000",
+    "Oskemen": "070000",
+    "Semey": "071400",
+    "Kostanay": "110000",
+}
 
 
 def _patronymic(father: str, female: bool, russian: bool) -> str:
@@ -152,8 +334,9 @@ class _Generator:
 
     def bin(self) -> str:
         registered = date(1995, 1, 1) + timedelta(days=self.rng.randrange(0, 365 * 29))
-        return self._unique(lambda: make_bin(registered, self.rng.choice((4, 4, 4, 5, 6)),
-                                             self.rng.randrange(0, 100000)))
+        return self._unique(
+            lambda: make_bin(registered, self.rng.choice((4, 4, 4, 5, 6)), self.rng.randrange(0, 100000))
+        )
 
     def mobile(self) -> str:
         return self._unique(lambda: f"+7{self.rng.choice(MOBILE_PREFIXES)}{self.rng.randrange(0, 10_000_000):07d}")
@@ -174,14 +357,25 @@ class _Generator:
                 last = self.rng.choice(KAZAKH_SURNAMES) + ("a" if female else "")
             middle = _patronymic(self.rng.choice(KAZAKH_MALE), female, False)
         iin, born = self.iin(female)
-        return {"kind": "individual", "iin": iin, "birth_date": born, "first_name": first, "last_name": last,
-                "middle_name": middle if self.rng.random() < 0.85 else None,
-                "language": "ru" if russian else self.rng.choice(("kk", "kk", "ru", "en"))}
+        return {
+            "kind": "individual",
+            "iin": iin,
+            "birth_date": born,
+            "first_name": first,
+            "last_name": last,
+            "middle_name": middle if self.rng.random() < 0.85 else None,
+            "language": "ru" if russian else self.rng.choice(("kk", "kk", "ru", "en")),
+        }
 
     def company(self) -> dict[str, Any]:
         name = f"{self.rng.choice(BUSINESS_WORDS)} {self.rng.choice(BUSINESS_TRADES)}"
-        return {"kind": "business", "bin": self.bin(), "legal_name": name, "legal_form": self.rng.choice(LEGAL_FORMS),
-                "language": self.rng.choice(("kk", "ru", "ru", "en"))}
+        return {
+            "kind": "business",
+            "bin": self.bin(),
+            "legal_name": name,
+            "legal_form": self.rng.choice(LEGAL_FORMS),
+            "language": self.rng.choice(("kk", "ru", "ru", "en")),
+        }
 
     def branch(self) -> str:
         codes = list(BRANCH_WEIGHTS)
@@ -192,10 +386,14 @@ class _Generator:
 
     def address(self, branch_code: str) -> AddressIn:
         city = INITIAL_BRANCHES_BY_CODE[branch_code].city
-        return AddressIn(kind=self.rng.choice(("registration", "service", "service", "billing")), city=city,
-                         street=self.rng.choice(STREETS), building=str(self.rng.randrange(1, 250)),
-                         apartment=str(self.rng.randrange(1, 180)) if self.rng.random() < 0.6 else None,
-                         postal_code=POSTAL_CODES.get(city))
+        return AddressIn(
+            kind=self.rng.choice(("registration", "service", "service", "billing")),
+            city=city,
+            street=self.rng.choice(STREETS),
+            building=str(self.rng.randrange(1, 250)),
+            apartment=str(self.rng.randrange(1, 180)) if self.rng.random() < 0.6 else None,
+            postal_code=POSTAL_CODES.get(city),
+        )
 
     def demo_customer(self) -> tuple[DemoOwner, IndividualCreate | BusinessCreate]:
         branch_code = self.branch()
@@ -214,10 +412,17 @@ class _Generator:
             fields.pop("birth_date")  # derived from the IIN by the create
             request = IndividualCreate(**fields, **common)
         else:
-            contacts = [ContactIn(name=f"{self.rng.choice(KAZAKH_MALE + KAZAKH_FEMALE)} "
-                                       f"{self.rng.choice(KAZAKH_SURNAMES)}",
-                                  position=self.rng.choice(("Director", "Chief accountant", "IT manager", "Office manager")),
-                                  phone=self.mobile())] if self.rng.random() < 0.7 else []
+            contacts = (
+                [
+                    ContactIn(
+                        name=f"{self.rng.choice(KAZAKH_MALE + KAZAKH_FEMALE)} {self.rng.choice(KAZAKH_SURNAMES)}",
+                        position=self.rng.choice(("Director", "Chief accountant", "IT manager", "Office manager")),
+                        phone=self.mobile(),
+                    )
+                ]
+                if self.rng.random() < 0.7
+                else []
+            )
             request = BusinessCreate(**fields, **common, contacts=contacts)
         return self.owner(branch_code), request
 
@@ -242,7 +447,7 @@ async def seed_demo(db: Database) -> dict[str, int]:
     created = skipped = 0
     for start in range(0, len(missing), BATCH):
         async with db.unit_of_work() as session:
-            for owner, request in missing[start:start + BATCH]:
+            for owner, request in missing[start : start + BATCH]:
                 try:
                     # A duplicate is refused before anything is written, so the batch goes on.
                     await customer_service.create_customer(session, owner.principal(), request)
@@ -317,96 +522,322 @@ class DemoActivity:
 
 
 DEMO_LEADS: tuple[DemoLead, ...] = (
-    DemoLead("lead-ala-new", ALMATY_AGENT, LeadCreate(
-        source="web", name="Yerlan Tulegenov", phone="+77015550101", interest="internet",
-        notes="Asked on the website for 500 Mbit/s fibre at home"), LeadStatus.NEW),
-    DemoLead("lead-ala-contacted", ALMATY_MANAGER, LeadCreate(
-        source="call_center", name="Madina Iskakova", phone="+77025550102", email="madina.iskakova@example.kz",
-        interest="mobile"), LeadStatus.CONTACTED),
-    DemoLead("lead-ala-qualified", ALMATY_AGENT, LeadCreate(
-        source="partner", partner_id="partner-almaty-dealer", name="Arman Karimov", company_name="Tulpar Motors",
-        phone="+77275550103", interest="bundle", notes="Office of 40 people: internet, fixed lines, mobile"),
-        LeadStatus.QUALIFIED),
-    DemoLead("lead-ala-disqualified", ALMATY_MANAGER, LeadCreate(
-        source="campaign", campaign_id="campaign-spring-tv", name="Olga Petrova", email="olga.petrova@example.kz",
-        interest="tv"), LeadStatus.DISQUALIFIED, disqualify_reason="Lives outside the area the branch serves"),
-    DemoLead("lead-ala-converted-new", ALMATY_AGENT, LeadCreate(
-        source="branch_walk_in", name="Aruzhan Sadykova", phone=CONVERTED_CUSTOMER_PHONE,
-        email="aruzhan.sadykova@example.kz", interest="bundle"), LeadStatus.CONVERTED,
-        new_customer={"kind": "individual", "iin": CONVERTED_CUSTOMER_IIN, "first_name": "Aruzhan",
-                      "last_name": "Sadykova", "language": "kk", "data_processing_consent": True},
+    DemoLead(
+        "lead-ala-new",
+        ALMATY_AGENT,
+        LeadCreate(
+            source="web",
+            name="Yerlan Tulegenov",
+            phone="+77015550101",
+            interest="internet",
+            notes="Asked on the website for 500 Mbit/s fibre at home",
+        ),
+        LeadStatus.NEW,
+    ),
+    DemoLead(
+        "lead-ala-contacted",
+        ALMATY_MANAGER,
+        LeadCreate(
+            source="call_center",
+            name="Madina Iskakova",
+            phone="+77025550102",
+            email="madina.iskakova@example.kz",
+            interest="mobile",
+        ),
+        LeadStatus.CONTACTED,
+    ),
+    DemoLead(
+        "lead-ala-qualified",
+        ALMATY_AGENT,
+        LeadCreate(
+            source="partner",
+            partner_id="partner-almaty-dealer",
+            name="Arman Karimov",
+            company_name="Tulpar Motors",
+            phone="+77275550103",
+            interest="bundle",
+            notes="Office of 40 people: internet, fixed lines, mobile",
+        ),
+        LeadStatus.QUALIFIED,
+    ),
+    DemoLead(
+        "lead-ala-disqualified",
+        ALMATY_MANAGER,
+        LeadCreate(
+            source="campaign",
+            campaign_id="campaign-spring-tv",
+            name="Olga Petrova",
+            email="olga.petrova@example.kz",
+            interest="tv",
+        ),
+        LeadStatus.DISQUALIFIED,
+        disqualify_reason="Lives outside the area the branch serves",
+    ),
+    DemoLead(
+        "lead-ala-converted-new",
+        ALMATY_AGENT,
+        LeadCreate(
+            source="branch_walk_in",
+            name="Aruzhan Sadykova",
+            phone=CONVERTED_CUSTOMER_PHONE,
+            email="aruzhan.sadykova@example.kz",
+            interest="bundle",
+        ),
+        LeadStatus.CONVERTED,
+        new_customer={
+            "kind": "individual",
+            "iin": CONVERTED_CUSTOMER_IIN,
+            "first_name": "Aruzhan",
+            "last_name": "Sadykova",
+            "language": "kk",
+            "data_processing_consent": True,
+        },
         converted_by=ALMATY_MANAGER,
-        opportunity={"stage": "proposal", "amount_tiyn": 1_199_000, "name": "Home bundle: fibre 300 and TV"}),
-    DemoLead("lead-ala-converted-existing", ALMATY_AGENT, LeadCreate(
-        source="call_center", name="Aigerim Seitkali", phone="+77011234567", interest="tv"),
-        LeadStatus.CONVERTED, link_customer=CustomerRef("ALA-01", 0),
-        opportunity={"amount_tiyn": 499_000, "name": "TV package for Aigerim Seitkali"}, close_in_days=14),
-    DemoLead("lead-kar-new", KARAGANDA_AGENT, LeadCreate(
-        source="branch_walk_in", name="Serik Nurpeisov", phone="+77215550201", interest="fixed_line"),
-        LeadStatus.NEW),
-    DemoLead("lead-kar-contacted", KARAGANDA_MANAGER, LeadCreate(
-        source="web", name="Irina Smirnova", company_name="Saryarka Logistics", email="irina@saryarka.example.kz",
-        interest="internet"), LeadStatus.CONTACTED),
-    DemoLead("lead-kar-qualified", KARAGANDA_AGENT, LeadCreate(
-        source="campaign", campaign_id="campaign-business-fibre", name="Dauren Zhakupov",
-        company_name="Ulytau Energy", phone="+77215550203", interest="internet"), LeadStatus.QUALIFIED),
-    DemoLead("lead-kar-disqualified", KARAGANDA_AGENT, LeadCreate(
-        source="partner", partner_id="partner-karaganda-agent", name="Test Test", phone="+77215550204",
-        interest="mobile"), LeadStatus.DISQUALIFIED, disqualify_reason="A test entry the partner sent by mistake"),
-    DemoLead("lead-kar-converted", KARAGANDA_MANAGER, LeadCreate(
-        source="branch_walk_in", name="Serik Akhmetov", company_name="Karaganda Steel Service",
-        phone="+77017654321", interest="fixed_line", notes="Second site in Temirtau needs 20 lines"),
-        LeadStatus.CONVERTED, link_customer=CustomerRef("KAR-01", 0),
-        opportunity={"stage": "qualification", "amount_tiyn": 360_000_000}, close_in_days=60),
+        opportunity={"stage": "proposal", "amount_tiyn": 1_199_000, "name": "Home bundle: fibre 300 and TV"},
+    ),
+    DemoLead(
+        "lead-ala-converted-existing",
+        ALMATY_AGENT,
+        LeadCreate(source="call_center", name="Aigerim Seitkali", phone="+77011234567", interest="tv"),
+        LeadStatus.CONVERTED,
+        link_customer=CustomerRef("ALA-01", 0),
+        opportunity={"amount_tiyn": 499_000, "name": "TV package for Aigerim Seitkali"},
+        close_in_days=14,
+    ),
+    DemoLead(
+        "lead-kar-new",
+        KARAGANDA_AGENT,
+        LeadCreate(source="branch_walk_in", name="Serik Nurpeisov", phone="+77215550201", interest="fixed_line"),
+        LeadStatus.NEW,
+    ),
+    DemoLead(
+        "lead-kar-contacted",
+        KARAGANDA_MANAGER,
+        LeadCreate(
+            source="web",
+            name="Irina Smirnova",
+            company_name="Saryarka Logistics",
+            email="irina@saryarka.example.kz",
+            interest="internet",
+        ),
+        LeadStatus.CONTACTED,
+    ),
+    DemoLead(
+        "lead-kar-qualified",
+        KARAGANDA_AGENT,
+        LeadCreate(
+            source="campaign",
+            campaign_id="campaign-business-fibre",
+            name="Dauren Zhakupov",
+            company_name="Ulytau Energy",
+            phone="+77215550203",
+            interest="internet",
+        ),
+        LeadStatus.QUALIFIED,
+    ),
+    DemoLead(
+        "lead-kar-disqualified",
+        KARAGANDA_AGENT,
+        LeadCreate(
+            source="partner",
+            partner_id="partner-karaganda-agent",
+            name="Test Test",
+            phone="+77215550204",
+            interest="mobile",
+        ),
+        LeadStatus.DISQUALIFIED,
+        disqualify_reason="A test entry the partner sent by mistake",
+    ),
+    DemoLead(
+        "lead-kar-converted",
+        KARAGANDA_MANAGER,
+        LeadCreate(
+            source="branch_walk_in",
+            name="Serik Akhmetov",
+            company_name="Karaganda Steel Service",
+            phone="+77017654321",
+            interest="fixed_line",
+            notes="Second site in Temirtau needs 20 lines",
+        ),
+        LeadStatus.CONVERTED,
+        link_customer=CustomerRef("KAR-01", 0),
+        opportunity={"stage": "qualification", "amount_tiyn": 360_000_000},
+        close_in_days=60,
+    ),
 )
 
 DEMO_OPPORTUNITIES: tuple[DemoOpportunity, ...] = (
-    DemoOpportunity("opp-ala-prospecting", CustomerRef("ALA-01", 1), "Fibre 300 Mbit/s at home", ProductLine.INTERNET,
-                    899_000, (Stage.PROSPECTING,), close_in_days=45),
-    DemoOpportunity("opp-ala-proposal", CustomerRef("ALA-01", 3), "Family mobile plan, 4 SIMs", ProductLine.MOBILE,
-                    1_596_000, (Stage.QUALIFICATION, Stage.PROPOSAL), close_in_days=20),
-    DemoOpportunity("opp-ala-negotiation", CustomerRef("ALA-01", 4), "Office bundle for 25 seats",
-                    ProductLine.BUNDLE, 87_500_000, (Stage.PROPOSAL, Stage.NEGOTIATION), close_in_days=10),
-    DemoOpportunity("opp-ala-won", CustomerRef("ALA-01", 2), "Fibre 500 and TV Premium", ProductLine.BUNDLE,
-                    1_490_000, (Stage.NEGOTIATION, Stage.CLOSED_WON),
-                    close_reason="Signed a 24-month contract with installation included"),
-    DemoOpportunity("opp-ala02-lost", CustomerRef("ALA-02", 0), "Home internet upgrade", ProductLine.INTERNET,
-                    699_000, (Stage.PROSPECTING, Stage.CLOSED_LOST), close_reason="Moving to Astana next month"),
-    DemoOpportunity("opp-kar-qualification", CustomerRef("KAR-01", 1), "Mobile plan with 50 GB", ProductLine.MOBILE,
-                    449_000, (Stage.PROSPECTING, Stage.QUALIFICATION)),
-    DemoOpportunity("opp-kar-won", CustomerRef("KAR-01", 0), "Dedicated 1 Gbit/s line for the plant",
-                    ProductLine.INTERNET, 540_000_000, (Stage.PROPOSAL, Stage.NEGOTIATION, Stage.CLOSED_WON),
-                    close_reason="Won the tender against two competitors"),
-    DemoOpportunity("opp-kar-lost", CustomerRef("KAR-01", 2), "Fixed lines for the warehouse", ProductLine.FIXED_LINE,
-                    48_000_000, (Stage.QUALIFICATION, Stage.CLOSED_LOST),
-                    close_reason="Chose a competitor's cheaper offer"),
-    DemoOpportunity("opp-kar02-prospecting", CustomerRef("KAR-02", 2), "Internet for the trade house",
-                    ProductLine.INTERNET, 120_000_000, (Stage.PROSPECTING,), actor=KARAGANDA_REGIONAL),
-    DemoOpportunity("opp-ast-proposal", CustomerRef("AST-01", 0), "Cloud PBX and fixed lines",
-                    ProductLine.FIXED_LINE, 210_000_000, (Stage.QUALIFICATION, Stage.PROPOSAL), close_in_days=21),
-    DemoOpportunity("opp-shy-negotiation", CustomerRef("SHY-01", 3), "Fleet mobile plan, 120 SIMs",
-                    ProductLine.MOBILE, 432_000_000, (Stage.PROPOSAL, Stage.NEGOTIATION), close_in_days=7),
-    DemoOpportunity("opp-pav-won", CustomerRef("PAV-01", 0), "Showroom internet and TV", ProductLine.BUNDLE,
-                    36_000_000, (Stage.NEGOTIATION, Stage.CLOSED_WON), close_reason="Accepted the 12-month discount"),
+    DemoOpportunity(
+        "opp-ala-prospecting",
+        CustomerRef("ALA-01", 1),
+        "Fibre 300 Mbit/s at home",
+        ProductLine.INTERNET,
+        899_000,
+        (Stage.PROSPECTING,),
+        close_in_days=45,
+    ),
+    DemoOpportunity(
+        "opp-ala-proposal",
+        CustomerRef("ALA-01", 3),
+        "Family mobile plan, 4 SIMs",
+        ProductLine.MOBILE,
+        1_596_000,
+        (Stage.QUALIFICATION, Stage.PROPOSAL),
+        close_in_days=20,
+    ),
+    DemoOpportunity(
+        "opp-ala-negotiation",
+        CustomerRef("ALA-01", 4),
+        "Office bundle for 25 seats",
+        ProductLine.BUNDLE,
+        87_500_000,
+        (Stage.PROPOSAL, Stage.NEGOTIATION),
+        close_in_days=10,
+    ),
+    DemoOpportunity(
+        "opp-ala-won",
+        CustomerRef("ALA-01", 2),
+        "Fibre 500 and TV Premium",
+        ProductLine.BUNDLE,
+        1_490_000,
+        (Stage.NEGOTIATION, Stage.CLOSED_WON),
+        close_reason="Signed a 24-month contract with installation included",
+    ),
+    DemoOpportunity(
+        "opp-ala02-lost",
+        CustomerRef("ALA-02", 0),
+        "Home internet upgrade",
+        ProductLine.INTERNET,
+        699_000,
+        (Stage.PROSPECTING, Stage.CLOSED_LOST),
+        close_reason="Moving to Astana next month",
+    ),
+    DemoOpportunity(
+        "opp-kar-qualification",
+        CustomerRef("KAR-01", 1),
+        "Mobile plan with 50 GB",
+        ProductLine.MOBILE,
+        449_000,
+        (Stage.PROSPECTING, Stage.QUALIFICATION),
+    ),
+    DemoOpportunity(
+        "opp-kar-won",
+        CustomerRef("KAR-01", 0),
+        "Dedicated 1 Gbit/s line for the plant",
+        ProductLine.INTERNET,
+        540_000_000,
+        (Stage.PROPOSAL, Stage.NEGOTIATION, Stage.CLOSED_WON),
+        close_reason="Won the tender against two competitors",
+    ),
+    DemoOpportunity(
+        "opp-kar-lost",
+        CustomerRef("KAR-01", 2),
+        "Fixed lines for the warehouse",
+        ProductLine.FIXED_LINE,
+        48_000_000,
+        (Stage.QUALIFICATION, Stage.CLOSED_LOST),
+        close_reason="Chose a competitor's cheaper offer",
+    ),
+    DemoOpportunity(
+        "opp-kar02-prospecting",
+        CustomerRef("KAR-02", 2),
+        "Internet for the trade house",
+        ProductLine.INTERNET,
+        120_000_000,
+        (Stage.PROSPECTING,),
+        actor=KARAGANDA_REGIONAL,
+    ),
+    DemoOpportunity(
+        "opp-ast-proposal",
+        CustomerRef("AST-01", 0),
+        "Cloud PBX and fixed lines",
+        ProductLine.FIXED_LINE,
+        210_000_000,
+        (Stage.QUALIFICATION, Stage.PROPOSAL),
+        close_in_days=21,
+    ),
+    DemoOpportunity(
+        "opp-shy-negotiation",
+        CustomerRef("SHY-01", 3),
+        "Fleet mobile plan, 120 SIMs",
+        ProductLine.MOBILE,
+        432_000_000,
+        (Stage.PROPOSAL, Stage.NEGOTIATION),
+        close_in_days=7,
+    ),
+    DemoOpportunity(
+        "opp-pav-won",
+        CustomerRef("PAV-01", 0),
+        "Showroom internet and TV",
+        ProductLine.BUNDLE,
+        36_000_000,
+        (Stage.NEGOTIATION, Stage.CLOSED_WON),
+        close_reason="Accepted the 12-month discount",
+    ),
 )
 
 DEMO_ACTIVITIES: tuple[DemoActivity, ...] = (
-    DemoActivity("act-ala-call", CustomerRef("ALA-01", 0), ActivityKind.CALL, "Follow-up on the TV offer", -3,
-                 outcome="Interested; wants the sports channels too"),
-    DemoActivity("act-ala-meeting", CustomerRef("ALA-01", 4), ActivityKind.MEETING, "Site survey at the office", 2,
-                 body="Check the riser for the fibre entry; bring the bundle price list"),
+    DemoActivity(
+        "act-ala-call",
+        CustomerRef("ALA-01", 0),
+        ActivityKind.CALL,
+        "Follow-up on the TV offer",
+        -3,
+        outcome="Interested; wants the sports channels too",
+    ),
+    DemoActivity(
+        "act-ala-meeting",
+        CustomerRef("ALA-01", 4),
+        ActivityKind.MEETING,
+        "Site survey at the office",
+        2,
+        body="Check the riser for the fibre entry; bring the bundle price list",
+    ),
     DemoActivity("act-ala-note", CustomerRef("ALA-01", 2), ActivityKind.NOTE, "Prefers calls after 18:00", -1),
-    DemoActivity("act-ala02-callcentre", CustomerRef("ALA-02", 0), ActivityKind.CALL, "Slow internet in the evening",
-                 -1, outcome="Restarted the router remotely; speed back to normal", actor=CALL_CENTER),
-    DemoActivity("act-kar-note", CustomerRef("KAR-01", 0), ActivityKind.NOTE, "Tender documents received", -5,
-                 body="Technical requirements: 1 Gbit/s, 99.9% availability, 4-hour repair"),
-    DemoActivity("act-kar-meeting", CustomerRef("KAR-01", 2), ActivityKind.MEETING, "Price negotiation", -10,
-                 outcome="They asked for 15% off; we offered 8%"),
-    DemoActivity("act-kar02-call", CustomerRef("KAR-02", 2), ActivityKind.CALL, "Introduction call", -2,
-                 outcome="Send a commercial offer by Friday", actor=KARAGANDA_REGIONAL),
+    DemoActivity(
+        "act-ala02-callcentre",
+        CustomerRef("ALA-02", 0),
+        ActivityKind.CALL,
+        "Slow internet in the evening",
+        -1,
+        outcome="Restarted the router remotely; speed back to normal",
+        actor=CALL_CENTER,
+    ),
+    DemoActivity(
+        "act-kar-note",
+        CustomerRef("KAR-01", 0),
+        ActivityKind.NOTE,
+        "Tender documents received",
+        -5,
+        body="Technical requirements: 1 Gbit/s, 99.9% availability, 4-hour repair",
+    ),
+    DemoActivity(
+        "act-kar-meeting",
+        CustomerRef("KAR-01", 2),
+        ActivityKind.MEETING,
+        "Price negotiation",
+        -10,
+        outcome="They asked for 15% off; we offered 8%",
+    ),
+    DemoActivity(
+        "act-kar02-call",
+        CustomerRef("KAR-02", 2),
+        ActivityKind.CALL,
+        "Introduction call",
+        -2,
+        outcome="Send a commercial offer by Friday",
+        actor=KARAGANDA_REGIONAL,
+    ),
     DemoActivity("act-ast-task", CustomerRef("AST-01", 0), ActivityKind.TASK, "Prepare the cloud PBX demo", 7),
-    DemoActivity("act-shy-callcentre", CustomerRef("SHY-01", 3), ActivityKind.CALL, "Asked about roaming prices",
-                 -4, outcome="Sent the roaming tariff by e-mail", actor=CALL_CENTER),
+    DemoActivity(
+        "act-shy-callcentre",
+        CustomerRef("SHY-01", 3),
+        ActivityKind.CALL,
+        "Asked about roaming prices",
+        -4,
+        outcome="Sent the roaming tariff by e-mail",
+        actor=CALL_CENTER,
+    ),
 )
 
 
@@ -421,7 +852,8 @@ class DemoCustomerIndex:
         self.by_branch: dict[str, list[tuple[DemoOwner, str]]] = defaultdict(list)
         for owner, request in demo_customers(DEMO_CUSTOMER_COUNT):
             self.by_branch[request.branch_code].append(
-                (owner, request.iin if request.kind == "individual" else request.bin))
+                (owner, request.iin if request.kind == "individual" else request.bin)
+            )
 
     def owner(self, ref: CustomerRef) -> DemoOwner:
         return self.by_branch[ref.branch_code][ref.index][0]
@@ -453,13 +885,19 @@ async def _lead_story(session: AsyncSession, story: DemoLead, customers: DemoCus
     made = Counter(leads=1)
     for status in LEAD_PATHS[story.status]:
         reason = story.disqualify_reason if status == LeadStatus.DISQUALIFIED else None
-        await change_lead(session, owner, lead, LeadUpdate(status=status, disqualify_reason=reason)
-                          if reason else LeadUpdate(status=status))
+        await change_lead(
+            session,
+            owner,
+            lead,
+            LeadUpdate(status=status, disqualify_reason=reason) if reason else LeadUpdate(status=status),
+        )
     if story.status == LeadStatus.CONVERTED:
         linked = await customers.get(session, story.link_customer) if story.link_customer else None
-        body = LeadConvert(customer_id=linked.id if linked else None, customer=story.new_customer,
-                           opportunity=OpportunityDraft(**story.opportunity,
-                                                        expected_close_date=_close_date(story.close_in_days)))
+        body = LeadConvert(
+            customer_id=linked.id if linked else None,
+            customer=story.new_customer,
+            opportunity=OpportunityDraft(**story.opportunity, expected_close_date=_close_date(story.close_in_days)),
+        )
         _, customer_created, _ = await convert(session, (story.converted_by or story.owner).principal(), lead, body)
         made.update(customers=int(customer_created), opportunities=1)
     return made
@@ -469,13 +907,26 @@ async def _opportunity_story(session: AsyncSession, story: DemoOpportunity, cust
     actor = (story.actor or customers.owner(story.customer)).principal()
     customer = await customers.get(session, story.customer)
     opening, *moves = story.stages
-    opportunity = await open_opportunity(session, actor, OpportunityCreate(
-        customer_id=customer.id, name=story.name, product_line=story.product_line, stage=opening,
-        amount_tiyn=story.amount_tiyn, expected_close_date=_close_date(story.close_in_days)))
+    opportunity = await open_opportunity(
+        session,
+        actor,
+        OpportunityCreate(
+            customer_id=customer.id,
+            name=story.name,
+            product_line=story.product_line,
+            stage=opening,
+            amount_tiyn=story.amount_tiyn,
+            expected_close_date=_close_date(story.close_in_days),
+        ),
+    )
     for stage in moves:
         reason = story.close_reason if stage in (Stage.CLOSED_WON, Stage.CLOSED_LOST) else None
-        await change_opportunity(session, actor, opportunity, OpportunityUpdate(stage=stage, close_reason=reason)
-                                 if reason else OpportunityUpdate(stage=stage))
+        await change_opportunity(
+            session,
+            actor,
+            opportunity,
+            OpportunityUpdate(stage=stage, close_reason=reason) if reason else OpportunityUpdate(stage=stage),
+        )
     return Counter(opportunities=1)
 
 
@@ -484,9 +935,20 @@ async def _activity_story(session: AsyncSession, story: DemoActivity, customers:
     customer = await customers.get(session, story.customer)
     when = utcnow() + timedelta(days=story.days_from_now)
     happened = story.days_from_now < 0
-    await log_activity(session, actor, ActivityCreate(
-        kind=story.kind, related_type="customer", related_id=customer.id, subject=story.subject, body=story.body,
-        outcome=story.outcome, done_at=when if happened else None, due_at=None if happened else when))
+    await log_activity(
+        session,
+        actor,
+        ActivityCreate(
+            kind=story.kind,
+            related_type="customer",
+            related_id=customer.id,
+            subject=story.subject,
+            body=story.body,
+            outcome=story.outcome,
+            done_at=when if happened else None,
+            due_at=None if happened else when,
+        ),
+    )
     return Counter(activities=1)
 
 
@@ -496,11 +958,11 @@ async def seed_pipeline(db: Database) -> dict[str, int]:
     owners; each story once. Returns the records this run created, and how many stories were
     already there (``stories_existing``) or left out (``stories_skipped``)."""
     customers = DemoCustomerIndex()
-    stories = ([(story, _lead_story, story.owner) for story in DEMO_LEADS]
-               + [(story, _opportunity_story, story.actor or customers.owner(story.customer))
-                  for story in DEMO_OPPORTUNITIES]
-               + [(story, _activity_story, story.actor or customers.owner(story.customer))
-                  for story in DEMO_ACTIVITIES])
+    stories = (
+        [(story, _lead_story, story.owner) for story in DEMO_LEADS]
+        + [(story, _opportunity_story, story.actor or customers.owner(story.customer)) for story in DEMO_OPPORTUNITIES]
+        + [(story, _activity_story, story.actor or customers.owner(story.customer)) for story in DEMO_ACTIVITIES]
+    )
     made: Counter = Counter()
     existing = skipped = 0
     for story, tell, actor in stories:
@@ -518,8 +980,14 @@ async def seed_pipeline(db: Database) -> dict[str, int]:
             continue
         made += told
     log.info("demo pipeline: %s created, %d stories already there, %d skipped", dict(made), existing, skipped)
-    return {"leads": made["leads"], "opportunities": made["opportunities"], "activities": made["activities"],
-            "customers_by_conversion": made["customers"], "stories_existing": existing, "stories_skipped": skipped}
+    return {
+        "leads": made["leads"],
+        "opportunities": made["opportunities"],
+        "activities": made["activities"],
+        "customers_by_conversion": made["customers"],
+        "stories_existing": existing,
+        "stories_skipped": skipped,
+    }
 
 
 async def seed_bulk(db: Database, n: int, *, seed: int | None = None, chunk: int = 5000) -> int:
@@ -541,24 +1009,45 @@ async def seed_bulk(db: Database, n: int, *, seed: int | None = None, chunk: int
             tax_id = fields["iin"] if individual else fields["bin"]
             phone = generator.mobile()
             customer_id = new_id()
-            customers.append({
-                "id": customer_id, "kind": fields["kind"], "tax_id": tax_id,
-                "first_name": fields.get("first_name"), "last_name": fields.get("last_name"),
-                "middle_name": fields.get("middle_name"),
-                "birth_date": fields.get("birth_date"), "legal_name": fields.get("legal_name"),
-                "legal_form": fields.get("legal_form"),
-                "name_key": name_key(fields["kind"], first_name=fields.get("first_name"),
-                                     last_name=fields.get("last_name"), middle_name=fields.get("middle_name"),
-                                     legal_name=fields.get("legal_name")),
-                "primary_phone": phone, "email": None, "language": fields["language"],
-                "marketing_consent": False, "marketing_consent_at": None,
-                "data_processing_consent": True, "data_processing_consent_at": now,
-                "status": "active", "merged_into_id": None, "owner_id": owner.id, "owner_name": owner.username,
-                "branch_code": branch_code, "region_code": INITIAL_BRANCHES_BY_CODE[branch_code].region_code,
-                "version": 1, "created_at": now, "updated_at": now,
-            })
-            phones.append({"id": new_id(), "customer_id": customer_id, "e164": phone, "label": "mobile",
-                           "created_at": now})
+            customers.append(
+                {
+                    "id": customer_id,
+                    "kind": fields["kind"],
+                    "tax_id": tax_id,
+                    "first_name": fields.get("first_name"),
+                    "last_name": fields.get("last_name"),
+                    "middle_name": fields.get("middle_name"),
+                    "birth_date": fields.get("birth_date"),
+                    "legal_name": fields.get("legal_name"),
+                    "legal_form": fields.get("legal_form"),
+                    "name_key": name_key(
+                        fields["kind"],
+                        first_name=fields.get("first_name"),
+                        last_name=fields.get("last_name"),
+                        middle_name=fields.get("middle_name"),
+                        legal_name=fields.get("legal_name"),
+                    ),
+                    "primary_phone": phone,
+                    "email": None,
+                    "language": fields["language"],
+                    "marketing_consent": False,
+                    "marketing_consent_at": None,
+                    "data_processing_consent": True,
+                    "data_processing_consent_at": now,
+                    "status": "active",
+                    "merged_into_id": None,
+                    "owner_id": owner.id,
+                    "owner_name": owner.username,
+                    "branch_code": branch_code,
+                    "region_code": INITIAL_BRANCHES_BY_CODE[branch_code].region_code,
+                    "version": 1,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+            phones.append(
+                {"id": new_id(), "customer_id": customer_id, "e164": phone, "label": "mobile", "created_at": now}
+            )
         async with db.unit_of_work() as session:
             if db.is_postgres:
                 await _copy_rows(session, customer_table, customers)
@@ -575,4 +1064,5 @@ async def _copy_rows(session, table, rows: list[dict[str, Any]]) -> None:
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     await raw.driver_connection.copy_records_to_table(
-        table.name, records=[tuple(row[c] for c in columns) for row in rows], columns=columns)
+        table.name, records=[tuple(row[c] for c in columns) for row in rows], columns=columns
+    )

@@ -1,6 +1,7 @@
 """Fixtures for the sales service's integration tests: one migrated PostgreSQL database and one
 running app (lifespan included) per test module, an HTTP client bound to it, and for the consumer
 tests the broker settings and a fresh one-partition topic."""
+
 from __future__ import annotations
 
 import zlib
@@ -31,8 +32,14 @@ async def sales_database(make_database) -> str:
 @pytest.fixture(scope="module")
 def sales_settings(sales_database) -> SalesSettings:
     """No broker and no gRPC server: REST and the database only. Override in a module to add them."""
-    return SalesSettings(database_url=sales_database, relay_enabled=False, consumers_enabled=False,
-                         grpc_enabled=False, log_json=False, log_level="WARNING")
+    return SalesSettings(
+        database_url=sales_database,
+        relay_enabled=False,
+        consumers_enabled=False,
+        grpc_enabled=False,
+        log_json=False,
+        log_level="WARNING",
+    )
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -61,8 +68,9 @@ def db(sales_app):
 
 @pytest.fixture(scope="module")
 def broker_settings(sales_database, kafka_bootstrap) -> SalesSettings:
-    return SalesSettings(database_url=sales_database, kafka_bootstrap_servers=kafka_bootstrap,
-                         log_json=False, log_level="WARNING")
+    return SalesSettings(
+        database_url=sales_database, kafka_bootstrap_servers=kafka_bootstrap, log_json=False, log_level="WARNING"
+    )
 
 
 @pytest_asyncio.fixture

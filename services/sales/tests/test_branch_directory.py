@@ -2,6 +2,7 @@
 branch opened at the gateway takes customers, a closed one takes no new records while what it
 holds stays readable and editable, a late older event changes nothing, a redelivered one is
 applied once, and a branch the directory does not know is refused."""
+
 from __future__ import annotations
 
 import uuid
@@ -32,13 +33,25 @@ def h(principal: Principal, **extra: str) -> dict[str, str]:
 
 
 def manager_of(branch_code: str) -> Principal:
-    return Principal(f"t-manager-{branch_code.lower()}", f"manager.{branch_code.lower()}", Role.BRANCH_MANAGER,
-                     region="KZ-75", branch=branch_code)
+    return Principal(
+        f"t-manager-{branch_code.lower()}",
+        f"manager.{branch_code.lower()}",
+        Role.BRANCH_MANAGER,
+        region="KZ-75",
+        branch=branch_code,
+    )
 
 
 def branch_event(action: str, code: str, *, time: datetime, region_code: str = "KZ-75", **state) -> CloudEvent:
-    data = {"code": code, "region_code": region_code, "city": "Almaty", "name_kk": f"Алматы {code}",
-            "name_ru": f"Алматы {code}", "name_en": f"Almaty {code}", "active": action != "closed"} | state
+    data = {
+        "code": code,
+        "region_code": region_code,
+        "city": "Almaty",
+        "name_kk": f"Алматы {code}",
+        "name_ru": f"Алматы {code}",
+        "name_en": f"Almaty {code}",
+        "active": action != "closed",
+    } | state
     type_ = f"crm.gateway.branch.{action}"
     contracts.validate(type_, data)  # what the gateway must emit
     return CloudEvent(id=str(uuid.uuid4()), source="/crm/gateway", type=type_, subject=code, data=data, time=time)
@@ -70,7 +83,8 @@ async def test_the_migration_installs_the_initial_network_older_than_any_event(d
 
 
 async def test_a_branch_opened_at_the_gateway_takes_customers_and_a_closed_one_none(
-        client, db, broker_settings, topic, ids):
+    client, db, broker_settings, topic, ids
+):
     opened_at = datetime.now(UTC)
     opened = branch_event("opened", "ALA-07", time=opened_at)
     await publish_events(broker_settings, topic, [opened])
@@ -86,7 +100,9 @@ async def test_a_branch_opened_at_the_gateway_takes_customers_and_a_closed_one_n
     # still only the caller's own branches
     assert (await create_customer(client, ids, AGENT, "ALA-07")).status_code == 403
 
-    await publish_events(broker_settings, topic, [branch_event("closed", "ALA-07", time=opened_at + timedelta(seconds=1))])
+    await publish_events(
+        broker_settings, topic, [branch_event("closed", "ALA-07", time=opened_at + timedelta(seconds=1))]
+    )
     async with running_consumer(CONSUMER, db, broker_settings, topic, apply_branch_event):
         pass
 
@@ -99,8 +115,11 @@ async def test_a_branch_opened_at_the_gateway_takes_customers_and_a_closed_one_n
     customer = by_manager.json()
     read = await client.get(f"{CUSTOMERS}/{customer['id']}", headers=h(REGIONAL))
     assert read.status_code == 200 and read.json()["branch_code"] == "ALA-07"
-    edited = await client.patch(f"{CUSTOMERS}/{customer['id']}", headers=h(manager, **{"If-Match": '"1"'}),
-                                json={"email": "still.here@example.kz"})
+    edited = await client.patch(
+        f"{CUSTOMERS}/{customer['id']}",
+        headers=h(manager, **{"If-Match": '"1"'}),
+        json={"email": "still.here@example.kz"},
+    )
     assert edited.status_code == 200, edited.text
     assert edited.json()["email"] == "still.here@example.kz"
 
@@ -110,7 +129,8 @@ async def test_a_branch_opened_at_the_gateway_takes_customers_and_a_closed_one_n
 
 
 async def test_a_late_older_event_changes_nothing_and_a_redelivered_one_is_applied_once(
-        client, db, broker_settings, topic, ids):
+    client, db, broker_settings, topic, ids
+):
     start = datetime.now(UTC)
     opened = branch_event("opened", "ALA-08", time=start)
     closed = branch_event("closed", "ALA-08", time=start + timedelta(seconds=2))
@@ -124,8 +144,13 @@ async def test_a_late_older_event_changes_nothing_and_a_redelivered_one_is_appli
     entry = await directory_entry(db, "ALA-08")
     assert (entry.region_code, entry.active, entry.event_time) == ("KZ-75", False, closed.time)
     async with db.read_only() as session:
-        applied = list(await session.scalars(select(InboxRecord.event_id).where(
-            InboxRecord.consumer == CONSUMER, InboxRecord.event_id.in_([opened.id, closed.id, stale.id]))))
+        applied = list(
+            await session.scalars(
+                select(InboxRecord.event_id).where(
+                    InboxRecord.consumer == CONSUMER, InboxRecord.event_id.in_([opened.id, closed.id, stale.id])
+                )
+            )
+        )
     assert sorted(applied) == sorted([opened.id, closed.id, stale.id])  # one inbox row each
 
     refused = await create_customer(client, ids, REGIONAL, "ALA-08")
@@ -159,15 +184,27 @@ async def test_a_closed_branch_takes_no_new_leads_opportunities_or_reassigned_re
     start = datetime.now(UTC)
     await apply_directly(db, branch_event("opened", "ALA-09", time=start))
     manager = manager_of("ALA-09")
-    heir = Principal(f"t-heir-{uuid.uuid4().hex[:6]}", "heir.ala02", Role.BRANCH_AGENT, region="KZ-75",
-                     branch="ALA-02")
+    heir = Principal(f"t-heir-{uuid.uuid4().hex[:6]}", "heir.ala02", Role.BRANCH_AGENT, region="KZ-75", branch="ALA-02")
     for person, full_name in ((manager, "Manager Ala09"), (heir, "Heir Ala02")):
         async with db.unit_of_work() as session:
-            await apply_user_event(session, CloudEvent(
-                id=str(uuid.uuid4()), source="/crm/gateway", type="crm.gateway.user.created", subject=person.subject,
-                data={"id": person.subject, "username": person.username, "full_name": full_name,
-                      "role": person.role.value, "region_code": person.region, "branch_code": person.branch,
-                      "active": True}))
+            await apply_user_event(
+                session,
+                CloudEvent(
+                    id=str(uuid.uuid4()),
+                    source="/crm/gateway",
+                    type="crm.gateway.user.created",
+                    subject=person.subject,
+                    data={
+                        "id": person.subject,
+                        "username": person.username,
+                        "full_name": full_name,
+                        "role": person.role.value,
+                        "region_code": person.region,
+                        "branch_code": person.branch,
+                        "active": True,
+                    },
+                ),
+            )
     lead_body = {"source": "branch_walk_in", "name": "Walk In", "phone": "+77015550909", "interest": "internet"}
     customer = await create_customer(client, ids, manager)
     lead = await client.post("/api/v1/sales/leads", json=lead_body, headers=h(manager))
@@ -178,27 +215,42 @@ async def test_a_closed_branch_takes_no_new_leads_opportunities_or_reassigned_re
 
     own_lead = await client.post("/api/v1/sales/leads", json=lead_body, headers=h(manager))
     assert own_lead.status_code == 422
-    assert own_lead.json()["errors"] == [{
-        "field": "owner_id", "message": "records cannot be placed in this owner's branch: branch ALA-09 is closed"}]
-    for_them = await client.post("/api/v1/sales/leads", json=lead_body | {"owner_id": manager.subject},
-                                 headers=h(REGIONAL))
+    assert own_lead.json()["errors"] == [
+        {"field": "owner_id", "message": "records cannot be placed in this owner's branch: branch ALA-09 is closed"}
+    ]
+    for_them = await client.post(
+        "/api/v1/sales/leads", json=lead_body | {"owner_id": manager.subject}, headers=h(REGIONAL)
+    )
     assert for_them.status_code == 422 and for_them.json()["errors"][0]["field"] == "owner_id"
-    deal = await client.post("/api/v1/sales/opportunities", headers=h(REGIONAL),
-                             json={"customer_id": customer["id"], "name": "Fibre 500"})
+    deal = await client.post(
+        "/api/v1/sales/opportunities", headers=h(REGIONAL), json={"customer_id": customer["id"], "name": "Fibre 500"}
+    )
     assert deal.status_code == 422
-    assert deal.json()["errors"] == [{
-        "field": "customer_id",
-        "message": "no opportunity can be opened in this customer's branch: branch ALA-09 is closed"}]
-    into_closed = await client.post("/api/v1/sales/reassignments", headers=h(REGIONAL), json={
-        "from_owner_id": heir.subject, "to_owner_id": manager.subject, "reason": "cover"})
+    assert deal.json()["errors"] == [
+        {
+            "field": "customer_id",
+            "message": "no opportunity can be opened in this customer's branch: branch ALA-09 is closed",
+        }
+    ]
+    into_closed = await client.post(
+        "/api/v1/sales/reassignments",
+        headers=h(REGIONAL),
+        json={"from_owner_id": heir.subject, "to_owner_id": manager.subject, "reason": "cover"},
+    )
     assert into_closed.status_code == 422 and into_closed.json()["errors"][0]["field"] == "to_owner_id"
 
     # the closed branch's lead is still worked on, and its records can be moved out to an open branch
-    noted = await client.patch(f"/api/v1/sales/leads/{lead['id']}", headers=h(REGIONAL, **{"If-Match": '"1"'}),
-                               json={"notes": "branch closed; moving to ALA-02"})
+    noted = await client.patch(
+        f"/api/v1/sales/leads/{lead['id']}",
+        headers=h(REGIONAL, **{"If-Match": '"1"'}),
+        json={"notes": "branch closed; moving to ALA-02"},
+    )
     assert noted.status_code == 200, noted.text
-    moved = await client.post("/api/v1/sales/reassignments", headers=h(REGIONAL), json={
-        "from_owner_id": manager.subject, "to_owner_id": heir.subject, "reason": "branch closed"})
+    moved = await client.post(
+        "/api/v1/sales/reassignments",
+        headers=h(REGIONAL),
+        json={"from_owner_id": manager.subject, "to_owner_id": heir.subject, "reason": "branch closed"},
+    )
     assert moved.status_code == 201, moved.text
     assert moved.json()["counts"]["customer"] == 1 and moved.json()["counts"]["lead"] == 1
     in_open_branch = await client.get(f"{CUSTOMERS}/{customer['id']}", headers=h(REGIONAL))

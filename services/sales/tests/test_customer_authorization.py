@@ -1,6 +1,7 @@
 """Who may read, list and change which customer: every role against a record in the caller's
 own branch, in another branch of the same region, and in another region; and id guessing,
 which must never tell an invisible record apart from a missing one."""
+
 from __future__ import annotations
 
 import uuid
@@ -34,8 +35,9 @@ async def records(client, ids) -> dict[str, dict]:
     admin = auth_headers(PRINCIPALS["admin"])
     made = {}
     for place, branch in PLACES.items():
-        response = await client.post(BASE, headers=admin, json=ids.business(
-            legal_name=f"{PREFIX} {place}", branch_code=branch))
+        response = await client.post(
+            BASE, headers=admin, json=ids.business(legal_name=f"{PREFIX} {place}", branch_code=branch)
+        )
         assert response.status_code == 201, response.text
         made[place] = response.json()
     return made
@@ -68,8 +70,9 @@ async def test_list(client, records, role, place, expected):
     listed = {c["id"] for c in response.json()["items"]}
     assert (records[place]["id"] in listed) is (expected == OK)
     # Filtering by a branch one cannot see gives nothing rather than an error that confirms it.
-    by_branch = await client.get(BASE, params={"branch_code": PLACES[place], "q": PREFIX},
-                                 headers=auth_headers(PRINCIPALS[role]))
+    by_branch = await client.get(
+        BASE, params={"branch_code": PLACES[place], "q": PREFIX}, headers=auth_headers(PRINCIPALS[role])
+    )
     assert by_branch.status_code == 200
     assert ({c["id"] for c in by_branch.json()["items"]} == {records[place]["id"]}) is (expected == OK)
 
@@ -80,8 +83,9 @@ async def test_update(client, records, role, place, expected):
     admin = auth_headers(PRINCIPALS["admin"])
     version = (await client.get(url, headers=admin)).json()["version"]
     email = f"{role}@example.kz"
-    response = await client.patch(url, json={"email": email}, headers=auth_headers(PRINCIPALS[role]) |
-                                  {"If-Match": f'"{version}"'})
+    response = await client.patch(
+        url, json={"email": email}, headers=auth_headers(PRINCIPALS[role]) | {"If-Match": f'"{version}"'}
+    )
     assert response.status_code == expected, response.text
     after = (await client.get(url, headers=admin)).json()
     if expected == OK:
@@ -101,18 +105,20 @@ WRITES_TO_ANOTHER_BRANCH = [
 ]
 
 
-@pytest.mark.parametrize("method, suffix, body", WRITES_TO_ANOTHER_BRANCH,
-                         ids=[f"{m} {s or '/'}" for m, s, _ in WRITES_TO_ANOTHER_BRANCH])
-async def test_everything_about_another_branchs_record_is_404_for_a_branch_agent(client, records, method, suffix,
-                                                                                  body):
+@pytest.mark.parametrize(
+    "method, suffix, body", WRITES_TO_ANOTHER_BRANCH, ids=[f"{m} {s or '/'}" for m, s, _ in WRITES_TO_ANOTHER_BRANCH]
+)
+async def test_everything_about_another_branchs_record_is_404_for_a_branch_agent(client, records, method, suffix, body):
     target = records["same_region"]
     path = suffix.format(phone_id=target["phones"][0]["id"])
     payload = None
     if body is not None:
-        payload = {k: v.format(own_id=records["own_branch"]["id"]) if isinstance(v, str) else v
-                   for k, v in body.items()}
-    response = await client.request(method, f"{BASE}/{target['id']}{path}", json=payload,
-                                    headers=auth_headers(PRINCIPALS["branch_agent"]))
+        payload = {
+            k: v.format(own_id=records["own_branch"]["id"]) if isinstance(v, str) else v for k, v in body.items()
+        }
+    response = await client.request(
+        method, f"{BASE}/{target['id']}{path}", json=payload, headers=auth_headers(PRINCIPALS["branch_agent"])
+    )
     assert response.status_code == 404, response.text
     # ... and nothing changed.
     current = await client.get(f"{BASE}/{target['id']}", headers=auth_headers(PRINCIPALS["admin"]))
@@ -130,8 +136,12 @@ async def test_guessed_ids_look_exactly_like_invisible_ones(client, records, rol
     if invisible.status_code == 200:  # this role sees the whole country
         return
     assert invisible.status_code == 404
-    normalise = lambda response, ident: {k: (v.replace(ident, "<id>") if isinstance(v, str) else v)  # noqa: E731
-                                         for k, v in response.json().items()}
+
+    def normalise(response, ident):
+        return {k: (v.replace(ident, "<id>") if isinstance(v, str) else v) for k, v in response.json().items()}
+
     assert normalise(invisible, invisible_id) == normalise(missing, guessed)
-    assert invisible.headers.keys() - {"content-length", "x-request-id"} == \
-        missing.headers.keys() - {"content-length", "x-request-id"}
+    assert invisible.headers.keys() - {"content-length", "x-request-id"} == missing.headers.keys() - {
+        "content-length",
+        "x-request-id",
+    }

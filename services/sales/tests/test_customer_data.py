@@ -1,5 +1,6 @@
 """The migrations on PostgreSQL and SQLite (schema equal to the models), the customer API on
 the embedded SQLite default, and the demo/bulk seeds."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,17 +26,22 @@ from crm_sales.seed import (
     seed_bulk,
     seed_demo,
 )
-from crm_shared.testing import PRINCIPALS, auth_headers, schema_differences
 from crm_sales.testing import Identities
 from crm_shared.db import Database
 from crm_shared.migrations import upgrade_async
 from crm_shared.models import AuditEntry, OutboxEvent
+from crm_shared.testing import PRINCIPALS, auth_headers, schema_differences
 
 pytestmark = pytest.mark.integration
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
-DEMO_OWNERS = {"user-almaty-agent", "user-almaty-manager", "user-karaganda-agent", "user-karaganda-manager",
-               "user-admin"}
+DEMO_OWNERS = {
+    "user-almaty-agent",
+    "user-almaty-manager",
+    "user-karaganda-agent",
+    "user-karaganda-manager",
+    "user-admin",
+}
 
 
 async def _migrated(url: str) -> str:
@@ -60,19 +66,29 @@ async def test_the_migrations_build_the_models_schema_on_sqlite(sqlite_url):
 
 async def test_the_customer_api_works_on_the_embedded_sqlite_database(sqlite_url):
     await upgrade_async(MIGRATIONS, sqlite_url)
-    settings = SalesSettings(database_url=sqlite_url, relay_enabled=False, consumers_enabled=False,
-                             grpc_enabled=False, log_json=False, log_level="WARNING")
+    settings = SalesSettings(
+        database_url=sqlite_url,
+        relay_enabled=False,
+        consumers_enabled=False,
+        grpc_enabled=False,
+        log_json=False,
+        log_level="WARNING",
+    )
     app = create_app(settings)
     ids = Identities(seed=11)
     agent = auth_headers(PRINCIPALS["branch_agent"])
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sales") as client:
-            created = await client.post("/api/v1/sales/customers", headers=agent,
-                                        json=ids.individual(last_name="Omarova", phone="8 777 100 20 30"))
+            created = await client.post(
+                "/api/v1/sales/customers",
+                headers=agent,
+                json=ids.individual(last_name="Omarova", phone="8 777 100 20 30"),
+            )
             assert created.status_code == 201, created.text
             customer_id = created.json()["id"]
-            second = await client.post("/api/v1/sales/customers", headers=agent,
-                                       json=ids.business(legal_name="Omarova_x Trade"))
+            second = await client.post(
+                "/api/v1/sales/customers", headers=agent, json=ids.business(legal_name="Omarova_x Trade")
+            )
             assert second.status_code == 201
             by_phone = await client.get("/api/v1/sales/customers", params={"phone": "+77771002030"}, headers=agent)
             assert [c["id"] for c in by_phone.json()["items"]] == [customer_id]
@@ -80,15 +96,17 @@ async def test_the_customer_api_works_on_the_embedded_sqlite_database(sqlite_url
             literal = await client.get("/api/v1/sales/customers", params={"q": "omarova_"}, headers=agent)
             assert [c["id"] for c in literal.json()["items"]] == [second.json()["id"]]
             page = await client.get("/api/v1/sales/customers", params={"q": "omar", "limit": 1}, headers=agent)
-            rest = await client.get("/api/v1/sales/customers", params={"q": "omar", "cursor": page.json()["next_cursor"]},
-                                    headers=agent)
-            assert [c["id"] for c in page.json()["items"] + rest.json()["items"]] == [customer_id,
-                                                                                     second.json()["id"]]
-            patched = await client.patch(f"/api/v1/sales/customers/{customer_id}", json={"language": "ru"},
-                                         headers=agent | {"If-Match": '"1"'})
+            rest = await client.get(
+                "/api/v1/sales/customers", params={"q": "omar", "cursor": page.json()["next_cursor"]}, headers=agent
+            )
+            assert [c["id"] for c in page.json()["items"] + rest.json()["items"]] == [customer_id, second.json()["id"]]
+            patched = await client.patch(
+                f"/api/v1/sales/customers/{customer_id}", json={"language": "ru"}, headers=agent | {"If-Match": '"1"'}
+            )
             assert patched.status_code == 200 and patched.json()["version"] == 2
-            stale = await client.patch(f"/api/v1/sales/customers/{customer_id}", json={"language": "en"},
-                                       headers=agent | {"If-Match": '"1"'})
+            stale = await client.patch(
+                f"/api/v1/sales/customers/{customer_id}", json={"language": "en"}, headers=agent | {"If-Match": '"1"'}
+            )
             assert stale.status_code == 412
 
 
@@ -100,20 +118,40 @@ async def test_demo_seed_creates_the_documented_customers_and_pipeline_once(make
     conversions = sum(lead.status == LeadStatus.CONVERTED for lead in DEMO_LEADS)
     try:
         first = await seed_demo(db)
-        assert first == {"created": 300, "existing": 0, "skipped": 0, "leads": len(DEMO_LEADS),
-                         "opportunities": len(DEMO_OPPORTUNITIES) + conversions, "activities": len(DEMO_ACTIVITIES),
-                         "customers_by_conversion": 1, "stories_existing": 0, "stories_skipped": 0}
+        assert first == {
+            "created": 300,
+            "existing": 0,
+            "skipped": 0,
+            "leads": len(DEMO_LEADS),
+            "opportunities": len(DEMO_OPPORTUNITIES) + conversions,
+            "activities": len(DEMO_ACTIVITIES),
+            "customers_by_conversion": 1,
+            "stories_existing": 0,
+            "stories_skipped": 0,
+        }
         second = await seed_demo(db)
-        assert second == {"created": 0, "existing": 300, "skipped": 0, "leads": 0, "opportunities": 0,
-                          "activities": 0, "customers_by_conversion": 0, "stories_existing": stories,
-                          "stories_skipped": 0}
+        assert second == {
+            "created": 0,
+            "existing": 300,
+            "skipped": 0,
+            "leads": 0,
+            "opportunities": 0,
+            "activities": 0,
+            "customers_by_conversion": 0,
+            "stories_existing": stories,
+            "stories_skipped": 0,
+        }
 
         async with db.read_only() as session:
-            aigerim = await session.scalar(select(Customer).join(CustomerPhone)
-                                           .where(CustomerPhone.e164 == "+77011234567"))
+            aigerim = await session.scalar(
+                select(Customer).join(CustomerPhone).where(CustomerPhone.e164 == "+77011234567")
+            )
             assert (aigerim.first_name, aigerim.middle_name, aigerim.last_name) == ("Aigerim", "Nurlanovna", "Seitkali")
-            assert (aigerim.branch_code, aigerim.owner_id, aigerim.owner_name) == \
-                ("ALA-01", "user-almaty-agent", "almaty.agent")
+            assert (aigerim.branch_code, aigerim.owner_id, aigerim.owner_name) == (
+                "ALA-01",
+                "user-almaty-agent",
+                "almaty.agent",
+            )
             steel = await session.scalar(select(Customer).where(Customer.legal_name == "Karaganda Steel Service"))
             assert (steel.kind, steel.branch_code, steel.region_code) == ("business", "KAR-01", "KZ-35")
             assert [c.name for c in steel.contacts] == ["Serik Akhmetov"]
@@ -127,11 +165,28 @@ async def test_demo_seed_creates_the_documented_customers_and_pipeline_once(make
             assert any(not c.last_name.isascii() for c in customers if c.last_name)  # Russian names in Cyrillic
             for customer in customers:
                 (parse_iin if customer.kind == "individual" else parse_bin)(customer.tax_id)
-                assert customer.primary_phone[:5] in {"+7700", "+7701", "+7702", "+7705", "+7707", "+7708",
-                                                      "+7747", "+7771", "+7775", "+7776", "+7777", "+7778",
-                                                      "+7721", "+7717"}, customer.primary_phone
-                owner_branch = {"user-almaty-agent": "ALA-01", "user-almaty-manager": "ALA-01",
-                                "user-karaganda-agent": "KAR-01", "user-karaganda-manager": "KAR-01"}
+                assert customer.primary_phone[:5] in {
+                    "+7700",
+                    "+7701",
+                    "+7702",
+                    "+7705",
+                    "+7707",
+                    "+7708",
+                    "+7747",
+                    "+7771",
+                    "+7775",
+                    "+7776",
+                    "+7777",
+                    "+7778",
+                    "+7721",
+                    "+7717",
+                }, customer.primary_phone
+                owner_branch = {
+                    "user-almaty-agent": "ALA-01",
+                    "user-almaty-manager": "ALA-01",
+                    "user-karaganda-agent": "KAR-01",
+                    "user-karaganda-manager": "KAR-01",
+                }
                 assert owner_branch.get(customer.owner_id, customer.branch_code) == customer.branch_code
 
             # The lead conversion registered a customer for the lead's owner, though her manager converted it.
@@ -145,8 +200,12 @@ async def test_demo_seed_creates_the_documented_customers_and_pipeline_once(make
             activities = list(await session.scalars(select(Activity)))
             assert {lead.status for lead in leads} == set(LeadStatus)
             assert {o.stage for o in opportunities} == set(Stage)
-            assert {lead.owner_id for lead in leads} == {"user-almaty-agent", "user-almaty-manager",
-                                                         "user-karaganda-agent", "user-karaganda-manager"}
+            assert {lead.owner_id for lead in leads} == {
+                "user-almaty-agent",
+                "user-almaty-manager",
+                "user-karaganda-agent",
+                "user-karaganda-manager",
+            }
             assert {"user-admin", "user-karaganda-regional"} <= {o.owner_id for o in opportunities}
             assert len({o.branch_code for o in opportunities}) >= 6
             places = {c.id: (c.region_code, c.branch_code) for c in everyone}
@@ -170,9 +229,16 @@ async def test_demo_seed_creates_the_documented_customers_and_pipeline_once(make
                 validate(event.type, event.data)
             types = {e.type for e in events}
             assert sum(e.type == "crm.sales.customer.created" for e in events) == 301
-            assert {"crm.sales.lead.created", "crm.sales.lead.updated", "crm.sales.lead.converted",
-                    "crm.sales.opportunity.created", "crm.sales.opportunity.updated", "crm.sales.opportunity.won",
-                    "crm.sales.opportunity.lost", "crm.sales.activity.created"} <= types
+            assert {
+                "crm.sales.lead.created",
+                "crm.sales.lead.updated",
+                "crm.sales.lead.converted",
+                "crm.sales.opportunity.created",
+                "crm.sales.opportunity.updated",
+                "crm.sales.opportunity.won",
+                "crm.sales.opportunity.lost",
+                "crm.sales.activity.created",
+            } <= types
             created = set(await session.scalars(select(AuditEntry.entity_id).where(AuditEntry.action == "created")))
             assert {r.id for r in [*everyone, *leads, *opportunities, *activities]} <= created
     finally:

@@ -1,4 +1,5 @@
 """Customer events reach Kafka: the sales app with its outbox relay and the real broker."""
+
 from __future__ import annotations
 
 import orjson
@@ -7,9 +8,8 @@ import pytest
 from crm_contracts.events import validate
 from crm_sales.config import SalesSettings
 from crm_sales.events.customer_events import TOPIC
-from crm_shared.testing import PRINCIPALS, auth_headers
 from crm_shared.kafka import ensure_topics
-from crm_shared.testing import read_topic
+from crm_shared.testing import PRINCIPALS, auth_headers, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -18,8 +18,15 @@ BASE = "/api/v1/sales/customers"
 
 @pytest.fixture(scope="module")
 def sales_settings(sales_database, kafka_bootstrap) -> SalesSettings:
-    return SalesSettings(database_url=sales_database, kafka_bootstrap_servers=kafka_bootstrap, relay_enabled=True,
-                         consumers_enabled=False, grpc_enabled=False, log_json=False, log_level="WARNING")
+    return SalesSettings(
+        database_url=sales_database,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        relay_enabled=True,
+        consumers_enabled=False,
+        grpc_enabled=False,
+        log_json=False,
+        log_level="WARNING",
+    )
 
 
 def _headers(record) -> dict[str, str]:
@@ -41,7 +48,10 @@ async def test_customer_changes_are_published_in_order_as_cloud_events(client, i
 
     records = about_customer(await read_topic(kafka_bootstrap, TOPIC, lambda rs: len(about_customer(rs)) >= 3))
     assert [_headers(r)["ce_type"] for r in records] == [
-        "crm.sales.customer.created", "crm.sales.customer.updated", "crm.sales.customer.phone_added"]
+        "crm.sales.customer.created",
+        "crm.sales.customer.updated",
+        "crm.sales.customer.phone_added",
+    ]
     assert len({r.partition for r in records}) == 1  # one key, one partition: per-customer order
     for record in records:
         headers = _headers(record)

@@ -1,5 +1,6 @@
 """Unit tests of the customer rules: IIN/BIN check digits and dates, phone normalisation,
 names, e-mail, postal codes, the search key, and the request bodies built on them."""
+
 from datetime import date
 
 import pytest
@@ -19,8 +20,8 @@ from crm_sales.domain.phones import PhoneError, is_mobile, normalize_phone
 from crm_sales.seed import FIXED, demo_customers
 from crm_sales.testing import Identities
 
-
 # --- IIN / BIN -----------------------------------------------------------------------------------
+
 
 def test_check_digit_follows_the_official_two_pass_rule():
     # Kazakhtelecom's published BIN: the first pass already gives the check digit.
@@ -44,14 +45,17 @@ def test_iin_gives_birth_date_and_sex():
     assert parse_iin(make_iin(date(1899, 12, 31), True, 5)).birth_date == date(1899, 12, 31)
 
 
-@pytest.mark.parametrize("value, message", [
-    ("900515412346", "check digit does not match"),
-    ("90051541234", "exactly 12 digits"),
-    ("9005154123456", "exactly 12 digits"),
-    ("90051541234a", "exactly 12 digits"),
-    ("９００５１５４１２３４５", "exactly 12 digits"),  # full-width digits are not ASCII digits
-    ("", "exactly 12 digits"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("900515412346", "check digit does not match"),
+        ("90051541234", "exactly 12 digits"),
+        ("9005154123456", "exactly 12 digits"),
+        ("90051541234a", "exactly 12 digits"),
+        ("９００５１５４１２３４５", "exactly 12 digits"),  # full-width digits are not ASCII digits
+        ("", "exactly 12 digits"),
+    ],
+)
 def test_iin_format_errors_say_what_is_wrong(value, message):
     with pytest.raises(IdentifierError, match=message):
         parse_iin(value)
@@ -84,13 +88,16 @@ def test_iin_with_impossible_dates_is_rejected():
 
 
 def test_leap_day_is_a_real_birth_date():
-    assert parse_iin(make_iin(date(2000, 2, 29), True, 42) or make_iin(date(2000, 2, 29), True, 43)).birth_date == \
-        date(2000, 2, 29)
+    assert parse_iin(make_iin(date(2000, 2, 29), True, 42) or make_iin(date(2000, 2, 29), True, 43)).birth_date == date(
+        2000, 2, 29
+    )
 
 
 def test_bin_needs_a_legal_entity_type_and_a_month():
     assert parse_bin("040540123456").entity_type == "resident"
-    assert parse_bin(make_bin(date(2010, 7, 1), 5, 77) or make_bin(date(2010, 7, 1), 5, 78)).entity_type == "non_resident"
+    assert (
+        parse_bin(make_bin(date(2010, 7, 1), 5, 77) or make_bin(date(2010, 7, 1), 5, 78)).entity_type == "non_resident"
+    )
     with pytest.raises(IdentifierError, match="digit 5 must be the legal-entity type"):
         parse_bin("900515412345")  # an IIN is not a BIN
     no_month = next(v for v in (f"0413400{n:04d}" for n in range(100)) if check_digit(v) is not None)
@@ -113,38 +120,45 @@ def test_generated_identifiers_are_valid_and_distinct():
 
 # --- phones --------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("raw, e164", [
-    ("8 701 123 45 67", "+77011234567"),
-    ("+7 (701) 1234567", "+77011234567"),
-    ("87011234567", "+77011234567"),
-    ("7011234567", "+77011234567"),
-    ("+7 701 123-45-67", "+77011234567"),
-    ("77011234567", "+77011234567"),
-    ("+77011234567", "+77011234567"),
-    (" 8-701-123-45-67 ", "+77011234567"),
-    ("8.701.123.45.67", "+77011234567"),
-    ("007 701 123 45 67", "+77011234567"),
-    ("8(7172)123456", "+77172123456"),  # Astana city number
-    ("8 (727) 250-00-00", "+77272500000"),  # Almaty city number
-    ("+7 747 000 00 00", "+77470000000"),
-    ("8 600 123 45 67", "+76001234567"),
-])
+
+@pytest.mark.parametrize(
+    "raw, e164",
+    [
+        ("8 701 123 45 67", "+77011234567"),
+        ("+7 (701) 1234567", "+77011234567"),
+        ("87011234567", "+77011234567"),
+        ("7011234567", "+77011234567"),
+        ("+7 701 123-45-67", "+77011234567"),
+        ("77011234567", "+77011234567"),
+        ("+77011234567", "+77011234567"),
+        (" 8-701-123-45-67 ", "+77011234567"),
+        ("8.701.123.45.67", "+77011234567"),
+        ("007 701 123 45 67", "+77011234567"),
+        ("8(7172)123456", "+77172123456"),  # Astana city number
+        ("8 (727) 250-00-00", "+77272500000"),  # Almaty city number
+        ("+7 747 000 00 00", "+77470000000"),
+        ("8 600 123 45 67", "+76001234567"),
+    ],
+)
 def test_phone_notations_normalise_to_e164(raw, e164):
     assert normalize_phone(raw) == e164
 
 
-@pytest.mark.parametrize("raw, message", [
-    ("+7 916 123 45 67", "not a Kazakhstan number"),  # Moscow mobile
-    ("8 495 123 45 67", "not a Kazakhstan number"),  # Moscow city
-    ("+996 555 123 456", "country code must be \\+7"),  # Kyrgyzstan
-    ("8 701 123 45", "10 digits"),
-    ("8 701 123 45 678", "10 digits"),
-    ("701-ABC-4567", "only digits"),
-    ("+7 701 123 45 67 ext 5", "only digits"),
-    ("", "must not be empty"),
-    ("   ", "must not be empty"),
-    ("8" * 50, "too long"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ("+7 916 123 45 67", "not a Kazakhstan number"),  # Moscow mobile
+        ("8 495 123 45 67", "not a Kazakhstan number"),  # Moscow city
+        ("+996 555 123 456", "country code must be \\+7"),  # Kyrgyzstan
+        ("8 701 123 45", "10 digits"),
+        ("8 701 123 45 678", "10 digits"),
+        ("701-ABC-4567", "only digits"),
+        ("+7 701 123 45 67 ext 5", "only digits"),
+        ("", "must not be empty"),
+        ("   ", "must not be empty"),
+        ("8" * 50, "too long"),
+    ],
+)
 def test_other_numbers_are_rejected_with_the_reason(raw, message):
     with pytest.raises(PhoneError, match=message):
         normalize_phone(raw)
@@ -156,6 +170,7 @@ def test_mobile_ranges():
 
 
 # --- names, e-mail, postal codes, search key -----------------------------------------------------
+
 
 def test_names_in_any_script_are_tidied():
     assert rules.person_name("  Айгерім  ") == "Айгерім"
@@ -182,7 +197,7 @@ def test_email_and_postal_code():
 def test_search_key_is_last_first_middle_case_folded():
     key = rules.name_key("individual", first_name="Aigerim", last_name="Seitkali", middle_name="Nurlanovna")
     assert key == "seitkali aigerim nurlanovna"
-    assert rules.name_key("business", legal_name='ТОО «Караганда Сталь»') == "караганда сталь"
+    assert rules.name_key("business", legal_name="ТОО «Караганда Сталь»") == "караганда сталь"
     assert rules.name_key("business", legal_name="Steppe Logistics LLP") == "steppe logistics"
     assert rules.name_key("business", legal_name="ТОО") == "тоо"
     assert rules.search_key("  SEITKALI   Aig ") == "seitkali aig"
@@ -201,21 +216,53 @@ def _errors(body) -> dict[str, str]:
 
 
 def test_create_body_normalises_and_names_the_field_of_each_error():
-    body = CREATE.validate_python({"kind": "individual", "iin": "900515412345", "first_name": " Aigerim ",
-                                   "last_name": "Seitkali", "phone": "8 701 123 45 67"})
+    body = CREATE.validate_python(
+        {
+            "kind": "individual",
+            "iin": "900515412345",
+            "first_name": " Aigerim ",
+            "last_name": "Seitkali",
+            "phone": "8 701 123 45 67",
+        }
+    )
     assert body.phone == "+77011234567" and body.first_name == "Aigerim" and body.language == "kk"
-    assert _errors({"kind": "individual", "iin": "900515412346", "first_name": "A", "last_name": "B",
-                    "phone": "87011234567"}) == {"iin": "check digit does not match"}
+    assert _errors(
+        {"kind": "individual", "iin": "900515412346", "first_name": "A", "last_name": "B", "phone": "87011234567"}
+    ) == {"iin": "check digit does not match"}
     assert _errors({"kind": "business", "bin": "040540123456", "legal_name": "X", "phone": "+7 916 000 00 00"}) == {
-        "phone": "is not a Kazakhstan number (+7 916 ...; Kazakhstan numbers are +7 6xx or +7 7xx)"}
-    assert "nickname" in _errors({"kind": "individual", "iin": "900515412345", "first_name": "A", "last_name": "B",
-                                  "phone": "87011234567", "nickname": "x"})
+        "phone": "is not a Kazakhstan number (+7 916 ...; Kazakhstan numbers are +7 6xx or +7 7xx)"
+    }
+    assert "nickname" in _errors(
+        {
+            "kind": "individual",
+            "iin": "900515412345",
+            "first_name": "A",
+            "last_name": "B",
+            "phone": "87011234567",
+            "nickname": "x",
+        }
+    )
     # Consents must be real booleans, not "yes".
-    assert "marketing_consent" in _errors({"kind": "business", "bin": "040540123456", "legal_name": "X",
-                                           "phone": "87011234567", "marketing_consent": "yes"})
+    assert "marketing_consent" in _errors(
+        {
+            "kind": "business",
+            "bin": "040540123456",
+            "legal_name": "X",
+            "phone": "87011234567",
+            "marketing_consent": "yes",
+        }
+    )
     # Contact persons belong to businesses only.
-    assert "contacts" in _errors({"kind": "individual", "iin": "900515412345", "first_name": "A", "last_name": "B",
-                                  "phone": "87011234567", "contacts": []})
+    assert "contacts" in _errors(
+        {
+            "kind": "individual",
+            "iin": "900515412345",
+            "first_name": "A",
+            "last_name": "B",
+            "phone": "87011234567",
+            "contacts": [],
+        }
+    )
 
 
 def test_update_body_knows_which_fields_were_sent():
@@ -231,5 +278,5 @@ def test_demo_data_is_valid_and_stable():
     tax_ids = [r.iin if r.kind == "individual" else r.bin for _, r in first]
     phones = [r.phone for _, r in first]
     assert len(set(tax_ids)) == len(tax_ids) and len(set(phones)) == len(phones)
-    assert [r for _, r in first[:len(FIXED)]] == [r for _, r in FIXED]
+    assert [r for _, r in first[: len(FIXED)]] == [r for _, r in FIXED]
     assert {r.branch_code for _, r in first} >= {"ALA-01", "ALA-02", "KAR-01", "AST-01"}

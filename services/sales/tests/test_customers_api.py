@@ -1,5 +1,6 @@
 """The customer REST API against a real PostgreSQL database: create, read, search, update,
 sub-resources, merge, history, duplicates, idempotency, events and bad input."""
+
 from __future__ import annotations
 
 import asyncio
@@ -11,9 +12,9 @@ from crm_contracts.events import topic_of, validate
 from crm_sales import customer_service
 from crm_sales.api.customer_schemas import CustomerUpdate
 from crm_sales.db.models import Customer, CustomerPhone
-from crm_shared.testing import PRINCIPALS, auth_headers
 from crm_shared.errors import Problem
 from crm_shared.models import OutboxEvent
+from crm_shared.testing import PRINCIPALS, auth_headers
 
 pytestmark = pytest.mark.integration
 
@@ -41,15 +42,34 @@ async def outbox(sales_app, subject: str | None = None, type_: str | None = None
 
 # --- create and read -----------------------------------------------------------------------------
 
+
 async def test_create_individual_then_read_it_back(client, ids):
     iin = ids.iin(female=True)
-    response = await client.post(BASE, headers=AGENT, json={
-        "kind": "individual", "iin": iin, "first_name": "Aigerim", "middle_name": "Nurlanovna",
-        "last_name": "Seitkali", "phone": "8 701 555 01 01", "email": "Aigerim@Example.KZ",
-        "language": "ru", "data_processing_consent": True,
-        "addresses": [{"kind": "registration", "city": "Almaty", "street": "Abay Ave", "building": "150",
-                       "apartment": "12", "postal_code": "050000"}],
-    })
+    response = await client.post(
+        BASE,
+        headers=AGENT,
+        json={
+            "kind": "individual",
+            "iin": iin,
+            "first_name": "Aigerim",
+            "middle_name": "Nurlanovna",
+            "last_name": "Seitkali",
+            "phone": "8 701 555 01 01",
+            "email": "Aigerim@Example.KZ",
+            "language": "ru",
+            "data_processing_consent": True,
+            "addresses": [
+                {
+                    "kind": "registration",
+                    "city": "Almaty",
+                    "street": "Abay Ave",
+                    "building": "150",
+                    "apartment": "12",
+                    "postal_code": "050000",
+                }
+            ],
+        },
+    )
     assert response.status_code == 201, response.text
     customer = response.json()
     assert response.headers["location"] == f"{BASE}/{customer['id']}"
@@ -76,11 +96,19 @@ async def test_create_individual_then_read_it_back(client, ids):
 async def test_create_business_with_contacts_in_another_branch_of_the_region(client, ids):
     regional = auth_headers(PRINCIPALS["regional_manager"])
     bin_ = ids.bin()
-    customer = await create(client, {
-        "kind": "business", "bin": bin_, "legal_name": 'ТОО  "Алатау Сервис"', "legal_form": "LLP",
-        "phone": "8(727)2500000", "branch_code": "ALA-01",
-        "contacts": [{"name": "Serik Akhmetov", "position": "Director", "phone": "+7 701 765 43 21"}],
-    }, headers=regional)
+    customer = await create(
+        client,
+        {
+            "kind": "business",
+            "bin": bin_,
+            "legal_name": 'ТОО  "Алатау Сервис"',
+            "legal_form": "LLP",
+            "phone": "8(727)2500000",
+            "branch_code": "ALA-01",
+            "contacts": [{"name": "Serik Akhmetov", "position": "Director", "phone": "+7 701 765 43 21"}],
+        },
+        headers=regional,
+    )
     assert customer["kind"] == "business" and customer["bin"] == bin_ and customer["iin"] is None
     assert customer["legal_name"] == 'ТОО "Алатау Сервис"' and customer["display_name"] == 'ТОО "Алатау Сервис"'
     assert customer["birth_date"] is None and customer["first_name"] is None
@@ -109,8 +137,15 @@ async def test_creating_outside_ones_branches_is_forbidden_and_unknown_branches_
 
 # --- search --------------------------------------------------------------------------------------
 
-PHONE_NOTATIONS = ["8 707 321 45 67", "+7 (707) 3214567", "87073214567", "7073214567", "+7 707 321-45-67",
-                   "+77073214567", "77073214567"]
+PHONE_NOTATIONS = [
+    "8 707 321 45 67",
+    "+7 (707) 3214567",
+    "87073214567",
+    "7073214567",
+    "+7 707 321-45-67",
+    "+77073214567",
+    "77073214567",
+]
 
 
 @pytest.mark.parametrize("notation", PHONE_NOTATIONS)
@@ -133,8 +168,10 @@ async def test_city_number_search(client, ids):
 
 async def test_search_by_iin_bin_name_branch_owner_and_pages(client, ids):
     manager = auth_headers(PRINCIPALS["branch_manager"])
-    made = [await create(client, ids.individual(last_name="Zhumabekova", first_name=name), headers=manager)
-            for name in ("Dana", "Ainur", "Madina", "Saule", "Zarina")]
+    made = [
+        await create(client, ids.individual(last_name="Zhumabekova", first_name=name), headers=manager)
+        for name in ("Dana", "Ainur", "Madina", "Saule", "Zarina")
+    ]
     business = await create(client, ids.business(legal_name="Zhumabek Trade"), headers=manager)
 
     by_iin = await client.get(BASE, params={"iin": made[2]["iin"]}, headers=AGENT)
@@ -152,15 +189,22 @@ async def test_search_by_iin_bin_name_branch_owner_and_pages(client, ids):
         cursor = page["next_cursor"]
         if not cursor:
             break
-    assert seen == ["Zhumabek Trade", "Zhumabekova Ainur", "Zhumabekova Dana", "Zhumabekova Madina",
-                    "Zhumabekova Saule", "Zhumabekova Zarina"]
+    assert seen == [
+        "Zhumabek Trade",
+        "Zhumabekova Ainur",
+        "Zhumabekova Dana",
+        "Zhumabekova Madina",
+        "Zhumabekova Saule",
+        "Zhumabekova Zarina",
+    ]
     narrowed = await client.get(BASE, params={"q": "zhumabekova m"}, headers=AGENT)
     assert [c["id"] for c in narrowed.json()["items"]] == [made[2]["id"]]
     # Wildcards are searched literally.
     assert (await client.get(BASE, params={"q": "zhu%"}, headers=AGENT)).json()["items"] == []
 
-    by_owner = await client.get(BASE, params={"owner_id": "t-manager", "branch_code": "ALA-01", "limit": 200},
-                                headers=AGENT)
+    by_owner = await client.get(
+        BASE, params={"owner_id": "t-manager", "branch_code": "ALA-01", "limit": 200}, headers=AGENT
+    )
     assert {c["id"] for c in made + [business]} <= {c["id"] for c in by_owner.json()["items"]}
     assert all(c["owner_id"] == "t-manager" for c in by_owner.json()["items"])
     only_business = await client.get(BASE, params={"q": "zhumabek", "kind": "business"}, headers=AGENT)
@@ -177,8 +221,10 @@ async def test_analysts_get_no_personal_records(client):
 async def test_identifiers_are_masked_for_the_call_center(client, ids):
     created = await create(client, ids.individual())
     iin = created["iin"]
-    for response in (await client.get(f"{BASE}/{created['id']}", headers=CALL_CENTER),
-                     await client.get(BASE, params={"iin": iin}, headers=CALL_CENTER)):
+    for response in (
+        await client.get(f"{BASE}/{created['id']}", headers=CALL_CENTER),
+        await client.get(BASE, params={"iin": iin}, headers=CALL_CENTER),
+    ):
         assert response.status_code == 200
         body = response.json()
         customer = body["items"][0] if "items" in body else body
@@ -192,6 +238,7 @@ async def test_identifiers_are_masked_for_the_call_center(client, ids):
 
 
 # --- duplicates and idempotency ------------------------------------------------------------------
+
 
 async def test_same_iin_or_phone_is_a_409_pointing_at_the_existing_customer(client, ids):
     existing = await create(client, ids.individual(phone="+7 702 000 11 22"))
@@ -244,6 +291,7 @@ async def test_idempotent_create_answers_a_retry_with_the_first_result(client, i
 
 # --- update --------------------------------------------------------------------------------------
 
+
 async def test_patch_needs_the_current_version(client, ids):
     customer = await create(client, ids.individual())
     url = f"{BASE}/{customer['id']}"
@@ -251,13 +299,20 @@ async def test_patch_needs_the_current_version(client, ids):
     assert missing.status_code == 428
     assert missing.json()["errors"][0]["field"] == "If-Match"
 
-    changed = await client.patch(url, json={"email": "dana@example.kz", "language": "en", "marketing_consent": True},
-                                 headers=AGENT | {"If-Match": '"1"'})
+    changed = await client.patch(
+        url,
+        json={"email": "dana@example.kz", "language": "en", "marketing_consent": True},
+        headers=AGENT | {"If-Match": '"1"'},
+    )
     assert changed.status_code == 200, changed.text
     assert changed.headers["etag"] == '"2"'
     body = changed.json()
-    assert (body["email"], body["language"], body["marketing_consent"], body["version"]) == \
-        ("dana@example.kz", "en", True, 2)
+    assert (body["email"], body["language"], body["marketing_consent"], body["version"]) == (
+        "dana@example.kz",
+        "en",
+        True,
+        2,
+    )
     assert body["marketing_consent_at"] is not None
 
     stale = await client.patch(url, json={"email": "late@example.kz"}, headers=AGENT | {"If-Match": '"1"'})
@@ -268,11 +323,15 @@ async def test_patch_needs_the_current_version(client, ids):
     with_body_version = await client.patch(url, json={"first_name": "Dana", "version": 2}, headers=AGENT)
     assert with_body_version.status_code == 200
     assert with_body_version.json()["display_name"] == "Seitkali Dana"
-    assert (await client.get(BASE, params={"q": "seitkali dana"}, headers=AGENT)).json()["items"][0]["id"] == \
-        customer["id"]
+    assert (await client.get(BASE, params={"q": "seitkali dana"}, headers=AGENT)).json()["items"][0]["id"] == customer[
+        "id"
+    ]
 
-    withdrawn = await client.patch(url, json={"marketing_consent": False, "email": None, "status": "inactive"},
-                                   headers=AGENT | {"If-Match": 'W/"3"'})
+    withdrawn = await client.patch(
+        url,
+        json={"marketing_consent": False, "email": None, "status": "inactive"},
+        headers=AGENT | {"If-Match": 'W/"3"'},
+    )
     assert withdrawn.status_code == 200
     assert withdrawn.json()["marketing_consent_at"] is None and withdrawn.json()["email"] is None
     assert withdrawn.json()["status"] == "inactive"
@@ -284,10 +343,16 @@ async def test_patch_needs_the_current_version(client, ids):
 async def test_patch_rejects_fields_that_do_not_apply(client, ids):
     customer = await create(client, ids.individual())
     url = f"{BASE}/{customer['id']}"
-    cases = [({"legal_name": "X LLP"}, "legal_name"), ({"first_name": None}, "first_name"),
-             ({"status": "merged"}, "status"), ({"tax_id": "1"}, "tax_id"), ({"owner_id": "me"}, "owner_id"),
-             ({"email": "not-an-email"}, "email"), ({"primary_phone": "+7 916 000 00 00"}, "primary_phone"),
-             ({"version": "one"}, "version")]
+    cases = [
+        ({"legal_name": "X LLP"}, "legal_name"),
+        ({"first_name": None}, "first_name"),
+        ({"status": "merged"}, "status"),
+        ({"tax_id": "1"}, "tax_id"),
+        ({"owner_id": "me"}, "owner_id"),
+        ({"email": "not-an-email"}, "email"),
+        ({"primary_phone": "+7 916 000 00 00"}, "primary_phone"),
+        ({"version": "one"}, "version"),
+    ]
     for body, field in cases:
         response = await client.patch(url, json=body, headers=AGENT | {"If-Match": '"1"'})
         assert response.status_code == 422, (body, response.text)
@@ -313,6 +378,7 @@ async def test_changing_the_primary_phone_adds_it_and_checks_duplicates(client, 
 
 # --- phones, contacts, addresses -----------------------------------------------------------------
 
+
 async def test_phones_contacts_and_addresses(client, ids, sales_app):
     business = await create(client, ids.business())
     url = f"{BASE}/{business['id']}"
@@ -327,25 +393,42 @@ async def test_phones_contacts_and_addresses(client, ids, sales_app):
     elsewhere = await client.post(f"{BASE}/{individual['id']}/phones", json={"phone": second}, headers=AGENT)
     assert elsewhere.status_code == 409 and elsewhere.json()["existing_customer_id"] == business["id"]
 
-    primary_id = next(p["id"] for p in (await client.get(url, headers=AGENT)).json()["phones"]
-                      if p["e164"] == business["primary_phone"])
+    primary_id = next(
+        p["id"]
+        for p in (await client.get(url, headers=AGENT)).json()["phones"]
+        if p["e164"] == business["primary_phone"]
+    )
     assert (await client.delete(f"{url}/phones/{primary_id}", headers=AGENT)).status_code == 409
     removed = await client.delete(f"{url}/phones/{added.json()['id']}", headers=AGENT)
     assert removed.status_code == 204 and removed.headers["etag"] == '"3"'
     assert (await client.delete(f"{url}/phones/{added.json()['id']}", headers=AGENT)).status_code == 404
     assert (await client.get(BASE, params={"phone": second}, headers=AGENT)).json()["items"] == []
 
-    contact = await client.post(f"{url}/contacts", json={"name": "Assel Omarova", "position": "Chief accountant",
-                                                         "email": "assel@example.kz"}, headers=AGENT)
+    contact = await client.post(
+        f"{url}/contacts",
+        json={"name": "Assel Omarova", "position": "Chief accountant", "email": "assel@example.kz"},
+        headers=AGENT,
+    )
     assert contact.status_code == 201
     no_contacts = await client.post(f"{BASE}/{individual['id']}/contacts", json={"name": "X Y"}, headers=AGENT)
     assert no_contacts.status_code == 409
-    address = await client.post(f"{url}/addresses", json={"kind": "billing", "city": "Astana", "region_code": "KZ-71",
-                                                          "street": "Mangilik El Ave", "building": "55/20"},
-                                headers=AGENT)
+    address = await client.post(
+        f"{url}/addresses",
+        json={
+            "kind": "billing",
+            "city": "Astana",
+            "region_code": "KZ-71",
+            "street": "Mangilik El Ave",
+            "building": "55/20",
+        },
+        headers=AGENT,
+    )
     assert address.status_code == 201 and address.json()["region_code"] == "KZ-71"
-    bad_region = await client.post(f"{url}/addresses", json={"kind": "billing", "city": "X", "region_code": "KZ-00",
-                                                             "street": "Y", "building": "1"}, headers=AGENT)
+    bad_region = await client.post(
+        f"{url}/addresses",
+        json={"kind": "billing", "city": "X", "region_code": "KZ-00", "street": "Y", "building": "1"},
+        headers=AGENT,
+    )
     assert bad_region.status_code == 422 and bad_region.json()["errors"][0]["field"] == "region_code"
 
     current = (await client.get(url, headers=AGENT)).json()
@@ -358,15 +441,21 @@ async def test_phones_contacts_and_addresses(client, ids, sales_app):
     assert final["contacts"] == [] and final["addresses"] == [] and final["version"] == 7
 
     types = [e.type for e in await outbox(sales_app, business["id"])]
-    assert types == ["crm.sales.customer.created", "crm.sales.customer.phone_added",
-                     "crm.sales.customer.phone_removed", "crm.sales.customer.contact_added",
-                     "crm.sales.customer.address_added", "crm.sales.customer.contact_removed",
-                     "crm.sales.customer.address_removed"]
+    assert types == [
+        "crm.sales.customer.created",
+        "crm.sales.customer.phone_added",
+        "crm.sales.customer.phone_removed",
+        "crm.sales.customer.contact_added",
+        "crm.sales.customer.address_added",
+        "crm.sales.customer.contact_removed",
+        "crm.sales.customer.address_removed",
+    ]
     stale = await client.post(f"{url}/phones", json={"phone": ids.mobile()}, headers=AGENT | {"If-Match": '"3"'})
     assert stale.status_code == 412
 
 
 # --- history and merge ---------------------------------------------------------------------------
+
 
 async def test_history_lists_who_changed_what(client, ids):
     customer = await create(client, ids.individual(first_name="Aruzhan"))
@@ -390,12 +479,18 @@ async def test_history_lists_who_changed_what(client, ids):
 
 async def test_merge_moves_phones_contacts_and_addresses_to_the_survivor(client, ids, sales_app):
     survivor = await create(client, ids.business(legal_name="Dala Foods", email=None))
-    duplicate = await create(client, ids.business(
-        legal_name="Dala Foods (old)", email="office@dalafoods.example.kz",
-        contacts=[{"name": "Marat Iskakov", "position": "Director"}],
-        addresses=[{"kind": "service", "city": "Almaty", "street": "Tole Bi St", "building": "10"}]))
-    response = await client.post(f"{BASE}/{survivor['id']}/merge", json={"duplicate_id": duplicate["id"]},
-                                 headers=AGENT | {"If-Match": '"1"'})
+    duplicate = await create(
+        client,
+        ids.business(
+            legal_name="Dala Foods (old)",
+            email="office@dalafoods.example.kz",
+            contacts=[{"name": "Marat Iskakov", "position": "Director"}],
+            addresses=[{"kind": "service", "city": "Almaty", "street": "Tole Bi St", "building": "10"}],
+        ),
+    )
+    response = await client.post(
+        f"{BASE}/{survivor['id']}/merge", json={"duplicate_id": duplicate["id"]}, headers=AGENT | {"If-Match": '"1"'}
+    )
     assert response.status_code == 200, response.text
     merged = response.json()
     assert {p["e164"] for p in merged["phones"]} == {survivor["primary_phone"], duplicate["primary_phone"]}
@@ -413,8 +508,9 @@ async def test_merge_moves_phones_contacts_and_addresses_to_the_survivor(client,
     again = await client.post(BASE, headers=AGENT, json=ids.business(bin=duplicate["bin"]))
     assert again.status_code == 409 and again.json()["existing_customer_id"] == survivor["id"]
     # A merged record is read-only.
-    write = await client.patch(f"{BASE}/{duplicate['id']}", json={"email": None, "version": old["version"]},
-                               headers=AGENT)
+    write = await client.patch(
+        f"{BASE}/{duplicate['id']}", json={"email": None, "version": old["version"]}, headers=AGENT
+    )
     assert write.status_code == 409 and write.json()["merged_into_id"] == survivor["id"]
 
     survivor_history = (await client.get(f"{BASE}/{survivor['id']}/history", headers=AGENT)).json()["items"]
@@ -450,6 +546,7 @@ async def test_merge_refusals(client, ids):
 
 # --- events --------------------------------------------------------------------------------------
 
+
 async def test_every_customer_event_matches_its_schema(client, ids, sales_app):
     customer = await create(client, ids.individual())
     await client.patch(f"{BASE}/{customer['id']}", json={"email": "x@example.kz", "version": 1}, headers=AGENT)
@@ -472,6 +569,7 @@ async def test_every_customer_event_matches_its_schema(client, ids, sales_app):
 
 
 # --- bad input -----------------------------------------------------------------------------------
+
 
 def _individual(ids, **changes):
     body = ids.individual()
@@ -497,11 +595,20 @@ BAD_CREATES = [
     ("unknown kind", lambda ids: _individual(ids, kind="robot"), "kind", None),
     ("missing last name", lambda ids: _individual(ids, last_name=None), "last_name", None),
     ("bad language", lambda ids: _individual(ids, language="de"), "language", None),
-    ("bad address", lambda ids: _individual(ids, addresses=[{"kind": "home", "city": "A", "street": "B",
-                                                             "building": "1"}]), "addresses.0.kind", None),
-    ("bad postal code", lambda ids: _individual(ids, addresses=[{"kind": "service", "city": "A", "street": "B",
-                                                                 "building": "1", "postal_code": "12"}]),
-     "addresses.0.postal_code", None),
+    (
+        "bad address",
+        lambda ids: _individual(ids, addresses=[{"kind": "home", "city": "A", "street": "B", "building": "1"}]),
+        "addresses.0.kind",
+        None,
+    ),
+    (
+        "bad postal code",
+        lambda ids: _individual(
+            ids, addresses=[{"kind": "service", "city": "A", "street": "B", "building": "1", "postal_code": "12"}]
+        ),
+        "addresses.0.postal_code",
+        None,
+    ),
     ("IIN of a business", lambda ids: ids.business(bin="900515412345"), "bin", None),
     ("array body", lambda ids: [1, 2], None, None),
     ("null body", lambda ids: None, None, None),
@@ -518,17 +625,21 @@ async def test_bad_create_bodies_are_422_naming_the_field(client, ids, case):
     if field:
         assert field in [e["field"] for e in problem["errors"]], problem
     if message:
-        assert {"field": field, "message": message} in [{k: e[k] for k in ("field", "message")}
-                                                        for e in problem["errors"]]
+        assert {"field": field, "message": message} in [
+            {k: e[k] for k in ("field", "message")} for e in problem["errors"]
+        ]
 
 
 async def test_malformed_json_and_oversize_bodies(client, sales_settings):
-    broken = await client.post(BASE, content=b'{"kind": "individual", "iin": ', headers=AGENT |
-                               {"content-type": "application/json"})
+    broken = await client.post(
+        BASE, content=b'{"kind": "individual", "iin": ', headers=AGENT | {"content-type": "application/json"}
+    )
     assert broken.status_code == 422 and broken.headers["content-type"] == "application/problem+json"
-    huge = await client.post(BASE, content=b'{"kind": "individual", "first_name": "' +
-                             b"a" * (sales_settings.max_body_bytes + 10) + b'"}',
-                             headers=AGENT | {"content-type": "application/json"})
+    huge = await client.post(
+        BASE,
+        content=b'{"kind": "individual", "first_name": "' + b"a" * (sales_settings.max_body_bytes + 10) + b'"}',
+        headers=AGENT | {"content-type": "application/json"},
+    )
     assert huge.status_code == 413
     assert huge.json()["status"] == 413
 
@@ -574,9 +685,16 @@ async def test_concurrent_updates_of_one_version_let_exactly_one_through(client,
     customer = await create(client, ids.individual())
     url = f"{BASE}/{customer['id']}"
     manager = auth_headers(PRINCIPALS["branch_manager"])
-    responses = await asyncio.gather(*(
-        client.patch(url, json={"email": f"writer{i}@example.kz"}, headers=(AGENT if i % 2 else manager) |
-                     {"If-Match": '"1"'}) for i in range(4)))
+    responses = await asyncio.gather(
+        *(
+            client.patch(
+                url,
+                json={"email": f"writer{i}@example.kz"},
+                headers=(AGENT if i % 2 else manager) | {"If-Match": '"1"'},
+            )
+            for i in range(4)
+        )
+    )
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200, 412, 412, 412], [r.text for r in responses]
     winner = next(r for r in responses if r.status_code == 200).json()
@@ -605,6 +723,8 @@ async def test_a_change_committed_between_read_and_write_is_a_412_not_a_500(clie
 async def test_nothing_above_left_a_half_written_customer(sales_app):
     async with sales_app.state.runtime.db.read_only() as session:
         without_phone = await session.scalar(
-            select(func.count()).select_from(Customer).where(
-                Customer.status != "merged", ~Customer.id.in_(select(CustomerPhone.customer_id))))
+            select(func.count())
+            .select_from(Customer)
+            .where(Customer.status != "merged", ~Customer.id.in_(select(CustomerPhone.customer_id)))
+        )
         assert without_phone == 0

@@ -1,5 +1,6 @@
 """crm.sales.v1.CustomerService served by the sales app running in a real uvicorn subprocess
 (with its GrpcServerWorker), called from this process with tokens of different roles."""
+
 from __future__ import annotations
 
 import os
@@ -13,11 +14,10 @@ import pytest_asyncio
 
 from crm_contracts.grpc.crm.sales.v1 import customer_service_pb2 as pb
 from crm_contracts.grpc.crm.sales.v1 import customer_service_pb2_grpc as pb_grpc
-from crm_shared.testing import PRINCIPALS, auth_headers
 from crm_shared.broker import free_port, wait_for_port
 from crm_shared.grpc import field_violations, open_channel, principal_metadata
 from crm_shared.settings import DEV_INTERNAL_TOKEN_SECRET
-from crm_shared.testing import eventually
+from crm_shared.testing import PRINCIPALS, auth_headers, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -34,15 +34,33 @@ def sales_process(sales_database, tmp_path_factory):
     http_port, grpc_port = free_port(), free_port()
     log = tmp_path_factory.mktemp("sales-grpc") / "sales.log"
     env = os.environ | {
-        "CRM_SALES_DATABASE_URL": sales_database, "CRM_SALES_GRPC_PORT": str(grpc_port),
-        "CRM_SALES_HTTP_PORT": str(http_port), "CRM_SALES_RELAY_ENABLED": "false",
-        "CRM_SALES_CONSUMERS_ENABLED": "false", "CRM_SALES_LOG_JSON": "false", "CRM_SALES_LOG_LEVEL": "WARNING",
+        "CRM_SALES_DATABASE_URL": sales_database,
+        "CRM_SALES_GRPC_PORT": str(grpc_port),
+        "CRM_SALES_HTTP_PORT": str(http_port),
+        "CRM_SALES_RELAY_ENABLED": "false",
+        "CRM_SALES_CONSUMERS_ENABLED": "false",
+        "CRM_SALES_LOG_JSON": "false",
+        "CRM_SALES_LOG_LEVEL": "WARNING",
     }
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "crm_sales.main:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(http_port), "--log-level", "warning"],
-            env=env, stdout=out, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "crm_sales.main:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(http_port),
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         wait_for_port("127.0.0.1", http_port, timeout_s=60, proc=process)
         wait_for_port("127.0.0.1", grpc_port, timeout_s=60, proc=process)
@@ -59,6 +77,7 @@ def sales_process(sales_database, tmp_path_factory):
 @pytest_asyncio.fixture(scope="module")
 async def http(sales_process):
     async with httpx.AsyncClient(base_url=sales_process["http"], timeout=30) as client:
+
         async def ready():
             response = await client.get("/readyz")
             return response.status_code == 200 and response.json()["checks"].get("grpc-server") == "ok"
@@ -103,7 +122,7 @@ async def test_get_customer_applies_the_callers_masking(stub, customers):
     assert full.status == "active" and full.version == 1
     assert full.created_at.ToDatetime().year >= 2024
 
-    masked = (await stub.GetCustomer(pb.GetCustomerRequest(id=almaty["id"]), metadata=meta("call_center_agent")))
+    masked = await stub.GetCustomer(pb.GetCustomerRequest(id=almaty["id"]), metadata=meta("call_center_agent"))
     assert masked.customer.iin_bin == "********" + almaty["iin"][-4:] and masked.customer.iin_bin_masked
     assert masked.customer.primary_phone == "+77014000001"
 
@@ -112,12 +131,14 @@ async def test_invisible_and_missing_customers_are_both_not_found(stub, customer
     with pytest.raises(grpc.aio.AioRpcError) as invisible:
         await stub.GetCustomer(pb.GetCustomerRequest(id=customers["karaganda"]["id"]), metadata=meta("branch_agent"))
     with pytest.raises(grpc.aio.AioRpcError) as missing:
-        await stub.GetCustomer(pb.GetCustomerRequest(id="00000000-0000-0000-0000-000000000000"),
-                               metadata=meta("branch_agent"))
+        await stub.GetCustomer(
+            pb.GetCustomerRequest(id="00000000-0000-0000-0000-000000000000"), metadata=meta("branch_agent")
+        )
     assert invisible.value.code() == missing.value.code() == grpc.StatusCode.NOT_FOUND
     assert customers["karaganda"]["iin"] not in invisible.value.details()
-    regional = await stub.GetCustomer(pb.GetCustomerRequest(id=customers["almaty"]["id"]),
-                                      metadata=meta("regional_manager"))
+    regional = await stub.GetCustomer(
+        pb.GetCustomerRequest(id=customers["almaty"]["id"]), metadata=meta("regional_manager")
+    )
     assert regional.customer.id == customers["almaty"]["id"]
 
 
@@ -133,13 +154,16 @@ async def test_roles_without_personal_data_and_callers_without_identity_are_refu
 async def test_search_by_phone_in_any_notation_iin_and_name(stub, customers):
     almaty = customers["almaty"]
     for notation in ("8 701 400 00 01", "+7 (701) 4000001", "7014000001"):
-        reply = await stub.SearchCustomers(pb.SearchCustomersRequest(phone=notation), metadata=meta("call_center_agent"))
+        reply = await stub.SearchCustomers(
+            pb.SearchCustomersRequest(phone=notation), metadata=meta("call_center_agent")
+        )
         assert [c.id for c in reply.customers] == [almaty["id"]]
         assert reply.customers[0].iin_bin_masked
     by_iin = await stub.SearchCustomers(pb.SearchCustomersRequest(iin_bin=almaty["iin"]), metadata=meta("admin"))
     assert [c.id for c in by_iin.customers] == [almaty["id"]]
-    by_bin = await stub.SearchCustomers(pb.SearchCustomersRequest(iin_bin=customers["business"]["bin"]),
-                                        metadata=meta("admin"))
+    by_bin = await stub.SearchCustomers(
+        pb.SearchCustomersRequest(iin_bin=customers["business"]["bin"]), metadata=meta("admin")
+    )
     assert [c.kind for c in by_bin.customers] == [pb.CUSTOMER_KIND_BUSINESS]
 
     # Name prefix, filtered by visibility: the branch agent does not get the Karaganda namesake.
@@ -147,8 +171,9 @@ async def test_search_by_phone_in_any_notation_iin_and_name(stub, customers):
     assert [c.id for c in agent.customers] == [almaty["id"]]
     everyone, token = [], ""
     while True:
-        page = await stub.SearchCustomers(pb.SearchCustomersRequest(name_prefix="GRPCOVA", page_size=1,
-                                                                    page_token=token), metadata=meta("admin"))
+        page = await stub.SearchCustomers(
+            pb.SearchCustomersRequest(name_prefix="GRPCOVA", page_size=1, page_token=token), metadata=meta("admin")
+        )
         everyone += [c.display_name for c in page.customers]
         token = page.next_page_token
         if not token:
@@ -164,14 +189,17 @@ async def test_a_customer_created_over_http_is_found_over_grpc_at_once(http, stu
     assert [c.id for c in reply.customers] == [created.json()["id"]]
 
 
-@pytest.mark.parametrize("request_fields, field", [
-    ({"phone": "+7 916 123 45 67"}, "query.phone"),
-    ({"iin_bin": "900515412346"}, "query.iin_bin"),
-    ({"name_prefix": "a"}, "query.name_prefix"),
-    ({}, "query"),
-    ({"phone": "87014000001", "page_size": 500}, "page_size"),
-    ({"phone": "87014000001", "page_token": "garbage!"}, "page_token"),
-])
+@pytest.mark.parametrize(
+    "request_fields, field",
+    [
+        ({"phone": "+7 916 123 45 67"}, "query.phone"),
+        ({"iin_bin": "900515412346"}, "query.iin_bin"),
+        ({"name_prefix": "a"}, "query.name_prefix"),
+        ({}, "query"),
+        ({"phone": "87014000001", "page_size": 500}, "page_size"),
+        ({"phone": "87014000001", "page_token": "garbage!"}, "page_token"),
+    ],
+)
 async def test_bad_search_requests_name_the_field(stub, customers, request_fields, field):
     with pytest.raises(grpc.aio.AioRpcError) as error:
         await stub.SearchCustomers(pb.SearchCustomersRequest(**request_fields), metadata=meta("admin"))
@@ -181,12 +209,18 @@ async def test_bad_search_requests_name_the_field(stub, customers, request_field
 
 
 async def test_batch_get_reports_what_the_caller_cannot_see(stub, customers):
-    ids_ = [customers["business"]["id"], customers["karaganda"]["id"], "nope", customers["almaty"]["id"],
-            customers["business"]["id"]]
+    ids_ = [
+        customers["business"]["id"],
+        customers["karaganda"]["id"],
+        "nope",
+        customers["almaty"]["id"],
+        customers["business"]["id"],
+    ]
     reply = await stub.BatchGetCustomers(pb.BatchGetCustomersRequest(ids=ids_), metadata=meta("branch_manager"))
     assert [c.id for c in reply.customers] == [customers["business"]["id"], customers["almaty"]["id"]]
     assert list(reply.not_found_ids) == [customers["karaganda"]["id"], "nope"]
     with pytest.raises(grpc.aio.AioRpcError) as too_many:
-        await stub.BatchGetCustomers(pb.BatchGetCustomersRequest(ids=[str(i) for i in range(101)]),
-                                     metadata=meta("admin"))
+        await stub.BatchGetCustomers(
+            pb.BatchGetCustomersRequest(ids=[str(i) for i in range(101)]), metadata=meta("admin")
+        )
     assert too_many.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -1,6 +1,7 @@
 """The sales pipeline over REST on PostgreSQL: leads (statuses, assignment, conversion),
 opportunities (stages, money, won/lost) and activities (visibility through the related record),
 with their audit entries and outbox events checked against the event contracts."""
+
 from __future__ import annotations
 
 import uuid
@@ -13,10 +14,10 @@ from sqlalchemy import select
 from crm_contracts import events as contracts
 from crm_sales.api.reassignments import move_customer_records
 from crm_sales.events.consumers import apply_user_event
-from crm_shared.testing import PRINCIPALS, auth_headers
 from crm_shared.auth import Principal, Role
 from crm_shared.envelope import CloudEvent
 from crm_shared.models import AuditEntry, OutboxEvent
+from crm_shared.testing import PRINCIPALS, auth_headers
 
 pytestmark = pytest.mark.integration
 
@@ -48,26 +49,40 @@ async def staff(db):
         (AGENT.subject, AGENT.username, "Aigerim Agent", "branch_agent", "KZ-75", "ALA-01"),
     ]
     for user_id, username, full_name, role, region, branch in people:
-        event = CloudEvent(id=str(uuid.uuid4()), source="/crm/gateway", type="crm.gateway.user.created",
-                           subject=user_id, data={"id": user_id, "username": username, "full_name": full_name,
-                                                  "role": role, "region_code": region, "branch_code": branch,
-                                                  "active": True})
+        event = CloudEvent(
+            id=str(uuid.uuid4()),
+            source="/crm/gateway",
+            type="crm.gateway.user.created",
+            subject=user_id,
+            data={
+                "id": user_id,
+                "username": username,
+                "full_name": full_name,
+                "role": role,
+                "region_code": region,
+                "branch_code": branch,
+                "active": True,
+            },
+        )
         async with db.unit_of_work() as session:
             await apply_user_event(session, event)
 
 
 async def events_about(db, subject: str) -> list[OutboxEvent]:
     async with db.read_only() as session:
-        rows = await session.scalars(select(OutboxEvent).where(OutboxEvent.subject == subject)
-                                     .order_by(OutboxEvent.seq))
+        rows = await session.scalars(
+            select(OutboxEvent).where(OutboxEvent.subject == subject).order_by(OutboxEvent.seq)
+        )
         return list(rows)
 
 
 async def audit_of(db, entity_type: str, entity_id: str) -> list[AuditEntry]:
     async with db.read_only() as session:
-        rows = await session.scalars(select(AuditEntry).where(AuditEntry.entity_type == entity_type,
-                                                              AuditEntry.entity_id == entity_id)
-                                     .order_by(AuditEntry.id))
+        rows = await session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.entity_type == entity_type, AuditEntry.entity_id == entity_id)
+            .order_by(AuditEntry.id)
+        )
         return list(rows)
 
 
@@ -114,12 +129,17 @@ async def new_opportunity(client, customer_id: str, principal=AGENT, **overrides
 
 # --- leads ---------------------------------------------------------------------------------------
 
+
 async def test_a_lead_is_registered_in_the_owners_branch_with_a_normalised_phone(client, db):
     lead = await new_lead(client, email="marat@example.kz")
 
     assert lead["phone"] == "+77015551234"
-    assert (lead["status"], lead["owner_id"], lead["branch_code"], lead["region_code"]) == \
-        ("new", AGENT.subject, "ALA-01", "KZ-75")
+    assert (lead["status"], lead["owner_id"], lead["branch_code"], lead["region_code"]) == (
+        "new",
+        AGENT.subject,
+        "ALA-01",
+        "KZ-75",
+    )
     [event] = await events_about(db, lead["id"])
     assert event.type == "crm.sales.lead.created" and event.data == lead
     assert (event.region, event.branch) == ("KZ-75", "ALA-01")
@@ -129,17 +149,20 @@ async def test_a_lead_is_registered_in_the_owners_branch_with_a_normalised_phone
     assert entry.changes["phone"] == [None, "+77015551234"]
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"phone": "12345"}, "phone"),
-    ({"phone": None, "email": None}, "phone"),  # no way to contact the lead
-    ({"source": "newspaper"}, "source"),
-    ({"interest": "satellite"}, "interest"),
-    ({"email": "not-an-address"}, "email"),
-    ({"owner_id": "nobody-here"}, "owner_id"),
-    ({"owner_id": "t-agent-ast"}, "owner_id"),  # another branch: outside the agent's scope
-    ({"name": "   "}, "name"),
-    ({"unexpected": 1}, "unexpected"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"phone": "12345"}, "phone"),
+        ({"phone": None, "email": None}, "phone"),  # no way to contact the lead
+        ({"source": "newspaper"}, "source"),
+        ({"interest": "satellite"}, "interest"),
+        ({"email": "not-an-address"}, "email"),
+        ({"owner_id": "nobody-here"}, "owner_id"),
+        ({"owner_id": "t-agent-ast"}, "owner_id"),  # another branch: outside the agent's scope
+        ({"name": "   "}, "name"),
+        ({"unexpected": 1}, "unexpected"),
+    ],
+)
 async def test_bad_lead_input_is_a_problem_naming_the_field(client, body, field):
     base = {"source": "web", "name": "Asel", "phone": "+7 701 000 00 01", "interest": "tv"}
     response = await client.post("/api/v1/sales/leads", json=base | body, headers=h(AGENT))
@@ -205,9 +228,11 @@ async def test_leads_are_visible_by_branch_and_writable_only_by_writer_roles(cli
     assert lead["id"] not in [item["id"] for item in astana_list.json()["items"]]
     assert (await patch(client, path, lead, {"notes": "x"}, principal=ASTANA_AGENT)).status_code == 404
 
-    by_call_centre = await client.post("/api/v1/sales/leads", headers=h(CALL_CENTER),
-                                       json={"source": "call_center", "name": "Caller", "phone": "87015550000",
-                                             "interest": "mobile"})
+    by_call_centre = await client.post(
+        "/api/v1/sales/leads",
+        headers=h(CALL_CENTER),
+        json={"source": "call_center", "name": "Caller", "phone": "87015550000", "interest": "mobile"},
+    )
     assert by_call_centre.status_code == 403
 
 
@@ -240,13 +265,18 @@ async def test_idempotency_key_makes_a_retried_lead_create_return_the_same_lead(
 
 # --- conversion ----------------------------------------------------------------------------------
 
+
 async def test_converting_a_lead_creates_the_customer_and_the_opportunity_in_one_go(client, db, ids):
     lead = await qualified_lead(client, name="Nurlan Bekov", interest="bundle")
     iin = ids.iin()
     response = await client.post(
-        f"/api/v1/sales/leads/{lead['id']}/convert", headers=h(AGENT),
-        json={"customer": {"kind": "individual", "iin": iin, "first_name": "Nurlan", "last_name": "Bekov"},
-              "opportunity": {"amount_tiyn": 4_500_000, "expected_close_date": "2030-03-31"}})
+        f"/api/v1/sales/leads/{lead['id']}/convert",
+        headers=h(AGENT),
+        json={
+            "customer": {"kind": "individual", "iin": iin, "first_name": "Nurlan", "last_name": "Bekov"},
+            "opportunity": {"amount_tiyn": 4_500_000, "expected_close_date": "2030-03-31"},
+        },
+    )
     assert response.status_code == 200, response.text
     result = response.json()
     customer, opportunity, converted = result["customer"], result["opportunity"], result["lead"]
@@ -254,15 +284,25 @@ async def test_converting_a_lead_creates_the_customer_and_the_opportunity_in_one
     assert result["customer_created"] is True
     assert customer["iin"] == iin and customer["primary_phone"] == lead["phone"]  # the lead's phone carried over
     assert customer["branch_code"] == lead["branch_code"]
-    assert (opportunity["customer_id"], opportunity["lead_id"], opportunity["stage"], opportunity["probability"]) == \
-        (customer["id"], lead["id"], "qualification", 25)
+    assert (opportunity["customer_id"], opportunity["lead_id"], opportunity["stage"], opportunity["probability"]) == (
+        customer["id"],
+        lead["id"],
+        "qualification",
+        25,
+    )
     assert opportunity["amount_tiyn"] == 4_500_000 and opportunity["product_line"] == "bundle"
-    assert (converted["status"], converted["customer_id"], converted["opportunity_id"]) == \
-        ("converted", customer["id"], opportunity["id"])
+    assert (converted["status"], converted["customer_id"], converted["opportunity_id"]) == (
+        "converted",
+        customer["id"],
+        opportunity["id"],
+    )
     assert converted["converted_at"] is not None
 
-    events = {e.type: e for subject in (customer["id"], opportunity["id"], lead["id"])
-              for e in await events_about(db, subject)}
+    events = {
+        e.type: e
+        for subject in (customer["id"], opportunity["id"], lead["id"])
+        for e in await events_about(db, subject)
+    }
     assert {"crm.sales.customer.created", "crm.sales.opportunity.created", "crm.sales.lead.converted"} <= set(events)
     for event in events.values():
         assert_contract(event)
@@ -270,8 +310,9 @@ async def test_converting_a_lead_creates_the_customer_and_the_opportunity_in_one
     fetched = await client.get(f"/api/v1/sales/opportunities/{opportunity['id']}", headers=h(AGENT))
     assert fetched.json() == opportunity
 
-    twice = await client.post(f"/api/v1/sales/leads/{lead['id']}/convert", headers=h(AGENT),
-                              json={"customer_id": customer["id"]})
+    twice = await client.post(
+        f"/api/v1/sales/leads/{lead['id']}/convert", headers=h(AGENT), json={"customer_id": customer["id"]}
+    )
     assert twice.status_code == 409
 
 
@@ -282,12 +323,18 @@ async def test_a_customer_registered_by_a_conversion_belongs_to_the_leads_owner(
     response = await client.post(f"/api/v1/sales/leads/{lead['id']}/convert", json=body, headers=h(MANAGER, **key))
     assert response.status_code == 200, response.text
     customer, opportunity = response.json()["customer"], response.json()["opportunity"]
-    assert (customer["owner_id"], customer["owner_name"]) == (lead["owner_id"], lead["owner_name"]) == \
-        (AGENT.subject, AGENT.username)
+    assert (
+        (customer["owner_id"], customer["owner_name"])
+        == (lead["owner_id"], lead["owner_name"])
+        == (AGENT.subject, AGENT.username)
+    )
     assert (opportunity["owner_id"], opportunity["owner_name"]) == (AGENT.subject, AGENT.username)
     created = (await audit_of(db, "customer", customer["id"]))[0]
-    assert (created.action, created.actor_id, created.changes["owner_id"]) == \
-        ("created", MANAGER.subject, [None, AGENT.subject])  # the manager did it, for the agent
+    assert (created.action, created.actor_id, created.changes["owner_id"]) == (
+        "created",
+        MANAGER.subject,
+        [None, AGENT.subject],
+    )  # the manager did it, for the agent
     event = (await events_about(db, customer["id"]))[0]
     assert event.type == "crm.sales.customer.created" and event.data["owner_id"] == AGENT.subject
 
@@ -299,8 +346,11 @@ async def test_a_customer_registered_by_a_conversion_belongs_to_the_leads_owner(
 async def test_conversion_can_link_an_existing_customer(client, db, ids):
     customer = await new_customer(client, ids)
     lead = await qualified_lead(client)
-    response = await client.post(f"/api/v1/sales/leads/{lead['id']}/convert", headers=h(AGENT),
-                                 json={"customer_id": customer["id"], "opportunity": {"name": "TV upgrade"}})
+    response = await client.post(
+        f"/api/v1/sales/leads/{lead['id']}/convert",
+        headers=h(AGENT),
+        json={"customer_id": customer["id"], "opportunity": {"name": "TV upgrade"}},
+    )
     assert response.status_code == 200, response.text
     assert response.json()["customer_created"] is False
     assert response.json()["opportunity"]["name"] == "TV upgrade"
@@ -310,9 +360,11 @@ async def test_conversion_can_link_an_existing_customer(client, db, ids):
 async def test_a_failed_conversion_changes_nothing(client, db, ids):
     existing = await new_customer(client, ids)
     lead = await qualified_lead(client, phone=existing["primary_phone"])
-    duplicate = await client.post(f"/api/v1/sales/leads/{lead['id']}/convert", headers=h(AGENT),
-                                  json={"customer": {"kind": "individual", "iin": existing["iin"],
-                                                     "first_name": "Copy", "last_name": "Cat"}})
+    duplicate = await client.post(
+        f"/api/v1/sales/leads/{lead['id']}/convert",
+        headers=h(AGENT),
+        json={"customer": {"kind": "individual", "iin": existing["iin"], "first_name": "Copy", "last_name": "Cat"}},
+    )
     assert duplicate.status_code == 409
     assert duplicate.json()["existing_customer_id"] == existing["id"]
     unchanged = (await client.get(f"/api/v1/sales/leads/{lead['id']}", headers=h(AGENT))).json()
@@ -320,13 +372,19 @@ async def test_a_failed_conversion_changes_nothing(client, db, ids):
     assert [e.type for e in await events_about(db, lead["id"])][-1] == "crm.sales.lead.updated"
 
 
-@pytest.mark.parametrize(("body", "status", "field"), [
-    ({}, 422, "customer_id"),
-    ({"customer": {"kind": "individual", "iin": "123456789012", "first_name": "A", "last_name": "B"}}, 422,
-     "customer.iin"),
-    ({"customer_id": "no-such-customer"}, 404, "customer_id"),
-    ({"customer_id": "x", "opportunity": {"amount_tiyn": 10.5}}, 422, "opportunity.amount_tiyn"),
-])
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ({}, 422, "customer_id"),
+        (
+            {"customer": {"kind": "individual", "iin": "123456789012", "first_name": "A", "last_name": "B"}},
+            422,
+            "customer.iin",
+        ),
+        ({"customer_id": "no-such-customer"}, 404, "customer_id"),
+        ({"customer_id": "x", "opportunity": {"amount_tiyn": 10.5}}, 422, "opportunity.amount_tiyn"),
+    ],
+)
 async def test_conversion_input_problems_name_the_field(client, body, status, field):
     lead = await qualified_lead(client)
     response = await client.post(f"/api/v1/sales/leads/{lead['id']}/convert", json=body, headers=h(AGENT))
@@ -336,19 +394,24 @@ async def test_conversion_input_problems_name_the_field(client, body, status, fi
 
 async def test_only_a_qualified_lead_converts(client):
     lead = await new_lead(client)
-    response = await client.post(f"/api/v1/sales/leads/{lead['id']}/convert", headers=h(AGENT),
-                                 json={"customer_id": "whatever"})
+    response = await client.post(
+        f"/api/v1/sales/leads/{lead['id']}/convert", headers=h(AGENT), json={"customer_id": "whatever"}
+    )
     assert response.status_code == 409
     assert response.json()["allowed"] == ["contacted", "disqualified"]
 
 
 # --- opportunities -------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("amount", [1500.5, 100.0, "100.50", "12,5", True, -1])
 async def test_money_is_integer_tiyn_only(client, ids, amount):
     customer = await new_customer(client, ids)
-    response = await client.post("/api/v1/sales/opportunities", headers=h(AGENT),
-                                 json={"customer_id": customer["id"], "name": "Deal", "amount_tiyn": amount})
+    response = await client.post(
+        "/api/v1/sales/opportunities",
+        headers=h(AGENT),
+        json={"customer_id": customer["id"], "name": "Deal", "amount_tiyn": amount},
+    )
     assert response.status_code == 422, response.text
     assert response.json()["errors"][0]["field"] == "amount_tiyn"
 
@@ -357,8 +420,11 @@ async def test_amount_as_a_string_of_digits_is_accepted_exactly(client, ids):
     customer = await new_customer(client, ids)
     opportunity = await new_opportunity(client, customer["id"], amount_tiyn="987654321012345")
     assert opportunity["amount_tiyn"] == 987654321012345 and opportunity["currency"] == "KZT"
-    too_much = await client.post("/api/v1/sales/opportunities", headers=h(AGENT),
-                                 json={"customer_id": customer["id"], "name": "Deal", "amount_tiyn": 10**16})
+    too_much = await client.post(
+        "/api/v1/sales/opportunities",
+        headers=h(AGENT),
+        json={"customer_id": customer["id"], "name": "Deal", "amount_tiyn": 10**16},
+    )
     assert too_much.status_code == 422 and too_much.json()["errors"][0]["field"] == "amount_tiyn"
 
 
@@ -415,8 +481,11 @@ async def test_losing_needs_a_reason(client, db, ids):
 
 async def test_an_opportunity_needs_a_customer_the_caller_can_see(client, ids):
     astana_customer = await new_customer(client, ids, principal=ADMIN, branch_code="AST-01")
-    hidden = await client.post("/api/v1/sales/opportunities", headers=h(AGENT),
-                               json={"customer_id": astana_customer["id"], "name": "Sneaky", "amount_tiyn": 1})
+    hidden = await client.post(
+        "/api/v1/sales/opportunities",
+        headers=h(AGENT),
+        json={"customer_id": astana_customer["id"], "name": "Sneaky", "amount_tiyn": 1},
+    )
     assert hidden.status_code == 404 and hidden.json()["errors"][0]["field"] == "customer_id"
 
     opportunity = await new_opportunity(client, astana_customer["id"], principal=ASTANA_AGENT)
@@ -424,25 +493,39 @@ async def test_an_opportunity_needs_a_customer_the_caller_can_see(client, ids):
     assert (await client.get(f"/api/v1/sales/opportunities/{opportunity['id']}", headers=h(AGENT))).status_code == 404
     mine = await client.get("/api/v1/sales/opportunities", params={"state": "open"}, headers=h(AGENT))
     assert opportunity["id"] not in [o["id"] for o in mine.json()["items"]]
-    national = await client.get("/api/v1/sales/opportunities", params={"customer_id": astana_customer["id"]},
-                                headers=h(ADMIN))
+    national = await client.get(
+        "/api/v1/sales/opportunities", params={"customer_id": astana_customer["id"]}, headers=h(ADMIN)
+    )
     assert [o["id"] for o in national.json()["items"]] == [opportunity["id"]]
 
 
 async def test_an_opportunity_does_not_open_closed(client, ids):
     customer = await new_customer(client, ids)
-    response = await client.post("/api/v1/sales/opportunities", headers=h(AGENT),
-                                 json={"customer_id": customer["id"], "name": "Won already", "stage": "closed_won"})
+    response = await client.post(
+        "/api/v1/sales/opportunities",
+        headers=h(AGENT),
+        json={"customer_id": customer["id"], "name": "Won already", "stage": "closed_won"},
+    )
     assert response.status_code == 422 and response.json()["errors"][0]["field"] == "stage"
 
 
 # --- activities ----------------------------------------------------------------------------------
 
+
 async def test_activities_follow_the_visibility_of_their_record(client, db, ids):
     customer = await new_customer(client, ids)
-    call = await client.post("/api/v1/sales/activities", headers=h(AGENT), json={
-        "kind": "call", "related_type": "customer", "related_id": customer["id"], "subject": "Asked about TV",
-        "done_at": "2030-01-15T09:30:00+05:00", "outcome": "sends a quote"})
+    call = await client.post(
+        "/api/v1/sales/activities",
+        headers=h(AGENT),
+        json={
+            "kind": "call",
+            "related_type": "customer",
+            "related_id": customer["id"],
+            "subject": "Asked about TV",
+            "done_at": "2030-01-15T09:30:00+05:00",
+            "outcome": "sends a quote",
+        },
+    )
     assert call.status_code == 201, call.text
     activity = call.json()
     assert (activity["branch_code"], activity["owner_id"]) == ("ALA-01", AGENT.subject)
@@ -454,11 +537,15 @@ async def test_activities_follow_the_visibility_of_their_record(client, db, ids)
     path = f"/api/v1/sales/activities/{activity['id']}"
     assert (await client.get(path, headers=h(ASTANA_AGENT))).status_code == 404
     assert (await client.get(path, headers=h(MANAGER))).status_code == 200
-    timeline = await client.get("/api/v1/sales/activities", headers=h(AGENT),
-                                params={"related_type": "customer", "related_id": customer["id"]})
+    timeline = await client.get(
+        "/api/v1/sales/activities", headers=h(AGENT), params={"related_type": "customer", "related_id": customer["id"]}
+    )
     assert [a["id"] for a in timeline.json()["items"]] == [activity["id"]]
-    hidden_timeline = await client.get("/api/v1/sales/activities", headers=h(ASTANA_AGENT),
-                                       params={"related_type": "customer", "related_id": customer["id"]})
+    hidden_timeline = await client.get(
+        "/api/v1/sales/activities",
+        headers=h(ASTANA_AGENT),
+        params={"related_type": "customer", "related_id": customer["id"]},
+    )
     assert hidden_timeline.status_code == 404
     everything_visible = await client.get("/api/v1/sales/activities", headers=h(ASTANA_AGENT), params={"limit": 200})
     assert activity["id"] not in [a["id"] for a in everything_visible.json()["items"]]
@@ -467,76 +554,134 @@ async def test_activities_follow_the_visibility_of_their_record(client, db, ids)
 async def test_an_activity_on_a_record_the_caller_cannot_see_is_404(client, ids):
     astana_lead = await new_lead(client, principal=ASTANA_AGENT, name="Astana Lead")
     for related_type, related_id in (("lead", astana_lead["id"]), ("customer", str(uuid.uuid4()))):
-        response = await client.post("/api/v1/sales/activities", headers=h(AGENT), json={
-            "kind": "task", "related_type": related_type, "related_id": related_id, "subject": "Follow up"})
+        response = await client.post(
+            "/api/v1/sales/activities",
+            headers=h(AGENT),
+            json={"kind": "task", "related_type": related_type, "related_id": related_id, "subject": "Follow up"},
+        )
         assert response.status_code == 404
         assert response.json()["errors"][0]["field"] == "related_id"
 
 
 async def test_the_call_centre_logs_interactions_on_customers_but_changes_nothing_else(client, ids):
     customer = await new_customer(client, ids)
-    logged = await client.post("/api/v1/sales/activities", headers=h(CALL_CENTER), json={
-        "kind": "call", "related_type": "customer", "related_id": customer["id"], "subject": "Inbound: no signal",
-        "body": "router restarted together, works now", "done_at": datetime.now(UTC).isoformat()})
+    logged = await client.post(
+        "/api/v1/sales/activities",
+        headers=h(CALL_CENTER),
+        json={
+            "kind": "call",
+            "related_type": "customer",
+            "related_id": customer["id"],
+            "subject": "Inbound: no signal",
+            "body": "router restarted together, works now",
+            "done_at": datetime.now(UTC).isoformat(),
+        },
+    )
     assert logged.status_code == 201, logged.text
     assert logged.json()["owner_id"] == CALL_CENTER.subject
-    fix = await patch(client, f"/api/v1/sales/activities/{logged.json()['id']}", logged.json(),
-                      {"outcome": "resolved"}, principal=CALL_CENTER)
+    fix = await patch(
+        client,
+        f"/api/v1/sales/activities/{logged.json()['id']}",
+        logged.json(),
+        {"outcome": "resolved"},
+        principal=CALL_CENTER,
+    )
     assert fix.status_code == 200 and fix.json()["outcome"] == "resolved"
 
     lead = await new_lead(client)
-    on_lead = await client.post("/api/v1/sales/activities", headers=h(CALL_CENTER), json={
-        "kind": "call", "related_type": "lead", "related_id": lead["id"], "subject": "Called the lead"})
+    on_lead = await client.post(
+        "/api/v1/sales/activities",
+        headers=h(CALL_CENTER),
+        json={"kind": "call", "related_type": "lead", "related_id": lead["id"], "subject": "Called the lead"},
+    )
     assert on_lead.status_code == 403
-    by_analyst = await client.post("/api/v1/sales/activities", headers=h(ANALYST), json={
-        "kind": "note", "related_type": "customer", "related_id": customer["id"], "subject": "Note"})
+    by_analyst = await client.post(
+        "/api/v1/sales/activities",
+        headers=h(ANALYST),
+        json={"kind": "note", "related_type": "customer", "related_id": customer["id"], "subject": "Note"},
+    )
     assert by_analyst.status_code == 403
 
 
 async def test_completing_a_task_is_announced(client, db, ids):
     customer = await new_customer(client, ids)
     opportunity = await new_opportunity(client, customer["id"])
-    task = (await client.post("/api/v1/sales/activities", headers=h(AGENT), json={
-        "kind": "task", "related_type": "opportunity", "related_id": opportunity["id"], "subject": "Send the quote",
-        "due_at": "2030-02-01T12:00:00Z"})).json()
+    task = (
+        await client.post(
+            "/api/v1/sales/activities",
+            headers=h(AGENT),
+            json={
+                "kind": "task",
+                "related_type": "opportunity",
+                "related_id": opportunity["id"],
+                "subject": "Send the quote",
+                "due_at": "2030-02-01T12:00:00Z",
+            },
+        )
+    ).json()
     assert task["done_at"] is None
-    open_tasks = await client.get("/api/v1/sales/activities", headers=h(AGENT),
-                                  params={"related_type": "opportunity", "related_id": opportunity["id"],
-                                          "state": "open"})
+    open_tasks = await client.get(
+        "/api/v1/sales/activities",
+        headers=h(AGENT),
+        params={"related_type": "opportunity", "related_id": opportunity["id"], "state": "open"},
+    )
     assert [a["id"] for a in open_tasks.json()["items"]] == [task["id"]]
     naive = await patch(client, f"/api/v1/sales/activities/{task['id']}", task, {"done_at": "2030-02-01T10:00:00"})
     assert naive.status_code == 422 and naive.json()["errors"][0]["field"] == "done_at"
-    done = await patch(client, f"/api/v1/sales/activities/{task['id']}", task,
-                       {"done_at": "2030-02-01T10:00:00Z", "outcome": "quote sent"})
+    done = await patch(
+        client,
+        f"/api/v1/sales/activities/{task['id']}",
+        task,
+        {"done_at": "2030-02-01T10:00:00Z", "outcome": "quote sent"},
+    )
     assert done.status_code == 200
-    assert [e.type for e in await events_about(db, task["id"])] == ["crm.sales.activity.created",
-                                                                     "crm.sales.activity.completed"]
+    assert [e.type for e in await events_about(db, task["id"])] == [
+        "crm.sales.activity.created",
+        "crm.sales.activity.completed",
+    ]
 
 
 async def test_a_merge_moves_the_pipeline_records_to_the_survivor(client, db, ids):
     survivor, duplicate = await new_customer(client, ids), await new_customer(client, ids)
     opportunity = await new_opportunity(client, duplicate["id"])
-    activity = (await client.post("/api/v1/sales/activities", headers=h(AGENT), json={
-        "kind": "note", "related_type": "customer", "related_id": duplicate["id"], "subject": "Prefers e-mail"})).json()
+    activity = (
+        await client.post(
+            "/api/v1/sales/activities",
+            headers=h(AGENT),
+            json={
+                "kind": "note",
+                "related_type": "customer",
+                "related_id": duplicate["id"],
+                "subject": "Prefers e-mail",
+            },
+        )
+    ).json()
     lead = await qualified_lead(client)
-    converted = await client.post(f"/api/v1/sales/leads/{lead['id']}/convert", headers=h(AGENT),
-                                  json={"customer_id": duplicate["id"]})
-    merged = await client.post(f"/api/v1/sales/customers/{survivor['id']}/merge", headers=h(AGENT),
-                               json={"duplicate_id": duplicate["id"]})
+    converted = await client.post(
+        f"/api/v1/sales/leads/{lead['id']}/convert", headers=h(AGENT), json={"customer_id": duplicate["id"]}
+    )
+    merged = await client.post(
+        f"/api/v1/sales/customers/{survivor['id']}/merge", headers=h(AGENT), json={"duplicate_id": duplicate["id"]}
+    )
     assert converted.status_code == merged.status_code == 200  # the merge moved them in its transaction
 
     async with db.unit_of_work() as session:
-        assert await move_customer_records(session, AGENT, duplicate["id"], survivor["id"]) == \
-            {"lead": 0, "opportunity": 0, "activity": 0}  # nothing left behind
+        assert await move_customer_records(session, AGENT, duplicate["id"], survivor["id"]) == {
+            "lead": 0,
+            "opportunity": 0,
+            "activity": 0,
+        }  # nothing left behind
 
     for path in (f"/api/v1/sales/opportunities/{opportunity['id']}", f"/api/v1/sales/leads/{lead['id']}"):
         record = (await client.get(path, headers=h(AGENT))).json()
         assert record["customer_id"] == survivor["id"]
-    timeline = await client.get("/api/v1/sales/activities", headers=h(AGENT),
-                                params={"related_type": "customer", "related_id": survivor["id"]})
+    timeline = await client.get(
+        "/api/v1/sales/activities", headers=h(AGENT), params={"related_type": "customer", "related_id": survivor["id"]}
+    )
     assert [a["id"] for a in timeline.json()["items"]] == [activity["id"]]
     last = (await events_about(db, opportunity["id"]))[-1]
     assert last.type == "crm.sales.opportunity.updated" and last.data["customer_id"] == survivor["id"]
     assert_contract(last)
     assert (await audit_of(db, "activity", activity["id"]))[-1].changes == {
-        "related_id": [duplicate["id"], survivor["id"]]}
+        "related_id": [duplicate["id"], survivor["id"]]
+    }

@@ -1,5 +1,6 @@
 """Pipeline rules without infrastructure: lead statuses, opportunity stages, probabilities, who
 may own records; and the branch-stats projection's arithmetic on an embedded SQLite database."""
+
 from __future__ import annotations
 
 import uuid
@@ -17,8 +18,8 @@ from crm_sales.domain.pipeline import (
     STAGE_TRANSITIONS,
     LeadStatus,
     RuleViolation,
-    Stage,
     StaffView,
+    Stage,
     TransitionNotAllowed,
     check_close_reason,
     check_lead_convertible,
@@ -40,17 +41,22 @@ def test_every_stage_can_reach_a_close_and_closed_is_final():
     assert [s for s, nexts in STAGE_TRANSITIONS.items() if Stage.CLOSED_WON in nexts] == [Stage.NEGOTIATION]
 
 
-@pytest.mark.parametrize(("current", "requested", "allowed"), [
-    (Stage.PROSPECTING, Stage.PROPOSAL, ["qualification", "closed_lost"]),
-    (Stage.QUALIFICATION, Stage.CLOSED_WON, ["prospecting", "proposal", "closed_lost"]),
-    (Stage.CLOSED_WON, Stage.NEGOTIATION, []),
-])
+@pytest.mark.parametrize(
+    ("current", "requested", "allowed"),
+    [
+        (Stage.PROSPECTING, Stage.PROPOSAL, ["qualification", "closed_lost"]),
+        (Stage.QUALIFICATION, Stage.CLOSED_WON, ["prospecting", "proposal", "closed_lost"]),
+        (Stage.CLOSED_WON, Stage.NEGOTIATION, []),
+    ],
+)
 def test_an_illegal_stage_change_names_the_allowed_ones(current, requested, allowed):
     with pytest.raises(TransitionNotAllowed) as refused:
         check_stage_transition(current, requested)
     assert refused.value.status == 409
     assert refused.value.allowed == allowed
-    assert refused.value.body()["errors"] == [{"field": "stage", "message": refused.value.body()["errors"][0]["message"]}]
+    assert refused.value.body()["errors"] == [
+        {"field": "stage", "message": refused.value.body()["errors"][0]["message"]}
+    ]
     assert (", ".join(allowed) or "none") in refused.value.detail
 
 
@@ -93,16 +99,19 @@ REGIONAL = Principal("r", "r", Role.REGIONAL_MANAGER, region="KZ-75", branch="AL
 ADMIN = Principal("a", "a", Role.ADMIN)
 
 
-@pytest.mark.parametrize(("principal", "staff", "problem"), [
-    (MANAGER, StaffView("s", "branch_agent", "KZ-75", "ALA-01", True), None),
-    (MANAGER, StaffView("s", "branch_agent", "KZ-75", "ALA-02", True), "outside your branch/region"),
-    (REGIONAL, StaffView("s", "branch_agent", "KZ-75", "ALA-01", True), None),
-    (REGIONAL, StaffView("s", "branch_agent", "KZ-71", "AST-01", True), "outside your branch/region"),
-    (ADMIN, StaffView("s", "branch_manager", "KZ-71", "AST-01", True), None),
-    (ADMIN, StaffView("s", "branch_agent", "KZ-71", "AST-01", False), "deactivated"),
-    (ADMIN, StaffView("s", "call_center_agent", None, None, True), "cannot own"),
-    (ADMIN, None, "not a known staff member"),
-])
+@pytest.mark.parametrize(
+    ("principal", "staff", "problem"),
+    [
+        (MANAGER, StaffView("s", "branch_agent", "KZ-75", "ALA-01", True), None),
+        (MANAGER, StaffView("s", "branch_agent", "KZ-75", "ALA-02", True), "outside your branch/region"),
+        (REGIONAL, StaffView("s", "branch_agent", "KZ-75", "ALA-01", True), None),
+        (REGIONAL, StaffView("s", "branch_agent", "KZ-71", "AST-01", True), "outside your branch/region"),
+        (ADMIN, StaffView("s", "branch_manager", "KZ-71", "AST-01", True), None),
+        (ADMIN, StaffView("s", "branch_agent", "KZ-71", "AST-01", False), "deactivated"),
+        (ADMIN, StaffView("s", "call_center_agent", None, None, True), "cannot own"),
+        (ADMIN, None, "not a known staff member"),
+    ],
+)
 def test_who_can_take_over_records(principal, staff, problem):
     if problem is None:
         check_new_owner(principal, staff)
@@ -113,6 +122,7 @@ def test_who_can_take_over_records(principal, staff, problem):
 
 
 # --- the branch-stats projection -----------------------------------------------------------------
+
 
 @pytest_asyncio.fixture
 async def stats_db(tmp_path):
@@ -125,10 +135,16 @@ async def stats_db(tmp_path):
 
 
 def customer_event(action: str, customer_id: str, **state) -> CloudEvent:
-    data = {"id": customer_id, "kind": "individual", "region_code": "KZ-75", "branch_code": "ALA-01",
-            "status": "active"} | state
-    return CloudEvent(id=str(uuid.uuid4()), source="/crm/sales", type=f"crm.sales.customer.{action}",
-                      subject=customer_id, data=data)
+    data = {
+        "id": customer_id,
+        "kind": "individual",
+        "region_code": "KZ-75",
+        "branch_code": "ALA-01",
+        "status": "active",
+    } | state
+    return CloudEvent(
+        id=str(uuid.uuid4()), source="/crm/sales", type=f"crm.sales.customer.{action}", subject=customer_id, data=data
+    )
 
 
 async def apply(db: Database, *events: CloudEvent) -> dict[tuple[str, str, str], int]:
@@ -136,18 +152,28 @@ async def apply(db: Database, *events: CloudEvent) -> dict[tuple[str, str, str],
         async with db.unit_of_work() as session:
             await apply_customer_event(session, event)
     async with db.read_only() as session:
-        return {(c.region_code, c.branch_code, c.kind): c.count
-                for c in await session.scalars(select(CustomerCount)) if c.count}
+        return {
+            (c.region_code, c.branch_code, c.kind): c.count
+            for c in await session.scalars(select(CustomerCount))
+            if c.count
+        }
 
 
 async def test_counts_follow_creation_moves_status_and_merges(stats_db):
     a, b, c = "cust-a", "cust-b", "cust-c"
-    counts = await apply(stats_db, customer_event("created", a), customer_event("created", b),
-                         customer_event("created", c, kind="business"))
+    counts = await apply(
+        stats_db,
+        customer_event("created", a),
+        customer_event("created", b),
+        customer_event("created", c, kind="business"),
+    )
     assert counts == {("KZ-75", "ALA-01", "individual"): 2, ("KZ-75", "ALA-01", "business"): 1}
 
-    counts = await apply(stats_db, customer_event("reassigned", c, kind="business", branch_code="ALA-02"),
-                         customer_event("updated", b, status="inactive"))
+    counts = await apply(
+        stats_db,
+        customer_event("reassigned", c, kind="business", branch_code="ALA-02"),
+        customer_event("updated", b, status="inactive"),
+    )
     assert counts == {("KZ-75", "ALA-01", "individual"): 1, ("KZ-75", "ALA-02", "business"): 1}
     counts = await apply(stats_db, customer_event("updated", b, status="active"))
     assert counts[("KZ-75", "ALA-01", "individual")] == 2
@@ -160,7 +186,10 @@ async def test_counts_follow_creation_moves_status_and_merges(stats_db):
 
 async def test_a_merge_seen_before_the_duplicates_creation_still_counts_it_out(stats_db):
     # the two events are keyed by different customers, so they may arrive in either order
-    counts = await apply(stats_db, customer_event("created", "survivor"),
-                         customer_event("merged", "survivor", duplicate_id="early-dup"),
-                         customer_event("created", "early-dup"))
+    counts = await apply(
+        stats_db,
+        customer_event("created", "survivor"),
+        customer_event("merged", "survivor", duplicate_id="early-dup"),
+        customer_event("created", "early-dup"),
+    )
     assert counts == {("KZ-75", "ALA-01", "individual"): 1}

@@ -1,6 +1,7 @@
 """Who may see and change tickets and incidents (docs/development.md, "Visibility"), with the
 tickets-specific rules: call-centre agents see and write every ticket; an OSS system (an API
 key, Role.SYSTEM) sees only the tickets it opened and the incidents it owns."""
+
 from __future__ import annotations
 
 from sqlalchemy import ColumnElement
@@ -52,23 +53,40 @@ def incident_visibility(principal: Principal) -> ColumnElement[bool]:
     return visibility_clause(principal, Incident)
 
 
-async def load_ticket(session: AsyncSession, principal: Principal, ticket_id: str, *, write: bool = False,
-                      field: str | None = None) -> Ticket:
+async def load_ticket(
+    session: AsyncSession, principal: Principal, ticket_id: str, *, write: bool = False, field: str | None = None
+) -> Ticket:
     """The ticket if the caller sees it (404 otherwise); ``write`` also checks the caller may
     change tickets (403) and locks the row for the rest of the transaction."""
     if write:
         require_ticket_writer(principal)
     else:
         require_reader(principal)
-    return await get_visible(session, principal, Ticket, ticket_id, what="ticket", for_update=write, field=field,
-                             visibility=ticket_visibility(principal))
+    return await get_visible(
+        session,
+        principal,
+        Ticket,
+        ticket_id,
+        what="ticket",
+        for_update=write,
+        field=field,
+        visibility=ticket_visibility(principal),
+    )
 
 
-async def load_incident(session: AsyncSession, principal: Principal, incident_id: str, *,
-                        write: bool = False) -> Incident:
+async def load_incident(
+    session: AsyncSession, principal: Principal, incident_id: str, *, write: bool = False
+) -> Incident:
     if write:
         require_incident_manager(principal)
     else:
         require_reader(principal)
-    return await get_visible(session, principal, Incident, incident_id, what="incident", for_update=write,
-                             visibility=incident_visibility(principal))
+    return await get_visible(
+        session,
+        principal,
+        Incident,
+        incident_id,
+        what="incident",
+        for_update=write,
+        visibility=incident_visibility(principal),
+    )

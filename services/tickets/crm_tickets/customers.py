@@ -1,6 +1,7 @@
 """The customers a ticket is about, asked of the sales service over gRPC
 (crm.sales.v1.CustomerService) as the caller: sales applies the caller's visibility and masking,
 so a customer the caller may not see is simply not found."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,17 +31,29 @@ class CustomerRef:
     region_code: str
 
     def public(self) -> dict:
-        return {"id": self.id, "display_name": self.display_name, "segment": self.segment, "iin_bin": self.iin_bin,
-                "iin_bin_masked": self.iin_bin_masked, "primary_phone": self.primary_phone,
-                "branch_code": self.branch_code, "region_code": self.region_code}
+        return {
+            "id": self.id,
+            "display_name": self.display_name,
+            "segment": self.segment,
+            "iin_bin": self.iin_bin,
+            "iin_bin_masked": self.iin_bin_masked,
+            "primary_phone": self.primary_phone,
+            "branch_code": self.branch_code,
+            "region_code": self.region_code,
+        }
 
 
 def _ref(message: pb.Customer) -> CustomerRef:
     return CustomerRef(
-        id=message.id, display_name=message.display_name,
+        id=message.id,
+        display_name=message.display_name,
         segment="business" if message.kind == pb.CUSTOMER_KIND_BUSINESS else "individual",
-        iin_bin=message.iin_bin, iin_bin_masked=message.iin_bin_masked, primary_phone=message.primary_phone,
-        branch_code=message.branch_code, region_code=message.region_code)
+        iin_bin=message.iin_bin,
+        iin_bin_masked=message.iin_bin_masked,
+        primary_phone=message.primary_phone,
+        branch_code=message.branch_code,
+        region_code=message.region_code,
+    )
 
 
 class CustomerDirectory:
@@ -70,17 +83,24 @@ class CustomerDirectory:
         return principal_metadata(principal, self.settings.internal_token_secret)
 
     def _unavailable(self) -> Problem:
-        return Problem(503, "Service unavailable", "the sales service cannot be asked about the customer right now",
-                       headers={"Retry-After": "5"}, service="sales")
+        return Problem(
+            503,
+            "Service unavailable",
+            "the sales service cannot be asked about the customer right now",
+            headers={"Retry-After": "5"},
+            service="sales",
+        )
 
     async def get(self, principal: Principal, customer_id: str, *, field: str = "customer_id") -> CustomerRef:
         """The customer as the caller sees it; 422 naming ``field`` when unknown or not visible."""
         if self._stub is None:
             raise self._unavailable()
         try:
-            reply = await self._stub.GetCustomer(pb.GetCustomerRequest(id=customer_id),
-                                                 metadata=self._metadata(principal),
-                                                 timeout=self.settings.sales_grpc_timeout_s)
+            reply = await self._stub.GetCustomer(
+                pb.GetCustomerRequest(id=customer_id),
+                metadata=self._metadata(principal),
+                timeout=self.settings.sales_grpc_timeout_s,
+            )
         except grpc.aio.AioRpcError as error:
             raise self._problem(error, field) from None
         return _ref(reply.customer)
@@ -94,8 +114,10 @@ class CustomerDirectory:
         for start in range(0, len(ids), BATCH_LIMIT):
             try:
                 reply = await self._stub.BatchGetCustomers(
-                    pb.BatchGetCustomersRequest(ids=ids[start:start + BATCH_LIMIT]),
-                    metadata=self._metadata(principal), timeout=self.settings.sales_grpc_timeout_s)
+                    pb.BatchGetCustomersRequest(ids=ids[start : start + BATCH_LIMIT]),
+                    metadata=self._metadata(principal),
+                    timeout=self.settings.sales_grpc_timeout_s,
+                )
             except grpc.aio.AioRpcError as error:
                 raise self._problem(error, "customer_ids") from None
             found.extend(_ref(c) for c in reply.customers)
@@ -106,9 +128,11 @@ class CustomerDirectory:
         if self._stub is None:
             raise self._unavailable()
         try:
-            reply = await self._stub.SearchCustomers(pb.SearchCustomersRequest(phone=phone, page_size=20),
-                                                     metadata=self._metadata(principal),
-                                                     timeout=self.settings.sales_grpc_timeout_s)
+            reply = await self._stub.SearchCustomers(
+                pb.SearchCustomersRequest(phone=phone, page_size=20),
+                metadata=self._metadata(principal),
+                timeout=self.settings.sales_grpc_timeout_s,
+            )
         except grpc.aio.AioRpcError as error:
             raise self._problem(error, "phone") from None
         return [_ref(c) for c in reply.customers]

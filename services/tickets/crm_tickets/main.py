@@ -1,6 +1,7 @@
 """The tickets service process: REST API (+ the TMF621 facade), gRPC server
 (crm.tickets.v1.TicketService), outbox relay, Kafka consumers, the SLA scheduler and the client
 of the sales service."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -40,14 +41,18 @@ def workers(customers: CustomerDirectory, clock: Callable[[], datetime]):
 
             yield DemoStories(runtime.db, customers, clock)
         if settings.sla_scheduler_enabled:
-            yield SlaScheduler(runtime.db, clock, interval_s=settings.sla_scan_interval_s,
-                               batch_size=settings.sla_batch_size)
+            yield SlaScheduler(
+                runtime.db, clock, interval_s=settings.sla_scan_interval_s, batch_size=settings.sla_batch_size
+            )
 
     return make
 
 
-def create_app(settings: TicketsSettings | None = None, runtime: ServiceRuntime | None = None,
-               clock: Callable[[], datetime] = utcnow):
+def create_app(
+    settings: TicketsSettings | None = None,
+    runtime: ServiceRuntime | None = None,
+    clock: Callable[[], datetime] = utcnow,
+):
     """``clock`` is the service's time (SLA due times, the scheduler): tests pass one they control."""
     settings = settings or TicketsSettings()
     customers = CustomerDirectory(settings)
@@ -55,7 +60,7 @@ def create_app(settings: TicketsSettings | None = None, runtime: ServiceRuntime 
         settings,
         title="Qazaq CRM tickets service",
         description="Trouble tickets with SLAs, queues and escalation, mass incidents, the call-centre flow, "
-                    "and a TM Forum TMF621 Trouble Ticket facade under /tmf-api/troubleTicket/v4.",
+        "and a TM Forum TMF621 Trouble Ticket facade under /tmf-api/troubleTicket/v4.",
         routers=[tickets.router, incidents.router, callcenter.router, tmf.router],
         workers=workers(customers, clock),
         runtime=runtime,

@@ -20,6 +20,7 @@ Karaganda Steel Service (LLP)          +77212410000    KAR-01  fibre down, linke
 Astana Digital Solutions (LLP)         +77172555000    AST-01  phone line crackles, new
 =====================================  ==============  ======  ===============================
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -42,21 +43,30 @@ from .db.models import DemoStory, Incident
 log = logging.getLogger("crm.tickets.seed")
 
 # The gateway's demo users and the demo OSS key (crm_gateway.seed) act in the demo stories.
-DEMO_OSS = Principal("apikey-demo-tickets-oss", "Demo OSS network operations (tickets)", Role.SYSTEM,
-                     scopes=("tickets:read", "tickets:write", "tickets:incidents", "sales:read"))
+DEMO_OSS = Principal(
+    "apikey-demo-tickets-oss",
+    "Demo OSS network operations (tickets)",
+    Role.SYSTEM,
+    scopes=("tickets:read", "tickets:write", "tickets:incidents", "sales:read"),
+)
 CALL_CENTER = Principal("user-callcenter", "callcenter", Role.CALL_CENTER_AGENT)
 ADMIN = Principal("user-admin", "admin", Role.ADMIN)
 ALMATY_AGENT = Principal("user-almaty-agent", "almaty.agent", Role.BRANCH_AGENT, region="KZ-75", branch="ALA-01")
-KARAGANDA_AGENT = Principal("user-karaganda-agent", "karaganda.agent", Role.BRANCH_AGENT, region="KZ-35",
-                            branch="KAR-01")
+KARAGANDA_AGENT = Principal(
+    "user-karaganda-agent", "karaganda.agent", Role.BRANCH_AGENT, region="KZ-35", branch="KAR-01"
+)
 
 DEMO_INCIDENT_ID = "incident-demo-karaganda-fibre"
 DEMO_INCIDENT = {
     "title": "Fibre cut on Bukhar Zhyrau Blvd, Karaganda",
     "description": "Backbone fibre damaged by road works; internet and IPTV down for the buildings along the "
-                   "boulevard. Field team on site.",
-    "categories": ["internet", "tv"], "region_code": "KZ-35", "branch_code": "KAR-01", "area": "Bukhar Zhyrau",
-    "severity": "major", "external_reference": "NOC-2026-0412",
+    "boulevard. Field team on site.",
+    "categories": ["internet", "tv"],
+    "region_code": "KZ-35",
+    "branch_code": "KAR-01",
+    "area": "Bukhar Zhyrau",
+    "severity": "major",
+    "external_reference": "NOC-2026-0412",
 }
 
 
@@ -76,28 +86,69 @@ class DemoTicket:
 
 
 DEMO_TICKETS: tuple[DemoTicket, ...] = (
-    DemoTicket("ala01-aigerim-internet", "+77011234567", {
-        "name": "Internet drops every evening", "category": "internet", "priority": "high",
-        "description": "Connection drops several times between 19:00 and 23:00; router restarted, no change.",
-        "location": "Almaty, Abay Ave 150, apt 12"},
+    DemoTicket(
+        "ala01-aigerim-internet",
+        "+77011234567",
+        {
+            "name": "Internet drops every evening",
+            "category": "internet",
+            "priority": "high",
+            "description": "Connection drops several times between 19:00 and 23:00; router restarted, no change.",
+            "location": "Almaty, Abay Ave 150, apt 12",
+        },
         steps=(("acknowledged", None), ("in_progress", "line test booked")),
-        note="Customer works from home in the evenings; call before 18:00.", worked_by=ALMATY_AGENT),
-    DemoTicket("ala01-aigerim-billing", "+77011234567", {
-        "name": "Charged twice for March", "category": "billing", "priority": "low",
-        "description": "The March subscription fee appears twice on the bill."},
+        note="Customer works from home in the evenings; call before 18:00.",
+        worked_by=ALMATY_AGENT,
+    ),
+    DemoTicket(
+        "ala01-aigerim-billing",
+        "+77011234567",
+        {
+            "name": "Charged twice for March",
+            "category": "billing",
+            "priority": "low",
+            "description": "The March subscription fee appears twice on the bill.",
+        },
         steps=(("in_progress", None), ("resolved", "duplicate charge refunded"), ("closed", "customer confirmed")),
-        worked_by=ALMATY_AGENT, opened_hours_ago=30),
-    DemoTicket("ala02-daniyar-tv", "+77051112233", {
-        "name": "IPTV: no signal on two channels", "category": "tv", "priority": "medium",
-        "description": "Khabar and Qazaqstan show 'no signal'; the other channels work."},
-        steps=(("acknowledged", None), ("pending", "technician visit booked; waiting for the customer to be home"))),
-    DemoTicket("kar01-ksteel-fibre", "+77212410000", {
-        "name": "Office internet down", "category": "internet", "priority": "critical", "severity": "major",
-        "description": "No internet in the whole office since the morning.",
-        "location": "Karaganda, Bukhar Zhyrau Blvd 49"}, worked_by=KARAGANDA_AGENT, opened_hours_ago=1),
-    DemoTicket("ast01-digital-phone", "+77172555000", {
-        "name": "Phone line crackles", "category": "fixed_line", "priority": "medium",
-        "description": "Strong noise on the main office line during calls."}, opened_hours_ago=0.5),
+        worked_by=ALMATY_AGENT,
+        opened_hours_ago=30,
+    ),
+    DemoTicket(
+        "ala02-daniyar-tv",
+        "+77051112233",
+        {
+            "name": "IPTV: no signal on two channels",
+            "category": "tv",
+            "priority": "medium",
+            "description": "Khabar and Qazaqstan show 'no signal'; the other channels work.",
+        },
+        steps=(("acknowledged", None), ("pending", "technician visit booked; waiting for the customer to be home")),
+    ),
+    DemoTicket(
+        "kar01-ksteel-fibre",
+        "+77212410000",
+        {
+            "name": "Office internet down",
+            "category": "internet",
+            "priority": "critical",
+            "severity": "major",
+            "description": "No internet in the whole office since the morning.",
+            "location": "Karaganda, Bukhar Zhyrau Blvd 49",
+        },
+        worked_by=KARAGANDA_AGENT,
+        opened_hours_ago=1,
+    ),
+    DemoTicket(
+        "ast01-digital-phone",
+        "+77172555000",
+        {
+            "name": "Phone line crackles",
+            "category": "fixed_line",
+            "priority": "medium",
+            "description": "Strong noise on the main office line during calls.",
+        },
+        opened_hours_ago=0.5,
+    ),
 )
 
 
@@ -109,15 +160,18 @@ async def seed_demo(db: Database, settings: TicketsSettings) -> dict[str, int]:
         incident_created = 0
         if await session.get(Incident, DEMO_INCIDENT_ID) is None:
             fields = DEMO_INCIDENT | {"expected_resolution_at": now + timedelta(hours=6)}
-            incident, _linked = await service.create_incident(session, DEMO_OSS, fields, now=now,
-                                                              incident_id=DEMO_INCIDENT_ID)
+            incident, _linked = await service.create_incident(
+                session, DEMO_OSS, fields, now=now, incident_id=DEMO_INCIDENT_ID
+            )
             incident_created = 1
         known = set(await session.scalars(select(DemoStory.key)))
         new = [story for story in DEMO_TICKETS if story.key not in known]
         for story in new:
             session.add(DemoStory(key=story.key, created_at=now))
-    print(f"tickets demo data: {'an open mass incident (Karaganda fibre cut), ' if incident_created else ''}"
-          f"{len(new)} demo tickets queued; the running service opens them once sales answers")
+    print(
+        f"tickets demo data: {'an open mass incident (Karaganda fibre cut), ' if incident_created else ''}"
+        f"{len(new)} demo tickets queued; the running service opens them once sales answers"
+    )
     return {"incidents": incident_created, "tickets_queued": len(new)}
 
 
@@ -133,8 +187,9 @@ async def play_story(session, story: DemoTicket, customers: CustomerDirectory, n
     step_at = opened_at
     for status, reason in story.steps:
         step_at += timedelta(minutes=20)
-        await service.transition(session, story.worked_by, ticket, status, reason, now=min(step_at, now),
-                                 reopen_window=timedelta(days=14))
+        await service.transition(
+            session, story.worked_by, ticket, status, reason, now=min(step_at, now), reopen_window=timedelta(days=14)
+        )
     return f"ticket {ticket.id} ({ticket.status})"
 
 
@@ -178,14 +233,18 @@ class DemoStories:
             pending = list(await session.scalars(select(DemoStory.key).where(DemoStory.done_at.is_(None))))
         for key in pending:
             async with self.db.unit_of_work() as session:
-                row = await session.scalar(select(DemoStory).where(DemoStory.key == key, DemoStory.done_at.is_(None))
-                                           .with_for_update(skip_locked=True))
+                row = await session.scalar(
+                    select(DemoStory)
+                    .where(DemoStory.key == key, DemoStory.done_at.is_(None))
+                    .with_for_update(skip_locked=True)
+                )
                 if row is None:
                     continue  # done, or being played by another replica
                 story = stories.get(key)
                 now = self.clock()
-                row.outcome = (await play_story(session, story, self.customers, now) if story
-                               else "unknown story; skipped")[:300]
+                row.outcome = (
+                    await play_story(session, story, self.customers, now) if story else "unknown story; skipped"
+                )[:300]
                 row.done_at = now
                 log.info("demo story %s: %s", key, row.outcome)
         return 0

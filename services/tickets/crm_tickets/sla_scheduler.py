@@ -8,6 +8,7 @@ simply has more batches; a long-overdue ticket gets every signal due in one go. 
 raised once per ticket, kind and SLA cycle (the unique key of ``sla_signals`` and the ticket's
 own state say it was raised), so a restart never escalates twice.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -46,9 +47,12 @@ def _insert_signals(dialect: str, rows: list[dict]):
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    return (insert(SlaSignal).values(rows)
-            .on_conflict_do_nothing(index_elements=["ticket_id", "cycle", "kind"])
-            .returning(SlaSignal.ticket_id, SlaSignal.kind))
+    return (
+        insert(SlaSignal)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["ticket_id", "cycle", "kind"])
+        .returning(SlaSignal.ticket_id, SlaSignal.kind)
+    )
 
 
 async def apply_signals(session: AsyncSession, tickets: list[Ticket], now: datetime) -> int:
@@ -57,9 +61,18 @@ async def apply_signals(session: AsyncSession, tickets: list[Ticket], now: datet
     stopped before updating its ticket: it is applied but not announced again), one flush of the
     changed tickets, and the events, which carry each ticket's state after the flush."""
     due = {ticket.id: sla.signals_due(sla_view(ticket), now) for ticket in tickets}
-    rows = [{"ticket_id": ticket.id, "cycle": ticket.sla_cycle, "kind": signal.kind,
-             "escalated_to": ESCALATED_TO.get(signal.kind), "due_at": signal.due_at, "raised_at": now}
-            for ticket in tickets for signal in due[ticket.id]]
+    rows = [
+        {
+            "ticket_id": ticket.id,
+            "cycle": ticket.sla_cycle,
+            "kind": signal.kind,
+            "escalated_to": ESCALATED_TO.get(signal.kind),
+            "due_at": signal.due_at,
+            "raised_at": now,
+        }
+        for ticket in tickets
+        for signal in due[ticket.id]
+    ]
     if not rows:
         for ticket in tickets:
             refresh_clock_columns(ticket)
@@ -77,14 +90,34 @@ async def apply_signals(session: AsyncSession, tickets: list[Ticket], now: datet
     await session.flush()
     for ticket, signal in announced:
         if signal.kind in ESCALATION_LEVEL:
-            await emit(session, ticket, "escalated", {"escalation": {
-                "level": ESCALATION_LEVEL[signal.kind], "escalated_to": ESCALATED_TO[signal.kind],
-                "due_at": signal.due_at.isoformat(), "at": now.isoformat()}})
+            await emit(
+                session,
+                ticket,
+                "escalated",
+                {
+                    "escalation": {
+                        "level": ESCALATION_LEVEL[signal.kind],
+                        "escalated_to": ESCALATED_TO[signal.kind],
+                        "due_at": signal.due_at.isoformat(),
+                        "at": now.isoformat(),
+                    }
+                },
+            )
         else:
             action = "sla_breached" if signal.kind.endswith("breached") else "sla_at_risk"
-            await emit(session, ticket, action, {"sla_signal": {
-                "target": signal.target, "kind": signal.kind, "due_at": signal.due_at.isoformat(),
-                "at": now.isoformat()}})
+            await emit(
+                session,
+                ticket,
+                action,
+                {
+                    "sla_signal": {
+                        "target": signal.target,
+                        "kind": signal.kind,
+                        "due_at": signal.due_at.isoformat(),
+                        "at": now.isoformat(),
+                    }
+                },
+            )
     return len(announced)
 
 
@@ -102,10 +135,16 @@ async def scan_once(db: Database, now: datetime, *, batch_size: int = 500) -> Pa
     result = PassResult()
     while True:
         async with db.unit_of_work() as session:
-            stmt = (select(Ticket)
-                    .where(Ticket.sla_check_at <= now, Ticket.status.in_([s.value for s in RUNNING_STATUSES]),
-                           Ticket.paused_at.is_(None))
-                    .order_by(Ticket.sla_check_at).limit(batch_size))
+            stmt = (
+                select(Ticket)
+                .where(
+                    Ticket.sla_check_at <= now,
+                    Ticket.status.in_([s.value for s in RUNNING_STATUSES]),
+                    Ticket.paused_at.is_(None),
+                )
+                .order_by(Ticket.sla_check_at)
+                .limit(batch_size)
+            )
             if db.is_postgres:
                 stmt = stmt.with_for_update(skip_locked=True)
             tickets = list(await session.scalars(stmt))

@@ -1,6 +1,7 @@
 """The ticket operations, shared by the REST API, the TMF621 facade and the SLA scheduler:
 each runs inside the caller's unit of work and writes the change, its status history, its
 audit entry and its events together."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -29,6 +30,7 @@ EVENTS = EventWriter("tickets")
 
 # --- state ---------------------------------------------------------------------------------
 
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -36,35 +38,65 @@ def _iso(value: datetime | None) -> str | None:
 def ticket_state(ticket: Ticket) -> dict[str, Any]:
     """The full state of a ticket: the REST body and the payload of every ticket event."""
     return {
-        "id": ticket.id, "version": ticket.version, "name": ticket.name, "description": ticket.description,
-        "customer_id": ticket.customer_id, "customer_name": ticket.customer_name,
-        "customer_segment": ticket.customer_segment, "installed_product_id": ticket.installed_product_id,
-        "category": ticket.category, "priority": ticket.priority, "severity": ticket.severity,
-        "channel": ticket.channel, "location": ticket.location, "status": ticket.status,
-        "status_change_reason": ticket.status_change_reason, "queue": ticket.queue,
-        "branch_code": ticket.branch_code, "region_code": ticket.region_code,
-        "assignee_id": ticket.assignee_id, "assignee_name": ticket.assignee_name,
-        "opened_by": ticket.opened_by, "opened_by_name": ticket.opened_by_name, "incident_id": ticket.incident_id,
+        "id": ticket.id,
+        "version": ticket.version,
+        "name": ticket.name,
+        "description": ticket.description,
+        "customer_id": ticket.customer_id,
+        "customer_name": ticket.customer_name,
+        "customer_segment": ticket.customer_segment,
+        "installed_product_id": ticket.installed_product_id,
+        "category": ticket.category,
+        "priority": ticket.priority,
+        "severity": ticket.severity,
+        "channel": ticket.channel,
+        "location": ticket.location,
+        "status": ticket.status,
+        "status_change_reason": ticket.status_change_reason,
+        "queue": ticket.queue,
+        "branch_code": ticket.branch_code,
+        "region_code": ticket.region_code,
+        "assignee_id": ticket.assignee_id,
+        "assignee_name": ticket.assignee_name,
+        "opened_by": ticket.opened_by,
+        "opened_by_name": ticket.opened_by_name,
+        "incident_id": ticket.incident_id,
         "sla": {
-            "policy": ticket.sla_policy, "response_due_at": _iso(ticket.response_due_at),
-            "resolution_due_at": _iso(ticket.resolution_due_at), "first_response_at": _iso(ticket.first_response_at),
-            "paused_at": _iso(ticket.paused_at), "response_state": ticket.response_state,
-            "resolution_state": ticket.resolution_state, "escalation_level": ticket.escalation_level,
+            "policy": ticket.sla_policy,
+            "response_due_at": _iso(ticket.response_due_at),
+            "resolution_due_at": _iso(ticket.resolution_due_at),
+            "first_response_at": _iso(ticket.first_response_at),
+            "paused_at": _iso(ticket.paused_at),
+            "response_state": ticket.response_state,
+            "resolution_state": ticket.resolution_state,
+            "escalation_level": ticket.escalation_level,
         },
-        "resolved_at": _iso(ticket.resolved_at), "closed_at": _iso(ticket.closed_at),
-        "created_at": _iso(ticket.created_at), "updated_at": _iso(ticket.updated_at),
+        "resolved_at": _iso(ticket.resolved_at),
+        "closed_at": _iso(ticket.closed_at),
+        "created_at": _iso(ticket.created_at),
+        "updated_at": _iso(ticket.updated_at),
     }
 
 
 def incident_state(incident: Incident, linked_tickets: int | None = None) -> dict[str, Any]:
     state = {
-        "id": incident.id, "version": incident.version, "title": incident.title, "description": incident.description,
-        "categories": [c for c in incident.categories.split(",") if c], "region_code": incident.region_code,
-        "branch_code": incident.branch_code, "area": incident.area, "severity": incident.severity,
-        "status": incident.status, "external_reference": incident.external_reference,
-        "owner_id": incident.owner_id, "owner_name": incident.owner_name,
-        "expected_resolution_at": _iso(incident.expected_resolution_at), "resolution": incident.resolution,
-        "resolved_at": _iso(incident.resolved_at), "created_at": _iso(incident.created_at),
+        "id": incident.id,
+        "version": incident.version,
+        "title": incident.title,
+        "description": incident.description,
+        "categories": [c for c in incident.categories.split(",") if c],
+        "region_code": incident.region_code,
+        "branch_code": incident.branch_code,
+        "area": incident.area,
+        "severity": incident.severity,
+        "status": incident.status,
+        "external_reference": incident.external_reference,
+        "owner_id": incident.owner_id,
+        "owner_name": incident.owner_name,
+        "expected_resolution_at": _iso(incident.expected_resolution_at),
+        "resolution": incident.resolution,
+        "resolved_at": _iso(incident.resolved_at),
+        "created_at": _iso(incident.created_at),
         "updated_at": _iso(incident.updated_at),
     }
     if linked_tickets is not None:
@@ -73,15 +105,27 @@ def incident_state(incident: Incident, linked_tickets: int | None = None) -> dic
 
 
 async def emit(session: AsyncSession, ticket: Ticket, action: str, extra: dict[str, Any] | None = None) -> None:
-    await EVENTS.add(session, aggregate="ticket", action=action, subject=ticket.id,
-                     data=ticket_state(ticket) | (extra or {}), region=ticket.region_code, branch=ticket.branch_code)
+    await EVENTS.add(
+        session,
+        aggregate="ticket",
+        action=action,
+        subject=ticket.id,
+        data=ticket_state(ticket) | (extra or {}),
+        region=ticket.region_code,
+        branch=ticket.branch_code,
+    )
 
 
 def sla_view(ticket: Ticket) -> sla.SlaView:
-    return sla.SlaView(policy=sla.POLICIES_BY_NAME[ticket.sla_policy], response_due_at=ticket.response_due_at,
-                       resolution_due_at=ticket.resolution_due_at, responded=ticket.first_response_at is not None,
-                       response_state=ticket.response_state, resolution_state=ticket.resolution_state,
-                       escalation_level=ticket.escalation_level)
+    return sla.SlaView(
+        policy=sla.POLICIES_BY_NAME[ticket.sla_policy],
+        response_due_at=ticket.response_due_at,
+        resolution_due_at=ticket.resolution_due_at,
+        responded=ticket.first_response_at is not None,
+        response_state=ticket.response_state,
+        resolution_state=ticket.resolution_state,
+        escalation_level=ticket.escalation_level,
+    )
 
 
 def refresh_clock_columns(ticket: Ticket) -> None:
@@ -89,19 +133,31 @@ def refresh_clock_columns(ticket: Ticket) -> None:
     running = ticket.status in RUNNING_STATUSES and ticket.paused_at is None
     ticket.sla_check_at = sla.next_check(sla_view(ticket)) if running else None
     open_ = ticket.status in OPEN_STATUSES
-    ticket.urgency_at = (ticket.response_due_at if ticket.first_response_at is None else ticket.resolution_due_at) \
-        if open_ else None
+    ticket.urgency_at = (
+        (ticket.response_due_at if ticket.first_response_at is None else ticket.resolution_due_at) if open_ else None
+    )
 
 
-def history_row(ticket: Ticket, before: str | None, reason: str | None, principal: Principal,
-                at: datetime) -> StatusChange:
-    return StatusChange(ticket_id=ticket.id, from_status=before, to_status=ticket.status, reason=reason,
-                        actor_id=principal.subject, actor_name=principal.username, at=at)
+def history_row(
+    ticket: Ticket, before: str | None, reason: str | None, principal: Principal, at: datetime
+) -> StatusChange:
+    return StatusChange(
+        ticket_id=ticket.id,
+        from_status=before,
+        to_status=ticket.status,
+        reason=reason,
+        actor_id=principal.subject,
+        actor_name=principal.username,
+        at=at,
+    )
 
 
 # --- create --------------------------------------------------------------------------------
 
-async def check_product(session: AsyncSession, customer: CustomerRef, product_id: str | None) -> InstalledProduct | None:
+
+async def check_product(
+    session: AsyncSession, customer: CustomerRef, product_id: str | None
+) -> InstalledProduct | None:
     if product_id is None:
         return None
     product = await session.get(InstalledProduct, product_id)
@@ -115,9 +171,15 @@ async def check_product(session: AsyncSession, customer: CustomerRef, product_id
 async def matching_incident(session: AsyncSession, ticket: Ticket) -> Incident | None:
     """The newest open incident whose area covers the ticket (region, branch when given, area
     text when given, categories when given)."""
-    stmt = (select(Incident).where(Incident.status == "open", Incident.region_code == ticket.region_code,
-                                   or_(Incident.branch_code.is_(None), Incident.branch_code == ticket.branch_code))
-            .order_by(Incident.created_at.desc()))
+    stmt = (
+        select(Incident)
+        .where(
+            Incident.status == "open",
+            Incident.region_code == ticket.region_code,
+            or_(Incident.branch_code.is_(None), Incident.branch_code == ticket.branch_code),
+        )
+        .order_by(Incident.created_at.desc())
+    )
     for incident in await session.scalars(stmt):
         categories = [c for c in incident.categories.split(",") if c]
         if categories and ticket.category not in categories:
@@ -129,29 +191,59 @@ async def matching_incident(session: AsyncSession, ticket: Ticket) -> Incident |
 
 
 async def create_ticket(
-    session: AsyncSession, principal: Principal, customer: CustomerRef, fields: dict[str, Any], *, now: datetime,
+    session: AsyncSession,
+    principal: Principal,
+    customer: CustomerRef,
+    fields: dict[str, Any],
+    *,
+    now: datetime,
     incident: Incident | None = None,
 ) -> Ticket:
     product = await check_product(session, customer, fields.get("installed_product_id"))
     policy = sla.policy_for(fields["priority"], customer.segment)
     response_due, resolution_due = sla.due_times(policy, now)
     ticket = Ticket(
-        id=new_id(), customer_id=customer.id, customer_name=customer.display_name, customer_segment=customer.segment,
-        installed_product_id=product.id if product else None, name=fields["name"],
-        description=fields["description"], category=fields["category"], priority=fields["priority"],
-        severity=fields["severity"], channel=fields["channel"],
+        id=new_id(),
+        customer_id=customer.id,
+        customer_name=customer.display_name,
+        customer_segment=customer.segment,
+        installed_product_id=product.id if product else None,
+        name=fields["name"],
+        description=fields["description"],
+        category=fields["category"],
+        priority=fields["priority"],
+        severity=fields["severity"],
+        channel=fields["channel"],
         location=fields.get("location") or (product.service_address if product else None),
-        status=Status.NEW.value, queue=queue_for(customer.branch_code, fields["category"]),
-        branch_code=customer.branch_code, region_code=customer.region_code, opened_by=principal.subject,
-        opened_by_name=principal.username, sla_policy=policy.name, response_due_at=response_due,
-        resolution_due_at=resolution_due, response_state="ok", resolution_state="ok", escalation_level=0,
-        sla_cycle=0, created_at=now, updated_at=now, version=1)
+        status=Status.NEW.value,
+        queue=queue_for(customer.branch_code, fields["category"]),
+        branch_code=customer.branch_code,
+        region_code=customer.region_code,
+        opened_by=principal.subject,
+        opened_by_name=principal.username,
+        sla_policy=policy.name,
+        response_due_at=response_due,
+        resolution_due_at=resolution_due,
+        response_state="ok",
+        resolution_state="ok",
+        escalation_level=0,
+        sla_cycle=0,
+        created_at=now,
+        updated_at=now,
+        version=1,
+    )
     refresh_clock_columns(ticket)
     session.add(ticket)
     await session.flush()  # the ticket row first: the tables reference it without ORM relationships
     session.add(history_row(ticket, None, "opened", principal, now))
-    record_change(session, principal, entity_type="ticket", entity_id=ticket.id, action="created",
-                  changes=creation_changes(ticket_state(ticket)))
+    record_change(
+        session,
+        principal,
+        entity_type="ticket",
+        entity_id=ticket.id,
+        action="created",
+        changes=creation_changes(ticket_state(ticket)),
+    )
     await session.flush()
     await emit(session, ticket, "created")
     incident = incident or await matching_incident(session, ticket)
@@ -160,22 +252,36 @@ async def create_ticket(
     return ticket
 
 
-async def link_to_incident(session: AsyncSession, principal: Principal, ticket: Ticket, incident: Incident, *,
-                           now: datetime) -> None:
+async def link_to_incident(
+    session: AsyncSession, principal: Principal, ticket: Ticket, incident: Incident, *, now: datetime
+) -> None:
     ticket.incident_id = incident.id
     ticket.status_change_reason = f"known outage: {incident.title}"
     mark_changed(ticket, now)
-    record_change(session, principal, entity_type="ticket", entity_id=ticket.id, action="incident_linked",
-                  changes={"incident_id": [None, incident.id]})
+    record_change(
+        session,
+        principal,
+        entity_type="ticket",
+        entity_id=ticket.id,
+        action="incident_linked",
+        changes={"incident_id": [None, incident.id]},
+    )
     await session.flush()
     await emit(session, ticket, "incident_linked")
 
 
 # --- workflow ------------------------------------------------------------------------------
 
+
 async def transition(
-    session: AsyncSession, principal: Principal, ticket: Ticket, target: str, reason: str | None, *,
-    now: datetime, reopen_window: timedelta,
+    session: AsyncSession,
+    principal: Principal,
+    ticket: Ticket,
+    target: str,
+    reason: str | None,
+    *,
+    now: datetime,
+    reopen_window: timedelta,
 ) -> Ticket:
     before = ticket.status
     to = check_transition(before, target)
@@ -183,8 +289,10 @@ async def transition(
         raise field_problem("reason", "say what the ticket is waiting for (customer or third party)")
     if is_reopen(before, to):
         if ticket.resolved_at is not None and now - ticket.resolved_at > reopen_window:
-            raise conflict(f"the reopen window of {reopen_window.days} days has passed; open a new ticket",
-                           allowed_transitions=["closed"])
+            raise conflict(
+                f"the reopen window of {reopen_window.days} days has passed; open a new ticket",
+                allowed_transitions=["closed"],
+            )
         restart_sla(ticket, now)
     if before == Status.PENDING and to is not Status.PENDING and ticket.paused_at is not None:
         resume_sla(ticket, now)
@@ -204,8 +312,14 @@ async def transition(
     mark_changed(ticket, now)
     refresh_clock_columns(ticket)
     session.add(history_row(ticket, before, reason, principal, now))
-    record_change(session, principal, entity_type="ticket", entity_id=ticket.id, action="status_changed",
-                  changes={"status": [before, to.value]})
+    record_change(
+        session,
+        principal,
+        entity_type="ticket",
+        entity_id=ticket.id,
+        action="status_changed",
+        changes={"status": [before, to.value]},
+    )
     await session.flush()
     await emit(session, ticket, "status_changed", {"previous_status": before})
     return ticket
@@ -230,28 +344,49 @@ def restart_sla(ticket: Ticket, now: datetime) -> None:
     ticket.resolved_at = None
 
 
-async def add_note(session: AsyncSession, principal: Principal, ticket: Ticket, text: str, visibility: str, *,
-                   now: datetime) -> Note:
+async def add_note(
+    session: AsyncSession, principal: Principal, ticket: Ticket, text: str, visibility: str, *, now: datetime
+) -> Note:
     if ticket.status in (Status.CLOSED, Status.CANCELLED):
         raise conflict(f"a {ticket.status} ticket takes no more notes", current_status=ticket.status)
-    note = Note(id=new_id(), ticket_id=ticket.id, text=text, visibility=visibility, author_id=principal.subject,
-                author_name=principal.username, created_at=now)
+    note = Note(
+        id=new_id(),
+        ticket_id=ticket.id,
+        text=text,
+        visibility=visibility,
+        author_id=principal.subject,
+        author_name=principal.username,
+        created_at=now,
+    )
     session.add(note)
     mark_changed(ticket, now)
-    record_change(session, principal, entity_type="ticket", entity_id=ticket.id, action="note_added",
-                  changes={"note": [None, note.id]})
+    record_change(
+        session,
+        principal,
+        entity_type="ticket",
+        entity_id=ticket.id,
+        action="note_added",
+        changes={"note": [None, note.id]},
+    )
     await session.flush()
     await emit(session, ticket, "note_added", {"note": note_state(note)})
     return note
 
 
 def note_state(note: Note) -> dict[str, Any]:
-    return {"id": note.id, "text": note.text, "visibility": note.visibility, "author_id": note.author_id,
-            "author_name": note.author_name, "created_at": _iso(note.created_at)}
+    return {
+        "id": note.id,
+        "text": note.text,
+        "visibility": note.visibility,
+        "author_id": note.author_id,
+        "author_name": note.author_name,
+        "created_at": _iso(note.created_at),
+    }
 
 
-async def update_fields(session: AsyncSession, principal: Principal, ticket: Ticket, changes: dict[str, Any], *,
-                        now: datetime) -> Ticket:
+async def update_fields(
+    session: AsyncSession, principal: Principal, ticket: Ticket, changes: dict[str, Any], *, now: datetime
+) -> Ticket:
     if ticket.status in (Status.CLOSED, Status.CANCELLED):
         raise conflict(f"a {ticket.status} ticket cannot be changed", current_status=ticket.status)
     before = ticket_state(ticket)
@@ -264,8 +399,9 @@ async def update_fields(session: AsyncSession, principal: Principal, ticket: Tic
     mark_changed(ticket, now)
     refresh_clock_columns(ticket)
     after = ticket_state(ticket)
-    record_change(session, principal, entity_type="ticket", entity_id=ticket.id, action="updated",
-                  changes=diff(before, after))
+    record_change(
+        session, principal, entity_type="ticket", entity_id=ticket.id, action="updated", changes=diff(before, after)
+    )
     await session.flush()
     await emit(session, ticket, "updated")
     return ticket
@@ -281,8 +417,16 @@ def reprice_sla(ticket: Ticket, now: datetime) -> None:
     ticket.resolution_due_at = resolution_due
 
 
-async def assign(session: AsyncSession, principal: Principal, ticket: Ticket, *, queue: str | None,
-                 assignee_id: str | None, assignee_name: str | None, now: datetime) -> Ticket:
+async def assign(
+    session: AsyncSession,
+    principal: Principal,
+    ticket: Ticket,
+    *,
+    queue: str | None,
+    assignee_id: str | None,
+    assignee_name: str | None,
+    now: datetime,
+) -> Ticket:
     if ticket.status in (Status.CLOSED, Status.CANCELLED):
         raise conflict(f"a {ticket.status} ticket cannot be reassigned", current_status=ticket.status)
     before = ticket_state(ticket)
@@ -292,8 +436,14 @@ async def assign(session: AsyncSession, principal: Principal, ticket: Ticket, *,
     ticket.assignee_name = assignee_name if assignee_id else None
     mark_changed(ticket, now)
     refresh_clock_columns(ticket)
-    record_change(session, principal, entity_type="ticket", entity_id=ticket.id, action="assigned",
-                  changes=diff(before, ticket_state(ticket)))
+    record_change(
+        session,
+        principal,
+        entity_type="ticket",
+        entity_id=ticket.id,
+        action="assigned",
+        changes=diff(before, ticket_state(ticket)),
+    )
     await session.flush()
     await emit(session, ticket, "assigned")
     return ticket
@@ -301,31 +451,64 @@ async def assign(session: AsyncSession, principal: Principal, ticket: Ticket, *,
 
 # --- incidents -----------------------------------------------------------------------------
 
-async def create_incident(session: AsyncSession, principal: Principal, fields: dict[str, Any], *,
-                          now: datetime, incident_id: str | None = None) -> tuple[Incident, int]:
-    incident = Incident(id=incident_id or new_id(), title=fields["title"], description=fields["description"],
-                        categories=",".join(fields.get("categories") or ()), region_code=fields["region_code"],
-                        branch_code=fields.get("branch_code"), area=fields.get("area"), severity=fields["severity"],
-                        status="open", external_reference=fields.get("external_reference"),
-                        owner_id=principal.subject, owner_name=principal.username,
-                        expected_resolution_at=fields.get("expected_resolution_at"), created_at=now,
-                        updated_at=now, version=1)
+
+async def create_incident(
+    session: AsyncSession,
+    principal: Principal,
+    fields: dict[str, Any],
+    *,
+    now: datetime,
+    incident_id: str | None = None,
+) -> tuple[Incident, int]:
+    incident = Incident(
+        id=incident_id or new_id(),
+        title=fields["title"],
+        description=fields["description"],
+        categories=",".join(fields.get("categories") or ()),
+        region_code=fields["region_code"],
+        branch_code=fields.get("branch_code"),
+        area=fields.get("area"),
+        severity=fields["severity"],
+        status="open",
+        external_reference=fields.get("external_reference"),
+        owner_id=principal.subject,
+        owner_name=principal.username,
+        expected_resolution_at=fields.get("expected_resolution_at"),
+        created_at=now,
+        updated_at=now,
+        version=1,
+    )
     session.add(incident)
     await session.flush()
-    record_change(session, principal, entity_type="incident", entity_id=incident.id, action="created",
-                  changes=creation_changes(incident_state(incident)))
+    record_change(
+        session,
+        principal,
+        entity_type="incident",
+        entity_id=incident.id,
+        action="created",
+        changes=creation_changes(incident_state(incident)),
+    )
     await session.flush()
     linked = await link_open_tickets(session, principal, incident, now=now)
-    await EVENTS.add(session, aggregate="incident", action="created", subject=incident.id,
-                     data=incident_state(incident, linked), region=incident.region_code, branch=incident.branch_code)
+    await EVENTS.add(
+        session,
+        aggregate="incident",
+        action="created",
+        subject=incident.id,
+        data=incident_state(incident, linked),
+        region=incident.region_code,
+        branch=incident.branch_code,
+    )
     return incident, linked
 
 
-async def link_open_tickets(session: AsyncSession, principal: Principal, incident: Incident, *,
-                            now: datetime) -> int:
+async def link_open_tickets(session: AsyncSession, principal: Principal, incident: Incident, *, now: datetime) -> int:
     """Links every open customer ticket in the incident's area that has no incident yet."""
-    conditions = [Ticket.status.in_([s.value for s in OPEN_STATUSES]), Ticket.incident_id.is_(None),
-                  Ticket.region_code == incident.region_code]
+    conditions = [
+        Ticket.status.in_([s.value for s in OPEN_STATUSES]),
+        Ticket.incident_id.is_(None),
+        Ticket.region_code == incident.region_code,
+    ]
     if incident.branch_code:
         conditions.append(Ticket.branch_code == incident.branch_code)
     categories = [c for c in incident.categories.split(",") if c]
@@ -333,15 +516,25 @@ async def link_open_tickets(session: AsyncSession, principal: Principal, inciden
         conditions.append(Ticket.category.in_(categories))
     if incident.area:
         conditions.append(func.lower(Ticket.location).contains(incident.area.lower()))
-    tickets = list(await session.scalars(select(Ticket).where(and_(*conditions)).order_by(Ticket.created_at)
-                                         .with_for_update(skip_locked=True)))
+    tickets = list(
+        await session.scalars(
+            select(Ticket).where(and_(*conditions)).order_by(Ticket.created_at).with_for_update(skip_locked=True)
+        )
+    )
     for ticket in tickets:
         await link_to_incident(session, principal, ticket, incident, now=now)
     return len(tickets)
 
 
-async def attach_customers(session: AsyncSession, principal: Principal, incident: Incident,
-                           customers: list[CustomerRef], fields: dict[str, Any], *, now: datetime) -> dict[str, Any]:
+async def attach_customers(
+    session: AsyncSession,
+    principal: Principal,
+    incident: Incident,
+    customers: list[CustomerRef],
+    fields: dict[str, Any],
+    *,
+    now: datetime,
+) -> dict[str, Any]:
     """Each affected customer's open ticket in the incident's categories is linked; a customer
     without one gets a new ticket, opened by the incident's owner and linked."""
     if incident.status != "open":
@@ -363,16 +556,35 @@ async def attach_customers(session: AsyncSession, principal: Principal, incident
                 await link_to_incident(session, principal, ticket, incident, now=now)
             linked.append(ticket.id)
             continue
-        ticket = await create_ticket(session, principal, customer, {
-            "name": incident.title[:200], "description": incident.description,
-            "category": categories[0] if categories else "other", "priority": fields["priority"],
-            "severity": incident.severity, "channel": "oss", "location": incident.area}, now=now, incident=incident)
+        ticket = await create_ticket(
+            session,
+            principal,
+            customer,
+            {
+                "name": incident.title[:200],
+                "description": incident.description,
+                "category": categories[0] if categories else "other",
+                "priority": fields["priority"],
+                "severity": incident.severity,
+                "channel": "oss",
+                "location": incident.area,
+            },
+            now=now,
+            incident=incident,
+        )
         created.append(ticket.id)
     return {"linked_ticket_ids": linked, "created_ticket_ids": created}
 
 
-async def resolve_incident(session: AsyncSession, principal: Principal, incident: Incident, resolution: str, *,
-                           now: datetime, reopen_window: timedelta) -> int:
+async def resolve_incident(
+    session: AsyncSession,
+    principal: Principal,
+    incident: Incident,
+    resolution: str,
+    *,
+    now: datetime,
+    reopen_window: timedelta,
+) -> int:
     """Resolves the incident and every open ticket linked to it; each ticket's customer is
     notified by its status_changed event (the notification service reacts to those)."""
     if incident.status != "open":
@@ -381,18 +593,41 @@ async def resolve_incident(session: AsyncSession, principal: Principal, incident
     incident.resolution = resolution
     incident.resolved_at = now
     mark_changed(incident, now)
-    tickets = list(await session.scalars(
-        select(Ticket).where(Ticket.incident_id == incident.id,
-                             Ticket.status.in_([s.value for s in OPEN_STATUSES])).with_for_update()))
+    tickets = list(
+        await session.scalars(
+            select(Ticket)
+            .where(Ticket.incident_id == incident.id, Ticket.status.in_([s.value for s in OPEN_STATUSES]))
+            .with_for_update()
+        )
+    )
     for ticket in tickets:
-        await transition(session, principal, ticket, Status.RESOLVED.value, f"incident resolved: {resolution}"[:500],
-                         now=now, reopen_window=reopen_window)
-    record_change(session, principal, entity_type="incident", entity_id=incident.id, action="resolved",
-                  changes={"status": ["open", "resolved"], "resolved_tickets": [None, len(tickets)]})
+        await transition(
+            session,
+            principal,
+            ticket,
+            Status.RESOLVED.value,
+            f"incident resolved: {resolution}"[:500],
+            now=now,
+            reopen_window=reopen_window,
+        )
+    record_change(
+        session,
+        principal,
+        entity_type="incident",
+        entity_id=incident.id,
+        action="resolved",
+        changes={"status": ["open", "resolved"], "resolved_tickets": [None, len(tickets)]},
+    )
     linked = await count_linked(session, incident.id)
-    await EVENTS.add(session, aggregate="incident", action="resolved", subject=incident.id,
-                     data=incident_state(incident, linked) | {"resolved_ticket_ids": [t.id for t in tickets]},
-                     region=incident.region_code, branch=incident.branch_code)
+    await EVENTS.add(
+        session,
+        aggregate="incident",
+        action="resolved",
+        subject=incident.id,
+        data=incident_state(incident, linked) | {"resolved_ticket_ids": [t.id for t in tickets]},
+        region=incident.region_code,
+        branch=incident.branch_code,
+    )
     return len(tickets)
 
 

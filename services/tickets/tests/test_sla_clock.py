@@ -1,6 +1,7 @@
 """The SLA clock without a database: the branch calendar (working hours in Almaty, public
 holidays and their moved days off), its inverse (``subtract``, which the "about to breach"
 moment is counted with), and the signals a ticket is due."""
+
 from __future__ import annotations
 
 import random
@@ -75,7 +76,12 @@ def test_signals_of_a_ticket_far_behind_come_at_once_and_never_twice():
     view = sla.SlaView(policy, response_due, resolution_due, False, "ok", "ok", 0)
     weeks_later = opened + timedelta(days=14)
     kinds = [signal.kind for signal in sla.signals_due(view, weeks_later)]
-    assert kinds == ["response_breached", "resolution_breached", "escalated_1", "escalated_2"]  # no "at risk" after the fact
+    assert kinds == [
+        "response_breached",
+        "resolution_breached",
+        "escalated_1",
+        "escalated_2",
+    ]  # no "at risk" after the fact
     done = sla.SlaView(policy, response_due, resolution_due, False, "breached", "breached", 2)
     assert sla.signals_due(done, weeks_later) == []
     assert sla.next_check(done) is None

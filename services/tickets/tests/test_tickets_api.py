@@ -2,18 +2,17 @@
 with a pause while pending, SLA breach and escalation driven by the test's clock (and a
 restarted scheduler that does not escalate twice), a mass incident linking and resolving many
 tickets, bad input, and who sees what."""
-from __future__ import annotations
 
-from datetime import datetime
+from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, select
 
-from crm_shared.testing import PRINCIPALS, auth_headers
 from crm_shared.auth import Principal, Role
-from crm_shared.db import Database
 from crm_shared.consumer import apply_once
+from crm_shared.db import Database
 from crm_shared.models import OutboxEvent
+from crm_shared.testing import PRINCIPALS, auth_headers
 from crm_tickets.db.models import SlaSignal, Ticket
 from crm_tickets.events.consumers import apply_installed_product_event
 from crm_tickets.sla_scheduler import scan_once
@@ -22,9 +21,18 @@ from crm_tickets.testing import installed_product_data, installed_product_event
 pytestmark = pytest.mark.integration
 
 T = "/api/v1/tickets"
-OSS = Principal("apikey-oss", "Network OSS", Role.SYSTEM, scopes=("tickets:read", "tickets:write", "tickets:incidents", "sales:read"))
-OTHER_OSS = Principal("apikey-oss-2", "Other OSS", Role.SYSTEM, scopes=("tickets:read", "tickets:write",
-                                                                         "tickets:incidents", "sales:read"))
+OSS = Principal(
+    "apikey-oss",
+    "Network OSS",
+    Role.SYSTEM,
+    scopes=("tickets:read", "tickets:write", "tickets:incidents", "sales:read"),
+)
+OTHER_OSS = Principal(
+    "apikey-oss-2",
+    "Other OSS",
+    Role.SYSTEM,
+    scopes=("tickets:read", "tickets:write", "tickets:incidents", "sales:read"),
+)
 
 
 def as_(role: str) -> dict[str, str]:
@@ -39,16 +47,22 @@ async def db(tickets_database):
 
 
 async def open_ticket(client, customer_id: str, role: str = "call_center_agent", **fields) -> dict:
-    body = {"customer_id": customer_id, "name": "No internet", "description": "Router shows red light",
-            "category": "internet", "priority": "medium"} | fields
+    body = {
+        "customer_id": customer_id,
+        "name": "No internet",
+        "description": "Router shows red light",
+        "category": "internet",
+        "priority": "medium",
+    } | fields
     response = await client.post(f"{T}/tickets", json=body, headers=as_(role))
     assert response.status_code == 201, response.text
     return response.json()
 
 
 async def move(client, ticket_id: str, status: str, reason: str | None = None, role: str = "branch_agent") -> dict:
-    response = await client.post(f"{T}/tickets/{ticket_id}/transitions", json={"status": status, "reason": reason},
-                                 headers=as_(role))
+    response = await client.post(
+        f"{T}/tickets/{ticket_id}/transitions", json={"status": status, "reason": reason}, headers=as_(role)
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -56,14 +70,23 @@ async def move(client, ticket_id: str, status: str, reason: str | None = None, r
 async def test_call_centre_flow(client, make_customer, db, clock):
     customer = await make_customer()
     product_id = "11111111-0000-4000-8000-" + customer["id"][-12:]
-    event = installed_product_event("created", installed_product_data(
-        customer["id"], product_id=product_id, offering_name="Home Internet 100",
-        service_address="Almaty, Abai ave 10", at=clock.now))
+    event = installed_product_event(
+        "created",
+        installed_product_data(
+            customer["id"],
+            product_id=product_id,
+            offering_name="Home Internet 100",
+            service_address="Almaty, Abai ave 10",
+            at=clock.now,
+        ),
+    )
     assert await apply_once(db, "installed-products", event, apply_installed_product_event) == "applied"
 
     # the caller's number as they say it; the call-centre agent sees the IIN masked
-    typed = f"8 ({customer['phone_e164'][2:5]}) {customer['phone_e164'][5:8]}-{customer['phone_e164'][8:10]}-" \
-            f"{customer['phone_e164'][10:]}"
+    typed = (
+        f"8 ({customer['phone_e164'][2:5]}) {customer['phone_e164'][5:8]}-{customer['phone_e164'][8:10]}-"
+        f"{customer['phone_e164'][10:]}"
+    )
     found = await client.get(f"{T}/callers", params={"phone": typed}, headers=as_("call_center_agent"))
     assert found.status_code == 200, found.text
     [card] = found.json()["items"]
@@ -72,10 +95,17 @@ async def test_call_centre_flow(client, make_customer, db, clock):
     assert card["customer"]["iin_bin"] != customer["iin"]
     assert card["open_tickets"] == [] and [p["id"] for p in card["installed_products"]] == [product_id]
 
-    call = await client.post(f"{T}/interactions", json={"customer_id": customer["id"]}, headers=as_("call_center_agent"))
+    call = await client.post(
+        f"{T}/interactions", json={"customer_id": customer["id"]}, headers=as_("call_center_agent")
+    )
     assert call.status_code == 201, call.text
-    ticket = await open_ticket(client, customer["id"], installed_product_id=product_id, interaction_id=call.json()["id"],
-                               note="customer already rebooted the router")
+    ticket = await open_ticket(
+        client,
+        customer["id"],
+        installed_product_id=product_id,
+        interaction_id=call.json()["id"],
+        note="customer already rebooted the router",
+    )
     assert ticket["status"] == "new" and ticket["queue"] == "ALA-01.technical"
     assert ticket["branch_code"] == "ALA-01" and ticket["location"] == "Almaty, Abai ave 10"
     # medium/individual: 4 working hours to respond, from 10:00 on a Monday
@@ -83,19 +113,25 @@ async def test_call_centre_flow(client, make_customer, db, clock):
 
     # the next call: the open ticket is on the card; a note is one request
     clock.advance(minutes=5)
-    card = (await client.get(f"{T}/callers", params={"phone": customer["phone_e164"]},
-                             headers=as_("call_center_agent"))).json()["items"][0]
+    card = (
+        await client.get(f"{T}/callers", params={"phone": customer["phone_e164"]}, headers=as_("call_center_agent"))
+    ).json()["items"][0]
     assert [t["id"] for t in card["open_tickets"]] == [ticket["id"]]
-    note = await client.post(f"{T}/tickets/{ticket['id']}/notes", json={"text": "called again", "visibility": "customer"},
-                             headers=as_("call_center_agent"))
+    note = await client.post(
+        f"{T}/tickets/{ticket['id']}/notes",
+        json={"text": "called again", "visibility": "customer"},
+        headers=as_("call_center_agent"),
+    )
     assert note.status_code == 201, note.text
-    ended = await client.post(f"{T}/interactions/{call.json()['id']}/end", json={"outcome": "ticket_opened"},
-                              headers=as_("call_center_agent"))
+    ended = await client.post(
+        f"{T}/interactions/{call.json()['id']}/end", json={"outcome": "ticket_opened"}, headers=as_("call_center_agent")
+    )
     assert ended.status_code == 200 and ended.json()["ticket_id"] == ticket["id"]
     full = (await client.get(f"{T}/tickets/{ticket['id']}", headers=as_("branch_agent"))).json()
     assert [n["text"] for n in full["notes"]] == ["customer already rebooted the router", "called again"]
-    logged = (await client.get(f"{T}/interactions", params={"customer_id": customer["id"]},
-                               headers=as_("branch_agent"))).json()["items"]
+    logged = (
+        await client.get(f"{T}/interactions", params={"customer_id": customer["id"]}, headers=as_("branch_agent"))
+    ).json()["items"]
     assert logged[0]["outcome"] == "ticket_opened" and logged[0]["ended_at"] is not None
     clock.advance(minutes=-5)
 
@@ -107,8 +143,11 @@ async def test_bad_input_is_a_clear_4xx_and_nothing_is_written(client, make_cust
         before = await session.scalar(select(func.count()).select_from(Ticket))
     cases = [
         ({"customer_id": "00000000-0000-4000-8000-000000000000"}, 422, "customer_id"),
-        ({"customer_id": customer["id"], "installed_product_id": "11111111-0000-4000-8000-" + other["id"][-12:]},
-         422, "installed_product_id"),
+        (
+            {"customer_id": customer["id"], "installed_product_id": "11111111-0000-4000-8000-" + other["id"][-12:]},
+            422,
+            "installed_product_id",
+        ),
         ({"customer_id": customer["id"], "description": "x" * 4001}, 422, "description"),
         ({"customer_id": customer["id"], "category": "weather"}, 422, "category"),
         ({"customer_id": customer["id"], "name": None}, 422, "name"),
@@ -122,13 +161,15 @@ async def test_bad_input_is_a_clear_4xx_and_nothing_is_written(client, make_cust
         assert await session.scalar(select(func.count()).select_from(Ticket)) == before
 
     ticket = await open_ticket(client, customer["id"])
-    illegal = await client.post(f"{T}/tickets/{ticket['id']}/transitions", json={"status": "closed"},
-                                headers=as_("branch_agent"))
+    illegal = await client.post(
+        f"{T}/tickets/{ticket['id']}/transitions", json={"status": "closed"}, headers=as_("branch_agent")
+    )
     assert illegal.status_code == 409
     assert illegal.json()["allowed_transitions"] == ["acknowledged", "in_progress", "resolved", "cancelled"]
     await move(client, ticket["id"], "cancelled", "duplicate call")
-    closed_note = await client.post(f"{T}/tickets/{ticket['id']}/notes", json={"text": "late"},
-                                    headers=as_("branch_agent"))
+    closed_note = await client.post(
+        f"{T}/tickets/{ticket['id']}/notes", json={"text": "late"}, headers=as_("branch_agent")
+    )
     assert closed_note.status_code == 409
 
 
@@ -148,8 +189,15 @@ async def test_workflow_with_a_pause_while_pending(client, make_customer, clock)
     await move(client, ticket["id"], "resolved", "line repaired")
     await move(client, ticket["id"], "closed")
     history = (await client.get(f"{T}/tickets/{ticket['id']}/history", headers=as_("branch_agent"))).json()["items"]
-    assert [h["to_status"] for h in history] == ["new", "acknowledged", "in_progress", "pending", "in_progress",
-                                                 "resolved", "closed"]
+    assert [h["to_status"] for h in history] == [
+        "new",
+        "acknowledged",
+        "in_progress",
+        "pending",
+        "in_progress",
+        "resolved",
+        "closed",
+    ]
     assert history[3]["reason"] == "waiting for the customer to be at home"
     assert history[1]["actor_id"] == PRINCIPALS["branch_agent"].subject
     clock.advance(hours=-3, minutes=-30)
@@ -178,8 +226,11 @@ async def test_sla_breach_escalation_and_a_restart_that_does_not_escalate_twice(
     await scan_once(db, clock.now, batch_size=1)
     async with db.read_only() as session:
         kinds = sorted(await session.scalars(select(SlaSignal.kind).where(SlaSignal.ticket_id == ticket["id"])))
-        events = list(await session.scalars(select(OutboxEvent.type).where(OutboxEvent.subject == ticket["id"])
-                                            .order_by(OutboxEvent.seq)))
+        events = list(
+            await session.scalars(
+                select(OutboxEvent.type).where(OutboxEvent.subject == ticket["id"]).order_by(OutboxEvent.seq)
+            )
+        )
     assert kinds == ["escalated_1", "escalated_2", "resolution_breached", "response_at_risk", "response_breached"]
     assert events.count("crm.tickets.ticket.escalated") == 2
     assert events.count("crm.tickets.ticket.sla_breached") == 2
@@ -191,9 +242,18 @@ async def test_mass_incident_links_and_resolves_many_tickets(client, make_custom
     customers = [await make_customer() for _ in range(12)]
     before = [await open_ticket(client, c["id"], category="internet") for c in customers[:4]]
     billing = await open_ticket(client, customers[4]["id"], category="billing")
-    created = await client.post(f"{T}/incidents", headers=as_("oss"), json={
-        "title": "Fibre cut in Medeu", "description": "Backbone cable damaged", "region_code": "KZ-75",
-        "branch_code": "ALA-01", "categories": ["internet"], "external_reference": "OSS-4711"})
+    created = await client.post(
+        f"{T}/incidents",
+        headers=as_("oss"),
+        json={
+            "title": "Fibre cut in Medeu",
+            "description": "Backbone cable damaged",
+            "region_code": "KZ-75",
+            "branch_code": "ALA-01",
+            "categories": ["internet"],
+            "external_reference": "OSS-4711",
+        },
+    )
     assert created.status_code == 201, created.text
     incident = created.json()
     assert incident["linked_tickets"] >= 4 and incident["owner_id"] == OSS.subject
@@ -201,23 +261,31 @@ async def test_mass_incident_links_and_resolves_many_tickets(client, make_custom
     told = await open_ticket(client, customers[5]["id"], category="internet")
     assert told["incident_id"] == incident["id"] and told["known_outage"]["incident_id"] == incident["id"]
     # OSS attaches every affected customer: those with an open ticket are linked, the others get one
-    attached = await client.post(f"{T}/incidents/{incident['id']}/affected-customers", headers=as_("oss"),
-                                 json={"customer_ids": [c["id"] for c in customers] + ["nobody"]})
+    attached = await client.post(
+        f"{T}/incidents/{incident['id']}/affected-customers",
+        headers=as_("oss"),
+        json={"customer_ids": [c["id"] for c in customers] + ["nobody"]},
+    )
     assert attached.status_code == 200, attached.text
     result = attached.json()
-    assert len(result["created_ticket_ids"]) == 7  # the billing caller gets an internet ticket too and result["unknown_customer_ids"] == ["nobody"]
+    assert (
+        len(result["created_ticket_ids"]) == 7
+    )  # the billing caller gets an internet ticket too and result["unknown_customer_ids"] == ["nobody"]
     # the OSS key sees the tickets it opened, not the others
-    mine = (await client.get(f"{T}/tickets", params={"incident_id": incident["id"], "limit": 200},
-                             headers=as_("oss"))).json()["items"]
+    mine = (
+        await client.get(f"{T}/tickets", params={"incident_id": incident["id"], "limit": 200}, headers=as_("oss"))
+    ).json()["items"]
     assert {t["id"] for t in mine} == set(result["created_ticket_ids"])
     assert (await client.get(f"{T}/tickets/{before[0]['id']}", headers=as_("oss"))).status_code == 404
     assert (await client.get(f"{T}/incidents/{incident['id']}", headers=as_("other_oss"))).status_code == 404
 
-    resolved = await client.post(f"{T}/incidents/{incident['id']}/resolve", headers=as_("oss"),
-                                 json={"resolution": "cable spliced"})
+    resolved = await client.post(
+        f"{T}/incidents/{incident['id']}/resolve", headers=as_("oss"), json={"resolution": "cable spliced"}
+    )
     assert resolved.status_code == 200, resolved.text
-    linked = (await client.get(f"{T}/tickets", params={"incident_id": incident["id"], "limit": 200},
-                               headers=as_("admin"))).json()["items"]
+    linked = (
+        await client.get(f"{T}/tickets", params={"incident_id": incident["id"], "limit": 200}, headers=as_("admin"))
+    ).json()["items"]
     assert len(linked) == resolved.json()["resolved_tickets"] >= 12
     assert all(t["status"] == "resolved" and t["status_change_reason"].startswith("incident resolved") for t in linked)
     unrelated = (await client.get(f"{T}/tickets/{billing['id']}", headers=as_("admin"))).json()
@@ -229,16 +297,27 @@ async def test_mass_incident_links_and_resolves_many_tickets(client, make_custom
     assert again.status_code == 409
 
 
-@pytest.mark.parametrize("role, sees, writes", [
-    ("admin", True, True), ("branch_agent", True, True), ("branch_manager", True, True),
-    ("regional_manager", True, True), ("call_center_agent", True, True), ("hq_analyst", False, False),
-    ("karaganda_agent", False, False), ("oss", False, False),
-])
+@pytest.mark.parametrize(
+    "role, sees, writes",
+    [
+        ("admin", True, True),
+        ("branch_agent", True, True),
+        ("branch_manager", True, True),
+        ("regional_manager", True, True),
+        ("call_center_agent", True, True),
+        ("hq_analyst", False, False),
+        ("karaganda_agent", False, False),
+        ("oss", False, False),
+    ],
+)
 async def test_authorization_matrix(client, make_customer, role, sees, writes):
     customer = await make_customer()
     ticket = await open_ticket(client, customer["id"])
-    principal = (Principal("t-kar", "agent.kar01", Role.BRANCH_AGENT, region="KZ-35", branch="KAR-01")
-                 if role == "karaganda_agent" else None)
+    principal = (
+        Principal("t-kar", "agent.kar01", Role.BRANCH_AGENT, region="KZ-35", branch="KAR-01")
+        if role == "karaganda_agent"
+        else None
+    )
     headers = auth_headers(principal) if principal else as_(role)
     read = await client.get(f"{T}/tickets/{ticket['id']}", headers=headers)
     assert read.status_code == (200 if sees else 403 if role == "hq_analyst" else 404)
@@ -258,8 +337,12 @@ async def test_every_event_written_matches_its_catalogued_schema(db):
 
     async with db.read_only() as session:
         written = list(await session.scalars(select(OutboxEvent)))
-    assert {e.type for e in written} >= {"crm.tickets.ticket.created", "crm.tickets.ticket.escalated",
-                                          "crm.tickets.incident.resolved", "crm.tickets.interaction.ended"}
+    assert {e.type for e in written} >= {
+        "crm.tickets.ticket.created",
+        "crm.tickets.ticket.escalated",
+        "crm.tickets.incident.resolved",
+        "crm.tickets.interaction.ended",
+    }
     for event in written:
         assert event.topic == events.topic_of(event.type)
         jsonschema.Draft202012Validator(events.schema_for(event.type)).validate(event.data)

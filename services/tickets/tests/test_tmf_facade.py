@@ -1,5 +1,6 @@
 """The TMF621 facade: create, get, list with filters and field selection, PATCH; bodies
 validated against the service's own OpenAPI document; bad input is a 4xx, never a 500."""
+
 from __future__ import annotations
 
 import jsonschema
@@ -23,11 +24,21 @@ def validator(tickets_app):
 async def test_tmf_create_get_list_patch(client, make_customer, validator):
     headers = auth_headers(PRINCIPALS["call_center_agent"])
     customer = await make_customer()
-    created = await client.post(BASE, headers=headers, json={
-        "name": "TV has no signal", "description": "All channels black", "severity": "major", "ticketType": "tv",
-        "priority": "2", "channel": {"name": "phone"}, "@type": "TroubleTicket",
-        "relatedParty": [{"id": customer["id"], "role": "customer", "@referredType": "Customer"}],
-        "note": [{"text": "customer tried another HDMI port"}]})
+    created = await client.post(
+        BASE,
+        headers=headers,
+        json={
+            "name": "TV has no signal",
+            "description": "All channels black",
+            "severity": "major",
+            "ticketType": "tv",
+            "priority": "2",
+            "channel": {"name": "phone"},
+            "@type": "TroubleTicket",
+            "relatedParty": [{"id": customer["id"], "role": "customer", "@referredType": "Customer"}],
+            "note": [{"text": "customer tried another HDMI port"}],
+        },
+    )
     assert created.status_code == 201, created.text
     ticket = created.json()
     validator.validate(ticket)
@@ -37,15 +48,26 @@ async def test_tmf_create_get_list_patch(client, make_customer, validator):
 
     got = await client.get(f"{BASE}/{ticket['id']}", headers=headers)
     validator.validate(got.json())
-    listed = await client.get(BASE, headers=headers, params={"ticketType": "tv", "severity": "major",
-                                                            "creationDate.gte": ticket["creationDate"],
-                                                            "fields": "status,name", "limit": 5})
+    listed = await client.get(
+        BASE,
+        headers=headers,
+        params={
+            "ticketType": "tv",
+            "severity": "major",
+            "creationDate.gte": ticket["creationDate"],
+            "fields": "status,name",
+            "limit": 5,
+        },
+    )
     assert listed.status_code == 200, listed.text
     assert {"id", "href", "@type", "status", "name"} == set(listed.json()[0])
     assert int(listed.headers["X-Total-Count"]) >= 1
 
-    patched = await client.patch(f"{BASE}/{ticket['id']}", headers=headers,
-                                 json={"status": "inProgress", "statusChangeReason": "technician assigned"})
+    patched = await client.patch(
+        f"{BASE}/{ticket['id']}",
+        headers=headers,
+        json={"status": "inProgress", "statusChangeReason": "technician assigned"},
+    )
     assert patched.status_code == 200, patched.text
     validator.validate(patched.json())
     assert [h["status"] for h in patched.json()["statusChangeHistory"]] == ["new", "inProgress"]
@@ -56,13 +78,23 @@ async def test_tmf_create_get_list_patch(client, make_customer, validator):
 async def test_tmf_bad_input_is_a_4xx(client, make_customer):
     headers = auth_headers(PRINCIPALS["call_center_agent"])
     customer = await make_customer()
-    missing = await client.post(BASE, headers=headers, json={"description": "d", "severity": "minor",
-                                                            "ticketType": "tv",
-                                                            "relatedParty": [{"id": customer["id"]}]})
+    missing = await client.post(
+        BASE,
+        headers=headers,
+        json={"description": "d", "severity": "minor", "ticketType": "tv", "relatedParty": [{"id": customer["id"]}]},
+    )
     assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "name"
-    unknown = await client.post(BASE, headers=headers, json={
-        "name": "n", "description": "d", "severity": "minor", "ticketType": "tv",
-        "relatedParty": [{"id": "00000000-0000-4000-8000-000000000000", "role": "customer"}]})
+    unknown = await client.post(
+        BASE,
+        headers=headers,
+        json={
+            "name": "n",
+            "description": "d",
+            "severity": "minor",
+            "ticketType": "tv",
+            "relatedParty": [{"id": "00000000-0000-4000-8000-000000000000", "role": "customer"}],
+        },
+    )
     assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "relatedParty.id"
     bad_date = await client.get(BASE, headers=headers, params={"creationDate.gt": "yesterday"})
     assert bad_date.status_code == 400 and bad_date.json()["errors"][0]["field"] == "creationDate.gt"

@@ -1,5 +1,6 @@
 """Who may do what with orders, beyond record visibility (crm_shared.auth): the scopes of
 external systems' API keys, and staff roles."""
+
 from __future__ import annotations
 
 from crm_shared.auth import Principal, Role, require_personal_data_access, require_writer
@@ -29,6 +30,10 @@ def require_system_scope(principal: Principal, scope: str, what: str) -> None:
     if principal.role is Role.ADMIN:
         return
     if principal.role is not Role.SYSTEM:
-        raise Problem(403, "Forbidden", f"{what} is reported by an external system's API key with the scope {scope}",
-                      required_scope=scope)
+        raise Problem(
+            403,
+            "Forbidden",
+            f"{what} is reported by an external system's API key with the scope {scope}",
+            required_scope=scope,
+        )
     require_scope(principal, scope)

@@ -2,6 +2,7 @@
 payments (API key with orders:billing); staff see each customer's balance status.
 
 Reports are keyed by billing's own invoice and payment ids, so a re-sent report changes nothing."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -56,21 +57,29 @@ class BalanceOut(BaseModel):
 
 
 def _invoice_view(invoice: Invoice) -> dict[str, Any]:
-    return {"invoice_id": invoice.id, "customer_id": invoice.customer_id, "order_id": invoice.order_id,
-            "amount_tiyn": invoice.amount_tiyn, "paid_tiyn": invoice.paid_tiyn, "issued_on": iso(invoice.issued_on),
-            "due_on": iso(invoice.due_on)}
+    return {
+        "invoice_id": invoice.id,
+        "customer_id": invoice.customer_id,
+        "order_id": invoice.order_id,
+        "amount_tiyn": invoice.amount_tiyn,
+        "paid_tiyn": invoice.paid_tiyn,
+        "issued_on": iso(invoice.issued_on),
+        "due_on": iso(invoice.due_on),
+    }
 
 
 async def _account(session: AsyncSession, customer_id: str) -> BillingAccount:
     account = await session.get(BillingAccount, customer_id, with_for_update=True)
     if account is not None:
         return account
-    order = await session.scalar(select(Order).where(Order.customer_id == customer_id)
-                                 .order_by(Order.created_at.desc()).limit(1))
+    order = await session.scalar(
+        select(Order).where(Order.customer_id == customer_id).order_by(Order.created_at.desc()).limit(1)
+    )
     if order is None:
         raise field_problem("customer_id", "no order of this customer is known here", 404)
-    account = BillingAccount(customer_id=customer_id, branch_code=order.branch_code, region_code=order.region_code,
-                             updated_at=utcnow())
+    account = BillingAccount(
+        customer_id=customer_id, branch_code=order.branch_code, region_code=order.region_code, updated_at=utcnow()
+    )
     session.add(account)
     return account
 
@@ -94,9 +103,16 @@ async def report_invoice(body: InvoiceIn, principal: CurrentPrincipal, session: 
             raise field_problem("order_id", "is not an order of this customer", 404)
     account = await _account(session, body.customer_id)
     account.updated_at = utcnow()
-    invoice = Invoice(id=body.invoice_id, customer_id=body.customer_id, order_id=body.order_id,
-                      amount_tiyn=body.amount_tiyn, paid_tiyn=0, issued_on=body.issued_on, due_on=body.due_on,
-                      created_at=utcnow())
+    invoice = Invoice(
+        id=body.invoice_id,
+        customer_id=body.customer_id,
+        order_id=body.order_id,
+        amount_tiyn=body.amount_tiyn,
+        paid_tiyn=0,
+        issued_on=body.issued_on,
+        due_on=body.due_on,
+        created_at=utcnow(),
+    )
     session.add(invoice)
     await session.flush()
     return _invoice_view(invoice)
@@ -110,8 +126,9 @@ async def report_payment(body: PaymentIn, principal: CurrentPrincipal, session: 
         raise field_problem("invoice_id", "unknown invoice", 404)
     existing = await session.get(Payment, body.payment_id)
     if existing is None:
-        session.add(Payment(id=body.payment_id, invoice_id=invoice.id, amount_tiyn=body.amount_tiyn,
-                            paid_at=body.paid_at))
+        session.add(
+            Payment(id=body.payment_id, invoice_id=invoice.id, amount_tiyn=body.amount_tiyn, paid_at=body.paid_at)
+        )
         invoice.paid_tiyn += body.amount_tiyn
         await session.flush()
     else:
@@ -128,13 +145,26 @@ async def customer_balance(customer_id: str, principal: CurrentPrincipal, sessio
     account = await session.get(BillingAccount, customer_id)
     if account is not None and not can_see(principal, account.region_code, account.branch_code):
         raise not_found("customer", customer_id[:64])
-    invoices = list(await session.scalars(select(Invoice).where(Invoice.customer_id == customer_id)
-                                          .order_by(Invoice.issued_on, Invoice.id))) if account else []
+    invoices = (
+        list(
+            await session.scalars(
+                select(Invoice).where(Invoice.customer_id == customer_id).order_by(Invoice.issued_on, Invoice.id)
+            )
+        )
+        if account
+        else []
+    )
     today = utcnow().date()
     figures = [InvoiceFigures(i.amount_tiyn, i.paid_tiyn, i.due_on) for i in invoices]
     invoiced = sum(i.amount_tiyn for i in invoices)
     paid = sum(min(i.paid_tiyn, i.amount_tiyn) for i in invoices)
     overdue = sum(i.amount_tiyn - i.paid_tiyn for i in invoices if i.paid_tiyn < i.amount_tiyn and i.due_on < today)
-    return {"customer_id": customer_id, "status": balance_status(figures, today), "invoiced_tiyn": invoiced,
-            "paid_tiyn": paid, "outstanding_tiyn": invoiced - paid, "overdue_tiyn": overdue,
-            "invoices": [_invoice_view(i) for i in invoices]}
+    return {
+        "customer_id": customer_id,
+        "status": balance_status(figures, today),
+        "invoiced_tiyn": invoiced,
+        "paid_tiyn": paid,
+        "outstanding_tiyn": invoiced - paid,
+        "overdue_tiyn": overdue,
+        "invoices": [_invoice_view(i) for i in invoices],
+    }

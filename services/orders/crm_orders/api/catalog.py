@@ -1,5 +1,6 @@
 """The product catalogue (/api/v1/orders/offerings): read by staff and systems, changed by
 administrators. A change is a new version; orders keep the prices they were taken at."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -59,9 +60,13 @@ def _require_catalogue_reader(principal) -> None:
 
 
 @router.get("/offerings", response_model=list[OfferingOut], responses=OPENAPI_PROBLEMS)
-async def list_offerings(principal: CurrentPrincipal, session: Session,
-                         product_line: ProductLine | None = None, status: OfferingStatus | None = None,
-                         region_code: Annotated[str | None, Query(max_length=16)] = None):
+async def list_offerings(
+    principal: CurrentPrincipal,
+    session: Session,
+    product_line: ProductLine | None = None,
+    status: OfferingStatus | None = None,
+    region_code: Annotated[str | None, Query(max_length=16)] = None,
+):
     """The whole catalogue (it is small), by product line and name; ``region_code`` keeps what is sold there."""
     _require_catalogue_reader(principal)
     stmt = select(Offering).order_by(Offering.product_line, Offering.name)
@@ -86,8 +91,9 @@ async def get_offering(offering_id: str, principal: CurrentPrincipal, session: S
 
 
 @router.get("/offerings/{offering_id}/versions/{version}", responses=OPENAPI_PROBLEMS)
-async def get_offering_version(offering_id: str, version: Annotated[int, Path(ge=1, le=2**31 - 1)],
-                               principal: CurrentPrincipal, session: Session):
+async def get_offering_version(
+    offering_id: str, version: Annotated[int, Path(ge=1, le=2**31 - 1)], principal: CurrentPrincipal, session: Session
+):
     """An offering as it was in one version (what an order item was priced at)."""
     _require_catalogue_reader(principal)
     row = await session.get(OfferingVersion, (offering_id, version))
@@ -97,8 +103,14 @@ async def get_offering_version(offering_id: str, version: Annotated[int, Path(ge
 
 
 @router.patch("/offerings/{offering_id}", response_model=OfferingOut, responses=OPENAPI_PROBLEMS)
-async def update_offering(offering_id: str, body: OfferingUpdate, principal: CurrentPrincipal, session: Session,
-                          response: Response, if_match: IfMatch = None):
+async def update_offering(
+    offering_id: str,
+    body: OfferingUpdate,
+    principal: CurrentPrincipal,
+    session: Session,
+    response: Response,
+    if_match: IfMatch = None,
+):
     """Administrators only: a new version of the offering (prices, status, regions, end of sale)."""
     if principal.role is not Role.ADMIN:
         raise forbidden("the catalogue is changed by administrators")

@@ -1,4 +1,5 @@
 """Request dependencies every orders router uses: the verified caller and a unit of work."""
+
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -10,7 +11,9 @@ from crm_shared.auth import Principal, principal_dependency
 
 from ..customers import SalesCustomers
 
-CurrentPrincipal = Annotated[Principal, principal_dependency(lambda request: request.app.state.settings.internal_token_secret)]
+CurrentPrincipal = Annotated[
+    Principal, principal_dependency(lambda request: request.app.state.settings.internal_token_secret)
+]
 
 
 async def _unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:

@@ -1,4 +1,5 @@
 """Installed products (/api/v1/orders/installed-products): what customers have running."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -40,13 +41,18 @@ class InstalledProductOut(BaseModel):
 
 
 @router.get("/installed-products", response_model=list[InstalledProductOut], responses=OPENAPI_PROBLEMS)
-async def list_installed_products(principal: CurrentPrincipal, session: Session,
-                                  customer_id: Annotated[str, Query(min_length=1, max_length=64)],
-                                  include_terminated: bool = False):
+async def list_installed_products(
+    principal: CurrentPrincipal,
+    session: Session,
+    customer_id: Annotated[str, Query(min_length=1, max_length=64)],
+    include_terminated: bool = False,
+):
     require_reader(principal)
-    stmt = (select(InstalledProduct)
-            .where(InstalledProduct.customer_id == customer_id, visibility_clause(principal, InstalledProduct))
-            .order_by(InstalledProduct.activated_at.desc(), InstalledProduct.id))
+    stmt = (
+        select(InstalledProduct)
+        .where(InstalledProduct.customer_id == customer_id, visibility_clause(principal, InstalledProduct))
+        .order_by(InstalledProduct.activated_at.desc(), InstalledProduct.id)
+    )
     if not include_terminated:
         stmt = stmt.where(InstalledProduct.status != "terminated")
     return [installed_product_state(p) for p in await session.scalars(stmt)]
@@ -55,5 +61,6 @@ async def list_installed_products(principal: CurrentPrincipal, session: Session,
 @router.get("/installed-products/{product_id}", response_model=InstalledProductOut, responses=OPENAPI_PROBLEMS)
 async def get_installed_product(product_id: str, principal: CurrentPrincipal, session: Session):
     require_reader(principal)
-    return installed_product_state(await get_visible(session, principal, InstalledProduct, product_id,
-                                                     what="installed product"))
+    return installed_product_state(
+        await get_visible(session, principal, InstalledProduct, product_id, what="installed product")
+    )

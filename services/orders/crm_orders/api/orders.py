@@ -1,5 +1,6 @@
 """Orders (/api/v1/orders/orders): capture for a visible customer, state changes, item
 fulfilment from OSS, and draft orders started by won opportunities."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -20,7 +21,7 @@ from .. import order_service as service
 from ..db.models import Order
 from ..domain.lifecycle import ItemAction, OrderState
 from .access import FULFIL, require_order_writer, require_reader, require_system_scope
-from .deps import Customers, CurrentPrincipal, Session
+from .deps import CurrentPrincipal, Customers, Session
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
 ORDERS_PATH = "/api/v1/orders/orders"
@@ -36,14 +37,20 @@ class ItemIn(Strict):
     offering_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     quantity: StrictInt = Field(1, description="1 to 100; 1 for modify and delete")
     installed_product_id: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
-        None, description="the customer's installed product a modify or delete item works on")
+        None, description="the customer's installed product a modify or delete item works on"
+    )
     characteristics: dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=200)]] = {}
     service_address: Annotated[str, Field(max_length=500)] = ""
 
     def request(self) -> service.ItemRequest:
-        return service.ItemRequest(action=self.action, offering_id=self.offering_id, quantity=self.quantity,
-                                   installed_product_id=self.installed_product_id,
-                                   characteristics=dict(self.characteristics), service_address=self.service_address)
+        return service.ItemRequest(
+            action=self.action,
+            offering_id=self.offering_id,
+            quantity=self.quantity,
+            installed_product_id=self.installed_product_id,
+            characteristics=dict(self.characteristics),
+            service_address=self.service_address,
+        )
 
 
 class OrderCreate(Strict):
@@ -83,7 +90,8 @@ class ItemOut(BaseModel):
     # modify / delete: what the installed product was when the order was taken; None for add items
     # (and for items taken before this was recorded)
     replaced_offering_id: str | None = Field(
-        description="the offering a tariff change replaces, or the one a disconnection ends")
+        description="the offering a tariff change replaces, or the one a disconnection ends"
+    )
     replaced_offering_version: int | None = Field(description="the version of that offering the product was on")
     replaced_offering_name: str | None = Field(description="that offering's name as the product had it")
 
@@ -138,28 +146,47 @@ async def capture(session, principal, customers, body: OrderCreate, source: str 
     customer = await customers.visible_customer(principal, body.customer_id, field="customer_id")
     if not can_write(principal, customer.region_code, customer.branch_code):
         raise not_found("customer", body.customer_id, "customer_id")
-    return await service.create_order(session, principal, customer, [i.request() for i in body.items],
-                                      currency=body.currency, source=source)
+    return await service.create_order(
+        session, principal, customer, [i.request() for i in body.items], currency=body.currency, source=source
+    )
 
 
 @router.post("/orders", status_code=201, response_model=OrderOut, responses=OPENAPI_PROBLEMS)
-async def create_order(body: OrderCreate, principal: CurrentPrincipal, session: Session, customers: Customers,
-                       response: Response, idempotency_key: IdempotencyKey = None):
+async def create_order(
+    body: OrderCreate,
+    principal: CurrentPrincipal,
+    session: Session,
+    customers: Customers,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+):
     """Asks sales (gRPC) whether the customer is there and visible to the caller, prices every
     item from the current catalogue (the order keeps those prices) and acknowledges the order."""
+
     async def create() -> dict[str, Any]:
         return service.order_state(await capture(session, principal, customers, body))
 
-    return await create_once(session, principal, idempotency_key, body.model_dump(mode="json"), response,
-                             create=create, headers=_headers, flush=lambda: flush_or_conflict(session, "order"))
+    return await create_once(
+        session,
+        principal,
+        idempotency_key,
+        body.model_dump(mode="json"),
+        response,
+        create=create,
+        headers=_headers,
+        flush=lambda: flush_or_conflict(session, "order"),
+    )
 
 
 @router.get("/orders", response_model=Page[OrderOut], responses=OPENAPI_PROBLEMS)
-async def list_orders(principal: CurrentPrincipal, session: Session,
-                      customer_id: Annotated[str | None, Query(max_length=64)] = None,
-                      state: OrderState | None = None,
-                      limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-                      cursor: Annotated[str | None, Query(max_length=500)] = None):
+async def list_orders(
+    principal: CurrentPrincipal,
+    session: Session,
+    customer_id: Annotated[str | None, Query(max_length=64)] = None,
+    state: OrderState | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+):
     """Newest first, as far as the caller sees."""
     require_reader(principal)
     stmt = select(Order).where(visibility_clause(principal, Order))
@@ -188,8 +215,14 @@ async def get_order(order_id: str, principal: CurrentPrincipal, session: Session
 
 
 @router.patch("/orders/{order_id}/state", response_model=OrderOut, responses=OPENAPI_PROBLEMS)
-async def change_state(order_id: str, body: StateChange, principal: CurrentPrincipal, session: Session,
-                       response: Response, if_match: IfMatch = None):
+async def change_state(
+    order_id: str,
+    body: StateChange,
+    principal: CurrentPrincipal,
+    session: Session,
+    response: Response,
+    if_match: IfMatch = None,
+):
     """Submit a draft (acknowledged), start, hold, resume or cancel (reason required). Outcomes
     (completed, failed, partial) come from fulfilment; an illegal move is a 409 listing the
     allowed ones."""
@@ -203,8 +236,9 @@ async def change_state(order_id: str, body: StateChange, principal: CurrentPrinc
 
 
 @router.post("/orders/{order_id}/items", status_code=201, response_model=OrderOut, responses=OPENAPI_PROBLEMS)
-async def add_item(order_id: str, body: ItemIn, principal: CurrentPrincipal, session: Session, customers: Customers,
-                   response: Response):
+async def add_item(
+    order_id: str, body: ItemIn, principal: CurrentPrincipal, session: Session, customers: Customers, response: Response
+):
     """Add an item to a draft order (one started by a won opportunity). Asks sales (gRPC) for the
     customer: it must still be there and visible, and the draft, started from an event that
     carries no customer name, gets the customer's name."""
@@ -219,8 +253,9 @@ async def add_item(order_id: str, body: ItemIn, principal: CurrentPrincipal, ses
 
 
 @router.post("/orders/{order_id}/items/{item_id}/fulfilment", response_model=OrderOut, responses=OPENAPI_PROBLEMS)
-async def report_fulfilment(order_id: str, item_id: str, body: Fulfilment, principal: CurrentPrincipal,
-                            session: Session, response: Response):
+async def report_fulfilment(
+    order_id: str, item_id: str, body: Fulfilment, principal: CurrentPrincipal, session: Session, response: Response
+):
     """OSS reports one item's fulfilment (API key with orders:fulfil). When every item has an
     outcome the order completes (or fails, or is partial) and the installed products change."""
     require_system_scope(principal, FULFIL, "fulfilment")
@@ -232,4 +267,3 @@ async def report_fulfilment(order_id: str, item_id: str, body: Fulfilment, princ
     await flush_or_conflict(session, "order")
     response.headers.update(version_headers(order.version))
     return service.order_state(order)
-

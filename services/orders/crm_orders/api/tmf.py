@@ -1,6 +1,7 @@
 """TM Forum facades (TMF622 product ordering, TMF620 product catalogue; TMF630 conventions:
 id, href, @type, offset/limit with X-Total-Count / X-Result-Count, fields selection). They map
 onto the same order and catalogue functions as the REST API."""
+
 from __future__ import annotations
 
 import re
@@ -19,7 +20,7 @@ from crm_shared.records import get_visible
 from .. import order_service as service
 from ..db.models import Offering, Order
 from ..domain.lifecycle import ItemAction
-from .access import require_reader, require_scope, READ
+from .access import READ, require_reader, require_scope
 from .deps import CurrentPrincipal, Customers, Session
 from .orders import ItemIn, OrderCreate, capture, writable_order
 
@@ -62,7 +63,7 @@ class TmfStatePatch(BaseModel):
 
 class Money(BaseModel):
     unit: str
-    value: str = Field(description="decimal KZT as a string (never a float), e.g. \"5990.00\"")
+    value: str = Field(description='decimal KZT as a string (never a float), e.g. "5990.00"')
 
 
 class Price(BaseModel):
@@ -98,6 +99,7 @@ class TmfOrderItemOut(BaseModel):
 
 class ProductOrder(BaseModel):
     """TMF622 ProductOrder (subset)."""
+
     model_config = ConfigDict(populate_by_name=True)
     id: str
     href: str
@@ -113,6 +115,7 @@ class ProductOrder(BaseModel):
 
 class ProductOffering(BaseModel):
     """TMF620 ProductOffering (subset)."""
+
     model_config = ConfigDict(populate_by_name=True)
     id: str
     href: str
@@ -138,48 +141,77 @@ def _kzt(tiyn: int) -> dict[str, Any]:
 
 
 def _prices(one_off: int, recurring: int) -> list[dict[str, Any]]:
-    return [{"priceType": "oneTime", "price": _kzt(one_off)},
-            {"priceType": "recurring", "recurringChargePeriod": "month", "price": _kzt(recurring)}]
+    return [
+        {"priceType": "oneTime", "price": _kzt(one_off)},
+        {"priceType": "recurring", "recurringChargePeriod": "month", "price": _kzt(recurring)},
+    ]
 
 
 def tmf_order(order: Order) -> dict[str, Any]:
     return {
-        "id": order.id, "href": f"{ORDERING}/productOrder/{order.id}", "@type": "ProductOrder",
-        "state": TMF_STATES.get(order.state, order.state), "creationDate": order.created_at.isoformat(),
+        "id": order.id,
+        "href": f"{ORDERING}/productOrder/{order.id}",
+        "@type": "ProductOrder",
+        "state": TMF_STATES.get(order.state, order.state),
+        "creationDate": order.created_at.isoformat(),
         "completionDate": service.iso(order.completed_at),
         "cancellationReason": order.state_reason if order.state == "cancelled" else None,
-        "relatedParty": [{"id": order.customer_id, "name": order.customer_name, "role": "Customer",
-                          "@referredType": "Customer"}],
-        "productOrderItem": [{
-            "id": str(item.position + 1), "action": item.action, "quantity": item.quantity,
-            "state": TMF_STATES.get(item.state, item.state), "@type": "ProductOrderItem",
-            "productOffering": {"id": item.offering_id, "name": item.offering_name,
-                                "href": f"{CATALOG}/productOffering/{item.offering_id}"},
-            "product": ({"id": item.installed_product_id} if item.installed_product_id
-                        else ({"id": item.result_product_ids[0]} if item.result_product_ids else None)),
-            "itemPrice": _prices(item.quantity * item.one_off_price_tiyn, item.quantity * item.recurring_price_tiyn),
-        } for item in order.items],
+        "relatedParty": [
+            {"id": order.customer_id, "name": order.customer_name, "role": "Customer", "@referredType": "Customer"}
+        ],
+        "productOrderItem": [
+            {
+                "id": str(item.position + 1),
+                "action": item.action,
+                "quantity": item.quantity,
+                "state": TMF_STATES.get(item.state, item.state),
+                "@type": "ProductOrderItem",
+                "productOffering": {
+                    "id": item.offering_id,
+                    "name": item.offering_name,
+                    "href": f"{CATALOG}/productOffering/{item.offering_id}",
+                },
+                "product": (
+                    {"id": item.installed_product_id}
+                    if item.installed_product_id
+                    else ({"id": item.result_product_ids[0]} if item.result_product_ids else None)
+                ),
+                "itemPrice": _prices(
+                    item.quantity * item.one_off_price_tiyn, item.quantity * item.recurring_price_tiyn
+                ),
+            }
+            for item in order.items
+        ],
         "orderTotalPrice": _prices(order.one_off_total_tiyn, order.recurring_total_tiyn),
     }
 
 
 def tmf_offering(offering: Offering) -> dict[str, Any]:
     return {
-        "id": offering.id, "href": f"{CATALOG}/productOffering/{offering.id}", "@type": "ProductOffering",
-        "name": offering.name, "description": offering.description,
-        "lifecycleStatus": "Active" if offering.status == "active" else "Retired", "version": str(offering.version),
+        "id": offering.id,
+        "href": f"{CATALOG}/productOffering/{offering.id}",
+        "@type": "ProductOffering",
+        "name": offering.name,
+        "description": offering.description,
+        "lifecycleStatus": "Active" if offering.status == "active" else "Retired",
+        "version": str(offering.version),
         "isBundle": offering.product_line == "bundle",
         "productOfferingPrice": _prices(offering.one_off_price_tiyn, offering.recurring_price_tiyn),
         "validFor": {"startDateTime": service.iso(offering.valid_from), "endDateTime": service.iso(offering.valid_to)},
         "place": [{"id": code, "@referredType": "GeographicArea"} for code in offering.region_codes or []],
-        "bundledProductOffering": [{"id": i, "href": f"{CATALOG}/productOffering/{i}"}
-                                   for i in offering.bundled_offering_ids or []],
-        "prodSpecCharValueUse": [{"name": k, "productSpecCharacteristicValue": [{"value": v}]}
-                                 for k, v in (offering.characteristics or {}).items()],
+        "bundledProductOffering": [
+            {"id": i, "href": f"{CATALOG}/productOffering/{i}"} for i in offering.bundled_offering_ids or []
+        ],
+        "prodSpecCharValueUse": [
+            {"name": k, "productSpecCharacteristicValue": [{"value": v}]}
+            for k, v in (offering.characteristics or {}).items()
+        ],
     }
 
 
-def _select_fields(resource: dict[str, Any], fields: str | None, model: type[BaseModel] | None = None) -> dict[str, Any]:
+def _select_fields(
+    resource: dict[str, Any], fields: str | None, model: type[BaseModel] | None = None
+) -> dict[str, Any]:
     """TMF630 ``fields``: the named first-level attributes of ``model``, plus id, href and @type
     always; an attribute the resource does not have is a 400 naming it."""
     if not fields:
@@ -195,11 +227,13 @@ def _select_fields(resource: dict[str, Any], fields: str | None, model: type[Bas
 
 
 # Field names of the REST order (order_service) -> their place in a TMF622 ProductOrder.
-_TMF_FIELDS = ((re.compile(r"^items\[(\d+)\]\.offering_id"), r"productOrderItem[\1].productOffering.id"),
-               (re.compile(r"^items\[(\d+)\]\.installed_product_id"), r"productOrderItem[\1].product.id"),
-               (re.compile(r"^items\[(\d+)\]\."), r"productOrderItem[\1]."),
-               (re.compile(r"^items$"), "productOrderItem"),
-               (re.compile(r"^customer_id$"), "relatedParty.id"))
+_TMF_FIELDS = (
+    (re.compile(r"^items\[(\d+)\]\.offering_id"), r"productOrderItem[\1].productOffering.id"),
+    (re.compile(r"^items\[(\d+)\]\.installed_product_id"), r"productOrderItem[\1].product.id"),
+    (re.compile(r"^items\[(\d+)\]\."), r"productOrderItem[\1]."),
+    (re.compile(r"^items$"), "productOrderItem"),
+    (re.compile(r"^customer_id$"), "relatedParty.id"),
+)
 
 
 def _tmf_field(name: str) -> str:
@@ -230,10 +264,22 @@ Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 Fields = Annotated[str | None, Query(max_length=500, description="comma-separated first-level attributes")]
 
 
-@router.post(f"{ORDERING}/productOrder", status_code=201, response_model=ProductOrder,
-             response_model_exclude_none=True, response_model_by_alias=True, responses=TMF_PROBLEMS)
-async def create_product_order(body: TmfOrderCreate, principal: CurrentPrincipal, session: Session,
-                               customers: Customers, response: Response, idempotency_key: IdempotencyKey = None):
+@router.post(
+    f"{ORDERING}/productOrder",
+    status_code=201,
+    response_model=ProductOrder,
+    response_model_exclude_none=True,
+    response_model_by_alias=True,
+    responses=TMF_PROBLEMS,
+)
+async def create_product_order(
+    body: TmfOrderCreate,
+    principal: CurrentPrincipal,
+    session: Session,
+    customers: Customers,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+):
     """A product order for the party with role Customer; ``Idempotency-Key`` makes a retry safe
     (the first answer is replayed with ``Idempotent-Replayed: true``)."""
     customer = next((p for p in body.relatedParty if p.role.lower() == "customer"), None)
@@ -244,31 +290,55 @@ async def create_product_order(body: TmfOrderCreate, principal: CurrentPrincipal
         offering_id = item.productOffering.id if item.productOffering else None
         if item.action == ItemAction.ADD and not offering_id:
             raise field_problem(f"productOrderItem[{index}].productOffering.id", "required for action add")
-        items.append(ItemIn(action=item.action, offering_id=offering_id, quantity=item.quantity,
-                            installed_product_id=item.product.id if item.product else None))
+        items.append(
+            ItemIn(
+                action=item.action,
+                offering_id=offering_id,
+                quantity=item.quantity,
+                installed_product_id=item.product.id if item.product else None,
+            )
+        )
 
     async def create() -> dict[str, Any]:
         try:
-            order = await capture(session, principal, customers,
-                                  OrderCreate(customer_id=customer.id, items=items), source="tmf")
+            order = await capture(
+                session, principal, customers, OrderCreate(customer_id=customer.id, items=items), source="tmf"
+            )
         except Problem as problem:
             raise _in_tmf_terms(problem) from None
         # exactly what the response model sends, so that a replay is the same body
         return ProductOrder.model_validate(tmf_order(order)).model_dump(mode="json", by_alias=True, exclude_none=True)
 
     # The payload is namespaced so that a key used for a REST create is never replayed here.
-    return await create_once(session, principal, idempotency_key,
-                             {"tmf622": body.model_dump(mode="json", by_alias=True)}, response, create=create,
-                             headers=lambda created: {"Location": created["href"]},
-                             flush=lambda: flush_or_conflict(session, "order"))
+    return await create_once(
+        session,
+        principal,
+        idempotency_key,
+        {"tmf622": body.model_dump(mode="json", by_alias=True)},
+        response,
+        create=create,
+        headers=lambda created: {"Location": created["href"]},
+        flush=lambda: flush_or_conflict(session, "order"),
+    )
 
 
-@router.get(f"{ORDERING}/productOrder", response_model=list[ProductOrder], response_model_exclude_none=True,
-            response_model_by_alias=True, responses=TMF_PROBLEMS)
-async def list_product_orders(principal: CurrentPrincipal, session: Session, response: Response,
-                              offset: Offset = 0, limit: Limit = 20, fields: Fields = None,
-                              state: Annotated[str | None, Query(max_length=32)] = None,
-                              customer_id: Annotated[str | None, Query(alias="relatedParty.id", max_length=64)] = None):
+@router.get(
+    f"{ORDERING}/productOrder",
+    response_model=list[ProductOrder],
+    response_model_exclude_none=True,
+    response_model_by_alias=True,
+    responses=TMF_PROBLEMS,
+)
+async def list_product_orders(
+    principal: CurrentPrincipal,
+    session: Session,
+    response: Response,
+    offset: Offset = 0,
+    limit: Limit = 20,
+    fields: Fields = None,
+    state: Annotated[str | None, Query(max_length=32)] = None,
+    customer_id: Annotated[str | None, Query(alias="relatedParty.id", max_length=64)] = None,
+):
     require_reader(principal)
     stmt = select(Order).where(visibility_clause(principal, Order))
     if state:
@@ -281,30 +351,53 @@ async def list_product_orders(principal: CurrentPrincipal, session: Session, res
     return [_select_fields(tmf_order(o), fields, ProductOrder) for o in rows]
 
 
-@router.get(f"{ORDERING}/productOrder/{{order_id}}", response_model=ProductOrder, response_model_exclude_none=True,
-            response_model_by_alias=True, responses=TMF_PROBLEMS)
+@router.get(
+    f"{ORDERING}/productOrder/{{order_id}}",
+    response_model=ProductOrder,
+    response_model_exclude_none=True,
+    response_model_by_alias=True,
+    responses=TMF_PROBLEMS,
+)
 async def get_product_order(order_id: str, principal: CurrentPrincipal, session: Session, fields: Fields = None):
     require_reader(principal)
-    return _select_fields(tmf_order(await get_visible(session, principal, Order, order_id, what="productOrder")),
-                          fields, ProductOrder)
+    return _select_fields(
+        tmf_order(await get_visible(session, principal, Order, order_id, what="productOrder")), fields, ProductOrder
+    )
 
 
-@router.patch(f"{ORDERING}/productOrder/{{order_id}}", response_model=ProductOrder, response_model_exclude_none=True,
-              response_model_by_alias=True, responses=TMF_PROBLEMS)
+@router.patch(
+    f"{ORDERING}/productOrder/{{order_id}}",
+    response_model=ProductOrder,
+    response_model_exclude_none=True,
+    response_model_by_alias=True,
+    responses=TMF_PROBLEMS,
+)
 async def patch_product_order(order_id: str, body: TmfStatePatch, principal: CurrentPrincipal, session: Session):
     """JSON merge patch of ``state`` (and ``cancellationReason`` for cancelled)."""
     order = await writable_order(session, principal, order_id)
-    await service.request_state(session, principal, order, FROM_TMF_STATES.get(body.state, body.state),
-                                body.cancellationReason)
+    await service.request_state(
+        session, principal, order, FROM_TMF_STATES.get(body.state, body.state), body.cancellationReason
+    )
     await flush_or_conflict(session, "order")
     return tmf_order(order)
 
 
-@router.get(f"{CATALOG}/productOffering", response_model=list[ProductOffering], response_model_exclude_none=True,
-            response_model_by_alias=True, responses=TMF_PROBLEMS)
-async def list_product_offerings(principal: CurrentPrincipal, session: Session, response: Response,
-                                 offset: Offset = 0, limit: Limit = 20, fields: Fields = None,
-                                 lifecycleStatus: Annotated[str | None, Query(max_length=16)] = None):
+@router.get(
+    f"{CATALOG}/productOffering",
+    response_model=list[ProductOffering],
+    response_model_exclude_none=True,
+    response_model_by_alias=True,
+    responses=TMF_PROBLEMS,
+)
+async def list_product_offerings(
+    principal: CurrentPrincipal,
+    session: Session,
+    response: Response,
+    offset: Offset = 0,
+    limit: Limit = 20,
+    fields: Fields = None,
+    lifecycleStatus: Annotated[str | None, Query(max_length=16)] = None,
+):
     require_scope(principal, READ)
     stmt = select(Offering)
     if lifecycleStatus:
@@ -315,8 +408,13 @@ async def list_product_offerings(principal: CurrentPrincipal, session: Session, 
     return [_select_fields(tmf_offering(o), fields, ProductOffering) for o in rows]
 
 
-@router.get(f"{CATALOG}/productOffering/{{offering_id}}", response_model=ProductOffering,
-            response_model_exclude_none=True, response_model_by_alias=True, responses=TMF_PROBLEMS)
+@router.get(
+    f"{CATALOG}/productOffering/{{offering_id}}",
+    response_model=ProductOffering,
+    response_model_exclude_none=True,
+    response_model_by_alias=True,
+    responses=TMF_PROBLEMS,
+)
 async def get_product_offering(offering_id: str, principal: CurrentPrincipal, session: Session, fields: Fields = None):
     require_scope(principal, READ)
     offering = await session.get(Offering, offering_id)

@@ -1,5 +1,6 @@
 """Catalogue (offerings and their versions), orders with their items, installed products
 (inventory) and the billing account each customer has (invoices and payments from billing)."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -69,8 +70,9 @@ class Order(OrdersBase):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    items: Mapped[list[OrderItem]] = relationship(back_populates="order", order_by="OrderItem.position",
-                                                  lazy="selectin", cascade="all, delete-orphan")
+    items: Mapped[list[OrderItem]] = relationship(
+        back_populates="order", order_by="OrderItem.position", lazy="selectin", cascade="all, delete-orphan"
+    )
 
     __table_args__ = (
         Index("ix_orders_region_branch_created", "region_code", "branch_code", "created_at"),

@@ -1,4 +1,5 @@
 """A customer's balance status from what billing reported: paid, due or overdue."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

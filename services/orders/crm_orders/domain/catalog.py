@@ -1,4 +1,5 @@
 """Catalogue rules: whether an offering may be sold, and an order's totals (integer tiyn)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -21,8 +22,15 @@ class OfferingStatus(StrEnum):
     RETIRED = "retired"
 
 
-def why_not_sellable(*, status: str, region_codes: list[str], valid_from: date | None, valid_to: date | None,
-                     region_code: str, today: date) -> str | None:
+def why_not_sellable(
+    *,
+    status: str,
+    region_codes: list[str],
+    valid_from: date | None,
+    valid_to: date | None,
+    region_code: str,
+    today: date,
+) -> str | None:
     """None when the offering may be sold to a customer in ``region_code`` today, else the reason."""
     if status != OfferingStatus.ACTIVE:
         return f"is {status} and no longer sold"

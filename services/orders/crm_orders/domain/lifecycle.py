@@ -8,6 +8,7 @@
 completed, failed and partial are reached when every item has an outcome (fulfilment by OSS):
 all completed → completed, all failed → failed, a mix → partial.
 """
+
 from __future__ import annotations
 
 from enum import StrEnum
@@ -40,8 +41,13 @@ class ItemAction(StrEnum):
 ALLOWED_TRANSITIONS: dict[OrderState, tuple[OrderState, ...]] = {
     OrderState.DRAFT: (OrderState.ACKNOWLEDGED, OrderState.CANCELLED),
     OrderState.ACKNOWLEDGED: (OrderState.IN_PROGRESS, OrderState.HELD, OrderState.CANCELLED),
-    OrderState.IN_PROGRESS: (OrderState.HELD, OrderState.CANCELLED, OrderState.COMPLETED, OrderState.FAILED,
-                             OrderState.PARTIAL),
+    OrderState.IN_PROGRESS: (
+        OrderState.HELD,
+        OrderState.CANCELLED,
+        OrderState.COMPLETED,
+        OrderState.FAILED,
+        OrderState.PARTIAL,
+    ),
     OrderState.HELD: (OrderState.ACKNOWLEDGED, OrderState.IN_PROGRESS, OrderState.CANCELLED),
     OrderState.COMPLETED: (),
     OrderState.FAILED: (),

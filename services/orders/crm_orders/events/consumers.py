@@ -1,4 +1,5 @@
 """Kafka consumers of the orders service (each idempotent through the shared inbox)."""
+
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable

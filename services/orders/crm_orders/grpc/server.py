@@ -1,5 +1,6 @@
 """crm.orders.v1.InventoryService: the customer's installed products for other services, with
 the caller's visibility applied (a product belongs to its customer's branch and region)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -20,10 +21,18 @@ from ..db.models import InstalledProduct
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
-PRODUCT_LINES = {"internet": pb.PRODUCT_LINE_INTERNET, "tv": pb.PRODUCT_LINE_TV, "mobile": pb.PRODUCT_LINE_MOBILE,
-                 "fixed_line": pb.PRODUCT_LINE_FIXED_LINE, "bundle": pb.PRODUCT_LINE_BUNDLE}
-STATUSES = {"active": pb.INSTALLED_PRODUCT_STATUS_ACTIVE, "suspended": pb.INSTALLED_PRODUCT_STATUS_SUSPENDED,
-            "terminated": pb.INSTALLED_PRODUCT_STATUS_TERMINATED}
+PRODUCT_LINES = {
+    "internet": pb.PRODUCT_LINE_INTERNET,
+    "tv": pb.PRODUCT_LINE_TV,
+    "mobile": pb.PRODUCT_LINE_MOBILE,
+    "fixed_line": pb.PRODUCT_LINE_FIXED_LINE,
+    "bundle": pb.PRODUCT_LINE_BUNDLE,
+}
+STATUSES = {
+    "active": pb.INSTALLED_PRODUCT_STATUS_ACTIVE,
+    "suspended": pb.INSTALLED_PRODUCT_STATUS_SUSPENDED,
+    "terminated": pb.INSTALLED_PRODUCT_STATUS_TERMINATED,
+}
 
 
 def _timestamp(value: datetime | None) -> Timestamp | None:
@@ -36,13 +45,19 @@ def _timestamp(value: datetime | None) -> Timestamp | None:
 
 def to_message(product: InstalledProduct) -> pb.InstalledProduct:
     return pb.InstalledProduct(
-        id=product.id, customer_id=product.customer_id, offering_id=product.offering_id,
+        id=product.id,
+        customer_id=product.customer_id,
+        offering_id=product.offering_id,
         offering_name=product.offering_name,
         product_line=PRODUCT_LINES.get(product.product_line, pb.PRODUCT_LINE_UNSPECIFIED),
         status=STATUSES.get(product.status, pb.INSTALLED_PRODUCT_STATUS_UNSPECIFIED),
         characteristics={str(k): str(v) for k, v in (product.characteristics or {}).items()},
-        service_address=product.service_address, branch_code=product.branch_code, region_code=product.region_code,
-        activated_at=_timestamp(product.activated_at), terminated_at=_timestamp(product.terminated_at))
+        service_address=product.service_address,
+        branch_code=product.branch_code,
+        region_code=product.region_code,
+        activated_at=_timestamp(product.activated_at),
+        terminated_at=_timestamp(product.terminated_at),
+    )
 
 
 class InventoryServicer(pb_grpc.InventoryServiceServicer):
@@ -61,8 +76,9 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
             after = decode_cursor(request.page_token)
         except Problem:
             after = ["malformed"]  # reported below, naming the request's own field
-        stmt = select(InstalledProduct).where(InstalledProduct.customer_id == request.customer_id,
-                                              visibility_clause(principal, InstalledProduct))
+        stmt = select(InstalledProduct).where(
+            InstalledProduct.customer_id == request.customer_id, visibility_clause(principal, InstalledProduct)
+        )
         if after:
             try:
                 if len(after) != 2 or not all(isinstance(v, str) for v in after):
@@ -70,17 +86,23 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
                 activated = datetime.fromisoformat(after[0])
             except ValueError:
                 raise field_problem("page_token", "malformed; pass next_page_token unchanged") from None
-            stmt = stmt.where(or_(InstalledProduct.activated_at < activated,
-                                  and_(InstalledProduct.activated_at == activated, InstalledProduct.id > after[1])))
+            stmt = stmt.where(
+                or_(
+                    InstalledProduct.activated_at < activated,
+                    and_(InstalledProduct.activated_at == activated, InstalledProduct.id > after[1]),
+                )
+            )
         async with self.runtime.db.read_only() as session:
-            rows = list(await session.scalars(
-                stmt.order_by(InstalledProduct.activated_at.desc(), InstalledProduct.id).limit(size + 1)))
+            rows = list(
+                await session.scalars(
+                    stmt.order_by(InstalledProduct.activated_at.desc(), InstalledProduct.id).limit(size + 1)
+                )
+            )
         token = ""
         if len(rows) > size:
             rows = rows[:size]
             token = encode_cursor([rows[-1].activated_at.isoformat(), rows[-1].id])
-        return pb.ListInstalledProductsResponse(installed_products=[to_message(p) for p in rows],
-                                                next_page_token=token)
+        return pb.ListInstalledProductsResponse(installed_products=[to_message(p) for p in rows], next_page_token=token)
 
     async def GetInstalledProduct(self, request: pb.GetInstalledProductRequest, context):
         principal = current_principal()

@@ -4,6 +4,7 @@ that one poisonous event no longer holds back every later one (crm_shared.relay)
 Revision ID: 0002_outbox_parking
 Revises: 0001_orders
 """
+
 from crm_shared.platform_schema import add_outbox_parking_v2, drop_outbox_parking_v2
 
 revision = "0002_outbox_parking"

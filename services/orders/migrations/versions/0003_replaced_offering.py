@@ -5,6 +5,7 @@ add items, and for items taken before this revision).
 Revision ID: 0003_replaced_offering
 Revises: 0002_outbox_parking
 """
+
 import sqlalchemy as sa
 from alembic import op
 

@@ -1,6 +1,7 @@
 """Activities (/api/v1/sales/activities): calls, meetings, tasks and notes on a customer, lead
 or opportunity. An activity is visible to whoever sees the record it is about; call-centre
 agents may log interactions on any customer they can see."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -22,7 +23,7 @@ from crm_shared.concurrency import (
     version_headers,
 )
 from crm_shared.db import new_id, utcnow
-from crm_shared.errors import OPENAPI_PROBLEMS, openapi_problems, conflict, field_problem, forbidden
+from crm_shared.errors import OPENAPI_PROBLEMS, conflict, field_problem, forbidden, openapi_problems
 from crm_shared.idempotency import IdempotencyKey, create_once
 from crm_shared.outbox import EventWriter
 from crm_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
@@ -48,8 +49,11 @@ router = APIRouter(prefix="/api/v1/sales", tags=["activities"])
 EVENTS = EventWriter("sales")
 ENTITY = "activity"
 ACTIVITIES_PATH = "/api/v1/sales/activities"
-RELATED_MODELS: dict[str, Any] = {RelatedType.CUSTOMER: Customer, RelatedType.LEAD: Lead,
-                                  RelatedType.OPPORTUNITY: Opportunity}
+RELATED_MODELS: dict[str, Any] = {
+    RelatedType.CUSTOMER: Customer,
+    RelatedType.LEAD: Lead,
+    RelatedType.OPPORTUNITY: Opportunity,
+}
 
 Subject = Annotated[str, Field(min_length=1, max_length=300)]
 LongText = Annotated[str, Field(max_length=10_000)]
@@ -65,7 +69,8 @@ class ActivityCreate(Strict):
     done_at: AwareDatetime | None = Field(None, description="when it happened; a note is done when written")
     outcome: LongText | None = None
     owner_id: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
-        None, description="who does it: a staff member in your scope who sees the record; default you")
+        None, description="who does it: a staff member in your scope who sees the record; default you"
+    )
 
 
 class ActivityUpdate(Strict):
@@ -104,20 +109,39 @@ def activity_state(activity: Activity, placement: Placement) -> dict[str, Any]:
     """The activity's full state as JSON-ready values: the API response and every event's payload."""
     region_code, branch_code = placement
     return {
-        "id": activity.id, "kind": activity.kind, "related_type": activity.related_type,
-        "related_id": activity.related_id, "subject": activity.subject, "body": activity.body,
-        "due_at": iso(activity.due_at), "done_at": iso(activity.done_at), "outcome": activity.outcome,
-        "owner_id": activity.owner_id, "owner_name": activity.owner_name, "created_by": activity.created_by,
-        "branch_code": branch_code, "region_code": region_code, "version": activity.version,
-        "created_at": iso(activity.created_at), "updated_at": iso(activity.updated_at),
+        "id": activity.id,
+        "kind": activity.kind,
+        "related_type": activity.related_type,
+        "related_id": activity.related_id,
+        "subject": activity.subject,
+        "body": activity.body,
+        "due_at": iso(activity.due_at),
+        "done_at": iso(activity.done_at),
+        "outcome": activity.outcome,
+        "owner_id": activity.owner_id,
+        "owner_name": activity.owner_name,
+        "created_by": activity.created_by,
+        "branch_code": branch_code,
+        "region_code": region_code,
+        "version": activity.version,
+        "created_at": iso(activity.created_at),
+        "updated_at": iso(activity.updated_at),
     }
 
 
-async def record_activity_event(session: AsyncSession, action: str, activity: Activity, placement: Placement,
-                                **extra: Any) -> None:
+async def record_activity_event(
+    session: AsyncSession, action: str, activity: Activity, placement: Placement, **extra: Any
+) -> None:
     await session.flush()
-    await EVENTS.add(session, aggregate=ENTITY, action=action, subject=activity.id,
-                     data=activity_state(activity, placement) | extra, region=placement[0], branch=placement[1])
+    await EVENTS.add(
+        session,
+        aggregate=ENTITY,
+        action=action,
+        subject=activity.id,
+        data=activity_state(activity, placement) | extra,
+        region=placement[0],
+        branch=placement[1],
+    )
 
 
 def activity_url(activity_id: str) -> str:
@@ -130,17 +154,22 @@ def _headers(view: dict[str, Any]) -> dict[str, str]:
 
 # --- visibility through the related record -------------------------------------------------------
 
+
 def activity_visibility_clause(principal: Principal) -> ColumnElement[bool]:
     """Activities whose related record the caller sees."""
     if principal.scope is Scope.NATIONAL:
         return true()
     if principal.scope is Scope.NONE:
         return false()
-    return or_(*(
-        and_(Activity.related_type == str(kind),
-             Activity.related_id.in_(select(model.id).where(visibility_clause(principal, model))))
-        for kind, model in RELATED_MODELS.items()
-    ))
+    return or_(
+        *(
+            and_(
+                Activity.related_type == str(kind),
+                Activity.related_id.in_(select(model.id).where(visibility_clause(principal, model))),
+            )
+            for kind, model in RELATED_MODELS.items()
+        )
+    )
 
 
 async def placement_of(session: AsyncSession, related_type: str, related_id: str) -> Placement:
@@ -155,16 +184,18 @@ async def placements_of(session: AsyncSession, activities: list[Activity]) -> di
     for kind, model in RELATED_MODELS.items():
         ids = {a.related_id for a in activities if a.related_type == kind}
         if ids:
-            rows = await session.execute(select(model.id, model.region_code, model.branch_code)
-                                         .where(model.id.in_(ids)))
+            rows = await session.execute(
+                select(model.id, model.region_code, model.branch_code).where(model.id.in_(ids))
+            )
             found.update({(str(kind), rid): (region, branch) for rid, region, branch in rows})
     return found
 
 
 async def related_record(session: AsyncSession, principal: Principal, related_type: str, related_id: str):
     """The record an activity is about, if the caller sees it; 404 naming related_id otherwise."""
-    return await get_visible(session, principal, RELATED_MODELS[related_type], related_id, what=related_type,
-                             field="related_id")
+    return await get_visible(
+        session, principal, RELATED_MODELS[related_type], related_id, what=related_type, field="related_id"
+    )
 
 
 def may_log_on(principal: Principal, related_type: str, record: Any) -> bool:
@@ -176,18 +207,27 @@ def may_log_on(principal: Principal, related_type: str, record: Any) -> bool:
 
 def require_activity_writer(principal: Principal) -> None:
     require_personal_data_access(principal)
-    if principal.role is Role.HQ_ANALYST or (principal.role is Role.SYSTEM and not principal.has_scope("activities:write")):
+    if principal.role is Role.HQ_ANALYST or (
+        principal.role is Role.SYSTEM and not principal.has_scope("activities:write")
+    ):
         raise forbidden(f"role {principal.role.value} may not log activities")
 
 
-async def get_visible_activity(session: AsyncSession, principal: Principal, activity_id: str, *,
-                               for_update: bool = False) -> Activity:
-    return await get_visible(session, principal, Activity, activity_id, what=ENTITY, for_update=for_update,
-                             visibility=activity_visibility_clause(principal))
+async def get_visible_activity(
+    session: AsyncSession, principal: Principal, activity_id: str, *, for_update: bool = False
+) -> Activity:
+    return await get_visible(
+        session,
+        principal,
+        Activity,
+        activity_id,
+        what=ENTITY,
+        for_update=for_update,
+        visibility=activity_visibility_clause(principal),
+    )
 
 
-async def log_activity(session: AsyncSession, principal: Principal,
-                       body: ActivityCreate) -> tuple[Activity, Placement]:
+async def log_activity(session: AsyncSession, principal: Principal, body: ActivityCreate) -> tuple[Activity, Placement]:
     """A new activity on a record the caller may log on, audited, with its event; returns it and
     where its record is."""
     require_activity_writer(principal)
@@ -198,9 +238,11 @@ async def log_activity(session: AsyncSession, principal: Principal,
     if not may_log_on(principal, body.related_type, record):
         raise forbidden(f"you may not log activities on this {body.related_type}")
     if body.related_type == RelatedType.CUSTOMER and record.status == CustomerStatus.MERGED:
-        raise conflict(f"related_id: customer {record.id} was merged into {record.merged_into_id}; log it there",
-                       merged_into_id=record.merged_into_id,
-                       errors=[{"field": "related_id", "message": "was merged into another customer"}])
+        raise conflict(
+            f"related_id: customer {record.id} was merged into {record.merged_into_id}; log it there",
+            merged_into_id=record.merged_into_id,
+            errors=[{"field": "related_id", "message": "was merged into another customer"}],
+        )
     owner_id, owner_name = principal.subject, principal.username
     if body.owner_id is not None and body.owner_id != principal.subject:
         member = await active_staff(session, principal, body.owner_id, field="owner_id")
@@ -209,45 +251,83 @@ async def log_activity(session: AsyncSession, principal: Principal,
         owner_id, owner_name = member.id, member.full_name or member.username
     now = utcnow()
     activity = Activity(
-        id=new_id(), kind=body.kind, related_type=body.related_type, related_id=record.id, subject=subject,
-        body=body.body, due_at=body.due_at,
+        id=new_id(),
+        kind=body.kind,
+        related_type=body.related_type,
+        related_id=record.id,
+        subject=subject,
+        body=body.body,
+        due_at=body.due_at,
         done_at=body.done_at or (now if body.kind == ActivityKind.NOTE else None),
-        outcome=body.outcome, owner_id=owner_id, owner_name=owner_name, created_by=principal.subject,
-        version=1, created_at=now, updated_at=now,
+        outcome=body.outcome,
+        owner_id=owner_id,
+        owner_name=owner_name,
+        created_by=principal.subject,
+        version=1,
+        created_at=now,
+        updated_at=now,
     )
     session.add(activity)
     placement = (record.region_code, record.branch_code)
-    record_change(session, principal, entity_type=ENTITY, entity_id=activity.id, action="created",
-                  changes=creation_changes(activity_state(activity, placement)))
+    record_change(
+        session,
+        principal,
+        entity_type=ENTITY,
+        entity_id=activity.id,
+        action="created",
+        changes=creation_changes(activity_state(activity, placement)),
+    )
     await record_activity_event(session, "created", activity, placement)
     return activity, placement
 
 
 # --- endpoints -----------------------------------------------------------------------------------
 
-@router.post("/activities", status_code=201, response_model=ActivityOut, responses=OPENAPI_PROBLEMS,
-             summary="Log a call, meeting, task or note on a customer, lead or opportunity")
-async def create_activity(body: ActivityCreate, principal: CurrentPrincipal, session: Session, response: Response,
-                          idempotency_key: IdempotencyKey = None):
+
+@router.post(
+    "/activities",
+    status_code=201,
+    response_model=ActivityOut,
+    responses=OPENAPI_PROBLEMS,
+    summary="Log a call, meeting, task or note on a customer, lead or opportunity",
+)
+async def create_activity(
+    body: ActivityCreate,
+    principal: CurrentPrincipal,
+    session: Session,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+):
     require_activity_writer(principal)
 
     async def create() -> dict:
         return activity_state(*await log_activity(session, principal, body))
 
-    return await create_once(session, principal, idempotency_key, body.model_dump(mode="json"), response,
-                             create=create, headers=_headers, flush=lambda: flush_or_conflict(session, ENTITY))
+    return await create_once(
+        session,
+        principal,
+        idempotency_key,
+        body.model_dump(mode="json"),
+        response,
+        create=create,
+        headers=_headers,
+        flush=lambda: flush_or_conflict(session, ENTITY),
+    )
 
 
-@router.get("/activities/{activity_id}", response_model=ActivityOut, responses=OPENAPI_PROBLEMS,
-            summary="One activity")
+@router.get("/activities/{activity_id}", response_model=ActivityOut, responses=OPENAPI_PROBLEMS, summary="One activity")
 async def get_activity(activity_id: str, principal: CurrentPrincipal, session: Session, response: Response):
     activity = await get_visible_activity(session, principal, activity_id)
     response.headers["ETag"] = etag(activity.version)
     return activity_state(activity, await placement_of(session, activity.related_type, activity.related_id))
 
 
-@router.get("/activities", response_model=Page[ActivityOut], responses=OPENAPI_PROBLEMS,
-            summary="Activities on records you can see, newest first (e.g. one customer's timeline)")
+@router.get(
+    "/activities",
+    response_model=Page[ActivityOut],
+    responses=OPENAPI_PROBLEMS,
+    summary="Activities on records you can see, newest first (e.g. one customer's timeline)",
+)
 async def list_activities(
     principal: CurrentPrincipal,
     session: Session,
@@ -265,8 +345,12 @@ async def list_activities(
     if related_id is not None:
         await related_record(session, principal, related_type, related_id)  # 404 when not visible
     stmt = select(Activity).where(activity_visibility_clause(principal))
-    for column, value in ((Activity.related_type, related_type), (Activity.related_id, related_id),
-                          (Activity.kind, kind), (Activity.owner_id, owner_id)):
+    for column, value in (
+        (Activity.related_type, related_type),
+        (Activity.related_id, related_id),
+        (Activity.kind, kind),
+        (Activity.owner_id, owner_id),
+    ):
         if value is not None:
             stmt = stmt.where(column == value)
     if state == "open":
@@ -275,18 +359,29 @@ async def list_activities(
         stmt = stmt.where(Activity.done_at.is_not(None))
     rows, next_cursor = await newest_first_page(session, stmt, Activity, limit, cursor)
     placements = await placements_of(session, rows)
-    return {"items": [activity_state(a, placements.get((a.related_type, a.related_id), ("", ""))) for a in rows],
-            "next_cursor": next_cursor}
+    return {
+        "items": [activity_state(a, placements.get((a.related_type, a.related_id), ("", ""))) for a in rows],
+        "next_cursor": next_cursor,
+    }
 
 
 UPDATABLE = ("subject", "body", "due_at", "done_at", "outcome")
 
 
-@router.patch("/activities/{activity_id}", response_model=ActivityOut,
-              responses=OPENAPI_PROBLEMS | openapi_problems(428),
-              summary="Change an activity or mark it done (optimistic concurrency)")
-async def update_activity(activity_id: str, body: ActivityUpdate, principal: CurrentPrincipal, session: Session,
-                          response: Response, if_match: IfMatch = None):
+@router.patch(
+    "/activities/{activity_id}",
+    response_model=ActivityOut,
+    responses=OPENAPI_PROBLEMS | openapi_problems(428),
+    summary="Change an activity or mark it done (optimistic concurrency)",
+)
+async def update_activity(
+    activity_id: str,
+    body: ActivityUpdate,
+    principal: CurrentPrincipal,
+    session: Session,
+    response: Response,
+    if_match: IfMatch = None,
+):
     require_activity_writer(principal)
     activity = await get_visible_activity(session, principal, activity_id, for_update=True)
     record = await related_record(session, principal, activity.related_type, activity.related_id)
@@ -313,4 +408,3 @@ async def update_activity(activity_id: str, body: ActivityUpdate, principal: Cur
         await record_activity_event(session, action, activity, placement)
     response.headers["ETag"] = etag(activity.version)
     return activity_state(activity, placement)
-

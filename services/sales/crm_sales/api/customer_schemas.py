@@ -1,5 +1,6 @@
 """Request and response bodies of the customer API. Field rules come from crm_sales.domain;
 a broken rule is a 422 naming the field ("iin: check digit does not match")."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -161,6 +162,7 @@ class MergeRequest(Strict):
 
 
 # --- responses -------------------------------------------------------------------------------
+
 
 class PhoneOut(BaseModel):
     id: str

@@ -1,4 +1,5 @@
 """The customer REST API (/api/v1/sales/customers): what integrators code against."""
+
 from __future__ import annotations
 
 from typing import Annotated, Literal
@@ -14,8 +15,8 @@ from crm_shared.idempotency import IdempotencyKey, create_once
 from crm_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
 
 from .. import customer_service as service
-from ..domain.customers import search_key
 from ..db.models import Customer
+from ..domain.customers import search_key
 from ..domain.identifiers import IdentifierError, parse_bin, parse_iin
 from ..events.customer_events import address_state, contact_state, phone_state
 from .customer_schemas import (
@@ -45,8 +46,7 @@ def _headers(view: dict) -> dict[str, str]:
     return version_headers(view["version"], service.customer_url(view["id"]))
 
 
-async def _writable_at(session: AsyncSession, principal: Principal, customer_id: str,
-                       if_match: str | None) -> Customer:
+async def _writable_at(session: AsyncSession, principal: Principal, customer_id: str, if_match: str | None) -> Customer:
     """The customer a sub-resource change is made on; If-Match is optional there."""
     customer = await service.get_writable_customer(session, principal, customer_id)
     check_version(WHAT, customer.version, parse_if_match(if_match, WHAT))
@@ -55,10 +55,19 @@ async def _writable_at(session: AsyncSession, principal: Principal, customer_id:
 
 # --- create / read / search ----------------------------------------------------------------------
 
-@router.post("/customers", status_code=201, response_model=CustomerOut, responses=OPENAPI_PROBLEMS,
-             summary="Register an individual (IIN) or a business (BIN) customer")
+
+@router.post(
+    "/customers",
+    status_code=201,
+    response_model=CustomerOut,
+    responses=OPENAPI_PROBLEMS,
+    summary="Register an individual (IIN) or a business (BIN) customer",
+)
 async def create_customer(
-    body: Annotated[CustomerCreate, Body()], principal: CurrentPrincipal, session: Session, response: Response,
+    body: Annotated[CustomerCreate, Body()],
+    principal: CurrentPrincipal,
+    session: Session,
+    response: Response,
     idempotency_key: IdempotencyKey = None,
 ):
     service.require_customer_writer(principal)
@@ -66,12 +75,24 @@ async def create_customer(
     async def create() -> dict:
         return service.customer_view(await service.create_customer(session, principal, body), principal)
 
-    return await create_once(session, principal, idempotency_key, body.model_dump(mode="json"), response,
-                             create=create, headers=_headers, flush=lambda: service.flush_or_conflict(session))
+    return await create_once(
+        session,
+        principal,
+        idempotency_key,
+        body.model_dump(mode="json"),
+        response,
+        create=create,
+        headers=_headers,
+        flush=lambda: service.flush_or_conflict(session),
+    )
 
 
-@router.get("/customers/{customer_id}", response_model=CustomerOut, responses=OPENAPI_PROBLEMS,
-            summary="One customer (404 when absent or not visible to the caller)")
+@router.get(
+    "/customers/{customer_id}",
+    response_model=CustomerOut,
+    responses=OPENAPI_PROBLEMS,
+    summary="One customer (404 when absent or not visible to the caller)",
+)
 async def get_customer(customer_id: str, principal: CurrentPrincipal, session: ReadSession, response: Response):
     customer = await service.get_visible_customer(session, principal, customer_id)
     response.headers["ETag"] = etag(customer.version)
@@ -108,16 +129,22 @@ def _after(cursor: str | None) -> tuple[str, str] | None:
     return values[0], values[1]
 
 
-@router.get("/customers", response_model=Page[CustomerOut], responses=OPENAPI_PROBLEMS,
-            summary="Find customers by phone (any notation), IIN/BIN, name prefix, branch or owner")
+@router.get(
+    "/customers",
+    response_model=Page[CustomerOut],
+    responses=OPENAPI_PROBLEMS,
+    summary="Find customers by phone (any notation), IIN/BIN, name prefix, branch or owner",
+)
 async def list_customers(
     principal: CurrentPrincipal,
     session: ReadSession,
     phone: Annotated[str | None, Query(max_length=MAX_QUERY_LENGTH, description="any Kazakhstan notation")] = None,
     iin: Annotated[str | None, Query(max_length=MAX_QUERY_LENGTH)] = None,
     bin: Annotated[str | None, Query(max_length=MAX_QUERY_LENGTH)] = None,
-    q: Annotated[str | None, Query(max_length=MAX_QUERY_LENGTH,
-                                   description="prefix of 'last first middle' name or of the legal name")] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=MAX_QUERY_LENGTH, description="prefix of 'last first middle' name or of the legal name"),
+    ] = None,
     branch_code: Annotated[str | None, Query(max_length=32)] = None,
     owner_id: Annotated[str | None, Query(max_length=200)] = None,
     kind: Literal["individual", "business"] | None = None,
@@ -127,21 +154,36 @@ async def list_customers(
 ):
     service.require_reader(principal)
     query = service.CustomerQuery(
-        phone=phone_filter(phone), tax_id=_tax_id_filter(iin, bin), name_prefix=_name_filter(q),
-        branch_code=branch_code, owner_id=owner_id, kind=kind, statuses=None if status == "any" else (status,),
+        phone=phone_filter(phone),
+        tax_id=_tax_id_filter(iin, bin),
+        name_prefix=_name_filter(q),
+        branch_code=branch_code,
+        owner_id=owner_id,
+        kind=kind,
+        statuses=None if status == "any" else (status,),
     )
     customers, last = await service.search_customers(session, principal, query, limit=limit, after=_after(cursor))
-    return {"items": [service.customer_view(c, principal) for c in customers],
-            "next_cursor": encode_cursor(list(last)) if last else None}
+    return {
+        "items": [service.customer_view(c, principal) for c in customers],
+        "next_cursor": encode_cursor(list(last)) if last else None,
+    }
 
 
 # --- update / merge / history --------------------------------------------------------------------
 
-@router.patch("/customers/{customer_id}", response_model=CustomerOut,
-              responses=OPENAPI_PROBLEMS | openapi_problems(428),
-    summary="Change names, e-mail, language, consents, primary phone or status (optimistic concurrency)")
+
+@router.patch(
+    "/customers/{customer_id}",
+    response_model=CustomerOut,
+    responses=OPENAPI_PROBLEMS | openapi_problems(428),
+    summary="Change names, e-mail, language, consents, primary phone or status (optimistic concurrency)",
+)
 async def update_customer(
-    customer_id: str, body: CustomerUpdate, principal: CurrentPrincipal, session: Session, response: Response,
+    customer_id: str,
+    body: CustomerUpdate,
+    principal: CurrentPrincipal,
+    session: Session,
+    response: Response,
     if_match: IfMatch = None,
 ):
     customer = await service.get_writable_customer(session, principal, customer_id)
@@ -151,10 +193,18 @@ async def update_customer(
     return service.customer_view(customer, principal)
 
 
-@router.post("/customers/{customer_id}/merge", response_model=CustomerOut, responses=OPENAPI_PROBLEMS,
-             summary="Merge a duplicate into this customer (phones, contacts, addresses move here)")
+@router.post(
+    "/customers/{customer_id}/merge",
+    response_model=CustomerOut,
+    responses=OPENAPI_PROBLEMS,
+    summary="Merge a duplicate into this customer (phones, contacts, addresses move here)",
+)
 async def merge_customer(
-    customer_id: str, body: MergeRequest, principal: CurrentPrincipal, session: Session, response: Response,
+    customer_id: str,
+    body: MergeRequest,
+    principal: CurrentPrincipal,
+    session: Session,
+    response: Response,
     if_match: IfMatch = None,
 ):
     survivor = await service.get_writable_customer(session, principal, customer_id)
@@ -163,11 +213,16 @@ async def merge_customer(
     return service.customer_view(survivor, principal)
 
 
-@router.get("/customers/{customer_id}/history", response_model=Page[HistoryEntryOut],
-            responses=OPENAPI_PROBLEMS,
-            summary="Audit history of the customer: who changed what, when, old -> new")
+@router.get(
+    "/customers/{customer_id}/history",
+    response_model=Page[HistoryEntryOut],
+    responses=OPENAPI_PROBLEMS,
+    summary="Audit history of the customer: who changed what, when, old -> new",
+)
 async def customer_history(
-    customer_id: str, principal: CurrentPrincipal, session: ReadSession,
+    customer_id: str,
+    principal: CurrentPrincipal,
+    session: ReadSession,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = MAX_LIMIT,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ):
@@ -175,75 +230,130 @@ async def customer_history(
     after = decode_cursor(cursor)
     if after is not None and (len(after) != 1 or not isinstance(after[0], int)):
         raise field_problem("cursor", "malformed cursor; pass next_cursor from the previous page unchanged", 400)
-    entries = await audit_history(session, service.ENTITY, customer.id, limit=limit + 1,
-                                  after_id=after[0] if after else None)
+    entries = await audit_history(
+        session, service.ENTITY, customer.id, limit=limit + 1, after_id=after[0] if after else None
+    )
     next_cursor = encode_cursor([entries[limit - 1].id]) if len(entries) > limit else None
-    return {"items": [{"id": e.id, "at": e.at, "actor_id": e.actor_id, "actor_name": e.actor_name, "action": e.action,
-                       "changes": service.history_view(e.changes, principal), "operation_id": e.operation_id}
-                      for e in entries[:limit]],
-            "next_cursor": next_cursor}
+    return {
+        "items": [
+            {
+                "id": e.id,
+                "at": e.at,
+                "actor_id": e.actor_id,
+                "actor_name": e.actor_name,
+                "action": e.action,
+                "changes": service.history_view(e.changes, principal),
+                "operation_id": e.operation_id,
+            }
+            for e in entries[:limit]
+        ],
+        "next_cursor": next_cursor,
+    }
 
 
 # --- phones, contacts, addresses -----------------------------------------------------------------
 
-@router.post("/customers/{customer_id}/phones", status_code=201, response_model=PhoneOut,
-             responses=OPENAPI_PROBLEMS,
-             summary="Add a phone number (any notation; stored as E.164)")
-async def add_phone(customer_id: str, body: PhoneIn, principal: CurrentPrincipal, session: Session,
-                    response: Response, if_match: IfMatch = None):
+
+@router.post(
+    "/customers/{customer_id}/phones",
+    status_code=201,
+    response_model=PhoneOut,
+    responses=OPENAPI_PROBLEMS,
+    summary="Add a phone number (any notation; stored as E.164)",
+)
+async def add_phone(
+    customer_id: str,
+    body: PhoneIn,
+    principal: CurrentPrincipal,
+    session: Session,
+    response: Response,
+    if_match: IfMatch = None,
+):
     customer = await _writable_at(session, principal, customer_id, if_match)
     phone = await service.add_phone(session, principal, customer, body)
     response.headers["ETag"] = etag(customer.version)
     return phone_state(phone)
 
 
-@router.delete("/customers/{customer_id}/phones/{phone_id}", status_code=204,
-               responses=OPENAPI_PROBLEMS,
-               summary="Remove a phone number (not the primary one)")
-async def remove_phone(customer_id: str, phone_id: str, principal: CurrentPrincipal, session: Session,
-                       if_match: IfMatch = None):
+@router.delete(
+    "/customers/{customer_id}/phones/{phone_id}",
+    status_code=204,
+    responses=OPENAPI_PROBLEMS,
+    summary="Remove a phone number (not the primary one)",
+)
+async def remove_phone(
+    customer_id: str, phone_id: str, principal: CurrentPrincipal, session: Session, if_match: IfMatch = None
+):
     customer = await _writable_at(session, principal, customer_id, if_match)
     await service.remove_phone(session, principal, customer, phone_id)
     return Response(status_code=204, headers={"ETag": etag(customer.version)})
 
 
-@router.post("/customers/{customer_id}/contacts", status_code=201, response_model=ContactOut,
-             responses=OPENAPI_PROBLEMS,
-             summary="Add a contact person to a business customer")
-async def add_contact(customer_id: str, body: ContactIn, principal: CurrentPrincipal, session: Session,
-                      response: Response, if_match: IfMatch = None):
+@router.post(
+    "/customers/{customer_id}/contacts",
+    status_code=201,
+    response_model=ContactOut,
+    responses=OPENAPI_PROBLEMS,
+    summary="Add a contact person to a business customer",
+)
+async def add_contact(
+    customer_id: str,
+    body: ContactIn,
+    principal: CurrentPrincipal,
+    session: Session,
+    response: Response,
+    if_match: IfMatch = None,
+):
     customer = await _writable_at(session, principal, customer_id, if_match)
     contact = await service.add_contact(session, principal, customer, body)
     response.headers["ETag"] = etag(customer.version)
     return contact_state(contact)
 
 
-@router.delete("/customers/{customer_id}/contacts/{contact_id}", status_code=204,
-               responses=OPENAPI_PROBLEMS,
-               summary="Remove a contact person")
-async def remove_contact(customer_id: str, contact_id: str, principal: CurrentPrincipal, session: Session,
-                         if_match: IfMatch = None):
+@router.delete(
+    "/customers/{customer_id}/contacts/{contact_id}",
+    status_code=204,
+    responses=OPENAPI_PROBLEMS,
+    summary="Remove a contact person",
+)
+async def remove_contact(
+    customer_id: str, contact_id: str, principal: CurrentPrincipal, session: Session, if_match: IfMatch = None
+):
     customer = await _writable_at(session, principal, customer_id, if_match)
     await service.remove_contact(session, principal, customer, contact_id)
     return Response(status_code=204, headers={"ETag": etag(customer.version)})
 
 
-@router.post("/customers/{customer_id}/addresses", status_code=201, response_model=AddressOut,
-             responses=OPENAPI_PROBLEMS,
-             summary="Add a registration, service or billing address")
-async def add_address(customer_id: str, body: AddressIn, principal: CurrentPrincipal, session: Session,
-                      response: Response, if_match: IfMatch = None):
+@router.post(
+    "/customers/{customer_id}/addresses",
+    status_code=201,
+    response_model=AddressOut,
+    responses=OPENAPI_PROBLEMS,
+    summary="Add a registration, service or billing address",
+)
+async def add_address(
+    customer_id: str,
+    body: AddressIn,
+    principal: CurrentPrincipal,
+    session: Session,
+    response: Response,
+    if_match: IfMatch = None,
+):
     customer = await _writable_at(session, principal, customer_id, if_match)
     address = await service.add_address(session, principal, customer, body)
     response.headers["ETag"] = etag(customer.version)
     return address_state(address)
 
 
-@router.delete("/customers/{customer_id}/addresses/{address_id}", status_code=204,
-               responses=OPENAPI_PROBLEMS,
-               summary="Remove an address")
-async def remove_address(customer_id: str, address_id: str, principal: CurrentPrincipal, session: Session,
-                         if_match: IfMatch = None):
+@router.delete(
+    "/customers/{customer_id}/addresses/{address_id}",
+    status_code=204,
+    responses=OPENAPI_PROBLEMS,
+    summary="Remove an address",
+)
+async def remove_address(
+    customer_id: str, address_id: str, principal: CurrentPrincipal, session: Session, if_match: IfMatch = None
+):
     customer = await _writable_at(session, principal, customer_id, if_match)
     await service.remove_address(session, principal, customer, address_id)
     return Response(status_code=204, headers={"ETag": etag(customer.version)})

@@ -1,5 +1,6 @@
 """Request dependencies every sales router uses: the verified caller, a unit of work, and a
 session for requests that only read."""
+
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -9,7 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_shared.app import runtime_of
 from crm_shared.auth import Principal, principal_dependency
 
-CurrentPrincipal = Annotated[Principal, principal_dependency(lambda request: request.app.state.settings.internal_token_secret)]
+CurrentPrincipal = Annotated[
+    Principal, principal_dependency(lambda request: request.app.state.settings.internal_token_secret)
+]
 
 
 async def _unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:

@@ -1,5 +1,6 @@
 """Leads (/api/v1/sales/leads): registration, qualification, assignment and conversion into a
 customer plus an opportunity."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -22,7 +23,7 @@ from crm_shared.concurrency import (
     version_headers,
 )
 from crm_shared.db import new_id, utcnow
-from crm_shared.errors import OPENAPI_PROBLEMS, openapi_problems, conflict, field_problem
+from crm_shared.errors import OPENAPI_PROBLEMS, conflict, field_problem, openapi_problems
 from crm_shared.idempotency import IdempotencyKey, create_once
 from crm_shared.outbox import EventWriter
 from crm_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
@@ -75,7 +76,8 @@ class LeadCreate(Strict):
     campaign_id: Reference | None = Field(None, description="the campaign the lead answered (source campaign)")
     partner_id: Reference | None = Field(None, description="the dealer/agent who brought it (source partner)")
     owner_id: Annotated[str, Field(max_length=200)] | None = Field(
-        None, description="a staff member in your scope; default you. The lead is placed in the owner's branch")
+        None, description="a staff member in your scope; default you. The lead is placed in the owner's branch"
+    )
 
 
 class LeadUpdate(Strict):
@@ -148,20 +150,42 @@ class ConversionOut(BaseModel):
 def lead_state(lead: Lead) -> dict[str, Any]:
     """The lead's full state as JSON-ready values: the API response and every event's payload."""
     return {
-        "id": lead.id, "source": lead.source, "status": lead.status, "disqualify_reason": lead.disqualify_reason,
-        "name": lead.name, "phone": lead.phone, "email": lead.email, "company_name": lead.company_name,
-        "interest": lead.interest, "notes": lead.notes, "campaign_id": lead.campaign_id,
-        "partner_id": lead.partner_id, "owner_id": lead.owner_id, "owner_name": lead.owner_name,
-        "branch_code": lead.branch_code, "region_code": lead.region_code, "customer_id": lead.customer_id,
-        "opportunity_id": lead.opportunity_id, "converted_at": iso(lead.converted_at), "version": lead.version,
-        "created_at": iso(lead.created_at), "updated_at": iso(lead.updated_at),
+        "id": lead.id,
+        "source": lead.source,
+        "status": lead.status,
+        "disqualify_reason": lead.disqualify_reason,
+        "name": lead.name,
+        "phone": lead.phone,
+        "email": lead.email,
+        "company_name": lead.company_name,
+        "interest": lead.interest,
+        "notes": lead.notes,
+        "campaign_id": lead.campaign_id,
+        "partner_id": lead.partner_id,
+        "owner_id": lead.owner_id,
+        "owner_name": lead.owner_name,
+        "branch_code": lead.branch_code,
+        "region_code": lead.region_code,
+        "customer_id": lead.customer_id,
+        "opportunity_id": lead.opportunity_id,
+        "converted_at": iso(lead.converted_at),
+        "version": lead.version,
+        "created_at": iso(lead.created_at),
+        "updated_at": iso(lead.updated_at),
     }
 
 
 async def record_lead_event(session: AsyncSession, action: str, lead: Lead, **extra: Any) -> None:
     await session.flush()
-    await EVENTS.add(session, aggregate=ENTITY, action=action, subject=lead.id, data=lead_state(lead) | extra,
-                     region=lead.region_code, branch=lead.branch_code)
+    await EVENTS.add(
+        session,
+        aggregate=ENTITY,
+        action=action,
+        subject=lead.id,
+        data=lead_state(lead) | extra,
+        region=lead.region_code,
+        branch=lead.branch_code,
+    )
 
 
 def lead_url(lead_id: str) -> str:
@@ -173,6 +197,7 @@ def _headers(view: dict[str, Any]) -> dict[str, str]:
 
 
 # --- create / read / list ------------------------------------------------------------------------
+
 
 async def register_lead(session: AsyncSession, principal: Principal, body: LeadCreate) -> Lead:
     """A new lead in the owner's branch, audited, with its crm.sales.lead.created event; the
@@ -187,30 +212,62 @@ async def register_lead(session: AsyncSession, principal: Principal, body: LeadC
     owner = await resolve_owner(session, principal, body.owner_id, field="owner_id")
     now = utcnow()
     lead = Lead(
-        id=new_id(), source=body.source, status=LeadStatus.NEW, name=name, phone=body.phone, email=body.email,
-        company_name=clean_text(body.company_name), interest=body.interest, notes=body.notes,
-        campaign_id=body.campaign_id, partner_id=body.partner_id, owner_id=owner.id, owner_name=owner.name,
-        branch_code=owner.branch_code, region_code=owner.region_code, version=1, created_at=now, updated_at=now,
+        id=new_id(),
+        source=body.source,
+        status=LeadStatus.NEW,
+        name=name,
+        phone=body.phone,
+        email=body.email,
+        company_name=clean_text(body.company_name),
+        interest=body.interest,
+        notes=body.notes,
+        campaign_id=body.campaign_id,
+        partner_id=body.partner_id,
+        owner_id=owner.id,
+        owner_name=owner.name,
+        branch_code=owner.branch_code,
+        region_code=owner.region_code,
+        version=1,
+        created_at=now,
+        updated_at=now,
     )
     session.add(lead)
-    record_change(session, principal, entity_type=ENTITY, entity_id=lead.id, action="created",
-                  changes=creation_changes(lead_state(lead)))
+    record_change(
+        session,
+        principal,
+        entity_type=ENTITY,
+        entity_id=lead.id,
+        action="created",
+        changes=creation_changes(lead_state(lead)),
+    )
     await record_lead_event(session, "created", lead)
     return lead
 
 
-@router.post("/leads", status_code=201, response_model=LeadOut, responses=OPENAPI_PROBLEMS,
-             summary="Register a lead")
-async def create_lead(body: LeadCreate, principal: CurrentPrincipal, session: Session, response: Response,
-                      idempotency_key: IdempotencyKey = None):
+@router.post("/leads", status_code=201, response_model=LeadOut, responses=OPENAPI_PROBLEMS, summary="Register a lead")
+async def create_lead(
+    body: LeadCreate,
+    principal: CurrentPrincipal,
+    session: Session,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+):
     require_personal_data_access(principal)
     require_writer(principal)
 
     async def create() -> dict:
         return lead_state(await register_lead(session, principal, body))
 
-    return await create_once(session, principal, idempotency_key, body.model_dump(mode="json"), response,
-                             create=create, headers=_headers, flush=lambda: flush_or_conflict(session, ENTITY))
+    return await create_once(
+        session,
+        principal,
+        idempotency_key,
+        body.model_dump(mode="json"),
+        response,
+        create=create,
+        headers=_headers,
+        flush=lambda: flush_or_conflict(session, ENTITY),
+    )
 
 
 @router.get("/leads/{lead_id}", response_model=LeadOut, responses=OPENAPI_PROBLEMS, summary="One lead")
@@ -220,8 +277,9 @@ async def get_lead(lead_id: str, principal: CurrentPrincipal, session: Session, 
     return lead_state(lead)
 
 
-@router.get("/leads", response_model=Page[LeadOut], responses=OPENAPI_PROBLEMS,
-            summary="Leads you can see, newest first")
+@router.get(
+    "/leads", response_model=Page[LeadOut], responses=OPENAPI_PROBLEMS, summary="Leads you can see, newest first"
+)
 async def list_leads(
     principal: CurrentPrincipal,
     session: Session,
@@ -236,9 +294,14 @@ async def list_leads(
 ):
     require_personal_data_access(principal)
     stmt = select(Lead).where(visibility_clause(principal, Lead))
-    for column, value in ((Lead.status, status), (Lead.source, source), (Lead.interest, interest),
-                          (Lead.owner_id, owner_id), (Lead.branch_code, branch_code),
-                          (Lead.phone, phone_filter(phone))):
+    for column, value in (
+        (Lead.status, status),
+        (Lead.source, source),
+        (Lead.interest, interest),
+        (Lead.owner_id, owner_id),
+        (Lead.branch_code, branch_code),
+        (Lead.phone, phone_filter(phone)),
+    ):
         if value is not None:
             stmt = stmt.where(column == value)
     rows, next_cursor = await newest_first_page(session, stmt, Lead, limit, cursor)
@@ -259,12 +322,21 @@ async def change_lead(session: AsyncSession, principal: Principal, lead: Lead, b
     if "name" in sent and not clean_text(body.name):
         raise field_problem("name", "must not be blank")
     if "status" in sent:
-        check_lead_update(LeadStatus(lead.status), body.status,
-                          body.disqualify_reason if "disqualify_reason" in sent else lead.disqualify_reason)
+        check_lead_update(
+            LeadStatus(lead.status),
+            body.status,
+            body.disqualify_reason if "disqualify_reason" in sent else lead.disqualify_reason,
+        )
     if lead.status in (LeadStatus.CONVERTED, LeadStatus.DISQUALIFIED) and sent - {"owner_id", "notes", "status"}:
-        raise conflict(f"lead {lead.id} is {lead.status}; only its notes and owner can change",
-                       errors=[{"field": next(iter(sorted(sent - {"owner_id", "notes", "status"}))),
-                                "message": f"the lead is {lead.status}"}])
+        raise conflict(
+            f"lead {lead.id} is {lead.status}; only its notes and owner can change",
+            errors=[
+                {
+                    "field": next(iter(sorted(sent - {"owner_id", "notes", "status"}))),
+                    "message": f"the lead is {lead.status}",
+                }
+            ],
+        )
     before = lead_state(lead)
     for field in UPDATABLE:
         if field in sent:
@@ -281,17 +353,32 @@ async def change_lead(session: AsyncSession, principal: Principal, lead: Lead, b
     changes = diff(before, lead_state(lead))
     if changes:
         mark_changed(lead)
-        record_change(session, principal, entity_type=ENTITY, entity_id=lead.id,
-                      action="assigned" if assigned else "updated", changes=changes)
+        record_change(
+            session,
+            principal,
+            entity_type=ENTITY,
+            entity_id=lead.id,
+            action="assigned" if assigned else "updated",
+            changes=changes,
+        )
         await record_lead_event(session, "assigned" if assigned else "updated", lead)
     return lead
 
 
-@router.patch("/leads/{lead_id}", response_model=LeadOut,
-              responses=OPENAPI_PROBLEMS | openapi_problems(428),
-              summary="Change a lead's details or status, or assign it to another owner (optimistic concurrency)")
-async def update_lead(lead_id: str, body: LeadUpdate, principal: CurrentPrincipal, session: Session,
-                      response: Response, if_match: IfMatch = None):
+@router.patch(
+    "/leads/{lead_id}",
+    response_model=LeadOut,
+    responses=OPENAPI_PROBLEMS | openapi_problems(428),
+    summary="Change a lead's details or status, or assign it to another owner (optimistic concurrency)",
+)
+async def update_lead(
+    lead_id: str,
+    body: LeadUpdate,
+    principal: CurrentPrincipal,
+    session: Session,
+    response: Response,
+    if_match: IfMatch = None,
+):
     lead = await get_writable(session, principal, Lead, lead_id, what=ENTITY)
     check_version(ENTITY, lead.version, required_version(if_match, body.version, ENTITY))
     await change_lead(session, principal, lead, body)
@@ -325,35 +412,53 @@ def _under_customer(error: dict[str, Any]) -> dict[str, Any]:
 async def _linked_customer(session: AsyncSession, principal: Principal, customer_id: str) -> Customer:
     customer = await customer_service.get_visible_customer(session, principal, customer_id, field="customer_id")
     if customer.status == CustomerStatus.MERGED:
-        raise conflict(f"customer_id: customer {customer.id} was merged into {customer.merged_into_id}; link that one",
-                       merged_into_id=customer.merged_into_id,
-                       errors=[{"field": "customer_id", "message": "was merged into another customer"}])
+        raise conflict(
+            f"customer_id: customer {customer.id} was merged into {customer.merged_into_id}; link that one",
+            merged_into_id=customer.merged_into_id,
+            errors=[{"field": "customer_id", "message": "was merged into another customer"}],
+        )
     return customer
 
 
-async def convert(session: AsyncSession, principal: Principal, lead: Lead,
-                  body: LeadConvert) -> tuple[Customer, bool, Opportunity]:
+async def convert(
+    session: AsyncSession, principal: Principal, lead: Lead, body: LeadConvert
+) -> tuple[Customer, bool, Opportunity]:
     """Converts a writable lead: links or registers the customer (a new one belongs to the lead's
     owner, as the opportunity does) and opens the opportunity, each audited with its events.
     Returns the customer, whether it was created, and the opportunity."""
     check_lead_convertible(LeadStatus(lead.status))
     if (body.customer_id is None) == (body.customer is None):
-        raise field_problem("customer_id", "send either customer_id (link an existing customer) or customer (register one)")
+        raise field_problem(
+            "customer_id", "send either customer_id (link an existing customer) or customer (register one)"
+        )
     if body.customer_id is not None:
         customer = await _linked_customer(session, principal, body.customer_id)
         created = False
     else:
-        customer = await customer_service.create_customer(session, principal, _customer_request(lead, body.customer),
-                                                          owner_id=lead.owner_id, owner_name=lead.owner_name)
+        customer = await customer_service.create_customer(
+            session,
+            principal,
+            _customer_request(lead, body.customer),
+            owner_id=lead.owner_id,
+            owner_name=lead.owner_name,
+        )
         created = True
 
     draft = body.opportunity
     opportunity = await create_opportunity_record(
-        session, principal, customer=customer, lead_id=lead.id,
-        name=clean_text(draft.name) or f"{ProductLine(lead.interest).name.replace('_', ' ').title()} for {_display_name(customer)}"[:200],
-        product_line=lead.interest, stage=draft.stage, amount_tiyn=draft.amount_tiyn,
-        probability=draft.probability, expected_close_date=draft.expected_close_date,
-        owner_id=lead.owner_id, owner_name=lead.owner_name,
+        session,
+        principal,
+        customer=customer,
+        lead_id=lead.id,
+        name=clean_text(draft.name)
+        or f"{ProductLine(lead.interest).name.replace('_', ' ').title()} for {_display_name(customer)}"[:200],
+        product_line=lead.interest,
+        stage=draft.stage,
+        amount_tiyn=draft.amount_tiyn,
+        probability=draft.probability,
+        expected_close_date=draft.expected_close_date,
+        owner_id=lead.owner_id,
+        owner_name=lead.owner_name,
     )
     before = lead_state(lead)
     now = utcnow()
@@ -362,31 +467,59 @@ async def convert(session: AsyncSession, principal: Principal, lead: Lead,
     lead.opportunity_id = opportunity.id
     lead.converted_at = now
     mark_changed(lead, now)
-    record_change(session, principal, entity_type=ENTITY, entity_id=lead.id, action="converted",
-                  changes=diff(before, lead_state(lead)))
+    record_change(
+        session,
+        principal,
+        entity_type=ENTITY,
+        entity_id=lead.id,
+        action="converted",
+        changes=diff(before, lead_state(lead)),
+    )
     await record_lead_event(session, "converted", lead)
     return customer, created, opportunity
 
 
-@router.post("/leads/{lead_id}/convert", response_model=ConversionOut, responses=OPENAPI_PROBLEMS,
-             summary="Convert a qualified lead: create (or link) the customer and open an opportunity, atomically")
-async def convert_lead(lead_id: str, body: LeadConvert, principal: CurrentPrincipal, session: Session,
-                       response: Response, if_match: IfMatch = None, idempotency_key: IdempotencyKey = None):
+@router.post(
+    "/leads/{lead_id}/convert",
+    response_model=ConversionOut,
+    responses=OPENAPI_PROBLEMS,
+    summary="Convert a qualified lead: create (or link) the customer and open an opportunity, atomically",
+)
+async def convert_lead(
+    lead_id: str,
+    body: LeadConvert,
+    principal: CurrentPrincipal,
+    session: Session,
+    response: Response,
+    if_match: IfMatch = None,
+    idempotency_key: IdempotencyKey = None,
+):
     async def create() -> dict:
         lead = await get_writable(session, principal, Lead, lead_id, what=ENTITY)
         if if_match is not None:
             check_version(ENTITY, lead.version, required_version(if_match, None, ENTITY))
         customer, created, opportunity = await convert(session, principal, lead, body)
-        return {"lead": lead_state(lead), "customer": customer_service.customer_view(customer, principal),
-                "customer_created": created, "opportunity": opportunity_state(opportunity)}
+        return {
+            "lead": lead_state(lead),
+            "customer": customer_service.customer_view(customer, principal),
+            "customer_created": created,
+            "opportunity": opportunity_state(opportunity),
+        }
 
-    return await create_once(session, principal, idempotency_key, body.model_dump(mode="json") | {"lead_id": lead_id},
-                             response, create=create, headers=lambda result: {"ETag": etag(result["lead"]["version"])},
-                             flush=lambda: customer_service.flush_or_conflict(session), status_code=200)
+    return await create_once(
+        session,
+        principal,
+        idempotency_key,
+        body.model_dump(mode="json") | {"lead_id": lead_id},
+        response,
+        create=create,
+        headers=lambda result: {"ETag": etag(result["lead"]["version"])},
+        flush=lambda: customer_service.flush_or_conflict(session),
+        status_code=200,
+    )
 
 
 def _display_name(customer: Customer) -> str:
     if customer.legal_name:
         return customer.legal_name
     return " ".join(p for p in (customer.first_name, customer.last_name) if p) or customer.id
-

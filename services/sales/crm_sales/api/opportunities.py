@@ -1,6 +1,7 @@
 """Opportunities (/api/v1/sales/opportunities): a deal with a customer moving through the
 pipeline stages to won or lost. A won opportunity emits crm.sales.opportunity.won (the orders
 service turns it into an order)."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -23,7 +24,7 @@ from crm_shared.concurrency import (
     version_headers,
 )
 from crm_shared.db import new_id, utcnow
-from crm_shared.errors import OPENAPI_PROBLEMS, openapi_problems, Problem, conflict, field_problem
+from crm_shared.errors import OPENAPI_PROBLEMS, Problem, conflict, field_problem, openapi_problems
 from crm_shared.idempotency import IdempotencyKey, create_once
 from crm_shared.outbox import EventWriter
 from crm_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
@@ -83,8 +84,11 @@ def _tiyn(value: Any) -> Any:
     raise PydanticCustomError("tiyn", "must be an integer number of tiyn")
 
 
-AmountTiyn = Annotated[int, BeforeValidator(_tiyn), Field(ge=0, le=MAX_AMOUNT_TIYN,
-                                                          description="KZT in tiyn (1 KZT = 100 tiyn), an integer")]
+AmountTiyn = Annotated[
+    int,
+    BeforeValidator(_tiyn),
+    Field(ge=0, le=MAX_AMOUNT_TIYN, description="KZT in tiyn (1 KZT = 100 tiyn), an integer"),
+]
 Probability = Annotated[StrictInt, Field(ge=0, le=100, description="percent; default by stage")]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Reason = Annotated[str, Field(max_length=4000)]
@@ -99,7 +103,8 @@ class OpportunityCreate(Strict):
     probability: Probability | None = None
     expected_close_date: date | None = None
     owner_id: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
-        None, description="a staff member in your scope who can see the customer; default you")
+        None, description="a staff member in your scope who can see the customer; default you"
+    )
 
 
 class OpportunityUpdate(Strict):
@@ -141,23 +146,39 @@ class OpportunityOut(BaseModel):
 def opportunity_state(opportunity: Opportunity) -> dict[str, Any]:
     """The opportunity's full state as JSON-ready values: the API response and every event's payload."""
     return {
-        "id": opportunity.id, "customer_id": opportunity.customer_id, "lead_id": opportunity.lead_id,
-        "name": opportunity.name, "product_line": opportunity.product_line, "stage": opportunity.stage,
-        "probability": opportunity.probability, "amount_tiyn": opportunity.amount_tiyn, "currency": CURRENCY,
+        "id": opportunity.id,
+        "customer_id": opportunity.customer_id,
+        "lead_id": opportunity.lead_id,
+        "name": opportunity.name,
+        "product_line": opportunity.product_line,
+        "stage": opportunity.stage,
+        "probability": opportunity.probability,
+        "amount_tiyn": opportunity.amount_tiyn,
+        "currency": CURRENCY,
         "expected_close_date": opportunity.expected_close_date.isoformat() if opportunity.expected_close_date else None,
-        "close_reason": opportunity.close_reason, "closed_at": iso(opportunity.closed_at),
-        "owner_id": opportunity.owner_id, "owner_name": opportunity.owner_name,
-        "branch_code": opportunity.branch_code, "region_code": opportunity.region_code,
-        "version": opportunity.version, "created_at": iso(opportunity.created_at),
+        "close_reason": opportunity.close_reason,
+        "closed_at": iso(opportunity.closed_at),
+        "owner_id": opportunity.owner_id,
+        "owner_name": opportunity.owner_name,
+        "branch_code": opportunity.branch_code,
+        "region_code": opportunity.region_code,
+        "version": opportunity.version,
+        "created_at": iso(opportunity.created_at),
         "updated_at": iso(opportunity.updated_at),
     }
 
 
 async def record_opportunity_event(session: AsyncSession, action: str, opportunity: Opportunity, **extra: Any) -> None:
     await session.flush()
-    await EVENTS.add(session, aggregate=ENTITY, action=action, subject=opportunity.id,
-                     data=opportunity_state(opportunity) | extra, region=opportunity.region_code,
-                     branch=opportunity.branch_code)
+    await EVENTS.add(
+        session,
+        aggregate=ENTITY,
+        action=action,
+        subject=opportunity.id,
+        data=opportunity_state(opportunity) | extra,
+        region=opportunity.region_code,
+        branch=opportunity.branch_code,
+    )
 
 
 def opportunity_url(opportunity_id: str) -> str:
@@ -169,28 +190,59 @@ def _headers(view: dict[str, Any]) -> dict[str, str]:
 
 
 async def create_opportunity_record(
-    session: AsyncSession, principal: Principal, *, customer: Customer, name: str, stage: Stage | str,
-    amount_tiyn: int, probability: int | None, expected_close_date: date | None, owner_id: str, owner_name: str,
-    product_line: str | None = None, lead_id: str | None = None,
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    customer: Customer,
+    name: str,
+    stage: Stage | str,
+    amount_tiyn: int,
+    probability: int | None,
+    expected_close_date: date | None,
+    owner_id: str,
+    owner_name: str,
+    product_line: str | None = None,
+    lead_id: str | None = None,
 ) -> Opportunity:
     """Opens an opportunity on ``customer`` (placed in the customer's branch), audited, with its
     crm.sales.opportunity.created event; the caller's transaction commits it."""
     stage = Stage(stage)
     if stage in CLOSED_STAGES:
         raise RuleViolation("stage", f"an opportunity opens in an open stage ({', '.join(OPEN_STAGES)})")
-    await region_of_open_branch(session, customer.branch_code, field="customer_id",
-                                whose="no opportunity can be opened in this customer's branch")
+    await region_of_open_branch(
+        session,
+        customer.branch_code,
+        field="customer_id",
+        whose="no opportunity can be opened in this customer's branch",
+    )
     now = utcnow()
     opportunity = Opportunity(
-        id=new_id(), customer_id=customer.id, lead_id=lead_id, name=name, product_line=product_line,
-        stage=stage, probability=probability_for(stage, probability), amount_tiyn=amount_tiyn,
-        expected_close_date=expected_close_date, owner_id=owner_id, owner_name=owner_name,
-        branch_code=customer.branch_code, region_code=customer.region_code, version=1,
-        created_at=now, updated_at=now,
+        id=new_id(),
+        customer_id=customer.id,
+        lead_id=lead_id,
+        name=name,
+        product_line=product_line,
+        stage=stage,
+        probability=probability_for(stage, probability),
+        amount_tiyn=amount_tiyn,
+        expected_close_date=expected_close_date,
+        owner_id=owner_id,
+        owner_name=owner_name,
+        branch_code=customer.branch_code,
+        region_code=customer.region_code,
+        version=1,
+        created_at=now,
+        updated_at=now,
     )
     session.add(opportunity)
-    record_change(session, principal, entity_type=ENTITY, entity_id=opportunity.id, action="created",
-                  changes=creation_changes(opportunity_state(opportunity), (*BOOKKEEPING_FIELDS, "currency")))
+    record_change(
+        session,
+        principal,
+        entity_type=ENTITY,
+        entity_id=opportunity.id,
+        action="created",
+        changes=creation_changes(opportunity_state(opportunity), (*BOOKKEEPING_FIELDS, "currency")),
+    )
     await record_opportunity_event(session, "created", opportunity)
     return opportunity
 
@@ -198,17 +250,24 @@ async def create_opportunity_record(
 async def _opportunity_customer(session: AsyncSession, principal: Principal, customer_id: str) -> Customer:
     customer = await customer_service.get_visible_customer(session, principal, customer_id, field="customer_id")
     if customer.status == CustomerStatus.MERGED:
-        raise conflict(f"customer_id: customer {customer.id} was merged into {customer.merged_into_id}",
-                       merged_into_id=customer.merged_into_id,
-                       errors=[{"field": "customer_id", "message": "was merged into another customer"}])
+        raise conflict(
+            f"customer_id: customer {customer.id} was merged into {customer.merged_into_id}",
+            merged_into_id=customer.merged_into_id,
+            errors=[{"field": "customer_id", "message": "was merged into another customer"}],
+        )
     if not can_write(principal, customer.region_code, customer.branch_code):
-        raise Problem(403, "Forbidden", "customer_id: you may not open opportunities for this customer",
-                      errors=[{"field": "customer_id", "message": "outside the records you may change"}])
+        raise Problem(
+            403,
+            "Forbidden",
+            "customer_id: you may not open opportunities for this customer",
+            errors=[{"field": "customer_id", "message": "outside the records you may change"}],
+        )
     return customer
 
 
-async def _owner_for(session: AsyncSession, principal: Principal, owner_id: str | None,
-                     customer: Customer) -> StaffMember | None:
+async def _owner_for(
+    session: AsyncSession, principal: Principal, owner_id: str | None, customer: Customer
+) -> StaffMember | None:
     """None: the caller owns it. Otherwise a staff member in the caller's scope who sees the customer."""
     if owner_id is None or owner_id == principal.subject:
         return None
@@ -229,8 +288,14 @@ async def open_opportunity(session: AsyncSession, principal: Principal, body: Op
     customer = await _opportunity_customer(session, principal, body.customer_id)
     owner = await _owner_for(session, principal, body.owner_id, customer)
     return await create_opportunity_record(
-        session, principal, customer=customer, name=name, stage=body.stage, amount_tiyn=body.amount_tiyn,
-        probability=body.probability, expected_close_date=body.expected_close_date,
+        session,
+        principal,
+        customer=customer,
+        name=name,
+        stage=body.stage,
+        amount_tiyn=body.amount_tiyn,
+        probability=body.probability,
+        expected_close_date=body.expected_close_date,
         product_line=body.product_line,
         owner_id=owner.id if owner else principal.subject,
         owner_name=(owner.full_name or owner.username) if owner else principal.username,
@@ -241,8 +306,9 @@ UPDATABLE = ("name", "product_line", "amount_tiyn", "expected_close_date")
 NOT_NULL = ("name", "stage", "amount_tiyn")
 
 
-async def change_opportunity(session: AsyncSession, principal: Principal, opportunity: Opportunity,
-                             body: OpportunityUpdate) -> Opportunity:
+async def change_opportunity(
+    session: AsyncSession, principal: Principal, opportunity: Opportunity, body: OpportunityUpdate
+) -> Opportunity:
     """Applies the fields sent to a writable opportunity (its version already checked): a stage
     move, a win or a loss (with its reason), or details; audited, with its event when anything
     changed (crm.sales.opportunity.won, .lost or .updated)."""
@@ -250,8 +316,10 @@ async def change_opportunity(session: AsyncSession, principal: Principal, opport
     sent = body.model_fields_set - {"version"}
     current = Stage(opportunity.stage)
     if current in CLOSED_STAGES and sent:
-        raise conflict(f"opportunity {opportunity.id} is {current}; a closed opportunity does not change",
-                       errors=[{"field": "stage", "message": f"the opportunity is {current}"}])
+        raise conflict(
+            f"opportunity {opportunity.id} is {current}; a closed opportunity does not change",
+            errors=[{"field": "stage", "message": f"the opportunity is {current}"}],
+        )
     if "name" in sent and not clean_text(body.name):
         raise field_problem("name", "must not be blank")
     target = body.stage if "stage" in sent else current
@@ -277,41 +345,70 @@ async def change_opportunity(session: AsyncSession, principal: Principal, opport
             opportunity.close_reason = close_reason
     changes = diff(before, opportunity_state(opportunity))
     if changes:
-        action = {Stage.CLOSED_WON: "won", Stage.CLOSED_LOST: "lost"}.get(target, "updated") \
-            if target != current else "updated"
+        action = (
+            {Stage.CLOSED_WON: "won", Stage.CLOSED_LOST: "lost"}.get(target, "updated")
+            if target != current
+            else "updated"
+        )
         mark_changed(opportunity, now)
-        record_change(session, principal, entity_type=ENTITY, entity_id=opportunity.id, action=action,
-                      changes=changes)
+        record_change(session, principal, entity_type=ENTITY, entity_id=opportunity.id, action=action, changes=changes)
         await record_opportunity_event(session, action, opportunity)
     return opportunity
 
 
 # --- endpoints -----------------------------------------------------------------------------------
 
-@router.post("/opportunities", status_code=201, response_model=OpportunityOut, responses=OPENAPI_PROBLEMS,
-             summary="Open an opportunity with a customer you can see")
-async def create_opportunity(body: OpportunityCreate, principal: CurrentPrincipal, session: Session,
-                             response: Response, idempotency_key: IdempotencyKey = None):
+
+@router.post(
+    "/opportunities",
+    status_code=201,
+    response_model=OpportunityOut,
+    responses=OPENAPI_PROBLEMS,
+    summary="Open an opportunity with a customer you can see",
+)
+async def create_opportunity(
+    body: OpportunityCreate,
+    principal: CurrentPrincipal,
+    session: Session,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+):
     require_personal_data_access(principal)
     require_writer(principal)
 
     async def create() -> dict:
         return opportunity_state(await open_opportunity(session, principal, body))
 
-    return await create_once(session, principal, idempotency_key, body.model_dump(mode="json"), response,
-                             create=create, headers=_headers, flush=lambda: flush_or_conflict(session, ENTITY))
+    return await create_once(
+        session,
+        principal,
+        idempotency_key,
+        body.model_dump(mode="json"),
+        response,
+        create=create,
+        headers=_headers,
+        flush=lambda: flush_or_conflict(session, ENTITY),
+    )
 
 
-@router.get("/opportunities/{opportunity_id}", response_model=OpportunityOut, responses=OPENAPI_PROBLEMS,
-            summary="One opportunity")
+@router.get(
+    "/opportunities/{opportunity_id}",
+    response_model=OpportunityOut,
+    responses=OPENAPI_PROBLEMS,
+    summary="One opportunity",
+)
 async def get_opportunity(opportunity_id: str, principal: CurrentPrincipal, session: Session, response: Response):
     opportunity = await get_visible(session, principal, Opportunity, opportunity_id, what=ENTITY)
     response.headers["ETag"] = etag(opportunity.version)
     return opportunity_state(opportunity)
 
 
-@router.get("/opportunities", response_model=Page[OpportunityOut], responses=OPENAPI_PROBLEMS,
-            summary="Opportunities you can see, newest first")
+@router.get(
+    "/opportunities",
+    response_model=Page[OpportunityOut],
+    responses=OPENAPI_PROBLEMS,
+    summary="Opportunities you can see, newest first",
+)
 async def list_opportunities(
     principal: CurrentPrincipal,
     session: Session,
@@ -325,8 +422,12 @@ async def list_opportunities(
 ):
     require_personal_data_access(principal)
     stmt = select(Opportunity).where(visibility_clause(principal, Opportunity))
-    for column, value in ((Opportunity.stage, stage), (Opportunity.customer_id, customer_id),
-                          (Opportunity.owner_id, owner_id), (Opportunity.branch_code, branch_code)):
+    for column, value in (
+        (Opportunity.stage, stage),
+        (Opportunity.customer_id, customer_id),
+        (Opportunity.owner_id, owner_id),
+        (Opportunity.branch_code, branch_code),
+    ):
         if value is not None:
             stmt = stmt.where(column == value)
     if state is not None:
@@ -335,11 +436,20 @@ async def list_opportunities(
     return {"items": [opportunity_state(o) for o in rows], "next_cursor": next_cursor}
 
 
-@router.patch("/opportunities/{opportunity_id}", response_model=OpportunityOut,
-              responses=OPENAPI_PROBLEMS | openapi_problems(428),
-              summary="Move an opportunity through the stages, win or lose it, or change its details")
-async def update_opportunity(opportunity_id: str, body: OpportunityUpdate, principal: CurrentPrincipal,
-                             session: Session, response: Response, if_match: IfMatch = None):
+@router.patch(
+    "/opportunities/{opportunity_id}",
+    response_model=OpportunityOut,
+    responses=OPENAPI_PROBLEMS | openapi_problems(428),
+    summary="Move an opportunity through the stages, win or lose it, or change its details",
+)
+async def update_opportunity(
+    opportunity_id: str,
+    body: OpportunityUpdate,
+    principal: CurrentPrincipal,
+    session: Session,
+    response: Response,
+    if_match: IfMatch = None,
+):
     opportunity = await get_writable(session, principal, Opportunity, opportunity_id, what=ENTITY)
     check_version(ENTITY, opportunity.version, required_version(if_match, body.version, ENTITY))
     await change_opportunity(session, principal, opportunity, body)

@@ -3,6 +3,7 @@ clean-up, PATCH null checks, newest-first cursor pages, and who may own a record
 directory, kept by the staff-directory consumer). Versions, If-Match, Idempotency-Key and record
 visibility are the platform's (crm_shared.concurrency, .idempotency, .records); whether a branch
 takes new records is the branch directory's (crm_sales.branch_directory)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ def reject_nulls(body: BaseModel, fields: tuple[str, ...]) -> None:
 
 # --- newest-first cursor pages -------------------------------------------------------------------
 
+
 def after_created(cursor: str | None) -> tuple[datetime, str] | None:
     """The (created_at, id) a newest-first list continues after."""
     values = decode_cursor(cursor)
@@ -51,12 +53,14 @@ def after_created(cursor: str | None) -> tuple[datetime, str] | None:
         created_at, record_id = values
         return datetime.fromisoformat(created_at), str(record_id)
     except (TypeError, ValueError):
-        raise field_problem("cursor", "malformed cursor; pass next_cursor from the previous page unchanged",
-                            400) from None
+        raise field_problem(
+            "cursor", "malformed cursor; pass next_cursor from the previous page unchanged", 400
+        ) from None
 
 
-async def newest_first_page(session: AsyncSession, stmt: Select, model: Any, limit: int,
-                            cursor: str | None) -> tuple[list[Any], str | None]:
+async def newest_first_page(
+    session: AsyncSession, stmt: Select, model: Any, limit: int, cursor: str | None
+) -> tuple[list[Any], str | None]:
     """One page of ``stmt`` (selecting ``model``), newest first, and the next page's cursor (or None)."""
     after = after_created(cursor)
     if after is not None:
@@ -70,6 +74,7 @@ async def newest_first_page(session: AsyncSession, stmt: Select, model: Any, lim
 
 # --- owners and the staff directory --------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Owner:
     id: str
@@ -79,8 +84,13 @@ class Owner:
 
 
 def staff_view(member: StaffMember) -> StaffView:
-    return StaffView(id=member.id, role=member.role, region_code=member.region_code,
-                     branch_code=member.branch_code, active=member.active)
+    return StaffView(
+        id=member.id,
+        role=member.role,
+        region_code=member.region_code,
+        branch_code=member.branch_code,
+        active=member.active,
+    )
 
 
 def staff_sees(member: StaffMember, region_code: str, branch_code: str) -> bool:
@@ -89,8 +99,9 @@ def staff_sees(member: StaffMember, region_code: str, branch_code: str) -> bool:
         role = Role(member.role)
     except ValueError:
         return False
-    as_principal = Principal(subject=member.id, username=member.username, role=role,
-                             region=member.region_code, branch=member.branch_code)
+    as_principal = Principal(
+        subject=member.id, username=member.username, role=role, region=member.region_code, branch=member.branch_code
+    )
     return can_see(as_principal, region_code, branch_code)
 
 
@@ -101,8 +112,9 @@ async def active_staff(session: AsyncSession, principal: Principal, staff_id: st
     return member
 
 
-async def resolve_owner(session: AsyncSession, principal: Principal, owner_id: str | None, *,
-                        field: str = "owner_id") -> Owner:
+async def resolve_owner(
+    session: AsyncSession, principal: Principal, owner_id: str | None, *, field: str = "owner_id"
+) -> Owner:
     """The owner a record gets, whose branch it is placed in: the caller by default, or a staff
     member in the caller's scope; the branch must be open."""
     if owner_id is None or owner_id == principal.subject:
@@ -119,5 +131,6 @@ async def resolve_owner(session: AsyncSession, principal: Principal, owner_id: s
 async def check_owner_branch_open(session: AsyncSession, branch_code: str, *, field: str) -> None:
     """Records follow their owner into the owner's branch: 422 naming ``field`` (the owner) when
     that branch is unknown to the branch directory or closed."""
-    await region_of_open_branch(session, branch_code, field=field,
-                                whose="records cannot be placed in this owner's branch")
+    await region_of_open_branch(
+        session, branch_code, field=field, whose="records cannot be placed in this owner's branch"
+    )

@@ -3,6 +3,7 @@
 GET /stats/customers: active customers per region/branch/kind, kept by the branch-stats consumer
 from crm.sales.customer.v1 (so it trails the customer records by the consumer's lag).
 """
+
 from __future__ import annotations
 
 from typing import Annotated, Literal
@@ -39,8 +40,12 @@ def require_stats_reader(principal: Principal) -> None:
         raise forbidden(f"role {principal.role.value} may not read statistics")
 
 
-@router.get("/stats/customers", response_model=CustomerCountsOut, responses=OPENAPI_PROBLEMS,
-            summary="Active customers per region, branch and kind (managers see their own branch/region)")
+@router.get(
+    "/stats/customers",
+    response_model=CustomerCountsOut,
+    responses=OPENAPI_PROBLEMS,
+    summary="Active customers per region, branch and kind (managers see their own branch/region)",
+)
 async def customer_counts(
     principal: CurrentPrincipal,
     session: Session,
@@ -54,12 +59,17 @@ async def customer_counts(
         stmt = stmt.where(CustomerCount.branch_code == (principal.branch or ""))
     elif principal.role is Role.REGIONAL_MANAGER:
         stmt = stmt.where(CustomerCount.region_code == (principal.region or ""))
-    for column, value in ((CustomerCount.region_code, region_code), (CustomerCount.branch_code, branch_code),
-                          (CustomerCount.kind, kind)):
+    for column, value in (
+        (CustomerCount.region_code, region_code),
+        (CustomerCount.branch_code, branch_code),
+        (CustomerCount.kind, kind),
+    ):
         if value is not None:
             stmt = stmt.where(column == value)
-    rows = list(await session.scalars(
-        stmt.order_by(CustomerCount.region_code, CustomerCount.branch_code, CustomerCount.kind)))
-    items = [{"region_code": r.region_code, "branch_code": r.branch_code, "kind": r.kind, "count": r.count}
-             for r in rows]
+    rows = list(
+        await session.scalars(stmt.order_by(CustomerCount.region_code, CustomerCount.branch_code, CustomerCount.kind))
+    )
+    items = [
+        {"region_code": r.region_code, "branch_code": r.branch_code, "kind": r.kind, "count": r.count} for r in rows
+    ]
     return {"items": items, "total": sum(r.count for r in rows)}

@@ -1,4 +1,5 @@
 """Customers and their contacts, phones and addresses (tables on SalesBase)."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -44,14 +45,23 @@ class Customer(SalesBase):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     phones: Mapped[list[CustomerPhone]] = relationship(
-        back_populates="customer", cascade="all, delete-orphan", order_by="CustomerPhone.created_at, CustomerPhone.id",
-        lazy="selectin")
+        back_populates="customer",
+        cascade="all, delete-orphan",
+        order_by="CustomerPhone.created_at, CustomerPhone.id",
+        lazy="selectin",
+    )
     contacts: Mapped[list[Contact]] = relationship(
-        back_populates="customer", cascade="all, delete-orphan", order_by="Contact.created_at, Contact.id",
-        lazy="selectin")
+        back_populates="customer",
+        cascade="all, delete-orphan",
+        order_by="Contact.created_at, Contact.id",
+        lazy="selectin",
+    )
     addresses: Mapped[list[Address]] = relationship(
-        back_populates="customer", cascade="all, delete-orphan", order_by="Address.created_at, Address.id",
-        lazy="selectin")
+        back_populates="customer",
+        cascade="all, delete-orphan",
+        order_by="Address.created_at, Address.id",
+        lazy="selectin",
+    )
 
     # UPDATE ... WHERE version = :old: a concurrent writer that slipped past the If-Match check fails.
     __mapper_args__ = {"version_id_col": version}

@@ -1,6 +1,7 @@
 """Leads, opportunities and activities (tables on SalesBase), plus the projections the sales
 consumers keep: the staff directory, the branch directory and per-branch customer counts, and the
 record of each bulk reassignment."""
+
 from __future__ import annotations
 
 from datetime import date, datetime

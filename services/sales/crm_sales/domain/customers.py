@@ -1,4 +1,5 @@
 """Customer rules without I/O: kinds and statuses, names, e-mail, language, the search key."""
+
 from __future__ import annotations
 
 import re
@@ -94,16 +95,24 @@ def search_key(text: str) -> str:
 
 # Legal-form words people write before or after a company's name (Russian, Kazakh, English);
 # the search key leaves them out, so that "алатау" finds 'ТОО "Алатау Сервис"'.
-LEGAL_FORM_WORDS = frozenset({"тоо", "ао", "ип", "оао", "зао", "гкп", "ргп", "жшс", "ақ", "жк", "llp", "jsc", "llc",
-                              "ltd", "ie", "inc"})
+LEGAL_FORM_WORDS = frozenset(
+    {"тоо", "ао", "ип", "оао", "зао", "гкп", "ргп", "жшс", "ақ", "жк", "llp", "jsc", "llc", "ltd", "ie", "inc"}
+)
 
 
-def name_key(kind: CustomerKind | str, *, first_name: str | None = None, last_name: str | None = None,
-             middle_name: str | None = None, legal_name: str | None = None) -> str:
+def name_key(
+    kind: CustomerKind | str,
+    *,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    middle_name: str | None = None,
+    legal_name: str | None = None,
+) -> str:
     """The search key: "last first middle" for a person, the legal name without its legal form
     for a business."""
-    key = search_key(display_name(kind, first_name=first_name, last_name=last_name, middle_name=middle_name,
-                                  legal_name=legal_name))
+    key = search_key(
+        display_name(kind, first_name=first_name, last_name=last_name, middle_name=middle_name, legal_name=legal_name)
+    )
     if kind == CustomerKind.BUSINESS:
         words = key.split(" ")
         while len(words) > 1 and words[0] in LEGAL_FORM_WORDS:
@@ -114,8 +123,14 @@ def name_key(kind: CustomerKind | str, *, first_name: str | None = None, last_na
     return key
 
 
-def display_name(kind: CustomerKind | str, *, first_name: str | None = None, last_name: str | None = None,
-                 middle_name: str | None = None, legal_name: str | None = None) -> str:
+def display_name(
+    kind: CustomerKind | str,
+    *,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    middle_name: str | None = None,
+    legal_name: str | None = None,
+) -> str:
     """How a customer is shown: "Last First Middle" (the formal order) for a person, the legal
     name for a business. The search key is this, case-folded."""
     if kind == CustomerKind.BUSINESS:

@@ -10,6 +10,7 @@ BIN: YYMM of registration, the entity-type digit (4 resident legal entity, 5 non
 entity, 6 individual entrepreneur or joint venture), an attribute digit, five serial digits and the
 check digit.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -92,8 +93,12 @@ def parse_bin(value: str) -> Bin:
         raise IdentifierError(
             f"digit 5 must be the legal-entity type (4 resident, 5 non-resident, 6 entrepreneur/joint), got {entity_digit}"
         )
-    return Bin(digits, 2000 + int(digits[0:2]) if int(digits[0:2]) < 70 else 1900 + int(digits[0:2]),
-               month, BIN_ENTITY_TYPES[entity_digit])
+    return Bin(
+        digits,
+        2000 + int(digits[0:2]) if int(digits[0:2]) < 70 else 1900 + int(digits[0:2]),
+        month,
+        BIN_ENTITY_TYPES[entity_digit],
+    )
 
 
 def complete_with_check_digit(first_eleven: str) -> str | None:

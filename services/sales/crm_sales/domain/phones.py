@@ -5,6 +5,7 @@ starts with 6 or 7 (mobile +7 70x/747/77x, city numbers such as +7 7172 for Asta
 write them in many ways: with the trunk prefix 8, with or without +7, with spaces, dashes,
 dots and parentheses; all of those are accepted.
 """
+
 from __future__ import annotations
 
 import re
@@ -20,7 +21,7 @@ class PhoneError(ValueError):
 
 
 def normalize_phone(raw: str) -> str:
-    """"8 701 123 45 67", "+7 (701) 1234567", "7011234567", "8(7172)123456" ... -> "+77011234567"."""
+    """ "8 701 123 45 67", "+7 (701) 1234567", "7011234567", "8(7172)123456" ... -> "+77011234567"."""
     if not isinstance(raw, str):
         raise PhoneError("must be a string")
     text = raw.strip()

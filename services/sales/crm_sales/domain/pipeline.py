@@ -4,6 +4,7 @@ Pure logic (no I/O): the API layer loads records and asks these functions what i
 refusal is raised as a problem (crm_shared.errors.Problem) naming the field, so it reaches the
 client as is: 409 for a transition that is not allowed (with the allowed ones), 422 for a value.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -98,8 +99,15 @@ class TransitionNotAllowed(Problem):
         allowed_values = [str(a) for a in allowed]
         allowed_text = ", ".join(allowed_values) if allowed_values else "none (it is final)"
         message = f"cannot change from {current} to {requested}; allowed from {current}: {allowed_text}"
-        super().__init__(409, "Conflict", f"{field}: {message}", type_=PROBLEM_BASE + "transition-not-allowed",
-                         errors=[{"field": field, "message": message}], current=str(current), allowed=allowed_values)
+        super().__init__(
+            409,
+            "Conflict",
+            f"{field}: {message}",
+            type_=PROBLEM_BASE + "transition-not-allowed",
+            errors=[{"field": field, "message": message}],
+            current=str(current),
+            allowed=allowed_values,
+        )
         self.field = field
         self.allowed = allowed_values
 
@@ -108,8 +116,13 @@ class RuleViolation(Problem):
     """422: a field value the pipeline rules refuse; the problem names the field."""
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(422, "Validation failed", f"{field}: {message}", type_=PROBLEM_BASE + "validation",
-                         errors=[{"field": field, "message": message}])
+        super().__init__(
+            422,
+            "Validation failed",
+            f"{field}: {message}",
+            type_=PROBLEM_BASE + "validation",
+            errors=[{"field": field, "message": message}],
+        )
         self.field = field
         self.message = message
 
@@ -126,9 +139,14 @@ def check_lead_update(current: LeadStatus, requested: LeadStatus, disqualify_rea
     """A plain update may move a lead along its statuses, but never to converted (use the conversion)."""
     check_lead_transition(current, requested)
     if requested == LeadStatus.CONVERTED and current != LeadStatus.CONVERTED:
-        raise TransitionNotAllowed("status", current, requested,
-                                   tuple(s for s in LEAD_TRANSITIONS[current] if s != LeadStatus.CONVERTED))
-    if requested == LeadStatus.DISQUALIFIED and current != LeadStatus.DISQUALIFIED and not (disqualify_reason or "").strip():
+        raise TransitionNotAllowed(
+            "status", current, requested, tuple(s for s in LEAD_TRANSITIONS[current] if s != LeadStatus.CONVERTED)
+        )
+    if (
+        requested == LeadStatus.DISQUALIFIED
+        and current != LeadStatus.DISQUALIFIED
+        and not (disqualify_reason or "").strip()
+    ):
         raise RuleViolation("disqualify_reason", "required when a lead is disqualified")
 
 
@@ -166,6 +184,7 @@ def is_open_stage(stage: str) -> bool:
 
 
 # --- ownership and reassignment ------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class StaffView:

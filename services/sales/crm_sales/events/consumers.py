@@ -4,6 +4,7 @@ A handler receives the session of the consumer's unit of work and the event; the
 marks the event as processed is written in that same transaction, so a redelivered event is
 skipped and a handler never applies its effect twice.
 """
+
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
@@ -147,8 +148,9 @@ async def _set_membership(
     counts again, even when its merge is seen before its creation (they travel on different keys)."""
     member = await session.get(CustomerCountMember, customer_id, with_for_update=True)
     if member is None:
-        member = CustomerCountMember(customer_id=customer_id, region_code="", branch_code="", kind="",
-                                     counted=False, merged=False)
+        member = CustomerCountMember(
+            customer_id=customer_id, region_code="", branch_code="", kind="", counted=False, merged=False
+        )
         session.add(member)
     if member.merged:
         return

@@ -6,6 +6,7 @@ the REST API returns, with identifiers unmasked), plus a few keys saying what ha
 ``duplicate_id`` and ``duplicate`` on merged, ``operation_id``/``previous_owner_id``/``reason``
 on reassigned. Schemas: contracts/crm_contracts/events/schemas/crm.sales.customer.<action>.json.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -23,8 +24,16 @@ TOPIC = topic_name("sales", AGGREGATE)
 EVENTS = EventWriter("sales")
 
 ACTIONS = (
-    "created", "updated", "merged", "reassigned",
-    "phone_added", "phone_removed", "contact_added", "contact_removed", "address_added", "address_removed",
+    "created",
+    "updated",
+    "merged",
+    "reassigned",
+    "phone_added",
+    "phone_removed",
+    "contact_added",
+    "contact_removed",
+    "address_added",
+    "address_removed",
 )
 
 
@@ -39,14 +48,28 @@ def phone_state(phone: CustomerPhone) -> dict[str, Any]:
 
 
 def contact_state(contact: Contact) -> dict[str, Any]:
-    return {"id": contact.id, "name": contact.name, "position": contact.position, "phone": contact.phone,
-            "email": contact.email, "created_at": _iso(contact.created_at)}
+    return {
+        "id": contact.id,
+        "name": contact.name,
+        "position": contact.position,
+        "phone": contact.phone,
+        "email": contact.email,
+        "created_at": _iso(contact.created_at),
+    }
 
 
 def address_state(address: Address) -> dict[str, Any]:
-    return {"id": address.id, "kind": address.kind, "region_code": address.region_code, "city": address.city,
-            "street": address.street, "building": address.building, "apartment": address.apartment,
-            "postal_code": address.postal_code, "created_at": _iso(address.created_at)}
+    return {
+        "id": address.id,
+        "kind": address.kind,
+        "region_code": address.region_code,
+        "city": address.city,
+        "street": address.street,
+        "building": address.building,
+        "apartment": address.apartment,
+        "postal_code": address.postal_code,
+        "created_at": _iso(address.created_at),
+    }
 
 
 def customer_state(customer: Customer) -> dict[str, Any]:
@@ -57,8 +80,13 @@ def customer_state(customer: Customer) -> dict[str, Any]:
         "kind": customer.kind,
         "iin": customer.tax_id if individual else None,
         "bin": None if individual else customer.tax_id,
-        "display_name": display_name(customer.kind, first_name=customer.first_name, last_name=customer.last_name,
-                                     middle_name=customer.middle_name, legal_name=customer.legal_name),
+        "display_name": display_name(
+            customer.kind,
+            first_name=customer.first_name,
+            last_name=customer.last_name,
+            middle_name=customer.middle_name,
+            legal_name=customer.legal_name,
+        ),
         "first_name": customer.first_name,
         "last_name": customer.last_name,
         "middle_name": customer.middle_name,
@@ -95,5 +123,12 @@ async def record_customer_event(session: AsyncSession, action: str, customer: Cu
     if action not in ACTIONS:
         raise ValueError(f"unknown customer event action {action!r}")
     await session.flush()
-    await EVENTS.add(session, aggregate=AGGREGATE, action=action, subject=customer.id,
-                     data=customer_state(customer) | extra, region=customer.region_code, branch=customer.branch_code)
+    await EVENTS.add(
+        session,
+        aggregate=AGGREGATE,
+        action=action,
+        subject=customer.id,
+        data=customer_state(customer) | extra,
+        region=customer.region_code,
+        branch=customer.branch_code,
+    )

@@ -1,5 +1,6 @@
 """crm.sales.v1.CustomerService: customer lookups for other services, with the same visibility
 and masking as the REST API, applied to the caller named in the call metadata."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -41,8 +42,13 @@ def to_message(customer: Customer, masks_identifiers: bool) -> pb.Customer:
     return pb.Customer(
         id=customer.id,
         kind=KINDS.get(customer.kind, pb.CUSTOMER_KIND_UNSPECIFIED),
-        display_name=display_name(customer.kind, first_name=customer.first_name, last_name=customer.last_name,
-                                  middle_name=customer.middle_name, legal_name=customer.legal_name),
+        display_name=display_name(
+            customer.kind,
+            first_name=customer.first_name,
+            last_name=customer.last_name,
+            middle_name=customer.middle_name,
+            legal_name=customer.legal_name,
+        ),
         iin_bin=mask_identifier(iin_bin) if masks_identifiers else iin_bin,
         iin_bin_masked=masks_identifiers,
         first_name=customer.first_name or "",
@@ -95,7 +101,9 @@ def _page_size(requested: int) -> int:
     if requested == 0:
         return DEFAULT_PAGE_SIZE
     if not 1 <= requested <= MAX_PAGE_SIZE:
-        raise field_problem("page_size", f"must be between 1 and {MAX_PAGE_SIZE} (0 for the default {DEFAULT_PAGE_SIZE})")
+        raise field_problem(
+            "page_size", f"must be between 1 and {MAX_PAGE_SIZE} (0 for the default {DEFAULT_PAGE_SIZE})"
+        )
     return requested
 
 
@@ -130,8 +138,12 @@ class CustomerServicer(pb_grpc.CustomerServiceServicer):
         if len(ids) > MAX_BATCH:
             raise field_problem("ids", f"at most {MAX_BATCH} ids per call (got {len(ids)})")
         async with self.runtime.db.read_only() as session:
-            found = {c.id: c for c in await session.scalars(
-                select(Customer).where(Customer.id.in_(ids), visibility_clause(principal, Customer)))}
+            found = {
+                c.id: c
+                for c in await session.scalars(
+                    select(Customer).where(Customer.id.in_(ids), visibility_clause(principal, Customer))
+                )
+            }
             return pb.BatchGetCustomersResponse(
                 customers=[to_message(found[i], principal.masks_identifiers) for i in ids if i in found],
                 not_found_ids=[i for i in ids if i not in found],

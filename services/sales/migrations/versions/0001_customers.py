@@ -4,10 +4,12 @@
 Revision ID: 0001_customers
 Revises:
 """
+
 import sqlalchemy as sa
 from alembic import op
 
 from crm_shared.platform_schema import create_platform_tables_v1, drop_platform_tables_v1
+
 revision = "0001_customers"
 down_revision = None
 branch_labels = None
@@ -52,8 +54,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_customers"),
         sa.UniqueConstraint("tax_id", name="uq_customers_tax_id"),
     )
-    op.create_index("ix_customers_name_key_prefix", "customers", ["name_key"],
-                    postgresql_ops={"name_key": "varchar_pattern_ops"})
+    op.create_index(
+        "ix_customers_name_key_prefix", "customers", ["name_key"], postgresql_ops={"name_key": "varchar_pattern_ops"}
+    )
     op.create_index("ix_customers_branch_name", "customers", ["branch_code", "name_key", "id"])
     op.create_index("ix_customers_region_name", "customers", ["region_code", "name_key", "id"])
     op.create_index("ix_customers_name_id", "customers", ["name_key", "id"])
@@ -66,8 +69,9 @@ def upgrade() -> None:
         sa.Column("e164", sa.String(16), nullable=False),
         sa.Column("label", sa.String(32)),
         sa.Column("created_at", UTC_DATETIME, nullable=False),
-        sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], name="fk_customer_phones_customer_id_customers",
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customers.id"], name="fk_customer_phones_customer_id_customers", ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_customer_phones"),
         sa.UniqueConstraint("customer_id", "e164", name="uq_customer_phones_customer_id_e164"),
     )
@@ -82,8 +86,9 @@ def upgrade() -> None:
         sa.Column("phone", sa.String(16)),
         sa.Column("email", sa.String(254)),
         sa.Column("created_at", UTC_DATETIME, nullable=False),
-        sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], name="fk_customer_contacts_customer_id_customers",
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customers.id"], name="fk_customer_contacts_customer_id_customers", ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_customer_contacts"),
     )
     op.create_index("ix_customer_contacts_customer_id", "customer_contacts", ["customer_id"])
@@ -100,16 +105,14 @@ def upgrade() -> None:
         sa.Column("apartment", sa.String(20)),
         sa.Column("postal_code", sa.String(6)),
         sa.Column("created_at", UTC_DATETIME, nullable=False),
-        sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], name="fk_customer_addresses_customer_id_customers",
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["customers.id"], name="fk_customer_addresses_customer_id_customers", ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_customer_addresses"),
     )
     op.create_index("ix_customer_addresses_customer_id", "customer_addresses", ["customer_id"])
 
     create_platform_tables_v1()
-
-
-
 
 
 def downgrade() -> None:

@@ -4,6 +4,7 @@ projections the sales consumers keep (staff directory, customer counts per branc
 Revision ID: 0002_pipeline
 Revises: 0001_customers
 """
+
 import sqlalchemy as sa
 from alembic import op
 

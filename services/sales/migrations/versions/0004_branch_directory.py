@@ -5,6 +5,7 @@ gateway's crm.gateway.branch.v1 events, starting from the network at go-live
 Revision ID: 0004_branch_directory
 Revises: 0003_outbox_parking
 """
+
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -33,11 +34,19 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("code", name="pk_branch_directory"),
     )
     installed_at = datetime.now(UTC)
-    op.bulk_insert(branch_directory, [
-        {"code": branch.code, "region_code": branch.region_code, "active": True,
-         "event_time": INSTALLED_EVENT_TIME, "updated_at": installed_at}
-        for branch in INITIAL_BRANCHES
-    ])
+    op.bulk_insert(
+        branch_directory,
+        [
+            {
+                "code": branch.code,
+                "region_code": branch.region_code,
+                "active": True,
+                "event_time": INSTALLED_EVENT_TIME,
+                "updated_at": installed_at,
+            }
+            for branch in INITIAL_BRANCHES
+        ],
+    )
 
 
 def downgrade() -> None:

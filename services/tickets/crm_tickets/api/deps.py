@@ -1,5 +1,6 @@
 """Request dependencies every tickets router uses: the verified caller, a unit of work, the
 service clock (injectable, so tests control SLA time) and the customer directory."""
+
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated
@@ -12,7 +13,9 @@ from crm_shared.auth import Principal, principal_dependency
 
 from ..customers import CustomerDirectory
 
-CurrentPrincipal = Annotated[Principal, principal_dependency(lambda request: request.app.state.settings.internal_token_secret)]
+CurrentPrincipal = Annotated[
+    Principal, principal_dependency(lambda request: request.app.state.settings.internal_token_secret)
+]
 
 
 async def _unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:

@@ -1,6 +1,7 @@
 """Mass incidents: an OSS system (API key with tickets:incidents) reports an outage; open
 customer tickets in its area are linked (new ones too, see ticket creation); affected
 customers can be attached in bulk; resolving the incident resolves its linked tickets."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -22,8 +23,9 @@ router = APIRouter(prefix="/api/v1/tickets/incidents", tags=["incidents"], respo
 
 
 @router.post("", status_code=201, summary="Report a mass incident (outage); open tickets in its area are linked")
-async def create_incident(body: IncidentCreate, response: Response, principal: CurrentPrincipal, session: Session,
-                          now: Now):
+async def create_incident(
+    body: IncidentCreate, response: Response, principal: CurrentPrincipal, session: Session, now: Now
+):
     require_incident_manager(principal)
     incident, linked = await service.create_incident(session, principal, body.model_dump(), now=now)
     await flush_or_conflict(session, "incident")
@@ -32,8 +34,12 @@ async def create_incident(body: IncidentCreate, response: Response, principal: C
 
 
 @router.get("", summary="Incidents the caller sees, newest first")
-async def list_incidents(principal: CurrentPrincipal, session: Session, status: str | None = None,
-                         limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)):
+async def list_incidents(
+    principal: CurrentPrincipal,
+    session: Session,
+    status: str | None = None,
+    limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
+):
     require_reader(principal)
     stmt = select(Incident).where(incident_visibility(principal))
     if status:
@@ -48,24 +54,41 @@ async def get_incident(incident_id: str, principal: CurrentPrincipal, session: S
     return service.incident_state(incident, await service.count_linked(session, incident.id))
 
 
-@router.post("/{incident_id}/affected-customers",
-             summary="Attach affected customers: their open tickets are linked, the others get a linked ticket")
-async def attach_customers(incident_id: str, body: AffectedCustomers, principal: CurrentPrincipal,
-                           session: Session, customers: Customers, now: Now):
+@router.post(
+    "/{incident_id}/affected-customers",
+    summary="Attach affected customers: their open tickets are linked, the others get a linked ticket",
+)
+async def attach_customers(
+    incident_id: str,
+    body: AffectedCustomers,
+    principal: CurrentPrincipal,
+    session: Session,
+    customers: Customers,
+    now: Now,
+):
     incident = await load_incident(session, principal, incident_id, write=True)
     unique_ids = list(dict.fromkeys(body.customer_ids))
     found, missing = await customers.get_many(principal, unique_ids)
     result = await service.attach_customers(session, principal, incident, found, body.model_dump(), now=now)
-    return result | {"unknown_customer_ids": missing,
-                     "linked_tickets": await service.count_linked(session, incident.id)}
+    return result | {
+        "unknown_customer_ids": missing,
+        "linked_tickets": await service.count_linked(session, incident.id),
+    }
 
 
 @router.post("/{incident_id}/resolve", summary="Resolve the incident and every open ticket linked to it")
-async def resolve(incident_id: str, body: IncidentResolve, request: Request, principal: CurrentPrincipal,
-                  session: Session, now: Now):
+async def resolve(
+    incident_id: str, body: IncidentResolve, request: Request, principal: CurrentPrincipal, session: Session, now: Now
+):
     incident = await load_incident(session, principal, incident_id, write=True)
     resolved = await service.resolve_incident(
-        session, principal, incident, body.resolution, now=now,
-        reopen_window=timedelta(days=settings_of(request).reopen_window_days))
+        session,
+        principal,
+        incident,
+        body.resolution,
+        now=now,
+        reopen_window=timedelta(days=settings_of(request).reopen_window_days),
+    )
     return service.incident_state(incident, await service.count_linked(session, incident.id)) | {
-        "resolved_tickets": resolved}
+        "resolved_tickets": resolved
+    }

@@ -1,4 +1,5 @@
 """Request and response bodies of the tickets REST API."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -108,5 +109,6 @@ class InteractionEnd(Strict):
 
 class TicketPage(BaseModel):
     items: list[dict[str, Any]] = Field(description="the tickets of this page, in the list's order")
-    next_cursor: str | None = Field(None, description=(
-        "pass as `cursor` (with the same filters and sort) for the next page; null on the last page"))
+    next_cursor: str | None = Field(
+        None, description=("pass as `cursor` (with the same filters and sort) for the next page; null on the last page")
+    )

@@ -2,6 +2,7 @@
 /tmf-api/troubleTicket/v4/troubleTicket — create, get by id, list (filters on status,
 severity, ticketType, creationDate ranges; ``fields`` selection; ``offset``/``limit``), PATCH.
 TMF630 conventions: id, href, @type; errors are problem details (400/404/409/422), never 500."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -18,17 +19,30 @@ from .. import ticket_service as service
 from ..access import load_ticket, require_reader, require_ticket_writer, ticket_visibility
 from ..db.models import MAX_DESCRIPTION, MAX_NAME, MAX_NOTE, Note, StatusChange, Ticket
 from .deps import CurrentPrincipal, Customers, Now, Session, settings_of
-from .schemas import Category, Priority, Severity
+from .schemas import Category, Severity
 
 BASE = "/tmf-api/troubleTicket/v4/troubleTicket"
 router = APIRouter(prefix=BASE, tags=["TMF621 trouble ticket"], responses=OPENAPI_PROBLEMS)
-TMF_CHANNELS = {"phone": "phone", "branch": "branch", "selfService": "self_service", "self_service": "self_service",
-                "oss": "oss"}
-PRIORITY_OF_TMF = {"1": "critical", "2": "high", "3": "medium", "4": "low"} | {p: p for p in
-                                                                              ("critical", "high", "medium", "low")}
+TMF_CHANNELS = {
+    "phone": "phone",
+    "branch": "branch",
+    "selfService": "self_service",
+    "self_service": "self_service",
+    "oss": "oss",
+}
+PRIORITY_OF_TMF = {"1": "critical", "2": "high", "3": "medium", "4": "low"} | {
+    p: p for p in ("critical", "high", "medium", "low")
+}
 SEVERITY_OF_TMF = {"critical": "critical", "major": "major", "minor": "minor"}
-STATUS_OF_TMF = {"acknowledged": "acknowledged", "inProgress": "in_progress", "pending": "pending",
-                 "resolved": "resolved", "closed": "closed", "cancelled": "cancelled", "new": "new"}
+STATUS_OF_TMF = {
+    "acknowledged": "acknowledged",
+    "inProgress": "in_progress",
+    "pending": "pending",
+    "resolved": "resolved",
+    "closed": "closed",
+    "cancelled": "cancelled",
+    "new": "new",
+}
 TMF_OF_STATUS = {v: k for k, v in STATUS_OF_TMF.items()}
 
 
@@ -136,26 +150,45 @@ FIELD_NAMES = set(TroubleTicket.model_fields) - {"type_"} | {"@type"}
 
 
 async def to_tmf(session, ticket: Ticket, request: Request) -> dict[str, Any]:
-    history = await session.scalars(select(StatusChange).where(StatusChange.ticket_id == ticket.id)
-                                    .order_by(StatusChange.id))
+    history = await session.scalars(
+        select(StatusChange).where(StatusChange.ticket_id == ticket.id).order_by(StatusChange.id)
+    )
     notes = await session.scalars(select(Note).where(Note.ticket_id == ticket.id).order_by(Note.created_at))
-    related_entity = [{"id": ticket.installed_product_id, "role": "affectedProduct", "@referredType": "Product"}] \
-        if ticket.installed_product_id else []
+    related_entity = (
+        [{"id": ticket.installed_product_id, "role": "affectedProduct", "@referredType": "Product"}]
+        if ticket.installed_product_id
+        else []
+    )
     relationships = [{"id": ticket.incident_id, "relationshipType": "isChildOf"}] if ticket.incident_id else []
     body = TroubleTicket(
-        id=ticket.id, href=f"{BASE}/{ticket.id}", name=ticket.name, description=ticket.description,
-        severity=ticket.severity, priority=ticket.priority, ticketType=ticket.category,
-        status=TMF_OF_STATUS[ticket.status], statusChangeReason=ticket.status_change_reason,
-        statusChangeHistory=[{"status": TMF_OF_STATUS[h.to_status], "statusChangeReason": h.reason,
-                              "changeDate": h.at} for h in history],
-        creationDate=ticket.created_at, lastUpdate=ticket.updated_at, expectedResolutionDate=ticket.resolution_due_at,
-        resolutionDate=ticket.resolved_at, channel={"name": ticket.channel},
-        relatedParty=[{"id": ticket.customer_id, "role": "customer", "name": ticket.customer_name,
-                       "@referredType": "Customer"}],
+        id=ticket.id,
+        href=f"{BASE}/{ticket.id}",
+        name=ticket.name,
+        description=ticket.description,
+        severity=ticket.severity,
+        priority=ticket.priority,
+        ticketType=ticket.category,
+        status=TMF_OF_STATUS[ticket.status],
+        statusChangeReason=ticket.status_change_reason,
+        statusChangeHistory=[
+            {"status": TMF_OF_STATUS[h.to_status], "statusChangeReason": h.reason, "changeDate": h.at} for h in history
+        ],
+        creationDate=ticket.created_at,
+        lastUpdate=ticket.updated_at,
+        expectedResolutionDate=ticket.resolution_due_at,
+        resolutionDate=ticket.resolved_at,
+        channel={"name": ticket.channel},
+        relatedParty=[
+            {"id": ticket.customer_id, "role": "customer", "name": ticket.customer_name, "@referredType": "Customer"}
+        ],
         relatedEntity=related_entity,
-        note=[{"id": n.id, "text": n.text, "author": n.author_name, "date": n.created_at} for n in notes
-              if n.visibility == "customer"],
-        troubleTicketRelationship=relationships)
+        note=[
+            {"id": n.id, "text": n.text, "author": n.author_name, "date": n.created_at}
+            for n in notes
+            if n.visibility == "customer"
+        ],
+        troubleTicketRelationship=relationships,
+    )
     return body.model_dump(mode="json", by_alias=True)
 
 
@@ -170,8 +203,15 @@ def select_fields(body: dict[str, Any], fields: str | None) -> dict[str, Any]:
 
 
 @router.post("", status_code=201, response_model=TroubleTicket, summary="Create a trouble ticket")
-async def create(body: TroubleTicketCreate, request: Request, response: Response, principal: CurrentPrincipal,
-                 session: Session, customers: Customers, now: Now):
+async def create(
+    body: TroubleTicketCreate,
+    request: Request,
+    response: Response,
+    principal: CurrentPrincipal,
+    session: Session,
+    customers: Customers,
+    now: Now,
+):
     require_ticket_writer(principal)
     party = next((p for p in body.relatedParty if p.role.lower() == "customer"), None)
     if party is None:
@@ -184,10 +224,21 @@ async def create(body: TroubleTicketCreate, request: Request, response: Response
         if channel is None:
             raise field_problem("channel.name", f"one of {', '.join(TMF_CHANNELS)}")
     try:
-        ticket = await service.create_ticket(session, principal, customer, {
-            "name": body.name, "description": body.description, "category": body.ticketType,
-            "priority": PRIORITY_OF_TMF[body.priority], "severity": body.severity, "channel": channel,
-            "installed_product_id": product}, now=now)
+        ticket = await service.create_ticket(
+            session,
+            principal,
+            customer,
+            {
+                "name": body.name,
+                "description": body.description,
+                "category": body.ticketType,
+                "priority": PRIORITY_OF_TMF[body.priority],
+                "severity": body.severity,
+                "channel": channel,
+                "installed_product_id": product,
+            },
+            now=now,
+        )
     except Problem as exc:
         if exc.errors and exc.errors[0]["field"] == "installed_product_id":
             raise field_problem("relatedEntity.id", exc.errors[0]["message"]) from None
@@ -199,11 +250,23 @@ async def create(body: TroubleTicketCreate, request: Request, response: Response
     return await to_tmf(session, ticket, request)
 
 
-@router.get("", response_model=list[TroubleTicket], response_model_exclude_unset=False,
-            summary="List trouble tickets (filters, fields, offset/limit; X-Total-Count)")
-async def list_tickets(request: Request, principal: CurrentPrincipal, session: Session,
-                       status: str | None = None, severity: str | None = None, ticketType: str | None = None,
-                       fields: str | None = None, offset: int = Query(0, ge=0), limit: int = Query(20, ge=1, le=100)):
+@router.get(
+    "",
+    response_model=list[TroubleTicket],
+    response_model_exclude_unset=False,
+    summary="List trouble tickets (filters, fields, offset/limit; X-Total-Count)",
+)
+async def list_tickets(
+    request: Request,
+    principal: CurrentPrincipal,
+    session: Session,
+    status: str | None = None,
+    severity: str | None = None,
+    ticketType: str | None = None,
+    fields: str | None = None,
+    offset: int = Query(0, ge=0),
+    limit: int = Query(20, ge=1, le=100),
+):
     require_reader(principal)
     stmt = select(Ticket).where(ticket_visibility(principal))
     if status is not None:
@@ -225,8 +288,13 @@ async def list_tickets(request: Request, principal: CurrentPrincipal, session: S
             if moment.tzinfo is None:
                 raise field_problem(key, "give a time zone (e.g. Z)", 400)
             column = Ticket.created_at
-            conditions = {"gt": column > moment, "gte": column >= moment, "lt": column < moment,
-                          "lte": column <= moment, "eq": column == moment}
+            conditions = {
+                "gt": column > moment,
+                "gte": column >= moment,
+                "lt": column < moment,
+                "lte": column <= moment,
+                "eq": column == moment,
+            }
             if operator not in conditions:
                 raise field_problem(key, "use creationDate.gt, .gte, .lt or .lte", 400)
             stmt = stmt.where(conditions[operator])
@@ -237,15 +305,17 @@ async def list_tickets(request: Request, principal: CurrentPrincipal, session: S
 
 
 @router.get("/{ticket_id}", response_model=TroubleTicket, summary="One trouble ticket")
-async def get_one(ticket_id: str, request: Request, principal: CurrentPrincipal, session: Session,
-                  fields: str | None = None):
+async def get_one(
+    ticket_id: str, request: Request, principal: CurrentPrincipal, session: Session, fields: str | None = None
+):
     ticket = await load_ticket(session, principal, ticket_id)
     return JSONResponse(select_fields(await to_tmf(session, ticket, request), fields))
 
 
 @router.patch("/{ticket_id}", response_model=TroubleTicket, summary="Update a trouble ticket (merge patch)")
-async def patch(ticket_id: str, body: TroubleTicketUpdate, request: Request, principal: CurrentPrincipal,
-                session: Session, now: Now):
+async def patch(
+    ticket_id: str, body: TroubleTicketUpdate, request: Request, principal: CurrentPrincipal, session: Session, now: Now
+):
     ticket = await load_ticket(session, principal, ticket_id, write=True)
     changes = {}
     for name in ("name", "description", "severity"):
@@ -257,8 +327,15 @@ async def patch(ticket_id: str, body: TroubleTicketUpdate, request: Request, pri
     if changes:
         await service.update_fields(session, principal, ticket, changes, now=now)
     if body.status is not None and STATUS_OF_TMF[body.status] != ticket.status:
-        await service.transition(session, principal, ticket, STATUS_OF_TMF[body.status], body.statusChangeReason,
-                                 now=now, reopen_window=timedelta(days=settings_of(request).reopen_window_days))
+        await service.transition(
+            session,
+            principal,
+            ticket,
+            STATUS_OF_TMF[body.status],
+            body.statusChangeReason,
+            now=now,
+            reopen_window=timedelta(days=settings_of(request).reopen_window_days),
+        )
     for note in body.note:
         await service.add_note(session, principal, ticket, note.text, "customer", now=now)
     await session.flush()

@@ -1,4 +1,5 @@
 """Tables of the tickets service."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -68,14 +69,42 @@ class Ticket(TicketsBase):
         # The work-queue orders (api/tickets.py): most urgent first within a queue, an assignee's,
         # a branch's or a region's open tickets, each page one range of its index (open tickets
         # only: a small part of a table of mostly finished ones).
-        Index("ix_tickets_open_queue_urgency", "queue", "urgency_at", "created_at", "id",
-              postgresql_where=OPEN_TICKET, sqlite_where=OPEN_TICKET),
-        Index("ix_tickets_open_assignee_urgency", "assignee_id", "urgency_at", "created_at", "id",
-              postgresql_where=OPEN_TICKET, sqlite_where=OPEN_TICKET),
-        Index("ix_tickets_open_branch_urgency", "branch_code", "urgency_at", "created_at", "id",
-              postgresql_where=OPEN_TICKET, sqlite_where=OPEN_TICKET),
-        Index("ix_tickets_open_region_urgency", "region_code", "urgency_at", "created_at", "id",
-              postgresql_where=OPEN_TICKET, sqlite_where=OPEN_TICKET),
+        Index(
+            "ix_tickets_open_queue_urgency",
+            "queue",
+            "urgency_at",
+            "created_at",
+            "id",
+            postgresql_where=OPEN_TICKET,
+            sqlite_where=OPEN_TICKET,
+        ),
+        Index(
+            "ix_tickets_open_assignee_urgency",
+            "assignee_id",
+            "urgency_at",
+            "created_at",
+            "id",
+            postgresql_where=OPEN_TICKET,
+            sqlite_where=OPEN_TICKET,
+        ),
+        Index(
+            "ix_tickets_open_branch_urgency",
+            "branch_code",
+            "urgency_at",
+            "created_at",
+            "id",
+            postgresql_where=OPEN_TICKET,
+            sqlite_where=OPEN_TICKET,
+        ),
+        Index(
+            "ix_tickets_open_region_urgency",
+            "region_code",
+            "urgency_at",
+            "created_at",
+            "id",
+            postgresql_where=OPEN_TICKET,
+            sqlite_where=OPEN_TICKET,
+        ),
         Index("ix_tickets_assignee_created", "assignee_id", "created_at", "id"),
         Index("ix_tickets_branch_created", "branch_code", "created_at"),
         Index("ix_tickets_sla_check_at", "sla_check_at"),

@@ -1,5 +1,6 @@
 """Working time of the branches: Asia/Almaty (UTC+5), Monday to Friday 09:00-18:00, without
 Kazakhstan's public holidays. SLA targets in business hours are counted on this calendar."""
+
 from __future__ import annotations
 
 import functools
@@ -12,11 +13,29 @@ ALMATY = ZoneInfo("Asia/Almaty")
 # Public holidays (Labour Code art. 84 and the Law on holidays). A secular holiday on a Saturday
 # or Sunday moves its day off to the next working day; the religious ones (Orthodox Christmas,
 # Kurban Ait) do not. Kurban Ait moves with the lunar calendar, so it is listed per year.
-FIXED_HOLIDAYS = ((1, 1), (1, 2), (3, 8), (3, 21), (3, 22), (3, 23), (5, 1), (5, 7), (5, 9), (7, 6), (8, 30),
-                  (10, 25), (12, 16))
+FIXED_HOLIDAYS = (
+    (1, 1),
+    (1, 2),
+    (3, 8),
+    (3, 21),
+    (3, 22),
+    (3, 23),
+    (5, 1),
+    (5, 7),
+    (5, 9),
+    (7, 6),
+    (8, 30),
+    (10, 25),
+    (12, 16),
+)
 RELIGIOUS_FIXED = ((1, 7),)
-KURBAN_AIT = {2024: date(2024, 6, 16), 2025: date(2025, 6, 6), 2026: date(2026, 5, 27), 2027: date(2027, 5, 16),
-              2028: date(2028, 5, 5)}
+KURBAN_AIT = {
+    2024: date(2024, 6, 16),
+    2025: date(2025, 6, 6),
+    2026: date(2026, 5, 27),
+    2027: date(2027, 5, 16),
+    2028: date(2028, 5, 5),
+}
 
 
 @functools.lru_cache(maxsize=32)

@@ -1,10 +1,11 @@
 """SLA policies and the SLA clock: targets per priority and customer segment, due times on the
 branch calendar (or round the clock for critical tickets), pauses while pending, and the
 signals the scheduler raises (about to breach, breached, escalations)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from .calendar import ROUND_THE_CLOCK, WORKING_CALENDAR
 
@@ -118,8 +119,10 @@ def signals_due(view: SlaView, now: datetime) -> list[Signal]:
             found.append(Signal("resolution_breached", "resolution", due))
     elif now >= warning_time(policy, due, policy.resolution_s) and view.resolution_state == "ok":
         found.append(Signal("resolution_at_risk", "resolution", due))
-    breached = any(s.kind.endswith("breached") for s in found) or "breached" in (view.response_state,
-                                                                                 view.resolution_state)
+    breached = any(s.kind.endswith("breached") for s in found) or "breached" in (
+        view.response_state,
+        view.resolution_state,
+    )
     if breached and view.escalation_level < 1:
         found.append(Signal("escalated_1", "branch_manager", due))
     if now >= regional_escalation_time(policy, view.resolution_due_at) and view.escalation_level < 2:

@@ -1,4 +1,5 @@
 """The ticket status workflow: explicit transitions, nothing else is allowed."""
+
 from __future__ import annotations
 
 from enum import StrEnum
@@ -41,14 +42,22 @@ def check_transition(current: str, target: str) -> Status:
     try:
         to = Status(target)
     except ValueError:
-        raise Problem(422, "Validation failed", f"status: unknown status {target!r}",
-                      type_="https://qazaq-crm.example/problems/validation",
-                      errors=[{"field": "status", "message": f"one of {', '.join(s.value for s in Status)}"}]) from None
+        raise Problem(
+            422,
+            "Validation failed",
+            f"status: unknown status {target!r}",
+            type_="https://qazaq-crm.example/problems/validation",
+            errors=[{"field": "status", "message": f"one of {', '.join(s.value for s in Status)}"}],
+        ) from None
     allowed = allowed_next(current)
     if to.value not in allowed:
-        raise Problem(409, "Illegal transition",
-                      f"a {current} ticket cannot become {to.value}; allowed: {', '.join(allowed) or 'none'}",
-                      current_status=current, allowed_transitions=allowed)
+        raise Problem(
+            409,
+            "Illegal transition",
+            f"a {current} ticket cannot become {to.value}; allowed: {', '.join(allowed) or 'none'}",
+            current_status=current,
+            allowed_transitions=allowed,
+        )
     return to
 
 

@@ -4,6 +4,7 @@ installed-products keeps the projection of the orders service's installed produc
 (crm.orders.installed_product.v1: created / changed / terminated, the product's full state in
 every event, schemas in contracts/crm_contracts/events/schemas/) so that a ticket's product is
 checked against its customer, and the call centre sees it, without calling orders."""
+
 from __future__ import annotations
 
 import logging
@@ -22,8 +23,11 @@ from ..db.models import InstalledProduct
 log = logging.getLogger("crm.tickets.consumers")
 
 INSTALLED_PRODUCT_TOPIC = "crm.orders.installed_product.v1"
-INSTALLED_PRODUCT_TYPES = ("crm.orders.installed_product.created", "crm.orders.installed_product.changed",
-                           "crm.orders.installed_product.terminated")
+INSTALLED_PRODUCT_TYPES = (
+    "crm.orders.installed_product.created",
+    "crm.orders.installed_product.changed",
+    "crm.orders.installed_product.terminated",
+)
 
 
 @dataclass(frozen=True)
@@ -45,8 +49,13 @@ async def apply_installed_product_event(session: AsyncSession, event: CloudEvent
         contracts.validate(event.type, data)
     except ValidationError as error:
         # Retrying cannot repair a payload that breaks its contract: record it as handled and say so.
-        log.error("installed-products: %s %s breaks its schema, ignored: %s at %s", event.type, event.id,
-                  error.message, "/".join(map(str, error.absolute_path)) or "(root)")
+        log.error(
+            "installed-products: %s %s breaks its schema, ignored: %s at %s",
+            event.type,
+            event.id,
+            error.message,
+            "/".join(map(str, error.absolute_path)) or "(root)",
+        )
         return
     product = await session.get(InstalledProduct, data["id"], with_for_update=True)
     if product is not None and product.source_version >= data["version"]:

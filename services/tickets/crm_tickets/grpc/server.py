@@ -1,5 +1,6 @@
 """crm.tickets.v1.TicketService: a customer's tickets for other services, with the caller's
 visibility applied exactly as in the REST API (crm_tickets.access)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -30,11 +31,20 @@ def _timestamp(value: datetime | None) -> Timestamp | None:
 
 
 def to_message(ticket: Ticket) -> pb.Ticket:
-    return pb.Ticket(id=ticket.id, customer_id=ticket.customer_id, name=ticket.name, category=ticket.category,
-                     priority=ticket.priority, status=ticket.status, queue=ticket.queue,
-                     branch_code=ticket.branch_code, region_code=ticket.region_code,
-                     incident_id=ticket.incident_id or "", urgency_at=_timestamp(ticket.urgency_at),
-                     created_at=_timestamp(ticket.created_at))
+    return pb.Ticket(
+        id=ticket.id,
+        customer_id=ticket.customer_id,
+        name=ticket.name,
+        category=ticket.category,
+        priority=ticket.priority,
+        status=ticket.status,
+        queue=ticket.queue,
+        branch_code=ticket.branch_code,
+        region_code=ticket.region_code,
+        incident_id=ticket.incident_id or "",
+        urgency_at=_timestamp(ticket.urgency_at),
+        created_at=_timestamp(ticket.created_at),
+    )
 
 
 class TicketServicer(pb_grpc.TicketServiceServicer):

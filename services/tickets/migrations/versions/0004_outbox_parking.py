@@ -4,6 +4,7 @@ that one poisonous event no longer holds back every later one (crm_shared.relay)
 Revision ID: 0004_outbox_parking
 Revises: 0003_work_queue_indexes
 """
+
 from crm_shared.platform_schema import add_outbox_parking_v2, drop_outbox_parking_v2
 
 revision = "0004_outbox_parking"
