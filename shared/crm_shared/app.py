@@ -11,12 +11,13 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Protocol
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from .db import Database
+from .db import Database, utcnow
 from .errors import PROBLEM_JSON, Problem, install_problem_handlers
 from .logging import configure_logging
 from .metrics import install_metrics
@@ -39,11 +40,20 @@ class Worker(Protocol):
 
 
 class ServiceRuntime:
-    """What a running service holds: its settings, its database and its background workers."""
+    """What a running service holds: its settings, its database, its clock (tests pass one they
+    control), its clients of other services (keyed by class) and its background workers."""
 
-    def __init__(self, settings: ServiceSettings, db: Database | None = None) -> None:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        db: Database | None = None,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.settings = settings
         self.db = db or Database(settings.resolved_database_url)
+        self.clock = clock
+        self.clients: dict[type, Worker] = {}
         self.workers: list[Worker] = []
 
 

@@ -13,6 +13,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .domain import DomainError
+
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://qazaq-crm.example/problems/"
 log = logging.getLogger("crm.errors")
@@ -68,6 +70,26 @@ def not_found(what: str, ident: str, field: str | None = None) -> Problem:
     ``field`` names the request field that carried the id, when it came in a body."""
     errors = [{"field": field, "message": "does not exist or is not visible to you"}] if field else None
     return Problem(404, "Not found", f"{what} {ident} does not exist or is not visible to you", errors=errors)
+
+
+STATUS_OF_KIND = {"invalid": 422, "not_found": 404, "conflict": 409, "forbidden": 403, "stale": 412}
+
+
+def problem_of(error: DomainError) -> Problem:
+    """The problem details that answer a domain rule's refusal (crm_shared.domain)."""
+    status = STATUS_OF_KIND.get(error.kind, 422)
+    errors = None
+    if error.field:
+        message = getattr(error, "message", None) or (
+            "does not exist or is not visible to you" if error.kind == "not_found" else error.detail
+        )
+        errors = [{"field": error.field, "message": message}]
+    if error.kind == "not_found":
+        detail = f"{error.detail.removesuffix(' not found')} does not exist or is not visible to you"
+    else:
+        detail = error.detail
+    type_ = PROBLEM_BASE + error.problem_type if error.problem_type else None
+    return Problem(status, error.title, detail, type_=type_, errors=errors, **error.extensions)
 
 
 def forbidden(detail: str) -> Problem:
@@ -165,6 +187,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem):
         return problem_response(exc, request)
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError):
+        return problem_response(problem_of(exc), request)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):

@@ -37,7 +37,8 @@ from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
 from .auth import INTERNAL_TOKEN_HEADER, Principal, issue_internal_token, verify_internal_token
-from .errors import Problem
+from .domain import DomainError
+from .errors import Problem, problem_of
 from .settings import ServiceSettings
 
 log = logging.getLogger("crm.grpc")
@@ -162,6 +163,8 @@ class _CallGuard:
         return _current_principal.set(principal)
 
     async def _fail(self, context, exc: Exception) -> None:
+        if isinstance(exc, DomainError):
+            await abort_with_problem(context, problem_of(exc))
         if isinstance(exc, Problem):
             await abort_with_problem(context, exc)
         code = context.code()
