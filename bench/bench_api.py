@@ -45,11 +45,11 @@ from crm_cli.supervisor import ChildSpec, StartupFailed, Supervisor
 from crm_cli.testing import suite_ports
 from crm_cli.topics import catalogue, create_topics, partitions_of
 from crm_sales.db.models import Customer, CustomerPhone
-from crm_sales.domain.identifiers import make_bin, make_iin
 from crm_sales.seed import seed_bulk
 from crm_shared.auth import INTERNAL_TOKEN_HEADER, Principal, Role, issue_internal_token
 from crm_shared.broker import EmbeddedBroker, free_port
 from crm_shared.db import Database
+from crm_shared.identifiers import make_bin, make_iin
 from crm_shared.migrations import upgrade_async
 from crm_shared.settings import project_root
 

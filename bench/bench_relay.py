@@ -32,10 +32,10 @@ from sqlalchemy import func, select
 from crm_cli import services as registry
 from crm_sales.config import SalesSettings
 from crm_sales.db.models import Address, Contact, Customer, CustomerPhone
-from crm_sales.domain.identifiers import make_iin
 from crm_sales.events.customer_events import AGGREGATE, EVENTS, TOPIC, customer_state
 from crm_shared.broker import EmbeddedBroker, free_port
 from crm_shared.db import Database, new_id, utcnow
+from crm_shared.identifiers import make_iin
 from crm_shared.kafka import ensure_topics, make_producer
 from crm_shared.migrations import upgrade_async
 from crm_shared.models import OutboxEvent

@@ -283,7 +283,7 @@ async def sales_gateway(gateway_database, sales_url):
 
 @pytest.fixture(scope="module")
 def identities():
-    from crm_sales.testing import Identities
+    from crm_shared.testing import Identities
 
     return Identities(seed=int(time.time()))
 

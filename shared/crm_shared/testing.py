@@ -11,10 +11,14 @@ once per test session on a free port, or an external one via CRM_TEST_KAFKA_BOOT
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
+import random
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import date, timedelta
+from typing import Any
 
 import asyncpg
 import pytest
@@ -22,6 +26,7 @@ import pytest_asyncio
 
 from .auth import INTERNAL_TOKEN_HEADER, Principal, Role, issue_internal_token
 from .broker import EmbeddedBroker, free_port
+from .identifiers import make_bin, make_iin
 from .settings import DEV_INTERNAL_TOKEN_SECRET
 
 # One caller per role, placed in Almaty (KZ-75, branch ALA-01) where a place matters.
@@ -237,3 +242,63 @@ async def schema_differences(url: str, service_base) -> list:
             )
     finally:
         await db.dispose()
+
+
+# --- customer identities for tests of any service -----------------------------------------------
+
+
+class Identities:
+    """Fresh valid IINs, BINs and mobile numbers; distinct from each other within one instance
+    (seeded from ``seed``, so two instances with different seeds rarely collide)."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        self._rng = random.Random(seed)
+        self._serials = itertools.count(self._rng.randrange(0, 9000))
+        self._used: set[str] = set()
+
+    def iin(self, *, female: bool | None = None, birth_date: date | None = None) -> str:
+        while True:
+            born = birth_date or date(1950, 1, 1) + timedelta(days=self._rng.randrange(0, 365 * 55))
+            value = make_iin(born, self._rng.random() < 0.5 if female is None else female, next(self._serials) % 10000)
+            if value and value not in self._used:
+                self._used.add(value)
+                return value
+
+    def bin(self) -> str:
+        while True:
+            registered = date(2000, 1, 1) + timedelta(days=self._rng.randrange(0, 365 * 24))
+            value = make_bin(registered, self._rng.choice((4, 4, 4, 6)), self._rng.randrange(0, 100000))
+            if value and value not in self._used:
+                self._used.add(value)
+                return value
+
+    def mobile(self) -> str:
+        while True:
+            value = (
+                "+7"
+                + self._rng.choice(("700", "701", "702", "705", "707", "747", "771", "775", "777", "778"))
+                + f"{self._rng.randrange(0, 10_000_000):07d}"
+            )
+            if value not in self._used:
+                self._used.add(value)
+                return value
+
+    def individual(self, **overrides: Any) -> dict[str, Any]:
+        body = {
+            "kind": "individual",
+            "iin": self.iin(),
+            "first_name": "Aigerim",
+            "last_name": "Seitkali",
+            "phone": self.mobile(),
+        }
+        return body | overrides
+
+    def business(self, **overrides: Any) -> dict[str, Any]:
+        body = {
+            "kind": "business",
+            "bin": self.bin(),
+            "legal_name": "Steppe Logistics",
+            "legal_form": "LLP",
+            "phone": self.mobile(),
+        }
+        return body | overrides

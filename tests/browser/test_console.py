@@ -17,7 +17,7 @@ from datetime import date
 import pytest
 from playwright.async_api import expect
 
-from crm_sales.domain.identifiers import make_iin
+from crm_shared.identifiers import make_iin
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.integration]
 

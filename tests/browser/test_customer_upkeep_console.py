@@ -16,8 +16,8 @@ import pytest
 from playwright.async_api import expect
 
 from crm_cli.testing import sign_in
-from crm_sales.domain.identifiers import make_bin, make_iin
-from crm_sales.domain.phones import PhoneError, normalize_phone
+from crm_shared.identifiers import make_bin, make_iin
+from crm_shared.phones import PhoneError, normalize_phone
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.integration]
 rnd = random.Random()

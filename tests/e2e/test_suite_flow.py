@@ -19,7 +19,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from crm_cli.testing import RunningSuite, sign_in
-from crm_sales.domain.identifiers import make_iin
+from crm_shared.identifiers import make_iin
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 

@@ -17,11 +17,10 @@ import pytest_asyncio
 from crm_orders.config import OrdersSettings
 from crm_orders.main import create_app
 from crm_orders.seed import seed_demo
-from crm_sales.testing import Identities
 from crm_shared.broker import free_port, wait_for_port
 from crm_shared.db import Database
 from crm_shared.migrations import upgrade_async
-from crm_shared.testing import PRINCIPALS, auth_headers, eventually
+from crm_shared.testing import PRINCIPALS, Identities, auth_headers, eventually
 
 ROOT = Path(__file__).resolve().parents[3]
 MIGRATIONS = ROOT / "services/orders/migrations"

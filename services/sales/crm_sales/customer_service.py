@@ -29,6 +29,8 @@ from crm_shared.auth import (
 from crm_shared.concurrency import check_version
 from crm_shared.db import new_id, utcnow
 from crm_shared.errors import Problem, conflict, field_problem, forbidden, not_found
+from crm_shared.identifiers import parse_iin
+from crm_shared.phones import is_mobile
 from crm_shared.records import get_visible, get_writable
 
 from .api.customer_schemas import (
@@ -42,8 +44,6 @@ from .api.customer_schemas import (
 from .branch_directory import region_of_open_branch
 from .db.models import Address, Contact, Customer, CustomerPhone
 from .domain.customers import CustomerKind, CustomerStatus, escape_like, name_key, search_key
-from .domain.identifiers import parse_iin
-from .domain.phones import is_mobile
 from .events.customer_events import address_state, contact_state, customer_state, phone_state, record_customer_event
 
 ENTITY = "customer"

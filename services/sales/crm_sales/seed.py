@@ -34,6 +34,7 @@ from crm_shared.auth import Principal, Role
 from crm_shared.db import Database, new_id, utcnow
 from crm_shared.errors import Problem
 from crm_shared.idempotency import find_replay, remember
+from crm_shared.identifiers import make_bin, make_iin
 from crm_shared.reference import INITIAL_BRANCHES, INITIAL_BRANCHES_BY_CODE
 
 from . import customer_service
@@ -43,7 +44,6 @@ from .api.leads import LeadConvert, LeadCreate, LeadUpdate, OpportunityDraft, ch
 from .api.opportunities import OpportunityCreate, OpportunityUpdate, change_opportunity, open_opportunity
 from .db.models import Customer, CustomerPhone
 from .domain.customers import CustomerStatus, name_key
-from .domain.identifiers import make_bin, make_iin
 from .domain.pipeline import ActivityKind, LeadStatus, ProductLine, Stage
 
 log = logging.getLogger("crm.sales.seed")

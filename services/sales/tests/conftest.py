@@ -13,10 +13,9 @@ import pytest_asyncio
 
 from crm_sales.config import SalesSettings
 from crm_sales.main import create_app
-from crm_sales.testing import Identities
 from crm_shared.kafka import ensure_topics
 from crm_shared.migrations import upgrade_async
-from crm_shared.testing import unique_topic
+from crm_shared.testing import Identities, unique_topic
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 

@@ -15,7 +15,6 @@ from crm_sales.db import models  # noqa: F401
 from crm_sales.db.base import SalesBase
 from crm_sales.db.models import Customer, CustomerPhone
 from crm_sales.db.pipeline_models import Activity, Lead, Opportunity
-from crm_sales.domain.identifiers import parse_bin, parse_iin
 from crm_sales.domain.pipeline import LeadStatus, Stage
 from crm_sales.main import create_app
 from crm_sales.seed import (
@@ -26,11 +25,11 @@ from crm_sales.seed import (
     seed_bulk,
     seed_demo,
 )
-from crm_sales.testing import Identities
 from crm_shared.db import Database
+from crm_shared.identifiers import parse_bin, parse_iin
 from crm_shared.migrations import upgrade_async
 from crm_shared.models import AuditEntry, OutboxEvent
-from crm_shared.testing import PRINCIPALS, auth_headers, schema_differences
+from crm_shared.testing import PRINCIPALS, Identities, auth_headers, schema_differences
 
 pytestmark = pytest.mark.integration
 

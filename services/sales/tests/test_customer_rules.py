@@ -8,7 +8,8 @@ from pydantic import TypeAdapter, ValidationError
 
 from crm_sales.api.customer_schemas import CustomerCreate, CustomerUpdate
 from crm_sales.domain import customers as rules
-from crm_sales.domain.identifiers import (
+from crm_sales.seed import FIXED, demo_customers
+from crm_shared.identifiers import (
     IdentifierError,
     check_digit,
     make_bin,
@@ -16,9 +17,8 @@ from crm_sales.domain.identifiers import (
     parse_bin,
     parse_iin,
 )
-from crm_sales.domain.phones import PhoneError, is_mobile, normalize_phone
-from crm_sales.seed import FIXED, demo_customers
-from crm_sales.testing import Identities
+from crm_shared.phones import PhoneError, is_mobile, normalize_phone
+from crm_shared.testing import Identities
 
 # --- IIN / BIN -----------------------------------------------------------------------------------
 

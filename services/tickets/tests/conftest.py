@@ -14,10 +14,9 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from crm_sales.testing import Identities
 from crm_shared.broker import free_port, wait_for_port
 from crm_shared.migrations import upgrade_async
-from crm_shared.testing import PRINCIPALS, auth_headers, eventually
+from crm_shared.testing import PRINCIPALS, Identities, auth_headers, eventually
 from crm_tickets.config import TicketsSettings
 from crm_tickets.main import create_app
 

@@ -11,11 +11,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, S
 from pydantic_core import PydanticCustomError
 
 from crm_shared.errors import field_problem
+from crm_shared.identifiers import IdentifierError, parse_bin, parse_iin
+from crm_shared.phones import PhoneError, normalize_phone
 from crm_shared.reference import REGIONS_BY_CODE
 
 from ..domain import customers as rules
-from ..domain.identifiers import IdentifierError, parse_bin, parse_iin
-from ..domain.phones import PhoneError, normalize_phone
 
 MAX_ADDRESSES = 10
 MAX_CONTACTS = 20

@@ -12,12 +12,12 @@ from crm_shared.auth import Principal
 from crm_shared.concurrency import IfMatch, check_version, etag, parse_if_match, required_version, version_headers
 from crm_shared.errors import OPENAPI_PROBLEMS, field_problem, openapi_problems
 from crm_shared.idempotency import IdempotencyKey, create_once
+from crm_shared.identifiers import IdentifierError, parse_bin, parse_iin
 from crm_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
 
 from .. import customer_service as service
 from ..db.models import Customer
 from ..domain.customers import search_key
-from ..domain.identifiers import IdentifierError, parse_bin, parse_iin
 from ..events.customer_events import address_state, contact_state, phone_state
 from .customer_schemas import (
     AddressIn,

@@ -14,13 +14,13 @@ from crm_shared.app import ServiceRuntime
 from crm_shared.auth import mask_identifier, visibility_clause
 from crm_shared.errors import Problem, field_problem
 from crm_shared.grpc import current_principal
+from crm_shared.identifiers import BIN_ENTITY_TYPES, IdentifierError, parse_bin, parse_iin
 from crm_shared.pagination import decode_cursor, encode_cursor
+from crm_shared.phones import PhoneError, normalize_phone
 
 from .. import customer_service as service
 from ..db.models import Customer
 from ..domain.customers import CustomerKind, CustomerStatus, display_name, search_key
-from ..domain.identifiers import BIN_ENTITY_TYPES, IdentifierError, parse_bin, parse_iin
-from ..domain.phones import PhoneError, normalize_phone
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
