@@ -62,10 +62,12 @@ def test_settings_class_agrees_with_the_registry(spec: ServiceSpec, monkeypatch)
         assert settings.grpc_port == spec.grpc_port
     assert type(settings).model_config["env_prefix"] == spec.env_prefix
     if not spec.is_gateway:
+        url_variable = registry.gateway().env_name(spec.gateway_url_setting)
+        monkeypatch.setenv(url_variable, f"http://{spec.name}.internal:9000")
         gateway_settings = registry.settings_for(registry.gateway())
-        assert hasattr(gateway_settings, spec.gateway_url_setting), (
-            f"GatewaySettings needs {spec.gateway_url_setting} to route to {spec.name}"
-        )
+        assert gateway_settings.upstream_url(spec) == f"http://{spec.name}.internal:9000", url_variable
+        monkeypatch.delenv(url_variable)
+        assert registry.settings_for(registry.gateway()).upstream_url(spec) == f"http://127.0.0.1:{spec.http_port}"
 
 
 @pytest.mark.parametrize("spec", SERVICES, ids=lambda s: s.name)

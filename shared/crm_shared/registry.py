@@ -1,10 +1,10 @@
 """The services registry: every process of the suite, described once.
 
 `crm up`, `crm migrate`, `crm seed`, `crm serve` and the outbox commands (through
-`crm_cli.services`) and the deploy checks read this table. Adding a service is one entry here,
-plus its own blocks in deploy/, which tests/deploy/test_manifests.py cross-checks against this
-table. It lives in the platform library so that the gateway can read it without depending on
-the CLI.
+`crm_cli.services`), the gateway (routing, TM Forum prefixes, the merged OpenAPI document, API-key
+scopes) and the deploy checks all read this table. Adding a service is one entry here, plus its
+own blocks in deploy/, which tests/deploy/test_manifests.py cross-checks against this table.
+It lives in the platform library so that the gateway can read it without depending on the CLI.
 """
 
 from __future__ import annotations
