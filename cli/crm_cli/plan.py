@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import services as registry
-from .services import ServiceSpec
+from crm_shared import registry
+from crm_shared.registry import ServiceSpec
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_BROKER_PORT = 9092
@@ -179,11 +179,10 @@ def build_plan(
                         f"{connect_host(host)}:{ports[other.name][1]}"
                     )
         if spec.is_gateway:
-            for other in registry.SERVICES:
-                if not other.is_gateway:
-                    child_env[spec.env_name(other.gateway_url_setting)] = (
-                        f"http://{connect_host(host)}:{ports[other.name][0]}"
-                    )
+            for other in registry.backend_services():
+                child_env[spec.env_name(other.gateway_url_setting)] = (
+                    f"http://{connect_host(host)}:{ports[other.name][0]}"
+                )
         argv = spec.uvicorn_argv(python, host, http)
         plan.processes.append(
             ProcessPlan(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from crm_cli import services as registry
 from crm_cli.plan import build_plan
 from crm_cli.services import SERVICES, ServiceSpec, UnknownService
+from crm_shared import registry as shared_registry
 
 
 def test_names_and_ports_are_unique():
@@ -60,10 +62,12 @@ def test_settings_class_agrees_with_the_registry(spec: ServiceSpec, monkeypatch)
         assert settings.grpc_port == spec.grpc_port
     assert type(settings).model_config["env_prefix"] == spec.env_prefix
     if not spec.is_gateway:
+        url_variable = registry.gateway().env_name(spec.gateway_url_setting)
+        monkeypatch.setenv(url_variable, f"http://{spec.name}.internal:9000")
         gateway_settings = registry.settings_for(registry.gateway())
-        assert hasattr(gateway_settings, spec.gateway_url_setting), (
-            f"GatewaySettings needs {spec.gateway_url_setting} to route to {spec.name}"
-        )
+        assert gateway_settings.upstream_url(spec) == f"http://{spec.name}.internal:9000", url_variable
+        monkeypatch.delenv(url_variable)
+        assert registry.settings_for(registry.gateway()).upstream_url(spec) == f"http://127.0.0.1:{spec.http_port}"
 
 
 @pytest.mark.parametrize("spec", SERVICES, ids=lambda s: s.name)
@@ -107,25 +111,69 @@ def test_missing_code_is_reported_by_name(tmp_path, monkeypatch):
 
 
 def test_a_new_service_is_one_entry(monkeypatch, tmp_path: Path):
-    orders = ServiceSpec(
-        name="orders",
-        app_factory="crm_orders.main:create_app",
-        settings_class="crm_orders.config:OrdersSettings",
-        migrations_dir="services/orders/migrations",
-        seed="crm_orders.seed:seed_demo",
-        http_port=8105,
-        grpc_port=50105,
+    partners = ServiceSpec(
+        name="partners",
+        app_factory="crm_partners.main:create_app",
+        settings_class="crm_partners.config:PartnersSettings",
+        migrations_dir="services/partners/migrations",
+        seed="crm_partners.seed:seed_demo",
+        http_port=8104,
+        grpc_port=50104,
+        scopes=("partners:read", "partners:write"),
     )
-    monkeypatch.setattr(registry, "SERVICES", (*(s for s in registry.SERVICES if s.name != "orders"), orders))
+    monkeypatch.setattr(shared_registry, "SERVICES", (*shared_registry.SERVICES, partners))
     plan = build_plan(env={}, var_dir=tmp_path)
     started = [p.name for p in plan.processes]
-    assert started.index("orders") < started.index("gateway")
-    process = next(p for p in plan.processes if p.name == "orders")
-    assert process.argv[3:5] == ["crm_orders.main:create_app", "--factory"]
-    assert process.env["CRM_ORDERS_GRPC_PORT"] == "50105"
-    assert process.env["CRM_ORDERS_DATABASE_URL"].endswith("/orders.db")
-    assert plan.gateway.env["CRM_GATEWAY_ORDERS_URL"] == "http://127.0.0.1:8105"
-    assert {c.port for c in plan.port_claims()} >= {8105, 50105}
+    assert started.index("partners") < started.index("gateway")
+    process = next(p for p in plan.processes if p.name == "partners")
+    assert process.argv[3:5] == ["crm_partners.main:create_app", "--factory"]
+    assert process.env["CRM_PARTNERS_GRPC_PORT"] == "50104"
+    assert process.env["CRM_PARTNERS_DATABASE_URL"].endswith("/partners.db")
+    assert process.env["CRM_PARTNERS_SALES_GRPC_TARGET"] == "127.0.0.1:50101"
+    assert plan.gateway.env["CRM_GATEWAY_PARTNERS_URL"] == "http://127.0.0.1:8104"
+    assert {c.port for c in plan.port_claims()} >= {8104, 50104}
+
+
+def test_the_cli_reads_the_one_registry():
+    assert registry.SERVICES is shared_registry.SERVICES and registry.ServiceSpec is shared_registry.ServiceSpec
+    assert registry.get_service("orders") is shared_registry.get_service("orders")
+
+
+@pytest.mark.parametrize("spec", registry.backend_services(), ids=lambda s: s.name)
+def test_each_routed_service_describes_itself_and_its_api_key_scopes(spec: ServiceSpec):
+    assert spec.description
+    # what the gateway asks of a key: <name>:read for reads, <name>:write for other methods
+    assert {f"{spec.name}:read", f"{spec.name}:write"} <= set(spec.scopes)
+    assert len(set(spec.scopes)) == len(spec.scopes)
+
+
+def test_public_prefixes_belong_to_one_service_each():
+    prefixes = [prefix for spec in SERVICES for prefix in spec.public_prefixes]
+    assert len(prefixes) == len(set(prefixes))
+    assert shared_registry.public_prefixes() == {
+        "/tmf-api/productOrderingManagement": "orders",
+        "/tmf-api/productCatalogManagement": "orders",
+        "/tmf-api/troubleTicket": "tickets",
+    }
+    for prefix in prefixes:
+        others = [p for p in prefixes if p != prefix]
+        assert not [p for p in others if p.startswith(prefix + "/")], f"{prefix} contains another service's prefix"
+
+
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("scopes", ("sales:read",), "scope 'sales:read' must be ghost:<verb>"),
+        ("scopes", ("ghost",), "scope 'ghost' must be ghost:<verb>"),
+        ("public_prefixes", ("tmf-api/x",), "public prefix 'tmf-api/x' must start with '/'"),
+        ("public_prefixes", ("/tmf-api/x/",), "must start with '/', not end with '/'"),
+        ("public_prefixes", ("/api/v1/sales",), "lie outside /api/v1/"),
+    ],
+)
+def test_an_entry_that_cannot_work_is_refused_at_once(field, value, message):
+    base = dict(name="ghost", app_factory="m:f", settings_class="m:S", migrations_dir="x", seed=None, http_port=1)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ServiceSpec(**base, **{field: value})
 
 
 async def test_seed_is_called_with_settings_only_when_it_takes_them(monkeypatch):

@@ -1,6 +1,36 @@
-from pydantic import Field
+import os
+import re
+from typing import Any
 
+from pydantic import Field, model_validator
+from pydantic_settings import PydanticBaseSettingsSource
+
+from crm_shared.registry import ServiceSpec
 from crm_shared.settings import DEV_JWT_SECRET, ServiceSettings, service_config
+
+SERVICE_URL_SETTING = re.compile(r"^(?P<service>[a-z][a-z0-9_]*)_url$")
+
+
+class ServiceUrlsFromEnvironment(PydanticBaseSettingsSource):
+    """CRM_GATEWAY_<NAME>_URL for any service name, as <name>_url: what pydantic-settings' own
+    environment source would give for a declared field, without declaring one per service."""
+
+    def get_field_value(self, field, field_name):  # abstract in the base class; unused here
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        prefix = self.config.get("env_prefix", "").lower()
+        found = {}
+        for variable, value in os.environ.items():
+            name = variable.lower()  # as pydantic-settings matches: case-insensitively
+            setting = name[len(prefix) :]
+            if (
+                name.startswith(prefix)
+                and SERVICE_URL_SETTING.match(setting)
+                and setting not in self.settings_cls.model_fields
+            ):
+                found[setting] = value
+        return found
 
 
 class GatewaySettings(ServiceSettings):
@@ -14,10 +44,10 @@ class GatewaySettings(ServiceSettings):
     jwt_secret: str = DEV_JWT_SECRET
     access_token_ttl_s: int = Field(3600, gt=0)
 
-    # Base URLs of the routed services: /api/v1/<name>/... goes to <name>_url.
-    sales_url: str = "http://127.0.0.1:8101"
-    orders_url: str = "http://127.0.0.1:8105"
-    tickets_url: str = "http://127.0.0.1:8103"
+    # Base URLs of the routed services by registry name, given as <name>_url (CRM_GATEWAY_SALES_URL,
+    # or sales_url=... as a keyword) for whichever services the registry has: a new service needs
+    # no field here. Without one, a service is at its registry port on this machine (upstream_url).
+    service_urls: dict[str, str] = Field(default_factory=dict)
     upstream_timeout_s: float = Field(30.0, gt=0)
     upstream_connect_timeout_s: float = Field(3.0, gt=0)
     upstream_max_connections: int = Field(200, gt=0)
@@ -39,24 +69,36 @@ class GatewaySettings(ServiceSettings):
     password_hash_memory_kib: int = Field(65536, ge=1024)
 
     @classmethod
+    def settings_customise_sources(
+        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            ServiceUrlsFromEnvironment(settings_cls),
+            dotenv_settings,
+            file_secret_settings,
+        )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_service_urls(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        urls = dict(data.get("service_urls") or {})
+        rest = {}
+        for key, value in data.items():
+            match = SERVICE_URL_SETTING.match(key)
+            if match and key not in cls.model_fields:
+                urls[match["service"]] = value
+            else:
+                rest[key] = value
+        return rest | {"service_urls": urls}
+
+    @classmethod
     def secret_fields(cls) -> tuple[str, ...]:
         return (*super().secret_fields(), "jwt_secret")
 
-    @property
-    def upstreams(self) -> dict[str, str]:
-        """Routed service name -> base URL. A new service is one line here plus its <name>_url field."""
-        return {
-            "sales": self.sales_url,
-            "orders": self.orders_url,
-            "tickets": self.tickets_url,
-        }
-
-    @property
-    def routed_prefixes(self) -> dict[str, str]:
-        """Public path prefixes outside /api/v1/<name>/ -> the routed service that serves them
-        (the TM Forum facades keep their standard paths)."""
-        return {
-            "/tmf-api/productOrderingManagement": "orders",
-            "/tmf-api/productCatalogManagement": "orders",
-            "/tmf-api/troubleTicket": "tickets",
-        }
+    def upstream_url(self, service: ServiceSpec) -> str:
+        """The base URL of a routed service: its <name>_url, else its registry port on this machine."""
+        return self.service_urls.get(service.name) or f"http://127.0.0.1:{service.http_port}"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from crm_shared.app import ServiceRuntime, create_service_app
+from crm_shared.registry import ServiceSpec
 
 from .api import admin, auth, branches, meta, reference, staff
 from .api.proxy import proxy_router
@@ -27,16 +30,28 @@ def workers(gateway: Gateway):
     return make
 
 
-def create_app(settings: GatewaySettings | None = None, runtime: ServiceRuntime | None = None):
+def describe(routed: Iterable[ServiceSpec]) -> str:
+    services = "\n".join(f"- `{spec.name}`: {spec.description}" for spec in routed)
+    return (
+        "The Qazaq CRM public API. Staff sign in with `POST /api/v1/auth/token` (or **Authorize** "
+        "here) and send `Authorization: Bearer <token>`; external systems send `X-API-Key`. "
+        f"`/api/v1/{{service}}/...` is routed to that service:\n\n{services}"
+    )
+
+
+def create_app(
+    settings: GatewaySettings | None = None,
+    runtime: ServiceRuntime | None = None,
+    services: Iterable[ServiceSpec] | None = None,
+):
+    """``services``: the registry entries to route to (default crm_shared.registry.SERVICES)."""
     settings = settings or GatewaySettings()
     runtime = runtime or ServiceRuntime(settings)
-    gateway = Gateway(settings, runtime)
+    gateway = Gateway(settings, runtime, services)
     app = create_service_app(
         settings,
         title="Qazaq CRM gateway",
-        description="The Qazaq CRM public API. Staff sign in with `POST /api/v1/auth/token` (or **Authorize** "
-        "here) and send `Authorization: Bearer <token>`; external systems send `X-API-Key`. "
-        "`/api/v1/{service}/...` is routed to that service.",
+        description=describe(gateway.routed),
         routers=[],
         workers=workers(gateway),
         runtime=runtime,
@@ -51,7 +66,7 @@ def create_app(settings: GatewaySettings | None = None, runtime: ServiceRuntime 
         branches.router,
         reference.router,
         staff.router,
-        proxy_router(list(settings.upstreams), settings.routed_prefixes),
+        proxy_router(gateway.routed),
     ):
         app.include_router(router)
     mount_docs_assets(app)

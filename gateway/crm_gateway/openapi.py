@@ -72,7 +72,7 @@ def merge_openapi(
     services: dict[str, dict[str, Any] | None],
     routed_prefixes: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """``routed_prefixes``: public prefix -> service (GatewaySettings.routed_prefixes)."""
+    """``routed_prefixes``: public prefix -> service (crm_shared.registry.public_prefixes)."""
     merged = copy.deepcopy(gateway_document)
     merged["info"] = {**merged.get("info", {}), "title": "Qazaq CRM public API"}
     paths = merged.setdefault("paths", {})

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -93,9 +94,10 @@ class Upstreams:
 
     name = "upstream-client"
 
-    def __init__(self, settings: GatewaySettings) -> None:
+    def __init__(self, settings: GatewaySettings, base_urls: Mapping[str, str]) -> None:
+        """``base_urls``: routed service name -> its base URL."""
         self.settings = settings
-        self.base_urls = {name: url.rstrip("/") for name, url in settings.upstreams.items()}
+        self.base_urls = {name: url.rstrip("/") for name, url in base_urls.items()}
         self.tokens = InternalTokens(settings.internal_token_secret)
         self.client: httpx.AsyncClient | None = None
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -18,6 +18,7 @@ from crm_gateway.state import Gateway
 from crm_shared.broker import free_port
 from crm_shared.migrations import upgrade_async
 from crm_shared.models import OutboxEvent
+from crm_shared.registry import ServiceSpec
 
 DEAD_URL_HOST = "127.0.0.1"
 # Argon2 at its cheapest: the tests check what is hashed and verified, not how hard it is to crack.
@@ -47,14 +48,21 @@ class RunningGateway:
 
 @asynccontextmanager
 async def running_gateway(
-    database_url: str, *, seed: bool = False, client_host: str = "127.0.0.1", **overrides
+    database_url: str,
+    *,
+    seed: bool = False,
+    client_host: str = "127.0.0.1",
+    services: Iterable[ServiceSpec] | None = None,
+    **overrides,
 ) -> AsyncIterator[RunningGateway]:
+    """``services``: the registry entries to route to (default: the registry); ``overrides``:
+    GatewaySettings, e.g. sales_url=..."""
     settings = GatewaySettings(
         database_url=database_url,
         log_json=False,
         **({"relay_enabled": False, "sales_url": dead_upstream_url()} | CHEAP_HASHES | overrides),
     )
-    app = create_app(settings)
+    app = create_app(settings, services=services)
     async with app.router.lifespan_context(app):
         if seed:
             await seed_demo(app.state.runtime.db, settings)

@@ -19,6 +19,7 @@ from crm_gateway.seed import DEMO_API_KEY
 from crm_shared.auth import INTERNAL_TOKEN_HEADER, Role, verify_internal_token
 from crm_shared.broker import free_port, wait_for_port
 from crm_shared.migrations import upgrade_async
+from crm_shared.registry import backend_services
 from crm_shared.settings import project_root
 
 from .conftest import running_gateway
@@ -361,7 +362,7 @@ async def test_health_reports_the_routed_services(sales_gateway):
     assert health.status_code == 200
     body = health.json()
     assert body["checks"] == {"database": "ok"}
-    assert set(body["services"]) == set(sales_gateway.settings.upstreams)
+    assert set(body["services"]) == {spec.name for spec in backend_services()}
     assert body["services"]["sales"] == "ok"
     # Routed services this test does not start are reported down, and make the whole "degraded".
     assert body["status"] == ("ok" if all(s == "ok" for s in body["services"].values()) else "degraded")

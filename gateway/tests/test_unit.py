@@ -14,6 +14,7 @@ from crm_gateway.passwords import Passwords
 from crm_gateway.upstream import InternalTokens
 from crm_shared.auth import Principal, Role, verify_internal_token
 from crm_shared.errors import Problem
+from crm_shared.registry import get_service
 from crm_shared.settings import DEV_JWT_SECRET
 
 STRONG = "x" * 48
@@ -43,7 +44,7 @@ def test_settings_come_from_the_gateway_prefix(monkeypatch):
     monkeypatch.setenv("CRM_GATEWAY_SALES_URL", "http://sales.internal:9000/")
     monkeypatch.setenv("CRM_GATEWAY_RATE_LIMIT_PER_MINUTE", "30")
     settings = GatewaySettings()
-    assert settings.upstreams["sales"] == "http://sales.internal:9000/"
+    assert settings.upstream_url(get_service("sales")) == "http://sales.internal:9000/"
     assert settings.rate_limit_per_minute == 30
     assert settings.http_port == 8000
 
@@ -62,13 +63,22 @@ def test_two_new_keys_differ():
 
 
 def test_scopes_are_checked_against_the_routed_services():
-    assert validate_scopes(["sales:read", "sales:write", "sales:read"], ["sales"]) == ["sales:read", "sales:write"]
+    known = {"sales": ("sales:read", "sales:write"), "orders": ("orders:read", "orders:fulfil")}
+    assert validate_scopes(["sales:read", "sales:write", "sales:read"], known) == ["sales:read", "sales:write"]
+    assert validate_scopes(["orders:fulfil"], known) == ["orders:fulfil"]
     with pytest.raises(Problem) as unknown:
-        validate_scopes(["billing:read"], ["sales"])
+        validate_scopes(["billing:read"], known)
     assert unknown.value.errors[0]["field"] == "scopes.0"
+    with pytest.raises(Problem) as not_understood:
+        validate_scopes(["sales:read", "sales:admin"], known)
+    assert not_understood.value.errors[0]["field"] == "scopes.1"
+    assert "sales:read, sales:write" in not_understood.value.errors[0]["message"]
+    with pytest.raises(Problem) as other_services_verb:
+        validate_scopes(["sales:fulfil"], known)
+    assert other_services_verb.value.errors[0]["field"] == "scopes.0"
     with pytest.raises(Problem) as malformed:
-        validate_scopes(["sales:read", "sales:admin"], ["sales"])
-    assert malformed.value.errors[0]["field"] == "scopes.1"
+        validate_scopes(["sales"], known)
+    assert malformed.value.errors[0]["field"] == "scopes.0"
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,8 @@
 """Static checks of the deployment files (no Docker engine here): docker-compose.yml,
-deploy/k8s/*.yaml and deploy/Dockerfile agree with the services registry, give every service
-its own database, keep secrets out of the repository and run the production profile."""
+deploy/k8s/*.yaml and deploy/Dockerfile agree with the services registry (crm_shared.registry),
+give every service its own database, keep secrets out of the repository and run the production
+profile. A registry entry without its deploy blocks fails test_every_registry_service_is_deployed,
+which names each missing block."""
 
 from __future__ import annotations
 
@@ -13,8 +15,9 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from crm_cli import services as registry
-from crm_cli.services import SERVICES, ServiceSpec
+from crm_cli.services import load, missing_parts, module_available, settings_for
+from crm_shared import registry
+from crm_shared.registry import SERVICES, ServiceSpec
 from crm_shared.settings import DEV_INTERNAL_TOKEN_SECRET, DEV_JWT_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,6 +78,68 @@ def config_map(k8s: list[dict]) -> dict[str, str]:
     return k8s_object(k8s, "ConfigMap", "crm-config")["data"]
 
 
+def missing_deploy_blocks(compose: dict, k8s: list[dict], spec: ServiceSpec) -> list[str]:
+    """What a registry entry needs in the deploy files and does not have there."""
+    missing = []
+    services = compose["services"]
+    for name in (spec.name, f"{spec.name}-migrate"):
+        if name not in services:
+            missing.append(f"docker-compose.yml: service {name!r}")
+    postgres = services["postgres"]["environment"]
+    if spec.name not in postgres["CRM_DATABASES"].split():
+        missing.append(f"docker-compose.yml: {spec.name!r} in the postgres CRM_DATABASES list (PostgreSQL init)")
+    if f"{spec.env_prefix}DB_PASSWORD" not in postgres:
+        missing.append(f"docker-compose.yml: {spec.env_prefix}DB_PASSWORD in the postgres environment")
+    for kind, name in (("Deployment", spec.name), ("Service", spec.name), ("Job", f"{spec.name}-migrate")):
+        if not [d for d in k8s if d.get("kind") == kind and d["metadata"]["name"] == name]:
+            missing.append(f"deploy/k8s: {kind} {name!r}")
+    k8s_readme = (K8S / "README.md").read_text()
+    if f"create secret generic crm-{spec.name} " not in k8s_readme:
+        missing.append(f"deploy/k8s/README.md: how to create the Secret crm-{spec.name} (its database-url)")
+    release = next((line for line in k8s_readme.splitlines() if "delete job" in line), "")
+    if f" {spec.name}-migrate " not in release:
+        missing.append(f"deploy/k8s/README.md: {spec.name}-migrate in the release's `delete job` command")
+    if not spec.is_gateway:
+        gateway = registry.gateway()
+        url_variable = gateway.env_name(spec.gateway_url_setting)
+        if url_variable not in services.get(gateway.name, {}).get("environment", {}):
+            missing.append(f"docker-compose.yml: {url_variable} in the {gateway.name}'s environment")
+        if url_variable not in config_map(k8s):
+            missing.append(f"deploy/k8s/configmap.yaml: {url_variable}")
+    return missing
+
+
+@pytest.mark.parametrize("spec", SERVICES, ids=ids)
+def test_every_registry_service_is_deployed(compose, k8s, spec: ServiceSpec):
+    missing = missing_deploy_blocks(compose, k8s, spec)
+    assert not missing, f"the registry has {spec.name!r}, but the deploy files lack: " + "; ".join(missing)
+
+
+def test_a_registry_entry_without_deploy_blocks_is_named(compose, k8s):
+    partners = ServiceSpec(
+        name="partners",
+        app_factory="crm_partners.main:create_app",
+        settings_class="crm_partners.config:PartnersSettings",
+        migrations_dir="services/partners/migrations",
+        seed=None,
+        http_port=8104,
+        grpc_port=50104,
+    )
+    assert missing_deploy_blocks(compose, k8s, partners) == [
+        "docker-compose.yml: service 'partners'",
+        "docker-compose.yml: service 'partners-migrate'",
+        "docker-compose.yml: 'partners' in the postgres CRM_DATABASES list (PostgreSQL init)",
+        "docker-compose.yml: CRM_PARTNERS_DB_PASSWORD in the postgres environment",
+        "deploy/k8s: Deployment 'partners'",
+        "deploy/k8s: Service 'partners'",
+        "deploy/k8s: Job 'partners-migrate'",
+        "deploy/k8s/README.md: how to create the Secret crm-partners (its database-url)",
+        "deploy/k8s/README.md: partners-migrate in the release's `delete job` command",
+        "docker-compose.yml: CRM_GATEWAY_PARTNERS_URL in the gateway's environment",
+        "deploy/k8s/configmap.yaml: CRM_GATEWAY_PARTNERS_URL",
+    ]
+
+
 # -- docker-compose.yml -----------------------------------------------------------------------
 
 
@@ -119,9 +184,10 @@ def test_only_the_gateway_is_published(compose):
 
 @pytest.mark.parametrize("spec", registry.backend_services(), ids=[s.name for s in registry.backend_services()])
 def test_compose_gateway_routes_to_each_service(compose, spec: ServiceSpec):
-    env = compose["services"][registry.gateway().name]["environment"]
-    url = urlsplit(env[registry.gateway().env_name(spec.gateway_url_setting)])
+    gateway = compose["services"][registry.gateway().name]
+    url = urlsplit(gateway["environment"][registry.gateway().env_name(spec.gateway_url_setting)])
     assert (url.hostname, url.port) == (spec.name, spec.http_port)
+    assert gateway["depends_on"][spec.name]["condition"] == "service_healthy"
 
 
 @pytest.mark.parametrize("spec", SERVICES, ids=ids)
@@ -278,11 +344,11 @@ def served_by(spec: ServiceSpec, tmp_path: Path, paths: list[str]) -> dict[str, 
     """Whether the service's app (built, not started) has a GET route for each path."""
     from starlette.routing import Match
 
-    missing = [m for m in registry.missing_parts(spec) if not m.startswith("migrations")]
+    missing = [m for m in missing_parts(spec) if not m.startswith("migrations")]
     if missing:
         pytest.skip(f"{spec.name} is not there yet: {missing}")
-    settings = registry.settings_for(spec, database_url=f"sqlite+aiosqlite:///{tmp_path / 'probe.db'}")
-    app = registry.load(spec.app_factory)(settings)
+    settings = settings_for(spec, database_url=f"sqlite+aiosqlite:///{tmp_path / 'probe.db'}")
+    app = load(spec.app_factory)(settings)
 
     def served(path: str) -> bool:
         scope = {"type": "http", "method": "GET", "path": path, "root_path": "", "headers": [], "query_string": b""}
@@ -328,7 +394,7 @@ def test_k8s_every_process_has_its_secrets(k8s, spec: ServiceSpec):
     """The production profile refuses to start while a secret keeps its development default."""
     (container,) = containers(k8s_object(k8s, "Deployment", spec.name))
     provided = {e["name"] for e in container.get("env", [])} | set(config_map(k8s))
-    settings_class = registry.load(spec.settings_class) if registry.module_available(spec.settings_class) else None
+    settings_class = load(spec.settings_class) if module_available(spec.settings_class) else None
     fields = settings_class.secret_fields() if settings_class else ("internal_token_secret",)
     for field in (*fields, "database_url"):
         assert spec.env_name(field) in provided
@@ -381,6 +447,15 @@ def test_dockerfile_builds_one_service_on_python_slim_as_non_root():
     assert command[:2] == ["crm", "serve"]
 
 
+@pytest.mark.parametrize("spec", SERVICES, ids=ids)
+def test_dockerfile_installs_each_service_from_where_the_registry_has_it(spec: ServiceSpec):
+    install = next(value for op, value in dockerfile_instructions() if op == "RUN" and "pip install" in value)
+    assert 'case "${SERVICE}" in gateway) dir=gateway ;; *) dir="services/${SERVICE}" ;; esac' in install
+    package = Path("gateway" if spec.name == "gateway" else f"services/{spec.name}")
+    assert Path(spec.migrations_dir) == package / "migrations"
+    assert (ROOT / package / "pyproject.toml").is_file()
+
+
 def test_crm_serve_runs_uvicorn_with_the_registry_factory(monkeypatch):
     """What the image's CMD does, without replacing this process."""
     from typer.testing import CliRunner
@@ -388,7 +463,7 @@ def test_crm_serve_runs_uvicorn_with_the_registry_factory(monkeypatch):
     from crm_cli import main
 
     spec = registry.get_service("sales")
-    if not registry.module_available(spec.settings_class):
+    if not module_available(spec.settings_class):
         pytest.skip("sales settings are not there yet")
     executed = []
     monkeypatch.setattr(main.os, "execv", lambda path, argv: executed.append(argv))

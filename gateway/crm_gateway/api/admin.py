@@ -345,7 +345,7 @@ class ApiKeyList(BaseModel):
 )
 async def create_api_key(body: ApiKeyCreate, request: Request, caller: AdminCaller) -> JSONResponse:
     gateway = gateway_of(request)
-    scopes = validate_scopes(body.scopes, gateway.settings.upstreams)
+    scopes = validate_scopes(body.scopes, gateway.api_key_scopes)
     prefix, secret, full_key = new_key()
     secret_hash = await gateway.passwords.hash(secret)
     async with gateway.db.unit_of_work() as session:

@@ -34,4 +34,4 @@ async def healthz(request: Request) -> JSONResponse:
 async def openapi(request: Request) -> JSONResponse:
     gateway = gateway_of(request)
     documents = await gateway.upstreams.openapi_documents()
-    return JSONResponse(merge_openapi(request.app.openapi(), documents, gateway.settings.routed_prefixes))
+    return JSONResponse(merge_openapi(request.app.openapi(), documents, gateway.public_prefixes))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from fastapi import APIRouter, Request, Response
 
 from crm_shared.auth import Role
 from crm_shared.errors import Problem
+from crm_shared.registry import ServiceSpec
 
 from ..domain.api_keys import required_scope
 from ..state import gateway_of
@@ -14,20 +17,19 @@ from .deps import CurrentCaller
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
-def proxy_router(services: list[str], prefixes: dict[str, str] | None = None) -> APIRouter:
-    """/api/v1/<service>/... for each service, and each of ``prefixes`` (path prefix -> service)."""
+def proxy_router(services: Iterable[ServiceSpec]) -> APIRouter:
+    """/api/v1/<service>/... for each routed service, and each of its public prefixes (/tmf-api/...)."""
     router = APIRouter(include_in_schema=False)  # the services' own documents describe these paths
-    for service in services:
-        router.add_api_route(
-            f"/api/v1/{service}/{{path:path}}", _forwarder(service), methods=METHODS, name=f"proxy_{service}"
-        )
-    for prefix, service in (prefixes or {}).items():
-        router.add_api_route(
-            f"{prefix.rstrip('/')}/{{path:path}}",
-            _forwarder(service),
-            methods=METHODS,
-            name=f"proxy_{service}_{prefix.strip('/').replace('/', '_')}",
-        )
+    for spec in services:
+        forward = _forwarder(spec.name)
+        router.add_api_route(f"{spec.api_prefix}/{{path:path}}", forward, methods=METHODS, name=f"proxy_{spec.name}")
+        for prefix in spec.public_prefixes:
+            router.add_api_route(
+                f"{prefix}/{{path:path}}",
+                forward,
+                methods=METHODS,
+                name=f"proxy_{spec.name}_{prefix.strip('/').replace('/', '_')}",
+            )
     return router
 
 

@@ -1,18 +1,19 @@
-"""API keys of external systems: ``crm_<prefix>_<secret>``, scopes ``<service>:read|write``."""
+"""API keys of external systems: ``crm_<prefix>_<secret>``, scopes ``<service>:<verb>`` as the
+services registry lists them (``sales:read``, ``orders:fulfil``, ...)."""
 
 from __future__ import annotations
 
 import re
 import secrets
 import string
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 
 from crm_shared.errors import field_problem
 
 KEY_PREFIX = "crm"
 PREFIX_LENGTH = 8
 PREFIX_ALPHABET = string.ascii_lowercase + string.digits
-SCOPE_PATTERN = re.compile(r"^([a-z][a-z0-9-]*):(read|write|fulfil|billing|incidents)$")
+SCOPE_PATTERN = re.compile(r"^(?P<service>[a-z][a-z0-9_-]*):(?P<verb>[a-z][a-z0-9_-]*)$")
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -35,16 +36,23 @@ def parse_key(key: str) -> tuple[str, str] | None:
     return parts[1], parts[2]
 
 
-def validate_scopes(scopes: Iterable[str], services: Iterable[str]) -> list[str]:
-    known = set(services)
+def validate_scopes(scopes: Iterable[str], service_scopes: Mapping[str, Collection[str]]) -> list[str]:
+    """The requested scopes without repeats; each must be one that its service understands
+    (``service_scopes``: service -> its scopes, from the registry)."""
     result: list[str] = []
     for index, scope in enumerate(scopes):
         match = SCOPE_PATTERN.match(scope)
         if not match:
-            raise field_problem(f"scopes.{index}", "expected <service>:read or <service>:write")
-        if match.group(1) not in known:
+            raise field_problem(f"scopes.{index}", "expected <service>:<verb>, e.g. sales:read")
+        service = match["service"]
+        if service not in service_scopes:
             raise field_problem(
-                f"scopes.{index}", f"unknown service {match.group(1)!r}; known: {', '.join(sorted(known))}"
+                f"scopes.{index}", f"unknown service {service!r}; known: {', '.join(sorted(service_scopes))}"
+            )
+        if scope not in service_scopes[service]:
+            raise field_problem(
+                f"scopes.{index}",
+                f"the {service} service has no scope {scope!r}; its scopes: {', '.join(service_scopes[service])}",
             )
         if scope not in result:
             result.append(scope)
