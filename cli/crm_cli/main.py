@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from crm_shared.settings import project_root
 
 from . import services as registry
+from .installation import SecretFileEmpty, installation_secrets, keep_new_files_private, prepare_var_dir
 from .output import LinePrefixer
 from .plan import BROKER_PORT_ENV, DEFAULT_BROKER_PORT, DEFAULT_HOST, PlanError, build_plan, database_url
 from .services import NotAvailable, ServiceSpec, UnknownService
@@ -30,7 +31,7 @@ VarDirOption = Annotated[
     typer.Option(
         "--var-dir",
         envvar="CRM_VAR_DIR",
-        help="Where the SQLite files, traces and the dev secret go (default <repo>/var).",
+        help="Where the SQLite files, traces and the installation's secrets go (default <repo>/var).",
         file_okay=False,
     ),
 ]
@@ -38,6 +39,12 @@ VarDirOption = Annotated[
 
 def default_var_dir() -> Path:
     return project_root() / "var"
+
+
+@app.callback()
+def private_files() -> None:
+    """Qazaq CRM: run and operate the suite."""
+    keep_new_files_private()
 
 
 def exit_with(message: str, code: int = 1) -> typer.Exit:
@@ -113,7 +120,7 @@ def migrate(
     for spec in selected(service):
         url = database_url(spec, var, os.environ)
         if url.startswith("sqlite"):
-            var.mkdir(parents=True, exist_ok=True)
+            prepare_var_dir(var)
         if not (spec.migrations_path() / "env.py").is_file():
             raise exit_with(f"{spec.name} has no migrations yet ({spec.migrations_dir}/env.py is missing)")
         try:
@@ -164,13 +171,22 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Default: CRM_<SERVICE>_HTTP_HOST.")] = None,
     port: Annotated[int | None, typer.Option(help="Default: CRM_<SERVICE>_HTTP_PORT.")] = None,
     workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
+    var_dir: VarDirOption = None,
 ) -> None:
-    """Run one service (or the gateway) in the foreground with uvicorn: what a container runs."""
+    """Run one service (or the gateway) in the foreground with uvicorn: what a container runs.
+
+    In the dev profile, signing secrets not given in the environment are the installation's (the
+    var directory's, as `crm up` uses them), so that services served one by one accept each other."""
     spec = selected(service)[0]
     try:
+        if registry.settings_for(spec).profile == "dev":
+            for name, value in installation_secrets(var_dir or default_var_dir()).items():
+                os.environ.setdefault(spec.env_name(name), value)
         settings = registry.settings_for(spec)  # refuses bad production settings before uvicorn starts
     except NotAvailable as exc:
         raise exit_with(str(exc)) from None
+    except (OSError, SecretFileEmpty) as exc:
+        raise exit_with(f"the installation's secrets: {exc}") from None
     except ValueError as exc:
         raise exit_with(f"{spec.name} settings are not valid: {exc}") from None
     argv = spec.uvicorn_argv(

@@ -3,7 +3,6 @@ environment each process gets. Pure (reads only the environment mapping it is gi
 
 from __future__ import annotations
 
-import secrets
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -11,11 +10,13 @@ from pathlib import Path
 
 from crm_shared import registry
 from crm_shared.registry import ServiceSpec
+from crm_shared.settings import new_secret
+
+from .installation import SECRET_FILES
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_BROKER_PORT = 9092
 BROKER_PORT_ENV = "CRM_BROKER_PORT"
-SECRET_FILE = "internal-token.secret"
 TRACE_FILE = "traces.jsonl"
 BROKER_LOG = "broker.log"
 WILDCARD_HOSTS = {"0.0.0.0", "::", ""}
@@ -52,8 +53,21 @@ class SuitePlan:
     var_dir: Path
     kafka_bootstrap: str
     broker_port: int | None  # None: an external Kafka is used, no embedded broker
-    internal_token_secret: str
+    # Setting name -> value of each signing secret (internal_token_secret, jwt_secret), given to
+    # every process as CRM_<SERVICE>_<NAME>.
+    secrets: dict[str, str]
     processes: list[ProcessPlan] = field(default_factory=list)
+
+    @property
+    def internal_token_secret(self) -> str:
+        return self.secrets["internal_token_secret"]
+
+    def set_secrets(self, secrets: Mapping[str, str]) -> None:
+        """Every process gets every signing secret (a setting a process does not declare is
+        ignored; its user can read the installation's secret files anyway)."""
+        self.secrets = dict(secrets)
+        for process in self.processes:
+            process.env.update({process.spec.env_name(name): value for name, value in self.secrets.items()})
 
     @property
     def connect_host(self) -> str:
@@ -114,10 +128,6 @@ def database_url(spec: ServiceSpec, var_dir: Path, env: Mapping[str, str]) -> st
     return env.get(spec.env_name("database_url")) or f"sqlite+aiosqlite:///{var_dir.resolve() / (spec.name + '.db')}"
 
 
-def new_internal_token_secret() -> str:
-    return secrets.token_urlsafe(48)
-
-
 def build_plan(
     *,
     env: Mapping[str, str],
@@ -130,7 +140,8 @@ def build_plan(
     python: str = sys.executable,
 ) -> SuitePlan:
     """Ports come from the options, else CRM_<SVC>_HTTP_PORT / CRM_<SVC>_GRPC_PORT /
-    CRM_BROKER_PORT, else the registry's defaults."""
+    CRM_BROKER_PORT, else the registry's defaults. The signing secrets are new ones for this plan
+    (a test, a benchmark); `crm up` puts the installation's in their place (``set_secrets``)."""
     var_dir = var_dir.resolve()
     if external_kafka:
         bootstrap, embedded_broker_port = external_kafka, None
@@ -140,13 +151,15 @@ def build_plan(
         )
         check_port(embedded_broker_port, "--broker-port")
         bootstrap = f"{connect_host(host)}:{embedded_broker_port}"
-    secret = internal_token_secret or new_internal_token_secret()
+    signing = {name: new_secret() for name in SECRET_FILES}
+    if internal_token_secret:
+        signing["internal_token_secret"] = internal_token_secret
     plan = SuitePlan(
         host=host,
         var_dir=var_dir,
         kafka_bootstrap=bootstrap,
         broker_port=embedded_broker_port,
-        internal_token_secret=secret,
+        secrets=signing,
     )
 
     ports: dict[str, tuple[int, int | None]] = {}
@@ -162,7 +175,6 @@ def build_plan(
         child_env = {
             spec.env_name("database_url"): database_url(spec, var_dir, env),
             spec.env_name("kafka_bootstrap_servers"): bootstrap,
-            spec.env_name("internal_token_secret"): secret,
             spec.env_name("trace_file"): str(plan.trace_file),
             spec.env_name("http_host"): host,
             spec.env_name("http_port"): str(http),
@@ -196,6 +208,7 @@ def build_plan(
             )
         )
 
+    plan.set_secrets(signing)
     duplicates = _duplicate_ports(plan.port_claims())
     if duplicates:
         raise PlanError("the same port is given to several processes: " + "; ".join(duplicates))

@@ -20,8 +20,9 @@ from crm_shared.broker import EmbeddedBroker
 from crm_shared.db import Database
 from crm_shared.migrations import upgrade
 
+from .installation import installation_secrets
 from .output import LinePrefixer
-from .plan import SECRET_FILE, ProcessPlan, SuitePlan
+from .plan import ProcessPlan, SuitePlan
 from .services import NotAvailable, gateway, load, missing_parts, module_available, run_seed, settings_for
 from .supervisor import ChildSpec, Interrupted, StartupFailed, Supervisor, port_in_use
 from .topics import catalogue, create_topics, partitions_of
@@ -139,8 +140,7 @@ class SuiteRunner:
 
     def _start_and_wait(self) -> int:
         plan = self.plan
-        plan.var_dir.mkdir(parents=True, exist_ok=True)
-        self._write_secret()
+        plan.set_secrets(installation_secrets(plan.var_dir))
         self.migrate()
         if self.seed:
             self.seed_demo_data()
@@ -178,12 +178,6 @@ class SuiteRunner:
         self.say("every process answers its readiness check")
         self.banner()
         return self.watch()
-
-    def _write_secret(self) -> None:
-        path = self.plan.var_dir / SECRET_FILE
-        path.touch(mode=0o600, exist_ok=True)
-        path.chmod(0o600)
-        path.write_text(self.plan.internal_token_secret + "\n")
 
     def migrate(self) -> None:
         for process in self.plan.processes:

@@ -68,13 +68,17 @@ def test_plan_defaults_to_the_documented_ports_and_var_files(tmp_path: Path):
     assert [p.name for p in plan.processes][-1] == "gateway"
 
 
-def test_every_process_gets_the_same_internal_secret_and_trace_file(tmp_path: Path):
+def test_every_process_gets_the_same_signing_secrets_and_trace_file(tmp_path: Path):
     plan = build_plan(env={}, var_dir=tmp_path)
-    secrets = {p.env[p.spec.env_name("internal_token_secret")] for p in plan.processes}
+    for name in ("internal_token_secret", "jwt_secret"):
+        secrets = {p.env[p.spec.env_name(name)] for p in plan.processes}
+        assert len(secrets) == 1 and len(secrets.pop()) >= 32
     traces = {p.env[p.spec.env_name("trace_file")] for p in plan.processes}
-    assert len(secrets) == 1 and len(secrets.pop()) >= 32
     assert len(traces) == 1
     assert build_plan(env={}, var_dir=tmp_path).internal_token_secret != plan.internal_token_secret
+    plan.set_secrets({"internal_token_secret": "i" * 40, "jwt_secret": "j" * 40})
+    assert plan.gateway.env["CRM_GATEWAY_JWT_SECRET"] == "j" * 40
+    assert {p.env[p.spec.env_name("internal_token_secret")] for p in plan.processes} == {"i" * 40}
 
 
 def test_ports_from_the_environment_reach_the_process_and_the_gateway(tmp_path: Path):

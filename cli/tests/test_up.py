@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from crm_cli import services as registry
-from crm_cli.plan import SECRET_FILE
+from crm_cli.installation import SECRET_FILES
 from crm_cli.testing import RunningSuite, SuiteFailed, descendants, processes_with_env, running
 from crm_cli.up import READY_LINE
 
@@ -48,13 +48,13 @@ def test_a_taken_port_fails_fast_and_starts_nothing(tmp_path: Path):
 @needs_every_service
 def test_a_process_dying_at_start_up_stops_the_rest_and_shows_why(tmp_path: Path):
     var = tmp_path / "var"
-    # The production profile refuses the development JWT secret, so the gateway exits at start-up.
-    suite = RunningSuite(var, env={"CRM_GATEWAY_PROFILE": "production"}).start()
+    # A setting out of its range: the gateway exits at start-up.
+    suite = RunningSuite(var, env={"CRM_GATEWAY_UPSTREAM_TIMEOUT_S": "-1"}).start()
     with pytest.raises(SuiteFailed):
         suite.wait_until_up()
     assert suite.wait_exit() == 1
     assert "error: gateway exited with code" in suite.output
-    assert "its last lines:" in suite.output and "jwt_secret" in suite.output.split("its last lines:")[1]
+    assert "its last lines:" in suite.output and "upstream_timeout_s" in suite.output.split("its last lines:")[1]
     assert not processes_with_env("CRM_VAR_DIR", str(var))
     for port in (suite.broker_port, suite.port("sales"), suite.port("sales", "grpc")):
         assert port_free(port)
@@ -76,10 +76,18 @@ def test_the_suite_comes_up_seeded_on_the_given_ports(suite: RunningSuite):
     assert f"http://127.0.0.1:{suite.port('gateway')}/docs" in suite.output
     assert 'Demo users (password "demo")' in suite.output
     assert any(line.startswith("sales ") and " | " in line for line in lines)  # prefixed child output
-    secret = suite.var_dir / SECRET_FILE
-    assert secret.stat().st_mode & 0o077 == 0 and len(secret.read_text().strip()) >= 32
     for spec in registry.SERVICES:
         assert (suite.var_dir / f"{spec.name}.db").is_file()
+
+
+@needs_every_service
+def test_the_var_directory_and_its_files_are_the_users_alone(suite: RunningSuite):
+    assert suite.var_dir.stat().st_mode & 0o777 == 0o700
+    files = [path for path in suite.var_dir.iterdir() if path.is_file()]
+    assert {SECRET_FILES["jwt_secret"], SECRET_FILES["internal_token_secret"], "sales.db"} <= {f.name for f in files}
+    assert {f.name: oct(f.stat().st_mode & 0o777) for f in files} == {f.name: "0o600" for f in files}
+    secrets = {(suite.var_dir / name).read_text().strip() for name in SECRET_FILES.values()}
+    assert len(secrets) == 2 and all(len(secret) >= 32 for secret in secrets)
 
 
 @needs_every_service

@@ -6,7 +6,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import PydanticBaseSettingsSource
 
 from crm_shared.registry import ServiceSpec
-from crm_shared.settings import DEV_JWT_SECRET, ServiceSettings, service_config
+from crm_shared.settings import ServiceSettings, service_config
 
 SERVICE_URL_SETTING = re.compile(r"^(?P<service>[a-z][a-z0-9_]*)_url$")
 
@@ -41,7 +41,7 @@ class GatewaySettings(ServiceSettings):
     service_name: str = "gateway"
     http_port: int = 8000
     # Signs the public access tokens (not the internal caller token, which has its own secret).
-    jwt_secret: str = DEV_JWT_SECRET
+    jwt_secret: str = Field("", repr=False)
     access_token_ttl_s: int = Field(3600, gt=0)
 
     # Base URLs of the routed services by registry name, given as <name>_url (CRM_GATEWAY_SALES_URL,

@@ -15,7 +15,7 @@ from crm_gateway.upstream import InternalTokens
 from crm_shared.auth import Principal, Role, verify_internal_token
 from crm_shared.errors import Problem
 from crm_shared.registry import get_service
-from crm_shared.settings import DEV_JWT_SECRET
+from crm_shared.settings import PUBLISHED_SECRETS
 
 STRONG = "x" * 48
 
@@ -36,8 +36,17 @@ def test_production_starts_with_explicit_secrets():
     assert "jwt_secret" in GatewaySettings.secret_fields()
 
 
-def test_dev_profile_may_keep_the_development_secret():
-    assert GatewaySettings().jwt_secret == DEV_JWT_SECRET
+def test_an_unset_jwt_secret_is_random_per_process_in_the_dev_profile():
+    settings = GatewaySettings()
+    assert len(settings.jwt_secret) >= 32 and settings.jwt_secret not in PUBLISHED_SECRETS
+    assert settings.jwt_secret != settings.internal_token_secret
+    assert GatewaySettings().jwt_secret == settings.jwt_secret
+
+
+def test_the_published_jwt_secret_is_refused_even_in_the_dev_profile():
+    for secret in PUBLISHED_SECRETS:
+        with pytest.raises(ValidationError, match="jwt_secret is a value published"):
+            GatewaySettings(jwt_secret=secret)
 
 
 def test_settings_come_from_the_gateway_prefix(monkeypatch):

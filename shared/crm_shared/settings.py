@@ -1,22 +1,43 @@
 """Service settings: pydantic-settings with one environment prefix per service.
 
-The ``dev`` profile (the default for a one-machine run) may use the development
-secrets below; any other profile refuses to start while a secret keeps its default.
+No secret that signs tokens has a default anyone can read. In the ``dev`` profile (the default
+for a one-machine run) an unset one gets a random value made once per process (``process_secret``):
+it works inside that process (tests, a one-process tool) and is accepted nowhere else; `crm up`
+gives every process the installation's own secrets (``var/*.secret``). Any other profile refuses
+to start without real ones.
 """
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_INTERNAL_TOKEN_SECRET = "dev-only-internal-token-secret-change-me-0000"
-DEV_JWT_SECRET = "dev-only-public-jwt-secret-change-me-00000000"
-DEV_SECRETS = {DEV_INTERNAL_TOKEN_SECRET, DEV_JWT_SECRET, ""}
+# Secrets that were once committed to this repository: refused in every profile, so that an old
+# .env or a copied example can never make a process accept tokens anyone could have signed.
+PUBLISHED_SECRETS = frozenset(
+    {"dev-only-internal-token-secret-change-me-0000", "dev-only-public-jwt-secret-change-me-00000000"}
+)
+# 256 bits as URL-safe text: what HS256 needs (RFC 7518, 3.2), and what `crm up` generates.
+MIN_SECRET_LENGTH = 32
 
 Profile = Literal["dev", "production"]
+
+_process_secrets: dict[str, str] = {}
+
+
+def process_secret(name: str) -> str:
+    """This process's own random value for the secret setting ``name``, made on first use."""
+    if name not in _process_secrets:
+        _process_secrets[name] = new_secret()
+    return _process_secrets[name]
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(48)
 
 
 def project_root() -> Path:
@@ -24,10 +45,17 @@ def project_root() -> Path:
     return Path(__file__).resolve().parents[2]
 
 
-def var_dir() -> Path:
-    path = project_root() / "var"
-    path.mkdir(parents=True, exist_ok=True)
+def private_directory(path: Path) -> Path:
+    """``path``, created readable by this user only when it does not exist yet (it will hold
+    personal data: the SQLite files carry IINs and phone numbers, the traces request URLs)."""
+    if not path.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o700, exist_ok=True)
     return path
+
+
+def var_dir() -> Path:
+    return private_directory(project_root() / "var")
 
 
 class ServiceSettings(BaseSettings):
@@ -40,7 +68,8 @@ class ServiceSettings(BaseSettings):
     database_url: str = ""  # empty: an on-disk SQLite file under var/
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_client_id: str = ""
-    internal_token_secret: str = DEV_INTERNAL_TOKEN_SECRET
+    # Signs and verifies the caller identity the gateway forwards; the same value in every process.
+    internal_token_secret: str = Field("", repr=False)
     http_host: str = "127.0.0.1"
     http_port: int = 8001
     grpc_host: str = "127.0.0.1"
@@ -60,16 +89,20 @@ class ServiceSettings(BaseSettings):
     consumers_enabled: bool = True
 
     @model_validator(mode="after")
-    def _refuse_default_secrets_outside_dev(self) -> ServiceSettings:
-        if self.profile != "dev":
-            for name in self.secret_fields():
-                if getattr(self, name) in DEV_SECRETS:
-                    raise ValueError(
-                        f"{name} must be set explicitly in the {self.profile!r} profile "
-                        "(the development default is refused)"
-                    )
-            if not self.database_url:
-                raise ValueError(f"database_url must be set in the {self.profile!r} profile")
+    def _real_secrets_only(self) -> ServiceSettings:
+        for name in self.secret_fields():
+            value = getattr(self, name)
+            if value in PUBLISHED_SECRETS:
+                raise ValueError(f"{name} is a value published in the repository; set a random one")
+            if not value and self.profile == "dev":
+                setattr(self, name, process_secret(name))
+            elif self.profile != "dev" and len(value) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    f"{name} must be set to a random value of at least {MIN_SECRET_LENGTH} characters "
+                    f"in the {self.profile!r} profile" + (" (it is empty)" if not value else "")
+                )
+        if self.profile != "dev" and not self.database_url:
+            raise ValueError(f"database_url must be set in the {self.profile!r} profile")
         return self
 
     @classmethod

@@ -27,7 +27,7 @@ import pytest_asyncio
 from .auth import INTERNAL_TOKEN_HEADER, Principal, Role, issue_internal_token
 from .broker import EmbeddedBroker, free_port
 from .identifiers import make_bin, make_iin
-from .settings import DEV_INTERNAL_TOKEN_SECRET
+from .settings import process_secret
 
 # One caller per role, placed in Almaty (KZ-75, branch ALA-01) where a place matters.
 PRINCIPALS: dict[str, Principal] = {
@@ -41,12 +41,17 @@ PRINCIPALS: dict[str, Principal] = {
     "hq_analyst": Principal("t-analyst", "analyst", Role.HQ_ANALYST),
 }
 
+# This test session's own internal token secret: random, made in this process, and the one every
+# settings object built here in the dev profile defaults to, so that the services a test runs in
+# process accept the headers below (and no other process, nor any committed value, can sign them).
+TEST_INTERNAL_TOKEN_SECRET = process_secret("internal_token_secret")
+
 # Test modules build their headers once at import; a long lifetime keeps them valid however long
 # the whole suite runs (the production lifetime, crm_shared.auth.INTERNAL_TOKEN_TTL_S, is 2 minutes).
 TEST_TOKEN_TTL_S = 24 * 3600
 
 
-def auth_headers(principal: Principal, secret: str = DEV_INTERNAL_TOKEN_SECRET) -> dict[str, str]:
+def auth_headers(principal: Principal, secret: str = TEST_INTERNAL_TOKEN_SECRET) -> dict[str, str]:
     return {INTERNAL_TOKEN_HEADER: issue_internal_token(principal, secret, ttl_s=TEST_TOKEN_TTL_S)}
 
 

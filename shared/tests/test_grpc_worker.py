@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -31,10 +32,12 @@ from crm_shared.grpc import (
     open_channel,
     principal_metadata,
 )
-from crm_shared.settings import DEV_INTERNAL_TOKEN_SECRET, ServiceSettings
+from crm_shared.settings import ServiceSettings
 from crm_shared.telemetry import setup_tracing
+from crm_shared.testing import TEST_INTERNAL_TOKEN_SECRET
 
-SECRET = DEV_INTERNAL_TOKEN_SECRET
+SECRET = TEST_INTERNAL_TOKEN_SECRET
+SECRET_VARIABLE = "CRM_TEST_GRPC_SERVER_SECRET"
 SERVICE = "crm.sales.v1.CustomerService"
 AGENT = Principal(subject="u-42", username="aigerim", role=Role.BRANCH_AGENT, region="ALA", branch="ALA-01")
 TRACE_ID_KEY = "x-test-trace-id"
@@ -86,7 +89,9 @@ async def serve(port_file: Path, trace_file: Path) -> None:
     # Spans are written as each one ends, so the server span is on disk before the client
     # receives the reply.
     setup_tracing("grpc-test-server").add_span_processor(SimpleSpanProcessor(JsonLinesSpanExporter(str(trace_file))))
-    settings = ServiceSettings(service_name="grpc-test-server", grpc_port=0, internal_token_secret=SECRET)
+    settings = ServiceSettings(
+        service_name="grpc-test-server", grpc_port=0, internal_token_secret=os.environ[SECRET_VARIABLE]
+    )
     worker = GrpcServerWorker(
         settings, lambda server: sales_grpc.add_CustomerServiceServicer_to_server(FixedCustomerServicer(), server)
     )
@@ -107,7 +112,10 @@ async def serve(port_file: Path, trace_file: Path) -> None:
 def server(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("grpc-worker")
     port_file, trace_file = workdir / "port.json", workdir / "spans.jsonl"
-    process = subprocess.Popen([sys.executable, __file__, "serve", str(port_file), str(trace_file)])
+    process = subprocess.Popen(
+        [sys.executable, __file__, "serve", str(port_file), str(trace_file)],
+        env={**os.environ, SECRET_VARIABLE: SECRET},  # the server process has a random secret of its own
+    )
     try:
         while not port_file.exists():
             try:

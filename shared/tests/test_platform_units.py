@@ -18,7 +18,7 @@ from crm_shared.errors import PROBLEM_JSON, Problem, field_problem, install_prob
 from crm_shared.models import OutboxEvent
 from crm_shared.outbox import as_cloud_event
 from crm_shared.pagination import decode_cursor, encode_cursor
-from crm_shared.settings import DEV_INTERNAL_TOKEN_SECRET, ServiceSettings
+from crm_shared.settings import MIN_SECRET_LENGTH, PUBLISHED_SECRETS, ServiceSettings, process_secret
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
@@ -117,21 +117,28 @@ class TestCursor:
 
 
 class TestSettings:
-    def test_dev_profile_accepts_the_development_secret(self):
-        settings = ServiceSettings(profile="dev", internal_token_secret=DEV_INTERNAL_TOKEN_SECRET)
-        assert settings.internal_token_secret == DEV_INTERNAL_TOKEN_SECRET
+    def test_an_unset_secret_is_random_per_process_in_the_dev_profile(self):
+        first, second = ServiceSettings(profile="dev"), ServiceSettings(profile="dev")
+        assert first.internal_token_secret == second.internal_token_secret == process_secret("internal_token_secret")
+        assert len(first.internal_token_secret) >= MIN_SECRET_LENGTH
+        assert first.internal_token_secret not in PUBLISHED_SECRETS
+        assert first.internal_token_secret not in repr(first)
 
-    def test_production_refuses_the_development_secret(self):
-        with pytest.raises(ValidationError, match="internal_token_secret"):
-            ServiceSettings(
-                profile="production",
-                database_url="postgresql+asyncpg://db/crm",
-                internal_token_secret=DEV_INTERNAL_TOKEN_SECRET,
-            )
+    def test_a_secret_published_in_the_repository_is_refused_in_every_profile(self):
+        for secret in PUBLISHED_SECRETS:
+            for profile in ("dev", "production"):
+                with pytest.raises(ValidationError, match="internal_token_secret is a value published"):
+                    ServiceSettings(
+                        profile=profile, database_url="postgresql+asyncpg://db/crm", internal_token_secret=secret
+                    )
 
-    def test_production_refuses_an_empty_secret_and_a_missing_database(self):
-        with pytest.raises(ValidationError, match="internal_token_secret"):
+    def test_production_refuses_an_empty_or_short_secret_and_a_missing_database(self):
+        with pytest.raises(ValidationError, match="internal_token_secret must be set"):
             ServiceSettings(profile="production", database_url="postgresql+asyncpg://db/crm", internal_token_secret="")
+        with pytest.raises(ValidationError, match="at least 32 characters"):
+            ServiceSettings(
+                profile="production", database_url="postgresql+asyncpg://db/crm", internal_token_secret="s3cret"
+            )
         with pytest.raises(ValidationError, match="database_url"):
             ServiceSettings(profile="production", internal_token_secret="s3cret-" + "x" * 32)
 

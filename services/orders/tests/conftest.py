@@ -20,7 +20,7 @@ from crm_orders.seed import seed_demo
 from crm_shared.broker import free_port, wait_for_port
 from crm_shared.db import Database
 from crm_shared.migrations import upgrade_async
-from crm_shared.testing import PRINCIPALS, Identities, auth_headers, eventually
+from crm_shared.testing import PRINCIPALS, TEST_INTERNAL_TOKEN_SECRET, Identities, auth_headers, eventually
 
 ROOT = Path(__file__).resolve().parents[3]
 MIGRATIONS = ROOT / "services/orders/migrations"
@@ -47,6 +47,7 @@ async def sales_process(make_database, tmp_path_factory):
     log = tmp_path_factory.mktemp("sales") / "sales.log"
     env = os.environ | {
         "CRM_SALES_DATABASE_URL": url,
+        "CRM_SALES_INTERNAL_TOKEN_SECRET": TEST_INTERNAL_TOKEN_SECRET,  # this session's, which auth_headers signs with
         "CRM_SALES_GRPC_PORT": str(grpc_port),
         "CRM_SALES_HTTP_PORT": str(http_port),
         "CRM_SALES_RELAY_ENABLED": "false",

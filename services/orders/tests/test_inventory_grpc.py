@@ -19,8 +19,7 @@ from crm_shared.auth import Principal, Role
 from crm_shared.broker import free_port, wait_for_port
 from crm_shared.grpc import field_violations, open_channel, principal_metadata
 from crm_shared.pagination import encode_cursor
-from crm_shared.settings import DEV_INTERNAL_TOKEN_SECRET
-from crm_shared.testing import PRINCIPALS, auth_headers
+from crm_shared.testing import PRINCIPALS, TEST_INTERNAL_TOKEN_SECRET, auth_headers
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +29,7 @@ TICKETS = Principal("svc-tickets", "tickets", Role.SYSTEM, scopes=("orders:read"
 
 
 def meta(who):
-    return principal_metadata(PRINCIPALS[who] if isinstance(who, str) else who, DEV_INTERNAL_TOKEN_SECRET)
+    return principal_metadata(PRINCIPALS[who] if isinstance(who, str) else who, TEST_INTERNAL_TOKEN_SECRET)
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +39,7 @@ def orders_process(orders_database, sales_process, tmp_path_factory):
     log = tmp_path_factory.mktemp("orders-grpc") / "orders.log"
     env = os.environ | {
         "CRM_ORDERS_DATABASE_URL": orders_database,
+        "CRM_ORDERS_INTERNAL_TOKEN_SECRET": TEST_INTERNAL_TOKEN_SECRET,
         "CRM_ORDERS_GRPC_PORT": str(grpc_port),
         "CRM_ORDERS_HTTP_PORT": str(http_port),
         "CRM_ORDERS_SALES_GRPC_TARGET": sales_process["grpc"],

@@ -16,8 +16,7 @@ from crm_contracts.grpc.crm.sales.v1 import customer_service_pb2 as pb
 from crm_contracts.grpc.crm.sales.v1 import customer_service_pb2_grpc as pb_grpc
 from crm_shared.broker import free_port, wait_for_port
 from crm_shared.grpc import field_violations, open_channel, principal_metadata
-from crm_shared.settings import DEV_INTERNAL_TOKEN_SECRET
-from crm_shared.testing import PRINCIPALS, auth_headers, eventually
+from crm_shared.testing import PRINCIPALS, TEST_INTERNAL_TOKEN_SECRET, auth_headers, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +24,7 @@ BASE = "/api/v1/sales/customers"
 
 
 def meta(role: str):
-    return principal_metadata(PRINCIPALS[role], DEV_INTERNAL_TOKEN_SECRET)
+    return principal_metadata(PRINCIPALS[role], TEST_INTERNAL_TOKEN_SECRET)
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +34,7 @@ def sales_process(sales_database, tmp_path_factory):
     log = tmp_path_factory.mktemp("sales-grpc") / "sales.log"
     env = os.environ | {
         "CRM_SALES_DATABASE_URL": sales_database,
+        "CRM_SALES_INTERNAL_TOKEN_SECRET": TEST_INTERNAL_TOKEN_SECRET,
         "CRM_SALES_GRPC_PORT": str(grpc_port),
         "CRM_SALES_HTTP_PORT": str(http_port),
         "CRM_SALES_RELAY_ENABLED": "false",

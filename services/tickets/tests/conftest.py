@@ -16,7 +16,7 @@ import pytest_asyncio
 
 from crm_shared.broker import free_port, wait_for_port
 from crm_shared.migrations import upgrade_async
-from crm_shared.testing import PRINCIPALS, Identities, auth_headers, eventually
+from crm_shared.testing import PRINCIPALS, TEST_INTERNAL_TOKEN_SECRET, Identities, auth_headers, eventually
 from crm_tickets.config import TicketsSettings
 from crm_tickets.main import create_app
 
@@ -47,6 +47,7 @@ async def sales_service(make_database, tmp_path_factory):
     log = tmp_path_factory.mktemp("sales") / "sales.log"
     env = os.environ | {
         "CRM_SALES_DATABASE_URL": url,
+        "CRM_SALES_INTERNAL_TOKEN_SECRET": TEST_INTERNAL_TOKEN_SECRET,  # this session's, which auth_headers signs with
         "CRM_SALES_GRPC_PORT": str(grpc_port),
         "CRM_SALES_HTTP_PORT": str(http_port),
         "CRM_SALES_RELAY_ENABLED": "false",

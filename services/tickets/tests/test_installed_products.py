@@ -16,8 +16,14 @@ from crm_contracts.grpc.crm.tickets.v1 import ticket_service_pb2 as pb
 from crm_contracts.grpc.crm.tickets.v1 import ticket_service_pb2_grpc as pb_grpc
 from crm_shared.grpc import open_channel, principal_metadata
 from crm_shared.kafka import ensure_topics
-from crm_shared.settings import DEV_INTERNAL_TOKEN_SECRET
-from crm_shared.testing import PRINCIPALS, auth_headers, eventually, group_caught_up, publish_events
+from crm_shared.testing import (
+    PRINCIPALS,
+    TEST_INTERNAL_TOKEN_SECRET,
+    auth_headers,
+    eventually,
+    group_caught_up,
+    publish_events,
+)
 from crm_tickets.db.models import InstalledProduct
 from crm_tickets.events.consumers import INSTALLED_PRODUCT_TOPIC, consumers
 from crm_tickets.main import create_app
@@ -162,7 +168,7 @@ async def test_grpc_lists_the_customers_open_tickets_as_the_caller_sees_them(con
         async def ask(principal, **request):
             return await stub.ListCustomerTickets(
                 pb.ListCustomerTicketsRequest(customer_id=customer["id"], **request),
-                metadata=principal_metadata(principal, DEV_INTERNAL_TOKEN_SECRET),
+                metadata=principal_metadata(principal, TEST_INTERNAL_TOKEN_SECRET),
             )
 
         assert [t.id for t in (await ask(CALL_CENTER)).tickets] == [first["id"]]
@@ -176,7 +182,7 @@ async def test_grpc_lists_the_customers_open_tickets_as_the_caller_sees_them(con
         assert list((await ask(karaganda)).tickets) == []
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await stub.ListCustomerTickets(
-                pb.ListCustomerTicketsRequest(), metadata=principal_metadata(CALL_CENTER, DEV_INTERNAL_TOKEN_SECRET)
+                pb.ListCustomerTicketsRequest(), metadata=principal_metadata(CALL_CENTER, TEST_INTERNAL_TOKEN_SECRET)
             )
         assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT and "customer_id" in refused.value.details()
         with pytest.raises(grpc.aio.AioRpcError) as anonymous:
