@@ -178,11 +178,12 @@ def serve(
     In the dev profile, signing secrets not given in the environment are the installation's (the
     var directory's, as `crm up` uses them), so that services served one by one accept each other."""
     spec = selected(service)[0]
+    env = dict(os.environ)
     try:
-        if registry.settings_for(spec).profile == "dev":
-            for name, value in installation_secrets(var_dir or default_var_dir()).items():
-                os.environ.setdefault(spec.env_name(name), value)
         settings = registry.settings_for(spec)  # refuses bad production settings before uvicorn starts
+        if settings.profile == "dev":
+            for name, value in installation_secrets(var_dir or default_var_dir()).items():
+                env.setdefault(spec.env_name(name), value)
     except NotAvailable as exc:
         raise exit_with(str(exc)) from None
     except (OSError, SecretFileEmpty) as exc:
@@ -195,9 +196,9 @@ def serve(
         port or settings.http_port,
         "--workers",
         str(workers),
-        "--proxy-headers",
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
-    os.execv(sys.executable, argv)
+    os.execve(sys.executable, argv, env)
 
 
 @outbox_app.command("replay")

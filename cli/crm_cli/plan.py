@@ -195,7 +195,9 @@ def build_plan(
                 child_env[spec.env_name(other.gateway_url_setting)] = (
                     f"http://{connect_host(host)}:{ports[other.name][0]}"
                 )
-        argv = spec.uvicorn_argv(python, host, http)
+        argv = spec.uvicorn_argv(
+            python, host, http, forwarded_allow_ips=env.get(spec.env_name("forwarded_allow_ips"), "")
+        )
         plan.processes.append(
             ProcessPlan(
                 spec=spec,

@@ -91,10 +91,9 @@ def test_files_made_after_keep_new_files_private_are_the_users_alone(tmp_path: P
 def test_serve_in_the_dev_profile_uses_the_installations_secrets(tmp_path: Path, monkeypatch):
     var = tmp_path / "var"
     executed = []
-    monkeypatch.setattr(cli.os, "execv", lambda path, argv: executed.append(argv))
-    for name in ("CRM_SALES_INTERNAL_TOKEN_SECRET", "CRM_SALES_JWT_SECRET"):
-        monkeypatch.setenv(name, "")  # recorded, so that what `crm serve` sets is undone after the test
-        monkeypatch.delenv(name)
+    monkeypatch.setattr(cli.os, "execve", lambda path, argv, env: executed.append((argv, env)))
+    for name in ("CRM_SALES_INTERNAL_TOKEN_SECRET", "CRM_SALES_JWT_SECRET", "CRM_SALES_FORWARDED_ALLOW_IPS"):
+        monkeypatch.delenv(name, raising=False)
     previous = os.umask(0o022)
     try:
         result = CliRunner().invoke(cli.app, ["serve", "sales", "--var-dir", str(var)])
@@ -102,12 +101,14 @@ def test_serve_in_the_dev_profile_uses_the_installations_secrets(tmp_path: Path,
         os.umask(previous)
     assert result.exit_code == 0, result.output
     secrets = installation_secrets(var)
-    assert os.environ["CRM_SALES_INTERNAL_TOKEN_SECRET"] == secrets["internal_token_secret"]
-    assert len(executed) == 1
+    ((argv, env),) = executed
+    assert env["CRM_SALES_INTERNAL_TOKEN_SECRET"] == secrets["internal_token_secret"]
+    assert "CRM_SALES_INTERNAL_TOKEN_SECRET" not in os.environ  # given to the server, not kept here
+    assert "--no-proxy-headers" in argv and "--proxy-headers" not in argv
 
 
 def test_serve_in_production_takes_secrets_only_from_the_environment(tmp_path: Path, monkeypatch):
-    monkeypatch.setattr(cli.os, "execv", lambda path, argv: pytest.fail("must not start"))
+    monkeypatch.setattr(cli.os, "execve", lambda path, argv, env: pytest.fail("must not start"))
     monkeypatch.setenv("CRM_SALES_PROFILE", "production")
     monkeypatch.setenv("CRM_SALES_DATABASE_URL", "postgresql+asyncpg://db/crm_sales")
     monkeypatch.delenv("CRM_SALES_INTERNAL_TOKEN_SECRET", raising=False)

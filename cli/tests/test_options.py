@@ -62,6 +62,7 @@ def test_plan_defaults_to_the_documented_ports_and_var_files(tmp_path: Path):
         "--loop",
         "asyncio",
         "--no-access-log",
+        "--no-proxy-headers",
     ]
     assert plan.gateway.http_port == 8000 and plan.gateway_url == "http://127.0.0.1:8000"
     assert plan.gateway.env["CRM_GATEWAY_SALES_URL"] == "http://127.0.0.1:8101"
@@ -79,6 +80,14 @@ def test_every_process_gets_the_same_signing_secrets_and_trace_file(tmp_path: Pa
     plan.set_secrets({"internal_token_secret": "i" * 40, "jwt_secret": "j" * 40})
     assert plan.gateway.env["CRM_GATEWAY_JWT_SECRET"] == "j" * 40
     assert {p.env[p.spec.env_name("internal_token_secret")] for p in plan.processes} == {"i" * 40}
+
+
+def test_forwarded_headers_are_believed_only_from_the_configured_proxies(tmp_path: Path):
+    plan = build_plan(env={"CRM_GATEWAY_FORWARDED_ALLOW_IPS": "10.42.0.0/16"}, var_dir=tmp_path)
+    assert plan.gateway.argv[-3:] == ["--proxy-headers", "--forwarded-allow-ips", "10.42.0.0/16"]
+    for process in plan.processes:
+        if not process.spec.is_gateway:  # uvicorn's default would believe anyone on 127.0.0.1
+            assert "--no-proxy-headers" in process.argv and "--proxy-headers" not in process.argv
 
 
 def test_ports_from_the_environment_reach_the_process_and_the_gateway(tmp_path: Path):

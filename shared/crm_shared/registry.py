@@ -82,10 +82,20 @@ class ServiceSpec:
     def migrations_path(self, root: Path | None = None) -> Path:
         return (root or source_root()) / self.migrations_dir
 
-    def uvicorn_argv(self, python: str, host: str, port: int, *options: str) -> list[str]:
+    def uvicorn_argv(
+        self, python: str, host: str, port: int, *options: str, forwarded_allow_ips: str = ""
+    ) -> list[str]:
         """The command that serves this app. The HTTP parser is httptools (C): uvicorn's pure-Python
         h11 cost about a third of the gateway's CPU per forwarded request. The event loop stays
-        asyncio's own, which grpc.aio (served in the same loop) supports."""
+        asyncio's own, which grpc.aio (served in the same loop) supports.
+
+        ``forwarded_allow_ips`` (the service's setting of that name): the proxies whose
+        X-Forwarded-For is believed. Uvicorn's own default believes anyone on 127.0.0.1, which
+        lets every local client choose its address; without proxies the headers are ignored."""
+        if forwarded_allow_ips.strip():
+            proxies = ["--proxy-headers", "--forwarded-allow-ips", forwarded_allow_ips.strip()]
+        else:
+            proxies = ["--no-proxy-headers"]
         return [
             python,
             "-m",
@@ -101,6 +111,7 @@ class ServiceSpec:
             "--loop",
             "asyncio",
             "--no-access-log",
+            *proxies,
             *options,
         ]
 

@@ -9,11 +9,12 @@ to start without real ones.
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Secrets that were once committed to this repository: refused in every profile, so that an old
@@ -71,6 +72,9 @@ class ServiceSettings(BaseSettings):
     # Signs and verifies the caller identity the gateway forwards; the same value in every process.
     internal_token_secret: str = Field("", repr=False)
     http_host: str = "127.0.0.1"
+    # Reverse proxies (addresses or networks, comma-separated, e.g. "10.42.0.0/16") whose
+    # X-Forwarded-For names the client; empty: none, the client is the connection's peer.
+    forwarded_allow_ips: str = ""
     http_port: int = 8001
     grpc_host: str = "127.0.0.1"
     grpc_port: int = 50051
@@ -87,6 +91,19 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = 1_000_000
     relay_enabled: bool = True
     consumers_enabled: bool = True
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses_or_networks(cls, value: str) -> str:
+        for entry in filter(None, (part.strip() for part in value.split(","))):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r} is not an IP address or network (e.g. 10.42.0.0/16); "
+                    "'*' is not accepted either: every client could choose its address"
+                ) from None
+        return value
 
     @model_validator(mode="after")
     def _real_secrets_only(self) -> ServiceSettings:

@@ -142,6 +142,13 @@ class TestSettings:
         with pytest.raises(ValidationError, match="database_url"):
             ServiceSettings(profile="production", internal_token_secret="s3cret-" + "x" * 32)
 
+    def test_forwarded_headers_are_trusted_from_addresses_and_networks_only(self):
+        assert ServiceSettings().forwarded_allow_ips == ""  # none: the client is the connection's peer
+        assert ServiceSettings(forwarded_allow_ips="10.42.0.0/16, 192.0.2.7,::1").forwarded_allow_ips
+        for wrong in ("*", "ingress-nginx", "10.42.0.0/40"):
+            with pytest.raises(ValidationError, match="not an IP address or network"):
+                ServiceSettings(forwarded_allow_ips=wrong)
+
     def test_production_with_real_secrets_starts(self):
         settings = ServiceSettings(
             profile="production", database_url="postgresql+asyncpg://db/crm", internal_token_secret="s3cret-" + "x" * 32

@@ -456,7 +456,7 @@ def test_dockerfile_installs_each_service_from_where_the_registry_has_it(spec: S
     assert (ROOT / package / "pyproject.toml").is_file()
 
 
-def test_crm_serve_runs_uvicorn_with_the_registry_factory(monkeypatch):
+def test_crm_serve_runs_uvicorn_with_the_registry_factory(monkeypatch, tmp_path):
     """What the image's CMD does, without replacing this process."""
     from typer.testing import CliRunner
 
@@ -466,9 +466,11 @@ def test_crm_serve_runs_uvicorn_with_the_registry_factory(monkeypatch):
     if not module_available(spec.settings_class):
         pytest.skip("sales settings are not there yet")
     executed = []
-    monkeypatch.setattr(main.os, "execv", lambda path, argv: executed.append(argv))
+    monkeypatch.setattr(main.os, "execve", lambda path, argv, env: executed.append(argv))
     monkeypatch.delenv(spec.env_name("http_port"), raising=False)
-    result = CliRunner().invoke(main.app, ["serve", "--host", "0.0.0.0"], env={"CRM_SERVICE": "sales"})
+    result = CliRunner().invoke(
+        main.app, ["serve", "--host", "0.0.0.0"], env={"CRM_SERVICE": "sales", "CRM_VAR_DIR": str(tmp_path)}
+    )
     assert result.exit_code == 0, result.output
     argv = executed[0]
     assert argv[1:5] == ["-m", "uvicorn", spec.app_factory, "--factory"]
