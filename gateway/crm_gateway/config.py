@@ -56,9 +56,17 @@ class GatewaySettings(ServiceSettings):
     rate_limit_enabled: bool = True
     rate_limit_per_minute: float = Field(1200, gt=0)
     rate_limit_burst: int = Field(200, ge=1)
-    # Failed logins and wrong API keys per client address (successful ones cost nothing).
-    auth_failures_per_minute: float = Field(10, gt=0)
-    auth_failures_burst: int = Field(20, ge=1)
+    # Failed sign-ins (successful ones cost nothing) are counted per client address (wrong API keys
+    # too), per account, and per account from one address; crm_gateway/throttling.py says why.
+    auth_failures_per_minute: float = Field(10, gt=0)  # per address: generous, many share a NAT
+    auth_failures_burst: int = Field(30, ge=1)
+    account_failures_per_minute: float = Field(1, gt=0)
+    account_failures_burst: int = Field(10, ge=1)
+    account_address_failures_per_minute: float = Field(1, gt=0)
+    account_address_failures_burst: int = Field(5, ge=1)
+    # A user who signed in from an address within this many days is not held back there by the
+    # address's or the account's throttle (only by the account-from-this-address one).
+    known_origin_days: int = Field(30, ge=0)
 
     # How long a verified API key or user account is trusted from memory before the database is
     # asked again: a revoked key or deactivated user stops working within this window.

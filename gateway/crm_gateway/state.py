@@ -15,6 +15,7 @@ from .authn import Authenticator, Caller
 from .config import GatewaySettings
 from .passwords import Passwords
 from .ratelimit import Decision, RateLimiter
+from .throttling import AuthThrottle
 from .upstream import Upstreams
 
 log = logging.getLogger("crm.gateway")
@@ -30,6 +31,7 @@ class Gateway:
         self.passwords = Passwords.for_settings(settings)
         self.authenticator = Authenticator(settings, runtime.db, self.passwords)
         self.limiter = RateLimiter(runtime.db)
+        self.auth_throttle = AuthThrottle(settings, runtime.db, self.limiter)
         # The services behind /api/v1/<name>/: the registry's, or those a test gives.
         self.routed = registry.backend_services(services)
         self.upstreams = Upstreams(settings, {spec.name: settings.upstream_url(spec) for spec in self.routed})
@@ -53,16 +55,6 @@ class Gateway:
             return Decision(True)
         return await self.limiter.acquire(
             caller.rate_limit_subject, self.settings.rate_limit_per_minute, self.settings.rate_limit_burst
-        )
-
-    async def auth_failures_allowed(self, client_address: str) -> Decision:
-        return await self.limiter.peek(
-            f"auth-failures:{client_address}", self.settings.auth_failures_per_minute, self.settings.auth_failures_burst
-        )
-
-    async def record_auth_failure(self, client_address: str) -> None:
-        await self.limiter.acquire(
-            f"auth-failures:{client_address}", self.settings.auth_failures_per_minute, self.settings.auth_failures_burst
         )
 
 

@@ -15,6 +15,7 @@ from crm_shared.errors import Problem
 
 from ..authn import unauthorized
 from ..db.models import User
+from ..domain.users import USERNAME_PATTERN
 from ..state import gateway_of
 from .deps import CurrentCaller, client_address, too_many_requests
 
@@ -50,20 +51,24 @@ async def issue_token(
 ) -> TokenOut:
     gateway = gateway_of(request)
     address = client_address(request)
-    throttle = await gateway.auth_failures_allowed(address)
-    if not throttle.allowed:
-        raise too_many_requests(throttle, "too many failed sign-in attempts from this address")
-    async with gateway.db.read_only() as session:
-        user = await session.scalar(select(User).where(User.username == form.username.strip().lower()))
+    username = form.username.strip().lower()
+    user = None
+    if USERNAME_PATTERN.match(username):  # no account has another name (nor could PostgreSQL compare a NUL)
+        async with gateway.db.read_only() as session:
+            user = await session.scalar(select(User).where(User.username == username))
+    refusal = await gateway.auth_throttle.sign_in_refusal(username, address, user.id if user else None)
+    if refusal is not None:
+        raise too_many_requests(refusal.decision, refusal.detail)
     if user is None:
         await gateway.passwords.burn_verification(form.password)
         verified = False
     else:
         verified = await gateway.passwords.verify(user.password_hash, form.password)
     if not verified or not user.active:
-        await gateway.record_auth_failure(address)
+        await gateway.auth_throttle.sign_in_failed(username, address)
         # One answer for an unknown user, a wrong password and a deactivated account.
         raise unauthorized("wrong username or password")
+    await gateway.auth_throttle.signed_in(user.id, address)
     if gateway.passwords.needs_rehash(user.password_hash):
         new_hash = await gateway.passwords.hash(form.password)
         async with gateway.db.unit_of_work() as session:

@@ -20,6 +20,8 @@ log = logging.getLogger("crm.gateway.auth")
 
 
 def client_address(request: Request) -> str:
+    """The connection's peer, or the client a configured proxy names (uvicorn's proxy headers,
+    trusted only from ``forwarded_allow_ips``)."""
     return request.client.host if request.client else "unknown"
 
 
@@ -64,12 +66,12 @@ async def _authenticate_and_admit(request: Request) -> Caller:
         caller = authenticator.cached_api_key(value)
         if caller is None:
             address = client_address(request)
-            throttle = await gateway.auth_failures_allowed(address)
-            if not throttle.allowed:
-                raise too_many_requests(throttle, "too many failed authentication attempts from this address")
+            refusal = await gateway.auth_throttle.api_key_refusal(address)
+            if refusal is not None:
+                raise too_many_requests(refusal.decision, refusal.detail)
             caller = await authenticator.verify_api_key(value)
             if caller is None:
-                await gateway.record_auth_failure(address)
+                await gateway.auth_throttle.api_key_failed(address)
                 raise unauthorized("the API key is not valid or has been revoked")
     decision = await gateway.admit(caller)
     if not decision.allowed:

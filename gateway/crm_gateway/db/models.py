@@ -1,4 +1,5 @@
-"""The gateway's own tables: staff users, the branch network, API keys of external systems, rate-limit buckets."""
+"""The gateway's own tables: staff users, the branch network, API keys of external systems, rate-limit
+buckets and the addresses users sign in from."""
 
 from __future__ import annotations
 
@@ -79,3 +80,14 @@ class RateLimitBucket(GatewayBase):
     tokens: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)  # epoch seconds of the last refill
     allowed: Mapped[bool] = mapped_column(Boolean)  # whether the last request took a token
+
+
+class SignInOrigin(GatewayBase):
+    """An address (an IPv6 client's /64) a user signed in from with the right password: from there
+    the user may still sign in while failed attempts throttle the address or the account."""
+
+    __tablename__ = "sign_in_origins"
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_success_at: Mapped[datetime] = mapped_column(UTCDateTime)
