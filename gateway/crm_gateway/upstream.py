@@ -26,18 +26,23 @@ from .config import GatewaySettings
 log = logging.getLogger("crm.gateway.upstream")
 
 # Request headers a client may pass through to a service; everything else stays at the gateway
-# (Authorization, X-API-Key, cookies, and any x-crm-principal the client made up).
-FORWARDED_REQUEST_HEADERS = (
-    "accept",
-    "accept-language",
-    "content-type",
-    "if-match",
-    "if-none-match",
-    "idempotency-key",
+# (Authorization, X-API-Key, cookies, and any x-crm-principal the client made up). They go on as
+# the bytes the client sent: a header is not text in any one encoding, and the service says what
+# is wrong with a value it cannot use (a 4xx naming the header), not the gateway's encoder (a 500).
+FORWARDED_REQUEST_HEADERS = frozenset(
+    {
+        b"accept",
+        b"accept-language",
+        b"content-type",
+        b"if-match",
+        b"if-none-match",
+        b"idempotency-key",
+    }
 )
 # Connection-level headers of the upstream response, and those the gateway sets itself.
 DROPPED_RESPONSE_HEADERS = frozenset(
-    {
+    name.encode()
+    for name in (
         "connection",
         "keep-alive",
         "proxy-authenticate",
@@ -51,7 +56,7 @@ DROPPED_RESPONSE_HEADERS = frozenset(
         "date",
         "server",
         REQUEST_ID_HEADER,
-    }
+    )
 )
 HEALTH_TIMEOUT_S = 2.0
 # A service builds its OpenAPI document on first request, which takes seconds on a busy machine.
@@ -135,11 +140,11 @@ class Upstreams:
         url = self.base_urls[service] + raw_path.decode("latin-1")
         if request.scope.get("query_string"):
             url += "?" + request.scope["query_string"].decode("latin-1")
-        headers = {name: value for name in FORWARDED_REQUEST_HEADERS if (value := request.headers.get(name))}
-        headers[INTERNAL_TOKEN_HEADER] = self.tokens.token_for(principal)
-        headers[REQUEST_ID_HEADER] = request.state.request_id
+        headers = [(name, value) for name, value in request.headers.raw if name in FORWARDED_REQUEST_HEADERS]
+        headers.append((INTERNAL_TOKEN_HEADER.encode(), self.tokens.token_for(principal).encode()))
+        headers.append((REQUEST_ID_HEADER.encode(), request.state.request_id.encode("latin-1")))
         if request.client is not None:
-            headers["x-forwarded-for"] = request.client.host
+            headers.append((b"x-forwarded-for", request.client.host.encode("latin-1")))
         has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
         body = await request.body() if has_body else b""
         try:
@@ -161,10 +166,10 @@ class Upstreams:
                 502, "Bad gateway", f"the {service} service broke off the response", service=service
             ) from None
         response = Response(upstream.content, status_code=upstream.status_code)
-        # multi_items: repeated headers (Set-Cookie, Link) stay separate lines
+        # raw: repeated headers (Set-Cookie, Link) stay separate lines, and every value the bytes it was
         response.raw_headers.extend(
-            (name.encode("latin-1"), value.encode("latin-1"))
-            for name, value in upstream.headers.multi_items()
+            (name.lower(), value)
+            for name, value in upstream.headers.raw
             if name.lower() not in DROPPED_RESPONSE_HEADERS
         )
         return response

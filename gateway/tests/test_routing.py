@@ -41,7 +41,7 @@ async def echo_upstream(scope, receive, send):
         body += message.get("body", b"")
         if not message.get("more_body"):
             break
-    headers = {k.decode(): v.decode() for k, v in scope["headers"]}
+    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}  # as ASGI servers read them
     status = int(
         dict(pair.split("=", 1) for pair in scope["query_string"].decode().split("&") if "=" in pair).get(
             "status", "200"
@@ -66,6 +66,7 @@ async def echo_upstream(scope, receive, send):
                 (b"location", b"/api/v1/sales/things/1"),
                 (b"x-upstream", b"echo"),
                 (b"x-request-id", b"upstream-made-this-up"),
+                (b"x-note", "қазақ".encode()),
                 (b"link", b'</api/v1/sales/things?page=2>; rel="next"'),
                 (b"link", b'</api/v1/sales/things>; rel="first"'),
             ],
@@ -165,6 +166,44 @@ async def test_a_request_id_is_made_when_absent_and_given_to_both_sides(echo_gat
     made = response.headers["x-request-id"]
     assert made and made != "upstream-made-this-up"
     assert response.json()["headers"]["x-request-id"] == made
+
+
+async def test_header_values_of_any_bytes_reach_the_service_as_they_were_sent(echo_gateway):
+    gw = echo_gateway
+    (token,) = (await gw.login("almaty.agent")).values()
+    sent = [
+        (b"idempotency-key", "қазақ-1".encode()),  # UTF-8
+        (b"if-match", b'"\xb2"'),  # latin-1 superscript two: not a version, and not UTF-8 either
+        (b"if-none-match", b"\xff\xfe"),
+        (b"accept-language", "қаз, ru;q=0.8".encode()),
+    ]
+    response = await gw.client.post(
+        "/api/v1/sales/things",
+        content=b"{}",
+        headers=[(b"authorization", token.encode()), (b"content-type", b"application/json"), *sent],
+    )
+    assert response.status_code == 200, response.text
+    received = response.json()["headers"]
+    assert {name.decode(): received[name.decode()] for name, _ in sent} == {
+        name.decode(): value.decode("latin-1") for name, value in sent
+    }
+    # and the service's answer comes back byte for byte, whatever its header values hold
+    assert (b"x-note", "қазақ".encode()) in response.headers.raw
+
+
+@pytest.mark.parametrize(
+    "request_id", ["сұрау-1".encode(), b"caf\xe9", b"has space", b"x" * 201], ids=["utf8", "latin1", "space", "long"]
+)
+async def test_a_request_id_that_is_not_plain_ascii_is_a_400_naming_it(echo_gateway, request_id):
+    gw = echo_gateway
+    (token,) = (await gw.login("almaty.agent")).values()
+    response = await gw.client.get(
+        "/api/v1/sales/ping", headers=[(b"authorization", token.encode()), (b"x-request-id", request_id)]
+    )
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["errors"] == [{"field": "x-request-id", "message": "not 1-200 visible ASCII characters"}]
+    assert response.headers["x-request-id"].isascii()  # a fresh one, to quote when reporting it
 
 
 async def test_the_upstream_answer_comes_back_unchanged(echo_gateway):

@@ -8,6 +8,7 @@ and are started and stopped with the app's lifespan.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -102,7 +103,10 @@ class _BodyTooLarge(Exception):
 
 class RequestIdMiddleware:
     """Takes the caller's ``x-request-id`` (or makes one), keeps it in ``request.state.request_id``
-    and echoes it on the response. Plain ASGI: no extra task per request."""
+    and echoes it on the response. Plain ASGI: no extra task per request.
+
+    A request id goes into logs, traces and the headers of other requests, so it must be plain:
+    1 to 200 visible ASCII characters; anything else is a 400 naming the header."""
 
     def __init__(self, app) -> None:
         self.app = app
@@ -110,15 +114,15 @@ class RequestIdMiddleware:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        request_id = None
+        raw = b""
         for name, value in scope["headers"]:
             if name == _REQUEST_ID_HEADER_BYTES:
-                request_id = value.decode("latin-1")
+                raw = value
                 break
-        if not request_id:
-            request_id = uuid.uuid4().hex
+        malformed = bool(raw) and not REQUEST_ID_PATTERN.fullmatch(raw)
+        request_id = raw.decode("ascii") if raw and not malformed else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
-        encoded = request_id.encode("latin-1")
+        encoded = request_id.encode("ascii")
 
         async def send_with_request_id(message):
             if message["type"] == "http.response.start":
@@ -131,10 +135,21 @@ class RequestIdMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
+        if malformed:
+            problem = Problem(
+                400,
+                "Bad request",
+                f"{REQUEST_ID_HEADER}: must be 1 to {MAX_REQUEST_ID_LENGTH} visible ASCII characters (e.g. a UUID)",
+                errors=[{"field": REQUEST_ID_HEADER, "message": "not 1-200 visible ASCII characters"}],
+            )
+            response = JSONResponse(problem.body(scope.get("path")), status_code=400, media_type=PROBLEM_JSON)
+            return await response(scope, receive, send_with_request_id)
         await self.app(scope, receive, send_with_request_id)
 
 
 _REQUEST_ID_HEADER_BYTES = REQUEST_ID_HEADER.encode()
+MAX_REQUEST_ID_LENGTH = 200
+REQUEST_ID_PATTERN = re.compile(rb"[\x21-\x7e]{1,%d}" % MAX_REQUEST_ID_LENGTH)
 
 
 def install_request_ids(app: FastAPI) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from .errors import Problem, conflict, field_problem
 from .idempotency import is_key_in_flight
 
+MAX_VERSION_DIGITS = 18  # fits the database's BIGINT, and int() of it stays cheap
 IfMatch = Annotated[str | None, Header(alias="If-Match", description='the ETag read, e.g. "3"')]
 
 
@@ -42,7 +43,8 @@ def parse_if_match(if_match: str | None, what: str) -> int | None:
     if raw.startswith("W/"):
         raw = raw[2:]
     raw = raw.strip('"')
-    if not raw.isdigit():
+    # isdecimal alone would take "²" or "٣" (a latin-1 or UTF-8 byte sequence can spell them).
+    if not (raw.isascii() and raw.isdecimal() and len(raw) <= MAX_VERSION_DIGITS):
         raise Problem(
             400,
             "Bad request",

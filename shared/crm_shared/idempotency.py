@@ -43,6 +43,15 @@ async def find_replay(
             f"Idempotency-Key must be 1..{MAX_KEY_LENGTH} characters",
             errors=[{"field": "Idempotency-Key", "message": "invalid length"}],
         )
+    if not key.isascii() or not key.isprintable():
+        # A header has no agreed encoding (this one arrives as bytes read as latin-1): the same key
+        # sent by two clients could differ here. The draft standard's keys are printable ASCII.
+        raise Problem(
+            400,
+            "Bad request",
+            "Idempotency-Key must be printable ASCII (e.g. a UUID); other characters are not accepted",
+            errors=[{"field": "Idempotency-Key", "message": "not printable ASCII"}],
+        )
     record = await session.scalar(
         select(IdempotencyRecord).where(IdempotencyRecord.principal == principal.subject, IdempotencyRecord.key == key)
     )

@@ -26,7 +26,7 @@ from crm_shared.concurrency import (
 )
 from crm_shared.db import Database, PlatformBase, UTCDateTime, new_id, new_metadata, utcnow
 from crm_shared.errors import Problem
-from crm_shared.idempotency import REPLAYED_HEADER, create_once
+from crm_shared.idempotency import REPLAYED_HEADER, create_once, find_replay
 from crm_shared.records import get_visible, get_writable, mark_changed
 
 
@@ -81,6 +81,33 @@ def test_if_match_accepts_strong_and_weak_etags_and_names_the_record_type_when_m
     assert malformed.value.status == 400
     assert "ETag of the opportunity" in malformed.value.detail
     assert malformed.value.errors == [{"field": "If-Match", "message": 'must be a version ETag such as "3"'}]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        '"\xb2"',  # latin-1 "²": a digit to str.isdigit, not to int()
+        '"\u0663"',  # Arabic-Indic three: a decimal digit to str.isdecimal, not an ASCII one
+        '"' + "9" * 19 + '"',  # beyond any stored version
+        '"' + "1" * 5000 + '"',  # beyond what int() converts
+        "қазақ".encode().decode("latin-1"),
+    ],
+    ids=["superscript", "arabic-digit", "huge", "enormous", "utf8-as-latin1"],
+)
+def test_an_if_match_of_any_other_characters_is_a_400_not_a_500(header):
+    with pytest.raises(Problem) as malformed:
+        parse_if_match(header, "ticket")
+    assert malformed.value.status == 400 and malformed.value.errors[0]["field"] == "If-Match"
+
+
+@pytest.mark.parametrize(
+    "key", ["қазақ-1".encode().decode("latin-1"), "tab\there", "bell\x07"], ids=["utf8-as-latin1", "tab", "control"]
+)
+async def test_an_idempotency_key_that_is_not_printable_ascii_is_a_400_naming_it(key):
+    with pytest.raises(Problem) as refused:
+        await find_replay(None, Principal("u", "u", Role.ADMIN), key, {})  # refused before any database work
+    assert refused.value.status == 400
+    assert refused.value.errors == [{"field": "Idempotency-Key", "message": "not printable ASCII"}]
 
 
 def test_an_update_needs_one_version_from_the_header_or_the_body():
