@@ -29,13 +29,19 @@ HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "tra
 
 
 def _rename_refs(node: Any, renames: dict[str, str]) -> Any:
+    """Every reference to a renamed component: each ``$ref``, and the schema references that a
+    ``discriminator``'s ``mapping`` holds as plain strings."""
     if isinstance(node, dict):
-        return {
-            key: (
-                renames.get(value, value) if key == "$ref" and isinstance(value, str) else _rename_refs(value, renames)
-            )
-            for key, value in node.items()
-        }
+        renamed = {}
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                renamed[key] = renames.get(value, value)
+            elif key == "discriminator" and isinstance(value, dict) and isinstance(value.get("mapping"), dict):
+                mapping = {tag: renames.get(target, target) for tag, target in value["mapping"].items()}
+                renamed[key] = {**value, "mapping": mapping}
+            else:
+                renamed[key] = _rename_refs(value, renames)
+        return renamed
     if isinstance(node, list):
         return [_rename_refs(item, renames) for item in node]
     return node

@@ -214,3 +214,25 @@ def test_merged_openapi_keeps_the_paths_of_a_routed_public_prefix():
     )
     assert "/tmf-api/productOrderingManagement/v4/productOrder" in merged["paths"]
     assert "/tmf-api/somethingElse/v4/x" not in merged["paths"]  # routed to another service
+
+
+def test_merged_openapi_renames_the_schemas_a_discriminator_maps_to():
+    document = _service_document()
+    individual, business = "#/components/schemas/IndividualCreate", "#/components/schemas/BusinessCreate"
+    document["components"]["schemas"] |= {"IndividualCreate": {"type": "object"}, "BusinessCreate": {"type": "object"}}
+    document["components"]["schemas"]["CustomerCreate"] = {
+        "oneOf": [{"$ref": individual}, {"$ref": business}],
+        "discriminator": {"propertyName": "kind", "mapping": {"individual": individual, "business": business}},
+    }
+    merged = merge_openapi({"openapi": "3.1.0", "info": {}, "paths": {}}, {"sales": document})
+    create = merged["components"]["schemas"]["sales.CustomerCreate"]
+    assert create["discriminator"] == {
+        "propertyName": "kind",
+        "mapping": {
+            "individual": "#/components/schemas/sales.IndividualCreate",
+            "business": "#/components/schemas/sales.BusinessCreate",
+        },
+    }
+    schemas = merged["components"]["schemas"]
+    for target in create["discriminator"]["mapping"].values():
+        assert target.rsplit("/", 1)[1] in schemas
