@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 
 from .db import Database, utcnow
 from .errors import PROBLEM_JSON, Problem, install_problem_handlers
+from .inputs import NulCharacterGuard
 from .logging import configure_logging
 from .metrics import install_metrics
 from .settings import ServiceSettings
@@ -205,6 +206,9 @@ def create_service_app(
     app.state.runtime = runtime
     app.state.settings = settings
     install_problem_handlers(app)
+    app.add_middleware(
+        NulCharacterGuard
+    )  # innermost of the middlewares: its refusals are counted and carry request ids
     install_metrics(app, settings.service_name)
     install_request_ids(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
