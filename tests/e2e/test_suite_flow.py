@@ -120,7 +120,11 @@ async def find_trace(suite: RunningSuite, trace_id: str) -> list[dict]:
     spans: list[dict] = []
     while time.monotonic() < deadline:
         if path.exists():
-            spans = [s for s in map(json.loads, path.read_text().splitlines()) if s["trace_id"] == trace_id]
+            # Complete lines only (a process may be appending one), split at newlines only:
+            # str.splitlines also breaks at U+2028 or U+0085 inside a span's strings.
+            text = path.read_text()
+            lines = filter(None, text[: text.rfind("\n") + 1].split("\n"))
+            spans = [s for s in map(json.loads, lines) if s["trace_id"] == trace_id]
             if any(s["name"].startswith("process crm.sales.customer.v1") for s in spans):
                 return spans
         await asyncio.sleep(0.5)
