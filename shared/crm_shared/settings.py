@@ -56,6 +56,7 @@ class ServiceSettings(BaseSettings):
     outbox_batch_size: int = 200
     outbox_retention_days: int = 7
     max_body_bytes: int = 1_000_000
+    grpc_enabled: bool = True
     relay_enabled: bool = True
     consumers_enabled: bool = True
 
