@@ -49,7 +49,7 @@ from crm_shared.db import Database
 from crm_shared.migrations import upgrade_async
 from crm_tickets.domain import sla
 from crm_tickets.domain.routing import queue_for
-from crm_tickets.sla_scheduler import scan_once
+from crm_tickets.services.sla_service import scan_once
 
 from .bench_api import CpuMeter, Suite, seed_gateway_users, sign_in
 from .common import SummaryRow, render_summary, run_benchmark, temporary_databases

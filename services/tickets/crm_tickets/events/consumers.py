@@ -1,4 +1,6 @@
-"""Kafka consumers of the tickets service (each idempotent through the shared inbox).
+"""Kafka consumers of the tickets service (each idempotent through the shared inbox; every event
+is checked against its contract first, crm_shared.service.ConsumerSpec, and one that breaks it is
+logged and skipped).
 
 installed-products keeps the projection of the orders service's installed products
 (crm.orders.installed_product.v1: created / changed / terminated, the product's full state in
@@ -7,20 +9,14 @@ checked against its customer, and the call centre sees it, without calling order
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
 
-from jsonschema import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_contracts import events as contracts
 from crm_shared.envelope import CloudEvent
+from crm_shared.service import ConsumerSpec
 
 from ..db.models import InstalledProduct
-
-log = logging.getLogger("crm.tickets.consumers")
 
 INSTALLED_PRODUCT_TOPIC = "crm.orders.installed_product.v1"
 INSTALLED_PRODUCT_TYPES = (
@@ -28,13 +24,6 @@ INSTALLED_PRODUCT_TYPES = (
     "crm.orders.installed_product.changed",
     "crm.orders.installed_product.terminated",
 )
-
-
-@dataclass(frozen=True)
-class ConsumerSpec:
-    name: str
-    topics: list[str]
-    handler: Callable[[AsyncSession, CloudEvent], Awaitable[None]]
 
 
 def _timestamp(value: str | None) -> datetime | None:
@@ -45,18 +34,6 @@ async def apply_installed_product_event(session: AsyncSession, event: CloudEvent
     if event.type not in INSTALLED_PRODUCT_TYPES:
         return
     data = event.data
-    try:
-        contracts.validate(event.type, data)
-    except ValidationError as error:
-        # Retrying cannot repair a payload that breaks its contract: record it as handled and say so.
-        log.error(
-            "installed-products: %s %s breaks its schema, ignored: %s at %s",
-            event.type,
-            event.id,
-            error.message,
-            "/".join(map(str, error.absolute_path)) or "(root)",
-        )
-        return
     product = await session.get(InstalledProduct, data["id"], with_for_update=True)
     if product is not None and product.source_version >= data["version"]:
         return  # a redelivered or late, older state must not overwrite a newer one
@@ -78,5 +55,6 @@ async def apply_installed_product_event(session: AsyncSession, event: CloudEvent
     product.event_time = _timestamp(data["updated_at"])
 
 
-def consumers() -> list[ConsumerSpec]:
-    return [ConsumerSpec("installed-products", [INSTALLED_PRODUCT_TOPIC], apply_installed_product_event)]
+CONSUMERS: tuple[ConsumerSpec, ...] = (
+    ConsumerSpec("installed-products", [INSTALLED_PRODUCT_TOPIC], apply_installed_product_event),
+)

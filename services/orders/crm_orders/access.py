@@ -4,7 +4,7 @@ external systems' API keys, and staff roles."""
 from __future__ import annotations
 
 from crm_shared.auth import Principal, Role, require_personal_data_access, require_writer
-from crm_shared.errors import Problem
+from crm_shared.errors import Problem, forbidden
 
 READ, WRITE, FULFIL, BILLING = "orders:read", "orders:write", "orders:fulfil", "orders:billing"
 
@@ -23,6 +23,16 @@ def require_order_writer(principal: Principal) -> None:
     require_personal_data_access(principal)
     require_writer(principal)
     require_scope(principal, WRITE)
+
+
+def require_catalogue_reader(principal: Principal) -> None:
+    """The catalogue holds no personal data: every role reads it, API keys with orders:read."""
+    require_scope(principal, READ)
+
+
+def require_catalogue_editor(principal: Principal) -> None:
+    if principal.role is not Role.ADMIN:
+        raise forbidden("the catalogue is changed by administrators")
 
 
 def require_system_scope(principal: Principal, scope: str, what: str) -> None:

@@ -1,5 +1,6 @@
-"""The SLA scheduler: finds tickets about to breach and breached ones, escalates them (branch
-manager, then regional manager) and emits events.
+"""The SLA scan (the use case the scheduler, crm_tickets.background.SlaScheduler, runs every
+interval): finds tickets about to breach and breached ones, escalates them (branch manager, then
+regional manager) and emits events.
 
 Each pass takes the tickets whose ``sla_check_at`` has come, in batches, oldest first, each
 batch in one transaction with ``FOR UPDATE SKIP LOCKED`` (several schedulers share the work;
@@ -11,26 +12,21 @@ own state say it was raised), so a restart never escalates twice.
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_shared.auth import Principal, Role
 from crm_shared.db import Database
 from crm_shared.records import mark_changed
 
-from .db.models import SlaSignal, Ticket
-from .domain import sla
-from .domain.workflow import RUNNING_STATUSES
-from .ticket_service import emit, refresh_clock_columns, sla_view
+from ..db.models import SlaSignal, Ticket
+from ..domain import sla
+from ..domain.workflow import RUNNING_STATUSES
+from ..events.publishers import publish_ticket
+from .ticket_service import refresh_clock_columns, sla_view
 
-log = logging.getLogger("crm.tickets.sla")
-SCHEDULER = Principal("sla-scheduler", "sla-scheduler", Role.SYSTEM)
 ESCALATION_LEVEL = {"escalated_1": 1, "escalated_2": 2}
 ESCALATED_TO = {"escalated_1": "branch_manager", "escalated_2": "regional_manager"}
 
@@ -90,7 +86,7 @@ async def apply_signals(session: AsyncSession, tickets: list[Ticket], now: datet
     await session.flush()
     for ticket, signal in announced:
         if signal.kind in ESCALATION_LEVEL:
-            await emit(
+            await publish_ticket(
                 session,
                 ticket,
                 "escalated",
@@ -105,7 +101,7 @@ async def apply_signals(session: AsyncSession, tickets: list[Ticket], now: datet
             )
         else:
             action = "sla_breached" if signal.kind.endswith("breached") else "sla_at_risk"
-            await emit(
+            await publish_ticket(
                 session,
                 ticket,
                 action,
@@ -131,7 +127,8 @@ def _apply(ticket: Ticket, signal: sla.Signal) -> None:
 
 
 async def scan_once(db: Database, now: datetime, *, batch_size: int = 500) -> PassResult:
-    """One pass over every ticket whose check time has come by ``now``."""
+    """One pass over every ticket whose check time has come by ``now``; each batch is its own
+    unit of work, so a long pass commits as it goes."""
     result = PassResult()
     while True:
         async with db.unit_of_work() as session:
@@ -153,53 +150,3 @@ async def scan_once(db: Database, now: datetime, *, batch_size: int = 500) -> Pa
         result.batches += 1
         if len(tickets) < batch_size:
             return result
-
-
-class SlaScheduler:
-    """The scheduler as a Worker: one pass every ``interval_s`` with the time of ``clock``."""
-
-    name = "sla-scheduler"
-
-    def __init__(self, db: Database, clock: Callable[[], datetime], *, interval_s: float, batch_size: int) -> None:
-        self.db = db
-        self.clock = clock
-        self.interval_s = interval_s
-        self.batch_size = batch_size
-        self.passes = 0
-        self._task: asyncio.Task | None = None
-        self._stopping = asyncio.Event()
-        self._wake = asyncio.Event()
-
-    @property
-    def ready(self) -> bool:
-        return self._task is not None and not self._task.done()
-
-    async def start(self) -> None:
-        self._stopping.clear()
-        self._task = asyncio.create_task(self._run(), name="sla-scheduler")
-
-    async def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
-        if self._task is not None:
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    def wake(self) -> None:
-        """Run a pass now (tests move the clock, then wake the scheduler)."""
-        self._wake.set()
-
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                result = await scan_once(self.db, self.clock(), batch_size=self.batch_size)
-                if result.signals:
-                    log.info("SLA pass: %d tickets, %d signals", result.tickets, result.signals)
-            except Exception:
-                log.exception("SLA pass failed; retrying at the next interval")
-            self.passes += 1
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.interval_s)
-            except TimeoutError:
-                pass
-            self._wake.clear()

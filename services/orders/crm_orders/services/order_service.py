@@ -9,143 +9,38 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_shared.audit import record_change
-from crm_shared.auth import Principal
+from crm_shared.auth import Principal, Role, Scope, can_write, visibility_clause
+from crm_shared.clients.sales import SalesCustomers
+from crm_shared.concurrency import check_version, flush_or_conflict
 from crm_shared.db import new_id, utcnow
-from crm_shared.errors import Problem, conflict, field_problem
-from crm_shared.outbox import EventWriter
-from crm_shared.records import mark_changed
+from crm_shared.errors import field_problem, not_found
+from crm_shared.pagination import decode_cursor, encode_cursor
+from crm_shared.records import get_visible, get_writable, mark_changed
 
-from .customers import CustomerRef
-from .db.models import InstalledProduct, Offering, Order, OrderItem
-from .domain.catalog import CURRENCY, PricedLine, ProductLine, totals, why_not_sellable
-from .domain.lifecycle import (
-    FINAL_STATES,
-    IllegalTransition,
+from ..access import FULFIL, READ, require_order_writer, require_reader, require_scope, require_system_scope
+from ..db.models import InstalledProduct, Offering, Order, OrderItem
+from ..domain.catalog import CURRENCY, PricedLine, totals, why_not_sellable
+from ..domain.lifecycle import (
     ItemAction,
     ItemState,
     OrderState,
+    check_draft,
+    check_fulfilment_reportable,
     check_item_transition,
+    check_request,
     check_transition,
     outcome_of,
-    requestable_from,
 )
+from ..events.publishers import publish_installed_product, publish_order
 
-EVENTS = EventWriter("orders")
 MAX_ITEMS = 50
 # Each unit of an added item becomes an installed product when the order completes.
 MAX_QUANTITY = 100
-
-
-def iso(value: datetime | date | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-# --- full states (API bodies and event payloads) ------------------------------------------------
-
-
-def item_state(item: OrderItem) -> dict[str, Any]:
-    return {
-        "id": item.id,
-        "position": item.position,
-        "action": item.action,
-        "state": item.state,
-        "state_reason": item.state_reason,
-        "offering_id": item.offering_id,
-        "offering_version": item.offering_version,
-        "offering_name": item.offering_name,
-        "product_line": item.product_line,
-        "quantity": item.quantity,
-        "one_off_price_tiyn": item.one_off_price_tiyn,
-        "recurring_price_tiyn": item.recurring_price_tiyn,
-        "characteristics": dict(item.characteristics or {}),
-        "service_address": item.service_address,
-        "installed_product_id": item.installed_product_id,
-        "result_product_ids": list(item.result_product_ids or []),
-        "replaced_offering_id": item.replaced_offering_id,
-        "replaced_offering_version": item.replaced_offering_version,
-        "replaced_offering_name": item.replaced_offering_name,
-    }
-
-
-def order_state(order: Order) -> dict[str, Any]:
-    return {
-        "id": order.id,
-        "customer_id": order.customer_id,
-        "customer_name": order.customer_name,
-        "state": order.state,
-        "state_reason": order.state_reason,
-        "source": order.source,
-        "opportunity_id": order.opportunity_id,
-        "currency": order.currency,
-        "one_off_total_tiyn": order.one_off_total_tiyn,
-        "recurring_total_tiyn": order.recurring_total_tiyn,
-        "items": [item_state(i) for i in order.items],
-        "allowed_transitions": list(requestable_from(order.state)),
-        "owner_id": order.owner_id,
-        "owner_name": order.owner_name,
-        "branch_code": order.branch_code,
-        "region_code": order.region_code,
-        "version": order.version,
-        "created_at": iso(order.created_at),
-        "updated_at": iso(order.updated_at),
-        "completed_at": iso(order.completed_at),
-    }
-
-
-def installed_product_state(product: InstalledProduct) -> dict[str, Any]:
-    return {
-        "id": product.id,
-        "customer_id": product.customer_id,
-        "offering_id": product.offering_id,
-        "offering_name": product.offering_name,
-        "product_line": product.product_line,
-        "status": product.status,
-        "characteristics": dict(product.characteristics or {}),
-        "recurring_price_tiyn": product.recurring_price_tiyn,
-        "service_address": product.service_address,
-        "branch_code": product.branch_code,
-        "region_code": product.region_code,
-        "order_id": product.order_id,
-        "version": product.version,
-        "activated_at": iso(product.activated_at),
-        "terminated_at": iso(product.terminated_at),
-        "updated_at": iso(product.updated_at),
-    }
-
-
-async def record_order_event(session: AsyncSession, action: str, order: Order) -> None:
-    await session.flush()
-    await EVENTS.add(
-        session,
-        aggregate="order",
-        action=action,
-        subject=order.id,
-        data=order_state(order),
-        region=order.region_code,
-        branch=order.branch_code,
-    )
-
-
-async def record_product_event(session: AsyncSession, action: str, product: InstalledProduct) -> None:
-    await session.flush()
-    await EVENTS.add(
-        session,
-        aggregate="installed_product",
-        action=action,
-        subject=product.id,
-        data=installed_product_state(product),
-        region=product.region_code,
-        branch=product.branch_code,
-    )
-
-
-# --- capture ----------------------------------------------------------------------------------
 
 
 @dataclass
@@ -156,6 +51,129 @@ class ItemRequest:
     installed_product_id: str | None = None
     characteristics: dict[str, str] = field(default_factory=dict)
     service_address: str = ""
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Whose order it is and where it belongs (the customer's branch and region)."""
+
+    customer_id: str
+    customer_name: str
+    customer_status: str
+    branch_code: str
+    region_code: str
+
+
+@dataclass(frozen=True)
+class WonOpportunity:
+    """What a won opportunity from sales says about the draft order it starts."""
+
+    id: str
+    customer_id: str
+    branch_code: str
+    region_code: str
+    owner_id: str | None
+    owner_name: str
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+async def get_order(session: AsyncSession, principal: Principal, order_id: str, *, what: str = "order") -> Order:
+    """``what`` is the record type as the caller's API names it (``productOrder`` in TMF622)."""
+    require_reader(principal)
+    return await get_visible(session, principal, Order, order_id, what=what)
+
+
+def _cursor_time(after: list) -> datetime:
+    try:
+        if len(after) == 2 and all(isinstance(v, str) for v in after):
+            return datetime.fromisoformat(after[0])
+    except ValueError:
+        pass
+    raise field_problem("cursor", "malformed cursor; pass next_cursor from the previous page unchanged", 400)
+
+
+async def list_orders(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    customer_id: str | None,
+    state: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Order], str | None]:
+    """Newest first, as far as the caller sees: (a page of orders, the cursor of the next one)."""
+    require_reader(principal)
+    stmt = select(Order).where(visibility_clause(principal, Order))
+    if customer_id:
+        stmt = stmt.where(Order.customer_id == customer_id)
+    if state:
+        stmt = stmt.where(Order.state == state)
+    after = decode_cursor(cursor)
+    if after:
+        created = _cursor_time(after)
+        stmt = stmt.where(or_(Order.created_at < created, and_(Order.created_at == created, Order.id < after[1])))
+    rows = list(await session.scalars(stmt.order_by(Order.created_at.desc(), Order.id.desc()).limit(limit + 1)))
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, encode_cursor([rows[-1].created_at.isoformat(), rows[-1].id])
+
+
+async def list_orders_at_offset(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    state: str | None,
+    customer_id: str | None,
+    offset: int,
+    limit: int,
+) -> tuple[int, list[Order]]:
+    """(how many orders the caller sees with these filters, the slice at offset): TMF630 paging."""
+    require_reader(principal)
+    stmt = select(Order).where(visibility_clause(principal, Order))
+    if state:
+        stmt = stmt.where(Order.state == state)
+    if customer_id:
+        stmt = stmt.where(Order.customer_id == customer_id)
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
+    rows = list(await session.scalars(stmt.order_by(Order.created_at.desc(), Order.id).offset(offset).limit(limit)))
+    return total or 0, rows
+
+
+async def order_stats(session: AsyncSession, principal: Principal) -> list[dict[str, object]]:
+    """Counts and totals by region, branch and state, no personal data: analysts see the whole
+    country, everyone else their own scope."""
+    require_scope(principal, READ)
+    clause = true() if principal.scope is Scope.NONE else visibility_clause(principal, Order)
+    rows = await session.execute(
+        select(
+            Order.region_code,
+            Order.branch_code,
+            Order.state,
+            func.count(),
+            func.coalesce(func.sum(Order.one_off_total_tiyn), 0),
+            func.coalesce(func.sum(Order.recurring_total_tiyn), 0),
+        )
+        .where(clause)
+        .group_by(Order.region_code, Order.branch_code, Order.state)
+        .order_by(Order.region_code, Order.branch_code, Order.state)
+    )
+    return [
+        {
+            "region_code": r,
+            "branch_code": b,
+            "state": s,
+            "orders": n,
+            "one_off_total_tiyn": int(o),
+            "recurring_total_tiyn": int(m),
+        }
+        for r, b, s, n, o, m in rows
+    ]
+
+
+# --- capture ----------------------------------------------------------------------------------
 
 
 async def _installed_offering_version(session: AsyncSession, product: InstalledProduct) -> int | None:
@@ -246,24 +264,46 @@ def _recompute_totals(order: Order) -> None:
     )
 
 
-async def create_order(
+async def capture_order(
     session: AsyncSession,
     principal: Principal,
-    customer: CustomerRef,
+    customers: SalesCustomers,
+    customer_id: str,
     items: list[ItemRequest],
     *,
     currency: str = CURRENCY,
     source: str = "api",
+) -> Order:
+    """A new order for a customer the caller may see and write: asks sales (gRPC) whether the
+    customer is there and visible, prices every item from the current catalogue (the order keeps
+    those prices) and acknowledges the order."""
+    require_order_writer(principal)
+    customer = await customers.get(principal, customer_id, field="customer_id")
+    if not can_write(principal, customer.region_code, customer.branch_code):
+        raise not_found("customer", customer_id, "customer_id")
+    placement = Placement(
+        customer.id, customer.display_name, customer.status, customer.branch_code, customer.region_code
+    )
+    return await _place_order(session, principal, placement, items, currency=currency, source=source)
+
+
+async def _place_order(
+    session: AsyncSession,
+    principal: Principal,
+    placement: Placement,
+    items: list[ItemRequest],
+    *,
+    currency: str = CURRENCY,
+    source: str,
     state: OrderState = OrderState.ACKNOWLEDGED,
     opportunity_id: str | None = None,
     owner_id: str | None = None,
     owner_name: str | None = None,
 ) -> Order:
-    """A new order for ``customer`` (already checked visible and writable), priced from the
-    current catalogue; every item is validated before anything is written."""
+    """Every item is validated before anything is written."""
     if currency != CURRENCY:
         raise field_problem("currency", f"orders are in {CURRENCY}; {currency[:8]} is not accepted")
-    if customer.status == "merged":
+    if placement.customer_status == "merged":
         raise field_problem("customer_id", "was merged into another customer; order for the survivor", 409)
     if state != OrderState.DRAFT and not items:
         raise field_problem("items", "at least one item is required")
@@ -271,7 +311,7 @@ async def create_order(
         raise field_problem("items", f"at most {MAX_ITEMS} items")
     today = utcnow().date()
     priced = [
-        await _priced_item(session, customer.id, customer.region_code, request, position, today)
+        await _priced_item(session, placement.customer_id, placement.region_code, request, position, today)
         for position, request in enumerate(items)
     ]
     targets = [i.installed_product_id for i in priced if i.installed_product_id]
@@ -280,16 +320,16 @@ async def create_order(
     now = utcnow()
     order = Order(
         id=new_id(),
-        customer_id=customer.id,
-        customer_name=customer.display_name,
+        customer_id=placement.customer_id,
+        customer_name=placement.customer_name,
         state=state,
         source=source,
         opportunity_id=opportunity_id,
         currency=CURRENCY,
         owner_id=owner_id or principal.subject,
         owner_name=owner_name or principal.username,
-        branch_code=customer.branch_code,
-        region_code=customer.region_code,
+        branch_code=placement.branch_code,
+        region_code=placement.region_code,
         version=1,
         created_at=now,
         updated_at=now,
@@ -305,13 +345,42 @@ async def create_order(
         action="created",
         changes={"state": [None, order.state], "items": [None, len(priced)]},
     )
-    await record_order_event(session, "created", order)
+    await publish_order(session, "created", order)
     return order
 
 
-async def add_draft_item(session: AsyncSession, principal: Principal, order: Order, request: ItemRequest) -> OrderItem:
-    if order.state != OrderState.DRAFT:
-        raise conflict(f"items are added to draft orders only; this order is {order.state}", state=order.state)
+async def draft_from_opportunity(session: AsyncSession, opportunity: WonOpportunity) -> Order | None:
+    """A draft order for a won opportunity (once per opportunity), placed like the opportunity,
+    with no items yet: staff add them and submit it."""
+    if await session.scalar(select(Order.id).where(Order.opportunity_id == opportunity.id)) is not None:
+        return None
+    system = Principal("orders:opportunity-consumer", "orders", Role.SYSTEM)
+    # The event names no customer; the first item added asks sales for the name.
+    placement = Placement(opportunity.customer_id, "", "active", opportunity.branch_code, opportunity.region_code)
+    return await _place_order(
+        session,
+        system,
+        placement,
+        [],
+        source="opportunity",
+        state=OrderState.DRAFT,
+        opportunity_id=opportunity.id,
+        owner_id=opportunity.owner_id or system.subject,
+        owner_name=opportunity.owner_name,
+    )
+
+
+async def add_item(
+    session: AsyncSession, principal: Principal, customers: SalesCustomers, order_id: str, request: ItemRequest
+) -> Order:
+    """An item added to a draft order (one started by a won opportunity). Sales is asked for the
+    customer: it must still be there and visible, and the draft, started from an event that
+    carries no customer name, gets the customer's name."""
+    order = await writable_order(session, principal, order_id)
+    customer = await customers.get(principal, order.customer_id, field="customer_id")
+    if not order.customer_name:
+        order.customer_name = customer.display_name
+    check_draft(order.state)
     item = await _priced_item(session, order.customer_id, order.region_code, request, len(order.items), utcnow().date())
     order.items.append(item)
     _recompute_totals(order)
@@ -324,51 +393,33 @@ async def add_draft_item(session: AsyncSession, principal: Principal, order: Ord
         action="item_added",
         changes={"items": [len(order.items) - 1, len(order.items)]},
     )
-    await record_order_event(session, "state_changed", order)
-    return item
+    await publish_order(session, "state_changed", order)
+    await flush_or_conflict(session, "order")
+    return order
 
 
 # --- state changes ----------------------------------------------------------------------------
 
 
-def transition_problem(exc: IllegalTransition, allowed: list[str] | None = None) -> Problem:
-    return conflict(
-        str(exc),
-        current_state=exc.current,
-        requested_state=exc.requested,
-        allowed_transitions=allowed if allowed is not None else exc.allowed,
-    )
+async def writable_order(session: AsyncSession, principal: Principal, order_id: str) -> Order:
+    require_order_writer(principal)
+    return await get_writable(session, principal, Order, order_id, what="order")
 
 
-async def request_state(
-    session: AsyncSession, principal: Principal, order: Order, requested: str, reason: str | None
+async def change_state(
+    session: AsyncSession,
+    principal: Principal,
+    order_id: str,
+    requested: str,
+    reason: str | None,
+    *,
+    expected_version: int | None = None,
 ) -> Order:
-    """A client's state change (acknowledge a draft, start, hold, resume, cancel)."""
-    allowed = list(requestable_from(order.state))
-    if requested not in allowed:
-        exc = IllegalTransition("the order", order.state, requested, tuple(allowed))
-        if (
-            requested in (OrderState.COMPLETED, OrderState.FAILED, OrderState.PARTIAL)
-            and order.state not in FINAL_STATES
-        ):
-            raise conflict(
-                f"{exc}; {requested} is reached when every item's fulfilment is reported",
-                current_state=order.state,
-                requested_state=requested,
-                allowed_transitions=allowed,
-            )
-        raise transition_problem(exc, allowed)
-    target = check_transition(order.state, requested)
-    if target == OrderState.CANCELLED and not (reason or "").strip():
-        raise field_problem("reason", "a cancelled order needs a reason")
-    if target == OrderState.ACKNOWLEDGED and not order.items:
-        raise field_problem("items", "an order without items cannot be submitted")
-    if target == OrderState.CANCELLED and any(i.state in (ItemState.COMPLETED,) for i in order.items):
-        raise conflict(
-            "items of this order are already completed; it cannot be cancelled any more",
-            current_state=order.state,
-            allowed_transitions=[s for s in allowed if s != "cancelled"],
-        )
+    """A client's state change (acknowledge a draft, start, hold, resume, cancel); outcomes
+    (completed, failed, partial) come from fulfilment. ``expected_version`` None: unconditional."""
+    order = await writable_order(session, principal, order_id)
+    check_version("order", order.version, expected_version)
+    target = check_request(order.state, requested, reason=reason, item_states=[i.state for i in order.items])
     before = order.state
     order.state = target
     order.state_reason = reason.strip() if reason else None
@@ -381,24 +432,24 @@ async def request_state(
         action="state_changed",
         changes={"state": [before, target.value]},
     )
-    await record_order_event(session, "state_changed", order)
+    await publish_order(session, "state_changed", order)
+    await flush_or_conflict(session, "order")
     return order
 
 
-async def report_item(
-    session: AsyncSession, principal: Principal, order: Order, item: OrderItem, requested: str, reason: str | None
+async def report_fulfilment(
+    session: AsyncSession, principal: Principal, order_id: str, item_id: str, requested: str, reason: str | None
 ) -> Order:
-    """Fulfilment of one item reported by OSS; the order moves to in_progress with the first
-    report and to its outcome with the last one."""
-    if order.state not in (OrderState.ACKNOWLEDGED, OrderState.IN_PROGRESS):
-        raise conflict(
-            f"fulfilment is reported for acknowledged or in-progress orders; this order is {order.state}",
-            current_state=order.state,
-        )
-    try:
-        target = check_item_transition(item.state, requested)
-    except IllegalTransition as exc:
-        raise transition_problem(exc) from None
+    """OSS reports one item's fulfilment (an API key with orders:fulfil); the order moves to
+    in_progress with the first report and to its outcome with the last one, and then the
+    customer's installed products change."""
+    require_system_scope(principal, FULFIL, "fulfilment")
+    order = await get_writable(session, principal, Order, order_id, what="order")
+    item = next((i for i in order.items if i.id == item_id), None)
+    if item is None:
+        raise not_found("order item", item_id[:64])
+    check_fulfilment_reportable(order.state)
+    target = check_item_transition(item.state, requested)
     before = order.state
     item.state = target
     item.state_reason = reason.strip() if reason else None
@@ -420,9 +471,10 @@ async def report_item(
         changes={f"items[{item.position}].state": [None, target.value], "state": [before, order.state]},
     )
     if outcome in (OrderState.COMPLETED, OrderState.PARTIAL):
-        await record_order_event(session, "completed", order)
+        await publish_order(session, "completed", order)
     else:
-        await record_order_event(session, "state_changed", order)
+        await publish_order(session, "state_changed", order)
+    await flush_or_conflict(session, "order")
     return order
 
 
@@ -452,7 +504,7 @@ async def _apply_to_inventory(session: AsyncSession, order: Order, now: datetime
                     updated_at=now,
                 )
                 session.add(product)
-                await record_product_event(session, "created", product)
+                await publish_installed_product(session, "created", product)
                 created.append(product.id)
             item.result_product_ids = created
             continue
@@ -470,38 +522,5 @@ async def _apply_to_inventory(session: AsyncSession, order: Order, now: datetime
             action = "terminated"
         product.order_id = order.id
         mark_changed(product, now)
-        await record_product_event(session, action, product)
+        await publish_installed_product(session, action, product)
         item.result_product_ids = [product.id]
-
-
-def product_line_of(value: str | None) -> str | None:
-    return value if value in {p.value for p in ProductLine} else None
-
-
-async def draft_from_opportunity(session: AsyncSession, data: dict[str, Any]) -> Order | None:
-    """A draft order for a won opportunity (once per opportunity), placed like the opportunity,
-    with no items yet: staff add them and submit it."""
-    opportunity_id = str(data["id"])
-    if await session.scalar(select(Order.id).where(Order.opportunity_id == opportunity_id)) is not None:
-        return None
-    from crm_shared.auth import Role
-
-    system = Principal("orders:opportunity-consumer", "orders", Role.SYSTEM)
-    customer = CustomerRef(
-        id=str(data["customer_id"]),
-        display_name="",
-        status="active",
-        branch_code=str(data["branch_code"]),
-        region_code=str(data["region_code"]),
-    )
-    return await create_order(
-        session,
-        system,
-        customer,
-        [],
-        source="opportunity",
-        state=OrderState.DRAFT,
-        opportunity_id=opportunity_id,
-        owner_id=str(data.get("owner_id") or system.subject),
-        owner_name=str(data.get("owner_name") or ""),
-    )

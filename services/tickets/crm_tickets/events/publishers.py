@@ -1,0 +1,170 @@
+"""The events of the tickets service: each payload is the record's full state after the change
+(what the REST API answers with), written to the outbox in the caller's transaction.
+
+crm.tickets.ticket.v1: created, updated, status_changed, assigned, note_added, incident_linked,
+sla_at_risk, sla_breached, escalated. crm.tickets.incident.v1: created, resolved.
+crm.tickets.interaction.v1: started, ended."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_shared.outbox import EventWriter
+
+from ..db.models import Incident, Interaction, Note, Ticket
+
+EVENTS = EventWriter("tickets")
+
+
+def stamp(value: datetime | None) -> str | None:
+    """Tickets' answers and payloads write UTC times with the +00:00 offset (not crm_shared.timefmt's
+    Z): clients read them so, and changing that is a change of the API to make on purpose."""
+    return value.isoformat() if value is not None else None
+
+
+def ticket_state(ticket: Ticket) -> dict[str, Any]:
+    """The full state of a ticket: the REST body and the payload of every ticket event."""
+    return {
+        "id": ticket.id,
+        "version": ticket.version,
+        "name": ticket.name,
+        "description": ticket.description,
+        "customer_id": ticket.customer_id,
+        "customer_name": ticket.customer_name,
+        "customer_segment": ticket.customer_segment,
+        "installed_product_id": ticket.installed_product_id,
+        "category": ticket.category,
+        "priority": ticket.priority,
+        "severity": ticket.severity,
+        "channel": ticket.channel,
+        "location": ticket.location,
+        "status": ticket.status,
+        "status_change_reason": ticket.status_change_reason,
+        "queue": ticket.queue,
+        "branch_code": ticket.branch_code,
+        "region_code": ticket.region_code,
+        "assignee_id": ticket.assignee_id,
+        "assignee_name": ticket.assignee_name,
+        "opened_by": ticket.opened_by,
+        "opened_by_name": ticket.opened_by_name,
+        "incident_id": ticket.incident_id,
+        "sla": {
+            "policy": ticket.sla_policy,
+            "response_due_at": stamp(ticket.response_due_at),
+            "resolution_due_at": stamp(ticket.resolution_due_at),
+            "first_response_at": stamp(ticket.first_response_at),
+            "paused_at": stamp(ticket.paused_at),
+            "response_state": ticket.response_state,
+            "resolution_state": ticket.resolution_state,
+            "escalation_level": ticket.escalation_level,
+        },
+        "resolved_at": stamp(ticket.resolved_at),
+        "closed_at": stamp(ticket.closed_at),
+        "created_at": stamp(ticket.created_at),
+        "updated_at": stamp(ticket.updated_at),
+    }
+
+
+def note_state(note: Note) -> dict[str, Any]:
+    return {
+        "id": note.id,
+        "text": note.text,
+        "visibility": note.visibility,
+        "author_id": note.author_id,
+        "author_name": note.author_name,
+        "created_at": stamp(note.created_at),
+    }
+
+
+def incident_state(incident: Incident, linked_tickets: int | None = None) -> dict[str, Any]:
+    state = {
+        "id": incident.id,
+        "version": incident.version,
+        "title": incident.title,
+        "description": incident.description,
+        "categories": incident_categories(incident),
+        "region_code": incident.region_code,
+        "branch_code": incident.branch_code,
+        "area": incident.area,
+        "severity": incident.severity,
+        "status": incident.status,
+        "external_reference": incident.external_reference,
+        "owner_id": incident.owner_id,
+        "owner_name": incident.owner_name,
+        "expected_resolution_at": stamp(incident.expected_resolution_at),
+        "resolution": incident.resolution,
+        "resolved_at": stamp(incident.resolved_at),
+        "created_at": stamp(incident.created_at),
+        "updated_at": stamp(incident.updated_at),
+    }
+    if linked_tickets is not None:
+        state["linked_tickets"] = linked_tickets
+    return state
+
+
+def incident_categories(incident: Incident) -> list[str]:
+    return [c for c in incident.categories.split(",") if c]
+
+
+def interaction_state(interaction: Interaction) -> dict[str, Any]:
+    return {
+        "id": interaction.id,
+        "version": interaction.version,
+        "customer_id": interaction.customer_id,
+        "channel": interaction.channel,
+        "direction": interaction.direction,
+        "started_at": stamp(interaction.started_at),
+        "ended_at": stamp(interaction.ended_at),
+        "outcome": interaction.outcome,
+        "summary": interaction.summary,
+        "ticket_id": interaction.ticket_id,
+        "agent_id": interaction.agent_id,
+        "agent_name": interaction.agent_name,
+        "branch_code": interaction.branch_code,
+        "region_code": interaction.region_code,
+    }
+
+
+async def publish_ticket(
+    session: AsyncSession, ticket: Ticket, action: str, extra: dict[str, Any] | None = None
+) -> None:
+    """``extra``: what the event tells besides the ticket's state (the previous status, the note
+    added, the SLA signal or escalation)."""
+    await EVENTS.add(
+        session,
+        aggregate="ticket",
+        action=action,
+        subject=ticket.id,
+        data=ticket_state(ticket) | (extra or {}),
+        region=ticket.region_code,
+        branch=ticket.branch_code,
+    )
+
+
+async def publish_incident(
+    session: AsyncSession, incident: Incident, action: str, linked_tickets: int, extra: dict[str, Any] | None = None
+) -> None:
+    await EVENTS.add(
+        session,
+        aggregate="incident",
+        action=action,
+        subject=incident.id,
+        data=incident_state(incident, linked_tickets) | (extra or {}),
+        region=incident.region_code,
+        branch=incident.branch_code,
+    )
+
+
+async def publish_interaction(session: AsyncSession, interaction: Interaction, action: str) -> None:
+    await EVENTS.add(
+        session,
+        aggregate="interaction",
+        action=action,
+        subject=interaction.id,
+        data=interaction_state(interaction),
+        region=interaction.region_code,
+        branch=interaction.branch_code,
+    )
