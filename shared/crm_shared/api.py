@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from .app import runtime_of
 from .auth import Principal, principal_dependency
+from .clients.sales import SalesCustomers
 from .settings import ServiceSettings
 
 T = TypeVar("T")
@@ -58,3 +59,7 @@ def client(kind: type[T]) -> Callable[[Request], T]:
         return runtime_of(request).clients[kind]
 
     return lookup
+
+
+# The sales CustomerService client of a service that declares it (ServiceDefinition.clients).
+SalesCustomersClient = Annotated[SalesCustomers, Depends(client(SalesCustomers))]

@@ -224,3 +224,10 @@ def mask_identifier(value: str | None) -> str | None:
     if not value:
         return value
     return "*" * max(len(value) - 4, 0) + value[-4:]
+
+
+def require_scope(principal: Principal, scope: str) -> None:
+    """403 unless the caller holds ``scope``; users hold every scope of their role, API keys only
+    the scopes they were given."""
+    if not principal.has_scope(scope):
+        raise Problem(403, "Forbidden", f"this API key lacks the scope {scope}", required_scope=scope)

@@ -3,15 +3,10 @@ external systems' API keys, and staff roles."""
 
 from __future__ import annotations
 
-from crm_shared.auth import Principal, Role, require_personal_data_access, require_writer
+from crm_shared.auth import Principal, Role, require_personal_data_access, require_scope, require_writer
 from crm_shared.errors import Problem, forbidden
 
 READ, WRITE, FULFIL, BILLING = "orders:read", "orders:write", "orders:fulfil", "orders:billing"
-
-
-def require_scope(principal: Principal, scope: str) -> None:
-    if not principal.has_scope(scope):
-        raise Problem(403, "Forbidden", f"this API key lacks the scope {scope}", required_scope=scope)
 
 
 def require_reader(principal: Principal) -> None:

@@ -7,8 +7,15 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_shared.auth import WRITER_ROLES, Principal, Role, require_personal_data_access, visibility_clause
-from crm_shared.errors import Problem, forbidden
+from crm_shared.auth import (
+    WRITER_ROLES,
+    Principal,
+    Role,
+    require_personal_data_access,
+    require_scope,
+    visibility_clause,
+)
+from crm_shared.errors import forbidden
 from crm_shared.records import get_visible
 
 from .db.models import Incident, Ticket
@@ -16,11 +23,6 @@ from .db.models import Incident, Ticket
 TICKET_WRITERS = WRITER_ROLES | {Role.CALL_CENTER_AGENT}
 INCIDENT_MANAGERS = {Role.ADMIN, Role.REGIONAL_MANAGER, Role.SYSTEM}
 READ_SCOPE, WRITE_SCOPE, INCIDENT_SCOPE = "tickets:read", "tickets:write", "tickets:incidents"
-
-
-def require_scope(principal: Principal, scope: str) -> None:
-    if not principal.has_scope(scope):
-        raise Problem(403, "Forbidden", f"this API key lacks the scope {scope}", required_scope=scope)
 
 
 def require_reader(principal: Principal) -> None:

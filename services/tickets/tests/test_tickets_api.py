@@ -109,7 +109,7 @@ async def test_call_centre_flow(client, make_customer, db, clock):
     assert ticket["status"] == "new" and ticket["queue"] == "ALA-01.technical"
     assert ticket["branch_code"] == "ALA-01" and ticket["location"] == "Almaty, Abai ave 10"
     # medium/individual: 4 working hours to respond, from 10:00 on a Monday
-    assert ticket["sla"]["response_due_at"] == "2026-03-02T09:00:00+00:00"
+    assert ticket["sla"]["response_due_at"] == "2026-03-02T09:00:00Z"
 
     # the next call: the open ticket is on the card; a note is one request
     clock.advance(minutes=5)
@@ -177,7 +177,7 @@ async def test_bad_input_is_a_clear_4xx_and_nothing_is_written(client, make_cust
 async def test_workflow_with_a_pause_while_pending(client, make_customer, clock):
     customer = await make_customer()
     ticket = await open_ticket(client, customer["id"], priority="high")  # 2h / 9 working hours
-    assert ticket["sla"]["resolution_due_at"] == "2026-03-03T05:00:00+00:00"  # next day 10:00 Almaty
+    assert ticket["sla"]["resolution_due_at"] == "2026-03-03T05:00:00Z"  # next day 10:00 Almaty
     clock.advance(minutes=30)
     acknowledged = await move(client, ticket["id"], "acknowledged")
     assert acknowledged["sla"]["response_state"] == "met"
@@ -185,7 +185,7 @@ async def test_workflow_with_a_pause_while_pending(client, make_customer, clock)
     await move(client, ticket["id"], "pending", "waiting for the customer to be at home")
     clock.advance(hours=3)  # three working hours pending: the clock stands still
     resumed = await move(client, ticket["id"], "in_progress")
-    assert resumed["sla"]["resolution_due_at"] == "2026-03-03T08:00:00+00:00"
+    assert resumed["sla"]["resolution_due_at"] == "2026-03-03T08:00:00Z"
     assert resumed["sla"]["paused_at"] is None
     await move(client, ticket["id"], "resolved", "line repaired")
     await move(client, ticket["id"], "closed")

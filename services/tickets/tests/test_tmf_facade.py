@@ -101,3 +101,5 @@ async def test_tmf_bad_input_is_a_4xx(client, make_customer):
     assert bad_date.status_code == 400 and bad_date.json()["errors"][0]["field"] == "creationDate.gt"
     bad_field = await client.get(BASE, headers=headers, params={"fields": "secret"})
     assert bad_field.status_code == 400
+    huge_offset = await client.get(BASE, headers=headers, params={"offset": "99999999999999999999"})
+    assert huge_offset.status_code == 422 and huge_offset.json()["errors"][0]["field"] == "offset"

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from crm_shared.api import CurrentPrincipal, ReadSession, Session
+from crm_shared.api import CurrentPrincipal, ReadSession, SalesCustomersClient, Session
 from crm_shared.errors import OPENAPI_PROBLEMS
 from crm_shared.timefmt import iso
 
@@ -50,9 +50,12 @@ async def report_payment(body: PaymentIn, principal: CurrentPrincipal, session: 
 
 
 @router.get("/customers/{customer_id}/balance", response_model=BalanceOut, responses=OPENAPI_PROBLEMS)
-async def customer_balance(customer_id: str, principal: CurrentPrincipal, session: ReadSession):
-    """paid, due, overdue (an unpaid invoice past its due date) or no_invoices."""
-    balance = await billing_service.customer_balance(session, principal, customer_id)
+async def customer_balance(
+    customer_id: str, principal: CurrentPrincipal, session: ReadSession, customers: SalesCustomersClient
+):
+    """paid, due, overdue (an unpaid invoice past its due date) or no_invoices; 404 for a customer
+    the caller may not see."""
+    balance = await billing_service.customer_balance(session, principal, customer_id, customers)
     return {
         "customer_id": balance.customer_id,
         "status": balance.status,

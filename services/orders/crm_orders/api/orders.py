@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 
-from crm_shared.api import CurrentPrincipal, ReadSession, Session, client
-from crm_shared.clients.sales import SalesCustomers
+from crm_shared.api import CurrentPrincipal, ReadSession, SalesCustomersClient, Session
 from crm_shared.concurrency import IfMatch, flush_or_conflict, required_version, version_headers
 from crm_shared.errors import OPENAPI_PROBLEMS
 from crm_shared.idempotency import IdempotencyKey, create_once
@@ -21,7 +20,7 @@ from .schemas import Fulfilment, ItemIn, OrderCreate, OrderOut, StateChange
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
 ORDERS_PATH = "/api/v1/orders/orders"
-Customers = Annotated[SalesCustomers, Depends(client(SalesCustomers))]
+Customers = SalesCustomersClient
 
 
 def order_url(order_id: str) -> str:

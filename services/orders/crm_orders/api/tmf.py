@@ -7,11 +7,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
-from crm_shared.api import CurrentPrincipal, ReadSession, Session, client
-from crm_shared.clients.sales import SalesCustomers
+from crm_shared.api import CurrentPrincipal, ReadSession, SalesCustomersClient, Session
 from crm_shared.concurrency import flush_or_conflict
 from crm_shared.domain import DomainError
 from crm_shared.errors import OPENAPI_PROBLEMS, Problem, field_problem, openapi_problems, problem_of
@@ -29,7 +28,7 @@ CATALOG = "/tmf-api/productCatalogManagement/v4"
 router = APIRouter(tags=["TM Forum"])
 MAX_LIMIT = 200
 TMF_PROBLEMS = OPENAPI_PROBLEMS | openapi_problems(400)
-Customers = Annotated[SalesCustomers, Depends(client(SalesCustomers))]
+Customers = SalesCustomersClient
 
 
 TMF_STATES = {"in_progress": "inProgress", "draft": "draft"}

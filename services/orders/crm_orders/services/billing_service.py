@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_shared.auth import Principal, can_see
+from crm_shared.clients.sales import SalesCustomers
 from crm_shared.db import utcnow
 from crm_shared.errors import conflict, field_problem, not_found
 
@@ -119,12 +120,18 @@ async def report_payment(session: AsyncSession, principal: Principal, report: Pa
     return invoice, True
 
 
-async def customer_balance(session: AsyncSession, principal: Principal, customer_id: str) -> Balance:
-    """paid, due, overdue (an unpaid invoice past its due date) or no_invoices."""
+async def customer_balance(
+    session: AsyncSession, principal: Principal, customer_id: str, customers: SalesCustomers
+) -> Balance:
+    """paid, due, overdue (an unpaid invoice past its due date) or no_invoices. A customer with no
+    billing account yet is asked of sales, so that an id the caller may not see (or any string) is
+    a 404 here too, not an empty balance."""
     require_reader(principal)
     account = await session.get(BillingAccount, customer_id)
     if account is not None and not can_see(principal, account.region_code, account.branch_code):
         raise not_found("customer", customer_id[:64])
+    if account is None:
+        await customers.get(principal, customer_id, field=None)
     invoices = (
         list(
             await session.scalars(

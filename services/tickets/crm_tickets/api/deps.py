@@ -7,11 +7,10 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from crm_shared.api import Settings, client
-from crm_shared.clients.sales import SalesCustomers
+from crm_shared.api import SalesCustomersClient, Settings
 
 # The client of crm.sales.v1.CustomerService (one of the app's workers, crm_tickets.main).
-Customers = Annotated[SalesCustomers, Depends(client(SalesCustomers))]
+Customers = SalesCustomersClient
 
 
 def _reopen_window(settings: Settings) -> timedelta:

@@ -13,13 +13,14 @@ from crm_shared.concurrency import IfMatch, flush_or_conflict, required_version,
 from crm_shared.errors import OPENAPI_PROBLEMS, openapi_problems
 from crm_shared.idempotency import IdempotencyKey, create_once
 from crm_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from crm_shared.timefmt import iso
 
 from ..access import require_ticket_writer
 from ..db.models import Attachment, Incident, Ticket
 from ..domain.routing import CATEGORIES
 from ..domain.sla import PRIORITIES
 from ..domain.workflow import allowed_next
-from ..events.publishers import note_state, stamp, ticket_state
+from ..events.publishers import note_state, ticket_state
 from ..services import ticket_service
 from ..services.ticket_service import OPEN_VALUES, STATUS_VALUES, NoteDraft, WorkFilters
 from .deps import Customers, ReopenWindow
@@ -48,7 +49,7 @@ def known_outage(incident: Incident | None) -> dict[str, Any] | None:
     return {
         "incident_id": incident.id,
         "title": incident.title,
-        "expected_resolution_at": stamp(incident.expected_resolution_at),
+        "expected_resolution_at": iso(incident.expected_resolution_at),
         "message": f"There is a known outage in this area: {incident.title}",
     }
 

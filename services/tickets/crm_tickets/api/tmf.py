@@ -160,7 +160,7 @@ async def list_tickets(
     severity: str | None = None,
     ticketType: str | None = None,
     fields: str | None = None,
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=1_000_000),
     limit: int = Query(20, ge=1, le=100),
 ):
     require_reader(principal)  # before the query's own checks below

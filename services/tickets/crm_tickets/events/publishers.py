@@ -7,22 +7,16 @@ crm.tickets.interaction.v1: started, ended."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_shared.outbox import EventWriter
+from crm_shared.timefmt import iso
 
 from ..db.models import Incident, Interaction, Note, Ticket
 
 EVENTS = EventWriter("tickets")
-
-
-def stamp(value: datetime | None) -> str | None:
-    """Tickets' answers and payloads write UTC times with the +00:00 offset (not crm_shared.timefmt's
-    Z): clients read them so, and changing that is a change of the API to make on purpose."""
-    return value.isoformat() if value is not None else None
 
 
 def ticket_state(ticket: Ticket) -> dict[str, Any]:
@@ -53,18 +47,18 @@ def ticket_state(ticket: Ticket) -> dict[str, Any]:
         "incident_id": ticket.incident_id,
         "sla": {
             "policy": ticket.sla_policy,
-            "response_due_at": stamp(ticket.response_due_at),
-            "resolution_due_at": stamp(ticket.resolution_due_at),
-            "first_response_at": stamp(ticket.first_response_at),
-            "paused_at": stamp(ticket.paused_at),
+            "response_due_at": iso(ticket.response_due_at),
+            "resolution_due_at": iso(ticket.resolution_due_at),
+            "first_response_at": iso(ticket.first_response_at),
+            "paused_at": iso(ticket.paused_at),
             "response_state": ticket.response_state,
             "resolution_state": ticket.resolution_state,
             "escalation_level": ticket.escalation_level,
         },
-        "resolved_at": stamp(ticket.resolved_at),
-        "closed_at": stamp(ticket.closed_at),
-        "created_at": stamp(ticket.created_at),
-        "updated_at": stamp(ticket.updated_at),
+        "resolved_at": iso(ticket.resolved_at),
+        "closed_at": iso(ticket.closed_at),
+        "created_at": iso(ticket.created_at),
+        "updated_at": iso(ticket.updated_at),
     }
 
 
@@ -75,7 +69,7 @@ def note_state(note: Note) -> dict[str, Any]:
         "visibility": note.visibility,
         "author_id": note.author_id,
         "author_name": note.author_name,
-        "created_at": stamp(note.created_at),
+        "created_at": iso(note.created_at),
     }
 
 
@@ -94,11 +88,11 @@ def incident_state(incident: Incident, linked_tickets: int | None = None) -> dic
         "external_reference": incident.external_reference,
         "owner_id": incident.owner_id,
         "owner_name": incident.owner_name,
-        "expected_resolution_at": stamp(incident.expected_resolution_at),
+        "expected_resolution_at": iso(incident.expected_resolution_at),
         "resolution": incident.resolution,
-        "resolved_at": stamp(incident.resolved_at),
-        "created_at": stamp(incident.created_at),
-        "updated_at": stamp(incident.updated_at),
+        "resolved_at": iso(incident.resolved_at),
+        "created_at": iso(incident.created_at),
+        "updated_at": iso(incident.updated_at),
     }
     if linked_tickets is not None:
         state["linked_tickets"] = linked_tickets
@@ -116,8 +110,8 @@ def interaction_state(interaction: Interaction) -> dict[str, Any]:
         "customer_id": interaction.customer_id,
         "channel": interaction.channel,
         "direction": interaction.direction,
-        "started_at": stamp(interaction.started_at),
-        "ended_at": stamp(interaction.ended_at),
+        "started_at": iso(interaction.started_at),
+        "ended_at": iso(interaction.ended_at),
         "outcome": interaction.outcome,
         "summary": interaction.summary,
         "ticket_id": interaction.ticket_id,

@@ -370,7 +370,7 @@ async def transition(
         action="status_changed",
         changes={"status": [before, to.value]},
     )
-    await session.flush()
+    await flush_or_conflict(session, "ticket")
     await publish_ticket(session, ticket, "status_changed", {"previous_status": before})
     return ticket
 
