@@ -12,6 +12,7 @@ from pydantic import AwareDatetime, BaseModel, Field, StrictInt
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_shared.api import CurrentPrincipal, Session
 from crm_shared.audit import creation_changes, diff, record_change
 from crm_shared.auth import Principal, Role, Scope, can_write, require_personal_data_access, visibility_clause
 from crm_shared.concurrency import (
@@ -28,17 +29,16 @@ from crm_shared.idempotency import IdempotencyKey, create_once
 from crm_shared.outbox import EventWriter
 from crm_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from crm_shared.records import get_visible, mark_changed
+from crm_shared.schemas import Strict
+from crm_shared.timefmt import iso
 
 from ..db.models import Customer
 from ..db.pipeline_models import Activity, Lead, Opportunity
 from ..domain.customers import CustomerStatus
 from ..domain.pipeline import ActivityKind, RelatedType, RuleViolation
-from .customer_schemas import Strict
-from .deps import CurrentPrincipal, Session
 from .pipeline_common import (
     active_staff,
     clean_text,
-    iso,
     newest_first_page,
     reject_nulls,
     staff_sees,

@@ -7,13 +7,14 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import AfterValidator, BaseModel, Field, StrictBool, StrictInt
 from pydantic_core import PydanticCustomError
 
 from crm_shared.errors import field_problem
 from crm_shared.identifiers import IdentifierError, parse_bin, parse_iin
 from crm_shared.phones import PhoneError, normalize_phone
 from crm_shared.reference import REGIONS_BY_CODE
+from crm_shared.schemas import Strict
 
 from ..domain import customers as rules
 
@@ -71,12 +72,6 @@ Building = Annotated[str, _rule(_short_text(20), "building")]
 Apartment = Annotated[str, _rule(_short_text(20), "apartment")]
 ContactName = Annotated[str, _rule(_short_text(200), "name")]
 Position = Annotated[str, _rule(_short_text(200), "position")]
-
-
-class Strict(BaseModel):
-    """A request body: unknown fields are refused (422 naming them), not ignored."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 def phone_filter(phone: str | None, field: str = "phone") -> str | None:

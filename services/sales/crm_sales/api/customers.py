@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Body, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_shared.api import CurrentPrincipal, ReadSession, Session
 from crm_shared.audit import history as audit_history
 from crm_shared.auth import Principal
 from crm_shared.concurrency import IfMatch, check_version, etag, parse_if_match, required_version, version_headers
@@ -33,7 +34,6 @@ from .customer_schemas import (
     PhoneOut,
     phone_filter,
 )
-from .deps import CurrentPrincipal, ReadSession, Session
 
 router = APIRouter(prefix="/api/v1/sales", tags=["customers"])
 

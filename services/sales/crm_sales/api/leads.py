@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, StrictInt, TypeAdapter, ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_shared.api import CurrentPrincipal, Session
 from crm_shared.audit import creation_changes, diff, record_change
 from crm_shared.auth import Principal, require_personal_data_access, require_writer, visibility_clause
 from crm_shared.concurrency import (
@@ -28,6 +29,8 @@ from crm_shared.idempotency import IdempotencyKey, create_once
 from crm_shared.outbox import EventWriter
 from crm_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from crm_shared.records import get_visible, get_writable, mark_changed
+from crm_shared.schemas import Strict
+from crm_shared.timefmt import iso
 
 from .. import customer_service
 from ..db.models import Customer
@@ -41,12 +44,10 @@ from ..domain.pipeline import (
     check_lead_convertible,
     check_lead_update,
 )
-from .customer_schemas import CustomerCreate, CustomerOut, Email, Phone, Strict, phone_filter
-from .deps import CurrentPrincipal, Session
+from .customer_schemas import CustomerCreate, CustomerOut, Email, Phone, phone_filter
 from .opportunities import OpportunityOut, create_opportunity_record, opportunity_state
 from .pipeline_common import (
     clean_text,
-    iso,
     newest_first_page,
     reject_nulls,
     resolve_owner,

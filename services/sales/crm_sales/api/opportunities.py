@@ -13,6 +13,7 @@ from pydantic_core import PydanticCustomError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_shared.api import CurrentPrincipal, Session
 from crm_shared.audit import BOOKKEEPING_FIELDS, creation_changes, diff, record_change
 from crm_shared.auth import Principal, can_write, require_personal_data_access, require_writer, visibility_clause
 from crm_shared.concurrency import (
@@ -29,6 +30,8 @@ from crm_shared.idempotency import IdempotencyKey, create_once
 from crm_shared.outbox import EventWriter
 from crm_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from crm_shared.records import get_visible, get_writable, mark_changed
+from crm_shared.schemas import Strict
+from crm_shared.timefmt import iso
 
 from .. import customer_service
 from ..branch_directory import region_of_open_branch
@@ -45,12 +48,9 @@ from ..domain.pipeline import (
     check_stage_transition,
     probability_for,
 )
-from .customer_schemas import Strict
-from .deps import CurrentPrincipal, Session
 from .pipeline_common import (
     active_staff,
     clean_text,
-    iso,
     newest_first_page,
     reject_nulls,
     staff_sees,
@@ -155,7 +155,7 @@ def opportunity_state(opportunity: Opportunity) -> dict[str, Any]:
         "probability": opportunity.probability,
         "amount_tiyn": opportunity.amount_tiyn,
         "currency": CURRENCY,
-        "expected_close_date": opportunity.expected_close_date.isoformat() if opportunity.expected_close_date else None,
+        "expected_close_date": iso(opportunity.expected_close_date),
         "close_reason": opportunity.close_reason,
         "closed_at": iso(opportunity.closed_at),
         "owner_id": opportunity.owner_id,

@@ -7,7 +7,7 @@ takes new records is the branch directory's (crm_sales.branch_directory)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -22,11 +22,6 @@ from ..branch_directory import region_of_open_branch
 from ..db.pipeline_models import StaffMember
 from ..domain.customers import collapse_spaces
 from ..domain.pipeline import RuleViolation, StaffView, check_new_owner
-
-
-def iso(value: datetime | None) -> str | None:
-    """UTC, ISO 8601 with Z, whatever zone the value came in with."""
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value is not None else None
 
 
 def clean_text(value: str | None) -> str | None:

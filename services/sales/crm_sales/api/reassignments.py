@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_shared.api import CurrentPrincipal, Session
 from crm_shared.audit import diff, record_change
 from crm_shared.auth import REASSIGNER_ROLES, Principal, Role, Scope, can_see, visibility_clause
 from crm_shared.concurrency import flush_or_conflict
@@ -25,6 +26,8 @@ from crm_shared.errors import OPENAPI_PROBLEMS, field_problem, forbidden, not_fo
 from crm_shared.idempotency import IdempotencyKey, create_once
 from crm_shared.models import AuditEntry
 from crm_shared.records import mark_changed
+from crm_shared.schemas import Strict
+from crm_shared.timefmt import iso
 
 from ..db.models import Customer
 from ..db.pipeline_models import Activity, Lead, Opportunity, Reassignment
@@ -32,11 +35,9 @@ from ..domain.customers import CustomerStatus
 from ..domain.pipeline import OPEN_STAGES
 from ..events.customer_events import record_customer_event
 from .activities import activity_visibility_clause, placements_of, record_activity_event
-from .customer_schemas import Strict
-from .deps import CurrentPrincipal, Session
 from .leads import record_lead_event
 from .opportunities import record_opportunity_event
-from .pipeline_common import active_staff, check_owner_branch_open, clean_text, iso
+from .pipeline_common import active_staff, check_owner_branch_open, clean_text
 
 router = APIRouter(prefix="/api/v1/sales", tags=["reassignments"])
 

@@ -12,11 +12,11 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from crm_shared.api import CurrentPrincipal, Session
 from crm_shared.auth import Principal, Role
 from crm_shared.errors import OPENAPI_PROBLEMS, forbidden
 
 from ..db.pipeline_models import CustomerCount
-from .deps import CurrentPrincipal, Session
 
 router = APIRouter(prefix="/api/v1/sales", tags=["stats"])
 

@@ -1,4 +1,5 @@
-"""Kafka consumers of the sales service (each idempotent through the shared inbox).
+"""Kafka consumers of the sales service (each idempotent through the shared inbox; every event
+checked against its contract first by crm_shared.service).
 
 A handler receives the session of the consumer's unit of work and the event; the inbox row that
 marks the event as processed is written in that same transaction, so a redelivered event is
@@ -7,27 +8,19 @@ skipped and a handler never applies its effect twice.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_shared.db import utcnow
 from crm_shared.envelope import CloudEvent
+from crm_shared.service import ConsumerSpec
 
 from ..db.pipeline_models import BranchDirectoryEntry, CustomerCount, CustomerCountMember, StaffMember
 
 USER_TOPIC = "crm.gateway.user.v1"
 BRANCH_TOPIC = "crm.gateway.branch.v1"
 CUSTOMER_TOPIC = "crm.sales.customer.v1"
-
-
-@dataclass(frozen=True)
-class ConsumerSpec:
-    name: str
-    topics: list[str]
-    handler: Callable[[AsyncSession, CloudEvent], Awaitable[None]]
 
 
 async def _projection_row(session: AsyncSession, event: CloudEvent, model: type, **new_row):

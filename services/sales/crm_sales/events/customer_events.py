@@ -9,12 +9,12 @@ on reassigned. Schemas: contracts/crm_contracts/events/schemas/crm.sales.custome
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_shared.outbox import EventWriter, topic_name
+from crm_shared.timefmt import iso
 
 from ..db.models import Address, Contact, Customer, CustomerPhone
 from ..domain.customers import CustomerKind, display_name
@@ -37,14 +37,8 @@ ACTIONS = (
 )
 
 
-def _iso(value: datetime | date | None) -> str | None:
-    if value is None:
-        return None
-    return value.isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else value.isoformat()
-
-
 def phone_state(phone: CustomerPhone) -> dict[str, Any]:
-    return {"id": phone.id, "e164": phone.e164, "label": phone.label, "created_at": _iso(phone.created_at)}
+    return {"id": phone.id, "e164": phone.e164, "label": phone.label, "created_at": iso(phone.created_at)}
 
 
 def contact_state(contact: Contact) -> dict[str, Any]:
@@ -54,7 +48,7 @@ def contact_state(contact: Contact) -> dict[str, Any]:
         "position": contact.position,
         "phone": contact.phone,
         "email": contact.email,
-        "created_at": _iso(contact.created_at),
+        "created_at": iso(contact.created_at),
     }
 
 
@@ -68,7 +62,7 @@ def address_state(address: Address) -> dict[str, Any]:
         "building": address.building,
         "apartment": address.apartment,
         "postal_code": address.postal_code,
-        "created_at": _iso(address.created_at),
+        "created_at": iso(address.created_at),
     }
 
 
@@ -90,7 +84,7 @@ def customer_state(customer: Customer) -> dict[str, Any]:
         "first_name": customer.first_name,
         "last_name": customer.last_name,
         "middle_name": customer.middle_name,
-        "birth_date": _iso(customer.birth_date),
+        "birth_date": iso(customer.birth_date),
         "legal_name": customer.legal_name,
         "legal_form": customer.legal_form,
         "primary_phone": customer.primary_phone,
@@ -98,9 +92,9 @@ def customer_state(customer: Customer) -> dict[str, Any]:
         "email": customer.email,
         "language": customer.language,
         "marketing_consent": customer.marketing_consent,
-        "marketing_consent_at": _iso(customer.marketing_consent_at),
+        "marketing_consent_at": iso(customer.marketing_consent_at),
         "data_processing_consent": customer.data_processing_consent,
-        "data_processing_consent_at": _iso(customer.data_processing_consent_at),
+        "data_processing_consent_at": iso(customer.data_processing_consent_at),
         "status": customer.status,
         "merged_into_id": customer.merged_into_id,
         "owner_id": customer.owner_id,
@@ -110,8 +104,8 @@ def customer_state(customer: Customer) -> dict[str, Any]:
         "contacts": [contact_state(c) for c in customer.contacts],
         "addresses": [address_state(a) for a in customer.addresses],
         "version": customer.version,
-        "created_at": _iso(customer.created_at),
-        "updated_at": _iso(customer.updated_at),
+        "created_at": iso(customer.created_at),
+        "updated_at": iso(customer.updated_at),
     }
 
 

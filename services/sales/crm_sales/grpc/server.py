@@ -163,7 +163,7 @@ class CustomerServicer(pb_grpc.CustomerServiceServicer):
             )
 
 
-def register_servicers(server, runtime: ServiceRuntime) -> list[str]:
+def register(server, runtime: ServiceRuntime) -> list[str]:
     """Adds crm.sales.v1.CustomerService to ``server``; returns the names of the services added."""
     pb_grpc.add_CustomerServiceServicer_to_server(CustomerServicer(runtime), server)
     return [pb.DESCRIPTOR.services_by_name["CustomerService"].full_name]
