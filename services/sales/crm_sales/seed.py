@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_shared.auth import Principal, Role
 from crm_shared.db import Database, new_id, utcnow
+from crm_shared.domain import DomainError
 from crm_shared.errors import Problem
 from crm_shared.idempotency import find_replay, remember
 from crm_shared.identifiers import make_bin, make_iin
@@ -452,7 +453,7 @@ async def seed_demo(db: Database) -> dict[str, int]:
                     # A duplicate is refused before anything is written, so the batch goes on.
                     await customer_service.create_customer(session, owner.principal(), request)
                     created += 1
-                except Problem as problem:  # e.g. someone registered this phone by hand meanwhile
+                except (Problem, DomainError) as problem:  # e.g. someone registered this phone by hand meanwhile
                     log.warning("demo customer skipped: %s", problem.detail)
                     skipped += 1
     log.info("demo customers: %d created, %d already there, %d skipped", created, len(existing), skipped)
@@ -974,7 +975,7 @@ async def seed_pipeline(db: Database) -> dict[str, int]:
                     continue
                 told = await tell(session, story, customers)
                 remember(session, actor.principal(), key, marker, 201, dict(told))
-        except (Problem, StorySkipped) as reason:  # e.g. a demo customer merged by hand meanwhile
+        except (Problem, DomainError, StorySkipped) as reason:  # e.g. a demo customer merged by hand meanwhile
             log.warning("demo story %s skipped: %s", story.key, getattr(reason, "detail", None) or reason)
             skipped += 1
             continue

@@ -24,6 +24,7 @@ from crm_shared.concurrency import (
     version_headers,
 )
 from crm_shared.db import new_id, utcnow
+from crm_shared.domain import InvalidField
 from crm_shared.errors import OPENAPI_PROBLEMS, conflict, field_problem, forbidden, openapi_problems
 from crm_shared.idempotency import IdempotencyKey, create_once
 from crm_shared.outbox import EventWriter
@@ -35,10 +36,9 @@ from crm_shared.timefmt import iso
 from ..db.models import Customer
 from ..db.pipeline_models import Activity, Lead, Opportunity
 from ..domain.customers import CustomerStatus
-from ..domain.pipeline import ActivityKind, RelatedType, RuleViolation
+from ..domain.pipeline import ActivityKind, RelatedType, clean_text
 from .pipeline_common import (
     active_staff,
-    clean_text,
     newest_first_page,
     reject_nulls,
     staff_sees,
@@ -247,7 +247,7 @@ async def log_activity(session: AsyncSession, principal: Principal, body: Activi
     if body.owner_id is not None and body.owner_id != principal.subject:
         member = await active_staff(session, principal, body.owner_id, field="owner_id")
         if not staff_sees(member, record.region_code, record.branch_code):
-            raise RuleViolation("owner_id", f"this staff member cannot see the {body.related_type}")
+            raise InvalidField("owner_id", f"this staff member cannot see the {body.related_type}")
         owner_id, owner_name = member.id, member.full_name or member.username
     now = utcnow()
     activity = Activity(

@@ -43,11 +43,11 @@ from ..domain.pipeline import (
     Stage,
     check_lead_convertible,
     check_lead_update,
+    clean_text,
 )
 from .customer_schemas import CustomerCreate, CustomerOut, Email, Phone, phone_filter
 from .opportunities import OpportunityOut, create_opportunity_record, opportunity_state
 from .pipeline_common import (
-    clean_text,
     newest_first_page,
     reject_nulls,
     resolve_owner,

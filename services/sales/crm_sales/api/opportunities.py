@@ -25,6 +25,7 @@ from crm_shared.concurrency import (
     version_headers,
 )
 from crm_shared.db import new_id, utcnow
+from crm_shared.domain import InvalidField
 from crm_shared.errors import OPENAPI_PROBLEMS, Problem, conflict, field_problem, openapi_problems
 from crm_shared.idempotency import IdempotencyKey, create_once
 from crm_shared.outbox import EventWriter
@@ -42,15 +43,14 @@ from ..domain.pipeline import (
     CLOSED_STAGES,
     OPEN_STAGES,
     ProductLine,
-    RuleViolation,
     Stage,
     check_close_reason,
     check_stage_transition,
+    clean_text,
     probability_for,
 )
 from .pipeline_common import (
     active_staff,
-    clean_text,
     newest_first_page,
     reject_nulls,
     staff_sees,
@@ -208,7 +208,7 @@ async def create_opportunity_record(
     crm.sales.opportunity.created event; the caller's transaction commits it."""
     stage = Stage(stage)
     if stage in CLOSED_STAGES:
-        raise RuleViolation("stage", f"an opportunity opens in an open stage ({', '.join(OPEN_STAGES)})")
+        raise InvalidField("stage", f"an opportunity opens in an open stage ({', '.join(OPEN_STAGES)})")
     await region_of_open_branch(
         session,
         customer.branch_code,
@@ -273,7 +273,7 @@ async def _owner_for(
         return None
     member = await active_staff(session, principal, owner_id, field="owner_id")
     if not staff_sees(member, customer.region_code, customer.branch_code):
-        raise RuleViolation("owner_id", "this staff member cannot see the customer (another branch or region)")
+        raise InvalidField("owner_id", "this staff member cannot see the customer (another branch or region)")
     return member
 
 

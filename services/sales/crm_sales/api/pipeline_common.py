@@ -1,5 +1,5 @@
 """What the pipeline routers (leads, opportunities, activities, reassignments) share: text
-clean-up, PATCH null checks, newest-first cursor pages, and who may own a record (the staff
+PATCH null checks, newest-first cursor pages, and who may own a record (the staff
 directory, kept by the staff-directory consumer). Versions, If-Match, Idempotency-Key and record
 visibility are the platform's (crm_shared.concurrency, .idempotency, .records); whether a branch
 takes new records is the branch directory's (crm_sales.branch_directory)."""
@@ -15,18 +15,13 @@ from sqlalchemy import Select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_shared.auth import Principal, Role, can_see
+from crm_shared.domain import InvalidField
 from crm_shared.errors import field_problem
 from crm_shared.pagination import decode_cursor, encode_cursor
 
+from ..access import StaffView, check_new_owner
 from ..branch_directory import region_of_open_branch
 from ..db.pipeline_models import StaffMember
-from ..domain.customers import collapse_spaces
-from ..domain.pipeline import RuleViolation, StaffView, check_new_owner
-
-
-def clean_text(value: str | None) -> str | None:
-    """Single spaces, trimmed; None for None or blank."""
-    return (collapse_spaces(value) or None) if value is not None else None
 
 
 def reject_nulls(body: BaseModel, fields: tuple[str, ...]) -> None:
@@ -114,7 +109,7 @@ async def resolve_owner(
     member in the caller's scope; the branch must be open."""
     if owner_id is None or owner_id == principal.subject:
         if not principal.branch or not principal.region:
-            raise RuleViolation(field, "required: you have no branch of your own, so name the owner")
+            raise InvalidField(field, "required: you have no branch of your own, so name the owner")
         owner = Owner(principal.subject, principal.username, principal.branch, principal.region)
     else:
         member = await active_staff(session, principal, owner_id, field=field)
