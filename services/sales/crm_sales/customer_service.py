@@ -17,22 +17,21 @@ from sqlalchemy.orm import joinedload
 
 from crm_shared import concurrency
 from crm_shared.audit import diff, record_change
-from crm_shared.auth import (
-    Principal,
-    can_see,
-    can_write,
-    mask_identifier,
-    require_personal_data_access,
-    require_writer,
-    visibility_clause,
-)
+from crm_shared.auth import Principal, visibility_clause
 from crm_shared.concurrency import check_version
 from crm_shared.db import new_id, utcnow
-from crm_shared.errors import Problem, conflict, field_problem, forbidden, not_found
+from crm_shared.errors import Problem, conflict, field_problem, not_found
 from crm_shared.identifiers import parse_iin
 from crm_shared.phones import is_mobile
 from crm_shared.records import get_visible, get_writable
 
+from .access import (
+    check_may_create_customer_in,
+    masked_customer,
+    require_customer_writer,
+    require_reader,
+    sees_existing_customer,
+)
 from .api.customer_schemas import (
     AddressIn,
     BusinessCreate,
@@ -48,10 +47,6 @@ from .events.customer_events import address_state, contact_state, customer_state
 
 ENTITY = "customer"
 CUSTOMERS_PATH = "/api/v1/sales/customers"
-# What an external system (Role.SYSTEM, API key) needs among its scopes (the gateway's
-# "<service>:read|write"); write implies read. Staff roles need none.
-READ_SCOPE = "sales:read"
-WRITE_SCOPE = "sales:write"
 MAX_MERGE_HOPS = 10
 
 
@@ -59,21 +54,7 @@ def customer_url(customer_id: str) -> str:
     return f"{CUSTOMERS_PATH}/{customer_id}"
 
 
-# --- who may do what ---------------------------------------------------------------------------
-
-
-def require_reader(principal: Principal) -> None:
-    """Personal records are for roles with a scope (analysts get aggregates only: 403)."""
-    require_personal_data_access(principal)
-    if not (principal.has_scope(READ_SCOPE) or principal.has_scope(WRITE_SCOPE)):
-        raise forbidden(f"this API key lacks the {READ_SCOPE} scope")
-
-
-def require_customer_writer(principal: Principal) -> None:
-    require_reader(principal)
-    require_writer(principal)
-    if not principal.has_scope(WRITE_SCOPE):
-        raise forbidden(f"this API key lacks the {WRITE_SCOPE} scope")
+# --- read ----------------------------------------------------------------------------------------
 
 
 async def get_visible_customer(
@@ -106,27 +87,7 @@ async def get_writable_customer(session: AsyncSession, principal: Principal, cus
 
 def customer_view(customer: Customer, principal: Principal) -> dict[str, Any]:
     """The customer as the caller may see it (IIN/BIN masked for roles that must not see them)."""
-    view = customer_state(customer)
-    masked = principal.masks_identifiers
-    view["identifiers_masked"] = masked
-    if masked:
-        view["iin"] = mask_identifier(view["iin"])
-        view["bin"] = mask_identifier(view["bin"])
-    return view
-
-
-IDENTIFIER_FIELDS = ("iin", "bin", "tax_id")
-
-
-def history_view(changes: dict[str, Any], principal: Principal) -> dict[str, Any]:
-    if not principal.masks_identifiers:
-        return changes
-    return {
-        field: [mask_identifier(v) if isinstance(v, str) else v for v in values]
-        if field in IDENTIFIER_FIELDS and isinstance(values, list)
-        else values
-        for field, values in changes.items()
-    }
+    return masked_customer(customer_state(customer), principal)
 
 
 # --- duplicates --------------------------------------------------------------------------------
@@ -170,7 +131,7 @@ async def duplicate_problem(session: AsyncSession, principal: Principal, existin
     """409 pointing at the existing customer, or, when the caller may not see it, only saying
     that one exists elsewhere (no id, no data)."""
     existing = await _survivor_of(session, existing)
-    if can_see(principal, existing.region_code, existing.branch_code) and principal.sees_personal_data:
+    if sees_existing_customer(principal, existing.region_code, existing.branch_code):
         return conflict(
             f"{field}: a customer with this {field} already exists ({existing.id})",
             existing_customer_id=existing.id,
@@ -228,13 +189,7 @@ async def _placement(session: AsyncSession, principal: Principal, requested_bran
     if not branch_code:
         raise field_problem("branch_code", "required: you have no branch of your own to default to")
     region_code = await region_of_open_branch(session, branch_code)
-    if not can_write(principal, region_code, branch_code):
-        raise Problem(
-            403,
-            "Forbidden",
-            f"branch_code: you may not create customers in branch {branch_code}",
-            errors=[{"field": "branch_code", "message": "outside the branches you may write to"}],
-        )
+    check_may_create_customer_in(principal, region_code, branch_code)
     return branch_code, region_code
 
 

@@ -9,12 +9,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime, BaseModel, Field, StrictInt
-from sqlalchemy import ColumnElement, and_, false, or_, select, true
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_shared.api import CurrentPrincipal, Session
 from crm_shared.audit import creation_changes, diff, record_change
-from crm_shared.auth import Principal, Role, Scope, can_write, require_personal_data_access, visibility_clause
+from crm_shared.auth import Principal, require_personal_data_access
 from crm_shared.concurrency import (
     IfMatch,
     check_version,
@@ -33,15 +33,16 @@ from crm_shared.records import get_visible, mark_changed
 from crm_shared.schemas import Strict
 from crm_shared.timefmt import iso
 
+from ..access import may_change_activity, may_log_on, require_activity_writer, visible_through_related
 from ..db.models import Customer
 from ..db.pipeline_models import Activity, Lead, Opportunity
 from ..domain.customers import CustomerStatus
 from ..domain.pipeline import ActivityKind, RelatedType, clean_text
 from .pipeline_common import (
     active_staff,
+    member_sees,
     newest_first_page,
     reject_nulls,
-    staff_sees,
 )
 
 router = APIRouter(prefix="/api/v1/sales", tags=["activities"])
@@ -157,19 +158,7 @@ def _headers(view: dict[str, Any]) -> dict[str, str]:
 
 def activity_visibility_clause(principal: Principal) -> ColumnElement[bool]:
     """Activities whose related record the caller sees."""
-    if principal.scope is Scope.NATIONAL:
-        return true()
-    if principal.scope is Scope.NONE:
-        return false()
-    return or_(
-        *(
-            and_(
-                Activity.related_type == str(kind),
-                Activity.related_id.in_(select(model.id).where(visibility_clause(principal, model))),
-            )
-            for kind, model in RELATED_MODELS.items()
-        )
-    )
+    return visible_through_related(principal, Activity.related_type, Activity.related_id, RELATED_MODELS)
 
 
 async def placement_of(session: AsyncSession, related_type: str, related_id: str) -> Placement:
@@ -198,21 +187,6 @@ async def related_record(session: AsyncSession, principal: Principal, related_ty
     )
 
 
-def may_log_on(principal: Principal, related_type: str, record: Any) -> bool:
-    if can_write(principal, record.region_code, record.branch_code):
-        return True
-    # The call centre logs its interactions with customers (it never changes the customer itself).
-    return principal.role is Role.CALL_CENTER_AGENT and related_type == RelatedType.CUSTOMER
-
-
-def require_activity_writer(principal: Principal) -> None:
-    require_personal_data_access(principal)
-    if principal.role is Role.HQ_ANALYST or (
-        principal.role is Role.SYSTEM and not principal.has_scope("activities:write")
-    ):
-        raise forbidden(f"role {principal.role.value} may not log activities")
-
-
 async def get_visible_activity(
     session: AsyncSession, principal: Principal, activity_id: str, *, for_update: bool = False
 ) -> Activity:
@@ -235,7 +209,7 @@ async def log_activity(session: AsyncSession, principal: Principal, body: Activi
     if not subject:
         raise field_problem("subject", "must not be blank")
     record = await related_record(session, principal, body.related_type, body.related_id)
-    if not may_log_on(principal, body.related_type, record):
+    if not may_log_on(principal, body.related_type, record.region_code, record.branch_code):
         raise forbidden(f"you may not log activities on this {body.related_type}")
     if body.related_type == RelatedType.CUSTOMER and record.status == CustomerStatus.MERGED:
         raise conflict(
@@ -246,7 +220,7 @@ async def log_activity(session: AsyncSession, principal: Principal, body: Activi
     owner_id, owner_name = principal.subject, principal.username
     if body.owner_id is not None and body.owner_id != principal.subject:
         member = await active_staff(session, principal, body.owner_id, field="owner_id")
-        if not staff_sees(member, record.region_code, record.branch_code):
+        if not member_sees(member, record.region_code, record.branch_code):
             raise InvalidField("owner_id", f"this staff member cannot see the {body.related_type}")
         owner_id, owner_name = member.id, member.full_name or member.username
     now = utcnow()
@@ -385,8 +359,7 @@ async def update_activity(
     require_activity_writer(principal)
     activity = await get_visible_activity(session, principal, activity_id, for_update=True)
     record = await related_record(session, principal, activity.related_type, activity.related_id)
-    own_interaction = principal.role is Role.CALL_CENTER_AGENT and activity.owner_id == principal.subject
-    if not can_write(principal, record.region_code, record.branch_code) and not own_interaction:
+    if not may_change_activity(principal, activity.owner_id, record.region_code, record.branch_code):
         raise forbidden("you may change only the activities you logged on this record")
     check_version(ENTITY, activity.version, required_version(if_match, body.version, ENTITY))
     reject_nulls(body, ("subject",))

@@ -17,6 +17,7 @@ from crm_shared.identifiers import IdentifierError, parse_bin, parse_iin
 from crm_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
 
 from .. import customer_service as service
+from ..access import masked_changes, require_customer_writer, require_reader
 from ..db.models import Customer
 from ..domain.customers import search_key
 from ..events.customer_events import address_state, contact_state, phone_state
@@ -70,7 +71,7 @@ async def create_customer(
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ):
-    service.require_customer_writer(principal)
+    require_customer_writer(principal)
 
     async def create() -> dict:
         return service.customer_view(await service.create_customer(session, principal, body), principal)
@@ -152,7 +153,7 @@ async def list_customers(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
 ):
-    service.require_reader(principal)
+    require_reader(principal)
     query = service.CustomerQuery(
         phone=phone_filter(phone),
         tax_id=_tax_id_filter(iin, bin),
@@ -242,7 +243,7 @@ async def customer_history(
                 "actor_id": e.actor_id,
                 "actor_name": e.actor_name,
                 "action": e.action,
-                "changes": service.history_view(e.changes, principal),
+                "changes": masked_changes(e.changes, principal),
                 "operation_id": e.operation_id,
             }
             for e in entries[:limit]

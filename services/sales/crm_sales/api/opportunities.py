@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_shared.api import CurrentPrincipal, Session
 from crm_shared.audit import BOOKKEEPING_FIELDS, creation_changes, diff, record_change
-from crm_shared.auth import Principal, can_write, require_personal_data_access, require_writer, visibility_clause
+from crm_shared.auth import Principal, require_personal_data_access, require_writer, visibility_clause
 from crm_shared.concurrency import (
     IfMatch,
     check_version,
@@ -26,7 +26,7 @@ from crm_shared.concurrency import (
 )
 from crm_shared.db import new_id, utcnow
 from crm_shared.domain import InvalidField
-from crm_shared.errors import OPENAPI_PROBLEMS, Problem, conflict, field_problem, openapi_problems
+from crm_shared.errors import OPENAPI_PROBLEMS, conflict, field_problem, openapi_problems
 from crm_shared.idempotency import IdempotencyKey, create_once
 from crm_shared.outbox import EventWriter
 from crm_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
@@ -35,6 +35,7 @@ from crm_shared.schemas import Strict
 from crm_shared.timefmt import iso
 
 from .. import customer_service
+from ..access import check_may_open_opportunity_for
 from ..branch_directory import region_of_open_branch
 from ..db.models import Customer
 from ..db.pipeline_models import Opportunity, StaffMember
@@ -51,9 +52,9 @@ from ..domain.pipeline import (
 )
 from .pipeline_common import (
     active_staff,
+    member_sees,
     newest_first_page,
     reject_nulls,
-    staff_sees,
 )
 
 router = APIRouter(prefix="/api/v1/sales", tags=["opportunities"])
@@ -255,13 +256,7 @@ async def _opportunity_customer(session: AsyncSession, principal: Principal, cus
             merged_into_id=customer.merged_into_id,
             errors=[{"field": "customer_id", "message": "was merged into another customer"}],
         )
-    if not can_write(principal, customer.region_code, customer.branch_code):
-        raise Problem(
-            403,
-            "Forbidden",
-            "customer_id: you may not open opportunities for this customer",
-            errors=[{"field": "customer_id", "message": "outside the records you may change"}],
-        )
+    check_may_open_opportunity_for(principal, customer.region_code, customer.branch_code)
     return customer
 
 
@@ -272,7 +267,7 @@ async def _owner_for(
     if owner_id is None or owner_id == principal.subject:
         return None
     member = await active_staff(session, principal, owner_id, field="owner_id")
-    if not staff_sees(member, customer.region_code, customer.branch_code):
+    if not member_sees(member, customer.region_code, customer.branch_code):
         raise InvalidField("owner_id", "this staff member cannot see the customer (another branch or region)")
     return member
 

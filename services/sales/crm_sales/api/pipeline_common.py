@@ -14,12 +14,12 @@ from pydantic import BaseModel
 from sqlalchemy import Select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_shared.auth import Principal, Role, can_see
+from crm_shared.auth import Principal
 from crm_shared.domain import InvalidField
 from crm_shared.errors import field_problem
 from crm_shared.pagination import decode_cursor, encode_cursor
 
-from ..access import StaffView, check_new_owner
+from ..access import StaffView, check_new_owner, staff_sees
 from ..branch_directory import region_of_open_branch
 from ..db.pipeline_models import StaffMember
 
@@ -83,16 +83,9 @@ def staff_view(member: StaffMember) -> StaffView:
     )
 
 
-def staff_sees(member: StaffMember, region_code: str, branch_code: str) -> bool:
+def member_sees(member: StaffMember, region_code: str, branch_code: str) -> bool:
     """Whether this staff member's own role and place let them see a record placed there."""
-    try:
-        role = Role(member.role)
-    except ValueError:
-        return False
-    as_principal = Principal(
-        subject=member.id, username=member.username, role=role, region=member.region_code, branch=member.branch_code
-    )
-    return can_see(as_principal, region_code, branch_code)
+    return staff_sees(staff_view(member), region_code, branch_code)
 
 
 async def active_staff(session: AsyncSession, principal: Principal, staff_id: str, *, field: str) -> StaffMember:

@@ -19,16 +19,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_shared.api import CurrentPrincipal, Session
 from crm_shared.audit import diff, record_change
-from crm_shared.auth import REASSIGNER_ROLES, Principal, Role, Scope, can_see, visibility_clause
+from crm_shared.auth import Principal, visibility_clause
 from crm_shared.concurrency import flush_or_conflict
 from crm_shared.db import new_id, utcnow
-from crm_shared.errors import OPENAPI_PROBLEMS, field_problem, forbidden, not_found
+from crm_shared.errors import OPENAPI_PROBLEMS, field_problem, not_found
 from crm_shared.idempotency import IdempotencyKey, create_once
 from crm_shared.models import AuditEntry
 from crm_shared.records import mark_changed
 from crm_shared.schemas import Strict
 from crm_shared.timefmt import iso
 
+from ..access import may_see_reassignment, require_reassigner, scope_label
 from ..db.models import Customer
 from ..db.pipeline_models import Activity, Lead, Opportunity, Reassignment
 from ..domain.customers import CustomerStatus
@@ -75,23 +76,6 @@ class ReassignmentOut(BaseModel):
     at: datetime
     counts: dict[str, int]
     moved: list[MovedRecord]
-
-
-def _scope_label(principal: Principal) -> str:
-    if principal.scope is Scope.NATIONAL:
-        return "national"
-    if principal.scope is Scope.REGION:
-        return f"region:{principal.region}"
-    return f"branch:{principal.branch}"
-
-
-def require_reassigner(principal: Principal) -> None:
-    if principal.role not in REASSIGNER_ROLES:
-        raise forbidden(f"role {principal.role.value} may not reassign records; ask a branch or regional manager")
-    if (principal.scope is Scope.REGION and not principal.region) or (
-        principal.scope is Scope.BRANCH and not principal.branch
-    ):
-        raise forbidden("your identity carries no region/branch, so you have no scope to reassign in")
 
 
 def _ownership(record: Any) -> dict[str, Any]:
@@ -217,7 +201,7 @@ async def reassign(session: AsyncSession, principal: Principal, body: Reassignme
         actor_id=principal.subject,
         actor_name=principal.username,
         actor_role=principal.role.value,
-        scope=_scope_label(principal),
+        scope=scope_label(principal),
         counts=counts,
         at=now,
     )
@@ -357,10 +341,8 @@ async def create_reassignment(
 async def get_reassignment(operation_id: str, principal: CurrentPrincipal, session: Session):
     require_reassigner(principal)
     operation = await session.get(Reassignment, operation_id[:36])
-    if operation is None or not (
-        operation.actor_id == principal.subject
-        or principal.role is Role.ADMIN
-        or can_see(principal, operation.to_region_code, operation.to_branch_code)
+    if operation is None or not may_see_reassignment(
+        principal, operation.actor_id, operation.to_region_code, operation.to_branch_code
     ):
         raise not_found(ENTITY, operation_id[:64])
     return await operation_view(session, operation)

@@ -13,14 +13,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from crm_shared.api import CurrentPrincipal, Session
-from crm_shared.auth import Principal, Role
-from crm_shared.errors import OPENAPI_PROBLEMS, forbidden
+from crm_shared.errors import OPENAPI_PROBLEMS
 
+from ..access import require_stats_reader, stats_place
 from ..db.pipeline_models import CustomerCount
 
 router = APIRouter(prefix="/api/v1/sales", tags=["stats"])
-
-STATS_ROLES = {Role.HQ_ANALYST, Role.BRANCH_MANAGER, Role.REGIONAL_MANAGER, Role.ADMIN}
 
 
 class CustomerCountOut(BaseModel):
@@ -33,11 +31,6 @@ class CustomerCountOut(BaseModel):
 class CustomerCountsOut(BaseModel):
     items: list[CustomerCountOut]
     total: int = Field(description="the sum of count over items")
-
-
-def require_stats_reader(principal: Principal) -> None:
-    if principal.role not in STATS_ROLES:
-        raise forbidden(f"role {principal.role.value} may not read statistics")
 
 
 @router.get(
@@ -55,10 +48,11 @@ async def customer_counts(
 ):
     require_stats_reader(principal)
     stmt = select(CustomerCount).where(CustomerCount.count > 0)
-    if principal.role is Role.BRANCH_MANAGER:
-        stmt = stmt.where(CustomerCount.branch_code == (principal.branch or ""))
-    elif principal.role is Role.REGIONAL_MANAGER:
-        stmt = stmt.where(CustomerCount.region_code == (principal.region or ""))
+    own_region, own_branch = stats_place(principal)
+    if own_branch is not None:
+        stmt = stmt.where(CustomerCount.branch_code == own_branch)
+    if own_region is not None:
+        stmt = stmt.where(CustomerCount.region_code == own_region)
     for column, value in (
         (CustomerCount.region_code, region_code),
         (CustomerCount.branch_code, branch_code),

@@ -19,6 +19,7 @@ from crm_shared.pagination import decode_cursor, encode_cursor
 from crm_shared.phones import PhoneError, normalize_phone
 
 from .. import customer_service as service
+from ..access import require_reader
 from ..db.models import Customer
 from ..domain.customers import CustomerKind, CustomerStatus, display_name, search_key
 
@@ -133,7 +134,7 @@ class CustomerServicer(pb_grpc.CustomerServiceServicer):
 
     async def BatchGetCustomers(self, request: pb.BatchGetCustomersRequest, context) -> pb.BatchGetCustomersResponse:
         principal = current_principal()
-        service.require_reader(principal)
+        require_reader(principal)
         ids = list(dict.fromkeys(request.ids))
         if len(ids) > MAX_BATCH:
             raise field_problem("ids", f"at most {MAX_BATCH} ids per call (got {len(ids)})")
@@ -151,7 +152,7 @@ class CustomerServicer(pb_grpc.CustomerServiceServicer):
 
     async def SearchCustomers(self, request: pb.SearchCustomersRequest, context) -> pb.SearchCustomersResponse:
         principal = current_principal()
-        service.require_reader(principal)
+        require_reader(principal)
         query = search_query(request)
         limit = _page_size(request.page_size)
         after = _after(request.page_token)
