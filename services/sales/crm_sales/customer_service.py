@@ -43,7 +43,7 @@ from .api.customer_schemas import (
 from .branch_directory import region_of_open_branch
 from .db.models import Address, Contact, Customer, CustomerPhone
 from .domain.customers import CustomerKind, CustomerStatus, escape_like, name_key, search_key
-from .events.customer_events import address_state, contact_state, customer_state, phone_state, record_customer_event
+from .events.publishers import address_state, contact_state, customer_state, phone_state, record_customer_event
 
 ENTITY = "customer"
 CUSTOMERS_PATH = "/api/v1/sales/customers"

@@ -27,17 +27,16 @@ from crm_shared.db import new_id, utcnow
 from crm_shared.domain import InvalidField
 from crm_shared.errors import OPENAPI_PROBLEMS, conflict, field_problem, forbidden, openapi_problems
 from crm_shared.idempotency import IdempotencyKey, create_once
-from crm_shared.outbox import EventWriter
 from crm_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from crm_shared.records import get_visible, mark_changed
 from crm_shared.schemas import Strict
-from crm_shared.timefmt import iso
 
 from ..access import may_change_activity, may_log_on, require_activity_writer, visible_through_related
 from ..db.models import Customer
 from ..db.pipeline_models import Activity, Lead, Opportunity
 from ..domain.customers import CustomerStatus
 from ..domain.pipeline import ActivityKind, RelatedType, clean_text
+from ..events.publishers import Placement, activity_state, record_activity_event
 from .pipeline_common import (
     active_staff,
     member_sees,
@@ -47,7 +46,6 @@ from .pipeline_common import (
 
 router = APIRouter(prefix="/api/v1/sales", tags=["activities"])
 
-EVENTS = EventWriter("sales")
 ENTITY = "activity"
 ACTIVITIES_PATH = "/api/v1/sales/activities"
 RELATED_MODELS: dict[str, Any] = {
@@ -101,48 +99,6 @@ class ActivityOut(BaseModel):
     version: int
     created_at: datetime
     updated_at: datetime
-
-
-Placement = tuple[str, str]  # (region_code, branch_code) of the related record
-
-
-def activity_state(activity: Activity, placement: Placement) -> dict[str, Any]:
-    """The activity's full state as JSON-ready values: the API response and every event's payload."""
-    region_code, branch_code = placement
-    return {
-        "id": activity.id,
-        "kind": activity.kind,
-        "related_type": activity.related_type,
-        "related_id": activity.related_id,
-        "subject": activity.subject,
-        "body": activity.body,
-        "due_at": iso(activity.due_at),
-        "done_at": iso(activity.done_at),
-        "outcome": activity.outcome,
-        "owner_id": activity.owner_id,
-        "owner_name": activity.owner_name,
-        "created_by": activity.created_by,
-        "branch_code": branch_code,
-        "region_code": region_code,
-        "version": activity.version,
-        "created_at": iso(activity.created_at),
-        "updated_at": iso(activity.updated_at),
-    }
-
-
-async def record_activity_event(
-    session: AsyncSession, action: str, activity: Activity, placement: Placement, **extra: Any
-) -> None:
-    await session.flush()
-    await EVENTS.add(
-        session,
-        aggregate=ENTITY,
-        action=action,
-        subject=activity.id,
-        data=activity_state(activity, placement) | extra,
-        region=placement[0],
-        branch=placement[1],
-    )
 
 
 def activity_url(activity_id: str) -> str:

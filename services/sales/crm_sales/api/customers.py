@@ -20,7 +20,7 @@ from .. import customer_service as service
 from ..access import masked_changes, require_customer_writer, require_reader
 from ..db.models import Customer
 from ..domain.customers import search_key
-from ..events.customer_events import address_state, contact_state, phone_state
+from ..events.publishers import address_state, contact_state, phone_state
 from .customer_schemas import (
     AddressIn,
     AddressOut,

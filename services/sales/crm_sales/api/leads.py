@@ -26,11 +26,9 @@ from crm_shared.concurrency import (
 from crm_shared.db import new_id, utcnow
 from crm_shared.errors import OPENAPI_PROBLEMS, conflict, field_problem, openapi_problems
 from crm_shared.idempotency import IdempotencyKey, create_once
-from crm_shared.outbox import EventWriter
 from crm_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from crm_shared.records import get_visible, get_writable, mark_changed
 from crm_shared.schemas import Strict
-from crm_shared.timefmt import iso
 
 from .. import customer_service
 from ..db.models import Customer
@@ -45,8 +43,9 @@ from ..domain.pipeline import (
     check_lead_update,
     clean_text,
 )
+from ..events.publishers import lead_state, opportunity_state, record_lead_event
 from .customer_schemas import CustomerCreate, CustomerOut, Email, Phone, phone_filter
-from .opportunities import OpportunityOut, create_opportunity_record, opportunity_state
+from .opportunities import OpportunityOut, create_opportunity_record
 from .pipeline_common import (
     newest_first_page,
     reject_nulls,
@@ -55,7 +54,6 @@ from .pipeline_common import (
 
 router = APIRouter(prefix="/api/v1/sales", tags=["leads"])
 
-EVENTS = EventWriter("sales")
 ENTITY = "lead"
 LEADS_PATH = "/api/v1/sales/leads"
 MAX_TEXT = 4000
@@ -146,47 +144,6 @@ class ConversionOut(BaseModel):
     customer: CustomerOut
     customer_created: bool = Field(description="false when an existing customer was linked")
     opportunity: OpportunityOut
-
-
-def lead_state(lead: Lead) -> dict[str, Any]:
-    """The lead's full state as JSON-ready values: the API response and every event's payload."""
-    return {
-        "id": lead.id,
-        "source": lead.source,
-        "status": lead.status,
-        "disqualify_reason": lead.disqualify_reason,
-        "name": lead.name,
-        "phone": lead.phone,
-        "email": lead.email,
-        "company_name": lead.company_name,
-        "interest": lead.interest,
-        "notes": lead.notes,
-        "campaign_id": lead.campaign_id,
-        "partner_id": lead.partner_id,
-        "owner_id": lead.owner_id,
-        "owner_name": lead.owner_name,
-        "branch_code": lead.branch_code,
-        "region_code": lead.region_code,
-        "customer_id": lead.customer_id,
-        "opportunity_id": lead.opportunity_id,
-        "converted_at": iso(lead.converted_at),
-        "version": lead.version,
-        "created_at": iso(lead.created_at),
-        "updated_at": iso(lead.updated_at),
-    }
-
-
-async def record_lead_event(session: AsyncSession, action: str, lead: Lead, **extra: Any) -> None:
-    await session.flush()
-    await EVENTS.add(
-        session,
-        aggregate=ENTITY,
-        action=action,
-        subject=lead.id,
-        data=lead_state(lead) | extra,
-        region=lead.region_code,
-        branch=lead.branch_code,
-    )
 
 
 def lead_url(lead_id: str) -> str:

@@ -28,11 +28,9 @@ from crm_shared.db import new_id, utcnow
 from crm_shared.domain import InvalidField
 from crm_shared.errors import OPENAPI_PROBLEMS, conflict, field_problem, openapi_problems
 from crm_shared.idempotency import IdempotencyKey, create_once
-from crm_shared.outbox import EventWriter
 from crm_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from crm_shared.records import get_visible, get_writable, mark_changed
 from crm_shared.schemas import Strict
-from crm_shared.timefmt import iso
 
 from .. import customer_service
 from ..access import check_may_open_opportunity_for
@@ -50,6 +48,7 @@ from ..domain.pipeline import (
     clean_text,
     probability_for,
 )
+from ..events.publishers import opportunity_state, record_opportunity_event
 from .pipeline_common import (
     active_staff,
     member_sees,
@@ -59,11 +58,9 @@ from .pipeline_common import (
 
 router = APIRouter(prefix="/api/v1/sales", tags=["opportunities"])
 
-EVENTS = EventWriter("sales")
 ENTITY = "opportunity"
 OPPORTUNITIES_PATH = "/api/v1/sales/opportunities"
 MAX_AMOUNT_TIYN = 10**15  # 10 trillion KZT: far above any real deal, far below BIGINT
-CURRENCY = "KZT"
 
 
 def _tiyn(value: Any) -> Any:
@@ -142,44 +139,6 @@ class OpportunityOut(BaseModel):
     version: int
     created_at: datetime
     updated_at: datetime
-
-
-def opportunity_state(opportunity: Opportunity) -> dict[str, Any]:
-    """The opportunity's full state as JSON-ready values: the API response and every event's payload."""
-    return {
-        "id": opportunity.id,
-        "customer_id": opportunity.customer_id,
-        "lead_id": opportunity.lead_id,
-        "name": opportunity.name,
-        "product_line": opportunity.product_line,
-        "stage": opportunity.stage,
-        "probability": opportunity.probability,
-        "amount_tiyn": opportunity.amount_tiyn,
-        "currency": CURRENCY,
-        "expected_close_date": iso(opportunity.expected_close_date),
-        "close_reason": opportunity.close_reason,
-        "closed_at": iso(opportunity.closed_at),
-        "owner_id": opportunity.owner_id,
-        "owner_name": opportunity.owner_name,
-        "branch_code": opportunity.branch_code,
-        "region_code": opportunity.region_code,
-        "version": opportunity.version,
-        "created_at": iso(opportunity.created_at),
-        "updated_at": iso(opportunity.updated_at),
-    }
-
-
-async def record_opportunity_event(session: AsyncSession, action: str, opportunity: Opportunity, **extra: Any) -> None:
-    await session.flush()
-    await EVENTS.add(
-        session,
-        aggregate=ENTITY,
-        action=action,
-        subject=opportunity.id,
-        data=opportunity_state(opportunity) | extra,
-        region=opportunity.region_code,
-        branch=opportunity.branch_code,
-    )
 
 
 def opportunity_url(opportunity_id: str) -> str:

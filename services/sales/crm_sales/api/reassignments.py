@@ -34,10 +34,13 @@ from ..db.models import Customer
 from ..db.pipeline_models import Activity, Lead, Opportunity, Reassignment
 from ..domain.customers import CustomerStatus
 from ..domain.pipeline import OPEN_STAGES, clean_text
-from ..events.customer_events import record_customer_event
-from .activities import activity_visibility_clause, placements_of, record_activity_event
-from .leads import record_lead_event
-from .opportunities import record_opportunity_event
+from ..events.publishers import (
+    record_activity_event,
+    record_customer_event,
+    record_lead_event,
+    record_opportunity_event,
+)
+from .activities import activity_visibility_clause, placements_of
 from .pipeline_common import active_staff, check_owner_branch_open
 
 router = APIRouter(prefix="/api/v1/sales", tags=["reassignments"])
