@@ -32,7 +32,9 @@ from sqlalchemy import func, select
 from crm_cli import services as registry
 from crm_sales.config import SalesSettings
 from crm_sales.db.models import Address, Contact, Customer, CustomerPhone
-from crm_sales.events.customer_events import AGGREGATE, EVENTS, TOPIC, customer_state
+from crm_sales.events.publishers import CUSTOMER as AGGREGATE
+from crm_sales.events.publishers import CUSTOMER_TOPIC as TOPIC
+from crm_sales.events.publishers import EVENTS, customer_state
 from crm_shared.broker import EmbeddedBroker, free_port
 from crm_shared.db import Database, new_id, utcnow
 from crm_shared.identifiers import make_iin

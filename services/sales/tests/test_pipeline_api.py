@@ -12,8 +12,8 @@ import pytest_asyncio
 from sqlalchemy import select
 
 from crm_contracts import events as contracts
-from crm_sales.api.reassignments import move_customer_records
 from crm_sales.events.consumers import apply_user_event
+from crm_sales.services.reassignment_service import move_customer_records
 from crm_shared.auth import Principal, Role
 from crm_shared.envelope import CloudEvent
 from crm_shared.models import AuditEntry, OutboxEvent

@@ -6,21 +6,21 @@ from __future__ import annotations
 from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from sqlalchemy import select
 
 from crm_contracts.grpc.crm.sales.v1 import customer_service_pb2 as pb
 from crm_contracts.grpc.crm.sales.v1 import customer_service_pb2_grpc as pb_grpc
 from crm_shared.app import ServiceRuntime
-from crm_shared.auth import mask_identifier, visibility_clause
+from crm_shared.auth import mask_identifier
 from crm_shared.errors import Problem, field_problem
 from crm_shared.grpc import current_principal
 from crm_shared.identifiers import BIN_ENTITY_TYPES, IdentifierError, parse_bin, parse_iin
 from crm_shared.pagination import decode_cursor, encode_cursor
 from crm_shared.phones import PhoneError, normalize_phone
 
-from .. import customer_service as service
+from ..access import require_reader
 from ..db.models import Customer
 from ..domain.customers import CustomerKind, CustomerStatus, display_name, search_key
+from ..services import customer_service as service
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -133,17 +133,12 @@ class CustomerServicer(pb_grpc.CustomerServiceServicer):
 
     async def BatchGetCustomers(self, request: pb.BatchGetCustomersRequest, context) -> pb.BatchGetCustomersResponse:
         principal = current_principal()
-        service.require_reader(principal)
+        require_reader(principal)
         ids = list(dict.fromkeys(request.ids))
         if len(ids) > MAX_BATCH:
             raise field_problem("ids", f"at most {MAX_BATCH} ids per call (got {len(ids)})")
         async with self.runtime.db.read_only() as session:
-            found = {
-                c.id: c
-                for c in await session.scalars(
-                    select(Customer).where(Customer.id.in_(ids), visibility_clause(principal, Customer))
-                )
-            }
+            found = await service.visible_customers(session, principal, ids)
             return pb.BatchGetCustomersResponse(
                 customers=[to_message(found[i], principal.masks_identifiers) for i in ids if i in found],
                 not_found_ids=[i for i in ids if i not in found],
@@ -151,7 +146,7 @@ class CustomerServicer(pb_grpc.CustomerServiceServicer):
 
     async def SearchCustomers(self, request: pb.SearchCustomersRequest, context) -> pb.SearchCustomersResponse:
         principal = current_principal()
-        service.require_reader(principal)
+        require_reader(principal)
         query = search_query(request)
         limit = _page_size(request.page_size)
         after = _after(request.page_token)
@@ -163,7 +158,7 @@ class CustomerServicer(pb_grpc.CustomerServiceServicer):
             )
 
 
-def register_servicers(server, runtime: ServiceRuntime) -> list[str]:
+def register(server, runtime: ServiceRuntime) -> list[str]:
     """Adds crm.sales.v1.CustomerService to ``server``; returns the names of the services added."""
     pb_grpc.add_CustomerServiceServicer_to_server(CustomerServicer(runtime), server)
     return [pb.DESCRIPTOR.services_by_name["CustomerService"].full_name]

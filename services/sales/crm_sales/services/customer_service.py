@@ -7,51 +7,41 @@ and the outbox event, and leaves the commit to the caller.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import Select, bindparam, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from crm_shared import concurrency
-from crm_shared.audit import diff, record_change
-from crm_shared.auth import (
-    Principal,
-    can_see,
-    can_write,
-    mask_identifier,
-    require_personal_data_access,
-    require_writer,
-    visibility_clause,
-)
+from crm_shared.audit import diff, history, record_change
+from crm_shared.auth import Principal, visibility_clause
 from crm_shared.concurrency import check_version
 from crm_shared.db import new_id, utcnow
-from crm_shared.errors import Problem, conflict, field_problem, forbidden, not_found
+from crm_shared.errors import Problem, conflict, field_problem, not_found
 from crm_shared.identifiers import parse_iin
+from crm_shared.models import AuditEntry
+from crm_shared.pagination import decode_cursor, encode_cursor
 from crm_shared.phones import is_mobile
 from crm_shared.records import get_visible, get_writable
 
-from .api.customer_schemas import (
-    AddressIn,
-    BusinessCreate,
-    ContactIn,
-    CustomerUpdate,
-    IndividualCreate,
-    PhoneIn,
+from ..access import (
+    check_may_create_customer_in,
+    masked_customer,
+    require_customer_writer,
+    require_reader,
+    sees_existing_customer,
 )
-from .branch_directory import region_of_open_branch
-from .db.models import Address, Contact, Customer, CustomerPhone
-from .domain.customers import CustomerKind, CustomerStatus, escape_like, name_key, search_key
-from .events.customer_events import address_state, contact_state, customer_state, phone_state, record_customer_event
+from ..db.models import Address, Contact, Customer, CustomerPhone
+from ..domain.customers import CustomerKind, CustomerStatus, escape_like, name_key, search_key
+from ..events.publishers import address_state, contact_state, customer_state, phone_state, record_customer_event
+from .branch_directory_service import region_of_open_branch
+from .reassignment_service import move_customer_records
 
 ENTITY = "customer"
 CUSTOMERS_PATH = "/api/v1/sales/customers"
-# What an external system (Role.SYSTEM, API key) needs among its scopes (the gateway's
-# "<service>:read|write"); write implies read. Staff roles need none.
-READ_SCOPE = "sales:read"
-WRITE_SCOPE = "sales:write"
 MAX_MERGE_HOPS = 10
 
 
@@ -59,21 +49,63 @@ def customer_url(customer_id: str) -> str:
     return f"{CUSTOMERS_PATH}/{customer_id}"
 
 
-# --- who may do what ---------------------------------------------------------------------------
+# --- what a new customer is made of --------------------------------------------------------------
+# Values already checked and normalised at the edge (or written so by the seed): E.164 phones,
+# valid IIN/BIN, names and e-mail addresses by crm_sales.domain.customers.
 
 
-def require_reader(principal: Principal) -> None:
-    """Personal records are for roles with a scope (analysts get aggregates only: 403)."""
-    require_personal_data_access(principal)
-    if not (principal.has_scope(READ_SCOPE) or principal.has_scope(WRITE_SCOPE)):
-        raise forbidden(f"this API key lacks the {READ_SCOPE} scope")
+@dataclass(frozen=True, kw_only=True)
+class NewAddress:
+    kind: str
+    region_code: str | None = None  # default: the customer's region
+    city: str
+    street: str
+    building: str
+    apartment: str | None = None
+    postal_code: str | None = None
 
 
-def require_customer_writer(principal: Principal) -> None:
-    require_reader(principal)
-    require_writer(principal)
-    if not principal.has_scope(WRITE_SCOPE):
-        raise forbidden(f"this API key lacks the {WRITE_SCOPE} scope")
+@dataclass(frozen=True, kw_only=True)
+class NewContact:
+    name: str
+    position: str | None = None
+    phone: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class _NewCustomer:
+    phone: str
+    email: str | None = None
+    language: str = "kk"
+    branch_code: str | None = None  # default: the caller's branch
+    marketing_consent: bool = False
+    data_processing_consent: bool = False
+    addresses: tuple[NewAddress, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewIndividual(_NewCustomer):
+    kind: ClassVar[str] = CustomerKind.INDIVIDUAL
+    iin: str
+    first_name: str
+    last_name: str
+    middle_name: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewBusiness(_NewCustomer):
+    kind: ClassVar[str] = CustomerKind.BUSINESS
+    bin: str
+    legal_name: str
+    legal_form: str | None = None
+    contacts: tuple[NewContact, ...] = ()
+
+
+NewCustomer = NewIndividual | NewBusiness
+
+
+# --- read ----------------------------------------------------------------------------------------
 
 
 async def get_visible_customer(
@@ -101,32 +133,29 @@ async def get_writable_customer(session: AsyncSession, principal: Principal, cus
     return customer
 
 
-# --- views -------------------------------------------------------------------------------------
+async def visible_customers(session: AsyncSession, principal: Principal, ids: Sequence[str]) -> dict[str, Customer]:
+    """The customers among ``ids`` the caller may see, by id (the others are left out)."""
+    require_reader(principal)
+    stmt = select(Customer).where(Customer.id.in_(ids), visibility_clause(principal, Customer))
+    return {c.id: c for c in await session.scalars(stmt)}
 
 
 def customer_view(customer: Customer, principal: Principal) -> dict[str, Any]:
     """The customer as the caller may see it (IIN/BIN masked for roles that must not see them)."""
-    view = customer_state(customer)
-    masked = principal.masks_identifiers
-    view["identifiers_masked"] = masked
-    if masked:
-        view["iin"] = mask_identifier(view["iin"])
-        view["bin"] = mask_identifier(view["bin"])
-    return view
+    return masked_customer(customer_state(customer), principal)
 
 
-IDENTIFIER_FIELDS = ("iin", "bin", "tax_id")
-
-
-def history_view(changes: dict[str, Any], principal: Principal) -> dict[str, Any]:
-    if not principal.masks_identifiers:
-        return changes
-    return {
-        field: [mask_identifier(v) if isinstance(v, str) else v for v in values]
-        if field in IDENTIFIER_FIELDS and isinstance(values, list)
-        else values
-        for field, values in changes.items()
-    }
+async def customer_history(
+    session: AsyncSession, principal: Principal, customer_id: str, *, limit: int, cursor: str | None
+) -> tuple[list[AuditEntry], str | None]:
+    """One page of the customer's audit entries, oldest first, and the next page's cursor (or None)."""
+    customer = await get_visible_customer(session, principal, customer_id)
+    after = decode_cursor(cursor)
+    if after is not None and (len(after) != 1 or not isinstance(after[0], int)):
+        raise field_problem("cursor", "malformed cursor; pass next_cursor from the previous page unchanged", 400)
+    entries = await history(session, ENTITY, customer.id, limit=limit + 1, after_id=after[0] if after else None)
+    next_cursor = encode_cursor([entries[limit - 1].id]) if len(entries) > limit else None
+    return entries[:limit], next_cursor
 
 
 # --- duplicates --------------------------------------------------------------------------------
@@ -170,7 +199,7 @@ async def duplicate_problem(session: AsyncSession, principal: Principal, existin
     """409 pointing at the existing customer, or, when the caller may not see it, only saying
     that one exists elsewhere (no id, no data)."""
     existing = await _survivor_of(session, existing)
-    if can_see(principal, existing.region_code, existing.branch_code) and principal.sees_personal_data:
+    if sees_existing_customer(principal, existing.region_code, existing.branch_code):
         return conflict(
             f"{field}: a customer with this {field} already exists ({existing.id})",
             existing_customer_id=existing.id,
@@ -228,13 +257,7 @@ async def _placement(session: AsyncSession, principal: Principal, requested_bran
     if not branch_code:
         raise field_problem("branch_code", "required: you have no branch of your own to default to")
     region_code = await region_of_open_branch(session, branch_code)
-    if not can_write(principal, region_code, branch_code):
-        raise Problem(
-            403,
-            "Forbidden",
-            f"branch_code: you may not create customers in branch {branch_code}",
-            errors=[{"field": "branch_code", "message": "outside the branches you may write to"}],
-        )
+    check_may_create_customer_in(principal, region_code, branch_code)
     return branch_code, region_code
 
 
@@ -244,7 +267,7 @@ def _new_phone(e164: str, label: str | None = None) -> CustomerPhone:
     )
 
 
-def _new_address(data: AddressIn, default_region: str) -> Address:
+def _new_address(data: NewAddress, default_region: str) -> Address:
     return Address(
         id=new_id(),
         kind=data.kind,
@@ -258,7 +281,7 @@ def _new_address(data: AddressIn, default_region: str) -> Address:
     )
 
 
-def _new_contact(data: ContactIn) -> Contact:
+def _new_contact(data: NewContact) -> Contact:
     return Contact(
         id=new_id(), name=data.name, position=data.position, phone=data.phone, email=data.email, created_at=utcnow()
     )
@@ -284,7 +307,7 @@ def _summary(customer: Customer) -> dict[str, Any]:
 async def create_customer(
     session: AsyncSession,
     principal: Principal,
-    request: IndividualCreate | BusinessCreate,
+    new: NewCustomer,
     *,
     owner_id: str | None = None,
     owner_name: str | None = None,
@@ -294,29 +317,29 @@ async def create_customer(
     if (owner_id is None) != (owner_name is None):
         raise ValueError("owner_id and owner_name go together")
     require_customer_writer(principal)
-    branch_code, region_code = await _placement(session, principal, request.branch_code)
-    individual = isinstance(request, IndividualCreate)
-    tax_field, tax_id = ("iin", request.iin) if individual else ("bin", request.bin)
-    await _reject_duplicate(session, principal, tax_field=tax_field, tax_id=tax_id, phones=[request.phone])
+    branch_code, region_code = await _placement(session, principal, new.branch_code)
+    individual = isinstance(new, NewIndividual)
+    tax_field, tax_id = ("iin", new.iin) if individual else ("bin", new.bin)
+    await _reject_duplicate(session, principal, tax_field=tax_field, tax_id=tax_id, phones=[new.phone])
 
     now = utcnow()
     customer = Customer(
         id=new_id(),
         kind=CustomerKind.INDIVIDUAL if individual else CustomerKind.BUSINESS,
         tax_id=tax_id,
-        first_name=request.first_name if individual else None,
-        last_name=request.last_name if individual else None,
-        middle_name=request.middle_name if individual else None,
+        first_name=new.first_name if individual else None,
+        last_name=new.last_name if individual else None,
+        middle_name=new.middle_name if individual else None,
         birth_date=parse_iin(tax_id).birth_date if individual else None,
-        legal_name=None if individual else request.legal_name,
-        legal_form=None if individual else request.legal_form,
-        primary_phone=request.phone,
-        email=request.email,
-        language=request.language,
-        marketing_consent=request.marketing_consent,
-        marketing_consent_at=now if request.marketing_consent else None,
-        data_processing_consent=request.data_processing_consent,
-        data_processing_consent_at=now if request.data_processing_consent else None,
+        legal_name=None if individual else new.legal_name,
+        legal_form=None if individual else new.legal_form,
+        primary_phone=new.phone,
+        email=new.email,
+        language=new.language,
+        marketing_consent=new.marketing_consent,
+        marketing_consent_at=now if new.marketing_consent else None,
+        data_processing_consent=new.data_processing_consent,
+        data_processing_consent_at=now if new.data_processing_consent else None,
         status=CustomerStatus.ACTIVE,
         owner_id=owner_id or principal.subject,
         owner_name=owner_name or principal.username,
@@ -326,9 +349,9 @@ async def create_customer(
         updated_at=now,
     )
     _refresh_name_key(customer)
-    customer.phones = [_new_phone(request.phone)]
-    customer.addresses = [_new_address(a, region_code) for a in request.addresses]
-    customer.contacts = [] if individual else [_new_contact(c) for c in request.contacts]
+    customer.phones = [_new_phone(new.phone)]
+    customer.addresses = [_new_address(a, region_code) for a in new.addresses]
+    customer.contacts = [] if individual else [_new_contact(c) for c in new.contacts]
     session.add(customer)
     await flush_or_conflict(session)
 
@@ -379,13 +402,18 @@ BUSINESS_ONLY = ("legal_name", "legal_form")
 
 
 async def update_customer(
-    session: AsyncSession, principal: Principal, customer: Customer, patch: CustomerUpdate, expected_version: int
+    session: AsyncSession,
+    principal: Principal,
+    customer: Customer,
+    patch: Mapping[str, Any],
+    expected_version: int,
 ) -> dict[str, list[Any]]:
-    """Applies the fields sent; returns {field: [old, new]} (empty when nothing changed)."""
+    """Applies the fields sent (``patch``: field -> new value); returns {field: [old, new]} (empty
+    when nothing changed)."""
     check_version(ENTITY, customer.version, expected_version)
-    sent = patch.model_fields_set - {"version"}
+    sent = set(patch)
     for field in sorted(sent):
-        value = getattr(patch, field)
+        value = patch[field]
         if value is None and field in NOT_NULL_FIELDS:
             raise field_problem(field, "must not be null")
         if customer.kind == CustomerKind.INDIVIDUAL and field in BUSINESS_ONLY:
@@ -397,19 +425,20 @@ async def update_customer(
     now = utcnow()
     for field in ("first_name", "last_name", "middle_name", "legal_name", "legal_form", "email", "language", "status"):
         if field in sent:
-            setattr(customer, field, getattr(patch, field))
+            setattr(customer, field, patch[field])
     for consent in ("marketing_consent", "data_processing_consent"):
-        if consent in sent and getattr(patch, consent) != getattr(customer, consent):
-            given = getattr(patch, consent)
+        if consent in sent and patch[consent] != getattr(customer, consent):
+            given = patch[consent]
             setattr(customer, consent, given)
             setattr(customer, f"{consent}_at", now if given else None)
-    if "primary_phone" in sent and patch.primary_phone != customer.primary_phone:
-        if patch.primary_phone not in {p.e164 for p in customer.phones}:
+    primary_phone = patch.get("primary_phone")
+    if "primary_phone" in sent and primary_phone != customer.primary_phone:
+        if primary_phone not in {p.e164 for p in customer.phones}:
             await _reject_duplicate(
-                session, principal, phone_field="primary_phone", phones=[patch.primary_phone], excluding=customer.id
+                session, principal, phone_field="primary_phone", phones=[primary_phone], excluding=customer.id
             )
-            customer.phones.append(_new_phone(patch.primary_phone))
-        customer.primary_phone = patch.primary_phone
+            customer.phones.append(_new_phone(primary_phone))
+        customer.primary_phone = primary_phone
     _refresh_name_key(customer)
 
     changes = diff(before, _summary(customer))
@@ -433,14 +462,17 @@ def _item(items: Sequence[Any], item_id: str, what: str) -> Any:
     return item
 
 
-async def add_phone(session: AsyncSession, principal: Principal, customer: Customer, request: PhoneIn) -> CustomerPhone:
-    if request.phone in {p.e164 for p in customer.phones}:
+async def add_phone(
+    session: AsyncSession, principal: Principal, customer: Customer, number: str, label: str | None = None
+) -> CustomerPhone:
+    """Adds ``number`` (E.164) to the customer's phones."""
+    if number in {p.e164 for p in customer.phones}:
         raise conflict(
-            f"phone: {request.phone} is already a phone of this customer",
+            f"phone: {number} is already a phone of this customer",
             errors=[{"field": "phone", "message": "already on this customer"}],
         )
-    await _reject_duplicate(session, principal, phones=[request.phone], excluding=customer.id)
-    phone = _new_phone(request.phone, request.label)
+    await _reject_duplicate(session, principal, phones=[number], excluding=customer.id)
+    phone = _new_phone(number, label)
     customer.phones.append(phone)
     await _sub_resource_changed(
         session, principal, customer, "phone_added", {"phones": [None, phone.e164]}, phone=phone
@@ -462,10 +494,10 @@ async def remove_phone(session: AsyncSession, principal: Principal, customer: Cu
     )
 
 
-async def add_contact(session: AsyncSession, principal: Principal, customer: Customer, request: ContactIn) -> Contact:
+async def add_contact(session: AsyncSession, principal: Principal, customer: Customer, new: NewContact) -> Contact:
     if customer.kind != CustomerKind.BUSINESS:
         raise conflict("contacts: only business customers have contact persons")
-    contact = _new_contact(request)
+    contact = _new_contact(new)
     customer.contacts.append(contact)
     await _sub_resource_changed(
         session, principal, customer, "contact_added", {"contacts": [None, contact.name]}, contact=contact
@@ -488,8 +520,8 @@ def _address_label(address: Address) -> str:
     )
 
 
-async def add_address(session: AsyncSession, principal: Principal, customer: Customer, request: AddressIn) -> Address:
-    address = _new_address(request, customer.region_code)
+async def add_address(session: AsyncSession, principal: Principal, customer: Customer, new: NewAddress) -> Address:
+    address = _new_address(new, customer.region_code)
     customer.addresses.append(address)
     await _sub_resource_changed(
         session, principal, customer, "address_added", {"addresses": [None, _address_label(address)]}, address=address
@@ -619,8 +651,6 @@ async def merge_customers(
     await record_customer_event(
         session, "merged", survivor, duplicate_id=duplicate.id, duplicate=customer_state(duplicate)
     )
-    from .api.reassignments import move_customer_records  # (imported here: that module imports this one)
-
     await move_customer_records(session, principal, duplicate.id, survivor.id)  # leads, deals, activities follow
     return survivor
 
