@@ -312,6 +312,7 @@ def create_service(root: Path, service: NewService, *, ruff_config: Path | None 
         if problems:
             raise ScaffoldError("the event catalogue does not hold together:\n  " + "\n  ".join(problems))
         _tidy_python([p for p in written if p.suffix == ".py" and p.is_relative_to(service_folder)], ruff_config)
+        add_to_import_contracts(root / IMPORT_CONTRACTS, service.package)
     except BaseException:
         for path in written:
             path.unlink(missing_ok=True)
@@ -319,6 +320,44 @@ def create_service(root: Path, service: NewService, *, ruff_config: Path | None 
             shutil.rmtree(folder, ignore_errors=True)
         raise
     return written
+
+
+IMPORT_CONTRACTS = ".importlinter"
+# Where a new service's package joins each import contract (section, option) -> what is added.
+CONTRACT_ENTRIES = {
+    ("importlinter", "root_packages"): "{package}",
+    ("importlinter:contract:services-independent", "modules"): "{package}",
+    ("importlinter:contract:platform-imports-no-service", "forbidden_modules"): "{package}",
+    ("importlinter:contract:service-layers", "containers"): "{package}",
+    ("importlinter:contract:pure-domain", "source_modules"): "{package}.domain",
+}
+
+
+def add_to_import_contracts(path: Path, package: str) -> str | None:
+    """Adds the new package to every import contract of ``path`` (the repository's .importlinter,
+    when there is one), keeping its comments and order; returns the text it had before."""
+    if not path.is_file():
+        return None
+    before = path.read_text(encoding="utf-8")
+    out: list[str] = []
+    section = option = None
+    pending: str | None = None
+    for line in before.splitlines():
+        indented = line.startswith((" ", "\t")) and line.strip()
+        if pending and not indented:
+            out.append(f"    {pending}")
+            pending = None
+        if line.startswith("[") and line.rstrip().endswith("]"):
+            section, option = line.strip()[1:-1], None
+        elif line.strip() and not indented and "=" in line:
+            option = line.split("=", 1)[0].strip()
+            entry = CONTRACT_ENTRIES.get((section, option))
+            pending = entry.format(package=package) if entry else None
+        out.append(line)
+    if pending:
+        out.append(f"    {pending}")
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+    return before
 
 
 def _write_event_schemas(contracts: Path, service: NewService, template: str, written: list[Path]) -> None:

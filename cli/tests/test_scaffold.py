@@ -4,6 +4,7 @@ repository's ruff settings accept (integration, about a minute)."""
 
 from __future__ import annotations
 
+import configparser
 import os
 import shutil
 import subprocess
@@ -219,3 +220,25 @@ def test_a_generated_service_runs_its_own_tests_green(tmp_path):
         run = run_generated_tests(root, name)
         summary = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else ""
         assert run.returncode == 0 and "passed" in summary and "failed" not in summary, run.stdout + run.stderr
+
+
+def test_a_new_service_joins_every_import_contract(tmp_path):
+    from crm_cli.scaffold import add_to_import_contracts
+
+    contracts = tmp_path / ".importlinter"
+    original = (REPO / ".importlinter").read_text()
+    contracts.write_text(original)
+    assert add_to_import_contracts(contracts, "crm_loyalty") == original
+    config = configparser.ConfigParser()
+    config.read_string(contracts.read_text())
+
+    def values(section: str, option: str) -> list[str]:
+        return config[section][option].split()
+
+    assert "crm_loyalty" in values("importlinter", "root_packages")
+    assert "crm_loyalty" in values("importlinter:contract:services-independent", "modules")
+    assert "crm_loyalty" in values("importlinter:contract:platform-imports-no-service", "forbidden_modules")
+    assert "crm_loyalty" in values("importlinter:contract:service-layers", "containers")
+    assert "crm_loyalty.domain" in values("importlinter:contract:pure-domain", "source_modules")
+    assert "crm_loyalty" not in values("importlinter:contract:pure-domain", "forbidden_modules")
+    assert contracts.read_text().count("# Import contracts") == 1  # comments kept
