@@ -35,7 +35,8 @@ from .domain.pipeline import RelatedType
 # "<service>:read|write"); write implies read. Staff roles need none.
 READ_SCOPE = "sales:read"
 WRITE_SCOPE = "sales:write"
-ACTIVITIES_WRITE_SCOPE = "activities:write"
+# An external system (e.g. a contact-centre platform) that logs activities needs this narrower scope.
+ACTIVITIES_WRITE_SCOPE = "sales:activities"
 IDENTIFIER_FIELDS = ("iin", "bin", "tax_id")
 OWNER_ROLES = {Role.BRANCH_AGENT.value, Role.BRANCH_MANAGER.value, Role.REGIONAL_MANAGER.value, Role.ADMIN.value}
 STATS_ROLES = {Role.HQ_ANALYST, Role.BRANCH_MANAGER, Role.REGIONAL_MANAGER, Role.ADMIN}

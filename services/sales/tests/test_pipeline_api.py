@@ -563,6 +563,15 @@ async def test_an_activity_on_a_record_the_caller_cannot_see_is_404(client, ids)
         assert response.json()["errors"][0]["field"] == "related_id"
 
 
+async def test_an_external_system_logs_activities_only_with_the_sales_activities_scope(client, ids):
+    customer = await new_customer(client, ids)
+    body = {"kind": "call", "related_type": "customer", "related_id": customer["id"], "subject": "IVR call"}
+    reader = Principal("k-ivr-1", "key:ivr", Role.SYSTEM, scopes=("sales:read",))
+    logger = Principal("k-ivr-2", "key:ivr2", Role.SYSTEM, scopes=("sales:read", "sales:activities"))
+    assert (await client.post("/api/v1/sales/activities", headers=h(reader), json=body)).status_code == 403
+    assert (await client.post("/api/v1/sales/activities", headers=h(logger), json=body)).status_code == 201
+
+
 async def test_the_call_centre_logs_interactions_on_customers_but_changes_nothing_else(client, ids):
     customer = await new_customer(client, ids)
     logged = await client.post(
