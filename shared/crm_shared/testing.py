@@ -39,6 +39,7 @@ PRINCIPALS: dict[str, Principal] = {
     ),
     "call_center_agent": Principal("t-callcenter", "callcenter", Role.CALL_CENTER_AGENT),
     "hq_analyst": Principal("t-analyst", "analyst", Role.HQ_ANALYST),
+    "privacy_officer": Principal("t-privacy", "privacy.officer", Role.PRIVACY_OFFICER),
 }
 
 # Test modules build their headers once at import; a long lifetime keeps them valid however long
