@@ -8,7 +8,7 @@ service's ``/metrics`` computes them when scraped, so they stay true while the r
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from opentelemetry import propagate
@@ -176,8 +176,6 @@ async def refresh_backlog_metrics(db: Database, service: str) -> int:
 
 
 def _as_utc(value) -> datetime:
-    from datetime import UTC
-
     if isinstance(value, str):  # SQLite returns an aggregate of a DateTime column as text
         value = datetime.fromisoformat(value)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
