@@ -141,6 +141,15 @@ class TestSettings:
         )
         assert not settings.is_sqlite
 
+    def test_production_refuses_the_relays_test_hook(self):
+        with pytest.raises(ValidationError, match="relay_test_pause_file"):
+            ServiceSettings(
+                profile="production",
+                database_url="postgresql+asyncpg://db/crm",
+                internal_token_secret="s3cret-" + "x" * 32,
+                relay_test_pause_file="/tmp/pause",
+            )
+
 
 class _Customer(BaseModel):
     iin: str
