@@ -31,7 +31,7 @@ from crm_gateway.seed import DEMO_ORDERS_BILLING_KEY, DEMO_OSS_KEY
 from crm_shared.db import Database
 from crm_shared.envelope import CloudEvent
 from crm_shared.models import OutboxEvent
-from crm_shared.testing import Identities, eventually, read_topic
+from crm_shared.testing import Identities, eventually, group_caught_up, read_topic
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -276,7 +276,18 @@ async def test_a_merge_follows_the_customer_everywhere_then_an_erasure_removes_t
         return await unsent(suite) == 0
 
     await eventually(all_sent, timeout_s=120, interval_s=0.5, message="the relays sent the replayed events")
-    await asyncio.sleep(3)  # the consumers read what the relays sent again
+    bootstrap = f"127.0.0.1:{suite.broker_port}"
+    for group, topic in (
+        ("orders.orders.customer-identity", "crm.sales.customer.v1"),
+        ("tickets.customer-identity", "crm.sales.customer.v1"),
+        ("sales.erasure-confirmations", "crm.orders.erasure.v1"),
+        ("sales.erasure-confirmations", "crm.tickets.erasure.v1"),
+    ):
+
+        async def caught_up(group=group, topic=topic):
+            return await group_caught_up(bootstrap, group, topic)
+
+        await eventually(caught_up, timeout_s=120, interval_s=0.5, message=f"{group} read the replayed {topic}")
     async with httpx.AsyncClient(base_url=suite.gateway_url, timeout=30) as client:
         privacy = await sign_in(client, "privacy.officer")
         agent = await sign_in(client, "almaty.agent")
