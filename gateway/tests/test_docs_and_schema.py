@@ -76,6 +76,7 @@ async def test_seed_is_idempotent_and_emits_each_user_once(sqlite_url, capsys):
             "user-karaganda-regional",
             "user-callcenter",
             "user-analyst",
+            "user-privacy-officer",
         }
         placed = {u.username: (u.role, u.region_code, u.branch_code) for u in users.values()}
         assert placed["almaty.manager"] == ("branch_manager", "KZ-75", "ALA-01")

@@ -98,6 +98,15 @@ def masked_changes(changes: dict[str, Any], principal: Principal) -> dict[str, A
     }
 
 
+# Who answers data subjects: erasure (and reading where an erasure stands) is theirs and admins'.
+PRIVACY_ROLES = {Role.PRIVACY_OFFICER, Role.ADMIN}
+
+
+def require_privacy_officer(principal: Principal) -> None:
+    if principal.role not in PRIVACY_ROLES:
+        raise forbidden("erasing a person's data is for privacy officers (and administrators)")
+
+
 # --- owners --------------------------------------------------------------------------------------
 
 

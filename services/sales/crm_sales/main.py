@@ -9,16 +9,17 @@ from crm_shared.app import ServiceRuntime
 from crm_shared.service import ServiceDefinition
 from crm_shared.service import create_app as create_service_app
 
-from .api import activities, customers, leads, opportunities, reassignments, stats
+from .api import activities, customers, erasures, leads, opportunities, reassignments, stats
 from .config import SalesSettings
 from .events.consumers import CONSUMERS
 from .grpc import server as grpc_server
 
 DEFINITION = ServiceDefinition(
     title="Qazaq CRM sales service",
-    description="Customers, contacts, leads, opportunities, activities, audit history.",
+    description="Customers, contacts, leads, opportunities, activities, audit history, erasure on request.",
     routers=[
         customers.router,
+        erasures.router,
         leads.router,
         opportunities.router,
         activities.router,
