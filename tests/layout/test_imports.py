@@ -1,8 +1,9 @@
 """The layout rules a newcomer can rely on, checked over the whole tree (no infrastructure): no
 service reaches into another service's package, not even from its tests; the platform and the
-contracts import no service; every service is in every import contract; and no package has a
-circle of imports. The layering inside each service is import-linter's job (.importlinter, run by
-`make lint`)."""
+contracts import no service; the benchmarks use a service only through its public entry points
+(main, config, seed, services, domain); every service is in every import contract; and no
+package has a circle of imports. The layering inside each service is import-linter's job
+(.importlinter, run by `make lint`)."""
 
 from __future__ import annotations
 
@@ -57,6 +58,21 @@ def test_the_gateway_imports_no_service():
 def test_the_platform_and_the_contracts_import_no_service(folder):
     # crm_cli reaches services only through the registry's "module:attribute" strings.
     assert foreign_imports(ROOT / folder, set(), SERVICE_PACKAGES) == []
+
+
+# What a benchmark may use of a service: its app, settings, demo/bulk seed, use cases and pure rules.
+BENCH_ALLOWED_PARTS = {"main", "config", "seed", "services", "domain"}
+
+
+def test_benchmarks_use_services_through_their_public_entry_points_only():
+    reaching_in = [
+        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        for path in python_files(ROOT / "bench")
+        for line, module in imported_modules(path)
+        if module.split(".")[0] in SERVICE_PACKAGES - {"crm_gateway"}
+        and (len(module.split(".")) < 2 or module.split(".")[1] not in BENCH_ALLOWED_PARTS)
+    ]
+    assert reaching_in == []
 
 
 def circles(graph: grimp.ImportGraph, modules: set[str]) -> list[list[str]]:

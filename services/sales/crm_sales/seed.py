@@ -16,6 +16,15 @@ Astana Digital Solutions (LLP)         150340234562  +77172555000    AST-01  use
 
 ``seed_bulk(db, n)`` inserts ``n`` customers (one phone each) with multi-row inserts and no
 events, for benchmarks.
+
+What a benchmark needs of the seeded data, as plain values (benchmarks use the service through its
+``main``, ``config``, ``seed``, ``services`` and ``domain`` only, never its tables):
+``sample_phones(db, n)`` (``PhoneSample``: customer id and E.164 phone, a random sample),
+``taken_identifiers(db)`` (every IIN/BIN and phone in use), ``branch_customer_ids(db, branch)``,
+``sample_customers(db, n)`` (``CustomerRow``, a random sample), and for the outbox relay
+``customer_event_payloads(n)`` (crm.sales.customer.created payloads built with the service's own
+``customer_state``) and ``seed_customer_events(db, n)`` (writes them into the outbox with the
+service's ``EventWriter``, to ``CUSTOMER_EVENTS_TOPIC``).
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_shared.auth import Principal, Role
@@ -38,9 +47,10 @@ from crm_shared.idempotency import find_replay, remember
 from crm_shared.identifiers import make_bin, make_iin
 from crm_shared.reference import INITIAL_BRANCHES, INITIAL_BRANCHES_BY_CODE
 
-from .db.models import Customer, CustomerPhone
+from .db.models import Address, Contact, Customer, CustomerPhone
 from .domain.customers import CustomerStatus, name_key
 from .domain.pipeline import ActivityKind, LeadStatus, ProductLine, Stage
+from .events.publishers import CUSTOMER, CUSTOMER_TOPIC, EVENTS, customer_state
 from .services import customer_service
 from .services.activity_service import NewActivity, log_activity
 from .services.customer_service import NewAddress, NewBusiness, NewContact, NewCustomer, NewIndividual
@@ -1059,3 +1069,165 @@ async def _copy_rows(session, table, rows: list[dict[str, Any]]) -> None:
     await raw.driver_connection.copy_records_to_table(
         table.name, records=[tuple(row[c] for c in columns) for row in rows], columns=columns
     )
+
+
+# --- what benchmarks read of the seeded data, and the outbox they relay ---------------------------
+
+
+@dataclass(frozen=True)
+class PhoneSample:
+    customer_id: str
+    e164: str
+
+
+@dataclass(frozen=True)
+class CustomerRow:
+    id: str
+    kind: str
+    first_name: str | None
+    last_name: str | None
+    legal_name: str | None
+    branch_code: str
+    region_code: str
+
+
+async def sample_phones(db: Database, n: int) -> list[PhoneSample]:
+    """Up to ``n`` customer phones picked at random, each with its customer's id."""
+    async with db.read_only() as session:
+        rows = await session.execute(
+            select(CustomerPhone.customer_id, CustomerPhone.e164).order_by(func.random()).limit(n)
+        )
+        return [PhoneSample(customer_id, e164) for customer_id, e164 in rows]
+
+
+async def taken_identifiers(db: Database) -> set[str]:
+    """Every customer IIN/BIN and every customer phone (E.164) in use: what a new customer may not reuse."""
+    async with db.read_only() as session:
+        taken = set(await session.scalars(select(Customer.tax_id)))
+        taken |= set(await session.scalars(select(CustomerPhone.e164)))
+    return taken
+
+
+async def branch_customer_ids(db: Database, branch_code: str) -> list[str]:
+    """The ids of every customer of the branch (any status)."""
+    async with db.read_only() as session:
+        return list(await session.scalars(select(Customer.id).where(Customer.branch_code == branch_code)))
+
+
+async def sample_customers(db: Database, n: int) -> list[CustomerRow]:
+    """Up to ``n`` customers picked at random (any status), as plain rows."""
+    async with db.read_only() as session:
+        rows = await session.execute(
+            select(
+                Customer.id,
+                Customer.kind,
+                Customer.first_name,
+                Customer.last_name,
+                Customer.legal_name,
+                Customer.branch_code,
+                Customer.region_code,
+            )
+            .order_by(func.random())
+            .limit(n)
+        )
+        return [CustomerRow(*row) for row in rows]
+
+
+CUSTOMER_EVENTS_TOPIC = CUSTOMER_TOPIC  # where seed_customer_events' events are published
+EVENT_PAYLOAD_POOL = 500
+
+
+def _event_customer(rng: random.Random) -> Customer:
+    """An Almaty individual with one phone, an address and sometimes a contact (not stored)."""
+    now = utcnow()
+    born = date(1950, 1, 1) + timedelta(days=rng.randrange(365 * 55))
+    iin = make_iin(born, rng.random() < 0.5, rng.randrange(10000)) or "900515412345"
+    phone = f"+7701{rng.randrange(10_000_000):07d}"
+    customer = Customer(
+        id=new_id(),
+        kind="individual",
+        tax_id=iin,
+        first_name="Aigerim",
+        last_name="Seitkali",
+        middle_name="Nurlanovna",
+        birth_date=born,
+        legal_name=None,
+        legal_form=None,
+        name_key="seitkali aigerim",
+        primary_phone=phone,
+        email=f"client{rng.randrange(10**6)}@example.kz",
+        language="kk",
+        marketing_consent=True,
+        marketing_consent_at=now,
+        data_processing_consent=True,
+        data_processing_consent_at=now,
+        status="active",
+        merged_into_id=None,
+        owner_id=ALMATY_AGENT.id,
+        owner_name=ALMATY_AGENT.username,
+        branch_code="ALA-01",
+        region_code="KZ-75",
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+    customer.phones = [CustomerPhone(id=new_id(), customer_id=customer.id, e164=phone, label="mobile", created_at=now)]
+    customer.contacts = (
+        [
+            Contact(
+                id=new_id(),
+                customer_id=customer.id,
+                name="Serik Akhmetov",
+                position="Chief engineer",
+                phone="+77017654321",
+                email="s.akhmetov@example.kz",
+                created_at=now,
+            )
+        ]
+        if rng.random() < 0.3
+        else []
+    )
+    customer.addresses = [
+        Address(
+            id=new_id(),
+            customer_id=customer.id,
+            kind="registration",
+            region_code="KZ-75",
+            city="Almaty",
+            street="Abay Ave",
+            building=str(rng.randrange(1, 250)),
+            apartment=str(rng.randrange(1, 180)),
+            postal_code="050000",
+            created_at=now,
+        )
+    ]
+    return customer
+
+
+def customer_event_payloads(n: int, *, seed: int = 11) -> list[dict[str, Any]]:
+    """``n`` crm.sales.customer.created payloads as the service publishes them (about 1.2 kB of
+    JSON each): a pool of distinct customers' states built with ``customer_state``, each payload
+    one of them under a new customer id. The same customers for the same ``seed``."""
+    rng = random.Random(seed)
+    pool = [customer_state(_event_customer(rng)) for _ in range(EVENT_PAYLOAD_POOL)]
+    return [rng.choice(pool) | {"id": new_id()} for _ in range(n)]
+
+
+async def seed_customer_events(db: Database, n: int, *, seed: int = 11, batch: int = 1000) -> int:
+    """Writes ``n`` unsent crm.sales.customer.created events (``customer_event_payloads``) into
+    the outbox with the service's EventWriter, ``batch`` per transaction, with no customer rows
+    behind them (relay benchmark data). Returns ``n``."""
+    payloads = customer_event_payloads(n, seed=seed)
+    for start in range(0, n, batch):
+        async with db.unit_of_work() as session:
+            for state in payloads[start : start + batch]:
+                await EVENTS.add(
+                    session,
+                    aggregate=CUSTOMER,
+                    action="created",
+                    subject=state["id"],
+                    data=state,
+                    region=state["region_code"],
+                    branch=state["branch_code"],
+                )
+    return n
