@@ -1,3 +1,5 @@
+from pydantic import Field
+
 from crm_shared.settings import ServiceSettings, service_config
 
 
@@ -10,3 +12,6 @@ class SalesSettings(ServiceSettings):
     http_port: int = 8101
     grpc_port: int = 50101
     grpc_enabled: bool = True
+    # Look-ups by IIN/BIN (REST ?iin=/?bin=, gRPC SearchCustomers iin_bin) a caller who sees
+    # identifiers masked may make per minute (crm_sales.domain.lookups); beyond it a 429.
+    identifier_lookups_per_minute: int = Field(10, ge=0)
