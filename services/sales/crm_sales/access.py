@@ -41,6 +41,10 @@ ACTIVITIES_WRITE_SCOPE = "sales:activities"
 IDENTIFIER_FIELDS = ("iin", "bin", "tax_id")
 OWNER_ROLES = {Role.BRANCH_AGENT.value, Role.BRANCH_MANAGER.value, Role.REGIONAL_MANAGER.value, Role.ADMIN.value}
 STATS_ROLES = {Role.HQ_ANALYST, Role.BRANCH_MANAGER, Role.REGIONAL_MANAGER, Role.ADMIN}
+# Who answers data subjects: exports a person's data and reads the audit of look-ups. The privacy
+# officer reads every customer (national, unmasked) but is no sales agent: it changes no customer,
+# lead, opportunity or activity, reassigns nothing and reads no statistics.
+PRIVACY_ROLES = {Role.ADMIN, Role.PRIVACY_OFFICER}
 
 
 # --- customers -----------------------------------------------------------------------------------
@@ -133,6 +137,12 @@ def masked_changes(changes: dict[str, Any], principal: Principal) -> dict[str, A
             values = [birth_year(v) if isinstance(v, str) else v for v in values]
         view[field] = masked_text(values)
     return view
+
+
+def require_privacy_officer(principal: Principal, what: str = "personal-data exports") -> None:
+    """Exports of a person's data and the audit of look-ups: administrators and privacy officers."""
+    if principal.role not in PRIVACY_ROLES:
+        raise forbidden(f"{what} are for privacy officers and administrators, not role {principal.role.value}")
 
 
 # --- owners --------------------------------------------------------------------------------------
@@ -229,7 +239,7 @@ def visible_through_related(
 
 def require_activity_writer(principal: Principal) -> None:
     require_personal_data_access(principal)
-    if principal.role is Role.HQ_ANALYST or (
+    if principal.role in (Role.HQ_ANALYST, Role.PRIVACY_OFFICER) or (
         principal.role is Role.SYSTEM and not principal.has_scope(ACTIVITIES_WRITE_SCOPE)
     ):
         raise forbidden(f"role {principal.role.value} may not log activities")

@@ -152,3 +152,48 @@ async def test_the_cross_branch_duplicate_answer_is_audited_under_the_existing_c
     almaty = (await client.post(BASE, json=ids.individual(), headers=AGENT)).json()
     assert (await client.post(BASE, json=ids.individual(iin=almaty["iin"]), headers=AGENT)).status_code == 409
     assert await entries(db, "customer_access", almaty["id"]) == []
+
+
+# --- the privacy officer: reads everything, changes nothing ----------------------------------------
+
+PRIVACY = auth_headers(PRINCIPALS["privacy_officer"])
+
+
+async def test_the_privacy_officer_reads_every_record_and_changes_none(client, ids):
+    karaganda = (await client.post(BASE, json=ids.individual(branch_code="KAR-01"), headers=ADMIN)).json()
+    url = f"{BASE}/{karaganda['id']}"
+    read = await client.get(url, headers=PRIVACY)
+    assert read.status_code == 200 and read.json()["iin"] == karaganda["iin"]
+    assert (await client.get(BASE, params={"iin": karaganda["iin"]}, headers=PRIVACY)).json()["items"][0]["id"] == (
+        karaganda["id"]
+    )
+    assert (await client.get(f"{url}/history", headers=PRIVACY)).status_code == 200
+    for path in ("/api/v1/sales/leads", "/api/v1/sales/opportunities", "/api/v1/sales/activities"):
+        assert (await client.get(path, headers=PRIVACY)).status_code == 200, path
+
+    refused = {
+        "create a customer": await client.post(BASE, json=ids.individual(branch_code="KAR-01"), headers=PRIVACY),
+        "change it": await client.patch(url, json={"email": "po@example.kz", "version": 1}, headers=PRIVACY),
+        "add a phone": await client.post(f"{url}/phones", json={"phone": ids.mobile()}, headers=PRIVACY),
+        "register a lead": await client.post(
+            "/api/v1/sales/leads",
+            json={"source": "web", "name": "Lead Person", "phone": ids.mobile(), "interest": "internet"},
+            headers=PRIVACY,
+        ),
+        "open an opportunity": await client.post(
+            "/api/v1/sales/opportunities", json={"customer_id": karaganda["id"], "name": "Fibre"}, headers=PRIVACY
+        ),
+        "log an activity": await client.post(
+            "/api/v1/sales/activities",
+            json={"kind": "call", "related_type": "customer", "related_id": karaganda["id"], "subject": "Hello"},
+            headers=PRIVACY,
+        ),
+        "reassign": await client.post(
+            "/api/v1/sales/reassignments",
+            json={"from_owner_id": "t-admin", "to_owner_id": "t-agent", "reason": "leaving"},
+            headers=PRIVACY,
+        ),
+        "read statistics": await client.get("/api/v1/sales/stats/customers", headers=PRIVACY),
+    }
+    assert {what: r.status_code for what, r in refused.items()} == {what: 403 for what in refused}
+    assert (await client.get(url, headers=ADMIN)).json()["version"] == karaganda["version"]
