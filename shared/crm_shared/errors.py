@@ -113,6 +113,8 @@ PROBLEM_DESCRIPTIONS = {
     412: "stale version",
     422: "invalid field (problem names it)",
     428: "neither If-Match nor version sent",
+    429: "too many requests (Retry-After says when to try again)",
+    503: "a service this answer needs did not answer (the problem names it; Retry-After)",
 }
 
 
