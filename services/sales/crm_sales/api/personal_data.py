@@ -39,15 +39,12 @@ TicketsExport = Annotated[TicketsPersonalData, Depends(client(TicketsPersonalDat
 async def export_personal_data(
     customer_id: str,
     principal: CurrentPrincipal,
-    session: ReadSession,
     db: ServiceDatabase,
     orders: OrdersExport,
     tickets: TicketsExport,
     now: Now,
 ):
-    document = await personal_data_service.export_personal_data(
-        session, db, principal, customer_id, [orders, tickets], now=now
-    )
+    document = await personal_data_service.export_personal_data(db, principal, customer_id, [orders, tickets], now=now)
     return JSONResponse(
         document,
         headers={

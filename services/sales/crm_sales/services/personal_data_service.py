@@ -158,7 +158,6 @@ async def _gather(
 
 
 async def export_personal_data(
-    session: AsyncSession,
     db: Database,
     principal: Principal,
     customer_id: str,
@@ -166,20 +165,30 @@ async def export_personal_data(
     *,
     now: datetime,
 ) -> dict[str, Any]:
-    """The whole document (administrators and privacy officers only), read through ``session``
-    (no transaction is held open while the other services answer). A complete export is audited
-    under the customer (access_audit_service) in a short transaction of its own on ``db``."""
+    """The whole document (administrators and privacy officers only). Sales' records are read and
+    the session closed before the other services are asked, so that no transaction (on SQLite, no
+    database lock) is held while they answer; a complete export is then audited under the
+    customer (access_audit_service) in a short transaction of its own."""
     require_privacy_officer(principal)
-    customer = await get_visible_customer(session, principal, customer_id)
-    merged = list(
-        await session.scalars(select(Customer).where(Customer.merged_into_id == customer.id).order_by(Customer.id))
-    )
-    ids = [customer.id, *(m.id for m in merged)]
-    changes = [e for i in ids for e in await history(session, ENTITY, i, limit=MAX_HISTORY)]
-    changes.sort(key=lambda e: e.id)
-    accessed = await access_audit_service.access_log(session, ids)
-    pipeline, pipeline_count = await _pipeline(session, customer, ids)
-    others = await _gather(principal, customer.id, sources)
+    async with db.read_only() as session:
+        customer = await get_visible_customer(session, principal, customer_id)
+        merged = list(
+            await session.scalars(select(Customer).where(Customer.merged_into_id == customer.id).order_by(Customer.id))
+        )
+        ids = [customer.id, *(m.id for m in merged)]
+        changes = [e for i in ids for e in await history(session, ENTITY, i, limit=MAX_HISTORY)]
+        changes.sort(key=lambda e: e.id)
+        accessed = await access_audit_service.access_log(session, ids)
+        pipeline, pipeline_count = await _pipeline(session, customer, ids)
+        sales_part = {
+            "customer": masked_customer(customer_state(customer), principal),
+            "consents": _consents(customer, [e for e in changes if e.entity_id == customer.id]),
+            "history": [_entry(e) for e in changes],
+            "access_log": [_entry(e) for e in accessed],
+            "merged_records": [customer_state(m) for m in merged],
+            "sales": pipeline,
+        }
+    others = await _gather(principal, customer_id, sources)
 
     services: dict[str, Any] = {
         "sales": {
@@ -200,17 +209,12 @@ async def export_personal_data(
             "record_counts": answer.record_counts,
         }
     async with db.unit_of_work() as audit:
-        access_audit_service.record_export(audit, principal, customer.id, list(services))
+        access_audit_service.record_export(audit, principal, customer_id, list(services))
     return {
         "format": FORMAT,
         "generated_at": iso(now),
         "generated_by": {"id": principal.subject, "name": principal.username, "role": principal.role.value},
-        "customer": masked_customer(customer_state(customer), principal),
-        "consents": _consents(customer, [e for e in changes if e.entity_id == customer.id]),
-        "history": [_entry(e) for e in changes],
-        "access_log": [_entry(e) for e in accessed],
-        "merged_records": [customer_state(m) for m in merged],
-        "sales": pipeline,
+        **sales_part,
         **{name: answer.document for name, answer in others.items()},
         "services": services,
     }
