@@ -46,7 +46,7 @@ function currentPath() {
 
 function homeOf(me) {
   if (me.role === "hq_analyst") return "stats";
-  return me.role === "call_center_agent" ? "search" : "customers";
+  return ["call_center_agent", "privacy_officer"].includes(me.role) ? "search" : "customers";
 }
 
 export function go(path) {
