@@ -15,15 +15,7 @@ STAFF_KEYS = {"id", "username", "full_name", "role", "branch_code", "region_code
 ALMATY_BRANCH = {"almaty.agent", "almaty.manager"}
 KARAGANDA_BRANCH = {"karaganda.agent", "karaganda.manager"}
 DEMO_STAFF = (
-    ALMATY_BRANCH
-    | KARAGANDA_BRANCH
-    | {
-        "admin",
-        "karaganda.regional",
-        "callcenter",
-        "analyst",
-        "privacy.officer",
-    }
+    ALMATY_BRANCH | KARAGANDA_BRANCH | {"admin", "karaganda.regional", "callcenter", "analyst", "privacy.officer"}
 )
 # Added by the module's fixture: another Karaganda-region branch, another region, a retired agent.
 EXTRA_STAFF = {

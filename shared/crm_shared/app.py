@@ -190,7 +190,7 @@ def create_service_app(
     app.state.runtime = runtime
     app.state.settings = settings
     install_problem_handlers(app)
-    install_metrics(app, settings.service_name)
+    install_metrics(app, settings.service_name, before_scrape=lambda: _outbox_gauges(runtime))
     install_request_ids(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
 
@@ -217,6 +217,14 @@ def create_service_app(
         app.include_router(router)
     instrument_fastapi(app)
     return app
+
+
+async def _outbox_gauges(runtime: ServiceRuntime) -> None:
+    """The outbox backlog and oldest-unsent age, from the database at scrape time: true even while
+    the relay is stuck on a frozen broker (it used to be the relay that set them)."""
+    from .outbox import refresh_backlog_metrics
+
+    await refresh_backlog_metrics(runtime.db, runtime.settings.service_name)
 
 
 def runtime_of(request: Request) -> ServiceRuntime:

@@ -148,23 +148,26 @@ async def read_topic(bootstrap: str, topic: str, until: Callable[[list], bool], 
 
 
 async def group_caught_up(bootstrap: str, group_id: str, topic: str) -> bool:
-    """True when the consumer group has committed offsets at the end of every partition of ``topic``."""
-    from aiokafka import AIOKafkaConsumer
+    """True when the consumer group has committed offsets at the end of every partition of ``topic``
+    (the end as a fetch reports it: ``kafka.EndOffsets``, since Tansu's ListOffsets falls short)."""
     from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.structs import TopicPartition
 
-    # subscribed without a group, the probe is assigned every partition of the topic
-    probe = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    from .kafka import EndOffsets
+    from .settings import ServiceSettings
+
+    probe = EndOffsets(ServiceSettings(kafka_bootstrap_servers=bootstrap, kafka_client_id="crm-tests"))
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await probe.start()
     await admin.start()
     try:
-        tps = sorted(probe.assignment())
-        ends = await probe.end_offsets(tps)
-        committed = await admin.list_consumer_group_offsets(group_id, partitions=tps)
-        return bool(tps) and all(ends[tp] == 0 or (tp in committed and committed[tp].offset >= ends[tp]) for tp in tps)
+        ends = {TopicPartition(topic, p): end for p, end in (await probe.fetch([topic]))[topic].items()}
+        committed = await admin.list_consumer_group_offsets(group_id, partitions=sorted(ends))
+        return bool(ends) and all(
+            end == 0 or (tp in committed and committed[tp].offset >= end) for tp, end in ends.items()
+        )
     finally:
         await admin.close()
-        await probe.stop()
+        await probe.close()
 
 
 async def publish_events(settings, topic: str, events) -> None:

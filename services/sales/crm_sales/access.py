@@ -41,10 +41,11 @@ ACTIVITIES_WRITE_SCOPE = "sales:activities"
 IDENTIFIER_FIELDS = ("iin", "bin", "tax_id")
 OWNER_ROLES = {Role.BRANCH_AGENT.value, Role.BRANCH_MANAGER.value, Role.REGIONAL_MANAGER.value, Role.ADMIN.value}
 STATS_ROLES = {Role.HQ_ANALYST, Role.BRANCH_MANAGER, Role.REGIONAL_MANAGER, Role.ADMIN}
-# Who answers data subjects: exports a person's data and reads the audit of look-ups. The privacy
-# officer reads every customer (national, unmasked) but is no sales agent: it changes no customer,
-# lead, opportunity or activity, reassigns nothing and reads no statistics.
-PRIVACY_ROLES = {Role.ADMIN, Role.PRIVACY_OFFICER}
+# Who answers data subjects: exports and erases a person's data, reads where an erasure stands and
+# the audit of look-ups by IIN/BIN. The privacy officer reads every customer (national, unmasked)
+# but is no sales agent: besides an erasure it changes no customer, lead, opportunity or activity,
+# reassigns nothing and reads no statistics.
+PRIVACY_ROLES = {Role.PRIVACY_OFFICER, Role.ADMIN}
 
 
 # --- customers -----------------------------------------------------------------------------------
@@ -139,10 +140,10 @@ def masked_changes(changes: dict[str, Any], principal: Principal) -> dict[str, A
     return view
 
 
-def require_privacy_officer(principal: Principal, what: str = "personal-data exports") -> None:
-    """Exports of a person's data and the audit of look-ups: administrators and privacy officers."""
+def require_privacy_officer(principal: Principal, what: str = "erasing a person's data") -> None:
+    """Erasures, exports of a person's data and the audit of look-ups: privacy officers and admins."""
     if principal.role not in PRIVACY_ROLES:
-        raise forbidden(f"{what} are for privacy officers and administrators, not role {principal.role.value}")
+        raise forbidden(f"{what} is for privacy officers (and administrators), not role {principal.role.value}")
 
 
 # --- owners --------------------------------------------------------------------------------------

@@ -170,6 +170,7 @@ def walk(person: Person, story: dict) -> dict[str, list[dict]]:
         "/api/v1/sales/customers/{customer_id}": [{}],
         "/api/v1/sales/customers/{customer_id}/history": [{}],
         "/api/v1/sales/customers/{customer_id}/personal-data": [{}],
+        "/api/v1/sales/customers/{customer_id}/erasure": [{}],
         "/api/v1/sales/leads": [{"limit": 200}],
         "/api/v1/sales/leads/{lead_id}": [{}],
         "/api/v1/sales/opportunities": [{"limit": 200}],

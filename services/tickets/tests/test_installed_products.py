@@ -66,7 +66,10 @@ async def product_row(app, product_id: str) -> InstalledProduct | None:
 
 
 def test_the_consumer_listens_to_the_orders_topic():
-    assert [(c.name, c.topics) for c in CONSUMERS] == [("installed-products", [INSTALLED_PRODUCT_TOPIC])]
+    assert [(c.name, c.topics) for c in CONSUMERS] == [
+        ("installed-products", [INSTALLED_PRODUCT_TOPIC]),
+        ("customer-identity", ["crm.sales.customer.v1"]),  # merges and erasures (test_customer_identity.py)
+    ]
 
 
 async def test_products_follow_the_orders_events(consuming_app, http, broker_settings, make_customer, clock):

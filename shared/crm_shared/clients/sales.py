@@ -39,6 +39,7 @@ class CustomerRef:
     primary_phone: str
     branch_code: str
     region_code: str
+    merged_into_id: str | None = None  # status "merged": the survivor, where its records go
 
     @property
     def segment(self) -> str:
@@ -68,6 +69,7 @@ def _ref(message: pb.Customer) -> CustomerRef:
         primary_phone=message.primary_phone,
         branch_code=message.branch_code,
         region_code=message.region_code,
+        merged_into_id=message.merged_into_id or None,
     )
 
 

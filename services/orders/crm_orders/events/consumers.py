@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_shared.customer_identity import CUSTOMER_TOPIC, erasure_notice, merge_notice
 from crm_shared.envelope import CloudEvent
 from crm_shared.service import ConsumerSpec
 
+from ..services import customer_identity_service
 from ..services.order_service import WonOpportunity, draft_from_opportunity
 
 OPPORTUNITY_TOPIC = "crm.sales.opportunity.v1"
@@ -29,6 +31,16 @@ async def apply_opportunity_event(session: AsyncSession, event: CloudEvent) -> N
     await draft_from_opportunity(session, opportunity)
 
 
+async def apply_customer_event(session: AsyncSession, event: CloudEvent) -> None:
+    """A merge moves the duplicate's orders, products and billing to the survivor; an erasure
+    anonymises the person's copies here and confirms. Other customer events change nothing here."""
+    if (merge := merge_notice(event)) is not None:
+        await customer_identity_service.apply_merge(session, merge, operation_id=event.id)
+    elif (erasure := erasure_notice(event)) is not None:
+        await customer_identity_service.apply_erasure(session, erasure, operation_id=event.id)
+
+
 CONSUMERS: tuple[ConsumerSpec, ...] = (
     ConsumerSpec("orders.won-opportunities", [OPPORTUNITY_TOPIC], apply_opportunity_event),
+    ConsumerSpec("orders.customer-identity", [CUSTOMER_TOPIC], apply_customer_event),
 )

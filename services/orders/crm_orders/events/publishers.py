@@ -2,7 +2,8 @@
 (the same body the REST API answers with), written to the outbox in the caller's transaction.
 
 crm.orders.order.v1: created, state_changed, completed.
-crm.orders.installed_product.v1: created, changed, terminated."""
+crm.orders.installed_product.v1: created, changed, terminated.
+crm.orders.erasure.v1: confirmed (ids and counts only)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_shared.customer_identity import ErasureNotice, erasure_confirmation
 from crm_shared.outbox import EventWriter
 from crm_shared.timefmt import iso
 
@@ -112,4 +114,16 @@ async def publish_installed_product(session: AsyncSession, action: str, product:
         data=installed_product_state(product),
         region=product.region_code,
         branch=product.branch_code,
+    )
+
+
+async def publish_erasure_confirmed(session: AsyncSession, notice: ErasureNotice, records: dict[str, int]) -> None:
+    """crm.orders.erasure.confirmed: orders anonymised its copies of an erased customer (sales
+    collects it into the erasure request)."""
+    await EVENTS.add(
+        session,
+        aggregate="erasure",
+        action="confirmed",
+        subject=notice.erasure_id,
+        data=erasure_confirmation("orders", notice, records),
     )

@@ -20,6 +20,7 @@ from ..access import BILLING, require_reader, require_system_scope
 from ..db.models import BillingAccount, Invoice, Order, Payment
 from ..domain.balance import BalanceStatus, InvoiceFigures, balance_status
 from ..domain.catalog import CURRENCY
+from .customer_identity_service import home_of
 
 
 @dataclass(frozen=True)
@@ -75,20 +76,23 @@ async def report_invoice(session: AsyncSession, principal: Principal, report: In
         raise field_problem("currency", "invoices are in KZT")
     if report.due_on < report.issued_on:
         raise field_problem("due_on", "is before issued_on")
+    # Billing may still know a customer that sales merged away: the invoice is the survivor's
+    # (and an erased customer's invoices are kept: they hold no name).
+    customer_id = (await home_of(session, report.customer_id)).customer_id
     existing = await session.get(Invoice, report.invoice_id)
     if existing is not None:
-        if existing.customer_id != report.customer_id or existing.amount_tiyn != report.amount_tiyn:
+        if existing.customer_id != customer_id or existing.amount_tiyn != report.amount_tiyn:
             raise conflict(f"invoice {report.invoice_id} was reported before with other figures")
         return existing, False
     if report.order_id:
         order = await session.get(Order, report.order_id)
-        if order is None or order.customer_id != report.customer_id:
+        if order is None or order.customer_id != customer_id:
             raise field_problem("order_id", "is not an order of this customer", 404)
-    account = await _account(session, report.customer_id)
+    account = await _account(session, customer_id)
     account.updated_at = utcnow()
     invoice = Invoice(
         id=report.invoice_id,
-        customer_id=report.customer_id,
+        customer_id=customer_id,
         order_id=report.order_id,
         amount_tiyn=report.amount_tiyn,
         paid_tiyn=0,

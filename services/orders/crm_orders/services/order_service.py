@@ -7,7 +7,7 @@ transaction, so an order is never half-created and never completed without its e
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from sqlalchemy import and_, func, or_, select, true
@@ -17,6 +17,7 @@ from crm_shared.audit import record_change
 from crm_shared.auth import Principal, Role, Scope, can_write, visibility_clause
 from crm_shared.clients.sales import SalesCustomers
 from crm_shared.concurrency import check_version, flush_or_conflict
+from crm_shared.customer_identity import refuse_erased, refuse_unless_in_use
 from crm_shared.db import new_id, utcnow
 from crm_shared.errors import field_problem, not_found
 from crm_shared.pagination import decode_cursor, encode_cursor
@@ -37,6 +38,7 @@ from ..domain.lifecycle import (
     outcome_of,
 )
 from ..events.publishers import publish_installed_product, publish_order
+from .customer_identity_service import home_of
 
 MAX_ITEMS = 50
 # Each unit of an added item becomes an installed product when the order completes.
@@ -279,8 +281,15 @@ async def capture_order(
     those prices) and acknowledges the order."""
     require_order_writer(principal)
     customer = await customers.get(principal, customer_id, field="customer_id")
+    refuse_unless_in_use(customer)  # merged: 409 naming the survivor; erased: 409
     if not can_write(principal, customer.region_code, customer.branch_code):
         raise not_found("customer", customer_id, "customer_id")
+    # sales may have merged or erased it since it answered: the news may be here already
+    home = await home_of(session, customer.id)
+    if home.moved:
+        refuse_unless_in_use(replace(customer, status="merged", merged_into_id=home.customer_id))
+    if home.erased:
+        refuse_erased(customer.id)
     placement = Placement(
         customer.id, customer.display_name, customer.status, customer.branch_code, customer.region_code
     )
@@ -303,8 +312,6 @@ async def _place_order(
     """Every item is validated before anything is written."""
     if currency != CURRENCY:
         raise field_problem("currency", f"orders are in {CURRENCY}; {currency[:8]} is not accepted")
-    if placement.customer_status == "merged":
-        raise field_problem("customer_id", "was merged into another customer; order for the survivor", 409)
     if state != OrderState.DRAFT and not items:
         raise field_problem("items", "at least one item is required")
     if len(items) > MAX_ITEMS:
@@ -355,8 +362,10 @@ async def draft_from_opportunity(session: AsyncSession, opportunity: WonOpportun
     if await session.scalar(select(Order.id).where(Order.opportunity_id == opportunity.id)) is not None:
         return None
     system = Principal("orders:opportunity-consumer", "orders", Role.SYSTEM)
+    # A customer merged away meanwhile: the draft is the survivor's.
+    home = await home_of(session, opportunity.customer_id)
     # The event names no customer; the first item added asks sales for the name.
-    placement = Placement(opportunity.customer_id, "", "active", opportunity.branch_code, opportunity.region_code)
+    placement = Placement(home.customer_id, "", "active", opportunity.branch_code, opportunity.region_code)
     return await _place_order(
         session,
         system,

@@ -229,7 +229,7 @@ class CustomerOut(BaseModel):
     marketing_consent_at: datetime | None
     data_processing_consent: bool
     data_processing_consent_at: datetime | None
-    status: Literal["active", "inactive", "merged"]
+    status: Literal["active", "inactive", "merged", "erased"]
     merged_into_id: str | None
     owner_id: str
     owner_name: str

@@ -157,7 +157,7 @@ async def list_customers(
     branch_code: Annotated[str | None, Query(max_length=32)] = None,
     owner_id: Annotated[str | None, Query(max_length=200)] = None,
     kind: Literal["individual", "business"] | None = None,
-    status: Literal["active", "inactive", "merged", "any"] = "active",
+    status: Literal["active", "inactive", "merged", "erased", "any"] = "active",
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
 ):

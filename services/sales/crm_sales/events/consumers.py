@@ -9,14 +9,16 @@ effect to the projections in crm_sales.services.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_contracts.events import erasure_confirmation_topics
 from crm_shared.envelope import CloudEvent
 from crm_shared.service import ConsumerSpec
 
-from ..services import branch_directory_service, staff_directory_service, stats_service
+from ..services import branch_directory_service, erasure_service, staff_directory_service, stats_service
 from .publishers import CUSTOMER_TOPIC
 
 USER_TOPIC = "crm.gateway.user.v1"
@@ -118,8 +120,31 @@ def _bucket_of(data: dict[str, Any]) -> stats_service.Bucket | None:
     return str(region), str(branch or ""), str(kind)
 
 
+# --- erasure confirmations: crm.<service>.erasure.v1 -------------------------------------------
+
+# Every service that confirms erasures has such a topic in the catalogue; a new one is read after
+# a restart, with nothing listed here.
+ERASURE_TOPICS = sorted(erasure_confirmation_topics().values())
+
+
+async def apply_erasure_confirmation(session: AsyncSession, event: CloudEvent) -> None:
+    """A service confirmed that it anonymised its copies: recorded on the erasure request."""
+    if not event.type.endswith(".erasure.confirmed"):
+        return
+    data = event.data
+    await erasure_service.record_confirmation(
+        session,
+        service=str(data["service"]),
+        erasure_id=str(data["erasure_id"]),
+        confirmed_at=datetime.fromisoformat(data["confirmed_at"]) if data.get("confirmed_at") else event.time,
+        records=dict(data.get("records") or {}),
+        event_id=event.id,
+    )
+
+
 CONSUMERS: list[ConsumerSpec] = [
     ConsumerSpec("staff-directory", [USER_TOPIC], apply_user_event),
     ConsumerSpec("branch-directory", [BRANCH_TOPIC], apply_branch_event),
     ConsumerSpec("branch-stats", [CUSTOMER_TOPIC], apply_customer_event),
+    *([ConsumerSpec("erasure-confirmations", ERASURE_TOPICS, apply_erasure_confirmation)] if ERASURE_TOPICS else []),
 ]

@@ -3,7 +3,8 @@
 Every payload is the record's full state after the change, the same shape the REST API returns
 (identifiers unmasked), plus a few keys saying what happened: ``changes`` on a customer update,
 ``phone``/``contact``/``address`` on the customer sub-resource events, ``duplicate_id`` and
-``duplicate`` on merged, ``operation_id``/``previous_owner_id``/``reason`` on reassigned.
+``duplicate``/``survivor_id``/``merged_at`` on merged, ``operation_id``/``previous_owner_id``/``reason`` on
+reassigned. The one exception is erased, which carries ids only (``record_customer_erased``).
 Schemas: contracts/crm_contracts/events/schemas/crm.sales.<aggregate>.<action>.json.
 
 The states are read from the records by attribute; this module does not import crm_sales.db, so
@@ -134,6 +135,27 @@ async def record_customer_event(session: AsyncSession, action: str, customer, **
         action=action,
         subject=customer.id,
         data=customer_state(customer) | extra,
+        region=customer.region_code,
+        branch=customer.branch_code,
+    )
+
+
+async def record_customer_erased(
+    session: AsyncSession, customer, *, erasure_id: str, customer_ids: list[str], requested_at
+) -> None:
+    """crm.sales.customer.erased: ids only (the person's data is gone, and must not travel again)."""
+    await session.flush()
+    await EVENTS.add(
+        session,
+        aggregate=CUSTOMER,
+        action="erased",
+        subject=customer.id,
+        data={
+            "customer_id": customer.id,
+            "erasure_id": erasure_id,
+            "customer_ids": list(customer_ids),
+            "requested_at": iso(requested_at),
+        },
         region=customer.region_code,
         branch=customer.branch_code,
     )

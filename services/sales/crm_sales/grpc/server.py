@@ -38,7 +38,7 @@ def _timestamp(value: datetime) -> Timestamp:
 
 
 def to_message(customer: Customer, masks_identifiers: bool) -> pb.Customer:
-    iin_bin = customer.tax_id
+    iin_bin = customer.tax_id or ""  # none left once the customer's data was erased
     return pb.Customer(
         id=customer.id,
         kind=KINDS.get(customer.kind, pb.CUSTOMER_KIND_UNSPECIFIED),
@@ -49,7 +49,7 @@ def to_message(customer: Customer, masks_identifiers: bool) -> pb.Customer:
             middle_name=customer.middle_name,
             legal_name=customer.legal_name,
         ),
-        iin_bin=mask_identifier(iin_bin) if masks_identifiers else iin_bin,
+        iin_bin=(mask_identifier(iin_bin) or "") if masks_identifiers else iin_bin,
         iin_bin_masked=masks_identifiers,
         first_name=customer.first_name or "",
         last_name=customer.last_name or "",
@@ -62,6 +62,7 @@ def to_message(customer: Customer, masks_identifiers: bool) -> pb.Customer:
         region_code=customer.region_code,
         owner_id=customer.owner_id,
         status=customer.status,
+        merged_into_id=customer.merged_into_id or "",
         version=customer.version,
         marketing_consent=customer.marketing_consent,
         data_processing_consent=customer.data_processing_consent,

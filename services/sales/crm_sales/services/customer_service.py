@@ -26,6 +26,7 @@ from crm_shared.models import AuditEntry
 from crm_shared.pagination import decode_cursor, encode_cursor
 from crm_shared.phones import is_mobile
 from crm_shared.records import get_visible, get_writable
+from crm_shared.timefmt import iso
 
 from ..access import (
     check_may_create_customer_in,
@@ -131,6 +132,8 @@ async def get_writable_customer(session: AsyncSession, principal: Principal, cus
             merged_into_id=customer.merged_into_id,
             merged_into_url=customer_url(customer.merged_into_id),
         )
+    if customer.status == CustomerStatus.ERASED:
+        raise conflict(f"customer {customer.id} was erased; its record stays only for the books and is read-only")
     return customer
 
 
@@ -580,7 +583,8 @@ async def merge_customers(
 ) -> Customer:
     """Folds ``duplicate_id`` into ``survivor``: its phones, contacts and addresses move over, it
     becomes status=merged with merged_into_id=survivor. Both records are audited; one
-    crm.sales.customer.merged event (keyed by the survivor) tells other aggregates to move too."""
+    crm.sales.customer.merged event (keyed by the survivor; duplicate_id, survivor_id, merged_at)
+    tells other aggregates and services to move the duplicate's records to the survivor."""
     check_version(ENTITY, survivor.version, expected_version)
     if duplicate_id == survivor.id:
         raise field_problem("duplicate_id", "a customer cannot be merged into itself")
@@ -591,6 +595,11 @@ async def merge_customers(
         raise conflict(
             f"duplicate_id: customer {duplicate.id} was already merged into {duplicate.merged_into_id}",
             errors=[{"field": "duplicate_id", "message": "already merged"}],
+        )
+    if duplicate.status == CustomerStatus.ERASED:
+        raise conflict(
+            f"duplicate_id: customer {duplicate.id} was erased and cannot be merged",
+            errors=[{"field": "duplicate_id", "message": "erased"}],
         )
     if duplicate.kind != survivor.kind:
         raise conflict(
@@ -654,7 +663,13 @@ async def merge_customers(
         ),
     )
     await record_customer_event(
-        session, "merged", survivor, duplicate_id=duplicate.id, duplicate=customer_state(duplicate)
+        session,
+        "merged",
+        survivor,
+        duplicate_id=duplicate.id,
+        duplicate=customer_state(duplicate),
+        survivor_id=survivor.id,
+        merged_at=iso(now),
     )
     await move_customer_records(session, principal, duplicate.id, survivor.id)  # leads, deals, activities follow
     return survivor

@@ -169,7 +169,7 @@ async def export_personal_data(
     the session closed before the other services are asked, so that no transaction (on SQLite, no
     database lock) is held while they answer; a complete export is then audited under the
     customer (access_audit_service) in a short transaction of its own."""
-    require_privacy_officer(principal)
+    require_privacy_officer(principal, "exporting a person's data")
     async with db.read_only() as session:
         customer = await get_visible_customer(session, principal, customer_id)
         merged = list(

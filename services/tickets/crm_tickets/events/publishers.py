@@ -3,7 +3,7 @@
 
 crm.tickets.ticket.v1: created, updated, status_changed, assigned, note_added, incident_linked,
 sla_at_risk, sla_breached, escalated. crm.tickets.incident.v1: created, resolved.
-crm.tickets.interaction.v1: started, ended."""
+crm.tickets.interaction.v1: started, ended. crm.tickets.erasure.v1: confirmed (ids and counts only)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_shared.customer_identity import ErasureNotice, erasure_confirmation
 from crm_shared.outbox import EventWriter
 from crm_shared.timefmt import iso
 
@@ -161,4 +162,16 @@ async def publish_interaction(session: AsyncSession, interaction: Interaction, a
         data=interaction_state(interaction),
         region=interaction.region_code,
         branch=interaction.branch_code,
+    )
+
+
+async def publish_erasure_confirmed(session: AsyncSession, notice: ErasureNotice, records: dict[str, int]) -> None:
+    """crm.tickets.erasure.confirmed: tickets anonymised its copies of an erased customer (sales
+    collects it into the erasure request)."""
+    await EVENTS.add(
+        session,
+        aggregate="erasure",
+        action="confirmed",
+        subject=notice.erasure_id,
+        data=erasure_confirmation("tickets", notice, records),
     )

@@ -150,9 +150,13 @@ async def attach_customers(
 ) -> dict[str, Any]:
     """Each affected customer's open ticket in the incident's categories is linked; a customer
     without one gets a new ticket (``priority``), opened by the incident's reporter and linked.
-    Customer ids sales does not know (or the caller may not see) are named in the answer."""
+    Customer ids sales does not know (or the caller may not see, or that were merged away or
+    erased) are named in the answer."""
     incident = await load_incident(session, principal, incident_id, write=True)
     found, missing = await customers.get_many(principal, list(dict.fromkeys(customer_ids)))
+    # customers sales merged away or erased get no ticket here (the survivor is named by its own id)
+    missing += [c.id for c in found if c.status in ("merged", "erased")]
+    found = [c for c in found if c.status not in ("merged", "erased")]
     result = await _attach(session, principal, incident, found, priority=priority, now=now)
     return result | {"unknown_customer_ids": missing, "linked_tickets": await count_linked(session, incident.id)}
 

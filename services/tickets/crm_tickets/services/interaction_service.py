@@ -20,6 +20,7 @@ from ..access import require_reader, require_ticket_writer, ticket_visibility
 from ..db.models import Incident, InstalledProduct, Interaction, Ticket
 from ..domain.workflow import OPEN_STATUSES
 from ..events.publishers import publish_interaction
+from .customer_identity_service import check_in_use
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ async def start_interaction(
 ) -> Interaction:
     require_ticket_writer(principal)
     customer = await customers.get(principal, start.customer_id)
+    await check_in_use(session, customer)
     interaction = Interaction(
         id=new_id(),
         customer_id=customer.id,

@@ -40,6 +40,7 @@ from ..domain.workflow import (
     is_reopen,
 )
 from ..events.publishers import incident_categories, note_state, publish_ticket, ticket_state
+from .customer_identity_service import check_in_use
 
 OPEN_VALUES = tuple(s.value for s in OPEN_STATUSES)
 STATUS_VALUES = tuple(s.value for s in Status)
@@ -210,6 +211,7 @@ async def open_ticket(
     the known outage it was linked to, if any."""
     require_ticket_writer(principal)
     customer = await customers.get(principal, customer_id, field=customer_field)
+    await check_in_use(session, customer, customer_field)
     ticket = await create_ticket(session, principal, customer, draft, now=now)
     for note in notes:
         await append_note(session, principal, ticket, note, now=now)

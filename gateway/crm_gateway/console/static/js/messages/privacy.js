@@ -1,7 +1,6 @@
 // Words of the privacy officer's work (the subject-access export) and of what masked roles see
 // instead of the birth date, in English, Russian and Kazakh.
 export const en = {
-  "role.privacy_officer": "Privacy officer",
   "customer.birth_year": "Year of birth",
   "privacy.export": "Export personal data",
   "privacy.export_hint": "Everything every service holds about this person, as one JSON file (Law No. 94-V on personal data). Each export is recorded.",
@@ -11,7 +10,6 @@ export const en = {
 };
 
 export const ru = {
-  "role.privacy_officer": "Ответственный за персональные данные",
   "customer.birth_year": "Год рождения",
   "privacy.export": "Выгрузить персональные данные",
   "privacy.export_hint": "Всё, что хранят о человеке все сервисы, одним файлом JSON (Закон № 94-V о персональных данных). Каждая выгрузка записывается.",
@@ -21,7 +19,6 @@ export const ru = {
 };
 
 export const kk = {
-  "role.privacy_officer": "Дербес деректерге жауапты қызметкер",
   "customer.birth_year": "Туған жылы",
   "privacy.export": "Дербес деректерді жүктеп алу",
   "privacy.export_hint": "Барлық қызметтер осы адам туралы сақтайтын мәліметтің бәрі, бір JSON файлында (Дербес деректер туралы № 94-V Заң). Әр жүктеу тіркеледі.",

@@ -373,6 +373,42 @@ async function mergedNotice(customer) {
       { class: "survivor" }));
 }
 
+// --- erasure of the person's data (privacy officers and admins) ----------------------------------
+
+function erasureStatus(request) {
+  const services = Object.entries(request.services);
+  return h("div", { class: "erasure-status" },
+    h("p", { class: request.status === "complete" ? "notice" : "hint", role: "status" },
+      t(request.status === "complete" ? "erasure.complete" : "erasure.pending")),
+    h("p", {}, t("erasure.requested", { who: request.requested_by_name, at: dateTime(request.requested_at) }), " ",
+      h("q", {}, request.reason)),
+    table([t("erasure.service"), t("erasure.confirmed_at")],
+      services.map(([service, confirmation]) => h("tr", { "data-service": service },
+        h("th", { scope: "row" }, service),
+        h("td", {}, confirmation.confirmed_at ? dateTime(confirmation.confirmed_at) : t("erasure.waiting"))))));
+}
+
+// Where the erasure of an erased customer stands; the panel goes away for roles that may not ask.
+function erasureProgress(customer) {
+  return optionalPanel("erasure", t("erasure.status_title"),
+    async () => erasureStatus(await api(customerPath(customer, "erasure"))));
+}
+
+// The request itself: a reason, one confirmation, then the customer as it is left.
+function eraseCustomer(customer, onErased) {
+  const form = h("form", { class: "erasure-form", "aria-label": t("erasure.title") },
+    formAlert(),
+    h("p", { class: "hint" }, t("erasure.what_happens")),
+    field("reason", t("erasure.reason"), h("textarea", { rows: 2, maxlength: 2000 }), { required: true, hint: t("erasure.reason_hint") }),
+    h("div", { class: "actions" }, submitButton(t("erasure.confirm"))));
+  onSubmit(form, async (values) => {
+    await api(customerPath(customer, "erasure"), { method: "POST", body: { reason: values.reason || "" } });
+    toast(t("erasure.done"));
+    await onErased();
+  });
+  return h("details", { class: "upkeep card", id: "erase" }, h("summary", {}, t("erasure.title")), form);
+}
+
 function activityList(items) {
   if (!items.length) return empty(t("activity.none"));
   return h("ul", { class: "timeline" }, items.map((a) => h("li", {},
@@ -582,6 +618,9 @@ export async function customerView(root, customerId) {
       can.exportPersonalData(session.me) ? personalDataExport(customer) : null),
     customer.status === "merged" && customer.merged_into_id ? await mergedNotice(customer) : null,
     maintainable(customer) ? mergeDuplicate(live, showSurvivor) : null,
+    can.erase(session.me) && customer.status !== "merged" && customer.status !== "erased"
+      ? eraseCustomer(customer, () => customerView(root, customer.id)) : null,
+    customer.status === "erased" && can.erase(session.me) ? erasureProgress(customer) : null,
     h("div", { class: "grid-360" },
       h("div", { class: "column" }, profile(live, regionList), consents(customer), contacts(live), balance(customer)),
       h("div", { class: "column" }, activities(customer), contactHistory(customer), tickets(customer), opportunities(customer), orders(customer),
