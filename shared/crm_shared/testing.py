@@ -14,6 +14,7 @@ import asyncio
 import itertools
 import os
 import random
+import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -306,3 +307,31 @@ class Identities:
             "phone": self.mobile(),
         }
         return body | overrides
+
+
+# --- what a masked caller must never be able to read ------------------------------------------------
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def derivable_leaks(text: str, identifier: str, birth_date: date | None = None) -> list[str]:
+    """What ``text`` (a response body) gives away of an IIN/BIN beyond its last four digits: the
+    identifier, its first eight digits, or the birth date in a common notation (1990-05-15,
+    15.05.1990, 15/05/1990, 19900515, and 900515 where a number starts: an IIN begins with it).
+    Record ids (UUIDs) are taken out first, and a six-digit run is only counted where it does not
+    continue a number, a time (after "." or ":") or a phone (after "+"), so that ids, timestamps and
+    amounts do not match by chance. Empty when nothing leaks."""
+    text = _UUID.sub("<uuid>", text)
+    found = [what for what in (identifier, identifier[:8]) if what in text]
+    if birth_date is not None:
+        for shown in (
+            f"{birth_date:%Y-%m-%d}",
+            f"{birth_date:%d.%m.%Y}",
+            f"{birth_date:%d/%m/%Y}",
+            f"{birth_date:%Y%m%d}",
+        ):
+            if shown in text:
+                found.append(shown)
+        if re.search(rf"(?<![0-9A-Za-z.:+\-]){birth_date:%y%m%d}", text):
+            found.append(f"{birth_date:%y%m%d}")
+    return found

@@ -7,6 +7,10 @@ from crm_shared.auth import Principal, Role, require_personal_data_access, requi
 from crm_shared.errors import Problem, forbidden
 
 READ, WRITE, FULFIL, BILLING = "orders:read", "orders:write", "orders:fulfil", "orders:billing"
+# Who may export everything held about a customer (crm.orders.v1.PersonalDataService). The privacy
+# officer otherwise reads orders, products and balances like any national role (orders:read) and
+# takes, changes, fulfils and bills nothing (it is not in crm_shared.auth.WRITER_ROLES).
+EXPORT_ROLES = {Role.ADMIN, Role.PRIVACY_OFFICER}
 
 
 def require_reader(principal: Principal) -> None:
@@ -42,3 +46,8 @@ def require_system_scope(principal: Principal, scope: str, what: str) -> None:
             required_scope=scope,
         )
     require_scope(principal, scope)
+
+
+def require_personal_data_exporter(principal: Principal) -> None:
+    if principal.role not in EXPORT_ROLES:
+        raise forbidden(f"role {principal.role.value} may not export a customer's personal data")

@@ -8,6 +8,7 @@ may log activities, reassign, or read statistics.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +41,11 @@ ACTIVITIES_WRITE_SCOPE = "sales:activities"
 IDENTIFIER_FIELDS = ("iin", "bin", "tax_id")
 OWNER_ROLES = {Role.BRANCH_AGENT.value, Role.BRANCH_MANAGER.value, Role.REGIONAL_MANAGER.value, Role.ADMIN.value}
 STATS_ROLES = {Role.HQ_ANALYST, Role.BRANCH_MANAGER, Role.REGIONAL_MANAGER, Role.ADMIN}
+# Who answers data subjects: exports and erases a person's data, reads where an erasure stands and
+# the audit of look-ups by IIN/BIN. The privacy officer reads every customer (national, unmasked)
+# but is no sales agent: besides an erasure it changes no customer, lead, opportunity or activity,
+# reassigns nothing and reads no statistics.
+PRIVACY_ROLES = {Role.PRIVACY_OFFICER, Role.ADMIN}
 
 
 # --- customers -----------------------------------------------------------------------------------
@@ -75,36 +81,69 @@ def sees_existing_customer(principal: Principal, region_code: str, branch_code: 
     return can_see(principal, region_code, branch_code) and principal.sees_personal_data
 
 
+# A run of exactly twelve digits is an IIN or a BIN wherever it appears (an e-mail address, a free
+# text); phones are eleven digits in E.164 and never match. Record ids are UUIDs, whose last group
+# of twelve may be all digits: they are left alone.
+TWELVE_DIGITS = re.compile(r"(?<!\d)\d{12}(?!\d)")
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+
+
+def masked_text(value: Any) -> Any:
+    """``value`` (a string, or lists/dicts of them) with every IIN/BIN-like run of twelve digits
+    masked to its last four; other values unchanged."""
+    if isinstance(value, str):
+        if UUID.fullmatch(value):
+            return value
+        return TWELVE_DIGITS.sub(lambda match: mask_identifier(match.group()), value)
+    if isinstance(value, list):
+        return [masked_text(v) for v in value]
+    if isinstance(value, dict):
+        return {k: masked_text(v) for k, v in value.items()}
+    return value
+
+
+def birth_year(birth_date: str | None) -> int | None:
+    """The year of an ISO birth date ("1990-05-15" -> 1990)."""
+    return int(birth_date[:4]) if birth_date else None
+
+
 def masked_customer(state: dict[str, Any], principal: Principal) -> dict[str, Any]:
-    """A customer's state as the caller may see it (IIN/BIN masked for roles that must not see them)."""
+    """A customer's state as the caller may see it. For roles that must not see personal
+    identifiers nothing from which more than the last four digits of the IIN/BIN can be derived:
+    the IIN/BIN masked (********2345), no full birth date (an IIN starts with it; the birth year
+    stays), and any other twelve-digit run (an e-mail address made of the IIN) masked too."""
     view = dict(state)
     masked = principal.masks_identifiers
     view["identifiers_masked"] = masked
+    view["birth_year"] = birth_year(view.get("birth_date"))
     if masked:
         view["iin"] = mask_identifier(view["iin"])
         view["bin"] = mask_identifier(view["bin"])
+        view["birth_date"] = None
+        view = masked_text(view)
     return view
 
 
 def masked_changes(changes: dict[str, Any], principal: Principal) -> dict[str, Any]:
-    """An audit entry's {field: [old, new]} with the identifiers masked for roles that must not see them."""
+    """An audit entry's {field: [old, new]} as the caller may see it: for roles that must not see
+    identifiers, the IIN/BIN masked (in their own fields and wherever else twelve digits appear)
+    and a birth date reduced to its year."""
     if not principal.masks_identifiers:
         return changes
-    return {
-        field: [mask_identifier(v) if isinstance(v, str) else v for v in values]
-        if field in IDENTIFIER_FIELDS and isinstance(values, list)
-        else values
-        for field, values in changes.items()
-    }
+    view: dict[str, Any] = {}
+    for field, values in changes.items():
+        if field in IDENTIFIER_FIELDS and isinstance(values, list):
+            values = [mask_identifier(v) if isinstance(v, str) else v for v in values]
+        elif field == "birth_date" and isinstance(values, list):
+            values = [birth_year(v) if isinstance(v, str) else v for v in values]
+        view[field] = masked_text(values)
+    return view
 
 
-# Who answers data subjects: erasure (and reading where an erasure stands) is theirs and admins'.
-PRIVACY_ROLES = {Role.PRIVACY_OFFICER, Role.ADMIN}
-
-
-def require_privacy_officer(principal: Principal) -> None:
+def require_privacy_officer(principal: Principal, what: str = "erasing a person's data") -> None:
+    """Erasures, exports of a person's data and the audit of look-ups: privacy officers and admins."""
     if principal.role not in PRIVACY_ROLES:
-        raise forbidden("erasing a person's data is for privacy officers (and administrators)")
+        raise forbidden(f"{what} is for privacy officers (and administrators), not role {principal.role.value}")
 
 
 # --- owners --------------------------------------------------------------------------------------
@@ -201,7 +240,7 @@ def visible_through_related(
 
 def require_activity_writer(principal: Principal) -> None:
     require_personal_data_access(principal)
-    if principal.role is Role.HQ_ANALYST or (
+    if principal.role in (Role.HQ_ANALYST, Role.PRIVACY_OFFICER) or (
         principal.role is Role.SYSTEM and not principal.has_scope(ACTIVITIES_WRITE_SCOPE)
     ):
         raise forbidden(f"role {principal.role.value} may not log activities")

@@ -6,17 +6,19 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from crm_shared.app import ServiceRuntime
+from crm_shared.clients.orders import OrdersPersonalData
+from crm_shared.clients.tickets import TicketsPersonalData
 from crm_shared.service import ServiceDefinition
 from crm_shared.service import create_app as create_service_app
 
-from .api import activities, customers, erasures, leads, opportunities, reassignments, stats
+from .api import activities, customers, erasures, leads, opportunities, personal_data, reassignments, stats
 from .config import SalesSettings
 from .events.consumers import CONSUMERS
 from .grpc import server as grpc_server
 
 DEFINITION = ServiceDefinition(
     title="Qazaq CRM sales service",
-    description="Customers, contacts, leads, opportunities, activities, audit history, erasure on request.",
+    description="Customers, contacts, leads, opportunities, activities, audit history, personal-data exports, erasure on request.",
     routers=[
         customers.router,
         erasures.router,
@@ -25,9 +27,12 @@ DEFINITION = ServiceDefinition(
         activities.router,
         reassignments.router,
         stats.router,
+        personal_data.router,
     ],
     consumers=CONSUMERS,
     grpc_servicers=grpc_server.register,
+    # What orders and tickets hold about a person, for the subject-access export.
+    clients=[OrdersPersonalData, TicketsPersonalData],
 )
 
 

@@ -1,20 +1,25 @@
 """crm.orders.v1.InventoryService: the customer's installed products for other services, with
-the caller's visibility applied (a product belongs to its customer's branch and region)."""
+the caller's visibility applied (a product belongs to its customer's branch and region).
+crm.orders.v1.PersonalDataService: everything held about one customer, for the subject-access
+export that sales assembles (administrators and privacy officers only)."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from crm_contracts.grpc.crm.orders.v1 import inventory_service_pb2 as pb
 from crm_contracts.grpc.crm.orders.v1 import inventory_service_pb2_grpc as pb_grpc
+from crm_contracts.grpc.crm.orders.v1 import personal_data_service_pb2 as export_pb
+from crm_contracts.grpc.crm.orders.v1 import personal_data_service_pb2_grpc as export_pb_grpc
 from crm_shared.app import ServiceRuntime
 from crm_shared.errors import field_problem
 from crm_shared.grpc import current_principal
 
 from ..db.models import InstalledProduct
-from ..services import inventory_service
+from ..services import inventory_service, personal_data_service
 
 PRODUCT_LINES = {
     "internet": pb.PRODUCT_LINE_INTERNET,
@@ -79,5 +84,24 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         return pb.GetInstalledProductResponse(installed_product=to_message(product))
 
 
+class PersonalDataServicer(export_pb_grpc.PersonalDataServiceServicer):
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self.runtime = runtime
+
+    async def ExportCustomerData(self, request: export_pb.ExportCustomerDataRequest, context):
+        now = self.runtime.clock()
+        async with self.runtime.db.read_only() as session:
+            document, counts = await personal_data_service.export_customer_data(
+                session, current_principal(), request.customer_id, today=now.date()
+            )
+        return export_pb.ExportCustomerDataResponse(
+            customer_id=request.customer_id,
+            document_json=json.dumps(document, ensure_ascii=False),
+            generated_at=_timestamp(now),
+            record_counts=counts,
+        )
+
+
 def register(server, runtime: ServiceRuntime) -> None:
     pb_grpc.add_InventoryServiceServicer_to_server(InventoryServicer(runtime), server)
+    export_pb_grpc.add_PersonalDataServiceServicer_to_server(PersonalDataServicer(runtime), server)

@@ -145,7 +145,11 @@ async def customer_balance(
         if account
         else []
     )
-    today = utcnow().date()
+    return balance_of(customer_id, invoices, utcnow().date())
+
+
+def balance_of(customer_id: str, invoices: list[Invoice], today: date) -> Balance:
+    """The balance status and figures of a customer's invoices, as of ``today``."""
     figures = [InvoiceFigures(i.amount_tiyn, i.paid_tiyn, i.due_on) for i in invoices]
     invoiced = sum(i.amount_tiyn for i in invoices)
     paid = sum(min(i.paid_tiyn, i.amount_tiyn) for i in invoices)

@@ -215,7 +215,10 @@ class CustomerOut(BaseModel):
     first_name: str | None
     last_name: str | None
     middle_name: str | None
-    birth_date: date | None
+    birth_date: date | None = Field(
+        description="from the IIN; null for roles that must not see identifiers (an IIN begins with it)"
+    )
+    birth_year: int | None = Field(None, description="the birth year, for every role that sees the customer")
     legal_name: str | None
     legal_form: str | None
     primary_phone: str | None

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Body, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_shared.api import CurrentPrincipal, ReadSession, Session
+from crm_shared.api import CurrentPrincipal, ReadSession, ServiceDatabase, Session, Settings
 from crm_shared.auth import Principal
 from crm_shared.concurrency import IfMatch, check_version, etag, parse_if_match, required_version, version_headers
 from crm_shared.errors import OPENAPI_PROBLEMS, field_problem, openapi_problems
@@ -138,10 +138,15 @@ def _after(cursor: str | None) -> tuple[str, str] | None:
     response_model=Page[CustomerOut],
     responses=OPENAPI_PROBLEMS,
     summary="Find customers by phone (any notation), IIN/BIN, name prefix, branch or owner",
+    description="A look-up by IIN/BIN by a caller who sees identifiers masked (call centre, API keys) is "
+    "audited and limited per caller (`CRM_SALES_IDENTIFIER_LOOKUPS_PER_MINUTE`, default 10): 429 with "
+    "Retry-After beyond it.",
 )
 async def list_customers(
     principal: CurrentPrincipal,
     session: ReadSession,
+    db: ServiceDatabase,
+    settings: Settings,
     phone: Annotated[str | None, Query(max_length=MAX_QUERY_LENGTH, description="any Kazakhstan notation")] = None,
     iin: Annotated[str | None, Query(max_length=MAX_QUERY_LENGTH)] = None,
     bin: Annotated[str | None, Query(max_length=MAX_QUERY_LENGTH)] = None,
@@ -166,7 +171,21 @@ async def list_customers(
         kind=kind,
         statuses=None if status == "any" else (status,),
     )
-    customers, last = await service.search_customers(session, principal, query, limit=limit, after=_after(cursor))
+    if query.tax_id and principal.masks_identifiers:
+        # A look-up by full IIN/BIN confirms an identifier the caller is shown only masked:
+        # audited, and held to a budget per minute (429 beyond it).
+        customers, last = await service.audited_identifier_search(
+            db,
+            principal,
+            query,
+            limit=limit,
+            after=_after(cursor),
+            field="iin" if iin is not None else "bin",
+            budget=settings.identifier_lookups_per_minute,
+            via="rest",
+        )
+    else:
+        customers, last = await service.search_customers(session, principal, query, limit=limit, after=_after(cursor))
     return {
         "items": [service.customer_view(c, principal) for c in customers],
         "next_cursor": encode_cursor(list(last)) if last else None,

@@ -17,7 +17,7 @@ from crm_shared.identifiers import BIN_ENTITY_TYPES, IdentifierError, parse_bin,
 from crm_shared.pagination import decode_cursor, encode_cursor
 from crm_shared.phones import PhoneError, normalize_phone
 
-from ..access import require_reader
+from ..access import masked_text, require_reader
 from ..db.models import Customer
 from ..domain.customers import CustomerKind, CustomerStatus, display_name, search_key
 from ..services import customer_service as service
@@ -56,7 +56,7 @@ def to_message(customer: Customer, masks_identifiers: bool) -> pb.Customer:
         legal_name=customer.legal_name or "",
         phones=[p.e164 for p in customer.phones],
         primary_phone=customer.primary_phone or "",
-        email=customer.email or "",
+        email=(masked_text(customer.email) if masks_identifiers else customer.email) or "",
         language=customer.language,
         branch_code=customer.branch_code,
         region_code=customer.region_code,
@@ -151,6 +151,22 @@ class CustomerServicer(pb_grpc.CustomerServiceServicer):
         query = search_query(request)
         limit = _page_size(request.page_size)
         after = _after(request.page_token)
+        if query.tax_id and principal.masks_identifiers:
+            # Audited and held to the caller's budget of look-ups by IIN/BIN, as over REST.
+            customers, last = await service.audited_identifier_search(
+                self.runtime.db,
+                principal,
+                query,
+                limit=limit,
+                after=after,
+                field="bin" if len(query.tax_id) == 12 and int(query.tax_id[4]) in BIN_ENTITY_TYPES else "iin",
+                budget=self.runtime.settings.identifier_lookups_per_minute,
+                via="grpc",
+            )
+            return pb.SearchCustomersResponse(
+                customers=[to_message(c, True) for c in customers],
+                next_page_token=encode_cursor(list(last)) if last else "",
+            )
         async with self.runtime.db.read_only() as session:
             customers, last = await service.search_customers(session, principal, query, limit=limit, after=after)
             return pb.SearchCustomersResponse(

@@ -19,7 +19,7 @@ from crm_shared import concurrency
 from crm_shared.audit import diff, history, record_change
 from crm_shared.auth import Principal, visibility_clause
 from crm_shared.concurrency import check_version
-from crm_shared.db import new_id, utcnow
+from crm_shared.db import Database, new_id, utcnow
 from crm_shared.errors import Problem, conflict, field_problem, not_found
 from crm_shared.identifiers import parse_iin
 from crm_shared.models import AuditEntry
@@ -38,6 +38,7 @@ from ..access import (
 from ..db.models import Address, Contact, Customer, CustomerPhone
 from ..domain.customers import CustomerKind, CustomerStatus, escape_like, name_key, search_key
 from ..events.publishers import address_state, contact_state, customer_state, phone_state, record_customer_event
+from . import access_audit_service
 from .branch_directory_service import region_of_open_branch
 from .reassignment_service import move_customer_records
 
@@ -210,11 +211,15 @@ async def duplicate_problem(session: AsyncSession, principal: Principal, existin
             matched_field=field,
             errors=[{"field": field, "message": "matches an existing customer"}],
         )
-    return conflict(
+    refusal = conflict(
         f"{field}: a customer with this {field} already exists in another branch",
         matched_field=field,
         errors=[{"field": field, "message": "matches a customer in another branch"}],
     )
+    # The answer tells the caller that a customer it may not see exists: kept in the audit even
+    # though the refused request's transaction is rolled back (crm_shared.api).
+    refusal.kept_records.append(access_audit_service.duplicate_check_entry(principal, existing.id, field))
+    return refusal
 
 
 async def _reject_duplicate(
@@ -731,3 +736,41 @@ async def search_customers(
         last = rows[limit - 1]
         return rows[:limit], (last.name_key, last.id)
     return rows, None
+
+
+async def audited_identifier_search(
+    db: Database,
+    principal: Principal,
+    query: CustomerQuery,
+    *,
+    limit: int,
+    after: tuple[str, str] | None = None,
+    field: str,
+    budget: int,
+    via: str,
+) -> tuple[list[Customer], tuple[str, str] | None]:
+    """``search_customers`` by IIN/BIN (``query.tax_id``; ``field``: iin | bin, as the caller sent
+    it) for a caller who sees identifiers masked: within the caller's budget of look-ups per
+    minute (a 429 with Retry-After beyond it), and audited, admitted or refused, in a transaction
+    of its own (access_audit_service)."""
+    if not query.tax_id:
+        raise ValueError("an identifier search needs query.tax_id")
+    require_reader(principal)
+    async with db.unit_of_work() as session:
+        refusal = await access_audit_service.lookup_refusal(session, principal, budget=budget, now=utcnow())
+        if refusal is None:
+            customers, last = await search_customers(session, principal, query, limit=limit, after=after)
+        else:
+            customers, last = [], None
+        access_audit_service.record_lookup(
+            session,
+            principal,
+            field=field,
+            value=query.tax_id,
+            found=[c.id for c in customers],
+            via=via,
+            refused=refusal is not None,
+        )
+    if refusal is not None:
+        raise refusal
+    return customers, last
