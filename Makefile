@@ -44,6 +44,7 @@ bench: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	cd contracts && ../$(BIN)/buf lint
 
 format: install

@@ -36,16 +36,13 @@ from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
-from sqlalchemy import func, select
-
 from crm_cli import services as registry
 from crm_cli.output import LinePrefixer
 from crm_cli.plan import SuitePlan, build_plan
 from crm_cli.supervisor import ChildSpec, StartupFailed, Supervisor
 from crm_cli.testing import suite_ports
 from crm_cli.topics import catalogue, create_topics, partitions_of
-from crm_sales.db.models import Customer, CustomerPhone
-from crm_sales.seed import seed_bulk
+from crm_sales.seed import PhoneSample, sample_phones, seed_bulk, taken_identifiers
 from crm_shared.auth import INTERNAL_TOKEN_HEADER, Principal, Role, issue_internal_token
 from crm_shared.broker import EmbeddedBroker, free_port
 from crm_shared.db import Database
@@ -175,21 +172,14 @@ class NewCustomers:
 # --- set-up --------------------------------------------------------------------------------------
 
 
-async def seed_sales(url: str, customers: int) -> tuple[list[tuple[str, str]], set[str]]:
-    """``customers`` customers via seed_bulk; returns a sample of (customer id, phone) and every
-    tax id and phone now taken."""
+async def seed_sales(url: str, customers: int) -> tuple[list[PhoneSample], set[str]]:
+    """``customers`` customers via seed_bulk; returns a sample of their phones (with the customer
+    id) and every tax id and phone now taken."""
     db = Database(url)
     try:
         await seed_bulk(db, customers, seed=20250101)
-        async with db.read_only() as session:
-            sample = [
-                tuple(row)
-                for row in await session.execute(
-                    select(CustomerPhone.customer_id, CustomerPhone.e164).order_by(func.random()).limit(PHONE_SAMPLE)
-                )
-            ]
-            taken = set(await session.scalars(select(Customer.tax_id)))
-            taken |= set(await session.scalars(select(CustomerPhone.e164)))
+        sample = await sample_phones(db, PHONE_SAMPLE)
+        taken = await taken_identifiers(db)
     finally:
         await db.dispose()
     return sample, taken
@@ -333,16 +323,16 @@ async def sign_in(gateway: Client, username: str) -> tuple[str, Principal]:
 # --- the workloads -------------------------------------------------------------------------------
 
 
-def search_workload(sample: list[tuple[str, str]]):
+def search_workload(sample: list[PhoneSample]):
     def make(i: int) -> Request:
-        _, e164 = sample[i % len(sample)]
+        e164 = sample[i % len(sample)].e164
         notations = phone_notations(e164)
         return Request.get(
             "/api/v1/sales/customers?phone=" + quote(notations[(i // len(sample) + i) % len(notations)], safe="")
         )
 
     def check(i: int, response: Response) -> str | None:
-        expected_id, _ = sample[i % len(sample)]
+        expected_id = sample[i % len(sample)].customer_id
         items = response.json()["items"]
         if [item["id"] for item in items] != [expected_id]:
             return f"expected customer {expected_id}, found {[item['id'] for item in items]}"

@@ -41,7 +41,6 @@ from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaConsumer
-from sqlalchemy import select
 
 from crm_cli import services as registry
 from crm_cli.plan import build_plan
@@ -49,8 +48,7 @@ from crm_cli.testing import suite_ports
 from crm_gateway.seed import DEMO_OSS_KEY
 from crm_orders.config import OrdersSettings
 from crm_orders.seed import DEMO_CATALOGUE, DemoOffering, add_offerings
-from crm_sales.db.models import Customer
-from crm_sales.seed import seed_bulk
+from crm_sales.seed import branch_customer_ids, seed_bulk
 from crm_shared.auth import INTERNAL_TOKEN_HEADER, issue_internal_token
 from crm_shared.db import Database
 from crm_shared.kafka import ensure_topics, make_producer
@@ -134,8 +132,7 @@ async def seed_sales(url: str, customers: int) -> list[str]:
     db = Database(url)
     try:
         await seed_bulk(db, customers, seed=20250301)
-        async with db.read_only() as session:
-            return list(await session.scalars(select(Customer.id).where(Customer.branch_code == BRANCH)))
+        return await branch_customer_ids(db, BRANCH)
     finally:
         await db.dispose()
 

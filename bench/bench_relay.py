@@ -3,10 +3,11 @@ raw aiokafka produce loop of the same records to the same broker in the same run
 
 - the relay: N ``crm.sales.customer.created`` events (a realistic customer payload, built with
   the service's own ``customer_state``) are written into a fresh sales database's outbox with
-  ``EventWriter``, then drained the way ``OutboxRelay`` does it: ``publish_batch`` in a loop
-  under ``RelayLeadership``, batch size ``outbox_batch_size``, a producer from ``make_producer``,
-  tracing installed as in a service started by `crm up` (spans to a JSON-lines file). Timed from
-  the first pass to the last event marked sent.
+  its ``EventWriter`` (``crm_sales.seed.seed_customer_events``), then drained the way
+  ``OutboxRelay`` does it: ``publish_batch`` in a loop under ``RelayLeadership``, batch size
+  ``outbox_batch_size``, a producer from ``make_producer``, tracing installed as in a service
+  started by `crm up` (spans to a JSON-lines file). Timed from the first pass to the last event
+  marked sent.
 - the baseline: the same N records (same keys, values and headers) sent with ``producer.send``
   in a loop by a producer with the same options, then every acknowledgement awaited.
 
@@ -20,22 +21,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import random
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import date, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
 
 from crm_cli import services as registry
 from crm_sales.config import SalesSettings
-from crm_sales.db.models import Address, Contact, Customer, CustomerPhone
-from crm_sales.events.customer_events import AGGREGATE, EVENTS, TOPIC, customer_state
+from crm_sales.seed import CUSTOMER_EVENTS_TOPIC as TOPIC
+from crm_sales.seed import seed_customer_events
 from crm_shared.broker import EmbeddedBroker, free_port
-from crm_shared.db import Database, new_id, utcnow
-from crm_shared.identifiers import make_iin
+from crm_shared.db import Database
 from crm_shared.kafka import ensure_topics, make_producer
 from crm_shared.migrations import upgrade_async
 from crm_shared.models import OutboxEvent
@@ -78,104 +76,10 @@ class Throughput:
         )
 
 
-class Payloads:
-    """Customer states as the sales service publishes them on crm.sales.customer.created: a pool
-    of distinct customers built with the service's ``customer_state``, each event one of them
-    under a new customer id."""
-
-    POOL = 500
-
-    def __init__(self, seed: int = 11) -> None:
-        self.rng = random.Random(seed)
-        self.pool = [customer_state(self._customer()) for _ in range(self.POOL)]
-
-    def _customer(self) -> Customer:
-        rng, now = self.rng, utcnow()
-        born = date(1950, 1, 1) + timedelta(days=rng.randrange(365 * 55))
-        iin = make_iin(born, rng.random() < 0.5, rng.randrange(10000)) or "900515412345"
-        phone = f"+7701{rng.randrange(10_000_000):07d}"
-        customer = Customer(
-            id=new_id(),
-            kind="individual",
-            tax_id=iin,
-            first_name="Aigerim",
-            last_name="Seitkali",
-            middle_name="Nurlanovna",
-            birth_date=born,
-            legal_name=None,
-            legal_form=None,
-            name_key="seitkali aigerim",
-            primary_phone=phone,
-            email=f"client{rng.randrange(10**6)}@example.kz",
-            language="kk",
-            marketing_consent=True,
-            marketing_consent_at=now,
-            data_processing_consent=True,
-            data_processing_consent_at=now,
-            status="active",
-            merged_into_id=None,
-            owner_id="user-almaty-agent",
-            owner_name="almaty.agent",
-            branch_code="ALA-01",
-            region_code="KZ-75",
-            version=1,
-            created_at=now,
-            updated_at=now,
-        )
-        customer.phones = [
-            CustomerPhone(id=new_id(), customer_id=customer.id, e164=phone, label="mobile", created_at=now)
-        ]
-        customer.contacts = (
-            [
-                Contact(
-                    id=new_id(),
-                    customer_id=customer.id,
-                    name="Serik Akhmetov",
-                    position="Chief engineer",
-                    phone="+77017654321",
-                    email="s.akhmetov@example.kz",
-                    created_at=now,
-                )
-            ]
-            if rng.random() < 0.3
-            else []
-        )
-        customer.addresses = [
-            Address(
-                id=new_id(),
-                customer_id=customer.id,
-                kind="registration",
-                region_code="KZ-75",
-                city="Almaty",
-                street="Abay Ave",
-                building=str(rng.randrange(1, 250)),
-                apartment=str(rng.randrange(1, 180)),
-                postal_code="050000",
-                created_at=now,
-            )
-        ]
-        return customer
-
-    def next(self) -> dict:
-        return self.rng.choice(self.pool) | {"id": new_id()}
-
-
 async def write_events(db: Database, count: int) -> None:
-    """``count`` customer-created events in the outbox, written with the service's EventWriter."""
-    payloads = Payloads()
-    for start in range(0, count, WRITE_BATCH):
-        async with db.unit_of_work() as session:
-            for _ in range(min(WRITE_BATCH, count - start)):
-                state = payloads.next()
-                await EVENTS.add(
-                    session,
-                    aggregate=AGGREGATE,
-                    action="created",
-                    subject=state["id"],
-                    data=state,
-                    region=state["region_code"],
-                    branch=state["branch_code"],
-                )
+    """``count`` customer-created events in the outbox, written by the service's seed with its
+    EventWriter (payloads built with its own ``customer_state``)."""
+    await seed_customer_events(db, count, batch=WRITE_BATCH)
 
 
 async def unsent_records(db: Database) -> list[tuple[str, bytes, bytes, list[tuple[str, bytes]]]]:

@@ -37,19 +37,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 
 from crm_cli import services as registry
 from crm_cli.plan import build_plan
 from crm_cli.testing import suite_ports
-from crm_sales.db.models import Customer
-from crm_sales.seed import seed_bulk
+from crm_sales.seed import sample_customers, seed_bulk
 from crm_shared.auth import INTERNAL_TOKEN_HEADER, issue_internal_token
 from crm_shared.db import Database
 from crm_shared.migrations import upgrade_async
 from crm_tickets.domain import sla
 from crm_tickets.domain.routing import queue_for
-from crm_tickets.sla_scheduler import scan_once
+from crm_tickets.services.sla_service import scan_once
 
 from .bench_api import CpuMeter, Suite, seed_gateway_users, sign_in
 from .common import SummaryRow, render_summary, run_benchmark, temporary_databases
@@ -214,28 +213,13 @@ def ticket_rows(customers: list[tuple], count: int, seed: int = 11):
 
 
 async def customers_of(sales_url: str) -> list[tuple]:
+    """A random sample of the seeded customers: (id, name, kind, branch, region)."""
     db = Database(sales_url)
     try:
-        async with db.read_only() as session:
-            rows = await session.execute(
-                select(
-                    Customer.id,
-                    Customer.kind,
-                    Customer.first_name,
-                    Customer.last_name,
-                    Customer.legal_name,
-                    Customer.branch_code,
-                    Customer.region_code,
-                )
-                .order_by(func.random())
-                .limit(CUSTOMER_SAMPLE)
-            )
-            return [
-                (r.id, r.legal_name or f"{r.last_name} {r.first_name}", r.kind, r.branch_code, r.region_code)
-                for r in rows
-            ]
+        rows = await sample_customers(db, CUSTOMER_SAMPLE)
     finally:
         await db.dispose()
+    return [(r.id, r.legal_name or f"{r.last_name} {r.first_name}", r.kind, r.branch_code, r.region_code) for r in rows]
 
 
 async def copy_tickets(tickets_url: str, customers: list[tuple], count: int) -> None:

@@ -3,6 +3,9 @@
     python contracts/generate.py            # regenerate the committed stubs (make proto)
     python contracts/generate.py --out DIR  # write them elsewhere (the up-to-date test does)
 
+``add_stubs(protos)`` generates the stubs of new protos only, beside the committed ones (what
+`crm new-service` does after writing a service's first proto).
+
 protoc names generated modules after the proto path (``crm.sales.v1``); the imports are
 rewritten so that the stubs load as ``crm_contracts.grpc.crm.sales.v1``.
 """
@@ -14,6 +17,7 @@ import re
 import shutil
 import sys
 import tempfile
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -45,13 +49,14 @@ def _rewrite_imports(source: str) -> str:
     return _MODULE_NAME.sub(lambda m: f"{m.group(1)}{PACKAGE}.{m.group(2)}", source)
 
 
-def generate(out_dir: Path) -> list[Path]:
-    """Writes the stubs for every proto under proto/ into ``out_dir`` (the package directory
-    of crm_contracts.grpc) and returns the files written."""
+def generate(out_dir: Path, protos: Sequence[Path] | None = None) -> list[Path]:
+    """Writes the stubs for ``protos`` (default: every proto under proto/) into ``out_dir`` (the
+    package directory of crm_contracts.grpc) and returns the files written. A proto's stubs do
+    not depend on which other protos are generated with it."""
     from grpc_tools import protoc
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    protos = [str(p.relative_to(PROTO_ROOT)) for p in proto_files()]
+    protos = [str(Path(p).resolve().relative_to(PROTO_ROOT)) for p in (proto_files() if protos is None else protos)]
     if not protos:
         raise SystemExit(f"no .proto files under {PROTO_ROOT}")
     args = [
@@ -93,6 +98,24 @@ def replace_package(target: Path = PACKAGE_DIR) -> list[Path]:
             shutil.rmtree(target)
         shutil.copytree(fresh, target)
     return sorted(p for p in target.rglob("*") if p.is_file())
+
+
+def add_stubs(protos: Sequence[Path], target: Path = PACKAGE_DIR) -> list[Path]:
+    """Generates the stubs of ``protos`` (new ones, under proto/) into ``target`` and returns the
+    files added; every stub already there stays as it is."""
+    added: list[Path] = []
+    with tempfile.TemporaryDirectory() as scratch:
+        fresh = Path(scratch) / "grpc"
+        for path in generate(fresh, protos):
+            destination = target / path.relative_to(fresh)
+            if path.name == "__init__.py" and destination.exists():
+                continue  # a package that other protos' stubs share
+            if destination.exists():
+                raise FileExistsError(f"{destination} exists already: use replace_package() (make proto) to regenerate")
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, destination)
+            added.append(destination)
+    return added
 
 
 def main(argv: list[str] | None = None) -> int:

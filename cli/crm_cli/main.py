@@ -201,6 +201,49 @@ def serve(
     os.execve(sys.executable, argv, env)
 
 
+@app.command("new-service")
+def new_service(
+    name: Annotated[str, typer.Argument(help="The service: lowercase words joined by _, e.g. loyalty.")],
+    aggregate: Annotated[
+        str | None,
+        typer.Option(metavar="NOUN", help="Its first aggregate, singular (default: NAME without a trailing s)."),
+    ] = None,
+    plural: Annotated[
+        str | None, typer.Option(metavar="NOUNS", help="The aggregate's plural, when it is not NOUN+s/es/ies.")
+    ] = None,
+    http_port: Annotated[int | None, typer.Option(help="Default: its 81NN slot (docs/development.md, Ports).")] = None,
+    grpc_port: Annotated[int | None, typer.Option(help="Default: the 501NN of the same slot.")] = None,
+    root: Annotated[
+        Path | None,
+        typer.Option(
+            file_okay=False, exists=True, help="Where services/ and contracts/ are (default: this repository)."
+        ),
+    ] = None,
+) -> None:
+    """Write a new service laid out by the service recipe: REST + gRPC for one aggregate, its
+    migration, outbox events, a consumer, access rules, demo data and tests; its gRPC contract
+    and stubs and its event contracts. Then print what is left to do by hand."""
+    from . import scaffold
+
+    taken_ports = [port for spec in registry.SERVICES for port in (spec.http_port, spec.grpc_port) if port]
+    root = (root or project_root()).resolve()
+    try:
+        service = scaffold.plan(
+            name,
+            aggregate=aggregate,
+            plural=plural,
+            http_port=http_port,
+            grpc_port=grpc_port,
+            taken_names=registry.service_names(),
+            taken_ports=taken_ports,
+        )
+        scaffold.create_service(root, service, ruff_config=scaffold.ruff_config_for(root))
+    except scaffold.ScaffoldError as exc:
+        raise exit_with(str(exc), 2) from None
+    entry = scaffold.registry_entry(service, scaffold.spec_field_names(ServiceSpec))
+    typer.echo(scaffold.next_steps(service, root, entry))
+
+
 @outbox_app.command("replay")
 def outbox_replay(
     service: Annotated[str, typer.Option("--service", help="Whose outbox.")],

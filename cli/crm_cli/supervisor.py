@@ -1,5 +1,6 @@
 """Child processes of `crm up`: start them, copy their output, wait until they answer
-their readiness URL, and stop them (last started, first stopped)."""
+their readiness URL, start one again in its place when it died (``restart``, by the policy
+``RestartPolicy`` that `crm up` applies), and stop them (last started, first stopped)."""
 
 from __future__ import annotations
 
@@ -48,6 +49,7 @@ class Child:
     pump: threading.Thread
     ready: bool = False
     last_readiness: str = field(default="no answer yet")
+    started_at: float = field(default_factory=time.monotonic)
 
     @property
     def name(self) -> str:
@@ -88,6 +90,32 @@ def port_in_use(host: str, port: int) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class RestartPolicy:
+    """What `crm up` does when a process dies after start-up: it starts it again after
+    ``backoff_initial_s``, doubled at each exit in a row up to ``backoff_max_s``. A process that
+    ran ``stable_after_s`` before dying starts a new row. More than ``max_restarts`` exits in a row
+    is a process that keeps failing: the suite stops."""
+
+    backoff_initial_s: float = 1.0
+    backoff_max_s: float = 30.0
+    max_restarts: int = 5
+    stable_after_s: float = 60.0
+
+    def delay(self, exits_in_a_row: int) -> float:
+        return min(self.backoff_max_s, self.backoff_initial_s * 2 ** max(exits_in_a_row - 1, 0))
+
+
+def describe_exit(code: int) -> str:
+    """ "exited with code 3", "was killed by SIGKILL" (a negative returncode is the signal)."""
+    if code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with code {code}"
+
+
 class Supervisor:
     def __init__(
         self, printer: LinePrefixer, *, stop_requested: Callable[[], bool] = lambda: False, cwd: str | None = None
@@ -98,6 +126,20 @@ class Supervisor:
         self.children: list[Child] = []
 
     def start(self, spec: ChildSpec) -> Child:
+        child = self._spawn(spec)
+        self.children.append(child)
+        return child
+
+    def restart(self, child: Child) -> Child:
+        """Start ``child``'s process again (it has exited), in its place in the stop order."""
+        if child.exited() is None:
+            raise RuntimeError(f"{child.name} is still running")
+        child.pump.join(timeout=2)
+        fresh = self._spawn(child.spec)
+        self.children[self.children.index(child)] = fresh
+        return fresh
+
+    def _spawn(self, spec: ChildSpec) -> Child:
         env = {**os.environ, **spec.env, "PYTHONUNBUFFERED": "1"}
         popen = subprocess.Popen(
             spec.argv,
@@ -114,9 +156,7 @@ class Supervisor:
             target=self.printer.pump, args=(spec.name, popen.stdout), name=f"output-{spec.name}", daemon=True
         )
         pump.start()
-        child = Child(spec=spec, popen=popen, pump=pump)
-        self.children.append(child)
-        return child
+        return Child(spec=spec, popen=popen, pump=pump)
 
     def first_exited(self) -> Child | None:
         for child in self.children:

@@ -4,7 +4,13 @@ migrations -> seed -> broker -> topics -> services and gateway (in parallel) -> 
 The demo data is written before the services start (on SQLite a second writer beside a running
 service would meet "database is locked"); its events wait in each outbox until the service's relay
 publishes them, and consumers read their topics from the earliest offset.
-Stopping (Ctrl-C, SIGTERM, or a process dying) goes the other way: gateway, services, broker.
+
+Once up, `crm up` supervises: a process that dies (a service, the gateway or the embedded broker)
+is started again after a back-off (``RestartPolicy``) while the others keep serving (the gateway
+answers 503 with Retry-After for a service that is down). The broker keeps nothing across a
+restart, so its topics are created again at once; the relays notice the empty broker and publish
+their outboxes again (crm_shared.relay, "Broker resets"). The suite stops on Ctrl-C or SIGTERM, or
+when a process keeps failing, in the other order: gateway, services, broker.
 """
 
 from __future__ import annotations
@@ -14,7 +20,10 @@ import contextlib
 import io
 import signal
 import time
+from dataclasses import dataclass
 from pathlib import Path
+
+import httpx
 
 from crm_shared.broker import EmbeddedBroker
 from crm_shared.db import Database
@@ -24,10 +33,21 @@ from .installation import installation_secrets
 from .output import LinePrefixer
 from .plan import ProcessPlan, SuitePlan
 from .services import NotAvailable, gateway, load, missing_parts, module_available, run_seed, settings_for
-from .supervisor import ChildSpec, Interrupted, StartupFailed, Supervisor, port_in_use
+from .supervisor import (
+    Child,
+    ChildSpec,
+    Interrupted,
+    RestartPolicy,
+    StartupFailed,
+    Supervisor,
+    describe_exit,
+    port_in_use,
+)
 from .topics import catalogue, create_topics, partitions_of
 
 READY_LINE = "Qazaq CRM is up"
+BROKER = "broker"
+READINESS_POLL_S = 0.5
 
 
 def seed_summary(result: object) -> str:
@@ -89,15 +109,35 @@ class _LineWriter(io.TextIOBase):
             self.buffer_ = ""
 
 
+@dataclass
+class _Restarts:
+    """One process's exits in a row, and when it is due to start again."""
+
+    in_a_row: int = 0
+    due_at: float | None = None
+    readiness_checked_at: float = 0.0
+
+
 class SuiteRunner:
-    def __init__(self, plan: SuitePlan, *, seed: bool, ready_timeout_s: float, printer: LinePrefixer) -> None:
+    def __init__(
+        self,
+        plan: SuitePlan,
+        *,
+        seed: bool,
+        ready_timeout_s: float,
+        printer: LinePrefixer,
+        restart_policy: RestartPolicy | None = None,
+    ) -> None:
         self.plan = plan
         self.seed = seed
         self.ready_timeout_s = ready_timeout_s
         self.printer = printer
+        self.restart_policy = restart_policy or RestartPolicy()
         self.stop = StopRequest()
         self.supervisor = Supervisor(printer, stop_requested=lambda: self.stop.requested)
         self.broker: EmbeddedBroker | None = None
+        self._broker_started_at = 0.0
+        self._restarts: dict[str, _Restarts] = {}
 
     def say(self, message: str) -> None:
         self.printer.emit("crm", message)
@@ -155,11 +195,12 @@ class SuiteRunner:
                 self.broker.start()
             except (RuntimeError, TimeoutError, FileNotFoundError) as exc:
                 return self.fail(f"the broker did not start: {exc}", _tail_of_file(plan.broker_log))
+            self._broker_started_at = time.monotonic()
         else:
             self.say(f"using the external Kafka at {plan.kafka_bootstrap}")
         topics = catalogue()
         try:
-            asyncio.run(create_topics(plan.kafka_bootstrap, partitions_of(topics)))
+            self._create_topics(topics)
         except Exception as exc:
             raise StartupFailed(
                 "kafka",
@@ -178,6 +219,9 @@ class SuiteRunner:
         self.say("every process answers its readiness check")
         self.banner()
         return self.watch()
+
+    def _create_topics(self, topics: list[dict]) -> None:
+        asyncio.run(create_topics(self.plan.kafka_bootstrap, partitions_of(topics)))
 
     def migrate(self) -> None:
         for process in self.plan.processes:
@@ -242,21 +286,106 @@ class SuiteRunner:
             self.say(line)
 
     def watch(self) -> int:
-        while not self.stop.requested:
-            child = self.supervisor.first_exited()
-            if child is not None:
-                child.pump.join(timeout=2)
-                return self.fail(
-                    f"{child.name} exited with code {child.popen.returncode}; stopping the suite. Its last lines:",
-                    self.printer.tail(child.name)[-15:],
-                )
-            if self.broker is not None and self.broker.proc is not None and self.broker.proc.poll() is not None:
-                return self.fail(
-                    f"the broker exited with code {self.broker.proc.returncode}; stopping the suite",
-                    _tail_of_file(self.plan.broker_log),
-                )
-            time.sleep(0.2)
+        """Until Ctrl-C or SIGTERM (0), or a process that keeps failing (1): a process that dies
+        is started again after a back-off, in its place, and the rest keep running."""
+        with httpx.Client(timeout=1.0, trust_env=False) as client:
+            while not self.stop.requested:
+                now = time.monotonic()
+                for child in list(self.supervisor.children):
+                    failed = self._look_after(child, now, client)
+                    if failed is not None:
+                        return failed
+                if self.broker is not None:
+                    failed = self._look_after_broker(now)
+                    if failed is not None:
+                        return failed
+                time.sleep(0.2)
         return 0
+
+    def _died(self, name: str, code: int, ran_s: float, last_lines: list[str]) -> int | None:
+        """Schedules a restart of ``name``; 1 (after saying why) when it keeps failing."""
+        policy = self.restart_policy
+        state = self._restarts.setdefault(name, _Restarts())
+        if ran_s >= policy.stable_after_s:
+            state.in_a_row = 0
+        state.in_a_row += 1
+        if state.in_a_row > policy.max_restarts:
+            return self.fail(
+                f"{name} keeps failing: it {describe_exit(code)}, {state.in_a_row} exits in a row; "
+                "stopping the suite. Its last lines:",
+                last_lines[-15:],
+            )
+        delay = policy.delay(state.in_a_row)
+        state.due_at = time.monotonic() + delay
+        self.say(
+            f"{name} {describe_exit(code)} after {ran_s:.0f}s; restarting it in {delay:g}s "
+            f"(exit {state.in_a_row} in a row, at most {policy.max_restarts}); the rest keep running."
+            + (" Its last lines:" if last_lines else "")
+        )
+        for line in last_lines[-8:]:
+            self.say(f"  {line}")
+        return None
+
+    def _look_after(self, child: Child, now: float, client: httpx.Client) -> int | None:
+        state = self._restarts.setdefault(child.name, _Restarts())
+        code = child.exited()
+        if code is not None and state.due_at is None:
+            child.pump.join(timeout=2)  # its last lines
+            return self._died(child.name, code, now - child.started_at, self.printer.tail(child.name))
+        if state.due_at is not None and now >= state.due_at:
+            state.due_at = None
+            fresh = self.supervisor.restart(child)
+            self.say(f"restarted {child.name} (pid {fresh.pid})")
+        elif code is None and not child.ready and now - state.readiness_checked_at >= READINESS_POLL_S:
+            state.readiness_checked_at = now
+            try:
+                child.ready = child.spec.ready_url is None or client.get(child.spec.ready_url).status_code == 200
+            except httpx.HTTPError:
+                child.ready = False
+            if child.ready:
+                self.say(f"{child.name} is ready again")
+        return None
+
+    def _look_after_broker(self, now: float) -> int | None:
+        state = self._restarts.setdefault(BROKER, _Restarts())
+        proc = self.broker.proc
+        code = proc.poll() if proc is not None else None
+        if state.due_at is None and (proc is None or code is not None):
+            if proc is not None:
+                self.broker.proc = None
+            return self._died(
+                BROKER,
+                code if code is not None else 1,
+                now - self._broker_started_at,
+                _tail_of_file(self.plan.broker_log, 8),
+            )
+        if state.due_at is not None and now >= state.due_at:
+            state.due_at = None
+            return self._restart_broker()
+        return None
+
+    def _restart_broker(self) -> int | None:
+        plan = self.plan
+        broker = EmbeddedBroker(plan.connect_host, plan.broker_port, log_path=plan.broker_log, new_session=True)
+        self._broker_started_at = time.monotonic()
+        try:
+            broker.start()
+        except (RuntimeError, TimeoutError, FileNotFoundError) as exc:
+            self.say(f"the broker did not start again: {exc}")
+            broker.stop()
+            return self._died(BROKER, 1, 0.0, _tail_of_file(plan.broker_log, 8))
+        self.broker = broker
+        topics = catalogue()
+        try:
+            self._create_topics(topics)
+            made = f"the {len(topics)} topics of the catalogue were created again"
+        except Exception as exc:  # clients create a topic they ask for; the relays publish anyway
+            made = f"creating the topics failed ({exc.__class__.__name__}: {exc})"
+        self.say(
+            f"restarted the broker (pid {broker.proc.pid}) on {plan.kafka_bootstrap}; it kept nothing (memory only): "
+            f"{made}, and each relay publishes its outbox again"
+        )
+        return None
 
     def shutdown(self) -> None:
         if self.supervisor.children:
@@ -264,6 +393,8 @@ class SuiteRunner:
             codes = self.supervisor.stop_all(force=lambda: self.stop.forced)
             self.say("stopped: " + ", ".join(f"{name} ({code})" for name, code in codes.items()))
         if self.broker is not None:
+            if self.broker.proc is not None and self.broker.proc.poll() is None:
+                self.broker.proc.send_signal(signal.SIGCONT)  # a frozen broker cannot stop
             self.broker.stop()
             self.say("broker stopped")
 

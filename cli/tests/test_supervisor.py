@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import pytest
 
 from crm_cli.output import LinePrefixer
-from crm_cli.supervisor import ChildSpec, Interrupted, StartupFailed, Supervisor, port_in_use
+from crm_cli.supervisor import ChildSpec, Interrupted, RestartPolicy, StartupFailed, Supervisor, port_in_use
 from crm_shared.broker import free_port
 
 
@@ -159,17 +161,60 @@ def test_children_die_with_crm_if_it_is_killed():
         time.sleep(0.05)
 
 
-def test_a_process_dying_after_start_up_stops_the_suite(tmp_path):
+def runner_with(tmp_path, out: io.StringIO, policy: RestartPolicy | None = None):
     from crm_cli.plan import build_plan
     from crm_cli.up import SuiteRunner
 
-    out = io.StringIO()
-    runner = SuiteRunner(
+    return SuiteRunner(
         build_plan(env={}, var_dir=tmp_path),
         seed=False,
         ready_timeout_s=60,
         printer=LinePrefixer(out, colour=False, names=["crm", "sales", "gateway"]),
+        restart_policy=policy,
     )
+
+
+def wait_for_line(out: io.StringIO, text: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while text not in out.getvalue():
+        assert time.monotonic() < deadline, f"no line with {text!r} in:\n{out.getvalue()}"
+        time.sleep(0.05)
+
+
+def test_a_process_killed_after_start_up_is_restarted_and_the_rest_keep_running(tmp_path):
+    out = io.StringIO()
+    runner = runner_with(tmp_path, out, RestartPolicy(backoff_initial_s=0.2))
+    gateway_port, sales_port = free_port(), free_port()
+    gateway = runner.supervisor.start(
+        ChildSpec("gateway", http_child(gateway_port), {}, f"http://127.0.0.1:{gateway_port}/readyz")
+    )
+    sales = runner.supervisor.start(
+        ChildSpec("sales", http_child(sales_port), {}, f"http://127.0.0.1:{sales_port}/readyz")
+    )
+    runner.supervisor.wait_ready(timeout_s=60)
+    watching = threading.Thread(target=lambda: setattr(runner, "watch_result", runner.watch()), daemon=True)
+    watching.start()
+    try:
+        os.kill(sales.pid, signal.SIGKILL)
+        wait_for_line(out, "crm     | sales is ready again")
+        text = out.getvalue()
+        assert "crm     | sales was killed by SIGKILL after " in text
+        assert "restarting it in 0.2s (exit 1 in a row, at most 5); the rest keep running." in text
+        assert "crm     | restarted sales (pid " in text
+        restarted = runner.supervisor.children[1]
+        assert restarted.name == "sales" and restarted.pid != sales.pid and alive(restarted.pid)
+        assert alive(gateway.pid) and runner.supervisor.children[0] is gateway  # untouched
+    finally:
+        runner.stop.requested = True
+        watching.join(10)
+    assert runner.watch_result == 0
+    runner.shutdown()
+    assert "crm     | stopped: sales (-15), gateway (-15)" in out.getvalue()
+
+
+def test_a_process_that_keeps_failing_stops_the_suite(tmp_path):
+    out = io.StringIO()
+    runner = runner_with(tmp_path, out, RestartPolicy(backoff_initial_s=0.05, max_restarts=2))
     port = free_port()
     runner.supervisor.start(ChildSpec("gateway", http_child(port), {}, f"http://127.0.0.1:{port}/readyz"))
     runner.supervisor.start(
@@ -177,7 +222,7 @@ def test_a_process_dying_after_start_up_stops_the_suite(tmp_path):
             "sales",
             python("""
         import sys, time
-        time.sleep(1)
+        time.sleep(0.5)
         print("lost the database", flush=True)
         sys.exit(4)
     """),
@@ -189,6 +234,7 @@ def test_a_process_dying_after_start_up_stops_the_suite(tmp_path):
     assert runner.watch() == 1
     runner.shutdown()
     text = out.getvalue()
-    assert "crm     | error: sales exited with code 4; stopping the suite. Its last lines:" in text
+    assert text.count("crm     | restarted sales (pid ") == 2
+    assert "crm     | error: sales keeps failing: it exited with code 4, 3 exits in a row; stopping the suite." in text
     assert "crm     |   lost the database" in text
     assert "crm     | stopped: sales (4), gateway (-15)" in text

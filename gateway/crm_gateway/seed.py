@@ -40,6 +40,8 @@ DEMO_USERS: tuple[DemoUser, ...] = (
     DemoUser("user-karaganda-regional", "karaganda.regional", "Gulnara Tokhtarova", "regional_manager", "KZ-35"),
     DemoUser("user-callcenter", "callcenter", "Aigerim Bekova", "call_center_agent", language="kk"),
     DemoUser("user-analyst", "analyst", "Timur Sadykov", "hq_analyst", language="en"),
+    # Answers data subjects: exports and erases a person's data (national, identifiers unmasked).
+    DemoUser("user-privacy-officer", "privacy.officer", "Privacy Officer", "privacy_officer"),
 )
 
 # A fixed, publicly known key: it only exists in dev databases (the seed refuses production).

@@ -162,6 +162,27 @@ async def test_regions_and_branches(gw):
 # --- user administration -----------------------------------------------------------------
 
 
+async def test_admin_creates_a_privacy_officer_who_answers_data_subjects_nationally(gw, admin):
+    response = await gw.client.post(
+        "/api/v1/admin/users",
+        headers=admin,
+        json={
+            "username": "dpo.two",
+            "full_name": "Second Officer",
+            "password": "s3cret-pass",
+            "role": "privacy_officer",
+        },
+    )
+    assert response.status_code == 201, response.text
+    user = response.json()
+    assert (user["role"], user["region_code"], user["branch_code"]) == ("privacy_officer", None, None)
+    [event] = await outbox_events(gw, user["id"])
+    validate(event.type, event.data)  # the staff directories downstream take it
+    assert event.data["role"] == "privacy_officer"
+    token = await gw.client.post("/api/v1/auth/token", data={"username": "dpo.two", "password": "s3cret-pass"})
+    assert token.status_code == 200
+
+
 async def test_admin_creates_a_user_and_the_event_is_in_the_same_transaction(gw, admin):
     response = await gw.client.post(
         "/api/v1/admin/users",

@@ -76,12 +76,14 @@ async def test_seed_is_idempotent_and_emits_each_user_once(sqlite_url, capsys):
             "user-karaganda-regional",
             "user-callcenter",
             "user-analyst",
+            "user-privacy-officer",
         }
         placed = {u.username: (u.role, u.region_code, u.branch_code) for u in users.values()}
         assert placed["almaty.manager"] == ("branch_manager", "KZ-75", "ALA-01")
         assert placed["karaganda.agent"] == ("branch_agent", "KZ-35", "KAR-01")
         assert placed["karaganda.regional"] == ("regional_manager", "KZ-35", None)
         assert placed["admin"] == ("admin", None, None)
+        assert placed["privacy.officer"] == ("privacy_officer", None, None)
         assert sorted(e.subject for e in events) == sorted(users)
         assert {e.type for e in events} == {"crm.gateway.user.created"}
         assert key.scopes == ["sales:read"] and key.active

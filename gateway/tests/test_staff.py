@@ -14,7 +14,9 @@ pytestmark = pytest.mark.integration
 STAFF_KEYS = {"id", "username", "full_name", "role", "branch_code", "region_code", "active"}
 ALMATY_BRANCH = {"almaty.agent", "almaty.manager"}
 KARAGANDA_BRANCH = {"karaganda.agent", "karaganda.manager"}
-DEMO_STAFF = ALMATY_BRANCH | KARAGANDA_BRANCH | {"admin", "karaganda.regional", "callcenter", "analyst"}
+DEMO_STAFF = (
+    ALMATY_BRANCH | KARAGANDA_BRANCH | {"admin", "karaganda.regional", "callcenter", "analyst", "privacy.officer"}
+)
 # Added by the module's fixture: another Karaganda-region branch, another region, a retired agent.
 EXTRA_STAFF = {
     "temirtau.agent": {"full_name": "Olga Temirtau", "branch_code": "KAR-02"},

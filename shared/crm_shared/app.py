@@ -206,10 +206,9 @@ def create_service_app(
     app.state.runtime = runtime
     app.state.settings = settings
     install_problem_handlers(app)
-    app.add_middleware(
-        NulCharacterGuard
-    )  # innermost of the middlewares: its refusals are counted and carry request ids
-    install_metrics(app, settings.service_name)
+    # innermost of the middlewares: its refusals are counted and carry request ids
+    app.add_middleware(NulCharacterGuard)
+    install_metrics(app, settings.service_name, before_scrape=lambda: _outbox_gauges(runtime))
     install_request_ids(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
 
@@ -236,6 +235,14 @@ def create_service_app(
         app.include_router(router)
     instrument_fastapi(app)
     return app
+
+
+async def _outbox_gauges(runtime: ServiceRuntime) -> None:
+    """The outbox backlog and oldest-unsent age, from the database at scrape time: true even while
+    the relay is stuck on a frozen broker (it used to be the relay that set them)."""
+    from .outbox import refresh_backlog_metrics
+
+    await refresh_backlog_metrics(runtime.db, runtime.settings.service_name)
 
 
 def runtime_of(request: Request) -> ServiceRuntime:

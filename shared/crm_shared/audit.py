@@ -25,6 +25,28 @@ def creation_changes(state: dict[str, Any], leave_out: tuple[str, ...] = BOOKKEE
     return {k: [None, v] for k, v in state.items() if v is not None and k not in leave_out}
 
 
+def audit_entry(
+    principal: Principal,
+    *,
+    entity_type: str,
+    entity_id: str,
+    action: str,
+    changes: dict[str, list[Any]] | None = None,
+    operation_id: str | None = None,
+) -> AuditEntry:
+    """An audit entry not yet added to any session (``record_change`` adds it to the caller's; a
+    refusal keeps it with ``Problem.kept_records``)."""
+    return AuditEntry(
+        entity_type=entity_type,
+        entity_id=entity_id,
+        action=action,
+        actor_id=principal.subject,
+        actor_name=principal.username,
+        changes=_jsonable(changes or {}),
+        operation_id=operation_id,
+    )
+
+
 def record_change(
     session: AsyncSession,
     principal: Principal,
@@ -35,13 +57,12 @@ def record_change(
     changes: dict[str, list[Any]] | None = None,
     operation_id: str | None = None,
 ) -> AuditEntry:
-    entry = AuditEntry(
+    entry = audit_entry(
+        principal,
         entity_type=entity_type,
         entity_id=entity_id,
         action=action,
-        actor_id=principal.subject,
-        actor_name=principal.username,
-        changes=_jsonable(changes or {}),
+        changes=changes,
         operation_id=operation_id,
     )
     session.add(entry)

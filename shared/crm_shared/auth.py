@@ -31,6 +31,7 @@ class Role(StrEnum):
     REGIONAL_MANAGER = "regional_manager"
     CALL_CENTER_AGENT = "call_center_agent"
     HQ_ANALYST = "hq_analyst"
+    PRIVACY_OFFICER = "privacy_officer"  # answers data subjects: exports and erases a person's data
     SYSTEM = "system"  # an external system calling with an API key; its scopes say what it may do
 
 
@@ -50,13 +51,14 @@ ROLE_SCOPE: dict[Role, Scope] = {
     Role.REGIONAL_MANAGER: Scope.REGION,
     Role.CALL_CENTER_AGENT: Scope.NATIONAL,
     Role.HQ_ANALYST: Scope.NONE,
+    Role.PRIVACY_OFFICER: Scope.NATIONAL,
     Role.SYSTEM: Scope.NATIONAL,
 }
 # Roles that may change records (within their scope), and those that may reassign ownership.
 WRITER_ROLES = {Role.ADMIN, Role.BRANCH_AGENT, Role.BRANCH_MANAGER, Role.REGIONAL_MANAGER, Role.SYSTEM}
 REASSIGNER_ROLES = {Role.ADMIN, Role.BRANCH_MANAGER, Role.REGIONAL_MANAGER}
 # Roles that see personal identifiers (IIN/BIN) unmasked.
-UNMASKED_ROLES = {Role.ADMIN, Role.BRANCH_AGENT, Role.BRANCH_MANAGER, Role.REGIONAL_MANAGER}
+UNMASKED_ROLES = {Role.ADMIN, Role.BRANCH_AGENT, Role.BRANCH_MANAGER, Role.REGIONAL_MANAGER, Role.PRIVACY_OFFICER}
 
 
 @dataclass(frozen=True)
@@ -224,3 +226,10 @@ def mask_identifier(value: str | None) -> str | None:
     if not value:
         return value
     return "*" * max(len(value) - 4, 0) + value[-4:]
+
+
+def require_scope(principal: Principal, scope: str) -> None:
+    """403 unless the caller holds ``scope``; users hold every scope of their role, API keys only
+    the scopes they were given."""
+    if not principal.has_scope(scope):
+        raise Problem(403, "Forbidden", f"this API key lacks the scope {scope}", required_scope=scope)

@@ -10,6 +10,15 @@ commit, so a crash in between redelivers the record and the inbox makes that har
 A handler error rolls its transaction back and the record is retried after a back-off: the
 partition is rewound to it and paused until the retry is due, while the consumer keeps polling
 (so it stays in its group; aiokafka #848) and other partitions keep flowing.
+
+Broker resets (the embedded broker keeps nothing across a restart, offsets included):
+- a partition whose fetch position is past the end of the broker's log (the log it was read from
+  is gone; Tansu answers such a fetch with no records and no OffsetOutOfRange, so the consumer
+  would wait there until the new log grew that long, skipping everything before) is rewound to
+  the earliest offset; the inbox skips what was applied already;
+- offsets are committed only for records of the current assignment: a batch fetched before a
+  rebalance (the group rejoins on a broker that lost it) is not committed afterwards, when its
+  offsets would point into a new log and make the group skip the records before them there.
 """
 
 from __future__ import annotations
@@ -71,9 +80,11 @@ class _AssignmentTracker(ConsumerRebalanceListener):
         self.worker = worker
 
     async def on_partitions_revoked(self, revoked) -> None:
+        self.worker._assignments += 1
         self.worker._forget_partitions(revoked)
 
     async def on_partitions_assigned(self, assigned) -> None:
+        self.worker._assignments += 1
         self.worker._forget_partitions(assigned)
         self.worker._joined = True
         log.info("consumer %s assigned %s", self.worker.name, sorted(f"{tp.topic}[{tp.partition}]" for tp in assigned))
@@ -118,6 +129,7 @@ class EventConsumer:
         self._polling = False
         self._retry_at: dict[TopicPartition, float] = {}
         self._failures: dict[TopicPartition, int] = {}
+        self._assignments = 0  # counts rebalances (revocations and assignments)
 
     @property
     def ready(self) -> bool:
@@ -151,10 +163,12 @@ class EventConsumer:
                     batch = await consumer.getmany(timeout_ms=self._poll_timeout_ms(), max_records=self.max_records)
                 finally:
                     self._polling = False
+                assignment = self._assignments
                 for tp, records in batch.items():
                     if self._stopping.is_set():
                         break
-                    await self._process_partition(tp, records)
+                    await self._process_partition(tp, records, assignment)
+                await self._rewind_partitions_past_the_end()
                 failures = 0
             except Exception as exc:
                 failures += 1
@@ -187,19 +201,40 @@ class EventConsumer:
             except Exception as exc:
                 log.warning("consumer %s: stopping the Kafka client failed: %s", self.name, exc)
 
-    async def _process_partition(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
+    async def _process_partition(self, tp: TopicPartition, records: list[ConsumerRecord], assignment: int) -> None:
         next_offset: int | None = None
         for record in records:
-            if self._stopping.is_set() or tp not in self._consumer.assignment():
+            if self._stopping.is_set() or self._assignments != assignment or tp not in self._consumer.assignment():
                 break
             if not await self._handle(record):
                 self._schedule_retry(tp, record.offset)
                 break
             self._failures.pop(tp, None)
             next_offset = record.offset + 1
-        if next_offset is not None:
+        if next_offset is not None and self._assignments == assignment:
             await self._commit(tp, next_offset)
             self._record_lag(tp, next_offset)
+
+    async def _rewind_partitions_past_the_end(self) -> None:
+        """A position past the broker's end of the log (module doc: "Broker resets") goes back to
+        the earliest offset."""
+        consumer = self._consumer
+        for tp in consumer.assignment():
+            if tp in self._retry_at:
+                continue
+            highwater, position = consumer.highwater(tp), _valid_position(consumer, tp)
+            if highwater is None or position is None or position <= highwater:
+                continue
+            log.warning(
+                "consumer %s: %s[%s] is at offset %s but the broker's log ends at %s (the broker lost it, "
+                "e.g. it restarted); reading it again from the earliest offset",
+                self.name,
+                tp.topic,
+                tp.partition,
+                position,
+                highwater,
+            )
+            await consumer.seek_to_beginning(tp)
 
     async def _handle(self, record: ConsumerRecord) -> bool:
         """True when the record is done with (applied, duplicate or malformed), False to retry it."""
@@ -283,3 +318,15 @@ class EventConsumer:
             await asyncio.wait_for(self._stopping.wait(), seconds)
         except TimeoutError:
             pass
+
+
+def _valid_position(consumer: AIOKafkaConsumer, tp: TopicPartition) -> int | None:
+    """The partition's fetch position when it has one, without waiting (``AIOKafkaConsumer.position``
+    waits for a position being reset). aiokafka keeps it in its subscription state."""
+    try:
+        state = consumer._subscription.subscription.assignment.state_value(tp)
+    except AttributeError:  # no assignment right now (or another aiokafka layout)
+        return None
+    if state is None or not state.has_valid_position:
+        return None
+    return state.position

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, MetaData, event, exc, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -63,6 +63,9 @@ def new_id() -> str:
 
 
 POOL_RECYCLE_S = 1800
+# Execution option: a transaction on this connection begins DEFERRED on SQLite instead of
+# IMMEDIATE, so that it never takes (or waits for) the write lock. For work that only reads.
+SQLITE_DEFERRED = "crm_sqlite_deferred"
 
 
 class Database:
@@ -123,6 +126,20 @@ class Database:
         async with self._reads_sessionmaker() as session:
             yield session
 
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for a few reads that must never wait behind, nor hold up, a writer (the
+        outbox relay, metrics at scrape time). On SQLite its transaction begins DEFERRED (a WAL
+        reader takes no lock writers wait for); on PostgreSQL a read never blocks a writer anyway.
+        Never write through it."""
+        async with self.engine.connect() as conn:
+            if self.is_sqlite:
+                conn = await conn.execution_options(**{SQLITE_DEFERRED: True})
+            try:
+                yield conn
+            finally:
+                await conn.rollback()
+
     async def ping(self) -> bool:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
@@ -153,5 +170,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 def _sqlite_begin_immediate(connection) -> None:
     """Take SQLite's write lock when a transaction begins. A deferred transaction that reads and
     then writes fails at once with "database is locked" when another process (the relay, a
-    consumer, a seed) writes meanwhile; an immediate one waits for busy_timeout instead."""
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    consumer, a seed) writes meanwhile; an immediate one waits for busy_timeout instead.
+    A connection marked SQLITE_DEFERRED (``Database.snapshot``, reads only) begins DEFERRED."""
+    if connection.get_execution_options().get(SQLITE_DEFERRED):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -42,6 +42,10 @@ class Problem(Exception):
         self.errors = errors
         self.headers = headers
         self.extensions = extensions
+        # Audit entries (crm_shared.audit.audit_entry) kept although the request's transaction is
+        # rolled back: a refusal that must leave a trace. crm_shared.api's unit of work writes them
+        # in a transaction of their own after the rollback.
+        self.kept_records: list[Any] = []
 
     def body(self, instance: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {"type": self.type, "title": self.title, "status": self.status}
@@ -109,6 +113,8 @@ PROBLEM_DESCRIPTIONS = {
     412: "stale version",
     422: "invalid field (problem names it)",
     428: "neither If-Match nor version sent",
+    429: "too many requests (Retry-After says when to try again)",
+    503: "a service this answer needs did not answer (the problem names it; Retry-After)",
 }
 
 

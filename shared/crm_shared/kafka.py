@@ -10,6 +10,7 @@ us: opentelemetry-python-contrib #3465).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
-from aiokafka.structs import ConsumerRecord, RecordMetadata
+from aiokafka.structs import ConsumerRecord, RecordMetadata, TopicPartition
 from opentelemetry import context, propagate, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
@@ -98,6 +99,70 @@ async def ensure_topics(bootstrap: str, topics: Sequence[tuple[str, int]], *, re
         return created
     finally:
         await admin.close()
+
+
+class EndOffsets:
+    """The end offset (the offset the next record will get) of every partition of some topics, as
+    the broker says now, without a consumer group, and without creating a topic by asking (the
+    metadata request is for all topics: one naming a missing topic makes brokers that auto-create,
+    such as Tansu, create it). A topic the broker does not have comes back with no partitions.
+
+    The end is the high watermark of a fetch, not the answer to ListOffsets(latest): Tansu answers
+    that with one past the base offset of the partition's last record batch (seen: 1 after a batch
+    of 12 records), which is below the end whenever the producer batched. The fetch starts at that
+    answer, so it reads at most the last batch (on Kafka, where the answer is exact, nothing)."""
+
+    def __init__(self, settings: ServiceSettings, *, timeout_s: float = 10.0) -> None:
+        self.settings = settings
+        self.timeout_s = timeout_s
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def fetch(self, topics: Iterable[str]) -> dict[str, dict[int, int]]:
+        topics = set(topics)
+        if self._consumer is None:
+            consumer = make_consumer(
+                self.settings,
+                group_id=None,
+                client_id=f"{client_id(self.settings)}-end-offsets",
+                request_timeout_ms=int(self.timeout_s * 1000),
+                fetch_max_wait_ms=50,
+                auto_offset_reset="latest",
+            )
+            await consumer.start()
+            self._consumer = consumer
+        consumer = self._consumer
+        # The consumer subscribes to nothing, so its client's metadata refresh asks for all topics
+        # (aiokafka sends a null topic list then); AIOKafkaConsumer.topics() would do the same but
+        # keeps the answer from the client that the fetches below use.
+        await consumer._client.force_metadata_update()
+        partitions = {topic: consumer.partitions_for_topic(topic) or set() for topic in topics}
+        wanted = [TopicPartition(topic, p) for topic, parts in partitions.items() for p in sorted(parts)]
+        result: dict[str, dict[int, int]] = {topic: {} for topic in topics}
+        if not wanted:
+            return result
+        consumer.assign(wanted)  # a fresh assignment: no high watermark known yet
+        await consumer.seek_to_end(*wanted)
+        deadline = asyncio.get_running_loop().time() + self.timeout_s
+        waiting = set(wanted)
+        while waiting:
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"no fetch answer for {sorted(map(str, waiting))} in {self.timeout_s}s")
+            await consumer.getmany(*waiting, timeout_ms=100)
+            for tp in list(waiting):
+                highwater = consumer.highwater(tp)
+                if highwater is not None:
+                    result[tp.topic][tp.partition] = highwater
+                    waiting.discard(tp)
+        consumer.unsubscribe()
+        return result
+
+    async def close(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            try:
+                await consumer.stop()
+            except Exception as exc:
+                log.debug("closing the end-offsets client failed: %r", exc)
 
 
 # A ProxyTracer until a provider is installed, then it delegates to that provider's tracer:

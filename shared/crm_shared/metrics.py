@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
+from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+log = logging.getLogger("crm.metrics")
+
 REGISTRY = CollectorRegistry(auto_describe=True)
+BEFORE_SCRAPE_TIMEOUT_S = 2.0
 
 HTTP_LATENCY = Histogram(
     "crm_http_request_duration_seconds",
@@ -31,6 +37,18 @@ OUTBOX_PARKED = Counter(
 )
 OUTBOX_PARKED_NOW = Gauge(
     "crm_outbox_parked_events", "Parked events waiting for `crm outbox replay`", ["service"], registry=REGISTRY
+)
+OUTBOX_BROKER_RESETS = Counter(
+    "crm_outbox_broker_resets_total",
+    "Times the relay found the broker had lost events it had acknowledged (e.g. a memory-only broker restarted)",
+    ["service"],
+    registry=REGISTRY,
+)
+OUTBOX_REPUBLISHED = Counter(
+    "crm_outbox_republished_total",
+    "Events marked unsent again by the relay after a broker reset",
+    ["service"],
+    registry=REGISTRY,
 )
 CONSUMER_LAG = Gauge(
     "crm_consumer_lag",
@@ -72,9 +90,17 @@ class RequestMetricsMiddleware:
             ).observe(time.perf_counter() - start)
 
 
-def install_metrics(app: FastAPI, service: str) -> None:
+def install_metrics(app: FastAPI, service: str, before_scrape: Callable[[], Awaitable[object]] | None = None) -> None:
+    """``before_scrape``: refreshes gauges whose truth is elsewhere (the outbox backlog, read from
+    the database) each time /metrics is read; it is given BEFORE_SCRAPE_TIMEOUT_S, and a failure or
+    a timeout leaves the previous values (and is logged), never fails the scrape."""
     app.add_middleware(RequestMetricsMiddleware, service=service)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
+        if before_scrape is not None:
+            try:
+                await asyncio.wait_for(before_scrape(), BEFORE_SCRAPE_TIMEOUT_S)
+            except Exception as exc:
+                log.warning("metrics of %s: refreshing before the scrape failed: %r", service, exc)
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -1,18 +1,23 @@
 """Transactional outbox, write side: events are rows in the business transaction.
 
-The relay (``relay.py``) publishes them to Kafka after commit, in commit order.
+The relay (``relay.py``) publishes them to Kafka after commit, in commit order. The backlog
+figures (``refresh_backlog_metrics``) are read from the database, not from the relay: a
+service's ``/metrics`` computes them when scraped, so they stay true while the relay is stuck
+(a frozen broker) or dead.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from opentelemetry import propagate
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .db import new_id, utcnow
+from .db import Database, new_id, utcnow
 from .envelope import CloudEvent
+from .metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, OUTBOX_PARKED_NOW
 from .models import OutboxEvent
 
 NOTIFY_CHANNEL = "crm_outbox"
@@ -131,3 +136,46 @@ class EventWriter:
             branch=branch,
             dataschema=dataschema_uri(type_),
         )
+
+
+# --- backlog: what waits to be published (read from the database) ---------------------------
+
+UNSENT = (OutboxEvent.sent_at.is_(None), OutboxEvent.parked_at.is_(None))
+
+
+async def outbox_backlog(db: Database) -> tuple[int, datetime | None]:
+    """How many events are waiting to be sent, and when the oldest of them was written."""
+    async with db.snapshot() as conn:
+        count, oldest = (
+            await conn.execute(select(func.count(), func.min(OutboxEvent.created_at)).where(*UNSENT))
+        ).one()
+    return count, oldest
+
+
+async def parked_events(db: Database) -> int:
+    stmt = select(func.count()).where(OutboxEvent.sent_at.is_(None), OutboxEvent.parked_at.is_not(None))
+    async with db.snapshot() as conn:
+        return (await conn.execute(stmt)).scalar_one()
+
+
+async def refresh_backlog_metrics(db: Database, service: str) -> int:
+    """Sets the backlog, oldest-unsent age and parked gauges of ``service`` from its database
+    (one read that takes no write lock); returns the backlog."""
+    backlog = func.count().filter(*UNSENT)
+    oldest = func.min(OutboxEvent.created_at).filter(*UNSENT)
+    parked = func.count().filter(OutboxEvent.sent_at.is_(None), OutboxEvent.parked_at.is_not(None))
+    stmt = select(backlog, oldest, parked).where(OutboxEvent.sent_at.is_(None))
+    async with db.snapshot() as conn:
+        count, oldest_at, parked_count = (await conn.execute(stmt)).one()
+    if oldest_at is not None and oldest_at.tzinfo is None:  # SQLite: a plain column expression
+        oldest_at = _as_utc(oldest_at)
+    OUTBOX_PARKED_NOW.labels(service).set(parked_count)
+    OUTBOX_BACKLOG.labels(service).set(count)
+    OUTBOX_OLDEST_AGE.labels(service).set(max((utcnow() - oldest_at).total_seconds(), 0.0) if oldest_at else 0.0)
+    return count
+
+
+def _as_utc(value) -> datetime:
+    if isinstance(value, str):  # SQLite returns an aggregate of a DateTime column as text
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value

@@ -126,7 +126,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         http_port=8101,
         grpc_port=50101,
         description="customers, leads, opportunities and activities",
-        scopes=("sales:read", "sales:write"),
+        scopes=("sales:read", "sales:write", "sales:activities"),
     ),
     ServiceSpec(
         name="orders",

@@ -1,48 +1,97 @@
 """Transactional outbox, publish side: the relay sends committed outbox rows to Kafka.
 
-One relay is active per service database. On PostgreSQL it holds a session-level advisory
-lock on a dedicated connection (other instances wait as standbys) and is woken by the
-NOTIFY that ``outbox.add_event`` issues inside the writer's transaction, with a polling
-fallback; on SQLite (one process, embedded runs) it polls.
+One relay is active per service database (``RelayLeadership``). On PostgreSQL it holds a
+session-level advisory lock on a dedicated connection (other instances wait as standbys), which
+also LISTENs for the NOTIFY that ``outbox.add_event`` issues inside the writer's transaction, with
+a polling fallback. On SQLite it holds an exclusive ``flock`` on a file beside the database: the
+kernel releases it when the process dies (even by SIGKILL), and it is not a database lock, so no
+writer ever waits for it. Either way a second relay (another worker process, a restarted service
+whose predecessor is not gone yet) waits as a standby.
 
-A pass takes the oldest unsent rows (by ``seq``, the commit order), sends them all, waits for
-the broker's acknowledgements and marks as sent the acknowledged prefix only: everything from
-the first failure on stays unsent and is sent again, in order, after a back-off. A relay killed
-between the broker's ack and the database commit publishes those events a second time;
-consumers dedupe by event id (``consumer.py``), so delivery is at least once, effects once.
+A pass reads the oldest unsent rows (by ``seq``, the commit order) in a short read that takes no
+write lock, sends them all with NO transaction open, waits for the broker's acknowledgements,
+and then, in a short write transaction of its own, marks as sent the acknowledged prefix only:
+everything from the first failure on stays unsent and is sent again, in order, after a back-off.
+A frozen broker therefore never holds up the service's writers: the outbox simply grows (and the
+service's ``/metrics`` says so: the backlog figures are read from the database when scraped, see
+``outbox.refresh_backlog_metrics``). A relay killed between the broker's ack and the marking
+publishes those events a second time; consumers dedupe by event id (``consumer.py``), so delivery
+is at least once, effects once.
 
 An event the broker refuses for good (a non-retriable error such as a payload over the size
 limit, ``PARK_AFTER_ATTEMPTS`` times) is parked: ``parked_at`` is set, it is logged, counted in
 ``crm_outbox_parked_events``, and the relay goes on with the events after it instead of holding
 back every later event of the service. Nothing is dropped: ``crm outbox replay`` sends parked
 events again once the cause is fixed. Retriable errors (the broker away) are retried forever.
+
+Broker resets. The embedded broker (Tansu) keeps everything in memory: after a restart every
+topic is empty (or gone), and the consumer groups' offsets with it. The relay notices and marks the
+lost events unsent again (what ``crm outbox replay`` does, over the whole retention window of the
+lost topics), once per reset, so the suite heals without anyone running a command; consumers skip
+what they applied already. How it notices (``BrokerLogWatch``, ``OutboxRelay._heal``):
+
+- When it becomes active (it may have been down while the broker restarted, e.g. the whole suite
+  was restarted): per topic it has published to, the sum of the broker's end offsets is compared
+  with the number of events the outbox holds as sent. Offsets in a partition never go down and
+  every sent row was appended at least once, so on a broker that kept its log the sum is never
+  smaller; smaller means records were lost.
+- While it runs: it remembers, per partition, the end of the log it has seen (its own acks and the
+  broker's end offsets). An acknowledgement at an offset below that end, or an end offset below it
+  at the periodic check (``outbox_broker_check_interval_s``, for a relay with nothing to send), means
+  the log started again; it then runs the comparison above for every topic and republishes.
+
+Republished events are sent again in ``seq`` order, after which the remembered ends are those of
+the new log, so a reset is healed once. What a reset cannot undo: events of a pass that was in
+flight when the broker died may reach the new log before the republished older ones (the producer
+retries them on its own); consumers see each event once, but such an event can overtake an older
+event of the same record that a lagging consumer had not read yet.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
+import os
+import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from aiokafka.structs import RecordMetadata
 from sqlalchemy import Row, Text, cast, delete, func, or_, select, text, update
 
 from .db import Database, utcnow
-from .kafka import finish_publish_span, make_producer, start_publish_span
+from .kafka import EndOffsets, finish_publish_span, make_producer, start_publish_span
 from .metrics import (
-    OUTBOX_BACKLOG,
+    OUTBOX_BROKER_RESETS,
     OUTBOX_FAILURES,
-    OUTBOX_OLDEST_AGE,
     OUTBOX_PARKED,
-    OUTBOX_PARKED_NOW,
     OUTBOX_PUBLISHED,
+    OUTBOX_REPUBLISHED,
 )
 from .models import OutboxEvent
-from .outbox import NOTIFY_CHANNEL, as_cloud_event
+from .outbox import NOTIFY_CHANNEL, UNSENT, as_cloud_event, outbox_backlog, parked_events, refresh_backlog_metrics
 from .settings import ServiceSettings
+
+__all__ = [
+    "PARK_AFTER_ATTEMPTS",
+    "BrokerLogWatch",
+    "OutboxPublishError",
+    "OutboxRelay",
+    "RelayLeadership",
+    "outbox_backlog",
+    "parked_events",
+    "publish_batch",
+    "purge_sent",
+    "refresh_backlog_metrics",
+    "replay",
+    "republish",
+    "sent_counts",
+]
 
 log = logging.getLogger("crm.relay")
 
@@ -52,6 +101,10 @@ PARK_AFTER_ATTEMPTS = 3
 # Advisory locks are per database, and each service has its own database: one constant key.
 RELAY_LOCK_KEY = zlib.crc32(b"crm_shared.relay.OutboxRelay")
 MAX_ERROR_LENGTH = 2000
+# How often an active relay on PostgreSQL asks the server whether its session still holds the lock.
+LEADERSHIP_CONFIRM_INTERVAL_S = 1.0
+# A broker that does not answer the end-offset question within this is asked again later.
+BROKER_CHECK_TIMEOUT_S = 15.0
 
 
 class OutboxPublishError(Exception):
@@ -64,6 +117,10 @@ class OutboxPublishError(Exception):
         self.event_id = event_id
         self.published = published
         self.cause = cause
+
+
+class _PausedForTest(Exception):
+    """The test hook held the pass until the relay was stopped; nothing of it is marked."""
 
 
 # What a pass reads of each row: plain rows, no ORM objects. The payload comes back as the JSON
@@ -84,7 +141,10 @@ _UNSENT_COLUMNS = (
     OutboxEvent.created_at,
     OutboxEvent.attempts,
 )
-_UNSENT = (OutboxEvent.sent_at.is_(None), OutboxEvent.parked_at.is_(None))
+_UNSENT = UNSENT
+
+Acknowledged = Callable[[Sequence[tuple[Row, RecordMetadata]]], None]
+BeforeMarking = Callable[[int], Awaitable[None]]
 
 
 def refused_for_good(error: BaseException) -> bool:
@@ -92,40 +152,57 @@ def refused_for_good(error: BaseException) -> bool:
     return getattr(error, "retriable", None) is False
 
 
-async def publish_batch(db: Database, producer: AIOKafkaProducer, service: str, batch_size: int) -> int:
+async def publish_batch(
+    db: Database,
+    producer: AIOKafkaProducer,
+    service: str,
+    batch_size: int,
+    *,
+    acknowledged: Acknowledged | None = None,
+    before_marking: BeforeMarking | None = None,
+) -> int:
     """One pass: publish up to ``batch_size`` unsent events in commit order and mark the
     acknowledged ones sent. Returns how many were published; raises ``OutboxPublishError``
     (after recording the attempt) when the broker refused or did not answer.
 
+    No database transaction is open while the broker is talked to: the rows are read in a short
+    read that takes no write lock, and marked in a short write transaction once the broker answered.
+    ``acknowledged`` sees each acknowledged row with the broker's record metadata (partition,
+    offset); ``before_marking`` runs between the acknowledgements and the marking (test hook).
+
     Run it from one process at a time per database (``RelayLeadership``), or order suffers."""
     stmt = select(*_UNSENT_COLUMNS).where(*_UNSENT).order_by(OutboxEvent.seq).limit(batch_size)
-    if db.is_postgres:
-        stmt = stmt.with_for_update(skip_locked=True)
-    async with db.engine.begin() as conn:
+    async with db.snapshot() as conn:
         events = (await conn.execute(stmt)).all()
-        if not events:
-            return 0
-        acked, failure = await _send_in_order(producer, events)
-        if acked:
-            # One statement for the whole acknowledged prefix.
-            await conn.execute(
-                update(OutboxEvent)
-                .where(OutboxEvent.seq.in_([event.seq for event in acked]))
-                .values(sent_at=utcnow(), attempts=func.coalesce(OutboxEvent.attempts, 0) + 1)
-            )
-        parked = False
-        if failure is not None:
-            failed_event, error = failure
-            parked = refused_for_good(error) and (failed_event.attempts or 0) + 1 >= PARK_AFTER_ATTEMPTS
-            await conn.execute(
-                update(OutboxEvent)
-                .where(OutboxEvent.seq == failed_event.seq)
-                .values(
-                    attempts=func.coalesce(OutboxEvent.attempts, 0) + 1,
-                    last_error=f"{error.__class__.__name__}: {error}"[:MAX_ERROR_LENGTH],
-                    parked_at=utcnow() if parked else None,
+    if not events:
+        return 0
+    acked, failure = await _send_in_order(producer, events)
+    if acked and acknowledged is not None:
+        acknowledged(acked)
+    if before_marking is not None:
+        await before_marking(len(acked))
+    parked = False
+    if acked or failure is not None:
+        async with db.engine.begin() as conn:
+            if acked:
+                # One statement for the whole acknowledged prefix.
+                await conn.execute(
+                    update(OutboxEvent)
+                    .where(OutboxEvent.seq.in_([event.seq for event, _ in acked]))
+                    .values(sent_at=utcnow(), attempts=func.coalesce(OutboxEvent.attempts, 0) + 1)
                 )
-            )
+            if failure is not None:
+                failed_event, error = failure
+                parked = refused_for_good(error) and (failed_event.attempts or 0) + 1 >= PARK_AFTER_ATTEMPTS
+                await conn.execute(
+                    update(OutboxEvent)
+                    .where(OutboxEvent.seq == failed_event.seq)
+                    .values(
+                        attempts=func.coalesce(OutboxEvent.attempts, 0) + 1,
+                        last_error=f"{error.__class__.__name__}: {error}"[:MAX_ERROR_LENGTH],
+                        parked_at=utcnow() if parked else None,
+                    )
+                )
     if acked:
         OUTBOX_PUBLISHED.labels(service).inc(len(acked))
     if failure is not None:
@@ -149,9 +226,9 @@ async def publish_batch(db: Database, producer: AIOKafkaProducer, service: str, 
 
 async def _send_in_order(
     producer: AIOKafkaProducer, events: Sequence[Row]
-) -> tuple[list[Row], tuple[Row, BaseException] | None]:
-    """Send every event, then wait for all acks. Returns the acknowledged prefix (in seq order)
-    and the first event that failed with its error, if any."""
+) -> tuple[list[tuple[Row, RecordMetadata]], tuple[Row, BaseException] | None]:
+    """Send every event, then wait for all acks. Returns the acknowledged prefix (in seq order,
+    with the broker's metadata of each) and the first event that failed with its error, if any."""
     in_flight: list[tuple[Row, object, asyncio.Future]] = []
     send_failure: tuple[Row, BaseException] | None = None
     for event in events:
@@ -171,14 +248,14 @@ async def _send_in_order(
             break
         in_flight.append((event, span, ack))
     results = await asyncio.gather(*(ack for _, _, ack in in_flight), return_exceptions=True)
-    acked: list[Row] = []
+    acked: list[tuple[Row, RecordMetadata]] = []
     failure: tuple[Row, BaseException] | None = None
     for (event, span, _), result in zip(in_flight, results):
         finish_publish_span(span, result)
         if failure is None and isinstance(result, BaseException):
             failure = (event, result)
         elif failure is None:
-            acked.append(event)
+            acked.append((event, result))
     return acked, failure or send_failure
 
 
@@ -206,6 +283,32 @@ async def replay(db: Database, since: datetime, topic: str | None = None) -> int
     return result.rowcount
 
 
+async def republish(db: Database, topics: Iterable[str]) -> int:
+    """Mark every published event of ``topics`` still in the outbox (the retention window) unsent,
+    for a broker that lost them; parked events stay parked. Returns the count."""
+    topics = sorted(set(topics))
+    if not topics:
+        return 0
+    stmt = (
+        update(OutboxEvent)
+        .where(OutboxEvent.sent_at.is_not(None), OutboxEvent.topic.in_(topics))
+        .values(sent_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    async with db.unit_of_work() as session:
+        result = await session.execute(stmt)
+        if db.is_postgres and result.rowcount:
+            await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+    return result.rowcount
+
+
+async def sent_counts(db: Database) -> dict[str, int]:
+    """Per topic, how many events the outbox holds as published."""
+    stmt = select(OutboxEvent.topic, func.count()).where(OutboxEvent.sent_at.is_not(None)).group_by(OutboxEvent.topic)
+    async with db.snapshot() as conn:
+        return {topic: count for topic, count in (await conn.execute(stmt)).all()}
+
+
 async def purge_sent(db: Database, older_than: datetime) -> int:
     """Delete events published before ``older_than`` (unsent events are never deleted; a replayed
     event counts from its latest publication). Returns the count."""
@@ -221,46 +324,42 @@ async def purge_sent(db: Database, older_than: datetime) -> int:
     return result.rowcount
 
 
-async def outbox_backlog(db: Database) -> tuple[int, datetime | None]:
-    """How many events are waiting to be sent, and when the oldest of them was written."""
-    stmt = select(func.count(), func.min(OutboxEvent.created_at)).where(*_UNSENT)
-    async with db.read_only() as session:
-        count, oldest = (await session.execute(stmt)).one()
-    return count, oldest
-
-
-async def parked_events(db: Database) -> int:
-    stmt = select(func.count()).where(OutboxEvent.sent_at.is_(None), OutboxEvent.parked_at.is_not(None))
-    async with db.read_only() as session:
-        return await session.scalar(stmt)
-
-
-async def refresh_backlog_metrics(db: Database, service: str) -> int:
-    count, oldest = await outbox_backlog(db)
-    OUTBOX_PARKED_NOW.labels(service).set(await parked_events(db))
-    OUTBOX_BACKLOG.labels(service).set(count)
-    OUTBOX_OLDEST_AGE.labels(service).set((utcnow() - oldest).total_seconds() if oldest else 0.0)
-    return count
-
-
 def postgres_dsn(db: Database) -> str:
     """The plain libpq URL (for asyncpg) of a SQLAlchemy ``postgresql+asyncpg://`` database."""
     return db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+def sqlite_lock_path(db: Database) -> Path | None:
+    """The file whose flock is the right to publish an SQLite database's outbox (None for an
+    in-memory database, which only its own process can see anyway)."""
+    database = db.engine.url.database
+    if not database or database == ":memory:" or database.startswith("file::memory:"):
+        return None
+    return Path(database).with_name(Path(database).name + ".relay-lock")
+
+
 class RelayLeadership:
-    """The right to publish one database's outbox: a session-level advisory lock held on a
-    dedicated connection (PostgreSQL), which also LISTENs for the writers' NOTIFY. Losing the
-    connection loses the lock, and ``held`` says so. On SQLite it is always held (one process)."""
+    """The right to publish one database's outbox.
+
+    PostgreSQL: a session-level advisory lock held on a dedicated connection, which also LISTENs
+    for the writers' NOTIFY. Losing the connection loses the lock, and ``held`` says so; an active
+    relay also asks the server at most once a second whether its session still holds it.
+    SQLite: an exclusive, non-blocking ``flock`` on ``<database>.relay-lock``. It is held by the
+    open file, released by the kernel when the process dies, and it is not a database lock, so
+    the service's writers never wait for it."""
 
     def __init__(self, db: Database, on_notify: asyncio.Event | None = None) -> None:
         self.db = db
         self.on_notify = on_notify
         self._conn: asyncpg.Connection | None = None
         self._held = False
+        self._confirmed_at = 0.0
+        self._lock_file: int | None = None
 
     @property
     def held(self) -> bool:
+        if self.db.is_sqlite:
+            return self._lock_file is not None or sqlite_lock_path(self.db) is None
         if not self.db.is_postgres:
             return True
         return self._held and self._conn is not None and not self._conn.is_closed()
@@ -270,13 +369,18 @@ class RelayLeadership:
         return self.db.is_postgres and self.held and self.on_notify is not None
 
     async def try_acquire(self) -> bool:
-        if self.held:
+        if self.db.is_sqlite:
+            return self._try_flock()
+        if not self.db.is_postgres:
             return True
+        if self.held:
+            return await self._confirm()
         if self._conn is not None and self._conn.is_closed():
             self._conn, self._held = None, False
         if self._conn is None:
             self._conn = await asyncpg.connect(postgres_dsn(self.db))
         self._held = bool(await self._conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK_KEY))
+        self._confirmed_at = time.monotonic()
         if self._held and self.on_notify is not None:
             try:
                 await self._conn.add_listener(NOTIFY_CHANNEL, self._notified)
@@ -285,17 +389,101 @@ class RelayLeadership:
                 raise
         return self._held
 
+    async def _confirm(self) -> bool:
+        """Still ours? (A session the server ended while this side did not notice would let a
+        second relay in.) Asked at most every LEADERSHIP_CONFIRM_INTERVAL_S."""
+        if time.monotonic() - self._confirmed_at < LEADERSHIP_CONFIRM_INTERVAL_S:
+            return True
+        try:
+            still = await self._conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND pid = pg_backend_pid() AND classid = 0 AND objid = $1 AND objsubid = 1)",
+                RELAY_LOCK_KEY,
+                timeout=5,
+            )
+        except (TimeoutError, asyncpg.PostgresError, OSError, asyncpg.InterfaceError):
+            still = False
+        if not still:
+            log.warning("the outbox relay lost its advisory lock; standing by")
+            await self.release()
+            return False
+        self._confirmed_at = time.monotonic()
+        return True
+
+    def _try_flock(self) -> bool:
+        if self.held:
+            return True
+        path = sqlite_lock_path(self.db)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        except BaseException:
+            os.close(fd)
+            raise
+        self._lock_file = fd
+        return True
+
     def _notified(self, *_args) -> None:
         if self.on_notify is not None:
             self.on_notify.set()
 
     async def release(self) -> None:
+        if self._lock_file is not None:
+            fd, self._lock_file = self._lock_file, None
+            os.close(fd)  # closing the only descriptor of the open file releases the flock
         conn, self._conn, self._held = self._conn, None, False
         if conn is not None and not conn.is_closed():
             try:
                 await conn.close(timeout=5)
             except Exception:
                 conn.terminate()
+
+
+class BrokerLogWatch:
+    """Per (topic, partition), the end of the log the relay has seen: one past its highest
+    acknowledged offset, or the broker's end offset when it asked. Offsets never go down on a
+    broker that kept its log, so seeing less than this means the log started again."""
+
+    def __init__(self) -> None:
+        self.ends: dict[tuple[str, int], int] = {}
+        self.restarted: set[str] = set()  # topics whose log was seen to start again
+
+    def acknowledged(self, acked: Sequence[tuple[Row, RecordMetadata]]) -> None:
+        for _event, metadata in acked:
+            key = (metadata.topic, metadata.partition)
+            seen = self.ends.get(key, 0)
+            if metadata.offset < seen:
+                self.restarted.add(metadata.topic)
+                self.ends[key] = metadata.offset + 1
+            else:
+                self.ends[key] = metadata.offset + 1
+
+    def topics(self) -> set[str]:
+        return {topic for topic, _ in self.ends}
+
+    def compare(self, ends: dict[str, dict[int, int]]) -> set[str]:
+        """Records the broker's end offsets; returns the topics where any is below what was seen
+        (a topic or partition the broker no longer has counts as 0)."""
+        for (topic, partition), seen in list(self.ends.items()):
+            if topic not in ends:
+                continue
+            now = ends[topic].get(partition, 0)
+            if now < seen:
+                self.restarted.add(topic)
+            self.ends[(topic, partition)] = now if now < seen else max(seen, now)
+        return set(self.restarted)
+
+    def reset(self, ends: dict[str, dict[int, int]]) -> None:
+        """After healing: the new logs' ends are what later checks compare with."""
+        for topic, partitions in ends.items():
+            for key in [key for key in self.ends if key[0] == topic]:
+                del self.ends[key]
+            for partition, end in partitions.items():
+                self.ends[(topic, partition)] = end
+            self.restarted.discard(topic)
 
 
 class OutboxRelay:
@@ -319,6 +507,7 @@ class OutboxRelay:
         listen_fallback_poll_s: float = 2.0,
         retention_check_interval_s: float = 3600.0,
         metrics_interval_s: float = 1.0,
+        broker_check_interval_s: float | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -330,17 +519,28 @@ class OutboxRelay:
         self.listen_fallback_poll_s = listen_fallback_poll_s
         self.retention_check_interval_s = retention_check_interval_s
         self.metrics_interval_s = metrics_interval_s
+        self.broker_check_interval_s = (
+            settings.outbox_broker_check_interval_s if broker_check_interval_s is None else broker_check_interval_s
+        )
         self._producer = producer
         self._owns_producer = producer is None
         self._producer_started = producer is not None
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
         self.leadership = RelayLeadership(db, on_notify=self._wakeup)
+        self.watch = BrokerLogWatch()
+        self._end_offsets: EndOffsets | None = None
         self._task: asyncio.Task | None = None
         self._role = "stopped"
         self._consecutive_failures = 0
         self._next_purge_at = 0.0
         self._next_metrics_at = 0.0
+        self._next_broker_check_at = 0.0
+        self._heal_pending = False
+        self.resets_healed = 0
+        self._pause_file = Path(settings.relay_test_pause_file) if settings.relay_test_pause_file else None
+        self._pause_after: int | None = None
+        self._acked_since_armed = 0
 
     @property
     def ready(self) -> bool:
@@ -371,11 +571,12 @@ class OutboxRelay:
         self._wakeup.set()
         if self._task is not None:
             _done, pending = await asyncio.wait({self._task}, timeout=15)
-            if pending:  # a publish that does not finish: abandon it (its transaction rolls back)
+            if pending:  # a publish that does not finish: abandon it (nothing of it is marked)
                 self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
         await self.leadership.release()
+        await self._close_end_offsets()
         self._role = "stopped"
         if self._owns_producer and self._producer is not None:
             await self._producer.stop()
@@ -396,12 +597,31 @@ class OutboxRelay:
                 if self._role != "active":
                     log.info("outbox relay of %s is now the active one", self.service)
                     self._role = "active"
+                    # It may have been away while the broker lost what it had published.
+                    self._heal_pending = True
+                    self._next_purge_at = 0.0
                 self._wakeup.clear()
-                published = await publish_batch(self.db, self._producer, self.service, self.batch_size)
+                await self._purge_if_due()  # first: nothing is republished only to be purged
+                if self._heal_pending:
+                    await self._heal("the relay became active")
+                    self._heal_pending = False
+                published = await publish_batch(
+                    self.db,
+                    self._producer,
+                    self.service,
+                    self.batch_size,
+                    acknowledged=self.watch.acknowledged,
+                    before_marking=self._test_pause if self._pause_file else None,
+                )
                 self._consecutive_failures = 0
+                if self.watch.restarted:
+                    await self._heal("the broker acknowledged offsets below those it had acknowledged before")
+                    continue
                 await self._housekeeping()
                 if published < self.batch_size:
                     await self._wait_for_work()
+            except _PausedForTest:
+                return
             except Exception as exc:
                 if self._role == "active" and not self.leadership.held:
                     self._role = "standby"
@@ -427,7 +647,101 @@ class OutboxRelay:
             raise
         self._producer, self._producer_started = producer, True
 
-    async def _housekeeping(self) -> None:
+    # -- broker resets ------------------------------------------------------------------------
+    async def _broker_end_offsets(self, topics: Iterable[str]) -> dict[str, dict[int, int]]:
+        if self._end_offsets is None:
+            self._end_offsets = EndOffsets(self.settings)
+        try:
+            return await asyncio.wait_for(self._end_offsets.fetch(topics), BROKER_CHECK_TIMEOUT_S)
+        except BaseException:
+            await self._close_end_offsets()  # a fresh client next time
+            raise
+
+    async def _close_end_offsets(self) -> None:
+        probe, self._end_offsets = self._end_offsets, None
+        if probe is not None:
+            await probe.close()
+
+    async def _heal(self, reason: str) -> int:
+        """Compares what the broker holds with what the outbox holds as sent, per topic, and marks
+        the events of every topic that lost some unsent again (module doc: "Broker resets").
+        Returns how many events will be published again."""
+        restarted = set(self.watch.restarted)
+        counts = await sent_counts(self.db)
+        topics = set(counts) | restarted
+        ends = await self._broker_end_offsets(topics) if topics else {}
+        lost = {topic: counts.get(topic, 0) for topic in topics if topic in restarted}
+        for topic in topics:
+            held = sum(ends.get(topic, {}).values())
+            if held < counts.get(topic, 0):
+                lost[topic] = counts[topic]
+        republished = 0
+        if lost:
+            republished = await republish(self.db, lost)
+            self.resets_healed += 1
+            OUTBOX_BROKER_RESETS.labels(self.service).inc()
+            OUTBOX_REPUBLISHED.labels(self.service).inc(republished)
+            log.warning(
+                "outbox of %s: the broker lost published events (%s; %s); marked %d events unsent to "
+                "publish them again in order, consumers skip those they applied",
+                self.service,
+                reason,
+                ", ".join(
+                    f"{topic} holds {sum(ends.get(topic, {}).values())} records of {count} sent"
+                    for topic, count in sorted(lost.items())
+                ),
+                republished,
+            )
+            # The topics may have come back with other partition counts: publish by the new ones.
+            await asyncio.wait_for(self._producer.client.force_metadata_update(), BROKER_CHECK_TIMEOUT_S)
+        self.watch.reset(ends)
+        self._next_broker_check_at = asyncio.get_running_loop().time() + self.broker_check_interval_s
+        return republished
+
+    async def _check_broker_if_due(self) -> None:
+        """For a relay with nothing to send: has the broker lost the end of the logs it wrote?"""
+        now = asyncio.get_running_loop().time()
+        if self.broker_check_interval_s <= 0 or now < self._next_broker_check_at:
+            return
+        self._next_broker_check_at = now + self.broker_check_interval_s
+        topics = self.watch.topics()
+        if not topics:
+            return
+        try:
+            ends = await self._broker_end_offsets(topics)
+        except Exception as exc:  # the next pass meets the broker's trouble, if it lasts
+            log.info("outbox relay of %s could not check the broker's end offsets: %r", self.service, exc)
+            return
+        if self.watch.compare(ends):
+            await self._heal("the broker's end offsets went below those it had reached")
+
+    # -- test hook ------------------------------------------------------------------------------
+    async def _test_pause(self, acked: int) -> None:
+        """``relay_test_pause_file`` (settings): armed when the file appears (it holds N), it stops
+        the relay after N acknowledged events, before they are marked sent, and waits there."""
+        path = self._pause_file
+        if self._pause_after is None:
+            try:
+                content = path.read_text().strip()
+            except FileNotFoundError:
+                return
+            self._pause_after, self._acked_since_armed = int(content or "1"), 0
+        self._acked_since_armed += acked
+        if self._acked_since_armed < self._pause_after:
+            return
+        path.with_name(path.name + ".paused").write_text(f"{os.getpid()} {self._acked_since_armed}\n")
+        path.unlink(missing_ok=True)
+        log.warning(
+            "outbox relay of %s paused by its test hook after %d acknowledged events, before marking them sent",
+            self.service,
+            self._acked_since_armed,
+        )
+        self._pause_after = None
+        await self._stopping.wait()
+        raise _PausedForTest()
+
+    # -- housekeeping ---------------------------------------------------------------------------
+    async def _purge_if_due(self) -> None:
         now = asyncio.get_running_loop().time()
         if self.settings.outbox_retention_days > 0 and now >= self._next_purge_at:
             self._next_purge_at = now + self.retention_check_interval_s
@@ -435,6 +749,10 @@ class OutboxRelay:
             purged = await purge_sent(self.db, cutoff)
             if purged:
                 log.info("purged %s outbox events published before %s", purged, cutoff.isoformat())
+
+    async def _housekeeping(self) -> None:
+        await self._purge_if_due()
+        await self._check_broker_if_due()
         await self._refresh_metrics_safely()
 
     async def _refresh_metrics_safely(self, force: bool = False) -> None:

@@ -88,9 +88,18 @@ class ServiceSettings(BaseSettings):
     outbox_poll_interval_s: float = 0.2
     outbox_batch_size: int = 200
     outbox_retention_days: int = 7
+    # How often the relay asks the broker whether it still holds what was published (a memory-only
+    # broker that restarted holds nothing); the relay also checks when it starts and whenever the
+    # broker acknowledges an offset below one it acknowledged before.
+    outbox_broker_check_interval_s: float = 5.0
     max_body_bytes: int = 1_000_000
+    grpc_enabled: bool = True
     relay_enabled: bool = True
     consumers_enabled: bool = True
+    # Fault-injection hook for tests (dev profile only): when this file exists and holds a number
+    # N, the relay stops after N more acknowledged events, before marking them sent, writes
+    # "<file>.paused" and waits there (so a test kills it at a point it observed, not guessed).
+    relay_test_pause_file: str = ""
 
     @field_validator("forwarded_allow_ips")
     @classmethod
@@ -118,8 +127,11 @@ class ServiceSettings(BaseSettings):
                     f"{name} must be set to a random value of at least {MIN_SECRET_LENGTH} characters "
                     f"in the {self.profile!r} profile" + (" (it is empty)" if not value else "")
                 )
-        if self.profile != "dev" and not self.database_url:
-            raise ValueError(f"database_url must be set in the {self.profile!r} profile")
+        if self.profile != "dev":
+            if not self.database_url:
+                raise ValueError(f"database_url must be set in the {self.profile!r} profile")
+            if self.relay_test_pause_file:
+                raise ValueError(f"relay_test_pause_file is a test hook, refused in the {self.profile!r} profile")
         return self
 
     @classmethod

@@ -14,6 +14,7 @@ import asyncio
 import itertools
 import os
 import random
+import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -39,6 +40,7 @@ PRINCIPALS: dict[str, Principal] = {
     ),
     "call_center_agent": Principal("t-callcenter", "callcenter", Role.CALL_CENTER_AGENT),
     "hq_analyst": Principal("t-analyst", "analyst", Role.HQ_ANALYST),
+    "privacy_officer": Principal("t-privacy", "privacy.officer", Role.PRIVACY_OFFICER),
 }
 
 # This test session's own internal token secret: random, made in this process, and the one every
@@ -151,23 +153,26 @@ async def read_topic(bootstrap: str, topic: str, until: Callable[[list], bool], 
 
 
 async def group_caught_up(bootstrap: str, group_id: str, topic: str) -> bool:
-    """True when the consumer group has committed offsets at the end of every partition of ``topic``."""
-    from aiokafka import AIOKafkaConsumer
+    """True when the consumer group has committed offsets at the end of every partition of ``topic``
+    (the end as a fetch reports it: ``kafka.EndOffsets``, since Tansu's ListOffsets falls short)."""
     from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.structs import TopicPartition
 
-    # subscribed without a group, the probe is assigned every partition of the topic
-    probe = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    from .kafka import EndOffsets
+    from .settings import ServiceSettings
+
+    probe = EndOffsets(ServiceSettings(kafka_bootstrap_servers=bootstrap, kafka_client_id="crm-tests"))
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await probe.start()
     await admin.start()
     try:
-        tps = sorted(probe.assignment())
-        ends = await probe.end_offsets(tps)
-        committed = await admin.list_consumer_group_offsets(group_id, partitions=tps)
-        return bool(tps) and all(ends[tp] == 0 or (tp in committed and committed[tp].offset >= ends[tp]) for tp in tps)
+        ends = {TopicPartition(topic, p): end for p, end in (await probe.fetch([topic]))[topic].items()}
+        committed = await admin.list_consumer_group_offsets(group_id, partitions=sorted(ends))
+        return bool(ends) and all(
+            end == 0 or (tp in committed and committed[tp].offset >= end) for tp, end in ends.items()
+        )
     finally:
         await admin.close()
-        await probe.stop()
+        await probe.close()
 
 
 async def publish_events(settings, topic: str, events) -> None:
@@ -307,3 +312,31 @@ class Identities:
             "phone": self.mobile(),
         }
         return body | overrides
+
+
+# --- what a masked caller must never be able to read ------------------------------------------------
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def derivable_leaks(text: str, identifier: str, birth_date: date | None = None) -> list[str]:
+    """What ``text`` (a response body) gives away of an IIN/BIN beyond its last four digits: the
+    identifier, its first eight digits, or the birth date in a common notation (1990-05-15,
+    15.05.1990, 15/05/1990, 19900515, and 900515 where a number starts: an IIN begins with it).
+    Record ids (UUIDs) are taken out first, and a six-digit run is only counted where it does not
+    continue a number, a time (after "." or ":") or a phone (after "+"), so that ids, timestamps and
+    amounts do not match by chance. Empty when nothing leaks."""
+    text = _UUID.sub("<uuid>", text)
+    found = [what for what in (identifier, identifier[:8]) if what in text]
+    if birth_date is not None:
+        for shown in (
+            f"{birth_date:%Y-%m-%d}",
+            f"{birth_date:%d.%m.%Y}",
+            f"{birth_date:%d/%m/%Y}",
+            f"{birth_date:%Y%m%d}",
+        ):
+            if shown in text:
+                found.append(shown)
+        if re.search(rf"(?<![0-9A-Za-z.:+\-]){birth_date:%y%m%d}", text):
+            found.append(f"{birth_date:%y%m%d}")
+    return found

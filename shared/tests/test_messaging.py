@@ -3,6 +3,7 @@ SQLite mode, with the real Kafka-protocol broker (Tansu)."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import sys
@@ -13,14 +14,18 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 import pytest_asyncio
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import JSON, String, func, select, update
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from crm_shared.app import ServiceRuntime, create_service_app
 from crm_shared.broker import EmbeddedBroker, free_port
 from crm_shared.consumer import EventConsumer
 from crm_shared.db import Database, PlatformBase, new_metadata, utcnow
@@ -39,7 +44,7 @@ from crm_shared.relay import (
     replay,
 )
 from crm_shared.settings import ServiceSettings
-from crm_shared.testing import eventually, group_caught_up, read_topic, unique_topic
+from crm_shared.testing import eventually, group_caught_up, publish_events, read_topic, unique_topic
 
 pytestmark = pytest.mark.integration
 
@@ -463,8 +468,7 @@ async def test_an_event_refused_for_good_is_parked_and_the_rest_go_on_until_it_i
 
 
 async def test_one_active_relay_per_database_and_a_standby_takes_over(db, kafka_bootstrap, topic):
-    if not db.is_postgres:
-        pytest.skip("the advisory lock exists on PostgreSQL only; SQLite runs one process")
+    """PostgreSQL: an advisory lock on a dedicated connection; SQLite: a flock beside the file."""
     settings = service_settings(db, kafka_bootstrap)
     first, second = new_relay(db, settings), new_relay(db, settings)
     async with running(first):
@@ -554,50 +558,309 @@ async def test_retention_purges_only_events_published_long_ago(db, kafka_bootstr
     assert remaining == {recent.event_id, unsent.event_id}
 
 
-async def test_relay_killed_mid_batch_loses_nothing_and_effects_apply_once(db, kafka_bootstrap, topic, tmp_path):
-    total = 600  # 200 passes of 3 for the first relay: time to kill it mid-way even on a loaded machine
+async def test_relay_killed_mid_batch_loses_nothing_and_effects_apply_once(
+    db, kafka_bootstrap, topic, tmp_path, make_database
+):
+    """The first relay is stopped by its test hook (relay_test_pause_file) once 30 events were
+    acknowledged, between the broker's ack of its tenth pass and the marking, and killed there:
+    a point the test observed, not guessed, so the outcome does not depend on the machine's speed."""
+    total, batch, pause_after = 600, 3, 30
+    db = await fresh_database_like(db, make_database, tmp_path)  # only this test's events in it
     settings = service_settings(db, kafka_bootstrap)
     written = await write_events(
         db, topic, [(f"acct-{i % 20}", {"n": i // 20}) for i in range(total)], per_transaction=60
     )
     expected_ids = {event.event_id for event in written}
+    pause = tmp_path / "relay-pause"
+    pause.write_text(str(pause_after))
     consumer = new_consumer(db, settings, topic, max_records=200)
-    async with running(consumer):
-        relay = start_relay_process(db, kafka_bootstrap, tmp_path / "relay-1.log", batch_size=3)
-        try:
-            await eventually(
-                lambda: _at_least_count(sent_count(db, topic), 6), interval_s=0.01, message="the first relay got going"
+    try:
+        async with running(consumer):
+            relay = start_relay_process(
+                db, kafka_bootstrap, tmp_path / "relay-1.log", batch_size=batch, pause_file=pause
             )
-        finally:
-            relay.send_signal(signal.SIGKILL)
-            relay.wait(10)
-        assert relay.returncode == -signal.SIGKILL
-        assert await sent_count(db, topic) < total, "the relay was killed with a backlog left"
+            try:
+                await eventually(
+                    lambda: _true(pause.with_name("relay-pause.paused").exists()),
+                    interval_s=0.01,
+                    message="the first relay paused by its test hook",
+                )
+            finally:
+                relay.send_signal(signal.SIGKILL)
+                relay.wait(10)
+            assert relay.returncode == -signal.SIGKILL
+            # nine passes marked; the tenth acknowledged by the broker, never marked
+            assert await sent_count(db, topic) == pause_after - batch
 
-        relay = start_relay_process(db, kafka_bootstrap, tmp_path / "relay-2.log", batch_size=50)
-        try:
-            await eventually(lambda: _equal(sent_count(db, topic), total), message="the second relay caught up")
-        finally:
-            relay.send_signal(signal.SIGTERM)
-            relay.wait(15)
+            relay = start_relay_process(db, kafka_bootstrap, tmp_path / "relay-2.log", batch_size=50)
+            try:
+                await eventually(lambda: _equal(sent_count(db, topic), total), message="the second relay caught up")
+            finally:
+                relay.send_signal(signal.SIGTERM)
+                relay.wait(15)
 
-        records = await read_topic(
-            kafka_bootstrap, topic, until=lambda got: expected_ids <= {header(r, "ce_id") for r in got}
+            records = await read_topic(
+                kafka_bootstrap, topic, until=lambda got: expected_ids <= {header(r, "ce_id") for r in got}
+            )
+            await eventually(
+                lambda: group_caught_up(kafka_bootstrap, consumer.group_id, topic),
+                interval_s=0.5,
+                message="consumer group at the end of the topic",
+            )
+        published_ids = [header(record, "ce_id") for record in records]
+        assert set(published_ids) == expected_ids  # every event at least once
+        unmarked_pass = written[pause_after - batch : pause_after]
+        assert all(published_ids.count(event.event_id) >= 2 for event in unmarked_pass)  # sent again
+        applied = await effects_of(db, consumer.name)
+        assert sorted(effect.event_id for effect in applied) == sorted(expected_ids)  # exactly once each
+        for subject in {f"acct-{k}" for k in range(20)}:
+            assert [e.position for e in applied if e.subject == subject] == list(range(total // 20))
+    finally:
+        await db.dispose()
+
+
+async def fresh_database_like(db: Database, make_database, tmp_path: Path) -> Database:
+    """An empty database of the same kind as ``db``, with the platform and effects tables."""
+    if db.is_postgres:
+        url = await make_database("messaging_alone")
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'alone.db'}"
+    database = Database(url)
+    async with database.engine.begin() as conn:
+        await conn.run_sync(PlatformBase.metadata.create_all)
+        await conn.run_sync(EffectsBase.metadata.create_all)
+    return database
+
+
+# --- broker faults: a frozen broker, a broker that restarts empty (Tansu keeps nothing) ---------
+
+# Tansu creates a topic a client asks about with 4 partitions; the fault tests make their topics
+# with 4 too, so a key lands on the same partition whoever creates the topic after a restart.
+AUTO_CREATED_PARTITIONS = 4
+
+
+@asynccontextmanager
+async def own_broker(tmp_path: Path):
+    """A broker of the test's own (it is frozen or killed), with ``restart()`` on the same port:
+    a fresh Tansu there knows nothing of what the old one held."""
+
+    class Handle:
+        def __init__(self) -> None:
+            self.port = free_port()
+            self.bootstrap = f"127.0.0.1:{self.port}"
+            self.starts = 0
+            self.broker = self._start()
+
+        def _start(self) -> EmbeddedBroker:
+            self.starts += 1
+            return EmbeddedBroker(port=self.port, log_path=tmp_path / f"broker-{self.starts}.log").start()
+
+        def restart(self) -> None:
+            self.broker.proc.kill()
+            self.broker.proc.wait(10)
+            self.broker = self._start()
+
+    handle = Handle()
+    try:
+        yield handle
+    finally:
+        if handle.broker.proc is not None and handle.broker.proc.poll() is None:
+            handle.broker.proc.send_signal(signal.SIGCONT)
+        handle.broker.stop()
+
+
+def metrics_app(db: Database, settings: ServiceSettings):
+    """A service app on ``db`` without workers, for its /metrics."""
+    return create_service_app(settings, title="metrics", routers=[], runtime=ServiceRuntime(settings, db))
+
+
+async def scraped(app, name: str, service: str) -> float:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        text = (await client.get("/metrics")).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and sample.labels.get("service") == service:
+                return sample.value
+    raise AssertionError(f"{name}{{service={service!r}}} is not on /metrics")
+
+
+async def test_a_frozen_broker_holds_up_no_writer_and_metrics_show_the_growing_backlog(db, tmp_path, make_database):
+    db = await fresh_database_like(db, make_database, tmp_path)
+    try:
+        async with own_broker(tmp_path) as broker:
+            topic = unique_topic()
+            await ensure_topics(broker.bootstrap, [(topic, AUTO_CREATED_PARTITIONS)])
+            settings = service_settings(db, broker.bootstrap, service_name=f"msgtest-{uuid.uuid4().hex[:6]}")
+            # A producer that says when the relay hands it a record, and whose requests wait far
+            # longer than this test (the old relay held its transaction until the broker answered).
+            producer = make_producer(settings, request_timeout_ms=300_000)
+            await producer.start()
+            in_broker_io = asyncio.Event()
+            send = producer.send
+
+            async def observed_send(*args, **kwargs):
+                in_broker_io.set()
+                return await send(*args, **kwargs)
+
+            producer.send = observed_send
+            relay = new_relay(db, settings, producer=producer)
+            app = metrics_app(db, settings)
+            try:
+                async with running(relay):
+                    await write_events(db, topic, [("acct-frozen", {"n": 0})])
+                    await eventually(lambda: _equal(sent_count(db, topic), 1), message="published before the freeze")
+                    assert await scraped(app, "crm_outbox_backlog", settings.service_name) == 0
+
+                    broker.broker.proc.send_signal(signal.SIGSTOP)
+                    in_broker_io.clear()
+                    await write_events(db, topic, [("acct-frozen", {"n": 1})])
+                    await asyncio.wait_for(in_broker_io.wait(), 60)  # the relay now waits for the broker
+                    frozen_at = utcnow()
+
+                    # 20 transactions, each with a row of the service and an event, while the relay
+                    # waits for the frozen broker: all commit (the bound only guards against a hang).
+                    async def writes() -> None:
+                        for n in range(2, 22):
+                            async with db.unit_of_work() as session:
+                                session.add(
+                                    AppliedEffect(
+                                        consumer="writer", event_id=str(n), subject="w", position=n, attributes={}
+                                    )
+                                )
+                                await add_event(
+                                    session,
+                                    topic=topic,
+                                    type=EVENT_TYPE,
+                                    source="/crm/test",
+                                    subject="acct-frozen",
+                                    data={"n": n},
+                                )
+
+                    await asyncio.wait_for(writes(), 120)
+                    assert relay.role == "active" and await sent_count(db, topic) == 1  # still waiting
+
+                    # /metrics reads the backlog from the database, whatever the stuck relay knows
+                    assert await scraped(app, "crm_outbox_backlog", settings.service_name) == 21
+                    age = await scraped(app, "crm_outbox_oldest_unsent_age_seconds", settings.service_name)
+                    assert age >= (utcnow() - frozen_at).total_seconds() - 0.5
+
+                    broker.broker.proc.send_signal(signal.SIGCONT)
+                    await eventually(lambda: _equal(sent_count(db, topic), 22), message="published after the thaw")
+                    assert await scraped(app, "crm_outbox_backlog", settings.service_name) == 0
+            finally:
+                await producer.stop()
+    finally:
+        await db.dispose()
+
+
+@pytest.mark.parametrize("noticed_by", ["an idle relay's check", "an acknowledgement below the old end"])
+async def test_a_broker_that_restarts_empty_is_refilled_by_the_relay_and_consumers_converge(
+    db, tmp_path, make_database, noticed_by
+):
+    db = await fresh_database_like(db, make_database, tmp_path)
+    idle = noticed_by == "an idle relay's check"
+    try:
+        async with own_broker(tmp_path) as broker:
+            topic = unique_topic()
+            await ensure_topics(broker.bootstrap, [(topic, AUTO_CREATED_PARTITIONS)])
+            settings = service_settings(db, broker.bootstrap, service_name=f"msgtest-{uuid.uuid4().hex[:6]}")
+            before = await write_events(db, topic, [(f"acct-{i % 5}", {"n": i // 5}) for i in range(30)])
+            relay = new_relay(db, settings, broker_check_interval_s=0.2 if idle else 3600)
+            consumer = new_consumer(db, settings, topic)
+            async with running(relay, consumer):
+                await eventually(lambda: _at_least(effects_of(db, consumer.name), 30), message="30 applied")
+                assert relay.resets_healed == 0
+
+                broker.restart()  # kill -9, and a new, empty broker on the same port
+                await ensure_topics(broker.bootstrap, [(topic, AUTO_CREATED_PARTITIONS)])
+                after = [] if idle else await write_events(db, topic, [("acct-0", {"n": 6}), ("acct-1", {"n": 6})])
+
+                expected = {event.event_id for event in before + after}
+                records = await read_topic(
+                    broker.bootstrap, topic, until=lambda got: expected <= {header(r, "ce_id") for r in got}
+                )
+                assert relay.resets_healed == 1
+                assert metric("crm_outbox_broker_resets_total", service=settings.service_name) == 1
+                later = await write_events(db, topic, [(f"acct-{k}", {"n": 7}) for k in range(5)])
+                expected |= {event.event_id for event in later}
+                await eventually(lambda: _at_least(effects_of(db, consumer.name), len(expected)), message="all applied")
+                await eventually(
+                    lambda: group_caught_up(broker.bootstrap, consumer.group_id, topic),
+                    interval_s=0.5,
+                    message="the consumer at the end of the new log",
+                )
+            assert relay.resets_healed == 1  # healed once
+            applied = await effects_of(db, consumer.name)
+            assert sorted(effect.event_id for effect in applied) == sorted(expected)  # each exactly once
+            for k in range(5):
+                assert [e.position for e in applied if e.subject == f"acct-{k}"] == sorted(
+                    e.position for e in applied if e.subject == f"acct-{k}"
+                )
+            assert all(row.sent_at is not None for row in await outbox_rows(db, topic))
+            records = await read_topic(
+                broker.bootstrap, topic, until=lambda got: expected <= {header(r, "ce_id") for r in got}
+            )
+            assert {header(r, "ce_id") for r in records} == expected
+    finally:
+        await db.dispose()
+
+
+async def test_a_relay_that_starts_after_the_broker_lost_everything_publishes_it_again(db, tmp_path, make_database):
+    db = await fresh_database_like(db, make_database, tmp_path)
+    try:
+        async with own_broker(tmp_path) as broker:
+            topic = unique_topic()
+            await ensure_topics(broker.bootstrap, [(topic, AUTO_CREATED_PARTITIONS)])
+            settings = service_settings(db, broker.bootstrap, service_name=f"msgtest-{uuid.uuid4().hex[:6]}")
+            written = await write_events(db, topic, [(f"acct-{i % 3}", {"n": i // 3}) for i in range(12)])
+            async with running(new_relay(db, settings)):
+                await eventually(lambda: _equal(sent_count(db, topic), 12), message="published")
+            broker.restart()  # while no relay runs (the whole suite restarted, say)
+            relay = new_relay(db, settings)
+            async with running(relay):
+                records = await read_topic(broker.bootstrap, topic, until=lambda got: len(got) >= 12)
+                await eventually(lambda: _equal(sent_count(db, topic), 12), message="marked sent again")
+            assert relay.resets_healed == 1
+            partition_of = {header(r, "ce_id"): r.partition for r in records}
+            for partition in set(partition_of.values()):  # in commit order on each partition
+                assert [header(r, "ce_id") for r in records if r.partition == partition] == [
+                    e.event_id for e in written if partition_of[e.event_id] == partition
+                ]
+    finally:
+        await db.dispose()
+
+
+async def test_a_consumer_whose_offset_is_past_the_end_of_the_log_reads_it_from_the_start(db, kafka_bootstrap):
+    """What a consumer group meets on a broker that lost its log but not the group's offsets (or
+    got a stale commit): Tansu answers a fetch past the end with nothing, not OffsetOutOfRange."""
+    topic = unique_topic()
+    await ensure_topics(kafka_bootstrap, [(topic, 1)])
+    settings = service_settings(db, kafka_bootstrap)
+    events = [
+        CloudEvent(id=str(uuid.uuid4()), source="/crm/test", type=EVENT_TYPE, subject="acct-past", data={"n": n})
+        for n in range(5)
+    ]
+    await publish_events(settings, topic, events)
+    consumer = new_consumer(db, settings, topic)
+    committer = AIOKafkaConsumer(
+        bootstrap_servers=kafka_bootstrap, group_id=consumer.group_id, enable_auto_commit=False
+    )
+    await committer.start()
+    try:
+        committer.assign([TopicPartition(topic, 0)])
+        await committer.commit({TopicPartition(topic, 0): 500})
+    finally:
+        await committer.stop()
+    async with running(consumer):
+        applied = await eventually(
+            lambda: _at_least(effects_of(db, consumer.name), 5), timeout_s=60, message="read again from the start"
         )
-        await eventually(
-            lambda: group_caught_up(kafka_bootstrap, consumer.group_id, topic),
-            interval_s=0.5,
-            message="consumer group at the end of the topic",
-        )
-    published_ids = [header(record, "ce_id") for record in records]
-    assert set(published_ids) == expected_ids  # every event at least once (some maybe twice)
-    applied = await effects_of(db, consumer.name)
-    assert sorted(effect.event_id for effect in applied) == sorted(expected_ids)  # exactly once each
-    for subject in {f"acct-{k}" for k in range(20)}:
-        assert [e.position for e in applied if e.subject == subject] == list(range(total // 20))
+    assert [effect.position for effect in applied] == [0, 1, 2, 3, 4]
 
 
-def start_relay_process(db: Database, bootstrap: str, log_path: Path, *, batch_size: int) -> subprocess.Popen:
+def start_relay_process(
+    db: Database, bootstrap: str, log_path: Path, *, batch_size: int, pause_file: Path | None = None
+) -> subprocess.Popen:
     log = open(log_path, "ab")
     try:
         return subprocess.Popen(
@@ -610,6 +873,7 @@ def start_relay_process(db: Database, bootstrap: str, log_path: Path, *, batch_s
                 bootstrap,
                 "--batch-size",
                 str(batch_size),
+                *(["--pause-file", str(pause_file)] if pause_file else []),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -155,6 +155,15 @@ class TestSettings:
         )
         assert not settings.is_sqlite
 
+    def test_production_refuses_the_relays_test_hook(self):
+        with pytest.raises(ValidationError, match="relay_test_pause_file"):
+            ServiceSettings(
+                profile="production",
+                database_url="postgresql+asyncpg://db/crm",
+                internal_token_secret="s3cret-" + "x" * 32,
+                relay_test_pause_file="/tmp/pause",
+            )
+
 
 class _Customer(BaseModel):
     iin: str
@@ -242,3 +251,37 @@ class TestInternalToken:
         with pytest.raises(Problem) as refused:
             verify_internal_token(unbounded, "secret-d" * 4)
         assert refused.value.status == 401
+
+
+# --- broker reset detection of the relay (crm_shared.relay.BrokerLogWatch) ----------------------
+
+
+def acks(*offsets: tuple[str, int, int]):
+    from aiokafka.structs import RecordMetadata
+
+    return [(None, RecordMetadata(topic, partition, None, offset, -1, 0, 0)) for topic, partition, offset in offsets]
+
+
+def test_an_acknowledgement_below_the_end_seen_means_the_log_started_again():
+    from crm_shared.relay import BrokerLogWatch
+
+    watch = BrokerLogWatch()
+    watch.acknowledged(acks(("t", 0, 0), ("t", 0, 1), ("t", 1, 0), ("u", 0, 7)))
+    assert watch.ends == {("t", 0): 2, ("t", 1): 1, ("u", 0): 8} and not watch.restarted
+    watch.acknowledged(acks(("t", 1, 1), ("u", 0, 8)))  # the log goes on
+    assert not watch.restarted
+    watch.acknowledged(acks(("t", 0, 0)))  # a new, empty log took the record at offset 0
+    assert watch.restarted == {"t"} and watch.ends[("t", 0)] == 1
+
+
+def test_end_offsets_below_the_end_seen_or_a_missing_topic_mean_the_log_started_again():
+    from crm_shared.relay import BrokerLogWatch
+
+    watch = BrokerLogWatch()
+    watch.acknowledged(acks(("t", 0, 4), ("u", 0, 2), ("v", 2, 0)))
+    assert watch.compare({"t": {0: 9, 1: 3}, "u": {0: 3}, "v": {2: 1}}) == set()  # others wrote too
+    assert watch.ends[("t", 0)] == 9  # what the broker said raises what later checks expect
+    assert watch.compare({"t": {0: 8}, "u": {0: 3}, "v": {}}) == {"t", "v"}  # shorter; gone
+    watch.reset({"t": {0: 0}, "v": {}})  # healed: the new logs are the reference now
+    assert not watch.restarted and watch.ends[("t", 0)] == 0 and ("v", 2) not in watch.ends
+    assert watch.compare({"t": {0: 5}, "u": {0: 3}}) == set()

@@ -60,12 +60,13 @@ class Console:
         self.base_url = base_url
         self.errors: list[str] = []
         page.on("pageerror", lambda error: self.errors.append(str(error)))
-        # offline: every request stays with the gateway (no CDN, no font or script from elsewhere)
+        # offline: every request stays with the gateway (no CDN, no font or script from elsewhere;
+        # a file the console saves, such as the personal-data export, is a blob of the page's own)
         page.on(
             "request",
             lambda request: (
                 None
-                if request.url.startswith((base_url, "data:"))
+                if request.url.startswith((base_url, "data:", f"blob:{base_url}"))
                 else self.errors.append(f"request outside the suite: {request.url}")
             ),
         )

@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.integration]
 
 AIGERIM = "Seitkali Aigerim Nurlanovna"  # crm_sales.seed: +77011234567, branch ALA-01
 KARAGANDA_OUTAGE = "Fibre cut on Bukhar Zhyrau Blvd, Karaganda"  # crm_tickets.seed
-PENDING_NEEDS_A_REASON = "say what the ticket is waiting for (customer or third party)"  # crm_tickets.ticket_service
+PENDING_NEEDS_A_REASON = "say what the ticket is waiting for (customer or third party)"  # crm_tickets.domain.workflow
 
 
 async def signed_in(console, username: str):

@@ -57,6 +57,18 @@ def topic_of(type_: str) -> str:
     raise KeyError(f"event type {type_} is not in the catalogue")
 
 
+def erasure_confirmation_topics() -> dict[str, str]:
+    """service -> its erasure topic, for every service that confirms erasures: the owners of a
+    topic listing ``crm.<owner>.erasure.confirmed``. This is the one list of the services that
+    keep copies of customers' personal data: a service joins erasure by publishing that event
+    (sales waits for each of them before it reports an erasure complete)."""
+    return {
+        topic["owner"]: topic["name"]
+        for topic in topics()
+        if any(e["type"] == f"crm.{topic['owner']}.erasure.confirmed" for e in topic["events"])
+    }
+
+
 @cache
 def schema_for(type_: str) -> dict[str, Any]:
     path = SCHEMAS / f"{type_}.json"

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from crm_shared.db import Database, utcnow
 
-from .catalog_service import snapshot
 from .db.models import Offering
+from .services.catalog_service import snapshot
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ products come from orders taken and fulfilled through the REST API on the same d
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -15,6 +16,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from crm_contracts.grpc.crm.orders.v1 import inventory_service_pb2 as pb
 from crm_contracts.grpc.crm.orders.v1 import inventory_service_pb2_grpc as pb_grpc
+from crm_contracts.grpc.crm.orders.v1 import personal_data_service_pb2 as export_pb
+from crm_contracts.grpc.crm.orders.v1 import personal_data_service_pb2_grpc as export_pb_grpc
 from crm_shared.auth import Principal, Role
 from crm_shared.broker import free_port, wait_for_port
 from crm_shared.grpc import field_violations, open_channel, principal_metadata
@@ -228,3 +231,95 @@ async def test_get_without_an_id_is_an_invalid_argument(inventory):
         await inventory.GetInstalledProduct(pb.GetInstalledProductRequest(), metadata=meta("admin"))
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert [v["field"] for v in field_violations(error.value)] == ["id"]
+
+
+# --- crm.orders.v1.PersonalDataService ------------------------------------------------------------
+
+BILLING = Principal("k-billing", "demo-billing", Role.SYSTEM, scopes=("orders:read", "orders:billing"))
+
+
+async def test_the_export_holds_everything_of_one_customer_for_privacy_officers(client, channel, customers, products):
+    almaty = customers["almaty"]
+    orders = await client.get(ORDERS, params={"customer_id": almaty}, headers=auth_headers(PRINCIPALS["admin"]))
+    first_order = orders.json()["items"][-1]["id"]
+    invoice = await client.post(
+        "/api/v1/orders/billing/invoices",
+        json={
+            "invoice_id": f"INV-{almaty[:8]}",
+            "customer_id": almaty,
+            "order_id": first_order,
+            "amount_tiyn": 1_234_500,
+            "issued_on": "2026-01-05",
+            "due_on": "2026-01-20",
+        },
+        headers=auth_headers(BILLING),
+    )
+    assert invoice.status_code == 201, invoice.text
+    payment = await client.post(
+        "/api/v1/orders/billing/payments",
+        json={
+            "payment_id": f"PAY-{almaty[:8]}",
+            "invoice_id": f"INV-{almaty[:8]}",
+            "amount_tiyn": 1_234_500,
+            "paid_at": "2026-01-10T08:00:00Z",
+        },
+        headers=auth_headers(BILLING),
+    )
+    assert payment.status_code == 201, payment.text
+
+    stub = export_pb_grpc.PersonalDataServiceStub(channel)
+    reply = await stub.ExportCustomerData(
+        export_pb.ExportCustomerDataRequest(customer_id=almaty), metadata=meta("privacy_officer")
+    )
+    document = json.loads(reply.document_json)
+    assert reply.customer_id == almaty and reply.generated_at.ToDatetime().year >= 2026
+    assert [o["customer_id"] for o in document["orders"]] == [almaty, almaty]
+    assert [i["offering_id"] for i in document["orders"][0]["items"]] == ["inet-gpon-300", "mob-start", "tv-base"]
+    assert document["orders"][0]["history"][0]["action"] == "created"
+    assert sorted(p["id"] for p in document["installed_products"]) == sorted(products["almaty"])  # terminated too
+    assert document["invoices"] == [
+        {
+            "invoice_id": f"INV-{almaty[:8]}",
+            "order_id": first_order,
+            "amount_tiyn": 1_234_500,
+            "paid_tiyn": 1_234_500,
+            "issued_on": "2026-01-05",
+            "due_on": "2026-01-20",
+            "payments": [
+                {"payment_id": f"PAY-{almaty[:8]}", "amount_tiyn": 1_234_500, "paid_at": "2026-01-10T08:00:00Z"}
+            ],
+        }
+    ]
+    assert document["balance"]["status"] == "paid" and isinstance(document["balance"]["paid_tiyn"], int)
+    assert document["billing_account"]["branch_code"] == "ALA-01"
+    assert dict(reply.record_counts) == {
+        "orders": 2,
+        "order_items": 4,
+        "installed_products": len(products["almaty"]),
+        "invoices": 1,
+        "payments": 1,
+    }
+    assert customers["karaganda"] not in reply.document_json
+
+    admin = await stub.ExportCustomerData(
+        export_pb.ExportCustomerDataRequest(customer_id=customers["karaganda"]), metadata=meta("admin")
+    )
+    assert [p["id"] for p in json.loads(admin.document_json)["installed_products"]] == products["karaganda"]
+    nothing = await stub.ExportCustomerData(
+        export_pb.ExportCustomerDataRequest(customer_id="00000000-0000-0000-0000-000000000000"), metadata=meta("admin")
+    )
+    assert json.loads(nothing.document_json)["orders"] == [] and nothing.record_counts["orders"] == 0
+
+
+@pytest.mark.parametrize("who", ["branch_agent", "regional_manager", "call_center_agent", "hq_analyst", TICKETS])
+async def test_only_privacy_officers_and_admins_export(channel, customers, who):
+    stub = export_pb_grpc.PersonalDataServiceStub(channel)
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await stub.ExportCustomerData(
+            export_pb.ExportCustomerDataRequest(customer_id=customers["almaty"]), metadata=meta(who)
+        )
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(grpc.aio.AioRpcError) as missing:
+        await stub.ExportCustomerData(export_pb.ExportCustomerDataRequest(), metadata=meta("privacy_officer"))
+    assert missing.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert [v["field"] for v in field_violations(missing.value)] == ["customer_id"]

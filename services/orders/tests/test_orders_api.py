@@ -310,6 +310,7 @@ async def test_authorization_matrix(client, customers):
         "regional_manager": 200,
         "call_center_agent": 200,
         "hq_analyst": 403,
+        "privacy_officer": 200,
         KARAGANDA: 404,
         OSS: 200,
         BILLING: 200,
@@ -323,6 +324,7 @@ async def test_authorization_matrix(client, customers):
         "regional_manager": 201,
         "call_center_agent": 403,
         "hq_analyst": 403,
+        "privacy_officer": 403,
         KARAGANDA: 404,
         OSS: 403,
         BILLING: 403,
@@ -431,3 +433,14 @@ async def test_a_malformed_cursor_is_a_400_naming_it(client, cursor):
 async def test_an_offering_version_out_of_range_is_a_422(client, version):
     response = await client.get(f"/api/v1/orders/offerings/tv-base/versions/{version}", headers=as_("admin"))
     assert response.status_code == 422 and response.json()["errors"][0]["field"] == "version"
+
+
+async def test_the_balance_of_a_customer_the_caller_may_not_see_is_a_404_even_without_invoices(client, customers):
+    """Without a billing account orders asks sales, so neither a guessed id nor another branch's
+    customer is answered with an empty balance."""
+    fresh = customers["almaty"]  # no invoice was reported for this customer
+    path = f"/api/v1/orders/billing/customers/{fresh}/balance"
+    assert (await client.get(path, headers=as_("branch_agent"))).json()["status"] == "no_invoices"
+    assert (await client.get(path, headers=as_(KARAGANDA))).status_code == 404
+    guessed = await client.get("/api/v1/orders/billing/customers/not-a-customer/balance", headers=as_("admin"))
+    assert guessed.status_code == 404 and guessed.json()["title"] == "Not found"

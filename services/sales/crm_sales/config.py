@@ -1,8 +1,14 @@
-from crm_shared.settings import ServiceSettings, service_config
+from pydantic import Field
+
+from crm_shared.clients.orders import OrdersClientSettings
+from crm_shared.clients.tickets import TicketsClientSettings
+from crm_shared.settings import service_config
 
 
-class SalesSettings(ServiceSettings):
-    """Environment prefix CRM_SALES_ (e.g. CRM_SALES_DATABASE_URL, CRM_SALES_KAFKA_BOOTSTRAP_SERVERS)."""
+class SalesSettings(OrdersClientSettings, TicketsClientSettings):
+    """Environment prefix CRM_SALES_ (e.g. CRM_SALES_DATABASE_URL, CRM_SALES_KAFKA_BOOTSTRAP_SERVERS;
+    CRM_SALES_ORDERS_GRPC_TARGET and CRM_SALES_TICKETS_GRPC_TARGET: the PersonalDataService of orders
+    and tickets that the personal-data export asks, with their deadlines ..._GRPC_TIMEOUT_S)."""
 
     model_config = service_config("SALES")
 
@@ -10,3 +16,6 @@ class SalesSettings(ServiceSettings):
     http_port: int = 8101
     grpc_port: int = 50101
     grpc_enabled: bool = True
+    # Look-ups by IIN/BIN (REST ?iin=/?bin=, gRPC SearchCustomers iin_bin) a caller who sees
+    # identifiers masked may make per minute (crm_sales.domain.lookups); beyond it a 429.
+    identifier_lookups_per_minute: int = Field(10, ge=0)

@@ -1,47 +1,40 @@
-"""The sales service process: REST API, gRPC server, outbox relay and Kafka consumers."""
+"""The sales service process: REST API, gRPC server, outbox relay and Kafka consumers, declared
+once; crm_shared.service wires them."""
 
 from __future__ import annotations
 
-from crm_shared.app import ServiceRuntime, create_service_app
+from fastapi import FastAPI
 
-from .api import activities, customers, leads, opportunities, reassignments, stats
+from crm_shared.app import ServiceRuntime
+from crm_shared.clients.orders import OrdersPersonalData
+from crm_shared.clients.tickets import TicketsPersonalData
+from crm_shared.service import ServiceDefinition
+from crm_shared.service import create_app as create_service_app
+
+from .api import activities, customers, erasures, leads, opportunities, personal_data, reassignments, stats
 from .config import SalesSettings
 from .events.consumers import CONSUMERS
-from .grpc.server import register_servicers
+from .grpc import server as grpc_server
+
+DEFINITION = ServiceDefinition(
+    title="Qazaq CRM sales service",
+    description="Customers, contacts, leads, opportunities, activities, audit history, personal-data exports, erasure on request.",
+    routers=[
+        customers.router,
+        erasures.router,
+        leads.router,
+        opportunities.router,
+        activities.router,
+        reassignments.router,
+        stats.router,
+        personal_data.router,
+    ],
+    consumers=CONSUMERS,
+    grpc_servicers=grpc_server.register,
+    # What orders and tickets hold about a person, for the subject-access export.
+    clients=[OrdersPersonalData, TicketsPersonalData],
+)
 
 
-def workers(runtime: ServiceRuntime):
-    # Imported only when switched on: a process (or a test) without a broker never loads Kafka code.
-    settings = runtime.settings
-    if settings.relay_enabled:
-        from crm_shared.relay import OutboxRelay
-
-        yield OutboxRelay(runtime.db, settings)
-    if settings.consumers_enabled:
-        from crm_shared.consumer import EventConsumer
-
-        for spec in CONSUMERS:
-            yield EventConsumer(spec.name, runtime.db, settings, spec.topics, spec.handler)
-    if settings.grpc_enabled:
-        from crm_shared.grpc import GrpcServerWorker
-
-        yield GrpcServerWorker(settings, lambda server: register_servicers(server, runtime))
-
-
-def create_app(settings: SalesSettings | None = None, runtime: ServiceRuntime | None = None):
-    settings = settings or SalesSettings()
-    return create_service_app(
-        settings,
-        title="Qazaq CRM sales service",
-        description="Customers, contacts, leads, opportunities, activities, audit history.",
-        routers=[
-            customers.router,
-            leads.router,
-            opportunities.router,
-            activities.router,
-            reassignments.router,
-            stats.router,
-        ],
-        workers=workers,
-        runtime=runtime,
-    )
+def create_app(settings: SalesSettings | None = None, runtime: ServiceRuntime | None = None) -> FastAPI:
+    return create_service_app(DEFINITION, settings or SalesSettings(), runtime=runtime)

@@ -16,6 +16,15 @@ Astana Digital Solutions (LLP)         150340234562  +77172555000    AST-01  use
 
 ``seed_bulk(db, n)`` inserts ``n`` customers (one phone each) with multi-row inserts and no
 events, for benchmarks.
+
+What a benchmark needs of the seeded data, as plain values (benchmarks use the service through its
+``main``, ``config``, ``seed``, ``services`` and ``domain`` only, never its tables):
+``sample_phones(db, n)`` (``PhoneSample``: customer id and E.164 phone, a random sample),
+``taken_identifiers(db)`` (every IIN/BIN and phone in use), ``branch_customer_ids(db, branch)``,
+``sample_customers(db, n)`` (``CustomerRow``, a random sample), and for the outbox relay
+``customer_event_payloads(n)`` (crm.sales.customer.created payloads built with the service's own
+``customer_state``) and ``seed_customer_events(db, n)`` (writes them into the outbox with the
+service's ``EventWriter``, to ``CUSTOMER_EVENTS_TOPIC``).
 """
 
 from __future__ import annotations
@@ -27,24 +36,26 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_shared.auth import Principal, Role
 from crm_shared.db import Database, new_id, utcnow
+from crm_shared.domain import DomainError
 from crm_shared.errors import Problem
 from crm_shared.idempotency import find_replay, remember
 from crm_shared.identifiers import make_bin, make_iin
 from crm_shared.reference import INITIAL_BRANCHES, INITIAL_BRANCHES_BY_CODE
 
-from . import customer_service
-from .api.activities import ActivityCreate, log_activity
-from .api.customer_schemas import AddressIn, BusinessCreate, ContactIn, IndividualCreate
-from .api.leads import LeadConvert, LeadCreate, LeadUpdate, OpportunityDraft, change_lead, convert, register_lead
-from .api.opportunities import OpportunityCreate, OpportunityUpdate, change_opportunity, open_opportunity
-from .db.models import Customer, CustomerPhone
+from .db.models import Address, Contact, Customer, CustomerPhone
 from .domain.customers import CustomerStatus, name_key
 from .domain.pipeline import ActivityKind, LeadStatus, ProductLine, Stage
+from .events.publishers import CUSTOMER, CUSTOMER_TOPIC, EVENTS, customer_state
+from .services import customer_service
+from .services.activity_service import NewActivity, log_activity
+from .services.customer_service import NewAddress, NewBusiness, NewContact, NewCustomer, NewIndividual
+from .services.lead_service import ConversionOpportunity, NewLead, change_lead, convert_lead, register_lead
+from .services.opportunity_service import NewOpportunity, change_opportunity, open_opportunity
 
 log = logging.getLogger("crm.sales.seed")
 
@@ -75,11 +86,10 @@ OWNERS_BY_BRANCH = {"ALA-01": (ALMATY_AGENT, ALMATY_MANAGER), "KAR-01": (KARAGAN
 # Share of the generated customers each branch gets (the two staffed branches get more).
 BRANCH_WEIGHTS = {b.code: 1 for b in INITIAL_BRANCHES} | {"ALA-01": 5, "KAR-01": 4}
 
-FIXED: tuple[tuple[DemoOwner, IndividualCreate | BusinessCreate], ...] = (
+FIXED: tuple[tuple[DemoOwner, NewCustomer], ...] = (
     (
         ALMATY_AGENT,
-        IndividualCreate(
-            kind="individual",
+        NewIndividual(
             iin="900515412345",
             first_name="Aigerim",
             middle_name="Nurlanovna",
@@ -90,22 +100,21 @@ FIXED: tuple[tuple[DemoOwner, IndividualCreate | BusinessCreate], ...] = (
             branch_code="ALA-01",
             marketing_consent=True,
             data_processing_consent=True,
-            addresses=[
-                AddressIn(
+            addresses=(
+                NewAddress(
                     kind="registration",
                     city="Almaty",
                     street="Abay Ave",
                     building="150",
                     apartment="12",
                     postal_code="050000",
-                )
-            ],
+                ),
+            ),
         ),
     ),
     (
         ADMIN,
-        IndividualCreate(
-            kind="individual",
+        NewIndividual(
             iin="851103343210",
             first_name="Daniyar",
             middle_name="Serikovich",
@@ -118,8 +127,7 @@ FIXED: tuple[tuple[DemoOwner, IndividualCreate | BusinessCreate], ...] = (
     ),
     (
         KARAGANDA_MANAGER,
-        BusinessCreate(
-            kind="business",
+        NewBusiness(
             bin="040540123456",
             legal_name="Karaganda Steel Service",
             legal_form="LLP",
@@ -128,25 +136,24 @@ FIXED: tuple[tuple[DemoOwner, IndividualCreate | BusinessCreate], ...] = (
             language="ru",
             branch_code="KAR-01",
             data_processing_consent=True,
-            contacts=[
-                ContactIn(
+            contacts=(
+                NewContact(
                     name="Serik Akhmetov",
                     position="Chief engineer",
                     phone="+77017654321",
                     email="s.akhmetov@ksteel.example.kz",
-                )
-            ],
-            addresses=[
-                AddressIn(
+                ),
+            ),
+            addresses=(
+                NewAddress(
                     kind="service", city="Karaganda", street="Bukhar Zhyrau Blvd", building="49", postal_code="100000"
-                )
-            ],
+                ),
+            ),
         ),
     ),
     (
         ADMIN,
-        BusinessCreate(
-            kind="business",
+        NewBusiness(
             bin="150340234562",
             legal_name="Astana Digital Solutions",
             legal_form="LLP",
@@ -384,9 +391,9 @@ class _Generator:
     def owner(self, branch_code: str) -> DemoOwner:
         return self.rng.choice(OWNERS_BY_BRANCH.get(branch_code, (ADMIN,)))
 
-    def address(self, branch_code: str) -> AddressIn:
+    def address(self, branch_code: str) -> NewAddress:
         city = INITIAL_BRANCHES_BY_CODE[branch_code].city
-        return AddressIn(
+        return NewAddress(
             kind=self.rng.choice(("registration", "service", "service", "billing")),
             city=city,
             street=self.rng.choice(STREETS),
@@ -395,7 +402,7 @@ class _Generator:
             postal_code=POSTAL_CODES.get(city),
         )
 
-    def demo_customer(self) -> tuple[DemoOwner, IndividualCreate | BusinessCreate]:
+    def demo_customer(self) -> tuple[DemoOwner, NewCustomer]:
         branch_code = self.branch()
         fields = self.person() if self.rng.random() < 0.8 else self.company()
         local = fields.get("first_name") or fields["legal_name"].split()[0]
@@ -406,28 +413,28 @@ class _Generator:
             "branch_code": branch_code,
             "data_processing_consent": self.rng.random() < 0.95,
             "marketing_consent": self.rng.random() < 0.4,
-            "addresses": [self.address(branch_code)] if self.rng.random() < 0.7 else [],
+            "addresses": (self.address(branch_code),) if self.rng.random() < 0.7 else (),
         }
-        if fields["kind"] == "individual":
+        if fields.pop("kind") == "individual":
             fields.pop("birth_date")  # derived from the IIN by the create
-            request = IndividualCreate(**fields, **common)
+            request = NewIndividual(**fields, **common)
         else:
             contacts = (
-                [
-                    ContactIn(
+                (
+                    NewContact(
                         name=f"{self.rng.choice(KAZAKH_MALE + KAZAKH_FEMALE)} {self.rng.choice(KAZAKH_SURNAMES)}",
                         position=self.rng.choice(("Director", "Chief accountant", "IT manager", "Office manager")),
                         phone=self.mobile(),
-                    )
-                ]
+                    ),
+                )
                 if self.rng.random() < 0.7
-                else []
+                else ()
             )
-            request = BusinessCreate(**fields, **common, contacts=contacts)
+            request = NewBusiness(**fields, **common, contacts=contacts)
         return self.owner(branch_code), request
 
 
-def demo_customers(count: int = DEMO_CUSTOMER_COUNT) -> list[tuple[DemoOwner, IndividualCreate | BusinessCreate]]:
+def demo_customers(count: int = DEMO_CUSTOMER_COUNT) -> list[tuple[DemoOwner, NewCustomer]]:
     """The fixed customers followed by ``count - len(FIXED)`` generated ones; the same on every call."""
     fixed_ids = {r.iin if r.kind == "individual" else r.bin for _, r in FIXED} | {r.phone for _, r in FIXED}
     generator = _Generator(SEED, taken=fixed_ids)
@@ -452,7 +459,7 @@ async def seed_demo(db: Database) -> dict[str, int]:
                     # A duplicate is refused before anything is written, so the batch goes on.
                     await customer_service.create_customer(session, owner.principal(), request)
                     created += 1
-                except Problem as problem:  # e.g. someone registered this phone by hand meanwhile
+                except (Problem, DomainError) as problem:  # e.g. someone registered this phone by hand meanwhile
                     log.warning("demo customer skipped: %s", problem.detail)
                     skipped += 1
     log.info("demo customers: %d created, %d already there, %d skipped", created, len(existing), skipped)
@@ -486,13 +493,13 @@ class CustomerRef:
 class DemoLead:
     key: str
     owner: DemoOwner
-    body: LeadCreate
+    lead: NewLead
     status: LeadStatus  # where the story leaves the lead
     disqualify_reason: str | None = None
     link_customer: CustomerRef | None = None  # converted: link this customer...
-    new_customer: dict[str, Any] | None = None  # ...or register this one
+    new_customer: dict[str, Any] | None = None  # ...or register this individual (over the lead's phone, e-mail, branch)
     converted_by: DemoOwner | None = None  # default: the owner
-    opportunity: dict[str, Any] = field(default_factory=dict)  # OpportunityDraft fields
+    opportunity: dict[str, Any] = field(default_factory=dict)  # ConversionOpportunity fields
     close_in_days: int = 30
 
 
@@ -525,7 +532,7 @@ DEMO_LEADS: tuple[DemoLead, ...] = (
     DemoLead(
         "lead-ala-new",
         ALMATY_AGENT,
-        LeadCreate(
+        NewLead(
             source="web",
             name="Yerlan Tulegenov",
             phone="+77015550101",
@@ -537,7 +544,7 @@ DEMO_LEADS: tuple[DemoLead, ...] = (
     DemoLead(
         "lead-ala-contacted",
         ALMATY_MANAGER,
-        LeadCreate(
+        NewLead(
             source="call_center",
             name="Madina Iskakova",
             phone="+77025550102",
@@ -549,7 +556,7 @@ DEMO_LEADS: tuple[DemoLead, ...] = (
     DemoLead(
         "lead-ala-qualified",
         ALMATY_AGENT,
-        LeadCreate(
+        NewLead(
             source="partner",
             partner_id="partner-almaty-dealer",
             name="Arman Karimov",
@@ -563,7 +570,7 @@ DEMO_LEADS: tuple[DemoLead, ...] = (
     DemoLead(
         "lead-ala-disqualified",
         ALMATY_MANAGER,
-        LeadCreate(
+        NewLead(
             source="campaign",
             campaign_id="campaign-spring-tv",
             name="Olga Petrova",
@@ -576,7 +583,7 @@ DEMO_LEADS: tuple[DemoLead, ...] = (
     DemoLead(
         "lead-ala-converted-new",
         ALMATY_AGENT,
-        LeadCreate(
+        NewLead(
             source="branch_walk_in",
             name="Aruzhan Sadykova",
             phone=CONVERTED_CUSTOMER_PHONE,
@@ -585,7 +592,6 @@ DEMO_LEADS: tuple[DemoLead, ...] = (
         ),
         LeadStatus.CONVERTED,
         new_customer={
-            "kind": "individual",
             "iin": CONVERTED_CUSTOMER_IIN,
             "first_name": "Aruzhan",
             "last_name": "Sadykova",
@@ -598,7 +604,7 @@ DEMO_LEADS: tuple[DemoLead, ...] = (
     DemoLead(
         "lead-ala-converted-existing",
         ALMATY_AGENT,
-        LeadCreate(source="call_center", name="Aigerim Seitkali", phone="+77011234567", interest="tv"),
+        NewLead(source="call_center", name="Aigerim Seitkali", phone="+77011234567", interest="tv"),
         LeadStatus.CONVERTED,
         link_customer=CustomerRef("ALA-01", 0),
         opportunity={"amount_tiyn": 499_000, "name": "TV package for Aigerim Seitkali"},
@@ -607,13 +613,13 @@ DEMO_LEADS: tuple[DemoLead, ...] = (
     DemoLead(
         "lead-kar-new",
         KARAGANDA_AGENT,
-        LeadCreate(source="branch_walk_in", name="Serik Nurpeisov", phone="+77215550201", interest="fixed_line"),
+        NewLead(source="branch_walk_in", name="Serik Nurpeisov", phone="+77215550201", interest="fixed_line"),
         LeadStatus.NEW,
     ),
     DemoLead(
         "lead-kar-contacted",
         KARAGANDA_MANAGER,
-        LeadCreate(
+        NewLead(
             source="web",
             name="Irina Smirnova",
             company_name="Saryarka Logistics",
@@ -625,7 +631,7 @@ DEMO_LEADS: tuple[DemoLead, ...] = (
     DemoLead(
         "lead-kar-qualified",
         KARAGANDA_AGENT,
-        LeadCreate(
+        NewLead(
             source="campaign",
             campaign_id="campaign-business-fibre",
             name="Dauren Zhakupov",
@@ -638,7 +644,7 @@ DEMO_LEADS: tuple[DemoLead, ...] = (
     DemoLead(
         "lead-kar-disqualified",
         KARAGANDA_AGENT,
-        LeadCreate(
+        NewLead(
             source="partner",
             partner_id="partner-karaganda-agent",
             name="Test Test",
@@ -651,7 +657,7 @@ DEMO_LEADS: tuple[DemoLead, ...] = (
     DemoLead(
         "lead-kar-converted",
         KARAGANDA_MANAGER,
-        LeadCreate(
+        NewLead(
             source="branch_walk_in",
             name="Serik Akhmetov",
             company_name="Karaganda Steel Service",
@@ -881,25 +887,26 @@ def _close_date(days: int) -> date:
 
 async def _lead_story(session: AsyncSession, story: DemoLead, customers: DemoCustomerIndex) -> Counter:
     owner = story.owner.principal()
-    lead = await register_lead(session, owner, story.body)
+    lead = await register_lead(session, owner, story.lead)
     made = Counter(leads=1)
     for status in LEAD_PATHS[story.status]:
         reason = story.disqualify_reason if status == LeadStatus.DISQUALIFIED else None
-        await change_lead(
-            session,
-            owner,
-            lead,
-            LeadUpdate(status=status, disqualify_reason=reason) if reason else LeadUpdate(status=status),
-        )
+        patch = {"status": status, "disqualify_reason": reason} if reason else {"status": status}
+        await change_lead(session, owner, lead, patch)
     if story.status == LeadStatus.CONVERTED:
         linked = await customers.get(session, story.link_customer) if story.link_customer else None
-        body = LeadConvert(
+        fields = story.new_customer
+        conversion = await convert_lead(
+            session,
+            (story.converted_by or story.owner).principal(),
+            lead,
             customer_id=linked.id if linked else None,
-            customer=story.new_customer,
-            opportunity=OpportunityDraft(**story.opportunity, expected_close_date=_close_date(story.close_in_days)),
+            new_customer=None if fields is None else lambda defaults: NewIndividual(**(defaults | fields)),
+            opportunity=ConversionOpportunity(
+                **story.opportunity, expected_close_date=_close_date(story.close_in_days)
+            ),
         )
-        _, customer_created, _ = await convert(session, (story.converted_by or story.owner).principal(), lead, body)
-        made.update(customers=int(customer_created), opportunities=1)
+        made.update(customers=int(conversion.customer_created), opportunities=1)
     return made
 
 
@@ -910,7 +917,7 @@ async def _opportunity_story(session: AsyncSession, story: DemoOpportunity, cust
     opportunity = await open_opportunity(
         session,
         actor,
-        OpportunityCreate(
+        NewOpportunity(
             customer_id=customer.id,
             name=story.name,
             product_line=story.product_line,
@@ -921,12 +928,8 @@ async def _opportunity_story(session: AsyncSession, story: DemoOpportunity, cust
     )
     for stage in moves:
         reason = story.close_reason if stage in (Stage.CLOSED_WON, Stage.CLOSED_LOST) else None
-        await change_opportunity(
-            session,
-            actor,
-            opportunity,
-            OpportunityUpdate(stage=stage, close_reason=reason) if reason else OpportunityUpdate(stage=stage),
-        )
+        patch = {"stage": stage, "close_reason": reason} if reason else {"stage": stage}
+        await change_opportunity(session, actor, opportunity, patch)
     return Counter(opportunities=1)
 
 
@@ -938,7 +941,7 @@ async def _activity_story(session: AsyncSession, story: DemoActivity, customers:
     await log_activity(
         session,
         actor,
-        ActivityCreate(
+        NewActivity(
             kind=story.kind,
             related_type="customer",
             related_id=customer.id,
@@ -974,7 +977,7 @@ async def seed_pipeline(db: Database) -> dict[str, int]:
                     continue
                 told = await tell(session, story, customers)
                 remember(session, actor.principal(), key, marker, 201, dict(told))
-        except (Problem, StorySkipped) as reason:  # e.g. a demo customer merged by hand meanwhile
+        except (Problem, DomainError, StorySkipped) as reason:  # e.g. a demo customer merged by hand meanwhile
             log.warning("demo story %s skipped: %s", story.key, getattr(reason, "detail", None) or reason)
             skipped += 1
             continue
@@ -1066,3 +1069,165 @@ async def _copy_rows(session, table, rows: list[dict[str, Any]]) -> None:
     await raw.driver_connection.copy_records_to_table(
         table.name, records=[tuple(row[c] for c in columns) for row in rows], columns=columns
     )
+
+
+# --- what benchmarks read of the seeded data, and the outbox they relay ---------------------------
+
+
+@dataclass(frozen=True)
+class PhoneSample:
+    customer_id: str
+    e164: str
+
+
+@dataclass(frozen=True)
+class CustomerRow:
+    id: str
+    kind: str
+    first_name: str | None
+    last_name: str | None
+    legal_name: str | None
+    branch_code: str
+    region_code: str
+
+
+async def sample_phones(db: Database, n: int) -> list[PhoneSample]:
+    """Up to ``n`` customer phones picked at random, each with its customer's id."""
+    async with db.read_only() as session:
+        rows = await session.execute(
+            select(CustomerPhone.customer_id, CustomerPhone.e164).order_by(func.random()).limit(n)
+        )
+        return [PhoneSample(customer_id, e164) for customer_id, e164 in rows]
+
+
+async def taken_identifiers(db: Database) -> set[str]:
+    """Every customer IIN/BIN and every customer phone (E.164) in use: what a new customer may not reuse."""
+    async with db.read_only() as session:
+        taken = set(await session.scalars(select(Customer.tax_id)))
+        taken |= set(await session.scalars(select(CustomerPhone.e164)))
+    return taken
+
+
+async def branch_customer_ids(db: Database, branch_code: str) -> list[str]:
+    """The ids of every customer of the branch (any status)."""
+    async with db.read_only() as session:
+        return list(await session.scalars(select(Customer.id).where(Customer.branch_code == branch_code)))
+
+
+async def sample_customers(db: Database, n: int) -> list[CustomerRow]:
+    """Up to ``n`` customers picked at random (any status), as plain rows."""
+    async with db.read_only() as session:
+        rows = await session.execute(
+            select(
+                Customer.id,
+                Customer.kind,
+                Customer.first_name,
+                Customer.last_name,
+                Customer.legal_name,
+                Customer.branch_code,
+                Customer.region_code,
+            )
+            .order_by(func.random())
+            .limit(n)
+        )
+        return [CustomerRow(*row) for row in rows]
+
+
+CUSTOMER_EVENTS_TOPIC = CUSTOMER_TOPIC  # where seed_customer_events' events are published
+EVENT_PAYLOAD_POOL = 500
+
+
+def _event_customer(rng: random.Random) -> Customer:
+    """An Almaty individual with one phone, an address and sometimes a contact (not stored)."""
+    now = utcnow()
+    born = date(1950, 1, 1) + timedelta(days=rng.randrange(365 * 55))
+    iin = make_iin(born, rng.random() < 0.5, rng.randrange(10000)) or "900515412345"
+    phone = f"+7701{rng.randrange(10_000_000):07d}"
+    customer = Customer(
+        id=new_id(),
+        kind="individual",
+        tax_id=iin,
+        first_name="Aigerim",
+        last_name="Seitkali",
+        middle_name="Nurlanovna",
+        birth_date=born,
+        legal_name=None,
+        legal_form=None,
+        name_key="seitkali aigerim",
+        primary_phone=phone,
+        email=f"client{rng.randrange(10**6)}@example.kz",
+        language="kk",
+        marketing_consent=True,
+        marketing_consent_at=now,
+        data_processing_consent=True,
+        data_processing_consent_at=now,
+        status="active",
+        merged_into_id=None,
+        owner_id=ALMATY_AGENT.id,
+        owner_name=ALMATY_AGENT.username,
+        branch_code="ALA-01",
+        region_code="KZ-75",
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+    customer.phones = [CustomerPhone(id=new_id(), customer_id=customer.id, e164=phone, label="mobile", created_at=now)]
+    customer.contacts = (
+        [
+            Contact(
+                id=new_id(),
+                customer_id=customer.id,
+                name="Serik Akhmetov",
+                position="Chief engineer",
+                phone="+77017654321",
+                email="s.akhmetov@example.kz",
+                created_at=now,
+            )
+        ]
+        if rng.random() < 0.3
+        else []
+    )
+    customer.addresses = [
+        Address(
+            id=new_id(),
+            customer_id=customer.id,
+            kind="registration",
+            region_code="KZ-75",
+            city="Almaty",
+            street="Abay Ave",
+            building=str(rng.randrange(1, 250)),
+            apartment=str(rng.randrange(1, 180)),
+            postal_code="050000",
+            created_at=now,
+        )
+    ]
+    return customer
+
+
+def customer_event_payloads(n: int, *, seed: int = 11) -> list[dict[str, Any]]:
+    """``n`` crm.sales.customer.created payloads as the service publishes them (about 1.2 kB of
+    JSON each): a pool of distinct customers' states built with ``customer_state``, each payload
+    one of them under a new customer id. The same customers for the same ``seed``."""
+    rng = random.Random(seed)
+    pool = [customer_state(_event_customer(rng)) for _ in range(EVENT_PAYLOAD_POOL)]
+    return [rng.choice(pool) | {"id": new_id()} for _ in range(n)]
+
+
+async def seed_customer_events(db: Database, n: int, *, seed: int = 11, batch: int = 1000) -> int:
+    """Writes ``n`` unsent crm.sales.customer.created events (``customer_event_payloads``) into
+    the outbox with the service's EventWriter, ``batch`` per transaction, with no customer rows
+    behind them (relay benchmark data). Returns ``n``."""
+    payloads = customer_event_payloads(n, seed=seed)
+    for start in range(0, n, batch):
+        async with db.unit_of_work() as session:
+            for state in payloads[start : start + batch]:
+                await EVENTS.add(
+                    session,
+                    aggregate=CUSTOMER,
+                    action="created",
+                    subject=state["id"],
+                    data=state,
+                    region=state["region_code"],
+                    branch=state["branch_code"],
+                )
+    return n

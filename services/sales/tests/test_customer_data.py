@@ -19,11 +19,18 @@ from crm_sales.domain.pipeline import LeadStatus, Stage
 from crm_sales.main import create_app
 from crm_sales.seed import (
     CONVERTED_CUSTOMER_IIN,
+    CUSTOMER_EVENTS_TOPIC,
     DEMO_ACTIVITIES,
     DEMO_LEADS,
     DEMO_OPPORTUNITIES,
+    branch_customer_ids,
+    customer_event_payloads,
+    sample_customers,
+    sample_phones,
     seed_bulk,
+    seed_customer_events,
     seed_demo,
+    taken_identifiers,
 )
 from crm_shared.db import Database
 from crm_shared.identifiers import parse_bin, parse_iin
@@ -259,5 +266,64 @@ async def test_bulk_seed_inserts_rows_without_events(make_database):
             for customer in sample:
                 (parse_iin if customer.kind == "individual" else parse_bin)(customer.tax_id)
                 assert customer.name_key and customer.version == 1
+    finally:
+        await db.dispose()
+
+
+async def test_what_benchmarks_read_of_the_bulk_seed(make_database):
+    url = await make_database("sales_bench_reads")
+    await upgrade_async(MIGRATIONS, url)
+    db = Database(url)
+    try:
+        await seed_bulk(db, 600, seed=5)
+        async with db.read_only() as session:
+            phones = {(p.customer_id, p.e164) for p in await session.scalars(select(CustomerPhone))}
+            customers = {c.id: c for c in await session.scalars(select(Customer))}
+        sample = await sample_phones(db, 100)
+        assert len(sample) == len({s.e164 for s in sample}) == 100
+        assert {(s.customer_id, s.e164) for s in sample} <= phones
+        assert len(await sample_phones(db, 1000)) == 600
+        assert await taken_identifiers(db) == {c.tax_id for c in customers.values()} | {e164 for _, e164 in phones}
+        almaty = await branch_customer_ids(db, "ALA-01")
+        assert almaty and sorted(almaty) == sorted(i for i, c in customers.items() if c.branch_code == "ALA-01")
+        assert await branch_customer_ids(db, "NOPE-01") == []
+        rows = await sample_customers(db, 50)
+        assert len({r.id for r in rows}) == 50
+        for row in rows:
+            customer = customers[row.id]
+            assert (row.kind, row.first_name, row.last_name, row.legal_name) == (
+                customer.kind,
+                customer.first_name,
+                customer.last_name,
+                customer.legal_name,
+            )
+            assert (row.branch_code, row.region_code) == (customer.branch_code, customer.region_code)
+    finally:
+        await db.dispose()
+
+
+def test_customer_event_payloads_follow_the_contract():
+    payloads = customer_event_payloads(40)
+    assert len({p["id"] for p in payloads}) == 40
+    for payload in payloads:
+        validate("crm.sales.customer.created", payload)
+    again = customer_event_payloads(40)
+    assert [p["iin"] for p in again] == [p["iin"] for p in payloads]  # the same customers for the same seed
+
+
+async def test_seed_customer_events_fills_the_outbox_only(make_database):
+    url = await make_database("sales_bench_events")
+    await upgrade_async(MIGRATIONS, url)
+    db = Database(url)
+    try:
+        assert await seed_customer_events(db, 250, batch=100) == 250
+        async with db.read_only() as session:
+            events = list(await session.scalars(select(OutboxEvent)))
+            assert await session.scalar(select(func.count()).select_from(Customer)) == 0
+        assert len(events) == len({e.subject for e in events}) == 250
+        assert {(e.topic, e.type, e.sent_at) for e in events} == {
+            (CUSTOMER_EVENTS_TOPIC, "crm.sales.customer.created", None)
+        }
+        assert all(e.data["id"] == e.subject and e.key == e.subject for e in events)
     finally:
         await db.dispose()

@@ -7,7 +7,7 @@ import pytest
 
 from crm_contracts.events import validate
 from crm_sales.config import SalesSettings
-from crm_sales.events.customer_events import TOPIC
+from crm_sales.events.publishers import CUSTOMER_TOPIC as TOPIC
 from crm_shared.kafka import ensure_topics
 from crm_shared.testing import PRINCIPALS, auth_headers, read_topic
 

@@ -11,11 +11,15 @@ import grpc
 import httpx
 import pytest
 import pytest_asyncio
+from sqlalchemy import select
 
 from crm_contracts.grpc.crm.sales.v1 import customer_service_pb2 as pb
 from crm_contracts.grpc.crm.sales.v1 import customer_service_pb2_grpc as pb_grpc
+from crm_shared.auth import Principal, Role
 from crm_shared.broker import free_port, wait_for_port
+from crm_shared.db import Database
 from crm_shared.grpc import field_violations, open_channel, principal_metadata
+from crm_shared.models import AuditEntry
 from crm_shared.testing import PRINCIPALS, TEST_INTERNAL_TOKEN_SECRET, auth_headers, eventually
 
 pytestmark = pytest.mark.integration
@@ -41,6 +45,7 @@ def sales_process(sales_database, tmp_path_factory):
         "CRM_SALES_CONSUMERS_ENABLED": "false",
         "CRM_SALES_LOG_JSON": "false",
         "CRM_SALES_LOG_LEVEL": "WARNING",
+        "CRM_SALES_IDENTIFIER_LOOKUPS_PER_MINUTE": "2",
     }
     with open(log, "wb") as out:
         process = subprocess.Popen(
@@ -224,3 +229,33 @@ async def test_batch_get_reports_what_the_caller_cannot_see(stub, customers):
             pb.BatchGetCustomersRequest(ids=[str(i) for i in range(101)]), metadata=meta("admin")
         )
     assert too_many.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_masked_look_ups_by_iin_are_audited_and_limited_as_over_rest(stub, customers, sales_database):
+    """The budget (2 in this module) and the audit hold for gRPC callers too: the tickets and
+    orders services ask as their user, a call-centre agent included."""
+    caller = principal_metadata(Principal("t-cc-grpc", "cc.grpc", Role.CALL_CENTER_AGENT), TEST_INTERNAL_TOKEN_SECRET)
+    almaty = customers["almaty"]
+    for _ in range(2):
+        reply = await stub.SearchCustomers(pb.SearchCustomersRequest(iin_bin=almaty["iin"]), metadata=caller)
+        assert [c.id for c in reply.customers] == [almaty["id"]] and reply.customers[0].iin_bin_masked
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await stub.SearchCustomers(pb.SearchCustomersRequest(iin_bin=almaty["iin"]), metadata=caller)
+    assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    db = Database(sales_database)
+    try:
+        async with db.read_only() as session:
+            audited = list(
+                await session.scalars(
+                    select(AuditEntry).where(AuditEntry.actor_id == "t-cc-grpc").order_by(AuditEntry.id)
+                )
+            )
+    finally:
+        await db.dispose()
+    assert [(e.entity_type, e.action, e.changes["via"][1]) for e in audited] == [
+        ("identifier_lookup", "iin_lookup", "grpc"),
+        ("customer_access", "iin_lookup", "grpc"),
+    ] * 2 + [("identifier_lookup_refused", "iin_lookup", "grpc")]
+    # Unmasked callers are neither audited nor limited.
+    for _ in range(3):
+        await stub.SearchCustomers(pb.SearchCustomersRequest(iin_bin=almaty["iin"]), metadata=meta("branch_agent"))

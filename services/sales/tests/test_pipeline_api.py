@@ -12,8 +12,8 @@ import pytest_asyncio
 from sqlalchemy import select
 
 from crm_contracts import events as contracts
-from crm_sales.api.reassignments import move_customer_records
 from crm_sales.events.consumers import apply_user_event
+from crm_sales.services.reassignment_service import move_customer_records
 from crm_shared.auth import Principal, Role
 from crm_shared.envelope import CloudEvent
 from crm_shared.models import AuditEntry, OutboxEvent
@@ -561,6 +561,15 @@ async def test_an_activity_on_a_record_the_caller_cannot_see_is_404(client, ids)
         )
         assert response.status_code == 404
         assert response.json()["errors"][0]["field"] == "related_id"
+
+
+async def test_an_external_system_logs_activities_only_with_the_sales_activities_scope(client, ids):
+    customer = await new_customer(client, ids)
+    body = {"kind": "call", "related_type": "customer", "related_id": customer["id"], "subject": "IVR call"}
+    reader = Principal("k-ivr-1", "key:ivr", Role.SYSTEM, scopes=("sales:read",))
+    logger = Principal("k-ivr-2", "key:ivr2", Role.SYSTEM, scopes=("sales:read", "sales:activities"))
+    assert (await client.post("/api/v1/sales/activities", headers=h(reader), json=body)).status_code == 403
+    assert (await client.post("/api/v1/sales/activities", headers=h(logger), json=body)).status_code == 201
 
 
 async def test_the_call_centre_logs_interactions_on_customers_but_changes_nothing_else(client, ids):

@@ -9,6 +9,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
+from crm_sales.access import StaffView, check_new_owner
 from crm_sales.db import models, pipeline_models  # noqa: F401  (every table on SalesBase)
 from crm_sales.db.base import SalesBase
 from crm_sales.db.pipeline_models import CustomerCount
@@ -17,21 +18,20 @@ from crm_sales.domain.pipeline import (
     LEAD_TRANSITIONS,
     STAGE_TRANSITIONS,
     LeadStatus,
-    RuleViolation,
-    StaffView,
     Stage,
     TransitionNotAllowed,
     check_close_reason,
     check_lead_convertible,
     check_lead_update,
-    check_new_owner,
     check_stage_transition,
     probability_for,
 )
 from crm_sales.events.consumers import apply_customer_event
 from crm_shared.auth import Principal, Role
 from crm_shared.db import Database, PlatformBase
+from crm_shared.domain import InvalidField
 from crm_shared.envelope import CloudEvent
+from crm_shared.errors import problem_of
 
 
 def test_every_stage_can_reach_a_close_and_closed_is_final():
@@ -52,11 +52,10 @@ def test_every_stage_can_reach_a_close_and_closed_is_final():
 def test_an_illegal_stage_change_names_the_allowed_ones(current, requested, allowed):
     with pytest.raises(TransitionNotAllowed) as refused:
         check_stage_transition(current, requested)
-    assert refused.value.status == 409
+    problem = problem_of(refused.value)
+    assert problem.status == 409
     assert refused.value.allowed == allowed
-    assert refused.value.body()["errors"] == [
-        {"field": "stage", "message": refused.value.body()["errors"][0]["message"]}
-    ]
+    assert problem.body()["errors"] == [{"field": "stage", "message": problem.body()["errors"][0]["message"]}]
     assert (", ".join(allowed) or "none") in refused.value.detail
 
 
@@ -69,14 +68,14 @@ def test_probability_defaults_by_stage_and_is_fixed_when_closed():
     assert probability_for(Stage.PROPOSAL, 65) == 65
     assert probability_for(Stage.CLOSED_WON, None) == 100
     assert probability_for(Stage.CLOSED_LOST, 0) == 0
-    with pytest.raises(RuleViolation) as refused:
+    with pytest.raises(InvalidField) as refused:
         probability_for(Stage.CLOSED_LOST, 30)
-    assert refused.value.field == "probability" and refused.value.status == 422
+    assert refused.value.field == "probability" and problem_of(refused.value).status == 422
 
 
 def test_lost_needs_a_reason_won_does_not():
     check_close_reason(Stage.CLOSED_WON, None)
-    with pytest.raises(RuleViolation, match="close_reason"):
+    with pytest.raises(InvalidField, match="close_reason"):
         check_close_reason(Stage.CLOSED_LOST, " ")
 
 
@@ -86,7 +85,7 @@ def test_lead_statuses():
     with pytest.raises(TransitionNotAllowed) as by_update:
         check_lead_update(LeadStatus.QUALIFIED, LeadStatus.CONVERTED, None)
     assert by_update.value.allowed == ["disqualified"]  # conversion has its own operation
-    with pytest.raises(RuleViolation, match="disqualify_reason"):
+    with pytest.raises(InvalidField, match="disqualify_reason"):
         check_lead_update(LeadStatus.NEW, LeadStatus.DISQUALIFIED, "")
     check_lead_convertible(LeadStatus.QUALIFIED)
     for status in (LeadStatus.NEW, LeadStatus.CONVERTED, LeadStatus.DISQUALIFIED):
@@ -116,7 +115,7 @@ def test_who_can_take_over_records(principal, staff, problem):
     if problem is None:
         check_new_owner(principal, staff)
         return
-    with pytest.raises(RuleViolation, match=problem) as refused:
+    with pytest.raises(InvalidField, match=problem) as refused:
         check_new_owner(principal, staff)
     assert refused.value.field == "to_owner_id"
 

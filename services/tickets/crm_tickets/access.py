@@ -7,20 +7,26 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_shared.auth import WRITER_ROLES, Principal, Role, require_personal_data_access, visibility_clause
-from crm_shared.errors import Problem, forbidden
+from crm_shared.auth import (
+    WRITER_ROLES,
+    Principal,
+    Role,
+    require_personal_data_access,
+    require_scope,
+    visibility_clause,
+)
+from crm_shared.errors import forbidden
 from crm_shared.records import get_visible
 
 from .db.models import Incident, Ticket
 
 TICKET_WRITERS = WRITER_ROLES | {Role.CALL_CENTER_AGENT}
+# Who may export everything held about a customer (crm.tickets.v1.PersonalDataService). The privacy
+# officer otherwise reads tickets, incidents and interactions like any national role and opens,
+# works, notes and resolves nothing (it is neither a ticket writer nor an incident manager).
+EXPORT_ROLES = {Role.ADMIN, Role.PRIVACY_OFFICER}
 INCIDENT_MANAGERS = {Role.ADMIN, Role.REGIONAL_MANAGER, Role.SYSTEM}
 READ_SCOPE, WRITE_SCOPE, INCIDENT_SCOPE = "tickets:read", "tickets:write", "tickets:incidents"
-
-
-def require_scope(principal: Principal, scope: str) -> None:
-    if not principal.has_scope(scope):
-        raise Problem(403, "Forbidden", f"this API key lacks the scope {scope}", required_scope=scope)
 
 
 def require_reader(principal: Principal) -> None:
@@ -39,6 +45,11 @@ def require_incident_manager(principal: Principal) -> None:
     if principal.role not in INCIDENT_MANAGERS:
         raise forbidden(f"role {principal.role.value} may not manage mass incidents")
     require_scope(principal, INCIDENT_SCOPE)
+
+
+def require_personal_data_exporter(principal: Principal) -> None:
+    if principal.role not in EXPORT_ROLES:
+        raise forbidden(f"role {principal.role.value} may not export a customer's personal data")
 
 
 def ticket_visibility(principal: Principal) -> ColumnElement[bool]:

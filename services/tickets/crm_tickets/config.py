@@ -1,10 +1,12 @@
 from pydantic import Field
 
-from crm_shared.settings import ServiceSettings, service_config
+from crm_shared.clients.sales import SalesClientSettings
+from crm_shared.settings import service_config
 
 
-class TicketsSettings(ServiceSettings):
-    """Environment prefix CRM_TICKETS_ (e.g. CRM_TICKETS_DATABASE_URL, CRM_TICKETS_SALES_GRPC_TARGET)."""
+class TicketsSettings(SalesClientSettings):
+    """Environment prefix CRM_TICKETS_ (e.g. CRM_TICKETS_DATABASE_URL, CRM_TICKETS_SALES_GRPC_TARGET:
+    the crm.sales.v1.CustomerService a ticket's customer is asked of; `crm up` sets it)."""
 
     model_config = service_config("TICKETS")
 
@@ -12,9 +14,6 @@ class TicketsSettings(ServiceSettings):
     http_port: int = 8103
     grpc_enabled: bool = True
     grpc_port: int = 50103  # crm.tickets.v1.TicketService
-    # crm.sales.v1.CustomerService ("host:port"); `crm up` sets it to the running sales service.
-    sales_grpc_target: str = "127.0.0.1:50101"
-    sales_grpc_timeout_s: float = Field(5.0, gt=0)
     # The SLA scheduler: how often it scans, how early a ticket counts as "about to breach"
     # (a fraction of its target), and how many tickets one transaction handles.
     sla_scheduler_enabled: bool = True

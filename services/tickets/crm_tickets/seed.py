@@ -26,19 +26,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
 from crm_shared.auth import Principal, Role
+from crm_shared.clients.sales import SalesCustomers
 from crm_shared.db import Database, utcnow
 from crm_shared.errors import Problem
 
-from . import ticket_service as service
 from .config import TicketsSettings
-from .customers import CustomerDirectory
 from .db.models import DemoStory, Incident
+from .services.incident_service import IncidentReport, create_incident
+from .services.ticket_service import NoteDraft, TicketDraft, append_note, create_ticket, transition
 
 log = logging.getLogger("crm.tickets.seed")
 
@@ -57,17 +58,17 @@ KARAGANDA_AGENT = Principal(
 )
 
 DEMO_INCIDENT_ID = "incident-demo-karaganda-fibre"
-DEMO_INCIDENT = {
-    "title": "Fibre cut on Bukhar Zhyrau Blvd, Karaganda",
-    "description": "Backbone fibre damaged by road works; internet and IPTV down for the buildings along the "
+DEMO_INCIDENT = IncidentReport(
+    title="Fibre cut on Bukhar Zhyrau Blvd, Karaganda",
+    description="Backbone fibre damaged by road works; internet and IPTV down for the buildings along the "
     "boulevard. Field team on site.",
-    "categories": ["internet", "tv"],
-    "region_code": "KZ-35",
-    "branch_code": "KAR-01",
-    "area": "Bukhar Zhyrau",
-    "severity": "major",
-    "external_reference": "NOC-2026-0412",
-}
+    categories=("internet", "tv"),
+    region_code="KZ-35",
+    branch_code="KAR-01",
+    area="Bukhar Zhyrau",
+    severity="major",
+    external_reference="NOC-2026-0412",
+)
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,8 @@ class DemoTicket:
     worked_by: Principal = ADMIN
     opened_hours_ago: float = 2.0
 
-    def ticket_fields(self) -> dict:
-        return {"severity": "minor", "channel": "phone", "location": None, "installed_product_id": None} | self.fields
+    def draft(self) -> TicketDraft:
+        return TicketDraft(**self.fields)
 
 
 DEMO_TICKETS: tuple[DemoTicket, ...] = (
@@ -159,10 +160,8 @@ async def seed_demo(db: Database, settings: TicketsSettings) -> dict[str, int]:
     async with db.unit_of_work() as session:
         incident_created = 0
         if await session.get(Incident, DEMO_INCIDENT_ID) is None:
-            fields = DEMO_INCIDENT | {"expected_resolution_at": now + timedelta(hours=6)}
-            incident, _linked = await service.create_incident(
-                session, DEMO_OSS, fields, now=now, incident_id=DEMO_INCIDENT_ID
-            )
+            report = replace(DEMO_INCIDENT, expected_resolution_at=now + timedelta(hours=6))
+            await create_incident(session, DEMO_OSS, report, now=now, incident_id=DEMO_INCIDENT_ID)
             incident_created = 1
         known = set(await session.scalars(select(DemoStory.key)))
         new = [story for story in DEMO_TICKETS if story.key not in known]
@@ -175,19 +174,19 @@ async def seed_demo(db: Database, settings: TicketsSettings) -> dict[str, int]:
     return {"incidents": incident_created, "tickets_queued": len(new)}
 
 
-async def play_story(session, story: DemoTicket, customers: CustomerDirectory, now: datetime) -> str:
+async def play_story(session, story: DemoTicket, customers: SalesCustomers, now: datetime) -> str:
     found = await customers.find_by_phone(ADMIN, story.phone)
     if not found:
         return f"no customer with phone {story.phone} in sales; skipped"
     customer = found[0]
     opened_at = now - timedelta(hours=story.opened_hours_ago)
-    ticket = await service.create_ticket(session, story.opened_by, customer, story.ticket_fields(), now=opened_at)
+    ticket = await create_ticket(session, story.opened_by, customer, story.draft(), now=opened_at)
     if story.note:
-        await service.add_note(session, story.opened_by, ticket, story.note, "internal", now=opened_at)
+        await append_note(session, story.opened_by, ticket, NoteDraft(story.note), now=opened_at)
     step_at = opened_at
     for status, reason in story.steps:
         step_at += timedelta(minutes=20)
-        await service.transition(
+        await transition(
             session, story.worked_by, ticket, status, reason, now=min(step_at, now), reopen_window=timedelta(days=14)
         )
     return f"ticket {ticket.id} ({ticket.status})"
@@ -198,7 +197,7 @@ class DemoStories:
     """A worker that plays the pending demo stories once the sales service answers, then ends."""
 
     db: Database
-    customers: CustomerDirectory
+    customers: SalesCustomers
     clock: Callable[[], datetime]
     retry_s: float = 2.0
     name: str = "demo-stories"

@@ -25,7 +25,7 @@ from crm_shared.testing import (
     publish_events,
 )
 from crm_tickets.db.models import InstalledProduct
-from crm_tickets.events.consumers import INSTALLED_PRODUCT_TOPIC, consumers
+from crm_tickets.events.consumers import CONSUMERS, INSTALLED_PRODUCT_TOPIC
 from crm_tickets.main import create_app
 from crm_tickets.testing import installed_product_data, installed_product_event
 
@@ -72,7 +72,10 @@ async def product_row(app, product_id: str) -> InstalledProduct | None:
 
 
 def test_the_consumer_listens_to_the_orders_topic():
-    assert [(c.name, c.topics) for c in consumers()] == [("installed-products", [INSTALLED_PRODUCT_TOPIC])]
+    assert [(c.name, c.topics) for c in CONSUMERS] == [
+        ("installed-products", [INSTALLED_PRODUCT_TOPIC]),
+        ("customer-identity", ["crm.sales.customer.v1"]),  # merges and erasures (test_customer_identity.py)
+    ]
 
 
 async def test_products_follow_the_orders_events(consuming_app, http, broker_settings, make_customer, clock):
@@ -193,9 +196,9 @@ async def test_grpc_lists_the_customers_open_tickets_as_the_caller_sees_them(con
 
 
 async def test_demo_seed_opens_its_tickets_once_sales_answers(broker_settings, make_database, make_customer, clock):
+    from crm_shared.clients.sales import SalesCustomers
     from crm_shared.db import Database
     from crm_shared.migrations import upgrade_async
-    from crm_tickets.customers import CustomerDirectory
     from crm_tickets.db.models import DemoStory, Ticket
     from crm_tickets.seed import DEMO_INCIDENT_ID, DemoStories, seed_demo
 
@@ -205,7 +208,7 @@ async def test_demo_seed_opens_its_tickets_once_sales_answers(broker_settings, m
     await upgrade_async(MIGRATIONS, url)
     settings = broker_settings.model_copy(update={"database_url": url})
     db = Database(url)
-    directory = CustomerDirectory(settings)
+    directory = SalesCustomers(settings)
     await directory.start()
     try:
         # the documented demo customers, except the Astana one

@@ -15,7 +15,7 @@ from crm_shared.models import OutboxEvent
 from crm_shared.testing import PRINCIPALS, auth_headers
 from crm_tickets.db.models import SlaSignal, Ticket
 from crm_tickets.events.consumers import apply_installed_product_event
-from crm_tickets.sla_scheduler import scan_once
+from crm_tickets.services.sla_service import scan_once
 from crm_tickets.testing import installed_product_data, installed_product_event
 
 pytestmark = pytest.mark.integration
@@ -109,7 +109,7 @@ async def test_call_centre_flow(client, make_customer, db, clock):
     assert ticket["status"] == "new" and ticket["queue"] == "ALA-01.technical"
     assert ticket["branch_code"] == "ALA-01" and ticket["location"] == "Almaty, Abai ave 10"
     # medium/individual: 4 working hours to respond, from 10:00 on a Monday
-    assert ticket["sla"]["response_due_at"] == "2026-03-02T09:00:00+00:00"
+    assert ticket["sla"]["response_due_at"] == "2026-03-02T09:00:00Z"
 
     # the next call: the open ticket is on the card; a note is one request
     clock.advance(minutes=5)
@@ -142,7 +142,8 @@ async def test_bad_input_is_a_clear_4xx_and_nothing_is_written(client, make_cust
     async with db.read_only() as session:
         before = await session.scalar(select(func.count()).select_from(Ticket))
     cases = [
-        ({"customer_id": "00000000-0000-4000-8000-000000000000"}, 422, "customer_id"),
+        # unknown (or invisible) to the caller in sales: 404 naming the field (crm_shared.clients.sales)
+        ({"customer_id": "00000000-0000-4000-8000-000000000000"}, 404, "customer_id"),
         (
             {"customer_id": customer["id"], "installed_product_id": "11111111-0000-4000-8000-" + other["id"][-12:]},
             422,
@@ -176,7 +177,7 @@ async def test_bad_input_is_a_clear_4xx_and_nothing_is_written(client, make_cust
 async def test_workflow_with_a_pause_while_pending(client, make_customer, clock):
     customer = await make_customer()
     ticket = await open_ticket(client, customer["id"], priority="high")  # 2h / 9 working hours
-    assert ticket["sla"]["resolution_due_at"] == "2026-03-03T05:00:00+00:00"  # next day 10:00 Almaty
+    assert ticket["sla"]["resolution_due_at"] == "2026-03-03T05:00:00Z"  # next day 10:00 Almaty
     clock.advance(minutes=30)
     acknowledged = await move(client, ticket["id"], "acknowledged")
     assert acknowledged["sla"]["response_state"] == "met"
@@ -184,7 +185,7 @@ async def test_workflow_with_a_pause_while_pending(client, make_customer, clock)
     await move(client, ticket["id"], "pending", "waiting for the customer to be at home")
     clock.advance(hours=3)  # three working hours pending: the clock stands still
     resumed = await move(client, ticket["id"], "in_progress")
-    assert resumed["sla"]["resolution_due_at"] == "2026-03-03T08:00:00+00:00"
+    assert resumed["sla"]["resolution_due_at"] == "2026-03-03T08:00:00Z"
     assert resumed["sla"]["paused_at"] is None
     await move(client, ticket["id"], "resolved", "line repaired")
     await move(client, ticket["id"], "closed")
@@ -306,6 +307,7 @@ async def test_mass_incident_links_and_resolves_many_tickets(client, make_custom
         ("regional_manager", True, True),
         ("call_center_agent", True, True),
         ("hq_analyst", False, False),
+        ("privacy_officer", True, False),
         ("karaganda_agent", False, False),
         ("oss", False, False),
     ],
@@ -322,7 +324,7 @@ async def test_authorization_matrix(client, make_customer, role, sees, writes):
     read = await client.get(f"{T}/tickets/{ticket['id']}", headers=headers)
     assert read.status_code == (200 if sees else 403 if role == "hq_analyst" else 404)
     note = await client.post(f"{T}/tickets/{ticket['id']}/notes", json={"text": "hi"}, headers=headers)
-    assert note.status_code == (201 if writes else 403 if role == "hq_analyst" else 404)
+    assert note.status_code == (201 if writes else 403 if role in ("hq_analyst", "privacy_officer") else 404)
     listed = await client.get(f"{T}/tickets", params={"customer_id": customer["id"]}, headers=headers)
     if role == "hq_analyst":
         assert listed.status_code == 403

@@ -39,6 +39,7 @@ class CustomerRef:
     primary_phone: str
     branch_code: str
     region_code: str
+    merged_into_id: str | None = None  # status "merged": the survivor, where its records go
 
     @property
     def segment(self) -> str:
@@ -68,6 +69,7 @@ def _ref(message: pb.Customer) -> CustomerRef:
         primary_phone=message.primary_phone,
         branch_code=message.branch_code,
         region_code=message.region_code,
+        merged_into_id=message.merged_into_id or None,
     )
 
 
@@ -95,8 +97,9 @@ class SalesCustomers:
             await self._channel.close()
         self._channel = self._stub = None
 
-    async def get(self, principal: Principal, customer_id: str, *, field: str = "customer_id") -> CustomerRef:
-        """The customer as the caller sees it; 404 naming ``field`` when unknown or not visible."""
+    async def get(self, principal: Principal, customer_id: str, *, field: str | None = "customer_id") -> CustomerRef:
+        """The customer as the caller sees it; 404 when unknown or not visible, naming ``field`` (the
+        request body field that carried the id; None when it came in the path)."""
         stub = self._stub_or_unavailable()
         try:
             reply = await stub.GetCustomer(
@@ -159,7 +162,7 @@ def sales_unavailable() -> Problem:
     )
 
 
-def problem_of_rpc_error(error: grpc.aio.AioRpcError, field: str, ident: str | None = None) -> Problem:
+def problem_of_rpc_error(error: grpc.aio.AioRpcError, field: str | None, ident: str | None = None) -> Problem:
     """The one mapping of sales' gRPC answers to problem details: NOT_FOUND is a 404 naming the
     request field that carried the id, INVALID_ARGUMENT a 422 naming it, PERMISSION_DENIED a 403,
     anything else (down, deadline passed) a 503 with Retry-After."""
@@ -168,7 +171,8 @@ def problem_of_rpc_error(error: grpc.aio.AioRpcError, field: str, ident: str | N
         return not_found("customer", (ident or "")[:64] or "(unknown)", field)
     if code is grpc.StatusCode.INVALID_ARGUMENT:
         violations = field_violations(error)
-        return field_problem(field, violations[0]["message"] if violations else (error.details() or "invalid"))
+        message = violations[0]["message"] if violations else (error.details() or "invalid")
+        return field_problem(field or "id", message)
     if code is grpc.StatusCode.PERMISSION_DENIED:
         return Problem(403, "Forbidden", error.details() or "not allowed to see customers")
     return sales_unavailable()

@@ -5,131 +5,30 @@ onto the same order and catalogue functions as the REST API."""
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
+from pydantic import BaseModel
 
-from crm_shared.auth import visibility_clause
+from crm_shared.api import CurrentPrincipal, ReadSession, SalesCustomersClient, Session
 from crm_shared.concurrency import flush_or_conflict
-from crm_shared.errors import OPENAPI_PROBLEMS, Problem, field_problem, not_found, openapi_problems
+from crm_shared.domain import DomainError
+from crm_shared.errors import OPENAPI_PROBLEMS, Problem, field_problem, openapi_problems, problem_of
 from crm_shared.idempotency import IdempotencyKey, create_once
-from crm_shared.records import get_visible
+from crm_shared.timefmt import iso
 
-from .. import order_service as service
 from ..db.models import Offering, Order
 from ..domain.lifecycle import ItemAction
-from .access import READ, require_reader, require_scope
-from .deps import CurrentPrincipal, Customers, Session
-from .orders import ItemIn, OrderCreate, capture, writable_order
+from ..services import catalog_service, order_service
+from ..services.order_service import ItemRequest
+from .tmf_schemas import ProductOffering, ProductOrder, TmfOrderCreate, TmfStatePatch
 
 ORDERING = "/tmf-api/productOrderingManagement/v4"
 CATALOG = "/tmf-api/productCatalogManagement/v4"
 router = APIRouter(tags=["TM Forum"])
 MAX_LIMIT = 200
 TMF_PROBLEMS = OPENAPI_PROBLEMS | openapi_problems(400)
-
-
-class Ref(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="allow")
-    id: Annotated[str, Field(min_length=1, max_length=64)]
-
-
-class RelatedParty(Ref):
-    role: str = "Customer"
-
-
-class TmfOrderItem(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="allow")
-    id: Annotated[str, Field(max_length=64)] | None = None
-    action: ItemAction = ItemAction.ADD
-    quantity: int = 1
-    productOffering: Ref | None = None
-    product: Ref | None = None
-
-
-class TmfOrderCreate(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="allow")
-    relatedParty: Annotated[list[RelatedParty], Field(min_length=1)]
-    productOrderItem: Annotated[list[TmfOrderItem], Field(min_length=1)]
-
-
-class TmfStatePatch(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="allow")
-    state: Literal["acknowledged", "inProgress", "held", "cancelled"]
-    cancellationReason: Annotated[str, Field(max_length=2000)] | None = None
-
-
-class Money(BaseModel):
-    unit: str
-    value: str = Field(description='decimal KZT as a string (never a float), e.g. "5990.00"')
-
-
-class Price(BaseModel):
-    taxIncludedAmount: Money
-
-
-class OrderPrice(BaseModel):
-    priceType: Literal["oneTime", "recurring"]
-    recurringChargePeriod: str | None = None
-    price: Price
-
-
-class TmfRef(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-    id: str
-    href: str | None = None
-    name: str | None = None
-    role: str | None = None
-    referredType: str | None = Field(None, alias="@referredType")
-
-
-class TmfOrderItemOut(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-    id: str
-    action: str
-    quantity: int
-    state: str | None = None
-    productOffering: TmfRef
-    product: TmfRef | None = None
-    itemPrice: list[OrderPrice]
-    type_: Literal["ProductOrderItem"] = Field(alias="@type")
-
-
-class ProductOrder(BaseModel):
-    """TMF622 ProductOrder (subset)."""
-
-    model_config = ConfigDict(populate_by_name=True)
-    id: str
-    href: str
-    state: str | None = None
-    creationDate: str | None = None
-    completionDate: str | None = None
-    cancellationReason: str | None = None
-    relatedParty: list[TmfRef] | None = None
-    productOrderItem: list[TmfOrderItemOut] | None = None
-    orderTotalPrice: list[OrderPrice] | None = None
-    type_: Literal["ProductOrder"] = Field(alias="@type")
-
-
-class ProductOffering(BaseModel):
-    """TMF620 ProductOffering (subset)."""
-
-    model_config = ConfigDict(populate_by_name=True)
-    id: str
-    href: str
-    name: str | None = None
-    description: str | None = None
-    lifecycleStatus: str | None = None
-    version: str | None = None
-    isBundle: bool | None = None
-    productOfferingPrice: list[OrderPrice] | None = None
-    validFor: dict[str, str | None] | None = None
-    place: list[dict[str, str]] | None = None
-    bundledProductOffering: list[TmfRef] | None = None
-    prodSpecCharValueUse: list[dict[str, Any]] | None = None
-    type_: Literal["ProductOffering"] = Field(alias="@type")
+Customers = SalesCustomersClient
 
 
 TMF_STATES = {"in_progress": "inProgress", "draft": "draft"}
@@ -153,8 +52,8 @@ def tmf_order(order: Order) -> dict[str, Any]:
         "href": f"{ORDERING}/productOrder/{order.id}",
         "@type": "ProductOrder",
         "state": TMF_STATES.get(order.state, order.state),
-        "creationDate": order.created_at.isoformat(),
-        "completionDate": service.iso(order.completed_at),
+        "creationDate": iso(order.created_at),
+        "completionDate": iso(order.completed_at),
         "cancellationReason": order.state_reason if order.state == "cancelled" else None,
         "relatedParty": [
             {"id": order.customer_id, "name": order.customer_name, "role": "Customer", "@referredType": "Customer"}
@@ -197,7 +96,7 @@ def tmf_offering(offering: Offering) -> dict[str, Any]:
         "version": str(offering.version),
         "isBundle": offering.product_line == "bundle",
         "productOfferingPrice": _prices(offering.one_off_price_tiyn, offering.recurring_price_tiyn),
-        "validFor": {"startDateTime": service.iso(offering.valid_from), "endDateTime": service.iso(offering.valid_to)},
+        "validFor": {"startDateTime": iso(offering.valid_from), "endDateTime": iso(offering.valid_to)},
         "place": [{"id": code, "@referredType": "GeographicArea"} for code in offering.region_codes or []],
         "bundledProductOffering": [
             {"id": i, "href": f"{CATALOG}/productOffering/{i}"} for i in offering.bundled_offering_ids or []
@@ -226,7 +125,7 @@ def _select_fields(
     return {k: v for k, v in resource.items() if k in wanted and v is not None}
 
 
-# Field names of the REST order (order_service) -> their place in a TMF622 ProductOrder.
+# Field names of the REST order (services/order_service.py) -> their place in a TMF622 ProductOrder.
 _TMF_FIELDS = (
     (re.compile(r"^items\[(\d+)\]\.offering_id"), r"productOrderItem[\1].productOffering.id"),
     (re.compile(r"^items\[(\d+)\]\.installed_product_id"), r"productOrderItem[\1].product.id"),
@@ -244,8 +143,9 @@ def _tmf_field(name: str) -> str:
     return name
 
 
-def _in_tmf_terms(problem: Problem) -> Problem:
+def _in_tmf_terms(refusal: Problem | DomainError) -> Problem:
     """The same problem, naming the fields as the TMF622 body calls them."""
+    problem = problem_of(refusal) if isinstance(refusal, DomainError) else refusal
     if problem.errors:
         problem.errors = [error | {"field": _tmf_field(str(error.get("field", "")))} for error in problem.errors]
         if problem.detail and ":" in problem.detail:
@@ -291,7 +191,7 @@ async def create_product_order(
         if item.action == ItemAction.ADD and not offering_id:
             raise field_problem(f"productOrderItem[{index}].productOffering.id", "required for action add")
         items.append(
-            ItemIn(
+            ItemRequest(
                 action=item.action,
                 offering_id=offering_id,
                 quantity=item.quantity,
@@ -301,11 +201,9 @@ async def create_product_order(
 
     async def create() -> dict[str, Any]:
         try:
-            order = await capture(
-                session, principal, customers, OrderCreate(customer_id=customer.id, items=items), source="tmf"
-            )
-        except Problem as problem:
-            raise _in_tmf_terms(problem) from None
+            order = await order_service.capture_order(session, principal, customers, customer.id, items, source="tmf")
+        except (Problem, DomainError) as refusal:
+            raise _in_tmf_terms(refusal) from None
         # exactly what the response model sends, so that a replay is the same body
         return ProductOrder.model_validate(tmf_order(order)).model_dump(mode="json", by_alias=True, exclude_none=True)
 
@@ -331,7 +229,7 @@ async def create_product_order(
 )
 async def list_product_orders(
     principal: CurrentPrincipal,
-    session: Session,
+    session: ReadSession,
     response: Response,
     offset: Offset = 0,
     limit: Limit = 20,
@@ -339,15 +237,15 @@ async def list_product_orders(
     state: Annotated[str | None, Query(max_length=32)] = None,
     customer_id: Annotated[str | None, Query(alias="relatedParty.id", max_length=64)] = None,
 ):
-    require_reader(principal)
-    stmt = select(Order).where(visibility_clause(principal, Order))
-    if state:
-        stmt = stmt.where(Order.state == FROM_TMF_STATES.get(state, state))
-    if customer_id:
-        stmt = stmt.where(Order.customer_id == customer_id)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
-    rows = list(await session.scalars(stmt.order_by(Order.created_at.desc(), Order.id).offset(offset).limit(limit)))
-    _page(response, total or 0, len(rows))
+    total, rows = await order_service.list_orders_at_offset(
+        session,
+        principal,
+        state=FROM_TMF_STATES.get(state, state) if state else None,
+        customer_id=customer_id,
+        offset=offset,
+        limit=limit,
+    )
+    _page(response, total, len(rows))
     return [_select_fields(tmf_order(o), fields, ProductOrder) for o in rows]
 
 
@@ -358,11 +256,9 @@ async def list_product_orders(
     response_model_by_alias=True,
     responses=TMF_PROBLEMS,
 )
-async def get_product_order(order_id: str, principal: CurrentPrincipal, session: Session, fields: Fields = None):
-    require_reader(principal)
-    return _select_fields(
-        tmf_order(await get_visible(session, principal, Order, order_id, what="productOrder")), fields, ProductOrder
-    )
+async def get_product_order(order_id: str, principal: CurrentPrincipal, session: ReadSession, fields: Fields = None):
+    order = await order_service.get_order(session, principal, order_id, what="productOrder")
+    return _select_fields(tmf_order(order), fields, ProductOrder)
 
 
 @router.patch(
@@ -374,11 +270,9 @@ async def get_product_order(order_id: str, principal: CurrentPrincipal, session:
 )
 async def patch_product_order(order_id: str, body: TmfStatePatch, principal: CurrentPrincipal, session: Session):
     """JSON merge patch of ``state`` (and ``cancellationReason`` for cancelled)."""
-    order = await writable_order(session, principal, order_id)
-    await service.request_state(
-        session, principal, order, FROM_TMF_STATES.get(body.state, body.state), body.cancellationReason
+    order = await order_service.change_state(
+        session, principal, order_id, FROM_TMF_STATES.get(body.state, body.state), body.cancellationReason
     )
-    await flush_or_conflict(session, "order")
     return tmf_order(order)
 
 
@@ -391,20 +285,21 @@ async def patch_product_order(order_id: str, body: TmfStatePatch, principal: Cur
 )
 async def list_product_offerings(
     principal: CurrentPrincipal,
-    session: Session,
+    session: ReadSession,
     response: Response,
     offset: Offset = 0,
     limit: Limit = 20,
     fields: Fields = None,
     lifecycleStatus: Annotated[str | None, Query(max_length=16)] = None,
 ):
-    require_scope(principal, READ)
-    stmt = select(Offering)
-    if lifecycleStatus:
-        stmt = stmt.where(Offering.status == lifecycleStatus.lower())
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
-    rows = list(await session.scalars(stmt.order_by(Offering.id).offset(offset).limit(limit)))
-    _page(response, total or 0, len(rows))
+    total, rows = await catalog_service.list_offerings_at_offset(
+        session,
+        principal,
+        status=lifecycleStatus.lower() if lifecycleStatus else None,
+        offset=offset,
+        limit=limit,
+    )
+    _page(response, total, len(rows))
     return [_select_fields(tmf_offering(o), fields, ProductOffering) for o in rows]
 
 
@@ -415,9 +310,8 @@ async def list_product_offerings(
     response_model_by_alias=True,
     responses=TMF_PROBLEMS,
 )
-async def get_product_offering(offering_id: str, principal: CurrentPrincipal, session: Session, fields: Fields = None):
-    require_scope(principal, READ)
-    offering = await session.get(Offering, offering_id)
-    if offering is None:
-        raise not_found("productOffering", offering_id[:64])
+async def get_product_offering(
+    offering_id: str, principal: CurrentPrincipal, session: ReadSession, fields: Fields = None
+):
+    offering = await catalog_service.get_offering(session, principal, offering_id, what="productOffering")
     return _select_fields(tmf_offering(offering), fields, ProductOffering)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from crm_shared.customer_identity import CustomerAliasColumns, ErasedCustomerColumns
 from crm_shared.db import UTCDateTime, new_id, utcnow
 
 from .base import OrdersBase
@@ -165,3 +166,15 @@ class Payment(OrdersBase):
     invoice_id: Mapped[str] = mapped_column(String(64), ForeignKey("invoices.id"), index=True)
     amount_tiyn: Mapped[int] = mapped_column(BigInteger)
     paid_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CustomerAlias(CustomerAliasColumns, OrdersBase):
+    """A customer sales merged away, and the survivor its records belong to now."""
+
+    __tablename__ = "customer_aliases"
+
+
+class ErasedCustomer(ErasedCustomerColumns, OrdersBase):
+    """A customer whose personal data was erased on request: its records here are anonymised."""
+
+    __tablename__ = "erased_customers"

@@ -11,7 +11,10 @@ all completed → completed, all failed → failed, a mix → partial.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
+
+from crm_shared.domain import Conflict, InvalidField
 
 
 class OrderState(StrEnum):
@@ -68,11 +71,19 @@ ITEM_TRANSITIONS: dict[ItemState, tuple[ItemState, ...]] = {
 }
 
 
-class IllegalTransition(Exception):
-    def __init__(self, what: str, current: str, requested: str, allowed: tuple[str, ...]) -> None:
-        self.current, self.requested, self.allowed = current, requested, list(allowed)
+class IllegalTransition(Conflict):
+    """A move the state machine does not allow: a 409 naming the current, the requested and the
+    allowed states."""
+
+    def __init__(self, what: str, current: str, requested: str, allowed: Sequence[str]) -> None:
         allowed_text = ", ".join(allowed) if allowed else "none (it is final)"
-        super().__init__(f"{what} in state {current} cannot move to {requested}; allowed: {allowed_text}")
+        super().__init__(
+            f"{what} in state {current} cannot move to {requested}; allowed: {allowed_text}",
+            current_state=current,
+            requested_state=requested,
+            allowed_transitions=list(allowed),
+        )
+        self.current, self.requested, self.allowed = current, requested, list(allowed)
 
 
 def check_transition(current: str, requested: str) -> OrderState:
@@ -106,3 +117,47 @@ def outcome_of(item_states: list[str]) -> OrderState | None:
     if completed == 0:
         return OrderState.FAILED
     return OrderState.PARTIAL
+
+
+def check_request(current: str, requested: str, *, reason: str | None, item_states: Sequence[str]) -> OrderState:
+    """The state a client's request moves the order to (acknowledge a draft, start, hold, resume,
+    cancel), or the refusal: outcomes come from fulfilment, a cancellation needs a reason and
+    comes before any item is completed, and an order without items is never submitted."""
+    allowed = list(requestable_from(current))
+    if requested not in allowed:
+        refusal = IllegalTransition("the order", current, requested, allowed)
+        if requested in OUTCOME_STATES and current not in FINAL_STATES:
+            raise Conflict(
+                f"{refusal}; {requested} is reached when every item's fulfilment is reported",
+                current_state=current,
+                requested_state=requested,
+                allowed_transitions=allowed,
+            )
+        raise refusal
+    target = check_transition(current, requested)
+    if target == OrderState.CANCELLED and not (reason or "").strip():
+        raise InvalidField("reason", "a cancelled order needs a reason")
+    if target == OrderState.ACKNOWLEDGED and not item_states:
+        raise InvalidField("items", "an order without items cannot be submitted")
+    if target == OrderState.CANCELLED and ItemState.COMPLETED in item_states:
+        raise Conflict(
+            "items of this order are already completed; it cannot be cancelled any more",
+            current_state=current,
+            allowed_transitions=[s for s in allowed if s != OrderState.CANCELLED],
+        )
+    return target
+
+
+def check_fulfilment_reportable(current: str) -> None:
+    """Fulfilment is reported while the order is acknowledged or in progress."""
+    if current not in (OrderState.ACKNOWLEDGED, OrderState.IN_PROGRESS):
+        raise Conflict(
+            f"fulfilment is reported for acknowledged or in-progress orders; this order is {current}",
+            current_state=current,
+        )
+
+
+def check_draft(current: str) -> None:
+    """Items are added to a draft order only (one a won opportunity started)."""
+    if current != OrderState.DRAFT:
+        raise Conflict(f"items are added to draft orders only; this order is {current}", state=current)

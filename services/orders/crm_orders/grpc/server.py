@@ -1,26 +1,26 @@
 """crm.orders.v1.InventoryService: the customer's installed products for other services, with
-the caller's visibility applied (a product belongs to its customer's branch and region)."""
+the caller's visibility applied (a product belongs to its customer's branch and region).
+crm.orders.v1.PersonalDataService: everything held about one customer, for the subject-access
+export that sales assembles (administrators and privacy officers only)."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from sqlalchemy import and_, or_, select
 
 from crm_contracts.grpc.crm.orders.v1 import inventory_service_pb2 as pb
 from crm_contracts.grpc.crm.orders.v1 import inventory_service_pb2_grpc as pb_grpc
+from crm_contracts.grpc.crm.orders.v1 import personal_data_service_pb2 as export_pb
+from crm_contracts.grpc.crm.orders.v1 import personal_data_service_pb2_grpc as export_pb_grpc
 from crm_shared.app import ServiceRuntime
-from crm_shared.auth import require_personal_data_access, visibility_clause
-from crm_shared.errors import Problem, field_problem
+from crm_shared.errors import field_problem
 from crm_shared.grpc import current_principal
-from crm_shared.pagination import decode_cursor, encode_cursor
-from crm_shared.records import get_visible
 
 from ..db.models import InstalledProduct
+from ..services import inventory_service, personal_data_service
 
-DEFAULT_PAGE_SIZE = 20
-MAX_PAGE_SIZE = 100
 PRODUCT_LINES = {
     "internet": pb.PRODUCT_LINE_INTERNET,
     "tv": pb.PRODUCT_LINE_TV,
@@ -65,43 +65,14 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         self.runtime = runtime
 
     async def ListInstalledProducts(self, request: pb.ListInstalledProductsRequest, context):
-        principal = current_principal()
-        require_personal_data_access(principal)
-        if not request.customer_id:
-            raise field_problem("customer_id", "required")
-        if not 0 <= request.page_size <= MAX_PAGE_SIZE:
-            raise field_problem("page_size", f"must be 0..{MAX_PAGE_SIZE}")
-        size = request.page_size or DEFAULT_PAGE_SIZE
-        try:
-            after = decode_cursor(request.page_token)
-        except Problem:
-            after = ["malformed"]  # reported below, naming the request's own field
-        stmt = select(InstalledProduct).where(
-            InstalledProduct.customer_id == request.customer_id, visibility_clause(principal, InstalledProduct)
-        )
-        if after:
-            try:
-                if len(after) != 2 or not all(isinstance(v, str) for v in after):
-                    raise ValueError
-                activated = datetime.fromisoformat(after[0])
-            except ValueError:
-                raise field_problem("page_token", "malformed; pass next_page_token unchanged") from None
-            stmt = stmt.where(
-                or_(
-                    InstalledProduct.activated_at < activated,
-                    and_(InstalledProduct.activated_at == activated, InstalledProduct.id > after[1]),
-                )
-            )
         async with self.runtime.db.read_only() as session:
-            rows = list(
-                await session.scalars(
-                    stmt.order_by(InstalledProduct.activated_at.desc(), InstalledProduct.id).limit(size + 1)
-                )
+            rows, token = await inventory_service.customer_products_page(
+                session,
+                current_principal(),
+                request.customer_id,
+                page_size=request.page_size,
+                page_token=request.page_token,
             )
-        token = ""
-        if len(rows) > size:
-            rows = rows[:size]
-            token = encode_cursor([rows[-1].activated_at.isoformat(), rows[-1].id])
         return pb.ListInstalledProductsResponse(installed_products=[to_message(p) for p in rows], next_page_token=token)
 
     async def GetInstalledProduct(self, request: pb.GetInstalledProductRequest, context):
@@ -109,9 +80,28 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         if not request.id:
             raise field_problem("id", "required")
         async with self.runtime.db.read_only() as session:
-            product = await get_visible(session, principal, InstalledProduct, request.id, what="installed product")
+            product = await inventory_service.visible_product(session, principal, request.id)
         return pb.GetInstalledProductResponse(installed_product=to_message(product))
 
 
-def register_servicers(server, runtime: ServiceRuntime) -> None:
+class PersonalDataServicer(export_pb_grpc.PersonalDataServiceServicer):
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self.runtime = runtime
+
+    async def ExportCustomerData(self, request: export_pb.ExportCustomerDataRequest, context):
+        now = self.runtime.clock()
+        async with self.runtime.db.read_only() as session:
+            document, counts = await personal_data_service.export_customer_data(
+                session, current_principal(), request.customer_id, today=now.date()
+            )
+        return export_pb.ExportCustomerDataResponse(
+            customer_id=request.customer_id,
+            document_json=json.dumps(document, ensure_ascii=False),
+            generated_at=_timestamp(now),
+            record_counts=counts,
+        )
+
+
+def register(server, runtime: ServiceRuntime) -> None:
     pb_grpc.add_InventoryServiceServicer_to_server(InventoryServicer(runtime), server)
+    export_pb_grpc.add_PersonalDataServiceServicer_to_server(PersonalDataServicer(runtime), server)

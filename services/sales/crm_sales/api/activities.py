@@ -1,19 +1,14 @@
 """Activities (/api/v1/sales/activities): calls, meetings, tasks and notes on a customer, lead
-or opportunity. An activity is visible to whoever sees the record it is about; call-centre
-agents may log interactions on any customer they can see."""
+or opportunity, visible to whoever sees that record. The use cases are
+crm_sales.services.activity_service."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
-from pydantic import AwareDatetime, BaseModel, Field, StrictInt
-from sqlalchemy import ColumnElement, and_, false, or_, select, true
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_shared.audit import creation_changes, diff, record_change
-from crm_shared.auth import Principal, Role, Scope, can_write, require_personal_data_access, visibility_clause
+from crm_shared.api import CurrentPrincipal, Session
 from crm_shared.concurrency import (
     IfMatch,
     check_version,
@@ -22,266 +17,24 @@ from crm_shared.concurrency import (
     required_version,
     version_headers,
 )
-from crm_shared.db import new_id, utcnow
-from crm_shared.errors import OPENAPI_PROBLEMS, conflict, field_problem, forbidden, openapi_problems
+from crm_shared.errors import OPENAPI_PROBLEMS, openapi_problems
 from crm_shared.idempotency import IdempotencyKey, create_once
-from crm_shared.outbox import EventWriter
 from crm_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
-from crm_shared.records import get_visible, mark_changed
 
-from ..db.models import Customer
-from ..db.pipeline_models import Activity, Lead, Opportunity
-from ..domain.customers import CustomerStatus
-from ..domain.pipeline import ActivityKind, RelatedType, RuleViolation
-from .customer_schemas import Strict
-from .deps import CurrentPrincipal, Session
-from .pipeline_common import (
-    active_staff,
-    clean_text,
-    iso,
-    newest_first_page,
-    reject_nulls,
-    staff_sees,
-)
+from ..access import require_activity_writer
+from ..domain.pipeline import ActivityKind, RelatedType
+from ..events.publishers import activity_state
+from ..services import activity_service
+from ..services.activity_service import NewActivity
+from .activity_schemas import ActivityCreate, ActivityOut, ActivityUpdate
 
 router = APIRouter(prefix="/api/v1/sales", tags=["activities"])
 
-EVENTS = EventWriter("sales")
-ENTITY = "activity"
-ACTIVITIES_PATH = "/api/v1/sales/activities"
-RELATED_MODELS: dict[str, Any] = {
-    RelatedType.CUSTOMER: Customer,
-    RelatedType.LEAD: Lead,
-    RelatedType.OPPORTUNITY: Opportunity,
-}
-
-Subject = Annotated[str, Field(min_length=1, max_length=300)]
-LongText = Annotated[str, Field(max_length=10_000)]
-
-
-class ActivityCreate(Strict):
-    kind: ActivityKind
-    related_type: RelatedType
-    related_id: Annotated[str, Field(min_length=1, max_length=64)]
-    subject: Subject
-    body: LongText | None = None
-    due_at: AwareDatetime | None = Field(None, description="when a task or meeting is due (with a time zone)")
-    done_at: AwareDatetime | None = Field(None, description="when it happened; a note is done when written")
-    outcome: LongText | None = None
-    owner_id: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
-        None, description="who does it: a staff member in your scope who sees the record; default you"
-    )
-
-
-class ActivityUpdate(Strict):
-    version: StrictInt | None = Field(None, description="the version read; alternative to If-Match")
-    subject: Subject | None = None
-    body: LongText | None = None
-    due_at: AwareDatetime | None = None
-    done_at: AwareDatetime | None = Field(None, description="set it to mark the activity done; null reopens it")
-    outcome: LongText | None = None
-
-
-class ActivityOut(BaseModel):
-    id: str
-    kind: ActivityKind
-    related_type: RelatedType
-    related_id: str
-    subject: str
-    body: str | None
-    due_at: datetime | None
-    done_at: datetime | None
-    outcome: str | None
-    owner_id: str
-    owner_name: str
-    created_by: str
-    branch_code: str = Field(description="the branch of the record the activity is about")
-    region_code: str
-    version: int
-    created_at: datetime
-    updated_at: datetime
-
-
-Placement = tuple[str, str]  # (region_code, branch_code) of the related record
-
-
-def activity_state(activity: Activity, placement: Placement) -> dict[str, Any]:
-    """The activity's full state as JSON-ready values: the API response and every event's payload."""
-    region_code, branch_code = placement
-    return {
-        "id": activity.id,
-        "kind": activity.kind,
-        "related_type": activity.related_type,
-        "related_id": activity.related_id,
-        "subject": activity.subject,
-        "body": activity.body,
-        "due_at": iso(activity.due_at),
-        "done_at": iso(activity.done_at),
-        "outcome": activity.outcome,
-        "owner_id": activity.owner_id,
-        "owner_name": activity.owner_name,
-        "created_by": activity.created_by,
-        "branch_code": branch_code,
-        "region_code": region_code,
-        "version": activity.version,
-        "created_at": iso(activity.created_at),
-        "updated_at": iso(activity.updated_at),
-    }
-
-
-async def record_activity_event(
-    session: AsyncSession, action: str, activity: Activity, placement: Placement, **extra: Any
-) -> None:
-    await session.flush()
-    await EVENTS.add(
-        session,
-        aggregate=ENTITY,
-        action=action,
-        subject=activity.id,
-        data=activity_state(activity, placement) | extra,
-        region=placement[0],
-        branch=placement[1],
-    )
-
-
-def activity_url(activity_id: str) -> str:
-    return f"{ACTIVITIES_PATH}/{activity_id}"
+WHAT = activity_service.ENTITY
 
 
 def _headers(view: dict[str, Any]) -> dict[str, str]:
-    return version_headers(view["version"], activity_url(view["id"]))
-
-
-# --- visibility through the related record -------------------------------------------------------
-
-
-def activity_visibility_clause(principal: Principal) -> ColumnElement[bool]:
-    """Activities whose related record the caller sees."""
-    if principal.scope is Scope.NATIONAL:
-        return true()
-    if principal.scope is Scope.NONE:
-        return false()
-    return or_(
-        *(
-            and_(
-                Activity.related_type == str(kind),
-                Activity.related_id.in_(select(model.id).where(visibility_clause(principal, model))),
-            )
-            for kind, model in RELATED_MODELS.items()
-        )
-    )
-
-
-async def placement_of(session: AsyncSession, related_type: str, related_id: str) -> Placement:
-    model = RELATED_MODELS[related_type]
-    row = (await session.execute(select(model.region_code, model.branch_code).where(model.id == related_id))).first()
-    return (row[0], row[1]) if row else ("", "")
-
-
-async def placements_of(session: AsyncSession, activities: list[Activity]) -> dict[tuple[str, str], Placement]:
-    """Where the related record of each activity is, in one query per related type."""
-    found: dict[tuple[str, str], Placement] = {}
-    for kind, model in RELATED_MODELS.items():
-        ids = {a.related_id for a in activities if a.related_type == kind}
-        if ids:
-            rows = await session.execute(
-                select(model.id, model.region_code, model.branch_code).where(model.id.in_(ids))
-            )
-            found.update({(str(kind), rid): (region, branch) for rid, region, branch in rows})
-    return found
-
-
-async def related_record(session: AsyncSession, principal: Principal, related_type: str, related_id: str):
-    """The record an activity is about, if the caller sees it; 404 naming related_id otherwise."""
-    return await get_visible(
-        session, principal, RELATED_MODELS[related_type], related_id, what=related_type, field="related_id"
-    )
-
-
-def may_log_on(principal: Principal, related_type: str, record: Any) -> bool:
-    if can_write(principal, record.region_code, record.branch_code):
-        return True
-    # The call centre logs its interactions with customers (it never changes the customer itself).
-    return principal.role is Role.CALL_CENTER_AGENT and related_type == RelatedType.CUSTOMER
-
-
-def require_activity_writer(principal: Principal) -> None:
-    require_personal_data_access(principal)
-    if principal.role is Role.HQ_ANALYST or (
-        principal.role is Role.SYSTEM and not principal.has_scope("activities:write")
-    ):
-        raise forbidden(f"role {principal.role.value} may not log activities")
-
-
-async def get_visible_activity(
-    session: AsyncSession, principal: Principal, activity_id: str, *, for_update: bool = False
-) -> Activity:
-    return await get_visible(
-        session,
-        principal,
-        Activity,
-        activity_id,
-        what=ENTITY,
-        for_update=for_update,
-        visibility=activity_visibility_clause(principal),
-    )
-
-
-async def log_activity(session: AsyncSession, principal: Principal, body: ActivityCreate) -> tuple[Activity, Placement]:
-    """A new activity on a record the caller may log on, audited, with its event; returns it and
-    where its record is."""
-    require_activity_writer(principal)
-    subject = clean_text(body.subject)
-    if not subject:
-        raise field_problem("subject", "must not be blank")
-    record = await related_record(session, principal, body.related_type, body.related_id)
-    if not may_log_on(principal, body.related_type, record):
-        raise forbidden(f"you may not log activities on this {body.related_type}")
-    if body.related_type == RelatedType.CUSTOMER and record.status == CustomerStatus.MERGED:
-        raise conflict(
-            f"related_id: customer {record.id} was merged into {record.merged_into_id}; log it there",
-            merged_into_id=record.merged_into_id,
-            errors=[{"field": "related_id", "message": "was merged into another customer"}],
-        )
-    owner_id, owner_name = principal.subject, principal.username
-    if body.owner_id is not None and body.owner_id != principal.subject:
-        member = await active_staff(session, principal, body.owner_id, field="owner_id")
-        if not staff_sees(member, record.region_code, record.branch_code):
-            raise RuleViolation("owner_id", f"this staff member cannot see the {body.related_type}")
-        owner_id, owner_name = member.id, member.full_name or member.username
-    now = utcnow()
-    activity = Activity(
-        id=new_id(),
-        kind=body.kind,
-        related_type=body.related_type,
-        related_id=record.id,
-        subject=subject,
-        body=body.body,
-        due_at=body.due_at,
-        done_at=body.done_at or (now if body.kind == ActivityKind.NOTE else None),
-        outcome=body.outcome,
-        owner_id=owner_id,
-        owner_name=owner_name,
-        created_by=principal.subject,
-        version=1,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(activity)
-    placement = (record.region_code, record.branch_code)
-    record_change(
-        session,
-        principal,
-        entity_type=ENTITY,
-        entity_id=activity.id,
-        action="created",
-        changes=creation_changes(activity_state(activity, placement)),
-    )
-    await record_activity_event(session, "created", activity, placement)
-    return activity, placement
-
-
-# --- endpoints -----------------------------------------------------------------------------------
+    return version_headers(view["version"], activity_service.activity_url(view["id"]))
 
 
 @router.post(
@@ -301,7 +54,9 @@ async def create_activity(
     require_activity_writer(principal)
 
     async def create() -> dict:
-        return activity_state(*await log_activity(session, principal, body))
+        return activity_state(
+            *await activity_service.log_activity(session, principal, NewActivity(**body.model_dump()))
+        )
 
     return await create_once(
         session,
@@ -311,15 +66,15 @@ async def create_activity(
         response,
         create=create,
         headers=_headers,
-        flush=lambda: flush_or_conflict(session, ENTITY),
+        flush=lambda: flush_or_conflict(session, WHAT),
     )
 
 
 @router.get("/activities/{activity_id}", response_model=ActivityOut, responses=OPENAPI_PROBLEMS, summary="One activity")
 async def get_activity(activity_id: str, principal: CurrentPrincipal, session: Session, response: Response):
-    activity = await get_visible_activity(session, principal, activity_id)
+    activity, placement = await activity_service.get_activity(session, principal, activity_id)
     response.headers["ETag"] = etag(activity.version)
-    return activity_state(activity, await placement_of(session, activity.related_type, activity.related_id))
+    return activity_state(activity, placement)
 
 
 @router.get(
@@ -339,33 +94,18 @@ async def list_activities(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
 ):
-    require_personal_data_access(principal)
-    if related_id is not None and related_type is None:
-        raise field_problem("related_type", "required with related_id")
-    if related_id is not None:
-        await related_record(session, principal, related_type, related_id)  # 404 when not visible
-    stmt = select(Activity).where(activity_visibility_clause(principal))
-    for column, value in (
-        (Activity.related_type, related_type),
-        (Activity.related_id, related_id),
-        (Activity.kind, kind),
-        (Activity.owner_id, owner_id),
-    ):
-        if value is not None:
-            stmt = stmt.where(column == value)
-    if state == "open":
-        stmt = stmt.where(Activity.done_at.is_(None))
-    elif state == "done":
-        stmt = stmt.where(Activity.done_at.is_not(None))
-    rows, next_cursor = await newest_first_page(session, stmt, Activity, limit, cursor)
-    placements = await placements_of(session, rows)
-    return {
-        "items": [activity_state(a, placements.get((a.related_type, a.related_id), ("", ""))) for a in rows],
-        "next_cursor": next_cursor,
-    }
-
-
-UPDATABLE = ("subject", "body", "due_at", "done_at", "outcome")
+    activities, next_cursor = await activity_service.list_activities(
+        session,
+        principal,
+        related_type=related_type,
+        related_id=related_id,
+        kind=kind,
+        owner_id=owner_id,
+        state=state,
+        limit=limit,
+        cursor=cursor,
+    )
+    return {"items": [activity_state(a, placement) for a, placement in activities], "next_cursor": next_cursor}
 
 
 @router.patch(
@@ -382,29 +122,9 @@ async def update_activity(
     response: Response,
     if_match: IfMatch = None,
 ):
-    require_activity_writer(principal)
-    activity = await get_visible_activity(session, principal, activity_id, for_update=True)
-    record = await related_record(session, principal, activity.related_type, activity.related_id)
-    own_interaction = principal.role is Role.CALL_CENTER_AGENT and activity.owner_id == principal.subject
-    if not can_write(principal, record.region_code, record.branch_code) and not own_interaction:
-        raise forbidden("you may change only the activities you logged on this record")
-    check_version(ENTITY, activity.version, required_version(if_match, body.version, ENTITY))
-    reject_nulls(body, ("subject",))
-    sent = body.model_fields_set - {"version"}
-    if "subject" in sent and not clean_text(body.subject):
-        raise field_problem("subject", "must not be blank")
-    placement = (record.region_code, record.branch_code)
-    before = activity_state(activity, placement)
-    was_open = activity.done_at is None
-    for field in UPDATABLE:
-        if field in sent:
-            value = getattr(body, field)
-            setattr(activity, field, clean_text(value) if field == "subject" else value)
-    changes = diff(before, activity_state(activity, placement))
-    if changes:
-        action = "completed" if was_open and activity.done_at is not None else "updated"
-        mark_changed(activity)
-        record_change(session, principal, entity_type=ENTITY, entity_id=activity.id, action=action, changes=changes)
-        await record_activity_event(session, action, activity, placement)
+    activity, placement = await activity_service.get_changeable_activity(session, principal, activity_id)
+    check_version(WHAT, activity.version, required_version(if_match, body.version, WHAT))
+    patch = body.model_dump(exclude_unset=True, exclude={"version"})
+    await activity_service.change_activity(session, principal, activity, placement, patch)
     response.headers["ETag"] = etag(activity.version)
     return activity_state(activity, placement)

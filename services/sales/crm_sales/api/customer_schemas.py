@@ -1,5 +1,6 @@
-"""Request and response bodies of the customer API. Field rules come from crm_sales.domain;
-a broken rule is a 422 naming the field ("iin: check digit does not match")."""
+"""Request and response bodies of the customer API, and the use-case inputs they become. Field
+rules come from crm_sales.domain; a broken rule is a 422 naming the field ("iin: check digit
+does not match")."""
 
 from __future__ import annotations
 
@@ -7,15 +8,17 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import AfterValidator, BaseModel, Field, StrictBool, StrictInt
 from pydantic_core import PydanticCustomError
 
 from crm_shared.errors import field_problem
 from crm_shared.identifiers import IdentifierError, parse_bin, parse_iin
 from crm_shared.phones import PhoneError, normalize_phone
 from crm_shared.reference import REGIONS_BY_CODE
+from crm_shared.schemas import Strict
 
 from ..domain import customers as rules
+from ..services.customer_service import NewAddress, NewBusiness, NewContact, NewCustomer, NewIndividual
 
 MAX_ADDRESSES = 10
 MAX_CONTACTS = 20
@@ -71,12 +74,6 @@ Building = Annotated[str, _rule(_short_text(20), "building")]
 Apartment = Annotated[str, _rule(_short_text(20), "apartment")]
 ContactName = Annotated[str, _rule(_short_text(200), "name")]
 Position = Annotated[str, _rule(_short_text(200), "position")]
-
-
-class Strict(BaseModel):
-    """A request body: unknown fields are refused (422 naming them), not ignored."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 def phone_filter(phone: str | None, field: str = "phone") -> str | None:
@@ -161,6 +158,22 @@ class MergeRequest(Strict):
     duplicate_id: str = Field(max_length=64, description="the customer folded into this one")
 
 
+def new_address(body: AddressIn) -> NewAddress:
+    return NewAddress(**body.model_dump())
+
+
+def new_contact(body: ContactIn) -> NewContact:
+    return NewContact(**body.model_dump())
+
+
+def new_customer(body: IndividualCreate | BusinessCreate) -> NewCustomer:
+    fields = body.model_dump(exclude={"kind", "addresses", "contacts"})
+    addresses = tuple(new_address(a) for a in body.addresses)
+    if isinstance(body, IndividualCreate):
+        return NewIndividual(**fields, addresses=addresses)
+    return NewBusiness(**fields, addresses=addresses, contacts=tuple(new_contact(c) for c in body.contacts))
+
+
 # --- responses -------------------------------------------------------------------------------
 
 
@@ -202,7 +215,10 @@ class CustomerOut(BaseModel):
     first_name: str | None
     last_name: str | None
     middle_name: str | None
-    birth_date: date | None
+    birth_date: date | None = Field(
+        description="from the IIN; null for roles that must not see identifiers (an IIN begins with it)"
+    )
+    birth_year: int | None = Field(None, description="the birth year, for every role that sees the customer")
     legal_name: str | None
     legal_form: str | None
     primary_phone: str | None
@@ -213,7 +229,7 @@ class CustomerOut(BaseModel):
     marketing_consent_at: datetime | None
     data_processing_consent: bool
     data_processing_consent_at: datetime | None
-    status: Literal["active", "inactive", "merged"]
+    status: Literal["active", "inactive", "merged", "erased"]
     merged_into_id: str | None
     owner_id: str
     owner_name: str

@@ -1,4 +1,5 @@
-"""The customer REST API (/api/v1/sales/customers): what integrators code against."""
+"""The customer REST API (/api/v1/sales/customers): what integrators code against. The use cases
+are crm_sales.services.customer_service."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Body, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_shared.audit import history as audit_history
+from crm_shared.api import CurrentPrincipal, ReadSession, ServiceDatabase, Session, Settings
 from crm_shared.auth import Principal
 from crm_shared.concurrency import IfMatch, check_version, etag, parse_if_match, required_version, version_headers
 from crm_shared.errors import OPENAPI_PROBLEMS, field_problem, openapi_problems
@@ -15,10 +16,11 @@ from crm_shared.idempotency import IdempotencyKey, create_once
 from crm_shared.identifiers import IdentifierError, parse_bin, parse_iin
 from crm_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
 
-from .. import customer_service as service
+from ..access import masked_changes, require_customer_writer, require_reader
 from ..db.models import Customer
 from ..domain.customers import search_key
-from ..events.customer_events import address_state, contact_state, phone_state
+from ..events.publishers import address_state, contact_state, phone_state
+from ..services import customer_service as service
 from .customer_schemas import (
     AddressIn,
     AddressOut,
@@ -31,9 +33,11 @@ from .customer_schemas import (
     MergeRequest,
     PhoneIn,
     PhoneOut,
+    new_address,
+    new_contact,
+    new_customer,
     phone_filter,
 )
-from .deps import CurrentPrincipal, ReadSession, Session
 
 router = APIRouter(prefix="/api/v1/sales", tags=["customers"])
 
@@ -70,10 +74,10 @@ async def create_customer(
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ):
-    service.require_customer_writer(principal)
+    require_customer_writer(principal)
 
     async def create() -> dict:
-        return service.customer_view(await service.create_customer(session, principal, body), principal)
+        return service.customer_view(await service.create_customer(session, principal, new_customer(body)), principal)
 
     return await create_once(
         session,
@@ -134,10 +138,15 @@ def _after(cursor: str | None) -> tuple[str, str] | None:
     response_model=Page[CustomerOut],
     responses=OPENAPI_PROBLEMS,
     summary="Find customers by phone (any notation), IIN/BIN, name prefix, branch or owner",
+    description="A look-up by IIN/BIN by a caller who sees identifiers masked (call centre, API keys) is "
+    "audited and limited per caller (`CRM_SALES_IDENTIFIER_LOOKUPS_PER_MINUTE`, default 10): 429 with "
+    "Retry-After beyond it.",
 )
 async def list_customers(
     principal: CurrentPrincipal,
     session: ReadSession,
+    db: ServiceDatabase,
+    settings: Settings,
     phone: Annotated[str | None, Query(max_length=MAX_QUERY_LENGTH, description="any Kazakhstan notation")] = None,
     iin: Annotated[str | None, Query(max_length=MAX_QUERY_LENGTH)] = None,
     bin: Annotated[str | None, Query(max_length=MAX_QUERY_LENGTH)] = None,
@@ -148,11 +157,11 @@ async def list_customers(
     branch_code: Annotated[str | None, Query(max_length=32)] = None,
     owner_id: Annotated[str | None, Query(max_length=200)] = None,
     kind: Literal["individual", "business"] | None = None,
-    status: Literal["active", "inactive", "merged", "any"] = "active",
+    status: Literal["active", "inactive", "merged", "erased", "any"] = "active",
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
 ):
-    service.require_reader(principal)
+    require_reader(principal)
     query = service.CustomerQuery(
         phone=phone_filter(phone),
         tax_id=_tax_id_filter(iin, bin),
@@ -162,7 +171,21 @@ async def list_customers(
         kind=kind,
         statuses=None if status == "any" else (status,),
     )
-    customers, last = await service.search_customers(session, principal, query, limit=limit, after=_after(cursor))
+    if query.tax_id and principal.masks_identifiers:
+        # A look-up by full IIN/BIN confirms an identifier the caller is shown only masked:
+        # audited, and held to a budget per minute (429 beyond it).
+        customers, last = await service.audited_identifier_search(
+            db,
+            principal,
+            query,
+            limit=limit,
+            after=_after(cursor),
+            field="iin" if iin is not None else "bin",
+            budget=settings.identifier_lookups_per_minute,
+            via="rest",
+        )
+    else:
+        customers, last = await service.search_customers(session, principal, query, limit=limit, after=_after(cursor))
     return {
         "items": [service.customer_view(c, principal) for c in customers],
         "next_cursor": encode_cursor(list(last)) if last else None,
@@ -188,7 +211,8 @@ async def update_customer(
 ):
     customer = await service.get_writable_customer(session, principal, customer_id)
     version = required_version(if_match, body.version, WHAT)
-    await service.update_customer(session, principal, customer, body, version)
+    patch = body.model_dump(exclude_unset=True, exclude={"version"})
+    await service.update_customer(session, principal, customer, patch, version)
     response.headers["ETag"] = etag(customer.version)
     return service.customer_view(customer, principal)
 
@@ -226,14 +250,7 @@ async def customer_history(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = MAX_LIMIT,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ):
-    customer = await service.get_visible_customer(session, principal, customer_id)
-    after = decode_cursor(cursor)
-    if after is not None and (len(after) != 1 or not isinstance(after[0], int)):
-        raise field_problem("cursor", "malformed cursor; pass next_cursor from the previous page unchanged", 400)
-    entries = await audit_history(
-        session, service.ENTITY, customer.id, limit=limit + 1, after_id=after[0] if after else None
-    )
-    next_cursor = encode_cursor([entries[limit - 1].id]) if len(entries) > limit else None
+    entries, next_cursor = await service.customer_history(session, principal, customer_id, limit=limit, cursor=cursor)
     return {
         "items": [
             {
@@ -242,10 +259,10 @@ async def customer_history(
                 "actor_id": e.actor_id,
                 "actor_name": e.actor_name,
                 "action": e.action,
-                "changes": service.history_view(e.changes, principal),
+                "changes": masked_changes(e.changes, principal),
                 "operation_id": e.operation_id,
             }
-            for e in entries[:limit]
+            for e in entries
         ],
         "next_cursor": next_cursor,
     }
@@ -270,7 +287,7 @@ async def add_phone(
     if_match: IfMatch = None,
 ):
     customer = await _writable_at(session, principal, customer_id, if_match)
-    phone = await service.add_phone(session, principal, customer, body)
+    phone = await service.add_phone(session, principal, customer, body.phone, body.label)
     response.headers["ETag"] = etag(customer.version)
     return phone_state(phone)
 
@@ -305,7 +322,7 @@ async def add_contact(
     if_match: IfMatch = None,
 ):
     customer = await _writable_at(session, principal, customer_id, if_match)
-    contact = await service.add_contact(session, principal, customer, body)
+    contact = await service.add_contact(session, principal, customer, new_contact(body))
     response.headers["ETag"] = etag(customer.version)
     return contact_state(contact)
 
@@ -340,7 +357,7 @@ async def add_address(
     if_match: IfMatch = None,
 ):
     customer = await _writable_at(session, principal, customer_id, if_match)
-    address = await service.add_address(session, principal, customer, body)
+    address = await service.add_address(session, principal, customer, new_address(body))
     response.headers["ETag"] = etag(customer.version)
     return address_state(address)
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm_shared.db import UTCDateTime, new_id, utcnow
@@ -19,7 +20,7 @@ class Customer(SalesBase):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     kind: Mapped[str] = mapped_column(String(16))
-    tax_id: Mapped[str] = mapped_column(String(12), unique=True)  # IIN or BIN
+    tax_id: Mapped[str | None] = mapped_column(String(12), unique=True)  # IIN or BIN; None once erased
     first_name: Mapped[str | None] = mapped_column(String(100))
     last_name: Mapped[str | None] = mapped_column(String(100))
     middle_name: Mapped[str | None] = mapped_column(String(100))
@@ -123,3 +124,38 @@ class Address(SalesBase):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     customer: Mapped[Customer] = relationship(back_populates="addresses")
+
+
+class ErasureRequest(SalesBase):
+    """A privacy officer's request to destroy a customer's personal data: sales anonymised its own
+    record at once; the request is complete when every service that keeps copies confirmed."""
+
+    __tablename__ = "erasure_requests"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    customer_id: Mapped[str] = mapped_column(String(36), ForeignKey("customers.id"), unique=True)
+    customer_ids: Mapped[list[str]] = mapped_column(JSON, default=list)  # with the duplicates merged into it
+    reason: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(200))
+    requested_by_name: Mapped[str] = mapped_column(String(200))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    confirmations: Mapped[list[ErasureConfirmation]] = relationship(
+        back_populates="request", order_by="ErasureConfirmation.service", lazy="selectin"
+    )
+
+
+class ErasureConfirmation(SalesBase):
+    """One service's word that it anonymised its copies (crm.<service>.erasure.confirmed)."""
+
+    __tablename__ = "erasure_confirmations"
+
+    erasure_id: Mapped[str] = mapped_column(String(36), ForeignKey("erasure_requests.id"), primary_key=True)
+    service: Mapped[str] = mapped_column(String(64), primary_key=True)
+    confirmed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    records: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    event_id: Mapped[str] = mapped_column(String(200))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    request: Mapped[ErasureRequest] = relationship(back_populates="confirmations")

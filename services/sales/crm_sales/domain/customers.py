@@ -16,6 +16,7 @@ class CustomerStatus(StrEnum):
     ACTIVE = "active"
     INACTIVE = "inactive"  # the relationship ended; the record and its history stay
     MERGED = "merged"  # a duplicate folded into merged_into_id; read-only from then on
+    ERASED = "erased"  # personal data destroyed on request; the record stays for the books, read-only
 
 
 class Language(StrEnum):

@@ -1,17 +1,17 @@
-"""The sales pipeline rules: lead statuses, opportunity stages, activities, reassignment scope.
+"""The sales pipeline rules: lead statuses, opportunity stages and their transitions, probabilities.
 
-Pure logic (no I/O): the API layer loads records and asks these functions what is allowed. A
-refusal is raised as a problem (crm_shared.errors.Problem) naming the field, so it reaches the
-client as is: 409 for a transition that is not allowed (with the allowed ones), 422 for a value.
+Pure logic (no I/O): the use cases load records and ask these functions what is allowed. A
+refusal is a crm_shared.domain error naming the field; the edge answers it: 409 for a transition
+that is not allowed (with the allowed ones), 422 for a value.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 
-from crm_shared.auth import Principal, Role, Scope
-from crm_shared.errors import PROBLEM_BASE, Problem
+from crm_shared.domain import Conflict, InvalidField
+
+from .customers import collapse_spaces
 
 
 class LeadSource(StrEnum):
@@ -92,39 +92,27 @@ DEFAULT_PROBABILITY: dict[Stage, int] = {
 }
 
 
-class TransitionNotAllowed(Problem):
-    """409: the requested status/stage cannot follow the current one; ``allowed`` says what can."""
+class TransitionNotAllowed(Conflict):
+    """The requested status/stage cannot follow the current one; ``allowed`` says what can."""
 
     def __init__(self, field: str, current: str, requested: str, allowed: tuple[str, ...]) -> None:
         allowed_values = [str(a) for a in allowed]
         allowed_text = ", ".join(allowed_values) if allowed_values else "none (it is final)"
         message = f"cannot change from {current} to {requested}; allowed from {current}: {allowed_text}"
         super().__init__(
-            409,
-            "Conflict",
             f"{field}: {message}",
-            type_=PROBLEM_BASE + "transition-not-allowed",
-            errors=[{"field": field, "message": message}],
+            field=field,
+            problem_type="transition-not-allowed",
             current=str(current),
             allowed=allowed_values,
         )
-        self.field = field
+        self.message = message
         self.allowed = allowed_values
 
 
-class RuleViolation(Problem):
-    """422: a field value the pipeline rules refuse; the problem names the field."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(
-            422,
-            "Validation failed",
-            f"{field}: {message}",
-            type_=PROBLEM_BASE + "validation",
-            errors=[{"field": field, "message": message}],
-        )
-        self.field = field
-        self.message = message
+def clean_text(value: str | None) -> str | None:
+    """Single spaces, trimmed; None for None or blank."""
+    return (collapse_spaces(value) or None) if value is not None else None
 
 
 def check_lead_transition(current: LeadStatus, requested: LeadStatus) -> None:
@@ -147,7 +135,7 @@ def check_lead_update(current: LeadStatus, requested: LeadStatus, disqualify_rea
         and current != LeadStatus.DISQUALIFIED
         and not (disqualify_reason or "").strip()
     ):
-        raise RuleViolation("disqualify_reason", "required when a lead is disqualified")
+        raise InvalidField("disqualify_reason", "required when a lead is disqualified")
 
 
 def check_lead_convertible(current: LeadStatus) -> None:
@@ -169,58 +157,15 @@ def probability_for(stage: Stage, requested: int | None) -> int:
     if stage in CLOSED_STAGES:
         expected = DEFAULT_PROBABILITY[stage]
         if requested is not None and requested != expected:
-            raise RuleViolation("probability", f"must be {expected} for a {stage} opportunity")
+            raise InvalidField("probability", f"must be {expected} for a {stage} opportunity")
         return expected
     return DEFAULT_PROBABILITY[stage] if requested is None else requested
 
 
 def check_close_reason(stage: Stage, close_reason: str | None) -> None:
     if stage == Stage.CLOSED_LOST and not (close_reason or "").strip():
-        raise RuleViolation("close_reason", "required when an opportunity is lost")
+        raise InvalidField("close_reason", "required when an opportunity is lost")
 
 
 def is_open_stage(stage: str) -> bool:
     return stage in OPEN_STAGES
-
-
-# --- ownership and reassignment ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StaffView:
-    """What the reassignment rules need to know about a staff member (from the staff directory)."""
-
-    id: str
-    role: str
-    region_code: str | None
-    branch_code: str | None
-    active: bool
-
-
-OWNER_ROLES = {Role.BRANCH_AGENT.value, Role.BRANCH_MANAGER.value, Role.REGIONAL_MANAGER.value, Role.ADMIN.value}
-
-
-def staff_in_scope(principal: Principal, staff: StaffView) -> bool:
-    """Whether ``staff``'s branch/region lies inside the caller's scope."""
-    scope = principal.scope
-    if scope is Scope.NATIONAL:
-        return True
-    if scope is Scope.REGION:
-        return principal.region is not None and staff.region_code == principal.region
-    if scope is Scope.BRANCH:
-        return principal.branch is not None and staff.branch_code == principal.branch
-    return False
-
-
-def check_new_owner(principal: Principal, staff: StaffView | None, field: str = "to_owner_id") -> None:
-    """The new owner must be an active staff member who can own records, inside the caller's scope."""
-    if staff is None:
-        raise RuleViolation(field, "not a known staff member")
-    if not staff.active:
-        raise RuleViolation(field, "this staff member is deactivated")
-    if staff.role not in OWNER_ROLES:
-        raise RuleViolation(field, f"a {staff.role} cannot own sales records")
-    if not staff.branch_code or not staff.region_code:
-        raise RuleViolation(field, "this staff member has no branch; records need one")
-    if not staff_in_scope(principal, staff):
-        raise RuleViolation(field, "this staff member works outside your branch/region")

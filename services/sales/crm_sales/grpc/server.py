@@ -6,21 +6,21 @@ from __future__ import annotations
 from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from sqlalchemy import select
 
 from crm_contracts.grpc.crm.sales.v1 import customer_service_pb2 as pb
 from crm_contracts.grpc.crm.sales.v1 import customer_service_pb2_grpc as pb_grpc
 from crm_shared.app import ServiceRuntime
-from crm_shared.auth import mask_identifier, visibility_clause
+from crm_shared.auth import mask_identifier
 from crm_shared.errors import Problem, field_problem
 from crm_shared.grpc import current_principal
 from crm_shared.identifiers import BIN_ENTITY_TYPES, IdentifierError, parse_bin, parse_iin
 from crm_shared.pagination import decode_cursor, encode_cursor
 from crm_shared.phones import PhoneError, normalize_phone
 
-from .. import customer_service as service
+from ..access import masked_text, require_reader
 from ..db.models import Customer
 from ..domain.customers import CustomerKind, CustomerStatus, display_name, search_key
+from ..services import customer_service as service
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -38,7 +38,7 @@ def _timestamp(value: datetime) -> Timestamp:
 
 
 def to_message(customer: Customer, masks_identifiers: bool) -> pb.Customer:
-    iin_bin = customer.tax_id
+    iin_bin = customer.tax_id or ""  # none left once the customer's data was erased
     return pb.Customer(
         id=customer.id,
         kind=KINDS.get(customer.kind, pb.CUSTOMER_KIND_UNSPECIFIED),
@@ -49,19 +49,20 @@ def to_message(customer: Customer, masks_identifiers: bool) -> pb.Customer:
             middle_name=customer.middle_name,
             legal_name=customer.legal_name,
         ),
-        iin_bin=mask_identifier(iin_bin) if masks_identifiers else iin_bin,
+        iin_bin=(mask_identifier(iin_bin) or "") if masks_identifiers else iin_bin,
         iin_bin_masked=masks_identifiers,
         first_name=customer.first_name or "",
         last_name=customer.last_name or "",
         legal_name=customer.legal_name or "",
         phones=[p.e164 for p in customer.phones],
         primary_phone=customer.primary_phone or "",
-        email=customer.email or "",
+        email=(masked_text(customer.email) if masks_identifiers else customer.email) or "",
         language=customer.language,
         branch_code=customer.branch_code,
         region_code=customer.region_code,
         owner_id=customer.owner_id,
         status=customer.status,
+        merged_into_id=customer.merged_into_id or "",
         version=customer.version,
         marketing_consent=customer.marketing_consent,
         data_processing_consent=customer.data_processing_consent,
@@ -133,17 +134,12 @@ class CustomerServicer(pb_grpc.CustomerServiceServicer):
 
     async def BatchGetCustomers(self, request: pb.BatchGetCustomersRequest, context) -> pb.BatchGetCustomersResponse:
         principal = current_principal()
-        service.require_reader(principal)
+        require_reader(principal)
         ids = list(dict.fromkeys(request.ids))
         if len(ids) > MAX_BATCH:
             raise field_problem("ids", f"at most {MAX_BATCH} ids per call (got {len(ids)})")
         async with self.runtime.db.read_only() as session:
-            found = {
-                c.id: c
-                for c in await session.scalars(
-                    select(Customer).where(Customer.id.in_(ids), visibility_clause(principal, Customer))
-                )
-            }
+            found = await service.visible_customers(session, principal, ids)
             return pb.BatchGetCustomersResponse(
                 customers=[to_message(found[i], principal.masks_identifiers) for i in ids if i in found],
                 not_found_ids=[i for i in ids if i not in found],
@@ -151,10 +147,26 @@ class CustomerServicer(pb_grpc.CustomerServiceServicer):
 
     async def SearchCustomers(self, request: pb.SearchCustomersRequest, context) -> pb.SearchCustomersResponse:
         principal = current_principal()
-        service.require_reader(principal)
+        require_reader(principal)
         query = search_query(request)
         limit = _page_size(request.page_size)
         after = _after(request.page_token)
+        if query.tax_id and principal.masks_identifiers:
+            # Audited and held to the caller's budget of look-ups by IIN/BIN, as over REST.
+            customers, last = await service.audited_identifier_search(
+                self.runtime.db,
+                principal,
+                query,
+                limit=limit,
+                after=after,
+                field="bin" if len(query.tax_id) == 12 and int(query.tax_id[4]) in BIN_ENTITY_TYPES else "iin",
+                budget=self.runtime.settings.identifier_lookups_per_minute,
+                via="grpc",
+            )
+            return pb.SearchCustomersResponse(
+                customers=[to_message(c, True) for c in customers],
+                next_page_token=encode_cursor(list(last)) if last else "",
+            )
         async with self.runtime.db.read_only() as session:
             customers, last = await service.search_customers(session, principal, query, limit=limit, after=after)
             return pb.SearchCustomersResponse(
@@ -163,7 +175,7 @@ class CustomerServicer(pb_grpc.CustomerServiceServicer):
             )
 
 
-def register_servicers(server, runtime: ServiceRuntime) -> list[str]:
+def register(server, runtime: ServiceRuntime) -> list[str]:
     """Adds crm.sales.v1.CustomerService to ``server``; returns the names of the services added."""
     pb_grpc.add_CustomerServiceServicer_to_server(CustomerServicer(runtime), server)
     return [pb.DESCRIPTOR.services_by_name["CustomerService"].full_name]

@@ -5,21 +5,21 @@ TMF630 conventions: id, href, @type; errors are problem details (400/404/409/422
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
 
+from crm_shared.api import CurrentPrincipal, Now, ReadSession, Session
 from crm_shared.errors import OPENAPI_PROBLEMS, Problem, field_problem
 
-from .. import ticket_service as service
-from ..access import load_ticket, require_reader, require_ticket_writer, ticket_visibility
-from ..db.models import MAX_DESCRIPTION, MAX_NAME, MAX_NOTE, Note, StatusChange, Ticket
-from .deps import CurrentPrincipal, Customers, Now, Session, settings_of
-from .schemas import Category, Severity
+from ..access import require_reader, require_ticket_writer
+from ..db.models import Ticket
+from ..services import ticket_service
+from ..services.ticket_service import NoteDraft, TicketDraft
+from .deps import Customers, ReopenWindow
+from .tmf_schemas import FIELD_NAMES, TroubleTicket, TroubleTicketCreate, TroubleTicketUpdate
 
 BASE = "/tmf-api/troubleTicket/v4/troubleTicket"
 router = APIRouter(prefix=BASE, tags=["TMF621 trouble ticket"], responses=OPENAPI_PROBLEMS)
@@ -44,116 +44,12 @@ STATUS_OF_TMF = {
     "new": "new",
 }
 TMF_OF_STATUS = {v: k for k, v in STATUS_OF_TMF.items()}
+CREATION_BOUNDS = ("gt", "gte", "lt", "lte", "eq")
 
 
-class TmfModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-class RelatedParty(TmfModel):
-    id: str = Field(min_length=1, max_length=36)
-    role: str = Field("customer", max_length=50)
-    name: str | None = Field(None, max_length=300)
-    referred_type: str | None = Field(None, alias="@referredType", max_length=50)
-
-
-class RelatedEntity(TmfModel):
-    id: str = Field(min_length=1, max_length=36)
-    role: str | None = Field(None, max_length=50)
-    name: str | None = Field(None, max_length=300)
-    referred_type: str = Field("Product", alias="@referredType", max_length=50)
-
-
-class TmfNote(TmfModel):
-    text: str = Field(min_length=1, max_length=MAX_NOTE)
-    author: str | None = Field(None, max_length=200)
-
-
-class TroubleTicketCreate(TmfModel):
-    name: str = Field(min_length=1, max_length=MAX_NAME)
-    description: str = Field(min_length=1, max_length=MAX_DESCRIPTION)
-    severity: Severity
-    ticketType: Category
-    priority: Literal["1", "2", "3", "4", "critical", "high", "medium", "low"] = "3"
-    channel: dict[str, str] | None = None
-    relatedParty: list[RelatedParty] = Field(min_length=1, max_length=5)
-    relatedEntity: list[RelatedEntity] = Field(default_factory=list, max_length=5)
-    note: list[TmfNote] = Field(default_factory=list, max_length=20)
-    type_: str | None = Field("TroubleTicket", alias="@type")
-
-
-class TroubleTicketUpdate(TmfModel):
-    name: str | None = Field(None, min_length=1, max_length=MAX_NAME)
-    description: str | None = Field(None, min_length=1, max_length=MAX_DESCRIPTION)
-    severity: Severity | None = None
-    priority: Literal["1", "2", "3", "4", "critical", "high", "medium", "low"] | None = None
-    status: Literal["acknowledged", "inProgress", "pending", "resolved", "closed", "cancelled"] | None = None
-    statusChangeReason: str | None = Field(None, min_length=1, max_length=500)
-    note: list[TmfNote] = Field(default_factory=list, max_length=20)
-
-
-class StatusChangeOut(BaseModel):
-    status: str
-    statusChangeReason: str | None = None
-    changeDate: datetime
-
-
-class NoteOut(BaseModel):
-    id: str
-    text: str
-    author: str
-    date: datetime
-
-
-class RefOut(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-    id: str
-    href: str | None = None
-    role: str | None = None
-    name: str | None = None
-    referred_type: str = Field(alias="@referredType")
-
-
-class RelationshipOut(BaseModel):
-    id: str
-    relationshipType: str
-
-
-class TroubleTicket(BaseModel):
-    """TMF621 TroubleTicket (the attributes this facade supports)."""
-
-    model_config = ConfigDict(populate_by_name=True)
-    id: str
-    href: str
-    type_: Literal["TroubleTicket"] = Field("TroubleTicket", alias="@type")
-    name: str
-    description: str
-    severity: str
-    priority: str
-    ticketType: str
-    status: str
-    statusChangeReason: str | None = None
-    statusChangeHistory: list[StatusChangeOut] = Field(default_factory=list)
-    creationDate: datetime
-    lastUpdate: datetime
-    expectedResolutionDate: datetime | None = None
-    resolutionDate: datetime | None = None
-    channel: dict[str, str]
-    relatedParty: list[RefOut]
-    relatedEntity: list[RefOut] = Field(default_factory=list)
-    note: list[NoteOut] = Field(default_factory=list)
-    attachment: list[dict[str, Any]] = Field(default_factory=list)
-    troubleTicketRelationship: list[RelationshipOut] = Field(default_factory=list)
-
-
-FIELD_NAMES = set(TroubleTicket.model_fields) - {"type_"} | {"@type"}
-
-
-async def to_tmf(session, ticket: Ticket, request: Request) -> dict[str, Any]:
-    history = await session.scalars(
-        select(StatusChange).where(StatusChange.ticket_id == ticket.id).order_by(StatusChange.id)
-    )
-    notes = await session.scalars(select(Note).where(Note.ticket_id == ticket.id).order_by(Note.created_at))
+async def to_tmf(session, ticket: Ticket) -> dict[str, Any]:
+    history = await ticket_service.history_of(session, ticket)
+    notes = await ticket_service.notes_of(session, ticket)
     related_entity = (
         [{"id": ticket.installed_product_id, "role": "affectedProduct", "@referredType": "Product"}]
         if ticket.installed_product_id
@@ -205,49 +101,49 @@ def select_fields(body: dict[str, Any], fields: str | None) -> dict[str, Any]:
 @router.post("", status_code=201, response_model=TroubleTicket, summary="Create a trouble ticket")
 async def create(
     body: TroubleTicketCreate,
-    request: Request,
     response: Response,
     principal: CurrentPrincipal,
     session: Session,
     customers: Customers,
     now: Now,
 ):
-    require_ticket_writer(principal)
+    require_ticket_writer(principal)  # before the body's own checks below
     party = next((p for p in body.relatedParty if p.role.lower() == "customer"), None)
     if party is None:
         raise field_problem("relatedParty", "one related party with role 'customer' is required")
-    customer = await customers.get(principal, party.id, field="relatedParty.id")
     product = next((e.id for e in body.relatedEntity if e.referred_type.lower() == "product"), None)
     channel = "oss" if principal.role.value == "system" else "phone"
     if body.channel and body.channel.get("name"):
         channel = TMF_CHANNELS.get(body.channel["name"])
         if channel is None:
             raise field_problem("channel.name", f"one of {', '.join(TMF_CHANNELS)}")
+    draft = TicketDraft(
+        name=body.name,
+        description=body.description,
+        category=body.ticketType,
+        priority=PRIORITY_OF_TMF[body.priority],
+        severity=body.severity,
+        channel=channel,
+        installed_product_id=product,
+    )
     try:
-        ticket = await service.create_ticket(
+        ticket, _incident = await ticket_service.open_ticket(
             session,
             principal,
-            customer,
-            {
-                "name": body.name,
-                "description": body.description,
-                "category": body.ticketType,
-                "priority": PRIORITY_OF_TMF[body.priority],
-                "severity": body.severity,
-                "channel": channel,
-                "installed_product_id": product,
-            },
+            customers,
+            party.id,
+            draft,
+            notes=[NoteDraft(note.text, "customer") for note in body.note],
             now=now,
+            customer_field="relatedParty.id",
         )
     except Problem as exc:
         if exc.errors and exc.errors[0]["field"] == "installed_product_id":
             raise field_problem("relatedEntity.id", exc.errors[0]["message"]) from None
         raise
-    for note in body.note:
-        await service.add_note(session, principal, ticket, note.text, "customer", now=now)
     await session.flush()
     response.headers["Location"] = f"{BASE}/{ticket.id}"
-    return await to_tmf(session, ticket, request)
+    return await to_tmf(session, ticket)
 
 
 @router.get(
@@ -259,25 +155,21 @@ async def create(
 async def list_tickets(
     request: Request,
     principal: CurrentPrincipal,
-    session: Session,
+    session: ReadSession,
     status: str | None = None,
     severity: str | None = None,
     ticketType: str | None = None,
     fields: str | None = None,
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=1_000_000),
     limit: int = Query(20, ge=1, le=100),
 ):
-    require_reader(principal)
-    stmt = select(Ticket).where(ticket_visibility(principal))
+    require_reader(principal)  # before the query's own checks below
+    statuses = None
     if status is not None:
         statuses = [STATUS_OF_TMF.get(s) for s in status.split(",")]
         if None in statuses:
             raise field_problem("status", f"one of {', '.join(TMF_OF_STATUS.values())}", 400)
-        stmt = stmt.where(Ticket.status.in_(statuses))
-    if severity is not None:
-        stmt = stmt.where(Ticket.severity.in_(severity.split(",")))
-    if ticketType is not None:
-        stmt = stmt.where(Ticket.category.in_(ticketType.split(",")))
+    created = []
     for key, value in request.query_params.items():  # creationDate.gt / .gte / .lt / .lte
         if key.startswith("creationDate"):
             operator = key.partition(".")[2] or "eq"
@@ -287,56 +179,52 @@ async def list_tickets(
                 raise field_problem(key, "not an ISO 8601 date-time", 400) from None
             if moment.tzinfo is None:
                 raise field_problem(key, "give a time zone (e.g. Z)", 400)
-            column = Ticket.created_at
-            conditions = {
-                "gt": column > moment,
-                "gte": column >= moment,
-                "lt": column < moment,
-                "lte": column <= moment,
-                "eq": column == moment,
-            }
-            if operator not in conditions:
+            if operator not in CREATION_BOUNDS:
                 raise field_problem(key, "use creationDate.gt, .gte, .lt or .lte", 400)
-            stmt = stmt.where(conditions[operator])
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
-    rows = await session.scalars(stmt.order_by(Ticket.created_at.desc(), Ticket.id).offset(offset).limit(limit))
-    items = [select_fields(await to_tmf(session, t, request), fields) for t in rows]
+            created.append((operator, moment))
+    total, rows = await ticket_service.list_tickets_at_offset(
+        session,
+        principal,
+        statuses=statuses,
+        severities=severity.split(",") if severity is not None else None,
+        categories=ticketType.split(",") if ticketType is not None else None,
+        created=created,
+        offset=offset,
+        limit=limit,
+    )
+    items = [select_fields(await to_tmf(session, t), fields) for t in rows]
     return JSONResponse(items, headers={"X-Total-Count": str(total), "X-Result-Count": str(len(items))})
 
 
 @router.get("/{ticket_id}", response_model=TroubleTicket, summary="One trouble ticket")
-async def get_one(
-    ticket_id: str, request: Request, principal: CurrentPrincipal, session: Session, fields: str | None = None
-):
-    ticket = await load_ticket(session, principal, ticket_id)
-    return JSONResponse(select_fields(await to_tmf(session, ticket, request), fields))
+async def get_one(ticket_id: str, principal: CurrentPrincipal, session: ReadSession, fields: str | None = None):
+    ticket = await ticket_service.get_ticket(session, principal, ticket_id)
+    return JSONResponse(select_fields(await to_tmf(session, ticket), fields))
 
 
 @router.patch("/{ticket_id}", response_model=TroubleTicket, summary="Update a trouble ticket (merge patch)")
 async def patch(
-    ticket_id: str, body: TroubleTicketUpdate, request: Request, principal: CurrentPrincipal, session: Session, now: Now
+    ticket_id: str,
+    body: TroubleTicketUpdate,
+    principal: CurrentPrincipal,
+    session: Session,
+    now: Now,
+    reopen_window: ReopenWindow,
 ):
-    ticket = await load_ticket(session, principal, ticket_id, write=True)
-    changes = {}
-    for name in ("name", "description", "severity"):
-        value = getattr(body, name)
-        if value is not None:
-            changes[name] = value
+    changes = {
+        name: value for name in ("name", "description", "severity") if (value := getattr(body, name)) is not None
+    }
     if body.priority is not None:
         changes["priority"] = PRIORITY_OF_TMF[body.priority]
-    if changes:
-        await service.update_fields(session, principal, ticket, changes, now=now)
-    if body.status is not None and STATUS_OF_TMF[body.status] != ticket.status:
-        await service.transition(
-            session,
-            principal,
-            ticket,
-            STATUS_OF_TMF[body.status],
-            body.statusChangeReason,
-            now=now,
-            reopen_window=timedelta(days=settings_of(request).reopen_window_days),
-        )
-    for note in body.note:
-        await service.add_note(session, principal, ticket, note.text, "customer", now=now)
-    await session.flush()
-    return await to_tmf(session, ticket, request)
+    ticket = await ticket_service.amend_ticket(
+        session,
+        principal,
+        ticket_id,
+        changes=changes,
+        status=STATUS_OF_TMF[body.status] if body.status is not None else None,
+        reason=body.statusChangeReason,
+        notes=[NoteDraft(note.text, "customer") for note in body.note],
+        now=now,
+        reopen_window=reopen_window,
+    )
+    return await to_tmf(session, ticket)

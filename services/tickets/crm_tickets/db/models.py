@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from crm_shared.customer_identity import CustomerAliasColumns, ErasedCustomerColumns
 from crm_shared.db import UTCDateTime, new_id, utcnow
 from crm_shared.models import BigIntPK
 
@@ -268,3 +269,15 @@ class DemoStory(TicketsBase):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     outcome: Mapped[str | None] = mapped_column(String(300))
+
+
+class CustomerAlias(CustomerAliasColumns, TicketsBase):
+    """A customer sales merged away, and the survivor its records belong to now."""
+
+    __tablename__ = "customer_aliases"
+
+
+class ErasedCustomer(ErasedCustomerColumns, TicketsBase):
+    """A customer whose personal data was erased on request: its records here are anonymised."""
+
+    __tablename__ = "erased_customers"

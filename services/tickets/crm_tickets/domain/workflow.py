@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from enum import StrEnum
 
-from crm_shared.errors import Problem
+from crm_shared.domain import Conflict, DomainError, InvalidField
 
 
 class Status(StrEnum):
@@ -31,6 +32,29 @@ OPEN_STATUSES = (Status.NEW, Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.PEN
 RUNNING_STATUSES = (Status.NEW, Status.ACKNOWLEDGED, Status.IN_PROGRESS)
 # The first move out of "new" by a person is the first response.
 RESPONDED_STATUSES = (Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.PENDING, Status.RESOLVED)
+# A finished ticket is kept as it is: no more changes, notes, attachments or assignments.
+FINISHED_STATUSES = (Status.CLOSED, Status.CANCELLED)
+
+
+class UnknownStatus(DomainError):
+    """A status the workflow does not have: a 422 naming ``status`` and listing the real ones."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__(f"status: unknown status {target!r}", field="status", problem_type="validation")
+        self.message = f"one of {', '.join(s.value for s in Status)}"
+
+
+class IllegalTransition(Conflict):
+    """A move the workflow does not allow from the current status: a 409 naming the allowed ones."""
+
+    def __init__(self, current: str, target: str, allowed: list[str]) -> None:
+        super().__init__(
+            f"a {current} ticket cannot become {target}; allowed: {', '.join(allowed) or 'none'}",
+            title="Illegal transition",
+            problem_type="illegal-transition",
+            current_status=current,
+            allowed_transitions=allowed,
+        )
 
 
 def allowed_next(current: str) -> list[str]:
@@ -38,27 +62,36 @@ def allowed_next(current: str) -> list[str]:
 
 
 def check_transition(current: str, target: str) -> Status:
-    """The target status when ``current -> target`` is allowed, else a 409 naming the allowed ones."""
+    """The target status when ``current -> target`` is allowed, else the refusal."""
     try:
         to = Status(target)
     except ValueError:
-        raise Problem(
-            422,
-            "Validation failed",
-            f"status: unknown status {target!r}",
-            type_="https://qazaq-crm.example/problems/validation",
-            errors=[{"field": "status", "message": f"one of {', '.join(s.value for s in Status)}"}],
-        ) from None
+        raise UnknownStatus(target) from None
     allowed = allowed_next(current)
     if to.value not in allowed:
-        raise Problem(
-            409,
-            "Illegal transition",
-            f"a {current} ticket cannot become {to.value}; allowed: {', '.join(allowed) or 'none'}",
-            current_status=current,
-            allowed_transitions=allowed,
-        )
+        raise IllegalTransition(current, to.value, allowed)
     return to
+
+
+def check_reason(target: Status, reason: str | None) -> None:
+    """A ticket waits (pending) for someone: the reason says for whom."""
+    if target is Status.PENDING and not reason:
+        raise InvalidField("reason", "say what the ticket is waiting for (customer or third party)")
+
+
+def check_reopen_window(resolved_at: datetime | None, now: datetime, window: timedelta) -> None:
+    """A resolved ticket is reopened within ``window`` of its resolution; later, a new ticket is opened."""
+    if resolved_at is not None and now - resolved_at > window:
+        raise Conflict(
+            f"the reopen window of {window.days} days has passed; open a new ticket", allowed_transitions=["closed"]
+        )
+
+
+def check_not_finished(status: str, refusal: str) -> None:
+    """A closed or cancelled ticket is kept as it is; ``refusal`` says what it refuses
+    ("takes no more notes")."""
+    if status in FINISHED_STATUSES:
+        raise Conflict(f"a {status} ticket {refusal}", current_status=status)
 
 
 def is_reopen(current: str, target: Status) -> bool:

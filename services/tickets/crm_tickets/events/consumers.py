@@ -1,26 +1,28 @@
-"""Kafka consumers of the tickets service (each idempotent through the shared inbox).
+"""Kafka consumers of the tickets service (each idempotent through the shared inbox; every event
+is checked against its contract first, crm_shared.service.ConsumerSpec, and one that breaks it is
+logged and skipped).
 
 installed-products keeps the projection of the orders service's installed products
 (crm.orders.installed_product.v1: created / changed / terminated, the product's full state in
 every event, schemas in contracts/crm_contracts/events/schemas/) so that a ticket's product is
-checked against its customer, and the call centre sees it, without calling orders."""
+checked against its customer, and the call centre sees it, without calling orders.
+
+customer-identity follows sales' merges and erasures (crm.sales.customer.v1: merged, erased): a
+duplicate's tickets, interactions and products move to the survivor; an erased customer's copies
+are anonymised and the erasure confirmed on crm.tickets.erasure.v1."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
 
-from jsonschema import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_contracts import events as contracts
+from crm_shared.customer_identity import CUSTOMER_TOPIC, erasure_notice, merge_notice
 from crm_shared.envelope import CloudEvent
+from crm_shared.service import ConsumerSpec
 
 from ..db.models import InstalledProduct
-
-log = logging.getLogger("crm.tickets.consumers")
+from ..services import customer_identity_service
 
 INSTALLED_PRODUCT_TOPIC = "crm.orders.installed_product.v1"
 INSTALLED_PRODUCT_TYPES = (
@@ -28,13 +30,6 @@ INSTALLED_PRODUCT_TYPES = (
     "crm.orders.installed_product.changed",
     "crm.orders.installed_product.terminated",
 )
-
-
-@dataclass(frozen=True)
-class ConsumerSpec:
-    name: str
-    topics: list[str]
-    handler: Callable[[AsyncSession, CloudEvent], Awaitable[None]]
 
 
 def _timestamp(value: str | None) -> datetime | None:
@@ -45,30 +40,20 @@ async def apply_installed_product_event(session: AsyncSession, event: CloudEvent
     if event.type not in INSTALLED_PRODUCT_TYPES:
         return
     data = event.data
-    try:
-        contracts.validate(event.type, data)
-    except ValidationError as error:
-        # Retrying cannot repair a payload that breaks its contract: record it as handled and say so.
-        log.error(
-            "installed-products: %s %s breaks its schema, ignored: %s at %s",
-            event.type,
-            event.id,
-            error.message,
-            "/".join(map(str, error.absolute_path)) or "(root)",
-        )
-        return
     product = await session.get(InstalledProduct, data["id"], with_for_update=True)
     if product is not None and product.source_version >= data["version"]:
         return  # a redelivered or late, older state must not overwrite a newer one
+    # a product of a customer merged away belongs to the survivor; an erased one keeps no address
+    home = await customer_identity_service.home_of(session, data["customer_id"])
     if product is None:
         product = InstalledProduct(id=data["id"])
         session.add(product)
-    product.customer_id = data["customer_id"]
+    product.customer_id = home.customer_id
     product.offering_id = data["offering_id"]
     product.offering_name = data["offering_name"]
     product.product_line = data["product_line"]
     product.status = data["status"]
-    product.service_address = data["service_address"] or None
+    product.service_address = None if home.erased else data["service_address"] or None
     product.branch_code = data["branch_code"]
     product.region_code = data["region_code"]
     product.source_version = data["version"]
@@ -78,5 +63,16 @@ async def apply_installed_product_event(session: AsyncSession, event: CloudEvent
     product.event_time = _timestamp(data["updated_at"])
 
 
-def consumers() -> list[ConsumerSpec]:
-    return [ConsumerSpec("installed-products", [INSTALLED_PRODUCT_TOPIC], apply_installed_product_event)]
+async def apply_customer_event(session: AsyncSession, event: CloudEvent) -> None:
+    """A merge moves the duplicate's tickets, interactions and products to the survivor; an
+    erasure anonymises the person's copies here and confirms. Other customer events change nothing."""
+    if (merge := merge_notice(event)) is not None:
+        await customer_identity_service.apply_merge(session, merge, operation_id=event.id)
+    elif (erasure := erasure_notice(event)) is not None:
+        await customer_identity_service.apply_erasure(session, erasure, operation_id=event.id)
+
+
+CONSUMERS: tuple[ConsumerSpec, ...] = (
+    ConsumerSpec("installed-products", [INSTALLED_PRODUCT_TOPIC], apply_installed_product_event),
+    ConsumerSpec("customer-identity", [CUSTOMER_TOPIC], apply_customer_event),
+)

@@ -46,7 +46,8 @@ function currentPath() {
 
 function homeOf(me) {
   if (me.role === "hq_analyst") return "stats";
-  return me.role === "call_center_agent" ? "search" : "customers";
+  // the call centre and the privacy officer start from a person's phone or IIN
+  return me.role === "call_center_agent" || me.role === "privacy_officer" ? "search" : "customers";
 }
 
 export function go(path) {

@@ -5,10 +5,12 @@
 import * as branches from "./messages/branches.js";
 import * as core from "./messages/core.js";
 import * as customers from "./messages/customers.js";
+import * as erasure from "./messages/erasure.js";
 import * as orders from "./messages/orders.js";
+import * as privacy from "./messages/privacy.js";
 import * as tickets from "./messages/tickets.js";
 
-const PARTS = [core, branches, customers, orders, tickets];
+const PARTS = [core, branches, customers, erasure, orders, tickets, privacy];
 
 export const MESSAGES = Object.fromEntries(["en", "ru", "kk"].map(
   (language) => [language, Object.assign({}, ...PARTS.map((part) => part[language]))]));

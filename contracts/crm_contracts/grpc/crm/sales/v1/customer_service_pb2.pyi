@@ -20,7 +20,7 @@ CUSTOMER_KIND_INDIVIDUAL: CustomerKind
 CUSTOMER_KIND_BUSINESS: CustomerKind
 
 class Customer(_message.Message):
-    __slots__ = ("id", "kind", "display_name", "iin_bin", "iin_bin_masked", "first_name", "last_name", "legal_name", "phones", "primary_phone", "email", "language", "branch_code", "region_code", "owner_id", "status", "version", "marketing_consent", "data_processing_consent", "created_at", "updated_at")
+    __slots__ = ("id", "kind", "display_name", "iin_bin", "iin_bin_masked", "first_name", "last_name", "legal_name", "phones", "primary_phone", "email", "language", "branch_code", "region_code", "owner_id", "status", "version", "marketing_consent", "data_processing_consent", "created_at", "updated_at", "merged_into_id")
     ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -42,6 +42,7 @@ class Customer(_message.Message):
     DATA_PROCESSING_CONSENT_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    MERGED_INTO_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     kind: CustomerKind
     display_name: str
@@ -63,7 +64,8 @@ class Customer(_message.Message):
     data_processing_consent: bool
     created_at: _timestamp_pb2.Timestamp
     updated_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., kind: _Optional[_Union[CustomerKind, str]] = ..., display_name: _Optional[str] = ..., iin_bin: _Optional[str] = ..., iin_bin_masked: _Optional[bool] = ..., first_name: _Optional[str] = ..., last_name: _Optional[str] = ..., legal_name: _Optional[str] = ..., phones: _Optional[_Iterable[str]] = ..., primary_phone: _Optional[str] = ..., email: _Optional[str] = ..., language: _Optional[str] = ..., branch_code: _Optional[str] = ..., region_code: _Optional[str] = ..., owner_id: _Optional[str] = ..., status: _Optional[str] = ..., version: _Optional[int] = ..., marketing_consent: _Optional[bool] = ..., data_processing_consent: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    merged_into_id: str
+    def __init__(self, id: _Optional[str] = ..., kind: _Optional[_Union[CustomerKind, str]] = ..., display_name: _Optional[str] = ..., iin_bin: _Optional[str] = ..., iin_bin_masked: _Optional[bool] = ..., first_name: _Optional[str] = ..., last_name: _Optional[str] = ..., legal_name: _Optional[str] = ..., phones: _Optional[_Iterable[str]] = ..., primary_phone: _Optional[str] = ..., email: _Optional[str] = ..., language: _Optional[str] = ..., branch_code: _Optional[str] = ..., region_code: _Optional[str] = ..., owner_id: _Optional[str] = ..., status: _Optional[str] = ..., version: _Optional[int] = ..., marketing_consent: _Optional[bool] = ..., data_processing_consent: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., merged_into_id: _Optional[str] = ...) -> None: ...
 
 class GetCustomerRequest(_message.Message):
     __slots__ = ("id",)

@@ -5,7 +5,7 @@ import warnings
 
 from crm_contracts.grpc.crm.sales.v1 import customer_service_pb2 as crm_dot_sales_dot_v1_dot_customer__service__pb2
 
-GRPC_GENERATED_VERSION = '1.85.1'
+GRPC_GENERATED_VERSION = '1.85.4'
 GRPC_VERSION = grpc.__version__
 _version_not_supported = False
 
@@ -71,6 +71,8 @@ class CustomerServiceServicer:
 
     def SearchCustomers(self, request, context):
         """Find customers by exactly one criterion: phone (call-centre lookup), IIN/BIN or name prefix.
+        A look-up by IIN/BIN of a caller who sees identifiers masked is audited and limited per
+        minute (the sales setting identifier_lookups_per_minute).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

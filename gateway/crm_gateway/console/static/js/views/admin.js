@@ -7,7 +7,7 @@ import { checkbox, field, formAlert, formValues, onSubmit, problemText, selectIn
 import { LANGUAGES, currentLanguage, dateTime, label, number, t } from "../i18n.js";
 import { branchOption, branches, empty, invalidateBranches, pager, placeableBranches, problemBox, regions, table, toast } from "./common.js";
 
-const ROLES = ["admin", "branch_agent", "branch_manager", "regional_manager", "call_center_agent", "hq_analyst"];
+const ROLES = ["admin", "branch_agent", "branch_manager", "regional_manager", "call_center_agent", "hq_analyst", "privacy_officer"];
 
 function regionName(region) {
   return region ? region.name[currentLanguage()] || region.name.en : "";

@@ -24,6 +24,10 @@ export const can = {
   readTickets: (me) => me.role !== "hq_analyst",
   workTickets: (me) => WRITERS.has(me.role) || me.role === "call_center_agent",
   manageIncidents: (me) => me.role === "admin" || me.role === "regional_manager",
+  // crm_sales.access: privacy officers (and admins) erase a person's data on request
+  erase: (me) => me.role === "privacy_officer" || me.role === "admin",
+  // crm_sales.access.PRIVACY_ROLES: the subject-access export of everything held about a person
+  exportPersonalData: (me) => me.role === "admin" || me.role === "privacy_officer",
 };
 
 export function problemBox(error) {

@@ -216,7 +216,10 @@ function profile(live, regionList) {
   live.show((current) => replace(facts, definitionList([
     [t("customer.kind"), label("kind", current.kind)],
     [taxIdName(current), current.iin || current.bin],
-    [t("customer.birth_date"), date(current.birth_date)],
+    // Roles that see the IIN masked get the birth year only (an IIN begins with the birth date).
+    current.birth_date || !current.birth_year
+      ? [t("customer.birth_date"), date(current.birth_date)]
+      : [t("customer.birth_year"), String(current.birth_year)],
     [t("customer.legal_form"), current.legal_form],
     [t("customer.status"), label("status", current.status)],
     [t("customer.phones"), phoneList(current, live, section, alert)],
@@ -368,6 +371,42 @@ async function mergedNotice(customer) {
   return h("p", { class: "notice", role: "status" }, t("merge.merged_into"), " ",
     link(`customers/${customer.merged_into_id}`, survivor ? survivor.display_name : t("merge.open_survivor"),
       { class: "survivor" }));
+}
+
+// --- erasure of the person's data (privacy officers and admins) ----------------------------------
+
+function erasureStatus(request) {
+  const services = Object.entries(request.services);
+  return h("div", { class: "erasure-status" },
+    h("p", { class: request.status === "complete" ? "notice" : "hint", role: "status" },
+      t(request.status === "complete" ? "erasure.complete" : "erasure.pending")),
+    h("p", {}, t("erasure.requested", { who: request.requested_by_name, at: dateTime(request.requested_at) }), " ",
+      h("q", {}, request.reason)),
+    table([t("erasure.service"), t("erasure.confirmed_at")],
+      services.map(([service, confirmation]) => h("tr", { "data-service": service },
+        h("th", { scope: "row" }, service),
+        h("td", {}, confirmation.confirmed_at ? dateTime(confirmation.confirmed_at) : t("erasure.waiting"))))));
+}
+
+// Where the erasure of an erased customer stands; the panel goes away for roles that may not ask.
+function erasureProgress(customer) {
+  return optionalPanel("erasure", t("erasure.status_title"),
+    async () => erasureStatus(await api(customerPath(customer, "erasure"))));
+}
+
+// The request itself: a reason, one confirmation, then the customer as it is left.
+function eraseCustomer(customer, onErased) {
+  const form = h("form", { class: "erasure-form", "aria-label": t("erasure.title") },
+    formAlert(),
+    h("p", { class: "hint" }, t("erasure.what_happens")),
+    field("reason", t("erasure.reason"), h("textarea", { rows: 2, maxlength: 2000 }), { required: true, hint: t("erasure.reason_hint") }),
+    h("div", { class: "actions" }, submitButton(t("erasure.confirm"))));
+  onSubmit(form, async (values) => {
+    await api(customerPath(customer, "erasure"), { method: "POST", body: { reason: values.reason || "" } });
+    toast(t("erasure.done"));
+    await onErased();
+  });
+  return h("details", { class: "upkeep card", id: "erase" }, h("summary", {}, t("erasure.title")), form);
 }
 
 function activityList(items) {
@@ -532,6 +571,37 @@ export function loadCustomer(root, customerId) {
     t("customer.not_found"), link("search", t("search.back")));
 }
 
+// --- the subject-access export ----------------------------------------------------------------
+
+// Everything the suite holds about the person as one JSON file (privacy officers and admins). The
+// API gathers it from every service; one that does not answer makes it a 503 naming the service,
+// so the file is never a partial document.
+function personalDataExport(customer) {
+  const status = h("span", { id: "export-status", class: "hint", role: "status", "aria-live": "polite" });
+  const button = h("button", { type: "button", id: "export-personal-data" }, t("privacy.export"));
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    replace(status, t("privacy.exporting"));
+    try {
+      const data = await api(`sales/customers/${encodeURIComponent(customer.id)}/personal-data`);
+      const url = URL.createObjectURL(new Blob([JSON.stringify(data, null, 2)], { type: "application/json" }));
+      const save = h("a", { href: url, download: `personal-data-${customer.id}.json`, hidden: true });
+      document.body.append(save);
+      save.click();
+      save.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+      replace(status, t("privacy.exported", { services: Object.keys(data.services || {}).join(", ") }));
+    } catch (error) {
+      const silent = error.status === 503 && (error.problem.services || [error.problem.service]).filter(Boolean);
+      replace(status, h("span", { class: "problem", role: "alert" },
+        silent && silent.length ? t("privacy.service_silent", { services: silent.join(", ") }) : problemText(error)));
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return h("div", { class: "export", title: t("privacy.export_hint") }, button, status);
+}
+
 export async function customerView(root, customerId) {
   const customer = await loadCustomer(root, customerId);
   if (!customer) return;
@@ -544,9 +614,13 @@ export async function customerView(root, customerId) {
       customer.status !== "active" ? h("span", { class: "badge" }, label("status", customer.status)) : null,
       link(`customers/${customer.id}/history`, t("history.link"), { class: "button" }),
       can.writeCustomers(session.me) && customer.status !== "merged"
-        ? link(`customers/${customer.id}/edit`, t("customer.edit"), { class: "button" }) : null),
+        ? link(`customers/${customer.id}/edit`, t("customer.edit"), { class: "button" }) : null,
+      can.exportPersonalData(session.me) ? personalDataExport(customer) : null),
     customer.status === "merged" && customer.merged_into_id ? await mergedNotice(customer) : null,
     maintainable(customer) ? mergeDuplicate(live, showSurvivor) : null,
+    can.erase(session.me) && customer.status !== "merged" && customer.status !== "erased"
+      ? eraseCustomer(customer, () => customerView(root, customer.id)) : null,
+    customer.status === "erased" && can.erase(session.me) ? erasureProgress(customer) : null,
     h("div", { class: "grid-360" },
       h("div", { class: "column" }, profile(live, regionList), consents(customer), contacts(live), balance(customer)),
       h("div", { class: "column" }, activities(customer), contactHistory(customer), tickets(customer), opportunities(customer), orders(customer),
