@@ -5,12 +5,10 @@ User changes are written with their crm.gateway.user.* event in one transaction 
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -34,61 +32,22 @@ from ..domain.users import (
 )
 from ..state import gateway_of
 from .deps import AdminCaller
+from .schemas import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyList,
+    ApiKeyOut,
+    PasswordReset,
+    UserCreate,
+    UserOut,
+    UserPatch,
+)
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 events = EventWriter("gateway")
-Language = Literal["kk", "ru", "en"]
 
 
 # --- users -------------------------------------------------------------------------------
-
-
-class UserOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    username: str
-    full_name: str
-    role: str
-    region_code: str | None
-    branch_code: str | None
-    language: str
-    active: bool
-    version: int
-    created_at: datetime
-    updated_at: datetime
-
-
-class UserCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    username: str = Field(min_length=1, max_length=64)
-    full_name: str = Field(min_length=1, max_length=200)
-    password: str = Field(min_length=1, max_length=1024)
-    role: str
-    region_code: str | None = None
-    branch_code: str | None = None
-    language: Language = "ru"
-
-
-class UserPatch(BaseModel):
-    """Fields to change; region_code/branch_code may be set to null. ``version`` may replace If-Match."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    full_name: str | None = Field(None, min_length=1, max_length=200)
-    role: str | None = None
-    region_code: str | None = None
-    branch_code: str | None = None
-    language: Language | None = None
-    active: bool | None = None
-    version: int | None = None
-
-
-class PasswordReset(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    password: str = Field(min_length=1, max_length=1024)
 
 
 def _user_response(user: User, status_code: int = 200) -> JSONResponse:
@@ -302,39 +261,6 @@ async def reset_password(user_id: str, body: PasswordReset, request: Request, ca
 
 
 # --- API keys ----------------------------------------------------------------------------
-
-
-class ApiKeyCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=200)
-    scopes: list[str] = Field(min_length=1, max_length=50)
-    region_code: str | None = None
-    branch_code: str | None = None
-
-
-class ApiKeyOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    name: str
-    prefix: str
-    scopes: list[str]
-    region_code: str | None
-    branch_code: str | None
-    active: bool
-    created_by: str | None
-    created_at: datetime
-    revoked_at: datetime | None
-    last_used_at: datetime | None
-
-
-class ApiKeyCreated(ApiKeyOut):
-    key: str = Field(description="The full key, crm_<prefix>_<secret>: shown this once, never again")
-
-
-class ApiKeyList(BaseModel):
-    items: list[ApiKeyOut]
 
 
 @router.post(

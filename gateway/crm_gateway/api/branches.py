@@ -8,12 +8,10 @@ who sees them. Open a new branch and reassign instead.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -33,55 +31,11 @@ from ..domain.branches import (
 )
 from ..state import gateway_of
 from .deps import AdminCaller
+from .schemas import BranchAdminList, BranchAdminOut, BranchCreate, BranchPatch
 
 router = APIRouter(prefix="/api/v1/admin/branches", tags=["admin"])
 events = EventWriter("gateway")
 NAME_FIELDS = ("name_kk", "name_ru", "name_en")
-
-
-class BranchAdminOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    code: str
-    region_code: str
-    city: str
-    name_kk: str
-    name_ru: str
-    name_en: str
-    active: bool
-    version: int
-    created_at: datetime
-    updated_at: datetime
-    active_users: int = Field(0, description="active staff accounts placed in the branch")
-
-
-class BranchAdminList(BaseModel):
-    items: list[BranchAdminOut]
-
-
-class BranchCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    code: str = Field(min_length=1, max_length=16, description="<CITY>-<NN>, e.g. ALA-03; never changes")
-    region_code: str = Field(min_length=1, max_length=16, description="ISO 3166-2:KZ; never changes")
-    city: str = Field(min_length=1, max_length=100)
-    name_kk: str = Field(min_length=1, max_length=200)
-    name_ru: str = Field(min_length=1, max_length=200)
-    name_en: str = Field(min_length=1, max_length=200)
-
-
-class BranchPatch(BaseModel):
-    """Fields to change. ``active: false`` closes the branch, ``true`` reopens it. ``version`` may
-    replace If-Match."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    city: str | None = Field(None, min_length=1, max_length=100)
-    name_kk: str | None = Field(None, min_length=1, max_length=200)
-    name_ru: str | None = Field(None, min_length=1, max_length=200)
-    name_en: str | None = Field(None, min_length=1, max_length=200)
-    active: bool | None = None
-    version: int | None = None
 
 
 def _out(branch: Branch, active_users: int) -> dict:

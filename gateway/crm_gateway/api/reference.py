@@ -3,10 +3,7 @@ the branch network (the gateway's branches table, which administrators change)."
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
-
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
 from sqlalchemy import select
 
 from crm_shared.reference import REGIONS
@@ -14,33 +11,9 @@ from crm_shared.reference import REGIONS
 from ..db.models import Branch
 from ..state import gateway_of
 from .deps import CurrentCaller
+from .schemas import BranchOut, Items, Names, RegionOut
 
-T = TypeVar("T")
 router = APIRouter(prefix="/api/v1/reference", tags=["reference"])
-
-
-class Names(BaseModel):
-    kk: str
-    ru: str
-    en: str
-
-
-class RegionOut(BaseModel):
-    code: str
-    kind: str
-    name: Names
-
-
-class BranchOut(BaseModel):
-    code: str
-    region_code: str
-    city: str
-    name: Names
-    active: bool
-
-
-class Items(BaseModel, Generic[T]):
-    items: list[T]
 
 
 @router.get(

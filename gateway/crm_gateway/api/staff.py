@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
 
 from crm_shared.auth import Role
@@ -24,21 +23,10 @@ from ..db.models import Branch, User
 from ..domain.users import staff_role
 from ..state import gateway_of
 from .deps import CurrentCaller
+from .schemas import StaffOut
 
 router = APIRouter(prefix="/api/v1", tags=["staff"])
 MAX_QUERY_LENGTH = 100
-
-
-class StaffOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    username: str
-    full_name: str
-    role: str
-    branch_code: str | None
-    region_code: str | None
-    active: bool
 
 
 async def staff_reader(caller: CurrentCaller) -> Caller:
