@@ -17,7 +17,6 @@ from crm_shared.concurrency import check_version, patch_changes, required_versio
 from crm_shared.db import new_id, utcnow
 from crm_shared.errors import Problem, conflict, not_found
 from crm_shared.idempotency import find_replay, remember
-from crm_shared.outbox import EventWriter
 from crm_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
 
 from ..db.models import ApiKey, User
@@ -27,9 +26,9 @@ from ..domain.users import (
     normalise_username,
     placement,
     staff_role,
-    user_event_data,
     user_placement,
 )
+from ..events.publishers import publish_user, user_event_data
 from ..state import gateway_of
 from .deps import AdminCaller
 from .schemas import (
@@ -44,7 +43,6 @@ from .schemas import (
 )
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
-events = EventWriter("gateway")
 
 
 # --- users -------------------------------------------------------------------------------
@@ -145,9 +143,7 @@ async def create_user(
             session.add(user)
             await session.flush()
             data = user_event_data(user)
-            await events.add(
-                session, aggregate="user", action="created", subject=user.id, data=data, region=region, branch=branch
-            )
+            await publish_user(session, "created", user)
             record_change(
                 session,
                 caller.principal,
@@ -224,15 +220,7 @@ async def update_user(
             data = user_event_data(user)
             if data != {k: before[k] for k in data}:
                 action = "deactivated" if before["active"] and not user.active else "updated"
-                await events.add(
-                    session,
-                    aggregate="user",
-                    action=action,
-                    subject=user.id,
-                    data=data,
-                    region=user.region_code,
-                    branch=user.branch_code,
-                )
+                await publish_user(session, action, user)
             record_change(
                 session, caller.principal, entity_type="user", entity_id=user.id, action="updated", changes=changes
             )

@@ -19,22 +19,15 @@ from crm_shared.audit import diff, record_change
 from crm_shared.concurrency import check_version, patch_changes, required_version, version_headers
 from crm_shared.db import utcnow
 from crm_shared.errors import Problem, conflict, not_found, openapi_problems
-from crm_shared.outbox import EventWriter
 
 from ..db.models import Branch, User
-from ..domain.branches import (
-    active_staff_count,
-    branch_event_data,
-    known_region,
-    normalise_code,
-    required_text,
-)
+from ..domain.branches import active_staff_count, known_region, normalise_code, required_text
+from ..events.publishers import branch_event_data, publish_branch
 from ..state import gateway_of
 from .deps import AdminCaller
 from .schemas import BranchAdminList, BranchAdminOut, BranchCreate, BranchPatch
 
 router = APIRouter(prefix="/api/v1/admin/branches", tags=["admin"])
-events = EventWriter("gateway")
 NAME_FIELDS = ("name_kk", "name_ru", "name_en")
 
 
@@ -117,9 +110,7 @@ async def open_branch(body: BranchCreate, request: Request, caller: AdminCaller)
             session.add(branch)
             await session.flush()
             data = branch_event_data(branch)
-            await events.add(
-                session, aggregate="branch", action="opened", subject=code, data=data, region=region, branch=code
-            )
+            await publish_branch(session, "opened", branch)
             record_change(
                 session,
                 caller.principal,
@@ -174,15 +165,7 @@ async def update_branch(
             branch.version += 1
             branch.updated_at = utcnow()
             action = "closed" if before["active"] and not branch.active else "updated"
-            await events.add(
-                session,
-                aggregate="branch",
-                action=action,
-                subject=branch.code,
-                data=after,
-                region=branch.region_code,
-                branch=branch.code,
-            )
+            await publish_branch(session, action, branch)
             record_change(
                 session, caller.principal, entity_type="branch", entity_id=branch.code, action=action, changes=changes
             )

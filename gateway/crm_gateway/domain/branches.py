@@ -1,9 +1,8 @@
-"""The branch network: validation of a branch's fields, placement of staff, and the event payload."""
+"""The branch network: validation of a branch's fields and placement of staff."""
 
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,8 +11,6 @@ from crm_shared.errors import field_problem
 from crm_shared.reference import BRANCH_CODE_PATTERN, REGIONS_BY_CODE
 
 from ..db.models import Branch, User
-
-BRANCH_EVENT_FIELDS = ("code", "region_code", "city", "name_kk", "name_ru", "name_en", "active")
 
 
 def normalise_code(code: str) -> str:
@@ -53,8 +50,3 @@ async def active_staff_count(session: AsyncSession, branch_code: str) -> int:
         )
         or 0
     )
-
-
-def branch_event_data(branch: Branch) -> dict[str, Any]:
-    """The crm.gateway.branch.* payload: the branch's state after the change."""
-    return {name: getattr(branch, name) for name in BRANCH_EVENT_FIELDS}

@@ -1,9 +1,8 @@
-"""Staff users: where a role sits in the branch/region structure, and the event payload."""
+"""Staff users: where a role sits in the branch/region structure."""
 
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,7 +15,6 @@ from .branches import branch_for_placement
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 LANGUAGES = ("kk", "ru", "en")
 MIN_PASSWORD_LENGTH = 8
-USER_EVENT_FIELDS = ("id", "username", "full_name", "role", "region_code", "branch_code", "active")
 
 
 def normalise_username(username: str) -> str:
@@ -67,8 +65,3 @@ async def user_placement(
     if scope is Scope.REGION and region is None:
         raise field_problem("region_code", f"required for role {role.value}")
     return region, branch
-
-
-def user_event_data(user: Any) -> dict[str, Any]:
-    """The crm.gateway.user.* payload: the account's state after the change, never credentials."""
-    return {name: getattr(user, name) for name in USER_EVENT_FIELDS}
