@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from crm_contracts.events import topic_of, validate
-from crm_gateway.domain.users import user_placement
+from crm_gateway.services.user_service import user_placement
 from crm_shared.auth import Role
 from crm_shared.errors import Problem
 from crm_shared.models import AuditEntry

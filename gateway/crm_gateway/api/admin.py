@@ -21,14 +21,10 @@ from crm_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor,
 
 from ..db.models import ApiKey, User
 from ..domain.api_keys import new_key, validate_scopes
-from ..domain.users import (
-    check_password,
-    normalise_username,
-    placement,
-    staff_role,
-    user_placement,
-)
+from ..domain.users import check_password, normalise_username, staff_role
 from ..events.publishers import publish_user, user_event_data
+from ..services.branch_service import placement
+from ..services.user_service import user_placement
 from ..state import gateway_of
 from .deps import AdminCaller
 from .schemas import (

@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from crm_shared.schemas import Strict
 
+from ..services.branch_service import NewBranch
+
 T = TypeVar("T")
 Language = Literal["kk", "ru", "en"]
 
@@ -123,6 +125,16 @@ class BranchCreate(Strict):
     name_kk: str = Field(min_length=1, max_length=200)
     name_ru: str = Field(min_length=1, max_length=200)
     name_en: str = Field(min_length=1, max_length=200)
+
+    def new_branch(self) -> NewBranch:
+        return NewBranch(
+            code=self.code,
+            region_code=self.region_code,
+            city=self.city,
+            name_kk=self.name_kk,
+            name_ru=self.name_ru,
+            name_en=self.name_en,
+        )
 
 
 class BranchPatch(Strict):
