@@ -10,7 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from crm_shared.schemas import Strict
 
+from ..services.api_key_service import NewApiKey
 from ..services.branch_service import NewBranch
+from ..services.user_service import NewUser
 
 T = TypeVar("T")
 Language = Literal["kk", "ru", "en"]
@@ -44,6 +46,17 @@ class UserCreate(Strict):
     branch_code: str | None = None
     language: Language = "ru"
 
+    def new_user(self) -> NewUser:
+        return NewUser(
+            username=self.username,
+            full_name=self.full_name,
+            password=self.password,
+            role=self.role,
+            region_code=self.region_code,
+            branch_code=self.branch_code,
+            language=self.language,
+        )
+
 
 class UserPatch(Strict):
     """Fields to change; region_code/branch_code may be set to null. ``version`` may replace If-Match."""
@@ -69,6 +82,11 @@ class ApiKeyCreate(Strict):
     scopes: list[str] = Field(min_length=1, max_length=50)
     region_code: str | None = None
     branch_code: str | None = None
+
+    def new_api_key(self) -> NewApiKey:
+        return NewApiKey(
+            name=self.name, scopes=tuple(self.scopes), region_code=self.region_code, branch_code=self.branch_code
+        )
 
 
 class ApiKeyOut(BaseModel):
