@@ -21,11 +21,11 @@ from crm_shared.audit import diff, record_change
 from crm_shared.auth import Principal
 from crm_shared.concurrency import check_version
 from crm_shared.db import utcnow
-from crm_shared.errors import Problem, conflict, field_problem, not_found
-from crm_shared.reference import REGIONS_BY_CODE
+from crm_shared.domain import InvalidField
+from crm_shared.errors import Problem, conflict, not_found
 
 from ..db.models import Branch, User
-from ..domain.branches import known_region, normalise_code, required_text
+from ..domain.branches import check_may_close, known_region, normalise_code, region_of_placement, required_text
 from ..events.publishers import branch_event_data, publish_branch
 
 NAME_FIELDS = ("name_kk", "name_ru", "name_en")
@@ -150,11 +150,8 @@ async def update_branch(
     branch = await _branch_or_404(session, code)
     check_version("branch", branch.version, expected_version)
     staff = await active_staff_count(session, branch.code)
-    if asked.get("active") is False and branch.active and staff:
-        raise conflict(
-            f"{staff} active staff still work in branch {branch.code}: move or deactivate them first",
-            errors=[{"field": "active", "message": f"{staff} active staff still work here"}],
-        )
+    if asked.get("active") is False and branch.active:
+        check_may_close(branch.code, staff)
     before = branch_event_data(branch)
     for name, value in asked.items():
         setattr(branch, name, value)
@@ -175,9 +172,9 @@ async def branch_for_placement(session: AsyncSession, branch_code: str, *, allow
     """The branch something is placed in: it must exist and, unless ``allow_closed``, be open."""
     branch = await session.get(Branch, branch_code)
     if branch is None:
-        raise field_problem("branch_code", f"unknown branch {branch_code!r}")
+        raise InvalidField("branch_code", f"unknown branch {branch_code!r}")
     if not branch.active and not allow_closed:
-        raise field_problem("branch_code", f"branch {branch_code} is closed")
+        raise InvalidField("branch_code", f"branch {branch_code} is closed")
     return branch
 
 
@@ -188,9 +185,5 @@ async def placement(
     ``kept_branch``, where the record already sits and which may have closed since)."""
     if branch_code is not None:
         branch = await branch_for_placement(session, branch_code, allow_closed=branch_code == kept_branch)
-        if region_code is not None and region_code != branch.region_code:
-            raise field_problem("region_code", f"branch {branch_code} belongs to region {branch.region_code}")
-        return branch.region_code, branch_code
-    if region_code is not None and region_code not in REGIONS_BY_CODE:
-        raise field_problem("region_code", f"unknown region {region_code!r}")
-    return region_code, None
+        return region_of_placement(region_code, branch_code, branch.region_code), branch_code
+    return (known_region(region_code) if region_code is not None else None), None

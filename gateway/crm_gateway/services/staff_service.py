@@ -14,12 +14,13 @@ from sqlalchemy import ColumnElement, and_, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_shared.auth import Principal, Role
+from crm_shared.domain import InvalidField
 from crm_shared.errors import field_problem
 from crm_shared.pagination import decode_cursor, encode_cursor
-from crm_shared.reference import REGIONS_BY_CODE
 
 from ..db.models import Branch, User
-from ..domain.users import staff_role
+from ..domain.branches import known_region
+from .user_service import staff_role
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ async def list_staff(
         query = query.where(or_(User.full_name > name, and_(User.full_name == name, User.id > user_id)))
     query = query.order_by(User.full_name, User.id).limit(limit + 1)
     if search.branch_code is not None and await session.get(Branch, search.branch_code) is None:
-        raise field_problem("branch_code", f"unknown branch {search.branch_code!r}")
+        raise InvalidField("branch_code", f"unknown branch {search.branch_code!r}")
     users = list(await session.scalars(query))
     next_cursor = encode_cursor([users[limit - 1].full_name, users[limit - 1].id]) if len(users) > limit else None
     return users[:limit], next_cursor
@@ -81,9 +82,7 @@ def _filters(search: StaffSearch) -> list[ColumnElement[bool]]:
     if search.branch_code is not None:
         filters.append(User.branch_code == search.branch_code)
     if search.region_code is not None:
-        if search.region_code not in REGIONS_BY_CODE:
-            raise field_problem("region_code", f"unknown region {search.region_code!r}")
-        filters.append(User.region_code == search.region_code)
+        filters.append(User.region_code == known_region(search.region_code))
     return filters
 
 

@@ -19,11 +19,12 @@ from crm_shared.audit import diff, record_change
 from crm_shared.auth import ROLE_SCOPE, Principal, Role, Scope
 from crm_shared.concurrency import check_version
 from crm_shared.db import new_id, utcnow
-from crm_shared.errors import Problem, conflict, field_problem, not_found
+from crm_shared.domain import InvalidField
+from crm_shared.errors import Problem, conflict, not_found
 from crm_shared.pagination import decode_cursor, encode_cursor
 
 from ..db.models import User
-from ..domain.users import check_password, normalise_username, staff_role
+from ..domain.users import check_own_account_change, check_password, normalise_username
 from ..events.publishers import publish_user, user_event_data
 from ..passwords import Passwords
 from .branch_service import placement
@@ -169,10 +170,11 @@ async def update_user(
     one is given too. ``expected_version`` None changes whatever version is current."""
     user = await get_user(session, user_id)
     check_version("user", user.version, expected_version)
-    if user.id == principal.subject and (
-        changes.get("active", True) is False or ("role" in changes and changes["role"] != user.role)
-    ):
-        raise conflict("administrators may not deactivate or re-role their own account; ask another admin")
+    if user.id == principal.subject:
+        check_own_account_change(
+            deactivating=changes.get("active", True) is False,
+            changing_role="role" in changes and changes["role"] != user.role,
+        )
     before = user_event_data(user) | {"language": user.language}
     role = staff_role(changes.get("role", user.role))
     region = changes.get("region_code", user.region_code)
@@ -216,7 +218,18 @@ async def reset_password(
     record_change(session, principal, entity_type="user", entity_id=user.id, action="password_reset")
 
 
-# --- placement ---------------------------------------------------------------------------------
+# --- roles and placement -----------------------------------------------------------------------
+
+
+def staff_role(value: str) -> Role:
+    """The role of a staff account: one of crm_shared.auth's roles, except the external systems' one."""
+    try:
+        role = Role(value)
+    except ValueError:
+        raise InvalidField("role", f"unknown role {value!r}") from None
+    if role is Role.SYSTEM:
+        raise InvalidField("role", "system is reserved for API keys of external systems")
+    return role
 
 
 async def user_placement(
@@ -226,7 +239,7 @@ async def user_placement(
     region, branch = await placement(session, region_code, branch_code, kept_branch)
     scope = ROLE_SCOPE[role]
     if scope is Scope.BRANCH and branch is None:
-        raise field_problem("branch_code", f"required for role {role.value}")
+        raise InvalidField("branch_code", f"required for role {role.value}")
     if scope is Scope.REGION and region is None:
-        raise field_problem("region_code", f"required for role {role.value}")
+        raise InvalidField("region_code", f"required for role {role.value}")
     return region, branch
