@@ -9,12 +9,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from crm_shared.db import Database, utcnow
-from crm_shared.outbox import EventWriter
 
 from .config import GatewaySettings
 from .db.models import ApiKey, User
 from .domain.api_keys import format_key
-from .domain.users import user_event_data
+from .events.publishers import publish_user
 from .passwords import Passwords
 
 DEMO_PASSWORD = "demo"
@@ -103,7 +102,6 @@ class SeedResult:
 async def seed_demo(db: Database, settings: GatewaySettings) -> SeedResult:
     if settings.profile != "dev":
         raise RuntimeError(f"demo data is for the dev profile only (profile is {settings.profile!r})")
-    events = EventWriter("gateway")
     passwords = Passwords.for_settings(settings)
     password_hash = await passwords.hash(DEMO_PASSWORD)
     created: list[str] = []
@@ -130,15 +128,7 @@ async def seed_demo(db: Database, settings: GatewaySettings) -> SeedResult:
                 updated_at=now,
             )
             session.add(user)
-            await events.add(
-                session,
-                aggregate="user",
-                action="created",
-                subject=user.id,
-                data=user_event_data(user),
-                region=user.region_code,
-                branch=user.branch_code,
-            )
+            await publish_user(session, "created", user)
             created.append(demo.username)
         key_exists = await session.get(ApiKey, DEMO_API_KEY_ID) is not None
         if not key_exists:

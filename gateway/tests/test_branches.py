@@ -7,9 +7,10 @@ import pytest
 from sqlalchemy import select
 
 from crm_contracts.events import topic_of, validate
-from crm_gateway.domain.users import user_placement
+from crm_gateway.services.user_service import user_placement
 from crm_shared.auth import Role
-from crm_shared.errors import Problem
+from crm_shared.domain import DomainError
+from crm_shared.errors import problem_of
 from crm_shared.models import AuditEntry
 from crm_shared.reference import INITIAL_BRANCHES
 
@@ -263,23 +264,27 @@ async def test_a_user_left_in_a_closed_branch_can_still_be_edited_but_not_reacti
 async def test_branch_roles_need_an_open_branch_and_get_its_region(gw):
     async with gw.gateway.db.read_only() as session:
         assert await user_placement(session, Role.BRANCH_AGENT, None, "KAR-01") == ("KZ-35", "KAR-01")
-        with pytest.raises(Problem) as missing:
+        with pytest.raises(DomainError) as missing:
             await user_placement(session, Role.BRANCH_MANAGER, "KZ-35", None)
-        assert missing.value.errors == [{"field": "branch_code", "message": "required for role branch_manager"}]
-        with pytest.raises(Problem) as mismatch:
+        assert problem_of(missing.value).errors == [
+            {"field": "branch_code", "message": "required for role branch_manager"}
+        ]
+        with pytest.raises(DomainError) as mismatch:
             await user_placement(session, Role.BRANCH_AGENT, "KZ-75", "KAR-01")
-        assert mismatch.value.errors[0]["field"] == "region_code"
-        with pytest.raises(Problem) as unknown_branch:
+        assert problem_of(mismatch.value).errors[0]["field"] == "region_code"
+        with pytest.raises(DomainError) as unknown_branch:
             await user_placement(session, Role.BRANCH_AGENT, None, "XXX-01")
-        assert unknown_branch.value.errors == [{"field": "branch_code", "message": "unknown branch 'XXX-01'"}]
+        assert problem_of(unknown_branch.value).errors == [
+            {"field": "branch_code", "message": "unknown branch 'XXX-01'"}
+        ]
 
 
 async def test_regional_roles_need_a_known_region_and_national_roles_need_nothing(gw):
     async with gw.gateway.db.read_only() as session:
         assert await user_placement(session, Role.REGIONAL_MANAGER, "KZ-35", None) == ("KZ-35", None)
-        with pytest.raises(Problem) as unknown:
+        with pytest.raises(DomainError) as unknown:
             await user_placement(session, Role.REGIONAL_MANAGER, "KZ-99", None)
-        assert unknown.value.errors[0]["field"] == "region_code"
+        assert problem_of(unknown.value).errors[0]["field"] == "region_code"
         assert await user_placement(session, Role.CALL_CENTER_AGENT, None, None) == (None, None)
 
 

@@ -8,12 +8,15 @@ from pydantic import ValidationError
 from crm_gateway.authn import TtlCache
 from crm_gateway.config import GatewaySettings
 from crm_gateway.domain.api_keys import format_key, new_key, parse_key, required_scope, validate_scopes
-from crm_gateway.domain.users import normalise_username, staff_role
+from crm_gateway.domain.branches import check_may_close, required_text
+from crm_gateway.domain.users import check_own_account_change, normalise_username
 from crm_gateway.openapi import merge_openapi
 from crm_gateway.passwords import Passwords
+from crm_gateway.services.user_service import staff_role
 from crm_gateway.upstream import InternalTokens
 from crm_shared.auth import Principal, Role, verify_internal_token
-from crm_shared.errors import Problem
+from crm_shared.domain import DomainError
+from crm_shared.errors import conflict, field_problem, problem_of
 from crm_shared.registry import get_service
 from crm_shared.settings import PUBLISHED_SECRETS
 
@@ -75,19 +78,19 @@ def test_scopes_are_checked_against_the_routed_services():
     known = {"sales": ("sales:read", "sales:write"), "orders": ("orders:read", "orders:fulfil")}
     assert validate_scopes(["sales:read", "sales:write", "sales:read"], known) == ["sales:read", "sales:write"]
     assert validate_scopes(["orders:fulfil"], known) == ["orders:fulfil"]
-    with pytest.raises(Problem) as unknown:
+    with pytest.raises(DomainError) as unknown:
         validate_scopes(["billing:read"], known)
-    assert unknown.value.errors[0]["field"] == "scopes.0"
-    with pytest.raises(Problem) as not_understood:
+    assert problem_of(unknown.value).errors[0]["field"] == "scopes.0"
+    with pytest.raises(DomainError) as not_understood:
         validate_scopes(["sales:read", "sales:admin"], known)
-    assert not_understood.value.errors[0]["field"] == "scopes.1"
-    assert "sales:read, sales:write" in not_understood.value.errors[0]["message"]
-    with pytest.raises(Problem) as other_services_verb:
+    assert problem_of(not_understood.value).errors[0]["field"] == "scopes.1"
+    assert "sales:read, sales:write" in problem_of(not_understood.value).errors[0]["message"]
+    with pytest.raises(DomainError) as other_services_verb:
         validate_scopes(["sales:fulfil"], known)
-    assert other_services_verb.value.errors[0]["field"] == "scopes.0"
-    with pytest.raises(Problem) as malformed:
+    assert problem_of(other_services_verb.value).errors[0]["field"] == "scopes.0"
+    with pytest.raises(DomainError) as malformed:
         validate_scopes(["sales"], known)
-    assert malformed.value.errors[0]["field"] == "scopes.0"
+    assert problem_of(malformed.value).errors[0]["field"] == "scopes.0"
 
 
 @pytest.mark.parametrize(
@@ -105,13 +108,34 @@ def test_reads_need_read_scope_and_everything_else_write(method, scope):
 
 
 def test_system_role_and_bad_usernames_are_refused_for_staff():
-    with pytest.raises(Problem):
+    with pytest.raises(DomainError):
         staff_role("system")
-    with pytest.raises(Problem):
+    with pytest.raises(DomainError):
         staff_role("superuser")
     assert normalise_username("  Almaty.Agent ") == "almaty.agent"
-    with pytest.raises(Problem):
+    with pytest.raises(DomainError):
         normalise_username("has space")
+
+
+def test_the_domains_refusals_are_answered_with_the_problem_bodies_the_edge_gave_before():
+    with pytest.raises(DomainError) as blank:
+        required_text("city", "  ")
+    assert problem_of(blank.value).body() == field_problem("city", "may not be blank").body()
+    with pytest.raises(DomainError) as staffed:
+        check_may_close("KAR-01", 2)
+    assert (
+        problem_of(staffed.value).body()
+        == conflict(
+            "2 active staff still work in branch KAR-01: move or deactivate them first",
+            errors=[{"field": "active", "message": "2 active staff still work here"}],
+        ).body()
+    )
+    with pytest.raises(DomainError) as own:
+        check_own_account_change(deactivating=True, changing_role=False)
+    assert (
+        problem_of(own.value).body()
+        == conflict("administrators may not deactivate or re-role their own account; ask another admin").body()
+    )
 
 
 def test_cache_entries_expire_after_the_window():

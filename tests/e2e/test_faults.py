@@ -36,7 +36,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from crm_cli import services as registry
 from crm_cli.testing import RunningSuite, descendants, sign_in
-from crm_sales.domain.identifiers import make_iin
+from crm_shared.identifiers import make_iin
 from crm_shared.testing import read_topic
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]

@@ -3,44 +3,16 @@ the branch network (the gateway's branches table, which administrators change)."
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
-
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
-from sqlalchemy import select
 
 from crm_shared.reference import REGIONS
 
-from ..db.models import Branch
+from ..services import branch_service
 from ..state import gateway_of
 from .deps import CurrentCaller
+from .schemas import BranchOut, Items, Names, RegionOut
 
-T = TypeVar("T")
 router = APIRouter(prefix="/api/v1/reference", tags=["reference"])
-
-
-class Names(BaseModel):
-    kk: str
-    ru: str
-    en: str
-
-
-class RegionOut(BaseModel):
-    code: str
-    kind: str
-    name: Names
-
-
-class BranchOut(BaseModel):
-    code: str
-    region_code: str
-    city: str
-    name: Names
-    active: bool
-
-
-class Items(BaseModel, Generic[T]):
-    items: list[T]
 
 
 @router.get(
@@ -62,11 +34,8 @@ async def regions(caller: CurrentCaller) -> Items[RegionOut]:
     summary="Branches and the region each belongs to (closed ones too: active is false)",
 )
 async def branches(request: Request, caller: CurrentCaller, region_code: str | None = None) -> Items[BranchOut]:
-    query = select(Branch).order_by(Branch.code)
-    if region_code is not None:
-        query = query.where(Branch.region_code == region_code)
     async with gateway_of(request).db.read_only() as session:
-        rows = list(await session.scalars(query))
+        rows = await branch_service.all_branches(session, region_code)
     return Items[BranchOut](
         items=[
             BranchOut(

@@ -8,7 +8,7 @@ import secrets
 import string
 from collections.abc import Collection, Iterable, Mapping
 
-from crm_shared.errors import field_problem
+from crm_shared.domain import InvalidField
 
 KEY_PREFIX = "crm"
 PREFIX_LENGTH = 8
@@ -43,21 +43,21 @@ def validate_scopes(scopes: Iterable[str], service_scopes: Mapping[str, Collecti
     for index, scope in enumerate(scopes):
         match = SCOPE_PATTERN.match(scope)
         if not match:
-            raise field_problem(f"scopes.{index}", "expected <service>:<verb>, e.g. sales:read")
+            raise InvalidField(f"scopes.{index}", "expected <service>:<verb>, e.g. sales:read")
         service = match["service"]
         if service not in service_scopes:
-            raise field_problem(
+            raise InvalidField(
                 f"scopes.{index}", f"unknown service {service!r}; known: {', '.join(sorted(service_scopes))}"
             )
         if scope not in service_scopes[service]:
-            raise field_problem(
+            raise InvalidField(
                 f"scopes.{index}",
                 f"the {service} service has no scope {scope!r}; its scopes: {', '.join(service_scopes[service])}",
             )
         if scope not in result:
             result.append(scope)
     if not result:
-        raise field_problem("scopes", "at least one scope is required")
+        raise InvalidField("scopes", "at least one scope is required")
     return result
 
 

@@ -1,60 +1,51 @@
-"""The branch network: validation of a branch's fields, placement of staff, and the event payload."""
+"""The branch network: the rules of a branch's fields, of placing something in a branch, and of
+closing one."""
 
 from __future__ import annotations
 
 import re
-from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from crm_shared.errors import field_problem
+from crm_shared.domain import Conflict, InvalidField
 from crm_shared.reference import BRANCH_CODE_PATTERN, REGIONS_BY_CODE
 
-from ..db.models import Branch, User
 
-BRANCH_EVENT_FIELDS = ("code", "region_code", "city", "name_kk", "name_ru", "name_en", "active")
+class StaffStillPlaced(Conflict):
+    """A branch closes only once no active staff work there (409 naming ``active``)."""
+
+    def __init__(self, code: str, active_staff: int) -> None:
+        super().__init__(
+            f"{active_staff} active staff still work in branch {code}: move or deactivate them first", field="active"
+        )
+        self.message = f"{active_staff} active staff still work here"
 
 
 def normalise_code(code: str) -> str:
     value = code.strip().upper()
     if not re.match(BRANCH_CODE_PATTERN, value):
-        raise field_problem("code", "three letters of the city, a dash and two digits, e.g. ALA-03")
+        raise InvalidField("code", "three letters of the city, a dash and two digits, e.g. ALA-03")
     return value
 
 
 def known_region(region_code: str, field: str = "region_code") -> str:
     if region_code not in REGIONS_BY_CODE:
-        raise field_problem(field, f"unknown region {region_code!r}")
+        raise InvalidField(field, f"unknown region {region_code!r}")
     return region_code
 
 
 def required_text(field: str, value: str) -> str:
     text = value.strip()
     if not text:
-        raise field_problem(field, "may not be blank")
+        raise InvalidField(field, "may not be blank")
     return text
 
 
-async def branch_for_placement(session: AsyncSession, branch_code: str, *, allow_closed: bool = False) -> Branch:
-    """The branch something is placed in: it must exist and, unless ``allow_closed``, be open."""
-    branch = await session.get(Branch, branch_code)
-    if branch is None:
-        raise field_problem("branch_code", f"unknown branch {branch_code!r}")
-    if not branch.active and not allow_closed:
-        raise field_problem("branch_code", f"branch {branch_code} is closed")
-    return branch
+def region_of_placement(region_code: str | None, branch_code: str, branch_region: str) -> str:
+    """A branch implies its region; a region given with the branch must be that one."""
+    if region_code is not None and region_code != branch_region:
+        raise InvalidField("region_code", f"branch {branch_code} belongs to region {branch_region}")
+    return branch_region
 
 
-async def active_staff_count(session: AsyncSession, branch_code: str) -> int:
-    return int(
-        await session.scalar(
-            select(func.count()).select_from(User).where(User.branch_code == branch_code, User.active.is_(True))
-        )
-        or 0
-    )
-
-
-def branch_event_data(branch: Branch) -> dict[str, Any]:
-    """The crm.gateway.branch.* payload: the branch's state after the change."""
-    return {name: getattr(branch, name) for name in BRANCH_EVENT_FIELDS}
+def check_may_close(code: str, active_staff: int) -> None:
+    if active_staff:
+        raise StaffStillPlaced(code, active_staff)
