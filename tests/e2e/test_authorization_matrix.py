@@ -4,12 +4,13 @@ asserted against the suite `crm up --seed` starts.
 Records are made by the administrator at the start in three branches; for the Karaganda staff
 (KAR-01 agent and manager, KZ-35 regional manager) they are their own branch (KAR-01), another
 branch of their region (KAR-02, Temirtau) and another region (ALA-01, Almaty). Roles without a
-place (admin, call centre, analyst, an external system's national API key) see the same three.
+place (admin, call centre, analyst, privacy officer, an external system's national API key) see
+the same three.
 
 A cell holds one mark per place, in that order:
   o  allowed: 200/201, and for list and search the record is among the answers
-  -  hidden: 404 for read and update (a record the caller may not see is not confirmed to exist),
-     absent from the answer for list and search
+  -  hidden: 404 for read and update (a record the caller may not see is not confirmed to exist)
+     and for a create naming a customer the caller may not see; absent from list and search
   F  forbidden: 403 (the role may never do this)
   x  refused as a request: 422 naming the field that places the record where the caller may not
 """
@@ -41,6 +42,7 @@ SIGN_IN = {
     "regional_manager": "karaganda.regional",
     "call_center_agent": "callcenter",
     "hq_analyst": "analyst",
+    "privacy_officer": "privacy.officer",
 }
 # External systems (role system) are API keys an administrator makes: one national with read and
 # write scopes, one that only reads, in one branch.
@@ -50,10 +52,10 @@ SYSTEM_KEYS = {
 }
 
 # Create names the place through the record it belongs to: a customer's branch_code (403 outside
-# the caller's reach), a lead's owner_id (422), the customer of an opportunity, activity, order or
-# TMF622 order (404: that customer is hidden), of a ticket or TMF621 ticket (422: sales says the
-# customer is not there for this caller). The call centre logs activities and works tickets
-# everywhere and changes nothing else; an API key sees only the tickets it opened, logs no
+# the caller's reach), a lead's owner_id (422), the customer of an opportunity, activity, order,
+# ticket or TMF order or ticket (404: that customer is hidden). The call centre logs activities and
+# works tickets everywhere and changes nothing else; the privacy officer reads everything and
+# changes nothing; an API key sees only the tickets it opened, logs no
 # activities (sales asks for activities:write, a scope the registry does not list, so no key can
 # have it), and a read-only key is refused every change at the gateway.
 #
@@ -65,6 +67,7 @@ customer      branch_manager     o--  o--  o--  o--  oFF
 customer      regional_manager   oo-  oo-  oo-  oo-  ooF
 customer      call_center_agent  ooo  ooo  ooo  FFF  FFF
 customer      hq_analyst         FFF  FFF  FFF  FFF  FFF
+customer      privacy_officer    ooo  ooo  ooo  FFF  FFF
 customer      system             ooo  ooo  ooo  ooo  ooo
 customer      system_kar01_read  o--  o--  o--  FFF  FFF
 lead          admin              ooo  ooo  ooo  ooo  ooo
@@ -73,6 +76,7 @@ lead          branch_manager     o--  o--  o--  o--  oxx
 lead          regional_manager   oo-  oo-  oo-  oo-  oox
 lead          call_center_agent  ooo  ooo  ooo  FFF  FFF
 lead          hq_analyst         FFF  FFF  FFF  FFF  FFF
+lead          privacy_officer    ooo  ooo  ooo  FFF  FFF
 lead          system             ooo  ooo  ooo  ooo  ooo
 lead          system_kar01_read  o--  o--  o--  FFF  FFF
 opportunity   admin              ooo  ooo  ooo  ooo  ooo
@@ -81,6 +85,7 @@ opportunity   branch_manager     o--  o--  o--  o--  o--
 opportunity   regional_manager   oo-  oo-  oo-  oo-  oo-
 opportunity   call_center_agent  ooo  ooo  ooo  FFF  FFF
 opportunity   hq_analyst         FFF  FFF  FFF  FFF  FFF
+opportunity   privacy_officer    ooo  ooo  ooo  FFF  FFF
 opportunity   system             ooo  ooo  ooo  ooo  ooo
 opportunity   system_kar01_read  o--  o--  o--  FFF  FFF
 activity      admin              ooo  ooo  ooo  ooo  ooo
@@ -89,6 +94,7 @@ activity      branch_manager     o--  o--  o--  o--  o--
 activity      regional_manager   oo-  oo-  oo-  oo-  oo-
 activity      call_center_agent  ooo  ooo  ooo  FFF  ooo
 activity      hq_analyst         FFF  FFF  FFF  FFF  FFF
+activity      privacy_officer    ooo  ooo  ooo  FFF  FFF
 activity      system             ooo  ooo  ooo  FFF  FFF
 activity      system_kar01_read  o--  o--  o--  FFF  FFF
 order         admin              ooo  ooo  ooo  ooo  ooo
@@ -97,14 +103,16 @@ order         branch_manager     o--  o--  o--  o--  o--
 order         regional_manager   oo-  oo-  oo-  oo-  oo-
 order         call_center_agent  ooo  ooo  ooo  FFF  FFF
 order         hq_analyst         FFF  FFF  FFF  FFF  FFF
+order         privacy_officer    ooo  ooo  ooo  FFF  FFF
 order         system             ooo  ooo  ooo  ooo  ooo
 order         system_kar01_read  o--  o--  o--  FFF  FFF
 ticket        admin              ooo  ooo  ooo  ooo  ooo
-ticket        branch_agent       o--  o--  o--  o--  oxx
-ticket        branch_manager     o--  o--  o--  o--  oxx
-ticket        regional_manager   oo-  oo-  oo-  oo-  oox
+ticket        branch_agent       o--  o--  o--  o--  o--
+ticket        branch_manager     o--  o--  o--  o--  o--
+ticket        regional_manager   oo-  oo-  oo-  oo-  oo-
 ticket        call_center_agent  ooo  ooo  ooo  ooo  ooo
 ticket        hq_analyst         FFF  FFF  FFF  FFF  FFF
+ticket        privacy_officer    ooo  ooo  ooo  FFF  FFF
 ticket        system             ---  ---  ---  ---  ooo
 ticket        system_kar01_read  ---  ---  ---  FFF  FFF
 tmf622_order  admin              ooo  ooo  ooo  ooo  ooo
@@ -113,14 +121,16 @@ tmf622_order  branch_manager     o--  o--  o--  o--  o--
 tmf622_order  regional_manager   oo-  oo-  oo-  oo-  oo-
 tmf622_order  call_center_agent  ooo  ooo  ooo  FFF  FFF
 tmf622_order  hq_analyst         FFF  FFF  FFF  FFF  FFF
+tmf622_order  privacy_officer    ooo  ooo  ooo  FFF  FFF
 tmf622_order  system             ooo  ooo  ooo  ooo  ooo
 tmf622_order  system_kar01_read  o--  o--  o--  FFF  FFF
 tmf621_ticket admin              ooo  ooo  ooo  ooo  ooo
-tmf621_ticket branch_agent       o--  o--  o--  o--  oxx
-tmf621_ticket branch_manager     o--  o--  o--  o--  oxx
-tmf621_ticket regional_manager   oo-  oo-  oo-  oo-  oox
+tmf621_ticket branch_agent       o--  o--  o--  o--  o--
+tmf621_ticket branch_manager     o--  o--  o--  o--  o--
+tmf621_ticket regional_manager   oo-  oo-  oo-  oo-  oo-
 tmf621_ticket call_center_agent  ooo  ooo  ooo  ooo  ooo
 tmf621_ticket hq_analyst         FFF  FFF  FFF  FFF  FFF
+tmf621_ticket privacy_officer    ooo  ooo  ooo  FFF  FFF
 tmf621_ticket system             ---  ---  ---  ---  ooo
 tmf621_ticket system_kar01_read  ---  ---  ---  FFF  FFF
 """
