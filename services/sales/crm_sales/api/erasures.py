@@ -29,7 +29,7 @@ def _view(report: erasure_service.ErasureReport) -> dict[str, Any]:
         "requested_by": request.requested_by,
         "requested_by_name": request.requested_by_name,
         "requested_at": iso(request.requested_at),
-        "completed_at": iso(request.completed_at),
+        "completed_at": iso(report.completed_at),
         "services": {
             service: {
                 "confirmed_at": iso(confirmation["confirmed_at"]) if confirmation else None,

@@ -64,6 +64,10 @@ class ErasureReport:
     request: ErasureRequest
     status: ErasureStatus
     services: dict[str, dict[str, Any] | None]  # service -> {confirmed_at, records} or None (pending)
+    # When the last confirmation arrived. Two confirmations applied at once by different consumers
+    # may each not see the other, leaving request.completed_at unset until a later pass; the
+    # report is complete as soon as every confirmation is there, so it derives the time then.
+    completed_at: datetime | None = None
 
 
 # --- the request ------------------------------------------------------------------------------
@@ -241,7 +245,10 @@ def report_of(request: ErasureRequest) -> ErasureReport:
         if request.completed_at is not None
         else erasure_status(services_confirming(), confirmations)
     )
-    return ErasureReport(request, status, services)
+    completed_at = request.completed_at
+    if completed_at is None and status is ErasureStatus.COMPLETE:
+        completed_at = max(c.confirmed_at for c in confirmations.values())
+    return ErasureReport(request, status, services, completed_at)
 
 
 async def record_confirmation(
