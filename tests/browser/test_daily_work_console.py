@@ -118,6 +118,8 @@ async def test_a_manager_reads_the_forecast_a_deals_history_and_the_overdue_list
     rows = page.locator("#history tbody tr")
     await expect(rows).to_have_count(2)
     await expect(rows.nth(0)).to_contain_text("Dana Nurlanovna")
+    await expect(rows.nth(0).locator(f"a[href='#/customers/{customer['id']}']")).to_have_text("Ахметова Жанар")
+    await expect(rows.nth(0)).not_to_contain_text("user-almaty-agent")  # people by name, never by id
     await expect(rows.nth(1)).to_contain_text("Yerlan Abenov")
     await expect(rows.nth(1)).to_contain_text("Квалификация")  # the stage by its label, not "qualification"
     await manager.screenshot("opportunity-history")
@@ -169,12 +171,14 @@ async def test_a_manager_reassigns_a_leaver_by_name_after_a_preview(console, sui
     await manager.choose_language("en")
     await manager.open("reassign")
     form = page.locator("form[aria-labelledby=reassign-title]")
+    await expect(form.locator("select[name=from_owner_id] option", has_text=f"Asel Leaver {suffix}")).to_have_count(1)
     await form.locator("select[name=from_owner_id]").select_option(label=f"Asel Leaver {suffix} · ALA-01")
     await form.locator("select[name=to_owner_id]").select_option(label="Dana Nurlanovna · ALA-01")
     await form.locator("input[name=reason]").fill("Left the company")
     await form.locator("button[type=submit]").click()
     preview = page.locator("#reassign-preview")
-    await expect(preview).to_contain_text(f"1 records move from Asel Leaver {suffix} to Dana Nurlanovna")
+
+    await expect(preview).to_contain_text(f"To move from Asel Leaver {suffix} to Dana Nurlanovna: 1")
     await expect(preview).to_contain_text(lead["name"])
     await manager.screenshot("reassign-preview")
 

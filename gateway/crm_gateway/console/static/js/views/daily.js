@@ -164,20 +164,23 @@ export async function forecastView(root) {
 // --- history of leads and opportunities ----------------------------------------------------
 
 const LABELLED = { stage: "stage", status: "lead_status", source: "source", interest: "product_line", product_line: "product_line" };
+// internal ids a person has no use for; the names beside them say it
+const HIDDEN_FIELDS = new Set(["owner_id", "lead_id", "opportunity_id"]);
 
-function changeValue(fieldName, value) {
+function changeValue(record, fieldName, value) {
   if (value === null || value === undefined || value === "") return "—";
   if (fieldName === "amount_tiyn") return money(value);
+  if (fieldName === "customer_id" && value === record.customer_id && record.customer_name) return link(`customers/${value}`, record.customer_name);
   if (fieldName in LABELLED) return label(LABELLED[fieldName], value);
   return String(value);
 }
 
-function changeList(changes) {
-  return h("ul", { class: "plain changes" }, Object.entries(changes).map(([fieldName, values]) => {
+function changeList(record, changes) {
+  return h("ul", { class: "plain changes" }, Object.entries(changes).filter(([fieldName]) => !HIDDEN_FIELDS.has(fieldName)).map(([fieldName, values]) => {
     const [before, after] = Array.isArray(values) && values.length === 2 ? values : [null, values];
     const name = h("span", { class: "field-name" }, label("field", fieldName));
-    if (before === null || before === undefined) return h("li", {}, name, ": ", h("ins", {}, changeValue(fieldName, after)));
-    return h("li", {}, name, ": ", h("del", {}, changeValue(fieldName, before)), " → ", h("ins", {}, changeValue(fieldName, after)));
+    if (before === null || before === undefined) return h("li", {}, name, ": ", h("ins", {}, changeValue(record, fieldName, after)));
+    return h("li", {}, name, ": ", h("del", {}, changeValue(record, fieldName, before)), " → ", h("ins", {}, changeValue(record, fieldName, after)));
   }));
 }
 
@@ -187,7 +190,7 @@ function historyView(kind, path, back) {
     try {
       record = await api(`sales/${path}/${recordId}`);
     } catch (error) {
-      replace(root, h("h1", {}, t("history.caption")), problemBox(error), h("p", {}, back()));
+      replace(root, h("h1", {}, t("record_history.caption")), problemBox(error), h("p", {}, back()));
       return;
     }
     const list = h("div", { id: "history" });
@@ -196,8 +199,9 @@ function historyView(kind, path, back) {
         const page = await api(`sales/${path}/${recordId}/history`, { query: { limit: 50, cursor } });
         replace(list, page.items.length ? table([t("history.when"), t("history.who"), t("history.what"), t("history.changes")],
           page.items.map((e) => h("tr", {}, h("td", {}, dateTime(e.at)), h("td", {}, e.actor_name),
-            h("td", {}, label("audit", e.action)), h("td", {}, changeList(e.changes)))),
-          { caption: t("history.caption") }) : empty(t("history.none")));
+            h("td", {}, e.action === "created" ? t("record_history.created") : label("audit", e.action)),
+            h("td", {}, changeList(record, e.changes)))),
+          { caption: t("record_history.caption") }) : empty(t("history.none")));
         return page.next_cursor;
       } catch (error) {
         replace(list, problemBox(error));
