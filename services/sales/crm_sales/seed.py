@@ -75,7 +75,9 @@ class DemoOwner:
     branch: str | None = None
 
     def principal(self) -> Principal:
-        return Principal(self.id, self.username, self.role, region=self.region, branch=self.branch)
+        return Principal(
+            self.id, self.username, self.role, region=self.region, branch=self.branch, full_name=self.full_name
+        )
 
 
 # The gateway's demo users who own customers (crm_gateway.seed.DEMO_USERS holds all of them).

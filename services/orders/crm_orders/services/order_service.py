@@ -334,7 +334,7 @@ async def _place_order(
         opportunity_id=opportunity_id,
         currency=CURRENCY,
         owner_id=owner_id or principal.subject,
-        owner_name=owner_name or principal.username,
+        owner_name=owner_name or principal.display_name,
         branch_code=placement.branch_code,
         region_code=placement.region_code,
         version=1,

@@ -220,7 +220,7 @@ async def reassign(
         to_region_code=new_owner.region_code,
         reason=reason,
         actor_id=principal.subject,
-        actor_name=principal.username,
+        actor_name=principal.display_name,
         actor_role=principal.role.value,
         scope=scope_label(principal),
         counts=counts,

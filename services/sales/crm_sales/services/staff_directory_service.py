@@ -47,7 +47,7 @@ async def own_name(session: AsyncSession, principal: Principal) -> str:
     """The caller's name as the staff directory has it (the sign-in name only while the directory
     does not know the caller yet): what a record the caller owns shows as its owner."""
     member = await session.get(StaffMember, principal.subject)
-    return (member.full_name or member.username) if member is not None else principal.username
+    return (member.full_name or member.username) if member is not None else principal.display_name
 
 
 async def staff_names(session: AsyncSession, staff_ids: set[str]) -> dict[str, str]:
