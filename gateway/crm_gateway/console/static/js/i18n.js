@@ -97,3 +97,8 @@ export function phone(e164) {
 export function branchName(branch) {
   return branch ? (branch.name[language] || branch.name.en) : "";
 }
+
+// A catalogue offering's name in the console's language (the catalogue has kk, ru and en).
+export function offeringName(offering) {
+  return (offering.names && offering.names[language]) || offering.name;
+}
