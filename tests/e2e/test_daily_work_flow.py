@@ -2,7 +2,8 @@
 almaty.agent sees her tasks by when they are due (the seeded overdue call-back among them) and
 completes one; her manager sees the branch's overdue tasks, the forecast by owner (people by name)
 and a preview of a reassignment that moves nothing; an analyst reads the forecast as aggregates;
-a deal's history names who changed it."""
+a deal's history names who changed it; an order names its offering in the caller's language and
+keeps its history."""
 
 from __future__ import annotations
 
@@ -123,3 +124,32 @@ async def test_a_branch_works_its_tasks_forecast_and_history_by_name(suite: Runn
         assert preview["counts"]["customer"] >= 1 and preview["sample"]
         still = await ok(await client.get(f"/api/v1/sales/customers/{customer['id']}", headers=manager))
         assert still["owner_id"] == "user-almaty-agent"
+
+
+async def test_an_order_names_its_offering_in_the_callers_language_and_keeps_its_history(suite: RunningSuite):
+    async with httpx.AsyncClient(base_url=suite.gateway_url, timeout=30) as client:
+        agent = await sign_in(client, "almaty.agent")
+        iin, phone, _ = fresh_identity()
+        customer = await ok(
+            await client.post(
+                "/api/v1/sales/customers",
+                headers=agent,
+                json={"kind": "individual", "iin": iin, "first_name": "Marat", "last_name": "Ospanov", "phone": phone},
+            )
+        )
+        order = await ok(
+            await client.post(
+                "/api/v1/orders/orders",
+                headers=agent | {"Accept-Language": "kk"},
+                json={"customer_id": customer["id"], "items": [{"offering_id": "mob-unlim"}]},
+            )
+        )
+        assert order["items"][0]["offering_name"] == "Мобильді Шексіз"
+        russian = await ok(
+            await client.get(f"/api/v1/orders/orders/{order['id']}", headers=agent | {"Accept-Language": "ru"})
+        )
+        assert russian["items"][0]["offering_name"] == "Мобильный Безлимитный"
+        offerings = await ok(await client.get("/api/v1/orders/offerings", headers=agent))
+        assert all(set(o["names"]) == {"kk", "ru", "en"} for o in offerings)
+        history = await ok(await client.get(f"/api/v1/orders/orders/{order['id']}/history", headers=agent))
+        assert [(e["action"], e["actor_name"]) for e in history["items"]][0] == ("created", "Dana Nurlanovna")
