@@ -47,12 +47,16 @@ def literal_values(model: type, field: str) -> tuple[str, ...]:
     return tuple(v for arg in (annotation, *get_args(annotation)) for v in get_args(arg) if isinstance(v, str))
 
 
-def sales_audit_actions() -> set[str]:
-    """The actions sales writes into the history of customers, leads and opportunities."""
+def audit_actions() -> set[str]:
+    """The actions sales and orders write into the history of customers, leads, opportunities and
+    orders (the console shows them by label)."""
+    import crm_orders.services as order_services
     import crm_sales.services as services
 
     source = "".join(path.read_text() for path in Path(services.__file__).parent.glob("*.py"))
-    actions = set(re.findall(r'\baction="(\w+)"', source))
+    orders = "".join(path.read_text() for path in Path(order_services.__file__).parent.glob("*.py"))
+    actions = set(re.findall(r'\baction="(\w+)"', source + orders))
+    actions |= set(re.findall(r'"(customer_(?:merged|erased))"', orders))
     actions |= set(re.findall(r'\{Stage\.CLOSED_WON: "(\w+)", Stage\.CLOSED_LOST: "(\w+)"\}', source)[0])
     actions |= set(re.findall(r'action="(\w+)" if \w+ else "(\w+)"', source)[0])
     return actions - {"duplicate_check", "personal_data_exported"}  # never shown in a history table
@@ -91,13 +95,13 @@ LABELLED: dict[str, set[str]] = {
         "item_state": set(ItemState),
         "order_action": set(ItemAction) - {"add"},  # an added line shows the offering alone
         "balance": set(BalanceStatus),
-        "audit": sales_audit_actions(),
+        "audit": audit_actions(),
     }.items()
 }
 # The fields a lead's or an opportunity's history shows by name (ids and bookkeeping aside).
 HISTORY_FIELDS = {
     key for state in (lead_state, opportunity_state) for key in re.findall(r'"(\w+)":', inspect.getsource(state))
-} - {"id", "version", "created_at", "updated_at"}
+} - {"id", "version", "created_at", "updated_at"} | {"state", "items"}  # and an order's
 
 
 # Words that are the same in every language: names of things, not words to translate.
@@ -145,7 +149,7 @@ def test_every_value_the_console_shows_has_its_label_in_each_language(group):
         assert not untranslated, f"{language} shows {group} {untranslated} in English"
 
 
-def test_every_field_of_a_lead_or_opportunity_history_has_its_name():
+def test_every_field_of_a_lead_opportunity_or_order_history_has_its_name():
     for language in LANGUAGES:
         missing = sorted(f for f in HISTORY_FIELDS if f"field.{f}" not in messages(language))
         assert not missing, f"{language} has no name for the history fields {missing}"

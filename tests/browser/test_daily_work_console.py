@@ -1,6 +1,6 @@
 """The daily work in headless Chromium against the suite as `make run` starts it: a branch agent
 (working in Kazakh) sees the reminder of her due tasks, works her tasks and completes one from the
-list; her manager reads the forecast on the pipeline board by person, opens a deal's history (who
+list, and reads her order's history with its offering named in Kazakh; her manager reads the forecast on the pipeline board by person, opens a deal's history (who
 changed what, by name) and the branch's overdue tasks, and reassigns a leaver's records picking
 people by name after a preview; an analyst reads the forecast as aggregates. Fixtures are in
 conftest.py."""
@@ -95,6 +95,23 @@ async def test_an_agent_is_reminded_of_her_tasks_and_completes_one_from_the_list
     await expect(page.locator("#toast")).to_have_text("Тапсырма орындалды.")
     await expect(row).to_have_count(0)
     await expect(overdue).to_contain_text(SEEDED_OVERDUE)
+
+    # her order's history, from the order's page: who, what, in her language
+    order = await call(
+        suite,
+        "almaty.agent",
+        "POST",
+        "/api/v1/orders/orders",
+        {"customer_id": customer["id"], "items": [{"offering_id": "mob-unlim"}]},
+    )
+    await agent.open(f"orders/{order['id']}")
+    await expect(page.locator("#order-items")).to_contain_text("Мобильді Шексіз")  # the offering in Kazakh
+    await page.locator("#order-history").click()
+    await expect(page).to_have_url(re.compile(rf"#/orders/{order['id']}/history$"))
+    first = page.locator("#history tbody tr").first
+    await expect(first).to_contain_text("Dana Nurlanovna")
+    await expect(first).to_contain_text("Құрылды")
+    await agent.screenshot("order-history-kk")
 
 
 async def test_a_manager_reads_the_forecast_a_deals_history_and_the_overdue_list(console, suite):

@@ -13,7 +13,7 @@ import { statsView } from "./views/stats.js";
 import { incidentView, incidentsView, ticketView, ticketsView } from "./views/tickets.js";
 import { newOrderView, orderView, ordersView } from "./views/orders.js";
 import { can } from "./views/common.js";
-import { forecastView, leadHistoryView, myTasksView, opportunityHistoryView, overdueView, reminderBadge } from "./views/daily.js";
+import { forecastView, leadHistoryView, myTasksView, opportunityHistoryView, orderHistoryView, overdueView, reminderBadge } from "./views/daily.js";
 
 const SCREENS = [
   { path: /^search$/, view: searchView, menu: "nav.search", allowed: (me) => can.readCustomers(me) },
@@ -36,6 +36,7 @@ const SCREENS = [
   { path: /^forecast$/, view: forecastView, menu: "nav.forecast", allowed: (me) => can.readStats(me) },
   { path: /^leads\/([^/]+)\/history$/, view: leadHistoryView, allowed: (me) => can.readCustomers(me) },
   { path: /^opportunities\/([^/]+)\/history$/, view: opportunityHistoryView, allowed: (me) => can.readCustomers(me) },
+  { path: /^orders\/([^/]+)\/history$/, view: orderHistoryView, allowed: (me) => can.readOrders(me) },
   { path: /^stats$/, view: statsView, menu: "nav.stats", allowed: (me) => can.readStats(me) },
   { path: /^reassign$/, view: reassignView, menu: "nav.reassign", allowed: (me) => can.reassign(me) },
   { path: /^admin\/users$/, view: usersView, menu: "nav.users", allowed: (me) => can.administer(me) },

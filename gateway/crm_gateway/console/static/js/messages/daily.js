@@ -1,6 +1,10 @@
 // Words of the daily-work screens (my tasks, the team's overdue tasks, the forecast, the history of
 // leads and opportunities, the reassignment preview) and labels of values these show.
 export const en = {
+  "record_history.order": "History of order {number}", "record_history.back_order": "Back to the order",
+  "record_history.item_state": "Item {position}", "field.items": "Items", "field.state": "State",
+  "audit.state_changed": "State changed", "audit.item_added": "Item added", "audit.item_fulfilment": "Fulfilment reported",
+  "audit.customer_erased": "Customer's data erased",
   "nav.my_tasks": "My tasks", "nav.overdue": "Overdue tasks", "nav.forecast": "Forecast",
   "mytasks.title": "My tasks", "mytasks.hint": "Tasks assigned to you that are not done yet, soonest due first.",
   "mytasks.none": "Nothing here.", "mytasks.done": "Done", "mytasks.completed": "Task completed.",
@@ -40,6 +44,10 @@ export const en = {
 };
 
 export const ru = {
+  "record_history.order": "История заказа {number}", "record_history.back_order": "К заказу",
+  "record_history.item_state": "Позиция {position}", "field.items": "Позиции", "field.state": "Статус",
+  "audit.state_changed": "Изменён статус", "audit.item_added": "Добавлена позиция", "audit.item_fulfilment": "Отчёт об исполнении",
+  "audit.customer_erased": "Данные клиента удалены",
   "nav.my_tasks": "Мои задачи", "nav.overdue": "Просроченные задачи", "nav.forecast": "Прогноз",
   "mytasks.title": "Мои задачи", "mytasks.hint": "Невыполненные задачи, назначенные вам; сначала ближайшие по сроку.",
   "mytasks.none": "Здесь пусто.", "mytasks.done": "Выполнено", "mytasks.completed": "Задача выполнена.",
@@ -79,6 +87,10 @@ export const ru = {
 };
 
 export const kk = {
+  "record_history.order": "{number} тапсырысының тарихы", "record_history.back_order": "Тапсырысқа оралу",
+  "record_history.item_state": "{position}-позиция", "field.items": "Позициялар", "field.state": "Мәртебесі",
+  "audit.state_changed": "Мәртебесі өзгерді", "audit.item_added": "Позиция қосылды", "audit.item_fulfilment": "Орындалуы туралы есеп",
+  "audit.customer_erased": "Клиент деректері жойылды",
   "nav.my_tasks": "Менің тапсырмаларым", "nav.overdue": "Мерзімі өткен тапсырмалар", "nav.forecast": "Болжам",
   "mytasks.title": "Менің тапсырмаларым", "mytasks.hint": "Сізге берілген, әлі орындалмаған тапсырмалар; алдымен мерзімі жақындары.",
   "mytasks.none": "Мұнда ештеңе жоқ.", "mytasks.done": "Орындалды", "mytasks.completed": "Тапсырма орындалды.",

@@ -164,6 +164,8 @@ export async function forecastView(root) {
 // --- history of leads and opportunities ----------------------------------------------------
 
 const LABELLED = { stage: "stage", status: "lead_status", source: "source", interest: "product_line", product_line: "product_line" };
+// an order's state (and its items' states, "items[0].state") by their labels
+const ORDER_STATE = /^(items\[\d+\]\.)?state$/;
 // internal ids a person has no use for; the names beside them say it
 const HIDDEN_FIELDS = new Set(["owner_id", "lead_id", "opportunity_id"]);
 
@@ -171,6 +173,7 @@ function changeValue(record, fieldName, value) {
   if (value === null || value === undefined || value === "") return "—";
   if (fieldName === "amount_tiyn") return money(value);
   if (fieldName === "customer_id" && value === record.customer_id && record.customer_name) return link(`customers/${value}`, record.customer_name);
+  if (record.items && ORDER_STATE.test(fieldName)) return label(fieldName === "state" ? "order" : "item_state", value);
   if (fieldName in LABELLED) return label(LABELLED[fieldName], value);
   return String(value);
 }
@@ -178,25 +181,27 @@ function changeValue(record, fieldName, value) {
 function changeList(record, changes) {
   return h("ul", { class: "plain changes" }, Object.entries(changes).filter(([fieldName]) => !HIDDEN_FIELDS.has(fieldName)).map(([fieldName, values]) => {
     const [before, after] = Array.isArray(values) && values.length === 2 ? values : [null, values];
-    const name = h("span", { class: "field-name" }, label("field", fieldName));
+    const item = /^items\[(\d+)\]\.state$/.exec(fieldName);
+    const name = h("span", { class: "field-name" }, item ? t("record_history.item_state", { position: Number(item[1]) + 1 }) : label("field", fieldName));
     if (before === null || before === undefined) return h("li", {}, name, ": ", h("ins", {}, changeValue(record, fieldName, after)));
     return h("li", {}, name, ": ", h("del", {}, changeValue(record, fieldName, before)), " → ", h("ins", {}, changeValue(record, fieldName, after)));
   }));
 }
 
-function historyView(kind, path, back) {
+// The history screen of one record: `path` its API path ("sales/leads"), `title(record)` its heading.
+function historyView(path, title, back) {
   return async (root, recordId) => {
     let record;
     try {
-      record = await api(`sales/${path}/${recordId}`);
+      record = await api(`${path}/${recordId}`);
     } catch (error) {
-      replace(root, h("h1", {}, t("record_history.caption")), problemBox(error), h("p", {}, back()));
+      replace(root, h("h1", {}, t("record_history.caption")), problemBox(error), h("p", {}, back(recordId)));
       return;
     }
     const list = h("div", { id: "history" });
     const pages = pager(async (cursor) => {
       try {
-        const page = await api(`sales/${path}/${recordId}/history`, { query: { limit: 50, cursor } });
+        const page = await api(`${path}/${recordId}/history`, { query: { limit: 50, cursor } });
         replace(list, page.items.length ? table([t("history.when"), t("history.who"), t("history.what"), t("history.changes")],
           page.items.map((e) => h("tr", {}, h("td", {}, dateTime(e.at)), h("td", {}, e.actor_name),
             h("td", {}, e.action === "created" ? t("record_history.created") : label("audit", e.action)),
@@ -208,12 +213,14 @@ function historyView(kind, path, back) {
         return null;
       }
     });
-    replace(root, h("h1", {}, t(`record_history.${kind}`, { name: record.name })),
-      h("p", {}, back(record)), list, pages.bar);
+    replace(root, h("h1", {}, title(record)), h("p", {}, back(recordId)), list, pages.bar);
     await pages.reset();
   };
 }
 
-export const leadHistoryView = historyView("lead", "leads", () => link("leads", t("record_history.back_leads")));
-export const opportunityHistoryView = historyView("opportunity", "opportunities",
-  () => link("pipeline", t("record_history.back_pipeline")));
+export const leadHistoryView = historyView("sales/leads", (lead) => t("record_history.lead", { name: lead.name }),
+  () => link("leads", t("record_history.back_leads")));
+export const opportunityHistoryView = historyView("sales/opportunities",
+  (deal) => t("record_history.opportunity", { name: deal.name }), () => link("pipeline", t("record_history.back_pipeline")));
+export const orderHistoryView = historyView("orders/orders",
+  (order) => t("record_history.order", { number: order.id.slice(0, 8) }), (id) => link(`orders/${id}`, t("record_history.back_order")));

@@ -622,7 +622,7 @@ export async function orderView(root, orderId) {
     }
     replace(root,
       h("div", { class: "title-row" }, h("h1", {}, t("orders.order_title", { number: orderNumber(current) })),
-        stateBadge(current), refresh),
+        stateBadge(current), refresh, link(`orders/${current.id}/history`, t("record_history.link"), { id: "order-history" })),
       h("div", { class: "grid-360" }, summaryPanel(current), actions),
       itemsPanel(current));
     if (message) {
