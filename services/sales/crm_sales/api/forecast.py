@@ -40,7 +40,6 @@ class ForecastOut(BaseModel):
     "/forecast",
     response_model=ForecastOut,
     response_model_by_alias=True,
-    response_model_exclude_none=False,
     responses=OPENAPI_PROBLEMS,
     summary="Weighted open pipeline per owner, branch, region or close month (managers: their own scope)",
 )
