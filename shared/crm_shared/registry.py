@@ -137,7 +137,11 @@ SERVICES: tuple[ServiceSpec, ...] = (
         http_port=8105,
         grpc_port=50105,
         description="product catalogue, orders and their fulfilment, installed products, billing status",
-        public_prefixes=("/tmf-api/productOrderingManagement", "/tmf-api/productCatalogManagement"),
+        public_prefixes=(
+            "/tmf-api/productOrderingManagement",
+            "/tmf-api/productCatalogManagement",
+            "/tmf-api/productInventory",
+        ),
         scopes=("orders:read", "orders:write", "orders:fulfil", "orders:billing"),
     ),
     ServiceSpec(
