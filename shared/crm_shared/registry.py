@@ -157,6 +157,22 @@ SERVICES: tuple[ServiceSpec, ...] = (
         scopes=("tickets:read", "tickets:write", "tickets:incidents"),
     ),
     ServiceSpec(
+        name="webhooks",
+        app_factory="crm_webhooks.main:create_app",
+        settings_class="crm_webhooks.config:WebhooksSettings",
+        migrations_dir="services/webhooks/migrations",
+        seed="crm_webhooks.seed:seed_demo",
+        http_port=8107,
+        description="event subscriptions of external systems: signed webhooks and TM Forum hubs",
+        # The TM Forum hubs under the facades' prefixes (the gateway routes the longest prefix first).
+        public_prefixes=(
+            "/tmf-api/troubleTicket/v4/hub",
+            "/tmf-api/productOrderingManagement/v4/hub",
+            "/tmf-api/productInventory/v4/hub",
+        ),
+        scopes=("webhooks:read", "webhooks:write"),
+    ),
+    ServiceSpec(
         name="gateway",
         app_factory="crm_gateway.main:create_app",
         settings_class="crm_gateway.config:GatewaySettings",
