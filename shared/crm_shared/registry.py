@@ -126,6 +126,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         http_port=8101,
         grpc_port=50101,
         description="customers, leads, opportunities and activities",
+        public_prefixes=("/tmf-api/customerManagement", "/tmf-api/partyManagement"),
         scopes=("sales:read", "sales:write", "sales:activities"),
     ),
     ServiceSpec(

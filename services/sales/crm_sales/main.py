@@ -11,7 +11,17 @@ from crm_shared.clients.tickets import TicketsPersonalData
 from crm_shared.service import ServiceDefinition
 from crm_shared.service import create_app as create_service_app
 
-from .api import activities, customers, erasures, leads, opportunities, personal_data, reassignments, stats
+from .api import (
+    activities,
+    customers,
+    erasures,
+    leads,
+    opportunities,
+    personal_data,
+    reassignments,
+    stats,
+    tmf_party,
+)
 from .config import SalesSettings
 from .events.consumers import CONSUMERS
 from .grpc import server as grpc_server
@@ -28,6 +38,9 @@ DEFINITION = ServiceDefinition(
         reassignments.router,
         stats.router,
         personal_data.router,
+        tmf_party.router,
+        tmf_party.customer_schemas,
+        tmf_party.party_schemas,
     ],
     consumers=CONSUMERS,
     grpc_servicers=grpc_server.register,
