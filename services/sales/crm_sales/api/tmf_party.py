@@ -102,21 +102,21 @@ class ContactMedium(Strict):
     type_: str | None = Field(None, alias="@type", max_length=50)
 
 
-class PartyCreate(Strict):
+class TmfPartyCreate(Strict):
     contactMedium: list[ContactMedium] = Field(min_length=1, max_length=10)
     type_: str | None = Field(None, alias="@type", max_length=50)
     base_type: str | None = Field(None, alias="@baseType", max_length=50)
     schema_location: str | None = Field(None, alias="@schemaLocation", max_length=500)
 
 
-class IndividualCreate(PartyCreate):
+class TmfIndividualCreate(TmfPartyCreate):
     givenName: str = Field(min_length=1, max_length=100)
     familyName: str = Field(min_length=1, max_length=100)
     middleName: str | None = Field(None, max_length=100)
     individualIdentification: list[Identification] = Field(min_length=1, max_length=5)
 
 
-class OrganizationCreate(PartyCreate):
+class TmfOrganizationCreate(TmfPartyCreate):
     name: str = Field(min_length=1, max_length=300)
     organizationType: str | None = Field(None, max_length=50)
     organizationIdentification: list[Identification] = Field(min_length=1, max_length=5)
@@ -418,7 +418,7 @@ def _as_rest(schema: type[BaseModel], values: dict[str, Any]) -> Any:
     response_model_exclude_none=True,
 )
 async def create_individual(
-    body: IndividualCreate,
+    body: TmfIndividualCreate,
     principal: CurrentPrincipal,
     session: Session,
     response: Response,
@@ -446,7 +446,7 @@ async def create_individual(
     response_model_exclude_none=True,
 )
 async def create_organization(
-    body: OrganizationCreate,
+    body: TmfOrganizationCreate,
     principal: CurrentPrincipal,
     session: Session,
     response: Response,
