@@ -151,6 +151,8 @@ async def record_story(client, person: Person, phones: Identities) -> dict[str, 
         "activity_id": activity.json().get("id"),
         "lead_id": lead.json().get("id"),
         "operation_id": "00000000-0000-0000-0000-000000000000",
+        "party_id": customer["id"],
+        "type_name": "Individual",
     }
 
 
@@ -185,6 +187,15 @@ def walk(person: Person, story: dict) -> dict[str, list[dict]]:
         "/api/v1/sales/my-tasks": [{}],
         "/api/v1/sales/my-tasks/counts": [{}],
         "/api/v1/sales/overdue-tasks": [{}],
+        # the TM Forum customer and party facades (TMF629, TMF632)
+        "/tmf-api/customerManagement/v4/customer": [{}],
+        "/tmf-api/customerManagement/v4/customer/{customer_id}": [{}],
+        "/tmf-api/partyManagement/v4/individual": [{}],
+        "/tmf-api/partyManagement/v4/individual/{party_id}": [{}],
+        "/tmf-api/partyManagement/v4/organization": [{}],
+        "/tmf-api/partyManagement/v4/organization/{party_id}": [{}],
+        "/tmf-api/customerManagement/v4/schema/{type_name}.json": [{}],
+        "/tmf-api/partyManagement/v4/schema/{type_name}.json": [{}],
     }
 
 
