@@ -18,7 +18,7 @@ from crm_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor,
 
 from ..access import masked_changes, require_customer_writer, require_reader
 from ..db.models import Customer
-from ..domain.customers import search_key
+from ..domain.customers import SearchTerms, ValueRuleError
 from ..events.publishers import address_state, contact_state, phone_state
 from ..services import customer_service as service
 from .customer_schemas import (
@@ -41,7 +41,6 @@ from .customer_schemas import (
 
 router = APIRouter(prefix="/api/v1/sales", tags=["customers"])
 
-MIN_NAME_PREFIX = 2
 MAX_QUERY_LENGTH = 100
 WHAT = service.ENTITY
 
@@ -116,12 +115,13 @@ def _tax_id_filter(iin: str | None, bin_: str | None) -> str | None:
     return None
 
 
-def _name_filter(q: str | None) -> str | None:
+def _search_terms(q: str | None) -> SearchTerms | None:
     if q is None:
         return None
-    if len(search_key(q)) < MIN_NAME_PREFIX:
-        raise field_problem("q", f"must have at least {MIN_NAME_PREFIX} characters")
-    return q
+    try:
+        return SearchTerms(q)
+    except ValueRuleError as exc:
+        raise field_problem("q", str(exc)) from None
 
 
 def _after(cursor: str | None) -> tuple[str, str] | None:
@@ -137,8 +137,11 @@ def _after(cursor: str | None) -> tuple[str, str] | None:
     "/customers",
     response_model=Page[CustomerOut],
     responses=OPENAPI_PROBLEMS,
-    summary="Find customers by phone (any notation), IIN/BIN, name prefix, branch or owner",
-    description="A look-up by IIN/BIN by a caller who sees identifiers masked (call centre, API keys) is "
+    summary="Find customers by anything: name, phone, IIN/BIN, e-mail (q), branch or owner",
+    description="`q` is what a search box holds: a phone number in any notation, a full IIN/BIN, an "
+    "e-mail address, or any parts of any of the names (first, last, middle, legal) in any order, in "
+    'any case, in Kazakh, Russian or Latin letters ("Aliya", "Алия" and "Әлия" find the same '
+    "customer). A look-up by IIN/BIN by a caller who sees identifiers masked (call centre, API keys) is "
     "audited and limited per caller (`CRM_SALES_IDENTIFIER_LOOKUPS_PER_MINUTE`, default 10): 429 with "
     "Retry-After beyond it.",
 )
@@ -152,7 +155,10 @@ async def list_customers(
     bin: Annotated[str | None, Query(max_length=MAX_QUERY_LENGTH)] = None,
     q: Annotated[
         str | None,
-        Query(max_length=MAX_QUERY_LENGTH, description="prefix of 'last first middle' name or of the legal name"),
+        Query(
+            max_length=MAX_QUERY_LENGTH,
+            description="a phone, IIN/BIN, e-mail or parts of names in any order, script and case",
+        ),
     ] = None,
     branch_code: Annotated[str | None, Query(max_length=32)] = None,
     owner_id: Annotated[str | None, Query(max_length=200)] = None,
@@ -162,10 +168,12 @@ async def list_customers(
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
 ):
     require_reader(principal)
+    terms = _search_terms(q)
     query = service.CustomerQuery(
-        phone=phone_filter(phone),
-        tax_id=_tax_id_filter(iin, bin),
-        name_prefix=_name_filter(q),
+        phone=phone_filter(phone) or (terms.phone if terms else None),
+        tax_id=_tax_id_filter(iin, bin) or (terms.tax_id if terms else None),
+        words=terms.words if terms else (),
+        email=terms.email if terms else None,
         branch_code=branch_code,
         owner_id=owner_id,
         kind=kind,
@@ -180,7 +188,7 @@ async def list_customers(
             query,
             limit=limit,
             after=_after(cursor),
-            field="iin" if iin is not None else "bin",
+            field="iin" if iin is not None else "bin" if bin is not None else "q",
             budget=settings.identifier_lookups_per_minute,
             via="rest",
         )

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from sqlalchemy import Select, bindparam, select, tuple_
+from sqlalchemy import Select, bindparam, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -36,7 +36,7 @@ from ..access import (
     sees_existing_customer,
 )
 from ..db.models import Address, Contact, Customer, CustomerPhone
-from ..domain.customers import CustomerKind, CustomerStatus, escape_like, name_key, search_key
+from ..domain.customers import CustomerKind, CustomerStatus, customer_search_text, escape_like, name_key, search_key
 from ..events.publishers import address_state, contact_state, customer_state, phone_state, record_customer_event
 from . import access_audit_service
 from .branch_directory_service import region_of_open_branch
@@ -384,13 +384,15 @@ async def create_customer(
 
 
 def _refresh_name_key(customer: Customer) -> None:
-    customer.name_key = name_key(
-        customer.kind,
-        first_name=customer.first_name,
-        last_name=customer.last_name,
-        middle_name=customer.middle_name,
-        legal_name=customer.legal_name,
-    )
+    """The listing order and the search text, after any change of a name or the e-mail."""
+    names = {
+        "first_name": customer.first_name,
+        "last_name": customer.last_name,
+        "middle_name": customer.middle_name,
+        "legal_name": customer.legal_name,
+    }
+    customer.name_key = name_key(customer.kind, **names)
+    customer.search_text = customer_search_text(**names, email=customer.email)
 
 
 # --- update ------------------------------------------------------------------------------------
@@ -685,6 +687,8 @@ class CustomerQuery:
     phone: str | None = None  # E.164
     tax_id: str | None = None
     name_prefix: str | None = None
+    words: tuple[str, ...] = ()  # domain.customers.search_words: each somewhere in the search text
+    email: str | None = None  # case-folded
     branch_code: str | None = None
     owner_id: str | None = None
     kind: str | None = None
@@ -701,6 +705,18 @@ def search_statement(principal: Principal, query: CustomerQuery) -> Select:
         # Rendered as a literal: the planner can then use the varchar_pattern_ops index for LIKE 'x%'.
         pattern = escape_like(search_key(query.name_prefix)) + "%"
         stmt = stmt.where(Customer.name_key.like(bindparam("name_pattern", pattern, literal_execute=True), escape="\\"))
+    for index, word in enumerate(query.words):
+        # Words are letters and digits only (search_text_of); as literals, so that PostgreSQL
+        # plans each LIKE '%word%' with its trigrams (the GIN index).
+        if len(word) > 1:
+            pattern = bindparam(f"word_{index}", f"%{word}%", literal_execute=True)
+            stmt = stmt.where(Customer.search_text.like(pattern))
+        else:  # an initial: the start of some word
+            first = bindparam(f"first_{index}", f"{word}%", literal_execute=True)
+            inner = bindparam(f"inner_{index}", f"% {word}%", literal_execute=True)
+            stmt = stmt.where(or_(Customer.search_text.like(first), Customer.search_text.like(inner)))
+    if query.email:
+        stmt = stmt.where(func.lower(Customer.email) == query.email)
     if query.branch_code:
         stmt = stmt.where(Customer.branch_code == query.branch_code)
     if query.owner_id:
@@ -725,7 +741,7 @@ async def search_customers(
     stmt = search_statement(principal, query)
     if after is not None:
         stmt = stmt.where(tuple_(Customer.name_key, Customer.id) > tuple_(*after))
-    if query.phone or query.tax_id:
+    if query.phone or query.tax_id or query.email:
         # A lookup by phone or IIN/BIN matches one customer or a few: their phones, contacts and
         # addresses come in the same query. Pages of many customers keep one query per
         # collection (lazy="selectin"), where joining all three would multiply the rows.
