@@ -348,3 +348,23 @@ async def test_every_event_written_matches_its_catalogued_schema(db):
     for event in written:
         assert event.topic == events.topic_of(event.type)
         jsonschema.Draft202012Validator(events.schema_for(event.type)).validate(event.data)
+
+
+async def test_q_finds_a_ticket_by_number_or_words_and_never_returns_everything(client, make_customer):
+    customer = await make_customer(first_name="Сәуле", last_name="Жұмабекова")
+    wanted = await open_ticket(client, customer["id"], name="Телевизор не показывает каналы")
+    other = await open_ticket(client, customer["id"], name="Slow internet in the evening")
+
+    async def found(q: str) -> list[str]:
+        response = await client.get(f"{T}/tickets", params={"q": q, "limit": 200}, headers=as_("admin"))
+        assert response.status_code == 200, response.text
+        return [t["id"] for t in response.json()["items"]]
+
+    number = wanted["id"][:8]
+    for q in (number, f"#{number.upper()}", f"№ {number}", wanted["id"]):
+        assert await found(q) == [wanted["id"]], q
+    assert await found("ТЕЛЕВИЗОР каналы") == [wanted["id"]]
+    assert set(await found("жұмабекова")) >= {wanted["id"], other["id"]}
+    assert await found("no such words here") == []
+    short = await client.get(f"{T}/tickets", params={"q": "x"}, headers=as_("admin"))
+    assert short.status_code == 422 and short.json()["errors"][0]["field"] == "q"

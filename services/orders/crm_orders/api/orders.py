@@ -67,12 +67,19 @@ async def list_orders(
     session: ReadSession,
     customer_id: Annotated[str | None, Query(max_length=64)] = None,
     state: OrderState | None = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="an order number (the first 6 to 8 characters of its id, or more) or words of the customer's name",
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ):
     """Newest first, as far as the caller sees."""
     rows, next_cursor = await order_service.list_orders(
-        session, principal, customer_id=customer_id, state=state, limit=limit, cursor=cursor
+        session, principal, customer_id=customer_id, state=state, limit=limit, cursor=cursor, q=q
     )
     return {"items": [order_state(o) for o in rows], "next_cursor": next_cursor}
 

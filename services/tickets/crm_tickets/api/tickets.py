@@ -183,6 +183,16 @@ async def list_tickets(
     unassigned: UnassignedFilter = False,
     priority: PriorityFilter = None,
     category: CategoryFilter = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description=(
+                "a ticket number (the first 6 to 8 characters of its id, as the console shows it, or more; "
+                "`#` or `№` before it allowed), or words found in the subject or the customer's name, any case"
+            ),
+        ),
+    ] = None,
     sort: Annotated[
         Literal["newest", "urgency"],
         Query(
@@ -203,6 +213,7 @@ async def list_tickets(
         queue=queue,
         incident_id=incident_id,
         branch_code=branch_code,
+        q=q,
         sort=sort,
         limit=limit,
         cursor=cursor,

@@ -23,6 +23,7 @@ from crm_shared.db import new_id
 from crm_shared.errors import conflict, field_problem
 from crm_shared.pagination import decode_cursor, encode_cursor
 from crm_shared.records import mark_changed
+from crm_shared.search import search_clause
 
 from ..access import load_ticket, require_reader, require_ticket_writer, ticket_visibility
 from ..db.models import Attachment, Incident, InstalledProduct, Interaction, Note, Relation, StatusChange, Ticket
@@ -723,12 +724,14 @@ async def list_tickets(
     queue: str | None = None,
     incident_id: str | None = None,
     branch_code: str | None = None,
+    q: str | None = None,
     sort: str = "newest",
     limit: int,
     cursor: str | None = None,
 ) -> tuple[list[Ticket], str | None]:
     """Every ticket in the caller's reach, filtered: ``newest`` lists every status by creation,
-    newest first; ``urgency`` the open ones only, nearest SLA deadline first. Returns a page and
+    newest first; ``urgency`` the open ones only, nearest SLA deadline first. ``q``: a ticket
+    number or words of the subject or the customer's name (crm_shared.search). Returns a page and
     the cursor of the next one."""
     require_reader(principal)
     stmt = select(Ticket).where(ticket_visibility(principal), *work_filters(filters))
@@ -740,6 +743,8 @@ async def list_tickets(
     ):
         if value is not None:
             stmt = stmt.where(column == value)
+    if q is not None:
+        stmt = stmt.where(search_clause(q, Ticket.id, (Ticket.name, Ticket.customer_name)))
     if sort == "urgency":
         return await most_urgent_first(session, stmt.where(*open_status_filter(status)), urgency_after(cursor), limit)
     if wanted := one_of("status", status, STATUS_VALUES, "unknown status"):
