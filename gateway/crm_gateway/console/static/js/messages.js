@@ -8,9 +8,10 @@ import * as customers from "./messages/customers.js";
 import * as erasure from "./messages/erasure.js";
 import * as orders from "./messages/orders.js";
 import * as privacy from "./messages/privacy.js";
+import * as search from "./messages/search.js";
 import * as tickets from "./messages/tickets.js";
 
-const PARTS = [core, branches, customers, erasure, orders, tickets, privacy];
+const PARTS = [core, branches, customers, erasure, orders, tickets, privacy, search];
 
 export const MESSAGES = Object.fromEntries(["en", "ru", "kk"].map(
   (language) => [language, Object.assign({}, ...PARTS.map((part) => part[language]))]));
