@@ -36,7 +36,7 @@ class SearchAnswer(BaseModel):
 @router.get(
     "/search",
     response_model=SearchAnswer,
-    responses=openapi_problems(400, 401, 422),
+    responses=openapi_problems(400, 401, 422, 429),
     summary="Find customers, tickets and orders by anything: name, phone, IIN/BIN, e-mail, number",
     description=(
         "`q` goes to each service's own search as the caller (their visibility, identifiers masked where the "

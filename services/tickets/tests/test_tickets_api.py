@@ -368,3 +368,32 @@ async def test_q_finds_a_ticket_by_number_or_words_and_never_returns_everything(
     assert await found("no such words here") == []
     short = await client.get(f"{T}/tickets", params={"q": "x"}, headers=as_("admin"))
     assert short.status_code == 422 and short.json()["errors"][0]["field"] == "q"
+
+
+async def test_a_ticket_opened_in_a_contact_logs_the_contact_once(client, make_customer):
+    customer = await make_customer()
+
+    async def contacts() -> list[dict]:
+        listed = await client.get(f"{T}/interactions", params={"customer_id": customer["id"]}, headers=as_("admin"))
+        assert listed.status_code == 200, listed.text
+        return listed.json()["items"]
+
+    # opened from the 360 view, no call logged: the call is logged with the ticket, already ended
+    first = await open_ticket(client, customer["id"], role="branch_agent")
+    [logged] = await contacts()
+    assert (logged["ticket_id"], logged["outcome"], logged["channel"]) == (first["id"], "ticket_opened", "phone")
+    assert logged["ended_at"] is not None
+
+    # opened during the agent's call: that call is the contact, nothing is logged twice
+    call = await client.post(
+        f"{T}/interactions", json={"customer_id": customer["id"]}, headers=as_("call_center_agent")
+    )
+    assert call.status_code == 201, call.text
+    second = await open_ticket(client, customer["id"], role="call_center_agent")
+    assert len(await contacts()) == 2
+    ongoing = next(i for i in await contacts() if i["id"] == call.json()["id"])
+    assert ongoing["ticket_id"] == second["id"] and ongoing["ended_at"] is None
+
+    # a system reporting a fault opens no contact
+    await open_ticket(client, customer["id"], role="oss", channel="oss")
+    assert len(await contacts()) == 2

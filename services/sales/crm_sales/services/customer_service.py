@@ -741,6 +741,8 @@ async def search_customers(
     stmt = search_statement(principal, query)
     if after is not None:
         stmt = stmt.where(tuple_(Customer.name_key, Customer.id) > tuple_(*after))
+    if query.words and not (query.phone or query.tax_id or query.email):
+        stmt = await _narrowed_to_few(session, stmt)
     if query.phone or query.tax_id or query.email:
         # A lookup by phone or IIN/BIN matches one customer or a few: their phones, contacts and
         # addresses come in the same query. Pages of many customers keep one query per
@@ -752,6 +754,23 @@ async def search_customers(
         last = rows[limit - 1]
         return rows[:limit], (last.name_key, last.id)
     return rows, None
+
+
+# Up to this many customers matching the words are fetched by id and sorted; beyond it, the
+# list is walked in name order until a page is full.
+FEW_MATCHES = 2000
+
+
+async def _narrowed_to_few(session: AsyncSession, stmt: Select) -> Select:
+    """Words in names: a rare word (a surname) matches a few customers anywhere in the name order,
+    which a walk in that order would reach only after most of the table; a common one (a first
+    name) matches so many that the walk fills a page at once, while gathering them all (through
+    the trigram index) and sorting would not. So: ask for the matches without order, stopping
+    after FEW_MATCHES; when there are no more than that, sort those by id look-up, else walk."""
+    ids = list(await session.scalars(stmt.with_only_columns(Customer.id).limit(FEW_MATCHES + 1)))
+    if len(ids) > FEW_MATCHES:
+        return stmt
+    return stmt.where(Customer.id.in_(ids))
 
 
 async def audited_identifier_search(
