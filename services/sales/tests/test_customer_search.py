@@ -4,9 +4,13 @@ change of a name; the migration made the trigram index."""
 
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
 from sqlalchemy import text
 
+from crm_shared.auth import Principal, Role
 from crm_shared.testing import PRINCIPALS, auth_headers
 
 pytestmark = pytest.mark.integration
@@ -73,3 +77,30 @@ async def test_postgresql_searches_names_through_a_trigram_index(sales_app):
             text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_customers_search_text_trgm'")
         )
     assert "gin" in definition and "gin_trgm_ops" in definition
+
+
+async def test_the_list_exports_as_csv_with_its_filters_within_visibility(client, ids):
+    made = []
+    for first in ("Export", "Export", "Other"):
+        response = await client.post(BASE, json=ids.individual(first_name=first, last_name="Csvtestova"), headers=AGENT)
+        assert response.status_code == 201, response.text
+        made.append(response.json())
+
+    def rows_of(response) -> list[dict]:
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("text/csv")
+        assert response.content.startswith("\ufeff".encode())
+        return list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+
+    exported = rows_of(
+        await client.get(f"{BASE}/export", params={"q": "export csvtestova", "format": "csv"}, headers=AGENT)
+    )
+    assert sorted(r["id"] for r in exported) == sorted(c["id"] for c in made[:2])
+    assert {r["iin"] for r in exported} == {c["iin"] for c in made[:2]}  # the branch sees IINs in full
+    masked = rows_of(await client.get(f"{BASE}/export", params={"q": "csvtestova"}, headers=CALL_CENTER))
+    assert {r["id"] for r in masked} == {c["id"] for c in made}
+    assert all(r["iin"].startswith("********") for r in masked)
+    karaganda = auth_headers(Principal("t-kar", "agent.kar01", Role.BRANCH_AGENT, region="KZ-35", branch="KAR-01"))
+    assert rows_of(await client.get(f"{BASE}/export", params={"q": "csvtestova"}, headers=karaganda)) == []
+    bad = await client.get(f"{BASE}/export", params={"format": "xlsx"}, headers=AGENT)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "format"

@@ -166,6 +166,7 @@ def walk(person: Person, story: dict) -> dict[str, list[dict]]:
             {"q": customer["display_name"][:6], "limit": 200},
             {"branch_code": person.branch, "limit": 200},
         ],
+        "/api/v1/sales/customers/export": [by_identifier, {"q": customer["display_name"][:6]}],
         "/api/v1/sales/customers/{customer_id}": [{}],
         "/api/v1/sales/customers/{customer_id}/history": [{}],
         "/api/v1/sales/customers/{customer_id}/personal-data": [{}],

@@ -3,20 +3,25 @@ are crm_sales.services.customer_service."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import APIRouter, Body, Depends, Query, Response
+from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_shared.api import CurrentPrincipal, ReadSession, ServiceDatabase, Session, Settings
 from crm_shared.auth import Principal
 from crm_shared.concurrency import IfMatch, check_version, etag, parse_if_match, required_version, version_headers
+from crm_shared.csv_export import CSV_MEDIA_TYPE, csv_response
+from crm_shared.db import Database
 from crm_shared.errors import OPENAPI_PROBLEMS, field_problem, openapi_problems
 from crm_shared.idempotency import IdempotencyKey, create_once
 from crm_shared.identifiers import IdentifierError, parse_bin, parse_iin
 from crm_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
 
 from ..access import masked_changes, require_customer_writer, require_reader
+from ..config import SalesSettings
 from ..db.models import Customer
 from ..domain.customers import SearchTerms, ValueRuleError
 from ..events.publishers import address_state, contact_state, phone_state
@@ -90,6 +95,126 @@ async def create_customer(
     )
 
 
+@dataclass(frozen=True)
+class CustomerFilters:
+    """The filters of the customer list, as its export takes them too."""
+
+    query: service.CustomerQuery
+    identifier_field: str  # the parameter that carried an IIN/BIN: iin | bin | q
+
+
+async def customer_filters(
+    phone: Annotated[str | None, Query(max_length=MAX_QUERY_LENGTH, description="any Kazakhstan notation")] = None,
+    iin: Annotated[str | None, Query(max_length=MAX_QUERY_LENGTH)] = None,
+    bin: Annotated[str | None, Query(max_length=MAX_QUERY_LENGTH)] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_QUERY_LENGTH,
+            description="a phone, IIN/BIN, e-mail or parts of names in any order, script and case",
+        ),
+    ] = None,
+    branch_code: Annotated[str | None, Query(max_length=32)] = None,
+    owner_id: Annotated[str | None, Query(max_length=200)] = None,
+    kind: Literal["individual", "business"] | None = None,
+    status: Literal["active", "inactive", "merged", "erased", "any"] = "active",
+) -> CustomerFilters:
+    terms = _search_terms(q)
+    query = service.CustomerQuery(
+        phone=phone_filter(phone) or (terms.phone if terms else None),
+        tax_id=_tax_id_filter(iin, bin) or (terms.tax_id if terms else None),
+        words=terms.words if terms else (),
+        email=terms.email if terms else None,
+        branch_code=branch_code,
+        owner_id=owner_id,
+        kind=kind,
+        statuses=None if status == "any" else (status,),
+    )
+    return CustomerFilters(query, "iin" if iin is not None else "bin" if bin is not None else "q")
+
+
+Filters = Annotated[CustomerFilters, Depends(customer_filters)]
+
+
+async def _customer_page(
+    principal: Principal,
+    session: AsyncSession,
+    db: Database,
+    settings: SalesSettings,
+    filters: CustomerFilters,
+    *,
+    limit: int,
+    after: tuple[str, str] | None,
+):
+    if filters.query.tax_id and principal.masks_identifiers:
+        # A look-up by full IIN/BIN confirms an identifier the caller is shown only masked:
+        # audited, and held to a budget per minute (429 beyond it).
+        return await service.audited_identifier_search(
+            db,
+            principal,
+            filters.query,
+            limit=limit,
+            after=after,
+            field=filters.identifier_field,
+            budget=settings.identifier_lookups_per_minute,
+            via="rest",
+        )
+    return await service.search_customers(session, principal, filters.query, limit=limit, after=after)
+
+
+EXPORT_PAGE = 500
+EXPORT_COLUMNS = (
+    "id", "kind", "display_name", "last_name", "first_name", "middle_name", "legal_name", "legal_form",
+    "iin", "bin", "birth_date", "birth_year", "primary_phone", "email", "language", "status",
+    "marketing_consent", "data_processing_consent", "owner_id", "owner_name", "branch_code", "region_code",
+    "created_at", "updated_at",
+)  # fmt: skip
+
+
+@router.get(
+    "/customers/export",
+    responses={
+        200: {"content": {CSV_MEDIA_TYPE: {}}, "description": "the customers as CSV, one line each, streamed"},
+        **openapi_problems(400, 401, 403, 422, 429),
+    },
+    response_class=StreamingResponse,
+    summary="The customer list as a CSV file, with the list's filters, within the caller's visibility",
+    description="The same filters as `GET /customers` (a CSV of what that list would page through), "
+    "identifiers masked as the list masks them for the caller; streamed page by page in name order.",
+)
+async def export_customers(
+    principal: CurrentPrincipal,
+    db: ServiceDatabase,
+    settings: Settings,
+    filters: Filters,
+    format: Annotated[Literal["csv"], Query(description="the file format (only csv)")] = "csv",
+):
+    require_reader(principal)
+
+    async def pages():
+        after = None
+        while True:
+            async with db.read_only() as session:
+                customers, after = await _customer_page(
+                    principal, session, db, settings, filters, limit=EXPORT_PAGE, after=after
+                )
+                rows = [service.customer_view(c, principal) for c in customers]
+            yield rows
+            if after is None:
+                return
+
+    # the first page before the answer starts: a refusal (a 429 of the IIN/BIN budget) is still a problem
+    first_pages = pages()
+    first = await anext(first_pages)
+
+    async def all_pages():
+        yield first
+        async for page in first_pages:
+            yield page
+
+    return csv_response(EXPORT_COLUMNS, all_pages(), filename="customers.csv")
+
+
 @router.get(
     "/customers/{customer_id}",
     response_model=CustomerOut,
@@ -150,50 +275,12 @@ async def list_customers(
     session: ReadSession,
     db: ServiceDatabase,
     settings: Settings,
-    phone: Annotated[str | None, Query(max_length=MAX_QUERY_LENGTH, description="any Kazakhstan notation")] = None,
-    iin: Annotated[str | None, Query(max_length=MAX_QUERY_LENGTH)] = None,
-    bin: Annotated[str | None, Query(max_length=MAX_QUERY_LENGTH)] = None,
-    q: Annotated[
-        str | None,
-        Query(
-            max_length=MAX_QUERY_LENGTH,
-            description="a phone, IIN/BIN, e-mail or parts of names in any order, script and case",
-        ),
-    ] = None,
-    branch_code: Annotated[str | None, Query(max_length=32)] = None,
-    owner_id: Annotated[str | None, Query(max_length=200)] = None,
-    kind: Literal["individual", "business"] | None = None,
-    status: Literal["active", "inactive", "merged", "erased", "any"] = "active",
+    filters: Filters,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
 ):
     require_reader(principal)
-    terms = _search_terms(q)
-    query = service.CustomerQuery(
-        phone=phone_filter(phone) or (terms.phone if terms else None),
-        tax_id=_tax_id_filter(iin, bin) or (terms.tax_id if terms else None),
-        words=terms.words if terms else (),
-        email=terms.email if terms else None,
-        branch_code=branch_code,
-        owner_id=owner_id,
-        kind=kind,
-        statuses=None if status == "any" else (status,),
-    )
-    if query.tax_id and principal.masks_identifiers:
-        # A look-up by full IIN/BIN confirms an identifier the caller is shown only masked:
-        # audited, and held to a budget per minute (429 beyond it).
-        customers, last = await service.audited_identifier_search(
-            db,
-            principal,
-            query,
-            limit=limit,
-            after=_after(cursor),
-            field="iin" if iin is not None else "bin" if bin is not None else "q",
-            budget=settings.identifier_lookups_per_minute,
-            via="rest",
-        )
-    else:
-        customers, last = await service.search_customers(session, principal, query, limit=limit, after=_after(cursor))
+    customers, last = await _customer_page(principal, session, db, settings, filters, limit=limit, after=_after(cursor))
     return {
         "items": [service.customer_view(c, principal) for c in customers],
         "next_cursor": encode_cursor(list(last)) if last else None,
