@@ -397,3 +397,30 @@ async def test_a_ticket_opened_in_a_contact_logs_the_contact_once(client, make_c
     # a system reporting a fault opens no contact
     await open_ticket(client, customer["id"], role="oss", channel="oss")
     assert len(await contacts()) == 2
+
+
+async def test_the_ticket_list_exports_as_csv_with_its_filters_within_reach(client, make_customer):
+    import csv
+    import io
+
+    customer = await make_customer(first_name="Экспорт", last_name="Тикетова")
+    opened = [await open_ticket(client, customer["id"], name=f"Export check {n}") for n in range(3)]
+
+    def rows_of(response) -> list[dict]:
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("text/csv")
+        return list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+
+    params = {"customer_id": customer["id"]}
+    listed = await client.get(f"{T}/tickets", params=params | {"limit": 200}, headers=as_("branch_agent"))
+    exported = rows_of(await client.get(f"{T}/tickets/export", params=params, headers=as_("branch_agent")))
+    assert [r["id"] for r in exported] == [t["id"] for t in listed.json()["items"]]
+    assert {t["id"] for t in opened} <= {r["id"] for r in exported}
+    assert {r["customer_name"] for r in exported} == {"Тикетова Экспорт"}
+    by_number = rows_of(
+        await client.get(f"{T}/tickets/export", params={"q": opened[0]["id"][:8]}, headers=as_("branch_agent"))
+    )
+    assert [r["id"] for r in by_number] == [opened[0]["id"]]
+    # outside the caller's reach: an empty file, as the list is empty
+    other_branch = auth_headers(Principal("t-kar", "agent.kar01", Role.BRANCH_AGENT, region="KZ-35", branch="KAR-01"))
+    assert rows_of(await client.get(f"{T}/tickets/export", params=params, headers=other_branch)) == []
