@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -61,3 +61,22 @@ def csv_response(
         media_type=CSV_MEDIA_TYPE,
         headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
     )
+
+
+PageFetcher = Callable[[str | None], Awaitable[tuple[Sequence[Mapping[str, Any]], str | None]]]
+
+
+async def csv_export(columns: Sequence[str], fetch_page: PageFetcher, *, filename: str) -> StreamingResponse:
+    """A list's export: ``fetch_page(cursor)`` gives (rows, next cursor or None), opening its own
+    session each time (the answer outlives the request's). The first page is read before the
+    answer starts, so that a refusal (403, 422, 429) is still a problem, not a broken file."""
+    first, cursor = await fetch_page(None)
+
+    async def pages() -> AsyncIterator[Sequence[Mapping[str, Any]]]:
+        nonlocal cursor
+        yield first
+        while cursor is not None:
+            rows, cursor = await fetch_page(cursor)
+            yield rows
+
+    return csv_response(columns, pages(), filename=filename)

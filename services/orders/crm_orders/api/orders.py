@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 
 from crm_shared.api import CurrentPrincipal, ReadSession, SalesCustomersClient, ServiceDatabase, Session
 from crm_shared.concurrency import IfMatch, flush_or_conflict, required_version, version_headers
-from crm_shared.csv_export import CSV_MEDIA_TYPE, csv_response
+from crm_shared.csv_export import CSV_MEDIA_TYPE, csv_export
 from crm_shared.errors import OPENAPI_PROBLEMS, openapi_problems
 from crm_shared.idempotency import IdempotencyKey, create_once
 from crm_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
@@ -128,29 +128,17 @@ async def export_orders(
     filters: Filters,
     format: Annotated[Literal["csv"], Query(description="the file format (only csv)")] = "csv",
 ):
-    async def pages():
-        cursor = None
-        while True:
-            async with db.read_only() as session:
-                rows, cursor = await order_service.list_orders(
-                    session, principal, **asdict(filters), limit=EXPORT_PAGE, cursor=cursor
-                )
-                yield [
-                    order_state(o) | {"offerings": " + ".join(f"{i.quantity} × {i.offering_id}" for i in o.items)}
-                    for o in rows
-                ]
-            if cursor is None:
-                return
+    async def fetch_page(cursor: str | None):
+        async with db.read_only() as session:
+            rows, next_cursor = await order_service.list_orders(
+                session, principal, **asdict(filters), limit=EXPORT_PAGE, cursor=cursor
+            )
+            return [
+                order_state(o) | {"offerings": " + ".join(f"{i.quantity} × {i.offering_id}" for i in o.items)}
+                for o in rows
+            ], next_cursor
 
-    first_pages = pages()
-    first = await anext(first_pages)  # a refusal (403) is still a problem, before the file starts
-
-    async def all_pages():
-        yield first
-        async for page in first_pages:
-            yield page
-
-    return csv_response(EXPORT_COLUMNS, all_pages(), filename="orders.csv")
+    return await csv_export(EXPORT_COLUMNS, fetch_page, filename="orders.csv")
 
 
 @router.get("/orders/{order_id}", response_model=OrderOut, responses=OPENAPI_PROBLEMS)

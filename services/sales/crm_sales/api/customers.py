@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_shared.api import CurrentPrincipal, ReadSession, ServiceDatabase, Session, Settings
 from crm_shared.auth import Principal
 from crm_shared.concurrency import IfMatch, check_version, etag, parse_if_match, required_version, version_headers
-from crm_shared.csv_export import CSV_MEDIA_TYPE, csv_response
+from crm_shared.csv_export import CSV_MEDIA_TYPE, csv_export
 from crm_shared.db import Database
 from crm_shared.errors import OPENAPI_PROBLEMS, field_problem, openapi_problems
 from crm_shared.idempotency import IdempotencyKey, create_once
@@ -191,28 +191,15 @@ async def export_customers(
 ):
     require_reader(principal)
 
-    async def pages():
-        after = None
-        while True:
-            async with db.read_only() as session:
-                customers, after = await _customer_page(
-                    principal, session, db, settings, filters, limit=EXPORT_PAGE, after=after
-                )
-                rows = [service.customer_view(c, principal) for c in customers]
-            yield rows
-            if after is None:
-                return
+    async def fetch_page(cursor: str | None):
+        async with db.read_only() as session:
+            customers, last = await _customer_page(
+                principal, session, db, settings, filters, limit=EXPORT_PAGE, after=_after(cursor)
+            )
+            rows = [service.customer_view(c, principal) for c in customers]
+        return rows, encode_cursor(list(last)) if last else None
 
-    # the first page before the answer starts: a refusal (a 429 of the IIN/BIN budget) is still a problem
-    first_pages = pages()
-    first = await anext(first_pages)
-
-    async def all_pages():
-        yield first
-        async for page in first_pages:
-            yield page
-
-    return csv_response(EXPORT_COLUMNS, all_pages(), filename="customers.csv")
+    return await csv_export(EXPORT_COLUMNS, fetch_page, filename="customers.csv")
 
 
 @router.get(

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_shared.api import CurrentPrincipal, Now, ReadSession, ServiceDatabase, Session
 from crm_shared.auth import Principal
 from crm_shared.concurrency import IfMatch, flush_or_conflict, required_version, version_headers
-from crm_shared.csv_export import CSV_MEDIA_TYPE, csv_response
+from crm_shared.csv_export import CSV_MEDIA_TYPE, csv_export
 from crm_shared.errors import OPENAPI_PROBLEMS, openapi_problems
 from crm_shared.idempotency import IdempotencyKey, create_once
 from crm_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
@@ -288,24 +288,12 @@ async def export_tickets(
     filters: Filters,
     format: Annotated[Literal["csv"], Query(description="the file format (only csv)")] = "csv",
 ):
-    async def pages():
-        cursor = None
-        while True:
-            async with db.read_only() as session:
-                rows, cursor = await _ticket_page(session, principal, filters, limit=EXPORT_PAGE, cursor=cursor)
-                yield [ticket_body(t) for t in rows]
-            if cursor is None:
-                return
+    async def fetch_page(cursor: str | None):
+        async with db.read_only() as session:
+            rows, next_cursor = await _ticket_page(session, principal, filters, limit=EXPORT_PAGE, cursor=cursor)
+            return [ticket_body(t) for t in rows], next_cursor
 
-    first_pages = pages()
-    first = await anext(first_pages)  # a refusal is still a problem, before the file starts
-
-    async def all_pages():
-        yield first
-        async for rows in first_pages:
-            yield rows
-
-    return csv_response(EXPORT_COLUMNS, all_pages(), filename="tickets.csv")
+    return await csv_export(EXPORT_COLUMNS, fetch_page, filename="tickets.csv")
 
 
 @router.get(
