@@ -11,7 +11,17 @@ from crm_shared.clients.tickets import TicketsPersonalData
 from crm_shared.service import ServiceDefinition
 from crm_shared.service import create_app as create_service_app
 
-from .api import activities, customers, erasures, leads, opportunities, personal_data, reassignments, stats
+from .api import (
+    activities,
+    customers,
+    erasures,
+    imports,
+    leads,
+    opportunities,
+    personal_data,
+    reassignments,
+    stats,
+)
 from .config import SalesSettings
 from .events.consumers import CONSUMERS
 from .grpc import server as grpc_server
@@ -20,6 +30,7 @@ DEFINITION = ServiceDefinition(
     title="Qazaq CRM sales service",
     description="Customers, contacts, leads, opportunities, activities, audit history, personal-data exports, erasure on request.",
     routers=[
+        imports.router,  # before customers: /customers/imports is not a customer id
         customers.router,
         erasures.router,
         leads.router,

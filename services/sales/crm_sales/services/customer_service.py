@@ -259,7 +259,7 @@ async def flush_or_conflict(session: AsyncSession) -> None:
 # --- create ------------------------------------------------------------------------------------
 
 
-async def _placement(session: AsyncSession, principal: Principal, requested_branch: str | None) -> tuple[str, str]:
+async def placement(session: AsyncSession, principal: Principal, requested_branch: str | None) -> tuple[str, str]:
     """The branch and region of a new customer: an open branch of the directory the caller may write to."""
     branch_code = requested_branch or principal.branch
     if not branch_code:
@@ -325,7 +325,7 @@ async def create_customer(
     if (owner_id is None) != (owner_name is None):
         raise ValueError("owner_id and owner_name go together")
     require_customer_writer(principal)
-    branch_code, region_code = await _placement(session, principal, new.branch_code)
+    branch_code, region_code = await placement(session, principal, new.branch_code)
     individual = isinstance(new, NewIndividual)
     tax_field, tax_id = ("iin", new.iin) if individual else ("bin", new.bin)
     await _reject_duplicate(session, principal, tax_field=tax_field, tax_id=tax_id, phones=[new.phone])
