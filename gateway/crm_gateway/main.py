@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from crm_shared.app import ServiceRuntime, create_service_app
 from crm_shared.registry import ServiceSpec
 
-from .api import admin, auth, branches, meta, reference, staff
+from .api import admin, auth, branches, meta, reference, search, staff
 from .api.proxy import proxy_router
 from .config import GatewaySettings
 from .console import mount_console
@@ -73,6 +73,7 @@ def create_app(
         branches.router,
         reference.router,
         staff.router,
+        search.router,
         proxy_router(gateway.routed),
     ):
         app.include_router(router)

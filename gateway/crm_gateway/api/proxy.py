@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, Response
 
 from crm_shared.auth import Role
 from crm_shared.errors import Problem
+from crm_shared.query import ANY, extra_query_parameters
 from crm_shared.registry import ServiceSpec
 
 from ..domain.api_keys import required_scope
@@ -53,6 +54,7 @@ def _may_write_through(principal, service: str, needed: str) -> bool:
 
 
 def _forwarder(service: str):
+    @extra_query_parameters(ANY)  # the service says which parameters it takes
     async def forward(request: Request, caller: CurrentCaller, path: str = "") -> Response:
         principal = caller.principal
         if principal.role is Role.SYSTEM:

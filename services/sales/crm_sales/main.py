@@ -17,6 +17,7 @@ from .api import (
     erasures,
     forecast,
     history,
+    imports,
     leads,
     my_work,
     opportunities,
@@ -33,6 +34,7 @@ DEFINITION = ServiceDefinition(
     title="Qazaq CRM sales service",
     description="Customers, contacts, leads, opportunities, activities, audit history, personal-data exports, erasure on request.",
     routers=[
+        imports.router,  # before customers: /customers/imports is not a customer id
         customers.router,
         erasures.router,
         leads.router,

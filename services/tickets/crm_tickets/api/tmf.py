@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from crm_shared import tmf
 from crm_shared.api import CurrentPrincipal, Now, ReadSession, Session
 from crm_shared.errors import OPENAPI_PROBLEMS, Problem, field_problem
+from crm_shared.query import extra_query_parameters
 
 from ..access import require_reader, require_ticket_writer
 from ..db.models import MAX_NAME, Ticket
@@ -174,6 +175,7 @@ async def create(
     response_model_exclude_unset=False,
     summary="List trouble tickets (filters, fields, offset/limit; X-Total-Count)",
 )
+@extra_query_parameters("creationDate")
 async def list_tickets(
     request: Request,
     principal: CurrentPrincipal,
