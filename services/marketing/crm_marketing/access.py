@@ -1,59 +1,47 @@
-"""Who may see and change segments, on top of crm_shared.auth's visibility model.
+"""Who may see and change what in marketing, on top of crm_shared.auth's visibility model.
 
-A segment is seen within the caller's scope (own branch, own region, or the whole country) and
-changed there by the roles that write; ``crm_shared.records`` loads one record that way (404 when
-hidden, 403 for roles that never write). The per-branch counts hold no personal data, so head-office
-analysts, who never see the records themselves, see every branch's count.
-"""
+Segments and campaigns are head-office work: the marketer (and the admin) create them, and only
+they launch a campaign. Anyone on the staff may read a segment's or a campaign's figures
+(aggregates, no personal data); analysts get nothing more. Records about a customer (segment
+members, deliveries, loyalty accounts) follow the customer's branch and region: branch staff their
+branch, managers their region, the call centre and head office all, analysts none (403)."""
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, true
+from sqlalchemy import ColumnElement
 
-from crm_shared.auth import Principal, can_write, require_writer, visibility_clause
-from crm_shared.domain import InvalidField, NotAllowed
+from crm_shared.auth import Principal, Role, can_see, require_personal_data_access, visibility_clause
+from crm_shared.domain import NotAllowed
 
-from .db.models import Segment, SegmentBranchCount
-from .domain.segments import check_region
-
-
-def visible_segments(principal: Principal) -> ColumnElement[bool]:
-    """A WHERE clause: the segments the caller may see."""
-    return visibility_clause(principal, Segment)
+MARKETING_ROLES = frozenset({Role.ADMIN, Role.MARKETER})
+# Who enrols a customer or redeems points at a branch till (within their scope), beside the admin.
+LOYALTY_WRITERS = frozenset(
+    {Role.ADMIN, Role.BRANCH_AGENT, Role.BRANCH_MANAGER, Role.REGIONAL_MANAGER, Role.CALL_CENTER_AGENT, Role.SYSTEM}
+)
 
 
-def visible_counts(principal: Principal) -> ColumnElement[bool]:
-    """A WHERE clause: the branch counts the caller may see. Roles that see aggregates only (the
-    head-office analysts) see all of them; the others keep to their scope."""
-    if not principal.sees_personal_data:
-        return true()
-    return visibility_clause(principal, SegmentBranchCount)
+def require_marketer(principal: Principal, action: str) -> None:
+    if principal.role not in MARKETING_ROLES:
+        raise NotAllowed(f"only a marketer or an administrator may {action}")
 
 
-def placement(principal: Principal, branch_code: str | None, region_code: str | None) -> tuple[str, str]:
-    """The branch and region a new segment goes to: the caller's own, unless the request names
-    others the caller may write to.
+def require_staff(principal: Principal) -> None:
+    """Aggregates (a segment's size, a campaign's figures): any staff role, no customer or system."""
+    if principal.role in (Role.SYSTEM,) or principal.customer_id is not None:
+        raise NotAllowed("marketing figures are for staff")
 
-    Without a branch directory of its own the service cannot tell which region a branch belongs
-    to, so another branch than the caller's must come with its region; the caller's own branch
-    is in the caller's own region. (crm_sales.branch_directory shows how a service keeps one
-    from the gateway's crm.gateway.branch.v1 events.)
-    """
-    require_writer(principal)
-    branch = branch_code or principal.branch
-    if branch is None:
-        raise InvalidField("branch_code", "required: your account is not bound to a branch")
-    if branch == principal.branch:
-        region = region_code or principal.region
-        if principal.region and region != principal.region:
-            raise InvalidField("region_code", f"branch {branch} is in region {principal.region}")
-    elif region_code is None:
-        raise InvalidField("region_code", f"required with a branch other than your own ({branch})")
-    else:
-        region = region_code
-    if region is None:
-        raise InvalidField("region_code", "required: your account is not bound to a region")
-    check_region(region)
-    if not can_write(principal, region, branch):
-        raise NotAllowed(f"you may not register a segment in branch {branch} ({region})")
-    return branch, region
+
+def visible_customers(principal: Principal, model) -> ColumnElement[bool]:
+    """A WHERE clause on a table with region_code / branch_code of the customer (403 for analysts)."""
+    require_personal_data_access(principal)
+    return visibility_clause(principal, model)
+
+
+def require_loyalty_writer(principal: Principal) -> None:
+    if principal.role not in LOYALTY_WRITERS:
+        raise NotAllowed("you may not change loyalty accounts")
+
+
+def can_see_customer(principal: Principal, record) -> bool:
+    """A record about a customer (region_code / branch_code of the customer) within the caller's scope."""
+    return can_see(principal, record.region_code, record.branch_code)

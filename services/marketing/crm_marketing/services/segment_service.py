@@ -1,135 +1,124 @@
-"""Use cases of segments. Each takes plain inputs (the caller, values, ids, the time now) and
-the caller's unit of work (an AsyncSession the caller commits), loads what it needs as the caller
-may see it, applies the domain rules, writes the change with its event, and returns the record.
-The REST API, the gRPC server and the seed all come through here."""
+"""Use cases of segments: register one, read it with its current size, page its members. Members
+are computed from the projections at the time of asking: only active customers with marketing
+consent are ever members, so a withdrawal (the consent event) takes a customer out of every
+segment at once."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_shared.auth import Principal, require_personal_data_access
-from crm_shared.concurrency import check_version, flush_or_conflict
-from crm_shared.domain import InvalidField
+from crm_shared.auth import Principal
+from crm_shared.domain import RecordNotFound
 from crm_shared.errors import field_problem
 from crm_shared.pagination import decode_cursor, encode_cursor
-from crm_shared.records import get_visible, get_writable, mark_changed
 
 from .. import access
-from ..db.models import Segment, SegmentBranchCount
-from ..domain.segments import clean_name, clean_notes
+from ..db.models import CustomerProduct, CustomerProfile, LoyaltyAccount, Segment
+from ..domain.segments import Criteria, clean_criteria, clean_name
 from ..events import publishers
 
-WHAT = "segment"  # the record as problems name it: "segment <id> does not exist ..."
-
-# The fields a change may set, each with the rule that cleans it.
-UPDATABLE: dict[str, Callable[[Any], Any]] = {"name": clean_name, "notes": clean_notes}
+WHAT = "segment"
 
 
 async def register_segment(
-    session: AsyncSession,
-    principal: Principal,
-    *,
-    name: str,
-    notes: str | None,
-    branch_code: str | None,
-    region_code: str | None,
-    now: datetime,
+    session: AsyncSession, principal: Principal, *, name: str, criteria: dict[str, Any], now: datetime
 ) -> Segment:
-    """A new segment owned by the caller, in the caller's branch unless another is named
-    (access.placement), with its created event."""
-    branch, region = access.placement(principal, branch_code, region_code)
+    access.require_marketer(principal, "create segments")
     segment = Segment(
         name=clean_name(name),
-        notes=clean_notes(notes),
+        criteria=clean_criteria(criteria).as_json(),
         owner_id=principal.subject,
-        branch_code=branch,
-        region_code=region,
         created_at=now,
         updated_at=now,
     )
     session.add(segment)
-    await session.flush()  # the mapper sets the first version at the INSERT; the event carries it
+    await session.flush()
     await publishers.segment_created(session, segment)
     return segment
 
 
-async def get_segment(session: AsyncSession, principal: Principal, segment_id: str) -> Segment:
-    """The segment if the caller may see it: 404 when hidden or absent alike, 403 for analysts."""
-    return await get_visible(session, principal, Segment, segment_id, what=WHAT)
-
-
-async def list_segments(
-    session: AsyncSession, principal: Principal, *, limit: int, cursor: str | None
-) -> tuple[list[Segment], str | None]:
-    """One page of the segments the caller sees, newest first, and the cursor of the next page
-    (None after the last one)."""
-    require_personal_data_access(principal)
-    stmt = select(Segment).where(access.visible_segments(principal))
-    after = _position_after(cursor)
-    if after is not None:
-        stmt = stmt.where(tuple_(Segment.created_at, Segment.id) < tuple_(*after))
-    newest_first = stmt.order_by(Segment.created_at.desc(), Segment.id.desc())
-    rows = list(await session.scalars(newest_first.limit(limit + 1)))
-    if len(rows) <= limit:
-        return rows, None
-    last = rows[limit - 1]
-    return rows[:limit], encode_cursor([last.created_at.isoformat(), last.id])
-
-
-def _position_after(cursor: str | None) -> tuple[datetime, str] | None:
-    """The (created_at, id) of the last segment of the previous page."""
-    values = decode_cursor(cursor)  # a 400 naming the cursor when it is not one of ours
-    if values is None:
-        return None
-    try:
-        created_at, last_id = values
-        after = datetime.fromisoformat(created_at)
-        if after.tzinfo is None:  # ours are UTC; a naive time could not even be compared
-            raise ValueError(created_at)
-    except (TypeError, ValueError):
-        raise field_problem(
-            "cursor", "malformed cursor; pass next_cursor from the previous page unchanged", 400
-        ) from None
-    return after, str(last_id)
-
-
-async def change_segment(
-    session: AsyncSession,
-    principal: Principal,
-    segment_id: str,
-    *,
-    expected_version: int,
-    changes: dict[str, Any],
-    now: datetime,
+async def get_segment(
+    session: AsyncSession, principal: Principal, segment_id: str, field: str | None = None
 ) -> Segment:
-    """Sets ``changes`` (fields of UPDATABLE) on a segment the caller may change, provided it is
-    still at ``expected_version`` (412 otherwise); its updated event when anything changed."""
-    for field in changes:
-        if field not in UPDATABLE:
-            raise InvalidField(field, "cannot be changed")
-    # Not locked: the mapper counts versions in the UPDATE itself, so a writer that lost a race
-    # gets a 412 at flush instead of waiting for the row.
-    segment = await get_writable(session, principal, Segment, segment_id, what=WHAT, for_update=False)
-    check_version(WHAT, segment.version, expected_version)
-    cleaned = {field: UPDATABLE[field](value) for field, value in changes.items()}
-    changed = {field: value for field, value in cleaned.items() if getattr(segment, field) != value}
-    if not changed:
-        return segment
-    for field, value in changed.items():
-        setattr(segment, field, value)
-    mark_changed(segment, now)
-    await flush_or_conflict(session, WHAT)
-    await publishers.segment_updated(session, segment)
+    access.require_staff(principal)
+    segment = await session.get(Segment, segment_id)
+    if segment is None:
+        if field:
+            raise field_problem(field, f"segment {segment_id} does not exist", 422)
+        raise RecordNotFound(f"segment {segment_id} does not exist")
     return segment
 
 
-async def branch_counts(session: AsyncSession, principal: Principal) -> list[SegmentBranchCount]:
-    """The segments per branch that the caller may see, by region and branch."""
-    stmt = select(SegmentBranchCount).where(access.visible_counts(principal))
-    by_place = (SegmentBranchCount.region_code, SegmentBranchCount.branch_code)
-    return list(await session.scalars(stmt.order_by(*by_place)))
+def criteria_of(segment: Segment) -> Criteria:
+    return clean_criteria(segment.criteria)
+
+
+def members_query(criteria: Criteria, now: datetime) -> Select:
+    """The members as a SELECT of customer profiles (consent and active status always required)."""
+    conditions = [CustomerProfile.marketing_consent.is_(True), CustomerProfile.status == "active"]
+    if criteria.region_codes:
+        conditions.append(CustomerProfile.region_code.in_(criteria.region_codes))
+    if criteria.branch_codes:
+        conditions.append(CustomerProfile.branch_code.in_(criteria.branch_codes))
+    if criteria.kinds:
+        conditions.append(CustomerProfile.kind.in_(criteria.kinds))
+    if criteria.languages:
+        conditions.append(CustomerProfile.language.in_(criteria.languages))
+    if criteria.min_tenure_days is not None:
+        conditions.append(CustomerProfile.registered_at <= now - timedelta(days=criteria.min_tenure_days))
+    product_filters = []
+    if criteria.product_lines:
+        product_filters.append(CustomerProduct.product_line.in_(criteria.product_lines))
+    if criteria.offering_ids:
+        product_filters.append(CustomerProduct.offering_id.in_(criteria.offering_ids))
+    if product_filters:
+        conditions.append(
+            exists().where(
+                CustomerProduct.customer_id == CustomerProfile.id,
+                CustomerProduct.status != "terminated",
+                *product_filters,
+            )
+        )
+    if criteria.tiers:
+        tiers = [tier for tier in criteria.tiers if tier != "none"]
+        enrolled = exists().where(LoyaltyAccount.customer_id == CustomerProfile.id)
+        tier_conditions = []
+        if tiers:
+            tier_conditions.append(
+                exists().where(LoyaltyAccount.customer_id == CustomerProfile.id, LoyaltyAccount.tier.in_(tiers))
+            )
+        if "none" in criteria.tiers:
+            tier_conditions.append(~enrolled)
+        conditions.append(or_(*tier_conditions))
+    return select(CustomerProfile).where(and_(*conditions))
+
+
+async def segment_size(session: AsyncSession, segment: Segment, now: datetime) -> int:
+    query = members_query(criteria_of(segment), now).with_only_columns(func.count()).order_by(None)
+    return int(await session.scalar(query) or 0)
+
+
+async def segment_members(
+    session: AsyncSession, principal: Principal, segment_id: str, *, limit: int, cursor: str | None, now: datetime
+) -> tuple[list[CustomerProfile], str | None]:
+    """One page of the members the caller may see (their branch / region / all; 403 for analysts)."""
+    segment = await get_segment(session, principal, segment_id)
+    query = members_query(criteria_of(segment), now).where(access.visible_customers(principal, CustomerProfile))
+    after = decode_cursor(cursor)
+    if after is not None:
+        if not isinstance(after, list) or len(after) != 1:
+            raise field_problem("cursor", "malformed cursor; pass next_cursor unchanged", 400)
+        query = query.where(CustomerProfile.id > str(after[0]))
+    rows = list(await session.scalars(query.order_by(CustomerProfile.id).limit(limit + 1)))
+    if len(rows) <= limit:
+        return rows, None
+    return rows[:limit], encode_cursor([rows[limit - 1].id])
+
+
+async def list_segments(session: AsyncSession, principal: Principal, *, limit: int) -> list[Segment]:
+    access.require_staff(principal)
+    return list(await session.scalars(select(Segment).order_by(Segment.created_at.desc(), Segment.id).limit(limit)))

@@ -1,4 +1,4 @@
-"""The segments and their per-branch counts, and the platform tables (outbox, inbox,
+"""The customer-identity tables (aliases of merged customers, erasures) and the platform tables (outbox, inbox,
 idempotency keys, audit log) as they are today.
 
 Revision ID: 0001_marketing
@@ -6,8 +6,8 @@ Revises:
 """
 
 import sqlalchemy as sa
-from alembic import op
 
+from crm_shared.customer_identity_schema import create_customer_identity_tables_v1, drop_customer_identity_tables_v1
 from crm_shared.platform_schema import add_outbox_parking_v2, create_platform_tables_v1, drop_platform_tables_v1
 
 # Types spelled out here rather than imported from the application, so that this file keeps
@@ -23,33 +23,9 @@ depends_on = None
 def upgrade() -> None:
     create_platform_tables_v1()
     add_outbox_parking_v2()
-    op.create_table(
-        "segments",
-        sa.Column("id", sa.String(length=36), nullable=False),
-        sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("notes", sa.Text(), nullable=True),
-        sa.Column("owner_id", sa.String(length=200), nullable=False),
-        sa.Column("branch_code", sa.String(length=32), nullable=False),
-        sa.Column("region_code", sa.String(length=16), nullable=False),
-        sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("created_at", UTC_DATETIME, nullable=False),
-        sa.Column("updated_at", UTC_DATETIME, nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_segments")),
-    )
-    op.create_index("ix_segments_branch_created", "segments", ["branch_code", "created_at", "id"])
-    op.create_index("ix_segments_region_created", "segments", ["region_code", "created_at", "id"])
-    op.create_index("ix_segments_created", "segments", ["created_at", "id"])
-    op.create_table(
-        "segment_branch_counts",
-        sa.Column("branch_code", sa.String(length=32), nullable=False),
-        sa.Column("region_code", sa.String(length=16), nullable=False),
-        sa.Column("segments", sa.Integer(), nullable=False),
-        sa.Column("updated_at", UTC_DATETIME, nullable=False),
-        sa.PrimaryKeyConstraint("branch_code", name=op.f("pk_segment_branch_counts")),
-    )
+    create_customer_identity_tables_v1()
 
 
 def downgrade() -> None:
-    op.drop_table("segment_branch_counts")
-    op.drop_table("segments")  # its indexes go with it
+    drop_customer_identity_tables_v1()
     drop_platform_tables_v1()
