@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.models import CustomerProduct, CustomerProfile, Delivery
@@ -43,11 +43,15 @@ async def apply_customer_state(session: AsyncSession, data: dict[str, Any]) -> N
 
 
 async def suppress_pending(session: AsyncSession, customer_id: str, reason: str) -> None:
-    await session.execute(
-        update(Delivery)
+    """Rows a sender is claiming right now are skipped, not waited for (the sender locks rows, then
+    the customer; waiting here, with the customer locked, would deadlock): that sender reads the
+    customer after this transaction commits and suppresses them itself."""
+    free = (
+        select(Delivery.id)
         .where(Delivery.customer_id == customer_id, Delivery.state == PENDING)
-        .values(state=SUPPRESSED, reason=reason)
+        .with_for_update(skip_locked=True)
     )
+    await session.execute(update(Delivery).where(Delivery.id.in_(free)).values(state=SUPPRESSED, reason=reason))
 
 
 async def apply_product_state(session: AsyncSession, data: dict[str, Any]) -> None:
