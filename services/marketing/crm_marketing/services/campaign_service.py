@@ -81,7 +81,7 @@ async def get_campaign(
     access.require_staff(principal)
     campaign = await session.get(Campaign, campaign_id, with_for_update=lock)
     if campaign is None:
-        raise RecordNotFound(f"campaign {campaign_id} does not exist")
+        raise RecordNotFound("campaign", campaign_id)
     return campaign
 
 

@@ -93,7 +93,7 @@ async def get_account(session: AsyncSession, principal: Principal, customer_id: 
     home = await customer_identity_service.home_of(session, customer_id)
     account = await session.get(LoyaltyAccount, home.customer_id)
     if account is None or not _visible(principal, account):
-        raise RecordNotFound(f"customer {customer_id} has no loyalty account")
+        raise RecordNotFound("loyalty account of customer", customer_id)
     return account
 
 
@@ -103,7 +103,7 @@ async def find_by_card(session: AsyncSession, principal: Principal, card_number:
         raise InvalidField("card_number", "16 digits with a valid check digit")
     account = await session.scalar(select(LoyaltyAccount).where(LoyaltyAccount.card_number == card_number))
     if account is None or not _visible(principal, account):
-        raise RecordNotFound(f"no loyalty card {card_number}")
+        raise RecordNotFound("loyalty card", card_number)
     return account
 
 
@@ -122,7 +122,7 @@ async def redeem(
     home = await customer_identity_service.home_of(session, customer_id)
     account = await session.get(LoyaltyAccount, home.customer_id, with_for_update=True)
     if account is None or not _visible(principal, account):
-        raise RecordNotFound(f"customer {customer_id} has no loyalty account")
+        raise RecordNotFound("loyalty account of customer", customer_id)
     rules.check_redemption(account.points, points)
     account.points -= points
     account.updated_at = now

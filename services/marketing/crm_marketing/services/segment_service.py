@@ -49,7 +49,7 @@ async def get_segment(
     if segment is None:
         if field:
             raise field_problem(field, f"segment {segment_id} does not exist", 422)
-        raise RecordNotFound(f"segment {segment_id} does not exist")
+        raise RecordNotFound("segment", segment_id)
     return segment
 
 
