@@ -112,6 +112,10 @@ def test_ports_from_the_environment_reach_the_process_and_the_gateway(tmp_path: 
         50105: "orders gRPC",
         8103: "tickets HTTP",
         50103: "tickets gRPC",
+        8102: "marketing HTTP",
+        50102: "marketing gRPC",
+        8025: "dev SMTP sink",
+        2775: "dev SMPP sink",
     }
 
 
