@@ -190,7 +190,7 @@ def test_cli_reports_a_bad_port_in_the_environment(tmp_path):
 def test_cli_names_the_known_services():
     result = runner.invoke(app, ["migrate", "billing"])
     assert result.exit_code == 2
-    assert "unknown service 'billing'; known: sales, orders, tickets, gateway" in flat(result)
+    assert "unknown service 'billing'; known: sales, orders, tickets, marketing, gateway" in flat(result)
 
 
 def test_cli_replay_requires_service_and_a_readable_since():
