@@ -331,20 +331,23 @@ STOP_HINT = " STOP: 1414"
 OPT_OUT_TEXT = "Unsubscribe / Жазылымнан бас тарту / Отписаться:"
 
 
-async def mark_result(
-    db: Database, delivery_id: str, now: datetime, provider_id: str | None, error: str | None
-) -> None:
+async def mark_results(db: Database, results: list[tuple[str, str | None, str | None]], now: datetime) -> None:
+    """(delivery id, provider message id, error) of a batch, in one transaction: a crash before it
+    leaves the batch ``sending``, which is never sent again."""
+    if not results:
+        return
     async with db.unit_of_work() as session:
-        await session.execute(
-            update(Delivery)
-            .where(Delivery.id == delivery_id, Delivery.state == rules.SENDING)
-            .values(
-                state=rules.SENT if error is None else rules.FAILED,
-                provider_message_id=provider_id,
-                sent_at=now if error is None else None,
-                reason=error[:200] if error else None,
+        for delivery_id, provider_id, error in results:
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.id == delivery_id, Delivery.state == rules.SENDING)
+                .values(
+                    state=rules.SENT if error is None else rules.FAILED,
+                    provider_message_id=provider_id,
+                    sent_at=now if error is None else None,
+                    reason=error[:200] if error else None,
+                )
             )
-        )
 
 
 async def running_campaigns(db: Database, now: datetime) -> list[str]:
@@ -389,15 +392,15 @@ async def send_pass(
     await recover_interrupted(db, clock(), policy.claim_lease)
     for campaign_id in await running_campaigns(db, clock()):
         while claimed := await claim_batch(db, campaign_id, clock(), policy):
+            results: list[tuple[str, str | None, str | None]] = []
             for item in claimed:
                 await pace()
                 try:
-                    provider_id = await send(item.message)
+                    results.append((item.delivery_id, await send(item.message), None))
+                    sent += 1
                 except DeliveryFailed as exc:
-                    await mark_result(db, item.delivery_id, clock(), None, str(exc))
-                    continue
-                await mark_result(db, item.delivery_id, clock(), provider_id, None)
-                sent += 1
+                    results.append((item.delivery_id, None, str(exc)))
+            await mark_results(db, results, clock())
     return sent
 
 
