@@ -216,17 +216,26 @@ async def apply_completed_order(session: AsyncSession, order: dict[str, Any]) ->
     return converted
 
 
-async def apply_receipt(db: Database, receipt: DeliveryReceipt, now: datetime) -> None:
+async def apply_receipts(db: Database, receipts: list[DeliveryReceipt], now: datetime) -> list[DeliveryReceipt]:
+    """SMSC receipts onto the rows sent with those message ids; returns the receipts whose row is
+    not marked sent yet (a receipt can overtake the batch's marking: the caller retries them)."""
+    if not receipts:
+        return []
+    unmatched = []
     async with db.unit_of_work() as session:
-        await session.execute(
-            update(Delivery)
-            .where(Delivery.provider_message_id == receipt.provider_message_id, Delivery.state == rules.SENT)
-            .values(
-                state=rules.DELIVERED if receipt.delivered else rules.FAILED,
-                delivered_at=now if receipt.delivered else None,
-                reason=None if receipt.delivered else f"receipt: {receipt.text[:150]}",
+        for receipt in receipts:
+            result = await session.execute(
+                update(Delivery)
+                .where(Delivery.provider_message_id == receipt.provider_message_id, Delivery.state == rules.SENT)
+                .values(
+                    state=rules.DELIVERED if receipt.delivered else rules.FAILED,
+                    delivered_at=now if receipt.delivered else None,
+                    reason=None if receipt.delivered else f"receipt: {receipt.text[:150]}",
+                )
             )
-        )
+            if not result.rowcount:
+                unmatched.append(receipt)
+    return unmatched
 
 
 # --- the sender ---------------------------------------------------------------------------------
@@ -385,6 +394,7 @@ async def send_pass(
     clock: Callable[[], datetime],
     policy: SendPolicy,
     pace: Callable[[], Awaitable[None]],
+    after_batch: Callable[[], Awaitable[None]] | None = None,
 ) -> int:
     """One pass over the running campaigns: claim, send (``pace`` before each send keeps the
     throttle), mark. Returns how many messages went out."""
@@ -401,6 +411,8 @@ async def send_pass(
                 except DeliveryFailed as exc:
                     results.append((item.delivery_id, None, str(exc)))
             await mark_results(db, results, clock())
+            if after_batch is not None:
+                await after_batch()
     return sent
 
 
