@@ -200,7 +200,12 @@ async def test_a_merge_follows_the_customer_everywhere_then_an_erasure_removes_t
         asked = await client.post(url, headers=privacy, json={"reason": REASON})
         assert asked.status_code == 201, asked.text
         erasure = asked.json()
-        assert erasure["status"] == "pending" and set(erasure["services"]) == {"sales", "orders", "tickets"}
+        assert erasure["status"] == "pending" and set(erasure["services"]) == {
+            "sales",
+            "orders",
+            "tickets",
+            "marketing",
+        }
         assert erasure["customer_ids"] == [survivor["id"], duplicate["id"]]
 
         async def complete():
@@ -211,6 +216,7 @@ async def test_a_merge_follows_the_customer_everywhere_then_an_erasure_removes_t
         assert all(s["confirmed_at"] for s in report["services"].values()), report
         assert report["services"]["orders"]["records"]["orders"] == 1
         assert report["services"]["tickets"]["records"] == {"tickets": 1, "notes": 1, "interactions": 1}
+        assert report["services"]["marketing"]["confirmed_at"]
 
         # the person is gone: sales search, the caller lookup, orders' and tickets' answers
         for query in (
@@ -282,6 +288,8 @@ async def test_a_merge_follows_the_customer_everywhere_then_an_erasure_removes_t
         ("tickets.customer-identity", "crm.sales.customer.v1"),
         ("sales.erasure-confirmations", "crm.orders.erasure.v1"),
         ("sales.erasure-confirmations", "crm.tickets.erasure.v1"),
+        ("marketing.customers", "crm.sales.customer.v1"),
+        ("sales.erasure-confirmations", "crm.marketing.erasure.v1"),
     ):
 
         async def caught_up(group=group, topic=topic):
