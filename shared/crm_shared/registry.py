@@ -153,6 +153,16 @@ SERVICES: tuple[ServiceSpec, ...] = (
         scopes=("tickets:read", "tickets:write", "tickets:incidents"),
     ),
     ServiceSpec(
+        name="analytics",
+        app_factory="crm_analytics.main:create_app",
+        settings_class="crm_analytics.config:AnalyticsSettings",
+        migrations_dir="services/analytics/migrations",
+        seed=None,
+        http_port=8106,
+        description="head-office analytics: every event in ClickHouse, pseudonymous; dashboards, CSV and monthly reports",
+        scopes=("analytics:read",),
+    ),
+    ServiceSpec(
         name="gateway",
         app_factory="crm_gateway.main:create_app",
         settings_class="crm_gateway.config:GatewaySettings",

@@ -1,0 +1,26 @@
+from pydantic import Field
+
+from crm_shared.settings import ServiceSettings, service_config
+
+
+class AnalyticsSettings(ServiceSettings):
+    """Environment prefix CRM_ANALYTICS_ (e.g. CRM_ANALYTICS_DATABASE_URL, CRM_ANALYTICS_CLICKHOUSE_URL).
+
+    The event store is ClickHouse: embedded (chDB, in this process, files under
+    ``clickhouse_path``) while ``clickhouse_url`` is empty, else the ClickHouse server or cluster at
+    that URL (http(s)://user:password@host:8123), through clickhouse-connect. Same tables and SQL."""
+
+    model_config = service_config("ANALYTICS")
+
+    service_name: str = "analytics"
+    http_port: int = 8106
+    grpc_enabled: bool = False  # no gRPC API: dashboards and exports are REST
+    grpc_port: int = 50106
+    clickhouse_url: str = Field("", repr=False)
+    clickhouse_path: str = ""  # embedded: empty is var/analytics-chdb
+    clickhouse_database: str = "crm_analytics"
+    # The ingest worker: every topic of the event catalogue, one consumer group, batches.
+    ingest_enabled: bool = True
+    ingest_group_id: str = "analytics.ingest"
+    ingest_batch_size: int = Field(5000, ge=1)
+    ingest_poll_ms: int = Field(200, ge=1)
