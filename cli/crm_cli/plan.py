@@ -178,6 +178,9 @@ def build_plan(
             spec.env_name("trace_file"): str(plan.trace_file),
             spec.env_name("http_host"): host,
             spec.env_name("http_port"): str(http),
+            # the run's own files (e.g. the analytics service's embedded ClickHouse); a service that
+            # keeps none does not declare the setting and ignores it
+            spec.env_name("var_dir"): str(var_dir),
         }
         if grpc is not None:
             child_env[spec.env_name("grpc_host")] = host

@@ -157,10 +157,11 @@ SERVICES: tuple[ServiceSpec, ...] = (
         app_factory="crm_analytics.main:create_app",
         settings_class="crm_analytics.config:AnalyticsSettings",
         migrations_dir="services/analytics/migrations",
-        seed=None,
+        seed="crm_analytics.seed:seed_demo",
         http_port=8106,
+        grpc_port=50106,  # reserved: no gRPC API yet (the dashboards are REST)
         description="head-office analytics: every event in ClickHouse, pseudonymous; dashboards, CSV and monthly reports",
-        scopes=("analytics:read",),
+        scopes=("analytics:read", "analytics:write"),
     ),
     ServiceSpec(
         name="gateway",

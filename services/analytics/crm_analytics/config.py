@@ -17,7 +17,8 @@ class AnalyticsSettings(ServiceSettings):
     grpc_enabled: bool = False  # no gRPC API: dashboards and exports are REST
     grpc_port: int = 50106
     clickhouse_url: str = Field("", repr=False)
-    clickhouse_path: str = ""  # embedded: empty is var/analytics-chdb
+    clickhouse_path: str = ""  # embedded: empty is <var_dir>/analytics-chdb
+    var_dir: str = ""  # the run's var directory (`crm up` sets it); empty is the repository's var/
     clickhouse_database: str = "crm_analytics"
     # The ingest worker: every topic of the event catalogue, one consumer group, batches.
     ingest_enabled: bool = True

@@ -55,7 +55,7 @@ class EventStore:
             raise ValueError("clickhouse_database must be a plain identifier")
         self.database = settings.clickhouse_database
         self.url = settings.clickhouse_url
-        self.path = settings.clickhouse_path or str(var_dir() / "analytics-chdb")
+        self.path = settings.clickhouse_path or str(Path(settings.var_dir or var_dir()) / "analytics-chdb")
         self._lock = threading.Lock()
         self._client: Any = None
         self._started = False
