@@ -19,7 +19,7 @@ from .events.consumers import CONSUMERS
 
 
 def ingest_worker(runtime: ServiceRuntime) -> IngestWorker | None:
-    if not (runtime.settings.ingest_enabled and runtime.settings.consumers_enabled):
+    if not runtime.settings.ingest_enabled:
         return None
     return IngestWorker(runtime.db, runtime.clients[EventStore], runtime.settings)
 

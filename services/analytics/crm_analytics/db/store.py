@@ -20,6 +20,7 @@ from ..config import AnalyticsSettings
 from ..domain.projection import COLUMN_NAMES, COLUMNS
 
 EVENTS = "events"
+RECORDS = "records"
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _embedded: dict[str, Any] = {}
 _embedded_lock = threading.Lock()
@@ -114,10 +115,11 @@ class EventStore:
     def _insert(self, rows: list[dict[str, Any]]) -> None:
         body = "\n".join(json.dumps(row, separators=(",", ":")) for row in rows)
         columns = ", ".join(COLUMN_NAMES)
-        if self.url:
-            self._connect().raw_insert(self.table(), COLUMN_NAMES, body.encode(), fmt="JSONEachRow")
-        else:
-            self._command(f"INSERT INTO {self.table()} ({columns}) FORMAT JSONEachRow\n{body}")
+        for table in (EVENTS, RECORDS):
+            if self.url:
+                self._connect().raw_insert(self.table(table), COLUMN_NAMES, body.encode(), fmt="JSONEachRow")
+            else:
+                self._command(f"INSERT INTO {self.table(table)} ({columns}) FORMAT JSONEachRow\n{body}")
 
     def _serialised(self, function, *args):
         with self._lock:
@@ -129,13 +131,18 @@ class EventStore:
     # --- the store's operations ---------------------------------------------------------------
 
     def create_sql(self) -> list[str]:
-        """The DDL. ReplacingMergeTree keyed by the event's key: an event delivered twice is one
-        row once the parts merge, and every query counts records by key meanwhile."""
+        """The DDL: ``events``, every event once (ReplacingMergeTree keyed by the event's key, so a
+        redelivered event is one row once the parts merge, and the queries count keys meanwhile),
+        and ``records``, the latest state of each record (ReplacingMergeTree by the record's
+        version, read with FINAL), which is what the dashboards count."""
         columns = ",\n  ".join(f"{name} {kind}" for name, kind in COLUMNS)
         return [
             f"CREATE DATABASE IF NOT EXISTS {self.database}",
-            f"CREATE TABLE IF NOT EXISTS {self.table()} (\n  {columns}\n) ENGINE = ReplacingMergeTree "
-            "PARTITION BY toYYYYMM(created_at) ORDER BY (aggregate, record_key, event_key)",
+            f"CREATE TABLE IF NOT EXISTS {self.table(EVENTS)} (\n  {columns}\n) ENGINE = ReplacingMergeTree "
+            "PARTITION BY toYYYYMM(created_at) ORDER BY (topic, event_key)",
+            f"CREATE TABLE IF NOT EXISTS {self.table(RECORDS)} (\n  {columns}\n) "
+            "ENGINE = ReplacingMergeTree(record_version) PARTITION BY toYYYYMM(created_at) "
+            "ORDER BY (topic, record_key)",
         ]
 
     async def create(self) -> None:
@@ -143,7 +150,8 @@ class EventStore:
             await self._run(self._command, sql)
 
     async def drop(self) -> None:
-        await self._run(self._command, f"DROP TABLE IF EXISTS {self.table()}")
+        for table in (EVENTS, RECORDS):
+            await self._run(self._command, f"DROP TABLE IF EXISTS {self.table(table)}")
 
     async def rebuild(self) -> None:
         """Empties the store; the ingest worker notices the new generation and replays."""
@@ -154,6 +162,9 @@ class EventStore:
     async def insert(self, rows: list[dict[str, Any]]) -> None:
         if rows:
             await self._run(self._insert, rows)
+
+    async def execute(self, sql: str) -> None:
+        await self._run(self._command, sql)
 
     async def query(self, sql: str) -> tuple[list[str], list[list[Any]]]:
         return await self._run(self._rows, sql)

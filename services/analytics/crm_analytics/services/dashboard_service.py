@@ -1,5 +1,5 @@
 """The dashboards: each chart is one query over the event store, on the latest state of each
-record (argMax by version), so an event stored twice never counts twice. Money in tiyn (KZT),
+record (the ``records`` table, FINAL), so an event stored twice never counts twice. Money in tiyn (KZT),
 times UTC. Only aggregates leave this module."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from ..access import may_rebuild, visible_filters
-from ..db.store import EventStore, literal
+from ..db.store import RECORDS, EventStore, literal
 from ..domain.dashboards import CHARTS, Filters, chart_section, filters, ratio
 
 CUSTOMERS = "crm.sales.customer.v1"
@@ -18,22 +18,6 @@ ORDERS = "crm.orders.order.v1"
 PRODUCTS = "crm.orders.installed_product.v1"
 TICKETS = "crm.tickets.ticket.v1"
 INCIDENTS = "crm.tickets.incident.v1"
-LATEST = (
-    "state",
-    "region_code",
-    "branch_code",
-    "product_line",
-    "kind",
-    "source",
-    "category",
-    "sla_state",
-    "amount_tiyn",
-    "one_off_tiyn",
-    "recurring_tiyn",
-    "resolved_at",
-    "closed_at",
-    "terminated_at",
-)
 
 
 def _time(moment: datetime) -> str:
@@ -41,20 +25,16 @@ def _time(moment: datetime) -> str:
 
 
 def records(store: EventStore, topic: str, f: Filters, *, product_line: bool = False) -> str:
-    """The latest state of every record of ``topic`` within the region / branch / product line."""
-    latest = ", ".join(f"argMax({c}, (record_version, occurred_at)) AS {c}" for c in LATEST)
-    where = []
+    """The latest state of every record of ``topic`` (``records`` FINAL: one row per record, its
+    highest version) within the region / branch / product line."""
+    where = [f"topic = {literal(topic)}"]
     if f.region_code:
         where.append(f"region_code = {literal(f.region_code)}")
     if f.branch_code:
         where.append(f"branch_code = {literal(f.branch_code)}")
     if product_line and f.product_line:
         where.append(f"product_line = {literal(f.product_line)}")
-    outer = f" WHERE {' AND '.join(where)}" if where else ""
-    return (
-        f"(SELECT * FROM (SELECT record_key, min(created_at) AS created_at, {latest} "
-        f"FROM {store.table()} WHERE topic = {literal(topic)} GROUP BY record_key){outer})"
-    )
+    return f"(SELECT * FROM {store.table(RECORDS)} FINAL WHERE {' AND '.join(where)})"
 
 
 def _period(f: Filters, column: str = "created_at") -> str:
