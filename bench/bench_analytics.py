@@ -26,7 +26,6 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -141,7 +140,9 @@ async def run(options: AnalyticsOptions) -> list[SummaryRow]:
                 started = time.perf_counter()
                 async with app.router.lifespan_context(app):
                     headers = {
-                        INTERNAL_TOKEN_HEADER: issue_internal_token(Principal("bench", "bench", Role.HQ_ANALYST), secret)
+                        INTERNAL_TOKEN_HEADER: issue_internal_token(
+                            Principal("bench", "bench", Role.HQ_ANALYST), secret
+                        )
                     }
                     async with httpx.AsyncClient(
                         transport=httpx.ASGITransport(app=app), base_url="http://analytics", timeout=120
@@ -212,9 +213,7 @@ async def run(options: AnalyticsOptions) -> list[SummaryRow]:
                             timings.sort()
                             p95 = timings[max(0, int(len(timings) * 0.95) - 1)]
                             worst = max(worst, p95 if path != "overview" else 0)
-                            print(
-                                f"{path:45s} p50 {statistics.median(timings):7.1f} ms  p95 {p95:7.1f} ms", flush=True
-                            )
+                            print(f"{path:45s} p50 {statistics.median(timings):7.1f} ms  p95 {p95:7.1f} ms", flush=True)
                         rows.append(
                             SummaryRow(
                                 f"analytics worst chart p95 ({options.store_events + options.kafka_events} events)",

@@ -32,7 +32,9 @@ async def load_synthetic(store: Any, count: int, *, days: int = 365, chunk: int 
         size = min(chunk, count - done)
         n = f"(number + {done})"
         kind = f"({n} % 5)"
-        created = f"toDateTime64('2026-01-01 00:00:00', 3, 'UTC') + toIntervalSecond(cityHash64({n}, 1) % {days * 86400})"
+        created = (
+            f"toDateTime64('2026-01-01 00:00:00', 3, 'UTC') + toIntervalSecond(cityHash64({n}, 1) % {days * 86400})"
+        )
         state = (
             f"multiIf({kind} = 0, 'active', {kind} = 1, {_pick(('completed', 'completed', 'in_progress', 'cancelled'), f'cityHash64({n}, 2)')}, "
             f"{kind} = 2, if(cityHash64({n}, 3) % 10 = 0, 'terminated', 'active'), "
