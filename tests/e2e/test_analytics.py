@@ -23,7 +23,7 @@ OVERVIEW = "/api/v1/analytics/dashboards/overview"
 
 def all_time() -> dict[str, str]:
     tomorrow = datetime.now(UTC) + timedelta(days=1)
-    return {"from": "2000-01-01T00:00:00Z", "to": tomorrow.strftime("%Y-%m-%dT00:00:00Z")}
+    return {"from": "2020-01-01T00:00:00Z", "to": tomorrow.strftime("%Y-%m-%dT00:00:00Z")}
 
 
 async def every_ticket(client, headers) -> int:
