@@ -132,9 +132,11 @@ class EventStore:
 
     def create_sql(self) -> list[str]:
         """The DDL: ``events``, every event once (ReplacingMergeTree keyed by the event's key, so a
-        redelivered event is one row once the parts merge, and the queries count keys meanwhile),
-        and ``records``, the latest state of each record (ReplacingMergeTree by the record's
-        version, read with FINAL), which is what the dashboards count."""
+                redelivered event is one row once the parts merge, and the queries count keys meanwhile),
+                and ``records``, the latest state of each record (ReplacingMergeTree by the record's
+                version, read with FINAL), which is what the dashboards count. Both are partitioned by the
+        month of the record's creation, which never changes, so every version of a record lands in one
+        partition and FINAL deduplicates partition by partition."""
         columns = ",\n  ".join(f"{name} {kind}" for name, kind in COLUMNS)
         return [
             f"CREATE DATABASE IF NOT EXISTS {self.database}",
