@@ -200,7 +200,12 @@ async def test_a_merge_follows_the_customer_everywhere_then_an_erasure_removes_t
         asked = await client.post(url, headers=privacy, json={"reason": REASON})
         assert asked.status_code == 201, asked.text
         erasure = asked.json()
-        assert erasure["status"] == "pending" and set(erasure["services"]) == {"sales", "orders", "tickets"}
+        assert erasure["status"] == "pending" and set(erasure["services"]) == {
+            "sales",
+            "orders",
+            "tickets",
+            "analytics",
+        }
         assert erasure["customer_ids"] == [survivor["id"], duplicate["id"]]
 
         async def complete():
