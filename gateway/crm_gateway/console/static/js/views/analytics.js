@@ -125,7 +125,7 @@ export async function analyticsView(root) {
         CHARTS.filter((c) => c.section === section).map((c) => {
           const table = data[section].charts[c.chart];
           const title = t(`analytics.chart.${c.chart}`);
-          const button = h("button", { type: "button", class: "link", onclick: () => download(c.chart, q, button) }, t("analytics.csv"));
+          const button = h("button", { type: "button", class: "csv", onclick: () => download(c.chart, q, button) }, t("analytics.csv"));
           return h("figure", { class: "chart", dataset: { chart: c.chart } },
             h("figcaption", {}, title, " · ", button), barChart(table, c.value, { asMoney: c.money, title }));
         }))));
