@@ -125,7 +125,8 @@ async def run(options: AnalyticsOptions) -> list[SummaryRow]:
                     ingest_group_id="bench.analytics.ingest",
                     ingest_poll_ms=100,
                     relay_enabled=False,
-                    log_json=False,
+                    monthly_reports_enabled=False,
+        log_json=False,
                     log_level="WARNING",
                 )
                 topics = sorted({topic for topic, _ in demo_events(200, seed=3)})

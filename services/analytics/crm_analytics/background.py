@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
@@ -18,11 +21,12 @@ from crm_contracts import events as catalogue
 from crm_shared.db import Database
 from crm_shared.envelope import CloudEvent
 from crm_shared.kafka import make_consumer
+from crm_shared.settings import var_dir
 
 from .config import AnalyticsSettings
 from .db.store import EventStore
 from .domain.projection import Parsed
-from .services import ingest_service
+from .services import export_service, ingest_service
 
 log = logging.getLogger("crm.analytics.ingest")
 
@@ -123,3 +127,41 @@ class IngestWorker:
                 await consumer.stop()
             except Exception as exc:
                 log.warning("ingest: stopping the Kafka client failed: %s", exc)
+
+
+class MonthlyReports:
+    """Writes the previous month's report of every region once (services/export_service.py), and
+    checks again every ``reports_check_interval_s``: a report missed while the service was down is
+    written when it comes back."""
+
+    name = "analytics-monthly-reports"
+
+    def __init__(self, store: EventStore, settings: AnalyticsSettings, clock: Callable[[], datetime]) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.directory = Path(settings.reports_dir or Path(settings.var_dir or var_dir()) / "analytics-reports")
+        self._task: asyncio.Task | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=self.name)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                month = export_service.previous_month(self.clock())
+                for path in await export_service.write_monthly_reports(self.store, self.directory, month):
+                    log.info("monthly report written: %s", path)
+            except Exception as exc:
+                log.warning("monthly reports: %s; trying again later", exc)
+            await asyncio.sleep(self.settings.reports_check_interval_s)

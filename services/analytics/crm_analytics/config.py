@@ -25,3 +25,8 @@ class AnalyticsSettings(ServiceSettings):
     ingest_group_id: str = "analytics.ingest"
     ingest_batch_size: int = Field(5000, ge=1)
     ingest_poll_ms: int = Field(200, ge=1)
+    # The scheduled monthly report of each region (XLSX) for the month before, written once to
+    # <reports_dir>/<YYYY-MM>/ (empty: <var_dir>/analytics-reports); checked this often.
+    monthly_reports_enabled: bool = True
+    reports_dir: str = ""
+    reports_check_interval_s: float = Field(3600.0, gt=0)

@@ -12,7 +12,7 @@ from crm_shared.service import ServiceDefinition
 from crm_shared.service import create_app as create_service_app
 
 from .api import dashboards
-from .background import IngestWorker
+from .background import IngestWorker, MonthlyReports
 from .config import AnalyticsSettings
 from .db.store import EventStore
 from .events.consumers import CONSUMERS
@@ -24,6 +24,12 @@ def ingest_worker(runtime: ServiceRuntime) -> IngestWorker | None:
     return IngestWorker(runtime.db, runtime.clients[EventStore], runtime.settings)
 
 
+def monthly_reports(runtime: ServiceRuntime) -> MonthlyReports | None:
+    if not runtime.settings.monthly_reports_enabled:
+        return None
+    return MonthlyReports(runtime.clients[EventStore], runtime.settings, runtime.clock)
+
+
 DEFINITION = ServiceDefinition(
     title="Qazaq CRM analytics service",
     description="Head-office analytics: every event of every service in ClickHouse (pseudonymous, no personal "
@@ -32,7 +38,7 @@ DEFINITION = ServiceDefinition(
     routers=[dashboards.router],
     consumers=CONSUMERS,
     clients=[EventStore],
-    background=[ingest_worker],
+    background=[ingest_worker, monthly_reports],
 )
 
 

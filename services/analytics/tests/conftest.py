@@ -44,6 +44,7 @@ def settings(database_url, clickhouse_path) -> AnalyticsSettings:
         clickhouse_database=f"test_{uuid.uuid4().hex[:10]}",
         relay_enabled=False,
         consumers_enabled=False,
+        monthly_reports_enabled=False,
         log_json=False,
         log_level="WARNING",
     )

@@ -87,6 +87,7 @@ def settings(database_url, clickhouse_path, kafka_bootstrap) -> AnalyticsSetting
         kafka_bootstrap_servers=kafka_bootstrap,
         ingest_group_id=f"test.analytics.{uuid.uuid4().hex[:8]}",
         ingest_poll_ms=100,
+        monthly_reports_enabled=False,
         log_json=False,
         log_level="WARNING",
     )
@@ -254,3 +255,17 @@ async def test_an_erasure_forgets_the_pseudonym_and_is_confirmed(client, setting
     finally:
         await db.dispose()
     assert figures(await overview(client)) == expected()  # the figures stay; only the link is gone
+
+
+async def test_the_monthly_report_of_each_region_is_written_once(settings, app, tmp_path):
+    from crm_analytics.db.store import EventStore
+    from crm_analytics.services import export_service
+
+    store = EventStore(settings)
+    written = await export_service.write_monthly_reports(store, tmp_path, "2026-03")
+    mine = tmp_path / "2026-03" / f"analytics-{REGION}-2026-03.xlsx"
+    assert mine in written and mine.exists()
+    assert workbook_cells(mine.read_bytes())
+    again = await export_service.write_monthly_reports(store, tmp_path, "2026-03")
+    assert mine not in again
+    assert export_service.previous_month(datetime(2026, 1, 15, tzinfo=UTC)) == "2025-12"
