@@ -126,7 +126,7 @@ async def run(options: AnalyticsOptions) -> list[SummaryRow]:
                     ingest_poll_ms=100,
                     relay_enabled=False,
                     monthly_reports_enabled=False,
-        log_json=False,
+                    log_json=False,
                     log_level="WARNING",
                 )
                 topics = sorted({topic for topic, _ in demo_events(200, seed=3)})
