@@ -44,6 +44,8 @@ async def test_the_overview_counts_what_the_services_count(suite: RunningSuite):
         analyst = await sign_in(client, "analyst")
         admin = await sign_in(client, "admin")
 
+        seen = []
+
         async def same_figures():
             customers = (await client.get("/api/v1/sales/stats/customers", headers=analyst)).json()["total"]
             orders = sum(
@@ -54,9 +56,13 @@ async def test_the_overview_counts_what_the_services_count(suite: RunningSuite):
             assert answer.status_code == 200, answer.text
             data = answer.json()
             ours = (data["customers"]["active"], data["orders_revenue"]["orders"], data["tickets"]["opened"])
+            seen[:] = [{"analytics": ours, "services": (customers, orders, tickets)}]
             return data if ours == (customers, orders, tickets) and tickets > 0 else None
 
-        data = await eventually(same_figures, timeout_s=120, message="the analytics equal the services' own counts")
+        try:
+            data = await eventually(same_figures, timeout_s=120, message="the analytics equal the services' own counts")
+        except AssertionError as missed:
+            raise AssertionError(f"{missed}; last seen (active customers, orders, tickets): {seen}") from None
         assert PERSONAL.findall(str(data)) == []
         export = await client.get(
             "/api/v1/analytics/dashboards/charts/customers_by_region/export",

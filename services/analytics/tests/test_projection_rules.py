@@ -18,6 +18,8 @@ from crm_analytics.domain.projection import (
     customer_of,
     opaque_key,
     project,
+    retired_customers,
+    retired_row,
 )
 from crm_shared.domain import InvalidField
 from crm_shared.testing import Identities
@@ -115,6 +117,29 @@ def test_a_code_field_holding_an_identifier_or_text_is_dropped():
     data = {"id": "x", "region_code": "900515412345", "branch_code": "call me at home", "status": "active"}
     row = project(Parsed("e", "crm.sales.lead.created", "crm.sales.lead.v1", NOW, data, region="KZ-75"), "")
     assert row["region_code"] == "" and row["branch_code"] == ""
+
+
+def test_an_erasure_and_a_merge_retire_customers_without_carrying_their_state():
+    erased = Parsed(
+        "e-9",
+        "crm.sales.customer.erased",
+        "crm.sales.customer.v1",
+        NOW,
+        {"customer_id": "c-1", "customer_ids": ["c-1", "c-0"], "erasure_id": "x", "requested_at": "2026-11-05"},
+    )
+    assert retired_customers(erased) == {"c-1": "erased", "c-0": "erased"}
+    merged = Parsed(
+        "e-8", "crm.sales.customer.merged", "crm.sales.customer.v1", NOW, {"id": "c-2", "duplicate_id": "c-3"}
+    )
+    assert retired_customers(merged) == {"c-3": "merged"}
+    latest = project(customer_event(), "key")
+    final = retired_row(latest, "erased", erased)
+    assert (final["state"], final["record_key"], final["created_at"]) == (
+        "erased",
+        latest["record_key"],
+        latest["created_at"],
+    )
+    assert final["record_version"] > 10**15 and final["event_key"] != latest["event_key"]
 
 
 @pytest.mark.parametrize(

@@ -172,3 +172,44 @@ def _time(value: Any) -> datetime | None:
 
 def _clickhouse_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+# A customer merged away or erased never comes back: its state row outranks any version.
+FINAL_VERSION = 2**62
+CUSTOMER_TOPIC = "crm.sales.customer.v1"
+
+
+def retired_customers(event: Parsed) -> dict[str, str]:
+    """customer id -> the state it is left in, for the events that end a customer without
+    carrying its state: an erasure (every id the person had) and a merge (the duplicate)."""
+    data = event.data
+    if event.event_type == "crm.sales.customer.erased":
+        ids = [data.get("customer_id"), *(data.get("customer_ids") or ())]
+        return {str(i): "erased" for i in ids if i}
+    if event.event_type == "crm.sales.customer.merged":
+        duplicate = data.get("duplicate_id")
+        retired = {str(duplicate): "merged"} if duplicate else {}
+        if data.get("status") == "merged" and data.get("id"):
+            retired[str(data["id"])] = "merged"
+        return retired
+    return {}
+
+
+def retired_row(latest: dict[str, Any], state: str, event: Parsed) -> dict[str, Any]:
+    """The customer's latest row again, in its final state (same record and partition)."""
+    row = dict(latest)
+    row.update(
+        event_key=opaque_key(f"{event.event_id}/{latest['record_key']}"),
+        event_type=event.event_type,
+        state=state,
+        record_version=FINAL_VERSION,
+        occurred_at=_clickhouse_time(event.time),
+    )
+    for name, kind in COLUMNS:
+        if kind in ("Int64",) and row.get(name) is not None:
+            row[name] = int(row[name])
+    return row
+
+
+def customer_record_key(customer_id: str) -> str:
+    return opaque_key(f"{CUSTOMER_TOPIC}/{customer_id}")

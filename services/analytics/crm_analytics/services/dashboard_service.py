@@ -26,8 +26,9 @@ def _time(moment: datetime) -> str:
 
 def records(store: EventStore, topic: str, f: Filters, *, product_line: bool = False) -> str:
     """The latest state of every record of ``topic`` (``records`` FINAL: one row per record, its
-    highest version) within the region / branch / product line."""
-    where = [f"topic = {literal(topic)}"]
+    highest version) within the region / branch / product line. Events that carry no record's
+    state (no version: an erasure's ids, say) are no record."""
+    where = [f"topic = {literal(topic)}", "record_version > 0"]
     if f.region_code:
         where.append(f"region_code = {literal(f.region_code)}")
     if f.branch_code:
