@@ -12,6 +12,7 @@ from typing import Any
 from crm_shared.auth import Principal, Role
 from crm_shared.domain import InvalidField
 
+from ..access import visible_filters
 from ..db.store import RECORDS, EventStore, literal
 from ..domain.dashboards import CHARTS, filters
 from . import dashboard_service
@@ -40,7 +41,7 @@ async def monthly_report(
     from openpyxl import Workbook
 
     start, end = month_bounds(month)
-    f = dashboard_service.visible_filters(principal, filters(start, end, region_code, None, None, end))
+    f = visible_filters(principal, filters(start, end, region_code, None, None, end))
     sections = await dashboard_service.overview(store, f)
     book = Workbook()
     summary = book.active
