@@ -151,9 +151,9 @@ async def run(options: AnalyticsOptions) -> list[SummaryRow]:
 
                         async def customers() -> int:
                             answer = await client.get(
-                                "/api/v1/analytics/dashboards/overview", params=PERIOD, headers=headers
+                                "/api/v1/analytics/dashboards/charts/customers_by_kind", params=PERIOD, headers=headers
                             )
-                            return answer.json()["customers"]["new"]
+                            return sum(row[1] for row in answer.json()["rows"])
 
                         async def ingested() -> int:
                             answer = await client.get(
@@ -162,7 +162,7 @@ async def run(options: AnalyticsOptions) -> list[SummaryRow]:
                             return sum(r[1] for r in answer.json()["rows"])
 
                         while await ingested() < counts.get("crm.orders.order.v1", 0):
-                            await asyncio.sleep(0.05)
+                            await asyncio.sleep(0.25)  # a light poll: the store serves one call at a time
                         ingest_s = time.perf_counter() - started
                         ingest_rate = options.kafka_events / ingest_s
                         print(f"analytics ingest into chDB: {ingest_rate:.0f} events/s ({ingest_s:.2f} s)", flush=True)
@@ -191,7 +191,7 @@ async def run(options: AnalyticsOptions) -> list[SummaryRow]:
                         while await customers() <= before:
                             await asyncio.sleep(0.01)
                         fresh_ms = (time.perf_counter() - sent) * 1000
-                        print(f"freshness: an event visible in the overview after {fresh_ms:.0f} ms", flush=True)
+                        print(f"freshness: an event visible in a chart after {fresh_ms:.0f} ms", flush=True)
                         rows.append(SummaryRow("analytics freshness", f"{fresh_ms:.0f} ms", "", None))
 
                         store = next(c for c in app.state.runtime.clients.values() if c.name == "clickhouse")

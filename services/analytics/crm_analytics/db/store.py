@@ -21,6 +21,7 @@ from ..domain.projection import COLUMN_NAMES, COLUMNS
 
 EVENTS = "events"
 RECORDS = "records"
+RECORDS_FEED = "records_feed"  # the materialized view copying each inserted event into records
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _embedded: dict[str, Any] = {}
 _embedded_lock = threading.Lock()
@@ -115,11 +116,10 @@ class EventStore:
     def _insert(self, rows: list[dict[str, Any]]) -> None:
         body = "\n".join(json.dumps(row, separators=(",", ":")) for row in rows)
         columns = ", ".join(COLUMN_NAMES)
-        for table in (EVENTS, RECORDS):
-            if self.url:
-                self._connect().raw_insert(self.table(table), COLUMN_NAMES, body.encode(), fmt="JSONEachRow")
-            else:
-                self._command(f"INSERT INTO {self.table(table)} ({columns}) FORMAT JSONEachRow\n{body}")
+        if self.url:
+            self._connect().raw_insert(self.table(EVENTS), COLUMN_NAMES, body.encode(), fmt="JSONEachRow")
+        else:
+            self._command(f"INSERT INTO {self.table(EVENTS)} ({columns}) FORMAT JSONEachRow\n{body}")
 
     def _serialised(self, function, *args):
         with self._lock:
@@ -132,11 +132,12 @@ class EventStore:
 
     def create_sql(self) -> list[str]:
         """The DDL: ``events``, every event once (ReplacingMergeTree keyed by the event's key, so a
-                redelivered event is one row once the parts merge, and the queries count keys meanwhile),
-                and ``records``, the latest state of each record (ReplacingMergeTree by the record's
-                version, read with FINAL), which is what the dashboards count. Both are partitioned by the
-        month of the record's creation, which never changes, so every version of a record lands in one
-        partition and FINAL deduplicates partition by partition."""
+                        redelivered event is one row once the parts merge, and the queries count keys meanwhile),
+                        and ``records``, the latest state of each record (ReplacingMergeTree by the record's
+                        version, read with FINAL, fed by a materialized view of every insert into ``events``), which
+        is what the dashboards count. Both are partitioned by the
+                month of the record's creation, which never changes, so every version of a record lands in one
+                partition and FINAL deduplicates partition by partition."""
         columns = ",\n  ".join(f"{name} {kind}" for name, kind in COLUMNS)
         return [
             f"CREATE DATABASE IF NOT EXISTS {self.database}",
@@ -145,6 +146,8 @@ class EventStore:
             f"CREATE TABLE IF NOT EXISTS {self.table(RECORDS)} (\n  {columns}\n) "
             "ENGINE = ReplacingMergeTree(record_version) PARTITION BY toYYYYMM(created_at) "
             "ORDER BY (topic, record_key)",
+            f"CREATE MATERIALIZED VIEW IF NOT EXISTS {self.table(RECORDS_FEED)} TO {self.table(RECORDS)} "
+            f"AS SELECT * FROM {self.table(EVENTS)}",
         ]
 
     async def create(self) -> None:
@@ -152,7 +155,7 @@ class EventStore:
             await self._run(self._command, sql)
 
     async def drop(self) -> None:
-        for table in (EVENTS, RECORDS):
+        for table in (RECORDS_FEED, EVENTS, RECORDS):
             await self._run(self._command, f"DROP TABLE IF EXISTS {self.table(table)}")
 
     async def rebuild(self) -> None:
