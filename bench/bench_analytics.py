@@ -125,6 +125,9 @@ async def run(options: AnalyticsOptions) -> list[SummaryRow]:
                     ingest_group_id="bench.analytics.ingest",
                     ingest_poll_ms=100,
                     relay_enabled=False,
+                    # the ingest worker only: the erasure consumer (one transaction per customer
+                    # event, for the erasures among them) is not what this measures
+                    consumers_enabled=False,
                     monthly_reports_enabled=False,
                     log_json=False,
                     log_level="WARNING",
@@ -142,7 +145,7 @@ async def run(options: AnalyticsOptions) -> list[SummaryRow]:
                 async with app.router.lifespan_context(app):
                     headers = {
                         INTERNAL_TOKEN_HEADER: issue_internal_token(
-                            Principal("bench", "bench", Role.HQ_ANALYST), secret
+                            Principal("bench", "bench", Role.HQ_ANALYST), secret, ttl_s=24 * 3600
                         )
                     }
                     async with httpx.AsyncClient(
