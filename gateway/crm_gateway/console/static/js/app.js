@@ -14,6 +14,7 @@ import { analyticsView } from "./views/analytics.js";
 import { incidentView, incidentsView, ticketView, ticketsView } from "./views/tickets.js";
 import { newOrderView, orderView, ordersView } from "./views/orders.js";
 import { can } from "./views/common.js";
+import { forecastView, leadHistoryView, myTasksView, opportunityHistoryView, orderHistoryView, overdueView, reminderBadge } from "./views/daily.js";
 
 const SCREENS = [
   { path: /^search$/, view: searchView, menu: "nav.search", allowed: (me) => can.readCustomers(me) },
@@ -31,6 +32,12 @@ const SCREENS = [
   { path: /^tickets\/([^/]+)$/, view: ticketView, allowed: (me) => can.readTickets(me) },
   { path: /^incidents$/, view: incidentsView, menu: "nav.incidents", allowed: (me) => can.readTickets(me) },
   { path: /^incidents\/([^/]+)$/, view: incidentView, allowed: (me) => can.readTickets(me) },
+  { path: /^my-tasks$/, view: myTasksView, menu: "nav.my_tasks", allowed: (me) => can.logActivity(me) },
+  { path: /^overdue$/, view: overdueView, menu: "nav.overdue", allowed: (me) => can.reassign(me) },
+  { path: /^forecast$/, view: forecastView, menu: "nav.forecast", allowed: (me) => can.readStats(me) },
+  { path: /^leads\/([^/]+)\/history$/, view: leadHistoryView, allowed: (me) => can.readCustomers(me) },
+  { path: /^opportunities\/([^/]+)\/history$/, view: opportunityHistoryView, allowed: (me) => can.readCustomers(me) },
+  { path: /^orders\/([^/]+)\/history$/, view: orderHistoryView, allowed: (me) => can.readOrders(me) },
   { path: /^stats$/, view: statsView, menu: "nav.stats", allowed: (me) => can.readStats(me) },
   { path: /^analytics$/, view: analyticsView, menu: "nav.analytics", allowed: (me) => can.readAnalytics(me) },
   { path: /^reassign$/, view: reassignView, menu: "nav.reassign", allowed: (me) => can.reassign(me) },
@@ -110,6 +117,7 @@ function renderHeader(path = "") {
       return h("li", {}, h("a", { href: `#/${target}`, "aria-current": active ? "page" : null }, t(screen.menu)));
     }))) : null,
     h("div", { class: "session" },
+      me ? reminderBadge(me) : null,
       languagePicker(),
       me ? h("span", { class: "who" }, me.full_name || me.username, " · ", label("role", me.role),
         me.branch ? ` · ${me.branch}` : me.region ? ` · ${me.region}` : "") : null,

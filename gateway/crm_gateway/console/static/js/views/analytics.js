@@ -92,7 +92,7 @@ function filterForm(regionList, me, apply) {
   const branch = h("input", { type: "text", id: "analytics-branch", placeholder: "ALA-01", size: 8 });
   const line = h("select", { id: "analytics-line" }, h("option", { value: "" }, t("analytics.every_line")),
     LINES.map((l) => h("option", { value: l }, label("product_line", l))));
-  const form = h("form", { class: "filters", "aria-label": t("analytics.filters") },
+  const form = h("form", { class: "filters analytics-filters", "aria-label": t("analytics.filters") },
     h("label", {}, t("analytics.from"), " ", from), h("label", {}, t("analytics.to"), " ", to),
     h("label", {}, t("analytics.region"), " ", region), h("label", {}, t("analytics.branch"), " ", branch),
     h("label", {}, t("analytics.line"), " ", line), h("button", { type: "submit" }, t("analytics.apply")));
