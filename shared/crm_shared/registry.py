@@ -158,6 +158,17 @@ SERVICES: tuple[ServiceSpec, ...] = (
         scopes=("tickets:read", "tickets:write", "tickets:incidents"),
     ),
     ServiceSpec(
+        name="analytics",
+        app_factory="crm_analytics.main:create_app",
+        settings_class="crm_analytics.config:AnalyticsSettings",
+        migrations_dir="services/analytics/migrations",
+        seed="crm_analytics.seed:seed_demo",
+        http_port=8106,
+        grpc_port=50106,  # reserved: no gRPC API yet (the dashboards are REST)
+        description="head-office analytics: every event in ClickHouse, pseudonymous; dashboards, CSV and monthly reports",
+        scopes=("analytics:read", "analytics:write"),
+    ),
+    ServiceSpec(
         name="marketing",
         app_factory="crm_marketing.main:create_app",
         settings_class="crm_marketing.config:MarketingSettings",

@@ -2,6 +2,7 @@
 // that screens can grow independently. Keys are "<screen>.<what>"; labels of API values are
 // "<group>.<value>" (stage.proposal, role.branch_agent). A test checks that every key the
 // screens use is here in all three languages, and that no key is defined twice.
+import * as analytics from "./messages/analytics.js";
 import * as branches from "./messages/branches.js";
 import * as core from "./messages/core.js";
 import * as customers from "./messages/customers.js";
@@ -14,7 +15,7 @@ import * as privacy from "./messages/privacy.js";
 import * as search from "./messages/search.js";
 import * as tickets from "./messages/tickets.js";
 
-const PARTS = [core, branches, customers, erasure, orders, tickets, privacy, daily, search, exports, marketing];
+const PARTS = [core, branches, customers, erasure, orders, tickets, privacy, daily, search, exports, marketing, analytics];
 
 export const MESSAGES = Object.fromEntries(["en", "ru", "kk"].map(
   (language) => [language, Object.assign({}, ...PARTS.map((part) => part[language]))]));
