@@ -89,7 +89,12 @@ def unauthorized(detail: str) -> Problem:
 
 def user_caller(user: User) -> Caller:
     principal = Principal(
-        subject=user.id, username=user.username, role=Role(user.role), region=user.region_code, branch=user.branch_code
+        subject=user.id,
+        username=user.username,
+        role=Role(user.role),
+        region=user.region_code,
+        branch=user.branch_code,
+        partner_id=user.partner_id,
     )
     return Caller("user", principal, full_name=user.full_name, language=user.language)
 
@@ -129,6 +134,7 @@ class Authenticator:
             "role": user.role,
             "region": user.region_code,
             "branch": user.branch_code,
+            "partner": user.partner_id,
             "gen": user.token_generation,
             "iat": now,
             "exp": now + ttl,

@@ -33,6 +33,8 @@ class Role(StrEnum):
     HQ_ANALYST = "hq_analyst"
     PRIVACY_OFFICER = "privacy_officer"  # answers data subjects: exports and erases a person's data
     SYSTEM = "system"  # an external system calling with an API key; its scopes say what it may do
+    CHANNEL_MANAGER = "channel_manager"  # manages dealers and agents, approves their deals (partners)
+    PARTNER = "partner"  # a dealer's or agent's user: its principal carries partner_id
 
 
 class Scope(StrEnum):
@@ -42,6 +44,7 @@ class Scope(StrEnum):
     BRANCH = "branch"
     REGION = "region"
     NATIONAL = "national"
+    PARTNER = "partner"  # only the records of the caller's own partner (a partner_id on the record)
 
 
 ROLE_SCOPE: dict[Role, Scope] = {
@@ -53,6 +56,8 @@ ROLE_SCOPE: dict[Role, Scope] = {
     Role.HQ_ANALYST: Scope.NONE,
     Role.PRIVACY_OFFICER: Scope.NATIONAL,
     Role.SYSTEM: Scope.NATIONAL,
+    Role.CHANNEL_MANAGER: Scope.NONE,
+    Role.PARTNER: Scope.PARTNER,
 }
 # Roles that may change records (within their scope), and those that may reassign ownership.
 WRITER_ROLES = {Role.ADMIN, Role.BRANCH_AGENT, Role.BRANCH_MANAGER, Role.REGIONAL_MANAGER, Role.SYSTEM}
@@ -189,6 +194,8 @@ def visibility_clause(principal: Principal, model) -> ColumnElement[bool]:
         return model.region_code == principal.region
     if scope is Scope.BRANCH and principal.branch:
         return and_(model.branch_code == principal.branch)
+    if scope is Scope.PARTNER and principal.partner_id and hasattr(model, "partner_id"):
+        return model.partner_id == principal.partner_id
     return false()
 
 
