@@ -1,59 +1,52 @@
-"""Who may see and change partners, on top of crm_shared.auth's visibility model.
+"""Who may see and change what in the partners service.
 
-A partner is seen within the caller's scope (own branch, own region, or the whole country) and
-changed there by the roles that write; ``crm_shared.records`` loads one record that way (404 when
-hidden, 403 for roles that never write). The per-branch counts hold no personal data, so head-office
-analysts, who never see the records themselves, see every branch's count.
+Administrators and channel managers manage partners, decide deals and resolve disputes; they see
+every partner. A partner user (role partner, its principal carrying partner_id) sees its own
+partner, its own deals, commissions and statements, and registers deals and opens disputes for
+it: anything of another partner is a 404, as if it did not exist. Head-office analysts read
+partners and statements. Every other role has no business here (403).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, true
+from sqlalchemy import ColumnElement, false, true
 
-from crm_shared.auth import Principal, can_write, require_writer, visibility_clause
-from crm_shared.domain import InvalidField, NotAllowed
+from crm_shared.auth import Principal, Role, require_scope
+from crm_shared.errors import forbidden, not_found
 
-from .db.models import Partner, PartnerBranchCount
-from .domain.partners import check_region
-
-
-def visible_partners(principal: Principal) -> ColumnElement[bool]:
-    """A WHERE clause: the partners the caller may see."""
-    return visibility_clause(principal, Partner)
+MANAGERS = {Role.ADMIN, Role.CHANNEL_MANAGER}
+READERS = MANAGERS | {Role.HQ_ANALYST, Role.PARTNER, Role.SYSTEM}
+READ_SCOPE, WRITE_SCOPE = "partners:read", "partners:write"
 
 
-def visible_counts(principal: Principal) -> ColumnElement[bool]:
-    """A WHERE clause: the branch counts the caller may see. Roles that see aggregates only (the
-    head-office analysts) see all of them; the others keep to their scope."""
-    if not principal.sees_personal_data:
-        return true()
-    return visibility_clause(principal, PartnerBranchCount)
+def require_reader(principal: Principal) -> None:
+    if principal.role not in READERS:
+        raise forbidden(f"role {principal.role.value} has no access to partners")
+    require_scope(principal, READ_SCOPE)
 
 
-def placement(principal: Principal, branch_code: str | None, region_code: str | None) -> tuple[str, str]:
-    """The branch and region a new partner goes to: the caller's own, unless the request names
-    others the caller may write to.
+def require_manager(principal: Principal) -> None:
+    if principal.role not in MANAGERS:
+        raise forbidden(f"role {principal.role.value} may not manage partners; ask a channel manager")
 
-    Without a branch directory of its own the service cannot tell which region a branch belongs
-    to, so another branch than the caller's must come with its region; the caller's own branch
-    is in the caller's own region. (crm_sales.branch_directory shows how a service keeps one
-    from the gateway's crm.gateway.branch.v1 events.)
-    """
-    require_writer(principal)
-    branch = branch_code or principal.branch
-    if branch is None:
-        raise InvalidField("branch_code", "required: your account is not bound to a branch")
-    if branch == principal.branch:
-        region = region_code or principal.region
-        if principal.region and region != principal.region:
-            raise InvalidField("region_code", f"branch {branch} is in region {principal.region}")
-    elif region_code is None:
-        raise InvalidField("region_code", f"required with a branch other than your own ({branch})")
-    else:
-        region = region_code
-    if region is None:
-        raise InvalidField("region_code", "required: your account is not bound to a region")
-    check_region(region)
-    if not can_write(principal, region, branch):
-        raise NotAllowed(f"you may not register a partner in branch {branch} ({region})")
-    return branch, region
+
+def require_partner_user(principal: Principal) -> str:
+    """The caller's partner id: only a partner's own users register deals and open disputes."""
+    if principal.role is not Role.PARTNER or not principal.partner_id:
+        raise forbidden("only a partner's users register deals and open disputes for it")
+    return principal.partner_id
+
+
+def partner_filter(principal: Principal, column) -> ColumnElement[bool]:
+    """A WHERE clause on a partner_id column: a partner user's own, everything for the others."""
+    require_reader(principal)
+    if principal.role is Role.PARTNER:
+        return column == principal.partner_id if principal.partner_id else false()
+    return true()
+
+
+def check_partner_visible(principal: Principal, partner_id: str, what: str = "partner", ident: str | None = None) -> None:
+    """404 (never 403) when a partner user asks about another partner's records."""
+    require_reader(principal)
+    if principal.role is Role.PARTNER and principal.partner_id != partner_id:
+        raise not_found(what, (ident or partner_id)[:64])
