@@ -346,7 +346,27 @@ async def test_authorization_matrix(client, customers):
     assert all("customer_id" not in row for row in stats)
 
 
-async def test_billing_reports_invoices_and_payments_and_staff_see_the_balance(client, customers):
+async def billing_announcements(orders_database, customer_id: str) -> list[tuple[str, str]]:
+    """(type, billing's id) of every crm.orders.billing.v1 event written for this customer."""
+    from sqlalchemy import select
+
+    from crm_shared.db import Database
+    from crm_shared.models import OutboxEvent
+
+    db = Database(orders_database)
+    try:
+        async with db.read_only() as session:
+            rows = await session.scalars(
+                select(OutboxEvent)
+                .where(OutboxEvent.topic == "crm.orders.billing.v1", OutboxEvent.subject == customer_id)
+                .order_by(OutboxEvent.seq)
+            )
+            return [(row.type, row.data.get("payment_id") or row.data["invoice_id"]) for row in rows]
+    finally:
+        await db.dispose()
+
+
+async def test_billing_reports_invoices_and_payments_and_staff_see_the_balance(client, customers, orders_database):
     order = (await take(client, customers["almaty2"], [{"offering_id": "fix-business"}])).json()
     balance_path = f"/api/v1/orders/billing/customers/{customers['almaty2']}/balance"
     invoice = {
@@ -381,6 +401,12 @@ async def test_billing_reports_invoices_and_payments_and_staff_see_the_balance(c
         "/api/v1/orders/billing/invoices", json=invoice | {"invoice_id": "x", "amount_tiyn": 1.5}, headers=as_(BILLING)
     )
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "amount_tiyn"
+    # Each new report is announced once on crm.orders.billing.v1 (loyalty, commissions, analytics);
+    # the re-sent invoice and payment announce nothing.
+    assert await billing_announcements(orders_database, customers["almaty2"]) == [
+        ("crm.orders.billing.invoice_issued", "INV-h10-1"),
+        ("crm.orders.billing.payment_received", "PAY-h10-1"),
+    ]
 
 
 async def test_every_event_written_matches_its_schema(client, orders_database, customers):
@@ -404,6 +430,8 @@ async def test_every_event_written_matches_its_schema(client, orders_database, c
         "crm.orders.installed_product.created",
         "crm.orders.installed_product.changed",
         "crm.orders.installed_product.terminated",
+        "crm.orders.billing.invoice_issued",
+        "crm.orders.billing.payment_received",
     } <= types
     for row in rows:
         jsonschema.validate(row.data, events.schema_for(row.type))

@@ -3,6 +3,7 @@
 
 crm.orders.order.v1: created, state_changed, completed.
 crm.orders.installed_product.v1: created, changed, terminated.
+crm.orders.billing.v1: invoice_issued, payment_received (what billing reported, once per new report).
 crm.orders.erasure.v1: confirmed (ids and counts only)."""
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from crm_shared.customer_identity import ErasureNotice, erasure_confirmation
 from crm_shared.outbox import EventWriter
 from crm_shared.timefmt import iso
 
-from ..db.models import InstalledProduct, Order, OrderItem
+from ..db.models import BillingAccount, InstalledProduct, Invoice, Order, OrderItem, Payment
+from ..domain.catalog import CURRENCY
 from ..domain.lifecycle import requestable_from
 
 EVENTS = EventWriter("orders")
@@ -114,6 +116,60 @@ async def publish_installed_product(session: AsyncSession, action: str, product:
         data=installed_product_state(product),
         region=product.region_code,
         branch=product.branch_code,
+    )
+
+
+def invoice_issued_state(invoice: Invoice, account: BillingAccount) -> dict[str, Any]:
+    return {
+        "invoice_id": invoice.id,
+        "customer_id": invoice.customer_id,
+        "order_id": invoice.order_id,
+        "amount_tiyn": invoice.amount_tiyn,
+        "currency": CURRENCY,
+        "issued_on": invoice.issued_on.isoformat(),
+        "due_on": invoice.due_on.isoformat(),
+        "branch_code": account.branch_code,
+        "region_code": account.region_code,
+    }
+
+
+def payment_received_state(payment: Payment, invoice: Invoice, account: BillingAccount) -> dict[str, Any]:
+    return {
+        "payment_id": payment.id,
+        "invoice_id": invoice.id,
+        "customer_id": invoice.customer_id,
+        "order_id": invoice.order_id,
+        "amount_tiyn": payment.amount_tiyn,
+        "currency": CURRENCY,
+        "paid_at": iso(payment.paid_at),
+        "branch_code": account.branch_code,
+        "region_code": account.region_code,
+    }
+
+
+async def publish_invoice_issued(session: AsyncSession, invoice: Invoice, account: BillingAccount) -> None:
+    await EVENTS.add(
+        session,
+        aggregate="billing",
+        action="invoice_issued",
+        subject=invoice.customer_id,
+        data=invoice_issued_state(invoice, account),
+        region=account.region_code,
+        branch=account.branch_code,
+    )
+
+
+async def publish_payment_received(
+    session: AsyncSession, payment: Payment, invoice: Invoice, account: BillingAccount
+) -> None:
+    await EVENTS.add(
+        session,
+        aggregate="billing",
+        action="payment_received",
+        subject=invoice.customer_id,
+        data=payment_received_state(payment, invoice, account),
+        region=account.region_code,
+        branch=account.branch_code,
     )
 
 

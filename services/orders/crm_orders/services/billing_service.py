@@ -20,6 +20,7 @@ from ..access import BILLING, require_reader, require_system_scope
 from ..db.models import BillingAccount, Invoice, Order, Payment
 from ..domain.balance import BalanceStatus, InvoiceFigures, balance_status
 from ..domain.catalog import CURRENCY
+from ..events.publishers import publish_invoice_issued, publish_payment_received
 from .customer_identity_service import home_of
 
 
@@ -102,6 +103,7 @@ async def report_invoice(session: AsyncSession, principal: Principal, report: In
     )
     session.add(invoice)
     await session.flush()
+    await publish_invoice_issued(session, invoice, account)
     return invoice, True
 
 
@@ -116,11 +118,14 @@ async def report_payment(session: AsyncSession, principal: Principal, report: Pa
         if existing.invoice_id != report.invoice_id or existing.amount_tiyn != report.amount_tiyn:
             raise conflict(f"payment {report.payment_id} was reported before with other figures")
         return invoice, False
-    session.add(
-        Payment(id=report.payment_id, invoice_id=invoice.id, amount_tiyn=report.amount_tiyn, paid_at=report.paid_at)
+    payment = Payment(
+        id=report.payment_id, invoice_id=invoice.id, amount_tiyn=report.amount_tiyn, paid_at=report.paid_at
     )
+    session.add(payment)
     invoice.paid_tiyn += report.amount_tiyn
     await session.flush()
+    account = await session.get(BillingAccount, invoice.customer_id)
+    await publish_payment_received(session, payment, invoice, account)
     return invoice, True
 
 
