@@ -45,7 +45,9 @@ def partner_filter(principal: Principal, column) -> ColumnElement[bool]:
     return true()
 
 
-def check_partner_visible(principal: Principal, partner_id: str, what: str = "partner", ident: str | None = None) -> None:
+def check_partner_visible(
+    principal: Principal, partner_id: str, what: str = "partner", ident: str | None = None
+) -> None:
     """404 (never 403) when a partner user asks about another partner's records."""
     require_reader(principal)
     if principal.role is Role.PARTNER and principal.partner_id != partner_id:

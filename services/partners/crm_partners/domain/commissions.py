@@ -63,7 +63,9 @@ def order_lines(plan: dict[str, Any], order: dict[str, Any], activations_this_mo
     return lines
 
 
-def recurring_amount(plan: dict[str, Any], paid_tiyn: int, first_activation_at: datetime | None, paid_at: datetime) -> int:
+def recurring_amount(
+    plan: dict[str, Any], paid_tiyn: int, first_activation_at: datetime | None, paid_at: datetime
+) -> int:
     """recurring_percent of a payment made within the first recurring_months after the customer's
     first activation (30-day months), rounded down to a whole tiyn; 0 outside that window."""
     months = int(plan.get("recurring_months", 0))

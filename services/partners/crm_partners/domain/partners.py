@@ -66,7 +66,9 @@ def check_branches(branch_codes: list[str], region_codes: list[str]) -> list[str
     for code in branch_codes:
         branch = INITIAL_BRANCHES_BY_CODE.get(code)
         if branch is not None and branch.region_code not in region_codes:
-            raise InvalidField("branch_codes", f"branch {code} is in {branch.region_code}, outside the partner's regions")
+            raise InvalidField(
+                "branch_codes", f"branch {code} is in {branch.region_code}, outside the partner's regions"
+            )
     return list(dict.fromkeys(branch_codes))
 
 

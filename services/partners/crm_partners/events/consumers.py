@@ -1,38 +1,55 @@
-"""The service's consumers (ServiceDefinition.consumers). Each handler runs in the consumer's
-unit of work, beside the inbox row that marks the event as applied, so an event delivered twice
-(a relay re-send, a replay, a redelivery after a rebalance) takes effect once; and every event is
-checked against its contract before it reaches the handler (crm_shared.service.ConsumerSpec)."""
+"""The partners service's consumers (each idempotent through the shared inbox, every event checked
+against its contract first): commissions from orders (completed orders, disconnected products) and
+billing (payments), and sales' merges and erasures of customers."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_shared.db import utcnow
+from crm_shared.customer_identity import CUSTOMER_TOPIC, erasure_notice, merge_notice
 from crm_shared.envelope import CloudEvent
 from crm_shared.service import ConsumerSpec
 
-from ..db.models import PartnerBranchCount
-from .publishers import CREATED, TOPIC
+from ..services import commission_service, customer_identity_service
+
+ORDER_TOPIC = "crm.orders.order.v1"
+INSTALLED_PRODUCT_TOPIC = "crm.orders.installed_product.v1"
+BILLING_TOPIC = "crm.orders.billing.v1"
+ORDER_COMPLETED = "crm.orders.order.completed"
+PRODUCT_TERMINATED = "crm.orders.installed_product.terminated"
+PAYMENT_RECEIVED = "crm.orders.billing.payment_received"
 
 
-async def count_partner_in_its_branch(session: AsyncSession, event: CloudEvent) -> None:
-    """A new partner adds one to its branch's count; the topic's other events change no count."""
-    if event.type != CREATED:
-        return
-    branch_code, region_code = event.data["branch_code"], event.data["region_code"]
-    row = await session.get(PartnerBranchCount, branch_code, with_for_update=True)
-    if row is None:
-        # The first partners of a branch may arrive on two partitions at once: the second
-        # INSERT fails, its transaction (inbox row included) rolls back, and its retry adds one.
-        session.add(
-            PartnerBranchCount(branch_code=branch_code, region_code=region_code, partners=1, updated_at=utcnow())
+def _time(value: str | None, fallback: datetime) -> datetime:
+    return datetime.fromisoformat(value) if value else fallback
+
+
+async def apply_orders_event(session: AsyncSession, event: CloudEvent) -> None:
+    if event.type == ORDER_COMPLETED:
+        await commission_service.accrue_completed_order(
+            session, event.data, _time(event.data.get("completed_at"), event.time)
         )
-        return
-    row.partners += 1
-    row.updated_at = utcnow()
+    elif event.type == PRODUCT_TERMINATED:
+        await commission_service.claw_back(session, event.data, _time(event.data.get("terminated_at"), event.time))
+
+
+async def apply_billing_event(session: AsyncSession, event: CloudEvent) -> None:
+    if event.type == PAYMENT_RECEIVED:
+        await commission_service.confirm_by_payment(session, event.data, _time(event.data.get("paid_at"), event.time))
+
+
+async def apply_customer_event(session: AsyncSession, event: CloudEvent) -> None:
+    if (merge := merge_notice(event)) is not None:
+        await customer_identity_service.apply_merge(session, merge)
+    elif (erasure := erasure_notice(event)) is not None:
+        await customer_identity_service.apply_erasure(session, erasure)
 
 
 CONSUMERS: tuple[ConsumerSpec, ...] = (
-    # The name is the inbox key and the consumer group (<service>.<name>): keep it stable.
-    ConsumerSpec("branch-counts", [TOPIC], count_partner_in_its_branch),
+    # The names are the inbox keys and consumer groups (partners.<name>): keep them stable.
+    ConsumerSpec("commissions-orders", [ORDER_TOPIC, INSTALLED_PRODUCT_TOPIC], apply_orders_event),
+    ConsumerSpec("commissions-billing", [BILLING_TOPIC], apply_billing_event),
+    ConsumerSpec("customer-identity", [CUSTOMER_TOPIC], apply_customer_event),
 )

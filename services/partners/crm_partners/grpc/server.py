@@ -2,7 +2,7 @@
 
 The caller's identity travels in the call metadata and crm_shared.grpc verifies it; problems and
 domain errors come back as status codes: NOT_FOUND for a partner that is hidden or absent,
-PERMISSION_DENIED for roles that see no records, INVALID_ARGUMENT naming the request field.
+PERMISSION_DENIED for roles with no access to partners, INVALID_ARGUMENT naming the request field.
 """
 
 from __future__ import annotations
@@ -31,10 +31,11 @@ def to_message(partner: Partner) -> pb.Partner:
     return pb.Partner(
         id=partner.id,
         name=partner.name,
-        notes=partner.notes,
-        owner_id=partner.owner_id,
-        branch_code=partner.branch_code,
-        region_code=partner.region_code,
+        bin=partner.bin,
+        kind=partner.kind,
+        status=partner.status,
+        region_codes=list(partner.region_codes),
+        branch_codes=list(partner.branch_codes),
         version=partner.version,
         created_at=_timestamp(partner.created_at),
         updated_at=_timestamp(partner.updated_at),

@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_shared.auth import Principal
@@ -20,6 +19,7 @@ from crm_shared.errors import field_problem, not_found
 from crm_shared.pagination import decode_cursor, encode_cursor
 
 from .. import access
+from ..db.inserts import insert_if_absent
 from ..db.models import CommissionLine, CustomerClaim, Dispute, Partner
 from ..domain.commissions import (
     EarnedLine,
@@ -61,8 +61,11 @@ async def _add_lines(
     added = 0
     for line in earned:
         result = await session.execute(
-            insert(CommissionLine)
-            .values(
+            insert_if_absent(
+                session,
+                CommissionLine,
+                "source_key",
+                CommissionLine.id,
                 id=new_id(),
                 partner_id=partner_id,
                 customer_id=customer_id,
@@ -76,8 +79,6 @@ async def _add_lines(
                 accrued_at=at,
                 confirmed_at=at if status is LineStatus.CONFIRMED else None,
             )
-            .on_conflict_do_nothing(index_elements=["source_key"])
-            .returning(CommissionLine.id)
         )
         added += result.first() is not None
     return added
@@ -117,8 +118,12 @@ async def confirm_by_payment(session: AsyncSession, payment: dict[str, Any], at:
     )
     await session.execute(
         update(CommissionLine)
-        .where(scope, CommissionLine.partner_id == partner.id, CommissionLine.status == LineStatus.ACCRUED.value,
-               CommissionLine.kind == LineKind.ONE_OFF.value)
+        .where(
+            scope,
+            CommissionLine.partner_id == partner.id,
+            CommissionLine.status == LineStatus.ACCRUED.value,
+            CommissionLine.kind == LineKind.ONE_OFF.value,
+        )
         .values(status=LineStatus.CONFIRMED.value, confirmed_at=at)
     )
     amount = recurring_amount(partner.commission_plan, int(payment["amount_tiyn"]), claim.first_activation_at, at)
@@ -222,8 +227,14 @@ async def open_dispute(
         if line is None or line.partner_id != partner_id:
             raise not_found("commission line", line_id[:64], "line_id")
     dispute = Dispute(
-        id=new_id(), partner_id=partner_id, period=period, line_id=line_id, text=text.strip(), status="open",
-        opened_by=principal.subject, created_at=now,
+        id=new_id(),
+        partner_id=partner_id,
+        period=period,
+        line_id=line_id,
+        text=text.strip(),
+        status="open",
+        opened_by=principal.subject,
+        created_at=now,
     )
     session.add(dispute)
     await session.flush()

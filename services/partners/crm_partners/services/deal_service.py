@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, tuple_
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_shared.audit import record_change
@@ -30,6 +29,7 @@ from crm_shared.reference import INITIAL_BRANCHES_BY_CODE
 
 from .. import access
 from ..clients.sales_records import SalesRecords
+from ..db.inserts import insert_if_absent
 from ..db.models import CustomerClaim, Deal, Partner
 from ..domain.deals import (
     ChannelConflict,
@@ -129,10 +129,16 @@ async def claim_customer(
 ) -> None:
     """Claims the customer for this deal, or refuses (409) when another partner holds it."""
     inserted = await session.execute(
-        insert(CustomerClaim)
-        .values(customer_key=key, partner_id=partner_id, deal_id=deal_id, protected_until=protected_until)
-        .on_conflict_do_nothing(index_elements=["customer_key"])
-        .returning(CustomerClaim.customer_key)
+        insert_if_absent(
+            session,
+            CustomerClaim,
+            "customer_key",
+            CustomerClaim.customer_key,
+            customer_key=key,
+            partner_id=partner_id,
+            deal_id=deal_id,
+            protected_until=protected_until,
+        )
     )
     if inserted.first() is not None:
         return
@@ -230,7 +236,11 @@ async def decide(
     deal.decided_at = deal.updated_at = now
     deal.version += 1
     record_change(
-        session, principal, entity_type=WHAT, entity_id=deal.id, action=decision,
+        session,
+        principal,
+        entity_type=WHAT,
+        entity_id=deal.id,
+        action=decision,
         changes={"status": [DealStatus.SUBMITTED.value, decision]},
     )
     await publish_deal(session, decision, deal)

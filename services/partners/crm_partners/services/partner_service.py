@@ -77,7 +77,11 @@ async def register_partner(session: AsyncSession, principal: Principal, new: New
     session.add(partner)
     await flush_or_conflict(session, WHAT)
     record_change(
-        session, principal, entity_type=WHAT, entity_id=partner.id, action="created",
+        session,
+        principal,
+        entity_type=WHAT,
+        entity_id=partner.id,
+        action="created",
         changes=creation_changes(partner_state(partner)),
     )
     await publish_partner(session, "created", partner)
@@ -115,8 +119,15 @@ async def list_partners(
 
 
 UPDATABLE = (
-    "name", "status", "region_codes", "branch_codes", "contract_start", "contract_end",
-    "contacts", "bank_details", "commission_plan",
+    "name",
+    "status",
+    "region_codes",
+    "branch_codes",
+    "contract_start",
+    "contract_end",
+    "contacts",
+    "bank_details",
+    "commission_plan",
 )
 
 
@@ -144,7 +155,9 @@ async def change_partner(
     if "region_codes" in changes:
         partner.region_codes = rules.check_regions(changes["region_codes"])
     if "branch_codes" in changes or "region_codes" in changes:
-        partner.branch_codes = rules.check_branches(changes.get("branch_codes", partner.branch_codes), partner.region_codes)
+        partner.branch_codes = rules.check_branches(
+            changes.get("branch_codes", partner.branch_codes), partner.region_codes
+        )
     if "contract_start" in changes:
         partner.contract_start = changes["contract_start"]
     if "contract_end" in changes:
@@ -157,8 +170,10 @@ async def change_partner(
     if "commission_plan" in changes:
         partner.commission_plan = rules.check_plan(changes["commission_plan"])
     after = partner_state(partner) | {"contacts": partner.contacts, "bank_details": partner.bank_details}
-    changed = diff({k: v for k, v in before.items() if k not in ("version", "updated_at")},
-                   {k: v for k, v in after.items() if k not in ("version", "updated_at")})
+    changed = diff(
+        {k: v for k, v in before.items() if k not in ("version", "updated_at")},
+        {k: v for k, v in after.items() if k not in ("version", "updated_at")},
+    )
     if not changed:
         return partner
     partner.updated_at = now

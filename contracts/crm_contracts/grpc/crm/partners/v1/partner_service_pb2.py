@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%crm/partners/v1/partner_service.proto\x12\x0f\x63rm.partners.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xee\x01\n\x07Partner\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x12\n\x05notes\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x10\n\x08owner_id\x18\x04 \x01(\t\x12\x13\n\x0b\x62ranch_code\x18\x05 \x01(\t\x12\x13\n\x0bregion_code\x18\x06 \x01(\t\x12\x0f\n\x07version\x18\x07 \x01(\x05\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x08\n\x06_notes\"\x1f\n\x11GetPartnerRequest\x12\n\n\x02id\x18\x01 \x01(\t\"?\n\x12GetPartnerResponse\x12)\n\x07partner\x18\x01 \x01(\x0b\x32\x18.crm.partners.v1.Partner2g\n\x0ePartnerService\x12U\n\nGetPartner\x12\".crm.partners.v1.GetPartnerRequest\x1a#.crm.partners.v1.GetPartnerResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%crm/partners/v1/partner_service.proto\x12\x0f\x63rm.partners.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xeb\x01\n\x07Partner\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0b\n\x03\x62in\x18\x03 \x01(\t\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x14\n\x0cregion_codes\x18\x06 \x03(\t\x12\x14\n\x0c\x62ranch_codes\x18\x07 \x03(\t\x12\x0f\n\x07version\x18\x08 \x01(\x05\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x1f\n\x11GetPartnerRequest\x12\n\n\x02id\x18\x01 \x01(\t\"?\n\x12GetPartnerResponse\x12)\n\x07partner\x18\x01 \x01(\x0b\x32\x18.crm.partners.v1.Partner2g\n\x0ePartnerService\x12U\n\nGetPartner\x12\".crm.partners.v1.GetPartnerRequest\x1a#.crm.partners.v1.GetPartnerResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,11 +33,11 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'crm_contracts.grpc.crm.part
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PARTNER']._serialized_start=92
-  _globals['_PARTNER']._serialized_end=330
-  _globals['_GETPARTNERREQUEST']._serialized_start=332
-  _globals['_GETPARTNERREQUEST']._serialized_end=363
-  _globals['_GETPARTNERRESPONSE']._serialized_start=365
-  _globals['_GETPARTNERRESPONSE']._serialized_end=428
-  _globals['_PARTNERSERVICE']._serialized_start=430
-  _globals['_PARTNERSERVICE']._serialized_end=533
+  _globals['_PARTNER']._serialized_end=327
+  _globals['_GETPARTNERREQUEST']._serialized_start=329
+  _globals['_GETPARTNERREQUEST']._serialized_end=360
+  _globals['_GETPARTNERRESPONSE']._serialized_start=362
+  _globals['_GETPARTNERRESPONSE']._serialized_end=425
+  _globals['_PARTNERSERVICE']._serialized_start=427
+  _globals['_PARTNERSERVICE']._serialized_end=530
 # @@protoc_insertion_point(module_scope)
