@@ -59,6 +59,7 @@ async def register_deal(
         response,
         create=create,
         headers=lambda state: {"Location": f"/api/v1/partners/deals/{state['id']}"},
+        flush=session.flush,
     )
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from crm_shared.api import CurrentPrincipal, Now, ReadSession, Session
-from crm_shared.concurrency import IfMatch, etag, patch_changes, required_version, version_headers
+from crm_shared.concurrency import IfMatch, etag, flush_or_conflict, patch_changes, required_version, version_headers
 from crm_shared.errors import OPENAPI_PROBLEMS, openapi_problems
 from crm_shared.idempotency import IdempotencyKey, create_once
 from crm_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
@@ -69,7 +69,14 @@ async def create_partner(
         return partner_view(await partner_service.register_partner(session, principal, new, now))
 
     return await create_once(
-        session, principal, idempotency_key, body.model_dump(mode="json"), response, create=create, headers=_headers
+        session,
+        principal,
+        idempotency_key,
+        body.model_dump(mode="json"),
+        response,
+        create=create,
+        headers=_headers,
+        flush=lambda: flush_or_conflict(session, WHAT),
     )
 
 

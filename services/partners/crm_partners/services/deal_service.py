@@ -47,10 +47,11 @@ WHAT = "deal"
 ACTIVE_IN_SALES = "active"
 
 
-def sales_reader() -> Principal:
-    """Who asks sales whether a customer exists: the partners service itself, nationally (the
-    answer names no partner and reaches only the service, never the partner user)."""
-    return Principal("partners-service", "partners", Role.SYSTEM, scopes=("sales:read",))
+def sales_reader(partner_id: str) -> Principal:
+    """Who asks sales whether a customer exists: the partner's channel, nationally, through this
+    service (the answer reaches only the service, never the partner user). Sales audits each
+    look-up by IIN/BIN and holds each partner to its per-minute budget of them."""
+    return Principal(f"partner:{partner_id}", f"partner channel {partner_id}", Role.SYSTEM, scopes=("sales:read",))
 
 
 def partner_channel(partner: Partner, branch_code: str) -> Principal:
@@ -91,7 +92,7 @@ async def register_deal(
     customer = deal_customer(new.customer)
     if not new.offering_ids:
         raise InvalidField("offering_ids", "at least one offering")
-    await check_not_a_branch_customer(session, customer, sales)
+    await check_not_a_branch_customer(session, partner_id, customer, sales)
     deal = Deal(
         id=new_id(),
         partner_id=partner_id,
@@ -113,9 +114,11 @@ async def register_deal(
     return deal
 
 
-async def check_not_a_branch_customer(session: AsyncSession, customer: DealCustomer, sales: SalesCustomers) -> None:
+async def check_not_a_branch_customer(
+    session: AsyncSession, partner_id: str, customer: DealCustomer, sales: SalesCustomers
+) -> None:
     """409 when sales has this customer, active, and no partner brought it."""
-    found = await sales.find_by_iin_bin(sales_reader(), customer.identifier)
+    found = await sales.find_by_iin_bin(sales_reader(partner_id), customer.identifier)
     active = [c.id for c in found if c.status == ACTIVE_IN_SALES]
     if not active:
         return
@@ -251,7 +254,8 @@ async def customer_in_sales(deal: Deal, channel: Principal, sales: SalesCustomer
     """The customer's id in sales: the one registered with this IIN/BIN, or a new one."""
     customer = deal.customer
     identifier = customer.get("iin") or customer.get("bin")
-    existing = [c for c in await sales.find_by_iin_bin(sales_reader(), identifier) if c.status != "merged"]
+    found = await sales.find_by_iin_bin(sales_reader(deal.partner_id), identifier)
+    existing = [c for c in found if c.status != "merged"]
     if existing:
         return existing[0].id
     body = {"kind": customer["kind"], "phone": customer["phone"], "branch_code": channel.branch}
