@@ -17,6 +17,7 @@ from fastapi import Depends, Request
 from sqlalchemy import ColumnElement, and_, false, true
 
 from .errors import Problem
+from .partner_customers import partner_clause
 
 INTERNAL_AUDIENCE = "crm-internal"
 INTERNAL_ISSUER = "crm-gateway"
@@ -194,8 +195,8 @@ def visibility_clause(principal: Principal, model) -> ColumnElement[bool]:
         return model.region_code == principal.region
     if scope is Scope.BRANCH and principal.branch:
         return and_(model.branch_code == principal.branch)
-    if scope is Scope.PARTNER and principal.partner_id and hasattr(model, "partner_id"):
-        return model.partner_id == principal.partner_id
+    if scope is Scope.PARTNER:
+        return partner_clause(principal.partner_id, model)
     return false()
 
 
