@@ -9,9 +9,9 @@ from datetime import date
 from sqlalchemy import select
 
 from crm_shared.auth import Principal, Role
-from crm_shared.db import Database, utcnow
+from crm_shared.db import Database, new_id, utcnow
 
-from .db.models import Partner
+from .db.models import CustomerClaim, Partner
 from .services import partner_service
 from .services.partner_service import NewPartner
 
@@ -58,3 +58,22 @@ async def seed_demo(db: Database) -> dict[str, int]:
                 await partner_service.register_partner(session, SEEDER, partner, utcnow())
                 created += 1
     return {"partners_created": created}
+
+
+async def seed_brought_customers(db: Database, partner_id: str, count: int) -> list[str]:
+    """``count`` customers the partner brought (approved claims), for benchmarks: their ids."""
+    ids = [new_id() for _ in range(count)]
+    brought_at = utcnow()
+    async with db.unit_of_work() as session:
+        for number, customer_id in enumerate(ids):
+            session.add(
+                CustomerClaim(
+                    customer_key=f"IIN:bench{number:07d}",
+                    partner_id=partner_id,
+                    deal_id=new_id(),
+                    protected_until=brought_at,
+                    customer_id=customer_id,
+                    brought_at=brought_at,
+                )
+            )
+    return ids
