@@ -275,3 +275,22 @@ async def test_a_partner_disputes_and_a_channel_manager_resolves(client, make_pa
             f"{API}/disputes", json={"period": "2026-03", "text": "x"}, headers=auth_headers(PRINCIPALS["branch_agent"])
         )
     ).status_code == 403
+
+
+async def test_tiers_by_the_months_volume_count_each_activation_once(db, make_partner):
+    plan = {
+        "one_off_tiyn": 100,
+        "recurring_percent": "0",
+        "recurring_months": 0,
+        "clawback_days": 0,
+        "tiers": [{"min_activations": 3, "one_off_tiyn": 300}],
+    }
+    partner = await make_partner("Tiered", commission_plan=plan)
+    customer = await brought_customer(db, partner)
+    first = completed_order(new_id(), customer, [item("a"), item("b")])
+    await deliver(db, "commissions-orders", first)
+    again = CloudEvent(id=new_id(), source=first.source, type=first.type, subject=first.subject, data=first.data)
+    await deliver(db, "commissions-orders", again)  # not counted twice towards the tier
+    await deliver(db, "commissions-orders", completed_order(new_id(), customer, [item("c"), item("d")]))
+    amounts = sorted(line.amount_tiyn for line in await lines_of(db, partner))
+    assert amounts == [100, 100, 300, 300]

@@ -107,6 +107,17 @@ class CommissionLine(PartnersBase):
     __table_args__ = (Index("ix_commission_lines_partner_period", "partner_id", "period", "accrued_at", "id"),)
 
 
+class PartnerMonth(PartnersBase):
+    """How many offerings a partner activated in a month, counted as the orders' events accrue
+    (the volume its plan's tiers look at), so that no accrual counts the month's lines again."""
+
+    __tablename__ = "partner_months"
+
+    partner_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    activations: Mapped[int] = mapped_column(Integer)
+
+
 class Dispute(PartnersBase):
     """A partner's objection to a month's statement (or one line of it), resolved by a channel manager."""
 

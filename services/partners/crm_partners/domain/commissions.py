@@ -47,6 +47,15 @@ def one_off_amount(plan: dict[str, Any], offering_id: str, activations_this_mont
     return amount
 
 
+def activated_units(order: dict[str, Any]) -> int:
+    """How many offerings a completed order activated (completed 'add' items, by quantity)."""
+    return sum(
+        int(item.get("quantity") or 1)
+        for item in order.get("items") or []
+        if item.get("action") == "add" and item.get("state") == "completed"
+    )
+
+
 def order_lines(plan: dict[str, Any], order: dict[str, Any], activations_this_month: int) -> list[EarnedLine]:
     """The one-off lines of a completed order: one per completed 'add' item and unit of quantity."""
     lines: list[EarnedLine] = []

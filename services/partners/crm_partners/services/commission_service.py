@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_shared.auth import Principal
@@ -20,11 +20,12 @@ from crm_shared.pagination import decode_cursor, encode_cursor
 
 from .. import access
 from ..db.inserts import insert_if_absent
-from ..db.models import CommissionLine, CustomerClaim, Dispute, Partner
+from ..db.models import CommissionLine, CustomerClaim, Dispute, Partner, PartnerMonth
 from ..domain.commissions import (
     EarnedLine,
     LineKind,
     LineStatus,
+    activated_units,
     order_lines,
     period_of,
     recurring_amount,
@@ -92,16 +93,40 @@ async def accrue_completed_order(session: AsyncSession, order: dict[str, Any], a
     claim, partner = brought
     if claim.first_activation_at is None or at < claim.first_activation_at:
         claim.first_activation_at = at
-    period = period_of(at)
-    activations = await session.scalar(
-        select(func.count()).where(
-            CommissionLine.partner_id == partner.id,
-            CommissionLine.period == period,
-            CommissionLine.kind == LineKind.ONE_OFF.value,
+    earned = order_lines(partner.commission_plan, order, 0)
+    if partner.commission_plan.get("tiers"):
+        before = await _count_activations(session, partner.id, period_of(at), order)
+        earned = order_lines(partner.commission_plan, order, before)
+    return await _add_lines(session, partner.id, claim.customer_id, str(order["id"]), earned, at)
+
+
+async def _count_activations(session: AsyncSession, partner_id: str, period: str, order: dict[str, Any]) -> int:
+    """The partner's activations in the month before this order's, counting this order's in (once:
+    a re-announced order finds its lines there already and is not counted again)."""
+    first_key = next((line.source_key for line in order_lines({"one_off_tiyn": 1}, order, 0)), None)
+    if first_key is None:
+        return 0
+    if await session.scalar(select(CommissionLine.id).where(CommissionLine.source_key == first_key)):
+        return 0  # already accrued: the lines' source keys make this a no-op anyway
+    await session.execute(
+        insert_if_absent(
+            session,
+            PartnerMonth,
+            ("partner_id", "period"),
+            PartnerMonth.partner_id,
+            partner_id=partner_id,
+            period=period,
+            activations=0,
         )
     )
-    earned = order_lines(partner.commission_plan, order, activations or 0)
-    return await _add_lines(session, partner.id, claim.customer_id, str(order["id"]), earned, at)
+    month = await session.scalar(
+        select(PartnerMonth)
+        .where(PartnerMonth.partner_id == partner_id, PartnerMonth.period == period)
+        .with_for_update()
+    )
+    before = month.activations
+    month.activations += activated_units(order)
+    return before
 
 
 async def confirm_by_payment(session: AsyncSession, payment: dict[str, Any], at: datetime) -> int:

@@ -108,6 +108,13 @@ def upgrade() -> None:
         "ix_commission_lines_partner_period", "commission_lines", ["partner_id", "period", "accrued_at", "id"]
     )
     op.create_table(
+        "partner_months",
+        sa.Column("partner_id", sa.String(length=64), nullable=False),
+        sa.Column("period", sa.String(length=7), nullable=False),
+        sa.Column("activations", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("partner_id", "period", name=op.f("pk_partner_months")),
+    )
+    op.create_table(
         "disputes",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("partner_id", sa.String(length=64), nullable=False),
@@ -126,7 +133,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("disputes", "commission_lines", "deals", "customer_claims", "partners"):
+    for table in ("disputes", "partner_months", "commission_lines", "deals", "customer_claims", "partners"):
         op.drop_table(table)
     drop_customer_identity_tables_v1()
     drop_platform_tables_v1()
