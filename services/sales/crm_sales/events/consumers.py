@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_contracts.events import erasure_confirmation_topics
 from crm_shared.envelope import CloudEvent
-from crm_shared.partner_customers import record_partner_customer
+from crm_shared.partner_customers import PARTNER_DEAL_TOPIC, record_partner_customer
 from crm_shared.service import ConsumerSpec
 
 from ..db.models import PartnerCustomer
@@ -153,5 +153,6 @@ CONSUMERS: list[ConsumerSpec] = [
     ConsumerSpec("staff-directory", [USER_TOPIC], apply_user_event),
     ConsumerSpec("branch-directory", [BRANCH_TOPIC], apply_branch_event),
     ConsumerSpec("branch-stats", [CUSTOMER_TOPIC], apply_customer_event),
+    ConsumerSpec("partner-customers", [PARTNER_DEAL_TOPIC], apply_partner_deal_event),
     *([ConsumerSpec("erasure-confirmations", ERASURE_TOPICS, apply_erasure_confirmation)] if ERASURE_TOPICS else []),
 ]
