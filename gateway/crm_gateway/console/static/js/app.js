@@ -12,6 +12,7 @@ import { branchesView, keysView, usersView } from "./views/admin.js";
 import { statsView } from "./views/stats.js";
 import { incidentView, incidentsView, ticketView, ticketsView } from "./views/tickets.js";
 import { newOrderView, orderView, ordersView } from "./views/orders.js";
+import { approvalsView, disputesView, partnerView, partnersView, portalView } from "./views/partners.js";
 import { can } from "./views/common.js";
 
 const SCREENS = [
@@ -35,6 +36,11 @@ const SCREENS = [
   { path: /^admin\/users$/, view: usersView, menu: "nav.users", allowed: (me) => can.administer(me) },
   { path: /^admin\/branches$/, view: branchesView, menu: "nav.branches", allowed: (me) => can.administer(me) },
   { path: /^admin\/keys$/, view: keysView, menu: "nav.keys", allowed: (me) => can.administer(me) },
+  { path: /^portal$/, view: portalView, menu: "nav.portal", allowed: (me) => can.usePortal(me) },
+  { path: /^partners$/, view: partnersView, menu: "nav.partners", allowed: (me) => can.managePartners(me) },
+  { path: /^partners\/approvals$/, view: approvalsView, menu: "nav.approvals", allowed: (me) => can.managePartners(me) },
+  { path: /^partners\/disputes$/, view: disputesView, menu: "nav.disputes", allowed: (me) => can.managePartners(me) || can.usePortal(me) },
+  { path: /^partners\/([^/]+)$/, view: partnerView, allowed: (me) => can.managePartners(me) },
 ];
 
 const header = document.getElementById("top");
@@ -46,6 +52,8 @@ function currentPath() {
 
 function homeOf(me) {
   if (me.role === "hq_analyst") return "stats";
+  if (me.role === "partner") return "portal";
+  if (me.role === "channel_manager") return "partners";
   // the call centre and the privacy officer start from a person's phone or IIN
   return me.role === "call_center_agent" || me.role === "privacy_officer" ? "search" : "customers";
 }

@@ -7,10 +7,11 @@ import * as core from "./messages/core.js";
 import * as customers from "./messages/customers.js";
 import * as erasure from "./messages/erasure.js";
 import * as orders from "./messages/orders.js";
+import * as partners from "./messages/partners.js";
 import * as privacy from "./messages/privacy.js";
 import * as tickets from "./messages/tickets.js";
 
-const PARTS = [core, branches, customers, erasure, orders, tickets, privacy];
+const PARTS = [core, branches, customers, erasure, orders, tickets, privacy, partners];
 
 export const MESSAGES = Object.fromEntries(["en", "ru", "kk"].map(
   (language) => [language, Object.assign({}, ...PARTS.map((part) => part[language]))]));
