@@ -7,8 +7,8 @@ Baseline, in the same run: the same number of transactions each inserting one in
 plain row (the least a once-per-event accrual must write), so that the ratio says what the
 commission rules cost on top of the bookkeeping.
 
-    .venv/bin/python -m bench.bench_commissions                 # 2 000 events (default)
-    .venv/bin/python -m bench.bench_commissions --events 1000000 # the full monthly run (long)
+    .venv/bin/python -m bench.bench_commissions                             # 2 000 events (default)
+    .venv/bin/python -m bench.bench_commissions --commission-events 1000000 # the full monthly run (long)
 """
 
 from __future__ import annotations
@@ -38,10 +38,12 @@ MONTH = datetime(2026, 3, 1, tzinfo=UTC)
 READER = Principal("bench", "bench", Role.CHANNEL_MANAGER)
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--events", type=int, default=2000, help="completed-order events in the month")
+def add_arguments(parser: argparse.ArgumentParser, *, shared: bool = False) -> None:
+    """``shared``: --concurrency already comes from bench_api (run_all)."""
+    parser.add_argument("--commission-events", type=int, default=2000, help="completed-order events in the month")
     parser.add_argument("--commission-customers", type=int, default=500, help="customers the partner brought")
-    parser.add_argument("--concurrency", type=int, default=8, help="events applied at once (consumer partitions)")
+    if not shared:
+        parser.add_argument("--concurrency", type=int, default=8, help="events applied at once (consumer partitions)")
 
 
 def options_from(args: argparse.Namespace) -> argparse.Namespace:
@@ -88,7 +90,7 @@ async def run(args: argparse.Namespace) -> list[SummaryRow]:
         try:
             await seed_demo(db)
             customers = await seed_brought_customers(db, PARTNER, args.commission_customers)
-            events = (order_event(n, customers[n % len(customers)]) for n in range(args.events))
+            events = (order_event(n, customers[n % len(customers)]) for n in range(args.commission_events))
 
             async def accrue(number: int) -> None:
                 event = next(events)
@@ -100,13 +102,13 @@ async def run(args: argparse.Namespace) -> list[SummaryRow]:
                 await apply_once(db, "bench-commissions", event, handler)
 
             rss_before = max_rss_mib()
-            run_s = await in_parallel(args.events, args.concurrency, accrue)
+            run_s = await in_parallel(args.commission_events, args.concurrency, accrue)
             async with db.reads() as session:
                 started = time.perf_counter()
                 statement = await commission_service.statement(session, READER, PARTNER, "2026-03")
                 statement_s = time.perf_counter() - started
             rss_after = max_rss_mib()
-            assert statement["totals"].lines == args.events, statement["totals"]
+            assert statement["totals"].lines == args.commission_events, statement["totals"]
             assert statement["totals"].total_tiyn == sum(line.amount_tiyn for line in statement["lines"])
 
             async with db.unit_of_work() as session:
@@ -125,13 +127,13 @@ async def run(args: argparse.Namespace) -> list[SummaryRow]:
                         text("INSERT INTO bench_plain VALUES (:id, 500000)"), {"id": str(uuid.uuid4())}
                     )
 
-            baseline_s = await in_parallel(args.events, args.concurrency, plain)
+            baseline_s = await in_parallel(args.commission_events, args.concurrency, plain)
         finally:
             await db.dispose()
-    rate, baseline_rate = args.events / run_s, args.events / baseline_s
+    rate, baseline_rate = args.commission_events / run_s, args.commission_events / baseline_s
     print(
-        f"commission run: {args.events} events in {run_s:.1f} s ({rate:.0f}/s); statement of "
-        f"{args.events} lines in {statement_s:.2f} s; max RSS {rss_before:.0f} -> {rss_after:.0f} MiB"
+        f"commission run: {args.commission_events} events in {run_s:.1f} s ({rate:.0f}/s); statement of "
+        f"{args.commission_events} lines in {statement_s:.2f} s; max RSS {rss_before:.0f} -> {rss_after:.0f} MiB"
     )
     print(f"baseline (inbox row + one plain row per event): {baseline_s:.1f} s ({baseline_rate:.0f}/s)")
     return [
@@ -140,14 +142,14 @@ async def run(args: argparse.Namespace) -> list[SummaryRow]:
             f"{rate:.0f}/s",
             f"{baseline_rate:.0f}/s",
             rate / baseline_rate,
-            note=f"{args.events} events, concurrency {args.concurrency}",
+            note=f"{args.commission_events} events, concurrency {args.concurrency}",
         ),
         SummaryRow(
             "commissions: statement of the month",
             f"{statement_s:.2f} s",
             "-",
             None,
-            note=f"{args.events} lines; max RSS {rss_after:.0f} MiB",
+            note=f"{args.commission_events} lines; max RSS {rss_after:.0f} MiB",
         ),
     ]
 
