@@ -38,8 +38,9 @@ def test_the_service_runs_its_consumers_on_their_topics():
         "staff-directory": ["crm.gateway.user.v1"],
         "branch-directory": ["crm.gateway.branch.v1"],
         "branch-stats": ["crm.sales.customer.v1"],
+        "partner-customers": ["crm.partners.deal.v1"],
         # every service that confirms erasures, by the event catalogue
-        "erasure-confirmations": ["crm.orders.erasure.v1", "crm.tickets.erasure.v1"],
+        "erasure-confirmations": ["crm.orders.erasure.v1", "crm.partners.erasure.v1", "crm.tickets.erasure.v1"],
     }
     for type_ in ("crm.gateway.user.created", "crm.gateway.user.updated", "crm.gateway.user.deactivated"):
         assert contracts.topic_of(type_) == "crm.gateway.user.v1"
