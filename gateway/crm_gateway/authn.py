@@ -95,6 +95,7 @@ def user_caller(user: User) -> Caller:
         region=user.region_code,
         branch=user.branch_code,
         partner_id=user.partner_id,
+        full_name=user.full_name,
     )
     return Caller("user", principal, full_name=user.full_name, language=user.language)
 

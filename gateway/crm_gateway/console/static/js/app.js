@@ -14,6 +14,7 @@ import { incidentView, incidentsView, ticketView, ticketsView } from "./views/ti
 import { newOrderView, orderView, ordersView } from "./views/orders.js";
 import { approvalsView, disputesView, partnerView, partnersView, portalView } from "./views/partners.js";
 import { can } from "./views/common.js";
+import { forecastView, leadHistoryView, myTasksView, opportunityHistoryView, orderHistoryView, overdueView, reminderBadge } from "./views/daily.js";
 
 const SCREENS = [
   { path: /^search$/, view: searchView, menu: "nav.search", allowed: (me) => can.readCustomers(me) },
@@ -31,6 +32,12 @@ const SCREENS = [
   { path: /^tickets\/([^/]+)$/, view: ticketView, allowed: (me) => can.readTickets(me) },
   { path: /^incidents$/, view: incidentsView, menu: "nav.incidents", allowed: (me) => can.readTickets(me) },
   { path: /^incidents\/([^/]+)$/, view: incidentView, allowed: (me) => can.readTickets(me) },
+  { path: /^my-tasks$/, view: myTasksView, menu: "nav.my_tasks", allowed: (me) => can.logActivity(me) },
+  { path: /^overdue$/, view: overdueView, menu: "nav.overdue", allowed: (me) => can.reassign(me) },
+  { path: /^forecast$/, view: forecastView, menu: "nav.forecast", allowed: (me) => can.readStats(me) },
+  { path: /^leads\/([^/]+)\/history$/, view: leadHistoryView, allowed: (me) => can.readCustomers(me) },
+  { path: /^opportunities\/([^/]+)\/history$/, view: opportunityHistoryView, allowed: (me) => can.readCustomers(me) },
+  { path: /^orders\/([^/]+)\/history$/, view: orderHistoryView, allowed: (me) => can.readOrders(me) },
   { path: /^stats$/, view: statsView, menu: "nav.stats", allowed: (me) => can.readStats(me) },
   { path: /^reassign$/, view: reassignView, menu: "nav.reassign", allowed: (me) => can.reassign(me) },
   { path: /^admin\/users$/, view: usersView, menu: "nav.users", allowed: (me) => can.administer(me) },
@@ -116,6 +123,7 @@ function renderHeader(path = "") {
       return h("li", {}, h("a", { href: `#/${target}`, "aria-current": active ? "page" : null }, t(screen.menu)));
     }))) : null,
     h("div", { class: "session" },
+      me ? reminderBadge(me) : null,
       languagePicker(),
       me ? h("span", { class: "who" }, me.full_name || me.username, " · ", label("role", me.role),
         me.branch ? ` · ${me.branch}` : me.region ? ` · ${me.region}` : "") : null,
