@@ -1,9 +1,8 @@
 """Runs every benchmark and prints one summary table (`make bench`).
 
-    .venv/bin/python -m bench.run_all [--only api|relay|tickets|orders|commissions] [--customers 100000] [--requests 3000]
+    .venv/bin/python -m bench.run_all [--only api|relay|tickets|orders|webhooks|commissions] [--deliveries 500] [--customers 100000] [--requests 3000]
         [--concurrency 8] [--max-seconds 20] [--events 20000] [--no-sqlite] [--tickets 200000]
         [--order-customers 10000] [--offerings 200] [--orders 2000] [--completions 400]
-        [--commission-events 2000] [--commission-customers 500]
 
 Figures, never pass/fail: each is printed next to a baseline measured in the same run, and
 the ratio is what to compare between machines and commits (see bench/README.md).
@@ -16,7 +15,7 @@ import os
 import platform
 import time
 
-from . import bench_api, bench_commissions, bench_orders, bench_relay, bench_tickets
+from . import bench_api, bench_commissions, bench_orders, bench_relay, bench_tickets, bench_webhooks
 from .common import SummaryRow, render_summary, run_benchmark
 
 
@@ -35,6 +34,8 @@ async def run_all(args: argparse.Namespace) -> list[SummaryRow]:
         rows += await bench_tickets.run(bench_tickets.options_from(args))
     if args.only in (None, "orders"):
         rows += await bench_orders.run(bench_orders.options_from(args))
+    if args.only in (None, "webhooks"):
+        rows += await bench_webhooks.run(bench_webhooks.options_from(args))
     if args.only in (None, "commissions"):
         rows += await bench_commissions.run(bench_commissions.options_from(args))
     return rows
@@ -43,12 +44,13 @@ async def run_all(args: argparse.Namespace) -> list[SummaryRow]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--only", choices=("api", "relay", "tickets", "orders", "commissions"), help="run one benchmark only"
+        "--only", choices=("api", "relay", "tickets", "orders", "webhooks", "commissions"), help="run one benchmark only"
     )
     bench_api.add_arguments(parser)
     bench_relay.add_arguments(parser)
     bench_tickets.add_arguments(parser, shared=True)
     bench_orders.add_arguments(parser, shared=True)
+    bench_webhooks.add_arguments(parser)
     bench_commissions.add_arguments(parser, shared=True)
     args = parser.parse_args()
     print(f"machine: {machine()}", flush=True)

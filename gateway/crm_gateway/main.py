@@ -22,6 +22,13 @@ def workers(gateway: Gateway):
     def make(runtime: ServiceRuntime):
         yield gateway.limiter
         yield gateway.upstreams
+        if runtime.settings.grpc_edge_port is not None:
+            from .grpc_edge import GrpcEdge
+
+            gateway.grpc_edge = GrpcEdge.for_gateway(
+                runtime.settings, gateway.authenticator, gateway.upstreams.tokens, gateway.routed
+            )
+            yield gateway.grpc_edge
         if runtime.settings.relay_enabled:
             from crm_shared.relay import OutboxRelay
 

@@ -10,11 +10,15 @@ import pytest
 
 from crm_cli import services as registry
 from crm_cli.testing import RunningSuite
+from crm_shared.broker import free_port
+
+GRPC_EDGE_PORT_ENV = "CRM_GATEWAY_GRPC_EDGE_PORT"
 
 
 @pytest.fixture(scope="session")
 async def suite(tmp_path_factory, make_database):
     env = {spec.env_name("database_url"): await make_database(f"e2e_{spec.name}") for spec in registry.SERVICES}
+    env[GRPC_EDGE_PORT_ENV] = str(free_port())  # the gateway's gRPC edge for external systems
     running = RunningSuite(tmp_path_factory.mktemp("e2e-suite-var"), seed=True, env=env)
     await asyncio.to_thread(running.__enter__)
     yield running

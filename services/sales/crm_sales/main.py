@@ -23,6 +23,7 @@ from .api import (
     personal_data,
     reassignments,
     stats,
+    tmf_party,
 )
 from .config import SalesSettings
 from .events.consumers import CONSUMERS
@@ -43,6 +44,9 @@ DEFINITION = ServiceDefinition(
         history.router,
         forecast.router,
         my_work.router,
+        tmf_party.router,
+        tmf_party.customer_schemas,
+        tmf_party.party_schemas,
     ],
     consumers=CONSUMERS,
     grpc_servicers=grpc_server.register,
