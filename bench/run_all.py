@@ -1,6 +1,6 @@
 """Runs every benchmark and prints one summary table (`make bench`).
 
-    .venv/bin/python -m bench.run_all [--only api|relay|tickets|orders|webhooks|search|marketing|analytics] [--deliveries 500] [--customers 100000] [--requests 3000]
+    .venv/bin/python -m bench.run_all [--only api|relay|tickets|orders|webhooks|search|marketing|analytics|commissions] [--deliveries 500] [--customers 100000] [--requests 3000]
         [--concurrency 8] [--max-seconds 20] [--events 20000] [--no-sqlite] [--tickets 200000]
         [--order-customers 10000] [--offerings 200] [--orders 2000] [--completions 400]
         [--search-customers 20000] [--search-requests 1000]
@@ -21,6 +21,7 @@ import time
 from . import (
     bench_analytics,
     bench_api,
+    bench_commissions,
     bench_marketing,
     bench_orders,
     bench_relay,
@@ -54,6 +55,8 @@ async def run_all(args: argparse.Namespace) -> list[SummaryRow]:
         rows += await bench_marketing.run(bench_marketing.options_from(args))
     if args.only in (None, "analytics"):
         rows += await bench_analytics.run(bench_analytics.options_from(args))
+    if args.only in (None, "commissions"):
+        rows += await bench_commissions.run(bench_commissions.options_from(args))
     return rows
 
 
@@ -61,7 +64,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--only",
-        choices=("api", "relay", "tickets", "orders", "webhooks", "search", "marketing", "analytics"),
+        choices=("api", "relay", "tickets", "orders", "webhooks", "search", "marketing", "analytics", "commissions"),
         help="run one benchmark only",
     )
     bench_api.add_arguments(parser)
@@ -72,6 +75,7 @@ def main() -> None:
     bench_search.add_arguments(parser)
     bench_marketing.add_arguments(parser)
     bench_analytics.add_arguments(parser)
+    bench_commissions.add_arguments(parser, shared=True)
     args = parser.parse_args()
     print(f"machine: {machine()}", flush=True)
     started = time.perf_counter()

@@ -230,6 +230,12 @@ def build_plan(
                     child_env[spec.env_name(f"{other.name}_grpc_target")] = (
                         f"{connect_host(host)}:{ports[other.name][1]}"
                     )
+            # ... and their HTTP APIs (e.g. CRM_PARTNERS_SALES_URL, where partners creates records)
+            for other in registry.backend_services():
+                if other.name != spec.name:
+                    child_env[spec.env_name(f"{other.name}_url")] = (
+                        f"http://{connect_host(host)}:{ports[other.name][0]}"
+                    )
         if spec.is_gateway:
             for other in registry.backend_services():
                 child_env[spec.env_name(other.gateway_url_setting)] = (

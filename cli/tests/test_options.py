@@ -115,6 +115,8 @@ def test_ports_from_the_environment_reach_the_process_and_the_gateway(tmp_path: 
         8106: "analytics HTTP",
         50106: "analytics gRPC",
         8107: "webhooks HTTP",
+        8104: "partners HTTP",
+        50104: "partners gRPC",
         8102: "marketing HTTP",
         50102: "marketing gRPC",
         8025: "dev SMTP sink",
@@ -193,8 +195,9 @@ def test_cli_reports_a_bad_port_in_the_environment(tmp_path):
 def test_cli_names_the_known_services():
     result = runner.invoke(app, ["migrate", "billing"])
     assert result.exit_code == 2
-    assert "unknown service 'billing'; known: sales, orders, tickets, analytics, marketing, webhooks, gateway" in flat(
-        result
+    assert (
+        "unknown service 'billing'; known: sales, orders, tickets, analytics, marketing, webhooks, partners, gateway"
+        in flat(result)
     )
 
 

@@ -112,27 +112,27 @@ def test_missing_code_is_reported_by_name(tmp_path, monkeypatch):
 
 
 def test_a_new_service_is_one_entry(monkeypatch, tmp_path: Path):
-    partners = ServiceSpec(
-        name="partners",
-        app_factory="crm_partners.main:create_app",
-        settings_class="crm_partners.config:PartnersSettings",
-        migrations_dir="services/partners/migrations",
-        seed="crm_partners.seed:seed_demo",
-        http_port=8104,
-        grpc_port=50104,
-        scopes=("partners:read", "partners:write"),
+    field_service = ServiceSpec(
+        name="field_service",
+        app_factory="crm_field_service.main:create_app",
+        settings_class="crm_field_service.config:FieldServiceSettings",
+        migrations_dir="services/field_service/migrations",
+        seed="crm_field_service.seed:seed_demo",
+        http_port=8109,
+        grpc_port=50109,
+        scopes=("field_service:read", "field_service:write"),
     )
-    monkeypatch.setattr(shared_registry, "SERVICES", (*shared_registry.SERVICES, partners))
+    monkeypatch.setattr(shared_registry, "SERVICES", (*shared_registry.SERVICES, field_service))
     plan = build_plan(env={}, var_dir=tmp_path)
     started = [p.name for p in plan.processes]
-    assert started.index("partners") < started.index("gateway")
-    process = next(p for p in plan.processes if p.name == "partners")
-    assert process.argv[3:5] == ["crm_partners.main:create_app", "--factory"]
-    assert process.env["CRM_PARTNERS_GRPC_PORT"] == "50104"
-    assert process.env["CRM_PARTNERS_DATABASE_URL"].endswith("/partners.db")
-    assert process.env["CRM_PARTNERS_SALES_GRPC_TARGET"] == "127.0.0.1:50101"
-    assert plan.gateway.env["CRM_GATEWAY_PARTNERS_URL"] == "http://127.0.0.1:8104"
-    assert {c.port for c in plan.port_claims()} >= {8104, 50104}
+    assert started.index("field_service") < started.index("gateway")
+    process = next(p for p in plan.processes if p.name == "field_service")
+    assert process.argv[3:5] == ["crm_field_service.main:create_app", "--factory"]
+    assert process.env["CRM_FIELD_SERVICE_GRPC_PORT"] == "50109"
+    assert process.env["CRM_FIELD_SERVICE_DATABASE_URL"].endswith("/field_service.db")
+    assert process.env["CRM_FIELD_SERVICE_SALES_GRPC_TARGET"] == "127.0.0.1:50101"
+    assert plan.gateway.env["CRM_GATEWAY_FIELD_SERVICE_URL"] == "http://127.0.0.1:8109"
+    assert {c.port for c in plan.port_claims()} >= {8109, 50109}
 
 
 def test_the_cli_reads_the_one_registry():

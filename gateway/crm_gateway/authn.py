@@ -94,6 +94,7 @@ def user_caller(user: User) -> Caller:
         role=Role(user.role),
         region=user.region_code,
         branch=user.branch_code,
+        partner_id=user.partner_id,
         full_name=user.full_name,
     )
     return Caller("user", principal, full_name=user.full_name, language=user.language)
@@ -134,6 +135,7 @@ class Authenticator:
             "role": user.role,
             "region": user.region_code,
             "branch": user.branch_code,
+            "partner": user.partner_id,
             "gen": user.token_generation,
             "iat": now,
             "exp": now + ttl,

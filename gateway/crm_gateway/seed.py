@@ -28,7 +28,10 @@ class DemoUser:
     region_code: str | None = None
     branch_code: str | None = None
     language: str = "ru"
+    partner_id: str | None = None
 
+
+DEMO_PARTNER_ID = "partner-almaty-dealer"  # the partners service's demo dealer (crm_partners.seed)
 
 DEMO_USERS: tuple[DemoUser, ...] = (
     DemoUser("user-admin", "admin", "Aliya Seitkali (administrator)", "admin", language="en"),
@@ -43,6 +46,9 @@ DEMO_USERS: tuple[DemoUser, ...] = (
     DemoUser("user-privacy-officer", "privacy.officer", "Privacy Officer", "privacy_officer"),
     # Head-office marketing: segments and campaigns (national, identifiers masked).
     DemoUser("user-marketer", "marketer", "Madina Omarova (marketing)", "marketer", language="kk"),
+    # Manages dealers and agents and approves their deals; a user of the demo dealer.
+    DemoUser("user-channel-manager", "channel.manager", "Madina Ospanova", "channel_manager", language="en"),
+    DemoUser("user-dealer-almaty", "dealer.almaty", "Almaty Telecom Dealer", "partner", partner_id=DEMO_PARTNER_ID),
 )
 
 # A fixed, publicly known key: it only exists in dev databases (the seed refuses production).
@@ -123,6 +129,7 @@ async def seed_demo(db: Database, settings: GatewaySettings) -> SeedResult:
                 role=demo.role,
                 region_code=demo.region_code,
                 branch_code=demo.branch_code,
+                partner_id=demo.partner_id,
                 language=demo.language,
                 active=True,
                 version=1,

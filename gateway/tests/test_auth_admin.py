@@ -99,6 +99,7 @@ async def test_me_describes_a_user(gw):
         "role": "regional_manager",
         "region": "KZ-35",
         "branch": None,
+        "partner_id": None,
         "scopes": [],
         "language": "ru",
     }
@@ -536,3 +537,52 @@ async def test_a_password_hashed_with_other_costs_is_rehashed_at_sign_in(gw, adm
         rehashed = (await session.get(User, user["id"])).password_hash
     assert not gw.gateway.passwords.needs_rehash(rehashed)
     await gw.login("legacy.agent", "legacy password")
+
+
+# --- partner users (the partners service's dealers and agents) -------------------------------
+
+
+async def test_a_partner_user_carries_its_partner_into_the_token_and_the_identity(gw, admin):
+    missing = await gw.client.post(
+        "/api/v1/admin/users",
+        json={"username": "dealer.nopartner", "full_name": "D", "password": "correct horse 1", "role": "partner"},
+        headers=admin,
+    )
+    assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "partner_id"
+    stray = await gw.client.post(
+        "/api/v1/admin/users",
+        json={
+            "username": "agent.stray",
+            "full_name": "A",
+            "password": "correct horse 1",
+            "role": "branch_agent",
+            "branch_code": "ALA-02",
+            "partner_id": "partner-x",
+        },
+        headers=admin,
+    )
+    assert stray.status_code == 422 and stray.json()["errors"][0]["field"] == "partner_id"
+    user = await create_user(
+        gw, admin, username="dealer.shymkent", role="partner", partner_id="partner-shymkent", branch_code=None
+    )
+    assert user["partner_id"] == "partner-shymkent" and user["branch_code"] is None
+    token = await gw.client.post(
+        "/api/v1/auth/token", data={"username": "dealer.shymkent", "password": "correct horse 1"}
+    )
+    claims = jwt.decode(token.json()["access_token"], gw.settings.jwt_secret, algorithms=["HS256"])
+    assert claims["role"] == "partner" and claims["partner"] == "partner-shymkent"
+    headers = await gw.login("dealer.shymkent", "correct horse 1")
+    me = (await gw.client.get("/api/v1/auth/me", headers=headers)).json()
+    assert (me["role"], me["partner_id"]) == ("partner", "partner-shymkent")
+    demoted = await gw.client.patch(
+        f"/api/v1/admin/users/{user['id']}", json={"role": "hq_analyst"}, headers=admin | {"If-Match": '"1"'}
+    )
+    assert demoted.status_code == 200 and demoted.json()["partner_id"] is None
+
+
+async def test_the_demo_channel_manager_and_dealer_sign_in(gw):
+    for username, role in (("channel.manager", "channel_manager"), ("dealer.almaty", "partner")):
+        headers = await gw.login(username, "demo")
+        me = (await gw.client.get("/api/v1/auth/me", headers=headers)).json()
+        assert me["role"] == role
+    assert me["partner_id"] == "partner-almaty-dealer"

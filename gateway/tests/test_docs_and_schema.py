@@ -78,6 +78,8 @@ async def test_seed_is_idempotent_and_emits_each_user_once(sqlite_url, capsys):
             "user-analyst",
             "user-privacy-officer",
             "user-marketer",
+            "user-channel-manager",
+            "user-dealer-almaty",
         }
         placed = {u.username: (u.role, u.region_code, u.branch_code) for u in users.values()}
         assert placed["almaty.manager"] == ("branch_manager", "KZ-75", "ALA-01")

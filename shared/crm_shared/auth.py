@@ -17,6 +17,7 @@ from fastapi import Depends, Request
 from sqlalchemy import ColumnElement, and_, false, true
 
 from .errors import Problem
+from .partner_customers import partner_clause
 
 INTERNAL_AUDIENCE = "crm-internal"
 INTERNAL_ISSUER = "crm-gateway"
@@ -34,6 +35,8 @@ class Role(StrEnum):
     PRIVACY_OFFICER = "privacy_officer"  # answers data subjects: exports and erases a person's data
     MARKETER = "marketer"  # head office: segments and campaigns (marketing), never sales' records
     SYSTEM = "system"  # an external system calling with an API key; its scopes say what it may do
+    CHANNEL_MANAGER = "channel_manager"  # manages dealers and agents, approves their deals (partners)
+    PARTNER = "partner"  # a dealer's or agent's user: its principal carries partner_id
 
 
 class Scope(StrEnum):
@@ -43,6 +46,7 @@ class Scope(StrEnum):
     BRANCH = "branch"
     REGION = "region"
     NATIONAL = "national"
+    PARTNER = "partner"  # only the records of the caller's own partner (a partner_id on the record)
 
 
 ROLE_SCOPE: dict[Role, Scope] = {
@@ -55,6 +59,8 @@ ROLE_SCOPE: dict[Role, Scope] = {
     Role.PRIVACY_OFFICER: Scope.NATIONAL,
     Role.MARKETER: Scope.NATIONAL,
     Role.SYSTEM: Scope.NATIONAL,
+    Role.CHANNEL_MANAGER: Scope.NONE,
+    Role.PARTNER: Scope.PARTNER,
 }
 # Roles that may change records (within their scope), and those that may reassign ownership.
 WRITER_ROLES = {Role.ADMIN, Role.BRANCH_AGENT, Role.BRANCH_MANAGER, Role.REGIONAL_MANAGER, Role.SYSTEM}
@@ -199,6 +205,8 @@ def visibility_clause(principal: Principal, model) -> ColumnElement[bool]:
         return model.region_code == principal.region
     if scope is Scope.BRANCH and principal.branch:
         return and_(model.branch_code == principal.branch)
+    if scope is Scope.PARTNER:
+        return partner_clause(principal.partner_id, model)
     return false()
 
 

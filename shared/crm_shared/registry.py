@@ -196,6 +196,17 @@ SERVICES: tuple[ServiceSpec, ...] = (
         scopes=("webhooks:read", "webhooks:write"),
     ),
     ServiceSpec(
+        name="partners",
+        app_factory="crm_partners.main:create_app",
+        settings_class="crm_partners.config:PartnersSettings",
+        migrations_dir="services/partners/migrations",
+        seed="crm_partners.seed:seed_demo",
+        http_port=8104,
+        grpc_port=50104,
+        description="dealers, agents and installers: deal registration, commissions and statements",
+        scopes=("partners:read", "partners:write"),
+    ),
+    ServiceSpec(
         name="gateway",
         app_factory="crm_gateway.main:create_app",
         settings_class="crm_gateway.config:GatewaySettings",

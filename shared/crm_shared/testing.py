@@ -18,7 +18,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -27,6 +27,7 @@ import pytest_asyncio
 
 from .auth import INTERNAL_TOKEN_HEADER, Principal, Role, issue_internal_token
 from .broker import EmbeddedBroker, free_port
+from .envelope import CloudEvent
 from .identifiers import make_bin, make_iin
 from .settings import process_secret
 
@@ -340,3 +341,33 @@ def derivable_leaks(text: str, identifier: str, birth_date: date | None = None) 
         if re.search(rf"(?<![0-9A-Za-z.:+\-]){birth_date:%y%m%d}", text):
             found.append(f"{birth_date:%y%m%d}")
     return found
+
+
+# --- partner users (crm_shared.partner_customers) ----------------------------------------------
+
+
+def partner_principal(partner_id: str) -> Principal:
+    """A user of the partner ``partner_id`` (role partner), as the gateway forwards it."""
+    return Principal(f"t-partner-{partner_id}", f"user.{partner_id}", Role.PARTNER, partner_id=partner_id)
+
+
+def partner_deal_approved(customer_id: str, partner_id: str) -> CloudEvent:
+    """The crm.partners.deal.approved event that makes ``customer_id`` the partner's."""
+    deal_id = str(uuid.uuid4())
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    data = {
+        "id": deal_id,
+        "partner_id": partner_id,
+        "status": "approved",
+        "customer_id": customer_id,
+        "lead_id": None,
+        "offering_ids": ["inet-gpon-100"],
+        "expected_value_tiyn": 0,
+        "decision_reason": None,
+        "created_at": now,
+        "updated_at": now,
+        "decided_at": now,
+    }
+    return CloudEvent(
+        id=str(uuid.uuid4()), source="/crm/partners", type="crm.partners.deal.approved", subject=deal_id, data=data
+    )

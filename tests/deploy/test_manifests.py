@@ -116,27 +116,27 @@ def test_every_registry_service_is_deployed(compose, k8s, spec: ServiceSpec):
 
 
 def test_a_registry_entry_without_deploy_blocks_is_named(compose, k8s):
-    partners = ServiceSpec(
-        name="partners",
-        app_factory="crm_partners.main:create_app",
-        settings_class="crm_partners.config:PartnersSettings",
-        migrations_dir="services/partners/migrations",
+    field_service = ServiceSpec(
+        name="field_service",
+        app_factory="crm_field_service.main:create_app",
+        settings_class="crm_field_service.config:FieldServiceSettings",
+        migrations_dir="services/field_service/migrations",
         seed=None,
-        http_port=8104,
-        grpc_port=50104,
+        http_port=8109,
+        grpc_port=50109,
     )
-    assert missing_deploy_blocks(compose, k8s, partners) == [
-        "docker-compose.yml: service 'partners'",
-        "docker-compose.yml: service 'partners-migrate'",
-        "docker-compose.yml: 'partners' in the postgres CRM_DATABASES list (PostgreSQL init)",
-        "docker-compose.yml: CRM_PARTNERS_DB_PASSWORD in the postgres environment",
-        "deploy/k8s: Deployment 'partners'",
-        "deploy/k8s: Service 'partners'",
-        "deploy/k8s: Job 'partners-migrate'",
-        "deploy/k8s/README.md: how to create the Secret crm-partners (its database-url)",
-        "deploy/k8s/README.md: partners-migrate in the release's `delete job` command",
-        "docker-compose.yml: CRM_GATEWAY_PARTNERS_URL in the gateway's environment",
-        "deploy/k8s/configmap.yaml: CRM_GATEWAY_PARTNERS_URL",
+    assert missing_deploy_blocks(compose, k8s, field_service) == [
+        "docker-compose.yml: service 'field_service'",
+        "docker-compose.yml: service 'field_service-migrate'",
+        "docker-compose.yml: 'field_service' in the postgres CRM_DATABASES list (PostgreSQL init)",
+        "docker-compose.yml: CRM_FIELD_SERVICE_DB_PASSWORD in the postgres environment",
+        "deploy/k8s: Deployment 'field_service'",
+        "deploy/k8s: Service 'field_service'",
+        "deploy/k8s: Job 'field_service-migrate'",
+        "deploy/k8s/README.md: how to create the Secret crm-field_service (its database-url)",
+        "deploy/k8s/README.md: field_service-migrate in the release's `delete job` command",
+        "docker-compose.yml: CRM_GATEWAY_FIELD_SERVICE_URL in the gateway's environment",
+        "deploy/k8s/configmap.yaml: CRM_GATEWAY_FIELD_SERVICE_URL",
     ]
 
 

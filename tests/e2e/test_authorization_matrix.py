@@ -43,6 +43,10 @@ SIGN_IN = {
     "call_center_agent": "callcenter",
     "hq_analyst": "analyst",
     "privacy_officer": "privacy.officer",
+    # the partners service's roles: the channel manager works with partners, never with customer
+    # records; the demo dealer's user sees only the customers its partner brought (none of these)
+    "channel_manager": "channel.manager",
+    "partner": "dealer.almaty",
 }
 # External systems (role system) are API keys an administrator makes: one national with read and
 # write scopes, one that only reads, in one branch.
@@ -55,7 +59,9 @@ SYSTEM_KEYS = {
 # the caller's reach), a lead's owner_id (422), the customer of an opportunity, activity, order,
 # ticket or TMF order or ticket (404: that customer is hidden). The call centre logs activities and
 # works tickets everywhere and changes nothing else; the privacy officer reads everything and
-# changes nothing; an API key sees only the tickets it opened, logs no
+# changes nothing; the channel manager sees no customer record; a partner's user sees only the
+# customers its partner brought (none here), changes none and creates none (an activity on a
+# record it cannot see is a 404); an API key sees only the tickets it opened, logs no
 # activities (sales asks for activities:write, a scope the registry does not list, so no key can
 # have it), and a read-only key is refused every change at the gateway.
 #
@@ -67,6 +73,8 @@ customer      branch_manager     o--  o--  o--  o--  oFF
 customer      regional_manager   oo-  oo-  oo-  oo-  ooF
 customer      call_center_agent  ooo  ooo  ooo  FFF  FFF
 customer      hq_analyst         FFF  FFF  FFF  FFF  FFF
+customer      channel_manager    FFF  FFF  FFF  FFF  FFF
+customer      partner            ---  ---  ---  FFF  FFF
 customer      privacy_officer    ooo  ooo  ooo  FFF  FFF
 customer      system             ooo  ooo  ooo  ooo  ooo
 customer      system_kar01_read  o--  o--  o--  FFF  FFF
@@ -76,6 +84,8 @@ lead          branch_manager     o--  o--  o--  o--  oxx
 lead          regional_manager   oo-  oo-  oo-  oo-  oox
 lead          call_center_agent  ooo  ooo  ooo  FFF  FFF
 lead          hq_analyst         FFF  FFF  FFF  FFF  FFF
+lead          channel_manager    FFF  FFF  FFF  FFF  FFF
+lead          partner            ---  ---  ---  FFF  FFF
 lead          privacy_officer    ooo  ooo  ooo  FFF  FFF
 lead          system             ooo  ooo  ooo  ooo  ooo
 lead          system_kar01_read  o--  o--  o--  FFF  FFF
@@ -85,6 +95,8 @@ opportunity   branch_manager     o--  o--  o--  o--  o--
 opportunity   regional_manager   oo-  oo-  oo-  oo-  oo-
 opportunity   call_center_agent  ooo  ooo  ooo  FFF  FFF
 opportunity   hq_analyst         FFF  FFF  FFF  FFF  FFF
+opportunity   channel_manager    FFF  FFF  FFF  FFF  FFF
+opportunity   partner            ---  ---  ---  FFF  FFF
 opportunity   privacy_officer    ooo  ooo  ooo  FFF  FFF
 opportunity   system             ooo  ooo  ooo  ooo  ooo
 opportunity   system_kar01_read  o--  o--  o--  FFF  FFF
@@ -94,6 +106,8 @@ activity      branch_manager     o--  o--  o--  o--  o--
 activity      regional_manager   oo-  oo-  oo-  oo-  oo-
 activity      call_center_agent  ooo  ooo  ooo  FFF  ooo
 activity      hq_analyst         FFF  FFF  FFF  FFF  FFF
+activity      channel_manager    FFF  FFF  FFF  FFF  FFF
+activity      partner            ---  ---  ---  ---  ---
 activity      privacy_officer    ooo  ooo  ooo  FFF  FFF
 activity      system             ooo  ooo  ooo  FFF  FFF
 activity      system_kar01_read  o--  o--  o--  FFF  FFF
@@ -103,6 +117,8 @@ order         branch_manager     o--  o--  o--  o--  o--
 order         regional_manager   oo-  oo-  oo-  oo-  oo-
 order         call_center_agent  ooo  ooo  ooo  FFF  FFF
 order         hq_analyst         FFF  FFF  FFF  FFF  FFF
+order         channel_manager    FFF  FFF  FFF  FFF  FFF
+order         partner            ---  ---  ---  FFF  FFF
 order         privacy_officer    ooo  ooo  ooo  FFF  FFF
 order         system             ooo  ooo  ooo  ooo  ooo
 order         system_kar01_read  o--  o--  o--  FFF  FFF
@@ -112,6 +128,8 @@ ticket        branch_manager     o--  o--  o--  o--  o--
 ticket        regional_manager   oo-  oo-  oo-  oo-  oo-
 ticket        call_center_agent  ooo  ooo  ooo  ooo  ooo
 ticket        hq_analyst         FFF  FFF  FFF  FFF  FFF
+ticket        channel_manager    FFF  FFF  FFF  FFF  FFF
+ticket        partner            ---  ---  ---  FFF  FFF
 ticket        privacy_officer    ooo  ooo  ooo  FFF  FFF
 ticket        system             ---  ---  ---  ---  ooo
 ticket        system_kar01_read  ---  ---  ---  FFF  FFF
@@ -121,6 +139,8 @@ tmf622_order  branch_manager     o--  o--  o--  o--  o--
 tmf622_order  regional_manager   oo-  oo-  oo-  oo-  oo-
 tmf622_order  call_center_agent  ooo  ooo  ooo  FFF  FFF
 tmf622_order  hq_analyst         FFF  FFF  FFF  FFF  FFF
+tmf622_order  channel_manager    FFF  FFF  FFF  FFF  FFF
+tmf622_order  partner            ---  ---  ---  FFF  FFF
 tmf622_order  privacy_officer    ooo  ooo  ooo  FFF  FFF
 tmf622_order  system             ooo  ooo  ooo  ooo  ooo
 tmf622_order  system_kar01_read  o--  o--  o--  FFF  FFF
@@ -130,6 +150,8 @@ tmf621_ticket branch_manager     o--  o--  o--  o--  o--
 tmf621_ticket regional_manager   oo-  oo-  oo-  oo-  oo-
 tmf621_ticket call_center_agent  ooo  ooo  ooo  ooo  ooo
 tmf621_ticket hq_analyst         FFF  FFF  FFF  FFF  FFF
+tmf621_ticket channel_manager    FFF  FFF  FFF  FFF  FFF
+tmf621_ticket partner            ---  ---  ---  FFF  FFF
 tmf621_ticket privacy_officer    ooo  ooo  ooo  FFF  FFF
 tmf621_ticket system             ---  ---  ---  ---  ooo
 tmf621_ticket system_kar01_read  ---  ---  ---  FFF  FFF

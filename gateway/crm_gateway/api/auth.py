@@ -36,6 +36,7 @@ class MeOut(BaseModel):
     role: str
     region: str | None
     branch: str | None
+    partner_id: str | None = None  # role partner: the partner the user works for
     scopes: list[str]
     language: str | None
 
@@ -89,6 +90,7 @@ async def me(caller: CurrentCaller) -> MeOut:
         role=principal.role.value,
         region=principal.region,
         branch=principal.branch,
+        partner_id=principal.partner_id,
         scopes=list(principal.scopes),
         language=caller.language,
     )

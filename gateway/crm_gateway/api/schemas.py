@@ -30,6 +30,7 @@ class UserOut(BaseModel):
     role: str
     region_code: str | None
     branch_code: str | None
+    partner_id: str | None = None
     language: str
     active: bool
     version: int
@@ -44,6 +45,7 @@ class UserCreate(Strict):
     role: str
     region_code: str | None = None
     branch_code: str | None = None
+    partner_id: str | None = Field(None, min_length=1, max_length=64, description="role partner only: its partner")
     language: Language = "ru"
 
     def new_user(self) -> NewUser:
@@ -54,6 +56,7 @@ class UserCreate(Strict):
             role=self.role,
             region_code=self.region_code,
             branch_code=self.branch_code,
+            partner_id=self.partner_id,
             language=self.language,
         )
 
@@ -65,6 +68,7 @@ class UserPatch(Strict):
     role: str | None = None
     region_code: str | None = None
     branch_code: str | None = None
+    partner_id: str | None = Field(None, min_length=1, max_length=64)
     language: Language | None = None
     active: bool | None = None
     version: int | None = None

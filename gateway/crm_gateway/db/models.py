@@ -25,6 +25,8 @@ class User(GatewayBase):
     role: Mapped[str] = mapped_column(String(32))
     region_code: Mapped[str | None] = mapped_column(String(16))
     branch_code: Mapped[str | None] = mapped_column(String(32))
+    # Role partner only: the dealer or agent (partners service) whose records the user works with.
+    partner_id: Mapped[str | None] = mapped_column(String(64))
     language: Mapped[str] = mapped_column(String(2), default="ru")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     version: Mapped[int] = mapped_column(Integer, default=1)

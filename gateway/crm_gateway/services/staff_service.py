@@ -52,7 +52,8 @@ async def list_staff(
 ) -> tuple[list[User], str | None]:
     """A page of the colleagues in the caller's reach by full name, and the cursor of the next page
     (None after the last)."""
-    query = select(User).where(visible_staff(principal), *_filters(search))
+    # Partner users are the dealers' and agents' people, not the operator's staff.
+    query = select(User).where(visible_staff(principal), User.role != Role.PARTNER.value, *_filters(search))
     if not search.include_inactive or principal.role is Role.CALL_CENTER_AGENT:
         query = query.where(User.active.is_(True))
     after = _after(cursor)

@@ -44,6 +44,7 @@ class NewUser:
     region_code: str | None = None
     branch_code: str | None = None
     language: str = "ru"
+    partner_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class AccountToCreate:
     branch_code: str | None
     language: str
     password_hash: str = field(repr=False)
+    partner_id: str | None = None
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -105,6 +107,7 @@ async def account_to_create(passwords: Passwords, new: NewUser) -> AccountToCrea
     rules, then the password's hash."""
     username = normalise_username(new.username)
     role = staff_role(new.role)
+    check_partner(role, new.partner_id)
     check_password(new.password)
     return AccountToCreate(
         username=username,
@@ -114,6 +117,7 @@ async def account_to_create(passwords: Passwords, new: NewUser) -> AccountToCrea
         branch_code=new.branch_code,
         language=new.language,
         password_hash=await passwords.hash(new.password),
+        partner_id=new.partner_id,
     )
 
 
@@ -131,6 +135,7 @@ async def create_user(session: AsyncSession, principal: Principal, account: Acco
         role=account.role.value,
         region_code=region,
         branch_code=branch,
+        partner_id=account.partner_id,
         language=account.language,
         active=True,
         version=1,
@@ -175,8 +180,11 @@ async def update_user(
             deactivating=changes.get("active", True) is False,
             changing_role="role" in changes and changes["role"] != user.role,
         )
-    before = user_event_data(user) | {"language": user.language}
+    before = user_event_data(user) | {"language": user.language, "partner_id": user.partner_id}
     role = staff_role(changes.get("role", user.role))
+    partner_id = changes.get("partner_id", user.partner_id if role is Role.PARTNER else None)
+    check_partner(role, partner_id)
+    user.partner_id = partner_id
     region = changes.get("region_code", user.region_code)
     branch = changes.get("branch_code", user.branch_code)
     if changes.get("branch_code") is not None and "region_code" not in changes:
@@ -192,13 +200,13 @@ async def update_user(
         user.language = changes["language"]
     if "active" in changes:
         user.active = changes["active"]
-    after = user_event_data(user) | {"language": user.language}
+    after = user_event_data(user) | {"language": user.language, "partner_id": user.partner_id}
     changed = diff(before, after)
     if changed:
         user.version += 1
         user.updated_at = utcnow()
         published = user_event_data(user)
-        if published != {name: before[name] for name in published}:  # not the language alone
+        if published != {name: before[name] for name in published}:  # not the language or partner alone
             action = "deactivated" if before["active"] and not user.active else "updated"
             await publish_user(session, action, user)
         record_change(session, principal, entity_type="user", entity_id=user.id, action="updated", changes=changed)
@@ -230,6 +238,14 @@ def staff_role(value: str) -> Role:
     if role is Role.SYSTEM:
         raise InvalidField("role", "system is reserved for API keys of external systems")
     return role
+
+
+def check_partner(role: Role, partner_id: str | None) -> None:
+    """A partner user works for exactly one partner; no other role carries one."""
+    if role is Role.PARTNER and not partner_id:
+        raise InvalidField("partner_id", "required for role partner")
+    if role is not Role.PARTNER and partner_id:
+        raise InvalidField("partner_id", "only users of role partner belong to a partner")
 
 
 async def user_placement(

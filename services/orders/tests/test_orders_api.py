@@ -516,3 +516,31 @@ async def test_the_order_list_exports_as_csv_with_its_filters_within_visibility(
     )
     assert [r["id"] for r in exported] == [o["id"] for o in listed.json()["items"]]
     assert rows_of(await client.get(f"{ORDERS}/export", params={"q": order["id"][:8]}, headers=as_(KARAGANDA))) == []
+
+
+async def test_a_partner_user_sees_only_the_orders_of_the_customers_its_partner_brought(
+    client, customers, orders_database
+):
+    from crm_orders.events.consumers import CONSUMERS
+    from crm_shared.consumer import apply_once
+    from crm_shared.db import Database
+    from crm_shared.testing import partner_deal_approved, partner_principal
+
+    ours = (await take(client, customers["almaty2"], [{"offering_id": "tv-base"}])).json()
+    theirs = (await take(client, customers["almaty"], [{"offering_id": "tv-base"}])).json()
+    spec = next(s for s in CONSUMERS if s.name == "orders.partner-customers")
+    db = Database(orders_database)
+    try:
+        event = partner_deal_approved(customers["almaty2"], "p-or-1")
+        await apply_once(db, spec.name, event, spec.contract_checked())
+    finally:
+        await db.dispose()
+    partner = auth_headers(partner_principal("p-or-1"))
+    assert (await client.get(f"{ORDERS}/{ours['id']}", headers=partner)).status_code == 200
+    assert (await client.get(f"{ORDERS}/{theirs['id']}", headers=partner)).status_code == 404
+    stranger = auth_headers(partner_principal("p-or-2"))
+    assert (await client.get(f"{ORDERS}/{ours['id']}", headers=stranger)).status_code == 404
+    listed = (await client.get(ORDERS, headers=partner)).json()["items"]
+    assert {o["customer_id"] for o in listed} == {customers["almaty2"]}
+    refused = await take(client, customers["almaty2"], [{"offering_id": "tv-base"}], who=partner_principal("p-or-1"))
+    assert refused.status_code == 403

@@ -149,3 +149,25 @@ async def test_guessed_ids_look_exactly_like_invisible_ones(client, records, rol
         "content-length",
         "x-request-id",
     }
+
+
+async def test_a_partner_user_sees_only_the_customers_its_partner_brought(client, records, db):
+    from crm_sales.events.consumers import CONSUMERS
+    from crm_shared.consumer import apply_once
+    from crm_shared.testing import partner_deal_approved, partner_principal
+
+    spec = next(s for s in CONSUMERS if s.name == "partner-customers")
+    brought = records["other_region"]
+    await apply_once(db, spec.name, partner_deal_approved(brought["id"], "p-sa-1"), spec.contract_checked())
+    partner = auth_headers(partner_principal("p-sa-1"))
+    assert (await client.get(f"{BASE}/{brought['id']}", headers=partner)).status_code == OK
+    for place in ("own_branch", "same_region"):
+        assert (await client.get(f"{BASE}/{records[place]['id']}", headers=partner)).status_code == HIDDEN
+    stranger = auth_headers(partner_principal("p-sa-2"))
+    assert (await client.get(f"{BASE}/{brought['id']}", headers=stranger)).status_code == HIDDEN
+    listed = (await client.get(BASE, headers=partner)).json()["items"]
+    assert [c["id"] for c in listed] == [brought["id"]]
+    changed = await client.patch(
+        f"{BASE}/{brought['id']}", json={"email": "x@example.kz"}, headers=partner | {"If-Match": '"1"'}
+    )
+    assert changed.status_code == FORBIDDEN

@@ -47,6 +47,10 @@ MASKED_CALLERS: dict[str, Principal] = {
     "api_key_branch": Principal(
         "t-key-branch", "key.branch", Role.SYSTEM, region="KZ-75", branch="ALA-01", scopes=("sales:read",)
     ),
+    # the partners service's roles: the channel manager sees no customer record, a partner's user
+    # only those its partner brought
+    "channel_manager": Principal("t-channel", "channel.manager", Role.CHANNEL_MANAGER),
+    "partner": Principal("t-partner", "dealer.test", Role.PARTNER, partner_id="p-masking"),
 }
 WRITER_KEY = MASKED_CALLERS["api_key_write"]
 

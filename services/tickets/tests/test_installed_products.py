@@ -73,6 +73,7 @@ async def product_row(app, product_id: str) -> InstalledProduct | None:
 
 def test_the_consumer_listens_to_the_orders_topic():
     assert [(c.name, c.topics) for c in CONSUMERS] == [
+        ("partner-customers", ["crm.partners.deal.v1"]),  # what partner users see (test_tickets_api.py)
         ("installed-products", [INSTALLED_PRODUCT_TOPIC]),
         ("customer-identity", ["crm.sales.customer.v1"]),  # merges and erasures (test_customer_identity.py)
     ]

@@ -424,3 +424,24 @@ async def test_the_ticket_list_exports_as_csv_with_its_filters_within_reach(clie
     # outside the caller's reach: an empty file, as the list is empty
     other_branch = auth_headers(Principal("t-kar", "agent.kar01", Role.BRANCH_AGENT, region="KZ-35", branch="KAR-01"))
     assert rows_of(await client.get(f"{T}/tickets/export", params=params, headers=other_branch)) == []
+
+
+async def test_a_partner_user_sees_only_the_tickets_of_the_customers_its_partner_brought(client, db, make_customer):
+    from crm_shared.consumer import apply_once
+    from crm_shared.testing import partner_deal_approved, partner_principal
+    from crm_tickets.events.consumers import CONSUMERS
+
+    spec = next(s for s in CONSUMERS if s.name == "partner-customers")
+    brought, other = await make_customer(), await make_customer()
+    ours, theirs = await open_ticket(client, brought["id"]), await open_ticket(client, other["id"])
+    await apply_once(db, spec.name, partner_deal_approved(brought["id"], "p-tk-1"), spec.contract_checked())
+    partner = auth_headers(partner_principal("p-tk-1"))
+    stranger = auth_headers(partner_principal("p-tk-2"))
+    assert (await client.get(f"{T}/tickets/{ours['id']}", headers=partner)).status_code == 200
+    assert (await client.get(f"{T}/tickets/{theirs['id']}", headers=partner)).status_code == 404
+    assert (await client.get(f"{T}/tickets/{ours['id']}", headers=stranger)).status_code == 404
+    listed = (await client.get(f"{T}/tickets", headers=partner)).json()["items"]
+    assert {t["customer_id"] for t in listed} == {brought["id"]}
+    assert (
+        await client.post(f"{T}/tickets/{ours['id']}/notes", json={"text": "x"}, headers=partner)
+    ).status_code == 403

@@ -139,6 +139,19 @@ class SalesCustomers:
             raise problem_of_rpc_error(error, "phone") from None
         return [_ref(c) for c in reply.customers]
 
+    async def find_by_iin_bin(self, principal: Principal, iin_bin: str) -> list[CustomerRef]:
+        """The customers registered with this full IIN/BIN that the caller may see."""
+        stub = self._stub_or_unavailable()
+        try:
+            reply = await stub.SearchCustomers(
+                pb.SearchCustomersRequest(iin_bin=iin_bin, page_size=20),
+                metadata=self._metadata(principal),
+                timeout=self._deadline,
+            )
+        except grpc.aio.AioRpcError as error:
+            raise problem_of_rpc_error(error, "iin_bin") from None
+        return [_ref(c) for c in reply.customers]
+
     @property
     def _deadline(self) -> float:
         return self.settings.sales_grpc_timeout_s

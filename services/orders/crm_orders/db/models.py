@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm_shared.customer_identity import CustomerAliasColumns, ErasedCustomerColumns
 from crm_shared.db import UTCDateTime, new_id, utcnow
+from crm_shared.partner_customers import PartnerCustomerColumns
 
 from .base import OrdersBase
 
@@ -181,3 +182,10 @@ class ErasedCustomer(ErasedCustomerColumns, OrdersBase):
     """A customer whose personal data was erased on request: its records here are anonymised."""
 
     __tablename__ = "erased_customers"
+
+
+class PartnerCustomer(PartnerCustomerColumns, OrdersBase):
+    """A customer a partner brought (crm.partners.deal.approved): what a partner user may see
+    (crm_shared.partner_customers)."""
+
+    __tablename__ = "partner_customers"

@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm_shared.db import UTCDateTime, new_id, utcnow
+from crm_shared.partner_customers import PartnerCustomerColumns
 
 from .base import SalesBase
 
@@ -17,6 +18,8 @@ class Customer(SalesBase):
     """An individual (by IIN) or a business (by BIN) served by one branch and owned by one user."""
 
     __tablename__ = "customers"
+    # a partner user sees the customers its partner brought (crm_shared.partner_customers)
+    __partner_customer_column__ = "id"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     kind: Mapped[str] = mapped_column(String(16))
@@ -168,3 +171,10 @@ class ErasureConfirmation(SalesBase):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     request: Mapped[ErasureRequest] = relationship(back_populates="confirmations")
+
+
+class PartnerCustomer(PartnerCustomerColumns, SalesBase):
+    """A customer a partner brought (crm.partners.deal.approved): what a partner user may see
+    (crm_shared.partner_customers)."""
+
+    __tablename__ = "partner_customers"

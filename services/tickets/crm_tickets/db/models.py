@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from crm_shared.customer_identity import CustomerAliasColumns, ErasedCustomerColumns
 from crm_shared.db import UTCDateTime, new_id, utcnow
 from crm_shared.models import BigIntPK
+from crm_shared.partner_customers import PartnerCustomerColumns
 
 from .base import TicketsBase
 
@@ -281,3 +282,10 @@ class ErasedCustomer(ErasedCustomerColumns, TicketsBase):
     """A customer whose personal data was erased on request: its records here are anonymised."""
 
     __tablename__ = "erased_customers"
+
+
+class PartnerCustomer(PartnerCustomerColumns, TicketsBase):
+    """A customer a partner brought (crm.partners.deal.approved): what a partner user may see
+    (crm_shared.partner_customers)."""
+
+    __tablename__ = "partner_customers"

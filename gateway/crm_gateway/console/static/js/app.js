@@ -13,6 +13,7 @@ import { statsView } from "./views/stats.js";
 import { analyticsView } from "./views/analytics.js";
 import { incidentView, incidentsView, ticketView, ticketsView } from "./views/tickets.js";
 import { newOrderView, orderView, ordersView } from "./views/orders.js";
+import { approvalsView, disputesView, partnerView, partnersView, portalView } from "./views/partners.js";
 import { can } from "./views/common.js";
 import { forecastView, leadHistoryView, myTasksView, opportunityHistoryView, orderHistoryView, overdueView, reminderBadge } from "./views/daily.js";
 import { campaignsView, canMarket, loyaltyView, outboxView, segmentsView } from "./views/marketing.js";
@@ -49,6 +50,11 @@ const SCREENS = [
   { path: /^marketing\/campaigns$/, view: campaignsView, menu: "nav.campaigns", allowed: (me) => canMarket.manage(me) },
   { path: /^marketing\/loyalty$/, view: loyaltyView, menu: "nav.loyalty", allowed: (me) => canMarket.loyalty(me) },
   { path: /^admin\/outbox$/, view: outboxView, menu: "nav.outbox", allowed: (me) => canMarket.outbox(me) },
+  { path: /^portal$/, view: portalView, menu: "nav.portal", allowed: (me) => can.usePortal(me) },
+  { path: /^partners$/, view: partnersView, menu: "nav.partners", allowed: (me) => can.managePartners(me) },
+  { path: /^partners\/approvals$/, view: approvalsView, menu: "nav.approvals", allowed: (me) => can.managePartners(me) },
+  { path: /^partners\/disputes$/, view: disputesView, menu: "nav.disputes", allowed: (me) => can.managePartners(me) || can.usePortal(me) },
+  { path: /^partners\/([^/]+)$/, view: partnerView, allowed: (me) => can.managePartners(me) },
 ];
 
 const header = document.getElementById("top");
@@ -61,6 +67,8 @@ function currentPath() {
 function homeOf(me) {
   if (me.role === "hq_analyst") return "stats";
   if (me.role === "marketer") return "marketing/campaigns";
+  if (me.role === "partner") return "portal";
+  if (me.role === "channel_manager") return "partners";
   // the call centre and the privacy officer start from a person's phone or IIN
   return me.role === "call_center_agent" || me.role === "privacy_officer" ? "search" : "customers";
 }

@@ -11,11 +11,12 @@ import * as erasure from "./messages/erasure.js";
 import * as exports from "./messages/exports.js";
 import * as marketing from "./messages/marketing.js";
 import * as orders from "./messages/orders.js";
+import * as partners from "./messages/partners.js";
 import * as privacy from "./messages/privacy.js";
 import * as search from "./messages/search.js";
 import * as tickets from "./messages/tickets.js";
 
-const PARTS = [core, branches, customers, erasure, orders, tickets, privacy, daily, search, exports, marketing, analytics];
+const PARTS = [core, branches, customers, erasure, orders, tickets, privacy, daily, search, exports, marketing, analytics, partners];
 
 export const MESSAGES = Object.fromEntries(["en", "ru", "kk"].map(
   (language) => [language, Object.assign({}, ...PARTS.map((part) => part[language]))]));

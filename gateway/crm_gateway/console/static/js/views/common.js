@@ -8,12 +8,15 @@ import { branchName, t } from "../i18n.js";
 const WRITERS = new Set(["admin", "branch_agent", "branch_manager", "regional_manager"]);
 const REASSIGNERS = new Set(["admin", "branch_manager", "regional_manager"]);
 
+// crm_partners.access: the channel manager works with partners only, not with customer records
+const NO_CUSTOMER_RECORDS = new Set(["hq_analyst", "channel_manager"]);
+
 export const can = {
-  readCustomers: (me) => me.role !== "hq_analyst",
+  readCustomers: (me) => !NO_CUSTOMER_RECORDS.has(me.role),
   writeCustomers: (me) => WRITERS.has(me.role),
   logActivity: (me) => WRITERS.has(me.role) || me.role === "call_center_agent",
   // crm_orders.api.access: readers see personal records; writers are the staff writer roles
-  readOrders: (me) => me.role !== "hq_analyst",
+  readOrders: (me) => !NO_CUSTOMER_RECORDS.has(me.role),
   writeOrders: (me) => WRITERS.has(me.role),
   reassign: (me) => REASSIGNERS.has(me.role),
   readStats: (me) => REASSIGNERS.has(me.role) || me.role === "hq_analyst",
@@ -23,13 +26,16 @@ export const can = {
   // crm_tickets.access: every role with personal data reads tickets (in its branch, region or the
   // whole country); the writer roles and the call centre work them; admins and regional managers
   // manage mass incidents
-  readTickets: (me) => me.role !== "hq_analyst",
+  readTickets: (me) => !NO_CUSTOMER_RECORDS.has(me.role),
   workTickets: (me) => WRITERS.has(me.role) || me.role === "call_center_agent",
   manageIncidents: (me) => me.role === "admin" || me.role === "regional_manager",
   // crm_sales.access: privacy officers (and admins) erase a person's data on request
   erase: (me) => me.role === "privacy_officer" || me.role === "admin",
   // crm_sales.access.PRIVACY_ROLES: the subject-access export of everything held about a person
   exportPersonalData: (me) => me.role === "admin" || me.role === "privacy_officer",
+  // crm_partners.access: a partner's users use its portal; admins and channel managers manage partners
+  usePortal: (me) => me.role === "partner" && Boolean(me.partner_id),
+  managePartners: (me) => me.role === "admin" || me.role === "channel_manager",
 };
 
 export function problemBox(error) {

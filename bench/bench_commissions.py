@@ -1,0 +1,165 @@
+"""Commissions benchmark: a monthly commission run over N completed-order events for the customers
+of one partner, each applied as the running service applies it (its own transaction with the inbox
+row, crm_shared.consumer.apply_once, calling the accrual use case), then the month's statement;
+time and peak memory (max RSS) of both, on PostgreSQL.
+
+Baseline, in the same run: the same number of transactions each inserting one inbox row and one
+plain row (the least a once-per-event accrual must write), so that the ratio says what the
+commission rules cost on top of the bookkeeping.
+
+    .venv/bin/python -m bench.bench_commissions                             # 2 000 events (default)
+    .venv/bin/python -m bench.bench_commissions --commission-events 1000000 # the full monthly run (long)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import time
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import text
+
+from crm_partners.seed import DEMO_PARTNERS, seed_brought_customers, seed_demo
+from crm_partners.services import commission_service
+from crm_shared.auth import Principal, Role
+from crm_shared.consumer import apply_once
+from crm_shared.db import Database
+from crm_shared.envelope import CloudEvent
+from crm_shared.migrations import upgrade_async
+
+from .common import SummaryRow, render_summary, run_benchmark, temporary_databases
+
+MIGRATIONS = "services/partners/migrations"
+PARTNER = DEMO_PARTNERS[0].id
+MONTH = datetime(2026, 3, 1, tzinfo=UTC)
+READER = Principal("bench", "bench", Role.CHANNEL_MANAGER)
+
+
+def add_arguments(parser: argparse.ArgumentParser, *, shared: bool = False) -> None:
+    """``shared``: --concurrency already comes from bench_api (run_all)."""
+    parser.add_argument("--commission-events", type=int, default=2000, help="completed-order events in the month")
+    parser.add_argument("--commission-customers", type=int, default=500, help="customers the partner brought")
+    if not shared:
+        parser.add_argument("--concurrency", type=int, default=8, help="events applied at once (consumer partitions)")
+
+
+def options_from(args: argparse.Namespace) -> argparse.Namespace:
+    return args
+
+
+def max_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def order_event(number: int, customer_id: str) -> CloudEvent:
+    order_id = str(uuid.uuid4())
+    completed = MONTH.replace(day=1 + number % 28, hour=number % 24)
+    item = {
+        "id": str(uuid.uuid4()),
+        "action": "add",
+        "state": "completed",
+        "offering_id": "inet-gpon-100",
+        "quantity": 1,
+    }
+    data = {"id": order_id, "customer_id": customer_id, "items": [item], "completed_at": completed.isoformat()}
+    return CloudEvent(
+        id=str(uuid.uuid4()), source="/crm/orders", type="crm.orders.order.completed", subject=order_id, data=data
+    )
+
+
+async def in_parallel(count: int, concurrency: int, work) -> float:
+    started = time.perf_counter()
+    queue = iter(range(count))
+
+    async def worker():
+        for number in queue:
+            await work(number)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - started
+
+
+async def run(args: argparse.Namespace) -> list[SummaryRow]:
+    async with temporary_databases() as databases:
+        url = await databases.create("commissions")
+        await upgrade_async(MIGRATIONS, url)
+        db = Database(url, pool_size=args.concurrency + 2)
+        try:
+            await seed_demo(db)
+            customers = await seed_brought_customers(db, PARTNER, args.commission_customers)
+            events = (order_event(n, customers[n % len(customers)]) for n in range(args.commission_events))
+
+            async def accrue(number: int) -> None:
+                event = next(events)
+
+                async def handler(session, event: CloudEvent) -> None:
+                    at = datetime.fromisoformat(event.data["completed_at"])
+                    await commission_service.accrue_completed_order(session, event.data, at)
+
+                await apply_once(db, "bench-commissions", event, handler)
+
+            rss_before = max_rss_mib()
+            run_s = await in_parallel(args.commission_events, args.concurrency, accrue)
+            async with db.reads() as session:
+                started = time.perf_counter()
+                statement = await commission_service.statement(session, READER, PARTNER, "2026-03")
+                statement_s = time.perf_counter() - started
+            rss_after = max_rss_mib()
+            assert statement["totals"].lines == args.commission_events, statement["totals"]
+            assert statement["totals"].total_tiyn == sum(line.amount_tiyn for line in statement["lines"])
+
+            async with db.unit_of_work() as session:
+                await session.execute(text("CREATE TABLE bench_plain (id text primary key, amount bigint)"))
+
+            async def plain(number: int) -> None:
+                async with db.unit_of_work() as session:
+                    await session.execute(
+                        text(
+                            "INSERT INTO inbox_records (consumer, event_id, event_type, processed_at) "
+                            "VALUES ('bench-plain', :id, 'x', now())"
+                        ),
+                        {"id": str(uuid.uuid4())},
+                    )
+                    await session.execute(
+                        text("INSERT INTO bench_plain VALUES (:id, 500000)"), {"id": str(uuid.uuid4())}
+                    )
+
+            baseline_s = await in_parallel(args.commission_events, args.concurrency, plain)
+        finally:
+            await db.dispose()
+    rate, baseline_rate = args.commission_events / run_s, args.commission_events / baseline_s
+    print(
+        f"commission run: {args.commission_events} events in {run_s:.1f} s ({rate:.0f}/s); statement of "
+        f"{args.commission_events} lines in {statement_s:.2f} s; max RSS {rss_before:.0f} -> {rss_after:.0f} MiB"
+    )
+    print(f"baseline (inbox row + one plain row per event): {baseline_s:.1f} s ({baseline_rate:.0f}/s)")
+    return [
+        SummaryRow(
+            "commissions: monthly run (events/s)",
+            f"{rate:.0f}/s",
+            f"{baseline_rate:.0f}/s",
+            rate / baseline_rate,
+            note=f"{args.commission_events} events, concurrency {args.concurrency}",
+        ),
+        SummaryRow(
+            "commissions: statement of the month",
+            f"{statement_s:.2f} s",
+            "-",
+            None,
+            note=f"{args.commission_events} lines; max RSS {rss_after:.0f} MiB",
+        ),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_arguments(parser)
+    rows = run_benchmark(run(parser.parse_args()))
+    print(render_summary(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,289 @@
+"""Commissions: lines accrue from orders' events for customers a partner brought, are confirmed by
+the customer's payments (crm.orders.billing.v1), earn a share of the first months' payments, and
+are clawed back when the product is disconnected within the plan's clawback period. Every line
+has a unique source key, and every event arrives through the inbox: accrual happens exactly once
+per event. Statements are the lines of a month, their totals computed from those very lines."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_shared.auth import Principal
+from crm_shared.db import new_id
+from crm_shared.domain import Conflict, InvalidField
+from crm_shared.errors import field_problem, not_found
+from crm_shared.pagination import decode_cursor, encode_cursor
+
+from .. import access
+from ..db.inserts import insert_if_absent
+from ..db.models import CommissionLine, CustomerClaim, Dispute, Partner, PartnerMonth
+from ..domain.commissions import (
+    EarnedLine,
+    LineKind,
+    LineStatus,
+    activated_units,
+    order_lines,
+    period_of,
+    recurring_amount,
+    totals,
+    within_clawback,
+)
+from .customer_identity_service import home_of
+
+
+async def _brought_by(session: AsyncSession, customer_id: str) -> tuple[CustomerClaim, Partner] | None:
+    """The claim (locked) and partner of the partner that brought this customer, if any."""
+    customer_id = (await home_of(session, customer_id)).customer_id
+    claim = await session.scalar(
+        select(CustomerClaim)
+        .where(CustomerClaim.customer_id == customer_id, CustomerClaim.brought_at.is_not(None))
+        .with_for_update()
+    )
+    if claim is None:
+        return None
+    partner = await session.get(Partner, claim.partner_id)
+    return (claim, partner) if partner is not None else None
+
+
+async def _add_lines(
+    session: AsyncSession,
+    partner_id: str,
+    customer_id: str,
+    order_id: str | None,
+    earned: list[EarnedLine],
+    at: datetime,
+    status: LineStatus = LineStatus.ACCRUED,
+) -> int:
+    """Inserts the lines not there yet (by source key); how many were new."""
+    added = 0
+    for line in earned:
+        result = await session.execute(
+            insert_if_absent(
+                session,
+                CommissionLine,
+                "source_key",
+                CommissionLine.id,
+                id=new_id(),
+                partner_id=partner_id,
+                customer_id=customer_id,
+                order_id=order_id,
+                offering_id=line.offering_id,
+                kind=line.kind.value,
+                status=status.value,
+                amount_tiyn=line.amount_tiyn,
+                period=period_of(at),
+                source_key=line.source_key,
+                accrued_at=at,
+                confirmed_at=at if status is LineStatus.CONFIRMED else None,
+            )
+        )
+        added += result.first() is not None
+    return added
+
+
+async def accrue_completed_order(session: AsyncSession, order: dict[str, Any], at: datetime) -> int:
+    """One-off lines for an order completed for a customer a partner brought."""
+    brought = await _brought_by(session, str(order["customer_id"]))
+    if brought is None:
+        return 0
+    claim, partner = brought
+    if claim.first_activation_at is None or at < claim.first_activation_at:
+        claim.first_activation_at = at
+    earned = order_lines(partner.commission_plan, order, 0)
+    if partner.commission_plan.get("tiers"):
+        before = await _count_activations(session, partner.id, period_of(at), order)
+        earned = order_lines(partner.commission_plan, order, before)
+    return await _add_lines(session, partner.id, claim.customer_id, str(order["id"]), earned, at)
+
+
+async def _count_activations(session: AsyncSession, partner_id: str, period: str, order: dict[str, Any]) -> int:
+    """The partner's activations in the month before this order's, counting this order's in (once:
+    a re-announced order finds its lines there already and is not counted again)."""
+    first_key = next((line.source_key for line in order_lines({"one_off_tiyn": 1}, order, 0)), None)
+    if first_key is None:
+        return 0
+    if await session.scalar(select(CommissionLine.id).where(CommissionLine.source_key == first_key)):
+        return 0  # already accrued: the lines' source keys make this a no-op anyway
+    await session.execute(
+        insert_if_absent(
+            session,
+            PartnerMonth,
+            ("partner_id", "period"),
+            PartnerMonth.partner_id,
+            partner_id=partner_id,
+            period=period,
+            activations=0,
+        )
+    )
+    month = await session.scalar(
+        select(PartnerMonth)
+        .where(PartnerMonth.partner_id == partner_id, PartnerMonth.period == period)
+        .with_for_update()
+    )
+    before = month.activations
+    month.activations += activated_units(order)
+    return before
+
+
+async def confirm_by_payment(session: AsyncSession, payment: dict[str, Any], at: datetime) -> int:
+    """A payment confirms the accrued lines of its order (or of the customer, when the payment
+    names no order) and earns the recurring share while within the plan's first months."""
+    brought = await _brought_by(session, str(payment["customer_id"]))
+    if brought is None:
+        return 0
+    claim, partner = brought
+    scope = (
+        CommissionLine.order_id == payment["order_id"]
+        if payment.get("order_id")
+        else CommissionLine.customer_id == claim.customer_id
+    )
+    await session.execute(
+        update(CommissionLine)
+        .where(
+            scope,
+            CommissionLine.partner_id == partner.id,
+            CommissionLine.status == LineStatus.ACCRUED.value,
+            CommissionLine.kind == LineKind.ONE_OFF.value,
+        )
+        .values(status=LineStatus.CONFIRMED.value, confirmed_at=at)
+    )
+    amount = recurring_amount(partner.commission_plan, int(payment["amount_tiyn"]), claim.first_activation_at, at)
+    if not amount:
+        return 0
+    line = EarnedLine(LineKind.RECURRING, amount, f"payment:{payment['payment_id']}")
+    return await _add_lines(
+        session, partner.id, claim.customer_id, payment.get("order_id"), [line], at, LineStatus.CONFIRMED
+    )
+
+
+async def claw_back(session: AsyncSession, product: dict[str, Any], at: datetime) -> int:
+    """A product disconnected within the clawback period takes back the one-off lines its order
+    earned for that offering (a negative line each, once)."""
+    brought = await _brought_by(session, str(product["customer_id"]))
+    if brought is None or not product.get("order_id"):
+        return 0
+    claim, partner = brought
+    activated = datetime.fromisoformat(product["activated_at"]) if product.get("activated_at") else None
+    terminated = datetime.fromisoformat(product["terminated_at"]) if product.get("terminated_at") else at
+    if activated is None or not within_clawback(partner.commission_plan, activated, terminated):
+        return 0
+    lines = list(
+        await session.scalars(
+            select(CommissionLine).where(
+                CommissionLine.order_id == product["order_id"],
+                CommissionLine.offering_id == product["offering_id"],
+                CommissionLine.kind == LineKind.ONE_OFF.value,
+            )
+        )
+    )
+    earned = [
+        EarnedLine(LineKind.CLAWBACK, -line.amount_tiyn, f"clawback:{line.id}", line.offering_id) for line in lines
+    ]
+    return await _add_lines(session, partner.id, claim.customer_id, product["order_id"], earned, terminated)
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+async def list_lines(
+    session: AsyncSession, principal: Principal, partner_id: str, *, limit: int, cursor: str | None
+) -> tuple[list[CommissionLine], str | None]:
+    access.check_partner_visible(principal, partner_id)
+    stmt = select(CommissionLine).where(CommissionLine.partner_id == partner_id)
+    values = decode_cursor(cursor)
+    if values is not None:
+        try:
+            accrued_at, last_id = values
+            after = datetime.fromisoformat(accrued_at)
+        except (TypeError, ValueError):
+            raise field_problem("cursor", "malformed cursor; pass next_cursor unchanged", 400) from None
+        stmt = stmt.where(tuple_(CommissionLine.accrued_at, CommissionLine.id) < tuple_(after, str(last_id)))
+    order = (CommissionLine.accrued_at.desc(), CommissionLine.id.desc())
+    rows = list(await session.scalars(stmt.order_by(*order).limit(limit + 1)))
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    return rows[:limit], encode_cursor([last.accrued_at.isoformat(), last.id])
+
+
+def check_period(period: str) -> str:
+    try:
+        year, month = period.split("-")
+        if len(year) != 4 or len(month) != 2 or not 1 <= int(month) <= 12:
+            raise ValueError(period)
+    except ValueError:
+        raise field_problem("period", "a month as yyyy-mm, e.g. 2026-12") from None
+    return period
+
+
+async def statement(session: AsyncSession, principal: Principal, partner_id: str, period: str) -> dict[str, Any]:
+    """A month's statement: every line of that month and totals computed from exactly those lines."""
+    access.check_partner_visible(principal, partner_id)
+    check_period(period)
+    if await session.get(Partner, partner_id) is None:
+        raise not_found("partner", partner_id[:64])
+    lines = list(
+        await session.scalars(
+            select(CommissionLine)
+            .where(CommissionLine.partner_id == partner_id, CommissionLine.period == period)
+            .order_by(CommissionLine.accrued_at, CommissionLine.id)
+        )
+    )
+    summed = totals((line.kind, line.status, line.amount_tiyn) for line in lines)
+    return {"partner_id": partner_id, "period": period, "currency": "KZT", "totals": summed, "lines": lines}
+
+
+# --- disputes -----------------------------------------------------------------------------------
+
+
+async def open_dispute(
+    session: AsyncSession, principal: Principal, *, period: str, line_id: str | None, text: str, now: datetime
+) -> Dispute:
+    partner_id = access.require_partner_user(principal)
+    check_period(period)
+    if not text.strip():
+        raise InvalidField("text", "say what is wrong")
+    if line_id is not None:
+        line = await session.get(CommissionLine, line_id)
+        if line is None or line.partner_id != partner_id:
+            raise not_found("commission line", line_id[:64], "line_id")
+    dispute = Dispute(
+        id=new_id(),
+        partner_id=partner_id,
+        period=period,
+        line_id=line_id,
+        text=text.strip(),
+        status="open",
+        opened_by=principal.subject,
+        created_at=now,
+    )
+    session.add(dispute)
+    await session.flush()
+    return dispute
+
+
+async def list_disputes(session: AsyncSession, principal: Principal, status: str | None) -> list[Dispute]:
+    stmt = select(Dispute).where(access.partner_filter(principal, Dispute.partner_id))
+    if status:
+        stmt = stmt.where(Dispute.status == status)
+    return list(await session.scalars(stmt.order_by(Dispute.created_at.desc(), Dispute.id).limit(500)))
+
+
+async def resolve_dispute(
+    session: AsyncSession, principal: Principal, dispute_id: str, resolution: str, now: datetime
+) -> Dispute:
+    access.require_manager(principal)
+    dispute = await session.get(Dispute, dispute_id, with_for_update=True)
+    if dispute is None:
+        raise not_found("dispute", dispute_id[:64])
+    if dispute.status == "resolved":
+        raise Conflict("the dispute is already resolved", field="resolution")
+    if not resolution.strip():
+        raise InvalidField("resolution", "say how it was resolved")
+    dispute.status, dispute.resolution = "resolved", resolution.strip()
+    dispute.resolved_by, dispute.resolved_at = principal.subject, now
+    return dispute
