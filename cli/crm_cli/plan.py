@@ -18,6 +18,11 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_BROKER_PORT = 9092
 BROKER_PORT_ENV = "CRM_BROKER_PORT"
 TRACE_FILE = "traces.jsonl"
+# The dev profile's capturing relays (crm_shared.outbound.sinks): one process, two ports, one outbox.
+SMTP_SINK_PORT_ENV, DEFAULT_SMTP_SINK_PORT = "CRM_DEV_SMTP_PORT", 8025
+SMPP_SINK_PORT_ENV, DEFAULT_SMPP_SINK_PORT = "CRM_DEV_SMPP_PORT", 2775
+DEV_OUTBOX = "dev-outbox.jsonl"
+SINKS = "outbound-sinks"
 BROKER_LOG = "broker.log"
 WILDCARD_HOSTS = {"0.0.0.0", "::", ""}
 
@@ -57,6 +62,28 @@ class SuitePlan:
     # every process as CRM_<SERVICE>_<NAME>.
     secrets: dict[str, str]
     processes: list[ProcessPlan] = field(default_factory=list)
+    smtp_sink_port: int = DEFAULT_SMTP_SINK_PORT
+    smpp_sink_port: int = DEFAULT_SMPP_SINK_PORT
+
+    @property
+    def dev_outbox(self) -> Path:
+        return self.var_dir / DEV_OUTBOX
+
+    def sinks_argv(self, python: str = sys.executable) -> list[str]:
+        """The dev capturing SMTP and SMPP servers (real protocols on loopback)."""
+        return [
+            python,
+            "-m",
+            "crm_shared.outbound.sinks",
+            "--host",
+            self.connect_host,
+            "--smtp-port",
+            str(self.smtp_sink_port),
+            "--smpp-port",
+            str(self.smpp_sink_port),
+            "--outbox",
+            str(self.dev_outbox),
+        ]
 
     @property
     def internal_token_secret(self) -> str:
@@ -93,6 +120,8 @@ class SuitePlan:
         claims = []
         if self.broker_port is not None:
             claims.append(PortClaim(self.broker_port, "broker (Kafka protocol)"))
+        claims.append(PortClaim(self.smtp_sink_port, "dev SMTP sink"))
+        claims.append(PortClaim(self.smpp_sink_port, "dev SMPP sink"))
         for process in self.processes:
             claims.append(PortClaim(process.http_port, f"{process.name} HTTP"))
             if process.grpc_port is not None:
@@ -160,6 +189,8 @@ def build_plan(
         kafka_bootstrap=bootstrap,
         broker_port=embedded_broker_port,
         secrets=signing,
+        smtp_sink_port=_port_from_env(env, SMTP_SINK_PORT_ENV, DEFAULT_SMTP_SINK_PORT),
+        smpp_sink_port=_port_from_env(env, SMPP_SINK_PORT_ENV, DEFAULT_SMPP_SINK_PORT),
     )
 
     ports: dict[str, tuple[int, int | None]] = {}
@@ -178,6 +209,12 @@ def build_plan(
             spec.env_name("trace_file"): str(plan.trace_file),
             spec.env_name("http_host"): host,
             spec.env_name("http_port"): str(http),
+            # every process that sends (crm_shared.outbound) sends to the dev sinks; the gateway reads their outbox
+            spec.env_name("smtp_host"): connect_host(host),
+            spec.env_name("smtp_port"): str(plan.smtp_sink_port),
+            spec.env_name("smpp_host"): connect_host(host),
+            spec.env_name("smpp_port"): str(plan.smpp_sink_port),
+            spec.env_name("dev_outbox_file"): str(plan.dev_outbox),
         }
         if grpc is not None:
             child_env[spec.env_name("grpc_host")] = host

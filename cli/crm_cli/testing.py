@@ -18,7 +18,7 @@ from pathlib import Path
 from crm_shared.broker import free_port
 
 from . import services as registry
-from .plan import BROKER_PORT_ENV
+from .plan import BROKER_PORT_ENV, SMPP_SINK_PORT_ENV, SMTP_SINK_PORT_ENV
 from .up import READY_LINE
 
 
@@ -30,7 +30,11 @@ def crm_command() -> list[str]:
 
 def suite_ports() -> dict[str, str]:
     """Free ports for every process of the suite, as the environment `crm up` reads."""
-    env = {BROKER_PORT_ENV: str(free_port())}
+    env = {
+        BROKER_PORT_ENV: str(free_port()),
+        SMTP_SINK_PORT_ENV: str(free_port()),
+        SMPP_SINK_PORT_ENV: str(free_port()),
+    }
     for spec in registry.SERVICES:
         env[spec.env_name("http_port")] = str(free_port())
         if spec.grpc_port is not None:

@@ -31,7 +31,7 @@ from crm_shared.migrations import upgrade
 
 from .installation import installation_secrets
 from .output import LinePrefixer
-from .plan import ProcessPlan, SuitePlan
+from .plan import SINKS, ProcessPlan, SuitePlan
 from .services import NotAvailable, gateway, load, missing_parts, module_available, run_seed, settings_for
 from .supervisor import (
     Child,
@@ -209,6 +209,11 @@ class SuiteRunner:
             ) from exc
         self.say(f"{len(topics)} topics of the catalogue are on the broker")
 
+        self.say(
+            f"starting the dev SMTP and SMPP sinks on {plan.connect_host}:{plan.smtp_sink_port} and "
+            f":{plan.smpp_sink_port} (every message the suite sends lands in {plan.dev_outbox})"
+        )
+        self.supervisor.start(ChildSpec(SINKS, plan.sinks_argv(), {}))
         for process in plan.processes:
             self.say(
                 f"starting {process.name} on http://{plan.connect_host}:{process.http_port}"

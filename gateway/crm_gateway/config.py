@@ -43,6 +43,8 @@ class GatewaySettings(ServiceSettings):
     # Signs the public access tokens (not the internal caller token, which has its own secret).
     jwt_secret: str = Field("", repr=False)
     access_token_ttl_s: int = Field(3600, gt=0)
+    # The dev profile's outbox (crm_shared.outbound.sinks), read by GET /api/v1/admin/dev-outbox.
+    dev_outbox_file: str = "var/dev-outbox.jsonl"
 
     # Base URLs of the routed services by registry name, given as <name>_url (CRM_GATEWAY_SALES_URL,
     # or sales_url=... as a keyword) for whichever services the registry has: a new service needs

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from crm_shared.app import ServiceRuntime, create_service_app
 from crm_shared.registry import ServiceSpec
 
-from .api import admin, auth, branches, meta, reference, staff
+from .api import admin, auth, branches, dev_outbox, meta, reference, staff
 from .api.proxy import proxy_router
 from .config import GatewaySettings
 from .console import mount_console
@@ -69,6 +69,8 @@ def create_app(
         proxy_router(gateway.routed),
     ):
         app.include_router(router)
+    if settings.profile == "dev":  # the capturing sinks exist only there; in production no such route
+        app.include_router(dev_outbox.router)
     mount_docs_assets(app)
     mount_console(app)
     return app

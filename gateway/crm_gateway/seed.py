@@ -41,6 +41,8 @@ DEMO_USERS: tuple[DemoUser, ...] = (
     DemoUser("user-analyst", "analyst", "Timur Sadykov", "hq_analyst", language="en"),
     # Answers data subjects: exports and erases a person's data (national, identifiers unmasked).
     DemoUser("user-privacy-officer", "privacy.officer", "Privacy Officer", "privacy_officer"),
+    # Head-office marketing: segments and campaigns (national, identifiers masked).
+    DemoUser("user-marketer", "marketer", "Madina Omarova (marketing)", "marketer", language="kk"),
 )
 
 # A fixed, publicly known key: it only exists in dev databases (the seed refuses production).

@@ -32,6 +32,7 @@ class Role(StrEnum):
     CALL_CENTER_AGENT = "call_center_agent"
     HQ_ANALYST = "hq_analyst"
     PRIVACY_OFFICER = "privacy_officer"  # answers data subjects: exports and erases a person's data
+    MARKETER = "marketer"  # head office: segments and campaigns (marketing), never sales' records
     SYSTEM = "system"  # an external system calling with an API key; its scopes say what it may do
 
 
@@ -52,6 +53,7 @@ ROLE_SCOPE: dict[Role, Scope] = {
     Role.CALL_CENTER_AGENT: Scope.NATIONAL,
     Role.HQ_ANALYST: Scope.NONE,
     Role.PRIVACY_OFFICER: Scope.NATIONAL,
+    Role.MARKETER: Scope.NATIONAL,
     Role.SYSTEM: Scope.NATIONAL,
 }
 # Roles that may change records (within their scope), and those that may reassign ownership.

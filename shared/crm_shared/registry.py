@@ -153,6 +153,17 @@ SERVICES: tuple[ServiceSpec, ...] = (
         scopes=("tickets:read", "tickets:write", "tickets:incidents"),
     ),
     ServiceSpec(
+        name="marketing",
+        app_factory="crm_marketing.main:create_app",
+        settings_class="crm_marketing.config:MarketingSettings",
+        migrations_dir="services/marketing/migrations",
+        seed="crm_marketing.seed:seed_demo",
+        http_port=8102,
+        grpc_port=50102,
+        description="segments, campaigns over SMS and e-mail, responses and conversions, loyalty points and cards",
+        scopes=("marketing:read", "marketing:write"),
+    ),
+    ServiceSpec(
         name="gateway",
         app_factory="crm_gateway.main:create_app",
         settings_class="crm_gateway.config:GatewaySettings",

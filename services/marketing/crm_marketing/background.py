@@ -1,0 +1,135 @@
+"""The marketing service's own workers (main.DEFINITION.background): the campaign sender (claim,
+send through crm_shared.outbound, mark; the throttle; SMPP receipts), the loyalty consumer (built
+with the programme's settings) and the daily points expiry."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from crm_shared.db import Database
+from crm_shared.outbound import DeliveryReceipt, Outbound
+
+from .config import MarketingSettings
+from .services import campaign_service, loyalty_service
+
+log = logging.getLogger("crm.marketing.sender")
+
+
+class Pacer:
+    """At most ``rate`` sends a second: each waits for its slot."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.next_slot = 0.0
+
+    async def __call__(self) -> None:
+        now = time.monotonic()
+        if self.next_slot > now:
+            await asyncio.sleep(self.next_slot - now)
+        self.next_slot = max(now, self.next_slot) + self.interval
+
+
+class CampaignSender:
+    name = "campaign-sender"
+
+    def __init__(self, db: Database, settings: MarketingSettings, clock: Callable[[], datetime]) -> None:
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+        self.outbound = Outbound(settings, on_receipt=self._receipt)
+        self.policy = campaign_service.SendPolicy(
+            batch_size=settings.send_batch_size,
+            quiet_from=settings.quiet_from,
+            quiet_until=settings.quiet_until,
+            claim_lease=timedelta(seconds=settings.claim_lease_s),
+            opt_out_base_url=settings.opt_out_base_url,
+        )
+        self.pacer = Pacer(settings.send_rate_per_s)
+        self._task: asyncio.Task | None = None
+        self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._receipts: set[asyncio.Task] = set()
+        self.passes = 0
+
+    @property
+    def ready(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        self._stopping.clear()
+        self._task = asyncio.create_task(self._run(), name=self.name)
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        await self.outbound.close()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _receipt(self, receipt: DeliveryReceipt) -> None:
+        task = asyncio.create_task(campaign_service.apply_receipt(self.db, receipt, self.clock()))
+        self._receipts.add(task)
+        task.add_done_callback(self._receipts.discard)
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                sent = await campaign_service.send_pass(
+                    self.db, self.outbound.send, self.clock, self.policy, self.pacer
+                )
+                await self.outbound.sms.poll_receipts()
+                if sent:
+                    log.info("campaign sender: %d messages sent", sent)
+            except Exception:
+                log.exception("campaign pass failed; retrying")
+            self.passes += 1
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.settings.sender_idle_s)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+
+class PointsExpiry:
+    name = "points-expiry"
+
+    def __init__(self, db: Database, settings: MarketingSettings, clock: Callable[[], datetime]) -> None:
+        self.db, self.settings, self.clock = db, settings, clock
+        self._task: asyncio.Task | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=self.name)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                async with self.db.unit_of_work() as session:
+                    await loyalty_service.expire_points(session, self.clock(), self.settings.points_valid_days)
+            except Exception:
+                log.exception("points expiry failed; retrying at the next interval")
+            await asyncio.sleep(self.settings.expiry_interval_s)
+
+
+def loyalty_rules(settings: MarketingSettings) -> loyalty_service.LoyaltyRules:
+    return loyalty_service.LoyaltyRules(
+        points_per_tenge=settings.points_per_tenge,
+        thresholds_tiyn={"bronze": 0, "silver": settings.silver_from_tiyn, "gold": settings.gold_from_tiyn},
+        points_valid_days=settings.points_valid_days,
+    )

@@ -1,0 +1,70 @@
+"""Rules of a segment that need nothing but the values: no web, database or RPC types here.
+A refusal is a crm_shared.domain error, which the edges answer (a 422 naming the field)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from crm_shared.domain import InvalidField
+from crm_shared.reference import REGIONS_BY_CODE
+
+KINDS = frozenset({"individual", "business"})
+LANGUAGES = frozenset({"kk", "ru", "en"})
+TIERS = frozenset({"none", "bronze", "silver", "gold"})
+LIST_CRITERIA = ("region_codes", "branch_codes", "kinds", "languages", "product_lines", "offering_ids", "tiers")
+MAX_VALUES = 200
+
+
+@dataclass(frozen=True)
+class Criteria:
+    """What a member must match; an empty list or None means "any". Consent is never a criterion:
+    only customers with marketing consent are ever members."""
+
+    region_codes: tuple[str, ...] = ()
+    branch_codes: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    product_lines: tuple[str, ...] = ()
+    offering_ids: tuple[str, ...] = ()
+    tiers: tuple[str, ...] = ()
+    min_tenure_days: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        values: dict[str, Any] = {name: list(getattr(self, name)) for name in LIST_CRITERIA}
+        values["min_tenure_days"] = self.min_tenure_days
+        return values
+
+
+def clean_name(value: str) -> str:
+    cleaned = " ".join(value.split())
+    if not cleaned:
+        raise InvalidField("name", "must not be blank")
+    return cleaned
+
+
+def clean_criteria(raw: dict[str, Any]) -> Criteria:
+    values: dict[str, Any] = {}
+    for name in LIST_CRITERIA:
+        items = raw.get(name) or []
+        field = f"criteria.{name}"
+        if len(items) > MAX_VALUES:
+            raise InvalidField(field, f"at most {MAX_VALUES} values")
+        cleaned = tuple(dict.fromkeys(str(item).strip() for item in items))
+        if any(not item for item in cleaned):
+            raise InvalidField(field, "blank value")
+        values[name] = cleaned
+    _only(values["region_codes"], REGIONS_BY_CODE, "criteria.region_codes")
+    _only(values["kinds"], KINDS, "criteria.kinds")
+    _only(values["languages"], LANGUAGES, "criteria.languages")
+    _only(values["tiers"], TIERS, "criteria.tiers")
+    tenure = raw.get("min_tenure_days")
+    if tenure is not None and tenure < 0:
+        raise InvalidField("criteria.min_tenure_days", "must not be negative")
+    return Criteria(**values, min_tenure_days=tenure)
+
+
+def _only(values: tuple[str, ...], allowed, field: str) -> None:
+    unknown = [value for value in values if value not in allowed]
+    if unknown:
+        raise InvalidField(field, f"unknown value(s): {', '.join(unknown)}")
