@@ -34,6 +34,7 @@ class Role(StrEnum):
     PRIVACY_OFFICER = "privacy_officer"  # answers data subjects: exports and erases a person's data
     MARKETER = "marketer"  # head office: segments and campaigns (marketing), never sales' records
     SYSTEM = "system"  # an external system calling with an API key; its scopes say what it may do
+    CUSTOMER = "customer"  # a customer signed in to the self-service portal: their own records only
 
 
 class Scope(StrEnum):
@@ -43,6 +44,7 @@ class Scope(StrEnum):
     BRANCH = "branch"
     REGION = "region"
     NATIONAL = "national"
+    SELF = "self"  # a customer: only the records of their own customer_id
 
 
 ROLE_SCOPE: dict[Role, Scope] = {
@@ -55,6 +57,7 @@ ROLE_SCOPE: dict[Role, Scope] = {
     Role.PRIVACY_OFFICER: Scope.NATIONAL,
     Role.MARKETER: Scope.NATIONAL,
     Role.SYSTEM: Scope.NATIONAL,
+    Role.CUSTOMER: Scope.SELF,
 }
 # Roles that may change records (within their scope), and those that may reassign ownership.
 WRITER_ROLES = {Role.ADMIN, Role.BRANCH_AGENT, Role.BRANCH_MANAGER, Role.REGIONAL_MANAGER, Role.SYSTEM}
@@ -182,11 +185,23 @@ def principal_dependency(secret_getter):
 # --- record visibility -------------------------------------------------------------------
 
 
+def customer_column(model):
+    """The column naming the customer a record belongs to: ``customer_id``, or the column a model
+    names in ``__customer_key__`` (sales' customers: ``id``); None for records of no one customer."""
+    return getattr(model, getattr(model, "__customer_key__", "customer_id"), None)
+
+
 def visibility_clause(principal: Principal, model) -> ColumnElement[bool]:
-    """A WHERE clause limiting ``model`` (with region_code/branch_code columns) to what the caller sees."""
+    """A WHERE clause limiting ``model`` (with region_code/branch_code columns) to what the caller sees;
+    a customer sees the records of their own customer_id only."""
     scope = principal.scope
     if scope is Scope.NATIONAL:
         return true()
+    if scope is Scope.SELF:
+        column = customer_column(model)
+        if column is None or not principal.customer_id:
+            return false()
+        return column == principal.customer_id
     if scope is Scope.REGION and principal.region:
         return model.region_code == principal.region
     if scope is Scope.BRANCH and principal.branch:
@@ -195,6 +210,7 @@ def visibility_clause(principal: Principal, model) -> ColumnElement[bool]:
 
 
 def can_see(principal: Principal, region_code: str | None, branch_code: str | None) -> bool:
+    """By place only: a customer (Scope.SELF) sees nothing by place (``sees_customer`` instead)."""
     scope = principal.scope
     if scope is Scope.NATIONAL:
         return True
@@ -203,6 +219,15 @@ def can_see(principal: Principal, region_code: str | None, branch_code: str | No
     if scope is Scope.BRANCH:
         return principal.branch is not None and principal.branch == branch_code
     return False
+
+
+def sees_customer(
+    principal: Principal, customer_id: str | None, region_code: str | None, branch_code: str | None
+) -> bool:
+    """Whether the caller sees a record about ``customer_id`` placed in that branch and region."""
+    if principal.scope is Scope.SELF:
+        return principal.customer_id is not None and principal.customer_id == customer_id
+    return can_see(principal, region_code, branch_code)
 
 
 def can_write(principal: Principal, region_code: str | None, branch_code: str | None) -> bool:

@@ -17,6 +17,7 @@ class Customer(SalesBase):
     """An individual (by IIN) or a business (by BIN) served by one branch and owned by one user."""
 
     __tablename__ = "customers"
+    __customer_key__ = "id"  # a customer signed in to the portal sees this row (crm_shared.auth.customer_column)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     kind: Mapped[str] = mapped_column(String(16))
