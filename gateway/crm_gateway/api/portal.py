@@ -82,7 +82,7 @@ async def accounts_of_phone(gateway: Gateway, phone: str, request_id: str) -> li
         "/api/v1/sales/customers",
         PHONE_DIRECTORY,
         request_id=request_id,
-        params={"phone": phone, "limit": MAX_ACCOUNTS_PER_PHONE},
+        params={"phone": phone, "contact_phones": "true", "limit": MAX_ACCOUNTS_PER_PHONE},
     )
     answer.raise_for_status()
     return [{"id": c["id"], "name": c["display_name"]} for c in answer.json()["items"]]

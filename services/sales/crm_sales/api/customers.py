@@ -158,6 +158,9 @@ async def list_customers(
     owner_id: Annotated[str | None, Query(max_length=200)] = None,
     kind: Literal["individual", "business"] | None = None,
     status: Literal["active", "inactive", "merged", "erased", "any"] = "active",
+    contact_phones: Annotated[
+        bool, Query(description="with `phone`: also the businesses whose registered contact person has it")
+    ] = False,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
 ):
@@ -170,6 +173,7 @@ async def list_customers(
         owner_id=owner_id,
         kind=kind,
         statuses=None if status == "any" else (status,),
+        contact_phones=contact_phones,
     )
     if query.tax_id and principal.masks_identifiers:
         # A look-up by full IIN/BIN confirms an identifier the caller is shown only masked:

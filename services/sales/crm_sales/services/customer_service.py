@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from sqlalchemy import Select, bindparam, select, tuple_
+from sqlalchemy import Select, bindparam, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -689,12 +689,16 @@ class CustomerQuery:
     owner_id: str | None = None
     kind: str | None = None
     statuses: tuple[str, ...] | None = (CustomerStatus.ACTIVE,)
+    contact_phones: bool = False  # the phone also matches a business's registered contact person
 
 
 def search_statement(principal: Principal, query: CustomerQuery) -> Select:
     stmt = select(Customer).where(visibility_clause(principal, Customer))
     if query.phone:
-        stmt = stmt.where(Customer.id.in_(select(CustomerPhone.customer_id).where(CustomerPhone.e164 == query.phone)))
+        own = Customer.id.in_(select(CustomerPhone.customer_id).where(CustomerPhone.e164 == query.phone))
+        if query.contact_phones:
+            own = or_(own, Customer.id.in_(select(Contact.customer_id).where(Contact.phone == query.phone)))
+        stmt = stmt.where(own)
     if query.tax_id:
         stmt = stmt.where(Customer.tax_id == query.tax_id)
     if query.name_prefix:
