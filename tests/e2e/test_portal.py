@@ -269,3 +269,113 @@ async def test_customer_tokens_open_no_staff_route_and_staff_tokens_no_portal_ro
                 refused = await client.get(f"{P}{path}", headers=staff)
                 assert refused.status_code == 403, (path, refused.text)
         assert (await client.get(f"{P}/me")).status_code == 401
+
+
+async def test_a_consent_changed_in_the_portal_reaches_marketing_and_is_audited(suite: RunningSuite, ids: Identities):
+    async with httpx.AsyncClient(base_url=suite.gateway_url, timeout=30) as client:
+        agent = await sign_in(client, "almaty.agent")
+        admin = await sign_in(client, "admin")
+        marketer = await sign_in(client, "marketer")
+        customer = await register(
+            client,
+            agent,
+            ids.individual(first_name="Saule", language="en", marketing_consent=True, data_processing_consent=True),
+        )
+        segment = await client.post(
+            "/api/v1/marketing/segments",
+            headers=marketer,
+            json={
+                "name": f"portal consent {customer['id'][:8]}",
+                "criteria": {"branch_codes": ["ALA-01"], "languages": ["en"]},
+            },
+        )
+        assert segment.status_code == 201, segment.text
+        members_path = f"/api/v1/marketing/segments/{segment.json()['id']}/members"
+
+        async def member_ids() -> set[str]:
+            found, cursor = set(), None
+            while True:
+                params = {"limit": 200} | ({"cursor": cursor} if cursor else {})
+                page = (await client.get(members_path, headers=marketer, params=params)).json()
+                found |= {m["customer_id"] for m in page["items"]}
+                cursor = page["next_cursor"]
+                if not cursor:
+                    return found
+
+        async def is_member():
+            return customer["id"] in await member_ids()
+
+        await eventually(is_member, message="the consenting customer in the segment")
+
+        me = await portal_sign_in(client, admin, customer["primary_phone"], set())
+        profile = (await client.get(f"{P}/me", headers=me)).json()
+        assert profile["consents"]["marketing"] is True
+        stale = await client.patch(f"{P}/me", headers=me, json={"marketing_consent": False, "version": 0})
+        assert stale.status_code == 412, stale.text
+        refused = await client.patch(f"{P}/me", headers=me, json={"first_name": "X", "version": profile["version"]})
+        assert refused.status_code == 422, refused.text  # not a field the portal takes
+        changed = await client.patch(
+            f"{P}/me", headers=me, json={"marketing_consent": False, "language": "kk", "version": profile["version"]}
+        )
+        assert changed.status_code == 200, changed.text
+        assert changed.json()["consents"]["marketing"] is False and changed.json()["language"] == "kk"
+
+        async def dropped():
+            return customer["id"] not in await member_ids()
+
+        await eventually(dropped, message="the customer dropped from the segment once consent is withdrawn")
+        history = (await client.get(f"/api/v1/sales/customers/{customer['id']}/history", headers=agent)).json()
+        assert any(
+            e["actor_id"] == f"customer:{customer['id']}" and "marketing_consent" in e["changes"]
+            for e in history["items"]
+        ), history
+
+
+async def test_a_customer_opens_notes_and_rates_a_ticket_in_the_portal(suite: RunningSuite, ids: Identities):
+    async with httpx.AsyncClient(base_url=suite.gateway_url, timeout=30) as client:
+        agent = await sign_in(client, "almaty.agent")
+        admin = await sign_in(client, "admin")
+        customer = await register(client, agent, ids.individual(first_name="Timur"))
+        me = await portal_sign_in(client, admin, customer["primary_phone"], set())
+
+        opened = await client.post(
+            f"{P}/me/tickets",
+            headers=me,
+            json={"summary": "No TV signal", "description": "since yesterday", "category": "tv"},
+        )
+        assert opened.status_code == 201, opened.text
+        ticket = opened.json()
+        assert ticket["status"] == "new" and ticket["channel"] == "self_service" and ticket["resolution_due_at"]
+        noted = await client.post(f"{P}/me/tickets/{ticket['id']}/notes", headers=me, json={"text": "home after 18:00"})
+        assert noted.status_code == 201, noted.text
+        too_early = await client.post(f"{P}/me/tickets/{ticket['id']}/rating", headers=me, json={"score": 5})
+        assert too_early.status_code == 409, too_early.text
+
+        # the branch sees it in its queue, answers the customer, resolves it
+        staff_view = (await client.get(f"/api/v1/tickets/tickets/{ticket['id']}", headers=agent)).json()
+        assert staff_view["queue"].startswith("ALA-01") and staff_view["notes"][0]["visibility"] == "customer"
+        for note in (
+            {"text": "technician booked", "visibility": "customer"},
+            {"text": "check cable", "visibility": "internal"},
+        ):
+            assert (
+                await client.post(f"/api/v1/tickets/tickets/{ticket['id']}/notes", headers=agent, json=note)
+            ).status_code == 201
+        resolved = await client.post(
+            f"/api/v1/tickets/tickets/{ticket['id']}/transitions",
+            headers=agent,
+            json={"status": "resolved", "reason": "fixed"},
+        )
+        assert resolved.status_code == 200, resolved.text
+
+        seen = (await client.get(f"{P}/me/tickets/{ticket['id']}", headers=me)).json()
+        assert [n["text"] for n in seen["notes"]] == ["home after 18:00", "technician booked"]  # never internal ones
+        rated = await client.post(
+            f"{P}/me/tickets/{ticket['id']}/rating", headers=me, json={"score": 5, "comment": "fast"}
+        )
+        assert rated.status_code == 200, rated.text
+        assert rated.json()["rating"]["score"] == 5
+        again = await client.post(f"{P}/me/tickets/{ticket['id']}/rating", headers=me, json={"score": 1})
+        assert again.status_code == 409, again.text
+        branch = (await client.get(f"/api/v1/tickets/tickets/{ticket['id']}", headers=agent)).json()
+        assert branch["rating"]["score"] == 5 and branch["rating"]["comment"] == "fast"

@@ -284,6 +284,41 @@ async def me(request: Request, caller: CurrentCustomer) -> dict:
     return profile_of(customer)
 
 
+class ProfilePatch(Strict):
+    """What a customer changes about themselves; consents are announced to every service and audited."""
+
+    version: int | None = Field(None, description="the profile's version read (or send If-Match)")
+    email: str | None = Field(None, max_length=254)
+    language: Literal["kk", "ru", "en"] | None = None
+    marketing_consent: bool | None = None
+    data_processing_consent: bool | None = None
+
+
+@router.patch(
+    "/me",
+    summary="Change one's e-mail, language, marketing and data-processing consents (If-Match or version)",
+    responses={412: {"description": "changed meanwhile: read /me again"}, 428: {"description": "no version"}},
+)
+async def update_me(
+    body: ProfilePatch,
+    request: Request,
+    response: Response,
+    caller: CurrentCustomer,
+    if_match: Annotated[str | None, Header(max_length=64)] = None,
+) -> dict:
+    customer = await as_customer(
+        request,
+        caller,
+        "sales",
+        "PATCH",
+        f"/api/v1/sales/customers/{caller.principal.customer_id}",
+        json=body.model_dump(exclude_unset=True),
+        headers={"If-Match": if_match} if if_match else None,
+    )
+    response.headers["ETag"] = f'"{customer["version"]}"'
+    return profile_of(customer)
+
+
 @router.get("/me/products", summary="The customer's installed products and their tariffs")
 async def my_products(request: Request, caller: CurrentCustomer) -> dict:
     items = await as_customer(

@@ -213,9 +213,9 @@ async def update_customer(
     response: Response,
     if_match: IfMatch = None,
 ):
-    customer = await service.get_writable_customer(session, principal, customer_id)
-    version = required_version(if_match, body.version, WHAT)
     patch = body.model_dump(exclude_unset=True, exclude={"version"})
+    customer = await service.get_writable_customer(session, principal, customer_id, fields=set(patch))
+    version = required_version(if_match, body.version, WHAT)
     await service.update_customer(session, principal, customer, patch, version)
     response.headers["ETag"] = etag(customer.version)
     return service.customer_view(customer, principal)
