@@ -141,7 +141,7 @@ async def test_a_customer_signs_in_sees_products_and_balance_opens_and_rates_tic
             await expect(page.locator("main h1")).to_have_text(f"Hello, {customer['display_name']}")
 
             # products and what is due
-            await expect(page.locator("#products")).to_contain_text("GPON")
+            await expect(page.locator("#products")).to_contain_text("Fibre 100")
             await expect(page.locator("#balance")).to_contain_text("6,990")
             await page.screenshot(path=str(SCREENSHOTS / "portal-products-and-balance.png"), full_page=True)
 
