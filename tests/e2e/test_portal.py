@@ -173,6 +173,15 @@ async def test_customers_sign_in_by_sms_code_and_see_only_their_own(suite: Runni
             for secret in (bob["id"], bob["order_id"], bob["ticket_id"], bob["product_id"]):
                 assert secret not in answer.text
 
+        # "my data": the subject-access export, as the customer, with the other services' part
+        exported = await client.get(f"{P}/me/data", headers=me)
+        assert exported.status_code == 200, exported.text
+        assert exported.headers["content-disposition"].startswith("attachment")
+        assert exported.json()["customer"]["id"] == alice["id"]
+        assert alice["order_id"] in exported.text and alice["ticket_id"] in exported.text
+        for secret in (bob["id"], bob["order_id"], bob["ticket_id"]):
+            assert secret not in exported.text
+
         bob_me = await portal_sign_in(client, admin, bob["primary_phone"], seen)
         assert (await client.get(f"{P}/me", headers=bob_me)).json()["id"] == bob["id"]
         assert (await client.get(f"{P}/me/tickets/{alice['ticket_id']}", headers=bob_me)).status_code == 404

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 import httpx
 from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from crm_shared.auth import Principal, Role
@@ -317,6 +318,26 @@ async def update_me(
     )
     response.headers["ETag"] = f'"{customer["version"]}"'
     return profile_of(customer)
+
+
+@router.get(
+    "/me/data",
+    summary="Download everything the operator holds about the customer (the subject-access export)",
+    description="Sales' personal-data export asked as the customer (each service checks that it is their own), "
+    "audited there; sent as a download.",
+)
+async def my_data(request: Request, caller: CurrentCustomer) -> Response:
+    customer_id = caller.principal.customer_id
+    document = await as_customer(
+        request, caller, "sales", "GET", f"/api/v1/sales/customers/{customer_id}/personal-data"
+    )
+    return JSONResponse(
+        document,
+        headers={
+            "Content-Disposition": f'attachment; filename="my-data-{customer_id}.json"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @router.get("/me/products", summary="The customer's installed products and their tariffs")
