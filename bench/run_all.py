@@ -1,8 +1,9 @@
 """Runs every benchmark and prints one summary table (`make bench`).
 
-    .venv/bin/python -m bench.run_all [--only api|relay|tickets|orders] [--customers 100000] [--requests 3000]
+    .venv/bin/python -m bench.run_all [--only api|relay|tickets|orders|marketing] [--customers 100000] [--requests 3000]
         [--concurrency 8] [--max-seconds 20] [--events 20000] [--no-sqlite] [--tickets 200000]
         [--order-customers 10000] [--offerings 200] [--orders 2000] [--completions 400]
+        [--send-members 1000] [--segment-customers 100000] [--big]
 
 Figures, never pass/fail: each is printed next to a baseline measured in the same run, and
 the ratio is what to compare between machines and commits (see bench/README.md).
@@ -15,7 +16,7 @@ import os
 import platform
 import time
 
-from . import bench_api, bench_orders, bench_relay, bench_tickets
+from . import bench_api, bench_marketing, bench_orders, bench_relay, bench_tickets
 from .common import SummaryRow, render_summary, run_benchmark
 
 
@@ -34,16 +35,19 @@ async def run_all(args: argparse.Namespace) -> list[SummaryRow]:
         rows += await bench_tickets.run(bench_tickets.options_from(args))
     if args.only in (None, "orders"):
         rows += await bench_orders.run(bench_orders.options_from(args))
+    if args.only in (None, "marketing"):
+        rows += await bench_marketing.run(bench_marketing.options_from(args))
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", choices=("api", "relay", "tickets", "orders"), help="run one benchmark only")
+    parser.add_argument("--only", choices=("api", "relay", "tickets", "orders", "marketing"), help="run one benchmark only")
     bench_api.add_arguments(parser)
     bench_relay.add_arguments(parser)
     bench_tickets.add_arguments(parser, shared=True)
     bench_orders.add_arguments(parser, shared=True)
+    bench_marketing.add_arguments(parser)
     args = parser.parse_args()
     print(f"machine: {machine()}", flush=True)
     started = time.perf_counter()

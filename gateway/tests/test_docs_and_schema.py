@@ -77,6 +77,7 @@ async def test_seed_is_idempotent_and_emits_each_user_once(sqlite_url, capsys):
             "user-callcenter",
             "user-analyst",
             "user-privacy-officer",
+            "user-marketer",
         }
         placed = {u.username: (u.role, u.region_code, u.branch_code) for u in users.values()}
         assert placed["almaty.manager"] == ("branch_manager", "KZ-75", "ALA-01")

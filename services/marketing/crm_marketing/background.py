@@ -17,6 +17,7 @@ from .config import MarketingSettings
 from .services import campaign_service, loyalty_service
 
 log = logging.getLogger("crm.marketing.sender")
+RECEIPT_ROUNDS = 100  # sender rounds a receipt waits for its row to be marked sent
 
 
 class Pacer:
@@ -52,7 +53,7 @@ class CampaignSender:
         self._task: asyncio.Task | None = None
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
-        self._receipts: set[asyncio.Task] = set()
+        self._receipts: list[tuple[DeliveryReceipt, int]] = []  # with the passes each has waited
         self.passes = 0
 
     @property
@@ -75,17 +76,26 @@ class CampaignSender:
         self._wake.set()
 
     def _receipt(self, receipt: DeliveryReceipt) -> None:
-        task = asyncio.create_task(campaign_service.apply_receipt(self.db, receipt, self.clock()))
-        self._receipts.add(task)
-        task.add_done_callback(self._receipts.discard)
+        self._receipts.append((receipt, 0))
+
+    async def _apply_receipts(self) -> None:
+        """Receipts whose row is not marked sent yet wait a few rounds (then are dropped: a
+        receipt for a row that never gets marked, one interrupted mid-send, has nowhere to go)."""
+        waiting, self._receipts = self._receipts, []
+        if not waiting:
+            return
+        tries = {id(receipt): count for receipt, count in waiting}
+        unmatched = await campaign_service.apply_receipts(self.db, [r for r, _ in waiting], self.clock())
+        self._receipts = [(r, tries[id(r)] + 1) for r in unmatched if tries[id(r)] < RECEIPT_ROUNDS] + self._receipts
 
     async def _run(self) -> None:
         while not self._stopping.is_set():
             try:
                 sent = await campaign_service.send_pass(
-                    self.db, self.outbound.send, self.clock, self.policy, self.pacer
+                    self.db, self.outbound.send, self.clock, self.policy, self.pacer, after_batch=self._apply_receipts
                 )
                 await self.outbound.sms.poll_receipts()
+                await self._apply_receipts()
                 if sent:
                     log.info("campaign sender: %d messages sent", sent)
             except Exception:

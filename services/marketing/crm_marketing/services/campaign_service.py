@@ -216,17 +216,26 @@ async def apply_completed_order(session: AsyncSession, order: dict[str, Any]) ->
     return converted
 
 
-async def apply_receipt(db: Database, receipt: DeliveryReceipt, now: datetime) -> None:
+async def apply_receipts(db: Database, receipts: list[DeliveryReceipt], now: datetime) -> list[DeliveryReceipt]:
+    """SMSC receipts onto the rows sent with those message ids; returns the receipts whose row is
+    not marked sent yet (a receipt can overtake the batch's marking: the caller retries them)."""
+    if not receipts:
+        return []
+    unmatched = []
     async with db.unit_of_work() as session:
-        await session.execute(
-            update(Delivery)
-            .where(Delivery.provider_message_id == receipt.provider_message_id, Delivery.state == rules.SENT)
-            .values(
-                state=rules.DELIVERED if receipt.delivered else rules.FAILED,
-                delivered_at=now if receipt.delivered else None,
-                reason=None if receipt.delivered else f"receipt: {receipt.text[:150]}",
+        for receipt in receipts:
+            result = await session.execute(
+                update(Delivery)
+                .where(Delivery.provider_message_id == receipt.provider_message_id, Delivery.state == rules.SENT)
+                .values(
+                    state=rules.DELIVERED if receipt.delivered else rules.FAILED,
+                    delivered_at=now if receipt.delivered else None,
+                    reason=None if receipt.delivered else f"receipt: {receipt.text[:150]}",
+                )
             )
-        )
+            if not result.rowcount:
+                unmatched.append(receipt)
+    return unmatched
 
 
 # --- the sender ---------------------------------------------------------------------------------
@@ -331,20 +340,23 @@ STOP_HINT = " STOP: 1414"
 OPT_OUT_TEXT = "Unsubscribe / Жазылымнан бас тарту / Отписаться:"
 
 
-async def mark_result(
-    db: Database, delivery_id: str, now: datetime, provider_id: str | None, error: str | None
-) -> None:
+async def mark_results(db: Database, results: list[tuple[str, str | None, str | None]], now: datetime) -> None:
+    """(delivery id, provider message id, error) of a batch, in one transaction: a crash before it
+    leaves the batch ``sending``, which is never sent again."""
+    if not results:
+        return
     async with db.unit_of_work() as session:
-        await session.execute(
-            update(Delivery)
-            .where(Delivery.id == delivery_id, Delivery.state == rules.SENDING)
-            .values(
-                state=rules.SENT if error is None else rules.FAILED,
-                provider_message_id=provider_id,
-                sent_at=now if error is None else None,
-                reason=error[:200] if error else None,
+        for delivery_id, provider_id, error in results:
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.id == delivery_id, Delivery.state == rules.SENDING)
+                .values(
+                    state=rules.SENT if error is None else rules.FAILED,
+                    provider_message_id=provider_id,
+                    sent_at=now if error is None else None,
+                    reason=error[:200] if error else None,
+                )
             )
-        )
 
 
 async def running_campaigns(db: Database, now: datetime) -> list[str]:
@@ -382,6 +394,7 @@ async def send_pass(
     clock: Callable[[], datetime],
     policy: SendPolicy,
     pace: Callable[[], Awaitable[None]],
+    after_batch: Callable[[], Awaitable[None]] | None = None,
 ) -> int:
     """One pass over the running campaigns: claim, send (``pace`` before each send keeps the
     throttle), mark. Returns how many messages went out."""
@@ -389,15 +402,17 @@ async def send_pass(
     await recover_interrupted(db, clock(), policy.claim_lease)
     for campaign_id in await running_campaigns(db, clock()):
         while claimed := await claim_batch(db, campaign_id, clock(), policy):
+            results: list[tuple[str, str | None, str | None]] = []
             for item in claimed:
                 await pace()
                 try:
-                    provider_id = await send(item.message)
+                    results.append((item.delivery_id, await send(item.message), None))
+                    sent += 1
                 except DeliveryFailed as exc:
-                    await mark_result(db, item.delivery_id, clock(), None, str(exc))
-                    continue
-                await mark_result(db, item.delivery_id, clock(), provider_id, None)
-                sent += 1
+                    results.append((item.delivery_id, None, str(exc)))
+            await mark_results(db, results, clock())
+            if after_batch is not None:
+                await after_batch()
     return sent
 
 

@@ -13,6 +13,7 @@ import { statsView } from "./views/stats.js";
 import { incidentView, incidentsView, ticketView, ticketsView } from "./views/tickets.js";
 import { newOrderView, orderView, ordersView } from "./views/orders.js";
 import { can } from "./views/common.js";
+import { campaignsView, canMarket, loyaltyView, outboxView, segmentsView } from "./views/marketing.js";
 
 const SCREENS = [
   { path: /^search$/, view: searchView, menu: "nav.search", allowed: (me) => can.readCustomers(me) },
@@ -35,6 +36,10 @@ const SCREENS = [
   { path: /^admin\/users$/, view: usersView, menu: "nav.users", allowed: (me) => can.administer(me) },
   { path: /^admin\/branches$/, view: branchesView, menu: "nav.branches", allowed: (me) => can.administer(me) },
   { path: /^admin\/keys$/, view: keysView, menu: "nav.keys", allowed: (me) => can.administer(me) },
+  { path: /^marketing\/segments$/, view: segmentsView, menu: "nav.segments", allowed: (me) => canMarket.manage(me) },
+  { path: /^marketing\/campaigns$/, view: campaignsView, menu: "nav.campaigns", allowed: (me) => canMarket.manage(me) },
+  { path: /^marketing\/loyalty$/, view: loyaltyView, menu: "nav.loyalty", allowed: (me) => canMarket.loyalty(me) },
+  { path: /^admin\/outbox$/, view: outboxView, menu: "nav.outbox", allowed: (me) => canMarket.outbox(me) },
 ];
 
 const header = document.getElementById("top");
@@ -46,6 +51,7 @@ function currentPath() {
 
 function homeOf(me) {
   if (me.role === "hq_analyst") return "stats";
+  if (me.role === "marketer") return "marketing/campaigns";
   // the call centre and the privacy officer start from a person's phone or IIN
   return me.role === "call_center_agent" || me.role === "privacy_officer" ? "search" : "customers";
 }
