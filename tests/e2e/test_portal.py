@@ -388,3 +388,22 @@ async def test_a_customer_opens_notes_and_rates_a_ticket_in_the_portal(suite: Ru
         assert again.status_code == 409, again.text
         branch = (await client.get(f"/api/v1/tickets/tickets/{ticket['id']}", headers=agent)).json()
         assert branch["rating"]["score"] == 5 and branch["rating"]["comment"] == "fast"
+
+
+async def test_a_customer_sees_their_loyalty_account_once_enrolled(suite: RunningSuite, ids: Identities):
+    async with httpx.AsyncClient(base_url=suite.gateway_url, timeout=30) as client:
+        agent = await sign_in(client, "almaty.agent")
+        admin = await sign_in(client, "admin")
+        customer = await register(client, agent, ids.individual(first_name="Aruzhan"))
+        me = await portal_sign_in(client, admin, customer["primary_phone"], set())
+        assert (await client.get(f"{P}/me/loyalty", headers=me)).json() == {"enrolled": False}
+
+        async def enrolled():  # once marketing's projection knows the customer
+            answer = await client.post(
+                "/api/v1/marketing/loyalty/accounts", headers=agent, json={"customer_id": customer["id"]}
+            )
+            return answer.json() if answer.status_code == 201 else None
+
+        account = await eventually(enrolled, message="the customer enrolled in loyalty")
+        mine = (await client.get(f"{P}/me/loyalty", headers=me)).json()
+        assert mine["enrolled"] is True and mine["card_number"] == account["card_number"]

@@ -218,7 +218,7 @@ async def issue_customer_token(body: TokenRequest, request: Request, response: R
 # --- the customer's own data ---------------------------------------------------------------------
 
 
-async def as_customer(
+async def answer_as_customer(
     request: Request,
     caller,
     service: str,
@@ -228,7 +228,7 @@ async def as_customer(
     params: dict[str, Any] | None = None,
     json: Any = None,
     headers: dict[str, str] | None = None,
-) -> Any:
+) -> httpx.Response:
     """The service's answer to the customer's request; its problems (404 above all) pass through."""
     gateway = gateway_of(request)
     answer: httpx.Response = await gateway.upstreams.call(
@@ -250,6 +250,12 @@ async def as_customer(
             raise Problem(502, "Bad gateway", f"the {service} service failed", service=service)
         extra = {k: v for k, v in problem.items() if k not in {"type", "title", "status", "detail", "instance"}}
         raise Problem(answer.status_code, problem.get("title") or "Error", problem.get("detail") or "", **extra)
+    return answer
+
+
+async def as_customer(request: Request, caller, service: str, method: str, path: str, **options: Any) -> Any:
+    """The body of the service's answer (answer_as_customer)."""
+    answer = await answer_as_customer(request, caller, service, method, path, **options)
     return answer.json() if answer.content else None
 
 
@@ -340,6 +346,30 @@ async def my_data(request: Request, caller: CurrentCustomer) -> Response:
     )
 
 
+class ErasureAskIn(Strict):
+    reason: str | None = Field(None, max_length=1000)
+
+
+@router.post(
+    "/me/erasure-request",
+    status_code=201,
+    summary="Ask that one's personal data be destroyed: pending until a privacy officer erases it",
+    description="200 with the pending request when asked again. Privacy officers find these at "
+    "`GET /api/v1/sales/erasure-asks`; erasing the customer confirms it.",
+)
+async def ask_my_erasure(body: ErasureAskIn, request: Request, response: Response, caller: CurrentCustomer) -> dict:
+    answer = await answer_as_customer(
+        request,
+        caller,
+        "sales",
+        "POST",
+        f"/api/v1/sales/customers/{caller.principal.customer_id}/erasure-asks",
+        json=body.model_dump(),
+    )
+    response.status_code = answer.status_code
+    return answer.json()
+
+
 @router.get("/me/products", summary="The customer's installed products and their tariffs")
 async def my_products(request: Request, caller: CurrentCustomer) -> dict:
     items = await as_customer(
@@ -351,6 +381,22 @@ async def my_products(request: Request, caller: CurrentCustomer) -> dict:
         params={"customer_id": caller.principal.customer_id},
     )
     return {"items": items}
+
+
+@router.get(
+    "/me/loyalty",
+    summary="The customer's loyalty account (card, tier, points), or enrolled: false",
+)
+async def my_loyalty(request: Request, caller: CurrentCustomer) -> dict:
+    try:
+        account = await as_customer(
+            request, caller, "marketing", "GET", f"/api/v1/marketing/loyalty/accounts/{caller.principal.customer_id}"
+        )
+    except Problem as problem:
+        if problem.status == 404:  # their own id: no account yet
+            return {"enrolled": False}
+        raise
+    return {"enrolled": True} | account
 
 
 @router.get("/me/orders", summary="The customer's orders, newest first")

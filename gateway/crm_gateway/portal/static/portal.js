@@ -126,8 +126,24 @@ function profileSection(profile) {
   h("fieldset", {}, h("legend", { text: t("consents") }),
     h("label", { class: "check", for: "consent-marketing" }, marketing, t("marketingConsent")),
     h("label", { class: "check", for: "consent-data" }, processing, t("dataConsent"))),
-  h("div", { class: "row" }, h("button", { type: "submit", text: t("save") })));
+  h("div", { class: "row" }, h("button", { type: "submit", text: t("save") }),
+    h("button", { type: "button", class: "secondary", onclick: downloadMyData, text: t("myData") })));
   return h("section", { "aria-labelledby": "profile-title" }, h("h2", { id: "profile-title", text: t("profile") }), form);
+}
+
+async function downloadMyData() {
+  const response = await fetch(`${API}/me/data`, { headers: { Authorization: `Bearer ${token}` } });
+  if (!response.ok) { say(t("error")); return; }
+  const link = h("a", { href: URL.createObjectURL(await response.blob()), download: "my-data.json" });
+  document.body.append(link);
+  link.click();
+  link.remove();
+}
+
+function loyaltySection(loyalty) {
+  if (!loyalty?.enrolled) return null;
+  return h("section", { "aria-labelledby": "loyalty-title", id: "loyalty" }, h("h2", { id: "loyalty-title", text: t("loyalty") }),
+    h("p", {}, `${t("card")}: ${loyalty.card_number} · ${t("tier")}: ${loyalty.tier} · ${t("points")}: `, h("strong", { text: String(loyalty.points) })));
 }
 
 function productsSection(products) {
@@ -191,7 +207,8 @@ function ticketsSection(tickets) {
 }
 
 async function accountScreen() {
-  const [profile, products, balance, tickets] = await Promise.all(["/me", "/me/products", "/me/balance", "/me/tickets"].map((path) => call("GET", path)));
+  const [profile, products, balance, tickets, loyalty] = await Promise.all(
+    ["/me", "/me/products", "/me/balance", "/me/tickets", "/me/loyalty"].map((path) => call("GET", path)));
   if (!token) return signInScreen();
   if (!profile.ok) return h("section", {}, h("p", { class: "error", text: t("error") }));
   return h("div", {},
@@ -199,6 +216,7 @@ async function accountScreen() {
       h("button", { type: "button", class: "secondary", onclick: signOut, text: t("signOut") })),
     h("div", { class: "grid" }, profileSection(profile.data), balanceSection(balance.ok ? balance.data : {})),
     productsSection(products.ok ? products.data.items : []),
+    loyaltySection(loyalty.ok ? loyalty.data : null),
     ticketsSection(tickets.ok ? tickets.data.items : []));
 }
 

@@ -147,6 +147,20 @@ class ErasureRequest(SalesBase):
     )
 
 
+class ErasureAsk(SalesBase):
+    """A customer's own request (the self-service portal) that their personal data be destroyed:
+    pending until a privacy officer erases it (POST /customers/{id}/erasure), which confirms it."""
+
+    __tablename__ = "erasure_asks"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    customer_id: Mapped[str] = mapped_column(String(36), ForeignKey("customers.id"), index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | confirmed
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class ErasureConfirmation(SalesBase):
     """One service's word that it anonymised its copies (crm.<service>.erasure.confirmed)."""
 
