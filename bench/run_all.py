@@ -42,7 +42,9 @@ async def run_all(args: argparse.Namespace) -> list[SummaryRow]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", choices=("api", "relay", "tickets", "orders", "marketing"), help="run one benchmark only")
+    parser.add_argument(
+        "--only", choices=("api", "relay", "tickets", "orders", "marketing"), help="run one benchmark only"
+    )
     bench_api.add_arguments(parser)
     bench_relay.add_arguments(parser)
     bench_tickets.add_arguments(parser, shared=True)
