@@ -13,6 +13,8 @@ import pytest
 from crm_gateway.domain.portal import code_hash, is_code_shaped, masked_name, new_code
 from crm_gateway.services import portal_sign_in_service
 
+from .conftest import running_gateway
+
 pytestmark = pytest.mark.integration
 
 SECRET = "portal-test-secret"
@@ -107,3 +109,23 @@ async def test_sign_in_input_is_checked_field_by_field(gw):
     # no code was ever sent to this phone: the same 401 as a wrong one
     answer = await gw.client.post("/api/v1/portal/auth/token", json={"phone": "+77011234599", "code": "123456"})
     assert answer.status_code == 401, answer.text
+
+
+async def test_codes_and_guesses_are_limited_per_client_address(gateway_database):
+    async with running_gateway(
+        gateway_database,
+        client_host="198.51.100.7",
+        portal_codes_per_address_burst=2,
+        portal_guesses_per_address_burst=3,
+    ) as gw:
+        for phone in ("+77012000001", "+77012000002"):
+            assert (await gw.client.post("/api/v1/portal/auth/code", json={"phone": phone})).status_code == 202
+        limited = await gw.client.post("/api/v1/portal/auth/code", json={"phone": "+77012000003"})
+        assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 0, limited.text
+        guesses = [
+            (
+                await gw.client.post("/api/v1/portal/auth/token", json={"phone": f"+7701300000{n}", "code": "123456"})
+            ).status_code
+            for n in range(4)
+        ]
+        assert guesses == [401, 401, 401, 429]

@@ -407,3 +407,22 @@ async def test_a_customer_sees_their_loyalty_account_once_enrolled(suite: Runnin
         account = await eventually(enrolled, message="the customer enrolled in loyalty")
         mine = (await client.get(f"{P}/me/loyalty", headers=me)).json()
         assert mine["enrolled"] is True and mine["card_number"] == account["card_number"]
+
+
+async def test_a_customer_asks_for_erasure_and_the_privacy_officer_confirms_it(suite: RunningSuite, ids: Identities):
+    async with httpx.AsyncClient(base_url=suite.gateway_url, timeout=30) as client:
+        agent = await sign_in(client, "almaty.agent")
+        admin = await sign_in(client, "admin")
+        officer = await sign_in(client, "privacy.officer")
+        customer = await register(client, agent, ids.individual(first_name="Meruert"))
+        me = await portal_sign_in(client, admin, customer["primary_phone"], set())
+        asked = await client.post(f"{P}/me/erasure-request", headers=me, json={"reason": "moving abroad"})
+        assert asked.status_code == 201 and asked.json()["status"] == "pending", asked.text
+        pending = (await client.get("/api/v1/sales/erasure-asks", headers=officer, params={"limit": 200})).json()
+        assert asked.json()["id"] in [a["id"] for a in pending["items"]]
+        erased = await client.post(
+            f"/api/v1/sales/customers/{customer['id']}/erasure", headers=officer, json={"reason": "DSR from the portal"}
+        )
+        assert erased.status_code == 201, erased.text
+        again = await client.post(f"{P}/me/erasure-request", headers=me, json={})
+        assert again.status_code == 409, again.text  # erased already

@@ -73,3 +73,30 @@ async def test_a_customer_reads_and_changes_only_their_own_record(client, ids):
 
     history = (await client.get(f"{BASE}/{alia['id']}/history", headers=AGENT)).json()["items"]
     assert any(e["actor_id"] == f"customer:{alia['id']}" and "marketing_consent" in e["changes"] for e in history)
+
+
+async def test_a_customer_asks_for_erasure_and_a_privacy_officer_answers_it(client, ids):
+    carol = await register(client, ids.individual(first_name="Karlygash"))
+    dana = await register(client, ids.individual(first_name="Dana"))
+    me = as_customer(carol["id"])
+    officer = auth_headers(PRINCIPALS["privacy_officer"])
+
+    asked = await client.post(f"{BASE}/{carol['id']}/erasure-asks", headers=me, json={"reason": "I left"})
+    assert asked.status_code == 201 and asked.json()["status"] == "pending", asked.text
+    again = await client.post(f"{BASE}/{carol['id']}/erasure-asks", headers=me, json={})
+    assert again.status_code == 200 and again.json()["id"] == asked.json()["id"], again.text
+    # not for anyone else, and not for staff (they erase, or not)
+    assert (await client.post(f"{BASE}/{dana['id']}/erasure-asks", headers=me, json={})).status_code == 404
+    assert (await client.post(f"{BASE}/{carol['id']}/erasure-asks", headers=officer, json={})).status_code == 403
+    assert (await client.get("/api/v1/sales/erasure-asks", headers=me)).status_code == 403
+    assert (await client.post(f"{BASE}/{carol['id']}/erasure", headers=me, json={"reason": "me"})).status_code == 403
+
+    pending = (await client.get("/api/v1/sales/erasure-asks", headers=officer)).json()["items"]
+    assert asked.json()["id"] in [a["id"] for a in pending]
+    erased = await client.post(f"{BASE}/{carol['id']}/erasure", headers=officer, json={"reason": "DSR via the portal"})
+    assert erased.status_code == 201, erased.text
+    confirmed = (await client.get("/api/v1/sales/erasure-asks", headers=officer, params={"status": "confirmed"})).json()
+    assert asked.json()["id"] in [a["id"] for a in confirmed["items"]]
+    assert asked.json()["id"] not in [
+        a["id"] for a in (await client.get("/api/v1/sales/erasure-asks", headers=officer)).json()["items"]
+    ]
