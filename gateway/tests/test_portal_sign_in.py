@@ -129,3 +129,12 @@ async def test_codes_and_guesses_are_limited_per_client_address(gateway_database
             for n in range(4)
         ]
         assert guesses == [401, 401, 401, 429]
+
+
+async def test_no_staff_account_has_the_customer_role(gw, admin):
+    refused = await gw.client.post(
+        "/api/v1/admin/users",
+        headers=admin,
+        json={"username": "not.a.customer", "full_name": "X", "password": "long enough pass 1", "role": "customer"},
+    )
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "role", refused.text

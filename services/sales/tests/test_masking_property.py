@@ -47,6 +47,10 @@ MASKED_CALLERS: dict[str, Principal] = {
     "api_key_branch": Principal(
         "t-key-branch", "key.branch", Role.SYSTEM, region="KZ-75", branch="ALA-01", scopes=("sales:read",)
     ),
+    "marketer": Principal("t-marketer", "marketer", Role.MARKETER),
+    # a portal customer (someone else than the person walked: they see their own record masked too,
+    # test_customer_self_service.py)
+    "customer": Principal("customer:t-other", "portal", Role.CUSTOMER, customer_id="t-other-customer"),
 }
 WRITER_KEY = MASKED_CALLERS["api_key_write"]
 
@@ -179,6 +183,7 @@ def walk(person: Person, story: dict) -> dict[str, list[dict]]:
         "/api/v1/sales/reassignments/{operation_id}": [{}],
         "/api/v1/sales/stats/customers": [{}],
         "/api/v1/sales/identifier-lookups": [{}],
+        "/api/v1/sales/erasure-asks": [{}, {"status": "confirmed"}],
     }
 
 
