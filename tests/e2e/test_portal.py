@@ -426,3 +426,28 @@ async def test_a_customer_asks_for_erasure_and_the_privacy_officer_confirms_it(s
         assert erased.status_code == 201, erased.text
         again = await client.post(f"{P}/me/erasure-request", headers=me, json={})
         assert again.status_code == 409, again.text  # erased already
+
+
+async def test_a_new_phone_is_confirmed_by_a_code_sent_to_it(suite: RunningSuite, ids: Identities):
+    async with httpx.AsyncClient(base_url=suite.gateway_url, timeout=30) as client:
+        agent = await sign_in(client, "almaty.agent")
+        admin = await sign_in(client, "admin")
+        customer = await register(client, agent, ids.individual(first_name="Nurlan"))
+        me = await portal_sign_in(client, admin, customer["primary_phone"], set())
+        new_phone, seen = ids.mobile(), set()
+        asked = await client.post(f"{P}/me/phones", headers=me, json={"phone": new_phone})
+        assert asked.status_code == 202, asked.text
+        code = await code_sent_to(client, admin, new_phone, seen)
+        # that code confirms the phone; it signs nobody in
+        sign_in_attempt = await client.post(f"{P}/auth/token", json={"phone": new_phone, "code": code})
+        assert sign_in_attempt.status_code == 401, sign_in_attempt.text
+        wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+        assert (
+            await client.post(f"{P}/me/phones/confirm", headers=me, json={"phone": new_phone, "code": wrong})
+        ).status_code == 401
+        confirmed = await client.post(f"{P}/me/phones/confirm", headers=me, json={"phone": new_phone, "code": code})
+        assert confirmed.status_code == 201, confirmed.text
+        assert new_phone in [p["e164"] for p in (await client.get(f"{P}/me", headers=me)).json()["phones"]]
+        # and the customer now signs in with it too
+        again = await portal_sign_in(client, admin, new_phone, seen)
+        assert (await client.get(f"{P}/me", headers=again)).json()["id"] == customer["id"]

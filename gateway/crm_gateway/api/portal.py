@@ -370,6 +370,95 @@ async def ask_my_erasure(body: ErasureAskIn, request: Request, response: Respons
     return answer.json()
 
 
+class NewPhone(Strict):
+    phone: str = Field(min_length=1, max_length=40)
+
+
+class NewPhoneConfirmation(Strict):
+    phone: str = Field(min_length=1, max_length=40)
+    code: str = Field(min_length=1, max_length=12)
+
+
+@router.post(
+    "/me/phones",
+    status_code=202,
+    response_model=CodeAccepted,
+    summary="Add a contact phone: a code goes to the new phone by SMS (confirm with /me/phones/confirm)",
+)
+async def add_my_phone(body: NewPhone, request: Request, caller: CurrentCustomer) -> CodeAccepted:
+    gateway = gateway_of(request)
+    settings = gateway.settings
+    phone = phone_of(body.phone)
+    await admit(
+        gateway,
+        f"portal-code-phone:{phone}",
+        settings.portal_codes_per_phone_per_hour,
+        settings.portal_codes_per_phone_burst,
+        "codes for this phone",
+    )
+    code = new_code()
+    async with gateway.db.unit_of_work() as session:
+        await portal_sign_in_service.store_code(
+            session,
+            secret=settings.jwt_secret,
+            phone=phone,
+            code=code,
+            accounts=[],
+            now=utcnow(),
+            ttl_s=settings.portal_code_ttl_s,
+            purpose=portal_sign_in_service.adding_phone(caller.principal.customer_id),
+        )
+
+    async def send() -> None:
+        await gateway.messenger.send_sms(phone, sign_in_message(code, settings.portal_code_ttl_s))
+
+    gateway.messenger.later(send, "sending a code for a new phone")
+    return CodeAccepted(detail="a code is on its way to the new phone by SMS")
+
+
+@router.post(
+    "/me/phones/confirm",
+    status_code=201,
+    summary="Confirm the new phone with the code it received; it is added to the customer's phones",
+    responses={401: {"description": "wrong, used or expired code"}, 409: {"description": "another customer's phone"}},
+)
+async def confirm_my_phone(body: NewPhoneConfirmation, request: Request, caller: CurrentCustomer) -> dict:
+    gateway = gateway_of(request)
+    settings = gateway.settings
+    phone = phone_of(body.phone)
+    code = body.code.strip()
+    if not is_code_shaped(code):
+        raise field_problem("code", "the code is six digits")
+    await admit(
+        gateway,
+        f"portal-guess-phone:{phone}",
+        settings.portal_guesses_per_phone_per_hour,
+        settings.portal_guesses_per_phone_burst,
+        "code checks for this phone",
+    )
+    async with gateway.db.unit_of_work() as session:
+        check = await portal_sign_in_service.check_code(
+            session,
+            secret=settings.jwt_secret,
+            phone=phone,
+            code=code,
+            now=utcnow(),
+            max_wrong=settings.portal_code_wrong_attempts,
+            use=True,
+            purpose=portal_sign_in_service.adding_phone(caller.principal.customer_id),
+        )
+    if not check.right:
+        raise Problem(401, "Unauthorized", "the code is wrong, used or expired; ask for a new one")
+    return await as_customer(
+        request,
+        caller,
+        "sales",
+        "POST",
+        f"/api/v1/sales/customers/{caller.principal.customer_id}/phones",
+        json={"phone": phone, "label": "mobile"},
+    )
+
+
 @router.get("/me/products", summary="The customer's installed products and their tariffs")
 async def my_products(request: Request, caller: CurrentCustomer) -> dict:
     items = await as_customer(

@@ -101,6 +101,9 @@ class PortalSignInCode(GatewayBase):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
     phone: Mapped[str] = mapped_column(String(20), index=True)
+    # "sign_in", or "add_phone:<customer id>": a code confirming a new phone of a signed-in customer
+    # never signs anyone in, and a sign-in code never confirms a phone
+    purpose: Mapped[str] = mapped_column(String(80), default="sign_in")
     code_hash: Mapped[str] = mapped_column(String(64))
     accounts: Mapped[list[dict]] = mapped_column(JSON, default=list)  # [{id, name}] the phone signs in to
     wrong_attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -21,17 +21,34 @@ class CodeCheck:
     right: bool
 
 
+SIGN_IN = "sign_in"
+
+
+def adding_phone(customer_id: str) -> str:
+    """The purpose of a code confirming a new phone for this customer."""
+    return f"add_phone:{customer_id}"
+
+
 async def store_code(
-    session: AsyncSession, *, secret: str, phone: str, code: str, accounts: list[dict], now: datetime, ttl_s: int
+    session: AsyncSession,
+    *,
+    secret: str,
+    phone: str,
+    code: str,
+    accounts: list[dict],
+    now: datetime,
+    ttl_s: int,
+    purpose: str = SIGN_IN,
 ) -> None:
     await session.execute(
         update(PortalSignInCode)
-        .where(PortalSignInCode.phone == phone, PortalSignInCode.used_at.is_(None))
+        .where(PortalSignInCode.phone == phone, PortalSignInCode.purpose == purpose, PortalSignInCode.used_at.is_(None))
         .values(used_at=now)
     )
     session.add(
         PortalSignInCode(
             phone=phone,
+            purpose=purpose,
             code_hash=code_hash(secret, phone, code),
             accounts=accounts,
             wrong_attempts=0,
@@ -50,13 +67,19 @@ async def check_code(
     now: datetime,
     max_wrong: int,
     use: bool,
+    purpose: str = SIGN_IN,
 ) -> CodeCheck:
     """Check ``code`` against the phone's live code (row locked). A wrong guess counts against the
     code's budget; a right one is used up when ``use`` (not while the caller still has to choose
     among the accounts sharing the phone)."""
     live = await session.scalar(
         select(PortalSignInCode)
-        .where(PortalSignInCode.phone == phone, PortalSignInCode.used_at.is_(None), PortalSignInCode.expires_at > now)
+        .where(
+            PortalSignInCode.phone == phone,
+            PortalSignInCode.purpose == purpose,
+            PortalSignInCode.used_at.is_(None),
+            PortalSignInCode.expires_at > now,
+        )
         .order_by(PortalSignInCode.created_at.desc())
         .limit(1)
         .with_for_update()

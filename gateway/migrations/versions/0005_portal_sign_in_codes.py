@@ -20,6 +20,7 @@ def upgrade() -> None:
         "portal_sign_in_codes",
         sa.Column("id", sa.String(length=64), nullable=False),
         sa.Column("phone", sa.String(length=20), nullable=False),
+        sa.Column("purpose", sa.String(length=80), nullable=False),
         sa.Column("code_hash", sa.String(length=64), nullable=False),
         sa.Column("accounts", sa.JSON(), nullable=False),
         sa.Column("wrong_attempts", sa.Integer(), nullable=False),

@@ -65,8 +65,9 @@ def require_customer_writer(principal: Principal) -> None:
         raise forbidden(f"this API key lacks the {WRITE_SCOPE} scope")
 
 
-# What a customer changes about themselves in the self-service portal (Role.CUSTOMER, own record only).
-SELF_SERVICE_FIELDS = frozenset({"email", "language", "marketing_consent", "data_processing_consent"})
+# What a customer changes about themselves in the self-service portal (Role.CUSTOMER, own record only);
+# "phones": adds a phone (the portal confirmed it by a code sent to it).
+SELF_SERVICE_FIELDS = frozenset({"email", "language", "marketing_consent", "data_processing_consent", "phones"})
 
 
 def check_self_service_change(principal: Principal, fields: Collection[str]) -> None:

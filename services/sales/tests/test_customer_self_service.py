@@ -64,12 +64,19 @@ async def test_a_customer_reads_and_changes_only_their_own_record(client, ids):
     )
     assert other.status_code == 404, other.text
     for method, path, body in (
-        ("POST", f"{BASE}/{alia['id']}/phones", {"phone": ids.mobile()}),
+        ("POST", f"{BASE}/{alia['id']}/contacts", {"name": "Someone Else"}),
         ("POST", BASE, ids.individual()),
         ("POST", f"{BASE}/{alia['id']}/merge", {"duplicate_id": bolat["id"]}),
     ):
         answer = await client.request(method, path, headers=me, json=body)
         assert answer.status_code == 403, (path, answer.text)
+
+    # a phone (the portal confirmed it with a code sent to it first): their own record only
+    added = await client.post(f"{BASE}/{alia['id']}/phones", headers=me, json={"phone": ids.mobile()})
+    assert added.status_code == 201, added.text
+    assert (
+        await client.post(f"{BASE}/{bolat['id']}/phones", headers=me, json={"phone": ids.mobile()})
+    ).status_code == 404
 
     history = (await client.get(f"{BASE}/{alia['id']}/history", headers=AGENT)).json()["items"]
     assert any(e["actor_id"] == f"customer:{alia['id']}" and "marketing_consent" in e["changes"] for e in history)

@@ -50,9 +50,12 @@ def _headers(view: dict) -> dict[str, str]:
     return version_headers(view["version"], service.customer_url(view["id"]))
 
 
-async def _writable_at(session: AsyncSession, principal: Principal, customer_id: str, if_match: str | None) -> Customer:
-    """The customer a sub-resource change is made on; If-Match is optional there."""
-    customer = await service.get_writable_customer(session, principal, customer_id)
+async def _writable_at(
+    session: AsyncSession, principal: Principal, customer_id: str, if_match: str | None, fields: tuple[str, ...] = ()
+) -> Customer:
+    """The customer a sub-resource change is made on; If-Match is optional there. ``fields``: what
+    the change touches, for a customer changing their own record (access.SELF_SERVICE_FIELDS)."""
+    customer = await service.get_writable_customer(session, principal, customer_id, fields=fields)
     check_version(WHAT, customer.version, parse_if_match(if_match, WHAT))
     return customer
 
@@ -290,7 +293,7 @@ async def add_phone(
     response: Response,
     if_match: IfMatch = None,
 ):
-    customer = await _writable_at(session, principal, customer_id, if_match)
+    customer = await _writable_at(session, principal, customer_id, if_match, fields=("phones",))
     phone = await service.add_phone(session, principal, customer, body.phone, body.label)
     response.headers["ETag"] = etag(customer.version)
     return phone_state(phone)
