@@ -89,7 +89,12 @@ def unauthorized(detail: str) -> Problem:
 
 def user_caller(user: User) -> Caller:
     principal = Principal(
-        subject=user.id, username=user.username, role=Role(user.role), region=user.region_code, branch=user.branch_code
+        subject=user.id,
+        username=user.username,
+        role=Role(user.role),
+        region=user.region_code,
+        branch=user.branch_code,
+        full_name=user.full_name,
     )
     return Caller("user", principal, full_name=user.full_name, language=user.language)
 

@@ -41,7 +41,7 @@ def audit_entry(
         entity_id=entity_id,
         action=action,
         actor_id=principal.subject,
-        actor_name=principal.username,
+        actor_name=principal.display_name,
         changes=_jsonable(changes or {}),
         operation_id=operation_id,
     )

@@ -76,6 +76,12 @@ class Principal:
     partner_id: str | None = None
     customer_id: str | None = None
     scopes: tuple[str, ...] = field(default_factory=tuple)
+    full_name: str | None = None  # the person's name as people read it; username is the sign-in name
+
+    @property
+    def display_name(self) -> str:
+        """How records and history lines name this caller: the full name, else the sign-in name."""
+        return self.full_name or self.username
 
     @property
     def scope(self) -> Scope:
@@ -108,6 +114,7 @@ class Principal:
             "partner": self.partner_id,
             "customer": self.customer_id,
             "scopes": list(self.scopes),
+            "full_name": self.full_name,
         }
 
     @classmethod
@@ -121,6 +128,7 @@ class Principal:
             partner_id=claims.get("partner"),
             customer_id=claims.get("customer"),
             scopes=tuple(claims.get("scopes") or ()),
+            full_name=claims.get("full_name"),
         )
 
 

@@ -146,7 +146,7 @@ async def test_the_branch_agent_works_a_ticket_the_call_centre_opened(console):
     history = page.locator("#ticket-history tbody tr")
     await expect(history).to_have_count(4)  # opened, acknowledged, in progress, resolved
     await expect(history.last).to_contain_text("Distribution box port replaced")
-    await expect(history.last).to_contain_text("almaty.agent")
+    await expect(history.last).to_contain_text("Dana Nurlanovna")  # by name, not by sign-in name
     await expect(workflow.locator("button[data-transition=closed]")).to_be_visible()
     await agent.screenshot("ticket-detail")
 

@@ -213,6 +213,7 @@ async def test_a_merge_follows_the_customer_everywhere_then_an_erasure_removes_t
         assert all(s["confirmed_at"] for s in report["services"].values()), report
         assert report["services"]["orders"]["records"]["orders"] == 1
         assert report["services"]["tickets"]["records"] == {"tickets": 1, "notes": 1, "interactions": 1}
+        assert report["services"]["marketing"]["confirmed_at"]
 
         # the person is gone: sales search, the caller lookup, orders' and tickets' answers
         for query in (
@@ -284,6 +285,8 @@ async def test_a_merge_follows_the_customer_everywhere_then_an_erasure_removes_t
         ("tickets.customer-identity", "crm.sales.customer.v1"),
         ("sales.erasure-confirmations", "crm.orders.erasure.v1"),
         ("sales.erasure-confirmations", "crm.tickets.erasure.v1"),
+        ("marketing.customers", "crm.sales.customer.v1"),
+        ("sales.erasure-confirmations", "crm.marketing.erasure.v1"),
     ):
 
         async def caught_up(group=group, topic=topic):

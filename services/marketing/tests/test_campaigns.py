@@ -7,7 +7,8 @@ message not yet claimed."""
 from __future__ import annotations
 
 import asyncio
-from datetime import time
+import uuid
+from datetime import UTC, datetime, time
 from pathlib import Path
 
 import httpx
@@ -15,8 +16,10 @@ import pytest
 import pytest_asyncio
 
 from crm_marketing.config import MarketingSettings
+from crm_marketing.events.consumers import apply_order_event
 from crm_marketing.main import create_app
 from crm_shared.db import Database
+from crm_shared.envelope import CloudEvent
 from crm_shared.migrations import upgrade_async
 from crm_shared.outbound.sinks import read_outbox, serve
 from crm_shared.testing import eventually
@@ -242,3 +245,50 @@ async def test_consent_withdrawn_during_a_send_stops_every_message_not_yet_claim
             assert state in ("sent", "delivered") and len(got) == 1
     assert stats["suppressed"] >= 1
     assert stats["sent"] + stats["suppressed"] == len(people)
+
+
+async def test_responses_and_conversions_are_attributed_to_the_campaign(client, db, sinks):
+    buyer, responder, other = (customer_state(branch_code="CNV-01") for _ in range(3))
+    await announce(db, buyer, responder, other)
+    campaign = await _campaign(client, "CNV-01", "sms", offer={"offering_id": "fibre-300", "discount_percent": 20})
+    await client.post(f"{API}/campaigns/{campaign['id']}/launch", headers=HEADERS["marketer"])
+
+    async def all_sent():
+        return (await _stats(client, campaign["id"]))["sent"] == 3
+
+    await eventually(all_sent, message="the campaign sent")
+
+    def order(customer: dict, offering: str) -> CloudEvent:
+        now = datetime.now(UTC).isoformat()
+        return CloudEvent(
+            id=str(uuid.uuid4()),
+            source="/crm/orders",
+            type="crm.orders.order.completed",
+            subject=customer["id"],
+            data={
+                "id": str(uuid.uuid4()),
+                "customer_id": customer["id"],
+                "items": [{"action": "add", "offering_id": offering}],
+                "completed_at": now,
+                "updated_at": now,
+            },
+        )
+
+    for event in (order(buyer, "fibre-300"), order(other, "iptv-max")):
+        async with db.unit_of_work() as session:
+            await apply_order_event(session, event)
+    answer = await client.post(
+        f"{API}/campaigns/{campaign['id']}/responses",
+        json={"customer_id": responder["id"]},
+        headers=HEADERS["call_center_agent"],
+    )
+    assert answer.status_code == 200 and answer.json()["responded_at"]
+    stranger = await client.post(
+        f"{API}/campaigns/{campaign['id']}/responses", json={"customer_id": "nobody"}, headers=HEADERS["admin"]
+    )
+    assert stranger.status_code == 422 and "customer_id" in stranger.text
+    stats = await _stats(client, campaign["id"])
+    assert (stats["converted"], stats["responded"]) == (1, 1)
+    page = (await client.get(f"{API}/campaigns/{campaign['id']}/deliveries", headers=HEADERS["admin"])).json()
+    converted = [item for item in page["items"] if item["converted_at"]]
+    assert [item["customer_id"] for item in converted] == [buyer["id"]]

@@ -3,10 +3,14 @@ once), criteria, the visibility of members role by role, the marketer's rights."
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 import pytest_asyncio
 
+from crm_marketing.events.consumers import apply_ticket_event
 from crm_shared.db import Database
+from crm_shared.envelope import CloudEvent
 
 from .helpers import HEADERS, announce, customer_state
 
@@ -124,3 +128,30 @@ async def test_bad_criteria_are_a_422_naming_the_field(client, criteria, field):
     answer = await _segment(client, criteria)
     assert answer.status_code == 422
     assert field in answer.text
+
+
+async def test_open_tickets_select_members(client, db):
+    troubled, calm = customer_state(branch_code="TKT-01"), customer_state(branch_code="TKT-01")
+    await announce(db, troubled, calm)
+
+    async def ticket(customer: dict, status: str, version: int, ticket_id: str) -> None:
+        event = CloudEvent(
+            id=str(uuid.uuid4()),
+            source="/crm/tickets",
+            type="crm.tickets.ticket.status_changed",
+            subject=ticket_id,
+            data={"id": ticket_id, "customer_id": customer["id"], "status": status, "version": version},
+        )
+        async with db.unit_of_work() as session:
+            await apply_ticket_event(session, event)
+
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    await ticket(troubled, "in_progress", 2, first)
+    await ticket(calm, "new", 1, second)
+    await ticket(calm, "closed", 3, second)
+    await ticket(calm, "new", 1, second)  # a late, older state changes nothing
+    with_tickets = (await _segment(client, {"branch_codes": ["TKT-01"], "has_open_tickets": True})).json()
+    without = (await _segment(client, {"branch_codes": ["TKT-01"], "has_open_tickets": False})).json()
+    members = await client.get(f"/api/v1/marketing/segments/{with_tickets['id']}/members", headers=HEADERS["admin"])
+    assert [m["customer_id"] for m in members.json()["items"]] == [troubled["id"]]
+    assert (with_tickets["size"], without["size"]) == (1, 1)

@@ -26,8 +26,35 @@ class DemoOffering:
     bundled: tuple[str, ...] = ()
     description: str = ""
 
+    @property
+    def names(self) -> dict[str, str]:
+        kk, ru = NAMES[self.id]
+        return {"kk": kk, "ru": ru, "en": self.name}
+
 
 CITIES = ("KZ-75", "KZ-71", "KZ-79")  # Almaty, Astana, Shymkent
+# The demo offerings' names in Kazakh and Russian (English: DemoOffering.name).
+NAMES: dict[str, tuple[str, str]] = {
+    "inet-adsl-8": ("ADSL 8 Мбит/с", "ADSL 8 Мбит/с"),
+    "inet-gpon-100": ("Оптика 100 Мбит/с", "Оптика 100 Мбит/с"),
+    "inet-gpon-300": ("Оптика 300 Мбит/с", "Оптика 300 Мбит/с"),
+    "inet-gpon-500": ("Оптика 500 Мбит/с", "Оптика 500 Мбит/с"),
+    "inet-gpon-1000": ("Оптика 1 Гбит/с", "Оптика 1 Гбит/с"),
+    "inet-lte-home": ("Үйге арналған LTE 50 ГБ", "Домашний LTE 50 ГБ"),
+    "tv-base": ("IPTV Базалық (120 арна)", "IPTV Базовый (120 каналов)"),
+    "tv-max": ("IPTV Max (200 арна)", "IPTV Максимальный (200 каналов)"),
+    "tv-kids": ("IPTV Балалар қосымшасы", "IPTV Детский (дополнение)"),
+    "mob-start": ("Мобильді Старт 10 ГБ", "Мобильный Старт 10 ГБ"),
+    "mob-plus": ("Мобильді Плюс 30 ГБ", "Мобильный Плюс 30 ГБ"),
+    "mob-unlim": ("Мобильді Шексіз", "Мобильный Безлимитный"),
+    "fix-home": ("Үй телефоны", "Домашний телефон"),
+    "fix-business": ("Бизнеске арналған телефон желісі", "Телефонная линия для бизнеса"),
+    "bundle-home-duo": ("Үй Дуо: Оптика 100 + IPTV Базалық", "Домашний Дуо: Оптика 100 + IPTV Базовый"),
+    "bundle-family-trio": (
+        "Отбасылық Трио: Оптика 300 + IPTV Max + Мобильді Плюс",
+        "Семейное Трио: Оптика 300 + IPTV Максимальный + Мобильный Плюс",
+    ),
+}
 DEMO_CATALOGUE: tuple[DemoOffering, ...] = (
     DemoOffering(
         "inet-adsl-8",
@@ -113,6 +140,7 @@ def make_offering(demo: DemoOffering) -> Offering:
     return Offering(
         id=demo.id,
         name=demo.name,
+        names=demo.names,
         description=demo.description,
         product_line=demo.product_line,
         status=demo.status,
@@ -129,9 +157,15 @@ def make_offering(demo: DemoOffering) -> Offering:
 
 
 async def add_offerings(db: Database, offerings: list[DemoOffering]) -> int:
-    """Adds the offerings whose id is not in the catalogue yet; returns how many."""
+    """Adds the offerings whose id is not in the catalogue yet, and gives the demo offerings already
+    there (a catalogue from before offerings had names in three languages) their names; returns how
+    many it added."""
     async with db.unit_of_work() as session:
         existing = set(await session.scalars(select(Offering.id)))
+        by_id = {demo.id: demo for demo in offerings}
+        for offering in await session.scalars(select(Offering).where(Offering.id.in_(existing & set(by_id)))):
+            if not offering.names:
+                offering.names = by_id[offering.id].names
         added = 0
         for demo in offerings:
             if demo.id in existing:

@@ -11,7 +11,19 @@ from crm_shared.clients.tickets import TicketsPersonalData
 from crm_shared.service import ServiceDefinition
 from crm_shared.service import create_app as create_service_app
 
-from .api import activities, customers, erasures, leads, opportunities, personal_data, reassignments, stats
+from .api import (
+    activities,
+    customers,
+    erasures,
+    forecast,
+    history,
+    leads,
+    my_work,
+    opportunities,
+    personal_data,
+    reassignments,
+    stats,
+)
 from .config import SalesSettings
 from .events.consumers import CONSUMERS
 from .grpc import server as grpc_server
@@ -28,6 +40,9 @@ DEFINITION = ServiceDefinition(
         reassignments.router,
         stats.router,
         personal_data.router,
+        history.router,
+        forecast.router,
+        my_work.router,
     ],
     consumers=CONSUMERS,
     grpc_servicers=grpc_server.register,

@@ -33,7 +33,7 @@ import logging
 import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, select
@@ -56,6 +56,7 @@ from .services.activity_service import NewActivity, log_activity
 from .services.customer_service import NewAddress, NewBusiness, NewContact, NewCustomer, NewIndividual
 from .services.lead_service import ConversionOpportunity, NewLead, change_lead, convert_lead, register_lead
 from .services.opportunity_service import NewOpportunity, change_opportunity, open_opportunity
+from .services.staff_directory_service import record_staff_member
 
 log = logging.getLogger("crm.sales.seed")
 
@@ -68,20 +69,32 @@ BATCH = 50
 class DemoOwner:
     id: str
     username: str
+    full_name: str
     role: Role
     region: str | None = None
     branch: str | None = None
 
     def principal(self) -> Principal:
-        return Principal(self.id, self.username, self.role, region=self.region, branch=self.branch)
+        return Principal(
+            self.id, self.username, self.role, region=self.region, branch=self.branch, full_name=self.full_name
+        )
 
 
 # The gateway's demo users who own customers (crm_gateway.seed.DEMO_USERS holds all of them).
-ADMIN = DemoOwner("user-admin", "admin", Role.ADMIN)
-ALMATY_AGENT = DemoOwner("user-almaty-agent", "almaty.agent", Role.BRANCH_AGENT, "KZ-75", "ALA-01")
-ALMATY_MANAGER = DemoOwner("user-almaty-manager", "almaty.manager", Role.BRANCH_MANAGER, "KZ-75", "ALA-01")
-KARAGANDA_AGENT = DemoOwner("user-karaganda-agent", "karaganda.agent", Role.BRANCH_AGENT, "KZ-35", "KAR-01")
-KARAGANDA_MANAGER = DemoOwner("user-karaganda-manager", "karaganda.manager", Role.BRANCH_MANAGER, "KZ-35", "KAR-01")
+ADMIN = DemoOwner("user-admin", "admin", "Aliya Seitkali (administrator)", Role.ADMIN)
+ALMATY_AGENT = DemoOwner("user-almaty-agent", "almaty.agent", "Dana Nurlanovna", Role.BRANCH_AGENT, "KZ-75", "ALA-01")
+ALMATY_MANAGER = DemoOwner(
+    "user-almaty-manager", "almaty.manager", "Yerlan Abenov", Role.BRANCH_MANAGER, "KZ-75", "ALA-01"
+)
+KARAGANDA_AGENT = DemoOwner(
+    "user-karaganda-agent", "karaganda.agent", "Irina Kim", Role.BRANCH_AGENT, "KZ-35", "KAR-01"
+)
+KARAGANDA_MANAGER = DemoOwner(
+    "user-karaganda-manager", "karaganda.manager", "Serik Zhumabekov", Role.BRANCH_MANAGER, "KZ-35", "KAR-01"
+)
+DEMO_OWNERS = (ADMIN, ALMATY_AGENT, ALMATY_MANAGER, KARAGANDA_AGENT, KARAGANDA_MANAGER)
+# Older than any event of the gateway's: the directory's own entries win over these.
+DEMO_STAFF_AS_OF = datetime(2000, 1, 1, tzinfo=UTC)
 OWNERS_BY_BRANCH = {"ALA-01": (ALMATY_AGENT, ALMATY_MANAGER), "KAR-01": (KARAGANDA_AGENT, KARAGANDA_MANAGER)}
 # Share of the generated customers each branch gets (the two staffed branches get more).
 BRANCH_WEIGHTS = {b.code: 1 for b in INITIAL_BRANCHES} | {"ALA-01": 5, "KAR-01": 4}
@@ -441,11 +454,30 @@ def demo_customers(count: int = DEMO_CUSTOMER_COUNT) -> list[tuple[DemoOwner, Ne
     return list(FIXED) + [generator.demo_customer() for _ in range(max(count - len(FIXED), 0))]
 
 
+async def seed_demo_staff(db: Database) -> None:
+    """The demo owners in the staff directory, as the gateway's user events will leave them, so
+    that the demo records show their owners by name even before the directory consumer has run."""
+    async with db.unit_of_work() as session:
+        for owner in (*DEMO_OWNERS, CALL_CENTER, KARAGANDA_REGIONAL):
+            await record_staff_member(
+                session,
+                owner.id,
+                username=owner.username,
+                full_name=owner.full_name,
+                role=owner.role.value,
+                region_code=owner.region,
+                branch_code=owner.branch,
+                active=True,
+                as_of=DEMO_STAFF_AS_OF,
+            )
+
+
 async def seed_demo(db: Database) -> dict[str, int]:
     """Creates the demo customers that do not exist yet (by IIN/BIN), then the demo pipeline on
     them (``seed_pipeline``); returns what it did: customers ``created`` / ``existing`` /
     ``skipped``, then the pipeline's counts. Running it again adds nothing.
     (One parameter only: `crm seed` passes the settings too when a seed takes two.)"""
+    await seed_demo_staff(db)
     wanted = demo_customers(DEMO_CUSTOMER_COUNT)
     tax_ids = [r.iin if r.kind == "individual" else r.bin for _, r in wanted]
     async with db.read_only() as session:
@@ -473,8 +505,10 @@ async def seed_demo(db: Database) -> dict[str, int]:
 # recorded as an Idempotency-Key of its actor ("demo-seed:<story>") in the same transaction: a
 # second run finds the key and skips the story, and a run that stopped half-way resumes.
 
-CALL_CENTER = DemoOwner("user-callcenter", "callcenter", Role.CALL_CENTER_AGENT)
-KARAGANDA_REGIONAL = DemoOwner("user-karaganda-regional", "karaganda.regional", Role.REGIONAL_MANAGER, "KZ-35")
+CALL_CENTER = DemoOwner("user-callcenter", "callcenter", "Aigerim Bekova", Role.CALL_CENTER_AGENT)
+KARAGANDA_REGIONAL = DemoOwner(
+    "user-karaganda-regional", "karaganda.regional", "Gulnara Tokhtarova", Role.REGIONAL_MANAGER, "KZ-35"
+)
 STORY_KEY_PREFIX = "demo-seed:"
 # The customer that a lead conversion registers (so it is not one of demo_customers()).
 CONVERTED_CUSTOMER_IIN = "960418422415"
@@ -526,6 +560,7 @@ class DemoActivity:
     body: str | None = None
     outcome: str | None = None
     actor: DemoOwner | None = None  # default: the customer's owner
+    pending: bool = False  # a task whose day has passed and that is not done yet (overdue)
 
 
 DEMO_LEADS: tuple[DemoLead, ...] = (
@@ -801,6 +836,23 @@ DEMO_ACTIVITIES: tuple[DemoActivity, ...] = (
     ),
     DemoActivity("act-ala-note", CustomerRef("ALA-01", 2), ActivityKind.NOTE, "Prefers calls after 18:00", -1),
     DemoActivity(
+        "act-ala-task-overdue",
+        CustomerRef("ALA-01", 0),
+        ActivityKind.TASK,
+        "Call back about the router installation",
+        -2,
+        actor=ALMATY_AGENT,
+        pending=True,
+    ),
+    DemoActivity(
+        "act-ala-task-upcoming",
+        CustomerRef("ALA-01", 2),
+        ActivityKind.TASK,
+        "Send the bundle contract",
+        3,
+        actor=ALMATY_AGENT,
+    ),
+    DemoActivity(
         "act-ala02-callcentre",
         CustomerRef("ALA-02", 0),
         ActivityKind.CALL,
@@ -937,7 +989,7 @@ async def _activity_story(session: AsyncSession, story: DemoActivity, customers:
     actor = (story.actor or customers.owner(story.customer)).principal()
     customer = await customers.get(session, story.customer)
     when = utcnow() + timedelta(days=story.days_from_now)
-    happened = story.days_from_now < 0
+    happened = story.days_from_now < 0 and not story.pending
     await log_activity(
         session,
         actor,
@@ -1040,7 +1092,7 @@ async def seed_bulk(db: Database, n: int, *, seed: int | None = None, chunk: int
                     "status": "active",
                     "merged_into_id": None,
                     "owner_id": owner.id,
-                    "owner_name": owner.username,
+                    "owner_name": owner.full_name,
                     "branch_code": branch_code,
                     "region_code": INITIAL_BRANCHES_BY_CODE[branch_code].region_code,
                     "version": 1,
@@ -1164,7 +1216,7 @@ def _event_customer(rng: random.Random) -> Customer:
         status="active",
         merged_into_id=None,
         owner_id=ALMATY_AGENT.id,
-        owner_name=ALMATY_AGENT.username,
+        owner_name=ALMATY_AGENT.full_name,
         branch_code="ALA-01",
         region_code="KZ-75",
         version=1,

@@ -156,7 +156,7 @@ async def test_demo_seed_creates_the_documented_customers_and_pipeline_once(make
             assert (aigerim.branch_code, aigerim.owner_id, aigerim.owner_name) == (
                 "ALA-01",
                 "user-almaty-agent",
-                "almaty.agent",
+                "Dana Nurlanovna",  # by name, not by sign-in name
             )
             steel = await session.scalar(select(Customer).where(Customer.legal_name == "Karaganda Steel Service"))
             assert (steel.kind, steel.branch_code, steel.region_code) == ("business", "KAR-01", "KZ-35")

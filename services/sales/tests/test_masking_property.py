@@ -184,6 +184,12 @@ def walk(person: Person, story: dict) -> dict[str, list[dict]]:
         "/api/v1/sales/stats/customers": [{}],
         "/api/v1/sales/identifier-lookups": [{}],
         "/api/v1/sales/erasure-asks": [{}, {"status": "confirmed"}],
+        "/api/v1/sales/leads/{lead_id}/history": [{}],
+        "/api/v1/sales/opportunities/{opportunity_id}/history": [{}],
+        "/api/v1/sales/forecast": [{"group_by": group} for group in ("owner", "branch", "region", "month")],
+        "/api/v1/sales/my-tasks": [{}],
+        "/api/v1/sales/my-tasks/counts": [{}],
+        "/api/v1/sales/overdue-tasks": [{}],
     }
 
 

@@ -24,6 +24,7 @@ class Criteria(Strict):
     offering_ids: Codes = []
     tiers: list[Literal["none", "bronze", "silver", "gold"]] = []
     min_tenure_days: Annotated[int, Field(ge=0, le=36500)] | None = None
+    has_open_tickets: bool | None = Field(None, description="true: an open trouble ticket; false: none")
 
 
 class SegmentCreate(Strict):

@@ -50,6 +50,17 @@ class CustomerProduct(MarketingBase):
     source_version: Mapped[int] = mapped_column(Integer)
 
 
+class CustomerTicket(MarketingBase):
+    """A trouble ticket as tickets announces it (crm.tickets.ticket.v1): whether it is open."""
+
+    __tablename__ = "customer_tickets"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(36), index=True)
+    open: Mapped[bool] = mapped_column(Boolean)
+    source_version: Mapped[int] = mapped_column(Integer)
+
+
 class Segment(MarketingBase):
     """A named selection of customers; its members are computed from the projections each time."""
 

@@ -29,10 +29,12 @@ class Criteria:
     offering_ids: tuple[str, ...] = ()
     tiers: tuple[str, ...] = ()
     min_tenure_days: int | None = None
+    has_open_tickets: bool | None = None  # True: at least one open ticket; False: none
 
     def as_json(self) -> dict[str, Any]:
         values: dict[str, Any] = {name: list(getattr(self, name)) for name in LIST_CRITERIA}
         values["min_tenure_days"] = self.min_tenure_days
+        values["has_open_tickets"] = self.has_open_tickets
         return values
 
 
@@ -61,7 +63,10 @@ def clean_criteria(raw: dict[str, Any]) -> Criteria:
     tenure = raw.get("min_tenure_days")
     if tenure is not None and tenure < 0:
         raise InvalidField("criteria.min_tenure_days", "must not be negative")
-    return Criteria(**values, min_tenure_days=tenure)
+    open_tickets = raw.get("has_open_tickets")
+    if open_tickets is not None and not isinstance(open_tickets, bool):
+        raise InvalidField("criteria.has_open_tickets", "true, false or null")
+    return Criteria(**values, min_tenure_days=tenure, has_open_tickets=open_tickets)
 
 
 def _only(values: tuple[str, ...], allowed, field: str) -> None:

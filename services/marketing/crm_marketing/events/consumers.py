@@ -4,6 +4,7 @@ checked against its contract first, crm_shared.service.ConsumerSpec):
 - customers: crm.sales.customer.v1 into the customer projection (consent included: a withdrawal
   suppresses pending deliveries at once), merges and erasures (customer_identity_service);
 - products: crm.orders.installed_product.v1 into the product projection (segments by product line);
+- tickets: crm.tickets.ticket.v1 into the open-tickets projection (segments by open tickets);
 - conversions: crm.orders.order.v1 completed orders convert targeted customers' deliveries;
 - loyalty: crm.orders.billing.v1 payments accrue points once per payment, enrolling on the first."""
 
@@ -19,6 +20,7 @@ from ..services import campaign_service, customer_identity_service, loyalty_serv
 
 PRODUCT_TOPIC = "crm.orders.installed_product.v1"
 ORDER_TOPIC = "crm.orders.order.v1"
+TICKET_TOPIC = "crm.tickets.ticket.v1"
 BILLING_TOPIC = "crm.orders.billing.v1"
 PAYMENT_RECEIVED = "crm.orders.billing.payment_received"
 ORDER_COMPLETED = "crm.orders.order.completed"
@@ -37,6 +39,11 @@ async def apply_customer_event(session: AsyncSession, event: CloudEvent) -> None
 async def apply_product_event(session: AsyncSession, event: CloudEvent) -> None:
     if event.type.startswith("crm.orders.installed_product."):
         await projection_service.apply_product_state(session, event.data)
+
+
+async def apply_ticket_event(session: AsyncSession, event: CloudEvent) -> None:
+    if event.type.startswith("crm.tickets.ticket."):
+        await projection_service.apply_ticket_state(session, event.data)
 
 
 async def apply_order_event(session: AsyncSession, event: CloudEvent) -> None:
@@ -59,4 +66,5 @@ CONSUMERS: tuple[ConsumerSpec, ...] = (
     ConsumerSpec("customers", [CUSTOMER_TOPIC], apply_customer_event),
     ConsumerSpec("products", [PRODUCT_TOPIC], apply_product_event),
     ConsumerSpec("conversions", [ORDER_TOPIC], apply_order_event),
+    ConsumerSpec("tickets", [TICKET_TOPIC], apply_ticket_event),
 )

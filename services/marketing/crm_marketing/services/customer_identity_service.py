@@ -18,6 +18,7 @@ from ..db.models import (
     CustomerAlias,
     CustomerProduct,
     CustomerProfile,
+    CustomerTicket,
     Delivery,
     ErasedCustomer,
     LoyaltyAccount,
@@ -40,6 +41,9 @@ async def apply_merge(session: AsyncSession, notice: MergeNotice) -> dict[str, i
     survivor = applied.survivor_id
     products = await session.execute(
         update(CustomerProduct).where(CustomerProduct.customer_id.in_(moved)).values(customer_id=survivor)
+    )
+    await session.execute(
+        update(CustomerTicket).where(CustomerTicket.customer_id.in_(moved)).values(customer_id=survivor)
     )
     await session.execute(
         update(CustomerProfile).where(CustomerProfile.id.in_(moved)).values(status="merged", marketing_consent=False)

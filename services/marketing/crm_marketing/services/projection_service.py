@@ -1,5 +1,6 @@
 """The projections marketing keeps of other services' records, from their events only: customers
-(crm.sales.customer.v1, consent included) and installed products (crm.orders.installed_product.v1).
+(crm.sales.customer.v1, consent included), installed products (crm.orders.installed_product.v1)
+and trouble tickets (crm.tickets.ticket.v1, open or not).
 A customer who withdraws marketing consent leaves every segment at once (membership is computed
 from this row) and every campaign's still-pending deliveries are suppressed in the same
 transaction; a send already claimed re-checks the row under its lock (campaign_service)."""
@@ -12,7 +13,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..db.models import CustomerProduct, CustomerProfile, Delivery
+from ..db.models import CustomerProduct, CustomerProfile, CustomerTicket, Delivery
 from ..domain.campaigns import PENDING, SUPPRESSED
 from . import customer_identity_service
 
@@ -67,3 +68,19 @@ async def apply_product_state(session: AsyncSession, data: dict[str, Any]) -> No
     product.product_line = data["product_line"]
     product.status = data["status"]
     product.source_version = data["version"]
+
+
+OPEN_TICKET_STATUSES = frozenset({"new", "acknowledged", "in_progress", "pending"})
+
+
+async def apply_ticket_state(session: AsyncSession, data: dict[str, Any]) -> None:
+    ticket = await session.get(CustomerTicket, data["id"], with_for_update=True)
+    if ticket is not None and ticket.source_version >= data["version"]:
+        return
+    home = await customer_identity_service.home_of(session, data["customer_id"])
+    if ticket is None:
+        ticket = CustomerTicket(id=data["id"])
+        session.add(ticket)
+    ticket.customer_id = home.customer_id
+    ticket.open = data["status"] in OPEN_TICKET_STATUSES
+    ticket.source_version = data["version"]

@@ -17,7 +17,7 @@ from crm_shared.errors import field_problem
 from crm_shared.pagination import decode_cursor, encode_cursor
 
 from .. import access
-from ..db.models import CustomerProduct, CustomerProfile, LoyaltyAccount, Segment
+from ..db.models import CustomerProduct, CustomerProfile, CustomerTicket, LoyaltyAccount, Segment
 from ..domain.segments import Criteria, clean_criteria, clean_name
 from ..events import publishers
 
@@ -83,6 +83,9 @@ def members_query(criteria: Criteria, now: datetime) -> Select:
                 *product_filters,
             )
         )
+    if criteria.has_open_tickets is not None:
+        open_ticket = exists().where(CustomerTicket.customer_id == CustomerProfile.id, CustomerTicket.open.is_(True))
+        conditions.append(open_ticket if criteria.has_open_tickets else ~open_ticket)
     if criteria.tiers:
         tiers = [tier for tier in criteria.tiers if tier != "none"]
         enrolled = exists().where(LoyaltyAccount.customer_id == CustomerProfile.id)

@@ -10,7 +10,8 @@ from crm_shared.api import CurrentPrincipal, ReadSession
 from crm_shared.errors import OPENAPI_PROBLEMS
 
 from ..events.publishers import installed_product_state
-from ..services import inventory_service
+from ..services import catalog_service, inventory_service
+from .deps import AnswerLanguage
 from .schemas import InstalledProductOut
 
 router = APIRouter(prefix="/api/v1/orders", tags=["inventory"])
@@ -19,6 +20,7 @@ router = APIRouter(prefix="/api/v1/orders", tags=["inventory"])
 @router.get("/installed-products", response_model=list[InstalledProductOut], responses=OPENAPI_PROBLEMS)
 async def list_installed_products(
     principal: CurrentPrincipal,
+    language: AnswerLanguage,
     session: ReadSession,
     customer_id: Annotated[str, Query(min_length=1, max_length=64)],
     include_terminated: bool = False,
@@ -26,9 +28,12 @@ async def list_installed_products(
     products = await inventory_service.customer_products(
         session, principal, customer_id, include_terminated=include_terminated
     )
-    return [installed_product_state(p) for p in products]
+    return await catalog_service.named_in(session, language, [installed_product_state(p) for p in products])
 
 
 @router.get("/installed-products/{product_id}", response_model=InstalledProductOut, responses=OPENAPI_PROBLEMS)
-async def get_installed_product(product_id: str, principal: CurrentPrincipal, session: ReadSession):
-    return installed_product_state(await inventory_service.installed_product(session, principal, product_id))
+async def get_installed_product(
+    product_id: str, principal: CurrentPrincipal, language: AnswerLanguage, session: ReadSession
+):
+    product = await inventory_service.installed_product(session, principal, product_id)
+    return (await catalog_service.named_in(session, language, [installed_product_state(product)]))[0]

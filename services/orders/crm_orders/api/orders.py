@@ -15,8 +15,9 @@ from crm_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 
 from ..domain.lifecycle import OrderState
 from ..events.publishers import order_state
-from ..services import order_service
-from .schemas import Fulfilment, ItemIn, OrderCreate, OrderOut, StateChange
+from ..services import catalog_service, order_service
+from .deps import AnswerLanguage
+from .schemas import Fulfilment, HistoryEntryOut, ItemIn, OrderCreate, OrderOut, StateChange
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
 ORDERS_PATH = "/api/v1/orders/orders"
@@ -35,6 +36,7 @@ def _headers(view: dict[str, Any]) -> dict[str, str]:
 async def create_order(
     body: OrderCreate,
     principal: CurrentPrincipal,
+    language: AnswerLanguage,
     session: Session,
     customers: Customers,
     response: Response,
@@ -47,7 +49,7 @@ async def create_order(
         order = await order_service.capture_order(
             session, principal, customers, body.customer_id, [i.request() for i in body.items], currency=body.currency
         )
-        return order_state(order)
+        return (await catalog_service.named_in(session, language, [order_state(order)]))[0]
 
     return await create_once(
         session,
@@ -64,6 +66,7 @@ async def create_order(
 @router.get("/orders", response_model=Page[OrderOut], responses=OPENAPI_PROBLEMS)
 async def list_orders(
     principal: CurrentPrincipal,
+    language: AnswerLanguage,
     session: ReadSession,
     customer_id: Annotated[str | None, Query(max_length=64)] = None,
     state: OrderState | None = None,
@@ -74,14 +77,17 @@ async def list_orders(
     rows, next_cursor = await order_service.list_orders(
         session, principal, customer_id=customer_id, state=state, limit=limit, cursor=cursor
     )
-    return {"items": [order_state(o) for o in rows], "next_cursor": next_cursor}
+    items = await catalog_service.named_in(session, language, [order_state(o) for o in rows])
+    return {"items": items, "next_cursor": next_cursor}
 
 
 @router.get("/orders/{order_id}", response_model=OrderOut, responses=OPENAPI_PROBLEMS)
-async def get_order(order_id: str, principal: CurrentPrincipal, session: ReadSession, response: Response):
+async def get_order(
+    order_id: str, principal: CurrentPrincipal, language: AnswerLanguage, session: ReadSession, response: Response
+):
     order = await order_service.get_order(session, principal, order_id)
     response.headers.update(version_headers(order.version))
-    return order_state(order)
+    return (await catalog_service.named_in(session, language, [order_state(order)]))[0]
 
 
 @router.patch("/orders/{order_id}/state", response_model=OrderOut, responses=OPENAPI_PROBLEMS)
@@ -89,6 +95,7 @@ async def change_state(
     order_id: str,
     body: StateChange,
     principal: CurrentPrincipal,
+    language: AnswerLanguage,
     session: Session,
     response: Response,
     if_match: IfMatch = None,
@@ -101,27 +108,64 @@ async def change_state(
         session, principal, order_id, body.state, body.reason, expected_version=expected
     )
     response.headers.update(version_headers(order.version))
-    return order_state(order)
+    return (await catalog_service.named_in(session, language, [order_state(order)]))[0]
 
 
 @router.post("/orders/{order_id}/items", status_code=201, response_model=OrderOut, responses=OPENAPI_PROBLEMS)
 async def add_item(
-    order_id: str, body: ItemIn, principal: CurrentPrincipal, session: Session, customers: Customers, response: Response
+    order_id: str,
+    body: ItemIn,
+    principal: CurrentPrincipal,
+    language: AnswerLanguage,
+    session: Session,
+    customers: Customers,
+    response: Response,
 ):
     """Add an item to a draft order (one started by a won opportunity). Asks sales (gRPC) for the
     customer: it must still be there and visible, and the draft, started from an event that
     carries no customer name, gets the customer's name."""
     order = await order_service.add_item(session, principal, customers, order_id, body.request())
     response.headers.update(version_headers(order.version))
-    return order_state(order)
+    return (await catalog_service.named_in(session, language, [order_state(order)]))[0]
 
 
 @router.post("/orders/{order_id}/items/{item_id}/fulfilment", response_model=OrderOut, responses=OPENAPI_PROBLEMS)
 async def report_fulfilment(
-    order_id: str, item_id: str, body: Fulfilment, principal: CurrentPrincipal, session: Session, response: Response
+    order_id: str,
+    item_id: str,
+    body: Fulfilment,
+    principal: CurrentPrincipal,
+    language: AnswerLanguage,
+    session: Session,
+    response: Response,
 ):
     """OSS reports one item's fulfilment (API key with orders:fulfil). When every item has an
     outcome the order completes (or fails, or is partial) and the installed products change."""
     order = await order_service.report_fulfilment(session, principal, order_id, item_id, body.state, body.reason)
     response.headers.update(version_headers(order.version))
-    return order_state(order)
+    return (await catalog_service.named_in(session, language, [order_state(order)]))[0]
+
+
+@router.get("/orders/{order_id}/history", response_model=Page[HistoryEntryOut], responses=OPENAPI_PROBLEMS)
+async def order_history(
+    order_id: str,
+    principal: CurrentPrincipal,
+    session: ReadSession,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = MAX_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+):
+    """Who created, submitted, held, cancelled or fulfilled the order, when, and what changed."""
+    entries, next_cursor = await order_service.order_history(session, principal, order_id, limit=limit, cursor=cursor)
+    items = [
+        {
+            "id": e.id,
+            "at": e.at,
+            "actor_id": e.actor_id,
+            "actor_name": e.actor_name,
+            "action": e.action,
+            "changes": e.changes,
+            "operation_id": e.operation_id,
+        }
+        for e in entries
+    ]
+    return {"items": items, "next_cursor": next_cursor}

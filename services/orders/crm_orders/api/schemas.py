@@ -114,9 +114,16 @@ class OrderOut(BaseModel):
 Tiyn = Annotated[StrictInt, Field(ge=0, le=10**12, description="KZT in tiyn (1 KZT = 100 tiyn)")]
 
 
+class OfferingNames(Strict):
+    kk: Annotated[str, Field(min_length=1, max_length=200)]
+    ru: Annotated[str, Field(min_length=1, max_length=200)]
+    en: Annotated[str, Field(min_length=1, max_length=200)]
+
+
 class OfferingOut(BaseModel):
     id: str
-    name: str
+    name: str = Field(description="the name the offering was written with")
+    names: OfferingNames = Field(description="the name in Kazakh, Russian and English")
     description: str
     product_line: ProductLine
     status: OfferingStatus
@@ -136,6 +143,7 @@ class OfferingOut(BaseModel):
 class OfferingUpdate(Strict):
     version: StrictInt | None = None
     name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    names: OfferingNames | None = None
     status: OfferingStatus | None = None
     one_off_price_tiyn: Tiyn | None = None
     recurring_price_tiyn: Tiyn | None = None
@@ -143,7 +151,10 @@ class OfferingUpdate(Strict):
     valid_to: date | None = None
 
     def changes(self) -> dict[str, Any]:
-        return self.model_dump(exclude_unset=True, exclude={"version"})
+        changes = self.model_dump(exclude_unset=True, exclude={"version"})
+        if changes.get("names") is None:
+            changes.pop("names", None)  # null: no change (every offering has its three names)
+        return changes
 
 
 # --- installed products -----------------------------------------------------------------------
@@ -204,3 +215,13 @@ class BalanceOut(BaseModel):
     outstanding_tiyn: int
     overdue_tiyn: int
     invoices: list[dict[str, Any]]
+
+
+class HistoryEntryOut(BaseModel):
+    id: int
+    at: datetime
+    actor_id: str
+    actor_name: str
+    action: str
+    changes: dict[str, Any] = Field(description="field -> [old, new]")
+    operation_id: str | None = None

@@ -22,6 +22,9 @@ class Offering(OrdersBase):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    names: Mapped[dict[str, str]] = mapped_column(
+        JSON, default=dict
+    )  # {"kk", "ru", "en"}: name as each language says it
     description: Mapped[str] = mapped_column(Text, default="")
     product_line: Mapped[str] = mapped_column(String(16), index=True)
     status: Mapped[str] = mapped_column(String(16))  # active | retired

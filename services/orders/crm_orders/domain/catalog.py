@@ -7,6 +7,23 @@ from datetime import date
 from enum import StrEnum
 
 CURRENCY = "KZT"
+LANGUAGES = ("kk", "ru", "en")
+DEFAULT_LANGUAGE = "en"
+
+
+def answer_language(accept_language: str | None) -> str:
+    """The first of kk, ru, en that an Accept-Language header asks for (its order, q-values
+    aside: the console sends one language), else English."""
+    for part in (accept_language or "").split(","):
+        code = part.split(";")[0].strip().lower()[:2]
+        if code in LANGUAGES:
+            return code
+    return DEFAULT_LANGUAGE
+
+
+def name_in(names: dict[str, str] | None, language: str, fallback: str) -> str:
+    """An offering's name in ``language``; the name it was written with when that one is missing."""
+    return (names or {}).get(language) or fallback
 
 
 class ProductLine(StrEnum):

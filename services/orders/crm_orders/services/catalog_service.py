@@ -4,6 +4,7 @@ prices they were taken at."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import func, select
@@ -18,12 +19,14 @@ from crm_shared.timefmt import iso
 
 from ..access import require_catalogue_editor, require_catalogue_reader
 from ..db.models import Offering, OfferingVersion
+from ..domain.catalog import LANGUAGES, name_in
 
 
 def offering_state(offering: Offering) -> dict[str, Any]:
     return {
         "id": offering.id,
         "name": offering.name,
+        "names": {language: (offering.names or {}).get(language) or offering.name for language in LANGUAGES},
         "description": offering.description,
         "product_line": offering.product_line,
         "status": offering.status,
@@ -121,3 +124,25 @@ async def update_offering(
     snapshot(session, offering)
     await flush_or_conflict(session, "product offering")
     return offering
+
+
+async def names_in(session: AsyncSession, offering_ids: Iterable[str], language: str) -> dict[str, str]:
+    """{offering id: its name in ``language``} of the offerings that have one in that language."""
+    ids = {i for i in offering_ids if i}
+    if not ids:
+        return {}
+    rows = await session.execute(select(Offering.id, Offering.names, Offering.name).where(Offering.id.in_(ids)))
+    return {offering_id: name_in(names, language, name) for offering_id, names, name in rows}
+
+
+async def named_in(session: AsyncSession, language: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The answers (orders with their items, or installed products) with every offering named in
+    ``language``: ``offering_name`` and ``replaced_offering_name`` from the catalogue's names."""
+    lines = [item for record in records for item in record.get("items", [record])]
+    ids = {line.get(key) for line in lines for key in ("offering_id", "replaced_offering_id")}
+    names = await names_in(session, {i for i in ids if i}, language)
+    for line in lines:
+        for id_key, name_key in (("offering_id", "offering_name"), ("replaced_offering_id", "replaced_offering_name")):
+            if line.get(id_key) in names and line.get(name_key):
+                line[name_key] = names[line[id_key]]
+    return records

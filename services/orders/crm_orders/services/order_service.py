@@ -13,13 +13,14 @@ from datetime import date, datetime
 from sqlalchemy import and_, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_shared.audit import record_change
+from crm_shared.audit import history, record_change
 from crm_shared.auth import Principal, Role, Scope, can_write, visibility_clause
 from crm_shared.clients.sales import SalesCustomers
 from crm_shared.concurrency import check_version, flush_or_conflict
 from crm_shared.customer_identity import refuse_erased, refuse_unless_in_use
 from crm_shared.db import new_id, utcnow
 from crm_shared.errors import field_problem, not_found
+from crm_shared.models import AuditEntry
 from crm_shared.pagination import decode_cursor, encode_cursor
 from crm_shared.records import get_visible, get_writable, mark_changed
 
@@ -334,7 +335,7 @@ async def _place_order(
         opportunity_id=opportunity_id,
         currency=CURRENCY,
         owner_id=owner_id or principal.subject,
-        owner_name=owner_name or principal.username,
+        owner_name=owner_name or principal.display_name,
         branch_code=placement.branch_code,
         region_code=placement.region_code,
         version=1,
@@ -533,3 +534,16 @@ async def _apply_to_inventory(session: AsyncSession, order: Order, now: datetime
         mark_changed(product, now)
         await publish_installed_product(session, action, product)
         item.result_product_ids = [product.id]
+
+
+async def order_history(
+    session: AsyncSession, principal: Principal, order_id: str, *, limit: int, cursor: str | None
+) -> tuple[list[AuditEntry], str | None]:
+    """One page of a visible order's audit entries (who did what, when), oldest first."""
+    order = await get_order(session, principal, order_id)
+    after = decode_cursor(cursor)
+    if after is not None and (len(after) != 1 or not isinstance(after[0], int)):
+        raise field_problem("cursor", "malformed cursor; pass next_cursor from the previous page unchanged", 400)
+    entries = await history(session, "order", order.id, limit=limit + 1, after_id=after[0] if after else None)
+    next_cursor = encode_cursor([entries[limit - 1].id]) if len(entries) > limit else None
+    return entries[:limit], next_cursor

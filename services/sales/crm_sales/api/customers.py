@@ -16,11 +16,12 @@ from crm_shared.idempotency import IdempotencyKey, create_once
 from crm_shared.identifiers import IdentifierError, parse_bin, parse_iin
 from crm_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
 
-from ..access import masked_changes, require_customer_writer, require_reader
+from ..access import require_customer_writer, require_reader
 from ..db.models import Customer
 from ..domain.customers import search_key
 from ..events.publishers import address_state, contact_state, phone_state
 from ..services import customer_service as service
+from ..services.record_history_service import history_lines
 from .customer_schemas import (
     AddressIn,
     AddressOut,
@@ -258,21 +259,7 @@ async def customer_history(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ):
     entries, next_cursor = await service.customer_history(session, principal, customer_id, limit=limit, cursor=cursor)
-    return {
-        "items": [
-            {
-                "id": e.id,
-                "at": e.at,
-                "actor_id": e.actor_id,
-                "actor_name": e.actor_name,
-                "action": e.action,
-                "changes": masked_changes(e.changes, principal),
-                "operation_id": e.operation_id,
-            }
-            for e in entries
-        ],
-        "next_cursor": next_cursor,
-    }
+    return {"items": await history_lines(session, principal, entries), "next_cursor": next_cursor}
 
 
 # --- phones, contacts, addresses -----------------------------------------------------------------

@@ -22,9 +22,10 @@ from crm_shared.idempotency import IdempotencyKey, create_once
 from crm_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 
 from ..domain.pipeline import LeadSource, LeadStatus, ProductLine
-from ..events.publishers import lead_state, opportunity_state
+from ..events.publishers import lead_state
 from ..services import customer_service, lead_service
 from ..services.lead_service import ConversionOpportunity, NewLead
+from ..services.names_service import opportunity_view
 from .customer_schemas import phone_filter
 from .lead_schemas import ConversionOut, LeadConvert, LeadCreate, LeadOut, LeadUpdate, customer_over_defaults
 
@@ -155,7 +156,7 @@ async def convert_lead(
             "lead": lead_state(conversion.lead),
             "customer": customer_service.customer_view(conversion.customer, principal),
             "customer_created": conversion.customer_created,
-            "opportunity": opportunity_state(conversion.opportunity),
+            "opportunity": await opportunity_view(session, conversion.opportunity),
         }
 
     return await create_once(

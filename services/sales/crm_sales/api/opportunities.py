@@ -24,6 +24,7 @@ from crm_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from ..domain.pipeline import Stage
 from ..events.publishers import opportunity_state
 from ..services import opportunity_service
+from ..services.names_service import customer_names, opportunity_view
 from ..services.opportunity_service import NewOpportunity
 from .opportunity_schemas import OpportunityCreate, OpportunityOut, OpportunityUpdate
 
@@ -55,7 +56,7 @@ async def create_opportunity(
 
     async def create() -> dict:
         new = NewOpportunity(**body.model_dump())
-        return opportunity_state(await opportunity_service.open_opportunity(session, principal, new))
+        return await opportunity_view(session, await opportunity_service.open_opportunity(session, principal, new))
 
     return await create_once(
         session,
@@ -78,7 +79,7 @@ async def create_opportunity(
 async def get_opportunity(opportunity_id: str, principal: CurrentPrincipal, session: Session, response: Response):
     opportunity = await opportunity_service.get_opportunity(session, principal, opportunity_id)
     response.headers["ETag"] = etag(opportunity.version)
-    return opportunity_state(opportunity)
+    return await opportunity_view(session, opportunity)
 
 
 @router.get(
@@ -109,7 +110,9 @@ async def list_opportunities(
         limit=limit,
         cursor=cursor,
     )
-    return {"items": [opportunity_state(o) for o in opportunities], "next_cursor": next_cursor}
+    names = await customer_names(session, (o.customer_id for o in opportunities))
+    items = [opportunity_state(o) | {"customer_name": names.get(o.customer_id)} for o in opportunities]
+    return {"items": items, "next_cursor": next_cursor}
 
 
 @router.patch(
@@ -131,4 +134,4 @@ async def update_opportunity(
     patch = body.model_dump(exclude_unset=True, exclude={"version"})
     await opportunity_service.change_opportunity(session, principal, opportunity, patch)
     response.headers["ETag"] = etag(opportunity.version)
-    return opportunity_state(opportunity)
+    return await opportunity_view(session, opportunity)

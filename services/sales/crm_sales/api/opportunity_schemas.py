@@ -74,6 +74,7 @@ class OpportunityUpdate(Strict):
 class OpportunityOut(BaseModel):
     id: str
     customer_id: str
+    customer_name: str | None = Field(None, description="the customer's display name")
     lead_id: str | None
     name: str
     product_line: ProductLine | None

@@ -39,3 +39,23 @@ class ReassignmentOut(BaseModel):
     at: datetime
     counts: dict[str, int]
     moved: list[MovedRecord]
+
+
+class ReassignmentPreviewRequest(Strict):
+    from_owner_id: OwnerId = Field(description="the person whose records would move")
+    to_owner_id: OwnerId = Field(description="an active staff member in your scope")
+
+
+class PreviewRecord(BaseModel):
+    entity_type: str
+    entity_id: str
+    title: str = Field(description="the customer's, lead's or opportunity's name, or the activity's subject")
+
+
+class ReassignmentPreviewOut(BaseModel):
+    from_owner_id: str
+    from_owner_name: str
+    to_owner_id: str
+    to_owner_name: str
+    counts: dict[str, int] = Field(description="records of each kind that would move")
+    sample: list[PreviewRecord] = Field(description="the first few records of each kind")

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_shared.api import CurrentPrincipal, Session
+from crm_shared.api import CurrentPrincipal, ReadSession, Session
 from crm_shared.concurrency import flush_or_conflict
 from crm_shared.errors import OPENAPI_PROBLEMS
 from crm_shared.idempotency import IdempotencyKey, create_once
@@ -18,7 +18,12 @@ from crm_shared.timefmt import iso
 from ..access import require_reassigner
 from ..db.pipeline_models import Reassignment
 from ..services import reassignment_service
-from .reassignment_schemas import ReassignmentCreate, ReassignmentOut
+from .reassignment_schemas import (
+    ReassignmentCreate,
+    ReassignmentOut,
+    ReassignmentPreviewOut,
+    ReassignmentPreviewRequest,
+)
 
 router = APIRouter(prefix="/api/v1/sales", tags=["reassignments"])
 
@@ -86,3 +91,13 @@ async def create_reassignment(
 async def get_reassignment(operation_id: str, principal: CurrentPrincipal, session: Session):
     operation = await reassignment_service.get_reassignment(session, principal, operation_id)
     return await _operation_view(session, operation)
+
+
+@router.post(
+    "/reassignments/preview",
+    response_model=ReassignmentPreviewOut,
+    responses=OPENAPI_PROBLEMS,
+    summary="What a reassignment would move (counts and a sample by name), changing nothing",
+)
+async def preview_reassignment(body: ReassignmentPreviewRequest, principal: CurrentPrincipal, session: ReadSession):
+    return await reassignment_service.preview(session, principal, body.from_owner_id, body.to_owner_id)

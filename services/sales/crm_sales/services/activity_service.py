@@ -31,7 +31,7 @@ from ..domain.customers import CustomerStatus
 from ..domain.pipeline import ActivityKind, RelatedType, clean_text
 from ..events.publishers import Placement, activity_state, record_activity_event
 from .pages import newest_first_page
-from .staff_directory_service import active_staff, member_sees
+from .staff_directory_service import active_staff, member_sees, own_name
 
 ENTITY = "activity"
 ACTIVITIES_PATH = "/api/v1/sales/activities"
@@ -173,7 +173,7 @@ async def log_activity(session: AsyncSession, principal: Principal, new: NewActi
             merged_into_id=record.merged_into_id,
             errors=[{"field": "related_id", "message": "was merged into another customer"}],
         )
-    owner_id, owner_name = principal.subject, principal.username
+    owner_id, owner_name = principal.subject, await own_name(session, principal)
     if new.owner_id is not None and new.owner_id != principal.subject:
         member = await active_staff(session, principal, new.owner_id, field="owner_id")
         if not member_sees(member, record.region_code, record.branch_code):

@@ -42,6 +42,7 @@ from ..events.publishers import address_state, contact_state, customer_state, ph
 from . import access_audit_service
 from .branch_directory_service import region_of_open_branch
 from .reassignment_service import move_customer_records
+from .staff_directory_service import own_name
 
 ENTITY = "customer"
 CUSTOMERS_PATH = "/api/v1/sales/customers"
@@ -358,7 +359,7 @@ async def create_customer(
         data_processing_consent_at=now if new.data_processing_consent else None,
         status=CustomerStatus.ACTIVE,
         owner_id=owner_id or principal.subject,
-        owner_name=owner_name or principal.username,
+        owner_name=owner_name or await own_name(session, principal),
         branch_code=branch_code,
         region_code=region_code,
         created_at=now,

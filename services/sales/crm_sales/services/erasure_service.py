@@ -172,7 +172,7 @@ async def request_erasure(
         customer_ids=ids,
         reason=reason,
         requested_by=principal.subject,
-        requested_by_name=principal.username,
+        requested_by_name=principal.display_name,
         requested_at=now,
     )
     session.add(request)

@@ -35,7 +35,7 @@ from ..events.publishers import opportunity_state, record_opportunity_event
 from .branch_directory_service import region_of_open_branch
 from .customer_service import get_visible_customer
 from .pages import newest_first_page
-from .staff_directory_service import active_staff, member_sees
+from .staff_directory_service import active_staff, member_sees, own_name
 
 ENTITY = "opportunity"
 OPPORTUNITIES_PATH = "/api/v1/sales/opportunities"
@@ -198,7 +198,7 @@ async def open_opportunity(session: AsyncSession, principal: Principal, new: New
         expected_close_date=new.expected_close_date,
         product_line=new.product_line,
         owner_id=owner.id if owner else principal.subject,
-        owner_name=(owner.full_name or owner.username) if owner else principal.username,
+        owner_name=(owner.full_name or owner.username) if owner else await own_name(session, principal),
     )
 
 

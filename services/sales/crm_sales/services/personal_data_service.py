@@ -214,7 +214,7 @@ async def export_personal_data(
     return {
         "format": FORMAT,
         "generated_at": iso(now),
-        "generated_by": {"id": principal.subject, "name": principal.username, "role": principal.role.value},
+        "generated_by": {"id": principal.subject, "name": principal.display_name, "role": principal.role.value},
         **sales_part,
         **{name: answer.document for name, answer in others.items()},
         "services": services,

@@ -34,7 +34,8 @@ from ..events.publishers import (
     record_opportunity_event,
 )
 from .activity_service import NOWHERE, activity_visibility_clause, placements_of
-from .staff_directory_service import active_staff, check_owner_branch_open
+from .names_service import customer_names
+from .staff_directory_service import active_staff, check_owner_branch_open, staff_names
 
 ENTITY = "reassignment"
 REASSIGNMENTS_PATH = "/api/v1/sales/reassignments"
@@ -58,6 +59,86 @@ async def _locked(session: AsyncSession, stmt) -> list[Any]:
     return list(await session.scalars(stmt.with_for_update()))
 
 
+async def _owned(session: AsyncSession, principal: Principal, source: str, *, lock: bool) -> tuple[list[Any], ...]:
+    """What a reassignment from ``source`` moves within the caller's scope: customers (not merged
+    away), leads, open opportunities, open activities; locked when ``lock``."""
+    fetch = _locked if lock else _fetched
+    customers = await fetch(
+        session,
+        select(Customer)
+        .where(
+            Customer.owner_id == source,
+            Customer.status != CustomerStatus.MERGED,
+            visibility_clause(principal, Customer),
+        )
+        .order_by(Customer.id),
+    )
+    leads = await fetch(
+        session, select(Lead).where(Lead.owner_id == source, visibility_clause(principal, Lead)).order_by(Lead.id)
+    )
+    opportunities = await fetch(
+        session,
+        select(Opportunity)
+        .where(
+            Opportunity.owner_id == source,
+            Opportunity.stage.in_([str(s) for s in OPEN_STAGES]),
+            visibility_clause(principal, Opportunity),
+        )
+        .order_by(Opportunity.id),
+    )
+    activities = await fetch(
+        session,
+        select(Activity)
+        .where(Activity.owner_id == source, Activity.done_at.is_(None), activity_visibility_clause(principal))
+        .order_by(Activity.id),
+    )
+    return customers, leads, opportunities, activities
+
+
+async def _fetched(session: AsyncSession, stmt) -> list[Any]:
+    return list(await session.scalars(stmt))
+
+
+async def _new_owner(session: AsyncSession, principal: Principal, from_owner_id: str, to_owner_id: str):
+    if from_owner_id == to_owner_id:
+        raise field_problem("to_owner_id", "must differ from from_owner_id")
+    new_owner = await active_staff(session, principal, to_owner_id, field="to_owner_id")
+    await check_owner_branch_open(session, new_owner.branch_code, field="to_owner_id")
+    return new_owner
+
+
+async def preview(
+    session: AsyncSession, principal: Principal, from_owner_id: str, to_owner_id: str, *, sample_size: int = 5
+) -> dict[str, Any]:
+    """What ``reassign`` would move, changing nothing: the two people by name, how many records of
+    each kind, and the first few of each by name (customers as their display names)."""
+    require_reassigner(principal)
+    new_owner = await _new_owner(session, principal, from_owner_id, to_owner_id)
+    customers, leads, opportunities, activities = await _owned(session, principal, from_owner_id, lock=False)
+    names = await staff_names(session, {from_owner_id})
+    if from_owner_id not in names:
+        names[from_owner_id] = next((r.owner_name for r in (*customers, *leads, *opportunities, *activities)), "")
+    customer_names_of = await customer_names(session, (c.id for c in customers))
+    titles = {
+        "customer": [(c.id, customer_names_of[c.id]) for c in customers],
+        "lead": [(lead.id, lead.name) for lead in leads],
+        "opportunity": [(o.id, o.name) for o in opportunities],
+        "activity": [(a.id, a.subject) for a in activities],
+    }
+    return {
+        "from_owner_id": from_owner_id,
+        "from_owner_name": names[from_owner_id],
+        "to_owner_id": new_owner.id,
+        "to_owner_name": new_owner.full_name or new_owner.username,
+        "counts": {kind: len(records) for kind, records in titles.items()},
+        "sample": [
+            {"entity_type": kind, "entity_id": record_id, "title": title}
+            for kind, records in titles.items()
+            for record_id, title in records[:sample_size]
+        ],
+    }
+
+
 async def reassign(
     session: AsyncSession, principal: Principal, from_owner_id: str, to_owner_id: str, reason: str
 ) -> Reassignment:
@@ -69,8 +150,7 @@ async def reassign(
     reason = clean_text(reason)
     if not reason:
         raise field_problem("reason", "must not be blank")
-    new_owner = await active_staff(session, principal, to_owner_id, field="to_owner_id")
-    await check_owner_branch_open(session, new_owner.branch_code, field="to_owner_id")
+    new_owner = await _new_owner(session, principal, from_owner_id, to_owner_id)
     target = {
         "owner_id": new_owner.id,
         "owner_name": new_owner.full_name or new_owner.username,
@@ -83,35 +163,7 @@ async def reassign(
 
     # Everything is selected (and locked) before anything moves, so each scope test sees the
     # records where they were.
-    customers = await _locked(
-        session,
-        select(Customer)
-        .where(
-            Customer.owner_id == source,
-            Customer.status != CustomerStatus.MERGED,
-            visibility_clause(principal, Customer),
-        )
-        .order_by(Customer.id),
-    )
-    leads = await _locked(
-        session, select(Lead).where(Lead.owner_id == source, visibility_clause(principal, Lead)).order_by(Lead.id)
-    )
-    opportunities = await _locked(
-        session,
-        select(Opportunity)
-        .where(
-            Opportunity.owner_id == source,
-            Opportunity.stage.in_([str(s) for s in OPEN_STAGES]),
-            visibility_clause(principal, Opportunity),
-        )
-        .order_by(Opportunity.id),
-    )
-    activities = await _locked(
-        session,
-        select(Activity)
-        .where(Activity.owner_id == source, Activity.done_at.is_(None), activity_visibility_clause(principal))
-        .order_by(Activity.id),
-    )
+    customers, leads, opportunities, activities = await _owned(session, principal, source, lock=True)
 
     audit = dict(operation_id=operation_id, action="reassigned")
     extra = {"operation_id": operation_id, "previous_owner_id": source, "reason": reason}
@@ -168,7 +220,7 @@ async def reassign(
         to_region_code=new_owner.region_code,
         reason=reason,
         actor_id=principal.subject,
-        actor_name=principal.username,
+        actor_name=principal.display_name,
         actor_role=principal.role.value,
         scope=scope_label(principal),
         counts=counts,

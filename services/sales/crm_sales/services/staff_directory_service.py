@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_shared.auth import Principal
@@ -42,6 +43,24 @@ def member_sees(member: StaffMember, region_code: str, branch_code: str) -> bool
     return staff_sees(staff_view(member), region_code, branch_code)
 
 
+async def own_name(session: AsyncSession, principal: Principal) -> str:
+    """The caller's name as the staff directory has it (the sign-in name only while the directory
+    does not know the caller yet): what a record the caller owns shows as its owner."""
+    member = await session.get(StaffMember, principal.subject)
+    return (member.full_name or member.username) if member is not None else principal.display_name
+
+
+async def staff_names(session: AsyncSession, staff_ids: set[str]) -> dict[str, str]:
+    """{id: full name} of the staff members the directory knows among ``staff_ids``."""
+    ids = {i for i in staff_ids if i}
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(StaffMember.id, StaffMember.full_name, StaffMember.username).where(StaffMember.id.in_(ids))
+    )
+    return {member_id: full_name or username for member_id, full_name, username in rows}
+
+
 async def active_staff(session: AsyncSession, principal: Principal, staff_id: str, *, field: str) -> StaffMember:
     """A staff member who may take over records from the caller's hands (422 naming ``field`` if not)."""
     member = await session.get(StaffMember, staff_id)
@@ -57,7 +76,7 @@ async def resolve_owner(
     if owner_id is None or owner_id == principal.subject:
         if not principal.branch or not principal.region:
             raise InvalidField(field, "required: you have no branch of your own, so name the owner")
-        owner = Owner(principal.subject, principal.username, principal.branch, principal.region)
+        owner = Owner(principal.subject, await own_name(session, principal), principal.branch, principal.region)
     else:
         member = await active_staff(session, principal, owner_id, field=field)
         owner = Owner(member.id, member.full_name or member.username, member.branch_code, member.region_code)

@@ -75,7 +75,7 @@ async def create_incident(
         status="open",
         external_reference=report.external_reference,
         owner_id=principal.subject,
-        owner_name=principal.username,
+        owner_name=principal.display_name,
         expected_resolution_at=report.expected_resolution_at,
         created_at=now,
         updated_at=now,

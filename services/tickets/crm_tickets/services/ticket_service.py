@@ -152,7 +152,7 @@ def history_row(
         to_status=ticket.status,
         reason=reason,
         actor_id=principal.subject,
-        actor_name=principal.username,
+        actor_name=principal.display_name,
         at=at,
     )
 
@@ -264,7 +264,7 @@ async def create_ticket(
         branch_code=customer.branch_code,
         region_code=customer.region_code,
         opened_by=principal.subject,
-        opened_by_name=principal.username,
+        opened_by_name=principal.display_name,
         sla_policy=policy.name,
         response_due_at=response_due,
         resolution_due_at=resolution_due,
@@ -408,7 +408,7 @@ async def append_note(
         text=draft.text,
         visibility=draft.visibility,
         author_id=principal.subject,
-        author_name=principal.username,
+        author_name=principal.display_name,
         created_at=now,
     )
     session.add(note)

@@ -13,6 +13,7 @@ import { statsView } from "./views/stats.js";
 import { incidentView, incidentsView, ticketView, ticketsView } from "./views/tickets.js";
 import { newOrderView, orderView, ordersView } from "./views/orders.js";
 import { can } from "./views/common.js";
+import { forecastView, leadHistoryView, myTasksView, opportunityHistoryView, orderHistoryView, overdueView, reminderBadge } from "./views/daily.js";
 import { campaignsView, canMarket, loyaltyView, outboxView, segmentsView } from "./views/marketing.js";
 
 const SCREENS = [
@@ -31,6 +32,12 @@ const SCREENS = [
   { path: /^tickets\/([^/]+)$/, view: ticketView, allowed: (me) => can.readTickets(me) },
   { path: /^incidents$/, view: incidentsView, menu: "nav.incidents", allowed: (me) => can.readTickets(me) },
   { path: /^incidents\/([^/]+)$/, view: incidentView, allowed: (me) => can.readTickets(me) },
+  { path: /^my-tasks$/, view: myTasksView, menu: "nav.my_tasks", allowed: (me) => can.logActivity(me) },
+  { path: /^overdue$/, view: overdueView, menu: "nav.overdue", allowed: (me) => can.reassign(me) },
+  { path: /^forecast$/, view: forecastView, menu: "nav.forecast", allowed: (me) => can.readStats(me) },
+  { path: /^leads\/([^/]+)\/history$/, view: leadHistoryView, allowed: (me) => can.readCustomers(me) },
+  { path: /^opportunities\/([^/]+)\/history$/, view: opportunityHistoryView, allowed: (me) => can.readCustomers(me) },
+  { path: /^orders\/([^/]+)\/history$/, view: orderHistoryView, allowed: (me) => can.readOrders(me) },
   { path: /^stats$/, view: statsView, menu: "nav.stats", allowed: (me) => can.readStats(me) },
   { path: /^reassign$/, view: reassignView, menu: "nav.reassign", allowed: (me) => can.reassign(me) },
   { path: /^admin\/users$/, view: usersView, menu: "nav.users", allowed: (me) => can.administer(me) },
@@ -114,6 +121,7 @@ function renderHeader(path = "") {
       return h("li", {}, h("a", { href: `#/${target}`, "aria-current": active ? "page" : null }, t(screen.menu)));
     }))) : null,
     h("div", { class: "session" },
+      me ? reminderBadge(me) : null,
       languagePicker(),
       me ? h("span", { class: "who" }, me.full_name || me.username, " · ", label("role", me.role),
         me.branch ? ` · ${me.branch}` : me.region ? ` · ${me.region}` : "") : null,

@@ -69,6 +69,13 @@ export function date(iso) {
   return new Intl.DateTimeFormat(LOCALES[language], { dateStyle: "medium" }).format(value);
 }
 
+// "2027-01" -> "January 2027" / "январь 2027 г." / "2027 ж. қаңтар"
+export function monthYear(isoMonth) {
+  const value = parse(`${isoMonth}-01`);
+  if (language === "kk") return `${value.getFullYear()} ж. ${KAZAKH_MONTHS[value.getMonth()]}`;
+  return new Intl.DateTimeFormat(LOCALES[language], { month: "long", year: "numeric" }).format(value);
+}
+
 export function dateTime(iso) {
   if (!iso) return "";
   const value = parse(iso);
@@ -89,4 +96,9 @@ export function phone(e164) {
 
 export function branchName(branch) {
   return branch ? (branch.name[language] || branch.name.en) : "";
+}
+
+// A catalogue offering's name in the console's language (the catalogue has kk, ru and en).
+export function offeringName(offering) {
+  return (offering.names && offering.names[language]) || offering.name;
 }

@@ -5,13 +5,14 @@
 import * as branches from "./messages/branches.js";
 import * as core from "./messages/core.js";
 import * as customers from "./messages/customers.js";
+import * as daily from "./messages/daily.js";
 import * as erasure from "./messages/erasure.js";
 import * as marketing from "./messages/marketing.js";
 import * as orders from "./messages/orders.js";
 import * as privacy from "./messages/privacy.js";
 import * as tickets from "./messages/tickets.js";
 
-const PARTS = [core, branches, customers, erasure, orders, tickets, privacy, marketing];
+const PARTS = [core, branches, customers, erasure, orders, tickets, privacy, daily, marketing];
 
 export const MESSAGES = Object.fromEntries(["en", "ru", "kk"].map(
   (language) => [language, Object.assign({}, ...PARTS.map((part) => part[language]))]));

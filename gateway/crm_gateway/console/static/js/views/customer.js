@@ -5,6 +5,7 @@ import { api, idempotencyKey, session } from "../api.js";
 import { arrowNavigation, debounce, h, replace } from "../dom.js";
 import { checkbox, field, formAlert, onSubmit, problemText, selectInput, submitButton, textInput } from "../forms.js";
 import { LANGUAGES, branchName, currentLanguage, date, dateTime, label, money, phone, t } from "../i18n.js";
+import { loyaltyCard } from "./marketing.js";
 import { branches, can, definitionList, empty, link, loadRecord, pager, placeableBranches, problemBox, regions, table, toast } from "./common.js";
 import { searchQuery } from "./search.js";
 
@@ -512,6 +513,12 @@ function balance(customer) {
   });
 }
 
+// The loyalty card, tier and points (the marketing service); no panel when not enrolled.
+function loyalty(customer) {
+  return optionalPanel("loyalty", t("loyalty.title"),
+    async () => loyaltyCard(await api(`marketing/loyalty/accounts/${encodeURIComponent(customer.id)}`)));
+}
+
 // Calls and branch visits logged by the call-centre flow (the tickets service's interactions),
 // newest first, with what came of each.
 function contactHistory(customer) {
@@ -622,7 +629,7 @@ export async function customerView(root, customerId) {
       ? eraseCustomer(customer, () => customerView(root, customer.id)) : null,
     customer.status === "erased" && can.erase(session.me) ? erasureProgress(customer) : null,
     h("div", { class: "grid-360" },
-      h("div", { class: "column" }, profile(live, regionList), consents(customer), contacts(live), balance(customer)),
+      h("div", { class: "column" }, profile(live, regionList), consents(customer), contacts(live), balance(customer), loyalty(customer)),
       h("div", { class: "column" }, activities(customer), contactHistory(customer), tickets(customer), opportunities(customer), orders(customer),
         installedProducts(customer))));
   root.querySelector("h1").focus?.();

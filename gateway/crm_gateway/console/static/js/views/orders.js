@@ -5,7 +5,7 @@
 import { ApiError, api, idempotencyKey, session } from "../api.js";
 import { h, replace } from "../dom.js";
 import { field, formAlert, formValues, onSubmit, selectInput, showErrors, submitButton, textInput } from "../forms.js";
-import { branchName, dateTime, label, money, phone, t } from "../i18n.js";
+import { branchName, dateTime, label, money, offeringName, phone, t } from "../i18n.js";
 import { branches, can, definitionList, empty, link, loadRecord, pager, problemBox, table, toast } from "./common.js";
 import { loadCustomer } from "./customer.js";
 
@@ -134,7 +134,7 @@ function offeringSelect(offerings, value, placeholder = t("orders.choose_offerin
     h("option", { value: "", selected: !value }, placeholder),
     lines.map((line) => h("optgroup", { label: label("product_line", line) },
       offerings.filter((o) => o.product_line === line).map((o) => h("option", { value: o.id, selected: o.id === value },
-        `${o.name} · ${money(o.one_off_price_tiyn, o.currency)} + ${t("orders.per_month", { amount: money(o.recurring_price_tiyn, o.currency) })}`)))));
+        `${offeringName(o)} · ${money(o.one_off_price_tiyn, o.currency)} + ${t("orders.per_month", { amount: money(o.recurring_price_tiyn, o.currency) })}`)))));
 }
 
 function productText(product) {
@@ -293,10 +293,10 @@ function catalogue(offerings, choose) {
     const rows = lines.filter((line) => !filter.value || filter.value === line).flatMap((line) => [
       h("tr", { class: "group" }, h("th", { scope: "colgroup", colspan: 4 }, label("product_line", line))),
       ...offerings.filter((o) => o.product_line === line).map((o) => h("tr", { "data-offering": o.id },
-        h("td", {}, h("strong", {}, o.name), h("div", { class: "note" }, characteristicsText(o.characteristics))),
+        h("td", {}, h("strong", {}, offeringName(o)), h("div", { class: "note" }, characteristicsText(o.characteristics))),
         h("td", { class: "num" }, money(o.one_off_price_tiyn, o.currency)),
         h("td", { class: "num" }, money(o.recurring_price_tiyn, o.currency)),
-        h("td", {}, h("button", { type: "button", "aria-label": t("orders.add_offering", { name: o.name }),
+        h("td", {}, h("button", { type: "button", "aria-label": t("orders.add_offering", { name: offeringName(o) }),
           onclick: () => choose(o.id) }, t("orders.add"))))),
     ]);
     replace(body, offerings.length
@@ -622,7 +622,7 @@ export async function orderView(root, orderId) {
     }
     replace(root,
       h("div", { class: "title-row" }, h("h1", {}, t("orders.order_title", { number: orderNumber(current) })),
-        stateBadge(current), refresh),
+        stateBadge(current), refresh, link(`orders/${current.id}/history`, t("record_history.link"), { id: "order-history" })),
       h("div", { class: "grid-360" }, summaryPanel(current), actions),
       itemsPanel(current));
     if (message) {

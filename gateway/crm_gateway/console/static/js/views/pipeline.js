@@ -4,7 +4,8 @@ import { allPages, api, idempotencyKey, session } from "../api.js";
 import { h, replace } from "../dom.js";
 import { checkbox, field, formAlert, onSubmit, selectInput, submitButton, textInput } from "../forms.js";
 import { date, label, money, phone, t } from "../i18n.js";
-import { empty, link, pager, problemBox, table, toast } from "./common.js";
+import { can, empty, link, pager, problemBox, table, toast } from "./common.js";
+import { forecastPanel } from "./daily.js";
 
 const SOURCES = ["web", "call_center", "branch_walk_in", "partner", "campaign"];
 const INTERESTS = ["internet", "tv", "mobile", "fixed_line", "bundle"];
@@ -133,6 +134,7 @@ function leadActions(lead, refresh) {
   }
   if (lead.status === "qualified") actions.append(convertForm(lead, refresh));
   if (lead.customer_id) actions.append(link(`customers/${lead.customer_id}`, t("lead.open_customer")));
+  actions.append(h("p", {}, link(`leads/${lead.id}/history`, t("record_history.link"), { class: "history" })));
   return actions;
 }
 
@@ -189,7 +191,8 @@ function opportunityCard(o, refresh) {
   const card = h("li", { class: "card opportunity", dataset: { id: o.id } },
     h("strong", {}, o.name),
     h("div", { class: "amount" }, money(o.amount_tiyn, o.currency), ` · ${o.probability}%`),
-    h("div", { class: "meta" }, link(`customers/${o.customer_id}`, t("opportunity.customer")), ` · ${o.owner_name} · ${o.branch_code}`),
+    h("div", { class: "meta" }, link(`customers/${o.customer_id}`, o.customer_name || t("opportunity.customer"), { class: "customer" }),
+      ` · ${o.owner_name} · ${o.branch_code} · `, link(`opportunities/${o.id}/history`, t("record_history.link"), { class: "history" })),
     o.expected_close_date && open ? h("div", { class: "meta" }, t("opportunity.expected", { date: date(o.expected_close_date) })) : null,
     o.close_reason ? h("div", { class: "note" }, o.close_reason) : null,
     open ? h("div", { class: "actions" },
@@ -223,44 +226,73 @@ export async function pipelineView(root) {
         items.length ? h("ul", { class: "plain" }, items.map((o) => opportunityCard(o, refresh))) : empty("—"));
     }));
   }
-  replace(root, h("h1", {}, t("pipeline.title")), h("p", { class: "hint" }, t("pipeline.hint")), board);
+  replace(root, h("h1", {}, t("pipeline.title")), h("p", { class: "hint" }, t("pipeline.hint")),
+    can.readStats(session.me) ? forecastPanel(session.me) : null, board);
   await refresh();
 }
 
 // --- reassignment --------------------------------------------------------------------------
 
-// [id, "Full Name (username)"] of the colleagues in the caller's reach, by full name; the
-// departing employee may already be deactivated, so those are offered too.
+// [id, "Full Name · branch"] of the colleagues in the caller's reach, by full name; the departing
+// employee may already be deactivated, so those are offered as the ones whose records move.
 async function staffInScope() {
   try {
     const staff = await allPages("staff", { include_inactive: true });
-    return staff.map((s) => [s.id, `${s.full_name} (${s.username})${s.active ? "" : ` · ${t("users.inactive")}`}`]);
+    return staff.map((s) => ({ id: s.id, active: s.active,
+      text: `${s.full_name}${s.branch_code ? ` · ${s.branch_code}` : ""}${s.active ? "" : ` · ${t("users.inactive")}`}` }));
   } catch {
-    return [];  // the ids can still be typed
+    return [];
   }
 }
 
 export async function reassignView(root) {
   const staff = await staffInScope();
-  const options = h("datalist", { id: "staff-options" }, staff.map(([id, name]) => h("option", { value: id }, name)));
+  const pick = (people) => [["", t("reassign.pick")], ...people.map((s) => [s.id, s.text])];
   const result = h("div", { "aria-live": "polite" });
+  const preview = h("div", { id: "reassign-preview", "aria-live": "polite" });
+  const confirm = h("button", { type: "button", id: "reassign-confirm", hidden: true }, t("reassign.confirm"));
   const form = h("form", { class: "card", "aria-labelledby": "reassign-title" },
     h("h1", { id: "reassign-title" }, t("reassign.title")),
     h("p", { class: "hint" }, t("reassign.hint")),
-    formAlert(), options,
-    field("from_owner_id", t("reassign.from"), textInput({ list: "staff-options" }), { required: true, hint: t("reassign.staff_hint") }),
-    field("to_owner_id", t("reassign.to"), textInput({ list: "staff-options" }), { required: true }),
+    formAlert(),
+    field("from_owner_id", t("reassign.from"), selectInput(pick(staff), ""), { required: true }),
+    field("to_owner_id", t("reassign.to"), selectInput(pick(staff.filter((s) => s.active)), ""), { required: true }),
     field("reason", t("reassign.reason"), textInput(), { required: true }),
-    submitButton(t("reassign.submit")));
-  onSubmit(form, async (values) => {
-    const operation = await api("sales/reassignments", { method: "POST", headers: { "Idempotency-Key": idempotencyKey() },
-      body: { from_owner_id: values.from_owner_id || "", to_owner_id: values.to_owner_id || "", reason: values.reason || "" } });
-    const counts = Object.fromEntries(Object.entries(operation.counts || {}).filter(([, n]) => n > 0));
-    replace(result, h("div", { class: "card", role: "status" }, h("h2", {}, t("reassign.done", { name: operation.to_owner_name })),
-      Object.keys(counts).length ? table([t("reassign.what"), t("reassign.count")],
-        Object.entries(counts).map(([type, n]) => h("tr", {}, h("td", {}, label("entity", type)), h("td", { class: "num" }, n))))
-        : empty(t("reassign.nothing"))));
-    form.reset();
+    submitButton(t("reassign.preview")), preview, confirm);
+  const chosen = () => ({ from_owner_id: form.elements.from_owner_id.value, to_owner_id: form.elements.to_owner_id.value });
+  for (const name of ["from_owner_id", "to_owner_id"]) {
+    form.elements[name].addEventListener("change", () => { confirm.hidden = true; replace(preview); });
+  }
+  onSubmit(form, async () => {
+    const answer = await api("sales/reassignments/preview", { method: "POST", body: chosen() });
+    const total = Object.values(answer.counts).reduce((sum, n) => sum + n, 0);
+    replace(preview, h("div", { class: "card", role: "status" },
+      h("h2", {}, t("reassign.preview_title", { count: total, from: answer.from_owner_name, to: answer.to_owner_name })),
+      table([t("reassign.what"), t("reassign.count")], Object.entries(answer.counts).map(([type, n]) =>
+        h("tr", {}, h("td", {}, label("entity", type)), h("td", { class: "num" }, n)))),
+      answer.sample.length ? h("div", {}, h("h3", {}, t("reassign.sample")), h("ul", { class: "plain sample" }, answer.sample.map((r) =>
+        h("li", {}, label("entity", r.entity_type), ": ",
+          r.entity_type === "customer" ? link(`customers/${r.entity_id}`, r.title) : r.title)))) : empty(t("reassign.nothing"))));
+    confirm.hidden = total === 0;
+  });
+  confirm.addEventListener("click", async () => {
+    confirm.disabled = true;
+    try {
+      const operation = await api("sales/reassignments", { method: "POST", headers: { "Idempotency-Key": idempotencyKey() },
+        body: { ...chosen(), reason: form.elements.reason.value.trim() } });
+      const counts = Object.fromEntries(Object.entries(operation.counts || {}).filter(([, n]) => n > 0));
+      replace(result, h("div", { class: "card", role: "status", id: "reassign-done" }, h("h2", {}, t("reassign.done", { name: operation.to_owner_name })),
+        Object.keys(counts).length ? table([t("reassign.what"), t("reassign.count")],
+          Object.entries(counts).map(([type, n]) => h("tr", {}, h("td", {}, label("entity", type)), h("td", { class: "num" }, n))))
+          : empty(t("reassign.nothing"))));
+      form.reset();
+      replace(preview);
+      confirm.hidden = true;
+    } catch (error) {
+      replace(result, problemBox(error));
+    } finally {
+      confirm.disabled = false;
+    }
   });
   replace(root, form, result);
 }

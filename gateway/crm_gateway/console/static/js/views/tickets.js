@@ -393,7 +393,7 @@ function historyPanel(changes) {
     changes.items.map((row) => h("tr", {},
       h("td", {}, h("time", { datetime: row.at }, dateTime(row.at))),
       h("td", {}, [row.from_status && label("ticket", row.from_status), label("ticket", row.to_status)].filter(Boolean).join(" → ")),
-      h("td", {}, row.reason || ""),
+      h("td", {}, row.reason === "opened" ? label("ticket_reason", row.reason) : row.reason || ""),
       h("td", {}, row.actor_name))),
     { caption: t("ticket.history_caption") }));
 }
@@ -408,7 +408,7 @@ function slaPanel(ticket) {
       target(t("ticket.resolution_target"), sla.resolution_due_at, resolutionState(ticket), ticket.resolved_at),
     ]),
     definitionList([
-      [t("ticket.sla_policy"), sla.policy],
+      [t("ticket.sla_policy"), label("sla_policy", sla.policy)],
       [t("ticket.paused_since"), dateTime(sla.paused_at)],
       [t("ticket.escalation"), sla.escalation_level ? label("escalation", sla.escalation_level) : null],
     ]));
