@@ -1,7 +1,7 @@
 """The customer self-service portal (/portal/) in headless Chromium on a phone-sized screen, against
 the suite started as `make run` starts it. A customer signs in with the code the suite's SMS channel
 delivered (read back from the dev outbox), sees their products and what is due, opens a ticket,
-rates a resolved one and withdraws their marketing consent, in English after switching from the
+rates a resolved one, withdraws their marketing consent and asks for erasure, in English after switching from the
 default Kazakh; the page loads nothing but its own assets and the portal API. Screenshots in
 test-artifacts/screenshots/portal-*.png."""
 
@@ -176,6 +176,14 @@ async def test_a_customer_signs_in_sees_products_and_balance_opens_and_rates_tic
             await page.screenshot(path=str(SCREENSHOTS / "portal-consent-withdrawn.png"), full_page=True)
             record = (await client.get(f"/api/v1/sales/customers/{customer['id']}", headers=agent)).json()
             assert record["marketing_consent"] is False and record["data_processing_consent"] is True
+
+            # ask for erasure: a second, explicit step; the privacy officer finds the request
+            await page.get_by_role("button", name="Ask to delete my data").click()
+            await page.get_by_role("button", name="Yes, delete it").click()
+            await expect(page.locator("#status")).to_have_text("Your request was sent")
+            officer = await sign_in(client, "privacy.officer")
+            asks = (await client.get("/api/v1/sales/erasure-asks", headers=officer, params={"limit": 200})).json()
+            assert customer["id"] in [a["customer_id"] for a in asks["items"]]
         finally:
             await context.close()
         assert not errors, errors

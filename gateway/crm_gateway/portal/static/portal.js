@@ -128,7 +128,22 @@ function profileSection(profile) {
     h("label", { class: "check", for: "consent-data" }, processing, t("dataConsent"))),
   h("div", { class: "row" }, h("button", { type: "submit", text: t("save") }),
     h("button", { type: "button", class: "secondary", onclick: downloadMyData, text: t("myData") })));
-  return h("section", { "aria-labelledby": "profile-title" }, h("h2", { id: "profile-title", text: t("profile") }), form);
+  return h("section", { "aria-labelledby": "profile-title" }, h("h2", { id: "profile-title", text: t("profile") }), form, erasureAsk());
+}
+
+function erasureAsk() {
+  const confirm = h("div", { hidden: true, id: "erase-confirm" }, h("p", { text: t("eraseWarning") }),
+    h("button", {
+      type: "button",
+      onclick: async () => {
+        const answer = await call("POST", "/me/erasure-request", {});
+        say(answer.ok ? t("eraseSent") : answer.data?.detail || t("error"));
+        confirm.hidden = true;
+      },
+    }, t("eraseConfirm")));
+  return h("div", { class: "row" },
+    h("button", { type: "button", class: "secondary", "aria-controls": "erase-confirm", onclick: () => { confirm.hidden = false; } }, t("erase")),
+    confirm);
 }
 
 async function downloadMyData() {
