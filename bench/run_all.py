@@ -1,9 +1,11 @@
 """Runs every benchmark and prints one summary table (`make bench`).
 
-    .venv/bin/python -m bench.run_all [--only api|relay|tickets|orders|marketing] [--customers 100000] [--requests 3000]
+    .venv/bin/python -m bench.run_all [--only api|relay|tickets|orders|webhooks|search|marketing|analytics] [--deliveries 500] [--customers 100000] [--requests 3000]
         [--concurrency 8] [--max-seconds 20] [--events 20000] [--no-sqlite] [--tickets 200000]
         [--order-customers 10000] [--offerings 200] [--orders 2000] [--completions 400]
+        [--search-customers 20000] [--search-requests 1000]
         [--send-members 1000] [--segment-customers 100000] [--big]
+        [--kafka-events 20000] [--store-events 1000000] [--queries 20]
 
 Figures, never pass/fail: each is printed next to a baseline measured in the same run, and
 the ratio is what to compare between machines and commits (see bench/README.md).
@@ -16,7 +18,16 @@ import os
 import platform
 import time
 
-from . import bench_api, bench_marketing, bench_orders, bench_relay, bench_tickets
+from . import (
+    bench_analytics,
+    bench_api,
+    bench_marketing,
+    bench_orders,
+    bench_relay,
+    bench_search,
+    bench_tickets,
+    bench_webhooks,
+)
 from .common import SummaryRow, render_summary, run_benchmark
 
 
@@ -35,21 +46,32 @@ async def run_all(args: argparse.Namespace) -> list[SummaryRow]:
         rows += await bench_tickets.run(bench_tickets.options_from(args))
     if args.only in (None, "orders"):
         rows += await bench_orders.run(bench_orders.options_from(args))
+    if args.only in (None, "webhooks"):
+        rows += await bench_webhooks.run(bench_webhooks.options_from(args))
+    if args.only in (None, "search"):
+        rows += await bench_search.run(bench_search.options_from(args))
     if args.only in (None, "marketing"):
         rows += await bench_marketing.run(bench_marketing.options_from(args))
+    if args.only in (None, "analytics"):
+        rows += await bench_analytics.run(bench_analytics.options_from(args))
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--only", choices=("api", "relay", "tickets", "orders", "marketing"), help="run one benchmark only"
+        "--only",
+        choices=("api", "relay", "tickets", "orders", "webhooks", "search", "marketing", "analytics"),
+        help="run one benchmark only",
     )
     bench_api.add_arguments(parser)
     bench_relay.add_arguments(parser)
     bench_tickets.add_arguments(parser, shared=True)
     bench_orders.add_arguments(parser, shared=True)
+    bench_webhooks.add_arguments(parser)
+    bench_search.add_arguments(parser)
     bench_marketing.add_arguments(parser)
+    bench_analytics.add_arguments(parser)
     args = parser.parse_args()
     print(f"machine: {machine()}", flush=True)
     started = time.perf_counter()

@@ -215,6 +215,9 @@ def build_plan(
             spec.env_name("smpp_host"): connect_host(host),
             spec.env_name("smpp_port"): str(plan.smpp_sink_port),
             spec.env_name("dev_outbox_file"): str(plan.dev_outbox),
+            # the run's own files (e.g. the analytics service's embedded ClickHouse); a service that
+            # keeps none does not declare the setting and ignores it
+            spec.env_name("var_dir"): str(var_dir),
         }
         if grpc is not None:
             child_env[spec.env_name("grpc_host")] = host

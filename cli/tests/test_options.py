@@ -112,6 +112,9 @@ def test_ports_from_the_environment_reach_the_process_and_the_gateway(tmp_path: 
         50105: "orders gRPC",
         8103: "tickets HTTP",
         50103: "tickets gRPC",
+        8106: "analytics HTTP",
+        50106: "analytics gRPC",
+        8107: "webhooks HTTP",
         8102: "marketing HTTP",
         50102: "marketing gRPC",
         8025: "dev SMTP sink",
@@ -190,7 +193,9 @@ def test_cli_reports_a_bad_port_in_the_environment(tmp_path):
 def test_cli_names_the_known_services():
     result = runner.invoke(app, ["migrate", "billing"])
     assert result.exit_code == 2
-    assert "unknown service 'billing'; known: sales, orders, tickets, marketing, gateway" in flat(result)
+    assert "unknown service 'billing'; known: sales, orders, tickets, analytics, marketing, webhooks, gateway" in flat(
+        result
+    )
 
 
 def test_cli_replay_requires_service_and_a_readable_since():

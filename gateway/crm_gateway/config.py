@@ -54,6 +54,10 @@ class GatewaySettings(ServiceSettings, OutboundSettings):
     upstream_timeout_s: float = Field(30.0, gt=0)
     upstream_connect_timeout_s: float = Field(3.0, gt=0)
     upstream_max_connections: int = Field(200, gt=0)
+    # The authenticated gRPC edge for external systems (grpc_edge.py): off unless a port is set
+    # (0: any free port, for tests).
+    grpc_edge_port: int | None = Field(None, ge=0, le=65535)
+    grpc_edge_host: str = "127.0.0.1"
 
     # Token bucket per user / API key, shared by every gateway process through the database.
     rate_limit_enabled: bool = True

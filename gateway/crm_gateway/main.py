@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from crm_shared.app import ServiceRuntime, create_service_app
 from crm_shared.registry import ServiceSpec
 
-from .api import admin, auth, branches, dev_outbox, meta, portal, reference, staff
+from .api import admin, auth, branches, dev_outbox, meta, portal, reference, search, staff
 from .api.proxy import proxy_router
 from .config import GatewaySettings
 from .console import mount_console
@@ -24,6 +24,13 @@ def workers(gateway: Gateway):
         yield gateway.limiter
         yield gateway.upstreams
         yield gateway.messenger
+        if runtime.settings.grpc_edge_port is not None:
+            from .grpc_edge import GrpcEdge
+
+            gateway.grpc_edge = GrpcEdge.for_gateway(
+                runtime.settings, gateway.authenticator, gateway.upstreams.tokens, gateway.routed
+            )
+            yield gateway.grpc_edge
         if runtime.settings.relay_enabled:
             from crm_shared.relay import OutboxRelay
 
@@ -68,6 +75,7 @@ def create_app(
         branches.router,
         reference.router,
         staff.router,
+        search.router,
         portal.router,
         proxy_router(gateway.routed),
     ):

@@ -83,13 +83,14 @@ DEMO_OSS_KEY = DemoApiKey(
     ("orders:read", "orders:fulfil"),
 )
 # The network operations (OSS) system of the tickets service: opens trouble tickets and reports
-# mass incidents (outages); sales:read because tickets checks customers with sales as this key.
+# mass incidents (outages); sales:read because tickets checks customers with sales as this key;
+# webhooks:* to listen to ticket events at the TMF621 hub.
 DEMO_TICKETS_OSS_KEY = DemoApiKey(
     "apikey-demo-tickets-oss",
     "Demo OSS network operations (tickets)",
     "demonoc",
     "dev-only-noc-secret-not-for-production",
-    ("tickets:read", "tickets:write", "tickets:incidents", "sales:read"),
+    ("tickets:read", "tickets:write", "tickets:incidents", "sales:read", "webhooks:read", "webhooks:write"),
 )
 DEMO_SYSTEM_KEYS = (DEMO_ORDERS_BILLING_KEY, DEMO_OSS_KEY, DEMO_TICKETS_OSS_KEY)
 

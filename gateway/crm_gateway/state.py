@@ -37,6 +37,7 @@ class Gateway:
         # The services behind /api/v1/<name>/: the registry's, or those a test gives.
         self.routed = registry.backend_services(services)
         self.upstreams = Upstreams(settings, {spec.name: settings.upstream_url(spec) for spec in self.routed})
+        self.grpc_edge = None  # main.workers: the gRPC edge when CRM_GATEWAY_GRPC_EDGE_PORT is set
         unknown = sorted(set(settings.service_urls) - {spec.name for spec in self.routed})
         if unknown:
             log.warning("URLs given for services the registry does not have: %s", ", ".join(unknown))

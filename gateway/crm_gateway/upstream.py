@@ -205,6 +205,30 @@ class Upstreams:
         except httpx.TransportError as exc:
             raise service_unavailable(service, exc.__class__.__name__) from None
 
+    async def get_json(
+        self, service: str, path: str, params: Mapping[str, str | int], principal: Principal, request_id: str
+    ) -> tuple[int, Any]:
+        """GET ``path`` of a service as ``principal``: (status, parsed JSON body); 503, 504 or 502
+        (and None) when the service cannot be reached, does not answer in time or breaks off."""
+        headers = {
+            INTERNAL_TOKEN_HEADER: self.tokens.token_for(principal),
+            REQUEST_ID_HEADER: request_id,
+            "accept": "application/json",
+        }
+        try:
+            response = await self._client().get(self.base_urls[service] + path, params=params, headers=headers)
+        except httpx.TimeoutException:
+            return 504, None
+        except httpx.ConnectError:
+            return 503, None
+        except httpx.TransportError as exc:
+            log.warning("upstream %s failed: %r", service, exc)
+            return 502, None
+        try:
+            return response.status_code, response.json()
+        except ValueError:
+            return response.status_code, None
+
     async def readiness(self, service: str) -> str:
         """ "ok", or why the service is not ready."""
         try:

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Protocol
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from .db import Database, utcnow
@@ -23,6 +23,7 @@ from .errors import PROBLEM_JSON, Problem, install_problem_handlers
 from .inputs import NulCharacterGuard
 from .logging import configure_logging
 from .metrics import install_metrics
+from .query import refuse_unknown_query_parameters
 from .settings import ServiceSettings
 from .telemetry import instrument_engine, instrument_fastapi, setup_tracing, shutdown_tracing
 
@@ -203,6 +204,8 @@ def create_service_app(
         docs_url="/docs",
         redoc_url=None,
     )
+    # every route added from here on refuses query parameters it does not know (crm_shared.query)
+    app.router.dependencies.append(Depends(refuse_unknown_query_parameters))
     app.state.runtime = runtime
     app.state.settings = settings
     install_problem_handlers(app)

@@ -126,6 +126,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         http_port=8101,
         grpc_port=50101,
         description="customers, leads, opportunities and activities",
+        public_prefixes=("/tmf-api/customerManagement", "/tmf-api/partyManagement"),
         scopes=("sales:read", "sales:write", "sales:activities"),
     ),
     ServiceSpec(
@@ -137,7 +138,11 @@ SERVICES: tuple[ServiceSpec, ...] = (
         http_port=8105,
         grpc_port=50105,
         description="product catalogue, orders and their fulfilment, installed products, billing status",
-        public_prefixes=("/tmf-api/productOrderingManagement", "/tmf-api/productCatalogManagement"),
+        public_prefixes=(
+            "/tmf-api/productOrderingManagement",
+            "/tmf-api/productCatalogManagement",
+            "/tmf-api/productInventory",
+        ),
         scopes=("orders:read", "orders:write", "orders:fulfil", "orders:billing"),
     ),
     ServiceSpec(
@@ -153,6 +158,17 @@ SERVICES: tuple[ServiceSpec, ...] = (
         scopes=("tickets:read", "tickets:write", "tickets:incidents"),
     ),
     ServiceSpec(
+        name="analytics",
+        app_factory="crm_analytics.main:create_app",
+        settings_class="crm_analytics.config:AnalyticsSettings",
+        migrations_dir="services/analytics/migrations",
+        seed="crm_analytics.seed:seed_demo",
+        http_port=8106,
+        grpc_port=50106,  # reserved: no gRPC API yet (the dashboards are REST)
+        description="head-office analytics: every event in ClickHouse, pseudonymous; dashboards, CSV and monthly reports",
+        scopes=("analytics:read", "analytics:write"),
+    ),
+    ServiceSpec(
         name="marketing",
         app_factory="crm_marketing.main:create_app",
         settings_class="crm_marketing.config:MarketingSettings",
@@ -162,6 +178,22 @@ SERVICES: tuple[ServiceSpec, ...] = (
         grpc_port=50102,
         description="segments, campaigns over SMS and e-mail, responses and conversions, loyalty points and cards",
         scopes=("marketing:read", "marketing:write"),
+    ),
+    ServiceSpec(
+        name="webhooks",
+        app_factory="crm_webhooks.main:create_app",
+        settings_class="crm_webhooks.config:WebhooksSettings",
+        migrations_dir="services/webhooks/migrations",
+        seed="crm_webhooks.seed:seed_demo",
+        http_port=8107,
+        description="event subscriptions of external systems: signed webhooks and TM Forum hubs",
+        # The TM Forum hubs under the facades' prefixes (the gateway routes the longest prefix first).
+        public_prefixes=(
+            "/tmf-api/troubleTicket/v4/hub",
+            "/tmf-api/productOrderingManagement/v4/hub",
+            "/tmf-api/productInventory/v4/hub",
+        ),
+        scopes=("webhooks:read", "webhooks:write"),
     ),
     ServiceSpec(
         name="gateway",

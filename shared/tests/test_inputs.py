@@ -7,6 +7,7 @@ import pytest
 from fastapi import APIRouter, Form, Request
 
 from crm_shared.app import create_service_app
+from crm_shared.query import ANY, extra_query_parameters
 from crm_shared.settings import ServiceSettings
 
 router = APIRouter()
@@ -18,6 +19,7 @@ async def echo(name: str, request: Request) -> dict:
 
 
 @router.get("/echo/{name}")
+@extra_query_parameters(ANY)  # echoes whatever it is given
 async def echo_get(name: str, request: Request) -> dict:
     return {"name": name, "query": dict(request.query_params)}
 

@@ -181,7 +181,7 @@ async def test_each_role_gets_its_screens(console):
 
     analyst = await console("analyst")  # aggregates only: the statistics, never a customer
     await expect(analyst.page).to_have_url(re.compile(r"#/stats$"))
-    await expect(analyst.page.locator("header nav a")).to_have_count(2)  # statistics, forecast
+    await expect(analyst.page.locator("header nav a")).to_have_count(3)  # statistics, forecast, analytics
     await expect(analyst.page.locator("table")).to_contain_text("ALA-01")
     await analyst.screenshot("statistics")
     await analyst.open("customers")

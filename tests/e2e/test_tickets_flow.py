@@ -42,7 +42,7 @@ async def test_the_suite_routes_and_documents_the_tickets_service(suite: Running
         # the TMF facade answers at its standard path through the gateway
         oss = api_key(DEMO_TICKETS_OSS_KEY)
         listed = await client.get(TMF_TICKET, headers=oss)
-        assert listed.status_code == 200, listed.text
+        assert listed.status_code in (200, 206), listed.text  # 206: a page of more
         assert isinstance(listed.json(), list)
         # the demo outage is there, owned by the OSS key
         incidents = (await client.get(f"{T}/incidents", params={"status": "open"}, headers=oss)).json()["items"]

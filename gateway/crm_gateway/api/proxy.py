@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, Response
 
 from crm_shared.auth import Role
 from crm_shared.errors import Problem
+from crm_shared.query import ANY, extra_query_parameters
 from crm_shared.registry import ServiceSpec
 
 from ..domain.api_keys import required_scope
@@ -20,16 +21,27 @@ METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 def proxy_router(services: Iterable[ServiceSpec]) -> APIRouter:
     """/api/v1/<service>/... for each routed service, and each of its public prefixes (/tmf-api/...)."""
     router = APIRouter(include_in_schema=False)  # the services' own documents describe these paths
+    services = list(services)
     for spec in services:
         forward = _forwarder(spec.name)
         router.add_api_route(f"{spec.api_prefix}/{{path:path}}", forward, methods=METHODS, name=f"proxy_{spec.name}")
-        for prefix in spec.public_prefixes:
-            router.add_api_route(
-                f"{prefix}/{{path:path}}",
-                forward,
-                methods=METHODS,
-                name=f"proxy_{spec.name}_{prefix.strip('/').replace('/', '_')}",
-            )
+        # the collection itself (POST /api/v1/webhooks) as well as the paths below it
+        router.add_api_route(spec.api_prefix, forward, methods=METHODS, name=f"proxy_{spec.name}_root")
+    # Longest prefix first: /tmf-api/troubleTicket/v4/hub (webhooks) before /tmf-api/troubleTicket (tickets).
+    public = sorted(((prefix, spec) for spec in services for prefix in spec.public_prefixes), key=lambda p: -len(p[0]))
+    for prefix, spec in public:
+        router.add_api_route(
+            f"{prefix}/{{path:path}}",
+            _forwarder(spec.name),
+            methods=METHODS,
+            name=f"proxy_{spec.name}_{prefix.strip('/').replace('/', '_')}",
+        )
+        router.add_api_route(
+            prefix,
+            _forwarder(spec.name),
+            methods=METHODS,
+            name=f"proxy_{spec.name}_{prefix.strip('/').replace('/', '_')}_root",
+        )
     return router
 
 
@@ -42,7 +54,8 @@ def _may_write_through(principal, service: str, needed: str) -> bool:
 
 
 def _forwarder(service: str):
-    async def forward(path: str, request: Request, caller: CurrentCaller) -> Response:
+    @extra_query_parameters(ANY)  # the service says which parameters it takes
+    async def forward(request: Request, caller: CurrentCaller, path: str = "") -> Response:
         principal = caller.principal
         if principal.role is Role.SYSTEM:
             needed = required_scope(service, request.method)

@@ -9,7 +9,7 @@ from crm_shared.clients.sales import SalesCustomers
 from crm_shared.service import ServiceDefinition
 from crm_shared.service import create_app as create_service_app
 
-from .api import billing, catalog, inventory, orders, stats, tmf
+from .api import billing, catalog, inventory, orders, stats, tmf, tmf_inventory
 from .config import OrdersSettings
 from .events.consumers import CONSUMERS
 from .grpc import server
@@ -17,8 +17,19 @@ from .grpc import server
 DEFINITION = ServiceDefinition(
     title="Qazaq CRM orders service",
     description="Product catalogue, orders and fulfilment, installed products, billing integration; "
-    "TM Forum TMF620/622 facades under /tmf-api.",
-    routers=[orders.router, catalog.router, inventory.router, billing.router, stats.router, tmf.router],
+    "TM Forum TMF620/622/637 facades under /tmf-api.",
+    routers=[
+        orders.router,
+        catalog.router,
+        inventory.router,
+        billing.router,
+        stats.router,
+        tmf.router,
+        tmf.schemas,
+        tmf.catalog_schemas,
+        tmf_inventory.router,
+        tmf_inventory.schemas,
+    ],
     consumers=CONSUMERS,
     grpc_servicers=server.register,
     clients=[SalesCustomers],

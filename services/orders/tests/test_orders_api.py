@@ -472,3 +472,47 @@ async def test_the_balance_of_a_customer_the_caller_may_not_see_is_a_404_even_wi
     assert (await client.get(path, headers=as_(KARAGANDA))).status_code == 404
     guessed = await client.get("/api/v1/orders/billing/customers/not-a-customer/balance", headers=as_("admin"))
     assert guessed.status_code == 404 and guessed.json()["title"] == "Not found"
+
+
+async def test_q_finds_an_order_by_number_or_the_customers_name_within_visibility(client, customers):
+    almaty = (await take(client, customers["almaty"], [{"offering_id": "tv-max"}])).json()
+    almaty2 = (await take(client, customers["almaty2"], [{"offering_id": "tv-max"}])).json()
+
+    async def found(q: str, who="branch_agent") -> list[str]:
+        response = await client.get(ORDERS, params={"q": q, "limit": 200}, headers=as_(who))
+        assert response.status_code == 200, response.text
+        return [o["id"] for o in response.json()["items"]]
+
+    number = almaty["id"][:8]
+    assert await found(number) == [almaty["id"]]
+    assert await found(f"#{number.upper()}") == [almaty["id"]]
+    assert await found(number, who=KARAGANDA) == []  # outside the caller's branch: as if absent
+    by_name = await found("abenova")
+    assert almaty2["id"] in by_name and almaty["id"] not in by_name
+    short = await client.get(ORDERS, params={"q": "a"}, headers=as_("branch_agent"))
+    assert short.status_code == 422 and short.json()["errors"][0]["field"] == "q"
+
+
+async def test_the_order_list_exports_as_csv_with_its_filters_within_visibility(client, customers):
+    import csv
+    import io
+
+    order = (await take(client, customers["almaty2"], [{"offering_id": "tv-max"}])).json()
+
+    def rows_of(response) -> list[dict]:
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("text/csv")
+        return list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+
+    mine = rows_of(await client.get(f"{ORDERS}/export", params={"q": order["id"][:8]}, headers=as_("branch_agent")))
+    assert [(r["id"], r["offerings"], r["recurring_total_tiyn"]) for r in mine] == [
+        (order["id"], "1 × tv-max", str(order["recurring_total_tiyn"]))
+    ]
+    listed = await client.get(
+        ORDERS, params={"customer_id": customers["almaty2"], "limit": 200}, headers=as_("branch_agent")
+    )
+    exported = rows_of(
+        await client.get(f"{ORDERS}/export", params={"customer_id": customers["almaty2"]}, headers=as_("branch_agent"))
+    )
+    assert [r["id"] for r in exported] == [o["id"] for o in listed.json()["items"]]
+    assert rows_of(await client.get(f"{ORDERS}/export", params={"q": order["id"][:8]}, headers=as_(KARAGANDA))) == []

@@ -150,7 +150,7 @@ async def test_create_get_list_and_patch_a_product_order(client, customers, open
     first_page = openapi.check(page, f"{ORDERING}/productOrder")
     total = int(page.headers["x-total-count"])
     assert total >= 2 and page.headers["x-result-count"] == "1" and len(first_page) == 1
-    assert set(first_page[0]) == {"id", "href", "@type", "state", "relatedParty"}
+    assert set(first_page[0]) == {"id", "href", "@type", "@baseType", "@schemaLocation", "state", "relatedParty"}
     rest = await client.get(
         ORDERS,
         headers=as_("branch_agent"),
@@ -295,7 +295,7 @@ async def test_product_offerings(client, openapi):
 
     retired = await client.get(path, params={"lifecycleStatus": "Retired", "fields": "name"}, headers=as_(BILLING))
     assert [(o["id"], set(o)) for o in openapi.check(retired, path)] == [
-        ("inet-adsl-8", {"id", "href", "@type", "name"})
+        ("inet-adsl-8", {"id", "href", "@type", "@baseType", "@schemaLocation", "name"})
     ]
     got = await client.get(by_id["tv-max"]["href"], headers=as_(BILLING))
     assert openapi.check(got, f"{path}/{{offering_id}}") == by_id["tv-max"]

@@ -17,12 +17,14 @@ from .api import (
     erasures,
     forecast,
     history,
+    imports,
     leads,
     my_work,
     opportunities,
     personal_data,
     reassignments,
     stats,
+    tmf_party,
 )
 from .config import SalesSettings
 from .events.consumers import CONSUMERS
@@ -32,6 +34,7 @@ DEFINITION = ServiceDefinition(
     title="Qazaq CRM sales service",
     description="Customers, contacts, leads, opportunities, activities, audit history, personal-data exports, erasure on request.",
     routers=[
+        imports.router,  # before customers: /customers/imports is not a customer id
         customers.router,
         erasures.router,
         leads.router,
@@ -43,6 +46,9 @@ DEFINITION = ServiceDefinition(
         history.router,
         forecast.router,
         my_work.router,
+        tmf_party.router,
+        tmf_party.customer_schemas,
+        tmf_party.party_schemas,
     ],
     consumers=CONSUMERS,
     grpc_servicers=grpc_server.register,

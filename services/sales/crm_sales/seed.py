@@ -48,7 +48,7 @@ from crm_shared.identifiers import make_bin, make_iin
 from crm_shared.reference import INITIAL_BRANCHES, INITIAL_BRANCHES_BY_CODE
 
 from .db.models import Address, Contact, Customer, CustomerPhone
-from .domain.customers import CustomerStatus, name_key
+from .domain.customers import CustomerStatus, customer_search_text, name_key
 from .domain.pipeline import ActivityKind, LeadStatus, ProductLine, Stage
 from .events.publishers import CUSTOMER, CUSTOMER_TOPIC, EVENTS, customer_state
 from .services import customer_service
@@ -1077,6 +1077,12 @@ async def seed_bulk(db: Database, n: int, *, seed: int | None = None, chunk: int
                     "legal_form": fields.get("legal_form"),
                     "name_key": name_key(
                         fields["kind"],
+                        first_name=fields.get("first_name"),
+                        last_name=fields.get("last_name"),
+                        middle_name=fields.get("middle_name"),
+                        legal_name=fields.get("legal_name"),
+                    ),
+                    "search_text": customer_search_text(
                         first_name=fields.get("first_name"),
                         last_name=fields.get("last_name"),
                         middle_name=fields.get("middle_name"),

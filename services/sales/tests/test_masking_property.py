@@ -155,6 +155,8 @@ async def record_story(client, person: Person, phones: Identities) -> dict[str, 
         "activity_id": activity.json().get("id"),
         "lead_id": lead.json().get("id"),
         "operation_id": "00000000-0000-0000-0000-000000000000",
+        "party_id": customer["id"],
+        "type_name": "Individual",
     }
 
 
@@ -170,13 +172,16 @@ def walk(person: Person, story: dict) -> dict[str, list[dict]]:
             {"q": customer["display_name"][:6], "limit": 200},
             {"branch_code": person.branch, "limit": 200},
         ],
+        "/api/v1/sales/customers/export": [by_identifier, {"q": customer["display_name"][:6]}],
         "/api/v1/sales/customers/{customer_id}": [{}],
         "/api/v1/sales/customers/{customer_id}/history": [{}],
         "/api/v1/sales/customers/{customer_id}/personal-data": [{}],
         "/api/v1/sales/customers/{customer_id}/erasure": [{}],
         "/api/v1/sales/leads": [{"limit": 200}],
+        "/api/v1/sales/leads/export": [{}],
         "/api/v1/sales/leads/{lead_id}": [{}],
         "/api/v1/sales/opportunities": [{"limit": 200}],
+        "/api/v1/sales/opportunities/export": [{}],
         "/api/v1/sales/opportunities/{opportunity_id}": [{}],
         "/api/v1/sales/activities": [{"related_type": "customer", "related_id": customer["id"]}],
         "/api/v1/sales/activities/{activity_id}": [{}],
@@ -190,6 +195,15 @@ def walk(person: Person, story: dict) -> dict[str, list[dict]]:
         "/api/v1/sales/my-tasks": [{}],
         "/api/v1/sales/my-tasks/counts": [{}],
         "/api/v1/sales/overdue-tasks": [{}],
+        # the TM Forum customer and party facades (TMF629, TMF632)
+        "/tmf-api/customerManagement/v4/customer": [{}],
+        "/tmf-api/customerManagement/v4/customer/{customer_id}": [{}],
+        "/tmf-api/partyManagement/v4/individual": [{}],
+        "/tmf-api/partyManagement/v4/individual/{party_id}": [{}],
+        "/tmf-api/partyManagement/v4/organization": [{}],
+        "/tmf-api/partyManagement/v4/organization/{party_id}": [{}],
+        "/tmf-api/customerManagement/v4/schema/{type_name}.json": [{}],
+        "/tmf-api/partyManagement/v4/schema/{type_name}.json": [{}],
     }
 
 

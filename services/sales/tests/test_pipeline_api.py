@@ -695,3 +695,30 @@ async def test_a_merge_moves_the_pipeline_records_to_the_survivor(client, db, id
     assert (await audit_of(db, "activity", activity["id"]))[-1].changes == {
         "related_id": [duplicate["id"], survivor["id"]]
     }
+
+
+async def test_leads_and_opportunities_export_as_csv_with_their_filters_within_visibility(client, ids):
+    import csv
+    import io
+
+    def rows_of(response) -> list[dict]:
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("text/csv")
+        return list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+
+    lead = await new_lead(client, name="Экспорт Лидов", phone="8 702 555 77 01")
+    params = {"phone": "+7 702 555 77 01"}
+    listed = await client.get("/api/v1/sales/leads", params=params, headers=h(AGENT))
+    exported = rows_of(await client.get("/api/v1/sales/leads/export", params=params, headers=h(AGENT)))
+    assert [r["id"] for r in exported] == [x["id"] for x in listed.json()["items"]]
+    assert lead["id"] in [r["id"] for r in exported] and "Экспорт Лидов" in [r["name"] for r in exported]
+    assert rows_of(await client.get("/api/v1/sales/leads/export", params=params, headers=h(ASTANA_AGENT))) == []
+    refused = await client.get("/api/v1/sales/leads/export", headers=h(ANALYST))
+    assert refused.status_code == 403
+
+    customer = await new_customer(client, ids)
+    opportunity = await new_opportunity(client, customer["id"])
+    params = {"customer_id": customer["id"]}
+    exported = rows_of(await client.get("/api/v1/sales/opportunities/export", params=params, headers=h(AGENT)))
+    assert [(r["id"], r["amount_tiyn"]) for r in exported] == [(opportunity["id"], "1250000")]
+    assert rows_of(await client.get("/api/v1/sales/opportunities/export", params=params, headers=h(ASTANA_AGENT))) == []

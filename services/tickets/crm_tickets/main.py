@@ -40,7 +40,7 @@ DEFINITION = ServiceDefinition(
     title="Qazaq CRM tickets service",
     description="Trouble tickets with SLAs, queues and escalation, mass incidents, the call-centre flow, "
     "and a TM Forum TMF621 Trouble Ticket facade under /tmf-api/troubleTicket/v4.",
-    routers=[tickets.router, incidents.router, callcenter.router, tmf.router],
+    routers=[tickets.router, incidents.router, callcenter.router, tmf.router, tmf.schemas],
     consumers=CONSUMERS,
     grpc_servicers=server.register,
     clients=[SalesCustomers],

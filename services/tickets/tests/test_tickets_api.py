@@ -348,3 +348,79 @@ async def test_every_event_written_matches_its_catalogued_schema(db):
     for event in written:
         assert event.topic == events.topic_of(event.type)
         jsonschema.Draft202012Validator(events.schema_for(event.type)).validate(event.data)
+
+
+async def test_q_finds_a_ticket_by_number_or_words_and_never_returns_everything(client, make_customer):
+    customer = await make_customer(first_name="Сәуле", last_name="Жұмабекова")
+    wanted = await open_ticket(client, customer["id"], name="Телевизор не показывает каналы")
+    other = await open_ticket(client, customer["id"], name="Slow internet in the evening")
+
+    async def found(q: str) -> list[str]:
+        response = await client.get(f"{T}/tickets", params={"q": q, "limit": 200}, headers=as_("admin"))
+        assert response.status_code == 200, response.text
+        return [t["id"] for t in response.json()["items"]]
+
+    number = wanted["id"][:8]
+    for q in (number, f"#{number.upper()}", f"№ {number}", wanted["id"]):
+        assert await found(q) == [wanted["id"]], q
+    assert await found("ТЕЛЕВИЗОР каналы") == [wanted["id"]]
+    assert set(await found("жұмабекова")) >= {wanted["id"], other["id"]}
+    assert await found("no such words here") == []
+    short = await client.get(f"{T}/tickets", params={"q": "x"}, headers=as_("admin"))
+    assert short.status_code == 422 and short.json()["errors"][0]["field"] == "q"
+
+
+async def test_a_ticket_opened_in_a_contact_logs_the_contact_once(client, make_customer):
+    customer = await make_customer()
+
+    async def contacts() -> list[dict]:
+        listed = await client.get(f"{T}/interactions", params={"customer_id": customer["id"]}, headers=as_("admin"))
+        assert listed.status_code == 200, listed.text
+        return listed.json()["items"]
+
+    # opened from the 360 view, no call logged: the call is logged with the ticket, already ended
+    first = await open_ticket(client, customer["id"], role="branch_agent")
+    [logged] = await contacts()
+    assert (logged["ticket_id"], logged["outcome"], logged["channel"]) == (first["id"], "ticket_opened", "phone")
+    assert logged["ended_at"] is not None
+
+    # opened during the agent's call: that call is the contact, nothing is logged twice
+    call = await client.post(
+        f"{T}/interactions", json={"customer_id": customer["id"]}, headers=as_("call_center_agent")
+    )
+    assert call.status_code == 201, call.text
+    second = await open_ticket(client, customer["id"], role="call_center_agent")
+    assert len(await contacts()) == 2
+    ongoing = next(i for i in await contacts() if i["id"] == call.json()["id"])
+    assert ongoing["ticket_id"] == second["id"] and ongoing["ended_at"] is None
+
+    # a system reporting a fault opens no contact
+    await open_ticket(client, customer["id"], role="oss", channel="oss")
+    assert len(await contacts()) == 2
+
+
+async def test_the_ticket_list_exports_as_csv_with_its_filters_within_reach(client, make_customer):
+    import csv
+    import io
+
+    customer = await make_customer(first_name="Экспорт", last_name="Тикетова")
+    opened = [await open_ticket(client, customer["id"], name=f"Export check {n}") for n in range(3)]
+
+    def rows_of(response) -> list[dict]:
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("text/csv")
+        return list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+
+    params = {"customer_id": customer["id"]}
+    listed = await client.get(f"{T}/tickets", params=params | {"limit": 200}, headers=as_("branch_agent"))
+    exported = rows_of(await client.get(f"{T}/tickets/export", params=params, headers=as_("branch_agent")))
+    assert [r["id"] for r in exported] == [t["id"] for t in listed.json()["items"]]
+    assert {t["id"] for t in opened} <= {r["id"] for r in exported}
+    assert {r["customer_name"] for r in exported} == {"Тикетова Экспорт"}
+    by_number = rows_of(
+        await client.get(f"{T}/tickets/export", params={"q": opened[0]["id"][:8]}, headers=as_("branch_agent"))
+    )
+    assert [r["id"] for r in by_number] == [opened[0]["id"]]
+    # outside the caller's reach: an empty file, as the list is empty
+    other_branch = auth_headers(Principal("t-kar", "agent.kar01", Role.BRANCH_AGENT, region="KZ-35", branch="KAR-01"))
+    assert rows_of(await client.get(f"{T}/tickets/export", params=params, headers=other_branch)) == []

@@ -3,13 +3,16 @@ fulfilment from OSS, and draft orders started by won opportunities."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from dataclasses import asdict, dataclass
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
+from fastapi.responses import StreamingResponse
 
-from crm_shared.api import CurrentPrincipal, ReadSession, SalesCustomersClient, Session
+from crm_shared.api import CurrentPrincipal, ReadSession, SalesCustomersClient, ServiceDatabase, Session
 from crm_shared.concurrency import IfMatch, flush_or_conflict, required_version, version_headers
-from crm_shared.errors import OPENAPI_PROBLEMS
+from crm_shared.csv_export import CSV_MEDIA_TYPE, csv_export
+from crm_shared.errors import OPENAPI_PROBLEMS, openapi_problems
 from crm_shared.idempotency import IdempotencyKey, create_once
 from crm_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 
@@ -63,22 +66,83 @@ async def create_order(
     )
 
 
+@dataclass(frozen=True)
+class OrderFilters:
+    """The filters of the order list, as its export takes them too."""
+
+    customer_id: str | None
+    state: str | None
+    q: str | None
+
+
+async def order_filters(
+    customer_id: Annotated[str | None, Query(max_length=64)] = None,
+    state: OrderState | None = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="an order number (the first 6 to 8 characters of its id, or more) or words of the customer's name",
+        ),
+    ] = None,
+) -> OrderFilters:
+    return OrderFilters(customer_id, state, q)
+
+
+Filters = Annotated[OrderFilters, Depends(order_filters)]
+
+
 @router.get("/orders", response_model=Page[OrderOut], responses=OPENAPI_PROBLEMS)
 async def list_orders(
     principal: CurrentPrincipal,
     language: AnswerLanguage,
     session: ReadSession,
-    customer_id: Annotated[str | None, Query(max_length=64)] = None,
-    state: OrderState | None = None,
+    filters: Filters,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ):
     """Newest first, as far as the caller sees."""
     rows, next_cursor = await order_service.list_orders(
-        session, principal, customer_id=customer_id, state=state, limit=limit, cursor=cursor
+        session, principal, **asdict(filters), limit=limit, cursor=cursor
     )
     items = await catalog_service.named_in(session, language, [order_state(o) for o in rows])
     return {"items": items, "next_cursor": next_cursor}
+
+
+EXPORT_PAGE = 500
+EXPORT_COLUMNS = (
+    "id", "customer_id", "customer_name", "state", "state_reason", "source", "currency", "one_off_total_tiyn",
+    "recurring_total_tiyn", "offerings", "owner_id", "owner_name", "branch_code", "region_code", "created_at",
+    "updated_at", "completed_at",
+)  # fmt: skip
+
+
+@router.get(
+    "/orders/export",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {CSV_MEDIA_TYPE: {}}, "description": "the orders as CSV, one line each, streamed"},
+        **openapi_problems(400, 401, 403, 422),
+    },
+    summary="The order list as a CSV file, with the list's filters, within the caller's visibility",
+)
+async def export_orders(
+    principal: CurrentPrincipal,
+    db: ServiceDatabase,
+    filters: Filters,
+    format: Annotated[Literal["csv"], Query(description="the file format (only csv)")] = "csv",
+):
+    async def fetch_page(cursor: str | None):
+        async with db.read_only() as session:
+            rows, next_cursor = await order_service.list_orders(
+                session, principal, **asdict(filters), limit=EXPORT_PAGE, cursor=cursor
+            )
+            return [
+                order_state(o) | {"offerings": " + ".join(f"{i.quantity} × {i.offering_id}" for i in o.items)}
+                for o in rows
+            ], next_cursor
+
+    return await csv_export(EXPORT_COLUMNS, fetch_page, filename="orders.csv")
 
 
 @router.get("/orders/{order_id}", response_model=OrderOut, responses=OPENAPI_PROBLEMS)

@@ -1,6 +1,7 @@
 """TM Forum facades (TMF622 product ordering, TMF620 product catalogue; TMF630 conventions:
-id, href, @type, offset/limit with X-Total-Count / X-Result-Count, fields selection). They map
-onto the same order and catalogue functions as the REST API."""
+id, href, @type/@baseType/@schemaLocation, offset/limit with X-Total-Count / X-Result-Count and
+206 for a partial page, fields selection; enumerated and free strings in any casing through
+crm_shared.tmf). They map onto the same order and catalogue functions as the REST API."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from crm_shared import tmf
 from crm_shared.api import CurrentPrincipal, ReadSession, SalesCustomersClient, Session
 from crm_shared.concurrency import flush_or_conflict
 from crm_shared.domain import DomainError
@@ -28,11 +31,26 @@ CATALOG = "/tmf-api/productCatalogManagement/v4"
 router = APIRouter(tags=["TM Forum"])
 MAX_LIMIT = 200
 TMF_PROBLEMS = OPENAPI_PROBLEMS | openapi_problems(400)
+
+
+def partial_page(model: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
+    """The documented 206 of a TMF630 list: one page of more results."""
+    return {206: {"model": list[model], "description": "Partial Content: one page of more results"}}
+
+
 Customers = SalesCustomersClient
 
 
 TMF_STATES = {"in_progress": "inProgress", "draft": "draft"}
-FROM_TMF_STATES = {"inProgress": "in_progress"}
+SETTABLE_STATES = ("acknowledged", "in_progress", "held", "cancelled")
+
+
+def read_enumerated(api: str, attribute: str, value: str, field: str, status: int = 422) -> str:
+    """A TMF enumeration (state, action, lifecycleStatus) in any casing; an unknown value is refused."""
+    words = tmf.vocabulary(api, attribute)
+    if not words.knows(value):
+        raise field_problem(field, f"unknown {attribute} {value[:40]!r}", status)
+    return words.to_internal(value)
 
 
 def _kzt(tiyn: int) -> dict[str, Any]:
@@ -50,7 +68,7 @@ def tmf_order(order: Order) -> dict[str, Any]:
     return {
         "id": order.id,
         "href": f"{ORDERING}/productOrder/{order.id}",
-        "@type": "ProductOrder",
+        **tmf.resource_meta("ProductOrder", "ProductOrder", ORDERING),
         "state": TMF_STATES.get(order.state, order.state),
         "creationDate": iso(order.created_at),
         "completionDate": iso(order.completed_at),
@@ -89,7 +107,7 @@ def tmf_offering(offering: Offering) -> dict[str, Any]:
     return {
         "id": offering.id,
         "href": f"{CATALOG}/productOffering/{offering.id}",
-        "@type": "ProductOffering",
+        **tmf.resource_meta("ProductOffering", "ProductOffering", CATALOG),
         "name": offering.name,
         "description": offering.description,
         "lifecycleStatus": "Active" if offering.status == "active" else "Retired",
@@ -121,7 +139,7 @@ def _select_fields(
         unknown = sorted(wanted - known)
         if unknown:
             raise field_problem("fields", f"{model.__name__} has no attribute {', '.join(unknown)[:200]}", 400)
-    wanted |= {"id", "href", "@type"}
+    wanted |= set(tmf.ALWAYS_SHOWN)
     return {k: v for k, v in resource.items() if k in wanted and v is not None}
 
 
@@ -154,9 +172,8 @@ def _in_tmf_terms(refusal: Problem | DomainError) -> Problem:
     return problem
 
 
-def _page(response: Response, total: int, shown: int) -> None:
-    response.headers["X-Total-Count"] = str(total)
-    response.headers["X-Result-Count"] = str(shown)
+def _page(items: list[dict[str, Any]], total: int, offset: int) -> JSONResponse:
+    return tmf.paged(items, total, offset)
 
 
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
@@ -188,11 +205,16 @@ async def create_product_order(
     items = []
     for index, item in enumerate(body.productOrderItem):
         offering_id = item.productOffering.id if item.productOffering else None
-        if item.action == ItemAction.ADD and not offering_id:
+        action = ItemAction(
+            read_enumerated(
+                "productOrderingManagement", "productOrderItem.action", item.action, f"productOrderItem[{index}].action"
+            )
+        )
+        if action == ItemAction.ADD and not offering_id:
             raise field_problem(f"productOrderItem[{index}].productOffering.id", "required for action add")
         items.append(
             ItemRequest(
-                action=item.action,
+                action=action,
                 offering_id=offering_id,
                 quantity=item.quantity,
                 installed_product_id=item.product.id if item.product else None,
@@ -225,12 +247,11 @@ async def create_product_order(
     response_model=list[ProductOrder],
     response_model_exclude_none=True,
     response_model_by_alias=True,
-    responses=TMF_PROBLEMS,
+    responses=TMF_PROBLEMS | partial_page(ProductOrder),
 )
 async def list_product_orders(
     principal: CurrentPrincipal,
     session: ReadSession,
-    response: Response,
     offset: Offset = 0,
     limit: Limit = 20,
     fields: Fields = None,
@@ -240,13 +261,12 @@ async def list_product_orders(
     total, rows = await order_service.list_orders_at_offset(
         session,
         principal,
-        state=FROM_TMF_STATES.get(state, state) if state else None,
+        state=read_enumerated("productOrderingManagement", "state", state, "state", 400) if state else None,
         customer_id=customer_id,
         offset=offset,
         limit=limit,
     )
-    _page(response, total, len(rows))
-    return [_select_fields(tmf_order(o), fields, ProductOrder) for o in rows]
+    return _page([_select_fields(tmf_order(o), fields, ProductOrder) for o in rows], total, offset)
 
 
 @router.get(
@@ -270,9 +290,10 @@ async def get_product_order(order_id: str, principal: CurrentPrincipal, session:
 )
 async def patch_product_order(order_id: str, body: TmfStatePatch, principal: CurrentPrincipal, session: Session):
     """JSON merge patch of ``state`` (and ``cancellationReason`` for cancelled)."""
-    order = await order_service.change_state(
-        session, principal, order_id, FROM_TMF_STATES.get(body.state, body.state), body.cancellationReason
-    )
+    state = read_enumerated("productOrderingManagement", "state", body.state, "state")
+    if state not in SETTABLE_STATES:  # outcomes come from fulfilment, never from a request
+        raise field_problem("state", "one of acknowledged, inProgress, held, cancelled")
+    order = await order_service.change_state(session, principal, order_id, state, body.cancellationReason)
     return tmf_order(order)
 
 
@@ -281,12 +302,11 @@ async def patch_product_order(order_id: str, body: TmfStatePatch, principal: Cur
     response_model=list[ProductOffering],
     response_model_exclude_none=True,
     response_model_by_alias=True,
-    responses=TMF_PROBLEMS,
+    responses=TMF_PROBLEMS | partial_page(ProductOffering),
 )
 async def list_product_offerings(
     principal: CurrentPrincipal,
     session: ReadSession,
-    response: Response,
     offset: Offset = 0,
     limit: Limit = 20,
     fields: Fields = None,
@@ -295,12 +315,15 @@ async def list_product_offerings(
     total, rows = await catalog_service.list_offerings_at_offset(
         session,
         principal,
-        status=lifecycleStatus.lower() if lifecycleStatus else None,
+        status=(
+            read_enumerated("productCatalogManagement", "lifecycleStatus", lifecycleStatus, "lifecycleStatus", 400)
+            if lifecycleStatus
+            else None
+        ),
         offset=offset,
         limit=limit,
     )
-    _page(response, total, len(rows))
-    return [_select_fields(tmf_offering(o), fields, ProductOffering) for o in rows]
+    return _page([_select_fields(tmf_offering(o), fields, ProductOffering) for o in rows], total, offset)
 
 
 @router.get(
@@ -315,3 +338,7 @@ async def get_product_offering(
 ):
     offering = await catalog_service.get_offering(session, principal, offering_id, what="productOffering")
     return _select_fields(tmf_offering(offering), fields, ProductOffering)
+
+
+schemas = tmf.schema_router(ORDERING, {"ProductOrder": ProductOrder}, "TM Forum")
+catalog_schemas = tmf.schema_router(CATALOG, {"ProductOffering": ProductOffering}, "TM Forum")

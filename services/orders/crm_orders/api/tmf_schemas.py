@@ -8,8 +8,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..domain.lifecycle import ItemAction
-
 
 class Ref(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="allow")
@@ -23,7 +21,7 @@ class RelatedParty(Ref):
 class TmfOrderItem(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="allow")
     id: Annotated[str, Field(max_length=64)] | None = None
-    action: ItemAction = ItemAction.ADD
+    action: Annotated[str, Field(min_length=1, max_length=32)] = "add"  # ItemActionType, any casing
     quantity: int = 1
     productOffering: Ref | None = None
     product: Ref | None = None
@@ -37,7 +35,7 @@ class TmfOrderCreate(BaseModel):
 
 class TmfStatePatch(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="allow")
-    state: Literal["acknowledged", "inProgress", "held", "cancelled"]
+    state: Annotated[str, Field(min_length=1, max_length=32)]  # ProductOrderStateType, any casing
     cancellationReason: Annotated[str, Field(max_length=2000)] | None = None
 
 
@@ -91,6 +89,8 @@ class ProductOrder(BaseModel):
     productOrderItem: list[TmfOrderItemOut] | None = None
     orderTotalPrice: list[OrderPrice] | None = None
     type_: Literal["ProductOrder"] = Field(alias="@type")
+    base_type: Literal["ProductOrder"] | None = Field(None, alias="@baseType")
+    schema_location: str | None = Field(None, alias="@schemaLocation")
 
 
 class ProductOffering(BaseModel):
@@ -110,3 +110,5 @@ class ProductOffering(BaseModel):
     bundledProductOffering: list[TmfRef] | None = None
     prodSpecCharValueUse: list[dict[str, Any]] | None = None
     type_: Literal["ProductOffering"] = Field(alias="@type")
+    base_type: Literal["ProductOffering"] | None = Field(None, alias="@baseType")
+    schema_location: str | None = Field(None, alias="@schemaLocation")

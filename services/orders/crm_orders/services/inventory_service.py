@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_shared.auth import Principal, require_personal_data_access, visibility_clause
@@ -84,3 +84,28 @@ async def customer_products_page(
         return rows, ""
     rows = rows[:size]
     return rows, encode_cursor([rows[-1].activated_at.isoformat(), rows[-1].id])
+
+
+async def products_at_offset(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    customer_id: str | None,
+    statuses: list[str] | None,
+    offering_id: str | None,
+    offset: int,
+    limit: int,
+) -> tuple[int, list[InstalledProduct]]:
+    """(how many installed products the caller sees with these filters, the slice at offset):
+    TMF637 paging, newest first."""
+    require_reader(principal)
+    stmt = select(InstalledProduct).where(visibility_clause(principal, InstalledProduct))
+    if customer_id:
+        stmt = stmt.where(InstalledProduct.customer_id == customer_id)
+    if statuses is not None:
+        stmt = stmt.where(InstalledProduct.status.in_(statuses))
+    if offering_id:
+        stmt = stmt.where(InstalledProduct.offering_id == offering_id)
+    total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
+    ordered = stmt.order_by(InstalledProduct.activated_at.desc(), InstalledProduct.id)
+    return total or 0, list(await session.scalars(ordered.offset(offset).limit(limit)))

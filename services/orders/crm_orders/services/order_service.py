@@ -23,6 +23,7 @@ from crm_shared.errors import field_problem, not_found
 from crm_shared.models import AuditEntry
 from crm_shared.pagination import decode_cursor, encode_cursor
 from crm_shared.records import get_visible, get_writable, mark_changed
+from crm_shared.search import search_clause
 
 from ..access import FULFIL, READ, require_order_writer, require_reader, require_scope, require_system_scope
 from ..db.models import InstalledProduct, Offering, Order, OrderItem
@@ -105,14 +106,18 @@ async def list_orders(
     state: str | None,
     limit: int,
     cursor: str | None,
+    q: str | None = None,
 ) -> tuple[list[Order], str | None]:
-    """Newest first, as far as the caller sees: (a page of orders, the cursor of the next one)."""
+    """Newest first, as far as the caller sees: (a page of orders, the cursor of the next one).
+    ``q``: an order number or words of the customer's name (crm_shared.search)."""
     require_reader(principal)
     stmt = select(Order).where(visibility_clause(principal, Order))
     if customer_id:
         stmt = stmt.where(Order.customer_id == customer_id)
     if state:
         stmt = stmt.where(Order.state == state)
+    if q is not None:
+        stmt = stmt.where(search_clause(q, Order.id, (Order.customer_name,)))
     after = decode_cursor(cursor)
     if after:
         created = _cursor_time(after)

@@ -3,22 +3,27 @@ are crm_sales.services.customer_service."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import APIRouter, Body, Depends, Query, Response
+from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_shared.api import CurrentPrincipal, ReadSession, ServiceDatabase, Session, Settings
 from crm_shared.auth import Principal
 from crm_shared.concurrency import IfMatch, check_version, etag, parse_if_match, required_version, version_headers
+from crm_shared.csv_export import CSV_MEDIA_TYPE, csv_export
+from crm_shared.db import Database
 from crm_shared.errors import OPENAPI_PROBLEMS, field_problem, openapi_problems
 from crm_shared.idempotency import IdempotencyKey, create_once
 from crm_shared.identifiers import IdentifierError, parse_bin, parse_iin
 from crm_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, decode_cursor, encode_cursor
 
 from ..access import require_customer_writer, require_reader
+from ..config import SalesSettings
 from ..db.models import Customer
-from ..domain.customers import search_key
+from ..domain.customers import SearchTerms, ValueRuleError
 from ..events.publishers import address_state, contact_state, phone_state
 from ..services import customer_service as service
 from ..services.record_history_service import history_lines
@@ -42,7 +47,6 @@ from .customer_schemas import (
 
 router = APIRouter(prefix="/api/v1/sales", tags=["customers"])
 
-MIN_NAME_PREFIX = 2
 MAX_QUERY_LENGTH = 100
 WHAT = service.ENTITY
 
@@ -95,6 +99,117 @@ async def create_customer(
     )
 
 
+@dataclass(frozen=True)
+class CustomerFilters:
+    """The filters of the customer list, as its export takes them too."""
+
+    query: service.CustomerQuery
+    identifier_field: str  # the parameter that carried an IIN/BIN: iin | bin | q
+
+
+async def customer_filters(
+    phone: Annotated[str | None, Query(max_length=MAX_QUERY_LENGTH, description="any Kazakhstan notation")] = None,
+    iin: Annotated[str | None, Query(max_length=MAX_QUERY_LENGTH)] = None,
+    bin: Annotated[str | None, Query(max_length=MAX_QUERY_LENGTH)] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_QUERY_LENGTH,
+            description="a phone, IIN/BIN, e-mail or parts of names in any order, script and case",
+        ),
+    ] = None,
+    branch_code: Annotated[str | None, Query(max_length=32)] = None,
+    owner_id: Annotated[str | None, Query(max_length=200)] = None,
+    kind: Literal["individual", "business"] | None = None,
+    status: Literal["active", "inactive", "merged", "erased", "any"] = "active",
+    contact_phones: Annotated[
+        bool, Query(description="with `phone`: also the businesses whose registered contact person has it")
+    ] = False,
+) -> CustomerFilters:
+    terms = _search_terms(q)
+    query = service.CustomerQuery(
+        phone=phone_filter(phone) or (terms.phone if terms else None),
+        tax_id=_tax_id_filter(iin, bin) or (terms.tax_id if terms else None),
+        words=terms.words if terms else (),
+        email=terms.email if terms else None,
+        branch_code=branch_code,
+        owner_id=owner_id,
+        kind=kind,
+        statuses=None if status == "any" else (status,),
+        contact_phones=contact_phones,
+    )
+    return CustomerFilters(query, "iin" if iin is not None else "bin" if bin is not None else "q")
+
+
+Filters = Annotated[CustomerFilters, Depends(customer_filters)]
+
+
+async def _customer_page(
+    principal: Principal,
+    session: AsyncSession,
+    db: Database,
+    settings: SalesSettings,
+    filters: CustomerFilters,
+    *,
+    limit: int,
+    after: tuple[str, str] | None,
+):
+    if filters.query.tax_id and principal.masks_identifiers:
+        # A look-up by full IIN/BIN confirms an identifier the caller is shown only masked:
+        # audited, and held to a budget per minute (429 beyond it).
+        return await service.audited_identifier_search(
+            db,
+            principal,
+            filters.query,
+            limit=limit,
+            after=after,
+            field=filters.identifier_field,
+            budget=settings.identifier_lookups_per_minute,
+            via="rest",
+        )
+    return await service.search_customers(session, principal, filters.query, limit=limit, after=after)
+
+
+EXPORT_PAGE = 500
+EXPORT_COLUMNS = (
+    "id", "kind", "display_name", "last_name", "first_name", "middle_name", "legal_name", "legal_form",
+    "iin", "bin", "birth_date", "birth_year", "primary_phone", "email", "language", "status",
+    "marketing_consent", "data_processing_consent", "owner_id", "owner_name", "branch_code", "region_code",
+    "created_at", "updated_at",
+)  # fmt: skip
+
+
+@router.get(
+    "/customers/export",
+    responses={
+        200: {"content": {CSV_MEDIA_TYPE: {}}, "description": "the customers as CSV, one line each, streamed"},
+        **openapi_problems(400, 401, 403, 422, 429),
+    },
+    response_class=StreamingResponse,
+    summary="The customer list as a CSV file, with the list's filters, within the caller's visibility",
+    description="The same filters as `GET /customers` (a CSV of what that list would page through), "
+    "identifiers masked as the list masks them for the caller; streamed page by page in name order.",
+)
+async def export_customers(
+    principal: CurrentPrincipal,
+    db: ServiceDatabase,
+    settings: Settings,
+    filters: Filters,
+    format: Annotated[Literal["csv"], Query(description="the file format (only csv)")] = "csv",
+):
+    require_reader(principal)
+
+    async def fetch_page(cursor: str | None):
+        async with db.read_only() as session:
+            customers, last = await _customer_page(
+                principal, session, db, settings, filters, limit=EXPORT_PAGE, after=_after(cursor)
+            )
+            rows = [service.customer_view(c, principal) for c in customers]
+        return rows, encode_cursor(list(last)) if last else None
+
+    return await csv_export(EXPORT_COLUMNS, fetch_page, filename="customers.csv")
+
+
 @router.get(
     "/customers/{customer_id}",
     response_model=CustomerOut,
@@ -120,12 +235,13 @@ def _tax_id_filter(iin: str | None, bin_: str | None) -> str | None:
     return None
 
 
-def _name_filter(q: str | None) -> str | None:
+def _search_terms(q: str | None) -> SearchTerms | None:
     if q is None:
         return None
-    if len(search_key(q)) < MIN_NAME_PREFIX:
-        raise field_problem("q", f"must have at least {MIN_NAME_PREFIX} characters")
-    return q
+    try:
+        return SearchTerms(q)
+    except ValueRuleError as exc:
+        raise field_problem("q", str(exc)) from None
 
 
 def _after(cursor: str | None) -> tuple[str, str] | None:
@@ -141,8 +257,11 @@ def _after(cursor: str | None) -> tuple[str, str] | None:
     "/customers",
     response_model=Page[CustomerOut],
     responses=OPENAPI_PROBLEMS,
-    summary="Find customers by phone (any notation), IIN/BIN, name prefix, branch or owner",
-    description="A look-up by IIN/BIN by a caller who sees identifiers masked (call centre, API keys) is "
+    summary="Find customers by anything: name, phone, IIN/BIN, e-mail (q), branch or owner",
+    description="`q` is what a search box holds: a phone number in any notation, a full IIN/BIN, an "
+    "e-mail address, or any parts of any of the names (first, last, middle, legal) in any order, in "
+    'any case, in Kazakh, Russian or Latin letters ("Aliya", "Алия" and "Әлия" find the same '
+    "customer). A look-up by IIN/BIN by a caller who sees identifiers masked (call centre, API keys) is "
     "audited and limited per caller (`CRM_SALES_IDENTIFIER_LOOKUPS_PER_MINUTE`, default 10): 429 with "
     "Retry-After beyond it.",
 )
@@ -151,49 +270,12 @@ async def list_customers(
     session: ReadSession,
     db: ServiceDatabase,
     settings: Settings,
-    phone: Annotated[str | None, Query(max_length=MAX_QUERY_LENGTH, description="any Kazakhstan notation")] = None,
-    iin: Annotated[str | None, Query(max_length=MAX_QUERY_LENGTH)] = None,
-    bin: Annotated[str | None, Query(max_length=MAX_QUERY_LENGTH)] = None,
-    q: Annotated[
-        str | None,
-        Query(max_length=MAX_QUERY_LENGTH, description="prefix of 'last first middle' name or of the legal name"),
-    ] = None,
-    branch_code: Annotated[str | None, Query(max_length=32)] = None,
-    owner_id: Annotated[str | None, Query(max_length=200)] = None,
-    kind: Literal["individual", "business"] | None = None,
-    status: Literal["active", "inactive", "merged", "erased", "any"] = "active",
-    contact_phones: Annotated[
-        bool, Query(description="with `phone`: also the businesses whose registered contact person has it")
-    ] = False,
+    filters: Filters,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
 ):
     require_reader(principal)
-    query = service.CustomerQuery(
-        phone=phone_filter(phone),
-        tax_id=_tax_id_filter(iin, bin),
-        name_prefix=_name_filter(q),
-        branch_code=branch_code,
-        owner_id=owner_id,
-        kind=kind,
-        statuses=None if status == "any" else (status,),
-        contact_phones=contact_phones,
-    )
-    if query.tax_id and principal.masks_identifiers:
-        # A look-up by full IIN/BIN confirms an identifier the caller is shown only masked:
-        # audited, and held to a budget per minute (429 beyond it).
-        customers, last = await service.audited_identifier_search(
-            db,
-            principal,
-            query,
-            limit=limit,
-            after=_after(cursor),
-            field="iin" if iin is not None else "bin",
-            budget=settings.identifier_lookups_per_minute,
-            via="rest",
-        )
-    else:
-        customers, last = await service.search_customers(session, principal, query, limit=limit, after=_after(cursor))
+    customers, last = await _customer_page(principal, session, db, settings, filters, limit=limit, after=_after(cursor))
     return {
         "items": [service.customer_view(c, principal) for c in customers],
         "next_cursor": encode_cursor(list(last)) if last else None,

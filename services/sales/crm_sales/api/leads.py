@@ -3,11 +3,12 @@ customer plus an opportunity. The use cases are crm_sales.services.lead_service.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
+from fastapi.responses import StreamingResponse
 
-from crm_shared.api import CurrentPrincipal, Session
+from crm_shared.api import CurrentPrincipal, ServiceDatabase, Session
 from crm_shared.auth import require_personal_data_access, require_writer
 from crm_shared.concurrency import (
     IfMatch,
@@ -17,6 +18,7 @@ from crm_shared.concurrency import (
     required_version,
     version_headers,
 )
+from crm_shared.csv_export import CSV_MEDIA_TYPE, csv_export
 from crm_shared.errors import OPENAPI_PROBLEMS, openapi_problems
 from crm_shared.idempotency import IdempotencyKey, create_once
 from crm_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
@@ -64,6 +66,61 @@ async def create_lead(
     )
 
 
+async def lead_filters(
+    status: LeadStatus | None = None,
+    source: LeadSource | None = None,
+    interest: ProductLine | None = None,
+    owner_id: Annotated[str | None, Query(max_length=200)] = None,
+    branch_code: Annotated[str | None, Query(max_length=32)] = None,
+    phone: Annotated[str | None, Query(max_length=40, description="any Kazakhstan notation")] = None,
+) -> dict[str, Any]:
+    """The filters of the lead list, as its export takes them too."""
+    return {
+        "status": status,
+        "source": source,
+        "interest": interest,
+        "owner_id": owner_id,
+        "branch_code": branch_code,
+        "phone": phone_filter(phone),
+    }
+
+
+Filters = Annotated[dict[str, Any], Depends(lead_filters)]
+EXPORT_PAGE = 500
+EXPORT_COLUMNS = (
+    "id", "source", "status", "disqualify_reason", "name", "phone", "email", "company_name", "interest", "notes",
+    "campaign_id", "partner_id", "owner_id", "owner_name", "branch_code", "region_code", "customer_id",
+    "opportunity_id", "converted_at", "created_at", "updated_at",
+)  # fmt: skip
+
+
+@router.get(
+    "/leads/export",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {CSV_MEDIA_TYPE: {}}, "description": "the leads as CSV, one line each, streamed"},
+        **openapi_problems(400, 401, 403, 422),
+    },
+    summary="The lead list as a CSV file, with the list's filters, within the caller's visibility",
+)
+async def export_leads(
+    principal: CurrentPrincipal,
+    db: ServiceDatabase,
+    filters: Filters,
+    format: Annotated[Literal["csv"], Query(description="the file format (only csv)")] = "csv",
+):
+    require_personal_data_access(principal)
+
+    async def fetch_page(cursor: str | None):
+        async with db.read_only() as session:
+            leads, next_cursor = await lead_service.list_leads(
+                session, principal, **filters, limit=EXPORT_PAGE, cursor=cursor
+            )
+            return [lead_state(lead) for lead in leads], next_cursor
+
+    return await csv_export(EXPORT_COLUMNS, fetch_page, filename="leads.csv")
+
+
 @router.get("/leads/{lead_id}", response_model=LeadOut, responses=OPENAPI_PROBLEMS, summary="One lead")
 async def get_lead(lead_id: str, principal: CurrentPrincipal, session: Session, response: Response):
     lead = await lead_service.get_lead(session, principal, lead_id)
@@ -77,28 +134,12 @@ async def get_lead(lead_id: str, principal: CurrentPrincipal, session: Session, 
 async def list_leads(
     principal: CurrentPrincipal,
     session: Session,
-    status: LeadStatus | None = None,
-    source: LeadSource | None = None,
-    interest: ProductLine | None = None,
-    owner_id: Annotated[str | None, Query(max_length=200)] = None,
-    branch_code: Annotated[str | None, Query(max_length=32)] = None,
-    phone: Annotated[str | None, Query(max_length=40, description="any Kazakhstan notation")] = None,
+    filters: Filters,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
 ):
     require_personal_data_access(principal)
-    leads, next_cursor = await lead_service.list_leads(
-        session,
-        principal,
-        status=status,
-        source=source,
-        interest=interest,
-        owner_id=owner_id,
-        branch_code=branch_code,
-        phone=phone_filter(phone),
-        limit=limit,
-        cursor=cursor,
-    )
+    leads, next_cursor = await lead_service.list_leads(session, principal, **filters, limit=limit, cursor=cursor)
     return {"items": [lead_state(lead) for lead in leads], "next_cursor": next_cursor}
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
+from fastapi.responses import StreamingResponse
 
-from crm_shared.api import CurrentPrincipal, Session
+from crm_shared.api import CurrentPrincipal, ServiceDatabase, Session
 from crm_shared.auth import require_personal_data_access, require_writer
 from crm_shared.concurrency import (
     IfMatch,
@@ -17,6 +18,7 @@ from crm_shared.concurrency import (
     required_version,
     version_headers,
 )
+from crm_shared.csv_export import CSV_MEDIA_TYPE, csv_export
 from crm_shared.errors import OPENAPI_PROBLEMS, openapi_problems
 from crm_shared.idempotency import IdempotencyKey, create_once
 from crm_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
@@ -70,6 +72,57 @@ async def create_opportunity(
     )
 
 
+async def opportunity_filters(
+    stage: Stage | None = None,
+    state: Annotated[Literal["open", "closed"] | None, Query(description="open or closed stages only")] = None,
+    customer_id: Annotated[str | None, Query(max_length=64)] = None,
+    owner_id: Annotated[str | None, Query(max_length=200)] = None,
+    branch_code: Annotated[str | None, Query(max_length=32)] = None,
+) -> dict[str, Any]:
+    """The filters of the opportunity list, as its export takes them too."""
+    return {
+        "stage": stage,
+        "state": state,
+        "customer_id": customer_id,
+        "owner_id": owner_id,
+        "branch_code": branch_code,
+    }
+
+
+Filters = Annotated[dict[str, Any], Depends(opportunity_filters)]
+EXPORT_PAGE = 500
+EXPORT_COLUMNS = (
+    "id", "customer_id", "lead_id", "name", "product_line", "stage", "probability", "amount_tiyn", "currency",
+    "expected_close_date", "close_reason", "closed_at", "owner_id", "owner_name", "branch_code", "region_code",
+    "created_at", "updated_at",
+)  # fmt: skip
+
+
+@router.get(
+    "/opportunities/export",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {CSV_MEDIA_TYPE: {}}, "description": "the opportunities as CSV, one line each, streamed"},
+        **openapi_problems(400, 401, 403, 422),
+    },
+    summary="The opportunity list as a CSV file, with the list's filters, within the caller's visibility",
+)
+async def export_opportunities(
+    principal: CurrentPrincipal,
+    db: ServiceDatabase,
+    filters: Filters,
+    format: Annotated[Literal["csv"], Query(description="the file format (only csv)")] = "csv",
+):
+    async def fetch_page(cursor: str | None):
+        async with db.read_only() as session:
+            opportunities, next_cursor = await opportunity_service.list_opportunities(
+                session, principal, **filters, limit=EXPORT_PAGE, cursor=cursor
+            )
+            return [opportunity_state(o) for o in opportunities], next_cursor
+
+    return await csv_export(EXPORT_COLUMNS, fetch_page, filename="opportunities.csv")
+
+
 @router.get(
     "/opportunities/{opportunity_id}",
     response_model=OpportunityOut,
@@ -91,24 +144,12 @@ async def get_opportunity(opportunity_id: str, principal: CurrentPrincipal, sess
 async def list_opportunities(
     principal: CurrentPrincipal,
     session: Session,
-    stage: Stage | None = None,
-    state: Annotated[Literal["open", "closed"] | None, Query(description="open or closed stages only")] = None,
-    customer_id: Annotated[str | None, Query(max_length=64)] = None,
-    owner_id: Annotated[str | None, Query(max_length=200)] = None,
-    branch_code: Annotated[str | None, Query(max_length=32)] = None,
+    filters: Filters,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
 ):
     opportunities, next_cursor = await opportunity_service.list_opportunities(
-        session,
-        principal,
-        stage=stage,
-        state=state,
-        customer_id=customer_id,
-        owner_id=owner_id,
-        branch_code=branch_code,
-        limit=limit,
-        cursor=cursor,
+        session, principal, **filters, limit=limit, cursor=cursor
     )
     names = await customer_names(session, (o.customer_id for o in opportunities))
     items = [opportunity_state(o) | {"customer_name": names.get(o.customer_id)} for o in opportunities]

@@ -28,7 +28,9 @@ class Customer(SalesBase):
     birth_date: Mapped[date | None] = mapped_column(Date)
     legal_name: Mapped[str | None] = mapped_column(String(300))
     legal_form: Mapped[str | None] = mapped_column(String(50))
-    name_key: Mapped[str] = mapped_column(String(400))  # domain.customers.name_key, for prefix search
+    name_key: Mapped[str] = mapped_column(String(400))  # domain.customers.name_key, the listing order
+    # domain.customers.customer_search_text: every name and the e-mail, folded for a free-text search
+    search_text: Mapped[str] = mapped_column(Text, default="")
     primary_phone: Mapped[str | None] = mapped_column(String(16))
     email: Mapped[str | None] = mapped_column(String(254))
     language: Mapped[str] = mapped_column(String(2), default="kk")
@@ -75,6 +77,13 @@ class Customer(SalesBase):
         Index("ix_customers_region_name", "region_code", "name_key", "id"),
         Index("ix_customers_name_id", "name_key", "id"),
         Index("ix_customers_owner", "owner_id"),
+        # Any part of any word (LIKE '%word%') through trigrams on PostgreSQL (pg_trgm).
+        Index(
+            "ix_customers_search_text_trgm",
+            "search_text",
+            postgresql_using="gin",
+            postgresql_ops={"search_text": "gin_trgm_ops"},
+        ),
     )
 
 

@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from sqlalchemy import Select, bindparam, or_, select, tuple_
+from sqlalchemy import Select, bindparam, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -37,7 +37,7 @@ from ..access import (
     sees_existing_customer,
 )
 from ..db.models import Address, Contact, Customer, CustomerPhone
-from ..domain.customers import CustomerKind, CustomerStatus, escape_like, name_key, search_key
+from ..domain.customers import CustomerKind, CustomerStatus, customer_search_text, escape_like, name_key, search_key
 from ..events.publishers import address_state, contact_state, customer_state, phone_state, record_customer_event
 from . import access_audit_service
 from .branch_directory_service import region_of_open_branch
@@ -268,7 +268,7 @@ async def flush_or_conflict(session: AsyncSession) -> None:
 # --- create ------------------------------------------------------------------------------------
 
 
-async def _placement(session: AsyncSession, principal: Principal, requested_branch: str | None) -> tuple[str, str]:
+async def placement(session: AsyncSession, principal: Principal, requested_branch: str | None) -> tuple[str, str]:
     """The branch and region of a new customer: an open branch of the directory the caller may write to."""
     branch_code = requested_branch or principal.branch
     if not branch_code:
@@ -334,7 +334,7 @@ async def create_customer(
     if (owner_id is None) != (owner_name is None):
         raise ValueError("owner_id and owner_name go together")
     require_customer_writer(principal)
-    branch_code, region_code = await _placement(session, principal, new.branch_code)
+    branch_code, region_code = await placement(session, principal, new.branch_code)
     individual = isinstance(new, NewIndividual)
     tax_field, tax_id = ("iin", new.iin) if individual else ("bin", new.bin)
     await _reject_duplicate(session, principal, tax_field=tax_field, tax_id=tax_id, phones=[new.phone])
@@ -393,13 +393,15 @@ async def create_customer(
 
 
 def _refresh_name_key(customer: Customer) -> None:
-    customer.name_key = name_key(
-        customer.kind,
-        first_name=customer.first_name,
-        last_name=customer.last_name,
-        middle_name=customer.middle_name,
-        legal_name=customer.legal_name,
-    )
+    """The listing order and the search text, after any change of a name or the e-mail."""
+    names = {
+        "first_name": customer.first_name,
+        "last_name": customer.last_name,
+        "middle_name": customer.middle_name,
+        "legal_name": customer.legal_name,
+    }
+    customer.name_key = name_key(customer.kind, **names)
+    customer.search_text = customer_search_text(**names, email=customer.email)
 
 
 # --- update ------------------------------------------------------------------------------------
@@ -694,6 +696,8 @@ class CustomerQuery:
     phone: str | None = None  # E.164
     tax_id: str | None = None
     name_prefix: str | None = None
+    words: tuple[str, ...] = ()  # domain.customers.search_words: each somewhere in the search text
+    email: str | None = None  # case-folded
     branch_code: str | None = None
     owner_id: str | None = None
     kind: str | None = None
@@ -714,6 +718,18 @@ def search_statement(principal: Principal, query: CustomerQuery) -> Select:
         # Rendered as a literal: the planner can then use the varchar_pattern_ops index for LIKE 'x%'.
         pattern = escape_like(search_key(query.name_prefix)) + "%"
         stmt = stmt.where(Customer.name_key.like(bindparam("name_pattern", pattern, literal_execute=True), escape="\\"))
+    for index, word in enumerate(query.words):
+        # Words are letters and digits only (search_text_of); as literals, so that PostgreSQL
+        # plans each LIKE '%word%' with its trigrams (the GIN index).
+        if len(word) > 1:
+            pattern = bindparam(f"word_{index}", f"%{word}%", literal_execute=True)
+            stmt = stmt.where(Customer.search_text.like(pattern))
+        else:  # an initial: the start of some word
+            first = bindparam(f"first_{index}", f"{word}%", literal_execute=True)
+            inner = bindparam(f"inner_{index}", f"% {word}%", literal_execute=True)
+            stmt = stmt.where(or_(Customer.search_text.like(first), Customer.search_text.like(inner)))
+    if query.email:
+        stmt = stmt.where(func.lower(Customer.email) == query.email)
     if query.branch_code:
         stmt = stmt.where(Customer.branch_code == query.branch_code)
     if query.owner_id:
@@ -738,7 +754,9 @@ async def search_customers(
     stmt = search_statement(principal, query)
     if after is not None:
         stmt = stmt.where(tuple_(Customer.name_key, Customer.id) > tuple_(*after))
-    if query.phone or query.tax_id:
+    if query.words and not (query.phone or query.tax_id or query.email):
+        stmt = await _narrowed_to_few(session, stmt)
+    if query.phone or query.tax_id or query.email:
         # A lookup by phone or IIN/BIN matches one customer or a few: their phones, contacts and
         # addresses come in the same query. Pages of many customers keep one query per
         # collection (lazy="selectin"), where joining all three would multiply the rows.
@@ -749,6 +767,23 @@ async def search_customers(
         last = rows[limit - 1]
         return rows[:limit], (last.name_key, last.id)
     return rows, None
+
+
+# Up to this many customers matching the words are fetched by id and sorted; beyond it, the
+# list is walked in name order until a page is full.
+FEW_MATCHES = 2000
+
+
+async def _narrowed_to_few(session: AsyncSession, stmt: Select) -> Select:
+    """Words in names: a rare word (a surname) matches a few customers anywhere in the name order,
+    which a walk in that order would reach only after most of the table; a common one (a first
+    name) matches so many that the walk fills a page at once, while gathering them all (through
+    the trigram index) and sorting would not. So: ask for the matches without order, stopping
+    after FEW_MATCHES; when there are no more than that, sort those by id look-up, else walk."""
+    ids = list(await session.scalars(stmt.with_only_columns(Customer.id).limit(FEW_MATCHES + 1)))
+    if len(ids) > FEW_MATCHES:
+        return stmt
+    return stmt.where(Customer.id.in_(ids))
 
 
 async def audited_identifier_search(

@@ -3,13 +3,18 @@ attachments, assignment, relations, history) and the queue views."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi import Path as PathParam
+from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_shared.api import CurrentPrincipal, Now, ReadSession, Session
+from crm_shared.api import CurrentPrincipal, Now, ReadSession, ServiceDatabase, Session
+from crm_shared.auth import Principal
 from crm_shared.concurrency import IfMatch, flush_or_conflict, required_version, version_headers
+from crm_shared.csv_export import CSV_MEDIA_TYPE, csv_export
 from crm_shared.errors import OPENAPI_PROBLEMS, openapi_problems
 from crm_shared.idempotency import IdempotencyKey, create_once
 from crm_shared.pagination import DEFAULT_LIMIT, MAX_LIMIT
@@ -147,22 +152,24 @@ UnassignedFilter = Annotated[
 ]
 
 
-@router.get(
-    "/tickets",
-    response_model=TicketPage,
-    summary="Tickets the caller sees, newest first or most urgent first",
-    responses=openapi_problems(400),
-    description=(
-        "Every ticket in the caller's reach (branch, region or country), filtered; `sort=newest` "
-        "(the default) lists every status by creation, newest first; `sort=urgency` lists the open "
-        "tickets only, most urgent SLA deadline first like a queue (the ones without a deadline "
-        "last). Page on with `cursor` = the previous page's `next_cursor`. The caller's own work "
-        "across every queue: `assignee_id=<my id>&sort=urgency`."
-    ),
-)
-async def list_tickets(
-    principal: CurrentPrincipal,
-    session: ReadSession,
+@dataclass(frozen=True)
+class TicketFilters:
+    """The filters and the order of the ticket list, as its export takes them too."""
+
+    status: list[str] | None
+    customer_id: str | None
+    queue: str | None
+    incident_id: str | None
+    branch_code: str | None
+    assignee_id: str | None
+    unassigned: bool
+    priority: list[str] | None
+    category: list[str] | None
+    q: str | None
+    sort: str
+
+
+async def ticket_filters(
     status: Annotated[
         list[str] | None,
         Query(
@@ -184,6 +191,16 @@ async def list_tickets(
     unassigned: UnassignedFilter = False,
     priority: PriorityFilter = None,
     category: CategoryFilter = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description=(
+                "a ticket number (the first 6 to 8 characters of its id, as the console shows it, or more; "
+                "`#` or `№` before it allowed), or words found in the subject or the customer's name, any case"
+            ),
+        ),
+    ] = None,
     sort: Annotated[
         Literal["newest", "urgency"],
         Query(
@@ -192,23 +209,92 @@ async def list_tickets(
             )
         ),
     ] = "newest",
-    limit: Limit = DEFAULT_LIMIT,
-    cursor: Cursor = None,
-):
-    rows, next_cursor = await ticket_service.list_tickets(
+) -> TicketFilters:
+    return TicketFilters(
+        status, customer_id, queue, incident_id, branch_code, assignee_id, unassigned, priority, category, q, sort
+    )
+
+
+Filters = Annotated[TicketFilters, Depends(ticket_filters)]
+
+
+async def _ticket_page(
+    session: AsyncSession, principal: Principal, filters: TicketFilters, *, limit: int, cursor: str | None
+) -> tuple[list[Ticket], str | None]:
+    return await ticket_service.list_tickets(
         session,
         principal,
-        filters=WorkFilters(priority=priority, category=category, assignee_id=assignee_id, unassigned=unassigned),
-        status=status,
-        customer_id=customer_id,
-        queue=queue,
-        incident_id=incident_id,
-        branch_code=branch_code,
-        sort=sort,
+        filters=WorkFilters(
+            priority=filters.priority,
+            category=filters.category,
+            assignee_id=filters.assignee_id,
+            unassigned=filters.unassigned,
+        ),
+        status=filters.status,
+        customer_id=filters.customer_id,
+        queue=filters.queue,
+        incident_id=filters.incident_id,
+        branch_code=filters.branch_code,
+        q=filters.q,
+        sort=filters.sort,
         limit=limit,
         cursor=cursor,
     )
+
+
+@router.get(
+    "/tickets",
+    response_model=TicketPage,
+    summary="Tickets the caller sees, newest first or most urgent first",
+    responses=openapi_problems(400),
+    description=(
+        "Every ticket in the caller's reach (branch, region or country), filtered; `sort=newest` "
+        "(the default) lists every status by creation, newest first; `sort=urgency` lists the open "
+        "tickets only, most urgent SLA deadline first like a queue (the ones without a deadline "
+        "last). Page on with `cursor` = the previous page's `next_cursor`. The caller's own work "
+        "across every queue: `assignee_id=<my id>&sort=urgency`."
+    ),
+)
+async def list_tickets(
+    principal: CurrentPrincipal,
+    session: ReadSession,
+    filters: Filters,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+):
+    rows, next_cursor = await _ticket_page(session, principal, filters, limit=limit, cursor=cursor)
     return page(rows, next_cursor)
+
+
+EXPORT_PAGE = 500
+EXPORT_COLUMNS = (
+    "id", "name", "customer_id", "customer_name", "category", "priority", "severity", "channel", "status",
+    "queue", "branch_code", "region_code", "assignee_id", "assignee_name", "opened_by_name", "incident_id",
+    "response_due_at", "resolution_due_at", "created_at", "updated_at",
+)  # fmt: skip
+
+
+@router.get(
+    "/tickets/export",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {CSV_MEDIA_TYPE: {}}, "description": "the tickets as CSV, one line each, streamed"},
+        **openapi_problems(400, 401, 403, 422),
+    },
+    summary="The ticket list as a CSV file, with the list's filters and order, within the caller's reach",
+)
+async def export_tickets(
+    principal: CurrentPrincipal,
+    db: ServiceDatabase,
+    filters: Filters,
+    format: Annotated[Literal["csv"], Query(description="the file format (only csv)")] = "csv",
+):
+    async def fetch_page(cursor: str | None):
+        async with db.read_only() as session:
+            rows, next_cursor = await _ticket_page(session, principal, filters, limit=EXPORT_PAGE, cursor=cursor)
+            return [ticket_body(t) for t in rows], next_cursor
+
+    return await csv_export(EXPORT_COLUMNS, fetch_page, filename="tickets.csv")
 
 
 @router.get(

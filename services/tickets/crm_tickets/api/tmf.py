@@ -1,7 +1,8 @@
 """TM Forum TMF621 Trouble Ticket facade (a subset of v4) for external systems:
 /tmf-api/troubleTicket/v4/troubleTicket — create, get by id, list (filters on status,
 severity, ticketType, creationDate ranges; ``fields`` selection; ``offset``/``limit``), PATCH.
-TMF630 conventions: id, href, @type; errors are problem details (400/404/409/422), never 500."""
+TMF630 conventions: id, href, @type/@baseType/@schemaLocation, 206 for a partial page; the free
+strings (severity, priority, ticketType, channel.name) in any casing through crm_shared.tmf; errors are problem details (400/404/409/422), never 500."""
 
 from __future__ import annotations
 
@@ -11,43 +12,62 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from crm_shared import tmf
 from crm_shared.api import CurrentPrincipal, Now, ReadSession, Session
 from crm_shared.errors import OPENAPI_PROBLEMS, Problem, field_problem
+from crm_shared.query import extra_query_parameters
 
 from ..access import require_reader, require_ticket_writer
-from ..db.models import Ticket
+from ..db.models import MAX_NAME, Ticket
+from ..db.tmf_models import TmfOriginalValue
 from ..services import ticket_service
 from ..services.ticket_service import NoteDraft, TicketDraft
 from .deps import Customers, ReopenWindow
 from .tmf_schemas import FIELD_NAMES, TroubleTicket, TroubleTicketCreate, TroubleTicketUpdate
 
-BASE = "/tmf-api/troubleTicket/v4/troubleTicket"
+API = "/tmf-api/troubleTicket/v4"
+BASE = f"{API}/troubleTicket"
 router = APIRouter(prefix=BASE, tags=["TMF621 trouble ticket"], responses=OPENAPI_PROBLEMS)
-TMF_CHANNELS = {
-    "phone": "phone",
-    "branch": "branch",
-    "selfService": "self_service",
-    "self_service": "self_service",
-    "oss": "oss",
-}
-PRIORITY_OF_TMF = {"1": "critical", "2": "high", "3": "medium", "4": "low"} | {
-    p: p for p in ("critical", "high", "medium", "low")
-}
-SEVERITY_OF_TMF = {"critical": "critical", "major": "major", "minor": "minor"}
-STATUS_OF_TMF = {
+VOCABULARY = "troubleTicket"
+FREE_ATTRIBUTES = {"severity": "severity", "priority": "priority", "ticketType": "category", "channel.name": "channel"}
+TMF_OF_STATUS = {
+    "new": "new",
     "acknowledged": "acknowledged",
-    "inProgress": "in_progress",
+    "in_progress": "inProgress",
     "pending": "pending",
     "resolved": "resolved",
     "closed": "closed",
     "cancelled": "cancelled",
-    "new": "new",
 }
-TMF_OF_STATUS = {v: k for k, v in STATUS_OF_TMF.items()}
 CREATION_BOUNDS = ("gt", "gte", "lt", "lte", "eq")
 
 
+def words(attribute: str) -> tmf.Vocabulary:
+    return tmf.vocabulary(VOCABULARY, attribute)
+
+
+def read_status(value: str, field: str) -> str:
+    """TMF621's status is an enumeration, not a free string: any casing, but one of its values."""
+    if not words("status").knows(value):
+        raise field_problem(field, f"one of {', '.join(TMF_OF_STATUS.values())}", 422 if field == "status" else 400)
+    return words("status").to_internal(value)
+
+
+def free_view(ticket: Ticket, originals: dict[str, str]) -> dict[str, str]:
+    """The free attributes as the client sent them, as long as they still mean the ticket's value."""
+    view = {}
+    for attribute, column in FREE_ATTRIBUTES.items():
+        internal = getattr(ticket, column)
+        original = originals.get(attribute)
+        if original is not None and words(attribute).to_internal(original) != internal:
+            original = None  # changed since in the CRM: its own value is the truth
+        view[attribute] = tmf.shown(original, internal)
+    return view
+
+
 async def to_tmf(session, ticket: Ticket) -> dict[str, Any]:
+    originals = (await tmf.originals_of(session, TmfOriginalValue, [ticket.id])).get(ticket.id, {})
+    free = free_view(ticket, originals)
     history = await ticket_service.history_of(session, ticket)
     notes = await ticket_service.notes_of(session, ticket)
     related_entity = (
@@ -59,11 +79,13 @@ async def to_tmf(session, ticket: Ticket) -> dict[str, Any]:
     body = TroubleTicket(
         id=ticket.id,
         href=f"{BASE}/{ticket.id}",
+        schema_location=f"{API}/schema/TroubleTicket.json",
+        externalId=originals.get("externalId"),
         name=ticket.name,
         description=ticket.description,
-        severity=ticket.severity,
-        priority=ticket.priority,
-        ticketType=ticket.category,
+        severity=free["severity"],
+        priority=free["priority"],
+        ticketType=free["ticketType"],
         status=TMF_OF_STATUS[ticket.status],
         statusChangeReason=ticket.status_change_reason,
         statusChangeHistory=[
@@ -73,7 +95,7 @@ async def to_tmf(session, ticket: Ticket) -> dict[str, Any]:
         lastUpdate=ticket.updated_at,
         expectedResolutionDate=ticket.resolution_due_at,
         resolutionDate=ticket.resolved_at,
-        channel={"name": ticket.channel},
+        channel={"name": free["channel.name"]},
         relatedParty=[
             {"id": ticket.customer_id, "role": "customer", "name": ticket.customer_name, "@referredType": "Customer"}
         ],
@@ -89,13 +111,7 @@ async def to_tmf(session, ticket: Ticket) -> dict[str, Any]:
 
 
 def select_fields(body: dict[str, Any], fields: str | None) -> dict[str, Any]:
-    if not fields:
-        return body
-    wanted = [f.strip() for f in fields.split(",") if f.strip()]
-    unknown = [f for f in wanted if f not in FIELD_NAMES]
-    if unknown:
-        raise field_problem("fields", f"unknown attribute {unknown[0]!r}", 400)
-    return {k: v for k, v in body.items() if k in {"id", "href", "@type", *wanted}}
+    return tmf.select_fields(body, fields, FIELD_NAMES)
 
 
 @router.post("", status_code=201, response_model=TroubleTicket, summary="Create a trouble ticket")
@@ -113,16 +129,15 @@ async def create(
         raise field_problem("relatedParty", "one related party with role 'customer' is required")
     product = next((e.id for e in body.relatedEntity if e.referred_type.lower() == "product"), None)
     channel = "oss" if principal.role.value == "system" else "phone"
-    if body.channel and body.channel.get("name"):
-        channel = TMF_CHANNELS.get(body.channel["name"])
-        if channel is None:
-            raise field_problem("channel.name", f"one of {', '.join(TMF_CHANNELS)}")
+    channel_name = body.channel.name if body.channel else None
+    if channel_name:
+        channel = words("channel.name").to_internal(channel_name)
     draft = TicketDraft(
-        name=body.name,
+        name=body.name or body.description[:MAX_NAME],
         description=body.description,
-        category=body.ticketType,
-        priority=PRIORITY_OF_TMF[body.priority],
-        severity=body.severity,
+        category=words("ticketType").to_internal(body.ticketType),
+        priority=words("priority").to_internal(body.priority or "3"),
+        severity=words("severity").to_internal(body.severity),
         channel=channel,
         installed_product_id=product,
     )
@@ -141,6 +156,14 @@ async def create(
         if exc.errors and exc.errors[0]["field"] == "installed_product_id":
             raise field_problem("relatedEntity.id", exc.errors[0]["message"]) from None
         raise
+    originals = {
+        "severity": body.severity,
+        "priority": body.priority,
+        "ticketType": body.ticketType,
+        "channel.name": channel_name,
+        "externalId": body.externalId,
+    }
+    await tmf.keep_originals(session, TmfOriginalValue, ticket.id, originals)
     await session.flush()
     response.headers["Location"] = f"{BASE}/{ticket.id}"
     return await to_tmf(session, ticket)
@@ -152,6 +175,7 @@ async def create(
     response_model_exclude_unset=False,
     summary="List trouble tickets (filters, fields, offset/limit; X-Total-Count)",
 )
+@extra_query_parameters("creationDate")
 async def list_tickets(
     request: Request,
     principal: CurrentPrincipal,
@@ -166,9 +190,7 @@ async def list_tickets(
     require_reader(principal)  # before the query's own checks below
     statuses = None
     if status is not None:
-        statuses = [STATUS_OF_TMF.get(s) for s in status.split(",")]
-        if None in statuses:
-            raise field_problem("status", f"one of {', '.join(TMF_OF_STATUS.values())}", 400)
+        statuses = [read_status(value, "status.filter") for value in status.split(",")]
     created = []
     for key, value in request.query_params.items():  # creationDate.gt / .gte / .lt / .lte
         if key.startswith("creationDate"):
@@ -186,14 +208,14 @@ async def list_tickets(
         session,
         principal,
         statuses=statuses,
-        severities=severity.split(",") if severity is not None else None,
-        categories=ticketType.split(",") if ticketType is not None else None,
+        severities=words("severity").matching(severity) if severity is not None else None,
+        categories=words("ticketType").matching(ticketType) if ticketType is not None else None,
         created=created,
         offset=offset,
         limit=limit,
     )
     items = [select_fields(await to_tmf(session, t), fields) for t in rows]
-    return JSONResponse(items, headers={"X-Total-Count": str(total), "X-Result-Count": str(len(items))})
+    return tmf.paged(items, total, offset)
 
 
 @router.get("/{ticket_id}", response_model=TroubleTicket, summary="One trouble ticket")
@@ -211,20 +233,29 @@ async def patch(
     now: Now,
     reopen_window: ReopenWindow,
 ):
-    changes = {
-        name: value for name in ("name", "description", "severity") if (value := getattr(body, name)) is not None
+    changes: dict[str, Any] = {
+        name: value for name in ("name", "description") if (value := getattr(body, name)) is not None
     }
-    if body.priority is not None:
-        changes["priority"] = PRIORITY_OF_TMF[body.priority]
+    for attribute, column in FREE_ATTRIBUTES.items():
+        value = getattr(body, attribute, None)
+        if value is not None:
+            changes[column] = words(attribute).to_internal(value)
+    status = read_status(body.status, "status") if body.status is not None else None
     ticket = await ticket_service.amend_ticket(
         session,
         principal,
         ticket_id,
         changes=changes,
-        status=STATUS_OF_TMF[body.status] if body.status is not None else None,
+        status=status,
         reason=body.statusChangeReason,
         notes=[NoteDraft(note.text, "customer") for note in body.note],
         now=now,
         reopen_window=reopen_window,
     )
+    originals = {attribute: getattr(body, attribute, None) for attribute in ("severity", "priority", "ticketType")}
+    await tmf.keep_originals(session, TmfOriginalValue, ticket.id, originals)
+    await session.flush()
     return await to_tmf(session, ticket)
+
+
+schemas = tmf.schema_router(API, {"TroubleTicket": TroubleTicket}, "TMF621 trouble ticket")

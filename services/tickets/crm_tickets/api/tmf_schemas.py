@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from crm_shared.schemas import Strict
+from crm_shared.tmf import MAX_FREE_STRING
 
 from ..db.models import MAX_DESCRIPTION, MAX_NAME, MAX_NOTE
-from .schemas import Category, Severity
 
 
 class TmfModel(Strict):
@@ -19,46 +19,83 @@ class TmfModel(Strict):
     model_config = ConfigDict(populate_by_name=True)
 
 
-class RelatedParty(TmfModel):
+FreeString = Annotated[str, Field(min_length=1, max_length=MAX_FREE_STRING)]
+TmfTime = Annotated[str, Field(max_length=40)]
+
+
+class TmfRefIn(TmfModel):
+    """What TMF630 puts on every reference a client sends (href and the @ members are taken, not read)."""
+
+    href: str | None = Field(None, max_length=500)
+    type_: str | None = Field(None, alias="@type", max_length=50)
+    base_type: str | None = Field(None, alias="@baseType", max_length=50)
+    schema_location: str | None = Field(None, alias="@schemaLocation", max_length=500)
+
+
+class RelatedParty(TmfRefIn):
     id: str = Field(min_length=1, max_length=36)
     role: str = Field("customer", max_length=50)
     name: str | None = Field(None, max_length=300)
     referred_type: str | None = Field(None, alias="@referredType", max_length=50)
 
 
-class RelatedEntity(TmfModel):
+class RelatedEntity(TmfRefIn):
     id: str = Field(min_length=1, max_length=36)
     role: str | None = Field(None, max_length=50)
     name: str | None = Field(None, max_length=300)
     referred_type: str = Field("Product", alias="@referredType", max_length=50)
 
 
-class TmfNote(TmfModel):
+class TmfChannel(TmfRefIn):
+    id: str | None = Field(None, max_length=64)
+    name: FreeString | None = None
+
+
+class TmfNote(TmfRefIn):
+    id: str | None = Field(None, max_length=64)
     text: str = Field(min_length=1, max_length=MAX_NOTE)
     author: str | None = Field(None, max_length=200)
+    date: TmfTime | None = None
 
 
 class TroubleTicketCreate(TmfModel):
-    name: str = Field(min_length=1, max_length=MAX_NAME)
+    """TMF621 v4 TroubleTicket_Create: description, severity and ticketType are mandatory, the free
+    strings (severity, priority, ticketType, channel.name) are read through crm_shared.tmf; this CRM
+    also needs the customer among relatedParty."""
+
+    name: str | None = Field(None, min_length=1, max_length=MAX_NAME)
     description: str = Field(min_length=1, max_length=MAX_DESCRIPTION)
-    severity: Severity
-    ticketType: Category
-    priority: Literal["1", "2", "3", "4", "critical", "high", "medium", "low"] = "3"
-    channel: dict[str, str] | None = None
+    severity: FreeString
+    ticketType: FreeString
+    priority: FreeString | None = None
+    channel: TmfChannel | None = None
+    externalId: str | None = Field(None, max_length=100)
+    requestedResolutionDate: TmfTime | None = None
+    expectedResolutionDate: TmfTime | None = None
+    status: str | None = Field(None, max_length=30)
+    statusChangeReason: str | None = Field(None, max_length=500)
     relatedParty: list[RelatedParty] = Field(min_length=1, max_length=5)
     relatedEntity: list[RelatedEntity] = Field(default_factory=list, max_length=5)
     note: list[TmfNote] = Field(default_factory=list, max_length=20)
-    type_: str | None = Field("TroubleTicket", alias="@type")
+    attachment: list[dict[str, Any]] = Field(default_factory=list, max_length=10)
+    troubleTicketRelationship: list[dict[str, Any]] = Field(default_factory=list, max_length=10)
+    type_: str | None = Field("TroubleTicket", alias="@type", max_length=50)
+    base_type: str | None = Field(None, alias="@baseType", max_length=50)
+    schema_location: str | None = Field(None, alias="@schemaLocation", max_length=500)
 
 
 class TroubleTicketUpdate(TmfModel):
     name: str | None = Field(None, min_length=1, max_length=MAX_NAME)
     description: str | None = Field(None, min_length=1, max_length=MAX_DESCRIPTION)
-    severity: Severity | None = None
-    priority: Literal["1", "2", "3", "4", "critical", "high", "medium", "low"] | None = None
-    status: Literal["acknowledged", "inProgress", "pending", "resolved", "closed", "cancelled"] | None = None
+    severity: FreeString | None = None
+    priority: FreeString | None = None
+    ticketType: FreeString | None = None
+    status: str | None = Field(None, min_length=1, max_length=30)
     statusChangeReason: str | None = Field(None, min_length=1, max_length=500)
     note: list[TmfNote] = Field(default_factory=list, max_length=20)
+    type_: str | None = Field(None, alias="@type", max_length=50)
+    base_type: str | None = Field(None, alias="@baseType", max_length=50)
+    schema_location: str | None = Field(None, alias="@schemaLocation", max_length=500)
 
 
 class StatusChangeOut(BaseModel):
@@ -95,6 +132,9 @@ class TroubleTicket(BaseModel):
     id: str
     href: str
     type_: Literal["TroubleTicket"] = Field("TroubleTicket", alias="@type")
+    base_type: Literal["TroubleTicket"] = Field("TroubleTicket", alias="@baseType")
+    schema_location: str = Field(alias="@schemaLocation")
+    externalId: str | None = None
     name: str
     description: str
     severity: str
@@ -115,4 +155,4 @@ class TroubleTicket(BaseModel):
     troubleTicketRelationship: list[RelationshipOut] = Field(default_factory=list)
 
 
-FIELD_NAMES = set(TroubleTicket.model_fields) - {"type_"} | {"@type"}
+FIELD_NAMES = {f.alias or name for name, f in TroubleTicket.model_fields.items()}

@@ -23,6 +23,7 @@ from crm_shared.db import new_id
 from crm_shared.errors import conflict, field_problem
 from crm_shared.pagination import decode_cursor, encode_cursor
 from crm_shared.records import mark_changed
+from crm_shared.search import search_clause
 
 from ..access import load_ticket, require_customer, require_reader, require_ticket_writer, ticket_visibility
 from ..db.models import Attachment, Incident, InstalledProduct, Interaction, Note, Relation, StatusChange, Ticket
@@ -40,7 +41,7 @@ from ..domain.workflow import (
     check_transition,
     is_reopen,
 )
-from ..events.publishers import incident_categories, note_state, publish_ticket, ticket_state
+from ..events.publishers import incident_categories, note_state, publish_interaction, publish_ticket, ticket_state
 from .customer_identity_service import check_in_use
 
 OPEN_VALUES = tuple(s.value for s in OPEN_STATUSES)
@@ -227,8 +228,58 @@ async def open_ticket(
         if interaction is None or interaction.customer_id != customer.id:
             raise field_problem("interaction_id", "no such interaction with this customer")
         interaction.ticket_id = ticket.id
+    elif draft.channel in CONTACT_CHANNELS and principal.role is not Role.SYSTEM:
+        await log_contact_of(session, principal, ticket, now=now)
     incident = await session.get(Incident, ticket.incident_id) if ticket.incident_id else None
     return ticket, incident
+
+
+# A ticket opened by staff on these channels is opened in a contact with the customer (a call, a
+# visit at the branch): the contact is logged with it, once (docs/interactions.md).
+CONTACT_CHANNELS = ("phone", "branch")
+
+
+async def log_contact_of(session: AsyncSession, principal: Principal, ticket: Ticket, *, now: datetime) -> Interaction:
+    """The contact a ticket was opened in: the agent's call with the customer still going on (its
+    end will say what came of it), or else one logged now, ended with the outcome "ticket opened"."""
+    ongoing = await session.scalar(
+        select(Interaction)
+        .where(
+            Interaction.customer_id == ticket.customer_id,
+            Interaction.agent_id == principal.subject,
+            Interaction.ended_at.is_(None),
+        )
+        .order_by(Interaction.started_at.desc())
+        .limit(1)
+        .with_for_update()
+    )
+    if ongoing is not None:
+        if ongoing.ticket_id is None:
+            ongoing.ticket_id = ticket.id
+        return ongoing
+    contact = Interaction(
+        id=new_id(),
+        customer_id=ticket.customer_id,
+        channel=ticket.channel,
+        direction="inbound",
+        started_at=now,
+        ended_at=now,
+        outcome="ticket_opened",
+        summary=ticket.name,
+        ticket_id=ticket.id,
+        agent_id=principal.subject,
+        agent_name=principal.username,
+        branch_code=ticket.branch_code,
+        region_code=ticket.region_code,
+        created_at=now,
+        updated_at=now,
+        version=1,
+    )
+    session.add(contact)
+    await session.flush()
+    await publish_interaction(session, contact, "started")
+    await publish_interaction(session, contact, "ended")
+    return contact
 
 
 async def create_ticket(
@@ -757,12 +808,14 @@ async def list_tickets(
     queue: str | None = None,
     incident_id: str | None = None,
     branch_code: str | None = None,
+    q: str | None = None,
     sort: str = "newest",
     limit: int,
     cursor: str | None = None,
 ) -> tuple[list[Ticket], str | None]:
     """Every ticket in the caller's reach, filtered: ``newest`` lists every status by creation,
-    newest first; ``urgency`` the open ones only, nearest SLA deadline first. Returns a page and
+    newest first; ``urgency`` the open ones only, nearest SLA deadline first. ``q``: a ticket
+    number or words of the subject or the customer's name (crm_shared.search). Returns a page and
     the cursor of the next one."""
     require_reader(principal)
     stmt = select(Ticket).where(ticket_visibility(principal), *work_filters(filters))
@@ -774,6 +827,8 @@ async def list_tickets(
     ):
         if value is not None:
             stmt = stmt.where(column == value)
+    if q is not None:
+        stmt = stmt.where(search_clause(q, Ticket.id, (Ticket.name, Ticket.customer_name)))
     if sort == "urgency":
         return await most_urgent_first(session, stmt.where(*open_status_filter(status)), urgency_after(cursor), limit)
     if wanted := one_of("status", status, STATUS_VALUES, "unknown status"):

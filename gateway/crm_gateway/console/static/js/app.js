@@ -10,6 +10,7 @@ import { searchView } from "./views/search.js";
 import { leadsView, pipelineView, reassignView } from "./views/pipeline.js";
 import { branchesView, keysView, usersView } from "./views/admin.js";
 import { statsView } from "./views/stats.js";
+import { analyticsView } from "./views/analytics.js";
 import { incidentView, incidentsView, ticketView, ticketsView } from "./views/tickets.js";
 import { newOrderView, orderView, ordersView } from "./views/orders.js";
 import { can } from "./views/common.js";
@@ -39,6 +40,7 @@ const SCREENS = [
   { path: /^opportunities\/([^/]+)\/history$/, view: opportunityHistoryView, allowed: (me) => can.readCustomers(me) },
   { path: /^orders\/([^/]+)\/history$/, view: orderHistoryView, allowed: (me) => can.readOrders(me) },
   { path: /^stats$/, view: statsView, menu: "nav.stats", allowed: (me) => can.readStats(me) },
+  { path: /^analytics$/, view: analyticsView, menu: "nav.analytics", allowed: (me) => can.readAnalytics(me) },
   { path: /^reassign$/, view: reassignView, menu: "nav.reassign", allowed: (me) => can.reassign(me) },
   { path: /^admin\/users$/, view: usersView, menu: "nav.users", allowed: (me) => can.administer(me) },
   { path: /^admin\/branches$/, view: branchesView, menu: "nav.branches", allowed: (me) => can.administer(me) },

@@ -17,6 +17,8 @@ export const can = {
   writeOrders: (me) => WRITERS.has(me.role),
   reassign: (me) => REASSIGNERS.has(me.role),
   readStats: (me) => REASSIGNERS.has(me.role) || me.role === "hq_analyst",
+  // crm_analytics.access: head office the whole country, a regional manager its region
+  readAnalytics: (me) => ["admin", "hq_analyst", "regional_manager"].includes(me.role),
   administer: (me) => me.role === "admin",
   // crm_tickets.access: every role with personal data reads tickets (in its branch, region or the
   // whole country); the writer roles and the call centre work them; admins and regional managers

@@ -5,6 +5,7 @@ import { h, replace } from "../dom.js";
 import { checkbox, field, formAlert, formValues, selectInput, showErrors, textInput } from "../forms.js";
 import { branchName, label, phone, t } from "../i18n.js";
 import { branches, can, empty, link, pager, table } from "./common.js";
+import { exportButton } from "./exports.js";
 
 export async function customersView(root) {
   const me = session.me;
@@ -25,10 +26,13 @@ export async function customersView(root) {
       can.writeCustomers(me) ? checkbox("mine", t("customers.mine")) : null,
       h("button", { type: "submit", class: "primary" }, t("common.apply"))));
   const results = h("div", { "aria-live": "polite" });
-  const paging = pager(async (cursor) => {
+  const listFilters = () => {
     const values = formValues(filters);
-    const query = { q: values.q, phone: values.phone, branch_code: values.branch_code, kind: values.kind,
-      status: values.status, owner_id: values.mine ? me.id : null, limit: 25, cursor };
+    return { q: values.q, phone: values.phone, branch_code: values.branch_code, kind: values.kind,
+      status: values.status, owner_id: values.mine ? me.id : null };
+  };
+  const paging = pager(async (cursor) => {
+    const query = { ...listFilters(), limit: 25, cursor };
     try {
       const page = await api("sales/customers", { query });
       replace(results, page.items.length ? table(
@@ -49,6 +53,6 @@ export async function customersView(root) {
   replace(root,
     h("div", { class: "title-row" }, h("h1", {}, t("customers.title")),
       can.writeCustomers(me) ? link("customers/new", t("customer.new_title"), { class: "button primary" }) : null),
-    filters, results, paging.bar);
+    filters, exportButton("sales/customers", listFilters, "customers.csv"), results, paging.bar);
   await paging.reset();
 }

@@ -8,6 +8,7 @@ import { field, formAlert, formValues, onSubmit, selectInput, showErrors, submit
 import { branchName, dateTime, label, money, offeringName, phone, t } from "../i18n.js";
 import { branches, can, definitionList, empty, link, loadRecord, pager, problemBox, table, toast } from "./common.js";
 import { loadCustomer } from "./customer.js";
+import { exportButton } from "./exports.js";
 
 const ORDER_STATES = ["draft", "acknowledged", "in_progress", "held", "completed", "failed", "partial", "cancelled"];
 const PRODUCT_LINES = ["internet", "tv", "mobile", "fixed_line", "bundle"];
@@ -86,10 +87,10 @@ export async function ordersView(root) {
         ...ORDER_STATES.map((s) => [s, label("order", s)])], initialState)),
       h("button", { type: "submit", class: "primary" }, t("common.apply"))));
   const results = h("div", { "aria-live": "polite" });
+  const listFilters = () => ({ state: formValues(filters).state, customer_id: customerId });
   const paging = pager(async (cursor) => {
-    const values = formValues(filters);
     try {
-      const page = await api("orders/orders", { query: { state: values.state, customer_id: customerId, limit: 25, cursor } });
+      const page = await api("orders/orders", { query: { ...listFilters(), limit: 25, cursor } });
       replace(results, page.items.length ? table(
         [t("orders.order"), t("order.created"), t("orders.customer"), t("orders.items"), t("order.state"),
           t("order.one_off"), t("order.monthly"), t("customer.owner")],
@@ -110,7 +111,7 @@ export async function ordersView(root) {
   replace(root,
     h("div", { class: "title-row" }, h("h1", {}, t("orders.title"))),
     customerId ? await customerFilterNote(customerId) : null,
-    filters, results, paging.bar);
+    filters, exportButton("orders/orders", listFilters, "orders.csv"), results, paging.bar);
   await paging.reset();
 }
 

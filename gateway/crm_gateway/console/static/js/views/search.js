@@ -1,9 +1,10 @@
-// The call-centre screen: one box for a phone number in any notation, an IIN/BIN or a name;
-// results as you type; arrows and Enter open the customer.
+// The call-centre screen: one box for a name in any script, a phone number in any notation, an
+// IIN/BIN, an e-mail or a ticket or order number (GET /api/v1/search); results as you type;
+// arrows and Enter open the customer, ticket or order.
 import { api } from "../api.js";
 import { arrowNavigation, debounce, h, replace } from "../dom.js";
 import { problemText } from "../forms.js";
-import { label, phone, t } from "../i18n.js";
+import { label, t } from "../i18n.js";
 import { empty, link } from "./common.js";
 
 // What the box holds, as the customer API's query parameters (null while it is not complete).
@@ -20,15 +21,24 @@ export function searchQuery(text) {
   return null;
 }
 
-export function customerRow(customer) {
-  return h("a", { class: "result", href: `#/customers/${customer.id}` },
-    h("span", { class: "name" }, customer.display_name),
+// What the box holds as the search's q (null while it is not complete): digits only wait for a
+// whole phone number or IIN/BIN; anything else with letters, "@" or "#" is searched as it is.
+export function boxQuery(text) {
+  const typed = text.trim();
+  if (/[\p{L}@#№]/u.test(typed)) return typed.replace(/[#№\s]/g, "").length >= 2 ? typed : null;
+  return searchQuery(typed) ? typed : null;
+}
+
+const RESULT_LINKS = { customer: "customers", ticket: "tickets", order: "orders" };
+const STATUS_LABELS = { customer: "status", ticket: "ticket", order: "order" };
+
+function resultRow(item) {
+  return h("a", { class: `result ${item.type}`, href: `#/${RESULT_LINKS[item.type]}/${item.id}` },
+    h("span", { class: "kind" }, t(`search.kind.${item.type}`)),
+    h("span", { class: "name" }, item.title),
     h("span", { class: "meta" }, [
-      label("kind", customer.kind),
-      customer.iin || customer.bin,
-      phone(customer.primary_phone),
-      customer.branch_code,
-      customer.status !== "active" ? label("status", customer.status) : null,
+      item.subtitle,
+      item.status && !(item.type === "customer" && item.status === "active") ? label(STATUS_LABELS[item.type], item.status) : null,
     ].filter(Boolean).join(" · ")));
 }
 
@@ -40,7 +50,7 @@ export async function searchView(root) {
   let asked = 0;
 
   const run = debounce(async () => {
-    const query = searchQuery(box.value);
+    const query = boxQuery(box.value);
     const ticket = ++asked;
     if (!query) {
       replace(results);
@@ -49,11 +59,14 @@ export async function searchView(root) {
     }
     status.textContent = t("common.loading");
     try {
-      const page = await api("sales/customers", { query: { ...query, status: "any", limit: 20 } });
+      const page = await api("search", { query: { q: query, limit: 10 } });
       if (ticket !== asked) return;  // a newer query has been typed meanwhile
-      replace(results, page.items.length ? h("ul", {}, page.items.map((c) => h("li", {}, customerRow(c))))
+      replace(results, page.items.length ? h("ul", {}, page.items.map((item) => h("li", {}, resultRow(item))))
         : empty(t("search.nothing")));
-      status.textContent = page.items.length ? t("search.found", { count: page.items.length }) : t("search.nothing");
+      status.textContent = [
+        page.items.length ? t("search.found", { count: page.items.length }) : t("search.nothing"),
+        page.unavailable.length ? t("search.unavailable", { services: page.unavailable.join(", ") }) : null,
+      ].filter(Boolean).join(" ");
     } catch (error) {
       if (ticket !== asked) return;
       replace(results);

@@ -6,6 +6,7 @@ import { h, replace } from "../dom.js";
 import { checkbox, field, formAlert, formValues, onSubmit, selectInput, showErrors, submitButton, textInput } from "../forms.js";
 import { branchName, dateTime, label, number, t } from "../i18n.js";
 import { branches, can, definitionList, empty, link, loadRecord, pager, problemBox, table, toast } from "./common.js";
+import { exportButton } from "./exports.js";
 
 const STATUSES = ["new", "acknowledged", "in_progress", "pending", "resolved", "closed", "cancelled"];
 const OPEN_STATUSES = ["new", "acknowledged", "in_progress", "pending"];
@@ -199,7 +200,14 @@ export async function ticketsView(root) {
   });
   filters.addEventListener("submit", (event) => { event.preventDefault(); apply(); });
   drawFilters();
-  replace(root, h("h1", {}, t("tickets.title")), filters, results, paging.bar);
+  // the export takes the view's filters on the ticket list (a team's queue is its `queue` filter)
+  const exportFilters = () => {
+    const [path, { limit, ...query }] = ticketsRequest(values, me);
+    return path === "tickets/tickets" ? query
+      : { ...query, queue: decodeURIComponent(path.split("/")[2]), sort: "urgency" };
+  };
+  replace(root, h("h1", {}, t("tickets.title")), filters, exportButton("tickets/tickets", exportFilters, "tickets.csv"),
+    results, paging.bar);
   await paging.reset();
 }
 

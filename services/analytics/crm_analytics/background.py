@@ -1,0 +1,167 @@
+"""The ingest worker: every topic of the event catalogue (crm_contracts.events), one consumer
+group, read in batches (getmany) and written to the event store in one insert per batch; the
+offsets are committed after the insert. A crash in between re-reads the batch, and the store
+counts each event once by its id (services/ingest_service.py), so a redelivery does no harm.
+
+After the store's ``rebuild()`` it reads every topic again from the earliest retained record
+(`crm outbox replay` puts older events of a service's outbox back on the broker)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord
+
+from crm_contracts import events as catalogue
+from crm_shared.db import Database
+from crm_shared.envelope import CloudEvent
+from crm_shared.kafka import make_consumer
+from crm_shared.settings import var_dir
+
+from .config import AnalyticsSettings
+from .db.store import EventStore
+from .domain.projection import Parsed
+from .services import export_service, ingest_service
+
+log = logging.getLogger("crm.analytics.ingest")
+
+
+def catalogue_topics() -> list[str]:
+    return sorted(topic["name"] for topic in catalogue.topics())
+
+
+def parsed(record: ConsumerRecord) -> Parsed | None:
+    try:
+        event = CloudEvent.from_kafka(list(record.headers or ()), record.value)
+    except Exception as exc:
+        log.error("skipping malformed record %s[%s]@%s: %s", record.topic, record.partition, record.offset, exc)
+        return None
+    data = event.data if isinstance(event.data, dict) else {}
+    return Parsed(event.id, event.type, record.topic, event.time, data, event.region, event.branch)
+
+
+class IngestWorker:
+    name = "analytics-ingest"
+
+    def __init__(self, db: Database, store: EventStore, settings: AnalyticsSettings) -> None:
+        self.db = db
+        self.store = store
+        self.settings = settings
+        self.topics = catalogue_topics()
+        self.ingested = 0
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task | None = None
+        self._stopping = asyncio.Event()
+        self._generation = store.generation
+
+    @property
+    def ready(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        self._stopping.clear()
+        self._task = asyncio.create_task(self._run(), name=self.name)
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        await self._close()
+
+    async def _run(self) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                consumer = await self._ensure_consumer()
+                if self._generation != self.store.generation:  # the store was rebuilt: replay
+                    self._generation = self.store.generation
+                    await consumer.seek_to_beginning()
+                batch = await consumer.getmany(
+                    timeout_ms=self.settings.ingest_poll_ms, max_records=self.settings.ingest_batch_size
+                )
+                await self.apply(consumer, batch)
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                delay = min(30.0, 0.5 * 2 ** (failures - 1))
+                log.warning("ingest: restarting its Kafka client in %.1fs: %s", delay, exc)
+                await self._close()
+                await asyncio.sleep(delay)
+
+    async def apply(self, consumer: AIOKafkaConsumer, batch: dict) -> None:
+        events = [event for records in batch.values() for record in records if (event := parsed(record))]
+        self.ingested += await ingest_service.ingest(self.db, self.store, events)
+        offsets = {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
+        if offsets:
+            await consumer.commit(offsets)
+
+    async def _ensure_consumer(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            consumer = make_consumer(
+                self.settings,
+                group_id=self.settings.ingest_group_id,
+                max_partition_fetch_bytes=4 * 1024 * 1024,
+            )
+            consumer.subscribe(self.topics)
+            try:
+                await consumer.start()
+            except BaseException:
+                await consumer.stop()
+                raise
+            self._consumer = consumer
+        return self._consumer
+
+    async def _close(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            try:
+                await consumer.stop()
+            except Exception as exc:
+                log.warning("ingest: stopping the Kafka client failed: %s", exc)
+
+
+class MonthlyReports:
+    """Writes the previous month's report of every region once (services/export_service.py), and
+    checks again every ``reports_check_interval_s``: a report missed while the service was down is
+    written when it comes back."""
+
+    name = "analytics-monthly-reports"
+
+    def __init__(self, store: EventStore, settings: AnalyticsSettings, clock: Callable[[], datetime]) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.directory = Path(settings.reports_dir or Path(settings.var_dir or var_dir()) / "analytics-reports")
+        self._task: asyncio.Task | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=self.name)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                month = export_service.previous_month(self.clock())
+                for path in await export_service.write_monthly_reports(self.store, self.directory, month):
+                    log.info("monthly report written: %s", path)
+            except Exception as exc:
+                log.warning("monthly reports: %s; trying again later", exc)
+            await asyncio.sleep(self.settings.reports_check_interval_s)

@@ -1,0 +1,58 @@
+"""Ingest: a batch of events from any topics of the catalogue into the event store, in one insert.
+
+The customer ids of the batch become pseudonymous keys in one transaction of the operational
+database; each event becomes its allow-listed projection (domain/projection.py). Idempotence is
+the store's: rows are keyed by the event's id, and every query counts records by key, so an event
+delivered twice (a redelivery, a replay, a rebuild) is counted once."""
+
+from __future__ import annotations
+
+from crm_shared.db import Database
+
+from ..db.store import RECORDS, EventStore, literal
+from ..domain.projection import (
+    CUSTOMER_TOPIC,
+    Parsed,
+    customer_of,
+    customer_record_key,
+    project,
+    retired_customers,
+    retired_row,
+)
+from . import pseudonym_service
+
+
+async def ingest(db: Database, store: EventStore, events: list[Parsed]) -> int:
+    """Stores ``events``; returns how many rows were written."""
+    if not events:
+        return 0
+    customers = {event.event_id: customer_of(event) for event in events}
+    async with db.unit_of_work() as session:
+        keys = await pseudonym_service.keys_for(session, (c for c in customers.values() if c))
+    rows = [project(event, keys.get(customers[event.event_id] or "", "")) for event in events]
+    await store.insert(rows)
+    await _retire_customers(store, events)
+    return len(rows)
+
+
+async def _retire_customers(store: EventStore, events: list[Parsed]) -> None:
+    """Erasures and merges carry no customer state: the customer's latest row is written again in
+    its final state (erased, merged), so that it stops counting as active, as it does in sales."""
+    retired = {}
+    for event in events:
+        for customer_id, state in retired_customers(event).items():
+            retired[customer_record_key(customer_id)] = (state, event)
+    if not retired:
+        return
+    keys = ", ".join(literal(key) for key in retired)
+    columns, found = await store.query(
+        f"SELECT * FROM {store.table(RECORDS)} FINAL WHERE topic = {literal(CUSTOMER_TOPIC)} "
+        f"AND record_key IN ({keys}) SETTINGS do_not_merge_across_partitions_select_final = 1"
+    )
+    rows = []
+    for values in found:
+        latest = dict(zip(columns, values, strict=True))
+        state, event = retired[latest["record_key"]]
+        if latest["state"] != state:
+            rows.append(retired_row(latest, state, event))
+    await store.insert(rows)

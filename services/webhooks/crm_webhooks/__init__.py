@@ -1,0 +1,1 @@
+"""Qazaq CRM webhooks service."""

@@ -1,0 +1,1 @@
+"""The webhooks service publishes no events of its own: it delivers the others' to subscribers."""

@@ -1,0 +1,1 @@
+"""No gRPC API of its own: the webhooks service answers REST and delivers to subscribers."""
