@@ -1,15 +1,15 @@
 """Customers' own erasure requests from the self-service portal (erasure_asks), pending until a
 privacy officer erases the data.
 
-Revision ID: 0006_erasure_asks
-Revises: 0005_erasure
+Revision ID: 0007_erasure_asks
+Revises: 0006_customer_search_text
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_erasure_asks"
-down_revision = "0005_erasure"
+revision = "0007_erasure_asks"
+down_revision = "0006_customer_search_text"
 branch_labels = None
 depends_on = None
 

@@ -1,8 +1,8 @@
 """The customer's rating of a resolved ticket (tickets.rating_score, rating_comment, rated_at),
 given once through the self-service portal: CSAT for the branch and for analytics.
 
-Revision ID: 0006_ticket_rating
-Revises: 0005_customer_identity
+Revision ID: 0007_ticket_rating
+Revises: 0006_tmf_original_values
 """
 
 import sqlalchemy as sa
@@ -10,8 +10,8 @@ from alembic import op
 
 from crm_shared.db import UTCDateTime
 
-revision = "0006_ticket_rating"
-down_revision = "0005_customer_identity"
+revision = "0007_ticket_rating"
+down_revision = "0006_tmf_original_values"
 branch_labels = None
 depends_on = None
 
