@@ -66,7 +66,7 @@ class TtlCache(Generic[K, V]):
 class Caller:
     """The authenticated caller, and the principal that services will see."""
 
-    kind: Literal["user", "api_key"]
+    kind: Literal["user", "api_key", "customer"]
     principal: Principal
     full_name: str | None = None
     language: str | None = None
@@ -98,6 +98,14 @@ def user_caller(user: User) -> Caller:
         full_name=user.full_name,
     )
     return Caller("user", principal, full_name=user.full_name, language=user.language)
+
+
+def customer_caller(customer_id: str, name: str | None = None) -> Caller:
+    """A customer signed in to the self-service portal: Role.CUSTOMER bound to their customer id."""
+    principal = Principal(
+        subject=f"customer:{customer_id}", username=name or customer_id, role=Role.CUSTOMER, customer_id=customer_id
+    )
+    return Caller("customer", principal, full_name=name)
 
 
 def api_key_caller(key: ApiKey) -> Caller:
@@ -142,6 +150,20 @@ class Authenticator:
         }
         return jwt.encode(claims, self.settings.jwt_secret, algorithm="HS256"), ttl
 
+    def issue_customer_token(self, customer_id: str, name: str | None) -> tuple[str, int]:
+        """A portal access token: role customer, bound to one customer id (no staff account behind it)."""
+        now = int(time.time())
+        ttl = self.settings.customer_token_ttl_s
+        claims = {
+            "sub": f"customer:{customer_id}",
+            "name": name,
+            "role": Role.CUSTOMER.value,
+            "customer": customer_id,
+            "iat": now,
+            "exp": now + ttl,
+        }
+        return jwt.encode(claims, self.settings.jwt_secret, algorithm="HS256"), ttl
+
     # --- request authentication --------------------------------------------------------
 
     def credentials(self, request: Request) -> tuple[str, str] | None:
@@ -163,12 +185,19 @@ class Authenticator:
     async def authenticate_bearer(self, token: str) -> Caller:
         try:
             claims = jwt.decode(
-                token, self.settings.jwt_secret, algorithms=["HS256"], options={"require": ["sub", "iat", "exp", "gen"]}
+                token, self.settings.jwt_secret, algorithms=["HS256"], options={"require": ["sub", "iat", "exp"]}
             )
         except jwt.ExpiredSignatureError:
             raise unauthorized("the access token has expired; request a new one") from None
         except jwt.PyJWTError:
             raise unauthorized("the access token is not valid") from None
+        if claims.get("role") == Role.CUSTOMER.value:
+            customer_id = claims.get("customer")
+            if not isinstance(customer_id, str) or not customer_id:
+                raise unauthorized("the access token is not valid")
+            return customer_caller(customer_id, claims.get("name"))
+        if "gen" not in claims:
+            raise unauthorized("the access token is not valid")
         state = await self._user_state(str(claims["sub"]))
         if state is None or not state.active:
             raise unauthorized("the account is not active")

@@ -5,6 +5,7 @@ from typing import Any
 from pydantic import Field, model_validator
 from pydantic_settings import PydanticBaseSettingsSource
 
+from crm_shared.outbound import OutboundSettings
 from crm_shared.registry import ServiceSpec
 from crm_shared.settings import ServiceSettings, service_config
 
@@ -33,7 +34,7 @@ class ServiceUrlsFromEnvironment(PydanticBaseSettingsSource):
         return found
 
 
-class GatewaySettings(ServiceSettings):
+class GatewaySettings(ServiceSettings, OutboundSettings):
     """Environment prefix CRM_GATEWAY_ (e.g. CRM_GATEWAY_JWT_SECRET, CRM_GATEWAY_SALES_URL)."""
 
     model_config = service_config("GATEWAY")
@@ -73,6 +74,20 @@ class GatewaySettings(ServiceSettings):
     # A user who signed in from an address within this many days is not held back there by the
     # address's or the account's throttle (only by the account-from-this-address one).
     known_origin_days: int = Field(30, ge=0)
+
+    # The customer self-service portal (api/portal.py): one-time SMS codes and customer tokens. The
+    # SMS goes out through crm_shared.outbound (CRM_GATEWAY_SMPP_HOST, ..._SMPP_PORT).
+    portal_code_ttl_s: int = Field(300, gt=0)
+    portal_code_wrong_attempts: int = Field(5, ge=1)  # wrong guesses that kill a code
+    portal_codes_per_phone_per_hour: float = Field(5, gt=0)  # codes sent to one phone
+    portal_codes_per_phone_burst: int = Field(3, ge=1)
+    portal_codes_per_address_per_hour: float = Field(30, gt=0)  # codes asked from one client address
+    portal_codes_per_address_burst: int = Field(10, ge=1)
+    portal_guesses_per_phone_per_hour: float = Field(10, gt=0)  # code checks for one phone, any code
+    portal_guesses_per_phone_burst: int = Field(10, ge=1)
+    portal_guesses_per_address_per_hour: float = Field(120, gt=0)
+    portal_guesses_per_address_burst: int = Field(30, ge=1)
+    customer_token_ttl_s: int = Field(1800, gt=0)
 
     # How long a verified API key or user account is trusted from memory before the database is
     # asked again: a revoked key or deactivated user stops working within this window.

@@ -7,11 +7,12 @@ from collections.abc import Iterable
 from crm_shared.app import ServiceRuntime, create_service_app
 from crm_shared.registry import ServiceSpec
 
-from .api import admin, auth, branches, dev_outbox, meta, reference, search, staff
+from .api import admin, auth, branches, dev_outbox, meta, portal, reference, search, staff
 from .api.proxy import proxy_router
 from .config import GatewaySettings
 from .console import mount_console
 from .docs import docs_router, mount_docs_assets
+from .portal import mount_portal
 from .state import Gateway
 
 # create_service_app's generic versions of these; the gateway serves its own (below).
@@ -22,6 +23,7 @@ def workers(gateway: Gateway):
     def make(runtime: ServiceRuntime):
         yield gateway.limiter
         yield gateway.upstreams
+        yield gateway.messenger
         if runtime.settings.grpc_edge_port is not None:
             from .grpc_edge import GrpcEdge
 
@@ -74,6 +76,7 @@ def create_app(
         reference.router,
         staff.router,
         search.router,
+        portal.router,
         proxy_router(gateway.routed),
     ):
         app.include_router(router)
@@ -81,4 +84,5 @@ def create_app(
         app.include_router(dev_outbox.router)
     mount_docs_assets(app)
     mount_console(app)
+    mount_portal(app)
     return app

@@ -13,6 +13,7 @@ from crm_shared.registry import ServiceSpec
 
 from .authn import Authenticator, Caller
 from .config import GatewaySettings
+from .messenger import Messenger
 from .passwords import Passwords
 from .ratelimit import Decision, RateLimiter
 from .throttling import AuthThrottle
@@ -32,6 +33,7 @@ class Gateway:
         self.authenticator = Authenticator(settings, runtime.db, self.passwords)
         self.limiter = RateLimiter(runtime.db)
         self.auth_throttle = AuthThrottle(settings, runtime.db, self.limiter)
+        self.messenger = Messenger(settings)
         # The services behind /api/v1/<name>/: the registry's, or those a test gives.
         self.routed = registry.backend_services(services)
         self.upstreams = Upstreams(settings, {spec.name: settings.upstream_url(spec) for spec in self.routed})

@@ -37,6 +37,7 @@ class Role(StrEnum):
     SYSTEM = "system"  # an external system calling with an API key; its scopes say what it may do
     CHANNEL_MANAGER = "channel_manager"  # manages dealers and agents, approves their deals (partners)
     PARTNER = "partner"  # a dealer's or agent's user: its principal carries partner_id
+    CUSTOMER = "customer"  # a customer signed in to the self-service portal: their own records only
 
 
 class Scope(StrEnum):
@@ -47,6 +48,7 @@ class Scope(StrEnum):
     REGION = "region"
     NATIONAL = "national"
     PARTNER = "partner"  # only the records of the caller's own partner (a partner_id on the record)
+    SELF = "self"  # a customer: only the records of their own customer_id
 
 
 ROLE_SCOPE: dict[Role, Scope] = {
@@ -61,6 +63,7 @@ ROLE_SCOPE: dict[Role, Scope] = {
     Role.SYSTEM: Scope.NATIONAL,
     Role.CHANNEL_MANAGER: Scope.NONE,
     Role.PARTNER: Scope.PARTNER,
+    Role.CUSTOMER: Scope.SELF,
 }
 # Roles that may change records (within their scope), and those that may reassign ownership.
 WRITER_ROLES = {Role.ADMIN, Role.BRANCH_AGENT, Role.BRANCH_MANAGER, Role.REGIONAL_MANAGER, Role.SYSTEM}
@@ -196,11 +199,23 @@ def principal_dependency(secret_getter):
 # --- record visibility -------------------------------------------------------------------
 
 
+def customer_column(model):
+    """The column naming the customer a record belongs to: ``customer_id``, or the column a model
+    names in ``__customer_key__`` (sales' customers: ``id``); None for records of no one customer."""
+    return getattr(model, getattr(model, "__customer_key__", "customer_id"), None)
+
+
 def visibility_clause(principal: Principal, model) -> ColumnElement[bool]:
-    """A WHERE clause limiting ``model`` (with region_code/branch_code columns) to what the caller sees."""
+    """A WHERE clause limiting ``model`` (with region_code/branch_code columns) to what the caller sees;
+    a customer sees the records of their own customer_id only."""
     scope = principal.scope
     if scope is Scope.NATIONAL:
         return true()
+    if scope is Scope.SELF:
+        column = customer_column(model)
+        if column is None or not principal.customer_id:
+            return false()
+        return column == principal.customer_id
     if scope is Scope.REGION and principal.region:
         return model.region_code == principal.region
     if scope is Scope.BRANCH and principal.branch:
@@ -211,6 +226,7 @@ def visibility_clause(principal: Principal, model) -> ColumnElement[bool]:
 
 
 def can_see(principal: Principal, region_code: str | None, branch_code: str | None) -> bool:
+    """By place only: a customer (Scope.SELF) sees nothing by place (``sees_customer`` instead)."""
     scope = principal.scope
     if scope is Scope.NATIONAL:
         return True
@@ -219,6 +235,15 @@ def can_see(principal: Principal, region_code: str | None, branch_code: str | No
     if scope is Scope.BRANCH:
         return principal.branch is not None and principal.branch == branch_code
     return False
+
+
+def sees_customer(
+    principal: Principal, customer_id: str | None, region_code: str | None, branch_code: str | None
+) -> bool:
+    """Whether the caller sees a record about ``customer_id`` placed in that branch and region."""
+    if principal.scope is Scope.SELF:
+        return principal.customer_id is not None and principal.customer_id == customer_id
+    return can_see(principal, region_code, branch_code)
 
 
 def can_write(principal: Principal, region_code: str | None, branch_code: str | None) -> bool:

@@ -18,6 +18,9 @@ GRPC_EDGE_PORT_ENV = "CRM_GATEWAY_GRPC_EDGE_PORT"
 @pytest.fixture(scope="session")
 async def suite(tmp_path_factory, make_database):
     env = {spec.env_name("database_url"): await make_database(f"e2e_{spec.name}") for spec in registry.SERVICES}
+    # every test signs its portal customers in from this one address (the limit itself: gateway/tests)
+    env["CRM_GATEWAY_PORTAL_CODES_PER_ADDRESS_BURST"] = "100"
+    env["CRM_GATEWAY_PORTAL_GUESSES_PER_ADDRESS_BURST"] = "100"
     env[GRPC_EDGE_PORT_ENV] = str(free_port())  # the gateway's gRPC edge for external systems
     running = RunningSuite(tmp_path_factory.mktemp("e2e-suite-var"), seed=True, env=env)
     await asyncio.to_thread(running.__enter__)

@@ -36,7 +36,23 @@ def too_many_requests(decision: Decision, detail: str) -> Problem:
 
 
 async def current_caller(request: Request) -> Caller:
-    """Authenticate (Bearer access token or API key), then apply the caller's rate limit."""
+    """Authenticate (Bearer access token or API key), then apply the caller's rate limit. A customer
+    (portal token) is refused here: every endpoint but the portal's is for staff and systems."""
+    caller = await any_caller(request)
+    if caller.kind == "customer":
+        raise Problem(403, "Forbidden", "a customer's portal token opens /api/v1/portal/ only")
+    return caller
+
+
+async def current_customer(request: Request) -> Caller:
+    """A customer signed in to the self-service portal; staff tokens and API keys are refused (403)."""
+    caller = await any_caller(request)
+    if caller.kind != "customer":
+        raise Problem(403, "Forbidden", "the portal is for customers: sign in with a one-time code")
+    return caller
+
+
+async def any_caller(request: Request) -> Caller:
     try:
         return await _authenticate_and_admit(request)
     except (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
@@ -83,6 +99,7 @@ async def _authenticate_and_admit(request: Request) -> Caller:
 
 
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
+CurrentCustomer = Annotated[Caller, Depends(current_customer)]
 
 
 async def admin_caller(caller: CurrentCaller) -> Caller:

@@ -93,3 +93,22 @@ class SignInOrigin(GatewayBase):
     user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     address: Mapped[str] = mapped_column(String(64), primary_key=True)
     last_success_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PortalSignInCode(GatewayBase):
+    """A one-time code sent by SMS to a customer's phone for the self-service portal: only its
+    HMAC is kept; it expires, is used once, and dies after a few wrong guesses."""
+
+    __tablename__ = "portal_sign_in_codes"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
+    phone: Mapped[str] = mapped_column(String(20), index=True)
+    # "sign_in", or "add_phone:<customer id>": a code confirming a new phone of a signed-in customer
+    # never signs anyone in, and a sign-in code never confirms a phone
+    purpose: Mapped[str] = mapped_column(String(80), default="sign_in")
+    code_hash: Mapped[str] = mapped_column(String(64))
+    accounts: Mapped[list[dict]] = mapped_column(JSON, default=list)  # [{id, name}] the phone signs in to
+    wrong_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

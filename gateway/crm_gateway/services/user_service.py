@@ -237,6 +237,8 @@ def staff_role(value: str) -> Role:
         raise InvalidField("role", f"unknown role {value!r}") from None
     if role is Role.SYSTEM:
         raise InvalidField("role", "system is reserved for API keys of external systems")
+    if role is Role.CUSTOMER:
+        raise InvalidField("role", "customer is the self-service portal's, for customers signed in by SMS code")
     return role
 
 

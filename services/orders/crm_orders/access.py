@@ -48,6 +48,9 @@ def require_system_scope(principal: Principal, scope: str, what: str) -> None:
     require_scope(principal, scope)
 
 
-def require_personal_data_exporter(principal: Principal) -> None:
+def require_personal_data_exporter(principal: Principal, customer_id: str | None = None) -> None:
+    """Privacy officers and admins export anyone's data; a customer (the portal's "my data") their own."""
+    if principal.role is Role.CUSTOMER and customer_id is not None and customer_id == principal.customer_id:
+        return
     if principal.role not in EXPORT_ROLES:
         raise forbidden(f"role {principal.role.value} may not export a customer's personal data")

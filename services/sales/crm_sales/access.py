@@ -9,7 +9,7 @@ may log activities, reassign, or read statistics.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +63,23 @@ def require_customer_writer(principal: Principal) -> None:
     require_writer(principal)
     if not principal.has_scope(WRITE_SCOPE):
         raise forbidden(f"this API key lacks the {WRITE_SCOPE} scope")
+
+
+# What a customer changes about themselves in the self-service portal (Role.CUSTOMER, own record only);
+# "phones": adds a phone (the portal confirmed it by a code sent to it).
+SELF_SERVICE_FIELDS = frozenset({"email", "language", "marketing_consent", "data_processing_consent", "phones"})
+
+
+def check_self_service_change(principal: Principal, fields: Collection[str]) -> None:
+    """A customer changes their own e-mail, language and consents, nothing else (403 naming the field)."""
+    refused = sorted(set(fields) - SELF_SERVICE_FIELDS) or ([] if fields else ["(this change)"])
+    if refused:
+        raise Problem(
+            403,
+            "Forbidden",
+            f"{refused[0]}: a customer changes only their {', '.join(sorted(SELF_SERVICE_FIELDS))}",
+            errors=[{"field": refused[0], "message": "not changed by the customer"}],
+        )
 
 
 def check_may_create_customer_in(principal: Principal, region_code: str, branch_code: str) -> None:

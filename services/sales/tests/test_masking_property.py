@@ -51,6 +51,10 @@ MASKED_CALLERS: dict[str, Principal] = {
     # only those its partner brought
     "channel_manager": Principal("t-channel", "channel.manager", Role.CHANNEL_MANAGER),
     "partner": Principal("t-partner", "dealer.test", Role.PARTNER, partner_id="p-masking"),
+    "marketer": Principal("t-marketer", "marketer", Role.MARKETER),
+    # a portal customer (someone else than the person walked: they see their own record masked too,
+    # test_customer_self_service.py)
+    "customer": Principal("customer:t-other", "portal", Role.CUSTOMER, customer_id="t-other-customer"),
 }
 WRITER_KEY = MASKED_CALLERS["api_key_write"]
 
@@ -188,6 +192,7 @@ def walk(person: Person, story: dict) -> dict[str, list[dict]]:
         "/api/v1/sales/reassignments/{operation_id}": [{}],
         "/api/v1/sales/stats/customers": [{}],
         "/api/v1/sales/identifier-lookups": [{}],
+        "/api/v1/sales/erasure-asks": [{}, {"status": "confirmed"}],
         "/api/v1/sales/leads/{lead_id}/history": [{}],
         "/api/v1/sales/opportunities/{opportunity_id}/history": [{}],
         "/api/v1/sales/forecast": [{"group_by": group} for group in ("owner", "branch", "region", "month")],

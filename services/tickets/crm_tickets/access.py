@@ -34,8 +34,12 @@ def require_reader(principal: Principal) -> None:
     require_scope(principal, READ_SCOPE)
 
 
-def require_ticket_writer(principal: Principal) -> None:
+def require_ticket_writer(principal: Principal, *, customer_may: bool = False) -> None:
+    """``customer_may``: a customer (the self-service portal) may do this to their own tickets
+    (open one, add a note for the branch); the ticket's visibility keeps them to their own."""
     require_personal_data_access(principal)
+    if customer_may and principal.role is Role.CUSTOMER:
+        return
     if principal.role not in TICKET_WRITERS:
         raise forbidden(f"role {principal.role.value} may not change tickets")
     require_scope(principal, WRITE_SCOPE)
@@ -47,7 +51,10 @@ def require_incident_manager(principal: Principal) -> None:
     require_scope(principal, INCIDENT_SCOPE)
 
 
-def require_personal_data_exporter(principal: Principal) -> None:
+def require_personal_data_exporter(principal: Principal, customer_id: str | None = None) -> None:
+    """Privacy officers and admins export anyone's data; a customer (the portal's "my data") their own."""
+    if principal.role is Role.CUSTOMER and customer_id is not None and customer_id == principal.customer_id:
+        return
     if principal.role not in EXPORT_ROLES:
         raise forbidden(f"role {principal.role.value} may not export a customer's personal data")
 
@@ -64,13 +71,25 @@ def incident_visibility(principal: Principal) -> ColumnElement[bool]:
     return visibility_clause(principal, Incident)
 
 
+def require_customer(principal: Principal, action: str) -> None:
+    if principal.role is not Role.CUSTOMER:
+        raise forbidden(f"only the customer may {action}")
+
+
 async def load_ticket(
-    session: AsyncSession, principal: Principal, ticket_id: str, *, write: bool = False, field: str | None = None
+    session: AsyncSession,
+    principal: Principal,
+    ticket_id: str,
+    *,
+    write: bool = False,
+    field: str | None = None,
+    customer_may: bool = False,
 ) -> Ticket:
     """The ticket if the caller sees it (404 otherwise); ``write`` also checks the caller may
-    change tickets (403) and locks the row for the rest of the transaction."""
+    change tickets (403; a customer their own when ``customer_may``) and locks the row for the
+    rest of the transaction."""
     if write:
-        require_ticket_writer(principal)
+        require_ticket_writer(principal, customer_may=customer_may)
     else:
         require_reader(principal)
     return await get_visible(

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_shared.auth import Principal, can_see
+from crm_shared.auth import Principal, Role, can_see, sees_customer
 from crm_shared.db import new_id
 from crm_shared.domain import InvalidField, RecordNotFound
 from crm_shared.timefmt import iso
@@ -89,7 +89,8 @@ async def enrol(
 
 
 async def get_account(session: AsyncSession, principal: Principal, customer_id: str) -> LoyaltyAccount:
-    access.require_staff(principal)
+    if principal.role is not Role.CUSTOMER:  # a customer (the self-service portal) reads their own
+        access.require_staff(principal)
     home = await customer_identity_service.home_of(session, customer_id)
     account = await session.get(LoyaltyAccount, home.customer_id)
     if account is None or not _visible(principal, account):
@@ -108,7 +109,9 @@ async def find_by_card(session: AsyncSession, principal: Principal, card_number:
 
 
 def _visible(principal: Principal, account: LoyaltyAccount) -> bool:
-    return principal.sees_personal_data and can_see(principal, account.region_code, account.branch_code)
+    return principal.sees_personal_data and sees_customer(
+        principal, account.customer_id, account.region_code, account.branch_code
+    )
 
 
 async def redeem(

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_shared.auth import Principal, can_see
+from crm_shared.auth import Principal, sees_customer
 from crm_shared.clients.sales import SalesCustomers
 from crm_shared.db import utcnow
 from crm_shared.errors import conflict, field_problem, not_found
@@ -137,7 +137,7 @@ async def customer_balance(
     a 404 here too, not an empty balance."""
     require_reader(principal)
     account = await session.get(BillingAccount, customer_id)
-    if account is not None and not can_see(principal, account.region_code, account.branch_code):
+    if account is not None and not sees_customer(principal, customer_id, account.region_code, account.branch_code):
         raise not_found("customer", customer_id[:64])
     if account is None:
         await customers.get(principal, customer_id, field=None)

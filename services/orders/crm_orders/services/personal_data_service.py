@@ -53,7 +53,7 @@ async def export_customer_data(
 ) -> tuple[dict[str, Any], dict[str, int]]:
     """(the document, how many records of each kind it holds). A customer unknown here is an
     empty document: nothing is held."""
-    require_personal_data_exporter(principal)
+    require_personal_data_exporter(principal, customer_id)
     if not customer_id:
         raise field_problem("customer_id", "required")
     orders = list(

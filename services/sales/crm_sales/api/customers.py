@@ -55,9 +55,12 @@ def _headers(view: dict) -> dict[str, str]:
     return version_headers(view["version"], service.customer_url(view["id"]))
 
 
-async def _writable_at(session: AsyncSession, principal: Principal, customer_id: str, if_match: str | None) -> Customer:
-    """The customer a sub-resource change is made on; If-Match is optional there."""
-    customer = await service.get_writable_customer(session, principal, customer_id)
+async def _writable_at(
+    session: AsyncSession, principal: Principal, customer_id: str, if_match: str | None, fields: tuple[str, ...] = ()
+) -> Customer:
+    """The customer a sub-resource change is made on; If-Match is optional there. ``fields``: what
+    the change touches, for a customer changing their own record (access.SELF_SERVICE_FIELDS)."""
+    customer = await service.get_writable_customer(session, principal, customer_id, fields=fields)
     check_version(WHAT, customer.version, parse_if_match(if_match, WHAT))
     return customer
 
@@ -119,6 +122,9 @@ async def customer_filters(
     owner_id: Annotated[str | None, Query(max_length=200)] = None,
     kind: Literal["individual", "business"] | None = None,
     status: Literal["active", "inactive", "merged", "erased", "any"] = "active",
+    contact_phones: Annotated[
+        bool, Query(description="with `phone`: also the businesses whose registered contact person has it")
+    ] = False,
 ) -> CustomerFilters:
     terms = _search_terms(q)
     query = service.CustomerQuery(
@@ -130,6 +136,7 @@ async def customer_filters(
         owner_id=owner_id,
         kind=kind,
         statuses=None if status == "any" else (status,),
+        contact_phones=contact_phones,
     )
     return CustomerFilters(query, "iin" if iin is not None else "bin" if bin is not None else "q")
 
@@ -292,9 +299,9 @@ async def update_customer(
     response: Response,
     if_match: IfMatch = None,
 ):
-    customer = await service.get_writable_customer(session, principal, customer_id)
-    version = required_version(if_match, body.version, WHAT)
     patch = body.model_dump(exclude_unset=True, exclude={"version"})
+    customer = await service.get_writable_customer(session, principal, customer_id, fields=set(patch))
+    version = required_version(if_match, body.version, WHAT)
     await service.update_customer(session, principal, customer, patch, version)
     response.headers["ETag"] = etag(customer.version)
     return service.customer_view(customer, principal)
@@ -355,7 +362,7 @@ async def add_phone(
     response: Response,
     if_match: IfMatch = None,
 ):
-    customer = await _writable_at(session, principal, customer_id, if_match)
+    customer = await _writable_at(session, principal, customer_id, if_match, fields=("phones",))
     phone = await service.add_phone(session, principal, customer, body.phone, body.label)
     response.headers["ETag"] = etag(customer.version)
     return phone_state(phone)

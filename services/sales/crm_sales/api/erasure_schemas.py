@@ -12,6 +12,10 @@ from crm_shared.schemas import Strict
 from ..domain.erasure import MAX_REASON
 
 
+class ErasureAskCreate(Strict):
+    reason: str | None = Field(None, max_length=MAX_REASON, description="the customer's own words, if any")
+
+
 class ErasureCreate(Strict):
     reason: str = Field(
         max_length=MAX_REASON,

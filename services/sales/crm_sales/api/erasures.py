@@ -4,16 +4,16 @@ confirmation. The use cases are crm_sales.services.erasure_service."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from crm_shared.api import CurrentPrincipal, ReadSession, Session
 from crm_shared.errors import OPENAPI_PROBLEMS
 from crm_shared.timefmt import iso
 
 from ..services import erasure_service
-from .erasure_schemas import ErasureCreate, ErasureOut
+from .erasure_schemas import ErasureAskCreate, ErasureCreate, ErasureOut
 
 router = APIRouter(prefix="/api/v1/sales", tags=["customers"])
 
@@ -66,3 +66,45 @@ async def request_erasure(
 )
 async def erasure(customer_id: str, principal: CurrentPrincipal, session: ReadSession):
     return _view(await erasure_service.erasure_report(session, principal, customer_id))
+
+
+def _ask_view(ask) -> dict[str, Any]:
+    return {
+        "id": ask.id,
+        "customer_id": ask.customer_id,
+        "reason": ask.reason,
+        "status": ask.status,
+        "asked_at": iso(ask.asked_at),
+        "confirmed_at": iso(ask.confirmed_at),
+    }
+
+
+@router.post(
+    "/customers/{customer_id}/erasure-asks",
+    status_code=201,
+    responses=OPENAPI_PROBLEMS,
+    summary="The customer asks that their own personal data be destroyed (the self-service portal); "
+    "pending until a privacy officer erases it; 200 with the pending ask when asked again",
+)
+async def ask_erasure(
+    customer_id: str, body: ErasureAskCreate, principal: CurrentPrincipal, session: Session, response: Response
+):
+    ask, created = await erasure_service.ask_erasure(session, principal, customer_id, body.reason)
+    if not created:
+        response.status_code = 200
+    return _ask_view(ask)
+
+
+@router.get(
+    "/erasure-asks",
+    responses=OPENAPI_PROBLEMS,
+    summary="Customers' own erasure requests for privacy officers to answer (oldest first); erasing the "
+    "customer (POST /customers/{id}/erasure) confirms them",
+)
+async def erasure_asks(
+    principal: CurrentPrincipal,
+    session: ReadSession,
+    status: Literal["pending", "confirmed"] = "pending",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+):
+    return {"items": [_ask_view(a) for a in await erasure_service.erasure_asks(session, principal, status, limit)]}

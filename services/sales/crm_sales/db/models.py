@@ -20,6 +20,7 @@ class Customer(SalesBase):
     __tablename__ = "customers"
     # a partner user sees the customers its partner brought (crm_shared.partner_customers)
     __partner_customer_column__ = "id"
+    __customer_key__ = "id"  # a customer signed in to the portal sees this row (crm_shared.auth.customer_column)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     kind: Mapped[str] = mapped_column(String(16))
@@ -156,6 +157,20 @@ class ErasureRequest(SalesBase):
     confirmations: Mapped[list[ErasureConfirmation]] = relationship(
         back_populates="request", order_by="ErasureConfirmation.service", lazy="selectin"
     )
+
+
+class ErasureAsk(SalesBase):
+    """A customer's own request (the self-service portal) that their personal data be destroyed:
+    pending until a privacy officer erases it (POST /customers/{id}/erasure), which confirms it."""
+
+    __tablename__ = "erasure_asks"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    customer_id: Mapped[str] = mapped_column(String(36), ForeignKey("customers.id"), index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | confirmed
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ErasureConfirmation(SalesBase):

@@ -7,7 +7,7 @@ and the outbox event, and leaves the commit to the caller.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -17,7 +17,7 @@ from sqlalchemy.orm import joinedload
 
 from crm_shared import concurrency
 from crm_shared.audit import diff, history, record_change
-from crm_shared.auth import Principal, visibility_clause
+from crm_shared.auth import Principal, Role, visibility_clause
 from crm_shared.concurrency import check_version
 from crm_shared.db import Database, new_id, utcnow
 from crm_shared.errors import Problem, conflict, field_problem, not_found
@@ -30,6 +30,7 @@ from crm_shared.timefmt import iso
 
 from ..access import (
     check_may_create_customer_in,
+    check_self_service_change,
     masked_customer,
     require_customer_writer,
     require_reader,
@@ -120,13 +121,20 @@ async def get_visible_customer(
     return await get_visible(session, principal, Customer, customer_id, what=ENTITY, field=field)
 
 
-async def get_writable_customer(session: AsyncSession, principal: Principal, customer_id: str) -> Customer:
+async def get_writable_customer(
+    session: AsyncSession, principal: Principal, customer_id: str, fields: Collection[str] = ()
+) -> Customer:
     """The customer if the caller may change it: 403 for roles that never write, 404 when it is
-    not visible, 409 when it was merged away (changes go to the survivor)."""
-    require_customer_writer(principal)
-    # Not locked: customers count their versions in the UPDATE itself (version_id_col), so a
-    # writer that lost the race gets a 412 at flush (flush_or_conflict) instead of waiting.
-    customer = await get_writable(session, principal, Customer, customer_id, what=ENTITY, for_update=False)
+    not visible, 409 when it was merged away (changes go to the survivor). A customer (the portal)
+    changes their own record's ``fields`` when they are self-service ones (access.py)."""
+    if principal.role is Role.CUSTOMER:
+        check_self_service_change(principal, fields)
+        customer = await get_visible(session, principal, Customer, customer_id, what=ENTITY)
+    else:
+        require_customer_writer(principal)
+        # Not locked: customers count their versions in the UPDATE itself (version_id_col), so a
+        # writer that lost the race gets a 412 at flush (flush_or_conflict) instead of waiting.
+        customer = await get_writable(session, principal, Customer, customer_id, what=ENTITY, for_update=False)
     if customer.status == CustomerStatus.MERGED:
         raise conflict(
             f"customer {customer.id} was merged into {customer.merged_into_id}; change that customer instead",
@@ -694,12 +702,16 @@ class CustomerQuery:
     owner_id: str | None = None
     kind: str | None = None
     statuses: tuple[str, ...] | None = (CustomerStatus.ACTIVE,)
+    contact_phones: bool = False  # the phone also matches a business's registered contact person
 
 
 def search_statement(principal: Principal, query: CustomerQuery) -> Select:
     stmt = select(Customer).where(visibility_clause(principal, Customer))
     if query.phone:
-        stmt = stmt.where(Customer.id.in_(select(CustomerPhone.customer_id).where(CustomerPhone.e164 == query.phone)))
+        own = Customer.id.in_(select(CustomerPhone.customer_id).where(CustomerPhone.e164 == query.phone))
+        if query.contact_phones:
+            own = or_(own, Customer.id.in_(select(Contact.customer_id).where(Contact.phone == query.phone)))
+        stmt = stmt.where(own)
     if query.tax_id:
         stmt = stmt.where(Customer.tax_id == query.tax_id)
     if query.name_prefix:

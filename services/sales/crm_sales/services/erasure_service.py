@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_contracts.events import erasure_confirmation_topics
@@ -26,11 +26,11 @@ from crm_shared.audit import record_change
 from crm_shared.auth import Principal, Role
 from crm_shared.customer_identity import forget_published, scrub_audit
 from crm_shared.db import new_id, utcnow
-from crm_shared.errors import conflict, not_found
+from crm_shared.errors import conflict, forbidden, not_found
 from crm_shared.records import get_visible
 
 from ..access import require_privacy_officer
-from ..db.models import Customer, ErasureConfirmation, ErasureRequest
+from ..db.models import Customer, ErasureAsk, ErasureConfirmation, ErasureRequest
 from ..db.pipeline_models import Activity, Lead
 from ..domain.customers import CustomerStatus
 from ..domain.erasure import (
@@ -71,6 +71,50 @@ class ErasureReport:
 
 
 # --- the request ------------------------------------------------------------------------------
+
+
+async def ask_erasure(
+    session: AsyncSession, principal: Principal, customer_id: str, reason: str | None
+) -> tuple[ErasureAsk, bool]:
+    """A customer asks (the self-service portal) that their own personal data be destroyed: a
+    pending ask that a privacy officer answers by erasing (request_erasure). Asking again while one
+    is pending answers that one (and whether it is new)."""
+    if principal.role is not Role.CUSTOMER:
+        raise forbidden("a customer asks for their own erasure; privacy officers erase (POST .../erasure)")
+    customer = await get_visible(session, principal, Customer, customer_id, what=ENTITY)
+    if customer.status == CustomerStatus.ERASED:
+        raise conflict(f"customer {customer.id} was erased already")
+    pending = await session.scalar(
+        select(ErasureAsk).where(ErasureAsk.customer_id == customer.id, ErasureAsk.status == "pending")
+    )
+    if pending is not None:
+        return pending, False
+    ask = ErasureAsk(id=new_id(), customer_id=customer.id, reason=(reason or "").strip() or None, status="pending")
+    ask.asked_at = utcnow()
+    session.add(ask)
+    record_change(
+        session,
+        principal,
+        entity_type=ENTITY,
+        entity_id=customer.id,
+        action="erasure_asked",
+        changes={"erasure_ask": [None, ask.id]},
+    )
+    await session.flush()
+    return ask, True
+
+
+async def erasure_asks(session: AsyncSession, principal: Principal, status: str, limit: int) -> list[ErasureAsk]:
+    """The customers' asks for privacy officers to answer, oldest first."""
+    require_privacy_officer(principal, "answering customers' erasure requests")
+    return list(
+        await session.scalars(
+            select(ErasureAsk)
+            .where(ErasureAsk.status == status)
+            .order_by(ErasureAsk.asked_at, ErasureAsk.id)
+            .limit(limit)
+        )
+    )
 
 
 async def request_erasure(
@@ -155,6 +199,11 @@ async def request_erasure(
             changes={"erasure_id": [None, request.id], "reason": [None, reason]},
         )
     await record_customer_erased(session, customer, erasure_id=request.id, customer_ids=ids, requested_at=now)
+    await session.execute(  # the customer's own asks (the portal) are answered by this erasure
+        update(ErasureAsk)
+        .where(ErasureAsk.customer_id.in_(ids), ErasureAsk.status == "pending")
+        .values(status="confirmed", confirmed_at=now)
+    )
     await session.flush()
     if services_confirming() == [SALES]:
         request.completed_at = now

@@ -23,7 +23,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_shared.audit import history
-from crm_shared.auth import Principal
+from crm_shared.auth import Principal, Role
 from crm_shared.clients.personal_data import ServiceExport
 from crm_shared.db import Database
 from crm_shared.errors import Problem
@@ -165,11 +165,12 @@ async def export_personal_data(
     *,
     now: datetime,
 ) -> dict[str, Any]:
-    """The whole document (administrators and privacy officers only). Sales' records are read and
+    """The whole document (administrators and privacy officers; a customer their own). Sales' records are read and
     the session closed before the other services are asked, so that no transaction (on SQLite, no
     database lock) is held while they answer; a complete export is then audited under the
     customer (access_audit_service) in a short transaction of its own."""
-    require_privacy_officer(principal, "exporting a person's data")
+    if principal.role is not Role.CUSTOMER:  # a customer exports their own (Scope.SELF: any other is a 404)
+        require_privacy_officer(principal, "exporting a person's data")
     async with db.read_only() as session:
         customer = await get_visible_customer(session, principal, customer_id)
         merged = list(

@@ -69,6 +69,11 @@ class NoteCreate(Trimmed):
     visibility: Literal["internal", "customer"] = "internal"
 
 
+class RatingCreate(Trimmed):
+    score: int = Field(ge=1, le=5, description="1 (very unhappy) to 5 (very happy)")
+    comment: str | None = Field(None, max_length=1000)
+
+
 class AttachmentCreate(Trimmed):
     name: str = Field(min_length=1, max_length=255)
     media_type: str = Field(min_length=3, max_length=100, pattern=r"^[\w.+-]+/[\w.+-]+$")

@@ -33,6 +33,7 @@ from .schemas import (
     AssignmentRequest,
     AttachmentCreate,
     NoteCreate,
+    RatingCreate,
     RelationCreate,
     TicketCreate,
     TicketPage,
@@ -85,7 +86,7 @@ async def create_ticket(
     now: Now,
     idempotency_key: IdempotencyKey = None,
 ):
-    require_ticket_writer(principal)  # before a stored answer is looked up for the key
+    require_ticket_writer(principal, customer_may=True)  # before a stored answer is looked up for the key
 
     async def create():
         ticket, incident = await ticket_service.open_ticket(
@@ -420,6 +421,20 @@ async def add_note(
     )
     response.headers.update(version_headers(ticket.version))
     return note_state(note) | {"ticket_version": ticket.version}
+
+
+@router.post(
+    "/tickets/{ticket_id}/rating",
+    summary="The customer rates their resolved ticket and the service (1-5), once",
+    description="Customers only (the self-service portal): 409 before the ticket is resolved or once rated. "
+    "The rating is in the ticket's state for the branch and announced as crm.tickets.ticket.rated (CSAT).",
+)
+async def rate_ticket(
+    ticket_id: str, body: RatingCreate, response: Response, principal: CurrentPrincipal, session: Session, now: Now
+):
+    ticket = await ticket_service.rate_ticket(session, principal, ticket_id, body.score, body.comment, now=now)
+    response.headers.update(version_headers(ticket.version))
+    return ticket_body(ticket)
 
 
 @router.post("/tickets/{ticket_id}/attachments", status_code=201, summary="Record an attachment's metadata")

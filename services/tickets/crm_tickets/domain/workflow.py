@@ -94,5 +94,17 @@ def check_not_finished(status: str, refusal: str) -> None:
         raise Conflict(f"a {status} ticket {refusal}", current_status=status)
 
 
+RATABLE_STATUSES = (Status.RESOLVED, Status.CLOSED)
+RATING_SCORES = range(1, 6)
+
+
+def check_ratable(status: str, already_rated: bool) -> None:
+    """A customer rates a ticket once, after it was resolved."""
+    if status not in RATABLE_STATUSES:
+        raise Conflict(f"a {status} ticket is rated once it is resolved", current_status=status)
+    if already_rated:
+        raise Conflict("this ticket was rated already; a rating is given once")
+
+
 def is_reopen(current: str, target: Status) -> bool:
     return current == Status.RESOLVED and target is Status.IN_PROGRESS

@@ -58,6 +58,11 @@ def ticket_state(ticket: Ticket) -> dict[str, Any]:
         },
         "resolved_at": iso(ticket.resolved_at),
         "closed_at": iso(ticket.closed_at),
+        "rating": (
+            {"score": ticket.rating_score, "comment": ticket.rating_comment, "rated_at": iso(ticket.rated_at)}
+            if ticket.rating_score is not None
+            else None
+        ),
         "created_at": iso(ticket.created_at),
         "updated_at": iso(ticket.updated_at),
     }

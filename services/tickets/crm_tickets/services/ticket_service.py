@@ -8,7 +8,7 @@ The functions taking a ticket id load the ticket as the caller may see or change
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,7 +25,7 @@ from crm_shared.pagination import decode_cursor, encode_cursor
 from crm_shared.records import mark_changed
 from crm_shared.search import search_clause
 
-from ..access import load_ticket, require_reader, require_ticket_writer, ticket_visibility
+from ..access import load_ticket, require_customer, require_reader, require_ticket_writer, ticket_visibility
 from ..db.models import Attachment, Incident, InstalledProduct, Interaction, Note, Relation, StatusChange, Ticket
 from ..domain import sla
 from ..domain.routing import CATEGORIES, queue_for
@@ -35,6 +35,7 @@ from ..domain.workflow import (
     RUNNING_STATUSES,
     Status,
     check_not_finished,
+    check_ratable,
     check_reason,
     check_reopen_window,
     check_transition,
@@ -209,8 +210,14 @@ async def open_ticket(
 ) -> tuple[Ticket, Incident | None]:
     """A ticket for a customer the caller sees in sales (404 naming ``customer_field``
     otherwise), with its first notes, linked to the call it was opened in; returns the ticket and
-    the known outage it was linked to, if any."""
-    require_ticket_writer(principal)
+    the known outage it was linked to, if any. A customer (the portal) opens one for themselves
+    only (sales answers 404 for anyone else), on the self-service channel, at the default priority,
+    without internal notes or a call."""
+    require_ticket_writer(principal, customer_may=True)
+    if principal.role is Role.CUSTOMER:
+        if notes or interaction_id:
+            raise field_problem("note" if notes else "interaction_id", "not for customers", 403)
+        draft = replace(draft, channel="self_service", priority="medium", severity="minor")
     customer = await customers.get(principal, customer_id, field=customer_field)
     await check_in_use(session, customer, customer_field)
     ticket = await create_ticket(session, principal, customer, draft, now=now)
@@ -434,7 +441,9 @@ async def transition(
 async def add_note(
     session: AsyncSession, principal: Principal, ticket_id: str, note: NoteDraft, *, now: datetime
 ) -> tuple[Ticket, Note]:
-    ticket = await load_ticket(session, principal, ticket_id, write=True)
+    ticket = await load_ticket(session, principal, ticket_id, write=True, customer_may=True)
+    if principal.role is Role.CUSTOMER:  # what a customer writes is for the branch and for them
+        note = replace(note, visibility="customer")
     written = await append_note(session, principal, ticket, note, now=now)
     await flush_or_conflict(session, "ticket")
     return ticket, written
@@ -466,6 +475,31 @@ async def append_note(
     await session.flush()
     await publish_ticket(session, ticket, "note_added", {"note": note_state(note)})
     return note
+
+
+async def rate_ticket(
+    session: AsyncSession, principal: Principal, ticket_id: str, score: int, comment: str | None, *, now: datetime
+) -> Ticket:
+    """The customer's rating (1-5, a comment) of their resolved ticket, once: CSAT for the branch
+    (in the ticket's state) and for analytics (crm.tickets.ticket.rated)."""
+    require_customer(principal, "rate a ticket")
+    ticket = await load_ticket(session, principal, ticket_id, write=True, customer_may=True)
+    check_ratable(ticket.status, ticket.rating_score is not None)
+    ticket.rating_score = score
+    ticket.rating_comment = comment
+    ticket.rated_at = now
+    mark_changed(ticket, now)
+    record_change(
+        session,
+        principal,
+        entity_type="ticket",
+        entity_id=ticket.id,
+        action="rated",
+        changes={"rating_score": [None, score], "rating_comment": [None, comment]},
+    )
+    await flush_or_conflict(session, "ticket")
+    await publish_ticket(session, ticket, "rated")
+    return ticket
 
 
 async def update_ticket(
