@@ -125,7 +125,22 @@ async def test_outbox_replay_names_the_service_it_does_not_know():
     assert "unknown service 'billing'" in " ".join(result.stderr.replace("│", " ").split())
 
 
-async def test_topics_create_puts_the_whole_catalogue_on_the_broker(kafka_bootstrap):
+@pytest.fixture
+def own_broker(tmp_path):
+    """A broker of its own: on the session's broker, consumers of every catalogue topic (analytics,
+    webhooks) may have had the broker create a topic with its default partitions first."""
+    from crm_shared.broker import EmbeddedBroker, free_port
+
+    broker = EmbeddedBroker(port=free_port(), log_path=tmp_path / "tansu.log")
+    broker.start()
+    try:
+        yield broker.bootstrap_servers
+    finally:
+        broker.stop()
+
+
+async def test_topics_create_puts_the_whole_catalogue_on_the_broker(own_broker):
+    kafka_bootstrap = own_broker
     expected = {t["name"]: int(t.get("partitions") or 3) for t in catalogue()}
     first = await crm("topics", "--create", "--kafka", kafka_bootstrap)
     assert first.returncode == 0, first.stderr

@@ -12,6 +12,7 @@ import pytest
 from crm_cli import services as registry
 from crm_cli.installation import SECRET_FILES
 from crm_cli.testing import RunningSuite, SuiteFailed, descendants, processes_with_env, running
+from crm_cli.plan import SINKS
 from crm_cli.up import READY_LINE
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -137,9 +138,10 @@ def test_sigterm_stops_every_process_cleanly(suite: RunningSuite):
     for port in (suite.broker_port, *(suite.port(s.name) for s in registry.SERVICES)):
         assert port_free(port)
     own_lines = [line.split("| ", 1)[1] for line in suite.output.splitlines() if line.startswith("crm ")]
-    stop_order = ", ".join(spec.name for spec in reversed(registry.start_order()))
+    # the gateway first, then the services; the dev outbound sinks (started before them) last
+    stop_order = ", ".join([*(spec.name for spec in reversed(registry.start_order())), SINKS])
     after_up = own_lines[own_lines.index(READY_LINE) + 1 :]
-    assert after_up[0] == f"stopping {stop_order}"  # the gateway first, then the services
+    assert after_up[0] == f"stopping {stop_order}"
     assert after_up[1].startswith(f"stopped: {registry.gateway().name} (")
     assert after_up[-1] == "broker stopped"
     # One trace followed across processes: a request through the gateway, and the sales span under it.

@@ -10,7 +10,7 @@ const MARKETERS = new Set(["admin", "marketer"]);
 export const canMarket = {
   read: (me) => me.role !== "system",
   manage: (me) => MARKETERS.has(me.role),
-  loyalty: (me) => me.role !== "hq_analyst",
+  loyalty: (me) => !["hq_analyst", "partner", "channel_manager", "customer", "system"].includes(me.role),
   outbox: (me) => me.role === "admin",
 };
 
