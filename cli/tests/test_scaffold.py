@@ -158,7 +158,11 @@ def test_a_generated_service_runs_its_own_tests_green(tmp_path):
     assert "services registry (SERVICES" in result.output and "make install" in result.output
     entry = result.output.split("ServiceSpec(", 1)[1].split("\n    ),", 1)[0]
     spec = eval(f"ServiceSpec({entry})", {"ServiceSpec": ServiceSpec})
-    assert (spec.name, spec.app_factory, spec.http_port) == ("loyalty", "crm_loyalty.main:create_app", 8108)  # slots 1-7 are taken
+    assert (spec.name, spec.app_factory, spec.http_port) == (
+        "loyalty",
+        "crm_loyalty.main:create_app",
+        8108,
+    )  # slots 1-7 are taken
     assert "tests/deploy/test_manifests.py" in result.output and "x-loyalty-build" in result.output
 
     # The recipe's file set, and the contracts.

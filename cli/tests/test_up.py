@@ -11,8 +11,8 @@ import pytest
 
 from crm_cli import services as registry
 from crm_cli.installation import SECRET_FILES
-from crm_cli.testing import RunningSuite, SuiteFailed, descendants, processes_with_env, running
 from crm_cli.plan import SINKS
+from crm_cli.testing import RunningSuite, SuiteFailed, descendants, processes_with_env, running
 from crm_cli.up import READY_LINE
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
