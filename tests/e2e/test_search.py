@@ -14,11 +14,14 @@ import pytest
 from crm_cli.testing import RunningSuite, sign_in
 from crm_shared.testing import Identities, eventually
 
+MAX_PER_KIND = 50  # the most /api/v1/search answers of each type (its `limit`)
+
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
 
 async def search(client, headers, q: str) -> list[dict]:
-    response = await client.get("/api/v1/search", params={"q": q}, headers=headers)
+    # as many as a page may hold: the shared suite's other tests register people of the same surname
+    response = await client.get("/api/v1/search", params={"q": q, "limit": MAX_PER_KIND}, headers=headers)
     assert response.status_code == 200, response.text
     assert response.json()["unavailable"] == []
     return response.json()["items"]
