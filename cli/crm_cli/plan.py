@@ -20,6 +20,8 @@ BROKER_PORT_ENV = "CRM_BROKER_PORT"
 TRACE_FILE = "traces.jsonl"
 # The dev profile's capturing relays (crm_shared.outbound.sinks): one process, two ports, one outbox.
 SMTP_SINK_PORT_ENV, DEFAULT_SMTP_SINK_PORT = "CRM_DEV_SMTP_PORT", 8025
+# The gateway's authenticated gRPC edge for external systems (crm_gateway.grpc_edge), on in every run.
+GRPC_EDGE_PORT_ENV, DEFAULT_GRPC_EDGE_PORT = "CRM_GATEWAY_GRPC_EDGE_PORT", 50100
 SMPP_SINK_PORT_ENV, DEFAULT_SMPP_SINK_PORT = "CRM_DEV_SMPP_PORT", 2775
 DEV_OUTBOX = "dev-outbox.jsonl"
 SINKS = "outbound-sinks"
@@ -64,6 +66,7 @@ class SuitePlan:
     processes: list[ProcessPlan] = field(default_factory=list)
     smtp_sink_port: int = DEFAULT_SMTP_SINK_PORT
     smpp_sink_port: int = DEFAULT_SMPP_SINK_PORT
+    grpc_edge_port: int = DEFAULT_GRPC_EDGE_PORT
 
     @property
     def dev_outbox(self) -> Path:
@@ -122,6 +125,7 @@ class SuitePlan:
             claims.append(PortClaim(self.broker_port, "broker (Kafka protocol)"))
         claims.append(PortClaim(self.smtp_sink_port, "dev SMTP sink"))
         claims.append(PortClaim(self.smpp_sink_port, "dev SMPP sink"))
+        claims.append(PortClaim(self.grpc_edge_port, "gateway gRPC edge"))
         for process in self.processes:
             claims.append(PortClaim(process.http_port, f"{process.name} HTTP"))
             if process.grpc_port is not None:
@@ -191,6 +195,7 @@ def build_plan(
         secrets=signing,
         smtp_sink_port=_port_from_env(env, SMTP_SINK_PORT_ENV, DEFAULT_SMTP_SINK_PORT),
         smpp_sink_port=_port_from_env(env, SMPP_SINK_PORT_ENV, DEFAULT_SMPP_SINK_PORT),
+        grpc_edge_port=_port_from_env(env, GRPC_EDGE_PORT_ENV, DEFAULT_GRPC_EDGE_PORT),
     )
 
     ports: dict[str, tuple[int, int | None]] = {}
@@ -237,6 +242,8 @@ def build_plan(
                         f"http://{connect_host(host)}:{ports[other.name][0]}"
                     )
         if spec.is_gateway:
+            child_env[spec.env_name("grpc_edge_host")] = host
+            child_env[spec.env_name("grpc_edge_port")] = str(plan.grpc_edge_port)
             for other in registry.backend_services():
                 child_env[spec.env_name(other.gateway_url_setting)] = (
                     f"http://{connect_host(host)}:{ports[other.name][0]}"

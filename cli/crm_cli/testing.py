@@ -18,7 +18,7 @@ from pathlib import Path
 from crm_shared.broker import free_port
 
 from . import services as registry
-from .plan import BROKER_PORT_ENV, SMPP_SINK_PORT_ENV, SMTP_SINK_PORT_ENV
+from .plan import BROKER_PORT_ENV, GRPC_EDGE_PORT_ENV, SMPP_SINK_PORT_ENV, SMTP_SINK_PORT_ENV
 from .up import READY_LINE
 
 
@@ -34,6 +34,7 @@ def suite_ports() -> dict[str, str]:
         BROKER_PORT_ENV: str(free_port()),
         SMTP_SINK_PORT_ENV: str(free_port()),
         SMPP_SINK_PORT_ENV: str(free_port()),
+        GRPC_EDGE_PORT_ENV: str(free_port()),
     }
     for spec in registry.SERVICES:
         env[spec.env_name("http_port")] = str(free_port())

@@ -121,6 +121,7 @@ def test_ports_from_the_environment_reach_the_process_and_the_gateway(tmp_path: 
         50102: "marketing gRPC",
         8025: "dev SMTP sink",
         2775: "dev SMPP sink",
+        50100: "gateway gRPC edge",
     }
 
 

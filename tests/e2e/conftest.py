@@ -10,9 +10,6 @@ import pytest
 
 from crm_cli import services as registry
 from crm_cli.testing import RunningSuite
-from crm_shared.broker import free_port
-
-GRPC_EDGE_PORT_ENV = "CRM_GATEWAY_GRPC_EDGE_PORT"
 
 
 @pytest.fixture(scope="session")
@@ -21,7 +18,6 @@ async def suite(tmp_path_factory, make_database):
     # every test signs its portal customers in from this one address (the limit itself: gateway/tests)
     env["CRM_GATEWAY_PORTAL_CODES_PER_ADDRESS_BURST"] = "100"
     env["CRM_GATEWAY_PORTAL_GUESSES_PER_ADDRESS_BURST"] = "100"
-    env[GRPC_EDGE_PORT_ENV] = str(free_port())  # the gateway's gRPC edge for external systems
     running = RunningSuite(tmp_path_factory.mktemp("e2e-suite-var"), seed=True, env=env)
     await asyncio.to_thread(running.__enter__)
     yield running
