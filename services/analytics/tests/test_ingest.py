@@ -52,7 +52,30 @@ def made_events() -> list[tuple[str, CloudEvent]]:
     for _, event in events:
         if event.type == "crm.sales.customer.created":
             event.data.update(iin=people.iin(), primary_phone=people.mobile(), email="someone@example.kz")
+    # customers rate some tickets in the portal (CSAT): the ticket's later state, with its rating
+    opened = [(topic, event) for topic, event in events if event.type == "crm.tickets.ticket.created"]
+    for score, (topic, event) in zip(RATINGS, opened, strict=False):
+        rated = dict(event.data, status="resolved", version=int(event.data.get("version") or 1) + 1)
+        rated["rating"] = {"score": score, "comment": "Спасибо, Айгерим!", "rated_at": "2026-02-01T10:00:00Z"}
+        events.append(
+            (
+                topic,
+                CloudEvent(
+                    id=f"rated-{event.id}",
+                    source="/crm/tickets",
+                    type="crm.tickets.ticket.rated",
+                    subject=event.subject,
+                    data=rated,
+                    time=event.time,
+                    region=event.region,
+                    branch=event.branch,
+                ),
+            )  # fmt: skip
+        )
     return events
+
+
+RATINGS = (5, 4, 2)
 
 
 EVENTS = made_events()
@@ -121,6 +144,15 @@ async def overview(client, headers=ANALYST, params=IN_REGION) -> dict:
 
 async def test_every_event_delivered_twice_counts_once(client):
     assert figures(await overview(client)) == expected()
+
+
+async def test_the_customers_ratings_give_the_csat(client):
+    tickets = (await overview(client))["tickets"]
+    assert (tickets["csat_rated"], tickets["csat_average_score"], tickets["csat_satisfied_ratio"]) == (
+        len(RATINGS),
+        round(sum(RATINGS) / len(RATINGS), 2),
+        round(sum(1 for s in RATINGS if s >= 4) / len(RATINGS), 4),
+    )
 
 
 async def test_the_charts_add_up_to_the_overview(client):

@@ -113,6 +113,19 @@ def test_an_order_gives_its_amounts_and_product_line_and_drops_names_and_address
     assert "Abay" not in json.dumps(row) and "Aigerim" not in json.dumps(row)
 
 
+@pytest.mark.parametrize(
+    ("rating", "score"),
+    [({"score": 4, "comment": "Thank you, Aigerim!"}, 4), ({"score": 9}, 0), ({"score": True}, 0), (None, 0), ("5", 0)],
+)
+def test_a_ticket_rating_keeps_its_score_only(rating, score):
+    data = {"id": "t-1", "customer_id": "c-1", "status": "resolved", "region_code": "KZ-75", "version": 5}
+    if rating is not None:
+        data["rating"] = rating
+    row = project(Parsed("e-r", "crm.tickets.ticket.rated", "crm.tickets.ticket.v1", NOW, data), "key")
+    assert row["rating_score"] == score
+    assert "Aigerim" not in json.dumps(row)  # the comment is free text: never stored
+
+
 def test_a_code_field_holding_an_identifier_or_text_is_dropped():
     data = {"id": "x", "region_code": "900515412345", "branch_code": "call me at home", "status": "active"}
     row = project(Parsed("e", "crm.sales.lead.created", "crm.sales.lead.v1", NOW, data, region="KZ-75"), "")

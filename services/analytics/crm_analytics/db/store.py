@@ -17,7 +17,7 @@ from typing import Any
 from crm_shared.settings import var_dir
 
 from ..config import AnalyticsSettings
-from ..domain.projection import COLUMN_NAMES, COLUMNS
+from ..domain.projection import COLUMN_NAMES, COLUMNS, COLUMNS_ADDED_LATER
 
 EVENTS = "events"
 RECORDS = "records"
@@ -146,6 +146,13 @@ class EventStore:
             f"CREATE TABLE IF NOT EXISTS {self.table(RECORDS)} (\n  {columns}\n) "
             "ENGINE = ReplacingMergeTree(record_version) PARTITION BY toYYYYMM(created_at) "
             "ORDER BY (topic, record_key)",
+            # a store made before a column was added gets it (its older rows hold the default)
+            *(
+                f"ALTER TABLE {self.table(table)} ADD COLUMN IF NOT EXISTS {name} {kind}"
+                for table in (EVENTS, RECORDS)
+                for name, kind in COLUMNS
+                if name in COLUMNS_ADDED_LATER
+            ),
             f"CREATE MATERIALIZED VIEW IF NOT EXISTS {self.table(RECORDS_FEED)} TO {self.table(RECORDS)} "
             f"AS SELECT * FROM {self.table(EVENTS)}",
         ]

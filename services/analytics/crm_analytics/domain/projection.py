@@ -49,8 +49,11 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("amount_tiyn", "Int64"),
     ("one_off_tiyn", "Int64"),
     ("recurring_tiyn", "Int64"),
+    ("rating_score", "UInt8"),  # a customer's rating of a resolved ticket, 1-5 (CSAT); 0: not rated
 )
 COLUMN_NAMES = tuple(name for name, _ in COLUMNS)
+# Columns added after stores were first made: a store made before gets them (db/store.py).
+COLUMNS_ADDED_LATER = ("rating_score",)
 
 
 def opaque_key(value: str) -> str:
@@ -116,6 +119,7 @@ def project(event: Parsed, customer: str) -> dict[str, Any]:
         "amount_tiyn": _integer(data.get("amount_tiyn")),
         "one_off_tiyn": _integer(data.get("one_off_total_tiyn")),
         "recurring_tiyn": _integer(data.get("recurring_total_tiyn", data.get("recurring_price_tiyn"))),
+        "rating_score": _rating_score(data.get("rating")),
     }
     for field in CODE_FIELDS[2:]:
         row[field] = _code(data.get(field))
@@ -125,6 +129,12 @@ def project(event: Parsed, customer: str) -> dict[str, Any]:
         moment = _time(data.get(field))
         row[field] = _clickhouse_time(moment) if moment else None
     return row
+
+
+def _rating_score(rating: Any) -> int:
+    """The score of a ticket's rating (never its comment, which is free text); 0 when not rated."""
+    score = rating.get("score") if isinstance(rating, dict) else None
+    return score if isinstance(score, int) and not isinstance(score, bool) and 1 <= score <= 5 else 0
 
 
 def _aggregate(event_type: str) -> str:

@@ -105,7 +105,9 @@ def chart_sql(store: EventStore, name: str, f: Filters) -> str:
             f"countIf(resolved_at IS NOT NULL AND {resolved} AND sla_state = 'met') AS sla_met, "
             f"countIf({p} AND sla_state = 'breached') AS breached, "
             f"sumIf(toUnixTimestamp64Milli(assumeNotNull(resolved_at)) - toUnixTimestamp64Milli(created_at), "
-            f"resolved_at IS NOT NULL AND {resolved}) AS resolve_ms "
+            f"resolved_at IS NOT NULL AND {resolved}) AS resolve_ms, "
+            f"countIf({p} AND rating_score > 0) AS rated, sumIf(rating_score, {p} AND rating_score > 0) AS rating_sum, "
+            f"countIf({p} AND rating_score >= 4) AS satisfied "
             f"FROM {records(store, TICKETS, f)} GROUP BY {key} ORDER BY {key}"
         )
     if name in ("campaign_events", "partner_events"):
@@ -143,6 +145,7 @@ async def overview(store: EventStore, f: Filters) -> dict[str, Any]:
         f"SELECT count() FROM {records(store, INCIDENTS, f)} WHERE {_period(f)}{FINAL_SETTINGS}"
     )
     resolved = total("tickets_by_region", "resolved")
+    rated = total("tickets_by_region", "rated")
     installed_active = total("installed_base_by_product_line", "active")
     disconnected = total("installed_base_by_product_line", "disconnected")
     sections: dict[str, Any] = {
@@ -181,6 +184,10 @@ async def overview(store: EventStore, f: Filters) -> dict[str, Any]:
             if resolved
             else None,
             "mass_incidents": int(incidents[1][0][0]) if incidents[1] else 0,
+            # customer satisfaction: the ratings customers gave their resolved tickets in the portal
+            "csat_rated": rated,
+            "csat_average_score": round(total("tickets_by_region", "rating_sum") / rated, 2) if rated else None,
+            "csat_satisfied_ratio": ratio(total("tickets_by_region", "satisfied"), rated),
         },
         "campaigns": {"events": total("campaign_events", "events")},
         "partners": {"events": total("partner_events", "events")},

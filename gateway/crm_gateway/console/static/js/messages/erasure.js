@@ -9,7 +9,7 @@ export const en = {
   "erasure.requested": "Requested by {who} on {at}.", "erasure.waiting": "waiting",
   "erasure.service": "Service", "erasure.confirmed_at": "Confirmed",
   "audit.erased": "Personal data erased", "audit.erasure_confirmed": "Erasure confirmed by a service",
-  "audit.erasure_completed": "Erasure complete", "field.erasure_id": "Erasure", "field.reason": "Reason",
+  "audit.erasure_completed": "Erasure complete", "audit.erasure_asked": "Erasure asked for by the customer", "field.erasure_id": "Erasure", "field.reason": "Reason",
   "field.service": "Service",
 };
 
@@ -23,7 +23,7 @@ export const ru = {
   "erasure.requested": "Запросил(а) {who}, {at}.", "erasure.waiting": "ожидается",
   "erasure.service": "Сервис", "erasure.confirmed_at": "Подтверждено",
   "audit.erased": "Персональные данные удалены", "audit.erasure_confirmed": "Сервис подтвердил удаление",
-  "audit.erasure_completed": "Удаление завершено", "field.erasure_id": "Удаление", "field.reason": "Основание",
+  "audit.erasure_completed": "Удаление завершено", "audit.erasure_asked": "Клиент просит удалить данные", "field.erasure_id": "Удаление", "field.reason": "Основание",
   "field.service": "Сервис",
 };
 
@@ -37,6 +37,6 @@ export const kk = {
   "erasure.requested": "Сұраған: {who}, {at}.", "erasure.waiting": "күтілуде",
   "erasure.service": "Қызмет", "erasure.confirmed_at": "Расталды",
   "audit.erased": "Дербес деректер жойылды", "audit.erasure_confirmed": "Қызмет жоюды растады",
-  "audit.erasure_completed": "Жою аяқталды", "field.erasure_id": "Жою", "field.reason": "Негіздеме",
+  "audit.erasure_completed": "Жою аяқталды", "audit.erasure_asked": "Клиент деректерді жоюды сұрады", "field.erasure_id": "Жою", "field.reason": "Негіздеме",
   "field.service": "Қызмет",
 };

@@ -25,7 +25,8 @@ const FIGURES = {
   pipeline: [["opportunities", "n"], ["won", "n"], ["lost", "n"], ["won_amount_tiyn", "money"]],
   orders_revenue: [["orders", "n"], ["completed", "n"], ["one_off_tiyn", "money"], ["recurring_tiyn", "money"]],
   installed_base: [["active", "n"], ["connected", "n"], ["disconnected", "n"], ["churn_rate", "pct"]],
-  tickets: [["opened", "n"], ["resolved", "n"], ["sla_met_ratio", "pct"], ["breached", "n"], ["mean_hours_to_resolve", "h"], ["mass_incidents", "n"]],
+  tickets: [["opened", "n"], ["resolved", "n"], ["sla_met_ratio", "pct"], ["breached", "n"], ["mean_hours_to_resolve", "h"], ["mass_incidents", "n"],
+    ["csat_rated", "n"], ["csat_average_score", "score"], ["csat_satisfied_ratio", "pct"]],
 };
 
 function svg(tag, attrs = {}, ...children) {
@@ -40,6 +41,7 @@ function shown(value, kind) {
   if (kind === "money") return money(value);
   if (kind === "pct") return `${number(Math.round(value * 1000) / 10)} %`;
   if (kind === "h") return t("analytics.hours", { hours: number(value) });
+  if (kind === "score") return `${number(value)} / 5`;
   return number(value);
 }
 

@@ -419,6 +419,9 @@ function slaPanel(ticket) {
       [t("ticket.sla_policy"), label("sla_policy", sla.policy)],
       [t("ticket.paused_since"), dateTime(sla.paused_at)],
       [t("ticket.escalation"), sla.escalation_level ? label("escalation", sla.escalation_level) : null],
+      // the customer's rating of the resolved ticket, given in the self-service portal (CSAT)
+      [t("ticket.customer_rating"), ticket.rating
+        ? `${ticket.rating.score} / 5${ticket.rating.comment ? ` · ${ticket.rating.comment}` : ""}` : null],
     ]));
 }
 
