@@ -196,6 +196,7 @@ async def test_other_region_cannot_open_the_order_and_the_call_centre_only_reads
 
 async def test_a_draft_from_a_won_opportunity_gets_its_items_and_is_submitted(console):
     manager = await signed_in(console, "almaty.manager")
+    await manager.choose_language("ru")  # the account keeps a language another test may have switched
     page = manager.page
     await manager.open("orders?state=draft")
     results = page.locator("main div[aria-live=polite]")
