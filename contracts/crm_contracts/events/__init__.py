@@ -46,6 +46,12 @@ def topics() -> list[dict[str, Any]]:
     return list(_load_topics())
 
 
+def topic_names() -> list[str]:
+    """Every topic of the catalogue, sorted: what a consumer of the whole catalogue subscribes to
+    (analytics, webhooks), so that a service's new topic reaches it without code."""
+    return sorted(topic["name"] for topic in topics())
+
+
 def event_types() -> list[str]:
     return [event["type"] for topic in topics() for event in topic["events"]]
 

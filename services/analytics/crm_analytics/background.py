@@ -31,10 +31,6 @@ from .services import export_service, ingest_service
 log = logging.getLogger("crm.analytics.ingest")
 
 
-def catalogue_topics() -> list[str]:
-    return sorted(topic["name"] for topic in catalogue.topics())
-
-
 def parsed(record: ConsumerRecord) -> Parsed | None:
     try:
         event = CloudEvent.from_kafka(list(record.headers or ()), record.value)
@@ -52,7 +48,7 @@ class IngestWorker:
         self.db = db
         self.store = store
         self.settings = settings
-        self.topics = catalogue_topics()
+        self.topics = catalogue.topic_names()
         self.ingested = 0
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task | None = None

@@ -13,7 +13,7 @@ from crm_shared.service import ConsumerSpec
 
 from ..services.delivery_service import fan_out
 
-TOPICS = sorted(topic["name"] for topic in contracts.topics())
+TOPICS = contracts.topic_names()
 
 
 async def deliver_to_subscribers(session: AsyncSession, event: CloudEvent) -> None:
