@@ -50,6 +50,21 @@ def settings(database_url, clickhouse_path) -> AnalyticsSettings:
     )
 
 
+def settings_with_broker(database_url: str, clickhouse_path: str, kafka_bootstrap: str) -> AnalyticsSettings:
+    """The settings of a module that ingests from the real broker: a consumer group of its own."""
+    return AnalyticsSettings(
+        database_url=database_url,
+        clickhouse_path=clickhouse_path,
+        clickhouse_database=f"test_{uuid.uuid4().hex[:10]}",
+        kafka_bootstrap_servers=kafka_bootstrap,
+        ingest_group_id=f"test.analytics.{uuid.uuid4().hex[:8]}",
+        ingest_poll_ms=100,
+        monthly_reports_enabled=False,
+        log_json=False,
+        log_level="WARNING",
+    )
+
+
 @pytest_asyncio.fixture(scope="module")
 async def app(settings):
     app = create_app(settings)

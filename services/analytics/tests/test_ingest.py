@@ -30,6 +30,8 @@ from crm_shared.envelope import CloudEvent
 from crm_shared.models import OutboxEvent
 from crm_shared.testing import PRINCIPALS, Identities, auth_headers, eventually, group_caught_up, publish_events
 
+from .conftest import settings_with_broker
+
 pytestmark = pytest.mark.integration
 
 REGION = f"KZ-T{uuid.uuid4().hex[:4].upper()}"
@@ -103,17 +105,7 @@ def figures(overview: dict) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def settings(database_url, clickhouse_path, kafka_bootstrap) -> AnalyticsSettings:
-    return AnalyticsSettings(
-        database_url=database_url,
-        clickhouse_path=clickhouse_path,
-        clickhouse_database=f"test_{uuid.uuid4().hex[:10]}",
-        kafka_bootstrap_servers=kafka_bootstrap,
-        ingest_group_id=f"test.analytics.{uuid.uuid4().hex[:8]}",
-        ingest_poll_ms=100,
-        monthly_reports_enabled=False,
-        log_json=False,
-        log_level="WARNING",
-    )
+    return settings_with_broker(database_url, clickhouse_path, kafka_bootstrap)
 
 
 @pytest_asyncio.fixture(scope="module")

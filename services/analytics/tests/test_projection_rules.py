@@ -16,6 +16,7 @@ from crm_analytics.domain.projection import (
     Parsed,
     customer_key,
     customer_of,
+    merge_of,
     opaque_key,
     project,
     retired_customers,
@@ -145,6 +146,7 @@ def test_an_erasure_and_a_merge_retire_customers_without_carrying_their_state():
         "e-8", "crm.sales.customer.merged", "crm.sales.customer.v1", NOW, {"id": "c-2", "duplicate_id": "c-3"}
     )
     assert retired_customers(merged) == {"c-3": "merged"}
+    assert merge_of(merged) == ("c-3", "c-2") and merge_of(erased) is None
     latest = project(customer_event(), "key")
     final = retired_row(latest, "erased", erased)
     assert (final["state"], final["record_key"], final["created_at"]) == (

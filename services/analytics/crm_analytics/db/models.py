@@ -16,7 +16,9 @@ from .base import AnalyticsBase
 class CustomerPseudonym(AnalyticsBase):
     """A customer's pseudonymous key in the store is HMAC(salt, customer id), the salt random per
     customer. Erasure (crm.sales.customer.erased) deletes the salt: the key can no longer be
-    linked to the person, nor made again (``erased_at`` set, later events get the erased key)."""
+    linked to the person, nor made again (``erased_at`` set, later events get the erased key).
+    A customer merged into another (crm.sales.customer.merged) names its final ``survivor_id``:
+    its events carry the survivor's key, so the person counts once."""
 
     __tablename__ = "customer_pseudonyms"
 
@@ -24,3 +26,4 @@ class CustomerPseudonym(AnalyticsBase):
     salt: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    survivor_id: Mapped[str | None] = mapped_column(String(36), index=True)

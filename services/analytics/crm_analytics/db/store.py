@@ -175,6 +175,19 @@ class EventStore:
         if rows:
             await self._run(self._insert, rows)
 
+    async def rekey(self, keys: dict[str, str]) -> None:
+        """Customer keys replaced (a merge: the duplicate's key -> the survivor's) in every row,
+        waiting for the mutation to finish."""
+        if not keys:
+            return
+        olds = "[" + ", ".join(literal(k) for k in keys) + "]"
+        news = "[" + ", ".join(literal(v) for v in keys.values()) + "]"
+        for table in (EVENTS, RECORDS):
+            await self.execute(
+                f"ALTER TABLE {self.table(table)} UPDATE customer_key = transform(customer_key, {olds}, {news}) "
+                f"WHERE has({olds}, customer_key) SETTINGS mutations_sync = 2"
+            )
+
     async def execute(self, sql: str) -> None:
         await self._run(self._command, sql)
 

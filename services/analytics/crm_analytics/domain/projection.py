@@ -205,6 +205,17 @@ def retired_customers(event: Parsed) -> dict[str, str]:
     return {}
 
 
+def merge_of(event: Parsed) -> tuple[str, str] | None:
+    """(duplicate id, survivor id) of a merge event (crm.sales.customer.merged: the survivor's
+    state, naming the duplicate), None for any other event."""
+    if event.event_type != "crm.sales.customer.merged":
+        return None
+    duplicate, survivor = event.data.get("duplicate_id"), event.data.get("survivor_id") or event.data.get("id")
+    if not duplicate or not survivor or duplicate == survivor:
+        return None
+    return str(duplicate), str(survivor)
+
+
 def retired_row(latest: dict[str, Any], state: str, event: Parsed) -> dict[str, Any]:
     """The customer's latest row again, in its final state (same record and partition)."""
     row = dict(latest)

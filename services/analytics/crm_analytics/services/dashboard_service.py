@@ -10,6 +10,7 @@ from typing import Any
 from ..access import may_rebuild, visible_filters
 from ..db.store import RECORDS, EventStore, literal
 from ..domain.dashboards import CHARTS, Filters, chart_section, filters, ratio
+from ..domain.projection import ERASED_CUSTOMER_KEY
 
 CUSTOMERS = "crm.sales.customer.v1"
 LEADS = "crm.sales.lead.v1"
@@ -122,6 +123,21 @@ def chart_sql(store: EventStore, name: str, f: Filters) -> str:
     raise KeyError(name)
 
 
+def subscribers_sql(store: EventStore, f: Filters) -> str:
+    """Customers, not products: those with a product active at ``to``, and those who had one
+    disconnected in the period and none active at ``to`` (churned). Counted by pseudonymous key,
+    which a merge moves to the survivor, so a merged person counts once; the shared erased key and
+    products of no customer are no one."""
+    end = _time(f.end)
+    return (
+        "SELECT countIf(active > 0) AS subscribers, countIf(active = 0 AND disconnected > 0) AS churned FROM ("
+        f"SELECT customer_key, countIf(created_at < {end} AND (terminated_at IS NULL OR terminated_at >= {end})) "
+        f"AS active, countIf(terminated_at IS NOT NULL AND {_period(f, 'terminated_at')}) AS disconnected "
+        f"FROM {records(store, PRODUCTS, f, product_line=True)} "
+        f"WHERE customer_key NOT IN ('', {literal(ERASED_CUSTOMER_KEY)}) GROUP BY customer_key)"
+    )
+
+
 # A record stays in one partition (its month of creation), so FINAL need not merge across
 # partitions: each partition is deduplicated on its own, in parallel, which is what keeps FINAL fast.
 FINAL_SETTINGS = " SETTINGS do_not_merge_across_partitions_select_final = 1"
@@ -144,6 +160,8 @@ async def overview(store: EventStore, f: Filters) -> dict[str, Any]:
     incidents = await store.query(
         f"SELECT count() FROM {records(store, INCIDENTS, f)} WHERE {_period(f)}{FINAL_SETTINGS}"
     )
+    _, subscribers = await store.query(subscribers_sql(store, f) + FINAL_SETTINGS)
+    subscribed, churned = (int(v) for v in subscribers[0]) if subscribers else (0, 0)
     resolved = total("tickets_by_region", "resolved")
     rated = total("tickets_by_region", "rated")
     installed_active = total("installed_base_by_product_line", "active")
@@ -174,6 +192,9 @@ async def overview(store: EventStore, f: Filters) -> dict[str, Any]:
             "connected": total("installed_base_by_product_line", "connected"),
             "disconnected": disconnected,
             "churn_rate": ratio(disconnected, installed_active + disconnected),
+            "subscribers": subscribed,
+            "churned_subscribers": churned,
+            "subscriber_churn_rate": ratio(churned, subscribed + churned),
         },
         "tickets": {
             "opened": total("tickets_by_region", "opened"),

@@ -3,7 +3,10 @@
 The customer ids of the batch become pseudonymous keys in one transaction of the operational
 database; each event becomes its allow-listed projection (domain/projection.py). Idempotence is
 the store's: rows are keyed by the event's id, and every query counts records by key, so an event
-delivered twice (a redelivery, a replay, a rebuild) is counted once."""
+delivered twice (a redelivery, a replay, a rebuild) is counted once.
+
+A merge (crm.sales.customer.merged) re-keys: the duplicate's pseudonym names its survivor, so its
+later events carry the survivor's key, and its rows already stored get the survivor's key."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from ..domain.projection import (
     Parsed,
     customer_of,
     customer_record_key,
+    merge_of,
     project,
     retired_customers,
     retired_row,
@@ -28,10 +32,18 @@ async def ingest(db: Database, store: EventStore, events: list[Parsed]) -> int:
         return 0
     customers = {event.event_id: customer_of(event) for event in events}
     async with db.unit_of_work() as session:
+        # merges first: this batch's events of a duplicate already carry its survivor's key
+        rekeyed = [
+            change
+            for duplicate, survivor in filter(None, map(merge_of, events))
+            if (change := await pseudonym_service.merge(session, duplicate, survivor))
+        ]
         keys = await pseudonym_service.keys_for(session, (c for c in customers.values() if c))
     rows = [project(event, keys.get(customers[event.event_id] or "", "")) for event in events]
     await store.insert(rows)
     await _retire_customers(store, events)
+    if rekeyed:  # the duplicate's earlier facts move to the survivor's key
+        await store.rekey(dict(rekeyed))
     return len(rows)
 
 
