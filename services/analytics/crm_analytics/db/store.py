@@ -14,6 +14,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from crm_shared.settings import var_dir
 
 from ..config import AnalyticsSettings
@@ -114,12 +116,12 @@ class EventStore:
         return [column["name"] for column in answer["meta"]], answer["data"]
 
     def _insert(self, rows: list[dict[str, Any]]) -> None:
-        body = "\n".join(json.dumps(row, separators=(",", ":")) for row in rows)
+        body = b"\n".join(map(orjson.dumps, rows))  # orjson: the JSON of a batch, an order faster than json
         columns = ", ".join(COLUMN_NAMES)
         if self.url:
-            self._connect().raw_insert(self.table(EVENTS), COLUMN_NAMES, body.encode(), fmt="JSONEachRow")
+            self._connect().raw_insert(self.table(EVENTS), COLUMN_NAMES, body, fmt="JSONEachRow")
         else:
-            self._command(f"INSERT INTO {self.table(EVENTS)} ({columns}) FORMAT JSONEachRow\n{body}")
+            self._command(f"INSERT INTO {self.table(EVENTS)} ({columns}) FORMAT JSONEachRow\n{body.decode()}")
 
     def _serialised(self, function, *args):
         with self._lock:

@@ -181,7 +181,8 @@ def _time(value: Any) -> datetime | None:
 
 
 def _clickhouse_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    # isoformat, not strftime: a few times faster, and it runs several times per ingested event
+    return moment.astimezone(UTC).isoformat(sep=" ", timespec="milliseconds")[:-6]  # without "+00:00"
 
 
 # A customer merged away or erased never comes back: its state row outranks any version.
