@@ -125,19 +125,11 @@ class IngestWorker:
                 log.warning("ingest: stopping the Kafka client failed: %s", exc)
 
 
-class MonthlyReports:
-    """Writes the previous month's report of every region once (services/export_service.py), and
-    checks again every ``reports_check_interval_s``: a report missed while the service was down is
-    written when it comes back."""
+class _Periodic:
+    """A worker of one task (``_run``), started and stopped with the service."""
 
-    name = "analytics-monthly-reports"
-
-    def __init__(self, store: EventStore, settings: AnalyticsSettings, clock: Callable[[], datetime]) -> None:
-        self.store = store
-        self.settings = settings
-        self.clock = clock
-        self.directory = Path(settings.reports_dir or Path(settings.var_dir or var_dir()) / "analytics-reports")
-        self._task: asyncio.Task | None = None
+    name = ""
+    _task: asyncio.Task | None = None
 
     @property
     def ready(self) -> bool:
@@ -151,6 +143,43 @@ class MonthlyReports:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+
+    async def _run(self) -> None:
+        raise NotImplementedError
+
+
+class Compactor(_Periodic):
+    """Merges the quiet partitions of the records into one part each (EventStore.compact), every
+    ``compaction_interval_s``: the dashboards' FINAL then has nothing to merge in them."""
+
+    name = "analytics-compaction"
+
+    def __init__(self, store: EventStore, settings: AnalyticsSettings) -> None:
+        self.store = store
+        self.settings = settings
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.compaction_interval_s)
+            try:
+                for partition in await self.store.compact(self.settings.compaction_quiet_s):
+                    log.info("records partition %s compacted", partition)
+            except Exception as exc:
+                log.warning("compaction: %s; trying again later", exc)
+
+
+class MonthlyReports(_Periodic):
+    """Writes the previous month's report of every region once (services/export_service.py), and
+    checks again every ``reports_check_interval_s``: a report missed while the service was down is
+    written when it comes back."""
+
+    name = "analytics-monthly-reports"
+
+    def __init__(self, store: EventStore, settings: AnalyticsSettings, clock: Callable[[], datetime]) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.directory = Path(settings.reports_dir or Path(settings.var_dir or var_dir()) / "analytics-reports")
 
     async def _run(self) -> None:
         while True:

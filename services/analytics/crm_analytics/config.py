@@ -25,6 +25,11 @@ class AnalyticsSettings(ServiceSettings):
     ingest_group_id: str = "analytics.ingest"
     ingest_batch_size: int = Field(5000, ge=1)
     ingest_poll_ms: int = Field(200, ge=1)
+    # Compaction: a partition of the records that has had no new part for compaction_quiet_s is
+    # merged into one part (db/store.py compact), checked every compaction_interval_s.
+    compaction_enabled: bool = True
+    compaction_interval_s: float = Field(300.0, gt=0)
+    compaction_quiet_s: float = Field(600.0, ge=0)
     # The scheduled monthly report of each region (XLSX) for the month before, written once to
     # <reports_dir>/<YYYY-MM>/ (empty: <var_dir>/analytics-reports); checked this often.
     monthly_reports_enabled: bool = True

@@ -12,7 +12,7 @@ from crm_shared.service import ServiceDefinition
 from crm_shared.service import create_app as create_service_app
 
 from .api import dashboards
-from .background import IngestWorker, MonthlyReports
+from .background import Compactor, IngestWorker, MonthlyReports
 from .config import AnalyticsSettings
 from .db.store import EventStore
 from .events.consumers import CONSUMERS
@@ -30,6 +30,12 @@ def monthly_reports(runtime: ServiceRuntime) -> MonthlyReports | None:
     return MonthlyReports(runtime.clients[EventStore], runtime.settings, runtime.clock)
 
 
+def compactor(runtime: ServiceRuntime) -> Compactor | None:
+    if not runtime.settings.compaction_enabled:
+        return None
+    return Compactor(runtime.clients[EventStore], runtime.settings)
+
+
 DEFINITION = ServiceDefinition(
     title="Qazaq CRM analytics service",
     description="Head-office analytics: every event of every service in ClickHouse (pseudonymous, no personal "
@@ -38,7 +44,7 @@ DEFINITION = ServiceDefinition(
     routers=[dashboards.router],
     consumers=CONSUMERS,
     clients=[EventStore],
-    background=[ingest_worker, monthly_reports],
+    background=[ingest_worker, monthly_reports, compactor],
 )
 
 

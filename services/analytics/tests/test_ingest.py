@@ -154,6 +154,20 @@ async def test_the_charts_add_up_to_the_overview(client):
     assert data["tickets"]["sla_met_ratio"] is not None and 0 <= data["tickets"]["sla_met_ratio"] <= 1
 
 
+async def test_compacting_the_records_changes_no_figure(client, settings):
+    from crm_analytics.db.store import EventStore
+
+    before = await overview(client, params=PERIOD)
+    topic, event = EVENTS[0]
+    await publish_events(settings, topic, [event])  # one more part, of an event already stored
+    await eventually(
+        lambda: group_caught_up(settings.kafka_bootstrap_servers, settings.ingest_group_id, topic),
+        message="the redelivery read",
+    )
+    assert await EventStore(settings).compact(quiet_s=0)
+    assert await overview(client, params=PERIOD) == before
+
+
 @pytest.mark.parametrize(
     ("who", "params", "status"),
     [
