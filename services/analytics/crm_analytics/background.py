@@ -72,33 +72,51 @@ class IngestWorker:
         await self._close()
 
     async def _run(self) -> None:
+        """Batch n+1 is read and prepared while batch n is stored (one batch in flight at most:
+        the batches are stored in order, each committed after its insert)."""
         failures = 0
+        storing: asyncio.Task | None = None
         while not self._stopping.is_set():
             try:
                 consumer = await self._ensure_consumer()
                 if self._generation != self.store.generation:  # the store was rebuilt: replay
+                    storing = await self._finish(storing)
                     self._generation = self.store.generation
                     await consumer.seek_to_beginning()
                 batch = await consumer.getmany(
                     timeout_ms=self.settings.ingest_poll_ms, max_records=self.settings.ingest_batch_size
                 )
-                await self.apply(consumer, batch)
+                events = [event for records in batch.values() for record in records if (event := parsed(record))]
+                prepared = await ingest_service.prepare(self.db, events)
+                offsets = {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
+                storing = await self._finish(storing)
+                if offsets:
+                    storing = asyncio.create_task(self._store(consumer, prepared, offsets))
                 failures = 0
             except asyncio.CancelledError:
+                await self._abandon(storing)
                 raise
             except Exception as exc:
+                storing = await self._abandon(storing)  # uncommitted batches are read again
                 failures += 1
                 delay = min(30.0, 0.5 * 2 ** (failures - 1))
                 log.warning("ingest: restarting its Kafka client in %.1fs: %s", delay, exc)
                 await self._close()
                 await asyncio.sleep(delay)
 
-    async def apply(self, consumer: AIOKafkaConsumer, batch: dict) -> None:
-        events = [event for records in batch.values() for record in records if (event := parsed(record))]
-        self.ingested += await ingest_service.ingest(self.db, self.store, events)
-        offsets = {tp: records[-1].offset + 1 for tp, records in batch.items() if records}
-        if offsets:
-            await consumer.commit(offsets)
+    async def _finish(self, storing: asyncio.Task | None) -> None:
+        """Waits for the batch being stored (its failure raised here)."""
+        if storing is not None:
+            await storing
+
+    async def _abandon(self, storing: asyncio.Task | None) -> None:
+        if storing is not None:
+            storing.cancel()
+            await asyncio.gather(storing, return_exceptions=True)
+
+    async def _store(self, consumer: AIOKafkaConsumer, prepared: ingest_service.Prepared, offsets: dict) -> None:
+        self.ingested += await ingest_service.store_batch(self.store, prepared)
+        await consumer.commit(offsets)
 
     async def _ensure_consumer(self) -> AIOKafkaConsumer:
         if self._consumer is None:

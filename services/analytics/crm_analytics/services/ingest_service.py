@@ -10,6 +10,9 @@ later events carry the survivor's key, and its rows already stored get the survi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from crm_shared.db import Database
 
 from ..db.store import RECORDS, EventStore, literal
@@ -26,25 +29,43 @@ from ..domain.projection import (
 from . import pseudonym_service
 
 
+@dataclass
+class Prepared:
+    """A batch made ready for the store: its rows, the events, and the keys a merge replaced."""
+
+    events: list[Parsed]
+    rows: list[dict[str, Any]]
+    rekeyed: dict[str, str]
+
+
+async def prepare(db: Database, events: list[Parsed]) -> Prepared:
+    """The batch's merges recorded and its pseudonyms made (the operational database), each event
+    projected: everything but the store, so that it can run while the batch before is stored."""
+    customers = {event.event_id: customer_of(event) for event in events}
+    rekeyed: list[tuple[str, str]] = []
+    if events:
+        async with db.unit_of_work() as session:
+            # merges first: this batch's events of a duplicate already carry its survivor's key
+            for duplicate, survivor in filter(None, map(merge_of, events)):
+                if change := await pseudonym_service.merge(session, duplicate, survivor):
+                    rekeyed.append(change)
+            keys = await pseudonym_service.keys_for(session, (c for c in customers.values() if c))
+    rows = [project(event, keys.get(customers[event.event_id] or "", "")) for event in events]
+    return Prepared(events, rows, dict(rekeyed))
+
+
+async def store_batch(store: EventStore, batch: Prepared) -> int:
+    """Writes a prepared batch (after the batch before it); returns how many rows were written."""
+    await store.insert(batch.rows)
+    await _retire_customers(store, batch.events)
+    if batch.rekeyed:  # the duplicate's earlier facts move to the survivor's key
+        await store.rekey(batch.rekeyed)
+    return len(batch.rows)
+
+
 async def ingest(db: Database, store: EventStore, events: list[Parsed]) -> int:
     """Stores ``events``; returns how many rows were written."""
-    if not events:
-        return 0
-    customers = {event.event_id: customer_of(event) for event in events}
-    async with db.unit_of_work() as session:
-        # merges first: this batch's events of a duplicate already carry its survivor's key
-        rekeyed = [
-            change
-            for duplicate, survivor in filter(None, map(merge_of, events))
-            if (change := await pseudonym_service.merge(session, duplicate, survivor))
-        ]
-        keys = await pseudonym_service.keys_for(session, (c for c in customers.values() if c))
-    rows = [project(event, keys.get(customers[event.event_id] or "", "")) for event in events]
-    await store.insert(rows)
-    await _retire_customers(store, events)
-    if rekeyed:  # the duplicate's earlier facts move to the survivor's key
-        await store.rekey(dict(rekeyed))
-    return len(rows)
+    return await store_batch(store, await prepare(db, events))
 
 
 async def _retire_customers(store: EventStore, events: list[Parsed]) -> None:
