@@ -84,6 +84,7 @@ class CampaignStats(BaseModel):
     pending: int
     responded: int
     converted: int
+    opted_out: int = Field(description="recipients who opted out by this campaign's SMS reply or e-mail link")
 
 
 class CampaignOut(BaseModel):
@@ -118,6 +119,7 @@ class DeliveryOut(BaseModel):
     responded_at: datetime | None
     converted_at: datetime | None
     conversion_order_id: str | None
+    opted_out_at: datetime | None = Field(None, description="the recipient opted out (reply STOP or the e-mail link)")
 
 
 class ResponseCreate(Strict):

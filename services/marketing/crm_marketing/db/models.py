@@ -124,12 +124,32 @@ class Delivery(MarketingBase):
     responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     converted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     conversion_order_id: Mapped[str | None] = mapped_column(String(36))
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the reply "STOP" or the e-mail link
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         UniqueConstraint("campaign_id", "customer_id", name="uq_deliveries_campaign_customer"),
         Index("ix_deliveries_campaign_state", "campaign_id", "state", "id"),
     )
+
+
+class OptOut(MarketingBase):
+    """A customer's own "no more marketing" (an SMS reply "STOP", a campaign e-mail's link), kept
+    until sales, which owns consent, has recorded it (``forwarded_at``); sales' consent event then
+    takes the customer out of every segment."""
+
+    __tablename__ = "opt_outs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    customer_id: Mapped[str] = mapped_column(String(36), index=True)
+    channel: Mapped[str] = mapped_column(String(16))  # sms_stop | email_link
+    delivery_id: Mapped[str | None] = mapped_column(String(36))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    forwarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (Index("ix_opt_outs_unforwarded", "forwarded_at", "requested_at"),)
 
 
 class LoyaltyAccount(MarketingBase):

@@ -13,8 +13,8 @@ SMS_MAX = 480  # a few concatenated parts at most
 EMAIL_MAX = 20_000
 
 # Delivery states: pending -> sending (claimed, committed before the send) -> sent -> delivered |
-# failed; pending -> suppressed (no consent, no address). A row in ``sending`` after a restart was
-# perhaps sent: it becomes failed ("interrupted"), never sent a second time.
+# failed; pending -> suppressed (no consent, no address, opted out). A row in ``sending`` after its
+# claim lease was perhaps sent: it goes back to pending and is sent again with the same reference.
 PENDING, SENDING, SENT, DELIVERED, FAILED, SUPPRESSED = (
     "pending",
     "sending",
@@ -23,7 +23,7 @@ PENDING, SENDING, SENT, DELIVERED, FAILED, SUPPRESSED = (
     "failed",
     "suppressed",
 )
-INTERRUPTED = "interrupted: the process stopped during the send; not sent again"
+INTERRUPTED = "interrupted: the process stopped during the send; resent with the same reference"
 
 # Kazakhstan keeps one time zone (UTC+5) since 2024-03-01; the table allows a region to differ.
 DEFAULT_UTC_OFFSET = timedelta(hours=5)

@@ -57,9 +57,12 @@ def criteria_of(segment: Segment) -> Criteria:
     return clean_criteria(segment.criteria)
 
 
-def members_query(criteria: Criteria, now: datetime) -> Select:
-    """The members as a SELECT of customer profiles (consent and active status always required)."""
-    conditions = [CustomerProfile.marketing_consent.is_(True), CustomerProfile.status == "active"]
+def members_query(criteria: Criteria, now: datetime, *, consenting: bool = True) -> Select:
+    """The members as a SELECT of customer profiles (active status always required, and consent
+    unless ``consenting`` is False: launch counts the opted-out ones as suppressed)."""
+    conditions = [CustomerProfile.status == "active"]
+    if consenting:
+        conditions.append(CustomerProfile.marketing_consent.is_(True))
     if criteria.region_codes:
         conditions.append(CustomerProfile.region_code.in_(criteria.region_codes))
     if criteria.branch_codes:
