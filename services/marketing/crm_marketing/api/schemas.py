@@ -23,6 +23,11 @@ class Criteria(Strict):
     product_lines: Codes = []
     offering_ids: Codes = []
     tiers: list[Literal["none", "bronze", "silver", "gold"]] = []
+    payment_statuses: list[Literal["paid", "due", "overdue", "none"]] = Field(
+        [],
+        description="from the invoices orders announces: overdue (an invoice unpaid past its due date), due (unpaid, "
+        "not yet due), paid (every invoice paid), none (no invoice yet); any of those listed",
+    )
     min_tenure_days: Annotated[int, Field(ge=0, le=36500)] | None = None
     has_open_tickets: bool | None = Field(None, description="true: an open trouble ticket; false: none")
 

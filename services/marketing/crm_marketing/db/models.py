@@ -4,10 +4,10 @@ per recipient, and the loyalty programme (accounts, a points ledger)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Date, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_shared.customer_identity import CustomerAliasColumns, ErasedCustomerColumns
@@ -59,6 +59,19 @@ class CustomerTicket(MarketingBase):
     customer_id: Mapped[str] = mapped_column(String(36), index=True)
     open: Mapped[bool] = mapped_column(Boolean)
     source_version: Mapped[int] = mapped_column(Integer)
+
+
+class CustomerInvoice(MarketingBase):
+    """An invoice as orders announces it (crm.orders.billing.v1): its amount, due date and what has
+    been paid against it, for the segments' payment status (paid, due, overdue)."""
+
+    __tablename__ = "customer_invoices"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # billing's invoice id
+    customer_id: Mapped[str] = mapped_column(String(36), index=True)
+    amount_tiyn: Mapped[int] = mapped_column(BigInteger)  # 0 until the invoice itself arrives
+    paid_tiyn: Mapped[int] = mapped_column(BigInteger)
+    due_on: Mapped[date | None] = mapped_column(Date)
 
 
 class Segment(MarketingBase):

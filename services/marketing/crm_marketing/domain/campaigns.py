@@ -3,7 +3,7 @@ customer's local time, the throttle, and the delivery row's states."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 from crm_shared.domain import Conflict, InvalidField
 
@@ -67,6 +67,12 @@ def text_for(message: dict[str, str], preferred: str | None) -> tuple[str, str]:
 def local_time(now: datetime, region_code: str) -> time:
     offset = REGION_UTC_OFFSET.get(region_code, DEFAULT_UTC_OFFSET)
     return now.astimezone(timezone(offset)).time()
+
+
+def local_date(now: datetime, region_code: str = "") -> date:
+    """The calendar day in Kazakhstan (of the region, when one differs)."""
+    offset = REGION_UTC_OFFSET.get(region_code, DEFAULT_UTC_OFFSET)
+    return now.astimezone(timezone(offset)).date()
 
 
 def in_quiet_hours(now: datetime, region_code: str, quiet_from: time, quiet_until: time) -> bool:

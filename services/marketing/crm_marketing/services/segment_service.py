@@ -17,7 +17,8 @@ from crm_shared.errors import field_problem
 from crm_shared.pagination import decode_cursor, encode_cursor
 
 from .. import access
-from ..db.models import CustomerProduct, CustomerProfile, CustomerTicket, LoyaltyAccount, Segment
+from ..db.models import CustomerInvoice, CustomerProduct, CustomerProfile, CustomerTicket, LoyaltyAccount, Segment
+from ..domain.campaigns import local_date
 from ..domain.segments import Criteria, clean_criteria, clean_name
 from ..events import publishers
 
@@ -100,7 +101,24 @@ def members_query(criteria: Criteria, now: datetime, *, consenting: bool = True)
         if "none" in criteria.tiers:
             tier_conditions.append(~enrolled)
         conditions.append(or_(*tier_conditions))
+    if criteria.payment_statuses:
+        conditions.append(or_(*(_payment_status(status, now) for status in criteria.payment_statuses)))
     return select(CustomerProfile).where(and_(*conditions))
+
+
+def _payment_status(status: str, now: datetime):
+    """The customer's invoices say ``status`` (segments.PAYMENT_STATUSES), on today's date in
+    Kazakhstan: an invoice is overdue from the day after its due date."""
+    today = local_date(now)
+    invoices = CustomerInvoice.customer_id == CustomerProfile.id
+    unpaid = CustomerInvoice.paid_tiyn < CustomerInvoice.amount_tiyn
+    if status == "overdue":
+        return exists().where(invoices, unpaid, CustomerInvoice.due_on < today)
+    if status == "due":
+        return exists().where(invoices, unpaid, CustomerInvoice.due_on >= today)
+    if status == "paid":
+        return and_(exists().where(invoices), ~exists().where(invoices, unpaid))
+    return ~exists().where(invoices)
 
 
 async def segment_size(session: AsyncSession, segment: Segment, now: datetime) -> int:
