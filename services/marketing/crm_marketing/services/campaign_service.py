@@ -4,8 +4,9 @@
 Once-only delivery: launching inserts one row per (campaign, customer) under a unique key, so a
 retried launch adds nobody twice. The sender claims rows in a transaction of their own (state
 ``sending``, a message reference kept for good, the claim time; consent and address re-checked
-under the customer's row lock), commits, sends one message and records its outcome at once (so at
-most the one message in flight is in doubt when the process dies). A row still ``sending`` after
+under the customer's row lock), commits, sends the messages and records their outcomes right behind
+them in group commits (so only what was sent since the last commit began is in doubt when the
+process dies). A row still ``sending`` after
 its claim lease belonged to a process that died mid-send: it may or may not have reached the relay,
 so it is claimed again and sent again **with the same reference** (the e-mail's Message-ID, the
 SMS's user_message_reference and text), which the relay recognises as a retransmission: at least
@@ -14,6 +15,7 @@ withdrawal of consent or an opt-out suppresses every row not yet claimed."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -380,18 +382,22 @@ async def mark_results(db: Database, results: list[tuple[str, str | None, str | 
     leaves them ``sending``, resent with the same reference after the lease."""
     if not results:
         return
-    async with db.unit_of_work() as session:
-        for delivery_id, provider_id, error in results:
-            await session.execute(
-                update(Delivery)
-                .where(Delivery.id == delivery_id, Delivery.state == rules.SENDING)
-                .values(
-                    state=rules.SENT if error is None else rules.FAILED,
-                    provider_message_id=provider_id,
-                    sent_at=now if error is None else None,
-                    reason=error[:200] if error else None,
-                )
-            )
+    rows = [
+        {
+            "id": delivery_id,
+            "state": rules.SENT if error is None else rules.FAILED,
+            "provider_message_id": provider_id,
+            "sent_at": now if error is None else None,
+            "reason": error[:200] if error else None,
+        }
+        for delivery_id, provider_id, error in results
+    ]
+    async with db.unit_of_work() as session:  # one executemany by primary key, only rows still sending
+        await session.execute(
+            update(Delivery).where(Delivery.state == rules.SENDING),
+            rows,
+            execution_options={"synchronize_session": None},
+        )
 
 
 async def running_campaigns(db: Database, now: datetime) -> list[str]:
@@ -432,23 +438,54 @@ async def send_pass(
     pace: Callable[[], Awaitable[None]],
     after_batch: Callable[[], Awaitable[None]] | None = None,
 ) -> int:
-    """One pass over the running campaigns: claim a batch, then for each message send (``pace``
-    before it keeps the throttle) and record its outcome at once. Returns how many went out."""
+    """One pass over the running campaigns: claim a batch, then send each message (``pace`` before
+    it keeps the throttle) while its outcome is recorded behind it (Recorder). Returns how many went
+    out."""
     sent = 0
     await recover_interrupted(db, clock(), policy.claim_lease)
     for campaign_id in await running_campaigns(db, clock()):
         while claimed := await claim_batch(db, campaign_id, clock(), policy):
-            for item in claimed:
-                await pace()
-                try:
-                    outcome = (item.delivery_id, await send(item.message), None)
-                    sent += 1
-                except DeliveryFailed as exc:
-                    outcome = (item.delivery_id, None, str(exc))
-                await mark_results(db, [outcome], clock())
+            recorder = Recorder(db, clock)
+            try:
+                for item in claimed:
+                    await pace()
+                    try:
+                        recorder.add((item.delivery_id, await send(item.message), None))
+                        sent += 1
+                    except DeliveryFailed as exc:
+                        recorder.add((item.delivery_id, None, str(exc)))
+            finally:
+                await recorder.flush()
             if after_batch is not None:
                 await after_batch()
     return sent
+
+
+class Recorder:
+    """Records send outcomes as they come, in group commits: one commit at a time runs behind the
+    sends and takes every outcome that arrived meanwhile. A crash leaves unrecorded only what was
+    sent since the last commit began (those rows stay ``sending`` and are resent with their
+    reference), while the sends never wait for the database."""
+
+    def __init__(self, db: Database, clock: Callable[[], datetime]) -> None:
+        self.db, self.clock = db, clock
+        self.waiting: list[tuple[str, str | None, str | None]] = []
+        self.task: asyncio.Task | None = None
+
+    def add(self, outcome: tuple[str, str | None, str | None]) -> None:
+        self.waiting.append(outcome)
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self._commit_waiting())
+
+    async def _commit_waiting(self) -> None:
+        while self.waiting:
+            outcomes, self.waiting = self.waiting, []
+            await mark_results(self.db, outcomes, self.clock())
+
+    async def flush(self) -> None:
+        if self.task is not None:
+            await self.task
+        await self._commit_waiting()
 
 
 def delivery_state(delivery: Delivery) -> dict[str, Any]:
