@@ -135,7 +135,7 @@ async def launch(session: AsyncSession, principal: Principal, campaign_id: str, 
                 }
                 for customer_id, region_code, branch_code in found[start : start + CHUNK]
             ]
-            await session.execute(insert_or_skip(session, Delivery).values(rows))
+            await session.execute(insert_or_skip(session, Delivery).many(), rows)
     campaign.status = "running"
     campaign.launched_at = now
     campaign.updated_at = now
