@@ -2,7 +2,8 @@
 server in its own process), and segment evaluation over a big customer projection.
 
 - campaign: ``--send-members`` customers (all with consent) in a fresh database; a segment of all
-  of them; launch (one delivery row each), then the sender's pass (claim, submit_sm, mark) with
+  of them; launch (one delivery row each), then the sender's pass (claim, then submit_sm and
+  record each message) with
   no throttle, to the dev SMPP sink started as `crm up` starts it. Wall time, messages per
   second and this process's CPU per message (the sender's side: database and SMPP client),
   against the same number of bare submit_sm through the same SMPP channel with no database;
@@ -11,6 +12,7 @@ server in its own process), and segment evaluation over a big customer projectio
 
     .venv/bin/python -m bench.bench_marketing                 # 1,000 messages, 100,000 customers
     .venv/bin/python -m bench.bench_marketing --big           # 100,000 messages, 1,000,000 customers
+    .venv/bin/python -m bench.bench_marketing --send-members 0 --segment-customers 1000000  # one part
 """
 
 from __future__ import annotations
@@ -113,6 +115,7 @@ async def bench_campaign(url: str, members: int, outbox_dir: Path) -> list[Summa
             quiet_until=clock_time(0, 0),
             claim_lease=timedelta(minutes=5),
             opt_out_base_url="http://127.0.0.1/opt-out",
+            opt_out_secret="bench",
         )
 
         async def no_throttle() -> None:
@@ -200,6 +203,8 @@ async def run(args: argparse.Namespace) -> list[SummaryRow]:
     rows: list[SummaryRow] = []
     async with temporary_databases() as databases:
         for label in ("send", "segment"):
+            if (args.send_members if label == "send" else args.segment_customers) <= 0:
+                continue  # --send-members 0 or --segment-customers 0: that part is left out
             url = await databases.create(f"marketing_{label}")
             await upgrade_async(MIGRATIONS, url)
             if label == "send":

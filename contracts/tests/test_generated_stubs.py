@@ -51,7 +51,12 @@ def test_stubs_import_under_the_package_name():
     assert customer_service_pb2.Customer.__module__ == "crm_contracts.grpc.crm.sales.v1.customer_service_pb2"
     assert customer_service_pb2_grpc.CustomerServiceStub.__module__.startswith("crm_contracts.grpc.")
     service = customer_service_pb2.DESCRIPTOR.services_by_name["CustomerService"]
-    assert [m.name for m in service.methods] == ["GetCustomer", "BatchGetCustomers", "SearchCustomers"]
+    assert [m.name for m in service.methods] == [
+        "GetCustomer",
+        "BatchGetCustomers",
+        "SearchCustomers",
+        "WithdrawMarketingConsent",
+    ]
     query = customer_service_pb2.SearchCustomersRequest.DESCRIPTOR.oneofs_by_name["query"]
     assert [f.name for f in query.fields] == ["phone", "iin_bin", "name_prefix"]
 

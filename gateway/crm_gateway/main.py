@@ -8,7 +8,7 @@ from crm_shared.app import ServiceRuntime, create_service_app
 from crm_shared.registry import ServiceSpec
 
 from .api import admin, auth, branches, dev_outbox, meta, portal, reference, search, staff
-from .api.proxy import proxy_router
+from .api.proxy import links_router, proxy_router
 from .config import GatewaySettings
 from .console import mount_console
 from .docs import docs_router, mount_docs_assets
@@ -77,6 +77,7 @@ def create_app(
         staff.router,
         search.router,
         portal.router,
+        links_router(gateway.routed),
         proxy_router(gateway.routed),
     ):
         app.include_router(router)

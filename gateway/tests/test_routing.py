@@ -437,3 +437,19 @@ async def test_one_openapi_document_describes_the_gateway_and_the_services(sales
     for ref in refs:
         section, name = ref.removeprefix("#/components/").split("/", 1)
         assert name in document["components"][section], ref
+
+
+async def test_only_the_opt_out_link_reaches_marketing_without_login_and_as_an_identity_that_may_do_nothing(
+    gateway_database, echo_url
+):
+    async with running_gateway(gateway_database, marketing_url=echo_url, internal_token_secret=INTERNAL_SECRET) as gw:
+        link = await gw.client.get("/api/v1/marketing/opt-out/some-delivery.some-mac")
+        assert link.status_code == 200 and link.json()["raw_path"] == "/api/v1/marketing/opt-out/some-delivery.some-mac"
+        principal = verify_internal_token(link.json()["headers"][INTERNAL_TOKEN_HEADER], INTERNAL_SECRET)
+        assert (principal.role, principal.scopes) == (Role.SYSTEM, ())
+        for method, path in (
+            ("POST", "/api/v1/marketing/opt-out/some-delivery.some-mac"),
+            ("GET", "/api/v1/marketing/campaigns"),
+            ("GET", "/api/v1/marketing/opt-out/a/b"),
+        ):
+            assert (await gw.client.request(method, path)).status_code == 401, (method, path)

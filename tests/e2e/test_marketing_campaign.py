@@ -1,12 +1,14 @@
 """A campaign across the suite as `crm up` runs it: a customer registered in sales with marketing
 consent reaches marketing's projection as an event, the marketer's segment and e-mail campaign
 reach them through the local SMTP server, and the admin's dev outbox shows the message in their
-language; a customer without consent never gets it. (E-mail, not SMS: SMS wait out the night in
+language; a customer without consent never gets it. The e-mail's opt-out link, opened without
+signing in, withdraws the consent in sales, whose event takes the customer out of the segment. (E-mail, not SMS: SMS wait out the night in
 Kazakhstan, and this test runs at any hour; the SMPP path is tested in the service's own tests.)"""
 
 from __future__ import annotations
 
 import random
+import re
 
 import httpx
 
@@ -61,3 +63,22 @@ async def test_an_email_campaign_reaches_the_consenting_customer_through_the_smt
         nothing = await client.get("/api/v1/admin/dev-outbox", params={"to": unwilling["email"]}, headers=admin)
         assert nothing.json()["items"] == []
         assert (await client.get("/api/v1/admin/dev-outbox", headers=marketer)).status_code == 403
+
+        link = re.search(r"/api/v1/marketing/opt-out/\S+", items[0]["body"]).group(0)
+        page = await client.get(link)  # no login: the signed token is the authorisation
+        assert page.status_code == 200 and 'lang="kk"' in page.text, page.text
+        assert (await client.get(link[:-3] + "abc")).status_code == 404
+
+        async def withdrawn_in_sales():
+            answer = await client.get(f"{SALES}/{created[0]['id']}", headers=agent)
+            return answer.json()["marketing_consent"] is False
+
+        await eventually(withdrawn_in_sales, message="sales recorded the opt-out")
+
+        async def left_the_segment():
+            page = await client.get(f"{MARKETING}/segments/{segment['id']}/members?limit=200", headers=marketer)
+            return created[0]["id"] not in {m["customer_id"] for m in page.json()["items"]}
+
+        await eventually(left_the_segment, message="the opted-out customer out of the segment")
+        stats = (await client.get(f"{MARKETING}/campaigns/{campaign['id']}", headers=marketer)).json()["stats"]
+        assert stats["opted_out"] == 1

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from fastapi import APIRouter, Request, Response
 
-from crm_shared.auth import Role
+from crm_shared.auth import Principal, Role
 from crm_shared.errors import Problem
 from crm_shared.query import ANY, extra_query_parameters
 from crm_shared.registry import ServiceSpec
@@ -43,6 +43,29 @@ def proxy_router(services: Iterable[ServiceSpec]) -> APIRouter:
             name=f"proxy_{spec.name}_{prefix.strip('/').replace('/', '_')}_root",
         )
     return router
+
+
+# Links a customer opens from a message without signing in (GET only): the token in the path is the
+# authorisation, which the service checks; forwarded as this identity, which may do nothing else.
+LINKS_WITHOUT_LOGIN = (("marketing", "/api/v1/marketing/opt-out/{token}"),)
+LINK_OPENER = Principal("gateway:link-without-login", "link without login", Role.SYSTEM, scopes=())
+
+
+def links_router(services: Iterable[ServiceSpec]) -> APIRouter:
+    """The LINKS_WITHOUT_LOGIN of the routed services (included before the proxy's routes)."""
+    router = APIRouter(include_in_schema=False)
+    routed = {spec.name for spec in services}
+    for service, path in LINKS_WITHOUT_LOGIN:
+        if service in routed:
+            router.add_api_route(path, _link_forwarder(service), methods=["GET"], name=f"link_{service}")
+    return router
+
+
+def _link_forwarder(service: str):
+    async def forward(request: Request, token: str) -> Response:
+        return await gateway_of(request).upstreams.forward(service, request, LINK_OPENER)
+
+    return forward
 
 
 def _may_write_through(principal, service: str, needed: str) -> bool:

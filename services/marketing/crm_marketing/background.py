@@ -10,11 +10,12 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from crm_shared.clients.sales import SalesCustomers
 from crm_shared.db import Database
-from crm_shared.outbound import DeliveryReceipt, Outbound
+from crm_shared.outbound import DeliveryReceipt, InboundSms, Outbound
 
 from .config import MarketingSettings
-from .services import campaign_service, loyalty_service
+from .services import campaign_service, loyalty_service, opt_out_service
 
 log = logging.getLogger("crm.marketing.sender")
 RECEIPT_ROUNDS = 100  # sender rounds a receipt waits for its row to be marked sent
@@ -37,23 +38,32 @@ class Pacer:
 class CampaignSender:
     name = "campaign-sender"
 
-    def __init__(self, db: Database, settings: MarketingSettings, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: MarketingSettings,
+        clock: Callable[[], datetime],
+        sales: SalesCustomers | None = None,
+    ) -> None:
         self.db = db
         self.settings = settings
         self.clock = clock
-        self.outbound = Outbound(settings, on_receipt=self._receipt)
+        self.sales = sales  # where opt-outs are reported (None: kept until a process with it runs)
+        self.outbound = Outbound(settings, on_receipt=self._receipt, on_inbound=self._inbound)
         self.policy = campaign_service.SendPolicy(
             batch_size=settings.send_batch_size,
             quiet_from=settings.quiet_from,
             quiet_until=settings.quiet_until,
             claim_lease=timedelta(seconds=settings.claim_lease_s),
             opt_out_base_url=settings.opt_out_base_url,
+            opt_out_secret=settings.internal_token_secret,
         )
         self.pacer = Pacer(settings.send_rate_per_s)
         self._task: asyncio.Task | None = None
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
         self._receipts: list[tuple[DeliveryReceipt, int]] = []  # with the passes each has waited
+        self._replies: list[InboundSms] = []
         self.passes = 0
 
     @property
@@ -78,6 +88,18 @@ class CampaignSender:
     def _receipt(self, receipt: DeliveryReceipt) -> None:
         self._receipts.append((receipt, 0))
 
+    def _inbound(self, reply: InboundSms) -> None:
+        self._replies.append(reply)
+        self._wake.set()
+
+    async def _apply_replies(self) -> None:
+        """Customers' SMS replies: "STOP" opts out (a reply that fails stays for the next round)."""
+        while self._replies:
+            reply = self._replies[0]
+            async with self.db.unit_of_work() as session:
+                await opt_out_service.opt_out_by_reply(session, reply.sender, reply.text, self.clock())
+            self._replies.pop(0)
+
     async def _apply_receipts(self) -> None:
         """Receipts whose row is not marked sent yet wait a few rounds (then are dropped: a
         receipt for a row that never gets marked, one interrupted mid-send, has nowhere to go)."""
@@ -94,8 +116,14 @@ class CampaignSender:
                 sent = await campaign_service.send_pass(
                     self.db, self.outbound.send, self.clock, self.policy, self.pacer, after_batch=self._apply_receipts
                 )
-                await self.outbound.sms.poll_receipts()
+                if self.settings.sms_replies_enabled:
+                    await self.outbound.sms.listen()
+                else:
+                    await self.outbound.sms.poll_receipts()
                 await self._apply_receipts()
+                await self._apply_replies()
+                if self.sales is not None:
+                    await opt_out_service.forward_pending(self.db, self.sales, self.clock())
                 if sent:
                     log.info("campaign sender: %d messages sent", sent)
             except Exception:

@@ -10,12 +10,13 @@ from datetime import datetime
 from fastapi import FastAPI
 
 from crm_shared.app import ServiceRuntime
+from crm_shared.clients.sales import SalesCustomers
 from crm_shared.consumer import EventConsumer
 from crm_shared.db import utcnow
 from crm_shared.service import ServiceDefinition
 from crm_shared.service import create_app as create_service_app
 
-from .api import campaigns, loyalty, segments
+from .api import campaigns, loyalty, opt_out, segments
 from .background import CampaignSender, PointsExpiry, loyalty_rules
 from .config import MarketingSettings
 from .events.consumers import CONSUMERS, payment_consumer
@@ -25,7 +26,7 @@ from .grpc.server import register
 def campaign_sender(runtime: ServiceRuntime) -> CampaignSender | None:
     if not runtime.settings.sender_enabled:
         return None
-    return CampaignSender(runtime.db, runtime.settings, runtime.clock)
+    return CampaignSender(runtime.db, runtime.settings, runtime.clock, runtime.clients.get(SalesCustomers))
 
 
 def points_expiry(runtime: ServiceRuntime) -> PointsExpiry | None:
@@ -47,8 +48,9 @@ DEFINITION = ServiceDefinition(
     title="Qazaq CRM marketing service",
     description="Segments from the customers' projections (consent enforced), campaigns over SMS (SMPP) and "
     "e-mail (SMTP) delivered once, responses and conversions, and the loyalty programme.",
-    routers=[segments.router, campaigns.router, loyalty.router],
+    routers=[segments.router, campaigns.router, loyalty.router, opt_out.router],
     consumers=CONSUMERS,
+    clients=[SalesCustomers],
     grpc_servicers=register,
     background=[loyalty_consumer, campaign_sender, points_expiry],
 )

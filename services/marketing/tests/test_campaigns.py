@@ -7,6 +7,7 @@ message not yet claimed."""
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from datetime import UTC, datetime, time
 from pathlib import Path
@@ -14,14 +15,18 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
+from sqlalchemy import select
 
+from crm_contracts.events import validate
 from crm_marketing.config import MarketingSettings
+from crm_marketing.db.models import OptOut
 from crm_marketing.events.consumers import apply_order_event
 from crm_marketing.main import create_app
 from crm_shared.db import Database
 from crm_shared.envelope import CloudEvent
 from crm_shared.migrations import upgrade_async
-from crm_shared.outbound.sinks import read_outbox, serve
+from crm_shared.models import OutboxEvent
+from crm_shared.outbound.sinks import read_outbox, send_reply, serve
 from crm_shared.testing import eventually
 
 from .conftest import MIGRATIONS
@@ -65,6 +70,7 @@ def _settings(database_url: str, sinks: dict, **overrides) -> MarketingSettings:
         sender_idle_s=0.05,
         quiet_from=time(0, 0),
         quiet_until=time(0, 0),  # no night in these tests unless one asks for it
+        sales_grpc_target=f"127.0.0.1:{free_port()}",  # no sales here: opt-outs wait to be reported
     )
     return MarketingSettings(**(values | overrides))
 
@@ -135,6 +141,7 @@ async def test_sms_reach_every_member_once_in_their_language_and_receipts_mark_t
         "pending": 0,
         "responded": 0,
         "converted": 0,
+        "opted_out": 0,
     }
     expected = {"kk": "Күзгі ұсыныс", "ru": "Осеннее предложение", "en": "Autumn offer"}
     for person in people:
@@ -161,7 +168,7 @@ async def test_email_carries_the_opt_out_link(client, db, sinks):
     messages = await eventually(lambda: _async(_to(sinks["outbox"], person["email"])), message="the e-mail")
     assert len(messages) == 1
     assert messages[0]["subject"] == campaign["name"]
-    assert "Autumn offer" in messages[0]["body"] and "opt-out" in messages[0]["body"]
+    assert "Autumn offer" in messages[0]["body"] and "/opt-out/" in messages[0]["body"]
 
 
 async def _async(value):
@@ -258,22 +265,6 @@ async def test_responses_and_conversions_are_attributed_to_the_campaign(client, 
 
     await eventually(all_sent, message="the campaign sent")
 
-    def order(customer: dict, offering: str) -> CloudEvent:
-        now = datetime.now(UTC).isoformat()
-        return CloudEvent(
-            id=str(uuid.uuid4()),
-            source="/crm/orders",
-            type="crm.orders.order.completed",
-            subject=customer["id"],
-            data={
-                "id": str(uuid.uuid4()),
-                "customer_id": customer["id"],
-                "items": [{"action": "add", "offering_id": offering}],
-                "completed_at": now,
-                "updated_at": now,
-            },
-        )
-
     for event in (order(buyer, "fibre-300"), order(other, "iptv-max")):
         async with db.unit_of_work() as session:
             await apply_order_event(session, event)
@@ -292,3 +283,132 @@ async def test_responses_and_conversions_are_attributed_to_the_campaign(client, 
     page = (await client.get(f"{API}/campaigns/{campaign['id']}/deliveries", headers=HEADERS["admin"])).json()
     converted = [item for item in page["items"] if item["converted_at"]]
     assert [item["customer_id"] for item in converted] == [buyer["id"]]
+
+
+def order(customer: dict, offering: str) -> CloudEvent:
+    now = datetime.now(UTC).isoformat()
+    return CloudEvent(
+        id=str(uuid.uuid4()),
+        source="/crm/orders",
+        type="crm.orders.order.completed",
+        subject=customer["id"],
+        data={
+            "id": str(uuid.uuid4()),
+            "customer_id": customer["id"],
+            "items": [{"action": "add", "offering_id": offering}],
+            "completed_at": now,
+            "updated_at": now,
+        },
+    )
+
+
+async def _settled(client, campaign_id: str) -> dict:
+    async def settled():
+        stats = await _stats(client, campaign_id)
+        return stats if stats["pending"] == 0 else None
+
+    return await eventually(settled, message="the campaign settled")
+
+
+async def _deliveries(client, campaign_id: str) -> dict[str, dict]:
+    page = await client.get(f"{API}/campaigns/{campaign_id}/deliveries", headers=HEADERS["admin"])
+    return {item["customer_id"]: item for item in page.json()["items"]}
+
+
+async def _opt_outs(db, customer_id: str) -> list[OptOut]:
+    async with db.reads() as session:
+        return list(await session.scalars(select(OptOut).where(OptOut.customer_id == customer_id)))
+
+
+async def test_the_email_link_opts_out_without_login_and_later_campaigns_count_the_customer_suppressed(
+    client, db, sinks
+):
+    dana, other = customer_state(branch_code="OPT-01", language="kk"), customer_state(branch_code="OPT-01")
+    await announce(db, dana, other)
+    first = await _campaign(client, "OPT-01", "email")
+    await client.post(f"{API}/campaigns/{first['id']}/launch", headers=HEADERS["marketer"])
+    mail = await eventually(lambda: _async(_to(sinks["outbox"], dana["email"])), message="the e-mail")
+    token = re.search(r"/api/v1/marketing/opt-out/(\S+)", mail[0]["body"]).group(1)
+
+    for _ in range(2):  # no login: the token is the authorisation; a second click changes nothing
+        page = await client.get(f"{API}/opt-out/{token}")
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assert 'lang="kk"' in page.text and "Жазылымнан бас тарттыңыз" in page.text
+    delivery_id, _, mac = token.partition(".")
+    for forged in (f"{delivery_id}.{mac[:-2]}xx", f"{uuid.uuid4()}.{mac}", "not-a-token"):
+        assert (await client.get(f"{API}/opt-out/{forged}")).status_code == 404
+    assert (await _stats(client, first["id"]))["opted_out"] == 1
+    assert (await _deliveries(client, first["id"]))[dana["id"]]["opted_out_at"]
+    [opt_out] = await _opt_outs(db, dana["id"])
+    assert opt_out.channel == "email_link" and opt_out.forwarded_at is None  # sales is not reachable here
+
+    # before sales has recorded it, a later campaign already holds the customer back ...
+    second = await _campaign(client, "OPT-01", "email")
+    await client.post(f"{API}/campaigns/{second['id']}/launch", headers=HEADERS["marketer"])
+    stats = await _settled(client, second["id"])
+    assert (stats["targeted"], stats["sent"], stats["suppressed"]) == (2, 1, 1)
+    assert (await _deliveries(client, second["id"]))[dana["id"]]["reason"] == "opted out"
+    # ... and once sales announces the withdrawal, she is in no segment but still counted suppressed
+    await announce(db, dana | {"marketing_consent": False, "version": 2}, action="updated")
+    third = await _campaign(client, "OPT-01", "email")
+    members = await client.get(f"{API}/segments/{third['segment_id']}/members", headers=HEADERS["marketer"])
+    assert [m["customer_id"] for m in members.json()["items"]] == [other["id"]]
+    await client.post(f"{API}/campaigns/{third['id']}/launch", headers=HEADERS["marketer"])
+    stats = await _settled(client, third["id"])
+    assert (stats["targeted"], stats["sent"], stats["suppressed"]) == (2, 1, 1)
+    assert (await _deliveries(client, third["id"]))[dana["id"]]["reason"] == "opted out"
+    assert len(_to(sinks["outbox"], dana["email"])) == 1 and len(_to(sinks["outbox"], other["email"])) == 3
+
+
+async def test_an_sms_reply_stop_through_the_smsc_opts_the_customer_out(client, db, sinks):
+    stopper, chatter = customer_state(branch_code="STP-01"), customer_state(branch_code="STP-01")
+    await announce(db, stopper, chatter)
+    campaign = await _campaign(client, "STP-01", "sms")
+    await client.post(f"{API}/campaigns/{campaign['id']}/launch", headers=HEADERS["marketer"])
+    await _settled(client, campaign["id"])
+    # the customers' phones answer through the SMSC (a mobile-originated deliver_sm to the service)
+    await asyncio.to_thread(send_reply, "127.0.0.1", sinks["smpp_port"], chatter["primary_phone"], "Рахмет!")
+    await asyncio.to_thread(send_reply, "127.0.0.1", sinks["smpp_port"], stopper["primary_phone"], " stop ")
+
+    async def opted_out():
+        return (await _stats(client, campaign["id"]))["opted_out"] == 1
+
+    await eventually(opted_out, message="the reply STOP recorded")
+    deliveries = await _deliveries(client, campaign["id"])
+    assert deliveries[stopper["id"]]["opted_out_at"] and not deliveries[chatter["id"]]["opted_out_at"]
+    assert [o.channel for o in await _opt_outs(db, stopper["id"])] == ["sms_stop"]
+    assert await _opt_outs(db, chatter["id"]) == []
+
+
+async def test_a_campaigns_facts_go_out_through_the_outbox_as_the_catalogue_describes(client, db, sinks):
+    buyer, leaver = customer_state(branch_code="EVT-01"), customer_state(branch_code="EVT-01")
+    await announce(db, buyer, leaver)
+    campaign = await _campaign(client, "EVT-01", "email", offer={"offering_id": "tv-plus", "discount_percent": 10})
+    await client.post(f"{API}/campaigns/{campaign['id']}/launch", headers=HEADERS["marketer"])
+    await _settled(client, campaign["id"])
+    async with db.unit_of_work() as session:
+        await apply_order_event(session, order(buyer, "tv-plus"))
+    await client.post(
+        f"{API}/campaigns/{campaign['id']}/responses", json={"customer_id": buyer["id"]}, headers=HEADERS["admin"]
+    )
+    token = re.search(r"/opt-out/(\S+)", _to(sinks["outbox"], leaver["email"])[0]["body"]).group(1)
+    assert (await client.get(f"{API}/opt-out/{token}")).status_code == 200
+
+    async def published():
+        async with db.reads() as session:
+            events = list(await session.scalars(select(OutboxEvent).where(OutboxEvent.key == campaign["id"])))
+        return events if {e.type.rsplit(".", 1)[1] for e in events} >= set(FACTS) else None
+
+    events = await eventually(published, message="every fact of the campaign in the outbox")
+    for event in events:
+        assert event.topic == "crm.marketing.campaign.v1"
+        validate(event.type, event.data)
+    facts = {e.type.rsplit(".", 1)[1]: e.data for e in events}
+    assert facts["launched"]["targeted"] == 2 and facts["launched"]["offering_id"] == "tv-plus"
+    assert facts["completed"]["stats"]["sent"] == 2
+    assert facts["conversion_attributed"]["customer_id"] == buyer["id"]
+    assert facts["response_recorded"]["customer_id"] == buyer["id"]
+    assert facts["opted_out"]["customer_id"] == leaver["id"]
+
+
+FACTS = ("launched", "completed", "response_recorded", "conversion_attributed", "opted_out")

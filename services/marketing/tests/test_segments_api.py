@@ -4,11 +4,12 @@ once), criteria, the visibility of members role by role, the marketer's rights."
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import pytest_asyncio
 
-from crm_marketing.events.consumers import apply_ticket_event
+from crm_marketing.events.consumers import apply_billing_event, apply_ticket_event
 from crm_shared.db import Database
 from crm_shared.envelope import CloudEvent
 
@@ -155,3 +156,90 @@ async def test_open_tickets_select_members(client, db):
     members = await client.get(f"/api/v1/marketing/segments/{with_tickets['id']}/members", headers=HEADERS["admin"])
     assert [m["customer_id"] for m in members.json()["items"]] == [troubled["id"]]
     assert (with_tickets["size"], without["size"]) == (1, 1)
+
+
+async def _billing(db, action: str, data: dict) -> None:
+    event = CloudEvent(
+        id=str(uuid.uuid4()),
+        source="/crm/orders",
+        type=f"crm.orders.billing.{action}",
+        subject=data["customer_id"],
+        data={"currency": "KZT", "order_id": None, "branch_code": "PAY-01", "region_code": "KZ-75"} | data,
+    )
+    async with db.unit_of_work() as session:
+        await apply_billing_event(session, event)
+
+
+async def test_payment_status_from_the_billing_events_selects_members(client, db):
+    late, partly, due, paid, new = (customer_state(branch_code="PAY-01") for _ in range(5))
+    await announce(db, late, partly, due, paid, new)
+    today = datetime.now(UTC).date()
+
+    async def invoice(customer: dict, amount: int, due_on: date, paid: int = 0) -> None:
+        invoice_id = f"INV-{uuid.uuid4().hex[:10]}"
+        if paid:  # a payment may arrive before its invoice; both land on the same invoice
+            await _billing(
+                db,
+                "payment_received",
+                {
+                    "payment_id": str(uuid.uuid4()),
+                    "invoice_id": invoice_id,
+                    "customer_id": customer["id"],
+                    "amount_tiyn": paid,
+                    "paid_at": datetime.now(UTC).isoformat(),
+                },
+            )
+        await _billing(
+            db,
+            "invoice_issued",
+            {
+                "invoice_id": invoice_id,
+                "customer_id": customer["id"],
+                "amount_tiyn": amount,
+                "issued_on": (due_on - timedelta(days=20)).isoformat(),
+                "due_on": due_on.isoformat(),
+            },
+        )
+
+    await invoice(late, 500_000, today - timedelta(days=3))
+    await invoice(partly, 500_000, today - timedelta(days=3), paid=200_000)
+    await invoice(partly, 100_000, today - timedelta(days=40), paid=100_000)
+    await invoice(due, 500_000, today + timedelta(days=10))
+    await invoice(paid, 500_000, today - timedelta(days=3), paid=500_000)
+
+    async def members(*statuses: str) -> set[str]:
+        created = await _segment(client, {"branch_codes": ["PAY-01"], "payment_statuses": list(statuses)})
+        assert created.status_code == 201, created.text
+        page = await client.get(f"/api/v1/marketing/segments/{created.json()['id']}/members", headers=HEADERS["admin"])
+        return {m["customer_id"] for m in page.json()["items"]}
+
+    assert await members("overdue") == {late["id"], partly["id"]}
+    assert await members("due") == {due["id"]}
+    assert await members("paid") == {paid["id"]}
+    assert await members("none") == {new["id"]}
+    assert await members("paid", "due") == {paid["id"], due["id"]}
+    bad = await _segment(client, {"payment_statuses": ["late"]})
+    assert bad.status_code == 422 and "payment_statuses" in bad.text
+
+
+async def test_every_criterion_of_the_issue_is_accepted_and_they_combine(client, people):
+    """Region, branch, kind, language, product lines, offerings, tenure, payment status, open
+    tickets, loyalty tier: all at once select a customer matching each of them (here: nobody, since
+    no customer has an installed product in this module)."""
+    criteria = {
+        "region_codes": ["KZ-75"],
+        "branch_codes": ["ALA-01"],
+        "kinds": ["individual"],
+        "languages": ["kk"],
+        "product_lines": ["internet"],
+        "offering_ids": ["fibre-300"],
+        "min_tenure_days": 30,
+        "payment_statuses": ["none"],
+        "has_open_tickets": False,
+        "tiers": ["none"],
+    }
+    created = await _segment(client, criteria)
+    assert created.status_code == 201, created.text
+    assert created.json()["criteria"] == criteria | {"product_lines": ["internet"]} and created.json()["size"] == 0
+    without_products = {k: v for k, v in criteria.items() if k not in ("product_lines", "offering_ids")}
+    assert (await _segment(client, without_products)).json()["size"] >= 1  # people["ala01"]

@@ -38,6 +38,8 @@ READ_SCOPE = "sales:read"
 WRITE_SCOPE = "sales:write"
 # An external system (e.g. a contact-centre platform) that logs activities needs this narrower scope.
 ACTIVITIES_WRITE_SCOPE = "sales:activities"
+# An internal service (marketing's opt-outs) that records a customer's withdrawal of marketing consent.
+CONSENT_SCOPE = "sales:consent"
 IDENTIFIER_FIELDS = ("iin", "bin", "tax_id")
 OWNER_ROLES = {Role.BRANCH_AGENT.value, Role.BRANCH_MANAGER.value, Role.REGIONAL_MANAGER.value, Role.ADMIN.value}
 STATS_ROLES = {Role.HQ_ANALYST, Role.BRANCH_MANAGER, Role.REGIONAL_MANAGER, Role.ADMIN}
@@ -56,6 +58,12 @@ def require_reader(principal: Principal) -> None:
     require_personal_data_access(principal)
     if not (principal.has_scope(READ_SCOPE) or principal.has_scope(WRITE_SCOPE)):
         raise forbidden(f"this API key lacks the {READ_SCOPE} scope")
+
+
+def require_consent_recorder(principal: Principal) -> None:
+    """Only an internal service identity given the consent scope (never a staff role or a key)."""
+    if principal.role is not Role.SYSTEM or not principal.has_scope(CONSENT_SCOPE):
+        raise forbidden(f"recording a withdrawal of consent needs the {CONSENT_SCOPE} scope")
 
 
 def require_customer_writer(principal: Principal) -> None:

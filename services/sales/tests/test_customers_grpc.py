@@ -259,3 +259,47 @@ async def test_masked_look_ups_by_iin_are_audited_and_limited_as_over_rest(stub,
     # Unmasked callers are neither audited nor limited.
     for _ in range(3):
         await stub.SearchCustomers(pb.SearchCustomersRequest(iin_bin=almaty["iin"]), metadata=meta("branch_agent"))
+
+
+OPT_OUTS = Principal("marketing:opt-outs", "marketing", Role.SYSTEM, scopes=("sales:consent",))
+
+
+async def test_a_withdrawal_of_marketing_consent_is_recorded_once_and_only_for_the_consent_scope(
+    http, stub, ids, sales_database
+):
+    body = ids.individual(branch_code="ALA-01", marketing_consent=True)
+    created = (await http.post(BASE, json=body, headers=auth_headers(PRINCIPALS["admin"]))).json()
+    request = pb.WithdrawMarketingConsentRequest(customer_id=created["id"], channel="sms_stop")
+    for role in ("admin", "branch_agent"):  # staff change consent over REST, never through this door
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stub.WithdrawMarketingConsent(request, metadata=meta(role))
+        assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(grpc.aio.AioRpcError) as bad:
+        await stub.WithdrawMarketingConsent(
+            pb.WithdrawMarketingConsentRequest(customer_id=created["id"], channel="fax"),
+            metadata=principal_metadata(OPT_OUTS, TEST_INTERNAL_TOKEN_SECRET),
+        )
+    assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "channel" in bad.value.details()
+
+    as_marketing = principal_metadata(OPT_OUTS, TEST_INTERNAL_TOKEN_SECRET)
+    first = await stub.WithdrawMarketingConsent(request, metadata=as_marketing)
+    again = await stub.WithdrawMarketingConsent(request, metadata=as_marketing)
+    assert (first.customer_id, first.changed, first.version) == (created["id"], True, created["version"] + 1)
+    assert (again.changed, again.version) == (False, first.version)
+    now = (await http.get(f"{BASE}/{created['id']}", headers=auth_headers(PRINCIPALS["admin"]))).json()
+    assert now["marketing_consent"] is False and now["marketing_consent_at"] is None
+    with pytest.raises(grpc.aio.AioRpcError) as missing:
+        await stub.WithdrawMarketingConsent(
+            pb.WithdrawMarketingConsentRequest(
+                customer_id="00000000-0000-0000-0000-000000000000", channel="email_link"
+            ),
+            metadata=as_marketing,
+        )
+    assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+    db = Database(sales_database)
+    try:
+        async with db.reads() as session:
+            audit = list(await session.scalars(select(AuditEntry).where(AuditEntry.entity_id == created["id"])))
+    finally:
+        await db.dispose()
+    assert [entry.action for entry in audit].count("updated") == 1

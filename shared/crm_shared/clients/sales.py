@@ -152,6 +152,21 @@ class SalesCustomers:
             raise problem_of_rpc_error(error, "iin_bin") from None
         return [_ref(c) for c in reply.customers]
 
+    async def withdraw_marketing_consent(self, principal: Principal, customer_id: str, channel: str) -> str:
+        """Records the customer's own withdrawal of marketing consent in sales (``principal``: an
+        internal identity with the sales:consent scope); returns the customer it applied to (the
+        survivor of a merge). Raises the Problem of the answer (503 while sales is down)."""
+        stub = self._stub_or_unavailable()
+        try:
+            reply = await stub.WithdrawMarketingConsent(
+                pb.WithdrawMarketingConsentRequest(customer_id=customer_id, channel=channel),
+                metadata=self._metadata(principal),
+                timeout=self._deadline,
+            )
+        except grpc.aio.AioRpcError as error:
+            raise problem_of_rpc_error(error, "customer_id", customer_id) from None
+        return reply.customer_id
+
     @property
     def _deadline(self) -> float:
         return self.settings.sales_grpc_timeout_s

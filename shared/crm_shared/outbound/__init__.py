@@ -10,6 +10,7 @@ starts (crm_shared.outbound.sinks: real SMTP and SMPP servers on loopback writin
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import socket
 import threading
@@ -55,7 +56,8 @@ class OutboundMessage:
     to: str  # E.164 phone or e-mail address
     body: str
     subject: str = ""
-    message_id: str = ""  # ours: the Message-ID of an e-mail, the reference of an SMS in our records
+    # ours, the same for a resend: the Message-ID of an e-mail, an SMS's user_message_reference
+    message_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,15 @@ class DeliveryReceipt:
 
     provider_message_id: str
     delivered: bool
+    text: str
+
+
+@dataclass(frozen=True)
+class InboundSms:
+    """A customer's own SMS to us (a mobile-originated deliver_sm, e.g. the reply "STOP")."""
+
+    sender: str  # E.164
+    to: str  # our short code or sender name
     text: str
 
 
@@ -98,11 +109,18 @@ class SmtpChannel:
 class SmppChannel:
     """One bound transceiver session, used from one thread (smpplib is blocking): every call runs
     on the channel's own single-thread executor, so PDUs never interleave. Receipts that arrive
-    (deliver_sm) are handed to ``on_receipt`` on the event loop."""
+    (deliver_sm) are handed to ``on_receipt`` on the event loop, the customers' own messages
+    (mobile-originated deliver_sm) to ``on_inbound``."""
 
-    def __init__(self, settings: OutboundSettings, on_receipt: Callable[[DeliveryReceipt], None] | None = None) -> None:
+    def __init__(
+        self,
+        settings: OutboundSettings,
+        on_receipt: Callable[[DeliveryReceipt], None] | None = None,
+        on_inbound: Callable[[InboundSms], None] | None = None,
+    ) -> None:
         self.settings = settings
         self.on_receipt = on_receipt
+        self.on_inbound = on_inbound
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smpp")
         self._client = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -118,6 +136,12 @@ class SmppChannel:
             return
         self._loop = asyncio.get_running_loop()
         await self._loop.run_in_executor(self._executor, self._poll_blocking)
+
+    async def listen(self) -> None:
+        """Binds when no session is open (replies and receipts only arrive on a bound session) and
+        reads what arrived; an unreachable SMSC is tried again at the next call."""
+        self._loop = asyncio.get_running_loop()
+        await self._loop.run_in_executor(self._executor, self._listen_blocking)
 
     async def close(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._executor, self._close_blocking)
@@ -155,6 +179,7 @@ class SmppChannel:
                     data_coding=encoding,
                     esm_class=esm_class,
                     registered_delivery=True,
+                    user_message_reference=sms_reference(message.message_id),
                 )
                 response_id = self._await_response(client, pdu.sequence)
                 first_id = first_id or response_id
@@ -178,6 +203,16 @@ class SmppChannel:
             elif pdu.command == "enquire_link":
                 client._enquire_link_received(pdu)
 
+    def _listen_blocking(self) -> None:
+        if self._client is None:
+            try:
+                self._connect()
+            except Exception as exc:
+                log.debug("SMSC not reachable for replies: %s", exc)
+                self._close_blocking()
+                return
+        self._poll_blocking()
+
     def _poll_blocking(self) -> None:
         try:
             self._client.poll()
@@ -186,9 +221,18 @@ class SmppChannel:
             self._close_blocking()
 
     def _received(self, pdu, **_kwargs) -> None:
-        text = pdu.short_message.decode(errors="replace") if isinstance(pdu.short_message, bytes) else pdu.short_message
-        receipt = parse_receipt(text)
-        if receipt is not None and self.on_receipt is not None and self._loop is not None:
+        raw = pdu.short_message or b""
+        if self._loop is None:
+            return
+        if not (int(pdu.esm_class or 0) & ESM_SMSC_RECEIPT):  # the customer's own message
+            text = raw.decode("utf-16-be", errors="replace") if pdu.data_coding == 0x08 else _latin(raw)
+            sender = _text(pdu.source_addr)
+            if self.on_inbound is not None and sender:
+                inbound = InboundSms("+" + sender.lstrip("+"), _text(pdu.destination_addr), text)
+                self._loop.call_soon_threadsafe(self.on_inbound, inbound)
+            return
+        receipt = parse_receipt(_latin(raw))
+        if receipt is not None and self.on_receipt is not None:
             self._loop.call_soon_threadsafe(self.on_receipt, receipt)
 
     def _close_blocking(self) -> None:
@@ -205,6 +249,26 @@ class SmppChannel:
             pass
 
 
+def sms_reference(message_id: str) -> int | None:
+    """Our reference of an SMS in submit_sm's user_message_reference (two bytes, from our message
+    id): a resend after a crash carries the same one, so an SMSC that suppresses duplicates (same
+    sender account, destination, reference and text) recognises the retransmission."""
+    if not message_id:
+        return None
+    return int(hashlib.sha256(message_id.encode()).hexdigest()[:4], 16) or 1
+
+
+ESM_SMSC_RECEIPT = 0x04  # esm_class of a deliver_sm that is an SMSC delivery receipt
+
+
+def _latin(value: bytes | str) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
+def _text(value: bytes | str | None) -> str:
+    return _latin(value or b"")
+
+
 def parse_receipt(text: str) -> DeliveryReceipt | None:
     """The SMPP 3.4 appendix B receipt text: "id:IIIII sub:001 dlvrd:001 ... stat:DELIVRD ..."."""
     fields = dict(part.split(":", 1) for part in text.split() if ":" in part)
@@ -216,9 +280,14 @@ def parse_receipt(text: str) -> DeliveryReceipt | None:
 class Outbound:
     """Both channels of one process."""
 
-    def __init__(self, settings: OutboundSettings, on_receipt: Callable[[DeliveryReceipt], None] | None = None) -> None:
+    def __init__(
+        self,
+        settings: OutboundSettings,
+        on_receipt: Callable[[DeliveryReceipt], None] | None = None,
+        on_inbound: Callable[[InboundSms], None] | None = None,
+    ) -> None:
         self.email = SmtpChannel(settings)
-        self.sms = SmppChannel(settings, on_receipt)
+        self.sms = SmppChannel(settings, on_receipt, on_inbound)
 
     async def send(self, message: OutboundMessage) -> str:
         channel = self.sms if message.channel == "sms" else self.email

@@ -23,6 +23,11 @@ class Criteria(Strict):
     product_lines: Codes = []
     offering_ids: Codes = []
     tiers: list[Literal["none", "bronze", "silver", "gold"]] = []
+    payment_statuses: list[Literal["paid", "due", "overdue", "none"]] = Field(
+        [],
+        description="from the invoices orders announces: overdue (an invoice unpaid past its due date), due (unpaid, "
+        "not yet due), paid (every invoice paid), none (no invoice yet); any of those listed",
+    )
     min_tenure_days: Annotated[int, Field(ge=0, le=36500)] | None = None
     has_open_tickets: bool | None = Field(None, description="true: an open trouble ticket; false: none")
 
@@ -84,6 +89,7 @@ class CampaignStats(BaseModel):
     pending: int
     responded: int
     converted: int
+    opted_out: int = Field(description="recipients who opted out by this campaign's SMS reply or e-mail link")
 
 
 class CampaignOut(BaseModel):
@@ -118,6 +124,7 @@ class DeliveryOut(BaseModel):
     responded_at: datetime | None
     converted_at: datetime | None
     conversion_order_id: str | None
+    opted_out_at: datetime | None = Field(None, description="the recipient opted out (reply STOP or the e-mail link)")
 
 
 class ResponseCreate(Strict):

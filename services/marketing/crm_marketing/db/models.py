@@ -4,10 +4,10 @@ per recipient, and the loyalty programme (accounts, a points ledger)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Date, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm_shared.customer_identity import CustomerAliasColumns, ErasedCustomerColumns
@@ -59,6 +59,19 @@ class CustomerTicket(MarketingBase):
     customer_id: Mapped[str] = mapped_column(String(36), index=True)
     open: Mapped[bool] = mapped_column(Boolean)
     source_version: Mapped[int] = mapped_column(Integer)
+
+
+class CustomerInvoice(MarketingBase):
+    """An invoice as orders announces it (crm.orders.billing.v1): its amount, due date and what has
+    been paid against it, for the segments' payment status (paid, due, overdue)."""
+
+    __tablename__ = "customer_invoices"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # billing's invoice id
+    customer_id: Mapped[str] = mapped_column(String(36), index=True)
+    amount_tiyn: Mapped[int] = mapped_column(BigInteger)  # 0 until the invoice itself arrives
+    paid_tiyn: Mapped[int] = mapped_column(BigInteger)
+    due_on: Mapped[date | None] = mapped_column(Date)
 
 
 class Segment(MarketingBase):
@@ -124,12 +137,32 @@ class Delivery(MarketingBase):
     responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     converted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     conversion_order_id: Mapped[str | None] = mapped_column(String(36))
+    opted_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the reply "STOP" or the e-mail link
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         UniqueConstraint("campaign_id", "customer_id", name="uq_deliveries_campaign_customer"),
         Index("ix_deliveries_campaign_state", "campaign_id", "state", "id"),
     )
+
+
+class OptOut(MarketingBase):
+    """A customer's own "no more marketing" (an SMS reply "STOP", a campaign e-mail's link), kept
+    until sales, which owns consent, has recorded it (``forwarded_at``); sales' consent event then
+    takes the customer out of every segment."""
+
+    __tablename__ = "opt_outs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    customer_id: Mapped[str] = mapped_column(String(36), index=True)
+    channel: Mapped[str] = mapped_column(String(16))  # sms_stop | email_link
+    delivery_id: Mapped[str | None] = mapped_column(String(36))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    forwarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+
+    __table_args__ = (Index("ix_opt_outs_unforwarded", "forwarded_at", "requested_at"),)
 
 
 class LoyaltyAccount(MarketingBase):

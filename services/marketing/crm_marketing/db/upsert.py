@@ -21,3 +21,8 @@ class _Insert:
 
     def values(self, *args, **kwargs):
         return self.statement.values(*args, **kwargs).on_conflict_do_nothing()
+
+    def many(self):
+        """For executemany (``session.execute(statement, rows)``): compiled once and sent in
+        batches, where a VALUES list of thousands of rows is compiled anew every time."""
+        return self.statement.on_conflict_do_nothing()

@@ -3,7 +3,7 @@ customer's local time, the throttle, and the delivery row's states."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 from crm_shared.domain import Conflict, InvalidField
 
@@ -13,8 +13,8 @@ SMS_MAX = 480  # a few concatenated parts at most
 EMAIL_MAX = 20_000
 
 # Delivery states: pending -> sending (claimed, committed before the send) -> sent -> delivered |
-# failed; pending -> suppressed (no consent, no address). A row in ``sending`` after a restart was
-# perhaps sent: it becomes failed ("interrupted"), never sent a second time.
+# failed; pending -> suppressed (no consent, no address, opted out). A row in ``sending`` after its
+# claim lease was perhaps sent: it goes back to pending and is sent again with the same reference.
 PENDING, SENDING, SENT, DELIVERED, FAILED, SUPPRESSED = (
     "pending",
     "sending",
@@ -23,7 +23,7 @@ PENDING, SENDING, SENT, DELIVERED, FAILED, SUPPRESSED = (
     "failed",
     "suppressed",
 )
-INTERRUPTED = "interrupted: the process stopped during the send; not sent again"
+INTERRUPTED = "interrupted: the process stopped during the send; resent with the same reference"
 
 # Kazakhstan keeps one time zone (UTC+5) since 2024-03-01; the table allows a region to differ.
 DEFAULT_UTC_OFFSET = timedelta(hours=5)
@@ -67,6 +67,12 @@ def text_for(message: dict[str, str], preferred: str | None) -> tuple[str, str]:
 def local_time(now: datetime, region_code: str) -> time:
     offset = REGION_UTC_OFFSET.get(region_code, DEFAULT_UTC_OFFSET)
     return now.astimezone(timezone(offset)).time()
+
+
+def local_date(now: datetime, region_code: str = "") -> date:
+    """The calendar day in Kazakhstan (of the region, when one differs)."""
+    offset = REGION_UTC_OFFSET.get(region_code, DEFAULT_UTC_OFFSET)
+    return now.astimezone(timezone(offset)).date()
 
 
 def in_quiet_hours(now: datetime, region_code: str, quiet_from: time, quiet_until: time) -> bool:

@@ -12,7 +12,19 @@ from crm_shared.reference import REGIONS_BY_CODE
 KINDS = frozenset({"individual", "business"})
 LANGUAGES = frozenset({"kk", "ru", "en"})
 TIERS = frozenset({"none", "bronze", "silver", "gold"})
-LIST_CRITERIA = ("region_codes", "branch_codes", "kinds", "languages", "product_lines", "offering_ids", "tiers")
+# From the invoices orders announces: "overdue" an invoice unpaid past its due date, "due" one unpaid
+# not yet due, "paid" invoices all paid, "none" no invoice yet.
+PAYMENT_STATUSES = frozenset({"paid", "due", "overdue", "none"})
+LIST_CRITERIA = (
+    "region_codes",
+    "branch_codes",
+    "kinds",
+    "languages",
+    "product_lines",
+    "offering_ids",
+    "tiers",
+    "payment_statuses",
+)
 MAX_VALUES = 200
 
 
@@ -28,6 +40,7 @@ class Criteria:
     product_lines: tuple[str, ...] = ()
     offering_ids: tuple[str, ...] = ()
     tiers: tuple[str, ...] = ()
+    payment_statuses: tuple[str, ...] = ()
     min_tenure_days: int | None = None
     has_open_tickets: bool | None = None  # True: at least one open ticket; False: none
 
@@ -60,6 +73,7 @@ def clean_criteria(raw: dict[str, Any]) -> Criteria:
     _only(values["kinds"], KINDS, "criteria.kinds")
     _only(values["languages"], LANGUAGES, "criteria.languages")
     _only(values["tiers"], TIERS, "criteria.tiers")
+    _only(values["payment_statuses"], PAYMENT_STATUSES, "criteria.payment_statuses")
     tenure = raw.get("min_tenure_days")
     if tenure is not None and tenure < 0:
         raise InvalidField("criteria.min_tenure_days", "must not be negative")

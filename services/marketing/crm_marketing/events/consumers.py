@@ -6,6 +6,7 @@ checked against its contract first, crm_shared.service.ConsumerSpec):
 - products: crm.orders.installed_product.v1 into the product projection (segments by product line);
 - tickets: crm.tickets.ticket.v1 into the open-tickets projection (segments by open tickets);
 - conversions: crm.orders.order.v1 completed orders convert targeted customers' deliveries;
+- billing: crm.orders.billing.v1 invoices and payments into the invoice projection (payment status);
 - loyalty: crm.orders.billing.v1 payments accrue points once per payment, enrolling on the first."""
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ ORDER_TOPIC = "crm.orders.order.v1"
 TICKET_TOPIC = "crm.tickets.ticket.v1"
 BILLING_TOPIC = "crm.orders.billing.v1"
 PAYMENT_RECEIVED = "crm.orders.billing.payment_received"
+INVOICE_ISSUED = "crm.orders.billing.invoice_issued"
 ORDER_COMPLETED = "crm.orders.order.completed"
 
 
@@ -51,6 +53,13 @@ async def apply_order_event(session: AsyncSession, event: CloudEvent) -> None:
         await campaign_service.apply_completed_order(session, event.data)
 
 
+async def apply_billing_event(session: AsyncSession, event: CloudEvent) -> None:
+    if event.type == INVOICE_ISSUED:
+        await projection_service.apply_invoice_issued(session, event.data)
+    elif event.type == PAYMENT_RECEIVED:
+        await projection_service.apply_payment_received(session, event.data)
+
+
 def payment_consumer(rules: loyalty_service.LoyaltyRules) -> ConsumerSpec:
     """The loyalty consumer with the programme's rules (the settings of the process)."""
 
@@ -67,4 +76,5 @@ CONSUMERS: tuple[ConsumerSpec, ...] = (
     ConsumerSpec("products", [PRODUCT_TOPIC], apply_product_event),
     ConsumerSpec("conversions", [ORDER_TOPIC], apply_order_event),
     ConsumerSpec("tickets", [TICKET_TOPIC], apply_ticket_event),
+    ConsumerSpec("billing", [BILLING_TOPIC], apply_billing_event),
 )

@@ -1,15 +1,21 @@
 """Use cases of campaigns: create a draft, launch it (one delivery row per member, once), send
-(claim, send, mark), delivery receipts, responses and conversions, the figures.
+(claim, send, record), delivery receipts, responses and conversions, the figures.
 
 Once-only delivery: launching inserts one row per (campaign, customer) under a unique key, so a
 retried launch adds nobody twice. The sender claims rows in a transaction of their own (state
-``sending``, a message id, the claim time; consent and address re-checked under the customer's row
-lock), commits, and only then sends, then marks the row ``sent``. A row still ``sending`` after its
-claim lease (the process died mid-send) may or may not have gone out: it becomes ``failed``
-(interrupted) and is never sent again. A withdrawal of consent suppresses every row not yet claimed."""
+``sending``, a message reference kept for good, the claim time; consent and address re-checked
+under the customer's row lock), commits, sends the messages and records their outcomes right behind
+them in group commits (so only what was sent since the last commit began is in doubt when the
+process dies). A row still ``sending`` after
+its claim lease belonged to a process that died mid-send: it may or may not have reached the relay,
+so it is claimed again and sent again **with the same reference** (the e-mail's Message-ID, the
+SMS's user_message_reference and text), which the relay recognises as a retransmission: at least
+once from here, once at a receiver that honours the reference (the dev sinks do; see README). A
+withdrawal of consent or an opt-out suppresses every row not yet claimed."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -33,12 +39,13 @@ from .. import access
 from ..db.models import Campaign, CustomerProfile, Delivery
 from ..db.upsert import insert_or_skip
 from ..domain import campaigns as rules
-from . import customer_identity_service, segment_service
+from ..events import publishers
+from . import customer_identity_service, opt_out_service, segment_service
 
 log = logging.getLogger("crm.marketing.sender")
 WHAT = "campaign"
 CHUNK = 1000  # members inserted per statement at launch
-STATS = ("targeted", "sent", "delivered", "failed", "suppressed", "responded", "converted")
+STATS = ("targeted", "sent", "delivered", "failed", "suppressed", "responded", "converted", "opted_out")
 
 
 async def create_campaign(
@@ -98,28 +105,42 @@ async def launch(session: AsyncSession, principal: Principal, campaign_id: str, 
     if campaign.status != "draft":
         return campaign
     segment = await segment_service.get_segment(session, principal, campaign.segment_id)
-    members = segment_service.members_query(segment_service.criteria_of(segment), now)
+    criteria = segment_service.criteria_of(segment)
     columns = (CustomerProfile.id, CustomerProfile.region_code, CustomerProfile.branch_code)
-    found = (await session.execute(members.with_only_columns(*columns).order_by(CustomerProfile.id))).all()
-    for start in range(0, len(found), CHUNK):
-        chunk = found[start : start + CHUNK]
-        rows = [
-            {
-                "id": new_id(),
-                "campaign_id": campaign.id,
-                "customer_id": customer_id,
-                "region_code": region_code,
-                "branch_code": branch_code,
-                "state": rules.PENDING,
-                "created_at": now,
-            }
-            for customer_id, region_code, branch_code in chunk
-        ]
-        await session.execute(insert_or_skip(session, Delivery).values(rows))
+    members = segment_service.members_query(criteria, now).with_only_columns(*columns)
+    # those who would be members but opted out: counted as suppressed ("opted out"), never sent
+    opted_out = (
+        segment_service.members_query(criteria, now, consenting=False)
+        .where(CustomerProfile.marketing_consent.is_(False), opt_out_service.opted_out_clause(CustomerProfile.id))
+        .with_only_columns(*columns)
+    )
+    targeted = 0
+    for query, state, reason in (
+        (members, rules.PENDING, None),
+        (opted_out, rules.SUPPRESSED, opt_out_service.OPTED_OUT),
+    ):
+        found = (await session.execute(query.order_by(CustomerProfile.id))).all()
+        targeted += len(found)
+        for start in range(0, len(found), CHUNK):
+            rows = [
+                {
+                    "id": new_id(),
+                    "campaign_id": campaign.id,
+                    "customer_id": customer_id,
+                    "region_code": region_code,
+                    "branch_code": branch_code,
+                    "state": state,
+                    "reason": reason,
+                    "created_at": now,
+                }
+                for customer_id, region_code, branch_code in found[start : start + CHUNK]
+            ]
+            await session.execute(insert_or_skip(session, Delivery).many(), rows)
     campaign.status = "running"
     campaign.launched_at = now
     campaign.updated_at = now
     await session.flush()
+    await publishers.campaign_launched(session, campaign, targeted)
     return campaign
 
 
@@ -131,11 +152,11 @@ async def campaign_stats(session: AsyncSession, campaign_id: str) -> dict[str, i
             )
         ).all()
     )
-    responded, converted = (
+    responded, converted, opted_out = (
         await session.execute(
-            select(func.count(Delivery.responded_at), func.count(Delivery.converted_at)).where(
-                Delivery.campaign_id == campaign_id
-            )
+            select(
+                func.count(Delivery.responded_at), func.count(Delivery.converted_at), func.count(Delivery.opted_out_at)
+            ).where(Delivery.campaign_id == campaign_id)
         )
     ).one()
     delivered = counts.get(rules.DELIVERED, 0)
@@ -148,6 +169,7 @@ async def campaign_stats(session: AsyncSession, campaign_id: str) -> dict[str, i
         "pending": counts.get(rules.PENDING, 0) + counts.get(rules.SENDING, 0),
         "responded": int(responded),
         "converted": int(converted),
+        "opted_out": int(opted_out),
     }
 
 
@@ -169,7 +191,7 @@ async def record_response(
     session: AsyncSession, principal: Principal, campaign_id: str, customer_id: str, now: datetime
 ) -> Delivery:
     """A response by link, reply or an agent's word: the first one counts."""
-    await get_campaign(session, principal, campaign_id)
+    campaign = await get_campaign(session, principal, campaign_id)
     home = await customer_identity_service.home_of(session, customer_id)
     delivery = await session.scalar(
         select(Delivery)
@@ -180,6 +202,7 @@ async def record_response(
         raise field_problem("customer_id", f"customer {customer_id} was not targeted by campaign {campaign_id}", 422)
     if delivery.responded_at is None:
         delivery.responded_at = now
+        await publishers.campaign_response(session, campaign, delivery)
     return delivery
 
 
@@ -212,6 +235,7 @@ async def apply_completed_order(session: AsyncSession, order: dict[str, Any]) ->
         if offer.get("offering_id") in offerings:
             delivery.converted_at = completed_at
             delivery.conversion_order_id = order["id"]
+            await publishers.campaign_conversion(session, campaign, delivery)
             converted += 1
     return converted
 
@@ -248,6 +272,7 @@ class SendPolicy:
     quiet_until: time
     claim_lease: timedelta
     opt_out_base_url: str
+    opt_out_secret: str
 
 
 @dataclass(frozen=True)
@@ -257,12 +282,14 @@ class Claimed:
 
 
 async def recover_interrupted(db: Database, now: datetime, lease: timedelta) -> int:
-    """Rows claimed longer ago than the lease: their process died mid-send. Never sent again."""
+    """Rows claimed longer ago than the lease: their process died mid-send, perhaps after the relay
+    took the message. They go back to pending with their message reference, so the next claim
+    re-checks consent and sends the same message again (a retransmission to the relay)."""
     async with db.unit_of_work() as session:
         result = await session.execute(
             update(Delivery)
             .where(Delivery.state == rules.SENDING, Delivery.claimed_at < now - lease)
-            .values(state=rules.FAILED, reason=rules.INTERRUPTED)
+            .values(state=rules.PENDING, reason=rules.INTERRUPTED)
         )
         return result.rowcount or 0
 
@@ -304,6 +331,13 @@ async def claim_batch(db: Database, campaign_id: str, now: datetime, policy: Sen
                 .with_for_update()
             )
         }
+        opted_out = set(
+            await session.scalars(
+                select(CustomerProfile.id).where(
+                    CustomerProfile.id.in_(list(profiles)), opt_out_service.opted_out_clause(CustomerProfile.id)
+                )
+            )
+        )
         claimed: list[Claimed] = []
         for delivery in deliveries:
             profile = profiles.get(delivery.customer_id)
@@ -313,12 +347,15 @@ async def claim_batch(db: Database, campaign_id: str, now: datetime, policy: Sen
             reason = rules.suppression_reason(
                 profile.marketing_consent if profile else None, address, profile.status if profile else None
             )
+            if delivery.customer_id in opted_out:
+                reason = opt_out_service.OPTED_OUT
             if reason is not None:
                 delivery.state, delivery.reason = rules.SUPPRESSED, reason
                 continue
             language, text = rules.text_for(campaign.message, profile.language)
             delivery.state = rules.SENDING
-            delivery.message_id = uuid.uuid4().hex
+            delivery.reason = None
+            delivery.message_id = delivery.message_id or uuid.uuid4().hex  # kept across a resend
             delivery.claimed_at = now
             delivery.address = address
             delivery.language = language
@@ -329,7 +366,7 @@ async def claim_batch(db: Database, campaign_id: str, now: datetime, policy: Sen
 def _message(campaign: Campaign, delivery: Delivery, text: str, policy: SendPolicy) -> OutboundMessage:
     if campaign.channel == "sms":
         return OutboundMessage("sms", delivery.address or "", text + STOP_HINT, message_id=delivery.message_id or "")
-    link = f"{policy.opt_out_base_url}?delivery={delivery.id}"
+    link = f"{policy.opt_out_base_url}/{opt_out_service.opt_out_token(policy.opt_out_secret, delivery.id)}"
     body = f"{text}\n\n--\n{OPT_OUT_TEXT} {link}"
     return OutboundMessage(
         "email", delivery.address or "", body, subject=campaign.name, message_id=delivery.message_id or ""
@@ -341,22 +378,26 @@ OPT_OUT_TEXT = "Unsubscribe / Жазылымнан бас тарту / Отпи�
 
 
 async def mark_results(db: Database, results: list[tuple[str, str | None, str | None]], now: datetime) -> None:
-    """(delivery id, provider message id, error) of a batch, in one transaction: a crash before it
-    leaves the batch ``sending``, which is never sent again."""
+    """(delivery id, provider message id, error) of sends, in one transaction: a crash before it
+    leaves them ``sending``, resent with the same reference after the lease."""
     if not results:
         return
-    async with db.unit_of_work() as session:
-        for delivery_id, provider_id, error in results:
-            await session.execute(
-                update(Delivery)
-                .where(Delivery.id == delivery_id, Delivery.state == rules.SENDING)
-                .values(
-                    state=rules.SENT if error is None else rules.FAILED,
-                    provider_message_id=provider_id,
-                    sent_at=now if error is None else None,
-                    reason=error[:200] if error else None,
-                )
-            )
+    rows = [
+        {
+            "id": delivery_id,
+            "state": rules.SENT if error is None else rules.FAILED,
+            "provider_message_id": provider_id,
+            "sent_at": now if error is None else None,
+            "reason": error[:200] if error else None,
+        }
+        for delivery_id, provider_id, error in results
+    ]
+    async with db.unit_of_work() as session:  # one executemany by primary key, only rows still sending
+        await session.execute(
+            update(Delivery).where(Delivery.state == rules.SENDING),
+            rows,
+            execution_options={"synchronize_session": None},
+        )
 
 
 async def running_campaigns(db: Database, now: datetime) -> list[str]:
@@ -383,6 +424,7 @@ async def running_campaigns(db: Database, now: datetime) -> list[str]:
             )
             if not left:
                 campaign.status, campaign.completed_at, campaign.updated_at = "completed", now, now
+                await publishers.campaign_completed(session, campaign, await campaign_stats(session, campaign.id))
             elif campaign.starts_at is None or campaign.starts_at <= now:
                 ready.append(campaign.id)
         return ready
@@ -396,24 +438,54 @@ async def send_pass(
     pace: Callable[[], Awaitable[None]],
     after_batch: Callable[[], Awaitable[None]] | None = None,
 ) -> int:
-    """One pass over the running campaigns: claim, send (``pace`` before each send keeps the
-    throttle), mark. Returns how many messages went out."""
+    """One pass over the running campaigns: claim a batch, then send each message (``pace`` before
+    it keeps the throttle) while its outcome is recorded behind it (Recorder). Returns how many went
+    out."""
     sent = 0
     await recover_interrupted(db, clock(), policy.claim_lease)
     for campaign_id in await running_campaigns(db, clock()):
         while claimed := await claim_batch(db, campaign_id, clock(), policy):
-            results: list[tuple[str, str | None, str | None]] = []
-            for item in claimed:
-                await pace()
-                try:
-                    results.append((item.delivery_id, await send(item.message), None))
-                    sent += 1
-                except DeliveryFailed as exc:
-                    results.append((item.delivery_id, None, str(exc)))
-            await mark_results(db, results, clock())
+            recorder = Recorder(db, clock)
+            try:
+                for item in claimed:
+                    await pace()
+                    try:
+                        recorder.add((item.delivery_id, await send(item.message), None))
+                        sent += 1
+                    except DeliveryFailed as exc:
+                        recorder.add((item.delivery_id, None, str(exc)))
+            finally:
+                await recorder.flush()
             if after_batch is not None:
                 await after_batch()
     return sent
+
+
+class Recorder:
+    """Records send outcomes as they come, in group commits: one commit at a time runs behind the
+    sends and takes every outcome that arrived meanwhile. A crash leaves unrecorded only what was
+    sent since the last commit began (those rows stay ``sending`` and are resent with their
+    reference), while the sends never wait for the database."""
+
+    def __init__(self, db: Database, clock: Callable[[], datetime]) -> None:
+        self.db, self.clock = db, clock
+        self.waiting: list[tuple[str, str | None, str | None]] = []
+        self.task: asyncio.Task | None = None
+
+    def add(self, outcome: tuple[str, str | None, str | None]) -> None:
+        self.waiting.append(outcome)
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self._commit_waiting())
+
+    async def _commit_waiting(self) -> None:
+        while self.waiting:
+            outcomes, self.waiting = self.waiting, []
+            await mark_results(self.db, outcomes, self.clock())
+
+    async def flush(self) -> None:
+        if self.task is not None:
+            await self.task
+        await self._commit_waiting()
 
 
 def delivery_state(delivery: Delivery) -> dict[str, Any]:
@@ -431,4 +503,5 @@ def delivery_state(delivery: Delivery) -> dict[str, Any]:
         "responded_at": iso(delivery.responded_at) if delivery.responded_at else None,
         "converted_at": iso(delivery.converted_at) if delivery.converted_at else None,
         "conversion_order_id": delivery.conversion_order_id,
+        "opted_out_at": iso(delivery.opted_out_at) if delivery.opted_out_at else None,
     }

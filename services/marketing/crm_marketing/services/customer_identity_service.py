@@ -16,6 +16,7 @@ from crm_shared.db import utcnow
 
 from ..db.models import (
     CustomerAlias,
+    CustomerInvoice,
     CustomerProduct,
     CustomerProfile,
     CustomerTicket,
@@ -44,6 +45,9 @@ async def apply_merge(session: AsyncSession, notice: MergeNotice) -> dict[str, i
     )
     await session.execute(
         update(CustomerTicket).where(CustomerTicket.customer_id.in_(moved)).values(customer_id=survivor)
+    )
+    await session.execute(
+        update(CustomerInvoice).where(CustomerInvoice.customer_id.in_(moved)).values(customer_id=survivor)
     )
     await session.execute(
         update(CustomerProfile).where(CustomerProfile.id.in_(moved)).values(status="merged", marketing_consent=False)

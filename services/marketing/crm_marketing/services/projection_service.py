@@ -1,19 +1,20 @@
 """The projections marketing keeps of other services' records, from their events only: customers
-(crm.sales.customer.v1, consent included), installed products (crm.orders.installed_product.v1)
-and trouble tickets (crm.tickets.ticket.v1, open or not).
+(crm.sales.customer.v1, consent included), installed products (crm.orders.installed_product.v1),
+trouble tickets (crm.tickets.ticket.v1, open or not) and invoices with what was paid against them
+(crm.orders.billing.v1; each event applied once through the consumer's inbox).
 A customer who withdraws marketing consent leaves every segment at once (membership is computed
 from this row) and every campaign's still-pending deliveries are suppressed in the same
 transaction; a send already claimed re-checks the row under its lock (campaign_service)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..db.models import CustomerProduct, CustomerProfile, CustomerTicket, Delivery
+from ..db.models import CustomerInvoice, CustomerProduct, CustomerProfile, CustomerTicket, Delivery
 from ..domain.campaigns import PENDING, SUPPRESSED
 from . import customer_identity_service
 
@@ -84,3 +85,25 @@ async def apply_ticket_state(session: AsyncSession, data: dict[str, Any]) -> Non
     ticket.customer_id = home.customer_id
     ticket.open = data["status"] in OPEN_TICKET_STATUSES
     ticket.source_version = data["version"]
+
+
+async def _invoice(session: AsyncSession, invoice_id: str, customer_id: str) -> CustomerInvoice:
+    invoice = await session.get(CustomerInvoice, invoice_id, with_for_update=True)
+    if invoice is None:  # a payment may name an invoice not seen yet; the invoice fills in the rest
+        invoice = CustomerInvoice(id=invoice_id, customer_id=customer_id, amount_tiyn=0, paid_tiyn=0)
+        session.add(invoice)
+    return invoice
+
+
+async def apply_invoice_issued(session: AsyncSession, data: dict[str, Any]) -> None:
+    home = await customer_identity_service.home_of(session, data["customer_id"])
+    invoice = await _invoice(session, data["invoice_id"], home.customer_id)
+    invoice.customer_id = home.customer_id
+    invoice.amount_tiyn = int(data["amount_tiyn"])
+    invoice.due_on = date.fromisoformat(data["due_on"])
+
+
+async def apply_payment_received(session: AsyncSession, data: dict[str, Any]) -> None:
+    home = await customer_identity_service.home_of(session, data["customer_id"])
+    invoice = await _invoice(session, data["invoice_id"], home.customer_id)
+    invoice.paid_tiyn += int(data["amount_tiyn"])

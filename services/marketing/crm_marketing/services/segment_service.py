@@ -17,7 +17,8 @@ from crm_shared.errors import field_problem
 from crm_shared.pagination import decode_cursor, encode_cursor
 
 from .. import access
-from ..db.models import CustomerProduct, CustomerProfile, CustomerTicket, LoyaltyAccount, Segment
+from ..db.models import CustomerInvoice, CustomerProduct, CustomerProfile, CustomerTicket, LoyaltyAccount, Segment
+from ..domain.campaigns import local_date
 from ..domain.segments import Criteria, clean_criteria, clean_name
 from ..events import publishers
 
@@ -57,9 +58,12 @@ def criteria_of(segment: Segment) -> Criteria:
     return clean_criteria(segment.criteria)
 
 
-def members_query(criteria: Criteria, now: datetime) -> Select:
-    """The members as a SELECT of customer profiles (consent and active status always required)."""
-    conditions = [CustomerProfile.marketing_consent.is_(True), CustomerProfile.status == "active"]
+def members_query(criteria: Criteria, now: datetime, *, consenting: bool = True) -> Select:
+    """The members as a SELECT of customer profiles (active status always required, and consent
+    unless ``consenting`` is False: launch counts the opted-out ones as suppressed)."""
+    conditions = [CustomerProfile.status == "active"]
+    if consenting:
+        conditions.append(CustomerProfile.marketing_consent.is_(True))
     if criteria.region_codes:
         conditions.append(CustomerProfile.region_code.in_(criteria.region_codes))
     if criteria.branch_codes:
@@ -97,7 +101,24 @@ def members_query(criteria: Criteria, now: datetime) -> Select:
         if "none" in criteria.tiers:
             tier_conditions.append(~enrolled)
         conditions.append(or_(*tier_conditions))
+    if criteria.payment_statuses:
+        conditions.append(or_(*(_payment_status(status, now) for status in criteria.payment_statuses)))
     return select(CustomerProfile).where(and_(*conditions))
+
+
+def _payment_status(status: str, now: datetime):
+    """The customer's invoices say ``status`` (segments.PAYMENT_STATUSES), on today's date in
+    Kazakhstan: an invoice is overdue from the day after its due date."""
+    today = local_date(now)
+    invoices = CustomerInvoice.customer_id == CustomerProfile.id
+    unpaid = CustomerInvoice.paid_tiyn < CustomerInvoice.amount_tiyn
+    if status == "overdue":
+        return exists().where(invoices, unpaid, CustomerInvoice.due_on < today)
+    if status == "due":
+        return exists().where(invoices, unpaid, CustomerInvoice.due_on >= today)
+    if status == "paid":
+        return and_(exists().where(invoices), ~exists().where(invoices, unpaid))
+    return ~exists().where(invoices)
 
 
 async def segment_size(session: AsyncSession, segment: Segment, now: datetime) -> int:

@@ -29,6 +29,8 @@ MIN_NAME_PREFIX = 2
 KINDS = {CustomerKind.INDIVIDUAL: pb.CUSTOMER_KIND_INDIVIDUAL, CustomerKind.BUSINESS: pb.CUSTOMER_KIND_BUSINESS}
 # Search answers what is in use: merged duplicates are left out (their data lives in the survivor).
 SEARCHED_STATUSES = (CustomerStatus.ACTIVE, CustomerStatus.INACTIVE)
+# How a customer withdraws marketing consent outside sales (WithdrawMarketingConsent).
+CONSENT_CHANNELS = frozenset({"sms_stop", "email_link"})
 
 
 def _timestamp(value: datetime) -> Timestamp:
@@ -172,6 +174,20 @@ class CustomerServicer(pb_grpc.CustomerServiceServicer):
             return pb.SearchCustomersResponse(
                 customers=[to_message(c, principal.masks_identifiers) for c in customers],
                 next_page_token=encode_cursor(list(last)) if last else "",
+            )
+
+    async def WithdrawMarketingConsent(
+        self, request: pb.WithdrawMarketingConsentRequest, context
+    ) -> pb.WithdrawMarketingConsentResponse:
+        principal = current_principal()
+        if not request.customer_id:
+            raise field_problem("customer_id", "required")
+        if request.channel not in CONSENT_CHANNELS:
+            raise field_problem("channel", f"one of {', '.join(sorted(CONSENT_CHANNELS))}")
+        async with self.runtime.db.unit_of_work() as session:
+            customer, changed = await service.withdraw_marketing_consent(session, principal, request.customer_id)
+            return pb.WithdrawMarketingConsentResponse(
+                customer_id=customer.id, changed=changed, version=customer.version
             )
 
 

@@ -32,6 +32,7 @@ from ..access import (
     check_may_create_customer_in,
     check_self_service_change,
     masked_customer,
+    require_consent_recorder,
     require_customer_writer,
     require_reader,
     sees_existing_customer,
@@ -402,6 +403,26 @@ def _refresh_name_key(customer: Customer) -> None:
     }
     customer.name_key = name_key(customer.kind, **names)
     customer.search_text = customer_search_text(**names, email=customer.email)
+
+
+async def withdraw_marketing_consent(
+    session: AsyncSession, principal: Principal, customer_id: str
+) -> tuple[Customer, bool]:
+    """The customer's own withdrawal of marketing consent, reported by marketing (an SMS "STOP", an
+    e-mail opt-out link): recorded and announced like any change; a merged duplicate's goes to its
+    survivor. Returns (the customer, whether anything changed)."""
+    require_consent_recorder(principal)
+    customer = await session.get(Customer, customer_id, with_for_update=True)
+    for _ in range(3):  # a duplicate merged into a survivor that was itself merged later
+        if customer is None or customer.status != CustomerStatus.MERGED or not customer.merged_into_id:
+            break
+        customer = await session.get(Customer, customer.merged_into_id, with_for_update=True)
+    if customer is None:
+        raise not_found(ENTITY, customer_id)
+    if not customer.marketing_consent:
+        return customer, False
+    changes = await update_customer(session, principal, customer, {"marketing_consent": False}, customer.version)
+    return customer, bool(changes)
 
 
 # --- update ------------------------------------------------------------------------------------

@@ -114,3 +114,21 @@ class SearchCustomersResponse(_message.Message):
     customers: _containers.RepeatedCompositeFieldContainer[Customer]
     next_page_token: str
     def __init__(self, customers: _Optional[_Iterable[_Union[Customer, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class WithdrawMarketingConsentRequest(_message.Message):
+    __slots__ = ("customer_id", "channel")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    channel: str
+    def __init__(self, customer_id: _Optional[str] = ..., channel: _Optional[str] = ...) -> None: ...
+
+class WithdrawMarketingConsentResponse(_message.Message):
+    __slots__ = ("customer_id", "changed", "version")
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    customer_id: str
+    changed: bool
+    version: int
+    def __init__(self, customer_id: _Optional[str] = ..., changed: _Optional[bool] = ..., version: _Optional[int] = ...) -> None: ...

@@ -49,6 +49,11 @@ class CustomerServiceStub:
                 request_serializer=crm_dot_sales_dot_v1_dot_customer__service__pb2.SearchCustomersRequest.SerializeToString,
                 response_deserializer=crm_dot_sales_dot_v1_dot_customer__service__pb2.SearchCustomersResponse.FromString,
                 _registered_method=True)
+        self.WithdrawMarketingConsent = channel.unary_unary(
+                '/crm.sales.v1.CustomerService/WithdrawMarketingConsent',
+                request_serializer=crm_dot_sales_dot_v1_dot_customer__service__pb2.WithdrawMarketingConsentRequest.SerializeToString,
+                response_deserializer=crm_dot_sales_dot_v1_dot_customer__service__pb2.WithdrawMarketingConsentResponse.FromString,
+                _registered_method=True)
 
 
 class CustomerServiceServicer:
@@ -78,6 +83,17 @@ class CustomerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WithdrawMarketingConsent(self, request, context):
+        """The customer withdrew marketing consent outside sales (an SMS reply "STOP", a campaign
+        e-mail's opt-out link): sales, which owns consent, records it and announces it as any change
+        (crm.sales.customer.updated). Only internal service identities with the scope
+        "sales:consent" may call it (PERMISSION_DENIED otherwise). A merged duplicate's withdrawal
+        applies to its survivor; asking again changes nothing (changed = false).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CustomerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -95,6 +111,11 @@ def add_CustomerServiceServicer_to_server(servicer, server):
                     servicer.SearchCustomers,
                     request_deserializer=crm_dot_sales_dot_v1_dot_customer__service__pb2.SearchCustomersRequest.FromString,
                     response_serializer=crm_dot_sales_dot_v1_dot_customer__service__pb2.SearchCustomersResponse.SerializeToString,
+            ),
+            'WithdrawMarketingConsent': grpc.unary_unary_rpc_method_handler(
+                    servicer.WithdrawMarketingConsent,
+                    request_deserializer=crm_dot_sales_dot_v1_dot_customer__service__pb2.WithdrawMarketingConsentRequest.FromString,
+                    response_serializer=crm_dot_sales_dot_v1_dot_customer__service__pb2.WithdrawMarketingConsentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -178,6 +199,33 @@ class CustomerService:
             '/crm.sales.v1.CustomerService/SearchCustomers',
             crm_dot_sales_dot_v1_dot_customer__service__pb2.SearchCustomersRequest.SerializeToString,
             crm_dot_sales_dot_v1_dot_customer__service__pb2.SearchCustomersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WithdrawMarketingConsent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/crm.sales.v1.CustomerService/WithdrawMarketingConsent',
+            crm_dot_sales_dot_v1_dot_customer__service__pb2.WithdrawMarketingConsentRequest.SerializeToString,
+            crm_dot_sales_dot_v1_dot_customer__service__pb2.WithdrawMarketingConsentResponse.FromString,
             options,
             channel_credentials,
             insecure,

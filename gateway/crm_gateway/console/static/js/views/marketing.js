@@ -84,10 +84,10 @@ export async function campaignsView(root) {
   try {
     const page = await api("marketing/campaigns", { query: { limit: 100 } });
     const columns = [t("marketing.name"), t("marketing.channel"), t("marketing.status"),
-      ...["targeted", "sent", "delivered", "failed", "suppressed", "responded", "converted"].map((k) => t(`marketing.stat_${k}`)), ""];
+      ...["targeted", "sent", "delivered", "failed", "suppressed", "responded", "converted", "opted_out"].map((k) => t(`marketing.stat_${k}`)), ""];
     replace(body, page.items.length ? table(columns, page.items.map((c) => h("tr", { "data-campaign": c.id },
       h("td", {}, c.name), h("td", {}, c.channel.toUpperCase()), h("td", {}, t(`marketing.status_${c.status}`)),
-      ["targeted", "sent", "delivered", "failed", "suppressed", "responded", "converted"].map((k) => h("td", { class: "num" }, number(c.stats[k]))),
+      ["targeted", "sent", "delivered", "failed", "suppressed", "responded", "converted", "opted_out"].map((k) => h("td", { class: "num" }, number(c.stats[k]))),
       h("td", {}, c.status === "draft" && canMarket.manage(me) ? h("button", { type: "button", onclick: async () => {
         try {
           await api(`marketing/campaigns/${c.id}/launch`, { method: "POST" });
