@@ -19,6 +19,7 @@ import orjson
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 from prometheus_client.parser import text_string_to_metric_families
@@ -904,3 +905,119 @@ async def _equal(value_awaitable, expected) -> bool:
 
 async def _equal_sync(read, expected) -> bool:
     return read() == expected
+
+
+def new_events(subjects: Sequence[str], **data) -> list[CloudEvent]:
+    return [
+        CloudEvent(id=str(uuid.uuid4()), source="/crm/test", type=EVENT_TYPE, subject=subject, data={"n": n, **data})
+        for n, subject in enumerate(subjects)
+    ]
+
+
+async def test_an_offset_commit_held_up_by_a_broker_restart_does_not_land_in_the_new_group(db, tmp_path, make_database):
+    """A commit of records read from the old log, in flight while the broker restarts empty, must not
+    reach the new broker: sent there with the membership the client has by then (none, generation -1,
+    while it joins again) Tansu accepts it for the group it does not know yet, and the group would
+    start the new log at that old offset, never reading what the new log holds before it."""
+    db = await fresh_database_like(db, make_database, tmp_path)
+    try:
+        async with own_broker(tmp_path) as broker:
+            topic = unique_topic()
+            await ensure_topics(broker.bootstrap, [(topic, AUTO_CREATED_PARTITIONS)])
+            settings = service_settings(db, broker.bootstrap)
+
+            subjects = ["acct-held"] * 10
+            old_log, new_log = new_events(subjects, log="old"), new_events(subjects, log="new")
+            await publish_events(settings, topic, old_log)
+            name = f"test-{uuid.uuid4().hex[:8]}"
+            record = recording_handler(name)
+            holding, release = asyncio.Event(), asyncio.Event()
+
+            async def handler(session, event: CloudEvent) -> None:
+                if event.id == old_log[-1].id:
+                    holding.set()
+                    await release.wait()
+                await record(session, event)
+
+            consumer = EventConsumer(
+                name, db, settings, [topic], handler, retry_initial_s=0.05, consumer_options=QUICK_GROUP_JOIN
+            )
+            async with running(consumer):
+                await asyncio.wait_for(holding.wait(), 60)
+                broker.broker.proc.kill()
+                broker.broker.proc.wait(10)
+                release.set()  # the batch is done: its commit now waits for the broker
+                await eventually(lambda: _at_least(effects_of(db, name), len(old_log)), message="the old log applied")
+                broker.broker = broker._start()  # a new, empty broker on the same port
+                await ensure_topics(broker.bootstrap, [(topic, AUTO_CREATED_PARTITIONS)])
+                await publish_events(settings, topic, new_log)
+                applied = await eventually(
+                    lambda: _at_least(effects_of(db, name), len(old_log) + len(new_log)),
+                    message="the new log applied",
+                )
+            assert [effect.event_id for effect in applied] == [event.id for event in old_log + new_log]
+    finally:
+        await db.dispose()
+
+
+async def test_an_offset_is_committed_only_as_the_group_member_that_read_it(db, kafka_bootstrap, topic):
+    """The guard behind the test above, without its race: a commit as a membership the client no
+    longer has (or while it has none) is not sent, so nothing reaches the broker's group."""
+    settings = service_settings(db, kafka_bootstrap)
+    await publish_events(
+        settings,
+        topic,
+        [CloudEvent(id=str(uuid.uuid4()), source="/crm/test", type=EVENT_TYPE, subject="acct-m", data={})],
+    )
+    consumer = new_consumer(db, settings, topic)
+    async with running(consumer):
+        await eventually(lambda: group_caught_up(kafka_bootstrap, consumer.group_id, topic), message="caught up")
+        partitions = consumer._consumer.assignment()
+        committed = await committed_offsets(kafka_bootstrap, consumer.group_id, partitions)
+        [tp] = [tp for tp, offset in committed.items() if offset == 1]
+        generation, member_id = consumer._consumer._coordinator.generation, consumer._consumer._coordinator.member_id
+        await consumer._commit(tp, 500, (generation, "a-member-before-the-broker-restarted"))
+        await consumer._commit(tp, 500, None)
+        assert await committed_offsets(kafka_bootstrap, consumer.group_id, partitions) == committed
+        await consumer._commit(tp, 1, (generation, member_id))  # the member that read it commits
+        assert await committed_offsets(kafka_bootstrap, consumer.group_id, partitions) == committed
+
+
+async def committed_offsets(bootstrap: str, group_id: str, partitions) -> dict[TopicPartition, int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group_id, partitions=sorted(partitions))
+        return {tp: meta.offset for tp, meta in offsets.items()}
+    finally:
+        await admin.close()
+
+
+async def test_a_topic_that_comes_back_with_more_partitions_is_read_on_all_of_them(db, kafka_bootstrap):
+    """A topic can come back with 4 partitions instead of 3 (a broker that restarted empty makes it
+    when a client asks for it before anyone creates it); deleting and making it again here stands in
+    for that. The group must then read the 4th partition too: Tansu answers a member that merely
+    rejoins with its old assignment, so the consumer joins again as a new member."""
+    topic = unique_topic()
+    await ensure_topics(kafka_bootstrap, [(topic, 3)])
+    settings = service_settings(db, kafka_bootstrap)
+    events = new_events([f"acct-{k}" for k in range(12)])
+    # a shorter metadata refresh period than the services' only makes the test quicker
+    consumer = new_consumer(db, settings, topic, consumer_options={**QUICK_GROUP_JOIN, "metadata_max_age_ms": 2000})
+    async with running(consumer):
+        # (nothing read yet, so no committed offsets: Tansu would keep those of the deleted topic)
+        await eventually(lambda: _true(consumer.ready), message="the consumer in its group")
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        await admin.start()
+        try:
+            await admin.delete_topics([topic])
+        finally:
+            await admin.close()
+        await ensure_topics(kafka_bootstrap, [(topic, AUTO_CREATED_PARTITIONS)])
+        await publish_events(settings, topic, events)
+        records = await read_topic(kafka_bootstrap, topic, until=lambda got: len(got) >= len(events))
+        assert AUTO_CREATED_PARTITIONS - 1 in {record.partition for record in records}
+        applied = await eventually(
+            lambda: _at_least(effects_of(db, consumer.name), len(events)), message="applied from every partition"
+        )
+    assert sorted(effect.event_id for effect in applied) == sorted(event.id for event in events)
