@@ -184,6 +184,10 @@ class CustomerIdentities:
         )
         return Home(asked=customer_id, customer_id=current, erased=erased is not None)
 
+    async def home_id(self, session: AsyncSession, customer_id: str) -> str:
+        """The customer a record for ``customer_id`` belongs to now (``home``'s, locked likewise)."""
+        return (await self.home(session, customer_id)).customer_id
+
     async def is_erased(self, session: AsyncSession, customer_id: str) -> bool:
         found = await session.scalar(select(self.erasures.customer_id).where(self.erasures.customer_id == customer_id))
         return found is not None
