@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import text
 
-from crm_partners.events.consumers import CONSUMERS
+from crm_partners.main import DEFINITION
 from crm_partners.seed import DEMO_PARTNERS, seed_brought_customers, seed_demo
 from crm_partners.services import commission_service
 from crm_shared.auth import Principal, Role
@@ -137,7 +137,7 @@ async def run(args: argparse.Namespace) -> list[SummaryRow]:
             events = (order_event(n, customers[n % len(customers)]) for n in range(args.commission_events))
             batch = max(1, args.commission_batch)
 
-            [spec] = [spec for spec in CONSUMERS if spec.name == "commissions-orders"]
+            [spec] = [spec for spec in DEFINITION.consumers if spec.name == "commissions-orders"]
             one_by_one, together = spec.contract_checked(), spec.contract_checked_batch()
 
             async def accrue(start: int) -> None:

@@ -12,7 +12,7 @@ hidden, hence a 404.
 When sales merges two customers, the duplicate's row moves to the survivor
 (``move_partner_customers``: in sales' merge itself, and in each service's customer-identity
 consumer), and an approval that arrives for a customer merged away lands on its survivor (the
-``home`` a service passes to ``partner_customers_consumer``). The rows hold ids only: an erasure
+``home`` a service passes to ``crm_shared.partner_customers_consumer``). The rows hold ids only: an erasure
 leaves them (the anonymised records stay the partner's).
 """
 
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import String, delete, false, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,9 +27,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from .db import UTCDateTime
 from .envelope import CloudEvent
-
-if TYPE_CHECKING:
-    from .service import ConsumerSpec
 
 # Where a record for a customer belongs now (the survivor when it was merged away), locking it
 # against a merge applied at the same moment.
@@ -106,17 +102,6 @@ async def move_partner_customers(session: AsyncSession, model, moved_ids: Collec
         )
     await session.flush()
     return len(duplicates)
-
-
-def partner_customers_consumer(model, home: Home | None = None, name: str = "partner-customers") -> ConsumerSpec:
-    """The consumer that keeps a service's ``partner_customers`` from crm.partners.deal.v1."""
-    from .service import ConsumerSpec
-
-    async def apply_partner_deal_event(session: AsyncSession, event: CloudEvent) -> None:
-        """An approved deal makes its customer the partner's: its partner users see that customer's records."""
-        await record_partner_customer(session, model, event, home)
-
-    return ConsumerSpec(name, [PARTNER_DEAL_TOPIC], apply_partner_deal_event)
 
 
 def partner_clause(partner_id: str | None, model):

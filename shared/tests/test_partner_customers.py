@@ -12,12 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import DeclarativeBase
 
 from crm_shared.db import Database, new_metadata
-from crm_shared.partner_customers import (
-    PARTNER_DEAL_TOPIC,
-    PartnerCustomerColumns,
-    move_partner_customers,
-    partner_customers_consumer,
-)
+from crm_shared.partner_customers import PARTNER_DEAL_TOPIC, PartnerCustomerColumns, move_partner_customers
+from crm_shared.partner_customers_consumer import partner_customers_consumer
 from crm_shared.testing import partner_deal_approved
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_contracts.events import erasure_confirmation_topics
 from crm_shared.envelope import CloudEvent
-from crm_shared.partner_customers import partner_customers_consumer
+from crm_shared.partner_customers_consumer import partner_customers_consumer
 from crm_shared.service import ConsumerSpec
 
 from ..db.models import PartnerCustomer

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_shared.customer_identity import CUSTOMER_TOPIC, erasure_notice, merge_notice
 from crm_shared.envelope import CloudEvent
-from crm_shared.partner_customers import partner_customers_consumer
+from crm_shared.partner_customers_consumer import partner_customers_consumer
 from crm_shared.service import ConsumerSpec
 
 from ..db.models import InstalledProduct, PartnerCustomer
