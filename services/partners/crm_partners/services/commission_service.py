@@ -40,9 +40,13 @@ from .customer_identity_service import IDENTITIES, home_of
 async def _brought_by(session: AsyncSession, customer_id: str) -> tuple[CustomerClaim, Partner] | None:
     """The claim (locked) and partner of the partner that brought this customer, if any."""
     customer_id = (await home_of(session, customer_id)).customer_id
+    # after a merge the survivor may hold two claims: the latest approval's partner earns, as in
+    # every service's partner_customers (crm_shared.partner_customers.move_partner_customers)
     claim = await session.scalar(
         select(CustomerClaim)
         .where(CustomerClaim.customer_id == customer_id, CustomerClaim.brought_at.is_not(None))
+        .order_by(CustomerClaim.brought_at.desc(), CustomerClaim.customer_key.desc())
+        .limit(1)
         .with_for_update()
     )
     if claim is None:
@@ -119,7 +123,7 @@ async def accrue_completed_orders(session: AsyncSession, completed: Sequence[Com
         for claim in await session.scalars(
             select(CustomerClaim)
             .where(CustomerClaim.customer_id.in_(set(homes.values())), CustomerClaim.brought_at.is_not(None))
-            .order_by(CustomerClaim.customer_key)
+            .order_by(CustomerClaim.brought_at, CustomerClaim.customer_key)  # the latest approval kept
             .with_for_update()
         )
     }
