@@ -273,14 +273,14 @@ class EventConsumer:
             await consumer.seek_to_beginning(tp)
 
     async def _handle_batch(self, records: list[ConsumerRecord]) -> bool:
-        """True when the batch was applied (malformed records skipped); False to apply its records
-        one by one instead."""
+        """True when the batch was applied; False to apply its records one by one instead (also
+        when one is malformed: that path logs, counts and skips it)."""
         events: list[CloudEvent] = []
         for record in records:
             try:
                 events.append(CloudEvent.from_kafka(list(record.headers or ()), record.value))
             except Exception:
-                return False  # the one-by-one path logs and skips it
+                return False
         try:
             applied = await apply_batch_once(self.db, self.name, events, self.batch_handler)
         except Exception as exc:
@@ -288,8 +288,7 @@ class EventConsumer:
                 "consumer %s: a batch of %d events failed (%s); applying them one by one", self.name, len(events), exc
             )
             return False
-        outcomes = CONSUMED.labels(self.settings.service_name, self.name, APPLIED)
-        outcomes.inc(len(applied))
+        CONSUMED.labels(self.settings.service_name, self.name, APPLIED).inc(len(applied))
         CONSUMED.labels(self.settings.service_name, self.name, DUPLICATE).inc(len(events) - len(applied))
         return True
 
