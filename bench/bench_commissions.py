@@ -1,14 +1,18 @@
 """Commissions benchmark: a monthly commission run over N completed-order events for the customers
-of one partner, each applied as the running service applies it (its own transaction with the inbox
-row, crm_shared.consumer.apply_once, calling the accrual use case), then the month's statement;
-time and peak memory (max RSS) of both, on PostgreSQL.
+of one partner, applied as the running service applies them: in batches (the records one poll
+brings from a partition, --commission-batch), each batch one transaction with its inbox rows
+(crm_shared.consumer.apply_batch_once) and one set-based accrual (commission_service.
+accrue_completed_orders); with --commission-batch 1, one event per transaction (apply_once), as a
+consumer without a batch handler would. Then the month's statement; time and peak memory (max RSS)
+of both, on PostgreSQL.
 
-Baseline, in the same run: the same number of transactions each inserting one inbox row and one
-plain row (the least a once-per-event accrual must write), so that the ratio says what the
-commission rules cost on top of the bookkeeping.
+Baseline, in the same run: the same transactions (one per batch) each inserting an inbox row and a
+plain row per event (the least a once-per-event accrual must write), so that the ratio says what
+the commission rules cost on top of the bookkeeping.
 
-    .venv/bin/python -m bench.bench_commissions                             # 2 000 events (default)
-    .venv/bin/python -m bench.bench_commissions --commission-events 1000000 # the full monthly run (long)
+    .venv/bin/python -m bench.bench_commissions                             # 20 000 events (default)
+    .venv/bin/python -m bench.bench_commissions --commission-events 1000000 # the full monthly run
+    .venv/bin/python -m bench.bench_commissions --commission-batch 1 --commission-events 2000  # one by one
 """
 
 from __future__ import annotations
@@ -22,10 +26,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy import text
 
+from crm_partners.main import DEFINITION
 from crm_partners.seed import DEMO_PARTNERS, seed_brought_customers, seed_demo
 from crm_partners.services import commission_service
 from crm_shared.auth import Principal, Role
-from crm_shared.consumer import apply_once
+from crm_shared.consumer import apply_batch_once, apply_once
 from crm_shared.db import Database
 from crm_shared.envelope import CloudEvent
 from crm_shared.migrations import upgrade_async
@@ -40,7 +45,10 @@ READER = Principal("bench", "bench", Role.CHANNEL_MANAGER)
 
 def add_arguments(parser: argparse.ArgumentParser, *, shared: bool = False) -> None:
     """``shared``: --concurrency already comes from bench_api (run_all)."""
-    parser.add_argument("--commission-events", type=int, default=2000, help="completed-order events in the month")
+    parser.add_argument("--commission-events", type=int, default=20000, help="completed-order events in the month")
+    parser.add_argument(
+        "--commission-batch", type=int, default=500, help="events per transaction (1: one by one, no batch handler)"
+    )
     parser.add_argument("--commission-customers", type=int, default=500, help="customers the partner brought")
     if not shared:
         parser.add_argument("--concurrency", type=int, default=8, help="events applied at once (consumer partitions)")
@@ -55,24 +63,60 @@ def max_rss_mib() -> float:
 
 
 def order_event(number: int, customer_id: str) -> CloudEvent:
+    """A crm.orders.order.completed event as orders publishes it (its contract is checked)."""
     order_id = str(uuid.uuid4())
-    completed = MONTH.replace(day=1 + number % 28, hour=number % 24)
+    completed = MONTH.replace(day=1 + number % 28, hour=number % 24).isoformat().replace("+00:00", "Z")
     item = {
         "id": str(uuid.uuid4()),
+        "position": 1,
         "action": "add",
         "state": "completed",
         "offering_id": "inet-gpon-100",
+        "offering_version": 1,
+        "offering_name": "Home Internet 100",
+        "product_line": "internet",
         "quantity": 1,
+        "one_off_price_tiyn": 0,
+        "recurring_price_tiyn": 500_000,
+        "characteristics": {},
+        "installed_product_id": None,
+        "result_product_ids": [],
     }
-    data = {"id": order_id, "customer_id": customer_id, "items": [item], "completed_at": completed.isoformat()}
+    data = {
+        "id": order_id,
+        "customer_id": customer_id,
+        "customer_name": "Bench customer",
+        "state": "completed",
+        "state_reason": None,
+        "source": "branch",
+        "opportunity_id": None,
+        "currency": "KZT",
+        "one_off_total_tiyn": 0,
+        "recurring_total_tiyn": 500_000,
+        "items": [item],
+        "allowed_transitions": [],
+        "owner_id": "bench",
+        "owner_name": "Bench",
+        "branch_code": "ALA-01",
+        "region_code": "KZ-75",
+        "version": 3,
+        "created_at": completed,
+        "updated_at": completed,
+        "completed_at": completed,
+    }
     return CloudEvent(
         id=str(uuid.uuid4()), source="/crm/orders", type="crm.orders.order.completed", subject=order_id, data=data
     )
 
 
-async def in_parallel(count: int, concurrency: int, work) -> float:
+def chunks(count: int, size: int) -> range:
+    """The first event's number of each batch."""
+    return range(0, count, size)
+
+
+async def in_parallel(numbers: range, concurrency: int, work) -> float:
     started = time.perf_counter()
-    queue = iter(range(count))
+    queue = iter(numbers)
 
     async def worker():
         for number in queue:
@@ -91,18 +135,20 @@ async def run(args: argparse.Namespace) -> list[SummaryRow]:
             await seed_demo(db)
             customers = await seed_brought_customers(db, PARTNER, args.commission_customers)
             events = (order_event(n, customers[n % len(customers)]) for n in range(args.commission_events))
+            batch = max(1, args.commission_batch)
 
-            async def accrue(number: int) -> None:
-                event = next(events)
+            [spec] = [spec for spec in DEFINITION.consumers if spec.name == "commissions-orders"]
+            one_by_one, together = spec.contract_checked(), spec.contract_checked_batch()
 
-                async def handler(session, event: CloudEvent) -> None:
-                    at = datetime.fromisoformat(event.data["completed_at"])
-                    await commission_service.accrue_completed_order(session, event.data, at)
-
-                await apply_once(db, "bench-commissions", event, handler)
+            async def accrue(start: int) -> None:
+                taken = [next(events) for _ in range(min(batch, args.commission_events - start))]
+                if batch == 1:
+                    await apply_once(db, spec.name, taken[0], one_by_one)
+                else:
+                    await apply_batch_once(db, spec.name, taken, together)
 
             rss_before = max_rss_mib()
-            run_s = await in_parallel(args.commission_events, args.concurrency, accrue)
+            run_s = await in_parallel(chunks(args.commission_events, batch), args.concurrency, accrue)
             async with db.reads() as session:
                 started = time.perf_counter()
                 statement = await commission_service.statement(session, READER, PARTNER, "2026-03")
@@ -114,20 +160,20 @@ async def run(args: argparse.Namespace) -> list[SummaryRow]:
             async with db.unit_of_work() as session:
                 await session.execute(text("CREATE TABLE bench_plain (id text primary key, amount bigint)"))
 
-            async def plain(number: int) -> None:
+            async def plain(start: int) -> None:
+                count = min(batch, args.commission_events - start)
                 async with db.unit_of_work() as session:
+                    inbox = [{"id": str(uuid.uuid4())} for _ in range(count)]
                     await session.execute(
                         text(
                             "INSERT INTO inbox_records (consumer, event_id, event_type, processed_at) "
                             "VALUES ('bench-plain', :id, 'x', now())"
                         ),
-                        {"id": str(uuid.uuid4())},
+                        inbox,
                     )
-                    await session.execute(
-                        text("INSERT INTO bench_plain VALUES (:id, 500000)"), {"id": str(uuid.uuid4())}
-                    )
+                    await session.execute(text("INSERT INTO bench_plain VALUES (:id, 500000)"), inbox)
 
-            baseline_s = await in_parallel(args.commission_events, args.concurrency, plain)
+            baseline_s = await in_parallel(chunks(args.commission_events, batch), args.concurrency, plain)
         finally:
             await db.dispose()
     rate, baseline_rate = args.commission_events / run_s, args.commission_events / baseline_s
@@ -135,14 +181,14 @@ async def run(args: argparse.Namespace) -> list[SummaryRow]:
         f"commission run: {args.commission_events} events in {run_s:.1f} s ({rate:.0f}/s); statement of "
         f"{args.commission_events} lines in {statement_s:.2f} s; max RSS {rss_before:.0f} -> {rss_after:.0f} MiB"
     )
-    print(f"baseline (inbox row + one plain row per event): {baseline_s:.1f} s ({baseline_rate:.0f}/s)")
+    print(f"baseline (an inbox row + a plain row per event, same batches): {baseline_s:.1f} s ({baseline_rate:.0f}/s)")
     return [
         SummaryRow(
             "commissions: monthly run (events/s)",
             f"{rate:.0f}/s",
             f"{baseline_rate:.0f}/s",
             rate / baseline_rate,
-            note=f"{args.commission_events} events, concurrency {args.concurrency}",
+            note=f"{args.commission_events} events, {batch} per transaction, concurrency {args.concurrency}",
         ),
         SummaryRow(
             "commissions: statement of the month",

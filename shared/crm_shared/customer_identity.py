@@ -136,6 +136,20 @@ async def lock_customer(session: AsyncSession, customer_id: str) -> None:
         )
 
 
+async def lock_customers(session: AsyncSession, customer_ids: Collection[str]) -> None:
+    """``lock_customer`` for many customers in one statement, in the order given."""
+    if not customer_ids or session.bind is None or session.bind.dialect.name != "postgresql":
+        return
+    await session.execute(
+        text(
+            "SELECT count(pg_advisory_xact_lock(:lock_class, hashtext(customer_id))) "
+            "FROM (SELECT customer_id FROM unnest(CAST(:customer_ids AS text[])) WITH ORDINALITY "
+            "AS asked(customer_id, position) ORDER BY position) AS ordered"
+        ),
+        {"lock_class": _LOCK_CLASS, "customer_ids": list(customer_ids)},
+    )
+
+
 @dataclass(frozen=True)
 class Home:
     """Where a record for ``asked`` belongs: ``customer_id`` (the survivor when ``asked`` was
@@ -183,6 +197,27 @@ class CustomerIdentities:
             select(self.erasures.customer_id).where(self.erasures.customer_id.in_({customer_id, current}))
         )
         return Home(asked=customer_id, customer_id=current, erased=erased is not None)
+
+    async def homes(self, session: AsyncSession, customer_ids: Collection[str]) -> dict[str, str]:
+        """``home`` of many customers at once (for a batch of events): each asked customer and then
+        each survivor is locked, in a stable order, and every asked id maps to the customer its
+        records belong to now (aliases always name the final survivor)."""
+        asked = sorted(set(customer_ids))
+        await lock_customers(session, asked)
+        found: dict[str, str] = {}
+        for start in range(0, len(asked), 1000):
+            rows = await session.execute(
+                select(self.aliases.duplicate_id, self.aliases.survivor_id).where(
+                    self.aliases.duplicate_id.in_(asked[start : start + 1000])
+                )
+            )
+            found.update({duplicate: survivor for duplicate, survivor in rows})
+        await lock_customers(session, sorted(set(found.values()) - set(asked)))
+        return {customer_id: found.get(customer_id, customer_id) for customer_id in asked}
+
+    async def home_id(self, session: AsyncSession, customer_id: str) -> str:
+        """The customer a record for ``customer_id`` belongs to now (``home``'s, locked likewise)."""
+        return (await self.home(session, customer_id)).customer_id
 
     async def is_erased(self, session: AsyncSession, customer_id: str) -> bool:
         found = await session.scalar(select(self.erasures.customer_id).where(self.erasures.customer_id == customer_id))

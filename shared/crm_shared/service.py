@@ -27,6 +27,7 @@ from .settings import ServiceSettings
 log = logging.getLogger("crm.consumer")
 
 Handler = Callable[[AsyncSession, CloudEvent], Awaitable[None]]
+BatchHandler = Callable[[AsyncSession, list[CloudEvent]], Awaitable[None]]
 ClientFactory = Callable[[ServiceSettings], Worker]
 BackgroundFactory = Callable[[ServiceRuntime], Worker | None]
 
@@ -39,35 +40,60 @@ class ConsumerSpec:
     name: str
     topics: Sequence[str]
     handler: Handler
+    # Optional: the same effect for many events at once (crm_shared.consumer, "batch_handler").
+    batch_handler: BatchHandler | None = None
 
     def contract_checked(self) -> Handler:
         """The handler behind a check of each event against its contract schema. Retrying cannot
         repair a payload that breaks its contract: such an event is logged and recorded as handled
         (the inbox row commits), never applied. Types outside the catalogue reach the handler,
         which ignores the ones it does not know."""
+        keeps = self._contract_keeper()
+
+        async def checked(session: AsyncSession, event: CloudEvent) -> None:
+            if keeps(event):
+                await self.handler(session, event)
+
+        return checked
+
+    def contract_checked_batch(self) -> BatchHandler | None:
+        """The batch handler behind the same check, given the events that keep their contract."""
+        if self.batch_handler is None:
+            return None
+        keeps, handler = self._contract_keeper(), self.batch_handler
+
+        async def checked(session: AsyncSession, events: list[CloudEvent]) -> None:
+            kept = [event for event in events if keeps(event)]
+            if kept:
+                await handler(session, kept)
+
+        return checked
+
+    def _contract_keeper(self) -> Callable[[CloudEvent], bool]:
         from jsonschema import ValidationError
 
         from crm_contracts import events as contracts
 
         known = set(contracts.event_types())
 
-        async def checked(session: AsyncSession, event: CloudEvent) -> None:
-            if event.type in known:
-                try:
-                    contracts.validate(event.type, event.data)
-                except ValidationError as error:
-                    log.error(
-                        "%s: %s %s breaks its schema, ignored: %s at %s",
-                        self.name,
-                        event.type,
-                        event.id,
-                        error.message,
-                        "/".join(map(str, error.absolute_path)) or "(root)",
-                    )
-                    return
-            await self.handler(session, event)
+        def keeps(event: CloudEvent) -> bool:
+            if event.type not in known:
+                return True
+            try:
+                contracts.validate(event.type, event.data)
+            except ValidationError as error:
+                log.error(
+                    "%s: %s %s breaks its schema, ignored: %s at %s",
+                    self.name,
+                    event.type,
+                    event.id,
+                    error.message,
+                    "/".join(map(str, error.absolute_path)) or "(root)",
+                )
+                return False
+            return True
 
-        return checked
+        return keeps
 
 
 @dataclass(frozen=True)
@@ -101,7 +127,14 @@ def standard_workers(definition: ServiceDefinition) -> Callable[[ServiceRuntime]
             from .consumer import EventConsumer
 
             for spec in definition.consumers:
-                yield EventConsumer(spec.name, runtime.db, settings, spec.topics, spec.contract_checked())
+                yield EventConsumer(
+                    spec.name,
+                    runtime.db,
+                    settings,
+                    spec.topics,
+                    spec.contract_checked(),
+                    batch_handler=spec.contract_checked_batch(),
+                )
         for factory in definition.background:
             worker = factory(runtime)
             if worker is not None:

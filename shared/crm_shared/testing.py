@@ -24,6 +24,7 @@ from typing import Any
 import asyncpg
 import pytest
 import pytest_asyncio
+from sqlalchemy import text
 
 from .auth import INTERNAL_TOKEN_HEADER, Principal, Role, issue_internal_token
 from .broker import EmbeddedBroker, free_port
@@ -371,3 +372,29 @@ def partner_deal_approved(customer_id: str, partner_id: str) -> CloudEvent:
     return CloudEvent(
         id=str(uuid.uuid4()), source="/crm/partners", type="crm.partners.deal.approved", subject=deal_id, data=data
     )
+
+
+async def bring_customer(database_url: str, customer_id: str, partner_id: str) -> None:
+    """Makes ``customer_id`` the partner's in another service's database (``partner_customers``,
+    as its consumer of crm.partners.deal.approved would), for a service that runs in a subprocess
+    with its consumers off."""
+    from .db import Database
+
+    database = Database(database_url)
+    try:
+        async with database.unit_of_work() as session:
+            await session.execute(
+                text(
+                    "INSERT INTO partner_customers (customer_id, partner_id, deal_id, approved_at) "
+                    "VALUES (:customer_id, :partner_id, :deal_id, :approved_at) "
+                    "ON CONFLICT (customer_id) DO UPDATE SET partner_id = excluded.partner_id"
+                ),
+                {
+                    "customer_id": customer_id,
+                    "partner_id": partner_id,
+                    "deal_id": str(uuid.uuid4()),
+                    "approved_at": datetime.now(UTC),
+                },
+            )
+    finally:
+        await database.dispose()

@@ -1021,3 +1021,41 @@ async def test_a_topic_that_comes_back_with_more_partitions_is_read_on_all_of_th
             lambda: _at_least(effects_of(db, consumer.name), len(events)), message="applied from every partition"
         )
     assert sorted(effect.event_id for effect in applied) == sorted(event.id for event in events)
+
+
+async def test_a_batch_handler_applies_each_polled_batch_in_one_transaction_once_and_falls_back_one_by_one(
+    db, kafka_bootstrap, topic
+):
+    subjects = [f"acct-{k}" for k in range(5)]
+    events = [(subjects[i % 5], {"n": i // 5}) for i in range(100)]
+    settings = service_settings(db, kafka_bootstrap, outbox_batch_size=50)
+    await write_events(db, topic, events, per_transaction=50)
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    record = recording_handler(name)
+    batches: list[int] = []
+
+    async def together(session, batch: list[CloudEvent]) -> None:
+        batches.append(len(batch))
+        for event in batch:
+            await record(session, event)
+        if len(batches) == 1:
+            raise RuntimeError("the first batch fails: its records go one by one")
+
+    consumer = EventConsumer(
+        name,
+        db,
+        settings,
+        [topic],
+        record,
+        batch_handler=together,
+        max_records=40,
+        retry_initial_s=0.05,
+        consumer_options=QUICK_GROUP_JOIN,
+    )
+    async with running(new_relay(db, settings), consumer):
+        applied = await eventually(lambda: _at_least(effects_of(db, name), 100), message="100 applied")
+
+    assert sorted(effect.event_id for effect in applied) == sorted({effect.event_id for effect in applied})
+    for subject in subjects:
+        assert [effect.position for effect in applied if effect.subject == subject] == list(range(20)), subject
+    assert len(batches) >= 2 and max(batches) > 1

@@ -1,7 +1,7 @@
 """The partner portal and the channel manager's screens in headless Chromium, against the suite
 started the way `make run` starts it: the demo dealer's user registers a deal, sees the API's
 answer to a channel conflict at the form, the channel manager approves the deal, and the dealer
-follows it, reads its statement and switches language. The fixtures are in conftest.py."""
+follows it, opens a ticket for its new customer, reads its statement and switches language. The fixtures are in conftest.py."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import zlib
 import pytest
 from playwright.async_api import expect
 
-from crm_shared.testing import Identities
+from crm_shared.testing import Identities, eventually
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.integration]
 
@@ -56,6 +56,25 @@ async def test_a_dealer_registers_a_deal_the_channel_manager_approves_it(console
         re.compile("Approved|Одобрена|Мақұлданды")
     )
     await expect(dealer.page.locator("dl.facts")).to_be_visible()
+
+    # its new customer (once sales learned the approval) is offered for a ticket, which it then sees
+    ticket_form = dealer.page.locator("form[aria-labelledby=partner-ticket-title]")
+
+    async def customer_offered() -> bool:
+        await dealer.page.reload()
+        loaded = dealer.page.locator("form[aria-labelledby=partner-ticket-title], #partner-no-customers")
+        await expect(loaded.first).to_be_visible()
+        return await ticket_form.locator("option", has_text="Portalova").count() > 0
+
+    await eventually(customer_offered, message="the portal offers the approved deal's customer for a ticket")
+    customer_id = await ticket_form.locator("option", has_text="Portalova").get_attribute("value")
+    await ticket_form.locator("select[name=customer_id]").select_option(customer_id)
+    await ticket_form.locator("input[name=name]").fill("Router from the dealer is silent")
+    await ticket_form.locator("textarea[name=description]").fill("No light on the router since installation")
+    await ticket_form.locator("button[type=submit]").click()
+    await expect(dealer.page.locator("tr", has_text="Router from the dealer is silent")).to_be_visible()
+    await dealer.screenshot("partner-portal-ticket")
+
     await dealer.choose_language("kk")
     await expect(dealer.page.locator("h2", has_text="Менің мәмілелерім")).to_be_visible()
     assert not dealer.errors and not manager.errors, dealer.errors + manager.errors

@@ -60,8 +60,9 @@ SYSTEM_KEYS = {
 # ticket or TMF order or ticket (404: that customer is hidden). The call centre logs activities and
 # works tickets everywhere and changes nothing else; the privacy officer reads everything and
 # changes nothing; the channel manager sees no customer record; a partner's user sees only the
-# customers its partner brought (none here), changes none and creates none (an activity on a
-# record it cannot see is a 404); an API key sees only the tickets it opened, logs no
+# customers its partner brought (none here), changes none and creates none but tickets (a ticket or
+# an activity for a customer it cannot see is a 404; tests/e2e/test_partners_flow.py opens one for
+# its own customer); an API key sees only the tickets it opened, logs no
 # activities (sales asks for activities:write, a scope the registry does not list, so no key can
 # have it), and a read-only key is refused every change at the gateway.
 #
@@ -129,7 +130,7 @@ ticket        regional_manager   oo-  oo-  oo-  oo-  oo-
 ticket        call_center_agent  ooo  ooo  ooo  ooo  ooo
 ticket        hq_analyst         FFF  FFF  FFF  FFF  FFF
 ticket        channel_manager    FFF  FFF  FFF  FFF  FFF
-ticket        partner            ---  ---  ---  FFF  FFF
+ticket        partner            ---  ---  ---  FFF  ---
 ticket        privacy_officer    ooo  ooo  ooo  FFF  FFF
 ticket        system             ---  ---  ---  ---  ooo
 ticket        system_kar01_read  ---  ---  ---  FFF  FFF

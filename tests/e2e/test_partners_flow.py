@@ -110,6 +110,27 @@ async def test_a_partner_deal_becomes_a_customer_an_order_and_a_paid_commission(
         assert {o["customer_id"] for o in dealer_orders} == {customer_id}
         assert (await client.get("/api/v1/tickets/tickets", headers=dealer)).json()["items"] == []
 
+        # the dealer opens a ticket for its customer and sees that one; nobody else's, and for nobody else
+        trouble = {"name": "No internet", "description": "Router red since installation", "category": "internet"}
+        opened = await client.post(
+            "/api/v1/tickets/tickets",
+            headers=dealer | {"Idempotency-Key": f"e2e-partner-ticket-{deal['id']}"},
+            json=trouble | {"customer_id": customer_id},
+        )
+        assert opened.status_code == 201, opened.text
+        ticket = opened.json()
+        assert (ticket["customer_id"], ticket["channel"]) == (customer_id, "self_service")
+        listed = (await client.get("/api/v1/tickets/tickets", headers=dealer)).json()["items"]
+        assert [t["id"] for t in listed] == [ticket["id"]]
+        assert (await client.get(f"/api/v1/tickets/tickets/{ticket['id']}", headers=other)).status_code == 404
+        assert (await client.get(f"/api/v1/tickets/tickets/{ticket['id']}", headers=agent)).status_code == 200
+        for who, customer in ((dealer, seeded["id"]), (other, customer_id)):
+            refused = await client.post(
+                "/api/v1/tickets/tickets", headers=who, json=trouble | {"customer_id": customer}
+            )
+            assert refused.status_code == 404, refused.text
+        assert (await client.get("/api/v1/tickets/tickets", headers=other)).json()["items"] == []
+
         async def accrued():
             page = (await client.get(f"{P}/partners/{DEALER}/commissions", headers=dealer)).json()["items"]
             return [line for line in page if line["order_id"] == order["id"]] or None
@@ -160,3 +181,28 @@ async def test_a_partner_deal_becomes_a_customer_an_order_and_a_paid_commission(
         period = f"{today.year:04d}-{today.month:02d}"
         statement = (await client.get(f"{P}/partners/{DEALER}/statements/{period}", headers=dealer)).json()
         assert statement["totals"]["total_tiyn"] == sum(line["amount_tiyn"] for line in statement["lines"])
+
+        # the partners service's own records, for every kind of caller: 200, 403 (no business here)
+        # or 404 (another partner's: not confirmed to exist)
+        analyst = await sign_in(client, "analyst")
+        records = (
+            f"{P}/partners/{DEALER}",
+            f"{P}/deals/{deal['id']}",
+            f"{P}/partners/{DEALER}/commissions",
+            f"{P}/partners/{DEALER}/statements/{period}",
+        )
+        expected = {"admin": 200, "channel manager": 200, "analyst": 200, "dealer": 200, "agent": 403, "other": 404}
+        callers = {
+            "admin": admin,
+            "channel manager": manager,
+            "analyst": analyst,
+            "dealer": dealer,
+            "agent": agent,
+            "other": other,
+        }
+        seen = {
+            who: [(await client.get(path, headers=h)).status_code for path in records] for who, h in callers.items()
+        }
+        assert seen == {who: [code] * len(records) for who, code in expected.items()}
+        own_deals = (await client.get(f"{P}/deals", headers=other)).json()["items"]
+        assert deal["id"] not in {d["id"] for d in own_deals}

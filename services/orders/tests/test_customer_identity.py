@@ -340,3 +340,26 @@ async def test_an_orders_service_that_was_down_catches_up_from_kafka(
     async with db.read_only() as session:
         erased_ids = set(await session.scalars(select(ErasedCustomer.customer_id)))
     assert {survivor["id"], duplicate["id"]} <= erased_ids
+
+
+async def test_a_merge_moves_the_partner_customer_so_the_partner_follows_its_orders_once(client, sales, ids, db):
+    from crm_shared.testing import partner_deal_approved, partner_principal
+
+    [partner_customers] = [spec for spec in CONSUMERS if spec.name == "orders.partner-customers"]
+    survivor = await new_customer(sales, ids, "Keptova")
+    duplicate = await new_customer(sales, ids, "Goneova")
+    order = await completed_order(client, survivor["id"])
+    approved = partner_deal_approved(duplicate["id"], "p-or-merge")
+    assert await apply_once(db, partner_customers.name, approved, partner_customers.contract_checked()) == APPLIED
+    partner = auth_headers(partner_principal("p-or-merge"))
+    assert (await client.get(f"{ORDERS}/{order['id']}", headers=partner)).status_code == 404
+
+    merge = bare_merge(survivor["id"], duplicate["id"])
+    assert await apply(db, merge, checked=False) == APPLIED
+    assert (await client.get(f"{ORDERS}/{order['id']}", headers=partner)).status_code == 200
+    assert await apply(db, merge, checked=False) == DUPLICATE
+    late = partner_deal_approved(duplicate["id"], "p-or-late")
+    assert await apply_once(db, partner_customers.name, late, partner_customers.contract_checked()) == APPLIED
+    assert (await client.get(f"{ORDERS}/{order['id']}", headers=partner)).status_code == 404
+    later = auth_headers(partner_principal("p-or-late"))
+    assert (await client.get(f"{ORDERS}/{order['id']}", headers=later)).status_code == 200

@@ -294,3 +294,53 @@ async def test_tiers_by_the_months_volume_count_each_activation_once(db, make_pa
     await deliver(db, "commissions-orders", completed_order(new_id(), customer, [item("c"), item("d")]))
     amounts = sorted(line.amount_tiyn for line in await lines_of(db, partner))
     assert amounts == [100, 100, 300, 300]
+
+
+async def test_a_batch_accrues_as_one_by_one_would_once_under_redelivery_and_across_merges(db, make_partner):
+    """The consumer's batch handler (one transaction per polled batch): tiers counted in the order
+    the events came, an order announced twice in a batch or again in a later batch counted once,
+    a redelivered batch applying nothing, a disconnection in between applied in its place, and an
+    order for a customer merged away accruing to the survivor's partner."""
+    from crm_shared.consumer import apply_batch_once
+
+    [spec] = [spec for spec in CONSUMERS if spec.name == "commissions-orders"]
+    [identity] = [spec for spec in CONSUMERS if spec.name == "customer-identity"]
+    plan = {
+        "one_off_tiyn": 100,
+        "recurring_percent": "0",
+        "recurring_months": 0,
+        "clawback_days": 30,
+        "tiers": [{"min_activations": 3, "one_off_tiyn": 300}],
+    }
+    partner = await make_partner("Batched", commission_plan=plan)
+    customer, survivor = await brought_customer(db, partner), await brought_customer(db, partner)
+    first_order = new_id()
+    first = completed_order(first_order, customer, [item("a"), item("b")])
+    again = CloudEvent(id=new_id(), source=first.source, type=first.type, subject=first.subject, data=first.data)
+    disconnected = terminated(customer, first_order, "a", COMPLETED_AT + timedelta(days=2))
+    second = completed_order(new_id(), customer, [item("c"), item("d")])
+    batch = [first, again, disconnected, second, first]
+    applied = await apply_batch_once(db, spec.name, batch, spec.contract_checked_batch())
+    assert [e.id for e in applied] == [first.id, again.id, disconnected.id, second.id]
+    assert await apply_batch_once(db, spec.name, batch, spec.contract_checked_batch()) == []
+    lines = await lines_of(db, partner)
+    assert sorted((line.kind, line.offering_id, line.amount_tiyn) for line in lines) == [
+        ("clawback", "a", -100),
+        ("one_off", "a", 100),
+        ("one_off", "b", 100),
+        ("one_off", "c", 300),
+        ("one_off", "d", 300),
+    ]
+
+    merged = CloudEvent(
+        id=new_id(),
+        source="/crm/sales",
+        type="crm.sales.customer.merged",
+        subject=survivor,
+        data={"duplicate_id": customer, "survivor_id": survivor, "id": survivor},
+    )
+    assert await apply_once(db, identity.name, merged, identity.handler) == "applied"
+    late = completed_order(new_id(), customer, [item("e")])
+    await apply_batch_once(db, spec.name, [late], spec.contract_checked_batch())
+    [line] = [line for line in await lines_of(db, partner) if line.offering_id == "e"]
+    assert (line.customer_id, line.amount_tiyn) == (survivor, 300)

@@ -102,6 +102,34 @@ async def test_a_merge_moves_the_partners_records_to_the_survivor(db, make_partn
     assert len(lines) == 2 and {line.customer_id for line in lines} == {survivor}
 
 
+async def test_after_a_merge_of_two_brought_customers_the_latest_approvals_partner_earns(db, make_partner):
+    from datetime import timedelta
+
+    earlier, later = await make_partner("Earlier"), await make_partner("Later")
+    survivor, duplicate = await brought_customer(db, earlier), await brought_customer(db, later)
+    async with db.unit_of_work() as session:  # the duplicate's deal was approved a day after the survivor's
+        claim = await session.scalar(select(CustomerClaim).where(CustomerClaim.customer_id == duplicate))
+        claim.brought_at += timedelta(days=1)
+    merged = CloudEvent(
+        id=new_id(),
+        source="/crm/sales",
+        type="crm.sales.customer.merged",
+        subject=survivor,
+        data={"id": survivor, "duplicate_id": duplicate, "survivor_id": survivor},
+    )
+    await apply_once(db, HANDLER.name, merged, HANDLER.handler)
+    await deliver(db, "commissions-orders", completed_order(new_id(), survivor, [item("a")]))
+    await deliver(db, "commissions-orders", completed_order(new_id(), duplicate, [item("b")]))
+    async with db.read_only() as session:
+        lines = list(
+            await session.scalars(select(CommissionLine).where(CommissionLine.partner_id.in_([earlier, later])))
+        )
+    assert sorted((line.partner_id == later, line.offering_id, line.customer_id) for line in lines) == [
+        (True, "a", survivor),
+        (True, "b", survivor),
+    ]
+
+
 async def test_an_erasure_anonymises_the_deals_and_is_confirmed(db, make_partner):
     partner = await make_partner("Erased")
     customer = await brought_customer(db, partner)

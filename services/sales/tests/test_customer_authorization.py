@@ -171,3 +171,33 @@ async def test_a_partner_user_sees_only_the_customers_its_partner_brought(client
         f"{BASE}/{brought['id']}", json={"email": "x@example.kz"}, headers=partner | {"If-Match": '"1"'}
     )
     assert changed.status_code == FORBIDDEN
+
+
+async def test_a_merge_moves_the_partner_customer_to_the_survivor_and_a_late_approval_follows(client, ids, db):
+    from crm_sales.events.consumers import CONSUMERS
+    from crm_shared.consumer import apply_once
+    from crm_shared.testing import partner_deal_approved, partner_principal
+
+    spec = next(s for s in CONSUMERS if s.name == "partner-customers")
+    admin = auth_headers(PRINCIPALS["admin"])
+    made = []
+    for n in range(3):
+        body = ids.business(legal_name=f"{PREFIX} merge {n}", branch_code="ALA-01")
+        response = await client.post(BASE, headers=admin, json=body)
+        assert response.status_code == 201, response.text
+        made.append(response.json())
+    survivor, duplicate, late = made
+    await apply_once(db, spec.name, partner_deal_approved(duplicate["id"], "p-sa-merge"), spec.contract_checked())
+    partner = auth_headers(partner_principal("p-sa-merge"))
+    assert (await client.get(f"{BASE}/{survivor['id']}", headers=partner)).status_code == HIDDEN
+    merged = await client.post(f"{BASE}/{survivor['id']}/merge", headers=admin, json={"duplicate_id": duplicate["id"]})
+    assert merged.status_code == OK, merged.text
+    assert (await client.get(f"{BASE}/{survivor['id']}", headers=partner)).status_code == OK
+    assert [c["id"] for c in (await client.get(BASE, headers=partner)).json()["items"]] == [survivor["id"]]
+
+    merged = await client.post(f"{BASE}/{survivor['id']}/merge", headers=admin, json={"duplicate_id": late["id"]})
+    assert merged.status_code == OK, merged.text
+    await apply_once(db, spec.name, partner_deal_approved(late["id"], "p-sa-late"), spec.contract_checked())
+    later = auth_headers(partner_principal("p-sa-late"))
+    assert (await client.get(f"{BASE}/{survivor['id']}", headers=later)).status_code == OK
+    assert (await client.get(f"{BASE}/{survivor['id']}", headers=partner)).status_code == HIDDEN

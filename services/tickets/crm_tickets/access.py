@@ -1,6 +1,7 @@
 """Who may see and change tickets and incidents (docs/development.md, "Visibility"), with the
 tickets-specific rules: call-centre agents see and write every ticket; an OSS system (an API
-key, Role.SYSTEM) sees only the tickets it opened and the incidents it owns."""
+key, Role.SYSTEM) sees only the tickets it opened and the incidents it owns; a partner user opens
+tickets for the customers its partner brought (the only ones sales shows it) and reads them."""
 
 from __future__ import annotations
 
@@ -34,11 +35,14 @@ def require_reader(principal: Principal) -> None:
     require_scope(principal, READ_SCOPE)
 
 
-def require_ticket_writer(principal: Principal, *, customer_may: bool = False) -> None:
+def require_ticket_writer(principal: Principal, *, customer_may: bool = False, partner_may: bool = False) -> None:
     """``customer_may``: a customer (the self-service portal) may do this to their own tickets
-    (open one, add a note for the branch); the ticket's visibility keeps them to their own."""
+    (open one, add a note for the branch); the ticket's visibility keeps them to their own.
+    ``partner_may``: a partner user may do this (open a ticket) for a customer its partner brought."""
     require_personal_data_access(principal)
     if customer_may and principal.role is Role.CUSTOMER:
+        return
+    if partner_may and principal.role is Role.PARTNER:
         return
     if principal.role not in TICKET_WRITERS:
         raise forbidden(f"role {principal.role.value} may not change tickets")

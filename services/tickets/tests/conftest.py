@@ -84,7 +84,7 @@ async def sales_service(make_database, tmp_path_factory):
                 return response.status_code == 200
 
             await eventually(ready, message="sales ready")
-            yield {"client": client, "grpc": f"127.0.0.1:{grpc_port}"}
+            yield {"client": client, "grpc": f"127.0.0.1:{grpc_port}", "database_url": url}
     finally:
         process.terminate()
         try:

@@ -293,3 +293,26 @@ async def test_an_erasure_anonymises_tickets_calls_and_notes_and_confirms_once(c
         headers=CALL_CENTRE,
     )
     assert refused.status_code == 409 and refused.json()["errors"][0]["field"] == "customer_id"
+
+
+async def test_a_merge_moves_the_partner_customer_so_the_partner_follows_its_tickets_once(client, make_customer, db):
+    from crm_shared.testing import partner_deal_approved, partner_principal
+
+    [partner_customers] = [spec for spec in CONSUMERS if spec.name == "partner-customers"]
+    survivor, duplicate = await make_customer(last_name="Keptova"), await make_customer(last_name="Goneova")
+    ticket = await open_ticket(client, survivor["id"])
+    event = partner_deal_approved(duplicate["id"], "p-tk-merge")
+    assert await apply_once(db, partner_customers.name, event, partner_customers.contract_checked()) == APPLIED
+    partner = auth_headers(partner_principal("p-tk-merge"))
+    assert (await client.get(f"{T}/tickets/{ticket['id']}", headers=partner)).status_code == 404
+
+    merge = bare_merge(survivor["id"], duplicate["id"])
+    assert await apply(db, merge, checked=False) == APPLIED
+    assert (await client.get(f"{T}/tickets/{ticket['id']}", headers=partner)).status_code == 200
+    assert await apply(db, merge, checked=False) == DUPLICATE
+    # a late approval for the customer merged away lands on the survivor too
+    late = partner_deal_approved(duplicate["id"], "p-tk-late")
+    assert await apply_once(db, partner_customers.name, late, partner_customers.contract_checked()) == APPLIED
+    assert (await client.get(f"{T}/tickets/{ticket['id']}", headers=partner)).status_code == 404
+    later = auth_headers(partner_principal("p-tk-late"))
+    assert (await client.get(f"{T}/tickets/{ticket['id']}", headers=later)).status_code == 200

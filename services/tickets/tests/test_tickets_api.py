@@ -426,9 +426,11 @@ async def test_the_ticket_list_exports_as_csv_with_its_filters_within_reach(clie
     assert rows_of(await client.get(f"{T}/tickets/export", params=params, headers=other_branch)) == []
 
 
-async def test_a_partner_user_sees_only_the_tickets_of_the_customers_its_partner_brought(client, db, make_customer):
+async def test_a_partner_user_sees_only_the_tickets_of_the_customers_its_partner_brought(
+    client, db, make_customer, sales_service
+):
     from crm_shared.consumer import apply_once
-    from crm_shared.testing import partner_deal_approved, partner_principal
+    from crm_shared.testing import bring_customer, partner_deal_approved, partner_principal
     from crm_tickets.events.consumers import CONSUMERS
 
     spec = next(s for s in CONSUMERS if s.name == "partner-customers")
@@ -445,3 +447,21 @@ async def test_a_partner_user_sees_only_the_tickets_of_the_customers_its_partner
     assert (
         await client.post(f"{T}/tickets/{ours['id']}/notes", json={"text": "x"}, headers=partner)
     ).status_code == 403
+
+    # it opens a ticket for its customer (sales shows it that customer only), on its portal's channel
+    await bring_customer(sales_service["database_url"], brought["id"], "p-tk-1")
+    body = {"customer_id": brought["id"], "name": "No internet", "description": "red light", "category": "internet"}
+    opened = await client.post(f"{T}/tickets", json=body | {"channel": "phone"}, headers=partner)
+    assert opened.status_code == 201, opened.text
+    assert opened.json()["channel"] == "self_service"
+    assert opened.json()["customer_id"] == brought["id"]
+    listed = (await client.get(f"{T}/tickets", headers=partner)).json()["items"]
+    assert {t["id"] for t in listed} == {ours["id"], opened.json()["id"]}
+    assert (await client.get(f"{T}/tickets/{opened.json()['id']}", headers=stranger)).status_code == 404
+    # for a customer it did not bring, or by another partner's user: the customer is not found
+    refused = await client.post(f"{T}/tickets", json=body | {"customer_id": other["id"]}, headers=partner)
+    assert refused.status_code == 404, refused.text
+    assert (await client.post(f"{T}/tickets", json=body, headers=stranger)).status_code == 404
+    # nor with an internal note or a call of the branch's
+    noted = await client.post(f"{T}/tickets", json=body | {"note": "internal"}, headers=partner)
+    assert noted.status_code == 403, noted.text

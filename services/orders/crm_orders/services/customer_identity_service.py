@@ -28,9 +28,10 @@ from crm_shared.customer_identity import (
     scrub_audit,
 )
 from crm_shared.db import utcnow
+from crm_shared.partner_customers import move_partner_customers
 from crm_shared.records import mark_changed
 
-from ..db.models import BillingAccount, CustomerAlias, ErasedCustomer, InstalledProduct, Invoice, Order
+from ..db.models import BillingAccount, CustomerAlias, ErasedCustomer, InstalledProduct, Invoice, Order, PartnerCustomer
 from ..events.publishers import publish_erasure_confirmed, publish_installed_product
 
 IDENTITIES = CustomerIdentities(CustomerAlias, ErasedCustomer)
@@ -100,7 +101,13 @@ async def apply_merge(session: AsyncSession, notice: MergeNotice, *, operation_i
         await publish_installed_product(session, "changed", product)
 
     invoices = await _move_billing(session, moved_ids, survivor, operation_id)
-    return {"orders": len(orders), "installed_products": len(products), "invoices": invoices}
+    partner_customers = await move_partner_customers(session, PartnerCustomer, moved_ids, survivor)
+    return {
+        "orders": len(orders),
+        "installed_products": len(products),
+        "invoices": invoices,
+        "partner_customers": partner_customers,
+    }
 
 
 async def _move_billing(session: AsyncSession, moved_ids: Sequence[str], survivor: str, operation_id: str) -> int:

@@ -6,6 +6,8 @@ per event. Statements are the lines of a month, their totals computed from those
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +21,7 @@ from crm_shared.errors import field_problem, not_found
 from crm_shared.pagination import decode_cursor, encode_cursor
 
 from .. import access
-from ..db.inserts import insert_if_absent
+from ..db.inserts import insert_many_if_absent
 from ..db.models import CommissionLine, CustomerClaim, Dispute, Partner, PartnerMonth
 from ..domain.commissions import (
     EarnedLine,
@@ -32,21 +34,54 @@ from ..domain.commissions import (
     totals,
     within_clawback,
 )
-from .customer_identity_service import home_of
+from .customer_identity_service import IDENTITIES, home_of
 
 
 async def _brought_by(session: AsyncSession, customer_id: str) -> tuple[CustomerClaim, Partner] | None:
     """The claim (locked) and partner of the partner that brought this customer, if any."""
     customer_id = (await home_of(session, customer_id)).customer_id
+    # after a merge the survivor may hold two claims: the latest approval's partner earns, as in
+    # every service's partner_customers (crm_shared.partner_customers.move_partner_customers)
     claim = await session.scalar(
         select(CustomerClaim)
         .where(CustomerClaim.customer_id == customer_id, CustomerClaim.brought_at.is_not(None))
+        .order_by(CustomerClaim.brought_at.desc(), CustomerClaim.customer_key.desc())
+        .limit(1)
         .with_for_update()
     )
     if claim is None:
         return None
     partner = await session.get(Partner, claim.partner_id)
     return (claim, partner) if partner is not None else None
+
+
+def _line_row(
+    partner_id: str,
+    customer_id: str,
+    order_id: str | None,
+    line: EarnedLine,
+    at: datetime,
+    status: LineStatus = LineStatus.ACCRUED,
+) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "partner_id": partner_id,
+        "customer_id": customer_id,
+        "order_id": order_id,
+        "offering_id": line.offering_id,
+        "kind": line.kind.value,
+        "status": status.value,
+        "amount_tiyn": line.amount_tiyn,
+        "period": period_of(at),
+        "source_key": line.source_key,
+        "accrued_at": at,
+        "confirmed_at": at if status is LineStatus.CONFIRMED else None,
+    }
+
+
+async def _insert_lines(session: AsyncSession, rows: list[dict[str, Any]]) -> int:
+    """Inserts the lines not there yet (by source key); how many were new."""
+    return len(await insert_many_if_absent(session, CommissionLine, "source_key", "id", rows))
 
 
 async def _add_lines(
@@ -58,75 +93,97 @@ async def _add_lines(
     at: datetime,
     status: LineStatus = LineStatus.ACCRUED,
 ) -> int:
-    """Inserts the lines not there yet (by source key); how many were new."""
-    added = 0
-    for line in earned:
-        result = await session.execute(
-            insert_if_absent(
-                session,
-                CommissionLine,
-                "source_key",
-                CommissionLine.id,
-                id=new_id(),
-                partner_id=partner_id,
-                customer_id=customer_id,
-                order_id=order_id,
-                offering_id=line.offering_id,
-                kind=line.kind.value,
-                status=status.value,
-                amount_tiyn=line.amount_tiyn,
-                period=period_of(at),
-                source_key=line.source_key,
-                accrued_at=at,
-                confirmed_at=at if status is LineStatus.CONFIRMED else None,
-            )
-        )
-        added += result.first() is not None
-    return added
+    return await _insert_lines(session, [_line_row(partner_id, customer_id, order_id, e, at, status) for e in earned])
+
+
+@dataclass(frozen=True)
+class CompletedOrder:
+    """A crm.orders.order.completed event's order, and when it completed."""
+
+    order: dict[str, Any]
+    at: datetime
 
 
 async def accrue_completed_order(session: AsyncSession, order: dict[str, Any], at: datetime) -> int:
     """One-off lines for an order completed for a customer a partner brought."""
-    brought = await _brought_by(session, str(order["customer_id"]))
-    if brought is None:
-        return 0
-    claim, partner = brought
-    if claim.first_activation_at is None or at < claim.first_activation_at:
-        claim.first_activation_at = at
-    earned = order_lines(partner.commission_plan, order, 0)
-    if partner.commission_plan.get("tiers"):
-        before = await _count_activations(session, partner.id, period_of(at), order)
-        earned = order_lines(partner.commission_plan, order, before)
-    return await _add_lines(session, partner.id, claim.customer_id, str(order["id"]), earned, at)
+    return await accrue_completed_orders(session, [CompletedOrder(order, at)])
 
 
-async def _count_activations(session: AsyncSession, partner_id: str, period: str, order: dict[str, Any]) -> int:
-    """The partner's activations in the month before this order's, counting this order's in (once:
-    a re-announced order finds its lines there already and is not counted again)."""
-    first_key = next((line.source_key for line in order_lines({"one_off_tiyn": 1}, order, 0)), None)
-    if first_key is None:
+async def accrue_completed_orders(session: AsyncSession, completed: Sequence[CompletedOrder]) -> int:
+    """One-off lines for a batch of completed orders, applied in the order they came as if one by
+    one, with a fixed number of statements whatever the batch's size: the customers' homes, their
+    claims (locked) and partners, the orders already accrued, the months' activation counters
+    (locked) are each read in one go, and the lines inserted many per statement. Returns how many
+    lines were new."""
+    if not completed:
         return 0
-    if await session.scalar(select(CommissionLine.id).where(CommissionLine.source_key == first_key)):
-        return 0  # already accrued: the lines' source keys make this a no-op anyway
-    await session.execute(
-        insert_if_absent(
-            session,
-            PartnerMonth,
-            ("partner_id", "period"),
-            PartnerMonth.partner_id,
-            partner_id=partner_id,
-            period=period,
-            activations=0,
+    homes = await IDENTITIES.homes(session, {str(c.order["customer_id"]) for c in completed})
+    claims = {
+        claim.customer_id: claim
+        for claim in await session.scalars(
+            select(CustomerClaim)
+            .where(CustomerClaim.customer_id.in_(set(homes.values())), CustomerClaim.brought_at.is_not(None))
+            .order_by(CustomerClaim.brought_at, CustomerClaim.customer_key)  # the latest approval kept
+            .with_for_update()
         )
+    }
+    if not claims:
+        return 0
+    partner_ids = {claim.partner_id for claim in claims.values()}
+    partners = {p.id: p for p in await session.scalars(select(Partner).where(Partner.id.in_(partner_ids)))}
+    brought = [(c, claims.get(homes[str(c.order["customer_id"])])) for c in completed]
+    brought = [(c, claim) for c, claim in brought if claim is not None and claim.partner_id in partners]
+    tiered = [(c, claim) for c, claim in brought if partners[claim.partner_id].commission_plan.get("tiers")]
+    counted = await _counted_orders(session, [c.order for c, _ in tiered])
+    months = await _months(session, {(claim.partner_id, period_of(c.at)) for c, claim in tiered})
+
+    rows: list[dict[str, Any]] = []
+    for item, claim in brought:
+        partner = partners[claim.partner_id]
+        if claim.first_activation_at is None or item.at < claim.first_activation_at:
+            claim.first_activation_at = item.at
+        before = 0
+        order_id = str(item.order["id"])
+        if partner.commission_plan.get("tiers") and order_id not in counted:
+            counted.add(order_id)  # once, however often the batch or a replay names the order
+            month = months[(partner.id, period_of(item.at))]
+            before = month.activations
+            month.activations += activated_units(item.order)
+        earned = order_lines(partner.commission_plan, item.order, before)
+        rows.extend(_line_row(partner.id, claim.customer_id, order_id, line, item.at) for line in earned)
+    return await _insert_lines(session, rows)
+
+
+async def _counted_orders(session: AsyncSession, orders: list[dict[str, Any]]) -> set[str]:
+    """Which of these orders accrued already (their first line is there): the month's activation
+    counter counted them then and does not again."""
+    first_keys = {}
+    for order in orders:
+        key = next((line.source_key for line in order_lines({"one_off_tiyn": 1}, order, 0)), None)
+        if key is not None:
+            first_keys[key] = str(order["id"])
+    if not first_keys:
+        return {str(order["id"]) for order in orders}
+    accrued = set(
+        await session.scalars(select(CommissionLine.source_key).where(CommissionLine.source_key.in_(first_keys)))
     )
-    month = await session.scalar(
+    without_lines = {str(order["id"]) for order in orders} - set(first_keys.values())
+    return without_lines | {first_keys[key] for key in accrued}
+
+
+async def _months(session: AsyncSession, keys: set[tuple[str, str]]) -> dict[tuple[str, str], PartnerMonth]:
+    """The activation counters of these partners' months (created at 0 when new), locked."""
+    if not keys:
+        return {}
+    new = [{"partner_id": partner_id, "period": period, "activations": 0} for partner_id, period in sorted(keys)]
+    await insert_many_if_absent(session, PartnerMonth, ("partner_id", "period"), "partner_id", new)
+    rows = await session.scalars(
         select(PartnerMonth)
-        .where(PartnerMonth.partner_id == partner_id, PartnerMonth.period == period)
+        .where(tuple_(PartnerMonth.partner_id, PartnerMonth.period).in_(sorted(keys)))
+        .order_by(PartnerMonth.partner_id, PartnerMonth.period)
         .with_for_update()
     )
-    before = month.activations
-    month.activations += activated_units(order)
-    return before
+    return {(month.partner_id, month.period): month for month in rows}
 
 
 async def confirm_by_payment(session: AsyncSession, payment: dict[str, Any], at: datetime) -> int:

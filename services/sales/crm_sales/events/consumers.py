@@ -16,11 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_contracts.events import erasure_confirmation_topics
 from crm_shared.envelope import CloudEvent
-from crm_shared.partner_customers import PARTNER_DEAL_TOPIC, record_partner_customer
+from crm_shared.partner_customers_consumer import partner_customers_consumer
 from crm_shared.service import ConsumerSpec
 
 from ..db.models import PartnerCustomer
-from ..services import branch_directory_service, erasure_service, staff_directory_service, stats_service
+from ..services import (
+    branch_directory_service,
+    customer_service,
+    erasure_service,
+    staff_directory_service,
+    stats_service,
+)
 from .publishers import CUSTOMER_TOPIC
 
 USER_TOPIC = "crm.gateway.user.v1"
@@ -144,15 +150,10 @@ async def apply_erasure_confirmation(session: AsyncSession, event: CloudEvent) -
     )
 
 
-async def apply_partner_deal_event(session: AsyncSession, event: CloudEvent) -> None:
-    """An approved deal makes its customer the partner's: its partner users see that customer's records."""
-    await record_partner_customer(session, PartnerCustomer, event)
-
-
 CONSUMERS: list[ConsumerSpec] = [
     ConsumerSpec("staff-directory", [USER_TOPIC], apply_user_event),
     ConsumerSpec("branch-directory", [BRANCH_TOPIC], apply_branch_event),
     ConsumerSpec("branch-stats", [CUSTOMER_TOPIC], apply_customer_event),
-    ConsumerSpec("partner-customers", [PARTNER_DEAL_TOPIC], apply_partner_deal_event),
+    partner_customers_consumer(PartnerCustomer, customer_service.current_customer_id),
     *([ConsumerSpec("erasure-confirmations", ERASURE_TOPICS, apply_erasure_confirmation)] if ERASURE_TOPICS else []),
 ]

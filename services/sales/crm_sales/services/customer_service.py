@@ -24,6 +24,7 @@ from crm_shared.errors import Problem, conflict, field_problem, not_found
 from crm_shared.identifiers import parse_iin
 from crm_shared.models import AuditEntry
 from crm_shared.pagination import decode_cursor, encode_cursor
+from crm_shared.partner_customers import move_partner_customers
 from crm_shared.phones import is_mobile
 from crm_shared.records import get_visible, get_writable
 from crm_shared.timefmt import iso
@@ -37,7 +38,7 @@ from ..access import (
     require_reader,
     sees_existing_customer,
 )
-from ..db.models import Address, Contact, Customer, CustomerPhone
+from ..db.models import Address, Contact, Customer, CustomerPhone, PartnerCustomer
 from ..domain.customers import CustomerKind, CustomerStatus, customer_search_text, escape_like, name_key, search_key
 from ..events.publishers import address_state, contact_state, customer_state, phone_state, record_customer_event
 from . import access_audit_service
@@ -185,6 +186,21 @@ async def _survivor_of(session: AsyncSession, customer: Customer) -> Customer:
             break
         customer = survivor
     return customer
+
+
+async def current_customer_id(session: AsyncSession, customer_id: str) -> str:
+    """The customer in use for ``customer_id`` (its survivor when merged away), each row locked,
+    so that a merge of it at the same moment waits for the caller's record, or the record for it."""
+    for _ in range(MAX_MERGE_HOPS):
+        found = (
+            await session.execute(
+                select(Customer.status, Customer.merged_into_id).where(Customer.id == customer_id).with_for_update()
+            )
+        ).first()
+        if found is None or found.status != CustomerStatus.MERGED or not found.merged_into_id:
+            break
+        customer_id = found.merged_into_id
+    return customer_id
 
 
 async def find_duplicate(
@@ -704,6 +720,7 @@ async def merge_customers(
         merged_at=iso(now),
     )
     await move_customer_records(session, principal, duplicate.id, survivor.id)  # leads, deals, activities follow
+    await move_partner_customers(session, PartnerCustomer, [duplicate.id], survivor.id)
     return survivor
 
 

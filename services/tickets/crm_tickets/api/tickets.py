@@ -86,7 +86,7 @@ async def create_ticket(
     now: Now,
     idempotency_key: IdempotencyKey = None,
 ):
-    require_ticket_writer(principal, customer_may=True)  # before a stored answer is looked up for the key
+    require_ticket_writer(principal, customer_may=True, partner_may=True)  # before a stored answer is looked up
 
     async def create():
         ticket, incident = await ticket_service.open_ticket(

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_shared.customer_identity import CUSTOMER_TOPIC, erasure_notice, merge_notice
 from crm_shared.envelope import CloudEvent
-from crm_shared.partner_customers import PARTNER_DEAL_TOPIC, record_partner_customer
+from crm_shared.partner_customers_consumer import partner_customers_consumer
 from crm_shared.service import ConsumerSpec
 
 from ..db.models import InstalledProduct, PartnerCustomer
@@ -73,13 +73,8 @@ async def apply_customer_event(session: AsyncSession, event: CloudEvent) -> None
         await customer_identity_service.apply_erasure(session, erasure, operation_id=event.id)
 
 
-async def apply_partner_deal_event(session: AsyncSession, event: CloudEvent) -> None:
-    """An approved deal makes its customer the partner's: its partner users see that customer's records."""
-    await record_partner_customer(session, PartnerCustomer, event)
-
-
 CONSUMERS: tuple[ConsumerSpec, ...] = (
-    ConsumerSpec("partner-customers", [PARTNER_DEAL_TOPIC], apply_partner_deal_event),
+    partner_customers_consumer(PartnerCustomer, customer_identity_service.IDENTITIES.home_id, "partner-customers"),
     ConsumerSpec("installed-products", [INSTALLED_PRODUCT_TOPIC], apply_installed_product_event),
     ConsumerSpec("customer-identity", [CUSTOMER_TOPIC], apply_customer_event),
 )

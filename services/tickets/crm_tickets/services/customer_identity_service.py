@@ -33,9 +33,19 @@ from crm_shared.customer_identity import (
     scrub_audit,
 )
 from crm_shared.db import utcnow
+from crm_shared.partner_customers import move_partner_customers
 from crm_shared.records import mark_changed
 
-from ..db.models import Attachment, CustomerAlias, ErasedCustomer, InstalledProduct, Interaction, Note, Ticket
+from ..db.models import (
+    Attachment,
+    CustomerAlias,
+    ErasedCustomer,
+    InstalledProduct,
+    Interaction,
+    Note,
+    PartnerCustomer,
+    Ticket,
+)
 from ..events.publishers import publish_erasure_confirmed, publish_ticket
 
 IDENTITIES = CustomerIdentities(CustomerAlias, ErasedCustomer)
@@ -110,12 +120,14 @@ async def apply_merge(session: AsyncSession, notice: MergeNotice, *, operation_i
         product.customer_id = survivor
         if applied.survivor_erased:
             product.service_address = None
+    partner_customers = await move_partner_customers(session, PartnerCustomer, moved_ids, survivor)
     await session.flush()
     return {
         "tickets": len(tickets),
         "incident_linked_tickets": sum(1 for t in tickets if t.incident_id),
         "interactions": len(interactions),
         "installed_products": len(products),
+        "partner_customers": partner_customers,
     }
 
 

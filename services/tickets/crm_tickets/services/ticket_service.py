@@ -212,12 +212,17 @@ async def open_ticket(
     otherwise), with its first notes, linked to the call it was opened in; returns the ticket and
     the known outage it was linked to, if any. A customer (the portal) opens one for themselves
     only (sales answers 404 for anyone else), on the self-service channel, at the default priority,
-    without internal notes or a call."""
-    require_ticket_writer(principal, customer_may=True)
+    without internal notes or a call. A partner user opens one for a customer its partner brought
+    (sales answers 404 for any other) through its portal: the self-service channel, no call, no
+    internal notes."""
+    require_ticket_writer(principal, customer_may=True, partner_may=True)
+    if principal.role in (Role.CUSTOMER, Role.PARTNER) and (notes or interaction_id):
+        who = "customers" if principal.role is Role.CUSTOMER else "partner users"
+        raise field_problem("note" if notes else "interaction_id", f"not for {who}", 403)
     if principal.role is Role.CUSTOMER:
-        if notes or interaction_id:
-            raise field_problem("note" if notes else "interaction_id", "not for customers", 403)
         draft = replace(draft, channel="self_service", priority="medium", severity="minor")
+    elif principal.role is Role.PARTNER:
+        draft = replace(draft, channel="self_service")
     customer = await customers.get(principal, customer_id, field=customer_field)
     await check_in_use(session, customer, customer_field)
     ticket = await create_ticket(session, principal, customer, draft, now=now)

@@ -112,6 +112,44 @@ function statementBlock(partnerId) {
 
 // --- the partner's portal -------------------------------------------------------------------
 
+const TICKET_CATEGORIES = ["internet", "tv", "mobile", "fixed_line", "billing", "relocation", "equipment", "other"];
+
+// The tickets of the customers the partner brought (the only ones the services show it), and a
+// form to open one for such a customer.
+function ticketsBlock() {
+  const list = h("div", { "aria-live": "polite" });
+  const formBox = h("div");
+  async function load() {
+    const [customers, tickets] = await Promise.all([
+      api("sales/customers", { query: { limit: 100 } }), api("tickets/tickets", { query: { limit: 50 } })]);
+    replace(list, tickets.items.length ? table([t("ticket.opened"), t("ticket.summary"), t("ticket.customer"), t("ticket.status")],
+      tickets.items.map((k) => h("tr", {}, h("td", {}, dateTime(k.created_at)), h("td", {}, link(`tickets/${k.id}`, k.name)),
+        h("td", {}, k.customer_name), h("td", {}, label("ticket", k.status)))))
+      : empty(t("common.none")));
+    if (!customers.items.length) {
+      replace(formBox, h("p", { class: "hint", id: "partner-no-customers" }, t("partners.no_customers_yet")));
+      return;
+    }
+    const form = h("form", { class: "card", "aria-labelledby": "partner-ticket-title" },
+      h("h3", { id: "partner-ticket-title" }, t("ticket.open")),
+      formAlert(),
+      h("div", { class: "row" },
+        field("customer_id", t("ticket.customer"), selectInput(customers.items.map((c) => [c.id, c.display_name]), customers.items[0].id)),
+        field("name", t("ticket.summary"), textInput(), { required: true }),
+        field("category", t("ticket.category"), selectInput(TICKET_CATEGORIES.map((c) => [c, label("category", c)]), "internet"))),
+      field("description", t("ticket.description"), h("textarea", { rows: 2 }), { required: true }),
+      submitButton(t("ticket.open")));
+    onSubmit(form, async (values) => {
+      await api("tickets/tickets", { method: "POST", headers: { "Idempotency-Key": idempotencyKey() },
+        body: { customer_id: values.customer_id, name: values.name || "", description: values.description || "", category: values.category } });
+      toast(t("ticket.opened_toast"));
+      await load();
+    });
+    replace(formBox, form);
+  }
+  return { node: h("section", {}, h("h2", {}, t("partners.my_tickets")), formBox, list), load };
+}
+
 export async function portalView(root) {
   const me = session.me;
   let partner;
@@ -157,14 +195,15 @@ export async function portalView(root) {
   });
   const commissions = commissionsBlock(partner.id);
   const statement = statementBlock(partner.id);
+  const tickets = ticketsBlock();
   replace(root,
     h("h1", {}, t("partners.portal_of", { name: partner.name })),
     h("p", {}, `${label("partner_kind", partner.kind)} · ${label("partner_status", partner.status)} · ${partner.region_codes.join(", ")}`),
     register,
     h("section", {}, h("h2", {}, t("partners.my_deals")), dealsBox),
-    commissions.node, statement.node,
+    tickets.node, commissions.node, statement.node,
     h("p", {}, link("orders", t("partners.my_orders")), " · ", link("customers", t("partners.my_customers"))));
-  await Promise.all([loadDeals(), commissions.load(), statement.load()]);
+  await Promise.all([loadDeals(), tickets.load(), commissions.load(), statement.load()]);
 }
 
 // --- the channel manager's screens --------------------------------------------------------------
@@ -230,6 +269,7 @@ export async function partnerView(root, partnerId) {
   } }, t("partners.make", { status: label("partner_status", status) })));
   const commissions = commissionsBlock(partner.id);
   const statement = statementBlock(partner.id);
+  const tickets = ticketsBlock();
   replace(root,
     h("h1", {}, partner.name),
     h("p", {}, `${label("partner_kind", partner.kind)} · BIN ${partner.bin} · ${label("partner_status", partner.status)}`),
