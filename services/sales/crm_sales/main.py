@@ -13,6 +13,7 @@ from crm_shared.service import create_app as create_service_app
 
 from .api import (
     activities,
+    customer_interactions,
     customers,
     erasures,
     forecast,
@@ -26,9 +27,15 @@ from .api import (
     stats,
     tmf_party,
 )
+from .background import CallHandover
 from .config import SalesSettings
 from .events.consumers import CONSUMERS
 from .grpc import server as grpc_server
+
+
+def call_handover(runtime: ServiceRuntime) -> CallHandover:
+    return CallHandover(runtime.db)
+
 
 DEFINITION = ServiceDefinition(
     title="Qazaq CRM sales service",
@@ -36,6 +43,7 @@ DEFINITION = ServiceDefinition(
     routers=[
         imports.router,  # before customers: /customers/imports is not a customer id
         customers.router,
+        customer_interactions.router,
         erasures.router,
         leads.router,
         opportunities.router,
@@ -54,6 +62,7 @@ DEFINITION = ServiceDefinition(
     grpc_servicers=grpc_server.register,
     # What orders and tickets hold about a person, for the subject-access export.
     clients=[OrdersPersonalData, TicketsPersonalData],
+    background=[call_handover],
 )
 
 

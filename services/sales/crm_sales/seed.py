@@ -821,7 +821,7 @@ DEMO_ACTIVITIES: tuple[DemoActivity, ...] = (
     DemoActivity(
         "act-ala-call",
         CustomerRef("ALA-01", 0),
-        ActivityKind.CALL,
+        ActivityKind.NOTE,
         "Follow-up on the TV offer",
         -3,
         outcome="Interested; wants the sports channels too",
@@ -855,7 +855,7 @@ DEMO_ACTIVITIES: tuple[DemoActivity, ...] = (
     DemoActivity(
         "act-ala02-callcentre",
         CustomerRef("ALA-02", 0),
-        ActivityKind.CALL,
+        ActivityKind.NOTE,
         "Slow internet in the evening",
         -1,
         outcome="Restarted the router remotely; speed back to normal",
@@ -880,7 +880,7 @@ DEMO_ACTIVITIES: tuple[DemoActivity, ...] = (
     DemoActivity(
         "act-kar02-call",
         CustomerRef("KAR-02", 2),
-        ActivityKind.CALL,
+        ActivityKind.NOTE,
         "Introduction call",
         -2,
         outcome="Send a commercial offer by Friday",
@@ -890,7 +890,7 @@ DEMO_ACTIVITIES: tuple[DemoActivity, ...] = (
     DemoActivity(
         "act-shy-callcentre",
         CustomerRef("SHY-01", 3),
-        ActivityKind.CALL,
+        ActivityKind.NOTE,
         "Asked about roaming prices",
         -4,
         outcome="Sent the roaming tariff by e-mail",

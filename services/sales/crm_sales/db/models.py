@@ -193,3 +193,29 @@ class PartnerCustomer(PartnerCustomerColumns, SalesBase):
     (crm_shared.partner_customers)."""
 
     __tablename__ = "partner_customers"
+
+
+class CustomerInteraction(SalesBase):
+    """The projection of the tickets service's interactions (crm.tickets.interaction.v1): the
+    customer's calls and visits, shown on the customer's card. Tickets owns them; this copy follows
+    sales' own merges (moved to the survivor) and erasures (summary gone)."""
+
+    __tablename__ = "customer_interactions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(36))
+    channel: Mapped[str] = mapped_column(String(16))
+    direction: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    summary: Mapped[str | None] = mapped_column(String(2000))
+    ticket_id: Mapped[str | None] = mapped_column(String(36))
+    agent_id: Mapped[str] = mapped_column(String(200))
+    agent_name: Mapped[str] = mapped_column(String(200))
+    branch_code: Mapped[str] = mapped_column(String(32))
+    region_code: Mapped[str] = mapped_column(String(16))
+    # tickets' version of the interaction: a late, older event never overwrites a newer one
+    version: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_customer_interactions_customer", "customer_id", "started_at"),)

@@ -20,11 +20,18 @@ from crm_shared.partner_customers import PARTNER_DEAL_TOPIC, record_partner_cust
 from crm_shared.service import ConsumerSpec
 
 from ..db.models import PartnerCustomer
-from ..services import branch_directory_service, erasure_service, staff_directory_service, stats_service
+from ..services import (
+    branch_directory_service,
+    customer_interaction_service,
+    erasure_service,
+    staff_directory_service,
+    stats_service,
+)
 from .publishers import CUSTOMER_TOPIC
 
 USER_TOPIC = "crm.gateway.user.v1"
 BRANCH_TOPIC = "crm.gateway.branch.v1"
+INTERACTION_TOPIC = "crm.tickets.interaction.v1"
 
 
 # --- staff directory: crm.gateway.user.v1 ------------------------------------------------------
@@ -122,6 +129,17 @@ def _bucket_of(data: dict[str, Any]) -> stats_service.Bucket | None:
     return str(region), str(branch or ""), str(kind)
 
 
+# --- customer interactions: crm.tickets.interaction.v1 -----------------------------------------
+
+INTERACTION_EVENT_TYPES = ("crm.tickets.interaction.started", "crm.tickets.interaction.ended")
+
+
+async def apply_interaction_event(session: AsyncSession, event: CloudEvent) -> None:
+    """Keeps the copy of tickets' calls and visits that the customer's card shows."""
+    if event.type in INTERACTION_EVENT_TYPES:
+        await customer_interaction_service.record_interaction(session, event.data)
+
+
 # --- erasure confirmations: crm.<service>.erasure.v1 -------------------------------------------
 
 # Every service that confirms erasures has such a topic in the catalogue; a new one is read after
@@ -153,6 +171,7 @@ CONSUMERS: list[ConsumerSpec] = [
     ConsumerSpec("staff-directory", [USER_TOPIC], apply_user_event),
     ConsumerSpec("branch-directory", [BRANCH_TOPIC], apply_branch_event),
     ConsumerSpec("branch-stats", [CUSTOMER_TOPIC], apply_customer_event),
+    ConsumerSpec("customer-interactions", [INTERACTION_TOPIC], apply_interaction_event),
     ConsumerSpec("partner-customers", [PARTNER_DEAL_TOPIC], apply_partner_deal_event),
     *([ConsumerSpec("erasure-confirmations", ERASURE_TOPICS, apply_erasure_confirmation)] if ERASURE_TOPICS else []),
 ]

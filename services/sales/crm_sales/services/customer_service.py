@@ -41,6 +41,7 @@ from ..domain.customers import CustomerKind, CustomerStatus, customer_search_tex
 from ..events.publishers import address_state, contact_state, customer_state, phone_state, record_customer_event
 from . import access_audit_service
 from .branch_directory_service import region_of_open_branch
+from .customer_interaction_service import move_interactions
 from .reassignment_service import move_customer_records
 from .staff_directory_service import own_name
 
@@ -683,6 +684,7 @@ async def merge_customers(
         merged_at=iso(now),
     )
     await move_customer_records(session, principal, duplicate.id, survivor.id)  # leads, deals, activities follow
+    await move_interactions(session, duplicate.id, survivor.id)  # and the copy of its calls and visits
     return survivor
 
 

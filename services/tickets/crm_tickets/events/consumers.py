@@ -23,9 +23,10 @@ from crm_shared.partner_customers import PARTNER_DEAL_TOPIC, record_partner_cust
 from crm_shared.service import ConsumerSpec
 
 from ..db.models import InstalledProduct, PartnerCustomer
-from ..services import customer_identity_service
+from ..services import customer_identity_service, interaction_service
 
 INSTALLED_PRODUCT_TOPIC = "crm.orders.installed_product.v1"
+SALES_ACTIVITY_TOPIC = "crm.sales.activity.v1"
 INSTALLED_PRODUCT_TYPES = (
     "crm.orders.installed_product.created",
     "crm.orders.installed_product.changed",
@@ -73,6 +74,13 @@ async def apply_customer_event(session: AsyncSession, event: CloudEvent) -> None
         await customer_identity_service.apply_erasure(session, erasure, operation_id=event.id)
 
 
+async def apply_sales_activity_event(session: AsyncSession, event: CloudEvent) -> None:
+    """A call logged in sales before tickets owned contacts, handed over: it becomes an interaction.
+    Sales' other activities (planned work, notes) stay sales'."""
+    if event.type == "crm.sales.activity.handed_over":
+        await interaction_service.take_over_sales_call(session, event.data)
+
+
 async def apply_partner_deal_event(session: AsyncSession, event: CloudEvent) -> None:
     """An approved deal makes its customer the partner's: its partner users see that customer's records."""
     await record_partner_customer(session, PartnerCustomer, event)
@@ -82,4 +90,5 @@ CONSUMERS: tuple[ConsumerSpec, ...] = (
     ConsumerSpec("partner-customers", [PARTNER_DEAL_TOPIC], apply_partner_deal_event),
     ConsumerSpec("installed-products", [INSTALLED_PRODUCT_TOPIC], apply_installed_product_event),
     ConsumerSpec("customer-identity", [CUSTOMER_TOPIC], apply_customer_event),
+    ConsumerSpec("sales-calls", [SALES_ACTIVITY_TOPIC], apply_sales_activity_event),
 )
