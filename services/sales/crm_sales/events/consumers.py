@@ -54,6 +54,8 @@ async def apply_user_event(session: AsyncSession, event: CloudEvent) -> None:
         branch_code=data.get("branch_code"),
         active=event.type != "crm.gateway.user.deactivated" and bool(data.get("active", True)),
         as_of=event.time,
+        email=data.get("email") or None,
+        language=data.get("language"),
     )
 
 
