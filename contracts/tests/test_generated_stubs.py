@@ -53,7 +53,7 @@ def test_stubs_import_under_the_package_name():
     service = customer_service_pb2.DESCRIPTOR.services_by_name["CustomerService"]
     assert [m.name for m in service.methods] == ["GetCustomer", "BatchGetCustomers", "SearchCustomers"]
     query = customer_service_pb2.SearchCustomersRequest.DESCRIPTOR.oneofs_by_name["query"]
-    assert [f.name for f in query.fields] == ["phone", "iin_bin", "name_prefix"]
+    assert [f.name for f in query.fields] == ["phone", "iin_bin", "name_prefix", "text"]
 
 
 def test_import_rewrite_targets_only_our_own_protos():

@@ -7,7 +7,6 @@ restarted job send nothing twice; people without an address and upcoming tasks g
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -21,6 +20,7 @@ from crm_sales.db.pipeline_models import TaskReminder
 from crm_sales.domain.my_work import end_of_today
 from crm_sales.events.consumers import apply_user_event
 from crm_shared.auth import Principal, Role
+from crm_shared.broker import free_port
 from crm_shared.envelope import CloudEvent
 from crm_shared.outbound import SmtpChannel
 from crm_shared.outbound.sinks import read_outbox, serve
@@ -29,12 +29,6 @@ from crm_shared.testing import PRINCIPALS, auth_headers, eventually
 pytestmark = pytest.mark.integration
 
 AGENT = PRINCIPALS["branch_agent"]  # ALA-01
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 async def listening(port: int) -> bool:

@@ -37,7 +37,7 @@ from ..access import (
     sees_existing_customer,
 )
 from ..db.models import Address, Contact, Customer, CustomerPhone
-from ..domain.customers import CustomerKind, CustomerStatus, customer_search_text, escape_like, name_key, search_key
+from ..domain.customers import CustomerKind, CustomerStatus, customer_search_text, name_key
 from ..events.publishers import address_state, contact_state, customer_state, phone_state, record_customer_event
 from . import access_audit_service
 from .branch_directory_service import region_of_open_branch
@@ -697,7 +697,6 @@ class CustomerQuery:
 
     phone: str | None = None  # E.164
     tax_id: str | None = None
-    name_prefix: str | None = None
     words: tuple[str, ...] = ()  # domain.customers.search_words: each somewhere in the search text
     email: str | None = None  # case-folded
     branch_code: str | None = None
@@ -716,10 +715,6 @@ def search_statement(principal: Principal, query: CustomerQuery) -> Select:
         stmt = stmt.where(own)
     if query.tax_id:
         stmt = stmt.where(Customer.tax_id == query.tax_id)
-    if query.name_prefix:
-        # Rendered as a literal: the planner can then use the varchar_pattern_ops index for LIKE 'x%'.
-        pattern = escape_like(search_key(query.name_prefix)) + "%"
-        stmt = stmt.where(Customer.name_key.like(bindparam("name_pattern", pattern, literal_execute=True), escape="\\"))
     for index, word in enumerate(query.words):
         # Words are letters and digits only (search_text_of); as literals, so that PostgreSQL
         # plans each LIKE '%word%' with its trigrams (the GIN index).
