@@ -8,10 +8,10 @@ and the outbox event, and leaves the commit to the caller.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
-from sqlalchemy import Select, bindparam, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -706,6 +706,21 @@ class CustomerQuery:
     contact_phones: bool = False  # the phone also matches a business's registered contact person
 
 
+def _word_conditions(search_text, words: tuple[str, ...]) -> list[ColumnElement[bool]]:
+    """Each word somewhere in ``search_text`` (a one-letter word: at the start of some word). Words
+    are letters and digits only (search_text_of); as literals, so that PostgreSQL plans each
+    LIKE '%word%' with its trigrams (the GIN index)."""
+    conditions: list[ColumnElement[bool]] = []
+    for index, word in enumerate(words):
+        if len(word) > 1:
+            conditions.append(search_text.like(bindparam(f"word_{index}", f"%{word}%", literal_execute=True)))
+        else:
+            first = bindparam(f"first_{index}", f"{word}%", literal_execute=True)
+            inner = bindparam(f"inner_{index}", f"% {word}%", literal_execute=True)
+            conditions.append(or_(search_text.like(first), search_text.like(inner)))
+    return conditions
+
+
 def search_statement(principal: Principal, query: CustomerQuery) -> Select:
     stmt = select(Customer).where(visibility_clause(principal, Customer))
     if query.phone:
@@ -715,16 +730,7 @@ def search_statement(principal: Principal, query: CustomerQuery) -> Select:
         stmt = stmt.where(own)
     if query.tax_id:
         stmt = stmt.where(Customer.tax_id == query.tax_id)
-    for index, word in enumerate(query.words):
-        # Words are letters and digits only (search_text_of); as literals, so that PostgreSQL
-        # plans each LIKE '%word%' with its trigrams (the GIN index).
-        if len(word) > 1:
-            pattern = bindparam(f"word_{index}", f"%{word}%", literal_execute=True)
-            stmt = stmt.where(Customer.search_text.like(pattern))
-        else:  # an initial: the start of some word
-            first = bindparam(f"first_{index}", f"{word}%", literal_execute=True)
-            inner = bindparam(f"inner_{index}", f"% {word}%", literal_execute=True)
-            stmt = stmt.where(or_(Customer.search_text.like(first), Customer.search_text.like(inner)))
+    stmt = stmt.where(*_word_conditions(Customer.search_text, query.words))
     if query.email:
         stmt = stmt.where(func.lower(Customer.email) == query.email)
     if query.branch_code:
@@ -752,6 +758,11 @@ async def search_customers(
     if after is not None:
         stmt = stmt.where(tuple_(Customer.name_key, Customer.id) > tuple_(*after))
     if query.words and not (query.phone or query.tax_id or query.email):
+        # the words are checked in the window (from the index), not again on table rows
+        without_words = search_statement(principal, replace(query, words=()))
+        walked = await _walked(session, without_words, query, limit=limit, after=after)
+        if walked is not None:
+            return walked
         stmt = await _narrowed_to_few(session, stmt)
     if query.phone or query.tax_id or query.email:
         # A lookup by phone or IIN/BIN matches one customer or a few: their phones, contacts and
@@ -769,6 +780,34 @@ async def search_customers(
 # Up to this many customers matching the words are fetched by id and sorted; beyond it, the
 # list is walked in name order until a page is full.
 FEW_MATCHES = 2000
+# A search by words first reads this many customers in name order from the covering index
+# (ix_customers_name_walk: no table rows); a common word fills a page there.
+WALK_WINDOW = 20_000
+
+
+async def _walked(
+    session: AsyncSession, stmt: Select, query: CustomerQuery, *, limit: int, after: tuple[str, str] | None
+) -> tuple[list[Customer], tuple[str, str] | None] | None:
+    """The page, when the next WALK_WINDOW customers in name order hold a full page of matches
+    (a common word: a first name, a frequent surname); None otherwise (a rarer word: its few
+    matches are gathered through the trigram index instead). Exact either way: every customer
+    before the window's end was looked at."""
+    window = select(Customer.id, Customer.name_key, Customer.search_text, Customer.status)
+    if after is not None:
+        window = window.where(tuple_(Customer.name_key, Customer.id) > tuple_(*after))
+    window = window.order_by(Customer.name_key, Customer.id).limit(WALK_WINDOW).subquery()
+    candidates = select(window.c.id).where(*_word_conditions(window.c.search_text, query.words))
+    if query.statuses:
+        candidates = candidates.where(window.c.status.in_(query.statuses))
+    rows = list(
+        await session.scalars(
+            stmt.where(Customer.id.in_(candidates)).order_by(Customer.name_key, Customer.id).limit(limit + 1)
+        )
+    )
+    if len(rows) <= limit:
+        return None
+    last = rows[limit - 1]
+    return rows[:limit], (last.name_key, last.id)
 
 
 async def _narrowed_to_few(session: AsyncSession, stmt: Select) -> Select:
