@@ -8,7 +8,7 @@ and the outbox event, and leaves the commit to the caller.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, tuple_
@@ -758,12 +758,7 @@ async def search_customers(
     if after is not None:
         stmt = stmt.where(tuple_(Customer.name_key, Customer.id) > tuple_(*after))
     if query.words and not (query.phone or query.tax_id or query.email):
-        # the words are checked in the window (from the index), not again on table rows
-        without_words = search_statement(principal, replace(query, words=()))
-        walked = await _walked(session, without_words, query, limit=limit, after=after)
-        if walked is not None:
-            return walked
-        stmt = await _narrowed_to_few(session, stmt)
+        stmt = await _narrowed_to_few(session, stmt, limit)
     if query.phone or query.tax_id or query.email:
         # A lookup by phone or IIN/BIN matches one customer or a few: their phones, contacts and
         # addresses come in the same query. Pages of many customers keep one query per
@@ -777,49 +772,27 @@ async def search_customers(
     return rows, None
 
 
-# Up to this many customers matching the words are fetched by id and sorted; beyond it, the
-# list is walked in name order until a page is full.
+# Up to this many customers matching the words are fetched (id and name) and sorted; beyond it,
+# the list is walked in name order until a page is full.
 FEW_MATCHES = 2000
-# A search by words first reads this many customers in name order from the covering index
-# (ix_customers_name_walk: no table rows); a common word fills a page there.
-WALK_WINDOW = 20_000
 
 
-async def _walked(
-    session: AsyncSession, stmt: Select, query: CustomerQuery, *, limit: int, after: tuple[str, str] | None
-) -> tuple[list[Customer], tuple[str, str] | None] | None:
-    """The page, when the next WALK_WINDOW customers in name order hold a full page of matches
-    (a common word: a first name, a frequent surname); None otherwise (a rarer word: its few
-    matches are gathered through the trigram index instead). Exact either way: every customer
-    before the window's end was looked at."""
-    window = select(Customer.id, Customer.name_key, Customer.search_text, Customer.status)
-    if after is not None:
-        window = window.where(tuple_(Customer.name_key, Customer.id) > tuple_(*after))
-    window = window.order_by(Customer.name_key, Customer.id).limit(WALK_WINDOW).subquery()
-    candidates = select(window.c.id).where(*_word_conditions(window.c.search_text, query.words))
-    if query.statuses:
-        candidates = candidates.where(window.c.status.in_(query.statuses))
-    rows = list(
-        await session.scalars(
-            stmt.where(Customer.id.in_(candidates)).order_by(Customer.name_key, Customer.id).limit(limit + 1)
-        )
-    )
-    if len(rows) <= limit:
-        return None
-    last = rows[limit - 1]
-    return rows[:limit], (last.name_key, last.id)
-
-
-async def _narrowed_to_few(session: AsyncSession, stmt: Select) -> Select:
+async def _narrowed_to_few(session: AsyncSession, stmt: Select, limit: int) -> Select:
     """Words in names: a rare word (a surname) matches a few customers anywhere in the name order,
     which a walk in that order would reach only after most of the table; a common one (a first
-    name) matches so many that the walk fills a page at once, while gathering them all (through
-    the trigram index) and sorting would not. So: ask for the matches without order, stopping
-    after FEW_MATCHES; when there are no more than that, sort those by id look-up, else walk."""
+    name) matches so many that the walk fills a page at once (from the covering index
+    ix_customers_name_walk, without table rows), while gathering them all through the trigram
+    index and sorting would not. So: ask for the matches' ids without order, stopping after
+    FEW_MATCHES; when there are no more than that, sort those by id look-up and fetch the page's
+    rows (the database is given no chance to walk the name order for a few ids), else walk."""
     ids = list(await session.scalars(stmt.with_only_columns(Customer.id).limit(FEW_MATCHES + 1)))
     if len(ids) > FEW_MATCHES:
         return stmt
-    return stmt.where(Customer.id.in_(ids))
+    # OFFSET 0: PostgreSQL plans the subquery on its own (the few rows by primary key), then sorts
+    # them, in the database's collation, as every page and cursor is ordered.
+    few = select(Customer.id, Customer.name_key).where(Customer.id.in_(ids)).offset(0).subquery()
+    page = select(few.c.id).order_by(few.c.name_key, few.c.id).limit(limit + 1)
+    return select(Customer).where(Customer.id.in_(list(await session.scalars(page))))
 
 
 async def audited_identifier_search(
