@@ -758,7 +758,7 @@ async def search_customers(
     if after is not None:
         stmt = stmt.where(tuple_(Customer.name_key, Customer.id) > tuple_(*after))
     if query.words and not (query.phone or query.tax_id or query.email):
-        stmt = await _narrowed_to_few(session, stmt, limit)
+        stmt = await _narrowed_to_few(session, stmt, limit, after)
     if query.phone or query.tax_id or query.email:
         # A lookup by phone or IIN/BIN matches one customer or a few: their phones, contacts and
         # addresses come in the same query. Pages of many customers keep one query per
@@ -772,26 +772,41 @@ async def search_customers(
     return rows, None
 
 
-# Up to this many customers matching the words are fetched (id and name) and sorted; beyond it,
-# the list is walked in name order until a page is full.
+# Up to this many customers matching the words are sorted; beyond it, the name order is walked
+# (WALK_WINDOW customers at most, then all the matches are sorted).
 FEW_MATCHES = 2000
+WALK_WINDOW = 30_000
 
 
-async def _narrowed_to_few(session: AsyncSession, stmt: Select, limit: int) -> Select:
-    """Words in names: a rare word (a surname) matches a few customers anywhere in the name order,
-    which a walk in that order would reach only after most of the table; a common one (a first
-    name) matches so many that the walk fills a page at once (from the covering index
-    ix_customers_name_walk, without table rows), while gathering them all through the trigram
-    index and sorting would not. So: ask for the matches' ids without order, stopping after
-    FEW_MATCHES; when there are no more than that, sort those by id look-up and fetch the page's
-    rows (the database is given no chance to walk the name order for a few ids), else walk."""
+async def _narrowed_to_few(session: AsyncSession, stmt: Select, limit: int, after: tuple[str, str] | None) -> Select:
+    """Words in names, in name order, without reading the table in name order for them: ask for
+    the matches' ids without order (the trigram index), stopping after FEW_MATCHES. A few (a rare
+    word): sorted by primary key look-up. More: a first name is spread over the whole name order
+    and a short walk fills a page; a frequent surname sits at its own place in it, so the walk is
+    bounded (WALK_WINDOW customers, from the covering index ix_customers_name_walk) and when it
+    holds no page, all the matches are sorted. Returns the statement of the page's rows."""
     ids = list(await session.scalars(stmt.with_only_columns(Customer.id).limit(FEW_MATCHES + 1)))
     if len(ids) > FEW_MATCHES:
-        return stmt
-    # OFFSET 0: PostgreSQL plans the subquery on its own (the few rows by primary key), then sorts
-    # them, in the database's collation, as every page and cursor is ordered.
-    few = select(Customer.id, Customer.name_key).where(Customer.id.in_(ids)).offset(0).subquery()
-    page = select(few.c.id).order_by(few.c.name_key, few.c.id).limit(limit + 1)
+        # Many: a first name is spread over the whole name order (a short walk fills a page), a
+        # frequent surname sits at its own place in it (a walk would read everything before it).
+        # So walk WALK_WINDOW customers in name order (the covering index, no table rows); when
+        # that holds no page, sort all the matches.
+        window = select(Customer.name_key, Customer.id).order_by(Customer.name_key, Customer.id)
+        if after is not None:
+            window = window.where(tuple_(Customer.name_key, Customer.id) > tuple_(*after))
+        end = (await session.execute(window.offset(WALK_WINDOW - 1).limit(1))).first()
+        walk = stmt.with_only_columns(Customer.id).order_by(Customer.name_key, Customer.id).limit(limit + 1)
+        if end is not None:
+            walk = walk.where(tuple_(Customer.name_key, Customer.id) <= tuple_(*end))
+        in_window = list(await session.scalars(walk))
+        if len(in_window) > limit or end is None:
+            return select(Customer).where(Customer.id.in_(in_window))
+        matches = stmt.with_only_columns(Customer.id, Customer.name_key).offset(0).subquery()
+    else:
+        matches = select(Customer.id, Customer.name_key).where(Customer.id.in_(ids)).offset(0).subquery()
+    # OFFSET 0: PostgreSQL plans the subquery on its own (the trigram index, or the few rows by
+    # primary key), then sorts the matches, in the database's collation, as every page is ordered.
+    page = select(matches.c.id).order_by(matches.c.name_key, matches.c.id).limit(limit + 1)
     return select(Customer).where(Customer.id.in_(list(await session.scalars(page))))
 
 
