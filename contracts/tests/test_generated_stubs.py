@@ -58,7 +58,7 @@ def test_stubs_import_under_the_package_name():
         "WithdrawMarketingConsent",
     ]
     query = customer_service_pb2.SearchCustomersRequest.DESCRIPTOR.oneofs_by_name["query"]
-    assert [f.name for f in query.fields] == ["phone", "iin_bin", "name_prefix"]
+    assert [f.name for f in query.fields] == ["phone", "iin_bin", "name_prefix", "text"]
 
 
 def test_import_rewrite_targets_only_our_own_protos():

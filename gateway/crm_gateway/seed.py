@@ -30,6 +30,10 @@ class DemoUser:
     language: str = "ru"
     partner_id: str | None = None
 
+    @property
+    def email(self) -> str:  # the demo mailboxes, caught by the dev SMTP sink
+        return f"{self.username}@qazaq-telecom.kz"
+
 
 DEMO_PARTNER_ID = "partner-almaty-dealer"  # the partners service's demo dealer (crm_partners.seed)
 
@@ -131,6 +135,7 @@ async def seed_demo(db: Database, settings: GatewaySettings) -> SeedResult:
                 branch_code=demo.branch_code,
                 partner_id=demo.partner_id,
                 language=demo.language,
+                email=demo.email,
                 active=True,
                 version=1,
                 token_generation=1,

@@ -17,7 +17,7 @@ from crm_shared.models import AuditEntry
 from .conftest import outbox_events, running_gateway
 
 pytestmark = pytest.mark.integration
-USER_EVENT_KEYS = {"id", "username", "full_name", "role", "region_code", "branch_code", "active"}
+USER_EVENT_KEYS = {"id", "username", "full_name", "role", "region_code", "branch_code", "active", "email", "language"}
 
 
 async def create_user(gw, admin, **fields) -> dict:
@@ -224,6 +224,8 @@ async def test_admin_creates_a_user_and_the_event_is_in_the_same_transaction(gw,
         "region_code": "KZ-79",
         "branch_code": "SHY-01",
         "active": True,
+        "email": None,
+        "language": "kk",
     }
     validate(event.type, event.data)
     assert (event.region, event.branch) == ("KZ-79", "SHY-01")
@@ -307,8 +309,14 @@ async def test_patch_needs_the_current_version_and_emits_updated_then_deactivate
         None,
     )
 
-    language_only = await gw.client.patch(url, json={"language": "en"}, headers=admin | {"If-Match": '"3"'})
-    assert language_only.json()["version"] == 4  # a change, but not one the user events describe
+    # the language and the address are announced: sales writes task reminders there, in that language
+    language_only = await gw.client.patch(
+        url, json={"language": "en", "email": "moving.agent@qazaq-telecom.kz"}, headers=admin | {"If-Match": '"3"'}
+    )
+    assert language_only.json()["version"] == 4
+    assert language_only.json()["email"] == "moving.agent@qazaq-telecom.kz"
+    bad_address = await gw.client.patch(url, json={"email": "not an address"}, headers=admin | {"If-Match": '"4"'})
+    assert bad_address.status_code == 422 and "email" in bad_address.text
 
     deactivated = await gw.client.patch(url, json={"active": False}, headers=admin | {"If-Match": '"4"'})
     assert deactivated.json()["active"] is False
@@ -318,14 +326,17 @@ async def test_patch_needs_the_current_version_and_emits_updated_then_deactivate
         "crm.gateway.user.created",
         "crm.gateway.user.updated",
         "crm.gateway.user.updated",
+        "crm.gateway.user.updated",
         "crm.gateway.user.deactivated",
     ]
-    assert [(e.data["role"], e.data["branch_code"], e.data["active"]) for e in events] == [
-        ("branch_agent", "ALA-02", True),
-        ("branch_agent", "KAR-02", True),
-        ("regional_manager", None, True),
-        ("regional_manager", None, False),
+    assert [(e.data["role"], e.data["branch_code"], e.data["active"], e.data["language"]) for e in events] == [
+        ("branch_agent", "ALA-02", True, "ru"),
+        ("branch_agent", "KAR-02", True, "ru"),
+        ("regional_manager", None, True, "ru"),
+        ("regional_manager", None, True, "en"),
+        ("regional_manager", None, False, "en"),
     ]
+    assert [e.data["email"] for e in events][-2:] == ["moving.agent@qazaq-telecom.kz"] * 2
     for event in events:
         assert set(event.data) == USER_EVENT_KEYS
         validate(event.type, event.data)
@@ -586,3 +597,16 @@ async def test_the_demo_channel_manager_and_dealer_sign_in(gw):
         me = (await gw.client.get("/api/v1/auth/me", headers=headers)).json()
         assert me["role"] == role
     assert me["partner_id"] == "partner-almaty-dealer"
+
+
+async def test_a_users_address_and_language_reach_the_services(gw, admin):
+    user = await create_user(gw, admin, username="mailed.agent", email="mailed.agent@qazaq-telecom.kz", language="kk")
+    assert user["email"] == "mailed.agent@qazaq-telecom.kz"
+    headers = await gw.login("mailed.agent", "correct horse 1")
+    changed = await gw.client.patch("/api/v1/auth/me", json={"language": "en"}, headers=headers)
+    assert changed.status_code == 200, changed.text
+    events = await outbox_events(gw, user["id"])
+    assert [(e.type, e.data["email"], e.data["language"]) for e in events] == [
+        ("crm.gateway.user.created", "mailed.agent@qazaq-telecom.kz", "kk"),
+        ("crm.gateway.user.updated", "mailed.agent@qazaq-telecom.kz", "en"),  # reminders follow the console's language
+    ]

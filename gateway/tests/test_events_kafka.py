@@ -30,6 +30,7 @@ async def test_a_created_user_is_published_as_a_cloud_event(gateway_database, ka
                 "password": "long-enough-1",
                 "role": "branch_agent",
                 "branch_code": "AST-01",
+                "email": "kafka.agent@qazaq-telecom.kz",
             },
         )
         assert created.status_code == 201
@@ -65,6 +66,8 @@ async def test_a_created_user_is_published_as_a_cloud_event(gateway_database, ka
         "region_code": "KZ-71",
         "branch_code": "AST-01",
         "active": True,
+        "email": "kafka.agent@qazaq-telecom.kz",  # sales' staff directory: where task reminders go
+        "language": "ru",
     }
     validate(event.type, event.data)
     assert seen["user-admin"].data["role"] == "admin"  # the demo seed's events travel the same way

@@ -18,6 +18,8 @@ async def suite(tmp_path_factory, make_database):
     # every test signs its portal customers in from this one address (the limit itself: gateway/tests)
     env["CRM_GATEWAY_PORTAL_CODES_PER_ADDRESS_BURST"] = "100"
     env["CRM_GATEWAY_PORTAL_GUESSES_PER_ADDRESS_BURST"] = "100"
+    # task reminders go out every few seconds rather than every minute (test_task_reminders.py)
+    env["CRM_SALES_TASK_REMINDER_INTERVAL_S"] = "2"
     running = RunningSuite(tmp_path_factory.mktemp("e2e-suite-var"), seed=True, env=env)
     await asyncio.to_thread(running.__enter__)
     yield running

@@ -16,6 +16,7 @@ from crm_shared.errors import Problem
 from ..authn import unauthorized
 from ..db.models import User
 from ..domain.users import USERNAME_PATTERN
+from ..events.publishers import publish_user
 from ..state import gateway_of
 from .deps import CurrentCaller, client_address, too_many_requests
 
@@ -123,5 +124,6 @@ async def update_me(body: MePatch, request: Request, caller: CurrentCaller) -> M
             user.language = body.language
             user.version += 1
             user.updated_at = utcnow()
+            await publish_user(session, "updated", user)  # sales writes to the person in this language
     gateway.authenticator.forget_user(user.id)
     return (await me(caller)).model_copy(update={"language": body.language})

@@ -4,7 +4,7 @@ and branches, the staff directory and the reference data. Request bodies refuse 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Generic, Literal, TypeVar
+from typing import Annotated, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,6 +16,7 @@ from ..services.user_service import NewUser
 
 T = TypeVar("T")
 Language = Literal["kk", "ru", "en"]
+Email = Annotated[str, Field(min_length=6, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")]
 
 
 # --- users (admin) -----------------------------------------------------------------------------
@@ -32,6 +33,7 @@ class UserOut(BaseModel):
     branch_code: str | None
     partner_id: str | None = None
     language: str
+    email: str | None = None
     active: bool
     version: int
     created_at: datetime
@@ -47,6 +49,7 @@ class UserCreate(Strict):
     branch_code: str | None = None
     partner_id: str | None = Field(None, min_length=1, max_length=64, description="role partner only: its partner")
     language: Language = "ru"
+    email: Email | None = Field(None, description="the person's own address: task reminders go there")
 
     def new_user(self) -> NewUser:
         return NewUser(
@@ -58,6 +61,7 @@ class UserCreate(Strict):
             branch_code=self.branch_code,
             partner_id=self.partner_id,
             language=self.language,
+            email=self.email,
         )
 
 
@@ -70,6 +74,7 @@ class UserPatch(Strict):
     branch_code: str | None = None
     partner_id: str | None = Field(None, min_length=1, max_length=64)
     language: Language | None = None
+    email: Email | None = Field(None, description="the person's own address (null: none)")
     active: bool | None = None
     version: int | None = None
 

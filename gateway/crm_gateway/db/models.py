@@ -28,6 +28,8 @@ class User(GatewayBase):
     # Role partner only: the dealer or agent (partners service) whose records the user works with.
     partner_id: Mapped[str | None] = mapped_column(String(64))
     language: Mapped[str] = mapped_column(String(2), default="ru")
+    # Where the person's own mail goes (task reminders); none for a shared or service account.
+    email: Mapped[str | None] = mapped_column(String(254))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     # Carried in access tokens; a password reset increments it, so older tokens stop working.

@@ -1,7 +1,8 @@
 """The events of the gateway, written to the outbox in the caller's transaction. Each payload is
 the record's state after the change.
 
-crm.gateway.user.v1: created, updated, deactivated (never credentials, nor the console language).
+crm.gateway.user.v1: created, updated, deactivated (never credentials; the language and e-mail address
+that the person is written to in, e.g. task reminders from sales).
 crm.gateway.branch.v1: opened, updated, closed (the sales service keeps its branch directory from them).
 """
 
@@ -16,7 +17,7 @@ from crm_shared.outbox import EventWriter
 from ..db.models import Branch, User
 
 EVENTS = EventWriter("gateway")
-USER_EVENT_FIELDS = ("id", "username", "full_name", "role", "region_code", "branch_code", "active")
+USER_EVENT_FIELDS = ("id", "username", "full_name", "role", "region_code", "branch_code", "active", "email", "language")
 BRANCH_EVENT_FIELDS = ("code", "region_code", "city", "name_kk", "name_ru", "name_en", "active")
 
 

@@ -45,6 +45,7 @@ class NewUser:
     branch_code: str | None = None
     language: str = "ru"
     partner_id: str | None = None
+    email: str | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class AccountToCreate:
     language: str
     password_hash: str = field(repr=False)
     partner_id: str | None = None
+    email: str | None = None
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -118,6 +120,7 @@ async def account_to_create(passwords: Passwords, new: NewUser) -> AccountToCrea
         language=new.language,
         password_hash=await passwords.hash(new.password),
         partner_id=new.partner_id,
+        email=new.email,
     )
 
 
@@ -137,6 +140,7 @@ async def create_user(session: AsyncSession, principal: Principal, account: Acco
         branch_code=branch,
         partner_id=account.partner_id,
         language=account.language,
+        email=account.email,
         active=True,
         version=1,
         token_generation=1,
@@ -180,7 +184,7 @@ async def update_user(
             deactivating=changes.get("active", True) is False,
             changing_role="role" in changes and changes["role"] != user.role,
         )
-    before = user_event_data(user) | {"language": user.language, "partner_id": user.partner_id}
+    before = user_event_data(user) | {"partner_id": user.partner_id}
     role = staff_role(changes.get("role", user.role))
     partner_id = changes.get("partner_id", user.partner_id if role is Role.PARTNER else None)
     check_partner(role, partner_id)
@@ -198,15 +202,17 @@ async def update_user(
         user.full_name = changes["full_name"].strip()
     if "language" in changes:
         user.language = changes["language"]
+    if "email" in changes:
+        user.email = changes["email"]
     if "active" in changes:
         user.active = changes["active"]
-    after = user_event_data(user) | {"language": user.language, "partner_id": user.partner_id}
+    after = user_event_data(user) | {"partner_id": user.partner_id}
     changed = diff(before, after)
     if changed:
         user.version += 1
         user.updated_at = utcnow()
         published = user_event_data(user)
-        if published != {name: before[name] for name in published}:  # not the language or partner alone
+        if published != {name: before[name] for name in published}:  # not the partner alone
             action = "deactivated" if before["active"] and not user.active else "updated"
             await publish_user(session, action, user)
         record_change(session, principal, entity_type="user", entity_id=user.id, action="updated", changes=changed)

@@ -2,13 +2,15 @@ from pydantic import Field
 
 from crm_shared.clients.orders import OrdersClientSettings
 from crm_shared.clients.tickets import TicketsClientSettings
+from crm_shared.outbound import OutboundSettings
 from crm_shared.settings import service_config
 
 
-class SalesSettings(OrdersClientSettings, TicketsClientSettings):
+class SalesSettings(OrdersClientSettings, TicketsClientSettings, OutboundSettings):
     """Environment prefix CRM_SALES_ (e.g. CRM_SALES_DATABASE_URL, CRM_SALES_KAFKA_BOOTSTRAP_SERVERS;
-    CRM_SALES_ORDERS_GRPC_TARGET and CRM_SALES_TICKETS_GRPC_TARGET: the PersonalDataService of orders
-    and tickets that the personal-data export asks, with their deadlines ..._GRPC_TIMEOUT_S)."""
+        CRM_SALES_ORDERS_GRPC_TARGET and CRM_SALES_TICKETS_GRPC_TARGET: the PersonalDataService of orders
+        and tickets that the personal-data export asks, with their deadlines ..._GRPC_TIMEOUT_S; CRM_SALES_SMTP_*:
+    the mail relay task reminders go through, crm_shared.outbound)."""
 
     model_config = service_config("SALES")
 
@@ -19,3 +21,8 @@ class SalesSettings(OrdersClientSettings, TicketsClientSettings):
     # Look-ups by IIN/BIN (REST ?iin=/?bin=, gRPC SearchCustomers iin_bin) a caller who sees
     # identifiers masked may make per minute (crm_sales.domain.lookups); beyond it a 429.
     identifier_lookups_per_minute: int = Field(10, ge=0)
+    # E-mail reminders of due and overdue tasks (crm_sales.background.TaskReminders): a pass every
+    # interval sends each task's reminder once to its owner's address (the staff directory's).
+    task_reminders_enabled: bool = True
+    task_reminder_interval_s: float = Field(60.0, gt=0)
+    console_url: str = "http://127.0.0.1:8000/"  # where a reminder sends the person (their tasks)

@@ -8,11 +8,13 @@ from fastapi import FastAPI
 from crm_shared.app import ServiceRuntime
 from crm_shared.clients.orders import OrdersPersonalData
 from crm_shared.clients.tickets import TicketsPersonalData
+from crm_shared.outbound import SmtpChannel
 from crm_shared.service import ServiceDefinition
 from crm_shared.service import create_app as create_service_app
 
 from .api import (
     activities,
+    customer_interactions,
     customers,
     erasures,
     forecast,
@@ -26,9 +28,28 @@ from .api import (
     stats,
     tmf_party,
 )
+from .background import CallHandover, TaskReminders
 from .config import SalesSettings
 from .events.consumers import CONSUMERS
 from .grpc import server as grpc_server
+
+
+def call_handover(runtime: ServiceRuntime) -> CallHandover:
+    return CallHandover(runtime.db)
+
+
+def task_reminders(runtime: ServiceRuntime) -> TaskReminders | None:
+    settings = runtime.settings
+    if not settings.task_reminders_enabled:
+        return None
+    return TaskReminders(
+        runtime.db,
+        SmtpChannel(settings).send,
+        runtime.clock,
+        interval_s=settings.task_reminder_interval_s,
+        console_url=settings.console_url,
+    )
+
 
 DEFINITION = ServiceDefinition(
     title="Qazaq CRM sales service",
@@ -36,6 +57,7 @@ DEFINITION = ServiceDefinition(
     routers=[
         imports.router,  # before customers: /customers/imports is not a customer id
         customers.router,
+        customer_interactions.router,
         erasures.router,
         leads.router,
         opportunities.router,
@@ -54,6 +76,7 @@ DEFINITION = ServiceDefinition(
     grpc_servicers=grpc_server.register,
     # What orders and tickets hold about a person, for the subject-access export.
     clients=[OrdersPersonalData, TicketsPersonalData],
+    background=[call_handover, task_reminders],
 )
 
 

@@ -38,6 +38,7 @@ def test_the_service_runs_its_consumers_on_their_topics():
         "staff-directory": ["crm.gateway.user.v1"],
         "branch-directory": ["crm.gateway.branch.v1"],
         "branch-stats": ["crm.sales.customer.v1"],
+        "customer-interactions": ["crm.tickets.interaction.v1"],
         "partner-customers": ["crm.partners.deal.v1"],
         # every service that confirms erasures, by the event catalogue
         "erasure-confirmations": sorted(contracts.erasure_confirmation_topics().values()),

@@ -224,7 +224,7 @@ async def test_demo_seed_creates_the_documented_customers_and_pipeline_once(make
                 converted_lead = lead.status == LeadStatus.CONVERTED
                 assert (lead.customer_id is not None) == (lead.opportunity_id is not None) == converted_lead
                 assert bool(lead.disqualify_reason) == (lead.status == LeadStatus.DISQUALIFIED)
-            assert {"call", "meeting", "note"} <= {a.kind for a in activities}
+            assert {"meeting", "note", "task"} <= {a.kind for a in activities}
             assert {a.related_type for a in activities} == {"customer"}
             assert {a.related_id for a in activities} <= set(places)
             assert "user-callcenter" in {a.owner_id for a in activities}

@@ -185,7 +185,7 @@ async def test_the_privacy_officer_reads_every_record_and_changes_none(client, i
         ),
         "log an activity": await client.post(
             "/api/v1/sales/activities",
-            json={"kind": "call", "related_type": "customer", "related_id": karaganda["id"], "subject": "Hello"},
+            json={"kind": "note", "related_type": "customer", "related_id": karaganda["id"], "subject": "Hello"},
             headers=PRIVACY,
         ),
         "reassign": await client.post(

@@ -186,6 +186,53 @@ async def test_search_by_phone_in_any_notation_iin_and_name(stub, customers):
     assert everyone == ["Grpcova Gulnara", "Grpcova Irina"]
 
 
+async def test_search_by_text_finds_what_the_rest_search_finds(http, stub, ids):
+    """SearchCustomers(text) is the REST list's q: any part of any name in any script and order,
+    a phone in any notation, an IIN/BIN, an e-mail; within the caller's visibility."""
+    admin = auth_headers(PRINCIPALS["admin"])
+    body = ids.individual(first_name="Әлия", last_name="Сейітқали", phone="8 702 555 00 17") | {
+        "email": "aliya.grpc@example.kz",
+        "branch_code": "ALA-01",
+    }
+    created = await http.post(BASE, json=body, headers=admin)
+    assert created.status_code == 201, created.text
+    aliya = created.json()
+    other_region = await http.post(
+        BASE, json=ids.individual(first_name="Алия", last_name="Сейтқали", branch_code="KAR-01"), headers=admin
+    )
+    assert other_region.status_code == 201, other_region.text
+
+    async def over_grpc(text: str, role: str = "branch_agent") -> list[str]:
+        reply = await stub.SearchCustomers(pb.SearchCustomersRequest(text=text, page_size=50), metadata=meta(role))
+        return [c.id for c in reply.customers]
+
+    async def over_rest(text: str, role: str = "branch_agent") -> list[str]:
+        response = await http.get(BASE, params={"q": text, "limit": 50}, headers=auth_headers(PRINCIPALS[role]))
+        assert response.status_code == 200, response.text
+        return [c["id"] for c in response.json()["items"]]
+
+    for text in (
+        "Aliya",
+        "Алия",
+        "әлия",
+        "Seitkali",
+        "Сейткали Aliya",
+        "ALIYA seitqali",
+        "8 (702) 555-00-17",
+        "+77025550017",
+        "aliya.grpc@example.kz",
+        body["iin"],
+    ):
+        found = await over_grpc(text)
+        assert aliya["id"] in found, text
+        assert other_region.json()["id"] not in found, text  # Karaganda: not the Almaty agent's
+        assert found == await over_rest(text), text
+    assert set(await over_grpc("Aliya Seitkali", "admin")) >= {aliya["id"], other_region.json()["id"]}
+    # the deprecated name_prefix is searched the same way
+    by_prefix = await stub.SearchCustomers(pb.SearchCustomersRequest(name_prefix="Сейіт"), metadata=meta("admin"))
+    assert aliya["id"] in [c.id for c in by_prefix.customers]
+
+
 async def test_a_customer_created_over_http_is_found_over_grpc_at_once(http, stub, ids):
     body = ids.individual(phone="8 705 400 00 99")
     created = await http.post(BASE, json=body, headers=auth_headers(PRINCIPALS["branch_agent"]))
@@ -200,6 +247,7 @@ async def test_a_customer_created_over_http_is_found_over_grpc_at_once(http, stu
         ({"phone": "+7 916 123 45 67"}, "query.phone"),
         ({"iin_bin": "900515412346"}, "query.iin_bin"),
         ({"name_prefix": "a"}, "query.name_prefix"),
+        ({"text": "a"}, "query.text"),
         ({}, "query"),
         ({"phone": "87014000001", "page_size": 500}, "page_size"),
         ({"phone": "87014000001", "page_token": "garbage!"}, "page_token"),

@@ -124,7 +124,7 @@ async def person(client, ids, db):
         "/api/v1/sales/activities",
         headers=AGENT,
         json={
-            "kind": "call",
+            "kind": "note",
             "related_type": "customer",
             "related_id": survivor["id"],
             "subject": "Zhanar asked about TV",

@@ -179,6 +179,7 @@ def walk(person: Person, story: dict) -> dict[str, list[dict]]:
         "/api/v1/sales/customers/export": [by_identifier, {"q": customer["display_name"][:6]}],
         "/api/v1/sales/customers/{customer_id}": [{}],
         "/api/v1/sales/customers/{customer_id}/history": [{}],
+        "/api/v1/sales/customers/{customer_id}/interactions": [{}],
         "/api/v1/sales/customers/{customer_id}/personal-data": [{}],
         "/api/v1/sales/customers/{customer_id}/erasure": [{}],
         "/api/v1/sales/leads": [{"limit": 200}],

@@ -114,7 +114,7 @@ async def test_the_document_holds_sales_records_and_every_services_answer(client
     assert opportunity.status_code == 201, opportunity.text
     call = await client.post(
         "/api/v1/sales/activities",
-        json={"kind": "call", "related_type": "customer", "related_id": customer["id"], "subject": "Asked about TV"},
+        json={"kind": "note", "related_type": "customer", "related_id": customer["id"], "subject": "Asked about TV"},
         headers=AGENT,
     )
     assert call.status_code == 201, call.text

@@ -519,7 +519,7 @@ async def test_activities_follow_the_visibility_of_their_record(client, db, ids)
         "/api/v1/sales/activities",
         headers=h(AGENT),
         json={
-            "kind": "call",
+            "kind": "meeting",
             "related_type": "customer",
             "related_id": customer["id"],
             "subject": "Asked about TV",
@@ -566,7 +566,7 @@ async def test_an_activity_on_a_record_the_caller_cannot_see_is_404(client, ids)
 
 async def test_an_external_system_logs_activities_only_with_the_sales_activities_scope(client, ids):
     customer = await new_customer(client, ids)
-    body = {"kind": "call", "related_type": "customer", "related_id": customer["id"], "subject": "IVR call"}
+    body = {"kind": "note", "related_type": "customer", "related_id": customer["id"], "subject": "IVR menu chosen"}
     reader = Principal("k-ivr-1", "key:ivr", Role.SYSTEM, scopes=("sales:read",))
     logger = Principal("k-ivr-2", "key:ivr2", Role.SYSTEM, scopes=("sales:read", "sales:activities"))
     assert (await client.post("/api/v1/sales/activities", headers=h(reader), json=body)).status_code == 403
@@ -579,7 +579,7 @@ async def test_the_call_centre_logs_interactions_on_customers_but_changes_nothin
         "/api/v1/sales/activities",
         headers=h(CALL_CENTER),
         json={
-            "kind": "call",
+            "kind": "note",
             "related_type": "customer",
             "related_id": customer["id"],
             "subject": "Inbound: no signal",
@@ -602,7 +602,7 @@ async def test_the_call_centre_logs_interactions_on_customers_but_changes_nothin
     on_lead = await client.post(
         "/api/v1/sales/activities",
         headers=h(CALL_CENTER),
-        json={"kind": "call", "related_type": "lead", "related_id": lead["id"], "subject": "Called the lead"},
+        json={"kind": "task", "related_type": "lead", "related_id": lead["id"], "subject": "Call the lead back"},
     )
     assert on_lead.status_code == 403
     by_analyst = await client.post(

@@ -129,7 +129,7 @@ async def portfolio(client, ids, leaver_id: str, branch: str) -> Portfolio:
         "/api/v1/sales/activities",
         leaver,
         {
-            "kind": "call",
+            "kind": "note",
             "related_type": "lead",
             "related_id": lead["id"],
             "subject": "Intro call",

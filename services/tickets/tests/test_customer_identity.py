@@ -316,3 +316,73 @@ async def test_a_merge_moves_the_partner_customer_so_the_partner_follows_its_tic
     assert (await client.get(f"{T}/tickets/{ticket['id']}", headers=partner)).status_code == 404
     later = auth_headers(partner_principal("p-tk-late"))
     assert (await client.get(f"{T}/tickets/{ticket['id']}", headers=later)).status_code == 200
+
+
+# --- calls handed over by sales (docs/interactions.md) -------------------------------------------
+
+[SALES_CALLS] = [spec for spec in CONSUMERS if spec.name == "sales-calls"]
+
+
+def handed_over_call(customer: dict, **overrides) -> CloudEvent:
+    data = {
+        "id": str(uuid.uuid4()),
+        "kind": "call",
+        "related_type": "opportunity",
+        "related_id": str(uuid.uuid4()),
+        "customer_id": customer["id"],
+        "subject": "Discussed the price",
+        "body": None,
+        "due_at": None,
+        "done_at": "2025-05-01T09:30:00Z",
+        "outcome": "Sends a quote by Friday",
+        "owner_id": "user-almaty-agent",
+        "owner_name": "Dana Nurlanovna",
+        "created_by": "user-almaty-agent",
+        "branch_code": customer["branch_code"],
+        "region_code": customer["region_code"],
+        "version": 3,
+        "created_at": "2025-05-01T09:31:00Z",
+        "updated_at": "2025-05-01T09:31:00Z",
+    } | overrides
+    contracts.validate("crm.sales.activity.handed_over", data)
+    return CloudEvent(
+        id=str(uuid.uuid4()), source="/crm/sales", type="crm.sales.activity.handed_over", subject=data["id"], data=data
+    )
+
+
+async def test_a_call_sales_hands_over_becomes_one_interaction(client, db, make_customer):
+    customer = await make_customer()
+    event = handed_over_call(customer)
+    checked = SALES_CALLS.contract_checked()
+    assert await apply_once(db, SALES_CALLS.name, event, checked) == APPLIED
+    assert await apply_once(db, SALES_CALLS.name, event, checked) == DUPLICATE
+    # the same call handed over again (another replica, a replay under a new event id) changes nothing
+    again = CloudEvent(
+        id=str(uuid.uuid4()), source=event.source, type=event.type, subject=event.subject, data=event.data
+    )
+    assert await apply_once(db, SALES_CALLS.name, again, checked) == APPLIED
+
+    [logged] = await calls_of(client, customer["id"])
+    assert logged["id"] == event.data["id"]
+    assert (logged["channel"], logged["direction"], logged["outcome"]) == ("phone", "outbound", "other")
+    assert logged["started_at"].startswith("2025-05-01T09:30:00") and logged["ended_at"] == logged["started_at"]
+    assert logged["summary"] == "Discussed the price\nSends a quote by Friday"
+    assert (logged["agent_id"], logged["agent_name"]) == ("user-almaty-agent", "Dana Nurlanovna")
+    async with db.read_only() as session:
+        announced = list(await session.scalars(select(OutboxEvent).where(OutboxEvent.subject == event.data["id"])))
+    assert [e.type for e in announced] == ["crm.tickets.interaction.ended"]  # sales' copy shows it
+    contracts.validate(announced[0].type, announced[0].data)
+
+
+async def test_sales_other_activity_events_change_nothing(client, db, make_customer):
+    customer = await make_customer()
+    event = handed_over_call(customer)
+    created = CloudEvent(
+        id=str(uuid.uuid4()),
+        source="/crm/sales",
+        type="crm.sales.activity.created",
+        subject=event.data["id"],
+        data={k: v for k, v in event.data.items() if k != "customer_id"},
+    )
+    assert await apply_once(db, SALES_CALLS.name, created, SALES_CALLS.contract_checked()) == APPLIED
+    assert await calls_of(client, customer["id"]) == []

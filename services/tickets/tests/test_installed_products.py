@@ -76,6 +76,7 @@ def test_the_consumer_listens_to_the_orders_topic():
         ("partner-customers", ["crm.partners.deal.v1"]),  # what partner users see (test_tickets_api.py)
         ("installed-products", [INSTALLED_PRODUCT_TOPIC]),
         ("customer-identity", ["crm.sales.customer.v1"]),  # merges and erasures (test_customer_identity.py)
+        ("sales-calls", ["crm.sales.activity.v1"]),  # calls handed over by sales (test_customer_identity.py)
     ]
 
 

@@ -73,12 +73,12 @@ class Customer(SalesBase):
     # UPDATE ... WHERE version = :old: a concurrent writer that slipped past the If-Match check fails.
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
-        # LIKE 'prefix%' uses this index whatever the database collation is.
-        Index("ix_customers_name_key_prefix", "name_key", postgresql_ops={"name_key": "varchar_pattern_ops"}),
         # Listing order (name_key, id) within each visibility scope.
         Index("ix_customers_branch_name", "branch_code", "name_key", "id"),
         Index("ix_customers_region_name", "region_code", "name_key", "id"),
-        Index("ix_customers_name_id", "name_key", "id"),
+        # The national order, carrying what a search by words checks: a walk in name order reads
+        # the index only (PostgreSQL), no table rows (customer_service._walked).
+        Index("ix_customers_name_walk", "name_key", "id", postgresql_include=["search_text", "status"]),
         Index("ix_customers_owner", "owner_id"),
         # Any part of any word (LIKE '%word%') through trigrams on PostgreSQL (pg_trgm).
         Index(
@@ -193,3 +193,29 @@ class PartnerCustomer(PartnerCustomerColumns, SalesBase):
     (crm_shared.partner_customers)."""
 
     __tablename__ = "partner_customers"
+
+
+class CustomerInteraction(SalesBase):
+    """The projection of the tickets service's interactions (crm.tickets.interaction.v1): the
+    customer's calls and visits, shown on the customer's card. Tickets owns them; this copy follows
+    sales' own merges (moved to the survivor) and erasures (summary gone)."""
+
+    __tablename__ = "customer_interactions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(36))
+    channel: Mapped[str] = mapped_column(String(16))
+    direction: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    summary: Mapped[str | None] = mapped_column(String(2000))
+    ticket_id: Mapped[str | None] = mapped_column(String(36))
+    agent_id: Mapped[str] = mapped_column(String(200))
+    agent_name: Mapped[str] = mapped_column(String(200))
+    branch_code: Mapped[str] = mapped_column(String(32))
+    region_code: Mapped[str] = mapped_column(String(16))
+    # tickets' version of the interaction: a late, older event never overwrites a newer one
+    version: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_customer_interactions_customer", "customer_id", "started_at"),)

@@ -134,6 +134,8 @@ class StaffMember(SalesBase):
     role: Mapped[str] = mapped_column(String(32))
     region_code: Mapped[str | None] = mapped_column(String(16))
     branch_code: Mapped[str | None] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(254))  # the person's own address (task reminders)
+    language: Mapped[str | None] = mapped_column(String(2))  # kk | ru | en: what they are written to in
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Time of the last applied event: an older event arriving late does not overwrite a newer one.
     event_time: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -177,3 +179,20 @@ class CustomerCountMember(SalesBase):
     kind: Mapped[str] = mapped_column(String(16))
     counted: Mapped[bool] = mapped_column(Boolean, default=True)
     merged: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class TaskReminder(SalesBase):
+    """One e-mail reminder of a task, claimed before it is sent: the key (the task, the due time it
+    reminds of) is inserted once, whichever process claims it first, so a reminder is never sent
+    twice across restarts and replicas. A task moved to a new due time is reminded of again."""
+
+    __tablename__ = "task_reminders"
+
+    activity_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    owner_id: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    message_id: Mapped[str | None] = mapped_column(String(300))  # what the mail relay answered
+    error: Mapped[str | None] = mapped_column(Text)  # the relay refused it: not sent

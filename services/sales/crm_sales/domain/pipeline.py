@@ -48,10 +48,23 @@ class Stage(StrEnum):
 
 
 class ActivityKind(StrEnum):
-    CALL = "call"
+    CALL = "call"  # only the calls logged before tickets owned contacts (docs/interactions.md)
     MEETING = "meeting"
     TASK = "task"
     NOTE = "note"
+
+
+# Contacts with customers (calls, visits, messages) are the tickets service's interactions: a new
+# activity is planned work or a note, never a call (docs/interactions.md).
+CALLS_ARE_INTERACTIONS = (
+    "a call is logged as an interaction in the tickets service (POST /api/v1/tickets/interactions); "
+    "activities are meetings, tasks and notes"
+)
+
+
+def check_new_activity_kind(kind: str) -> None:
+    if kind == ActivityKind.CALL:
+        raise InvalidField("kind", CALLS_ARE_INTERACTIONS)
 
 
 class RelatedType(StrEnum):

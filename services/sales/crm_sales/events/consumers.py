@@ -22,6 +22,7 @@ from crm_shared.service import ConsumerSpec
 from ..db.models import PartnerCustomer
 from ..services import (
     branch_directory_service,
+    customer_interaction_service,
     customer_service,
     erasure_service,
     staff_directory_service,
@@ -31,6 +32,7 @@ from .publishers import CUSTOMER_TOPIC
 
 USER_TOPIC = "crm.gateway.user.v1"
 BRANCH_TOPIC = "crm.gateway.branch.v1"
+INTERACTION_TOPIC = "crm.tickets.interaction.v1"
 
 
 # --- staff directory: crm.gateway.user.v1 ------------------------------------------------------
@@ -53,6 +55,8 @@ async def apply_user_event(session: AsyncSession, event: CloudEvent) -> None:
         branch_code=data.get("branch_code"),
         active=event.type != "crm.gateway.user.deactivated" and bool(data.get("active", True)),
         as_of=event.time,
+        email=data.get("email") or None,
+        language=data.get("language"),
     )
 
 
@@ -128,6 +132,17 @@ def _bucket_of(data: dict[str, Any]) -> stats_service.Bucket | None:
     return str(region), str(branch or ""), str(kind)
 
 
+# --- customer interactions: crm.tickets.interaction.v1 -----------------------------------------
+
+INTERACTION_EVENT_TYPES = ("crm.tickets.interaction.started", "crm.tickets.interaction.ended")
+
+
+async def apply_interaction_event(session: AsyncSession, event: CloudEvent) -> None:
+    """Keeps the copy of tickets' calls and visits that the customer's card shows."""
+    if event.type in INTERACTION_EVENT_TYPES:
+        await customer_interaction_service.record_interaction(session, event.data)
+
+
 # --- erasure confirmations: crm.<service>.erasure.v1 -------------------------------------------
 
 # Every service that confirms erasures has such a topic in the catalogue; a new one is read after
@@ -155,5 +170,6 @@ CONSUMERS: list[ConsumerSpec] = [
     ConsumerSpec("branch-directory", [BRANCH_TOPIC], apply_branch_event),
     ConsumerSpec("branch-stats", [CUSTOMER_TOPIC], apply_customer_event),
     partner_customers_consumer(PartnerCustomer, customer_service.current_customer_id),
+    ConsumerSpec("customer-interactions", [INTERACTION_TOPIC], apply_interaction_event),
     *([ConsumerSpec("erasure-confirmations", ERASURE_TOPICS, apply_erasure_confirmation)] if ERASURE_TOPICS else []),
 ]

@@ -19,13 +19,12 @@ from crm_shared.phones import PhoneError, normalize_phone
 
 from ..access import masked_text, require_reader
 from ..db.models import Customer
-from ..domain.customers import CustomerKind, CustomerStatus, display_name, search_key
+from ..domain.customers import CustomerKind, CustomerStatus, SearchTerms, ValueRuleError, display_name
 from ..services import customer_service as service
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 MAX_BATCH = 100
-MIN_NAME_PREFIX = 2
 KINDS = {CustomerKind.INDIVIDUAL: pb.CUSTOMER_KIND_INDIVIDUAL, CustomerKind.BUSINESS: pb.CUSTOMER_KIND_BUSINESS}
 # Search answers what is in use: merged duplicates are left out (their data lives in the survivor).
 SEARCHED_STATUSES = (CustomerStatus.ACTIVE, CustomerStatus.INACTIVE)
@@ -87,7 +86,7 @@ def _tax_id(value: str) -> str:
 def search_query(request: pb.SearchCustomersRequest) -> service.CustomerQuery:
     criterion = request.WhichOneof("query")
     if criterion is None:
-        raise field_problem("query", "exactly one of phone, iin_bin or name_prefix is required")
+        raise field_problem("query", "exactly one of text, phone, iin_bin or name_prefix is required")
     if criterion == "phone":
         try:
             return service.CustomerQuery(phone=normalize_phone(request.phone), statuses=SEARCHED_STATUSES)
@@ -95,9 +94,15 @@ def search_query(request: pb.SearchCustomersRequest) -> service.CustomerQuery:
             raise field_problem("query.phone", str(exc)) from None
     if criterion == "iin_bin":
         return service.CustomerQuery(tax_id=_tax_id(request.iin_bin), statuses=SEARCHED_STATUSES)
-    if len(search_key(request.name_prefix)) < MIN_NAME_PREFIX:
-        raise field_problem("query.name_prefix", f"must have at least {MIN_NAME_PREFIX} characters")
-    return service.CustomerQuery(name_prefix=request.name_prefix, statuses=SEARCHED_STATUSES)
+    # text, and name_prefix (deprecated) with it: the REST list's q, the same search
+    text = request.text if criterion == "text" else request.name_prefix
+    try:
+        terms = SearchTerms(text)
+    except ValueRuleError as exc:
+        raise field_problem(f"query.{criterion}", str(exc)) from None
+    return service.CustomerQuery(
+        phone=terms.phone, tax_id=terms.tax_id, email=terms.email, words=terms.words, statuses=SEARCHED_STATUSES
+    )
 
 
 def _page_size(requested: int) -> int:

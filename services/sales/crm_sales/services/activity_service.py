@@ -28,7 +28,7 @@ from ..access import (
 from ..db.models import Customer
 from ..db.pipeline_models import Activity, Lead, Opportunity
 from ..domain.customers import CustomerStatus
-from ..domain.pipeline import ActivityKind, RelatedType, clean_text
+from ..domain.pipeline import ActivityKind, RelatedType, check_new_activity_kind, clean_text
 from ..events.publishers import Placement, activity_state, record_activity_event
 from .pages import newest_first_page
 from .staff_directory_service import active_staff, member_sees, own_name
@@ -161,6 +161,7 @@ async def log_activity(session: AsyncSession, principal: Principal, new: NewActi
     """A new activity on a record the caller may log on, audited, with its event; returns it and
     where its record is."""
     require_activity_writer(principal)
+    check_new_activity_kind(new.kind)
     subject = clean_text(new.subject)
     if not subject:
         raise field_problem("subject", "must not be blank")

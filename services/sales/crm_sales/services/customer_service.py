@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from sqlalchemy import Select, bindparam, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -39,10 +39,11 @@ from ..access import (
     sees_existing_customer,
 )
 from ..db.models import Address, Contact, Customer, CustomerPhone, PartnerCustomer
-from ..domain.customers import CustomerKind, CustomerStatus, customer_search_text, escape_like, name_key, search_key
+from ..domain.customers import CustomerKind, CustomerStatus, customer_search_text, name_key
 from ..events.publishers import address_state, contact_state, customer_state, phone_state, record_customer_event
 from . import access_audit_service
 from .branch_directory_service import region_of_open_branch
+from .customer_interaction_service import move_interactions
 from .reassignment_service import move_customer_records
 from .staff_directory_service import own_name
 
@@ -721,6 +722,7 @@ async def merge_customers(
     )
     await move_customer_records(session, principal, duplicate.id, survivor.id)  # leads, deals, activities follow
     await move_partner_customers(session, PartnerCustomer, [duplicate.id], survivor.id)
+    await move_interactions(session, duplicate.id, survivor.id)  # and the copy of its calls and visits
     return survivor
 
 
@@ -733,7 +735,6 @@ class CustomerQuery:
 
     phone: str | None = None  # E.164
     tax_id: str | None = None
-    name_prefix: str | None = None
     words: tuple[str, ...] = ()  # domain.customers.search_words: each somewhere in the search text
     email: str | None = None  # case-folded
     branch_code: str | None = None
@@ -741,6 +742,21 @@ class CustomerQuery:
     kind: str | None = None
     statuses: tuple[str, ...] | None = (CustomerStatus.ACTIVE,)
     contact_phones: bool = False  # the phone also matches a business's registered contact person
+
+
+def _word_conditions(search_text, words: tuple[str, ...]) -> list[ColumnElement[bool]]:
+    """Each word somewhere in ``search_text`` (a one-letter word: at the start of some word). Words
+    are letters and digits only (search_text_of); as literals, so that PostgreSQL plans each
+    LIKE '%word%' with its trigrams (the GIN index)."""
+    conditions: list[ColumnElement[bool]] = []
+    for index, word in enumerate(words):
+        if len(word) > 1:
+            conditions.append(search_text.like(bindparam(f"word_{index}", f"%{word}%", literal_execute=True)))
+        else:
+            first = bindparam(f"first_{index}", f"{word}%", literal_execute=True)
+            inner = bindparam(f"inner_{index}", f"% {word}%", literal_execute=True)
+            conditions.append(or_(search_text.like(first), search_text.like(inner)))
+    return conditions
 
 
 def search_statement(principal: Principal, query: CustomerQuery) -> Select:
@@ -752,20 +768,7 @@ def search_statement(principal: Principal, query: CustomerQuery) -> Select:
         stmt = stmt.where(own)
     if query.tax_id:
         stmt = stmt.where(Customer.tax_id == query.tax_id)
-    if query.name_prefix:
-        # Rendered as a literal: the planner can then use the varchar_pattern_ops index for LIKE 'x%'.
-        pattern = escape_like(search_key(query.name_prefix)) + "%"
-        stmt = stmt.where(Customer.name_key.like(bindparam("name_pattern", pattern, literal_execute=True), escape="\\"))
-    for index, word in enumerate(query.words):
-        # Words are letters and digits only (search_text_of); as literals, so that PostgreSQL
-        # plans each LIKE '%word%' with its trigrams (the GIN index).
-        if len(word) > 1:
-            pattern = bindparam(f"word_{index}", f"%{word}%", literal_execute=True)
-            stmt = stmt.where(Customer.search_text.like(pattern))
-        else:  # an initial: the start of some word
-            first = bindparam(f"first_{index}", f"{word}%", literal_execute=True)
-            inner = bindparam(f"inner_{index}", f"% {word}%", literal_execute=True)
-            stmt = stmt.where(or_(Customer.search_text.like(first), Customer.search_text.like(inner)))
+    stmt = stmt.where(*_word_conditions(Customer.search_text, query.words))
     if query.email:
         stmt = stmt.where(func.lower(Customer.email) == query.email)
     if query.branch_code:
@@ -793,7 +796,7 @@ async def search_customers(
     if after is not None:
         stmt = stmt.where(tuple_(Customer.name_key, Customer.id) > tuple_(*after))
     if query.words and not (query.phone or query.tax_id or query.email):
-        stmt = await _narrowed_to_few(session, stmt)
+        stmt = await _narrowed_to_few(session, stmt, limit, after)
     if query.phone or query.tax_id or query.email:
         # A lookup by phone or IIN/BIN matches one customer or a few: their phones, contacts and
         # addresses come in the same query. Pages of many customers keep one query per
@@ -807,21 +810,42 @@ async def search_customers(
     return rows, None
 
 
-# Up to this many customers matching the words are fetched by id and sorted; beyond it, the
-# list is walked in name order until a page is full.
+# Up to this many customers matching the words are sorted; beyond it, the name order is walked
+# (WALK_WINDOW customers at most, then all the matches are sorted).
 FEW_MATCHES = 2000
+WALK_WINDOW = 30_000
 
 
-async def _narrowed_to_few(session: AsyncSession, stmt: Select) -> Select:
-    """Words in names: a rare word (a surname) matches a few customers anywhere in the name order,
-    which a walk in that order would reach only after most of the table; a common one (a first
-    name) matches so many that the walk fills a page at once, while gathering them all (through
-    the trigram index) and sorting would not. So: ask for the matches without order, stopping
-    after FEW_MATCHES; when there are no more than that, sort those by id look-up, else walk."""
+async def _narrowed_to_few(session: AsyncSession, stmt: Select, limit: int, after: tuple[str, str] | None) -> Select:
+    """Words in names, in name order, without reading the table in name order for them: ask for
+    the matches' ids without order (the trigram index), stopping after FEW_MATCHES. A few (a rare
+    word): sorted by primary key look-up. More: a first name is spread over the whole name order
+    and a short walk fills a page; a frequent surname sits at its own place in it, so the walk is
+    bounded (WALK_WINDOW customers, from the covering index ix_customers_name_walk) and when it
+    holds no page, all the matches are sorted. Returns the statement of the page's rows."""
     ids = list(await session.scalars(stmt.with_only_columns(Customer.id).limit(FEW_MATCHES + 1)))
     if len(ids) > FEW_MATCHES:
-        return stmt
-    return stmt.where(Customer.id.in_(ids))
+        # Many: a first name is spread over the whole name order (a short walk fills a page), a
+        # frequent surname sits at its own place in it (a walk would read everything before it).
+        # So walk WALK_WINDOW customers in name order (the covering index, no table rows); when
+        # that holds no page, sort all the matches.
+        window = select(Customer.name_key, Customer.id).order_by(Customer.name_key, Customer.id)
+        if after is not None:
+            window = window.where(tuple_(Customer.name_key, Customer.id) > tuple_(*after))
+        end = (await session.execute(window.offset(WALK_WINDOW - 1).limit(1))).first()
+        walk = stmt.with_only_columns(Customer.id).order_by(Customer.name_key, Customer.id).limit(limit + 1)
+        if end is not None:
+            walk = walk.where(tuple_(Customer.name_key, Customer.id) <= tuple_(*end))
+        in_window = list(await session.scalars(walk))
+        if len(in_window) > limit or end is None:
+            return select(Customer).where(Customer.id.in_(in_window))
+        matches = stmt.with_only_columns(Customer.id, Customer.name_key).offset(0).subquery()
+    else:
+        matches = select(Customer.id, Customer.name_key).where(Customer.id.in_(ids)).offset(0).subquery()
+    # OFFSET 0: PostgreSQL plans the subquery on its own (the trigram index, or the few rows by
+    # primary key), then sorts the matches, in the database's collation, as every page is ordered.
+    page = select(matches.c.id).order_by(matches.c.name_key, matches.c.id).limit(limit + 1)
+    return select(Customer).where(Customer.id.in_(list(await session.scalars(page))))
 
 
 async def audited_identifier_search(

@@ -45,6 +45,7 @@ from ..domain.erasure import (
 )
 from ..domain.pipeline import RelatedType
 from ..events.publishers import record_customer_erased
+from .customer_interaction_service import forget_summaries
 from .customer_service import ENTITY, MAX_MERGE_HOPS, _refresh_name_key
 
 log = logging.getLogger("crm.sales.erasure")
@@ -159,6 +160,7 @@ async def request_erasure(
         _anonymise_lead(lead, now)
     for activity in activities:
         _anonymise_activity(activity, now)
+    contacts = await forget_summaries(session, ids)  # the copy of tickets' calls and visits
     await session.flush()
 
     scrubbed = await scrub_audit(session, ENTITY, ids, redacts_audit_field)
@@ -181,6 +183,7 @@ async def request_erasure(
         "customers": len(people),
         "leads": len(leads),
         "activities": len(activities),
+        "interactions": contacts,
         "audit_entries": scrubbed,
         "published_events_forgotten": forgotten,
     }

@@ -2,8 +2,8 @@
 due, their counts for the console's reminder badge, and the overdue tasks of a manager's team.
 Each task names the record it is about (the customer's, lead's or opportunity's name).
 
-E-mail reminders are to go through the outbound channel of the marketing service (not there yet):
-``due_reminders`` is the seam, the tasks to remind each person of, ready for a sender."""
+``due_reminders`` gives the tasks each person is still to be reminded of by e-mail (sent by
+reminder_service through the shared outbound channel)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from crm_shared.errors import field_problem
 from crm_shared.pagination import decode_cursor, encode_cursor
 
 from ..access import require_reassigner
-from ..db.pipeline_models import Activity, Lead, Opportunity
+from ..db.pipeline_models import Activity, Lead, Opportunity, TaskReminder
 from ..domain.my_work import Due, due_of, due_window, end_of_today
 from ..domain.pipeline import RelatedType
 from ..events.publishers import Placement
@@ -148,17 +148,30 @@ def task_due(activity: Activity, now: datetime) -> str:
 
 
 async def due_reminders(session: AsyncSession, now: datetime) -> dict[str, list[dict[str, Any]]]:
-    """The seam for e-mail reminders: {owner_id: [{id, subject, due_at, due}]} of every open task
-    overdue or due today. A sender on the marketing service's outbound channel (not built yet)
-    would take these and the staff member's address; nothing sends them yet."""
-    rows = await session.scalars(
-        select(Activity)
-        .where(Activity.done_at.is_(None), Activity.due_at.is_not(None), Activity.due_at < end_of_today(now))
-        .order_by(Activity.owner_id, Activity.due_at)
+    """{owner_id: [{id, subject, due_at, due, related_name}]} of every open task overdue or due
+    today whose reminder was not claimed yet (for that due time): what the reminder job sends
+    (services/reminder_service.py)."""
+    reminded = select(TaskReminder.activity_id).where(
+        TaskReminder.activity_id == Activity.id, TaskReminder.due_at == Activity.due_at
     )
+    rows = list(
+        await session.scalars(
+            select(Activity)
+            .where(Activity.done_at.is_(None), Activity.due_at.is_not(None), Activity.due_at < end_of_today(now))
+            .where(~reminded.exists())
+            .order_by(Activity.owner_id, Activity.due_at)
+        )
+    )
+    names = await related_names(session, rows)
     reminders: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for activity in rows:
         reminders[activity.owner_id].append(
-            {"id": activity.id, "subject": activity.subject, "due_at": activity.due_at, "due": task_due(activity, now)}
+            {
+                "id": activity.id,
+                "subject": activity.subject,
+                "due_at": activity.due_at,
+                "due": task_due(activity, now),
+                "related_name": names.get((activity.related_type, activity.related_id)),
+            }
         )
     return dict(reminders)

@@ -103,6 +103,8 @@ async def record_staff_member(
     branch_code: str | None,
     active: bool,
     as_of: datetime,
+    email: str | None = None,
+    language: str | None = None,
 ) -> None:
     """Sets the directory's entry of ``member_id`` to the user's state at ``as_of``, unless a later
     state is already there."""
@@ -115,5 +117,7 @@ async def record_staff_member(
     member.region_code = region_code
     member.branch_code = branch_code
     member.active = active
+    member.email = email
+    member.language = language
     member.event_time = as_of
     member.updated_at = utcnow()

@@ -23,9 +23,10 @@ from crm_shared.partner_customers_consumer import partner_customers_consumer
 from crm_shared.service import ConsumerSpec
 
 from ..db.models import InstalledProduct, PartnerCustomer
-from ..services import customer_identity_service
+from ..services import customer_identity_service, interaction_service
 
 INSTALLED_PRODUCT_TOPIC = "crm.orders.installed_product.v1"
+SALES_ACTIVITY_TOPIC = "crm.sales.activity.v1"
 INSTALLED_PRODUCT_TYPES = (
     "crm.orders.installed_product.created",
     "crm.orders.installed_product.changed",
@@ -73,8 +74,16 @@ async def apply_customer_event(session: AsyncSession, event: CloudEvent) -> None
         await customer_identity_service.apply_erasure(session, erasure, operation_id=event.id)
 
 
+async def apply_sales_activity_event(session: AsyncSession, event: CloudEvent) -> None:
+    """A call logged in sales before tickets owned contacts, handed over: it becomes an interaction.
+    Sales' other activities (planned work, notes) stay sales'."""
+    if event.type == "crm.sales.activity.handed_over":
+        await interaction_service.take_over_sales_call(session, event.data)
+
+
 CONSUMERS: tuple[ConsumerSpec, ...] = (
     partner_customers_consumer(PartnerCustomer, customer_identity_service.IDENTITIES.home_id, "partner-customers"),
     ConsumerSpec("installed-products", [INSTALLED_PRODUCT_TOPIC], apply_installed_product_event),
     ConsumerSpec("customer-identity", [CUSTOMER_TOPIC], apply_customer_event),
+    ConsumerSpec("sales-calls", [SALES_ACTIVITY_TOPIC], apply_sales_activity_event),
 )

@@ -20,7 +20,7 @@ from ..access import require_reader, require_ticket_writer, ticket_visibility
 from ..db.models import Incident, InstalledProduct, Interaction, Ticket
 from ..domain.workflow import OPEN_STATUSES
 from ..events.publishers import publish_interaction
-from .customer_identity_service import check_in_use
+from .customer_identity_service import check_in_use, home_of
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ async def start_interaction(
         started_at=start.started_at or now,
         summary=start.summary,
         agent_id=principal.subject,
-        agent_name=principal.username,
+        agent_name=principal.display_name,
         branch_code=customer.branch_code,
         region_code=customer.region_code,
         created_at=now,
@@ -151,3 +151,46 @@ async def list_interactions(
         .limit(limit)
     )
     return list(rows)
+
+
+# A call logged in sales before tickets owned contacts: sales' activity carries no direction, and its
+# outcome is free text (kept in the summary).
+HANDED_OVER_DIRECTION = "outbound"
+HANDED_OVER_OUTCOME = "other"
+SUMMARY_LENGTH = 2000
+
+
+def handed_over_summary(call: dict) -> str:
+    parts = [call.get("subject"), call.get("outcome"), call.get("body")]
+    return "\n".join(str(p).strip() for p in parts if p and str(p).strip())[:SUMMARY_LENGTH]
+
+
+async def take_over_sales_call(session: AsyncSession, call: dict) -> Interaction | None:
+    """A call activity sales handed over (crm.sales.activity.handed_over) becomes an interaction
+    with the activity's id, ended when it happened, once (a redelivery finds it there); it is
+    announced like any other (``ended``) so that sales' copy shows it on the customer's card."""
+    if await session.get(Interaction, call["id"]) is not None:
+        return None
+    home = await home_of(session, call["customer_id"])
+    happened = datetime.fromisoformat(call.get("done_at") or call.get("due_at") or call["created_at"])
+    interaction = Interaction(
+        id=call["id"],
+        customer_id=home.customer_id,
+        channel="phone",
+        direction=HANDED_OVER_DIRECTION,
+        started_at=happened,
+        ended_at=happened,
+        outcome=HANDED_OVER_OUTCOME,
+        summary=None if home.erased else handed_over_summary(call) or None,
+        agent_id=call["owner_id"],
+        agent_name=call["owner_name"],
+        branch_code=call["branch_code"],
+        region_code=call["region_code"],
+        created_at=happened,
+        updated_at=happened,
+        version=1,
+    )
+    session.add(interaction)
+    await session.flush()
+    await publish_interaction(session, interaction, "ended")
+    return interaction

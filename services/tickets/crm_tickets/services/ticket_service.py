@@ -273,7 +273,7 @@ async def log_contact_of(session: AsyncSession, principal: Principal, ticket: Ti
         summary=ticket.name,
         ticket_id=ticket.id,
         agent_id=principal.subject,
-        agent_name=principal.username,
+        agent_name=principal.display_name,
         branch_code=ticket.branch_code,
         region_code=ticket.region_code,
         created_at=now,

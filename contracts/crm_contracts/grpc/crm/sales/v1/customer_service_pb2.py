@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#crm/sales/v1/customer_service.proto\x12\x0c\x63rm.sales.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x93\x04\n\x08\x43ustomer\x12\n\n\x02id\x18\x01 \x01(\t\x12(\n\x04kind\x18\x02 \x01(\x0e\x32\x1a.crm.sales.v1.CustomerKind\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x0f\n\x07iin_bin\x18\x04 \x01(\t\x12\x16\n\x0eiin_bin_masked\x18\x05 \x01(\x08\x12\x12\n\nfirst_name\x18\x06 \x01(\t\x12\x11\n\tlast_name\x18\x07 \x01(\t\x12\x12\n\nlegal_name\x18\x08 \x01(\t\x12\x0e\n\x06phones\x18\t \x03(\t\x12\x15\n\rprimary_phone\x18\n \x01(\t\x12\r\n\x05\x65mail\x18\x0b \x01(\t\x12\x10\n\x08language\x18\x0c \x01(\t\x12\x13\n\x0b\x62ranch_code\x18\r \x01(\t\x12\x13\n\x0bregion_code\x18\x0e \x01(\t\x12\x10\n\x08owner_id\x18\x0f \x01(\t\x12\x0e\n\x06status\x18\x10 \x01(\t\x12\x0f\n\x07version\x18\x11 \x01(\x03\x12\x19\n\x11marketing_consent\x18\x12 \x01(\x08\x12\x1f\n\x17\x64\x61ta_processing_consent\x18\x13 \x01(\x08\x12.\n\ncreated_at\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x15 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0emerged_into_id\x18\x16 \x01(\t\" \n\x12GetCustomerRequest\x12\n\n\x02id\x18\x01 \x01(\t\"?\n\x13GetCustomerResponse\x12(\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x16.crm.sales.v1.Customer\"\'\n\x18\x42\x61tchGetCustomersRequest\x12\x0b\n\x03ids\x18\x01 \x03(\t\"]\n\x19\x42\x61tchGetCustomersResponse\x12)\n\tcustomers\x18\x01 \x03(\x0b\x32\x16.crm.sales.v1.Customer\x12\x15\n\rnot_found_ids\x18\x02 \x03(\t\"\x83\x01\n\x16SearchCustomersRequest\x12\x0f\n\x05phone\x18\x01 \x01(\tH\x00\x12\x11\n\x07iin_bin\x18\x02 \x01(\tH\x00\x12\x15\n\x0bname_prefix\x18\x03 \x01(\tH\x00\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\tB\x07\n\x05query\"]\n\x17SearchCustomersResponse\x12)\n\tcustomers\x18\x01 \x03(\x0b\x32\x16.crm.sales.v1.Customer\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"G\n\x1fWithdrawMarketingConsentRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\"Y\n WithdrawMarketingConsentResponse\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hanged\x18\x02 \x01(\x08\x12\x0f\n\x07version\x18\x03 \x01(\x03*g\n\x0c\x43ustomerKind\x12\x1d\n\x19\x43USTOMER_KIND_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x43USTOMER_KIND_INDIVIDUAL\x10\x01\x12\x1a\n\x16\x43USTOMER_KIND_BUSINESS\x10\x02\x32\xa6\x03\n\x0f\x43ustomerService\x12R\n\x0bGetCustomer\x12 .crm.sales.v1.GetCustomerRequest\x1a!.crm.sales.v1.GetCustomerResponse\x12\x64\n\x11\x42\x61tchGetCustomers\x12&.crm.sales.v1.BatchGetCustomersRequest\x1a\'.crm.sales.v1.BatchGetCustomersResponse\x12^\n\x0fSearchCustomers\x12$.crm.sales.v1.SearchCustomersRequest\x1a%.crm.sales.v1.SearchCustomersResponse\x12y\n\x18WithdrawMarketingConsent\x12-.crm.sales.v1.WithdrawMarketingConsentRequest\x1a..crm.sales.v1.WithdrawMarketingConsentResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#crm/sales/v1/customer_service.proto\x12\x0c\x63rm.sales.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x93\x04\n\x08\x43ustomer\x12\n\n\x02id\x18\x01 \x01(\t\x12(\n\x04kind\x18\x02 \x01(\x0e\x32\x1a.crm.sales.v1.CustomerKind\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x0f\n\x07iin_bin\x18\x04 \x01(\t\x12\x16\n\x0eiin_bin_masked\x18\x05 \x01(\x08\x12\x12\n\nfirst_name\x18\x06 \x01(\t\x12\x11\n\tlast_name\x18\x07 \x01(\t\x12\x12\n\nlegal_name\x18\x08 \x01(\t\x12\x0e\n\x06phones\x18\t \x03(\t\x12\x15\n\rprimary_phone\x18\n \x01(\t\x12\r\n\x05\x65mail\x18\x0b \x01(\t\x12\x10\n\x08language\x18\x0c \x01(\t\x12\x13\n\x0b\x62ranch_code\x18\r \x01(\t\x12\x13\n\x0bregion_code\x18\x0e \x01(\t\x12\x10\n\x08owner_id\x18\x0f \x01(\t\x12\x0e\n\x06status\x18\x10 \x01(\t\x12\x0f\n\x07version\x18\x11 \x01(\x03\x12\x19\n\x11marketing_consent\x18\x12 \x01(\x08\x12\x1f\n\x17\x64\x61ta_processing_consent\x18\x13 \x01(\x08\x12.\n\ncreated_at\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x15 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0emerged_into_id\x18\x16 \x01(\t\" \n\x12GetCustomerRequest\x12\n\n\x02id\x18\x01 \x01(\t\"?\n\x13GetCustomerResponse\x12(\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x16.crm.sales.v1.Customer\"\'\n\x18\x42\x61tchGetCustomersRequest\x12\x0b\n\x03ids\x18\x01 \x03(\t\"]\n\x19\x42\x61tchGetCustomersResponse\x12)\n\tcustomers\x18\x01 \x03(\x0b\x32\x16.crm.sales.v1.Customer\x12\x15\n\rnot_found_ids\x18\x02 \x03(\t\"\x93\x01\n\x16SearchCustomersRequest\x12\x0f\n\x05phone\x18\x01 \x01(\tH\x00\x12\x11\n\x07iin_bin\x18\x02 \x01(\tH\x00\x12\x15\n\x0bname_prefix\x18\x03 \x01(\tH\x00\x12\x0e\n\x04text\x18\x06 \x01(\tH\x00\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\tB\x07\n\x05query\"]\n\x17SearchCustomersResponse\x12)\n\tcustomers\x18\x01 \x03(\x0b\x32\x16.crm.sales.v1.Customer\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"G\n\x1fWithdrawMarketingConsentRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\"Y\n WithdrawMarketingConsentResponse\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hanged\x18\x02 \x01(\x08\x12\x0f\n\x07version\x18\x03 \x01(\x03*g\n\x0c\x43ustomerKind\x12\x1d\n\x19\x43USTOMER_KIND_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x43USTOMER_KIND_INDIVIDUAL\x10\x01\x12\x1a\n\x16\x43USTOMER_KIND_BUSINESS\x10\x02\x32\xa6\x03\n\x0f\x43ustomerService\x12R\n\x0bGetCustomer\x12 .crm.sales.v1.GetCustomerRequest\x1a!.crm.sales.v1.GetCustomerResponse\x12\x64\n\x11\x42\x61tchGetCustomers\x12&.crm.sales.v1.BatchGetCustomersRequest\x1a\'.crm.sales.v1.BatchGetCustomersResponse\x12^\n\x0fSearchCustomers\x12$.crm.sales.v1.SearchCustomersRequest\x1a%.crm.sales.v1.SearchCustomersResponse\x12y\n\x18WithdrawMarketingConsent\x12-.crm.sales.v1.WithdrawMarketingConsentRequest\x1a..crm.sales.v1.WithdrawMarketingConsentResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'crm_contracts.grpc.crm.sales.v1.customer_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CUSTOMERKIND']._serialized_start=1248
-  _globals['_CUSTOMERKIND']._serialized_end=1351
+  _globals['_CUSTOMERKIND']._serialized_start=1264
+  _globals['_CUSTOMERKIND']._serialized_end=1367
   _globals['_CUSTOMER']._serialized_start=87
   _globals['_CUSTOMER']._serialized_end=618
   _globals['_GETCUSTOMERREQUEST']._serialized_start=620
@@ -45,13 +45,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_BATCHGETCUSTOMERSRESPONSE']._serialized_start=760
   _globals['_BATCHGETCUSTOMERSRESPONSE']._serialized_end=853
   _globals['_SEARCHCUSTOMERSREQUEST']._serialized_start=856
-  _globals['_SEARCHCUSTOMERSREQUEST']._serialized_end=987
-  _globals['_SEARCHCUSTOMERSRESPONSE']._serialized_start=989
-  _globals['_SEARCHCUSTOMERSRESPONSE']._serialized_end=1082
-  _globals['_WITHDRAWMARKETINGCONSENTREQUEST']._serialized_start=1084
-  _globals['_WITHDRAWMARKETINGCONSENTREQUEST']._serialized_end=1155
-  _globals['_WITHDRAWMARKETINGCONSENTRESPONSE']._serialized_start=1157
-  _globals['_WITHDRAWMARKETINGCONSENTRESPONSE']._serialized_end=1246
-  _globals['_CUSTOMERSERVICE']._serialized_start=1354
-  _globals['_CUSTOMERSERVICE']._serialized_end=1776
+  _globals['_SEARCHCUSTOMERSREQUEST']._serialized_end=1003
+  _globals['_SEARCHCUSTOMERSRESPONSE']._serialized_start=1005
+  _globals['_SEARCHCUSTOMERSRESPONSE']._serialized_end=1098
+  _globals['_WITHDRAWMARKETINGCONSENTREQUEST']._serialized_start=1100
+  _globals['_WITHDRAWMARKETINGCONSENTREQUEST']._serialized_end=1171
+  _globals['_WITHDRAWMARKETINGCONSENTRESPONSE']._serialized_start=1173
+  _globals['_WITHDRAWMARKETINGCONSENTRESPONSE']._serialized_end=1262
+  _globals['_CUSTOMERSERVICE']._serialized_start=1370
+  _globals['_CUSTOMERSERVICE']._serialized_end=1792
 # @@protoc_insertion_point(module_scope)

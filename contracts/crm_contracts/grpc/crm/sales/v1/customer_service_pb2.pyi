@@ -94,18 +94,20 @@ class BatchGetCustomersResponse(_message.Message):
     def __init__(self, customers: _Optional[_Iterable[_Union[Customer, _Mapping]]] = ..., not_found_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SearchCustomersRequest(_message.Message):
-    __slots__ = ("phone", "iin_bin", "name_prefix", "page_size", "page_token")
+    __slots__ = ("phone", "iin_bin", "name_prefix", "text", "page_size", "page_token")
     PHONE_FIELD_NUMBER: _ClassVar[int]
     IIN_BIN_FIELD_NUMBER: _ClassVar[int]
     NAME_PREFIX_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     phone: str
     iin_bin: str
     name_prefix: str
+    text: str
     page_size: int
     page_token: str
-    def __init__(self, phone: _Optional[str] = ..., iin_bin: _Optional[str] = ..., name_prefix: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    def __init__(self, phone: _Optional[str] = ..., iin_bin: _Optional[str] = ..., name_prefix: _Optional[str] = ..., text: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class SearchCustomersResponse(_message.Message):
     __slots__ = ("customers", "next_page_token")

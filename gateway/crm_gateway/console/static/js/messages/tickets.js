@@ -2,7 +2,10 @@
 // (The ticket statuses "ticket.<status>", "priority.*", "category.*" and the 360 view's
 // "ticket.*" words are in core.js.)
 export const en = {
-  "interaction.title": "Calls and visits", "interaction.ticket": "the ticket", "interaction.ongoing": "in progress",
+  "interaction.title": "Calls and visits",
+  "interaction.log": "Log a call or visit", "interaction.channel": "How", "interaction.direction": "Who called",
+  "interaction.outcome": "What came of it", "interaction.summary": "What was said", "interaction.save": "Log it",
+  "interaction.saved": "Contact logged.", "interaction.ticket": "the ticket", "interaction.ongoing": "in progress",
   "direction.inbound": "inbound", "direction.outbound": "outbound",
   "outcome.resolved_on_call": "Resolved on the call", "outcome.ticket_opened": "Ticket opened",
   "outcome.note_added": "Note added", "outcome.callback_needed": "Call back needed", "outcome.no_answer": "No answer",
@@ -75,7 +78,10 @@ export const en = {
 };
 
 export const ru = {
-  "interaction.title": "Звонки и визиты", "interaction.ticket": "заявка", "interaction.ongoing": "идёт",
+  "interaction.title": "Звонки и визиты",
+  "interaction.log": "Записать звонок или визит", "interaction.channel": "Как", "interaction.direction": "Кто звонил",
+  "interaction.outcome": "Чем закончилось", "interaction.summary": "О чём говорили", "interaction.save": "Записать",
+  "interaction.saved": "Обращение записано.", "interaction.ticket": "заявка", "interaction.ongoing": "идёт",
   "direction.inbound": "входящий", "direction.outbound": "исходящий",
   "outcome.resolved_on_call": "Решено во время звонка", "outcome.ticket_opened": "Открыта заявка",
   "outcome.note_added": "Добавлена заметка", "outcome.callback_needed": "Нужно перезвонить", "outcome.no_answer": "Нет ответа",
@@ -148,7 +154,10 @@ export const ru = {
 };
 
 export const kk = {
-  "interaction.title": "Қоңыраулар мен келулер", "interaction.ticket": "өтінім", "interaction.ongoing": "жүріп жатыр",
+  "interaction.title": "Қоңыраулар мен келулер",
+  "interaction.log": "Қоңырауды не келуді жазу", "interaction.channel": "Қалай", "interaction.direction": "Кім қоңырау шалды",
+  "interaction.outcome": "Немен аяқталды", "interaction.summary": "Не туралы сөйлесті", "interaction.save": "Жазу",
+  "interaction.saved": "Байланыс жазылды.", "interaction.ticket": "өтінім", "interaction.ongoing": "жүріп жатыр",
   "direction.inbound": "кіріс", "direction.outbound": "шығыс",
   "outcome.resolved_on_call": "Қоңырау кезінде шешілді", "outcome.ticket_opened": "Өтінім ашылды",
   "outcome.note_added": "Жазба қосылды", "outcome.callback_needed": "Қайта қоңырау шалу керек", "outcome.no_answer": "Жауап жоқ",

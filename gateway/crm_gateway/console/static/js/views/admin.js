@@ -1,4 +1,4 @@
-// Administration: staff users (role, branch/region, language, active), API keys of external
+// Administration: staff users (role, branch/region, language, e-mail, active), API keys of external
 // systems (the secret is shown once, when the key is made) and the branch network (open, rename,
 // close, reopen).
 import { api, idempotencyKey, session } from "../api.js";
@@ -29,13 +29,14 @@ function userEditor(user, branchList, regionList, refresh) {
     h("div", { class: "row" },
       field("full_name", t("users.full_name"), textInput({ value: user.full_name })),
       field("role", t("users.role"), selectInput(ROLES.map((r) => [r, label("role", r)]), user.role)),
-      field("language", t("common.language"), selectInput(LANGUAGES.map((l) => [l.code, l.name]), user.language))),
+      field("language", t("common.language"), selectInput(LANGUAGES.map((l) => [l.code, l.name]), user.language)),
+      field("email", t("users.email"), h("input", { type: "email", value: user.email || "", autocomplete: "off" }), { hint: t("users.email_hint") })),
     h("div", { class: "row" }, placementFields(branchList, regionList, user)),
     checkbox("active", t("users.active"), user.active),
     submitButton(t("common.save")));
   onSubmit(form, async (values) => {
     const body = { version: user.version, full_name: values.full_name || "", role: values.role, language: values.language,
-      active: values.active, branch_code: values.branch_code || null, region_code: values.branch_code ? null : values.region_code || null };
+      email: values.email || null, active: values.active, branch_code: values.branch_code || null, region_code: values.branch_code ? null : values.region_code || null };
     if (values.branch_code) delete body.region_code;  // a branch brings its own region
     await api(`admin/users/${user.id}`, { method: "PATCH", body });
     toast(t("common.saved"));
@@ -84,11 +85,13 @@ export async function usersView(root) {
       field("password", t("signin.password"), h("input", { type: "password", autocomplete: "new-password" }), { required: true })),
     h("div", { class: "row" },
       field("role", t("users.role"), selectInput(ROLES.map((r) => [r, label("role", r)]), "branch_agent")),
-      field("language", t("common.language"), selectInput(LANGUAGES.map((l) => [l.code, l.name]), "ru"))),
+      field("language", t("common.language"), selectInput(LANGUAGES.map((l) => [l.code, l.name]), "ru")),
+      field("email", t("users.email"), h("input", { type: "email", autocomplete: "off" }), { hint: t("users.email_hint") })),
     h("div", { class: "row" }, placementFields(branchList, regionList)),
     submitButton(t("users.create")));
   onSubmit(create, async (values) => {
     const body = { ...values, username: values.username || "", full_name: values.full_name || "", password: values.password || "" };
+    if (!body.email) delete body.email;
     await api("admin/users", { method: "POST", body, headers: { "Idempotency-Key": idempotencyKey() } });
     create.reset();
     toast(t("users.created"));

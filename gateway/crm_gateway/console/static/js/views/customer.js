@@ -9,7 +9,10 @@ import { loyaltyCard } from "./marketing.js";
 import { branches, can, definitionList, empty, link, loadRecord, pager, placeableBranches, problemBox, regions, table, toast } from "./common.js";
 import { searchQuery } from "./search.js";
 
-const ACTIVITY_KINDS = ["call", "meeting", "task", "note"];
+// Planned work and notes; calls and visits are the tickets service's interactions ("Calls and visits").
+const ACTIVITY_KINDS = ["task", "meeting", "note"];
+const INTERACTION_CHANNELS = ["phone", "branch"];
+const INTERACTION_OUTCOMES = ["resolved_on_call", "note_added", "callback_needed", "no_answer", "other"];
 const TICKET_CATEGORIES = ["internet", "tv", "mobile", "fixed_line", "billing", "relocation", "equipment", "other"];
 
 function panel(id, title, ...content) {
@@ -432,10 +435,10 @@ function activities(customer) {
       h("h3", {}, t("activity.log")),
       formAlert(),
       h("div", { class: "row" },
-        field("kind", t("activity.kind"), selectInput(ACTIVITY_KINDS.map((k) => [k, label("activity", k)]), "call")),
+        field("kind", t("activity.kind"), selectInput(ACTIVITY_KINDS.map((k) => [k, label("activity", k)]), "task")),
         field("subject", t("activity.subject"), textInput(), { required: true })),
       field("outcome", t("activity.outcome"), h("textarea", { rows: 2 })),
-      checkbox("done", t("activity.done_now"), true),
+      checkbox("done", t("activity.done_now"), false),
       submitButton(t("activity.save")));
     onSubmit(form, async (values) => {
       const body = { kind: values.kind, related_type: "customer", related_id: customer.id, subject: values.subject || "" };
@@ -519,19 +522,52 @@ function loyalty(customer) {
     async () => loyaltyCard(await api(`marketing/loyalty/accounts/${encodeURIComponent(customer.id)}`)));
 }
 
-// Calls and branch visits logged by the call-centre flow (the tickets service's interactions),
-// newest first, with what came of each.
+// Calls and branch visits with the customer, newest first, with what came of each: the tickets
+// service owns them (a ticket opened here logs one too); the list is sales' copy of them. A contact
+// logged here shows at once, and once, when the copy catches up.
+function contactList(items) {
+  if (!items.length) return empty(t("common.none"));
+  return h("ul", { class: "timeline" }, items.map((i) => h("li", { dataset: { interaction: i.id } },
+    h("span", { class: "badge" }, label("channel", i.channel)), " ", label("direction", i.direction), " · ",
+    dateTime(i.started_at), i.agent_name ? ` · ${i.agent_name}` : "",
+    i.outcome ? h("div", {}, h("strong", {}, label("outcome", i.outcome)),
+      i.ticket_id ? [" · ", link(`tickets/${i.ticket_id}`, t("interaction.ticket"))] : null)
+      : h("span", { class: "badge open" }, t("interaction.ongoing")),
+    i.summary ? h("div", { class: "note" }, i.summary) : null)));
+}
+
 function contactHistory(customer) {
+  const justLogged = [];
+  const list = h("div", {}, h("p", { class: "loading" }, t("common.loading")));
+  const refresh = async () => {
+    const { items } = await api(customerPath(customer, "interactions"), { query: { limit: 20 } });
+    const known = new Set(items.map((i) => i.id));
+    const pending = justLogged.filter((i) => !known.has(i.id));
+    replace(list, contactList([...pending, ...items]));
+  };
   return optionalPanel("contact-history", t("interaction.title"), async () => {
-    const { items } = await api("tickets/interactions", { query: { customer_id: customer.id, limit: 20 } });
-    if (!items.length) return empty(t("common.none"));
-    return h("ul", { class: "timeline" }, items.map((i) => h("li", { dataset: { interaction: i.id } },
-      h("span", { class: "badge" }, label("channel", i.channel)), " ", label("direction", i.direction), " · ",
-      dateTime(i.started_at), i.agent_name ? ` · ${i.agent_name}` : "",
-      i.outcome ? h("div", {}, h("strong", {}, label("outcome", i.outcome)),
-        i.ticket_id ? [" · ", link(`tickets/${i.ticket_id}`, t("interaction.ticket"))] : null)
-        : h("span", { class: "badge open" }, t("interaction.ongoing")),
-      i.summary ? h("div", { class: "note" }, i.summary) : null)));
+    await refresh();
+    if (!can.logActivity(session.me) || customer.status !== "active") return list;
+    const form = h("form", { class: "inline-form", "aria-label": t("interaction.log") },
+      h("h3", {}, t("interaction.log")),
+      formAlert(),
+      h("div", { class: "row" },
+        field("channel", t("interaction.channel"), selectInput(INTERACTION_CHANNELS.map((c) => [c, label("channel", c)]), "phone")),
+        field("direction", t("interaction.direction"), selectInput(["inbound", "outbound"].map((d) => [d, label("direction", d)]), "inbound")),
+        field("outcome", t("interaction.outcome"), selectInput(INTERACTION_OUTCOMES.map((o) => [o, label("outcome", o)]), "resolved_on_call"))),
+      field("summary", t("interaction.summary"), h("textarea", { rows: 2, maxlength: 2000 })),
+      submitButton(t("interaction.save")));
+    onSubmit(form, async (values) => {
+      const started = await api("tickets/interactions", { method: "POST",
+        body: { customer_id: customer.id, channel: values.channel, direction: values.direction, summary: values.summary || null } });
+      const ended = await api(`tickets/interactions/${encodeURIComponent(started.id)}/end`, { method: "POST",
+        body: { outcome: values.outcome } });
+      justLogged.unshift(ended);
+      form.reset();
+      toast(t("interaction.saved"));
+      await refresh();
+    });
+    return h("div", {}, form, list);
   });
 }
 

@@ -1,0 +1,59 @@
+"""A service's own periodic job as a Worker (ServiceDefinition.background): one pass at start and
+then every ``interval_s`` (or at once when woken), a failed pass logged and retried at the next
+interval, stopped between passes. A subclass writes ``run_pass``; a job with an end (a one-off
+sweep) sets ``finished`` and runs no more passes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+
+class PeriodicJob:
+    name = "periodic-job"
+
+    def __init__(self, *, interval_s: float, log: logging.Logger) -> None:
+        self.interval_s = interval_s
+        self.log = log
+        self.passes = 0  # passes done (tests wait for one)
+        self.finished = False
+        self._task: asyncio.Task | None = None
+        self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+
+    async def run_pass(self) -> None:
+        raise NotImplementedError
+
+    @property
+    def ready(self) -> bool:
+        return self.finished or (self._task is not None and not self._task.done())
+
+    async def start(self) -> None:
+        self._stopping.clear()
+        self._task = asyncio.create_task(self._run(), name=self.name)
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    def wake(self) -> None:
+        """Run a pass now (tests move the clock, then wake the job)."""
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set() and not self.finished:
+            try:
+                await self.run_pass()
+            except Exception:
+                self.log.exception("%s: the pass failed; retrying in %.0f s", self.name, self.interval_s)
+            self.passes += 1
+            if self.finished:
+                break
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.interval_s)
+            except TimeoutError:
+                pass
+            self._wake.clear()
