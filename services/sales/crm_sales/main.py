@@ -26,9 +26,25 @@ from .api import (
     stats,
     tmf_party,
 )
+from .background import ImportWorker
 from .config import SalesSettings
 from .events.consumers import CONSUMERS
 from .grpc import server as grpc_server
+
+
+def import_worker(runtime: ServiceRuntime) -> ImportWorker | None:
+    settings = runtime.settings
+    if not settings.import_worker_enabled:
+        return None
+    return ImportWorker(
+        runtime.db,
+        runtime.clock,
+        imports.checked_rows,
+        batch_size=settings.import_batch_size,
+        poll_interval_s=settings.import_poll_interval_s,
+        lease_s=settings.import_lease_s,
+    )
+
 
 DEFINITION = ServiceDefinition(
     title="Qazaq CRM sales service",
@@ -54,6 +70,7 @@ DEFINITION = ServiceDefinition(
     grpc_servicers=grpc_server.register,
     # What orders and tickets hold about a person, for the subject-access export.
     clients=[OrdersPersonalData, TicketsPersonalData],
+    background=[import_worker],
 )
 
 

@@ -64,13 +64,13 @@ async def test_a_dry_run_names_every_bad_row_by_line_and_field_and_writes_nothin
         assert await session.scalar(select(func.count()).select_from(Customer)) == before
 
 
-async def test_a_file_that_is_no_customer_csv_or_no_dry_run_is_refused_naming_the_field(client):
+async def test_a_file_that_is_no_customer_csv_is_refused_naming_the_field(client):
     wrong = await client.post(
         IMPORTS, params={"dry_run": "true"}, content=b"name,age\nx,1\n", headers=AGENT | {"content-type": "text/csv"}
     )
     assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "file"
-    real = await client.post(IMPORTS, content=b"kind\n", headers=AGENT | {"content-type": "text/csv"})
-    assert real.status_code == 422 and real.json()["errors"][0]["field"] == "dry_run"
+    real = await client.post(IMPORTS, content=b"name,age\nx,1\n", headers=AGENT | {"content-type": "text/csv"})
+    assert real.status_code == 422 and real.json()["errors"][0]["field"] == "file"
     refused = await client.post(
         IMPORTS, params={"dry_run": "true"}, content=b"kind\n", headers=CALL_CENTER | {"content-type": "text/csv"}
     )

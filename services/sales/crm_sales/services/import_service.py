@@ -1,20 +1,44 @@
-"""Customer CSV import: the dry run's report of what an import would do with each row."""
+"""Customer CSV import: the dry run's report of what an import would do with each row, and the
+import itself, a job run in the background in batches (one transaction each) by whichever replica
+claims it.
+
+Each row goes through ``create_customer``, the API's own path (validation, placement, audit, outbox
+event). A customer already registered with the row's IIN/BIN is skipped, so running the same file
+again creates nothing twice; a job whose worker died (its lease ran out) is claimed again and goes on
+after its last committed batch."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm_shared.auth import Principal
-from crm_shared.errors import Problem
+from crm_shared.auth import Principal, Role
+from crm_shared.db import Database, new_id
+from crm_shared.errors import Problem, not_found
 
 from ..access import require_customer_writer
-from ..db.models import Customer
-from .customer_service import NewCustomer, NewIndividual, placement
+from ..db.models import Customer, CustomerImport
+from ..domain.imports import read_rows
+from .customer_service import NewCustomer, NewIndividual, create_customer, placement
+
+IMPORTS_PATH = "/api/v1/sales/customers/imports"
+MAX_KEPT_ERRORS = 1000  # a job keeps the first errors; error_count counts them all
+WORKER_NAME = "customer-import-worker"  # background.ImportWorker, woken when a job is queued
+QUEUED, RUNNING, COMPLETED, FAILED = "queued", "running", "completed", "failed"
+
+RowError = dict[str, Any]  # {line, field, message}
+# The create rules applied to the file's rows (the API's request schema, given by main): the rows
+# they accept as new customers by line, and the errors of the others.
+RowChecker = Callable[[Sequence[tuple[int, dict[str, str]]]], tuple[list[tuple[int, NewCustomer]], list[RowError]]]
+
+
+def import_url(job_id: str) -> str:
+    return f"{IMPORTS_PATH}/{job_id}"
 
 
 @dataclass
@@ -22,10 +46,59 @@ class ImportReport:
     rows: int = 0
     new: int = 0  # would be registered
     existing: int = 0  # already registered (by IIN/BIN): an import leaves them as they are
-    errors: list[dict[str, Any]] = field(default_factory=list)  # {line, field, message}
+    errors: list[RowError] = field(default_factory=list)
 
     def refuse(self, line: int, field_name: str, message: str) -> None:
         self.errors.append({"line": line, "field": field_name, "message": message})
+
+
+def _tax_id(new: NewCustomer) -> str:
+    return new.iin if isinstance(new, NewIndividual) else new.bin
+
+
+def _tax_field(new: NewCustomer) -> str:
+    return "iin" if isinstance(new, NewIndividual) else "bin"
+
+
+def _problem_error(line: int, problem: Problem, default_field: str) -> RowError:
+    first = (problem.errors or [{"field": default_field, "message": problem.detail}])[0]
+    return {
+        "line": line,
+        "field": first.get("field") or default_field,
+        "message": first.get("message") or problem.detail,
+    }
+
+
+def first_lines(rows: Iterable[tuple[int, NewCustomer]]) -> dict[str, int]:
+    """The line on which each IIN/BIN first appears in the file: a later row with it is an error."""
+    lines: dict[str, int] = {}
+    for line, new in rows:
+        lines.setdefault(_tax_id(new), line)
+    return lines
+
+
+class _Placements:
+    """Whether the caller may place a customer in each branch, asked once per branch."""
+
+    def __init__(self, principal: Principal) -> None:
+        self.principal = principal
+        self.refusals: dict[str | None, Problem | None] = {}
+
+    async def refusal(self, session: AsyncSession, branch_code: str | None) -> Problem | None:
+        if branch_code not in self.refusals:
+            try:
+                await placement(session, self.principal, branch_code)
+                self.refusals[branch_code] = None
+            except Problem as problem:
+                self.refusals[branch_code] = problem
+        return self.refusals[branch_code]
+
+
+async def _registered(session: AsyncSession, tax_ids: Sequence[str]) -> set[str]:
+    return set(await session.scalars(select(Customer.tax_id).where(Customer.tax_id.in_(tax_ids))))
+
+
+# --- dry run -------------------------------------------------------------------------------------
 
 
 async def check_rows(
@@ -34,28 +107,18 @@ async def check_rows(
     """Rows the create rules accepted (``report`` holds the others' errors already): placed in a
     branch the caller may write to, not twice in the file; counted as new or already registered."""
     require_customer_writer(principal)
-    tax_ids = [_tax_id(new) for _, new in rows]
-    existing = set(await session.scalars(select(Customer.tax_id).where(Customer.tax_id.in_(tax_ids))))
-    placements: dict[str | None, Problem | None] = {}
-    first_line: dict[str, int] = {}
+    existing = await _registered(session, [_tax_id(new) for _, new in rows])
+    placements = _Placements(principal)
+    first_line = first_lines(rows)
     for line, new in rows:
-        if new.branch_code not in placements:
-            try:
-                await placement(session, principal, new.branch_code)
-                placements[new.branch_code] = None
-            except Problem as problem:
-                placements[new.branch_code] = problem
-        refusal = placements[new.branch_code]
+        refusal = await placements.refusal(session, new.branch_code)
         if refusal is not None:
-            error = (refusal.errors or [{"field": "branch_code", "message": refusal.detail}])[0]
-            report.refuse(line, error["field"], error["message"])
+            report.errors.append(_problem_error(line, refusal, "branch_code"))
             continue
         tax_id = _tax_id(new)
-        if tax_id in first_line:
-            field_name = "iin" if isinstance(new, NewIndividual) else "bin"
-            report.refuse(line, field_name, f"the same as on line {first_line[tax_id]}")
+        if first_line[tax_id] != line:
+            report.refuse(line, _tax_field(new), f"the same as on line {first_line[tax_id]}")
             continue
-        first_line[tax_id] = line
         if tax_id in existing:
             report.existing += 1
         else:
@@ -64,5 +127,234 @@ async def check_rows(
     return report
 
 
-def _tax_id(new: NewCustomer) -> str:
-    return new.iin if isinstance(new, NewIndividual) else new.bin
+# --- jobs ----------------------------------------------------------------------------------------
+
+
+def _principal_record(principal: Principal) -> dict[str, Any]:
+    record = asdict(principal)
+    record["role"] = principal.role.value
+    record["scopes"] = list(principal.scopes)
+    return record
+
+
+def _principal_of(job: CustomerImport) -> Principal:
+    record = dict(job.principal)
+    record["role"] = Role(record["role"])
+    record["scopes"] = tuple(record.get("scopes") or ())
+    return Principal(**record)
+
+
+async def start_import(
+    session: AsyncSession, principal: Principal, content: str, *, file_name: str | None, now: datetime
+) -> CustomerImport:
+    """Queues the file for the background worker. A file that is not a customer CSV at all is
+    refused here (FileRuleError); its rows are checked as they are imported."""
+    require_customer_writer(principal)
+    rows = read_rows(content)
+    job = CustomerImport(
+        id=new_id(),
+        owner_id=principal.subject,
+        principal=_principal_record(principal),
+        file_name=file_name,
+        content=content,
+        status=QUEUED,
+        rows=len(rows),
+        processed=0,
+        created=0,
+        skipped=0,
+        rejected=0,
+        error_count=0,
+        errors=[],
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(job)
+    await session.flush()
+    return job
+
+
+def _own_jobs(principal: Principal):
+    """A job is seen by who started it, and by an administrator."""
+    require_customer_writer(principal)
+    return True if principal.role is Role.ADMIN else CustomerImport.owner_id == principal.subject
+
+
+async def get_import(session: AsyncSession, principal: Principal, job_id: str) -> CustomerImport:
+    job = await session.scalar(select(CustomerImport).where(CustomerImport.id == job_id, _own_jobs(principal)))
+    if job is None:
+        raise not_found("import", job_id)
+    return job
+
+
+async def list_imports(session: AsyncSession, principal: Principal, *, limit: int) -> list[CustomerImport]:
+    """The caller's jobs, newest first."""
+    stmt = (
+        select(CustomerImport)
+        .where(_own_jobs(principal))
+        .order_by(CustomerImport.created_at.desc(), CustomerImport.id.desc())
+        .limit(limit)
+    )
+    return list(await session.scalars(stmt))
+
+
+def import_view(job: CustomerImport, *, with_errors: bool = True) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "id": job.id,
+        "url": import_url(job.id),
+        "status": job.status,
+        "file_name": job.file_name,
+        "rows": job.rows,
+        "processed": job.processed,
+        "created": job.created,
+        "skipped": job.skipped,
+        "rejected": job.rejected,
+        "error_count": job.error_count,
+        "failure": job.failure,
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+        "updated_at": job.updated_at,
+    }
+    if with_errors:
+        view["errors"] = job.errors
+        view["errors_truncated"] = job.error_count > len(job.errors)
+    return view
+
+
+# --- the background worker's steps -----------------------------------------------------------------
+
+
+async def claim_next(db: Database, worker_id: str, *, now: datetime, lease: timedelta) -> str | None:
+    """Takes the oldest queued job, or a running one whose worker stopped renewing its lease (a
+    killed process): that one goes on from its last committed batch. None when there is no work."""
+    async with db.unit_of_work() as session:
+        stmt = (
+            select(CustomerImport)
+            .where(
+                or_(
+                    CustomerImport.status == QUEUED,
+                    (CustomerImport.status == RUNNING) & (CustomerImport.heartbeat_at < now - lease),
+                )
+            )
+            .order_by(CustomerImport.created_at, CustomerImport.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        job = await session.scalar(stmt)
+        if job is None:
+            return None
+        job.status = RUNNING
+        job.worker_id = worker_id
+        job.heartbeat_at = now
+        job.started_at = job.started_at or now
+        job.updated_at = now
+        return job.id
+
+
+@dataclass
+class JobRows:
+    """A claimed job's file, read and checked once: the rows in file order, the new customers the
+    create rules accepted and the errors of the others, by line."""
+
+    lines: list[int]
+    accepted: dict[int, NewCustomer]
+    errors: dict[int, list[RowError]]
+    first_line: dict[str, int]
+
+
+async def load_rows(db: Database, job_id: str, check: RowChecker) -> JobRows:
+    async with db.reads() as session:
+        content = await session.scalar(select(CustomerImport.content).where(CustomerImport.id == job_id))
+    rows = read_rows(content or "")
+    accepted, errors = check(rows)
+    by_line: dict[int, list[RowError]] = {}
+    for error in errors:
+        by_line.setdefault(error["line"], []).append(error)
+    return JobRows(
+        lines=[line for line, _ in rows],
+        accepted={line: new for line, new in accepted if line not in by_line},
+        errors=by_line,
+        first_line=first_lines(accepted),
+    )
+
+
+async def run_batch(
+    db: Database, job_id: str, worker_id: str, rows: JobRows, *, batch_size: int, now: Callable[[], datetime]
+) -> bool:
+    """Imports the next ``batch_size`` rows of the job in one transaction, with its progress.
+    False when the job is finished, or no longer this worker's (its lease was taken over)."""
+    async with db.unit_of_work() as session:
+        job = await session.scalar(select(CustomerImport).where(CustomerImport.id == job_id).with_for_update())
+        if job is None or job.status != RUNNING or job.worker_id != worker_id:
+            return False
+        principal = _principal_of(job)
+        batch = rows.lines[job.processed : job.processed + batch_size]
+        candidates = [rows.accepted[line] for line in batch if line in rows.accepted]
+        registered = await _registered(session, [_tax_id(new) for new in candidates])
+        placements = _Placements(principal)
+        errors: list[RowError] = []
+        for line in batch:
+            row_errors = await _import_row(session, principal, rows, line, registered, placements)
+            if row_errors is None:
+                job.created += 1
+            elif not row_errors:
+                job.skipped += 1
+            else:
+                job.rejected += 1
+                errors.extend(row_errors)
+        job.processed += len(batch)
+        job.error_count += len(errors)
+        room = MAX_KEPT_ERRORS - len(job.errors)
+        if room > 0 and errors:
+            job.errors = [*job.errors, *errors[:room]]
+        moment = now()
+        job.heartbeat_at = moment
+        job.updated_at = moment
+        if job.processed >= job.rows:
+            job.status = COMPLETED
+            job.finished_at = moment
+            job.worker_id = None
+            return False
+        return True
+
+
+async def _import_row(
+    session: AsyncSession,
+    principal: Principal,
+    rows: JobRows,
+    line: int,
+    registered: set[str],
+    placements: _Placements,
+) -> list[RowError] | None:
+    """None: the customer was created; []: skipped (already registered); else the row's errors."""
+    if line in rows.errors:
+        return rows.errors[line]
+    new = rows.accepted[line]
+    refusal = await placements.refusal(session, new.branch_code)
+    if refusal is not None:
+        return [_problem_error(line, refusal, "branch_code")]
+    tax_id = _tax_id(new)
+    if rows.first_line[tax_id] != line:
+        return [{"line": line, "field": _tax_field(new), "message": f"the same as on line {rows.first_line[tax_id]}"}]
+    if tax_id in registered:
+        return []
+    try:
+        async with session.begin_nested():
+            await create_customer(session, principal, new)
+    except Problem as problem:
+        session.add_all(problem.kept_records)  # e.g. that a duplicate check told of an unseen customer
+        return [_problem_error(line, problem, _tax_field(new))]
+    return None
+
+
+async def fail(db: Database, job_id: str, worker_id: str, reason: str, *, now: datetime) -> None:
+    """Stops a job that cannot go on (its file no longer reads, a defect): it says why."""
+    async with db.unit_of_work() as session:
+        job = await session.get(CustomerImport, job_id, with_for_update=True)
+        if job is None or job.worker_id != worker_id:
+            return
+        job.status = FAILED
+        job.failure = reason
+        job.finished_at = now
+        job.updated_at = now
+        job.worker_id = None

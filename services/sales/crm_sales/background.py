@@ -1,0 +1,69 @@
+"""The sales service's own background job (main.DEFINITION.background): the customer import
+worker, which claims queued CSV imports (or ones whose worker died) and runs them batch by batch
+(services/import_service.py). Every replica runs one; a job is claimed by one at a time."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from crm_shared.db import Database
+from crm_shared.worker import PassWorker
+
+from .domain.imports import FileRuleError
+from .services import import_service
+
+log = logging.getLogger("crm.sales.imports")
+
+
+class ImportWorker(PassWorker):
+    """Between jobs it waits ``poll_interval_s``, or until ``wake`` (a job was queued on this replica)."""
+
+    name = import_service.WORKER_NAME
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Callable[[], datetime],
+        check_rows: import_service.RowChecker,
+        *,
+        batch_size: int,
+        poll_interval_s: float,
+        lease_s: float,
+    ) -> None:
+        super().__init__(interval_s=poll_interval_s)
+        self.db = db
+        self.clock = clock
+        self.check_rows = check_rows
+        self.batch_size = batch_size
+        self.lease = timedelta(seconds=lease_s)
+        self.worker_id = f"{socket.gethostname()}:{uuid.uuid4().hex[:12]}"
+
+    async def run_pass(self) -> bool:
+        job_id = await import_service.claim_next(self.db, self.worker_id, now=self.clock(), lease=self.lease)
+        if job_id is None:
+            return False
+        await self.run_job(job_id)
+        return True
+
+    async def run_job(self, job_id: str) -> None:
+        """Runs a claimed job to its end (or until it stops being this worker's, or this worker stops)."""
+        try:
+            rows = await import_service.load_rows(self.db, job_id, self.check_rows)
+        except FileRuleError as exc:
+            await import_service.fail(self.db, job_id, self.worker_id, str(exc), now=self.clock())
+            return
+        while not self.stopping:
+            try:
+                more = await import_service.run_batch(
+                    self.db, job_id, self.worker_id, rows, batch_size=self.batch_size, now=self.clock
+                )
+            except Exception as exc:
+                log.exception("customer import %s: a batch failed; the job stops", job_id)
+                await import_service.fail(self.db, job_id, self.worker_id, f"a batch failed: {exc}", now=self.clock())
+                return
+            if not more:
+                return

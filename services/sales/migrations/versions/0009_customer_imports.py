@@ -1,0 +1,51 @@
+"""Customer CSV imports run in the background (customer_imports): the file, who started it, the
+progress of its committed batches and the first errors by line.
+
+Revision ID: 0009_customer_imports
+Revises: 0008_erasure_asks
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0009_customer_imports"
+down_revision = "0008_erasure_asks"
+branch_labels = None
+depends_on = None
+
+UTC_DATETIME = sa.DateTime(timezone=True)
+
+
+def upgrade() -> None:
+    op.create_table(
+        "customer_imports",
+        sa.Column("id", sa.String(36), nullable=False),
+        sa.Column("owner_id", sa.String(200), nullable=False),
+        sa.Column("principal", sa.JSON(), nullable=False),
+        sa.Column("file_name", sa.String(300), nullable=True),
+        sa.Column("content", sa.Text(), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("rows", sa.Integer(), nullable=False),
+        sa.Column("processed", sa.Integer(), nullable=False),
+        sa.Column("created", sa.Integer(), nullable=False),
+        sa.Column("skipped", sa.Integer(), nullable=False),
+        sa.Column("rejected", sa.Integer(), nullable=False),
+        sa.Column("error_count", sa.Integer(), nullable=False),
+        sa.Column("errors", sa.JSON(), nullable=False),
+        sa.Column("failure", sa.Text(), nullable=True),
+        sa.Column("worker_id", sa.String(100), nullable=True),
+        sa.Column("heartbeat_at", UTC_DATETIME, nullable=True),
+        sa.Column("created_at", UTC_DATETIME, nullable=False),
+        sa.Column("started_at", UTC_DATETIME, nullable=True),
+        sa.Column("finished_at", UTC_DATETIME, nullable=True),
+        sa.Column("updated_at", UTC_DATETIME, nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_customer_imports")),
+    )
+    op.create_index(op.f("ix_customer_imports_owner_id"), "customer_imports", ["owner_id"])
+    op.create_index("ix_customer_imports_status_created", "customer_imports", ["status", "created_at"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_customer_imports_status_created", table_name="customer_imports")
+    op.drop_index(op.f("ix_customer_imports_owner_id"), table_name="customer_imports")
+    op.drop_table("customer_imports")
