@@ -75,3 +75,13 @@ async def test_a_file_that_is_no_customer_csv_is_refused_naming_the_field(client
         IMPORTS, params={"dry_run": "true"}, content=b"kind\n", headers=CALL_CENTER | {"content-type": "text/csv"}
     )
     assert refused.status_code == 403
+
+
+async def test_a_file_may_be_larger_than_a_json_body(client, sales_settings):
+    """An upload (text/csv, multipart) is held to max_upload_bytes, not to max_body_bytes."""
+    text = "kind;iin\n" + "\n" * (sales_settings.max_body_bytes + 10)
+    response = await client.post(
+        IMPORTS, params={"dry_run": "true"}, content=text.encode(), headers=AGENT | {"content-type": "text/csv"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["rows"] == 0
