@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_shared.auth import Principal, Role
@@ -25,6 +26,7 @@ from ..access import require_customer_writer
 from ..db.models import Customer, CustomerImport
 from ..domain.imports import read_rows
 from .customer_service import NewCustomer, NewIndividual, create_customer, placement
+from .staff_directory_service import own_name
 
 IMPORTS_PATH = "/api/v1/sales/customers/imports"
 MAX_KEPT_ERRORS = 1000  # a job keeps the first errors; error_count counts them all
@@ -282,7 +284,27 @@ async def run_batch(
     db: Database, job_id: str, worker_id: str, rows: JobRows, *, batch_size: int, now: Callable[[], datetime]
 ) -> bool:
     """Imports the next ``batch_size`` rows of the job in one transaction, with its progress.
-    False when the job is finished, or no longer this worker's (its lease was taken over)."""
+    False when the job is finished, or no longer this worker's (its lease was taken over).
+
+    A row the create rules refuse changes nothing, so rows need no savepoint of their own; only
+    when the database refuses one (an IIN/BIN registered by someone else meanwhile) is the batch
+    run again, each row then in a savepoint."""
+    try:
+        return await _run_batch(db, job_id, worker_id, rows, batch_size=batch_size, now=now, savepoints=False)
+    except (Problem, IntegrityError):
+        return await _run_batch(db, job_id, worker_id, rows, batch_size=batch_size, now=now, savepoints=True)
+
+
+async def _run_batch(
+    db: Database,
+    job_id: str,
+    worker_id: str,
+    rows: JobRows,
+    *,
+    batch_size: int,
+    now: Callable[[], datetime],
+    savepoints: bool,
+) -> bool:
     async with db.unit_of_work() as session:
         job = await session.scalar(select(CustomerImport).where(CustomerImport.id == job_id).with_for_update())
         if job is None or job.status != RUNNING or job.worker_id != worker_id:
@@ -291,10 +313,10 @@ async def run_batch(
         batch = rows.lines[job.processed : job.processed + batch_size]
         candidates = [rows.accepted[line] for line in batch if line in rows.accepted]
         registered = await _registered(session, [_tax_id(new) for new in candidates])
-        placements = _Placements(principal)
+        importer = _RowImporter(session, principal, rows, registered, savepoints=savepoints)
         errors: list[RowError] = []
         for line in batch:
-            row_errors = await _import_row(session, principal, rows, line, registered, placements)
+            row_errors = await importer.import_row(line)
             if row_errors is None:
                 job.created += 1
             elif not row_errors:
@@ -318,33 +340,57 @@ async def run_batch(
         return True
 
 
-async def _import_row(
-    session: AsyncSession,
-    principal: Principal,
-    rows: JobRows,
-    line: int,
-    registered: set[str],
-    placements: _Placements,
-) -> list[RowError] | None:
-    """None: the customer was created; []: skipped (already registered); else the row's errors."""
-    if line in rows.errors:
-        return rows.errors[line]
-    new = rows.accepted[line]
-    refusal = await placements.refusal(session, new.branch_code)
-    if refusal is not None:
-        return [_problem_error(line, refusal, "branch_code")]
-    tax_id = _tax_id(new)
-    if rows.first_line[tax_id] != line:
-        return [{"line": line, "field": _tax_field(new), "message": f"the same as on line {rows.first_line[tax_id]}"}]
-    if tax_id in registered:
-        return []
-    try:
-        async with session.begin_nested():
-            await create_customer(session, principal, new)
-    except Problem as problem:
-        session.add_all(problem.kept_records)  # e.g. that a duplicate check told of an unseen customer
-        return [_problem_error(line, problem, _tax_field(new))]
-    return None
+class _RowImporter:
+    """One batch's rows, each created through ``create_customer``, owned by who started the job."""
+
+    def __init__(
+        self, session: AsyncSession, principal: Principal, rows: JobRows, registered: set[str], *, savepoints: bool
+    ) -> None:
+        self.session = session
+        self.principal = principal
+        self.rows = rows
+        self.registered = registered
+        self.savepoints = savepoints
+        self.placements = _Placements(principal)
+        self.owner_name: str | None = None
+
+    async def import_row(self, line: int) -> list[RowError] | None:
+        """None: the customer was created; []: skipped (already registered); else the row's errors."""
+        rows, session = self.rows, self.session
+        if line in rows.errors:
+            return rows.errors[line]
+        new = rows.accepted[line]
+        refusal = await self.placements.refusal(session, new.branch_code)
+        if refusal is not None:
+            return [_problem_error(line, refusal, "branch_code")]
+        tax_id = _tax_id(new)
+        if rows.first_line[tax_id] != line:
+            return [
+                {"line": line, "field": _tax_field(new), "message": f"the same as on line {rows.first_line[tax_id]}"}
+            ]
+        if tax_id in self.registered:
+            return []
+        if self.owner_name is None:
+            self.owner_name = await own_name(session, self.principal)
+        owner = {"owner_id": self.principal.subject, "owner_name": self.owner_name}
+        try:
+            if self.savepoints:
+                async with session.begin_nested():
+                    await create_customer(session, self.principal, new, **owner)
+            else:
+                await create_customer(session, self.principal, new, **owner)
+        except Problem as problem:
+            if problem.status == 409 and not problem.errors and not self.savepoints:
+                raise  # the database refused the row (crm_shared.concurrency): the batch goes again with savepoints
+            session.add_all(problem.kept_records)  # e.g. that a duplicate check told of an unseen customer
+            return [_problem_error(line, problem, _tax_field(new))]
+        except IntegrityError:
+            if not self.savepoints:
+                raise
+            return [
+                {"line": line, "field": _tax_field(new), "message": "refused by the database; import the row again"}
+            ]
+        return None
 
 
 async def fail(db: Database, job_id: str, worker_id: str, reason: str, *, now: datetime) -> None:
