@@ -45,6 +45,7 @@ from .common import SummaryRow, render_summary, run_benchmark, temporary_databas
 IMPORTS = "/api/v1/sales/customers/imports"
 SALES_MIGRATIONS = Path(crm_sales.__file__).resolve().parents[1] / "migrations"
 BATCH_SIZE = 500
+PROGRESS_EVERY_S = 30.0
 COLUMNS = (
     "kind", "iin", "bin", "last_name", "first_name", "legal_name", "phone", "email", "branch_code",
     "data_processing_consent", "marketing_consent", "city", "street", "building",
@@ -109,10 +110,15 @@ async def plain_insert(db: Database, rows: list[dict[str, str]], batch_size: int
 
 
 async def follow(http: httpx.AsyncClient, url: str) -> dict:
+    started = last_said = time.perf_counter()
     while True:
         job = (await http.get(url)).json()
         if job["status"] in ("completed", "failed"):
             return job
+        if time.perf_counter() - last_said > PROGRESS_EVERY_S and job["processed"]:
+            elapsed = time.perf_counter() - started
+            print(f"[import]   {job['processed']} of {job['rows']} rows in {elapsed:.0f} s", flush=True)
+            last_said = time.perf_counter()
         await asyncio.sleep(0.2)
 
 

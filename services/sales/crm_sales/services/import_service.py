@@ -24,6 +24,7 @@ from crm_shared.errors import Problem, not_found
 
 from ..access import require_customer_writer
 from ..db.models import Customer, CustomerImport
+from ..db.pipeline_models import BranchDirectoryEntry
 from ..domain.imports import read_rows
 from .customer_service import NewCustomer, NewIndividual, create_customer, placement
 from .staff_directory_service import own_name
@@ -315,15 +316,19 @@ async def _run_batch(
         registered = await _registered(session, [_tax_id(new) for new in candidates])
         importer = _RowImporter(session, principal, rows, registered, savepoints=savepoints)
         errors: list[RowError] = []
+        created = skipped = rejected = 0  # counted apart: a change to the job would be flushed at every row's query
         for line in batch:
             row_errors = await importer.import_row(line)
             if row_errors is None:
-                job.created += 1
+                created += 1
             elif not row_errors:
-                job.skipped += 1
+                skipped += 1
             else:
-                job.rejected += 1
+                rejected += 1
                 errors.extend(row_errors)
+        job.created += created
+        job.skipped += skipped
+        job.rejected += rejected
         job.processed += len(batch)
         job.error_count += len(errors)
         room = MAX_KEPT_ERRORS - len(job.errors)
@@ -353,6 +358,9 @@ class _RowImporter:
         self.savepoints = savepoints
         self.placements = _Placements(principal)
         self.owner_name: str | None = None
+        # Held for the batch: the session's identity map keeps only what is referenced, and each
+        # create_customer looks its branch up again (placement).
+        self.branches: list[BranchDirectoryEntry] | None = None
 
     async def import_row(self, line: int) -> list[RowError] | None:
         """None: the customer was created; []: skipped (already registered); else the row's errors."""
@@ -372,6 +380,7 @@ class _RowImporter:
             return []
         if self.owner_name is None:
             self.owner_name = await own_name(session, self.principal)
+            self.branches = list(await session.scalars(select(BranchDirectoryEntry)))
         owner = {"owner_id": self.principal.subject, "owner_name": self.owner_name}
         try:
             if self.savepoints:
