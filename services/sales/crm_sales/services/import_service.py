@@ -30,6 +30,7 @@ from .customer_service import NewCustomer, NewIndividual, create_customer, place
 from .staff_directory_service import own_name
 
 IMPORTS_PATH = "/api/v1/sales/customers/imports"
+LOOKUP_CHUNK = 5000
 MAX_KEPT_ERRORS = 1000  # a job keeps the first errors; error_count counts them all
 WORKER_NAME = "customer-import-worker"  # background.ImportWorker, woken when a job is queued
 QUEUED, RUNNING, COMPLETED, FAILED = "queued", "running", "completed", "failed"
@@ -98,7 +99,12 @@ class _Placements:
 
 
 async def _registered(session: AsyncSession, tax_ids: Sequence[str]) -> set[str]:
-    return set(await session.scalars(select(Customer.tax_id).where(Customer.tax_id.in_(tax_ids))))
+    """The IINs/BINs among ``tax_ids`` already registered (asked in chunks: a query's parameters are bounded)."""
+    found: set[str] = set()
+    for start in range(0, len(tax_ids), LOOKUP_CHUNK):
+        chunk = tax_ids[start : start + LOOKUP_CHUNK]
+        found.update(await session.scalars(select(Customer.tax_id).where(Customer.tax_id.in_(chunk))))
+    return found
 
 
 # --- dry run -------------------------------------------------------------------------------------
