@@ -19,10 +19,12 @@ class SalesSettings(OrdersClientSettings, TicketsClientSettings):
     # Look-ups by IIN/BIN (REST ?iin=/?bin=, gRPC SearchCustomers iin_bin) a caller who sees
     # identifiers masked may make per minute (crm_sales.domain.lookups); beyond it a 429.
     identifier_lookups_per_minute: int = Field(10, ge=0)
-    # Customer CSV imports (background.ImportWorker): rows per transaction, how often an idle worker
+    # Customer CSV imports (background.ImportWorker): rows per transaction, batches of a job run at
+    # the same time (each its own transaction and connection), how often an idle worker
     # looks for queued jobs, and how long a running job's worker may stay silent before another
     # replica (or this one, restarted) takes the job over from its last committed batch.
     import_worker_enabled: bool = True
     import_batch_size: int = Field(500, ge=1, le=10_000)
+    import_concurrency: int = Field(4, ge=1, le=16)
     import_poll_interval_s: float = Field(2.0, gt=0)
     import_lease_s: float = Field(60.0, gt=0)

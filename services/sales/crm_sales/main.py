@@ -41,6 +41,7 @@ def import_worker(runtime: ServiceRuntime) -> ImportWorker | None:
         runtime.clock,
         imports.checked_rows,
         batch_size=settings.import_batch_size,
+        concurrency=settings.import_concurrency,
         poll_interval_s=settings.import_poll_interval_s,
         lease_s=settings.import_lease_s,
     )

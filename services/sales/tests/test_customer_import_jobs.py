@@ -38,6 +38,7 @@ def sales_settings(sales_database) -> SalesSettings:
         log_json=False,
         log_level="WARNING",
         import_batch_size=BATCH,
+        import_concurrency=3,  # batches of a job run at the same time
         import_poll_interval_s=0.1,
     )
 
@@ -154,15 +155,16 @@ async def test_a_job_whose_worker_died_goes_on_from_its_last_committed_batch(cli
         job = await import_service.start_import(session, principal, text, file_name="killed.csv", now=now)
         # claimed at once by the process that is about to die, so that the live worker leaves it
         job.status, job.worker_id, job.heartbeat_at, job.started_at = "running", "killed-process", now, now
+        job.batch_size = BATCH
         job_id = job.id
     from crm_sales.api.imports import checked_rows
 
     rows = await import_service.load_rows(db, job_id, checked_rows)
-    more = await import_service.run_batch(db, job_id, "killed-process", rows, batch_size=3, now=utcnow)
-    assert more
+    for batch_no in (0, 2):  # it ran two batches at the same time; the one between was rolled back when it died
+        await import_service.run_batch(db, job_id, "killed-process", rows, batch_no, batch_size=BATCH, now=utcnow)
     async with db.read_only() as session:
         progress = await session.get(CustomerImport, job_id)
-        assert (progress.processed, progress.created, progress.status) == (3, 3, "running")
+        assert (progress.processed, progress.created, progress.status) == (4, 4, "running")
         # ... and the process is killed: its lease runs out (it renews it at every batch)
         await session.execute(
             update(CustomerImport).where(CustomerImport.id == job_id).values(heartbeat_at=now - timedelta(days=1))
@@ -194,3 +196,21 @@ async def test_jobs_are_seen_by_who_started_them_and_by_an_administrator(client,
 
 def test_the_import_worker_is_one_of_the_services_background_jobs():
     assert any(factory.__name__ == "import_worker" for factory in DEFINITION.background)
+
+
+async def test_a_phone_twice_in_the_file_is_an_error_on_its_second_line(client, ids):
+    phone = ids.mobile()
+    text = "\n".join(
+        [
+            HEADER,
+            f"individual;{ids.iin()};;Bekova;Aru;;{phone};;ALA-01;yes;no;;;",
+            f"individual;{ids.iin()};;Bekov;Arman;;{phone};;ALA-01;yes;no;;;",
+        ]
+    )
+    checked = await client.post(
+        IMPORTS, params={"dry_run": "true"}, content=text.encode(), headers=AGENT | {"content-type": "text/csv"}
+    )
+    assert checked.json()["errors"] == [{"line": 3, "field": "phone", "message": "the same as on line 2"}]
+    result = await finished(client, (await post_file(client, text)).headers["location"])
+    assert (result["created"], result["rejected"]) == (1, 1)
+    assert result["errors"] == checked.json()["errors"]

@@ -209,6 +209,7 @@ class CustomerImport(SalesBase):
     content: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="queued")  # queued | running | completed | failed
     rows: Mapped[int] = mapped_column(Integer, default=0)
+    batch_size: Mapped[int | None] = mapped_column(Integer)  # fixed when first claimed: batches keep their numbers
     processed: Mapped[int] = mapped_column(Integer, default=0)
     created: Mapped[int] = mapped_column(Integer, default=0)
     skipped: Mapped[int] = mapped_column(Integer, default=0)  # already registered (by IIN/BIN): left as they are
@@ -224,3 +225,18 @@ class CustomerImport(SalesBase):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (Index("ix_customer_imports_status_created", "status", "created_at"),)
+
+
+class CustomerImportBatch(SalesBase):
+    """A batch of a customer import that was committed, in the same transaction as its rows: a job
+    resumed after its worker died runs only the batches without one."""
+
+    __tablename__ = "customer_import_batches"
+
+    job_id: Mapped[str] = mapped_column(String(36), ForeignKey("customer_imports.id"), primary_key=True)
+    batch_no: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    rows: Mapped[int] = mapped_column(Integer)
+    created: Mapped[int] = mapped_column(Integer)
+    skipped: Mapped[int] = mapped_column(Integer)
+    rejected: Mapped[int] = mapped_column(Integer)
+    committed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -23,7 +23,7 @@ from crm_shared.db import Database, new_id
 from crm_shared.errors import Problem, not_found
 
 from ..access import require_customer_writer
-from ..db.models import Customer, CustomerImport
+from ..db.models import Customer, CustomerImport, CustomerImportBatch
 from ..db.pipeline_models import BranchDirectoryEntry
 from ..domain.imports import read_rows
 from .customer_service import NewCustomer, NewIndividual, create_customer, placement
@@ -74,11 +74,22 @@ def _problem_error(line: int, problem: Problem, default_field: str) -> RowError:
 
 
 def first_lines(rows: Iterable[tuple[int, NewCustomer]]) -> dict[str, int]:
-    """The line on which each IIN/BIN first appears in the file: a later row with it is an error."""
+    """The line on which each IIN/BIN, and each phone, first appears in the file: a later new
+    customer with it is an error (as a create with a phone already registered is)."""
     lines: dict[str, int] = {}
     for line, new in rows:
         lines.setdefault(_tax_id(new), line)
+        lines.setdefault(new.phone, line)
     return lines
+
+
+def _repeated(first_line: dict[str, int], line: int, new: NewCustomer, *, tax_id_only: bool = False) -> RowError | None:
+    """The error of a row whose IIN/BIN (or, unless ``tax_id_only``, phone) an earlier line has."""
+    checks = [(_tax_field(new), _tax_id(new))] + ([] if tax_id_only else [("phone", new.phone)])
+    for field_name, value in checks:
+        if first_line[value] != line:
+            return {"line": line, "field": field_name, "message": f"the same as on line {first_line[value]}"}
+    return None
 
 
 class _Placements:
@@ -124,12 +135,13 @@ async def check_rows(
         if refusal is not None:
             report.errors.append(_problem_error(line, refusal, "branch_code"))
             continue
-        tax_id = _tax_id(new)
-        if first_line[tax_id] != line:
-            report.refuse(line, _tax_field(new), f"the same as on line {first_line[tax_id]}")
-            continue
-        if tax_id in existing:
+        repeated = _repeated(first_line, line, new, tax_id_only=True)
+        if repeated is None and _tax_id(new) in existing:
             report.existing += 1
+            continue
+        repeated = repeated or _repeated(first_line, line, new)
+        if repeated is not None:
+            report.errors.append(repeated)
         else:
             report.new += 1
     report.errors.sort(key=lambda error: error["line"])
@@ -233,9 +245,12 @@ def import_view(job: CustomerImport, *, with_errors: bool = True) -> dict[str, A
 # --- the background worker's steps -----------------------------------------------------------------
 
 
-async def claim_next(db: Database, worker_id: str, *, now: datetime, lease: timedelta) -> str | None:
+async def claim_next(
+    db: Database, worker_id: str, *, now: datetime, lease: timedelta, batch_size: int
+) -> tuple[str, int] | None:
     """Takes the oldest queued job, or a running one whose worker stopped renewing its lease (a
-    killed process): that one goes on from its last committed batch. None when there is no work."""
+    killed process): that one goes on with the batches not committed yet. Gives the job's id and
+    its batch size (the first claim's: batches keep their numbers); None when there is no work."""
     async with db.unit_of_work() as session:
         stmt = (
             select(CustomerImport)
@@ -257,7 +272,8 @@ async def claim_next(db: Database, worker_id: str, *, now: datetime, lease: time
         job.heartbeat_at = now
         job.started_at = job.started_at or now
         job.updated_at = now
-        return job.id
+        job.batch_size = job.batch_size or batch_size
+        return job.id, job.batch_size
 
 
 @dataclass
@@ -287,19 +303,38 @@ async def load_rows(db: Database, job_id: str, check: RowChecker) -> JobRows:
     )
 
 
+class LeaseLost(Exception):
+    """The job is no longer this worker's (its lease ran out and another worker took it over)."""
+
+
+async def committed_batches(db: Database, job_id: str) -> set[int]:
+    async with db.reads() as session:
+        stmt = select(CustomerImportBatch.batch_no).where(CustomerImportBatch.job_id == job_id)
+        return set(await session.scalars(stmt))
+
+
 async def run_batch(
-    db: Database, job_id: str, worker_id: str, rows: JobRows, *, batch_size: int, now: Callable[[], datetime]
-) -> bool:
-    """Imports the next ``batch_size`` rows of the job in one transaction, with its progress.
-    False when the job is finished, or no longer this worker's (its lease was taken over).
+    db: Database,
+    job_id: str,
+    worker_id: str,
+    rows: JobRows,
+    batch_no: int,
+    *,
+    batch_size: int,
+    now: Callable[[], datetime],
+) -> None:
+    """Imports rows ``batch_no * batch_size`` onwards in one transaction, which also records the
+    batch and adds its counts and errors to the job (completed with its last batch). Batches of a
+    job may run at the same time, each in its own transaction; the job's row is locked only at the
+    end, for the progress. Raises LeaseLost when the job is no longer this worker's.
 
     A row the create rules refuse changes nothing, so rows need no savepoint of their own; only
     when the database refuses one (an IIN/BIN registered by someone else meanwhile) is the batch
     run again, each row then in a savepoint."""
     try:
-        return await _run_batch(db, job_id, worker_id, rows, batch_size=batch_size, now=now, savepoints=False)
+        await _run_batch(db, job_id, worker_id, rows, batch_no, batch_size=batch_size, now=now, savepoints=False)
     except (Problem, IntegrityError):
-        return await _run_batch(db, job_id, worker_id, rows, batch_size=batch_size, now=now, savepoints=True)
+        await _run_batch(db, job_id, worker_id, rows, batch_no, batch_size=batch_size, now=now, savepoints=True)
 
 
 async def _run_batch(
@@ -307,22 +342,25 @@ async def _run_batch(
     job_id: str,
     worker_id: str,
     rows: JobRows,
+    batch_no: int,
     *,
     batch_size: int,
     now: Callable[[], datetime],
     savepoints: bool,
-) -> bool:
+) -> None:
     async with db.unit_of_work() as session:
-        job = await session.scalar(select(CustomerImport).where(CustomerImport.id == job_id).with_for_update())
+        job = await session.get(CustomerImport, job_id)
         if job is None or job.status != RUNNING or job.worker_id != worker_id:
-            return False
+            raise LeaseLost(job_id)
+        if await session.get(CustomerImportBatch, (job_id, batch_no)) is not None:
+            return  # committed before this worker died
         principal = _principal_of(job)
-        batch = rows.lines[job.processed : job.processed + batch_size]
+        batch = rows.lines[batch_no * batch_size : (batch_no + 1) * batch_size]
         candidates = [rows.accepted[line] for line in batch if line in rows.accepted]
         registered = await _registered(session, [_tax_id(new) for new in candidates])
         importer = _RowImporter(session, principal, rows, registered, savepoints=savepoints)
         errors: list[RowError] = []
-        created = skipped = rejected = 0  # counted apart: a change to the job would be flushed at every row's query
+        created = skipped = rejected = 0
         for line in batch:
             row_errors = await importer.import_row(line)
             if row_errors is None:
@@ -332,6 +370,24 @@ async def _run_batch(
             else:
                 rejected += 1
                 errors.extend(row_errors)
+        # the progress, under the job row's lock (held until this transaction commits; taken before
+        # the batch's row is written, whose key share on the job would otherwise deadlock with a
+        # concurrent batch's)
+        await session.refresh(job, with_for_update=True)
+        if job.status != RUNNING or job.worker_id != worker_id:
+            raise LeaseLost(job_id)
+        moment = now()
+        session.add(
+            CustomerImportBatch(
+                job_id=job_id,
+                batch_no=batch_no,
+                rows=len(batch),
+                created=created,
+                skipped=skipped,
+                rejected=rejected,
+                committed_at=moment,
+            )
+        )
         job.created += created
         job.skipped += skipped
         job.rejected += rejected
@@ -339,16 +395,21 @@ async def _run_batch(
         job.error_count += len(errors)
         room = MAX_KEPT_ERRORS - len(job.errors)
         if room > 0 and errors:
-            job.errors = [*job.errors, *errors[:room]]
-        moment = now()
+            job.errors = sorted([*job.errors, *errors[:room]], key=lambda error: error["line"])
         job.heartbeat_at = moment
         job.updated_at = moment
         if job.processed >= job.rows:
             job.status = COMPLETED
             job.finished_at = moment
             job.worker_id = None
-            return False
-        return True
+
+
+async def complete_if_empty(db: Database, job_id: str, worker_id: str, *, now: datetime) -> None:
+    """A file without data rows has no batch to complete it."""
+    async with db.unit_of_work() as session:
+        job = await session.get(CustomerImport, job_id, with_for_update=True)
+        if job is not None and job.worker_id == worker_id and job.rows == 0:
+            job.status, job.finished_at, job.updated_at, job.worker_id = COMPLETED, now, now, None
 
 
 class _RowImporter:
@@ -377,13 +438,12 @@ class _RowImporter:
         refusal = await self.placements.refusal(session, new.branch_code)
         if refusal is not None:
             return [_problem_error(line, refusal, "branch_code")]
-        tax_id = _tax_id(new)
-        if rows.first_line[tax_id] != line:
-            return [
-                {"line": line, "field": _tax_field(new), "message": f"the same as on line {rows.first_line[tax_id]}"}
-            ]
-        if tax_id in self.registered:
+        repeated = _repeated(rows.first_line, line, new, tax_id_only=True)
+        if repeated is None and _tax_id(new) in self.registered:
             return []
+        repeated = repeated or _repeated(rows.first_line, line, new)
+        if repeated is not None:
+            return [repeated]
         if self.owner_name is None:
             self.owner_name = await own_name(session, self.principal)
             self.branches = list(await session.scalars(select(BranchDirectoryEntry)))

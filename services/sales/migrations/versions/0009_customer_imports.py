@@ -1,5 +1,6 @@
 """Customer CSV imports run in the background (customer_imports): the file, who started it, the
-progress of its committed batches and the first errors by line.
+progress of its committed batches and the first errors by line; customer_import_batches: which
+batches were committed (a resumed job runs the others).
 
 Revision ID: 0009_customer_imports
 Revises: 0008_erasure_asks
@@ -26,6 +27,7 @@ def upgrade() -> None:
         sa.Column("content", sa.Text(), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("rows", sa.Integer(), nullable=False),
+        sa.Column("batch_size", sa.Integer(), nullable=True),
         sa.Column("processed", sa.Integer(), nullable=False),
         sa.Column("created", sa.Integer(), nullable=False),
         sa.Column("skipped", sa.Integer(), nullable=False),
@@ -43,9 +45,24 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_customer_imports_owner_id"), "customer_imports", ["owner_id"])
     op.create_index("ix_customer_imports_status_created", "customer_imports", ["status", "created_at"])
+    op.create_table(
+        "customer_import_batches",
+        sa.Column("job_id", sa.String(36), nullable=False),
+        sa.Column("batch_no", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("rows", sa.Integer(), nullable=False),
+        sa.Column("created", sa.Integer(), nullable=False),
+        sa.Column("skipped", sa.Integer(), nullable=False),
+        sa.Column("rejected", sa.Integer(), nullable=False),
+        sa.Column("committed_at", UTC_DATETIME, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["job_id"], ["customer_imports.id"], name=op.f("fk_customer_import_batches_job_id_customer_imports")
+        ),
+        sa.PrimaryKeyConstraint("job_id", "batch_no", name=op.f("pk_customer_import_batches")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("customer_import_batches")
     op.drop_index("ix_customer_imports_status_created", table_name="customer_imports")
     op.drop_index(op.f("ix_customer_imports_owner_id"), table_name="customer_imports")
     op.drop_table("customer_imports")
