@@ -1,7 +1,7 @@
 // Words of the customer CSV import (check the file, import it, follow it), in English, Russian and Kazakh.
 export const en = {
   "import.link": "Import from CSV", "import.title": "Import customers from a CSV file",
-  "import.hint": "The first line names the columns ({columns}), separated by , or ;. Check the file first: nothing is written until you start the import. A customer already registered with the same IIN/BIN is left as it is, so the same file may be imported again.",
+  "import.hint": "The first line names the columns ({columns}), separated by “,” or “;”. Check the file first: nothing is written until you start the import. A customer already registered with the same IIN/BIN is left as it is, so the same file may be imported again.",
   "import.file": "CSV file", "import.check": "Check the file", "import.checking": "Checking the file…",
   "import.no_file": "Choose a CSV file first.",
   "import.report": "Check of {file}", "import.rows": "Rows", "import.new": "New customers",
@@ -20,7 +20,7 @@ export const en = {
 
 export const ru = {
   "import.link": "Импорт из CSV", "import.title": "Импорт клиентов из CSV-файла",
-  "import.hint": "В первой строке — названия столбцов ({columns}) через , или ;. Сначала проверьте файл: до запуска импорта ничего не записывается. Клиент с уже зарегистрированным ИИН/БИН остаётся как есть, поэтому тот же файл можно импортировать повторно.",
+  "import.hint": "В первой строке — названия столбцов ({columns}) через «,» или «;». Сначала проверьте файл: до запуска импорта ничего не записывается. Клиент с уже зарегистрированным ИИН/БИН остаётся как есть, поэтому тот же файл можно импортировать повторно.",
   "import.file": "CSV-файл", "import.check": "Проверить файл", "import.checking": "Проверяем файл…",
   "import.no_file": "Сначала выберите CSV-файл.",
   "import.report": "Проверка файла {file}", "import.rows": "Строк", "import.new": "Новых клиентов",
@@ -39,7 +39,7 @@ export const ru = {
 
 export const kk = {
   "import.link": "CSV-тен импорттау", "import.title": "Клиенттерді CSV-файлдан импорттау",
-  "import.hint": "Бірінші жолда бағандардың атаулары ({columns}), , немесе ; арқылы бөлінген. Алдымен файлды тексеріңіз: импортты бастағанша ештеңе жазылмайды. ЖСН/БСН бұрыннан тіркелген клиент өзгеріссіз қалады, сондықтан сол файлды қайта импорттауға болады.",
+  "import.hint": "Бірінші жолда бағандардың атаулары ({columns}), «,» немесе «;» арқылы бөлінген. Алдымен файлды тексеріңіз: импортты бастағанша ештеңе жазылмайды. ЖСН/БСН бұрыннан тіркелген клиент өзгеріссіз қалады, сондықтан сол файлды қайта импорттауға болады.",
   "import.file": "CSV-файл", "import.check": "Файлды тексеру", "import.checking": "Файл тексерілуде…",
   "import.no_file": "Алдымен CSV-файлды таңдаңыз.",
   "import.report": "{file} файлын тексеру", "import.rows": "Жолдар", "import.new": "Жаңа клиенттер",
