@@ -76,7 +76,8 @@ def checked_rows(
     description=(
         f"Columns (first line, any order, `,` or `;`): {', '.join(COLUMNS)}. With `dry_run=true` (200) each "
         "row is checked as a customer create would check it and nothing is written; a customer already "
-        "registered with the row's IIN/BIN is counted as `existing`: `{rows, new, existing, errors: [{line, "
+        "registered with the row's IIN/BIN is counted as `existing`, an IIN/BIN or phone repeated in the file is an error "
+        "on its later line: `{rows, new, existing, errors: [{line, "
         "field, message}]}`. Without it (202) the file is queued and imported in the background, in batches: "
         "follow the job at the `Location` (`status` queued, running, completed or failed; `processed`, "
         "`created`, `skipped` (already registered, left as they are), `rejected`, `errors`). Running the "
