@@ -27,12 +27,11 @@ import random
 import secrets
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 from sqlalchemy import Boolean, Column, MetaData, String, Table, insert
 
-import crm_sales
+from crm_cli import services as registry
 from crm_sales.config import SalesSettings
 from crm_sales.main import create_app
 from crm_shared.auth import INTERNAL_TOKEN_HEADER, Principal, Role, issue_internal_token
@@ -43,7 +42,6 @@ from crm_shared.testing import Identities
 from .common import SummaryRow, render_summary, run_benchmark, temporary_databases
 
 IMPORTS = "/api/v1/sales/customers/imports"
-SALES_MIGRATIONS = Path(crm_sales.__file__).resolve().parents[1] / "migrations"
 BATCH_SIZE = 500
 PROGRESS_EVERY_S = 30.0
 COLUMNS = (
@@ -138,7 +136,7 @@ async def run(options: ImportOptions) -> list[SummaryRow]:
     say(f"file: {options.rows} rows, {len(text.encode()) / 1e6:.1f} MB")
     async with temporary_databases() as databases:
         url = await databases.create("sales_import")
-        await upgrade_async(SALES_MIGRATIONS, url)
+        await upgrade_async(registry.get_service("sales").migrations_path(), url)
         secret = secrets.token_urlsafe(32)
         settings = SalesSettings(
             database_url=url,
