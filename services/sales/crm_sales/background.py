@@ -58,7 +58,21 @@ class ImportWorker(PassWorker):
 
     async def run_job(self, job_id: str, batch_size: int) -> None:
         """Runs a claimed job's batches not committed yet, ``concurrency`` at a time, each in its own
-        transaction; stops when the job is no longer this worker's, or this worker stops."""
+        transaction, renewing the job's lease meanwhile; stops when the job is no longer this
+        worker's, or this worker stops."""
+        renewing = asyncio.create_task(self._keep_lease(job_id))
+        try:
+            await self._run_batches(job_id, batch_size)
+        finally:
+            renewing.cancel()
+            await asyncio.gather(renewing, return_exceptions=True)
+
+    async def _keep_lease(self, job_id: str) -> None:
+        while await asyncio.sleep(self.lease.total_seconds() / 3, True):
+            if not await import_service.renew_lease(self.db, job_id, self.worker_id, now=self.clock()):
+                return
+
+    async def _run_batches(self, job_id: str, batch_size: int) -> None:
         try:
             rows = await import_service.load_rows(self.db, job_id, self.check_rows)
         except FileRuleError as exc:

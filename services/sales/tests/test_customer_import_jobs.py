@@ -214,3 +214,23 @@ async def test_a_phone_twice_in_the_file_is_an_error_on_its_second_line(client, 
     result = await finished(client, (await post_file(client, text)).headers["location"])
     assert (result["created"], result["rejected"]) == (1, 1)
     assert result["errors"] == checked.json()["errors"]
+
+
+async def test_a_worker_keeps_its_lease_between_batches_and_loses_it_to_a_takeover(client, ids, db):
+    async with db.unit_of_work() as session:
+        job = await import_service.start_import(
+            session, PRINCIPALS["branch_agent"], "\n".join([HEADER, *good_rows(ids, 1)]), file_name=None, now=utcnow()
+        )
+        job.status, job.worker_id, job.heartbeat_at = "running", "slow-worker", utcnow()
+        job_id = job.id
+    assert await import_service.renew_lease(db, job_id, "slow-worker", now=utcnow() + timedelta(days=1))
+    assert not await import_service.renew_lease(db, job_id, "another-worker", now=utcnow())
+    async with db.read_only() as session:
+        assert (await session.get(CustomerImport, job_id)).heartbeat_at > utcnow()  # not taken over meanwhile
+    async with db.unit_of_work() as session:
+        await session.execute(
+            update(CustomerImport).where(CustomerImport.id == job_id).values(heartbeat_at=utcnow() - timedelta(days=1))
+        )
+    result = await finished(client, f"{IMPORTS}/{job_id}")  # the live worker took it over
+    assert (result["status"], result["created"]) == ("completed", 1)
+    assert not await import_service.renew_lease(db, job_id, "slow-worker", now=utcnow())

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -402,6 +402,18 @@ async def _run_batch(
             job.status = COMPLETED
             job.finished_at = moment
             job.worker_id = None
+
+
+async def renew_lease(db: Database, job_id: str, worker_id: str, *, now: datetime) -> bool:
+    """This worker is still at the job (a batch may take longer than the lease); False once it
+    is not this worker's any more."""
+    async with db.unit_of_work() as session:
+        renewed = await session.execute(
+            update(CustomerImport)
+            .where(CustomerImport.id == job_id, CustomerImport.worker_id == worker_id)
+            .values(heartbeat_at=now)
+        )
+        return bool(renewed.rowcount)
 
 
 async def complete_if_empty(db: Database, job_id: str, worker_id: str, *, now: datetime) -> None:
