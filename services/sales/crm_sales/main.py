@@ -41,7 +41,8 @@ def import_worker(runtime: ServiceRuntime) -> ImportWorker | None:
         runtime.clock,
         imports.checked_rows,
         batch_size=settings.import_batch_size,
-        concurrency=settings.import_concurrency,
+        # SQLite has one writer at a time: concurrent batches would only wait for each other
+        concurrency=1 if runtime.db.is_sqlite else settings.import_concurrency,
         poll_interval_s=settings.import_poll_interval_s,
         lease_s=settings.import_lease_s,
     )
