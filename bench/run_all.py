@@ -1,11 +1,12 @@
 """Runs every benchmark and prints one summary table (`make bench`).
 
-    .venv/bin/python -m bench.run_all [--only api|relay|tickets|orders|webhooks|search|marketing|analytics|commissions] [--deliveries 500] [--customers 100000] [--requests 3000]
+    .venv/bin/python -m bench.run_all [--only api|relay|tickets|orders|webhooks|search|marketing|analytics|commissions|import] [--deliveries 500] [--customers 100000] [--requests 3000]
         [--concurrency 8] [--max-seconds 20] [--events 20000] [--no-sqlite] [--tickets 200000]
         [--order-customers 10000] [--offerings 200] [--orders 2000] [--completions 400]
         [--search-customers 20000] [--search-requests 1000]
         [--send-members 1000] [--segment-customers 100000] [--big]
         [--kafka-events 20000] [--store-events 1000000] [--queries 20]
+        [--import-rows 10000] [--import-batch-size 500]
 
 Figures, never pass/fail: each is printed next to a baseline measured in the same run, and
 the ratio is what to compare between machines and commits (see bench/README.md).
@@ -22,6 +23,7 @@ from . import (
     bench_analytics,
     bench_api,
     bench_commissions,
+    bench_import,
     bench_marketing,
     bench_orders,
     bench_relay,
@@ -57,6 +59,8 @@ async def run_all(args: argparse.Namespace) -> list[SummaryRow]:
         rows += await bench_analytics.run(bench_analytics.options_from(args))
     if args.only in (None, "commissions"):
         rows += await bench_commissions.run(bench_commissions.options_from(args))
+    if args.only in (None, "import"):
+        rows += await bench_import.run(bench_import.options_from(args))
     return rows
 
 
@@ -64,7 +68,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--only",
-        choices=("api", "relay", "tickets", "orders", "webhooks", "search", "marketing", "analytics", "commissions"),
+        choices=(
+            "api",
+            "relay",
+            "tickets",
+            "orders",
+            "webhooks",
+            "search",
+            "marketing",
+            "analytics",
+            "commissions",
+            "import",
+        ),
         help="run one benchmark only",
     )
     bench_api.add_arguments(parser)
@@ -76,6 +91,7 @@ def main() -> None:
     bench_marketing.add_arguments(parser)
     bench_analytics.add_arguments(parser)
     bench_commissions.add_arguments(parser, shared=True)
+    bench_import.add_arguments(parser)
     args = parser.parse_args()
     print(f"machine: {machine()}", flush=True)
     started = time.perf_counter()

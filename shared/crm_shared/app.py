@@ -63,20 +63,27 @@ class ServiceRuntime:
 WorkersFactory = Callable[[ServiceRuntime], Iterable[Worker]]
 
 
-class BodyLimitMiddleware:
-    """Refuses request bodies above ``max_bytes`` with a 413 problem, before the app reads them."""
+UPLOAD_CONTENT_TYPES = (b"multipart/form-data", b"text/csv")
 
-    def __init__(self, app, max_bytes: int) -> None:
+
+class BodyLimitMiddleware:
+    """Refuses request bodies above ``max_bytes`` (a file upload: ``max_upload_bytes``) with a 413
+    problem, before the app reads them."""
+
+    def __init__(self, app, max_bytes: int, max_upload_bytes: int | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_upload_bytes = max(max_bytes, max_upload_bytes or max_bytes)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = dict(scope.get("headers") or [])
+        upload = headers.get(b"content-type", b"").lower().startswith(UPLOAD_CONTENT_TYPES)
+        limit = self.max_upload_bytes if upload else self.max_bytes
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            return await self._too_large(scope, send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return await self._too_large(scope, send, limit)
         received = 0
 
         async def limited_receive():
@@ -84,17 +91,17 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     raise _BodyTooLarge()
             return message
 
         try:
             await self.app(scope, limited_receive, send)
         except _BodyTooLarge:
-            await self._too_large(scope, send)
+            await self._too_large(scope, send, limit)
 
-    async def _too_large(self, scope, send):
-        problem = Problem(413, "Payload too large", f"request body exceeds {self.max_bytes} bytes")
+    async def _too_large(self, scope, send, limit: int):
+        problem = Problem(413, "Payload too large", f"request body exceeds {limit} bytes")
         response = JSONResponse(problem.body(scope.get("path")), status_code=413, media_type=PROBLEM_JSON)
         await response(scope, None, send)
 
@@ -213,7 +220,9 @@ def create_service_app(
     app.add_middleware(NulCharacterGuard)
     install_metrics(app, settings.service_name, before_scrape=lambda: _outbox_gauges(runtime))
     install_request_ids(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
+    )
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz():

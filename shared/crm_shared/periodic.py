@@ -1,32 +1,39 @@
-"""A service's own periodic job as a Worker (ServiceDefinition.background): one pass at start and
-then every ``interval_s`` (or at once when woken), a failed pass logged and retried at the next
-interval, stopped between passes. A subclass writes ``run_pass``; a job with an end (a one-off
-sweep) sets ``finished`` and runs no more passes."""
+"""A service's own background job as a Worker (ServiceDefinition.background): a task started and
+stopped with the app's lifespan that runs one pass at start and then every ``interval_s`` (or at
+once when woken), a failed pass logged and retried at the next interval, stopped between passes.
+A subclass writes ``run_pass``; a pass that returns True (more work waits) is followed at once by
+the next one; a job with an end (a one-off sweep) sets ``finished`` and runs no more passes."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 
+_log = logging.getLogger("crm.periodic")
+
 
 class PeriodicJob:
     name = "periodic-job"
 
-    def __init__(self, *, interval_s: float, log: logging.Logger) -> None:
+    def __init__(self, *, interval_s: float, log: logging.Logger | None = None) -> None:
         self.interval_s = interval_s
-        self.log = log
+        self.log = log or _log
         self.passes = 0  # passes done (tests wait for one)
         self.finished = False
         self._task: asyncio.Task | None = None
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
 
-    async def run_pass(self) -> None:
+    async def run_pass(self) -> bool | None:
         raise NotImplementedError
 
     @property
     def ready(self) -> bool:
         return self.finished or (self._task is not None and not self._task.done())
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
 
     async def start(self) -> None:
         self._stopping.clear()
@@ -40,18 +47,21 @@ class PeriodicJob:
             self._task = None
 
     def wake(self) -> None:
-        """Run a pass now (tests move the clock, then wake the job)."""
+        """Run a pass now instead of at the end of the interval (tests move the clock, then wake)."""
         self._wake.set()
 
     async def _run(self) -> None:
         while not self._stopping.is_set() and not self.finished:
+            more = False
             try:
-                await self.run_pass()
+                more = bool(await self.run_pass())
             except Exception:
                 self.log.exception("%s: the pass failed; retrying in %.0f s", self.name, self.interval_s)
             self.passes += 1
             if self.finished:
                 break
+            if more:
+                continue
             try:
                 await asyncio.wait_for(self._wake.wait(), self.interval_s)
             except TimeoutError:

@@ -93,6 +93,8 @@ class ServiceSettings(BaseSettings):
     # broker acknowledges an offset below one it acknowledged before.
     outbox_broker_check_interval_s: float = 5.0
     max_body_bytes: int = 1_000_000
+    # A file sent as such (multipart/form-data or text/csv, e.g. a customer CSV import) may be larger.
+    max_upload_bytes: int = 50 * 1024 * 1024
     grpc_enabled: bool = True
     relay_enabled: bool = True
     consumers_enabled: bool = True

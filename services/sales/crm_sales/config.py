@@ -26,3 +26,12 @@ class SalesSettings(OrdersClientSettings, TicketsClientSettings, OutboundSetting
     task_reminders_enabled: bool = True
     task_reminder_interval_s: float = Field(60.0, gt=0)
     console_url: str = "http://127.0.0.1:8000/"  # where a reminder sends the person (their tasks)
+    # Customer CSV imports (background.ImportWorker): rows per transaction, batches of a job run at
+    # the same time (each its own transaction and connection), how often an idle worker
+    # looks for queued jobs, and how long a running job's worker may stay silent before another
+    # replica (or this one, restarted) takes the job over from its last committed batch.
+    import_worker_enabled: bool = True
+    import_batch_size: int = Field(500, ge=1, le=10_000)
+    import_concurrency: int = Field(4, ge=1, le=16)
+    import_poll_interval_s: float = Field(2.0, gt=0)
+    import_lease_s: float = Field(60.0, gt=0)

@@ -28,7 +28,7 @@ from .api import (
     stats,
     tmf_party,
 )
-from .background import CallHandover, TaskReminders
+from .background import CallHandover, ImportWorker, TaskReminders
 from .config import SalesSettings
 from .events.consumers import CONSUMERS
 from .grpc import server as grpc_server
@@ -48,6 +48,22 @@ def task_reminders(runtime: ServiceRuntime) -> TaskReminders | None:
         runtime.clock,
         interval_s=settings.task_reminder_interval_s,
         console_url=settings.console_url,
+    )
+
+
+def import_worker(runtime: ServiceRuntime) -> ImportWorker | None:
+    settings = runtime.settings
+    if not settings.import_worker_enabled:
+        return None
+    return ImportWorker(
+        runtime.db,
+        runtime.clock,
+        imports.checked_rows,
+        batch_size=settings.import_batch_size,
+        # SQLite has one writer at a time: concurrent batches would only wait for each other
+        concurrency=1 if runtime.db.is_sqlite else settings.import_concurrency,
+        poll_interval_s=settings.import_poll_interval_s,
+        lease_s=settings.import_lease_s,
     )
 
 
@@ -76,7 +92,7 @@ DEFINITION = ServiceDefinition(
     grpc_servicers=grpc_server.register,
     # What orders and tickets hold about a person, for the subject-access export.
     clients=[OrdersPersonalData, TicketsPersonalData],
-    background=[call_handover, task_reminders],
+    background=[call_handover, task_reminders, import_worker],
 )
 
 

@@ -219,3 +219,50 @@ class CustomerInteraction(SalesBase):
     version: Mapped[int] = mapped_column(Integer)
 
     __table_args__ = (Index("ix_customer_interactions_customer", "customer_id", "started_at"),)
+
+
+class CustomerImport(SalesBase):
+    """A customer CSV file being imported in the background (services/import_service.py): the file
+    itself is kept here, not on a replica's disk, so that whichever replica claims the job runs it.
+    ``processed`` counts the data rows of the committed batches: a job resumes from there."""
+
+    __tablename__ = "customer_imports"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    owner_id: Mapped[str] = mapped_column(String(200), index=True)
+    principal: Mapped[dict[str, Any]] = mapped_column(JSON)  # who started it: the rows are created as them
+    file_name: Mapped[str | None] = mapped_column(String(300))
+    content: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued | running | completed | failed
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    batch_size: Mapped[int | None] = mapped_column(Integer)  # fixed when first claimed: batches keep their numbers
+    processed: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)  # already registered (by IIN/BIN): left as they are
+    rejected: Mapped[int] = mapped_column(Integer, default=0)  # rows with an error
+    error_count: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)  # the first ones, {line, field, message}
+    failure: Mapped[str | None] = mapped_column(Text)  # why a failed job stopped
+    worker_id: Mapped[str | None] = mapped_column(String(100))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_customer_imports_status_created", "status", "created_at"),)
+
+
+class CustomerImportBatch(SalesBase):
+    """A batch of a customer import that was committed, in the same transaction as its rows: a job
+    resumed after its worker died runs only the batches without one."""
+
+    __tablename__ = "customer_import_batches"
+
+    job_id: Mapped[str] = mapped_column(String(36), ForeignKey("customer_imports.id"), primary_key=True)
+    batch_no: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    rows: Mapped[int] = mapped_column(Integer)
+    created: Mapped[int] = mapped_column(Integer)
+    skipped: Mapped[int] = mapped_column(Integer)
+    rejected: Mapped[int] = mapped_column(Integer)
+    committed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

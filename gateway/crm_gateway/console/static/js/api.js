@@ -41,7 +41,7 @@ export async function api(path, { method = "GET", query, body, headers = {} } = 
   const sent = { Accept: "application/json", "Accept-Language": currentLanguage(), ...headers };
   if (session.token) sent.Authorization = `Bearer ${session.token}`;
   let payload;
-  if (body instanceof URLSearchParams) payload = body;
+  if (body instanceof URLSearchParams || body instanceof FormData) payload = body; // the browser sets their type
   else if (body !== undefined) { payload = JSON.stringify(body); sent["Content-Type"] = "application/json"; }
   let response;
   try {

@@ -6,6 +6,7 @@ import { field, formAlert, onSubmit, submitButton, textInput } from "./forms.js"
 import { LANGUAGES, currentLanguage, label, setLanguage, t } from "./i18n.js";
 import { customerFormView, customerHistoryView, customerView } from "./views/customer.js";
 import { customersView } from "./views/customers.js";
+import { customerImportView } from "./views/imports.js";
 import { searchView } from "./views/search.js";
 import { leadsView, pipelineView, reassignView } from "./views/pipeline.js";
 import { branchesView, keysView, usersView } from "./views/admin.js";
@@ -22,6 +23,7 @@ const SCREENS = [
   { path: /^search$/, view: searchView, menu: "nav.search", allowed: (me) => can.readCustomers(me) },
   { path: /^customers$/, view: customersView, menu: "nav.customers", allowed: (me) => can.readCustomers(me) },
   { path: /^customers\/new$/, view: customerFormView, allowed: (me) => can.writeCustomers(me) },
+  { path: /^customers\/import$/, view: customerImportView, allowed: (me) => can.writeCustomers(me) },
   { path: /^customers\/([^/]+)\/edit$/, view: customerFormView, allowed: (me) => can.writeCustomers(me) },
   { path: /^customers\/([^/]+)$/, view: customerView, allowed: (me) => can.readCustomers(me) },
   { path: /^customers\/([^/]+)\/history$/, view: customerHistoryView, allowed: (me) => can.readCustomers(me) },

@@ -9,6 +9,7 @@ import * as customers from "./messages/customers.js";
 import * as daily from "./messages/daily.js";
 import * as erasure from "./messages/erasure.js";
 import * as exports from "./messages/exports.js";
+import * as imports from "./messages/imports.js";
 import * as marketing from "./messages/marketing.js";
 import * as orders from "./messages/orders.js";
 import * as partners from "./messages/partners.js";
@@ -16,7 +17,7 @@ import * as privacy from "./messages/privacy.js";
 import * as search from "./messages/search.js";
 import * as tickets from "./messages/tickets.js";
 
-const PARTS = [core, branches, customers, erasure, orders, tickets, privacy, daily, search, exports, marketing, analytics, partners];
+const PARTS = [core, branches, customers, erasure, orders, tickets, privacy, daily, search, exports, imports, marketing, analytics, partners];
 
 export const MESSAGES = Object.fromEntries(["en", "ru", "kk"].map(
   (language) => [language, Object.assign({}, ...PARTS.map((part) => part[language]))]));

@@ -52,7 +52,9 @@ export async function customersView(root) {
   filters.addEventListener("submit", (event) => { event.preventDefault(); paging.reset(); });
   replace(root,
     h("div", { class: "title-row" }, h("h1", {}, t("customers.title")),
-      can.writeCustomers(me) ? link("customers/new", t("customer.new_title"), { class: "button primary" }) : null),
+      can.writeCustomers(me) ? h("span", { class: "actions" },
+        link("customers/import", t("import.link"), { class: "button" }), " ",
+        link("customers/new", t("customer.new_title"), { class: "button primary" })) : null),
     filters, exportButton("sales/customers", listFilters, "customers.csv"), results, paging.bar);
   await paging.reset();
 }
