@@ -172,7 +172,12 @@ def create_service_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        setup_tracing(settings.service_name, trace_file=settings.trace_file, otlp_endpoint=settings.otlp_endpoint)
+        setup_tracing(
+            settings.service_name,
+            trace_file=settings.trace_file,
+            otlp_endpoint=settings.otlp_endpoint,
+            sample_ratio=settings.trace_sample_ratio,
+        )
         if settings.trace_database_queries:
             instrument_engine(runtime.db.engine)
         if on_startup:

@@ -83,6 +83,9 @@ class ServiceSettings(BaseSettings):
     # Tracing: spans go to a JSON-lines file (dev) and/or an OTLP/HTTP collector.
     trace_file: str = ""
     otlp_endpoint: str = ""
+    # Share of new traces (requests that arrive without a sampled caller's trace) that are recorded;
+    # a request whose caller's trace is sampled is always recorded (telemetry.setup_tracing).
+    trace_sample_ratio: float = Field(0.1, ge=0.0, le=1.0)
     # A span per SQL statement too (off by default: it costs about as much as the query's own CPU).
     trace_database_queries: bool = False
     outbox_poll_interval_s: float = 0.2

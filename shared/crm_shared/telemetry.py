@@ -1,6 +1,13 @@
 """OpenTelemetry setup: one tracer provider per process, spans exported to a JSON-lines
 file (the dev default, so a test can follow one trace across processes) and/or to an
-OTLP/HTTP collector (production)."""
+OTLP/HTTP collector (production).
+
+Sampling is parent-based: a request that arrives with a sampled trace (a ``traceparent`` whose
+sampled flag is set: another service's span, a gRPC call, a Kafka record) is always recorded, one
+whose caller's trace is not sampled never is, and a new trace (a root: a browser's request, a
+scheduler's pass) is recorded with probability ``sample_ratio`` (``trace_sample_ratio`` in the
+settings). A sampled request's trace is therefore complete across gateway → service → gRPC →
+Kafka → consumer, and the others cost no span export, attributes or ids beyond the context."""
 
 from __future__ import annotations
 
@@ -13,6 +20,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
 _configured = False
 
@@ -56,13 +64,19 @@ class JsonLinesSpanExporter(SpanExporter):
         return None
 
 
-def setup_tracing(service_name: str, *, trace_file: str = "", otlp_endpoint: str = "") -> TracerProvider:
-    """Install the global tracer provider once per process."""
+def setup_tracing(
+    service_name: str, *, trace_file: str = "", otlp_endpoint: str = "", sample_ratio: float = 1.0
+) -> TracerProvider:
+    """Install the global tracer provider once per process; ``sample_ratio`` of new traces are
+    recorded, and every trace whose caller's was (module doc)."""
     global _configured
     provider = trace.get_tracer_provider()
     if _configured and isinstance(provider, TracerProvider):
         return provider
-    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": service_name}),
+        sampler=ParentBased(TraceIdRatioBased(sample_ratio)),
+    )
     if trace_file:
         provider.add_span_processor(BatchSpanProcessor(JsonLinesSpanExporter(trace_file), schedule_delay_millis=500))
     if otlp_endpoint:
