@@ -20,9 +20,35 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.sdk.trace.sampling import ParentBased, Sampler, SamplingResult, TraceIdRatioBased
 
 _configured = False
+
+
+class _AdjustableSampler(Sampler):
+    """``ParentBased(TraceIdRatioBased(ratio))`` whose ratio can be changed after the provider
+    (and the tracers it handed out, which keep their sampler) exist: ``set_sample_ratio``."""
+
+    def __init__(self, ratio: float) -> None:
+        self.set_ratio(ratio)
+
+    def set_ratio(self, ratio: float) -> None:
+        self._delegate = ParentBased(TraceIdRatioBased(ratio))
+
+    def should_sample(self, *args, **kwargs) -> SamplingResult:
+        return self._delegate.should_sample(*args, **kwargs)
+
+    def get_description(self) -> str:
+        return self._delegate.get_description()
+
+
+_SAMPLER = _AdjustableSampler(1.0)
+
+
+def set_sample_ratio(ratio: float) -> None:
+    """The share of new traces recorded from now on in this process (tests that follow one
+    trace set 1.0 whatever a service's settings installed)."""
+    _SAMPLER.set_ratio(ratio)
 
 
 class JsonLinesSpanExporter(SpanExporter):
@@ -73,10 +99,8 @@ def setup_tracing(
     provider = trace.get_tracer_provider()
     if _configured and isinstance(provider, TracerProvider):
         return provider
-    provider = TracerProvider(
-        resource=Resource.create({"service.name": service_name}),
-        sampler=ParentBased(TraceIdRatioBased(sample_ratio)),
-    )
+    _SAMPLER.set_ratio(sample_ratio)
+    provider = TracerProvider(resource=Resource.create({"service.name": service_name}), sampler=_SAMPLER)
     if trace_file:
         provider.add_span_processor(BatchSpanProcessor(JsonLinesSpanExporter(trace_file), schedule_delay_millis=500))
     if otlp_endpoint:
