@@ -89,7 +89,7 @@ class ServiceSettings(BaseSettings):
     # A span per SQL statement too (off by default: it costs about as much as the query's own CPU).
     trace_database_queries: bool = False
     outbox_poll_interval_s: float = 0.2
-    outbox_batch_size: int = 200
+    outbox_batch_size: int = 1000
     outbox_retention_days: int = 7
     # How often the relay asks the broker whether it still holds what was published (a memory-only
     # broker that restarted holds nothing); the relay also checks when it starts and whenever the
