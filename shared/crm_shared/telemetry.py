@@ -11,6 +11,7 @@ Kafka → consumer, and the others cost no span export, attributes or ids beyond
 
 from __future__ import annotations
 
+import inspect
 import os
 import threading
 from collections.abc import Sequence
@@ -189,6 +190,20 @@ class TracingMiddleware:
             if route:
                 span.set_attribute("http.route", route)
                 span.update_name(f"{scope['method']} {route}")
+
+
+def _native_fastapi_telemetry_off() -> dict:
+    """FastAPI's own per-request telemetry (recent FastAPI: a server span, operation spans, metrics
+    and logs, on whenever a tracer provider exists), switched off: ``TracingMiddleware`` makes the
+    request's one span. Empty for a FastAPI without it."""
+    from fastapi import FastAPI
+
+    if "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
+        return {}
+    return {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+
+
+NATIVE_FASTAPI_TELEMETRY_OFF = _native_fastapi_telemetry_off()
 
 
 def instrument_fastapi(app) -> None:
