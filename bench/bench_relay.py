@@ -4,7 +4,7 @@ raw aiokafka produce loop of the same records to the same broker in the same run
 - the relay: N ``crm.sales.customer.created`` events (a realistic customer payload, built with
   the service's own ``customer_state``) are written into a fresh sales database's outbox with
   its ``EventWriter`` (``crm_sales.seed.seed_customer_events``), then drained the way
-  ``OutboxRelay`` does it: ``publish_batch`` in a loop under ``RelayLeadership``, batch size
+  ``OutboxRelay`` does it: ``publish_pending`` in a loop under ``RelayLeadership``, batch size
   ``outbox_batch_size``, a producer from ``make_producer``, tracing installed as in a service
   started by `crm up` (spans to a JSON-lines file). Timed from the first pass to the last event
   marked sent.
@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from crm_cli import services as registry
 from crm_sales.config import SalesSettings
@@ -38,7 +39,7 @@ from crm_shared.kafka import ensure_topics, make_producer
 from crm_shared.migrations import upgrade_async
 from crm_shared.models import OutboxEvent
 from crm_shared.outbox import as_cloud_event
-from crm_shared.relay import RelayLeadership, publish_batch
+from crm_shared.relay import RelayLeadership, publish_pending
 from crm_shared.telemetry import setup_tracing, shutdown_tracing
 
 from .common import SummaryRow, render_summary, run_benchmark, temporary_databases
@@ -52,6 +53,8 @@ WRITE_BATCH = 1000
 class RelayOptions:
     events: int = 20_000
     sqlite: bool = True
+    # as a service's default (trace_sample_ratio): the share of events written under a sampled trace
+    trace_sample_ratio: float = SalesSettings().trace_sample_ratio
 
 
 @dataclass
@@ -76,10 +79,28 @@ class Throughput:
         )
 
 
-async def write_events(db: Database, count: int) -> None:
+async def write_events(db: Database, count: int, trace_sample_ratio: float) -> None:
     """``count`` customer-created events in the outbox, written by the service's seed with its
-    EventWriter (payloads built with its own ``customer_state``)."""
+    EventWriter (payloads built with its own ``customer_state``), each then given the trace
+    context a request would have stored with it: a trace of its own, sampled with probability
+    ``trace_sample_ratio`` (as the services' parent-based sampler decides for new traces)."""
     await seed_customer_events(db, count, batch=WRITE_BATCH)
+    rng = random.Random(7)
+    async with db.read_only() as session:
+        seqs = (await session.scalars(select(OutboxEvent.seq).order_by(OutboxEvent.seq))).all()
+    contexts = [
+        {
+            "seq": seq,
+            "trace_headers": {
+                "traceparent": f"00-{rng.getrandbits(128):032x}-{rng.getrandbits(64):016x}-"
+                + ("01" if rng.random() < trace_sample_ratio else "00")
+            },
+        }
+        for seq in seqs
+    ]
+    for start in range(0, len(contexts), WRITE_BATCH):
+        async with db.unit_of_work() as session:
+            await session.execute(update(OutboxEvent), contexts[start : start + WRITE_BATCH])
 
 
 async def unsent_records(db: Database) -> list[tuple[str, bytes, bytes, list[tuple[str, bytes]]]]:
@@ -96,7 +117,7 @@ async def unsent_records(db: Database) -> list[tuple[str, bytes, bytes, list[tup
 
 
 async def drain_with_relay(db: Database, settings: SalesSettings) -> tuple[int, float, float]:
-    """publish_batch in a loop under RelayLeadership until the outbox is empty:
+    """publish_pending in a loop under RelayLeadership until the outbox is empty:
     (events, seconds, CPU seconds of this process)."""
     producer = make_producer(settings)
     await producer.start()
@@ -107,10 +128,10 @@ async def drain_with_relay(db: Database, settings: SalesSettings) -> tuple[int, 
         published = 0
         started, cpu_started = time.perf_counter(), time.process_time()
         while True:
-            sent = await publish_batch(db, producer, settings.service_name, settings.outbox_batch_size)
-            if not sent:
-                break
+            sent, more_waiting = await publish_pending(db, producer, settings.service_name, settings.outbox_batch_size)
             published += sent
+            if not more_waiting:
+                break
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     finally:
         await leadership.release()
@@ -138,14 +159,14 @@ async def raw_produce(
 
 
 async def relay_run(
-    label: str, url: str, settings_kwargs: dict, events: int, raw_topic: str
+    label: str, url: str, settings_kwargs: dict, events: int, raw_topic: str, trace_sample_ratio: float
 ) -> tuple[Throughput, list[Throughput], str]:
     """A fresh outbox of ``events`` events at ``url``, drained by the relay, with a raw produce
     of the same records just before and just after it (the broker's pace drifts as it fills)."""
     await upgrade_async(registry.get_service("sales").migrations_path(), url)
     db = Database(url)
     try:
-        await write_events(db, events)
+        await write_events(db, events, trace_sample_ratio)
         records = await unsent_records(db)
         settings = SalesSettings(database_url=url, **settings_kwargs)
         raws = [await raw_produce("raw aiokafka produce loop, before", settings, raw_topic, records)]
@@ -177,11 +198,12 @@ async def run(options: RelayOptions) -> list[SummaryRow]:
             await ensure_topics(broker.bootstrap_servers, [(TOPIC, PARTITIONS), (raw_topic, PARTITIONS)])
             settings_kwargs = {"kafka_bootstrap_servers": broker.bootstrap_servers}
             # As in a service that `crm up` started: spans exported to a JSON-lines file.
-            setup_tracing("sales", trace_file=str(Path(tmp) / "traces.jsonl"))
+            setup_tracing("sales", trace_file=str(Path(tmp) / "traces.jsonl"), sample_ratio=options.trace_sample_ratio)
             say(
                 f"{options.events} crm.sales.customer.created events per outbox; relay batch size "
                 f"{SalesSettings().outbox_batch_size} (outbox_batch_size); both sides use a producer from "
-                "make_producer (acks=all, linger_ms=5, not idempotent); tracing on, as in a service"
+                "make_producer (acks=all, linger_ms=5, not idempotent); tracing on, as in a service; "
+                f"each event written under a trace of its own, {options.trace_sample_ratio:.0%} of them sampled"
             )
             targets = []
             async with temporary_databases() as databases:
@@ -190,7 +212,9 @@ async def run(options: RelayOptions) -> list[SummaryRow]:
                     targets.append(("outbox relay, SQLite", f"sqlite+aiosqlite:///{Path(tmp) / 'relay.db'}"))
                 for label, url in targets:
                     started = time.perf_counter()
-                    relay, raws, described = await relay_run(label, url, settings_kwargs, options.events, raw_topic)
+                    relay, raws, described = await relay_run(
+                        label, url, settings_kwargs, options.events, raw_topic, options.trace_sample_ratio
+                    )
                     say(
                         f"{label}: {described}; written, relayed and produced raw twice in "
                         f"{time.perf_counter() - started:.1f} s"
@@ -241,10 +265,17 @@ async def run(options: RelayOptions) -> list[SummaryRow]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--events", type=int, default=RelayOptions.events, help="events written and relayed")
     parser.add_argument("--no-sqlite", dest="sqlite", action="store_false", help="skip the SQLite line")
+    parser.add_argument(
+        "--trace-sample-ratio",
+        type=float,
+        default=RelayOptions.trace_sample_ratio,
+        help="share of the events written under a sampled trace, whose publish span is recorded "
+        "(a service's trace_sample_ratio by default)",
+    )
 
 
 def options_from(args: argparse.Namespace) -> RelayOptions:
-    return RelayOptions(events=args.events, sqlite=args.sqlite)
+    return RelayOptions(events=args.events, sqlite=args.sqlite, trace_sample_ratio=args.trace_sample_ratio)
 
 
 def main() -> None:

@@ -101,7 +101,16 @@ class RunningSuite:
     ) -> None:
         self.var_dir = Path(var_dir)
         self.ports = suite_ports()
-        self.env = {**os.environ, **self.ports, "CRM_VAR_DIR": str(self.var_dir), "NO_COLOR": "1", **(env or {})}
+        # Every request traced (the default records a tenth of new traces): tests follow one trace.
+        every_trace = {spec.env_name("trace_sample_ratio"): "1" for spec in registry.SERVICES}
+        self.env = {
+            **os.environ,
+            **self.ports,
+            "CRM_VAR_DIR": str(self.var_dir),
+            "NO_COLOR": "1",
+            **every_trace,
+            **(env or {}),
+        }
         self.argv = [*crm_command(), "up", *(["--seed"] if seed else []), *args]
         self.lines: list[str] = []
         self._lines: queue.Queue[str | None] = queue.Queue()

@@ -3,6 +3,10 @@
 Verified credentials are kept in memory for ``credential_cache_s`` (argon2 on every request
 would dominate latency, and so would a database read): a revoked key, a deactivated user or a
 changed role takes effect in this process at once and in every other within that window.
+
+A bearer token's signature and claims are checked once and its claims kept (``VerifiedTokens``)
+until the token expires; the account check behind it (active, token generation: what a password
+change or deactivation revokes) still runs on every request, through the user cache above.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, Literal, TypeVar
@@ -30,6 +35,7 @@ from .passwords import Passwords
 API_KEY_HEADER = "x-api-key"
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="qazaq-crm"'}
 MAX_CACHE_ENTRIES = 50_000
+MAX_VERIFIED_TOKENS = 10_000
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -60,6 +66,36 @@ class TtlCache(Generic[K, V]):
     def discard_where(self, predicate: Callable[[K, V], bool]) -> None:
         for key in [k for k, (_, v) in self._entries.items() if predicate(k, v)]:
             del self._entries[key]
+
+
+class VerifiedTokens:
+    """Bearer tokens whose signature and claims were verified: token -> claims, each kept until its
+    ``exp`` (wall clock, as the JWT check itself), the least recently used dropped beyond ``max_entries``.
+    An expired token is not found, so the full check runs again and refuses it."""
+
+    def __init__(self, max_entries: int = MAX_VERIFIED_TOKENS, clock: Callable[[], float] = time.time) -> None:
+        self.max_entries = max_entries
+        self.clock = clock
+        self._claims: OrderedDict[str, dict] = OrderedDict()
+
+    def get(self, token: str) -> dict | None:
+        claims = self._claims.get(token)
+        if claims is None:
+            return None
+        if claims["exp"] <= self.clock():
+            del self._claims[token]
+            return None
+        self._claims.move_to_end(token)
+        return claims
+
+    def put(self, token: str, claims: dict) -> None:
+        self._claims[token] = claims
+        self._claims.move_to_end(token)
+        while len(self._claims) > self.max_entries:
+            self._claims.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._claims)
 
 
 @dataclass(frozen=True)
@@ -131,6 +167,7 @@ class Authenticator:
         self._users: TtlCache[str, _UserState | None] = TtlCache(settings.credential_cache_s, lambda: self.clock())
         self._api_keys: TtlCache[str, Caller] = TtlCache(settings.credential_cache_s, lambda: self.clock())
         self._verifying: dict[str, asyncio.Future[Caller | None]] = {}
+        self._verified_tokens = VerifiedTokens()
 
     # --- access tokens -----------------------------------------------------------------
 
@@ -183,14 +220,10 @@ class Authenticator:
         return None
 
     async def authenticate_bearer(self, token: str) -> Caller:
-        try:
-            claims = jwt.decode(
-                token, self.settings.jwt_secret, algorithms=["HS256"], options={"require": ["sub", "iat", "exp"]}
-            )
-        except jwt.ExpiredSignatureError:
-            raise unauthorized("the access token has expired; request a new one") from None
-        except jwt.PyJWTError:
-            raise unauthorized("the access token is not valid") from None
+        claims = self._verified_tokens.get(token)
+        if claims is None:
+            claims = self._verify_token(token)
+            self._verified_tokens.put(token, claims)
         if claims.get("role") == Role.CUSTOMER.value:
             customer_id = claims.get("customer")
             if not isinstance(customer_id, str) or not customer_id:
@@ -204,6 +237,16 @@ class Authenticator:
         if claims["gen"] != state.token_generation:
             raise unauthorized("the access token was issued before a password change; sign in again")
         return state.caller
+
+    def _verify_token(self, token: str) -> dict:
+        try:
+            return jwt.decode(
+                token, self.settings.jwt_secret, algorithms=["HS256"], options={"require": ["sub", "iat", "exp"]}
+            )
+        except jwt.ExpiredSignatureError:
+            raise unauthorized("the access token has expired; request a new one") from None
+        except jwt.PyJWTError:
+            raise unauthorized("the access token is not valid") from None
 
     async def _user_state(self, user_id: str) -> _UserState | None:
         found, state = self._users.get(user_id)

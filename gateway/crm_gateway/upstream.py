@@ -2,7 +2,7 @@
 
 The caller's credentials never leave the gateway: the upstream request carries the internal
 identity token (``x-crm-principal``) instead, plus the request id and the W3C trace context
-(injected by the httpx instrumentation from the gateway's server span).
+(``TracedTransport``: the gateway's span when the trace is sampled).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from fastapi import Request, Response
 from crm_shared.app import REQUEST_ID_HEADER
 from crm_shared.auth import INTERNAL_TOKEN_HEADER, INTERNAL_TOKEN_TTL_S, Principal, issue_internal_token
 from crm_shared.errors import Problem
-from crm_shared.telemetry import instrument_httpx_client
+from crm_shared.telemetry import TracedTransport
 
 from .config import GatewaySettings
 
@@ -114,11 +114,10 @@ class Upstreams:
         )
         self.client = httpx.AsyncClient(
             # retries=1: a new connection is retried once when connecting fails (never a sent request)
-            transport=httpx.AsyncHTTPTransport(limits=limits, retries=1),
+            transport=TracedTransport(httpx.AsyncHTTPTransport(limits=limits, retries=1)),
             timeout=httpx.Timeout(self.settings.upstream_timeout_s, connect=self.settings.upstream_connect_timeout_s),
             trust_env=False,
         )
-        instrument_httpx_client(self.client)
 
     async def stop(self) -> None:
         if self.client is not None:

@@ -160,6 +160,35 @@ async def test_method_path_query_body_and_request_headers_are_forwarded(echo_gat
     assert response.headers["x-request-id"] == "req-from-client"
 
 
+async def test_a_sampled_callers_trace_is_recorded_and_an_unsampled_one_still_travels_on(echo_gateway, span_exporter):
+    gw = echo_gateway
+    user = await gw.login("callcenter")
+    span_exporter.clear()
+    sampled_trace, unsampled_trace = "0af7651916cd43dd8448eb211c80319c", "1bf7651916cd43dd8448eb211c80319d"
+    response = await gw.client.get(
+        "/api/v1/sales/customers", headers=user | {"traceparent": f"00-{sampled_trace}-b7ad6b7169203331-01"}
+    )
+    _, trace_id, parent_id, flags = response.json()["headers"]["traceparent"].split("-")
+    assert (trace_id, flags) == (sampled_trace, "01")
+    spans = {format(span.context.span_id, "016x"): span for span in span_exporter.get_finished_spans()}
+    client_span = spans[parent_id]  # the forward's span is the service's parent ...
+    server_span = spans[format(client_span.parent.span_id, "016x")]  # ... and child of the request's
+    assert server_span.name == "GET /api/v1/sales/{path:path}"
+    assert format(server_span.parent.span_id, "016x") == "b7ad6b7169203331"
+    assert server_span.attributes["http.response.status_code"] == 200
+    assert [span.kind.name for span in spans.values()].count("SERVER") == 1  # FastAPI's own span is off
+
+    span_exporter.clear()
+    response = await gw.client.get(
+        "/api/v1/sales/customers", headers=user | {"traceparent": f"00-{unsampled_trace}-b7ad6b7169203331-00"}
+    )
+    _, trace_id, parent_id, flags = response.json()["headers"]["traceparent"].split("-")
+    assert (trace_id, flags) == (unsampled_trace, "00") and parent_id != "b7ad6b7169203331"
+    assert [
+        span for span in span_exporter.get_finished_spans() if span.context.trace_id == int(unsampled_trace, 16)
+    ] == []
+
+
 async def test_a_request_id_is_made_when_absent_and_given_to_both_sides(echo_gateway):
     gw = echo_gateway
     response = await gw.client.get("/api/v1/sales/ping", headers=await gw.login("callcenter"))

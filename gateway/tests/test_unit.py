@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from crm_gateway.authn import TtlCache
+from crm_gateway.authn import TtlCache, VerifiedTokens
 from crm_gateway.config import GatewaySettings
 from crm_gateway.domain.api_keys import format_key, new_key, parse_key, required_scope, validate_scopes
 from crm_gateway.domain.branches import check_may_close, required_text
@@ -146,6 +146,20 @@ def test_cache_entries_expire_after_the_window():
     assert cache.get("k") == (True, "v")
     now[0] += 0.1
     assert cache.get("k") == (False, None)
+
+
+def test_verified_tokens_are_kept_until_they_expire_and_the_least_recently_used_go_first():
+    now = [1000.0]
+    tokens = VerifiedTokens(max_entries=2, clock=lambda: now[0])
+    tokens.put("a", {"sub": "u1", "exp": 1010})
+    tokens.put("b", {"sub": "u2", "exp": 2000})
+    now[0] = 1009.9
+    assert tokens.get("a") == {"sub": "u1", "exp": 1010}  # a is now the most recently used
+    tokens.put("c", {"sub": "u3", "exp": 2000})
+    assert tokens.get("b") is None and tokens.get("c") is not None and len(tokens) == 2
+    now[0] = 1010.0
+    assert tokens.get("a") is None  # expired: the full check runs again and refuses it
+    assert len(tokens) == 1
 
 
 def test_internal_token_is_reused_and_verifies_as_the_principal():

@@ -25,7 +25,13 @@ from .logging import configure_logging
 from .metrics import install_metrics
 from .query import refuse_unknown_query_parameters
 from .settings import ServiceSettings
-from .telemetry import instrument_engine, instrument_fastapi, setup_tracing, shutdown_tracing
+from .telemetry import (
+    NATIVE_FASTAPI_TELEMETRY_OFF,
+    instrument_engine,
+    instrument_fastapi,
+    setup_tracing,
+    shutdown_tracing,
+)
 
 log = logging.getLogger("crm.app")
 REQUEST_ID_HEADER = "x-request-id"
@@ -179,7 +185,12 @@ def create_service_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        setup_tracing(settings.service_name, trace_file=settings.trace_file, otlp_endpoint=settings.otlp_endpoint)
+        setup_tracing(
+            settings.service_name,
+            trace_file=settings.trace_file,
+            otlp_endpoint=settings.otlp_endpoint,
+            sample_ratio=settings.trace_sample_ratio,
+        )
         if settings.trace_database_queries:
             instrument_engine(runtime.db.engine)
         if on_startup:
@@ -210,6 +221,7 @@ def create_service_app(
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        **NATIVE_FASTAPI_TELEMETRY_OFF,
     )
     # every route added from here on refuses query parameters it does not know (crm_shared.query)
     app.router.dependencies.append(Depends(refuse_unknown_query_parameters))

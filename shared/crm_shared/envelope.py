@@ -8,6 +8,7 @@ in order on one partition.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +18,51 @@ import orjson
 SPECVERSION = "1.0"
 CONTENT_TYPE = "application/json"
 _ATTRS = ("id", "source", "type", "subject", "time", "dataschema", "region", "branch")
+_FIXED_HEADERS = (("ce_specversion", SPECVERSION.encode()), ("content-type", CONTENT_TYPE.encode()))
+# Sources, types, schemas, regions and branches repeat from event to event: each is encoded once
+# (the relay builds these headers for every record it sends). Bounded: cleared when it fills.
+_ENCODED: dict[str, bytes] = {}
+_ENCODED_MAX = 4096
+
+
+def _encoded(value: str) -> bytes:
+    encoded = _ENCODED.get(value)
+    if encoded is None:
+        if len(_ENCODED) >= _ENCODED_MAX:
+            _ENCODED.clear()
+        encoded = _ENCODED[value] = value.encode()
+    return encoded
+
+
+def kafka_headers(
+    *,
+    id: str,
+    source: str,
+    type: str,
+    subject: str,
+    time: datetime,
+    dataschema: str | None,
+    region: str | None,
+    branch: str | None,
+    trace_headers: Mapping[str, str],
+) -> list[tuple[str, bytes]]:
+    """The binary-mode headers of one event (``CloudEvent.kafka_headers``, without building one)."""
+    headers = [
+        *_FIXED_HEADERS,
+        ("ce_id", id.encode()),
+        ("ce_source", _encoded(source)),
+        ("ce_type", _encoded(type)),
+        ("ce_subject", subject.encode()),
+        ("ce_time", time.astimezone(UTC).isoformat().replace("+00:00", "Z").encode()),
+    ]
+    if dataschema is not None:
+        headers.append(("ce_dataschema", _encoded(dataschema)))
+    if region is not None:
+        headers.append(("ce_region", _encoded(region)))
+    if branch is not None:
+        headers.append(("ce_branch", _encoded(branch)))
+    headers.extend((k, v.encode()) for k, v in trace_headers.items())
+    return headers
 
 
 @dataclass
@@ -33,16 +79,17 @@ class CloudEvent:
     trace_headers: dict[str, str] = field(default_factory=dict)  # traceparent / tracestate
 
     def kafka_headers(self) -> list[tuple[str, bytes]]:
-        headers = [("ce_specversion", SPECVERSION.encode()), ("content-type", CONTENT_TYPE.encode())]
-        for attr in _ATTRS:
-            value = getattr(self, attr)
-            if value is None:
-                continue
-            if isinstance(value, datetime):
-                value = value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-            headers.append((f"ce_{attr}", str(value).encode()))
-        headers.extend((k, v.encode()) for k, v in self.trace_headers.items())
-        return headers
+        return kafka_headers(
+            id=self.id,
+            source=self.source,
+            type=self.type,
+            subject=self.subject,
+            time=self.time,
+            dataschema=self.dataschema,
+            region=self.region,
+            branch=self.branch,
+            trace_headers=self.trace_headers,
+        )
 
     def kafka_value(self) -> bytes:
         return orjson.dumps(self.data)

@@ -1,8 +1,10 @@
 """Kafka plumbing every service shares: client factories, topic creation, trace propagation.
 
 Traces cross Kafka like this: the request that wrote an outbox row stored its ``traceparent``
-in the row; the relay opens a PRODUCER span "publish <topic>" as a child of that stored
-context and puts the publish span's own ``traceparent`` in the record headers; the consumer
+in the row; for a row whose trace is sampled the relay opens a PRODUCER span "publish <topic>" as
+a child of that stored context and puts the publish span's own ``traceparent`` in the record
+headers (any other row's stored context goes on the record as it is: see
+``start_publish_span_if_sampled``); the consumer
 opens a CONSUMER span "process <topic>" as a child of the publish span and attaches it as the
 current context while the handler runs (``async for msg in consumer`` would not do that for
 us: opentelemetry-python-contrib #3465).
@@ -45,6 +47,9 @@ def make_producer(settings: ServiceSettings, **overrides: Any) -> AIOKafkaProduc
         "acks": "all",
         "enable_idempotence": False,
         "linger_ms": 5,
+        # One record batch per partition is in flight at a time: 16 KiB (the default) held about
+        # ten outbox events, so a backlog went out ten events per broker round trip.
+        "max_batch_size": 512 * 1024,
         "request_timeout_ms": 30_000,
     }
     options.update(overrides)
@@ -207,6 +212,29 @@ def start_publish_span(
     carrier: dict[str, str] = {}
     _W3C.inject(carrier, context=trace.set_span_in_context(span, parent))
     return span, carrier
+
+
+def _sampled(traceparent: str) -> bool:
+    """The W3C ``sampled`` flag (bit 0 of the last field, ``00-<trace>-<span>-<flags>``)."""
+    try:
+        return bool(int(traceparent[-2:], 16) & 1)
+    except ValueError:
+        return True  # malformed: let the propagator and the sampler decide, as before
+
+
+def start_publish_span_if_sampled(
+    topic: str, *, message_id: str, key: str, parent_headers: Mapping[str, str] | None
+) -> tuple[Span | None, Mapping[str, str]]:
+    """``start_publish_span`` for a row written under a sampled trace. A row written under a trace
+    that was not sampled gets no span: the parent-based sampler (``telemetry.setup_tracing``)
+    would record nothing of it, and starting one cost more than the send; its stored context goes
+    on the record as it is, so the consumer's span stays in that (unsampled) trace. A row written
+    outside any trace gets none either: the consumer's span starts the trace (and is sampled as a
+    new one). Returns (span or None, the trace headers for the record)."""
+    traceparent = parent_headers.get("traceparent") if parent_headers else None
+    if traceparent is None or not _sampled(traceparent):
+        return None, parent_headers or {}
+    return start_publish_span(topic, message_id=message_id, key=key, parent_headers=parent_headers)
 
 
 def finish_publish_span(span: Span, result: RecordMetadata | BaseException) -> None:

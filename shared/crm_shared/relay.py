@@ -18,6 +18,12 @@ service's ``/metrics`` says so: the backlog figures are read from the database w
 publishes those events a second time; consumers dedupe by event id (``consumer.py``), so delivery
 is at least once, effects once.
 
+While the relay has a backlog it runs these passes pipelined (``publish_pending``): the next
+batch is read while this one is sent, and this one is marked sent while the next is on its way,
+still marking only a prefix in ``seq`` order. A publish span is made only for an event written
+under a sampled trace (``kafka.start_publish_span_if_sampled``); the CloudEvent headers are built
+straight from the row (``envelope.kafka_headers``).
+
 An event the broker refuses for good (a non-retriable error such as a payload over the size
 limit, ``PARK_AFTER_ATTEMPTS`` times) is parked: ``parked_at`` is set, it is logged, counted in
 ``crm_outbox_parked_events``, and the relay goes on with the events after it instead of holding
@@ -62,10 +68,12 @@ from pathlib import Path
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import RecordMetadata
+from opentelemetry.trace import Span
 from sqlalchemy import Row, Text, cast, delete, func, or_, select, text, update
 
 from .db import Database, utcnow
-from .kafka import EndOffsets, finish_publish_span, make_producer, start_publish_span
+from .envelope import kafka_headers
+from .kafka import EndOffsets, finish_publish_span, make_producer, start_publish_span_if_sampled
 from .metrics import (
     OUTBOX_BROKER_RESETS,
     OUTBOX_FAILURES,
@@ -74,7 +82,7 @@ from .metrics import (
     OUTBOX_REPUBLISHED,
 )
 from .models import OutboxEvent
-from .outbox import NOTIFY_CHANNEL, UNSENT, as_cloud_event, outbox_backlog, parked_events, refresh_backlog_metrics
+from .outbox import NOTIFY_CHANNEL, UNSENT, outbox_backlog, parked_events, refresh_backlog_metrics
 from .settings import ServiceSettings
 
 __all__ = [
@@ -86,6 +94,7 @@ __all__ = [
     "outbox_backlog",
     "parked_events",
     "publish_batch",
+    "publish_pending",
     "purge_sent",
     "refresh_backlog_metrics",
     "replay",
@@ -171,12 +180,88 @@ async def publish_batch(
     offset); ``before_marking`` runs between the acknowledgements and the marking (test hook).
 
     Run it from one process at a time per database (``RelayLeadership``), or order suffers."""
-    stmt = select(*_UNSENT_COLUMNS).where(*_UNSENT).order_by(OutboxEvent.seq).limit(batch_size)
+    published, _more = await publish_pending(
+        db, producer, service, batch_size, acknowledged=acknowledged, before_marking=before_marking, max_batches=1
+    )
+    return published
+
+
+async def publish_pending(
+    db: Database,
+    producer: AIOKafkaProducer,
+    service: str,
+    batch_size: int,
+    *,
+    acknowledged: Acknowledged | None = None,
+    before_marking: BeforeMarking | None = None,
+    max_batches: int = 50,
+    keep_going: Callable[[], bool] = lambda: True,
+) -> tuple[int, bool]:
+    """``publish_batch`` pass after pass (at most ``max_batches``, while ``keep_going()``), with the
+    database work of one batch overlapping the broker's work on another: the next batch is read
+    while the broker acknowledges this one, and this one is marked sent while the next is on its
+    way. Returns (events published, whether a full batch may still be waiting).
+
+    What stays as in single passes: events are sent in ``seq`` order, only the acknowledged prefix
+    is marked sent (a batch is marked only once every batch before it was), and a failure stops
+    the run with everything from the failed event on unsent, to be sent again in order (events of
+    the next batch, already on their way, come again later: consumers skip what they applied).
+    The next batch is the unsent rows after this one's last ``seq``; a row that commits later
+    with a lower ``seq`` is read by the next call, which starts from the oldest unsent row."""
+    published = 0
+    batches = 0
+    next_read: asyncio.Task | None = None
+    marking: asyncio.Task | None = None  # the previous batch's, running while this one is sent
+    try:
+        events = await _read_unsent(db, batch_size)
+        while events:
+            batches += 1
+            full = len(events) == batch_size
+            if full and batches < max_batches and keep_going():
+                next_read = asyncio.create_task(_read_unsent(db, batch_size, after_seq=events[-1].seq))
+            acked, failure = await _acknowledgements(*await _send_all(producer, events))
+            if marking is not None:
+                published += await marking
+                marking = None
+            if failure is not None:  # raises, or parked: the caller's next pass goes on after it
+                published += await _record_outcome(db, service, acked, failure, acknowledged, before_marking)
+                return published, True
+            marking = asyncio.create_task(_record_outcome(db, service, acked, None, acknowledged, before_marking))
+            if next_read is None:
+                published += await marking
+                marking = None
+                return published, full
+            events, next_read = await next_read, None
+        if marking is not None:
+            published += await marking
+            marking = None
+        return published, False
+    finally:
+        for task in (next_read, marking):
+            if task is not None and not task.done():
+                task.cancel()  # a batch left unmarked is sent again: consumers skip it
+            if task is not None:
+                await asyncio.gather(task, return_exceptions=True)
+
+
+async def _read_unsent(db: Database, batch_size: int, after_seq: int | None = None) -> Sequence[Row]:
+    stmt = select(*_UNSENT_COLUMNS).where(*_UNSENT)
+    if after_seq is not None:
+        stmt = stmt.where(OutboxEvent.seq > after_seq)
     async with db.snapshot() as conn:
-        events = (await conn.execute(stmt)).all()
-    if not events:
-        return 0
-    acked, failure = await _send_in_order(producer, events)
+        return (await conn.execute(stmt.order_by(OutboxEvent.seq).limit(batch_size))).all()
+
+
+async def _record_outcome(
+    db: Database,
+    service: str,
+    acked: Sequence[tuple[Row, RecordMetadata]],
+    failure: tuple[Row, BaseException] | None,
+    acknowledged: Acknowledged | None,
+    before_marking: BeforeMarking | None,
+) -> int:
+    """Marks the acknowledged prefix sent and records the failed event's attempt (parking it
+    when refused for good); returns how many were published, or raises ``OutboxPublishError``."""
     if acked and acknowledged is not None:
         acknowledged(acked)
     if before_marking is not None:
@@ -224,34 +309,58 @@ async def publish_batch(
     return len(acked)
 
 
-async def _send_in_order(
+_InFlight = list[tuple[Row, "Span | None", asyncio.Future]]
+
+
+async def _send_all(
     producer: AIOKafkaProducer, events: Sequence[Row]
-) -> tuple[list[tuple[Row, RecordMetadata]], tuple[Row, BaseException] | None]:
-    """Send every event, then wait for all acks. Returns the acknowledged prefix (in seq order,
-    with the broker's metadata of each) and the first event that failed with its error, if any."""
-    in_flight: list[tuple[Row, object, asyncio.Future]] = []
-    send_failure: tuple[Row, BaseException] | None = None
+) -> tuple[_InFlight, tuple[Row, BaseException] | None]:
+    """Hand every event to the producer in ``seq`` order (the producer batches them per partition
+    and sends them); stops at the first one it refuses. Returns the events on their way, each with
+    its publish span (or None, see ``start_publish_span_if_sampled``) and its acknowledgement, and
+    the refused event with its error, if any."""
+    in_flight: _InFlight = []
+    send = producer.send
     for event in events:
-        span, headers = start_publish_span(
-            event.topic, message_id=event.event_id, key=event.key, parent_headers=event.trace_headers or {}
+        span, trace_headers = start_publish_span_if_sampled(
+            event.topic, message_id=event.event_id, key=event.key, parent_headers=event.trace_headers
         )
         try:
-            ack = await producer.send(
+            ack = await send(
                 event.topic,
                 value=event.data.encode(),
                 key=event.key.encode(),
-                headers=as_cloud_event(event, trace_headers=headers).kafka_headers(),
+                headers=kafka_headers(
+                    id=event.event_id,
+                    source=event.source,
+                    type=event.type,
+                    subject=event.subject,
+                    time=event.created_at,
+                    dataschema=event.dataschema,
+                    region=event.region,
+                    branch=event.branch,
+                    trace_headers=trace_headers,
+                ),
             )
         except Exception as exc:
-            finish_publish_span(span, exc)
-            send_failure = (event, exc)
-            break
+            if span is not None:
+                finish_publish_span(span, exc)
+            return in_flight, (event, exc)
         in_flight.append((event, span, ack))
+    return in_flight, None
+
+
+async def _acknowledgements(
+    in_flight: _InFlight, send_failure: tuple[Row, BaseException] | None
+) -> tuple[list[tuple[Row, RecordMetadata]], tuple[Row, BaseException] | None]:
+    """Waits for every acknowledgement. Returns the acknowledged prefix (in seq order, with the
+    broker's metadata of each) and the first event that failed with its error, if any."""
     results = await asyncio.gather(*(ack for _, _, ack in in_flight), return_exceptions=True)
     acked: list[tuple[Row, RecordMetadata]] = []
     failure: tuple[Row, BaseException] | None = None
     for (event, span, _), result in zip(in_flight, results):
-        finish_publish_span(span, result)
+        if span is not None:
+            finish_publish_span(span, result)
         if failure is None and isinstance(result, BaseException):
             failure = (event, result)
         elif failure is None:
@@ -605,20 +714,21 @@ class OutboxRelay:
                 if self._heal_pending:
                     await self._heal("the relay became active")
                     self._heal_pending = False
-                published = await publish_batch(
+                _published, more_waiting = await publish_pending(
                     self.db,
                     self._producer,
                     self.service,
                     self.batch_size,
                     acknowledged=self.watch.acknowledged,
                     before_marking=self._test_pause if self._pause_file else None,
+                    keep_going=lambda: not self.watch.restarted and not self._stopping.is_set(),
                 )
                 self._consecutive_failures = 0
                 if self.watch.restarted:
                     await self._heal("the broker acknowledged offsets below those it had acknowledged before")
                     continue
                 await self._housekeeping()
-                if published < self.batch_size:
+                if not more_waiting:
                     await self._wait_for_work()
             except _PausedForTest:
                 return

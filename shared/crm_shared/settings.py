@@ -83,10 +83,13 @@ class ServiceSettings(BaseSettings):
     # Tracing: spans go to a JSON-lines file (dev) and/or an OTLP/HTTP collector.
     trace_file: str = ""
     otlp_endpoint: str = ""
+    # Share of new traces (requests that arrive without a sampled caller's trace) that are recorded;
+    # a request whose caller's trace is sampled is always recorded (telemetry.setup_tracing).
+    trace_sample_ratio: float = Field(0.1, ge=0.0, le=1.0)
     # A span per SQL statement too (off by default: it costs about as much as the query's own CPU).
     trace_database_queries: bool = False
     outbox_poll_interval_s: float = 0.2
-    outbox_batch_size: int = 200
+    outbox_batch_size: int = 1000
     outbox_retention_days: int = 7
     # How often the relay asks the broker whether it still holds what was published (a memory-only
     # broker that restarted holds nothing); the relay also checks when it starts and whenever the

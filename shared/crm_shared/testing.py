@@ -214,18 +214,20 @@ async def running_consumer(name: str, db, settings, topic: str, handler) -> Asyn
 
 @pytest.fixture(scope="session")
 def span_exporter():
-    """Every span finished in this process from now on, in memory (call ``.clear()`` first).
-    Installs an SDK tracer provider when none is set yet, else adds to the existing one."""
+    """Every span finished in this process from now on, in memory (call ``.clear()`` first), every
+    new trace sampled. Installs an SDK tracer provider when none is set yet, else adds to the
+    existing one."""
     from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    from .telemetry import setup_tracing
+    from .telemetry import set_sample_ratio, setup_tracing
 
     provider = trace.get_tracer_provider()
     if not isinstance(provider, TracerProvider):
         provider = setup_tracing("crm-tests")  # the process-wide provider, as a service would install it
+    set_sample_ratio(1.0)  # every trace, whatever ratio a service app of this test run installed
     exporter = InMemorySpanExporter()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     yield exporter

@@ -33,7 +33,7 @@ from crm_shared.grpc import (
     principal_metadata,
 )
 from crm_shared.settings import ServiceSettings
-from crm_shared.telemetry import setup_tracing
+from crm_shared.telemetry import set_sample_ratio, setup_tracing
 from crm_shared.testing import TEST_INTERNAL_TOKEN_SECRET
 
 SECRET = TEST_INTERNAL_TOKEN_SECRET
@@ -146,6 +146,7 @@ def client_spans():
 
     exporter = InMemorySpanExporter()
     setup_tracing("grpc-test-client").add_span_processor(SimpleSpanProcessor(exporter))
+    set_sample_ratio(1.0)  # a service app of this test run may have installed its own ratio
     yield exporter
     exporter.shutdown()
 

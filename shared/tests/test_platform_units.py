@@ -9,16 +9,20 @@ import httpx
 import orjson
 import pytest
 from fastapi import FastAPI
+from opentelemetry import trace
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from pydantic import BaseModel, ValidationError
 
 from crm_shared import auth
 from crm_shared.auth import Principal, Role, issue_internal_token, verify_internal_token
 from crm_shared.envelope import CloudEvent
 from crm_shared.errors import PROBLEM_JSON, Problem, field_problem, install_problem_handlers
+from crm_shared.kafka import start_publish_span_if_sampled
 from crm_shared.models import OutboxEvent
 from crm_shared.outbox import as_cloud_event
 from crm_shared.pagination import decode_cursor, encode_cursor
 from crm_shared.settings import MIN_SECRET_LENGTH, PUBLISHED_SECRETS, ServiceSettings, process_secret
+from crm_shared.telemetry import set_sample_ratio
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
@@ -91,6 +95,41 @@ class TestEnvelope:
         )
         assert published.trace_headers == {"traceparent": TRACEPARENT}
         assert as_cloud_event(row).trace_headers == {"traceparent": "stored"}
+
+
+class TestSampling:
+    """Parent-based: a caller's sampled trace is always continued, a new trace by the ratio."""
+
+    @pytest.fixture
+    def nothing_new_sampled(self, span_exporter):
+        set_sample_ratio(0.0)
+        yield span_exporter
+        set_sample_ratio(1.0)
+
+    def test_a_new_trace_follows_the_ratio_and_a_sampled_callers_trace_is_always_recorded(self, nothing_new_sampled):
+        tracer = trace.get_tracer("test")
+        with tracer.start_as_current_span("GET /api/v1/sales/customers") as root:
+            assert not root.is_recording()
+        caller = TraceContextTextMapPropagator().extract({"traceparent": TRACEPARENT})
+        with tracer.start_as_current_span("GET /api/v1/sales/customers", context=caller) as child:
+            assert child.is_recording()
+            assert child.get_span_context().trace_id == int(TRACEPARENT.split("-")[1], 16)
+
+    def test_the_relay_makes_a_publish_span_only_for_an_event_written_under_a_sampled_trace(self, nothing_new_sampled):
+        unsampled = {"traceparent": TRACEPARENT[:-2] + "00"}
+        assert start_publish_span_if_sampled("t", message_id="e", key="k", parent_headers=unsampled) == (
+            None,
+            unsampled,
+        )
+        assert start_publish_span_if_sampled("t", message_id="e", key="k", parent_headers={}) == (None, {})
+        span, headers = start_publish_span_if_sampled(
+            "t", message_id="e", key="k", parent_headers={"traceparent": TRACEPARENT}
+        )
+        span.end()
+        assert span.is_recording() is False  # ended
+        assert span.parent.span_id == int(TRACEPARENT.split("-")[2], 16)
+        assert headers["traceparent"].split("-")[1] == TRACEPARENT.split("-")[1]
+        assert headers["traceparent"].endswith("-01")
 
 
 class TestCursor:
