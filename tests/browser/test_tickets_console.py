@@ -257,4 +257,4 @@ async def test_a_logged_call_shows_in_the_360_views_contact_history(console, sui
     logged = agent.page.locator(f"#contact-history li[data-interaction='{call.json()['id']}']")
     await expect(logged).to_contain_text(marker)
     await expect(logged.locator("strong")).not_to_be_empty()  # the outcome, in the user's language
-    await expect(logged).to_contain_text("callcenter")
+    await expect(logged).to_contain_text("Aigerim Bekova")  # the agent by name, not by login
