@@ -40,7 +40,7 @@ from crm_shared.broker import EmbeddedBroker, free_port
 from crm_shared.kafka import ensure_topics, make_producer
 from crm_shared.migrations import upgrade_async
 
-from .common import SummaryRow, render_summary, run_benchmark, temporary_databases
+from .common import SummaryRow, run_from_command_line, temporary_databases
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "services" / "analytics" / "migrations"
 QUERY_TARGET_MS = 200.0
@@ -255,11 +255,7 @@ def options_from(args: argparse.Namespace) -> AnalyticsOptions:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_arguments(parser)
-    rows = run_benchmark(run(options_from(parser.parse_args())))
-    print()
-    print(render_summary(rows))
+    run_from_command_line(__doc__, add_arguments, options_from, run)
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ from crm_shared.identifiers import make_bin, make_iin
 from crm_shared.migrations import upgrade_async
 from crm_shared.settings import project_root
 
-from .common import SummaryRow, render_summary, run_benchmark, temporary_databases
+from .common import SummaryRow, run_from_command_line, temporary_databases
 from .loadgen import Client, Request, Response, Result, measure, ratio
 
 HOST = "127.0.0.1"
@@ -664,11 +664,7 @@ def options_from(args: argparse.Namespace) -> ApiOptions:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_arguments(parser)
-    rows = run_benchmark(run(options_from(parser.parse_args())))
-    print()
-    print(render_summary(rows))
+    run_from_command_line(__doc__, add_arguments, options_from, run)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ from crm_shared.db import Database
 from crm_shared.envelope import CloudEvent
 from crm_shared.migrations import upgrade_async
 
-from .common import SummaryRow, render_summary, run_benchmark, temporary_databases
+from .common import SummaryRow, run_from_command_line, temporary_databases
 
 MIGRATIONS = "services/partners/migrations"
 PARTNER = DEMO_PARTNERS[0].id
@@ -201,10 +201,7 @@ async def run(args: argparse.Namespace) -> list[SummaryRow]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_arguments(parser)
-    rows = run_benchmark(run(parser.parse_args()))
-    print(render_summary(rows))
+    run_from_command_line(__doc__, add_arguments, lambda args: args, run)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from crm_shared.db import Database
 from crm_shared.migrations import upgrade_async
 from crm_shared.testing import Identities
 
-from .common import SummaryRow, render_summary, run_benchmark, temporary_databases
+from .common import SummaryRow, run_from_command_line, temporary_databases
 
 IMPORTS = "/api/v1/sales/customers/imports"
 BATCH_SIZE = 500
@@ -209,11 +209,7 @@ def options_from(args: argparse.Namespace) -> ImportOptions:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_arguments(parser)
-    rows = run_benchmark(run(options_from(parser.parse_args())))
-    print()
-    print(render_summary(rows))
+    run_from_command_line(__doc__, add_arguments, options_from, run)
 
 
 if __name__ == "__main__":

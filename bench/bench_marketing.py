@@ -37,7 +37,7 @@ from crm_shared.db import Database
 from crm_shared.migrations import upgrade_async
 from crm_shared.outbound import Outbound, OutboundMessage, OutboundSettings
 
-from .common import SummaryRow, render_summary, run_benchmark, temporary_databases
+from .common import SummaryRow, run_from_command_line, temporary_databases
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "services" / "marketing" / "migrations"
 MARKETER = Principal("bench-marketer", "marketer", Role.MARKETER)
@@ -216,10 +216,7 @@ async def run(args: argparse.Namespace) -> list[SummaryRow]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_arguments(parser)
-    rows = run_benchmark(run(options_from(parser.parse_args())))
-    print(render_summary(rows))
+    run_from_command_line(__doc__, add_arguments, options_from, run)
 
 
 if __name__ == "__main__":

@@ -55,7 +55,7 @@ from crm_shared.kafka import ensure_topics, make_producer
 from crm_shared.migrations import upgrade_async
 
 from .bench_api import CpuMeter, Suite, seed_gateway_users, sign_in
-from .common import SummaryRow, render_summary, run_benchmark, temporary_databases
+from .common import SummaryRow, run_from_command_line, temporary_databases
 from .loadgen import Client, Request, Response, Result, measure, ratio, run_load
 
 BENCHED_SERVICES = ("sales", "orders", "gateway")
@@ -524,11 +524,7 @@ def options_from(args: argparse.Namespace) -> OrdersOptions:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_arguments(parser)
-    rows = run_benchmark(run(options_from(parser.parse_args())))
-    print()
-    print(render_summary(rows))
+    run_from_command_line(__doc__, add_arguments, options_from, run)
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ from crm_shared.outbox import as_cloud_event
 from crm_shared.relay import RelayLeadership, publish_pending
 from crm_shared.telemetry import setup_tracing, shutdown_tracing
 
-from .common import SummaryRow, render_summary, run_benchmark, temporary_databases
+from .common import SummaryRow, run_from_command_line, temporary_databases
 
 RELAY_TARGET = 0.5
 PARTITIONS = 3  # as the topic catalogue gives crm.sales.customer.v1
@@ -279,11 +279,7 @@ def options_from(args: argparse.Namespace) -> RelayOptions:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_arguments(parser)
-    rows = run_benchmark(run(options_from(parser.parse_args())))
-    print()
-    print(render_summary(rows))
+    run_from_command_line(__doc__, add_arguments, options_from, run)
 
 
 if __name__ == "__main__":

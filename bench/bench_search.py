@@ -40,7 +40,7 @@ from crm_shared.db import Database
 from crm_shared.migrations import upgrade_async
 
 from .bench_api import Suite, phone_notations, seed_gateway_users, seed_sales, sign_in
-from .common import SummaryRow, render_summary, run_benchmark, temporary_databases
+from .common import SummaryRow, run_from_command_line, temporary_databases
 from .loadgen import Client, Request, Response, measure, ratio
 
 BENCHED_SERVICES = ("sales", "tickets", "orders", "gateway")
@@ -248,11 +248,7 @@ def options_from(args: argparse.Namespace) -> SearchOptions:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_arguments(parser)
-    rows = run_benchmark(run(options_from(parser.parse_args())))
-    print()
-    print(render_summary(rows))
+    run_from_command_line(__doc__, add_arguments, options_from, run)
 
 
 if __name__ == "__main__":

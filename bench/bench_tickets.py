@@ -51,7 +51,7 @@ from crm_tickets.domain.routing import queue_for
 from crm_tickets.services.sla_service import scan_once
 
 from .bench_api import CpuMeter, Suite, seed_gateway_users, sign_in
-from .common import SummaryRow, render_summary, run_benchmark, temporary_databases
+from .common import SummaryRow, run_from_command_line, temporary_databases
 from .loadgen import Client, Request, Response, Result, measure, ratio
 
 BENCHED_SERVICES = ("sales", "tickets", "gateway")
@@ -474,11 +474,7 @@ def options_from(args: argparse.Namespace) -> TicketsOptions:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_arguments(parser)
-    rows = run_benchmark(run(options_from(parser.parse_args())))
-    print()
-    print(render_summary(rows))
+    run_from_command_line(__doc__, add_arguments, options_from, run)
 
 
 if __name__ == "__main__":

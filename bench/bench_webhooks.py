@@ -35,7 +35,7 @@ from crm_shared.registry import get_service
 from crm_webhooks.config import WebhooksSettings
 from crm_webhooks.services import delivery_service, subscription_service
 
-from .common import SummaryRow, render_summary, run_benchmark, temporary_databases
+from .common import SummaryRow, run_from_command_line, temporary_databases
 
 EVENT_TYPE = "crm.gateway.branch.opened"
 
@@ -129,9 +129,7 @@ def options_from(args: argparse.Namespace) -> WebhookOptions:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_arguments(parser)
-    print(render_summary(run_benchmark(run(options_from(parser.parse_args())))))
+    run_from_command_line(__doc__, add_arguments, options_from, run)
 
 
 if __name__ == "__main__":

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import math
 import os
 import signal
 import sys
 import uuid
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -108,3 +109,17 @@ def render_summary(rows: list[SummaryRow]) -> str:
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header, *body]]
     notes = [f"  * {r.benchmark}: {r.note}" for r in rows if r.note]
     return "\n".join([lines[0], rule, *lines[1:], *(["", *notes] if notes else [])])
+
+
+def run_from_command_line(
+    doc: str | None,
+    add_arguments: Callable[[argparse.ArgumentParser], None],
+    options_from: Callable[[argparse.Namespace], Any],
+    run: Callable[[Any], Coroutine[Any, Any, list[SummaryRow]]],
+) -> None:
+    """A benchmark module's ``main``: its own flags, the run, then its summary rows."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
+    add_arguments(parser)
+    rows = run_benchmark(run(options_from(parser.parse_args())))
+    print()
+    print(render_summary(rows))
