@@ -2,7 +2,8 @@
 stopped with the app's lifespan that runs one pass at start and then every ``interval_s`` (or at
 once when woken), a failed pass logged and retried at the next interval, stopped between passes.
 A subclass writes ``run_pass``; a pass that returns True (more work waits) is followed at once by
-the next one; a job with an end (a one-off sweep) sets ``finished`` and runs no more passes."""
+the next one; a job with an end (a one-off sweep) sets ``finished`` and runs no more passes; a job
+made with ``first_pass_at_start=False`` waits one interval before its first pass."""
 
 from __future__ import annotations
 
@@ -15,8 +16,11 @@ _log = logging.getLogger("crm.periodic")
 class PeriodicJob:
     name = "periodic-job"
 
-    def __init__(self, *, interval_s: float, log: logging.Logger | None = None) -> None:
+    def __init__(
+        self, *, interval_s: float, log: logging.Logger | None = None, first_pass_at_start: bool = True
+    ) -> None:
         self.interval_s = interval_s
+        self.first_pass_at_start = first_pass_at_start
         self.log = log or _log
         self.passes = 0  # passes done (tests wait for one)
         self.finished = False
@@ -51,6 +55,8 @@ class PeriodicJob:
         self._wake.set()
 
     async def _run(self) -> None:
+        if not self.first_pass_at_start:
+            await self._wait()
         while not self._stopping.is_set() and not self.finished:
             more = False
             try:
@@ -60,10 +66,13 @@ class PeriodicJob:
             self.passes += 1
             if self.finished:
                 break
-            if more:
-                continue
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.interval_s)
-            except TimeoutError:
-                pass
-            self._wake.clear()
+            if not more:
+                await self._wait()
+
+    async def _wait(self) -> None:
+        """Until the interval has passed, or ``wake`` or ``stop`` was called."""
+        try:
+            await asyncio.wait_for(self._wake.wait(), self.interval_s)
+        except TimeoutError:
+            pass
+        self._wake.clear()

@@ -21,6 +21,7 @@ from crm_contracts import events as catalogue
 from crm_shared.db import Database
 from crm_shared.envelope import CloudEvent
 from crm_shared.kafka import make_consumer
+from crm_shared.periodic import PeriodicJob
 from crm_shared.settings import var_dir
 
 from .config import AnalyticsSettings
@@ -143,50 +144,23 @@ class IngestWorker:
                 log.warning("ingest: stopping the Kafka client failed: %s", exc)
 
 
-class _Periodic:
-    """A worker of one task (``_run``), started and stopped with the service."""
-
-    name = ""
-    _task: asyncio.Task | None = None
-
-    @property
-    def ready(self) -> bool:
-        return self._task is not None and not self._task.done()
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=self.name)
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    async def _run(self) -> None:
-        raise NotImplementedError
-
-
-class Compactor(_Periodic):
+class Compactor(PeriodicJob):
     """Merges the quiet partitions of the records into one part each (EventStore.compact), every
     ``compaction_interval_s``: the dashboards' FINAL then has nothing to merge in them."""
 
     name = "analytics-compaction"
 
     def __init__(self, store: EventStore, settings: AnalyticsSettings) -> None:
+        super().__init__(interval_s=settings.compaction_interval_s, log=log, first_pass_at_start=False)
         self.store = store
         self.settings = settings
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.compaction_interval_s)
-            try:
-                for partition in await self.store.compact(self.settings.compaction_quiet_s):
-                    log.info("records partition %s compacted", partition)
-            except Exception as exc:
-                log.warning("compaction: %s; trying again later", exc)
+    async def run_pass(self) -> None:
+        for partition in await self.store.compact(self.settings.compaction_quiet_s):
+            log.info("records partition %s compacted", partition)
 
 
-class MonthlyReports(_Periodic):
+class MonthlyReports(PeriodicJob):
     """Writes the previous month's report of every region once (services/export_service.py), and
     checks again every ``reports_check_interval_s``: a report missed while the service was down is
     written when it comes back."""
@@ -194,17 +168,13 @@ class MonthlyReports(_Periodic):
     name = "analytics-monthly-reports"
 
     def __init__(self, store: EventStore, settings: AnalyticsSettings, clock: Callable[[], datetime]) -> None:
+        super().__init__(interval_s=settings.reports_check_interval_s, log=log)
         self.store = store
         self.settings = settings
         self.clock = clock
         self.directory = Path(settings.reports_dir or Path(settings.var_dir or var_dir()) / "analytics-reports")
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                month = export_service.previous_month(self.clock())
-                for path in await export_service.write_monthly_reports(self.store, self.directory, month):
-                    log.info("monthly report written: %s", path)
-            except Exception as exc:
-                log.warning("monthly reports: %s; trying again later", exc)
-            await asyncio.sleep(self.settings.reports_check_interval_s)
+    async def run_pass(self) -> None:
+        month = export_service.previous_month(self.clock())
+        for path in await export_service.write_monthly_reports(self.store, self.directory, month):
+            log.info("monthly report written: %s", path)

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from crm_shared.clients.sales import SalesCustomers
 from crm_shared.db import Database
 from crm_shared.outbound import DeliveryReceipt, InboundSms, Outbound
+from crm_shared.periodic import PeriodicJob
 
 from .config import MarketingSettings
 from .services import campaign_service, loyalty_service, opt_out_service
@@ -35,7 +36,7 @@ class Pacer:
         self.next_slot = max(now, self.next_slot) + self.interval
 
 
-class CampaignSender:
+class CampaignSender(PeriodicJob):
     name = "campaign-sender"
 
     def __init__(
@@ -45,6 +46,7 @@ class CampaignSender:
         clock: Callable[[], datetime],
         sales: SalesCustomers | None = None,
     ) -> None:
+        super().__init__(interval_s=settings.sender_idle_s, log=log)
         self.db = db
         self.settings = settings
         self.clock = clock
@@ -59,38 +61,19 @@ class CampaignSender:
             opt_out_secret=settings.internal_token_secret,
         )
         self.pacer = Pacer(settings.send_rate_per_s)
-        self._task: asyncio.Task | None = None
-        self._stopping = asyncio.Event()
-        self._wake = asyncio.Event()
         self._receipts: list[tuple[DeliveryReceipt, int]] = []  # with the passes each has waited
         self._replies: list[InboundSms] = []
-        self.passes = 0
-
-    @property
-    def ready(self) -> bool:
-        return self._task is not None and not self._task.done()
-
-    async def start(self) -> None:
-        self._stopping.clear()
-        self._task = asyncio.create_task(self._run(), name=self.name)
 
     async def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
-        if self._task is not None:
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await super().stop()
         await self.outbound.close()
-
-    def wake(self) -> None:
-        self._wake.set()
 
     def _receipt(self, receipt: DeliveryReceipt) -> None:
         self._receipts.append((receipt, 0))
 
     def _inbound(self, reply: InboundSms) -> None:
         self._replies.append(reply)
-        self._wake.set()
+        self.wake()
 
     async def _apply_replies(self) -> None:
         """Customers' SMS replies: "STOP" opts out (a reply that fails stays for the next round)."""
@@ -110,59 +93,32 @@ class CampaignSender:
         unmatched = await campaign_service.apply_receipts(self.db, [r for r, _ in waiting], self.clock())
         self._receipts = [(r, tries[id(r)] + 1) for r in unmatched if tries[id(r)] < RECEIPT_ROUNDS] + self._receipts
 
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                sent = await campaign_service.send_pass(
-                    self.db, self.outbound.send, self.clock, self.policy, self.pacer, after_batch=self._apply_receipts
-                )
-                if self.settings.sms_replies_enabled:
-                    await self.outbound.sms.listen()
-                else:
-                    await self.outbound.sms.poll_receipts()
-                await self._apply_receipts()
-                await self._apply_replies()
-                if self.sales is not None:
-                    await opt_out_service.forward_pending(self.db, self.sales, self.clock())
-                if sent:
-                    log.info("campaign sender: %d messages sent", sent)
-            except Exception:
-                log.exception("campaign pass failed; retrying")
-            self.passes += 1
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.settings.sender_idle_s)
-            except TimeoutError:
-                pass
-            self._wake.clear()
+    async def run_pass(self) -> None:
+        sent = await campaign_service.send_pass(
+            self.db, self.outbound.send, self.clock, self.policy, self.pacer, after_batch=self._apply_receipts
+        )
+        if self.settings.sms_replies_enabled:
+            await self.outbound.sms.listen()
+        else:
+            await self.outbound.sms.poll_receipts()
+        await self._apply_receipts()
+        await self._apply_replies()
+        if self.sales is not None:
+            await opt_out_service.forward_pending(self.db, self.sales, self.clock())
+        if sent:
+            log.info("campaign sender: %d messages sent", sent)
 
 
-class PointsExpiry:
+class PointsExpiry(PeriodicJob):
     name = "points-expiry"
 
     def __init__(self, db: Database, settings: MarketingSettings, clock: Callable[[], datetime]) -> None:
+        super().__init__(interval_s=settings.expiry_interval_s, log=log)
         self.db, self.settings, self.clock = db, settings, clock
-        self._task: asyncio.Task | None = None
 
-    @property
-    def ready(self) -> bool:
-        return self._task is not None and not self._task.done()
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=self.name)
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                async with self.db.unit_of_work() as session:
-                    await loyalty_service.expire_points(session, self.clock(), self.settings.points_valid_days)
-            except Exception:
-                log.exception("points expiry failed; retrying at the next interval")
-            await asyncio.sleep(self.settings.expiry_interval_s)
+    async def run_pass(self) -> None:
+        async with self.db.unit_of_work() as session:
+            await loyalty_service.expire_points(session, self.clock(), self.settings.points_valid_days)
 
 
 def loyalty_rules(settings: MarketingSettings) -> loyalty_service.LoyaltyRules:
