@@ -19,7 +19,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import pytest
@@ -60,6 +60,18 @@ def auth_headers(principal: Principal, secret: str = TEST_INTERNAL_TOKEN_SECRET)
 
 
 POSTGRES_URL = os.environ.get("CRM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+T = TypeVar("T")
+
+
+def rest_only_settings(settings_class: type[T], database_url: str, **overrides) -> T:
+    """A service's settings for an in-process test: no relay, no consumers, no gRPC server, quiet
+    plain logs; ``overrides`` add what a test needs (a broker, the gRPC server, its own knobs)."""
+    defaults = dict(
+        relay_enabled=False, consumers_enabled=False, grpc_enabled=False, log_json=False, log_level="WARNING"
+    )
+    return settings_class(database_url=database_url, **(defaults | overrides))
 
 
 def _async_url(dsn: str, database: str) -> str:

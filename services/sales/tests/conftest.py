@@ -15,7 +15,7 @@ from crm_sales.config import SalesSettings
 from crm_sales.main import create_app
 from crm_shared.kafka import ensure_topics
 from crm_shared.migrations import upgrade_async
-from crm_shared.testing import Identities, unique_topic
+from crm_shared.testing import Identities, rest_only_settings, unique_topic
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
@@ -31,14 +31,7 @@ async def sales_database(make_database) -> str:
 @pytest.fixture(scope="module")
 def sales_settings(sales_database) -> SalesSettings:
     """No broker and no gRPC server: REST and the database only. Override in a module to add them."""
-    return SalesSettings(
-        database_url=sales_database,
-        relay_enabled=False,
-        consumers_enabled=False,
-        grpc_enabled=False,
-        log_json=False,
-        log_level="WARNING",
-    )
+    return rest_only_settings(SalesSettings, sales_database)
 
 
 @pytest_asyncio.fixture(scope="module")

@@ -36,7 +36,7 @@ from crm_shared.db import Database
 from crm_shared.identifiers import parse_bin, parse_iin
 from crm_shared.migrations import upgrade_async
 from crm_shared.models import AuditEntry, OutboxEvent
-from crm_shared.testing import PRINCIPALS, Identities, auth_headers, schema_differences
+from crm_shared.testing import PRINCIPALS, Identities, auth_headers, rest_only_settings, schema_differences
 
 pytestmark = pytest.mark.integration
 
@@ -72,14 +72,7 @@ async def test_the_migrations_build_the_models_schema_on_sqlite(sqlite_url):
 
 async def test_the_customer_api_works_on_the_embedded_sqlite_database(sqlite_url):
     await upgrade_async(MIGRATIONS, sqlite_url)
-    settings = SalesSettings(
-        database_url=sqlite_url,
-        relay_enabled=False,
-        consumers_enabled=False,
-        grpc_enabled=False,
-        log_json=False,
-        log_level="WARNING",
-    )
+    settings = rest_only_settings(SalesSettings, sqlite_url)
     app = create_app(settings)
     ids = Identities(seed=11)
     agent = auth_headers(PRINCIPALS["branch_agent"])

@@ -17,7 +17,7 @@ from crm_sales.main import DEFINITION
 from crm_sales.services import import_service
 from crm_shared.db import utcnow
 from crm_shared.models import AuditEntry, OutboxEvent
-from crm_shared.testing import PRINCIPALS, auth_headers, eventually
+from crm_shared.testing import PRINCIPALS, auth_headers, eventually, rest_only_settings
 
 pytestmark = pytest.mark.integration
 
@@ -30,13 +30,9 @@ BATCH = 2
 
 @pytest.fixture(scope="module")
 def sales_settings(sales_database) -> SalesSettings:
-    return SalesSettings(
-        database_url=sales_database,
-        relay_enabled=False,
-        consumers_enabled=False,
-        grpc_enabled=False,
-        log_json=False,
-        log_level="WARNING",
+    return rest_only_settings(
+        SalesSettings,
+        sales_database,
         import_batch_size=BATCH,
         import_concurrency=3,  # batches of a job run at the same time
         import_poll_interval_s=0.1,

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from crm_sales.config import SalesSettings
 from crm_shared.auth import Principal, Role
 from crm_shared.models import AuditEntry
-from crm_shared.testing import PRINCIPALS, auth_headers
+from crm_shared.testing import PRINCIPALS, auth_headers, rest_only_settings
 
 pytestmark = pytest.mark.integration
 
@@ -25,13 +25,9 @@ BUDGET = 3
 
 @pytest.fixture(scope="module")
 def sales_settings(sales_database) -> SalesSettings:
-    return SalesSettings(
-        database_url=sales_database,
-        relay_enabled=False,
-        consumers_enabled=False,
-        grpc_enabled=False,
-        log_json=False,
-        log_level="WARNING",
+    return rest_only_settings(
+        SalesSettings,
+        sales_database,
         identifier_lookups_per_minute=BUDGET,
     )
 

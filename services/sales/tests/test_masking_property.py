@@ -27,7 +27,14 @@ from crm_sales.config import SalesSettings
 from crm_shared.auth import UNMASKED_ROLES, Principal, Role
 from crm_shared.grpc import open_channel, principal_metadata
 from crm_shared.identifiers import make_bin, make_iin
-from crm_shared.testing import PRINCIPALS, TEST_INTERNAL_TOKEN_SECRET, Identities, auth_headers, derivable_leaks
+from crm_shared.testing import (
+    PRINCIPALS,
+    TEST_INTERNAL_TOKEN_SECRET,
+    Identities,
+    auth_headers,
+    derivable_leaks,
+    rest_only_settings,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -87,13 +94,11 @@ def people(draw) -> Person:
 @pytest.fixture(scope="module")
 def sales_settings(sales_database) -> SalesSettings:
     """With the gRPC server (any free port) and a look-up budget the walk does not exhaust."""
-    return SalesSettings(
-        database_url=sales_database,
-        relay_enabled=False,
-        consumers_enabled=False,
+    return rest_only_settings(
+        SalesSettings,
+        sales_database,
+        grpc_enabled=True,
         grpc_port=0,
-        log_json=False,
-        log_level="WARNING",
         identifier_lookups_per_minute=100_000,
     )
 

@@ -25,7 +25,7 @@ from crm_shared.auth import Principal, Role
 from crm_shared.broker import free_port
 from crm_shared.grpc import GrpcServerWorker, current_principal
 from crm_shared.settings import ServiceSettings
-from crm_shared.testing import PRINCIPALS, auth_headers
+from crm_shared.testing import PRINCIPALS, auth_headers, rest_only_settings
 
 pytestmark = pytest.mark.integration
 
@@ -86,13 +86,9 @@ def healthy(stand_ins):
 
 @pytest.fixture(scope="module")
 def sales_settings(sales_database, stand_ins) -> SalesSettings:
-    return SalesSettings(
-        database_url=sales_database,
-        relay_enabled=False,
-        consumers_enabled=False,
-        grpc_enabled=False,
-        log_json=False,
-        log_level="WARNING",
+    return rest_only_settings(
+        SalesSettings,
+        sales_database,
         orders_grpc_target=stand_ins["target"],
         tickets_grpc_target=stand_ins["target"],
         orders_grpc_timeout_s=1.0,
@@ -218,13 +214,9 @@ async def test_a_service_that_refuses_the_caller_is_a_403(client, ids, stand_ins
 
 async def test_services_that_are_not_there_at_all_are_a_503(sales_database, ids):
     nowhere = f"127.0.0.1:{free_port()}"
-    settings = SalesSettings(
-        database_url=sales_database,
-        relay_enabled=False,
-        consumers_enabled=False,
-        grpc_enabled=False,
-        log_json=False,
-        log_level="WARNING",
+    settings = rest_only_settings(
+        SalesSettings,
+        sales_database,
         orders_grpc_target=nowhere,
         tickets_grpc_target=nowhere,
         orders_grpc_timeout_s=1.0,

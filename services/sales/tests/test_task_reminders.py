@@ -24,7 +24,7 @@ from crm_shared.broker import free_port
 from crm_shared.envelope import CloudEvent
 from crm_shared.outbound import SmtpChannel
 from crm_shared.outbound.sinks import read_outbox, serve
-from crm_shared.testing import PRINCIPALS, auth_headers, eventually
+from crm_shared.testing import PRINCIPALS, auth_headers, eventually, rest_only_settings
 
 pytestmark = pytest.mark.integration
 
@@ -53,16 +53,12 @@ async def sinks(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def sales_settings(sales_database, sinks) -> SalesSettings:
-    return SalesSettings(
-        database_url=sales_database,
-        relay_enabled=False,
-        consumers_enabled=False,
-        grpc_enabled=False,
+    return rest_only_settings(
+        SalesSettings,
+        sales_database,
         task_reminders_enabled=False,  # the test runs the job's passes itself, as replicas would
         smtp_port=sinks["smtp_port"],
         console_url="http://crm.example.kz/",
-        log_json=False,
-        log_level="WARNING",
     )
 
 
